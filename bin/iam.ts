@@ -1,0 +1,115 @@
+import type http from "node:http";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createCore } from "../core/compose.js";
+import { ConfigError, describeConfig, loadConfig, type Config } from "../core/config.js";
+import { createInProcessTransport } from "../core/in-process-transport.js";
+import { createLogger } from "../core/log.js";
+import { startCoreServer, type RunningServer } from "../core/server.js";
+import { createGateway } from "../gateway/app.js";
+import { startGatewayServer } from "../gateway/server.js";
+
+const USAGE = `usage: iam [start | core | gateway | config]
+  start    core and gateway in one process (default)
+  core     the core alone (gRPC, gRPC-Web and Connect on IAM_GRPC_PORT)
+  gateway  the gateway alone, calling the core at IAM_CORE_URL over gRPC
+  config   print the effective configuration, secrets masked`;
+
+async function main(argv: string[]): Promise<void> {
+  const command = argv[0] ?? "start";
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`iam: invalid configuration: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const servers: RunningServer[] = [];
+  const closers: (() => Promise<void>)[] = [];
+
+  switch (command) {
+    case "config":
+      console.log(describeConfig(config));
+      return;
+    case "start":
+    case "core": {
+      // With IAM_HTTP_PORT=0 the base URL is only known once the gateway has
+      // its port, so the gateway listens first and is handed the app after.
+      let listener: http.RequestListener = (_req, res) => {
+        res.statusCode = 503;
+        res.end();
+      };
+      if (command === "start") {
+        const gateway = await startGatewayServer((req, res) => listener(req, res), config.host, config.httpPort);
+        servers.push(gateway);
+        if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
+          config.baseUrl = `http://localhost:${gateway.port}`;
+        }
+      }
+      const core = await createCore(config, { logger });
+      closers.push(() => core.close());
+      if (core.bootstrap.created) {
+        logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
+        if (core.bootstrap.generatedAdminPassword !== undefined) {
+          // Shown once, on the terminal, not in the log; only its hash is stored.
+          process.stdout.write(
+            `\n  Default administrator: user "admin", password ${core.bootstrap.generatedAdminPassword}\n` +
+              `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n\n`,
+          );
+        }
+      }
+      const grpc = await startCoreServer(core.routes, config.host, config.grpcPort);
+      servers.push(grpc);
+      logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });
+      if (command === "start") {
+        const app = createGateway({ transport: createInProcessTransport(core.routes), baseUrl: config.baseUrl, logger });
+        listener = app.callback();
+        const gatewayPort = servers[0]!.port;
+        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
+        process.stdout.write(
+          `iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n` +
+            `Sign in with a browser at:\n  ${config.baseUrl}/services/oauth2/iam-admins/iam-admins/authorize?response_type=code&client_id=admin-client&state=abc&scope=&redirect_uri=${encodeURIComponent(`${config.baseUrl}/services/oauth2/iam-admins/iam-admins/redirect`)}\n`,
+        );
+      }
+      break;
+    }
+    case "gateway": {
+      const transport = createGrpcTransport({ baseUrl: config.coreUrl });
+      const app = createGateway({ transport, baseUrl: config.baseUrl, logger });
+      const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort);
+      servers.push(gateway);
+      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
+      process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);
+      break;
+    }
+    default:
+      console.error(USAGE);
+      process.exit(2);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("draining", { signal });
+    // Servers first (in-flight requests finish), then the database.
+    await Promise.all(servers.reverse().map((s) => s.close()));
+    for (const close of closers) await close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error("iam: could not start:", err instanceof Error ? err.message : err);
+  process.exit(1);
+});

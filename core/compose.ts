@@ -1,0 +1,63 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { bootstrap, type BootstrapResult } from "./bootstrap.js";
+import type { Config } from "./config.js";
+import type { Deps } from "./deps.js";
+import { KeyRing } from "./keys.js";
+import { systemClock, type Clock } from "./lib/clock.js";
+import { createPasswordHashing } from "./lib/password.js";
+import { createLogger, type Logger } from "./log.js";
+import { startPurge } from "./purge.js";
+import { createRoutes } from "./routes.js";
+import { openSqliteStore } from "./store/sqlite/store.js";
+import { ClientAuthenticator } from "./token/client-auth.js";
+
+export interface Core {
+  deps: Deps;
+  routes: (router: ConnectRouter) => void;
+  bootstrap: BootstrapResult;
+  /** Stops background work and closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root of the core: opens the database (migrating it), builds
+ * every dependency once, creates the default tenant on an empty database and
+ * starts the purge job. Nothing else creates these.
+ */
+export async function createCore(
+  config: Config,
+  options: { clock?: Clock; logger?: Logger } = {},
+): Promise<Core> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = openSqliteStore(config.db);
+  try {
+    const passwords = await createPasswordHashing(config.passwordHashMemoryKib, config.passwordHashIterations);
+    const deps: Deps = {
+      store,
+      keys: new KeyRing(store, clock),
+      clock,
+      passwords,
+      clients: new ClientAuthenticator(store, passwords),
+      logger,
+      config,
+    };
+    const created = await bootstrap(deps, {
+      adminPassword: config.adminPassword,
+      adminClientSecret: config.adminClientSecret,
+    });
+    const stopPurge = startPurge(store, clock, logger, config.purgeInterval);
+    return {
+      deps,
+      routes: createRoutes(deps),
+      bootstrap: created,
+      async close() {
+        stopPurge();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

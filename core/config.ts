@@ -1,0 +1,135 @@
+import type { LogLevel } from "./log.js";
+
+/**
+ * Every option of iam-core: its environment variable, default and meaning.
+ * `loadConfig` validates them all at start-up and names the variable of any
+ * value it refuses.
+ */
+export interface Config {
+  /** Gateway port (HTTP/1.1); 0 picks a free one. */
+  httpPort: number;
+  /** Core port (HTTP/2 cleartext: gRPC, gRPC-Web, Connect); 0 picks a free one. */
+  grpcPort: number;
+  /** Interface both servers listen on. */
+  host: string;
+  /** SQLite database file. */
+  db: string;
+  /** Public base URL: the prefix of every issuer and of the default client's redirect URI. */
+  baseUrl: string;
+  /** Password of the default `admin` user on first start; generated and printed when unset. */
+  adminPassword: string | undefined;
+  /** Secret of the default `admin-client` on first start. */
+  adminClientSecret: string;
+  /** Core URL the gateway calls when it runs alone (`iam gateway`). */
+  coreUrl: string;
+  /** Log level: debug, info, warn, error or silent. */
+  logLevel: LogLevel;
+  /** argon2id memory cost in KiB for new password and secret hashes. */
+  passwordHashMemoryKib: number;
+  /** argon2id iterations for new password and secret hashes. */
+  passwordHashIterations: number;
+  /** Lifetime of a pending authorization request, seconds. */
+  authorizationRequestTtl: number;
+  /** Lifetime of an authorization code, seconds. */
+  authorizationCodeTtl: number;
+  /** Seconds between purges of expired requests, codes and tokens. */
+  purgeInterval: number;
+}
+
+interface Option<K extends keyof Config> {
+  key: K;
+  env: string;
+  doc: string;
+  default: (partial: Partial<Config>) => Config[K];
+  parse: (raw: string, env: string) => Config[K];
+  secret?: boolean;
+}
+
+class ConfigError extends Error {
+  constructor(env: string, problem: string) {
+    super(`${env}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+const port = (raw: string, env: string): number => {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(env, `expected a port number 0-65535, got "${raw}"`);
+  return n;
+};
+const positive = (min: number, max: number) => (raw: string, env: string): number => {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) throw new ConfigError(env, `expected a whole number ${min}-${max}, got "${raw}"`);
+  return n;
+};
+const text = (raw: string, env: string): string => {
+  if (raw === "") throw new ConfigError(env, "must not be empty");
+  return raw;
+};
+const url = (raw: string, env: string): string => {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(env, `expected an absolute http(s) URL, got "${raw}"`);
+  }
+  if (!/^https?:$/.test(parsed.protocol) || parsed.search || parsed.hash || parsed.username) {
+    throw new ConfigError(env, `expected an http(s) URL without query, fragment or credentials, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
+};
+const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+const level = (raw: string, env: string): LogLevel => {
+  if (!(LEVELS as readonly string[]).includes(raw)) throw new ConfigError(env, `expected one of ${LEVELS.join(", ")}, got "${raw}"`);
+  return raw as LogLevel;
+};
+
+export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
+  { key: "httpPort", env: "IAM_HTTP_PORT", doc: "gateway port (HTTP/1.1); 0 picks a free one", default: () => 8080, parse: port },
+  { key: "grpcPort", env: "IAM_GRPC_PORT", doc: "core port (HTTP/2 cleartext gRPC, gRPC-Web, Connect); 0 picks a free one", default: () => 50051, parse: port },
+  { key: "host", env: "IAM_HOST", doc: "interface to listen on (0.0.0.0 for every interface)", default: () => "127.0.0.1", parse: text },
+  { key: "db", env: "IAM_DB", doc: "SQLite database file", default: () => "./data/iam.db", parse: text },
+  {
+    key: "baseUrl",
+    env: "IAM_BASE_URL",
+    doc: "public base URL, prefix of every issuer",
+    default: (c) => `http://localhost:${c.httpPort ?? 8080}`,
+    parse: url,
+  },
+  { key: "adminPassword", env: "IAM_ADMIN_PASSWORD", doc: "password of the default admin user, first start only (else generated and printed)", default: () => undefined, parse: text, secret: true },
+  { key: "adminClientSecret", env: "IAM_ADMIN_CLIENT_SECRET", doc: "secret of admin-client, first start only", default: () => "top-secret", parse: text, secret: true },
+  { key: "coreUrl", env: "IAM_CORE_URL", doc: "core URL the gateway calls when run alone", default: () => "http://127.0.0.1:50051", parse: url },
+  { key: "logLevel", env: "IAM_LOG_LEVEL", doc: "debug, info, warn, error or silent", default: () => "info", parse: level },
+  { key: "passwordHashMemoryKib", env: "IAM_PASSWORD_HASH_MEMORY_KIB", doc: "argon2id memory cost (KiB) of new hashes", default: () => 19456, parse: positive(8, 4194304) },
+  { key: "passwordHashIterations", env: "IAM_PASSWORD_HASH_ITERATIONS", doc: "argon2id iterations of new hashes", default: () => 2, parse: positive(1, 100) },
+  { key: "authorizationRequestTtl", env: "IAM_AUTHORIZATION_REQUEST_TTL", doc: "seconds a pending authorization request lives", default: () => 600, parse: positive(30, 3600) },
+  { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
+  { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
+];
+
+/** Reads the configuration from `env`; throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const config: Partial<Config> = {};
+  for (const option of OPTIONS) {
+    const raw = env[option.env];
+    const value =
+      option.key in overrides
+        ? overrides[option.key]
+        : raw === undefined || raw === ""
+          ? option.default(config)
+          : option.parse(raw, option.env);
+    (config as Record<string, unknown>)[option.key] = value;
+  }
+  return config as Config;
+}
+
+/** The effective configuration, one line per option, secrets masked. */
+export function describeConfig(config: Config): string {
+  return OPTIONS.map((o) => {
+    const value = config[o.key];
+    const shown = o.secret && value !== undefined ? "********" : String(value);
+    return `${o.env}=${shown}  # ${o.doc}`;
+  }).join("\n");
+}
+
+export { ConfigError };

@@ -1,0 +1,34 @@
+import type { Config } from "./config.js";
+import type { KeyRing } from "./keys.js";
+import type { Clock } from "./lib/clock.js";
+import type { PasswordHashing } from "./lib/password.js";
+import type { Logger } from "./log.js";
+import type { ProjectRef, Store } from "./store/types.js";
+import type { ClientAuthenticator } from "./token/client-auth.js";
+
+/** What the RPC handlers need; built once by the composition root. */
+export interface Deps {
+  store: Store;
+  keys: KeyRing;
+  clock: Clock;
+  passwords: PasswordHashing;
+  clients: ClientAuthenticator;
+  logger: Logger;
+  config: Pick<Config, "baseUrl" | "authorizationRequestTtl" | "authorizationCodeTtl">;
+}
+
+const ISSUER_PATH = "/services/oauth2/";
+
+/** The issuer of a project: `{base_url}/services/oauth2/{organization}/{project}`. */
+export function issuerOf(baseUrl: string, ref: ProjectRef): string {
+  return `${baseUrl}${ISSUER_PATH}${ref.organization}/${ref.project}`;
+}
+
+/** The project an issuer names, when it is one of this server's issuers. */
+export function projectOfIssuer(baseUrl: string, issuer: string): ProjectRef | undefined {
+  const prefix = baseUrl + ISSUER_PATH;
+  if (!issuer.startsWith(prefix)) return undefined;
+  const parts = issuer.slice(prefix.length).split("/");
+  if (parts.length !== 2 || parts[0] === "" || parts[1] === "") return undefined;
+  return { organization: parts[0]!, project: parts[1]! };
+}

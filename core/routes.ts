@@ -1,0 +1,18 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { TokenService } from "../gen/iam/v1/token_pb.js";
+import type { Deps } from "./deps.js";
+import { createAuthorizationService, createTokenService } from "./services.js";
+
+/**
+ * Registers every service of the core. The network server, the in-process
+ * transport and the tests all use this one function.
+ */
+export function createRoutes(deps: Deps): (router: ConnectRouter) => void {
+  const authorization = createAuthorizationService(deps);
+  const tokens = createTokenService(deps);
+  return (router) => {
+    router.service(AuthorizationService, authorization);
+    router.service(TokenService, tokens);
+  };
+}

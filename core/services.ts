@@ -1,0 +1,43 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { TokenService } from "../gen/iam/v1/token_pb.js";
+import { authorize } from "./authorization/authorize.js";
+import { consent } from "./authorization/consent.js";
+import { login } from "./authorization/login.js";
+import type { Deps } from "./deps.js";
+import { toConnectError } from "./errors.js";
+import { getJwks } from "./token/jwks.js";
+import { token } from "./token/token.js";
+import { verifyToken } from "./token/verify.js";
+
+/**
+ * Adapts a `(deps, request)` handler to an RPC method: errors leave as
+ * ConnectErrors carrying the RFC code; anything unexpected is logged here,
+ * once, and leaves as a generic server_error.
+ */
+function rpc<I, O>(deps: Deps, name: string, handler: (deps: Deps, request: I) => Promise<O>) {
+  const onUnexpected = (err: unknown) => deps.logger.error("unexpected error", { rpc: name, err });
+  return async (request: I): Promise<O> => {
+    try {
+      return await handler(deps, request);
+    } catch (err) {
+      throw toConnectError(err, onUnexpected);
+    }
+  };
+}
+
+export function createAuthorizationService(deps: Deps): ServiceImpl<typeof AuthorizationService> {
+  return {
+    authorize: rpc(deps, "Authorize", authorize),
+    login: rpc(deps, "Login", login),
+    consent: rpc(deps, "Consent", consent),
+  };
+}
+
+export function createTokenService(deps: Deps): ServiceImpl<typeof TokenService> {
+  return {
+    token: rpc(deps, "Token", token),
+    verifyToken: rpc(deps, "VerifyToken", verifyToken),
+    getJwks: rpc(deps, "GetJwks", getJwks),
+  };
+}

@@ -1,0 +1,446 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type {
+  AuthorizationCodeRecord,
+  AuthorizationRequestRecord,
+  ClientRecord,
+  EpochSeconds,
+  GrantRecord,
+  OrganizationRecord,
+  PermissionRecord,
+  ProjectRecord,
+  ProjectRef,
+  RefreshTokenRecord,
+  RoleRecord,
+  SigningKeyRecord,
+  Store,
+  UserRecord,
+} from "../types.js";
+import { AlreadyExists } from "../types.js";
+import { migrations } from "./migrations.js";
+
+type Row = Record<string, any>;
+
+/** The synchronous operations under the async Store: each Store method but transaction and close. */
+type StoreOps = {
+  [K in Exclude<keyof Store, "transaction" | "close">]: (
+    ...args: Parameters<Store[K]>
+  ) => Awaited<ReturnType<Store[K]>>;
+};
+
+const json = (value: unknown) => JSON.stringify(value);
+const list = (text: string | null): string[] => (text === null ? [] : (JSON.parse(text) as string[]));
+
+/**
+ * Opens (creating if needed) the SQLite database at `path`, applies pending
+ * migrations and answers the Store over it. WAL with synchronous=NORMAL: a
+ * committed transaction survives a process crash; a power loss may lose the
+ * last ones, never corrupt the file.
+ */
+export function openSqliteStore(path: string): Store {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return asyncStore(db, createOps(db));
+}
+
+function migrate(db: Database.Database): void {
+  const applied = db.pragma("user_version", { simple: true }) as number;
+  for (let version = applied; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+function uniqueViolation(err: unknown): boolean {
+  return err instanceof Database.SqliteError && /CONSTRAINT_(PRIMARYKEY|UNIQUE)/.test(err.code);
+}
+
+function insert(what: string, run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    if (uniqueViolation(err)) throw new AlreadyExists(what);
+    throw err;
+  }
+}
+
+function createOps(db: Database.Database): StoreOps {
+  const s = (sql: string) => db.prepare(sql);
+  const q = {
+    countOrgs: s("SELECT count(*) AS n FROM organizations"),
+    insertOrg: s("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)"),
+    getOrg: s("SELECT * FROM organizations WHERE id = ?"),
+    insertProject: s(
+      "INSERT INTO projects (organization_id, id, name, audience, created_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    getProject: s("SELECT * FROM projects WHERE organization_id = ? AND id = ?"),
+    insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
+      grant_types, pkce_required, access_token_ttl, refresh_token_ttl, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    insertUser: s(`INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    getUser: s("SELECT * FROM users WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    insertPermission: s(
+      "INSERT INTO permissions (organization_id, project_id, id, description) VALUES (?, ?, ?, ?)",
+    ),
+    getPermission: s("SELECT * FROM permissions WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    insertRole: s("INSERT INTO roles (organization_id, project_id, id, description) VALUES (?, ?, ?, ?)"),
+    insertRolePermission: s(
+      "INSERT INTO role_permissions (organization_id, project_id, role_id, permission_id) VALUES (?, ?, ?, ?)",
+    ),
+    insertUserRole: s(
+      "INSERT OR IGNORE INTO user_roles (organization_id, project_id, user_id, role_id) VALUES (?, ?, ?, ?)",
+    ),
+    userPermissions: s(`SELECT DISTINCT p.* FROM user_roles ur
+      JOIN role_permissions rp ON rp.organization_id = ur.organization_id AND rp.project_id = ur.project_id AND rp.role_id = ur.role_id
+      JOIN permissions p ON p.organization_id = rp.organization_id AND p.project_id = rp.project_id AND p.id = rp.permission_id
+      WHERE ur.organization_id = ? AND ur.project_id = ? AND ur.user_id = ? ORDER BY p.id`),
+    insertKey: s(`INSERT INTO signing_keys (kid, organization_id, project_id, alg, private_jwk, public_jwk, created_at, retired_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    listKeys: s(`SELECT * FROM signing_keys WHERE organization_id = ? AND project_id = ?
+      ORDER BY retired_at IS NOT NULL, created_at DESC, kid`),
+    insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
+      scopes, state, code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time,
+      offered_scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
+    authenticateRequest: s(
+      "UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ? WHERE id_hash = ?",
+    ),
+    deleteRequest: s("DELETE FROM authorization_requests WHERE id_hash = ?"),
+    insertCode: s(`INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id,
+      redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at,
+      consumed_at, grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getCode: s("SELECT * FROM authorization_codes WHERE code_hash = ?"),
+    consumeCode: s(
+      "UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
+    ),
+    insertGrant: s(`INSERT INTO grants (id, organization_id, project_id, client_id, user_id, scopes, auth_time,
+      created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getGrant: s("SELECT * FROM grants WHERE id = ?"),
+    extendGrant: s("UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?"),
+    revokeGrant: s("UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?"),
+    revokeGrantTokens: s(
+      "UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?) WHERE grant_id = ?",
+    ),
+    insertRefresh: s(`INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, created_at, expires_at,
+      rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    getRefresh: s("SELECT * FROM refresh_tokens WHERE token_hash = ?"),
+    rotateRefresh: s("UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL"),
+    purgeRequests: s("DELETE FROM authorization_requests WHERE expires_at < ?"),
+    purgeCodes: s("DELETE FROM authorization_codes WHERE expires_at < ?"),
+    purgeRefresh: s("DELETE FROM refresh_tokens WHERE expires_at < ?"),
+    purgeGrants: s("DELETE FROM grants WHERE expires_at < ?"),
+  };
+
+  const organization = (r: Row): OrganizationRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
+  const project = (r: Row): ProjectRecord => ({
+    organization: r.organization_id,
+    project: r.id,
+    name: r.name,
+    audience: r.audience,
+    createdAt: r.created_at,
+  });
+  const client = (r: Row): ClientRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    name: r.name,
+    type: r.type,
+    secretHash: r.secret_hash,
+    redirectUris: list(r.redirect_uris),
+    grantTypes: list(r.grant_types),
+    pkceRequired: r.pkce_required === 1,
+    accessTokenTtl: r.access_token_ttl,
+    refreshTokenTtl: r.refresh_token_ttl,
+    createdAt: r.created_at,
+  });
+  const user = (r: Row): UserRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    passwordHash: r.password_hash,
+    enabled: r.enabled === 1,
+    createdAt: r.created_at,
+  });
+  const permission = (r: Row): PermissionRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    description: r.description,
+  });
+  const signingKey = (r: Row): SigningKeyRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    kid: r.kid,
+    alg: r.alg,
+    privateJwk: r.private_jwk,
+    publicJwk: r.public_jwk,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+  });
+  const request = (r: Row): AuthorizationRequestRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    idHash: r.id_hash,
+    clientId: r.client_id,
+    redirectUri: r.redirect_uri,
+    scopes: list(r.scopes),
+    state: r.state,
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    browserBindingHash: r.browser_binding_hash,
+    userId: r.user_id,
+    authTime: r.auth_time,
+    offeredScopes: r.offered_scopes === null ? null : list(r.offered_scopes),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+  });
+  const code = (r: Row): AuthorizationCodeRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    codeHash: r.code_hash,
+    clientId: r.client_id,
+    userId: r.user_id,
+    redirectUri: r.redirect_uri,
+    scopes: list(r.scopes),
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    authTime: r.auth_time,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    consumedAt: r.consumed_at,
+    grantId: r.grant_id,
+  });
+  const grant = (r: Row): GrantRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    clientId: r.client_id,
+    userId: r.user_id,
+    scopes: list(r.scopes),
+    authTime: r.auth_time,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  });
+  const refresh = (r: Row): RefreshTokenRecord => ({
+    tokenHash: r.token_hash,
+    grantId: r.grant_id,
+    clientId: r.client_id,
+    scopes: list(r.scopes),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    rotatedAt: r.rotated_at,
+  });
+  const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
+    row === undefined ? undefined : map(row as Row);
+
+  return {
+    isEmpty: () => (q.countOrgs.get() as Row).n === 0,
+    createOrganization: (o) => insert(`organization ${o.id}`, () => q.insertOrg.run(o.id, o.name, o.createdAt)),
+    getOrganization: (id) => maybe(q.getOrg.get(id), organization),
+    createProject: (p) =>
+      insert(`project ${p.organization}/${p.project}`, () =>
+        q.insertProject.run(p.organization, p.project, p.name, p.audience, p.createdAt),
+      ),
+    getProject: (ref) => maybe(q.getProject.get(ref.organization, ref.project), project),
+    createClient: (c) =>
+      insert(`client ${c.id}`, () =>
+        q.insertClient.run(
+          c.organization,
+          c.project,
+          c.id,
+          c.name,
+          c.type,
+          c.secretHash,
+          json(c.redirectUris),
+          json(c.grantTypes),
+          c.pkceRequired ? 1 : 0,
+          c.accessTokenTtl,
+          c.refreshTokenTtl,
+          c.createdAt,
+        ),
+      ),
+    getClient: (ref, id) => maybe(q.getClient.get(ref.organization, ref.project, id), client),
+    createUser: (u) =>
+      insert(`user ${u.id}`, () =>
+        q.insertUser.run(u.organization, u.project, u.id, u.name, u.email, u.passwordHash, u.enabled ? 1 : 0, u.createdAt),
+      ),
+    getUser: (ref, id) => maybe(q.getUser.get(ref.organization, ref.project, id), user),
+    createPermission: (p) =>
+      insert(`permission ${p.id}`, () => q.insertPermission.run(p.organization, p.project, p.id, p.description)),
+    getPermissions: (ref, ids) =>
+      ids.flatMap((id) => {
+        const row = q.getPermission.get(ref.organization, ref.project, id);
+        return row === undefined ? [] : [permission(row as Row)];
+      }),
+    createRole: (r: RoleRecord) =>
+      insert(`role ${r.id}`, () =>
+        db.transaction(() => {
+          q.insertRole.run(r.organization, r.project, r.id, r.description);
+          for (const p of r.permissions) q.insertRolePermission.run(r.organization, r.project, r.id, p);
+        })(),
+      ),
+    assignUserRole: (ref, userId, roleId) => {
+      q.insertUserRole.run(ref.organization, ref.project, userId, roleId);
+    },
+    getUserPermissions: (ref, userId) =>
+      (q.userPermissions.all(ref.organization, ref.project, userId) as Row[]).map(permission),
+    addSigningKey: (k) =>
+      insert(`signing key ${k.kid}`, () =>
+        q.insertKey.run(k.kid, k.organization, k.project, k.alg, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt),
+      ),
+    listSigningKeys: (ref: ProjectRef) =>
+      (q.listKeys.all(ref.organization, ref.project) as Row[]).map(signingKey),
+    createAuthorizationRequest: (r) =>
+      insert("authorization request", () =>
+        q.insertRequest.run(
+          r.idHash,
+          r.organization,
+          r.project,
+          r.clientId,
+          r.redirectUri,
+          json(r.scopes),
+          r.state,
+          r.codeChallenge,
+          r.codeChallengeMethod,
+          r.nonce,
+          r.browserBindingHash,
+          r.userId,
+          r.authTime,
+          r.offeredScopes === null ? null : json(r.offeredScopes),
+          r.createdAt,
+          r.expiresAt,
+        ),
+      ),
+    getAuthorizationRequest: (idHash) => maybe(q.getRequest.get(idHash), request),
+    authenticateAuthorizationRequest: (idHash, login) => {
+      q.authenticateRequest.run(login.userId, login.authTime, json(login.offeredScopes), idHash);
+    },
+    consumeAuthorizationRequest: (idHash) => q.deleteRequest.run(idHash).changes === 1,
+    createAuthorizationCode: (c) =>
+      insert("authorization code", () =>
+        q.insertCode.run(
+          c.codeHash,
+          c.organization,
+          c.project,
+          c.clientId,
+          c.userId,
+          c.redirectUri,
+          json(c.scopes),
+          c.codeChallenge,
+          c.codeChallengeMethod,
+          c.nonce,
+          c.authTime,
+          c.createdAt,
+          c.expiresAt,
+          c.consumedAt,
+          c.grantId,
+        ),
+      ),
+    getAuthorizationCode: (codeHash) => maybe(q.getCode.get(codeHash), code),
+    consumeAuthorizationCode: (codeHash, grantId, at) => q.consumeCode.run(at, grantId, codeHash).changes === 1,
+    createGrant: (g) =>
+      insert("grant", () =>
+        q.insertGrant.run(
+          g.id,
+          g.organization,
+          g.project,
+          g.clientId,
+          g.userId,
+          json(g.scopes),
+          g.authTime,
+          g.createdAt,
+          g.expiresAt,
+          g.revokedAt,
+        ),
+      ),
+    getGrant: (id) => maybe(q.getGrant.get(id), grant),
+    extendGrant: (id, expiresAt) => {
+      q.extendGrant.run(expiresAt, id);
+    },
+    revokeGrant: (id, at) => {
+      db.transaction(() => {
+        q.revokeGrant.run(at, id);
+        q.revokeGrantTokens.run(at, id);
+      })();
+    },
+    createRefreshToken: (t) =>
+      insert("refresh token", () =>
+        q.insertRefresh.run(t.tokenHash, t.grantId, t.clientId, json(t.scopes), t.createdAt, t.expiresAt, t.rotatedAt),
+      ),
+    getRefreshToken: (tokenHash) => maybe(q.getRefresh.get(tokenHash), refresh),
+    rotateRefreshToken: (tokenHash, at) => q.rotateRefresh.run(at, tokenHash).changes === 1,
+    purgeExpired: (now: EpochSeconds) =>
+      db.transaction(() => ({
+        authorization_requests: q.purgeRequests.run(now).changes,
+        // A used code is kept for an hour past its expiry, so that a late
+        // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
+        authorization_codes: q.purgeCodes.run(now - 3600).changes,
+        refresh_tokens: q.purgeRefresh.run(now).changes,
+        grants: q.purgeGrants.run(now).changes,
+      }))(),
+  };
+}
+
+/**
+ * Wraps the synchronous operations in the async Store. A transaction holds the
+ * connection: calls from outside it wait until it ends, so that no other
+ * caller's write can land inside it (and be rolled back with it).
+ */
+function asyncStore(db: Database.Database, ops: StoreOps): Store {
+  let current: Promise<void> | undefined;
+
+  const build = (inside: boolean): Store => {
+    const store = {} as Record<string, unknown>;
+    for (const name of Object.keys(ops) as (keyof StoreOps)[]) {
+      const op = ops[name] as (...args: unknown[]) => unknown;
+      store[name] = inside
+        ? async (...args: unknown[]) => op(...args)
+        : async (...args: unknown[]) => {
+            while (current !== undefined) await current;
+            return op(...args);
+          };
+    }
+    store.transaction = inside
+      ? <T>(fn: (s: Store) => Promise<T>) => fn(txStore)
+      : async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+          while (current !== undefined) await current;
+          let release!: () => void;
+          current = new Promise<void>((resolve) => (release = resolve));
+          db.exec("BEGIN IMMEDIATE");
+          try {
+            const result = await fn(txStore);
+            db.exec("COMMIT");
+            return result;
+          } catch (err) {
+            if (db.inTransaction) db.exec("ROLLBACK");
+            throw err;
+          } finally {
+            current = undefined;
+            release();
+          }
+        };
+    store.close = async () => {
+      while (current !== undefined) await current;
+      if (db.open) db.close();
+    };
+    return store as unknown as Store;
+  };
+
+  const txStore = build(true);
+  return build(false);
+}

@@ -1,0 +1,89 @@
+import type { TokenRequest } from "../../gen/iam/v1/token_pb.js";
+import { OAuthError } from "../errors.js";
+import { constantEquals, sha256 } from "../lib/crypto.js";
+import type { PasswordHashing } from "../lib/password.js";
+import type { ClientRecord, ClientStore, ProjectRef } from "../store/types.js";
+
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
+
+export interface AuthenticatedClient {
+  client: ClientRecord;
+  method: ClientAuthMethod;
+}
+
+const CACHE_LIMIT = 10_000;
+
+/**
+ * Client authentication at the token endpoint (RFC 6749 §2.3). Secrets are
+ * stored as argon2id hashes; since a confidential client presents the same
+ * secret on every call, a successful verification is remembered (as the
+ * SHA-256 of the secret next to the stored hash it matched), so later calls
+ * cost one hash and a constant-time compare instead of an argon2id run. A
+ * rotated secret changes the stored hash and so misses the cache.
+ */
+export class ClientAuthenticator {
+  readonly #store: ClientStore;
+  readonly #passwords: PasswordHashing;
+  readonly #verified = new Map<string, { secretHash: string; digest: string }>();
+
+  constructor(store: ClientStore, passwords: PasswordHashing) {
+    this.#store = store;
+    this.#passwords = passwords;
+  }
+
+  async authenticate(ref: ProjectRef, request: TokenRequest): Promise<AuthenticatedClient> {
+    const { id, secret, method } = credentialsOf(request);
+    const client = id === "" ? undefined : await this.#store.getClient(ref, id);
+    if (client === undefined) {
+      // Same work as for a known client with a wrong secret.
+      await this.#passwords.verify(undefined, secret ?? "");
+      throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown client" });
+    }
+    if (client.type === "public") {
+      if (method !== "none") {
+        throw new OAuthError("invalid_client", "client authentication failed", { detail: "public client sent a secret" });
+      }
+      return { client, method };
+    }
+    if (method === "none" || client.secretHash === null || !(await this.#verifySecret(client, secret!))) {
+      throw new OAuthError("invalid_client", "client authentication failed", {
+        detail: method === "none" ? "confidential client sent no secret" : "wrong secret",
+      });
+    }
+    return { client, method };
+  }
+
+  async #verifySecret(client: ClientRecord, secret: string): Promise<boolean> {
+    const key = `${client.organization}\u0000${client.project}\u0000${client.id}`;
+    const digest = sha256(secret);
+    const cached = this.#verified.get(key);
+    if (cached !== undefined && cached.secretHash === client.secretHash && constantEquals(cached.digest, digest)) {
+      return true;
+    }
+    if (!(await this.#passwords.verify(client.secretHash!, secret))) return false;
+    if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();
+    this.#verified.set(key, { secretHash: client.secretHash!, digest });
+    return true;
+  }
+}
+
+/**
+ * Which credentials the request carries. RFC 6749 §2.3: a client must not use
+ * more than one authentication method in a request.
+ */
+function credentialsOf(request: TokenRequest): { id: string; secret: string | undefined; method: ClientAuthMethod } {
+  const { basic } = request;
+  if (basic !== undefined) {
+    if (request.clientSecret !== "") {
+      throw new OAuthError("invalid_request", "more than one client authentication method was used");
+    }
+    if (request.clientId !== "" && request.clientId !== basic.clientId) {
+      throw new OAuthError("invalid_request", "client_id differs from the client authenticated by HTTP Basic");
+    }
+    return { id: basic.clientId, secret: basic.clientSecret, method: "client_secret_basic" };
+  }
+  if (request.clientSecret !== "") {
+    return { id: request.clientId, secret: request.clientSecret, method: "client_secret_post" };
+  }
+  return { id: request.clientId, secret: undefined, method: "none" };
+}

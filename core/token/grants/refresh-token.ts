@@ -1,0 +1,62 @@
+import { OAuthError } from "../../errors.js";
+import { epochSeconds } from "../../lib/clock.js";
+import { sha256 } from "../../lib/crypto.js";
+import { isSubset, parseScope } from "../../lib/scopes.js";
+import { issueTokens } from "../issue.js";
+import type { Grant } from "./types.js";
+
+/**
+ * `refresh_token` (RFC 6749 §6). Every use rotates the token; presenting one
+ * already rotated revokes its whole family, access tokens included
+ * (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3). The scope may be narrowed for the new
+ * access token, never widened; the new refresh token keeps the original scope.
+ */
+export const refreshTokenGrant: Grant = {
+  grantType: "refresh_token",
+  parameters: ["refresh_token", "scope"],
+  async handler({ deps, request, project, client }) {
+    if (request.refreshToken === "") throw new OAuthError("invalid_request", "refresh_token is missing");
+    const now = epochSeconds(deps.clock);
+    const tokenHash = sha256(request.refreshToken);
+    const token = await deps.store.getRefreshToken(tokenHash);
+    const invalid = (detail: string) =>
+      new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", { detail });
+
+    if (token === undefined) throw invalid("unknown refresh token");
+    const grant = await deps.store.getGrant(token.grantId);
+    if (grant === undefined || grant.organization !== project.organization || grant.project !== project.project) {
+      throw invalid("refresh token of another project");
+    }
+    if (token.clientId !== client.id) throw invalid("refresh token of another client");
+    if (grant.revokedAt !== null) throw invalid("grant revoked");
+    if (token.rotatedAt !== null) {
+      await deps.store.revokeGrant(grant.id, now);
+      throw invalid("rotated refresh token reused; family revoked");
+    }
+    if (token.expiresAt <= now) throw invalid("refresh token expired");
+
+    const requested = parseScope(request.scope);
+    if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
+    if (!isSubset(requested, token.scopes)) {
+      throw new OAuthError("invalid_scope", "the requested scope exceeds the scope originally granted");
+    }
+    const accessScopes = requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s));
+
+    const user = await deps.store.getUser(project, grant.userId);
+    if (user === undefined || !user.enabled) {
+      await deps.store.revokeGrant(grant.id, now);
+      throw invalid("user disabled or deleted");
+    }
+
+    const issued = await deps.store.transaction(async (store) => {
+      if (!(await store.rotateRefreshToken(tokenHash, now))) return undefined;
+      return issueTokens(deps, store, project, grant, client, accessScopes, token.scopes);
+    });
+    if (issued === undefined) {
+      // Another request rotated it first: the same token was used twice.
+      await deps.store.revokeGrant(grant.id, now);
+      throw invalid("refresh token rotated concurrently; family revoked");
+    }
+    return issued;
+  },
+};

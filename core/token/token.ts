@@ -1,0 +1,44 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
+import type { Deps } from "../deps.js";
+import { OAuthError } from "../errors.js";
+import { formatScope } from "../lib/scopes.js";
+import { authorizationCodeGrant } from "./grants/authorization-code.js";
+import { refreshTokenGrant } from "./grants/refresh-token.js";
+import type { Grant } from "./grants/types.js";
+
+/** Every grant the token endpoint knows, by grant_type. */
+export const GRANTS: ReadonlyMap<string, Grant> = new Map(
+  [authorizationCodeGrant, refreshTokenGrant].map((grant) => [grant.grantType, grant]),
+);
+
+/**
+ * The token endpoint (RFC 6749 §3.2): the grant must be known, the client
+ * authenticated and allowed to use it; then the grant's handler runs.
+ */
+export async function token(deps: Deps, request: TokenRequest): Promise<MessageInitShape<typeof TokenResponseSchema>> {
+  if (request.repeatedParameters.length > 0) {
+    throw new OAuthError("invalid_request", `parameter ${request.repeatedParameters[0]} must not be repeated`);
+  }
+  if (request.grantType === "") throw new OAuthError("invalid_request", "grant_type is missing");
+  const grant = GRANTS.get(request.grantType);
+  if (grant === undefined) throw new OAuthError("unsupported_grant_type", `grant_type ${request.grantType} is not supported`);
+
+  const project = await deps.store.getProject(request);
+  if (project === undefined) {
+    throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown project" });
+  }
+  const { client } = await deps.clients.authenticate(project, request);
+  if (!client.grantTypes.includes(grant.grantType)) {
+    throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
+  }
+
+  const issued = await grant.handler({ deps, request, project, client });
+  return {
+    accessToken: issued.accessToken,
+    tokenType: "Bearer",
+    expiresIn: BigInt(issued.expiresIn),
+    refreshToken: issued.refreshToken ?? "",
+    scope: formatScope(issued.scopes),
+  };
+}

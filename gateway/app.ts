@@ -1,0 +1,333 @@
+import { randomBytes } from "node:crypto";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import Router from "@koa/router";
+import Koa, { type Context } from "koa";
+import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { TokenService } from "../gen/iam/v1/token_pb.js";
+import type { Logger } from "../core/log.js";
+import { toWireError, type WireError } from "./errors.js";
+import {
+  BadRequest,
+  basicCredentials,
+  mediaType,
+  parseJsonObject,
+  parseParams,
+  readBody,
+  readCookie,
+  stringField,
+  stringListField,
+  wantsJson,
+} from "./http.js";
+import { consentPage, errorPage, loginPage, PAGE_SECURITY_HEADERS, redirectPage } from "./pages.js";
+
+export interface GatewayOptions {
+  /** How the gateway reaches the core: in process, or over the network. */
+  transport: Transport;
+  /** Public base URL; decides whether cookies are Secure. */
+  baseUrl: string;
+  logger: Logger;
+}
+
+const BROWSER_COOKIE = "iam_browser";
+const BINDING_VALUE = /^[A-Za-z0-9_-]{43}$/;
+const PREFIX = "/services/oauth2/:organization/:project";
+
+interface Services {
+  authorization: Client<typeof AuthorizationService>;
+  tokens: Client<typeof TokenService>;
+}
+
+/**
+ * The browser- and client-facing HTTP surface. It holds no state and no
+ * domain rules: it parses HTTP, calls the core, and renders the answer.
+ */
+export function createGateway(options: GatewayOptions): Koa {
+  const { logger } = options;
+  const services: Services = {
+    authorization: createClient(AuthorizationService, options.transport),
+    tokens: createClient(TokenService, options.transport),
+  };
+  const secureCookies = options.baseUrl.startsWith("https:");
+  const app = new Koa();
+  const router = new Router({ prefix: PREFIX });
+
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      // The path only: query strings and bodies carry codes, states and secrets.
+      logger.info("http", {
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    }
+  });
+
+  const project = (ctx: Context) => ({
+    organization: ctx.params.organization as string,
+    project: ctx.params.project as string,
+  });
+  const base = (ctx: Context) =>
+    `/services/oauth2/${encodeURIComponent(ctx.params.organization!)}/${encodeURIComponent(ctx.params.project!)}`;
+
+  const page = (ctx: Context, status: number, body: string) => {
+    ctx.set(PAGE_SECURITY_HEADERS);
+    ctx.status = status;
+    ctx.type = "text/html; charset=utf-8";
+    ctx.body = body;
+  };
+  const json = (ctx: Context, status: number, body: unknown) => {
+    ctx.set({ "Cache-Control": "no-store", Pragma: "no-cache", "X-Content-Type-Options": "nosniff" });
+    ctx.status = status;
+    ctx.body = body;
+  };
+
+  /** Renders an error of the authorization endpoints: a redirect to the client, JSON, or a page. */
+  const authorizationError = (ctx: Context, e: WireError, asJson: boolean, redirectStatus: 302 | 303) => {
+    if (e.redirectTo !== undefined) {
+      if (asJson && ctx.method === "POST") {
+        return json(ctx, e.status, { error: e.error, error_description: e.description, redirect_to: e.redirectTo });
+      }
+      ctx.set("Cache-Control", "no-store");
+      ctx.status = redirectStatus;
+      ctx.redirect(e.redirectTo);
+      ctx.status = redirectStatus;
+      return;
+    }
+    if (asJson) return json(ctx, e.status, { error: e.error, error_description: e.description });
+    return page(ctx, e.status, errorPage("Authorization request refused", e.error, e.description));
+  };
+
+  /** The body of a POST to /authorize or /consent: a form, or JSON. */
+  const readPost = async (ctx: Context) => {
+    const type = mediaType(ctx);
+    const text = await readBody(ctx);
+    if (type === "application/json") return { form: false, body: parseJsonObject(text) };
+    if (type === "application/x-www-form-urlencoded") {
+      const params = parseParams(text, ["scope"]);
+      if (params.repeated.length > 0) throw new BadRequest(400, `parameter ${params.repeated[0]} must not be repeated`);
+      const body: Record<string, unknown> = {
+        request_id: params.get("request_id"),
+        username: params.get("username"),
+        password: params.get("password"),
+        scopes: params.getAll("scope"),
+        deny: params.get("action") === "deny",
+      };
+      return { form: true, body };
+    }
+    throw new BadRequest(415, "send application/x-www-form-urlencoded or application/json");
+  };
+
+  // Step 1: the authorization request (RFC 6749 §4.1.1).
+  router.get("/authorize", async (ctx) => {
+    const asJson = wantsJson(ctx);
+    try {
+      const params = parseParams(ctx.querystring);
+      const existing = readCookie(ctx, BROWSER_COOKIE);
+      const binding = existing !== undefined && BINDING_VALUE.test(existing) ? existing : randomBytes(32).toString("base64url");
+      const answer = await services.authorization.authorize({
+        ...project(ctx),
+        responseType: params.get("response_type"),
+        clientId: params.get("client_id"),
+        redirectUri: params.get("redirect_uri"),
+        scope: params.get("scope"),
+        state: params.get("state"),
+        codeChallenge: params.get("code_challenge"),
+        codeChallengeMethod: params.get("code_challenge_method"),
+        nonce: params.get("nonce"),
+        browserBinding: binding,
+        repeatedParameters: params.repeated,
+      });
+      if (existing !== binding) {
+        ctx.append(
+          "Set-Cookie",
+          `${BROWSER_COOKIE}=${binding}; Path=${base(ctx)}/; HttpOnly; SameSite=Lax${secureCookies ? "; Secure" : ""}`,
+        );
+      }
+      if (asJson) {
+        return json(ctx, 200, {
+          request_id: answer.requestId,
+          client: { id: answer.client?.id ?? "", name: answer.client?.name ?? "" },
+          scopes_requested: answer.scopesRequested,
+          expires_in: Number(answer.expiresIn),
+        });
+      }
+      page(
+        ctx,
+        200,
+        loginPage({
+          action: `${base(ctx)}/authorize`,
+          requestId: answer.requestId,
+          clientName: answer.client?.name ?? "",
+          project: answer.project,
+        }),
+      );
+    } catch (err) {
+      authorizationError(ctx, toWireError(err, logger), asJson, 302);
+    }
+  });
+
+  // Step 2: the user's credentials.
+  router.post("/authorize", async (ctx) => {
+    let asJson = mediaType(ctx) === "application/json";
+    let requestId = "";
+    try {
+      const { form, body } = await readPost(ctx);
+      asJson = !form;
+      requestId = stringField(body, "request_id");
+      const answer = await services.authorization.login({
+        ...project(ctx),
+        requestId,
+        username: stringField(body, "username"),
+        password: stringField(body, "password"),
+        browserBinding: form ? (readCookie(ctx, BROWSER_COOKIE) ?? "") : undefined,
+      });
+      if (asJson) {
+        return json(ctx, 200, { request_id: answer.requestId, scopes: answer.scopes.map(({ name, description }) => ({ name, description })) });
+      }
+      page(
+        ctx,
+        200,
+        consentPage({
+          action: `${base(ctx)}/consent`,
+          requestId: answer.requestId,
+          clientName: answer.client?.name ?? "",
+          scopes: answer.scopes,
+        }),
+      );
+    } catch (err) {
+      const e = toWireError(err, logger);
+      if (e.status === 401) {
+        // A failed login: 401, and the form again with a message that does not say which part was wrong.
+        if (asJson) return json(ctx, 401, { error: e.error, error_description: e.description });
+        return page(
+          ctx,
+          401,
+          loginPage({
+            action: `${base(ctx)}/authorize`,
+            requestId,
+            clientName: "the application",
+            project: project(ctx).project,
+            error: "Invalid username or password.",
+          }),
+        );
+      }
+      authorizationError(ctx, e, asJson, 303);
+    }
+  });
+
+  // Step 3: consent, then back to the client with the code.
+  router.post("/consent", async (ctx) => {
+    let asJson = mediaType(ctx) === "application/json";
+    try {
+      const { form, body } = await readPost(ctx);
+      asJson = !form;
+      if (body.deny !== undefined && typeof body.deny !== "boolean") throw new BadRequest(400, "deny must be a boolean");
+      const deny = body.deny === true;
+      const answer = await services.authorization.consent({
+        ...project(ctx),
+        requestId: stringField(body, "request_id"),
+        scopes: form ? (body.scopes as string[]) : stringListField(body, "scopes"),
+        deny,
+        browserBinding: form ? (readCookie(ctx, BROWSER_COOKIE) ?? "") : undefined,
+      });
+      if (asJson) return json(ctx, 200, { redirect_to: answer.redirectTo });
+      ctx.set("Cache-Control", "no-store");
+      ctx.redirect(answer.redirectTo);
+      ctx.status = 303;
+    } catch (err) {
+      authorizationError(ctx, toWireError(err, logger), asJson, 303);
+    }
+  });
+
+  // Step 4: the default client's callback, for people following the flow by hand.
+  router.get("/redirect", (ctx) => {
+    const params = parseParams(ctx.querystring);
+    const issuer = `${options.baseUrl}${base(ctx)}`;
+    const tokenCurl = [
+      `curl -s -X POST '${issuer}/token' \\`,
+      `  -u "admin-client:$CLIENT_SECRET" \\`,
+      `  --data-urlencode grant_type=authorization_code \\`,
+      `  --data-urlencode 'code=${params.get("code")}' \\`,
+      `  --data-urlencode 'redirect_uri=${issuer}/redirect'`,
+    ].join("\n");
+    page(
+      ctx,
+      200,
+      redirectPage({
+        code: params.get("code"),
+        state: params.get("state"),
+        error: params.get("error"),
+        errorDescription: params.get("error_description"),
+        tokenCurl,
+      }),
+    );
+  });
+
+  // Step 5: the token endpoint (RFC 6749 §3.2).
+  router.post("/token", async (ctx) => {
+    let usedBasic = false;
+    try {
+      if (ctx.querystring !== "") throw new BadRequest(400, "token request parameters must be sent in the body, not the query");
+      if (mediaType(ctx) !== "application/x-www-form-urlencoded") {
+        throw new BadRequest(400, "the token request must be application/x-www-form-urlencoded");
+      }
+      usedBasic = ctx.get("authorization") !== "";
+      const basic = basicCredentials(ctx);
+      const params = parseParams(await readBody(ctx));
+      const answer = await services.tokens.token({
+        ...project(ctx),
+        grantType: params.get("grant_type"),
+        code: params.get("code"),
+        redirectUri: params.get("redirect_uri"),
+        codeVerifier: params.get("code_verifier"),
+        refreshToken: params.get("refresh_token"),
+        scope: params.get("scope"),
+        clientId: params.get("client_id"),
+        clientSecret: params.get("client_secret"),
+        basic,
+        repeatedParameters: params.repeated,
+      });
+      json(ctx, 200, {
+        access_token: answer.accessToken,
+        token_type: answer.tokenType,
+        expires_in: Number(answer.expiresIn),
+        ...(answer.refreshToken !== "" ? { refresh_token: answer.refreshToken } : {}),
+        scope: answer.scope,
+      });
+    } catch (err) {
+      const e = toWireError(err, logger);
+      if (e.error === "invalid_client" && usedBasic) {
+        ctx.set("WWW-Authenticate", `Basic realm="${options.baseUrl}${base(ctx)}", charset="UTF-8"`);
+      }
+      json(ctx, e.status === 404 ? 400 : e.status, { error: e.error === "not_found" ? "invalid_request" : e.error, error_description: e.description });
+    }
+  });
+
+  // The project's public keys, for local verification of access tokens.
+  router.get("/.well-known/jwks.json", async (ctx) => {
+    try {
+      const answer = await services.tokens.getJwks(project(ctx));
+      ctx.set("Cache-Control", "public, max-age=300");
+      ctx.body = { keys: answer.keys.map(({ kty, crv, x, y, kid, alg, use }) => ({ kty, crv, x, y, kid, alg, use })) };
+    } catch (err) {
+      const e = toWireError(err, logger);
+      json(ctx, e.status, { error: e.error, error_description: e.description });
+    }
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) {
+      json(ctx, 404, { error: "not_found", error_description: "no such endpoint" });
+    }
+  });
+  // Koa's own error output would print stack traces in development: never.
+  app.silent = true;
+  return app;
+}
