@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -399,48 +400,45 @@ function createOps(db: Database.Database): StoreOps {
 /**
  * Wraps the synchronous operations in the async Store. A transaction holds the
  * connection: calls from outside it wait until it ends, so that no other
- * caller's write can land inside it (and be rolled back with it).
+ * caller's write can land inside it (and be rolled back with it). Calls made
+ * from within the transaction's own async flow, even through the root store
+ * (a key loaded on first use, say), join it instead of waiting on themselves.
  */
 function asyncStore(db: Database.Database, ops: StoreOps): Store {
   let current: Promise<void> | undefined;
+  const flow = new AsyncLocalStorage<Promise<void>>();
+  const mustWait = () => current !== undefined && flow.getStore() !== current;
 
-  const build = (inside: boolean): Store => {
-    const store = {} as Record<string, unknown>;
-    for (const name of Object.keys(ops) as (keyof StoreOps)[]) {
-      const op = ops[name] as (...args: unknown[]) => unknown;
-      store[name] = inside
-        ? async (...args: unknown[]) => op(...args)
-        : async (...args: unknown[]) => {
-            while (current !== undefined) await current;
-            return op(...args);
-          };
-    }
-    store.transaction = inside
-      ? <T>(fn: (s: Store) => Promise<T>) => fn(txStore)
-      : async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
-          while (current !== undefined) await current;
-          let release!: () => void;
-          current = new Promise<void>((resolve) => (release = resolve));
-          db.exec("BEGIN IMMEDIATE");
-          try {
-            const result = await fn(txStore);
-            db.exec("COMMIT");
-            return result;
-          } catch (err) {
-            if (db.inTransaction) db.exec("ROLLBACK");
-            throw err;
-          } finally {
-            current = undefined;
-            release();
-          }
-        };
-    store.close = async () => {
-      while (current !== undefined) await current;
-      if (db.open) db.close();
+  const store = {} as Record<string, unknown>;
+  for (const name of Object.keys(ops) as (keyof StoreOps)[]) {
+    const op = ops[name] as (...args: unknown[]) => unknown;
+    store[name] = async (...args: unknown[]) => {
+      while (mustWait()) await current;
+      return op(...args);
     };
-    return store as unknown as Store;
+  }
+  store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+    if (current !== undefined && flow.getStore() === current) return fn(store as unknown as Store);
+    while (current !== undefined) await current;
+    let release!: () => void;
+    const tx = new Promise<void>((resolve) => (release = resolve));
+    current = tx;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = await flow.run(tx, () => fn(store as unknown as Store));
+      db.exec("COMMIT");
+      return result;
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw err;
+    } finally {
+      current = undefined;
+      release();
+    }
   };
-
-  const txStore = build(true);
-  return build(false);
+  store.close = async () => {
+    while (current !== undefined) await current;
+    if (db.open) db.close();
+  };
+  return store as unknown as Store;
 }

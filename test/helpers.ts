@@ -1,0 +1,207 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, createRouterTransport, type Client, type Transport } from "@connectrpc/connect";
+import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { TokenService } from "../gen/iam/v1/token_pb.js";
+import { createCore, type Core } from "../core/compose.js";
+import { loadConfig, type Config } from "../core/config.js";
+import { createInProcessTransport } from "../core/in-process-transport.js";
+import type { Clock } from "../core/lib/clock.js";
+import { s256 } from "../core/lib/pkce.js";
+import { createLogger, type Logger } from "../core/log.js";
+import { startCoreServer, type RunningServer } from "../core/server.js";
+import type { ClientRecord, ProjectRef, UserRecord } from "../core/store/types.js";
+import { createGateway } from "../gateway/app.js";
+import { startGatewayServer } from "../gateway/server.js";
+
+export const BASE_URL = "http://iam.test";
+export const ADMIN_PASSWORD = "admin-password-for-tests";
+export const ADMIN_CLIENT_SECRET = "top-secret";
+export const DEFAULT: ProjectRef = { organization: "iam-admins", project: "iam-admins" };
+export const DEFAULT_REDIRECT = `${BASE_URL}/services/oauth2/iam-admins/iam-admins/redirect`;
+
+/** RFC 7636 Appendix B. */
+export const RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+export const RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/** A clock the test moves; starts at a fixed instant. */
+export class TestClock implements Clock {
+  ms = Date.UTC(2026, 0, 1, 12, 0, 0);
+  now(): number {
+    return this.ms;
+  }
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+/** Collects log lines in memory so tests can read them (and the run stays quiet). */
+export function memoryLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: createLogger("debug", (line) => lines.push(line)), lines };
+}
+
+/** A fresh temporary directory, removed by `cleanup`. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "iam-test-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Test configuration: a real SQLite file, the cheapest argon2id setting, a fixed base URL. */
+export function testConfig(db: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig(
+    {},
+    {
+      db,
+      baseUrl: BASE_URL,
+      httpPort: 0,
+      grpcPort: 0,
+      adminPassword: ADMIN_PASSWORD,
+      adminClientSecret: ADMIN_CLIENT_SECRET,
+      passwordHashMemoryKib: 64,
+      passwordHashIterations: 1,
+      logLevel: "silent",
+      ...overrides,
+    },
+  );
+}
+
+export interface TestCore {
+  core: Core;
+  clock: TestClock;
+  lines: string[];
+  /** Connect's in-memory router transport: the whole protocol, no network. */
+  transport: Transport;
+  authorization: Client<typeof AuthorizationService>;
+  tokens: Client<typeof TokenService>;
+  dbPath: string;
+  close(): Promise<void>;
+}
+
+/** A core on a temporary database, called through the in-memory transport, with a movable clock. */
+export async function startTestCore(options: { dbPath?: string; clock?: TestClock } = {}): Promise<TestCore> {
+  const tmp = options.dbPath === undefined ? tempDir() : undefined;
+  const dbPath = options.dbPath ?? join(tmp!.dir, "iam.db");
+  const clock = options.clock ?? new TestClock();
+  const { logger, lines } = memoryLogger();
+  const core = await createCore(testConfig(dbPath), { clock, logger });
+  const transport = createRouterTransport(core.routes);
+  return {
+    core,
+    clock,
+    lines,
+    transport,
+    authorization: createClient(AuthorizationService, transport),
+    tokens: createClient(TokenService, transport),
+    dbPath,
+    async close() {
+      await core.close();
+      tmp?.cleanup();
+    },
+  };
+}
+
+export interface TestServer extends TestCore {
+  /** Gateway origin, e.g. http://127.0.0.1:PORT */
+  httpUrl: string;
+  /** Core origin (HTTP/2 cleartext). */
+  grpcUrl: string;
+  /** `${httpUrl}/services/oauth2/iam-admins/iam-admins` */
+  project: string;
+}
+
+/**
+ * Core and gateway on real loopback ports, as `npm start` runs them: the
+ * gateway reaches the core in process; the core also serves HTTP/2.
+ */
+export async function startTestServer(options: { dbPath?: string; clock?: TestClock } = {}): Promise<TestServer> {
+  const base = await startTestCore(options);
+  const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0);
+  const app = createGateway({
+    transport: createInProcessTransport(base.core.routes),
+    baseUrl: BASE_URL,
+    logger: base.core.deps.logger,
+  });
+  const http = await startGatewayServer(app.callback(), "127.0.0.1", 0);
+  const httpUrl = `http://127.0.0.1:${http.port}`;
+  return {
+    ...base,
+    httpUrl,
+    grpcUrl: `http://127.0.0.1:${grpc.port}`,
+    project: `${httpUrl}/services/oauth2/iam-admins/iam-admins`,
+    async close() {
+      await http.close();
+      await grpc.close();
+      await base.close();
+    },
+  };
+}
+
+/** Creates a client in a project directly in the store (no admin API yet). */
+export async function seedClient(
+  core: Core,
+  client: Partial<ClientRecord> & { id: string; secret?: string },
+): Promise<ClientRecord> {
+  const { secret, ...rest } = client;
+  const record: ClientRecord = {
+    ...DEFAULT,
+    name: `Client ${client.id}`,
+    type: secret === undefined ? "public" : "confidential",
+    secretHash: secret === undefined ? null : await core.deps.passwords.hash(secret),
+    redirectUris: ["https://app.example/callback"],
+    grantTypes: ["authorization_code", "refresh_token"],
+    pkceRequired: false,
+    accessTokenTtl: 300,
+    refreshTokenTtl: 3600,
+    createdAt: 0,
+    ...rest,
+  };
+  await core.deps.store.createClient(record);
+  return record;
+}
+
+/** Creates a user holding the given permissions (through one role of its own). */
+export async function seedUser(
+  core: Core,
+  user: { id: string; password: string; permissions?: string[]; enabled?: boolean } & Partial<ProjectRef>,
+): Promise<UserRecord> {
+  const ref = { organization: user.organization ?? DEFAULT.organization, project: user.project ?? DEFAULT.project };
+  const { store } = core.deps;
+  for (const permission of user.permissions ?? []) {
+    const existing = await store.getPermissions(ref, [permission]);
+    if (existing.length === 0) await store.createPermission({ ...ref, id: permission, description: `May ${permission}` });
+  }
+  const record: UserRecord = {
+    ...ref,
+    id: user.id,
+    name: `User ${user.id}`,
+    email: `${user.id}@example.test`,
+    passwordHash: await core.deps.passwords.hash(user.password),
+    enabled: user.enabled ?? true,
+    createdAt: 0,
+  };
+  await store.createUser(record);
+  if ((user.permissions ?? []).length > 0) {
+    await store.createRole({ ...ref, id: `role-${user.id}`, description: "test role", permissions: user.permissions! });
+    await store.assignUserRole(ref, user.id, `role-${user.id}`);
+  }
+  return record;
+}
+
+/** Creates another organization and project with its signing key. */
+export async function seedProject(core: Core, ref: ProjectRef): Promise<void> {
+  const { store, keys } = core.deps;
+  if ((await store.getOrganization(ref.organization)) === undefined) {
+    await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 0 });
+  }
+  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, createdAt: 0 });
+  await keys.create(ref);
+}
+
+export const pkcePair = (verifier = RFC7636_VERIFIER) => ({ verifier, challenge: s256(verifier) });
+
+/** Reads a query parameter of a redirect URL. */
+export function queryOf(url: string): URLSearchParams {
+  return new URL(url).searchParams;
+}
