@@ -1,0 +1,14 @@
+import { startTestServer } from "../helpers.js";
+const s = await startTestServer();
+const show = async (label: string, r: Response) => { console.log(label, r.status, JSON.stringify([...r.headers]), (await r.text()).slice(0, 300)); };
+await show("GET token", await fetch(`${s.project}/token`, { redirect: "manual" }));
+await show("PUT authorize", await fetch(`${s.project}/authorize`, { method: "PUT", redirect: "manual" }));
+await show("unknown", await fetch(`${s.httpUrl}/nope`, { redirect: "manual" }));
+await show("jwks", await fetch(`${s.project}/.well-known/jwks.json`));
+await show("jwks unknown", await fetch(`${s.httpUrl}/services/oauth2/x/y/.well-known/jwks.json`));
+await show("authorize", await fetch(`${s.project}/authorize?response_type=code&state=abc&client_id=admin-client&client_secret=top-secret&scope=&redirect_uri=http://iam.test/services/oauth2/iam-admins/iam-admins/redirect`, { redirect: "manual" }));
+const big = "a".repeat(17 * 1024);
+await show("413", await fetch(`${s.project}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: big }));
+await show("utf8", await fetch(`${s.project}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new Uint8Array([0x67, 0xff, 0xfe]) }));
+await show("huge state", await fetch(`${s.project}/authorize?response_type=code&client_id=admin-client&redirect_uri=${encodeURIComponent("http://iam.test/services/oauth2/iam-admins/iam-admins/redirect")}&state=${"s".repeat(10000)}`, { redirect: "manual" }));
+await s.close();
