@@ -1,0 +1,164 @@
+import test from "ava";
+import { ConfigError, describeConfig, loadConfig } from "../../core/config.js";
+
+test("loadConfig without variables gives the documented defaults", (t) => {
+  const config = loadConfig({});
+  t.is(config.httpPort, 8080);
+  t.is(config.grpcPort, 50051);
+  t.is(config.host, "127.0.0.1");
+  t.is(config.db, "./data/iam.db");
+  t.is(config.baseUrl, "http://localhost:8080");
+  t.is(config.adminPassword, undefined);
+  t.is(config.adminClientSecret, "top-secret");
+  t.is(config.coreUrl, "http://127.0.0.1:50051");
+  t.is(config.logLevel, "info");
+  t.is(config.passwordHashMemoryKib, 19456);
+  t.is(config.passwordHashIterations, 2);
+  t.is(config.authorizationRequestTtl, 600);
+  t.is(config.authorizationCodeTtl, 60);
+  t.is(config.purgeInterval, 60);
+});
+
+test("an empty variable counts as unset", (t) => {
+  const config = loadConfig({ IAM_HTTP_PORT: "", IAM_DB: "", IAM_BASE_URL: "", IAM_LOG_LEVEL: "" });
+  t.is(config.httpPort, 8080);
+  t.is(config.db, "./data/iam.db");
+  t.is(config.baseUrl, "http://localhost:8080");
+  t.is(config.logLevel, "info");
+});
+
+test("environment variables override every default", (t) => {
+  const config = loadConfig({
+    IAM_HTTP_PORT: "9090",
+    IAM_GRPC_PORT: "6000",
+    IAM_HOST: "0.0.0.0",
+    IAM_DB: "/var/lib/iam.db",
+    IAM_BASE_URL: "https://iam.example.com",
+    IAM_ADMIN_PASSWORD: "pw-from-env",
+    IAM_ADMIN_CLIENT_SECRET: "secret-from-env",
+    IAM_CORE_URL: "http://core.internal:6000",
+    IAM_LOG_LEVEL: "debug",
+    IAM_PASSWORD_HASH_MEMORY_KIB: "65536",
+    IAM_PASSWORD_HASH_ITERATIONS: "3",
+    IAM_AUTHORIZATION_REQUEST_TTL: "300",
+    IAM_AUTHORIZATION_CODE_TTL: "30",
+    IAM_PURGE_INTERVAL: "120",
+  });
+  t.deepEqual(config, {
+    httpPort: 9090,
+    grpcPort: 6000,
+    host: "0.0.0.0",
+    db: "/var/lib/iam.db",
+    baseUrl: "https://iam.example.com",
+    adminPassword: "pw-from-env",
+    adminClientSecret: "secret-from-env",
+    coreUrl: "http://core.internal:6000",
+    logLevel: "debug",
+    passwordHashMemoryKib: 65536,
+    passwordHashIterations: 3,
+    authorizationRequestTtl: 300,
+    authorizationCodeTtl: 30,
+    purgeInterval: 120,
+  });
+});
+
+test("the default base URL follows the HTTP port", (t) => {
+  t.is(loadConfig({ IAM_HTTP_PORT: "9090" }).baseUrl, "http://localhost:9090");
+});
+
+test("port 0 is allowed, to pick a free port", (t) => {
+  const config = loadConfig({ IAM_HTTP_PORT: "0", IAM_GRPC_PORT: "0" });
+  t.is(config.httpPort, 0);
+  t.is(config.grpcPort, 0);
+});
+
+test("port 65535 is allowed", (t) => {
+  t.is(loadConfig({ IAM_HTTP_PORT: "65535" }).httpPort, 65535);
+});
+
+test("trailing slashes of the base URL are removed", (t) => {
+  t.is(loadConfig({ IAM_BASE_URL: "https://iam.example.com/" }).baseUrl, "https://iam.example.com");
+  t.is(loadConfig({ IAM_BASE_URL: "https://iam.example.com/auth//" }).baseUrl, "https://iam.example.com/auth");
+});
+
+test("explicit overrides win over the environment, unparsed", (t) => {
+  const config = loadConfig({ IAM_HTTP_PORT: "abc", IAM_DB: "/from/env" }, { httpPort: 0, db: ":memory:" });
+  t.is(config.httpPort, 0);
+  t.is(config.db, ":memory:");
+});
+
+const invalid: [string, string][] = [
+  ["IAM_HTTP_PORT", "abc"],
+  ["IAM_HTTP_PORT", "70000"],
+  ["IAM_HTTP_PORT", "65536"],
+  ["IAM_HTTP_PORT", "-1"],
+  ["IAM_HTTP_PORT", "80.5"],
+  ["IAM_HTTP_PORT", " 8080"],
+  ["IAM_HTTP_PORT", "1e3"],
+  ["IAM_GRPC_PORT", "0x50"],
+  ["IAM_BASE_URL", "not-a-url"],
+  ["IAM_BASE_URL", "ftp://x"],
+  ["IAM_BASE_URL", "http://x/?q=1"],
+  ["IAM_BASE_URL", "http://x/#top"],
+  ["IAM_BASE_URL", "http://user@x"],
+  ["IAM_BASE_URL", "http://user:pw@x"],
+  ["IAM_BASE_URL", "/relative/path"],
+  ["IAM_CORE_URL", "javascript:alert(1)"],
+  ["IAM_LOG_LEVEL", "loud"],
+  ["IAM_LOG_LEVEL", "INFO"],
+  ["IAM_PASSWORD_HASH_MEMORY_KIB", "7"],
+  ["IAM_PASSWORD_HASH_ITERATIONS", "0"],
+  ["IAM_PASSWORD_HASH_ITERATIONS", "101"],
+  ["IAM_AUTHORIZATION_REQUEST_TTL", "29"],
+  ["IAM_AUTHORIZATION_CODE_TTL", "601"],
+  ["IAM_PURGE_INTERVAL", "0"],
+];
+for (const [name, value] of invalid) {
+  test(`${name}=${JSON.stringify(value)} is refused with a ConfigError naming the variable`, (t) => {
+    const err = t.throws(() => loadConfig({ [name]: value }), { instanceOf: ConfigError });
+    t.is(err?.name, "ConfigError");
+    t.true(err?.message.startsWith(`${name}: `), err?.message);
+  });
+}
+
+// The URL check reads URL#search, URL#hash and URL#username, which are empty
+// for an empty query "?", an empty fragment "#" and password-only credentials.
+const invalidEdgeUrls: [string, string][] = [
+  ["an empty query", "http://x/?"],
+  ["an empty fragment", "http://x/#"],
+  ["password-only credentials", "http://:pw@x"],
+];
+for (const [name, value] of invalidEdgeUrls) {
+  test(`IAM_BASE_URL with ${name} (${value}) is refused`, (t) => {
+    t.throws(() => loadConfig({ IAM_BASE_URL: value }), { instanceOf: ConfigError, message: /^IAM_BASE_URL: / });
+  });
+}
+
+test("the first bad variable is the one named", (t) => {
+  t.throws(() => loadConfig({ IAM_HTTP_PORT: "abc", IAM_LOG_LEVEL: "loud" }), { instanceOf: ConfigError, message: /^IAM_HTTP_PORT: / });
+});
+
+test("describeConfig shows one line per option with its variable", (t) => {
+  const text = describeConfig(loadConfig({}));
+  const lines = text.split("\n");
+  t.is(lines.length, 14);
+  t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
+  t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
+  t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
+});
+
+test("describeConfig masks the admin password and client secret", (t) => {
+  const password = "pw-4f1c9e2a-unique";
+  const secret = "secret-7d3b8c1f-unique";
+  const text = describeConfig(loadConfig({ IAM_ADMIN_PASSWORD: password, IAM_ADMIN_CLIENT_SECRET: secret }));
+  t.false(text.includes(password));
+  t.false(text.includes(secret));
+  t.regex(text, /^IAM_ADMIN_PASSWORD=\*{8} {2}# /m);
+  t.regex(text, /^IAM_ADMIN_CLIENT_SECRET=\*{8} {2}# /m);
+});
+
+test("describeConfig masks the default client secret too", (t) => {
+  const text = describeConfig(loadConfig({}));
+  t.false(text.includes("top-secret"));
+  t.regex(text, /^IAM_ADMIN_CLIENT_SECRET=\*{8} {2}# /m);
+});
