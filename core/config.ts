@@ -67,14 +67,15 @@ const text = (raw: string, env: string): string => {
   return raw;
 };
 const url = (raw: string, env: string): string => {
-  let parsed: URL;
+  // Scheme, host (and port), optional path; nothing else. Checked on the raw
+  // text: URL parsing silently drops an empty "?" or "#" and accepts "http:x".
+  if (!/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/.test(raw)) {
+    throw new ConfigError(env, `expected an absolute http(s) URL without query, fragment or credentials, got "${raw}"`);
+  }
   try {
-    parsed = new URL(raw);
+    new URL(raw);
   } catch {
     throw new ConfigError(env, `expected an absolute http(s) URL, got "${raw}"`);
-  }
-  if (!/^https?:$/.test(parsed.protocol) || parsed.search || parsed.hash || parsed.username) {
-    throw new ConfigError(env, `expected an http(s) URL without query, fragment or credentials, got "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
 };

@@ -18,6 +18,8 @@ export interface Deps {
 }
 
 const ISSUER_PATH = "/services/oauth2/";
+/** Organization and project ids are unreserved URI characters (RFC 3986 §2.3), so they need no encoding. */
+const ID_SEGMENT = /^[A-Za-z0-9._~-]{1,64}$/;
 
 /** The issuer of a project: `{base_url}/services/oauth2/{organization}/{project}`. */
 export function issuerOf(baseUrl: string, ref: ProjectRef): string {
@@ -29,6 +31,6 @@ export function projectOfIssuer(baseUrl: string, issuer: string): ProjectRef | u
   const prefix = baseUrl + ISSUER_PATH;
   if (!issuer.startsWith(prefix)) return undefined;
   const parts = issuer.slice(prefix.length).split("/");
-  if (parts.length !== 2 || parts[0] === "" || parts[1] === "") return undefined;
+  if (parts.length !== 2 || !parts.every((part) => ID_SEGMENT.test(part))) return undefined;
   return { organization: parts[0]!, project: parts[1]! };
 }

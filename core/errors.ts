@@ -102,7 +102,7 @@ export function toConnectError(err: unknown, onUnexpected: (err: unknown) => voi
 /** Reads the RFC error code back from a ConnectError (the gateway's side). */
 export function oauthErrorOf(err: ConnectError): OAuthErrorCode {
   const code = err.metadata.get(ERROR_KEY);
-  if (code !== null && code in CONNECT_CODE) return code as OAuthErrorCode;
+  if (code !== null && Object.hasOwn(CONNECT_CODE, code)) return code as OAuthErrorCode;
   switch (err.code) {
     case Code.Unauthenticated:
       return "invalid_client";

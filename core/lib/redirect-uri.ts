@@ -17,6 +17,7 @@ export function withQuery(uri: string, params: Record<string, string | undefined
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== "") query.append(name, value);
   }
+  if (query.size === 0) return uri;
   // Appended as text rather than through URL, so the registered part stays
   // byte for byte what the client registered.
   const separator = uri.includes("?") ? (uri.endsWith("?") || uri.endsWith("&") ? "" : "&") : "?";

@@ -1,0 +1,129 @@
+import { createPrivateKey, createPublicKey, type JsonWebKey } from "node:crypto";
+import test from "ava";
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
+import { generateSigningKey, KeyRing, signJwt, type PublicJwk } from "../../core/keys.js";
+import type { ProjectRef, SigningKeyRecord, SigningKeyStore } from "../../core/store/types.js";
+
+const REF: ProjectRef = { organization: "acme", project: "shop" };
+
+const publicOf = (record: SigningKeyRecord): PublicJwk => JSON.parse(record.publicJwk) as PublicJwk;
+const privateKeyOf = (record: SigningKeyRecord) => createPrivateKey({ key: JSON.parse(record.privateJwk) as JsonWebKey, format: "jwk" });
+
+async function signed(record: SigningKeyRecord, payload: Record<string, unknown>): Promise<string> {
+  return signJwt({ alg: "ES256", typ: "JWT", kid: record.kid }, payload, privateKeyOf(record));
+}
+
+test("generateSigningKey describes an ES256 key of the project", (t) => {
+  const record = generateSigningKey(REF, 1_700_000_000);
+  t.is(record.organization, "acme");
+  t.is(record.project, "shop");
+  t.is(record.alg, "ES256");
+  t.is(record.createdAt, 1_700_000_000);
+  t.is(record.retiredAt, null);
+  const jwk = publicOf(record);
+  t.like(jwk, { kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: record.kid });
+  t.is(Buffer.from(jwk.x, "base64url").length, 32);
+  t.is(Buffer.from(jwk.y, "base64url").length, 32);
+});
+
+test("the kid is the RFC 7638 thumbprint of the public JWK", async (t) => {
+  const record = generateSigningKey(REF, 0);
+  const jwk = publicOf(record);
+  t.is(record.kid, await calculateJwkThumbprint(jwk as JWK, "sha256"));
+});
+
+test("each generated key is different", (t) => {
+  const a = generateSigningKey(REF, 0);
+  const b = generateSigningKey(REF, 0);
+  t.not(a.kid, b.kid);
+  t.not(a.privateJwk, b.privateJwk);
+});
+
+test("the public JWK has no private member", (t) => {
+  const record = generateSigningKey(REF, 0);
+  const jwk = publicOf(record) as unknown as Record<string, unknown>;
+  t.false("d" in jwk);
+  t.deepEqual(Object.keys(jwk).sort(), ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+});
+
+test("the private JWK is the same key pair as the public JWK", (t) => {
+  const record = generateSigningKey(REF, 0);
+  const priv = JSON.parse(record.privateJwk) as Record<string, unknown>;
+  t.is(typeof priv.d, "string");
+  const { d: _d, ...rest } = priv;
+  t.deepEqual(rest, JSON.parse(record.publicJwk));
+  const derived = createPublicKey(privateKeyOf(record)).export({ format: "jwk" });
+  t.like(derived, { x: publicOf(record).x, y: publicOf(record).y });
+});
+
+test("a token from signJwt verifies with jose using the public JWK", async (t) => {
+  const record = generateSigningKey(REF, 0);
+  const now = Math.floor(Date.now() / 1000);
+  const token = await signed(record, { sub: "alice", iss: "https://iam.example.com/services/oauth2/acme/shop", iat: now, exp: now + 60 });
+  const key = await importJWK(publicOf(record) as JWK, "ES256");
+  const { payload, protectedHeader } = await jwtVerify(token, key, { algorithms: ["ES256"] });
+  t.is(payload.sub, "alice");
+  t.is(payload.iss, "https://iam.example.com/services/oauth2/acme/shop");
+  t.deepEqual(protectedHeader, { alg: "ES256", typ: "JWT", kid: record.kid });
+});
+
+test("the signature is the 64-byte R || S form", async (t) => {
+  const record = generateSigningKey(REF, 0);
+  const token = await signed(record, { sub: "alice" });
+  const parts = token.split(".");
+  t.is(parts.length, 3);
+  t.is(Buffer.from(parts[2]!, "base64url").length, 64);
+  t.deepEqual(decodeProtectedHeader(token), { alg: "ES256", typ: "JWT", kid: record.kid });
+});
+
+test("a token whose payload was modified fails verification", async (t) => {
+  const record = generateSigningKey(REF, 0);
+  const token = await signed(record, { sub: "alice" });
+  const [header, , signature] = token.split(".");
+  const forged = `${header}.${Buffer.from(JSON.stringify({ sub: "mallory" })).toString("base64url")}.${signature}`;
+  const key = await importJWK(publicOf(record) as JWK, "ES256");
+  await t.throwsAsync(jwtVerify(forged, key, { algorithms: ["ES256"] }), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+});
+
+test("a token does not verify with another project's key", async (t) => {
+  const record = generateSigningKey(REF, 0);
+  const other = generateSigningKey({ organization: "acme", project: "other" }, 0);
+  const token = await signed(record, { sub: "alice" });
+  const key = await importJWK(publicOf(other) as JWK, "ES256");
+  await t.throwsAsync(jwtVerify(token, key, { algorithms: ["ES256"] }), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+});
+
+/** A SigningKeyStore in memory, current key first. */
+class MemoryKeyStore implements SigningKeyStore {
+  readonly records: SigningKeyRecord[] = [];
+  async addSigningKey(key: SigningKeyRecord): Promise<void> {
+    for (const r of this.records) if (r.organization === key.organization && r.project === key.project && r.retiredAt === null) r.retiredAt = key.createdAt;
+    this.records.unshift(key);
+  }
+  async listSigningKeys(ref: ProjectRef): Promise<SigningKeyRecord[]> {
+    return this.records.filter((r) => r.organization === ref.organization && r.project === ref.project);
+  }
+}
+
+test("a KeyRing signs with the current key and publishes every key, current first", async (t) => {
+  const store = new MemoryKeyStore();
+  const ring = new KeyRing(store, { now: () => 1_700_000_000_000 });
+  const first = await ring.create(REF);
+  t.is(first.createdAt, 1_700_000_000);
+  const second = await ring.create(REF);
+  const signing = await ring.signing(REF);
+  t.is(signing.kid, second.kid);
+  t.deepEqual((await ring.jwks(REF))?.map((k) => k.kid), [second.kid, first.kid]);
+  t.truthy(await ring.verifying(REF, first.kid));
+  t.is(await ring.verifying(REF, "unknown-kid"), undefined);
+  const token = signJwt({ alg: "ES256", kid: signing.kid }, { sub: "alice" }, signing.key);
+  const key = await ring.verifying(REF, signing.kid);
+  await t.notThrowsAsync(jwtVerify(token, key!, { algorithms: ["ES256"] }));
+});
+
+test("a KeyRing knows nothing of a project without keys", async (t) => {
+  const ring = new KeyRing(new MemoryKeyStore(), { now: () => 0 });
+  t.is(await ring.jwks({ organization: "no", project: "such" }), undefined);
+  t.is(await ring.verifying({ organization: "no", project: "such" }, "kid"), undefined);
+  await t.throwsAsync(ring.signing({ organization: "no", project: "such" }), { message: /has no signing key/ });
+});
