@@ -29,6 +29,11 @@ export interface GatewayOptions {
 }
 
 const BROWSER_COOKIE = "iam_browser";
+
+/** POSIX shell single quoting: the value reaches the command as it is, whatever it holds. */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
 const BINDING_VALUE = /^[A-Za-z0-9_-]{43}$/;
 const PREFIX = "/services/oauth2/:organization/:project";
 
@@ -247,12 +252,13 @@ export function createGateway(options: GatewayOptions): Koa {
   router.get("/redirect", (ctx) => {
     const params = parseParams(ctx.querystring);
     const issuer = `${options.baseUrl}${base(ctx)}`;
+    // Every value is shell-quoted: the page invites pasting this into a terminal.
     const tokenCurl = [
-      `curl -s -X POST '${issuer}/token' \\`,
+      `curl -s -X POST ${shellQuote(`${issuer}/token`)} \\`,
       `  -u "admin-client:$CLIENT_SECRET" \\`,
       `  --data-urlencode grant_type=authorization_code \\`,
-      `  --data-urlencode 'code=${params.get("code")}' \\`,
-      `  --data-urlencode 'redirect_uri=${issuer}/redirect'`,
+      `  --data-urlencode ${shellQuote(`code=${params.get("code")}`)} \\`,
+      `  --data-urlencode ${shellQuote(`redirect_uri=${issuer}/redirect`)}`,
     ].join("\n");
     page(
       ctx,
@@ -303,7 +309,7 @@ export function createGateway(options: GatewayOptions): Koa {
       if (e.error === "invalid_client" && usedBasic) {
         ctx.set("WWW-Authenticate", `Basic realm="${options.baseUrl}${base(ctx)}", charset="UTF-8"`);
       }
-      json(ctx, e.status === 404 ? 400 : e.status, { error: e.error === "not_found" ? "invalid_request" : e.error, error_description: e.description });
+      json(ctx, e.status, { error: e.error, error_description: e.description });
     }
   });
 
@@ -319,14 +325,17 @@ export function createGateway(options: GatewayOptions): Koa {
     }
   });
 
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  // Unknown paths and methods answer JSON too, never Koa's plain text.
   app.use(async (ctx, next) => {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) {
+    if (ctx.status === 405) {
+      json(ctx, 405, { error: "invalid_request", error_description: `method ${ctx.method} is not allowed here` });
+    } else if (ctx.status === 404 && ctx.body == null) {
       json(ctx, 404, { error: "not_found", error_description: "no such endpoint" });
     }
   });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
   // Koa's own error output would print stack traces in development: never.
   app.silent = true;
   return app;
