@@ -52,7 +52,7 @@ export function generateSigningKey(ref: ProjectRef, createdAt: number): SigningK
 export class KeyRing {
   readonly #store: SigningKeyStore;
   readonly #clock: Clock;
-  readonly #cache = new Map<string, Promise<ProjectKeys | undefined>>();
+  readonly #cache = new Map<string, ProjectKeys>();
 
   constructor(store: SigningKeyStore, clock: Clock) {
     this.#store = store;
@@ -63,7 +63,7 @@ export class KeyRing {
   async create(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<SigningKeyRecord> {
     const record = generateSigningKey(ref, epochSeconds(this.#clock));
     await store.addSigningKey(record);
-    this.#cache.delete(cacheKey(ref));
+    this.forget(ref);
     return record;
   }
 
@@ -84,19 +84,25 @@ export class KeyRing {
     return (await this.#load(ref))?.jwks;
   }
 
-  #load(ref: ProjectRef): Promise<ProjectKeys | undefined> {
+  /**
+   * Only loaded key sets are cached, never a load in flight: a load started
+   * outside a transaction waits for it, and the transaction itself may need
+   * the same keys. Two concurrent first loads both read; that is harmless.
+   * Projects that do not exist are not remembered, so tokens naming made-up
+   * projects cannot grow the cache.
+   */
+  async #load(ref: ProjectRef): Promise<ProjectKeys | undefined> {
     const key = cacheKey(ref);
-    let entry = this.#cache.get(key);
-    if (entry === undefined) {
-      entry = this.#read(ref).then((keys) => {
-        // Only projects that exist are remembered: a flood of tokens naming
-        // made-up projects must not grow the cache.
-        if (keys === undefined) this.#cache.delete(key);
-        return keys;
-      });
-      this.#cache.set(key, entry);
-    }
-    return entry;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    const keys = await this.#read(ref);
+    if (keys !== undefined) this.#cache.set(key, keys);
+    return keys;
+  }
+
+  /** Drops what is cached of a project, after its keys changed or it was deleted. */
+  forget(ref: ProjectRef): void {
+    this.#cache.delete(cacheKey(ref));
   }
 
   async #read(ref: ProjectRef): Promise<ProjectKeys | undefined> {

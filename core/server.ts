@@ -5,8 +5,8 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 
 export interface RunningServer {
   port: number;
-  /** Stops accepting, lets in-flight calls finish, then resolves. */
-  close(): Promise<void>;
+  /** Stops accepting, lets in-flight calls finish (for at most `graceMs`), then resolves. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -17,7 +17,8 @@ export async function startCoreServer(
   host: string,
   port: number,
 ): Promise<RunningServer> {
-  const server = http2.createServer(connectNodeAdapter({ routes }));
+  // No RPC of the core takes more than a few KiB; refuse large bodies early.
+  const server = http2.createServer(connectNodeAdapter({ routes, readMaxBytes: 64 * 1024 }));
   const sessions = new Set<http2.Http2Session>();
   server.on("session", (session) => {
     sessions.add(session);
@@ -29,11 +30,16 @@ export async function startCoreServer(
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () =>
+    close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // A graceful close: GOAWAY, open streams finish, then the session ends.
+        // A graceful close: GOAWAY, open streams finish, then the session
+        // ends. A peer that keeps a stream open past the grace period (an
+        // upload cut short by a refusal, a stuck client) is cut off.
         for (const session of sessions) session.close();
+        setTimeout(() => {
+          for (const session of sessions) session.destroy();
+        }, graceMs).unref();
       }),
   };
 }

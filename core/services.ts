@@ -5,7 +5,7 @@ import { authorize } from "./authorization/authorize.js";
 import { consent } from "./authorization/consent.js";
 import { login } from "./authorization/login.js";
 import type { Deps } from "./deps.js";
-import { toConnectError } from "./errors.js";
+import { OAuthError, toConnectError } from "./errors.js";
 import { getJwks } from "./token/jwks.js";
 import { token } from "./token/token.js";
 import { verifyToken } from "./token/verify.js";
@@ -21,6 +21,11 @@ function rpc<I, O>(deps: Deps, name: string, handler: (deps: Deps, request: I) =
     try {
       return await handler(deps, request);
     } catch (err) {
+      // Refusals are the audit trail (failed logins, replayed codes, reused
+      // refresh tokens): logged with their internal detail, which names no secret.
+      if (err instanceof OAuthError) {
+        deps.logger.info("refused", { rpc: name, error: err.error, detail: err.detail ?? err.message });
+      }
       throw toConnectError(err, onUnexpected);
     }
   };

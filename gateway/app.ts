@@ -90,17 +90,24 @@ export function createGateway(options: GatewayOptions): Koa {
     ctx.body = body;
   };
 
+  /**
+   * Location is set as the core built it: Koa's ctx.redirect would re-encode
+   * it through URL, and the redirect URI must stay byte for byte the one the
+   * client registered.
+   */
+  const redirect = (ctx: Context, status: 302 | 303, location: string) => {
+    ctx.body = null;
+    ctx.status = status;
+    ctx.set({ Location: location, "Cache-Control": "no-store" });
+  };
+
   /** Renders an error of the authorization endpoints: a redirect to the client, JSON, or a page. */
   const authorizationError = (ctx: Context, e: WireError, asJson: boolean, redirectStatus: 302 | 303) => {
     if (e.redirectTo !== undefined) {
       if (asJson && ctx.method === "POST") {
         return json(ctx, e.status, { error: e.error, error_description: e.description, redirect_to: e.redirectTo });
       }
-      ctx.set("Cache-Control", "no-store");
-      ctx.status = redirectStatus;
-      ctx.redirect(e.redirectTo);
-      ctx.status = redirectStatus;
-      return;
+      return redirect(ctx, redirectStatus, e.redirectTo);
     }
     if (asJson) return json(ctx, e.status, { error: e.error, error_description: e.description });
     return page(ctx, e.status, errorPage("Authorization request refused", e.error, e.description));
@@ -113,7 +120,7 @@ export function createGateway(options: GatewayOptions): Koa {
     if (type === "application/json") return { form: false, body: parseJsonObject(text) };
     if (type === "application/x-www-form-urlencoded") {
       const params = parseParams(text, ["scope"]);
-      if (params.repeated.length > 0) throw new BadRequest(400, `parameter ${params.repeated[0]} must not be repeated`);
+      if (params.repeated.length > 0) throw new BadRequest(400, "request parameters must not be repeated");
       const body: Record<string, unknown> = {
         request_id: params.get("request_id"),
         username: params.get("username"),
@@ -240,16 +247,15 @@ export function createGateway(options: GatewayOptions): Koa {
         browserBinding: form ? (readCookie(ctx, BROWSER_COOKIE) ?? "") : undefined,
       });
       if (asJson) return json(ctx, 200, { redirect_to: answer.redirectTo });
-      ctx.set("Cache-Control", "no-store");
-      ctx.redirect(answer.redirectTo);
-      ctx.status = 303;
+      redirect(ctx, 303, answer.redirectTo);
     } catch (err) {
       authorizationError(ctx, toWireError(err, logger), asJson, 303);
     }
   });
 
   // Step 4: the default client's callback, for people following the flow by hand.
-  router.get("/redirect", (ctx) => {
+  router.get("/redirect", (ctx, next) => {
+    if (ctx.params.organization !== "iam-admins" || ctx.params.project !== "iam-admins") return next();
     const params = parseParams(ctx.querystring);
     const issuer = `${options.baseUrl}${base(ctx)}`;
     // Every value is shell-quoted: the page invites pasting this into a terminal.

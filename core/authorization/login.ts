@@ -8,6 +8,8 @@ import { redirectError } from "./errors.js";
 import { loadPendingRequest } from "./pending.js";
 
 const MAX_CREDENTIAL_LENGTH = 1024;
+/** Failed logins one pending authorization request allows before it is spent. */
+export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
 
 /**
  * Authenticates the resource owner of a pending request and answers the
@@ -26,9 +28,13 @@ export async function login(
   const user = request.username === "" ? undefined : await deps.store.getUser(pending, request.username);
   const verified = await deps.passwords.verify(user?.passwordHash, request.password);
   if (user === undefined || !verified || !user.enabled) {
+    // A pending request allows a few attempts, then is spent: guessing must
+    // start a new authorization request each time.
+    const failures = await deps.store.recordFailedLogin(pending.idHash);
+    if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(pending.idHash);
     throw new OAuthError("access_denied", "invalid username or password", {
       status: 401,
-      detail: user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled",
+      detail: `${user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled"} (failure ${failures} of this request)`,
     });
   }
 

@@ -200,6 +200,8 @@ export interface AuthorizationRequestStore {
     idHash: string,
     login: { userId: string; authTime: EpochSeconds; offeredScopes: string[] },
   ): Promise<void>;
+  /** Counts a failed login on a pending request; answers the failures so far. */
+  recordFailedLogin(idHash: string): Promise<number>;
   /** Deletes a pending request; false when it was already gone (used or expired). */
   consumeAuthorizationRequest(idHash: string): Promise<boolean>;
 }

@@ -18,11 +18,16 @@ export const GRANTS: ReadonlyMap<string, Grant> = new Map(
  */
 export async function token(deps: Deps, request: TokenRequest): Promise<MessageInitShape<typeof TokenResponseSchema>> {
   if (request.repeatedParameters.length > 0) {
-    throw new OAuthError("invalid_request", `parameter ${request.repeatedParameters[0]} must not be repeated`);
+    // The name is echoed only when it looks like a parameter name, never free text.
+    const name = request.repeatedParameters[0]!;
+    throw new OAuthError(
+      "invalid_request",
+      /^[a-z_]{1,32}$/.test(name) ? `parameter ${name} must not be repeated` : "request parameters must not be repeated",
+    );
   }
   if (request.grantType === "") throw new OAuthError("invalid_request", "grant_type is missing");
   const grant = GRANTS.get(request.grantType);
-  if (grant === undefined) throw new OAuthError("unsupported_grant_type", `grant_type ${request.grantType} is not supported`);
+  if (grant === undefined) throw new OAuthError("unsupported_grant_type", "the grant_type is not supported");
 
   const project = await deps.store.getProject(request);
   if (project === undefined) {

@@ -11,7 +11,7 @@ export const checkParameters: AuthorizeCheck = (ctx) => {
   const { request } = ctx;
   const target = { redirectUri: ctx.redirectUri!, state: request.state, issuer: ctx.issuer };
   if (request.repeatedParameters.length > 0) {
-    throw redirectError(target, "invalid_request", `parameter ${request.repeatedParameters[0]} must not be repeated`);
+    throw redirectError(target, "invalid_request", "request parameters must not be repeated");
   }
   for (const [name, value] of [
     ["state", request.state],

@@ -117,6 +117,7 @@ export const migrations: readonly string[] = [
     user_id TEXT,
     auth_time INTEGER,
     offered_scopes TEXT,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
   ) STRICT;

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type {
@@ -40,7 +40,12 @@ const list = (text: string | null): string[] => (text === null ? [] : (JSON.pars
  * last ones, never corrupt the file.
  */
 export function openSqliteStore(path: string): Store {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    // The file holds every project's private signing keys: owner only. SQLite
+    // gives the -wal and -shm files the database file's permissions.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, "a", 0o600));
+  }
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
@@ -117,6 +122,9 @@ function createOps(db: Database.Database): StoreOps {
       "UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ? WHERE id_hash = ?",
     ),
     deleteRequest: s("DELETE FROM authorization_requests WHERE id_hash = ?"),
+    failedLogin: s(
+      "UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = ? RETURNING failed_logins",
+    ),
     insertCode: s(`INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id,
       redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at,
       consumed_at, grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -331,6 +339,7 @@ function createOps(db: Database.Database): StoreOps {
     authenticateAuthorizationRequest: (idHash, login) => {
       q.authenticateRequest.run(login.userId, login.authTime, json(login.offeredScopes), idHash);
     },
+    recordFailedLogin: (idHash) => ((q.failedLogin.get(idHash) as Row | undefined)?.failed_logins as number) ?? 0,
     consumeAuthorizationRequest: (idHash) => q.deleteRequest.run(idHash).changes === 1,
     createAuthorizationCode: (c) =>
       insert("authorization code", () =>
@@ -423,8 +432,10 @@ function asyncStore(db: Database.Database, ops: StoreOps): Store {
     let release!: () => void;
     const tx = new Promise<void>((resolve) => (release = resolve));
     current = tx;
-    db.exec("BEGIN IMMEDIATE");
     try {
+      // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
+      // process) must still release the store.
+      db.exec("BEGIN IMMEDIATE");
       const result = await flow.run(tx, () => fn(store as unknown as Store));
       db.exec("COMMIT");
       return result;

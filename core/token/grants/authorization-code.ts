@@ -25,12 +25,14 @@ export const authorizationCodeGrant: Grant = {
     if (code === undefined || code.organization !== project.organization || code.project !== project.project) {
       throw invalid("unknown code");
     }
+    // The client first: another client presenting a used code must not be
+    // able to revoke a grant that is not its own.
+    if (code.clientId !== client.id) throw invalid("code issued to another client");
     if (code.consumedAt !== null) {
       if (code.grantId !== null) await deps.store.revokeGrant(code.grantId, now);
       throw invalid("code replayed; its grant is revoked");
     }
     if (code.expiresAt <= now) throw invalid("code expired");
-    if (code.clientId !== client.id) throw invalid("code issued to another client");
     if (request.redirectUri !== code.redirectUri) {
       throw new OAuthError("invalid_grant", "redirect_uri differs from the one of the authorization request");
     }
@@ -47,6 +49,8 @@ export const authorizationCodeGrant: Grant = {
 
     const user = await deps.store.getUser(project, code.userId);
     if (user === undefined || !user.enabled) throw invalid("user disabled or deleted since login");
+    const held = new Set((await deps.store.getUserPermissions(project, user.id)).map((p) => p.id));
+    const scopes = code.scopes.filter((s) => held.has(s));
 
     const issued = await deps.store.transaction(async (store) => {
       const grantId = randomToken(16);
@@ -57,14 +61,14 @@ export const authorizationCodeGrant: Grant = {
         id: grantId,
         clientId: client.id,
         userId: code.userId,
-        scopes: code.scopes,
+        scopes,
         authTime: code.authTime,
         createdAt: now,
         expiresAt: now,
         revokedAt: null,
       };
       await store.createGrant(grant);
-      return issueTokens(deps, store, project, grant, client, code.scopes, code.scopes);
+      return issueTokens(deps, store, project, grant, client, scopes, scopes);
     });
     if (issued === undefined) {
       // Another exchange of the same code won the race: a replay.

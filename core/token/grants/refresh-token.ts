@@ -40,16 +40,23 @@ export const refreshTokenGrant: Grant = {
     if (!isSubset(requested, token.scopes)) {
       throw new OAuthError("invalid_scope", "the requested scope exceeds the scope originally granted");
     }
-    const accessScopes = requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s));
-
     const user = await deps.store.getUser(project, grant.userId);
     if (user === undefined || !user.enabled) {
       await deps.store.revokeGrant(grant.id, now);
       throw invalid("user disabled or deleted");
     }
+    // Only what the user still holds: a permission taken away since the
+    // grant stops reaching new access tokens at once.
+    const held = new Set((await deps.store.getUserPermissions(project, user.id)).map((p) => p.id));
+    const accessScopes = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(
+      (s) => held.has(s),
+    );
 
     const issued = await deps.store.transaction(async (store) => {
       if (!(await store.rotateRefreshToken(tokenHash, now))) return undefined;
+      // Re-read inside the transaction: a revocation that landed since the
+      // checks above must not be answered with fresh (dead) tokens.
+      if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
       return issueTokens(deps, store, project, grant, client, accessScopes, token.scopes);
     });
     if (issued === undefined) {
