@@ -528,7 +528,9 @@ export const TokenService: GenService<{
   /**
    * VerifyToken checks an access token for a resource server. A garbage,
    * expired, revoked or foreign token is an answer with `active: false`, not
-   * an error.
+   * an error. Tokens of every project verify here: a resource server names
+   * the project it belongs to (`organization` and `project`) or its
+   * `audience`, or else checks those fields of the answer itself.
    *
    * @generated from rpc iam.v1.TokenService.VerifyToken
    */
