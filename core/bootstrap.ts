@@ -1,13 +1,29 @@
 import { issuerOf, type Deps } from "./deps.js";
 import { epochSeconds } from "./lib/clock.js";
 import { randomToken } from "./lib/crypto.js";
-import type { ProjectRef } from "./store/types.js";
+import type { AccessStore, ProjectRef } from "./store/types.js";
 
 export const DEFAULT_TENANT: ProjectRef = { organization: "iam-admins", project: "iam-admins" };
 export const ADMIN_CLIENT_ID = "admin-client";
 export const ADMIN_USER_ID = "admin";
 export const GLOBAL_ADMIN_ROLE = "global-admin";
 export const GLOBAL_ADMIN_PERMISSION = "iam.global.admin";
+export const PROJECT_ADMIN_ROLE = "project-admin";
+export const PROJECT_ADMIN_PERMISSION = "iam.project.admin";
+
+/**
+ * What every project starts with besides its key: the permission that lets a
+ * token of the project administer it, and a role holding it.
+ */
+export async function seedProjectAdministration(store: AccessStore, ref: ProjectRef): Promise<void> {
+  await store.createPermission({ ...ref, id: PROJECT_ADMIN_PERMISSION, description: "Administer this project" });
+  await store.createRole({
+    ...ref,
+    id: PROJECT_ADMIN_ROLE,
+    description: "Administration of this project",
+    permissions: [PROJECT_ADMIN_PERMISSION],
+  });
+}
 
 /** Lifetimes of the default client's tokens, seconds. */
 export const DEFAULT_ACCESS_TOKEN_TTL = 600;
@@ -22,7 +38,8 @@ export interface BootstrapResult {
 /**
  * Creates the default tenant of an empty database (DESIGN.md): organization
  * and project `iam-admins` with their signing key, the confidential
- * `admin-client`, and the `admin` user holding global administration.
+ * `admin-client`, and the `admin` user holding global administration (as
+ * does admin-client itself, for client_credentials).
  * A database that has any organization is left as it is.
  */
 export async function bootstrap(
@@ -79,6 +96,10 @@ export async function bootstrap(
       createdAt: now,
     });
     await store.assignUserRole(ref, ADMIN_USER_ID, GLOBAL_ADMIN_ROLE);
+    // admin-client holds it too, so that a client_credentials token of it can
+    // drive the admin API (the README's first step).
+    await store.assignRole(ref, { clientId: ADMIN_CLIENT_ID }, GLOBAL_ADMIN_ROLE);
+    await seedProjectAdministration(store, ref);
   });
   return { created: true, generatedAdminPassword };
 }

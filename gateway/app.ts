@@ -300,6 +300,8 @@ export function createGateway(options: GatewayOptions): Koa {
         scope: params.get("scope"),
         clientId: params.get("client_id"),
         clientSecret: params.get("client_secret"),
+        username: params.get("username"),
+        password: params.get("password"),
         basic,
         repeatedParameters: params.repeated,
       });

@@ -123,6 +123,9 @@ export interface AuthorizationCodeRecord extends ProjectRef {
 export interface GrantRecord extends ProjectRef {
   id: string;
   clientId: string;
+  /** `user`: a user authorized the client; `client`: the client acting for itself (client_credentials). */
+  kind: "user" | "client";
+  /** The user; "" for a client grant. */
   userId: string;
   scopes: string[];
   authTime: EpochSeconds;
@@ -157,11 +160,26 @@ export class AlreadyExists extends Error {
   }
 }
 
+/** A page of a listing ordered by id: the rows after `after`, at most `limit`. */
+export interface Page {
+  after: string;
+  limit: number;
+}
+
 export interface TenantStore {
   createOrganization(org: OrganizationRecord): Promise<void>;
   getOrganization(id: string): Promise<OrganizationRecord | undefined>;
+  listOrganizations(page: Page): Promise<OrganizationRecord[]>;
+  /** False when it does not exist. */
+  updateOrganization(id: string, change: { name: string }): Promise<boolean>;
+  /** Deletes it with its projects and everything in them; false when it does not exist. */
+  deleteOrganization(id: string): Promise<boolean>;
   createProject(project: ProjectRecord): Promise<void>;
   getProject(ref: ProjectRef): Promise<ProjectRecord | undefined>;
+  listProjects(organization: string, page: Page): Promise<ProjectRecord[]>;
+  updateProject(ref: ProjectRef, change: { name: string; audience: string }): Promise<boolean>;
+  /** Deletes it and everything in it, tokens included; false when it does not exist. */
+  deleteProject(ref: ProjectRef): Promise<boolean>;
   /** True when no organization exists yet: the database is new. */
   isEmpty(): Promise<boolean>;
 }
@@ -169,21 +187,49 @@ export interface TenantStore {
 export interface ClientStore {
   createClient(client: ClientRecord): Promise<void>;
   getClient(ref: ProjectRef, id: string): Promise<ClientRecord | undefined>;
+  listClients(ref: ProjectRef, page: Page): Promise<ClientRecord[]>;
+  /** Writes every mutable field of the client (not its secret); false when it does not exist. */
+  updateClient(client: ClientRecord): Promise<boolean>;
+  setClientSecret(ref: ProjectRef, id: string, secretHash: string): Promise<boolean>;
+  /** Deletes the client and its grants, codes and pending requests; false when it does not exist. */
+  deleteClient(ref: ProjectRef, id: string): Promise<boolean>;
 }
 
 export interface UserStore {
   createUser(user: UserRecord): Promise<void>;
   getUser(ref: ProjectRef, id: string): Promise<UserRecord | undefined>;
+  listUsers(ref: ProjectRef, page: Page): Promise<UserRecord[]>;
+  /** Writes name, email and enabled; false when it does not exist. */
+  updateUser(user: UserRecord): Promise<boolean>;
+  setUserPassword(ref: ProjectRef, id: string, passwordHash: string): Promise<boolean>;
+  /** Deletes the user and their grants and codes; false when it does not exist. */
+  deleteUser(ref: ProjectRef, id: string): Promise<boolean>;
+  /** Revokes every grant the user holds. */
+  revokeUserGrants(ref: ProjectRef, userId: string, at: EpochSeconds): Promise<void>;
 }
+
+export type RoleSubject = { userId: string } | { clientId: string };
 
 export interface AccessStore {
   createPermission(permission: PermissionRecord): Promise<void>;
   /** The permissions of the project among `ids`, in the order of `ids`. */
   getPermissions(ref: ProjectRef, ids: readonly string[]): Promise<PermissionRecord[]>;
+  listPermissions(ref: ProjectRef, page: Page): Promise<PermissionRecord[]>;
+  deletePermission(ref: ProjectRef, id: string): Promise<boolean>;
   createRole(role: RoleRecord): Promise<void>;
+  getRole(ref: ProjectRef, id: string): Promise<RoleRecord | undefined>;
+  listRoles(ref: ProjectRef, page: Page): Promise<RoleRecord[]>;
+  deleteRole(ref: ProjectRef, id: string): Promise<boolean>;
   assignUserRole(ref: ProjectRef, userId: string, roleId: string): Promise<void>;
+  /** Gives or takes a role; `assign` is idempotent, `unassign` answers whether it was held. */
+  assignRole(ref: ProjectRef, subject: RoleSubject, roleId: string): Promise<void>;
+  unassignRole(ref: ProjectRef, subject: RoleSubject, roleId: string): Promise<boolean>;
+  /** The role ids a user or client holds, ordered. */
+  getRolesOf(ref: ProjectRef, subject: RoleSubject): Promise<string[]>;
   /** Every permission the user holds through its roles, ordered by id. */
   getUserPermissions(ref: ProjectRef, userId: string): Promise<PermissionRecord[]>;
+  /** Every permission the client holds through its own roles, ordered by id. */
+  getClientPermissions(ref: ProjectRef, clientId: string): Promise<PermissionRecord[]>;
 }
 
 export interface SigningKeyStore {
@@ -219,6 +265,8 @@ export interface AuthorizationCodeStore {
 export interface GrantStore {
   createGrant(grant: GrantRecord): Promise<void>;
   getGrant(id: string): Promise<GrantRecord | undefined>;
+  /** The live (unrevoked) client grant of a client, if any. */
+  findClientGrant(ref: ProjectRef, clientId: string): Promise<GrantRecord | undefined>;
   /** Pushes the grant's expiry out to cover a newly issued token. */
   extendGrant(id: string, expiresAt: EpochSeconds): Promise<void>;
   /** Revokes the grant and every refresh token of it. */

@@ -33,14 +33,16 @@ export async function issueAccessToken(
     { alg: "ES256", typ: "at+jwt", kid },
     {
       iss: issuerOf(deps.config.baseUrl, project),
-      sub: grant.userId,
+      sub: grant.kind === "client" ? grant.clientId : grant.userId,
       aud: project.audience,
       client_id: client.id,
       scope: formatScope(scopes),
       iat,
       exp,
       jti: randomToken(16),
-      auth_time: grant.authTime,
+      // RFC 9068 §2.2.1: the time the user authenticated; a client acting for
+      // itself has none.
+      ...(grant.kind === "user" ? { auth_time: grant.authTime } : {}),
       [GRANT_CLAIM]: grant.id,
     },
     key,

@@ -4,12 +4,14 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { authorizationCodeGrant } from "./grants/authorization-code.js";
+import { clientCredentialsGrant } from "./grants/client-credentials.js";
+import { passwordGrant } from "./grants/password.js";
 import { refreshTokenGrant } from "./grants/refresh-token.js";
 import type { Grant } from "./grants/types.js";
 
 /** Every grant the token endpoint knows, by grant_type. */
 export const GRANTS: ReadonlyMap<string, Grant> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant].map((grant) => [grant.grantType, grant]),
+  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant].map((grant) => [grant.grantType, grant]),
 );
 
 /**

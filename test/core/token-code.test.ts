@@ -167,7 +167,8 @@ test("two exchanges give tokens with different jti and different grants", async 
 
 const endpointErrors: { title: string; request: Partial<TokenInit>; error: string; code?: Code }[] = [
   { title: "a missing grant_type", request: { grantType: "" }, error: "invalid_request" },
-  { title: "an unknown grant_type", request: { grantType: "password" }, error: "unsupported_grant_type" },
+  { title: "an unknown grant_type", request: { grantType: "implicit" }, error: "unsupported_grant_type" },
+  { title: "the password grant for a client not configured for it", request: { grantType: "password" }, error: "unauthorized_client", code: Code.PermissionDenied },
   { title: "a grant_type of another case", request: { grantType: "Authorization_Code" }, error: "unsupported_grant_type" },
   { title: "a repeated code", request: { repeatedParameters: ["code"] }, error: "invalid_request" },
   { title: "a repeated grant_type", request: { repeatedParameters: ["grant_type"] }, error: "invalid_request" },

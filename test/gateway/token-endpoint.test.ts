@@ -75,7 +75,12 @@ test("a form with a charset parameter is accepted", async (t) => {
   await assertTokens(t, res);
 });
 
-for (const grantType of ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "nonsense"]) {
+test("grant_type=password for a client not configured for it is 400 unauthorized_client", async (t) => {
+  const s = await serve(t);
+  await tokenError(t, await token(s, { grant_type: "password", username: "admin", password: "x" }, adminBasic()), 400, "unauthorized_client");
+});
+
+for (const grantType of ["implicit", "urn:ietf:params:oauth:grant-type:device_code", "nonsense"]) {
   test(`grant_type=${grantType} is 400 unsupported_grant_type`, async (t) => {
     const s = await serve(t);
     await tokenError(t, await token(s, { grant_type: grantType, username: "admin", password: "x" }, adminBasic()), 400, "unsupported_grant_type");

@@ -102,6 +102,16 @@ export const migrations: readonly string[] = [
     FOREIGN KEY (organization_id, project_id, role_id) REFERENCES roles(organization_id, project_id, id) ON DELETE CASCADE
   ) STRICT;
 
+  CREATE TABLE client_roles (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    role_id TEXT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, client_id, role_id),
+    FOREIGN KEY (organization_id, project_id, client_id) REFERENCES clients(organization_id, project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (organization_id, project_id, role_id) REFERENCES roles(organization_id, project_id, id) ON DELETE CASCADE
+  ) STRICT;
+
   CREATE TABLE authorization_requests (
     id_hash TEXT PRIMARY KEY,
     organization_id TEXT NOT NULL,
@@ -122,6 +132,7 @@ export const migrations: readonly string[] = [
     expires_at INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX authorization_requests_expiry ON authorization_requests(expires_at);
+  CREATE INDEX authorization_requests_project ON authorization_requests(organization_id, project_id);
 
   CREATE TABLE authorization_codes (
     code_hash TEXT PRIMARY KEY,
@@ -141,12 +152,15 @@ export const migrations: readonly string[] = [
     grant_id TEXT
   ) STRICT;
   CREATE INDEX authorization_codes_expiry ON authorization_codes(expires_at);
+  CREATE INDEX authorization_codes_project ON authorization_codes(organization_id, project_id);
 
   CREATE TABLE grants (
     id TEXT PRIMARY KEY,
     organization_id TEXT NOT NULL,
     project_id TEXT NOT NULL,
     client_id TEXT NOT NULL,
+    -- 'user': a user authorized the client; 'client': the client acting for itself.
+    kind TEXT NOT NULL CHECK (kind IN ('user', 'client')),
     user_id TEXT NOT NULL,
     scopes TEXT NOT NULL,
     auth_time INTEGER NOT NULL,
@@ -155,6 +169,8 @@ export const migrations: readonly string[] = [
     revoked_at INTEGER
   ) STRICT;
   CREATE INDEX grants_expiry ON grants(expires_at);
+  CREATE INDEX grants_project_client ON grants(organization_id, project_id, client_id);
+  CREATE INDEX grants_project_user ON grants(organization_id, project_id, user_id);
 
   CREATE TABLE refresh_tokens (
     token_hash TEXT PRIMARY KEY,

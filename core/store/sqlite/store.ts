@@ -82,6 +82,70 @@ function createOps(db: Database.Database): StoreOps {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     countOrgs: s("SELECT count(*) AS n FROM organizations"),
+    listOrgs: s("SELECT * FROM organizations WHERE id > ? ORDER BY id LIMIT ?"),
+    updateOrg: s("UPDATE organizations SET name = ? WHERE id = ?"),
+    deleteOrg: s("DELETE FROM organizations WHERE id = ?"),
+    listProjects: s("SELECT * FROM projects WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?"),
+    updateProject: s("UPDATE projects SET name = ?, audience = ? WHERE organization_id = ? AND id = ?"),
+    deleteProject: s("DELETE FROM projects WHERE organization_id = ? AND id = ?"),
+    // The flow's rows name their project without a foreign key (they outlive
+    // nothing but must go with it): deleted explicitly.
+    deleteOrgGrants: s("DELETE FROM grants WHERE organization_id = ?"),
+    deleteOrgCodes: s("DELETE FROM authorization_codes WHERE organization_id = ?"),
+    deleteOrgRequests: s("DELETE FROM authorization_requests WHERE organization_id = ?"),
+    deleteProjectGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ?"),
+    deleteProjectCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ?"),
+    deleteProjectRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ?"),
+    listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
+    updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
+      access_token_ttl = ?, refresh_token_ttl = ? WHERE organization_id = ? AND project_id = ? AND id = ?`),
+    setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteClient: s("DELETE FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
+    deleteClientCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
+    deleteClientRequests: s(
+      "DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ? AND client_id = ?",
+    ),
+    listUsers: s("SELECT * FROM users WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
+    updateUser: s("UPDATE users SET name = ?, email = ?, enabled = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    setUserPassword: s("UPDATE users SET password_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteUser: s("DELETE FROM users WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteUserGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'"),
+    deleteUserCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND user_id = ?"),
+    revokeUserGrants: s(
+      "UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'",
+    ),
+    revokeUserRefresh: s(`UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?) WHERE grant_id IN
+      (SELECT id FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user')`),
+    listPermissions: s(
+      "SELECT * FROM permissions WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?",
+    ),
+    deletePermission: s("DELETE FROM permissions WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    getRole: s("SELECT * FROM roles WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    rolePermissions: s(
+      "SELECT permission_id FROM role_permissions WHERE organization_id = ? AND project_id = ? AND role_id = ? ORDER BY permission_id",
+    ),
+    listRoles: s("SELECT * FROM roles WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
+    deleteRole: s("DELETE FROM roles WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteUserRole: s(
+      "DELETE FROM user_roles WHERE organization_id = ? AND project_id = ? AND user_id = ? AND role_id = ?",
+    ),
+    insertClientRole: s(
+      "INSERT OR IGNORE INTO client_roles (organization_id, project_id, client_id, role_id) VALUES (?, ?, ?, ?)",
+    ),
+    deleteClientRole: s(
+      "DELETE FROM client_roles WHERE organization_id = ? AND project_id = ? AND client_id = ? AND role_id = ?",
+    ),
+    userRoles: s("SELECT role_id FROM user_roles WHERE organization_id = ? AND project_id = ? AND user_id = ? ORDER BY role_id"),
+    clientRoles: s(
+      "SELECT role_id FROM client_roles WHERE organization_id = ? AND project_id = ? AND client_id = ? ORDER BY role_id",
+    ),
+    clientPermissions: s(`SELECT DISTINCT p.* FROM client_roles cr
+      JOIN role_permissions rp ON rp.organization_id = cr.organization_id AND rp.project_id = cr.project_id AND rp.role_id = cr.role_id
+      JOIN permissions p ON p.organization_id = rp.organization_id AND p.project_id = rp.project_id AND p.id = rp.permission_id
+      WHERE cr.organization_id = ? AND cr.project_id = ? AND cr.client_id = ? ORDER BY p.id`),
+    findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
+      AND kind = 'client' AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`),
     insertOrg: s("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)"),
     getOrg: s("SELECT * FROM organizations WHERE id = ?"),
     insertProject: s(
@@ -132,8 +196,8 @@ function createOps(db: Database.Database): StoreOps {
     consumeCode: s(
       "UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
     ),
-    insertGrant: s(`INSERT INTO grants (id, organization_id, project_id, client_id, user_id, scopes, auth_time,
-      created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertGrant: s(`INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time,
+      created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getGrant: s("SELECT * FROM grants WHERE id = ?"),
     extendGrant: s("UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?"),
     revokeGrant: s("UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?"),
@@ -238,6 +302,7 @@ function createOps(db: Database.Database): StoreOps {
     project: r.project_id,
     id: r.id,
     clientId: r.client_id,
+    kind: r.kind,
     userId: r.user_id,
     scopes: list(r.scopes),
     authTime: r.auth_time,
@@ -256,6 +321,14 @@ function createOps(db: Database.Database): StoreOps {
   });
   const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
     row === undefined ? undefined : map(row as Row);
+  const role = (r: Row): RoleRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    description: r.description,
+    permissions: (q.rolePermissions.all(r.organization_id, r.project_id, r.id) as Row[]).map((p) => p.permission_id),
+  });
+  const tx = <T>(fn: () => T): T => db.transaction(fn)();
 
   return {
     isEmpty: () => (q.countOrgs.get() as Row).n === 0,
@@ -266,6 +339,85 @@ function createOps(db: Database.Database): StoreOps {
         q.insertProject.run(p.organization, p.project, p.name, p.audience, p.createdAt),
       ),
     getProject: (ref) => maybe(q.getProject.get(ref.organization, ref.project), project),
+    listOrganizations: (page) => (q.listOrgs.all(page.after, page.limit) as Row[]).map(organization),
+    updateOrganization: (id, change) => q.updateOrg.run(change.name, id).changes === 1,
+    deleteOrganization: (id) =>
+      tx(() => {
+        q.deleteOrgGrants.run(id);
+        q.deleteOrgCodes.run(id);
+        q.deleteOrgRequests.run(id);
+        return q.deleteOrg.run(id).changes === 1;
+      }),
+    listProjects: (org, page) => (q.listProjects.all(org, page.after, page.limit) as Row[]).map(project),
+    updateProject: (ref, change) =>
+      q.updateProject.run(change.name, change.audience, ref.organization, ref.project).changes === 1,
+    deleteProject: (ref) =>
+      tx(() => {
+        q.deleteProjectGrants.run(ref.organization, ref.project);
+        q.deleteProjectCodes.run(ref.organization, ref.project);
+        q.deleteProjectRequests.run(ref.organization, ref.project);
+        return q.deleteProject.run(ref.organization, ref.project).changes === 1;
+      }),
+    listClients: (ref, page) =>
+      (q.listClients.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(client),
+    updateClient: (c) =>
+      q.updateClient.run(
+        c.name,
+        json(c.redirectUris),
+        json(c.grantTypes),
+        c.pkceRequired ? 1 : 0,
+        c.accessTokenTtl,
+        c.refreshTokenTtl,
+        c.organization,
+        c.project,
+        c.id,
+      ).changes === 1,
+    setClientSecret: (ref, id, hash) => q.setClientSecret.run(hash, ref.organization, ref.project, id).changes === 1,
+    deleteClient: (ref, id) =>
+      tx(() => {
+        q.deleteClientGrants.run(ref.organization, ref.project, id);
+        q.deleteClientCodes.run(ref.organization, ref.project, id);
+        q.deleteClientRequests.run(ref.organization, ref.project, id);
+        return q.deleteClient.run(ref.organization, ref.project, id).changes === 1;
+      }),
+    listUsers: (ref, page) => (q.listUsers.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(user),
+    updateUser: (u) =>
+      q.updateUser.run(u.name, u.email, u.enabled ? 1 : 0, u.organization, u.project, u.id).changes === 1,
+    setUserPassword: (ref, id, hash) => q.setUserPassword.run(hash, ref.organization, ref.project, id).changes === 1,
+    deleteUser: (ref, id) =>
+      tx(() => {
+        q.deleteUserGrants.run(ref.organization, ref.project, id);
+        q.deleteUserCodes.run(ref.organization, ref.project, id);
+        return q.deleteUser.run(ref.organization, ref.project, id).changes === 1;
+      }),
+    revokeUserGrants: (ref, userId, at) => {
+      tx(() => {
+        q.revokeUserRefresh.run(at, ref.organization, ref.project, userId);
+        q.revokeUserGrants.run(at, ref.organization, ref.project, userId);
+      });
+    },
+    listPermissions: (ref, page) =>
+      (q.listPermissions.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(permission),
+    deletePermission: (ref, id) => q.deletePermission.run(ref.organization, ref.project, id).changes === 1,
+    getRole: (ref, id) => maybe(q.getRole.get(ref.organization, ref.project, id), role),
+    listRoles: (ref, page) => (q.listRoles.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(role),
+    deleteRole: (ref, id) => q.deleteRole.run(ref.organization, ref.project, id).changes === 1,
+    assignRole: (ref, subject, roleId) => {
+      if ("userId" in subject) q.insertUserRole.run(ref.organization, ref.project, subject.userId, roleId);
+      else q.insertClientRole.run(ref.organization, ref.project, subject.clientId, roleId);
+    },
+    unassignRole: (ref, subject, roleId) =>
+      ("userId" in subject
+        ? q.deleteUserRole.run(ref.organization, ref.project, subject.userId, roleId)
+        : q.deleteClientRole.run(ref.organization, ref.project, subject.clientId, roleId)
+      ).changes === 1,
+    getRolesOf: (ref, subject) =>
+      (("userId" in subject
+        ? q.userRoles.all(ref.organization, ref.project, subject.userId)
+        : q.clientRoles.all(ref.organization, ref.project, subject.clientId)) as Row[]).map((r) => r.role_id),
+    getClientPermissions: (ref, clientId) =>
+      (q.clientPermissions.all(ref.organization, ref.project, clientId) as Row[]).map(permission),
+    findClientGrant: (ref, clientId) => maybe(q.findClientGrant.get(ref.organization, ref.project, clientId), grant),
     createClient: (c) =>
       insert(`client ${c.id}`, () =>
         q.insertClient.run(
@@ -370,6 +522,7 @@ function createOps(db: Database.Database): StoreOps {
           g.organization,
           g.project,
           g.clientId,
+          g.kind,
           g.userId,
           json(g.scopes),
           g.authTime,

@@ -60,6 +60,7 @@ export const authorizationCodeGrant: Grant = {
         project: project.project,
         id: grantId,
         clientId: client.id,
+        kind: "user" as const,
         userId: code.userId,
         scopes,
         authTime: code.authTime,

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/token.proto.
  */
 export const file_iam_v1_token: GenFile = /*@__PURE__*/
-  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSKaAgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCSI8ChBCYXNpY0NyZWRlbnRpYWxzEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJInMKDVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEg0KBXNjb3BlGAUgASgJInUKElZlcmlmeVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIXCg9yZXF1aXJlZF9zY29wZXMYAyADKAkSFAoMb3JnYW5pemF0aW9uGAQgASgJEg8KB3Byb2plY3QYBSABKAkiggIKE1ZlcmlmeVRva2VuUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg8KB3N1YmplY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIQCghhdWRpZW5jZRgFIAMoCRISCgpleHBpcmVzX2F0GAYgASgDEhEKCWlzc3VlZF9hdBgHIAEoAxIUCgxvcmdhbml6YXRpb24YCCABKAkSDwoHcHJvamVjdBgJIAEoCRIQCgh0b2tlbl9pZBgKIAEoCRIOCgZpc3N1ZXIYCyABKAkSJQoHZmFpbHVyZRgMIAEoDjIULmlhbS52MS5Ub2tlbkZhaWx1cmUiNwoOR2V0Sndrc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIiwKD0dldEp3a3NSZXNwb25zZRIZCgRrZXlzGAEgAygLMgsuaWFtLnYxLkp3ayrAAQoMVG9rZW5GYWlsdXJlEh0KGVRPS0VOX0ZBSUxVUkVfVU5TUEVDSUZJRUQQABIZChVUT0tFTl9GQUlMVVJFX0lOVkFMSUQQARIZChVUT0tFTl9GQUlMVVJFX0VYUElSRUQQAhIZChVUT0tFTl9GQUlMVVJFX1JFVk9LRUQQAxIaChZUT0tFTl9GQUlMVVJFX0FVRElFTkNFEAQSJAogVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfU0NPUEUQBTLIAQoMVG9rZW5TZXJ2aWNlEjQKBVRva2VuEhQuaWFtLnYxLlRva2VuUmVxdWVzdBoVLmlhbS52MS5Ub2tlblJlc3BvbnNlEkYKC1ZlcmlmeVRva2VuEhouaWFtLnYxLlZlcmlmeVRva2VuUmVxdWVzdBobLmlhbS52MS5WZXJpZnlUb2tlblJlc3BvbnNlEjoKB0dldEp3a3MSFi5pYW0udjEuR2V0Sndrc1JlcXVlc3QaFy5pYW0udjEuR2V0Sndrc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSK+AgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCSI8ChBCYXNpY0NyZWRlbnRpYWxzEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJInMKDVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEg0KBXNjb3BlGAUgASgJInUKElZlcmlmeVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIXCg9yZXF1aXJlZF9zY29wZXMYAyADKAkSFAoMb3JnYW5pemF0aW9uGAQgASgJEg8KB3Byb2plY3QYBSABKAkiggIKE1ZlcmlmeVRva2VuUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg8KB3N1YmplY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIQCghhdWRpZW5jZRgFIAMoCRISCgpleHBpcmVzX2F0GAYgASgDEhEKCWlzc3VlZF9hdBgHIAEoAxIUCgxvcmdhbml6YXRpb24YCCABKAkSDwoHcHJvamVjdBgJIAEoCRIQCgh0b2tlbl9pZBgKIAEoCRIOCgZpc3N1ZXIYCyABKAkSJQoHZmFpbHVyZRgMIAEoDjIULmlhbS52MS5Ub2tlbkZhaWx1cmUiNwoOR2V0Sndrc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIiwKD0dldEp3a3NSZXNwb25zZRIZCgRrZXlzGAEgAygLMgsuaWFtLnYxLkp3ayrAAQoMVG9rZW5GYWlsdXJlEh0KGVRPS0VOX0ZBSUxVUkVfVU5TUEVDSUZJRUQQABIZChVUT0tFTl9GQUlMVVJFX0lOVkFMSUQQARIZChVUT0tFTl9GQUlMVVJFX0VYUElSRUQQAhIZChVUT0tFTl9GQUlMVVJFX1JFVk9LRUQQAxIaChZUT0tFTl9GQUlMVVJFX0FVRElFTkNFEAQSJAogVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfU0NPUEUQBTLIAQoMVG9rZW5TZXJ2aWNlEjQKBVRva2VuEhQuaWFtLnYxLlRva2VuUmVxdWVzdBoVLmlhbS52MS5Ub2tlblJlc3BvbnNlEkYKC1ZlcmlmeVRva2VuEhouaWFtLnYxLlZlcmlmeVRva2VuUmVxdWVzdBobLmlhbS52MS5WZXJpZnlUb2tlblJlc3BvbnNlEjoKB0dldEp3a3MSFi5pYW0udjEuR2V0Sndrc1JlcXVlc3QaFy5pYW0udjEuR2V0Sndrc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * TokenRequest holds the parameters of a token request (RFC 6749 §4.1.3, §6).
@@ -33,7 +33,8 @@ export type TokenRequest = Message<"iam.v1.TokenRequest"> & {
   project: string;
 
   /**
-   * The grant type: `authorization_code` or `refresh_token`.
+   * The grant type: `authorization_code`, `refresh_token`,
+   * `client_credentials`, or `password` for clients configured for it.
    *
    * @generated from field: string grant_type = 3;
    */
@@ -68,7 +69,8 @@ export type TokenRequest = Message<"iam.v1.TokenRequest"> & {
   refreshToken: string;
 
   /**
-   * The requested scope (grant_type=refresh_token): at most the original one.
+   * The requested scope: at most the original one (refresh_token), or among
+   * the client's (client_credentials) or the user's (password) permissions.
    *
    * @generated from field: string scope = 8;
    */
@@ -103,6 +105,20 @@ export type TokenRequest = Message<"iam.v1.TokenRequest"> & {
    * @generated from field: repeated string repeated_parameters = 12;
    */
   repeatedParameters: string[];
+
+  /**
+   * The resource owner's username (grant_type=password).
+   *
+   * @generated from field: string username = 13;
+   */
+  username: string;
+
+  /**
+   * The resource owner's password (grant_type=password).
+   *
+   * @generated from field: string password = 14;
+   */
+  password: string;
 };
 
 /**
@@ -516,7 +532,8 @@ export const TokenFailureSchema: GenEnum<TokenFailure> = /*@__PURE__*/
 export const TokenService: GenService<{
   /**
    * Token is the token endpoint (RFC 6749 §3.2): it exchanges an
-   * authorization code or a refresh token for an access token.
+   * authorization code, a refresh token, client credentials or (for clients
+   * configured for it) a user's password for an access token.
    *
    * @generated from rpc iam.v1.TokenService.Token
    */

@@ -1,0 +1,69 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { VerifyTokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
+import { DEFAULT_TENANT, GLOBAL_ADMIN_PERMISSION, PROJECT_ADMIN_PERMISSION } from "../bootstrap.js";
+import type { Deps } from "../deps.js";
+import type { ProjectRef } from "../store/types.js";
+import { verifyToken } from "../token/verify.js";
+
+/** Who is calling the admin API, as far as authorization is concerned. */
+export type Principal =
+  /** A token of iam-admins/iam-admins holding iam.global.admin: everything. */
+  | { kind: "global"; subject: string }
+  /** A token of a project holding iam.project.admin: that project only. */
+  | { kind: "project"; subject: string; organization: string; project: string }
+  /** A valid token with no administration rights. */
+  | { kind: "none"; subject: string }
+  /** The `iam` command working on the database file: the machine's operator. */
+  | { kind: "operator" };
+
+/** What a call touches: the whole server, or one project. */
+export type Target = { scope: "global" } | ({ scope: "project" } & ProjectRef);
+
+export const GLOBAL: Target = { scope: "global" };
+export const projectTarget = (ref: ProjectRef): Target => ({
+  scope: "project",
+  organization: ref.organization,
+  project: ref.project,
+});
+
+/**
+ * Authenticates an admin call from its `authorization: Bearer` metadata. The
+ * token is verified as VerifyToken does; the tenant it was issued by comes
+ * from its verified issuer, never from its scope strings alone: a project
+ * whose admins create a permission named `iam.global.admin` gains nothing,
+ * because global administration is only recognised from iam-admins/iam-admins.
+ */
+export async function authenticate(deps: Deps, headers: Headers): Promise<Principal> {
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(headers.get("authorization")?.trim() ?? "");
+  if (match === null) throw new ConnectError("an access token is required (authorization: Bearer …)", Code.Unauthenticated);
+  const verified = await verifyToken(deps, create(VerifyTokenRequestSchema, { token: match[1]! }));
+  if (!verified.active) throw new ConnectError("the access token is not active", Code.Unauthenticated);
+  const subject = verified.subject ?? "";
+  const scopes = verified.scopes ?? [];
+  if (
+    verified.organization === DEFAULT_TENANT.organization &&
+    verified.project === DEFAULT_TENANT.project &&
+    scopes.includes(GLOBAL_ADMIN_PERMISSION)
+  ) {
+    return { kind: "global", subject };
+  }
+  if (scopes.includes(PROJECT_ADMIN_PERMISSION)) {
+    return { kind: "project", subject, organization: verified.organization!, project: verified.project! };
+  }
+  return { kind: "none", subject };
+}
+
+/** Throws PERMISSION_DENIED unless the principal may act on the target. */
+export function authorize(principal: Principal, target: Target): void {
+  if (principal.kind === "global" || principal.kind === "operator") return;
+  if (
+    principal.kind === "project" &&
+    target.scope === "project" &&
+    target.organization === principal.organization &&
+    target.project === principal.project
+  ) {
+    return;
+  }
+  throw new ConnectError("the access token does not allow this call", Code.PermissionDenied);
+}

@@ -1,0 +1,68 @@
+import type * as pb from "../../gen/iam/v1/admin_pb.js";
+import type { Deps } from "../deps.js";
+import { epochSeconds } from "../lib/clock.js";
+import type { ProjectRef, UserRecord } from "../store/types.js";
+import { found, maskOf, toUser, type Out } from "./convert.js";
+import { pageOf, paginate } from "./pagination.js";
+import { checkEmail, checkId, checkPassword, checkText } from "./validate.js";
+
+const userOf = async (deps: Deps, ref: ProjectRef, id: string) =>
+  found(await deps.store.getUser(ref, id), `user ${id} in ${ref.organization}/${ref.project}`);
+
+const withRoles = async (deps: Deps, user: UserRecord) => toUser(user, await deps.store.getRolesOf(user, { userId: user.id }));
+
+export async function createUser(deps: Deps, r: pb.CreateUserRequest): Out<typeof pb.CreateUserResponseSchema> {
+  found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
+  const id = checkId("user", "user_id", r.userId);
+  const record: UserRecord = {
+    organization: r.organization,
+    project: r.project,
+    id,
+    name: checkText("name", r.name) || id,
+    email: checkEmail(r.email),
+    passwordHash: await deps.passwords.hash(checkPassword("password", r.password)),
+    enabled: true,
+    createdAt: epochSeconds(deps.clock),
+  };
+  await deps.store.createUser(record);
+  return { user: toUser(record, []) };
+}
+
+export async function getUser(deps: Deps, r: pb.GetUserRequest): Out<typeof pb.GetUserResponseSchema> {
+  return { user: await withRoles(deps, await userOf(deps, r, r.userId)) };
+}
+
+export async function listUsers(deps: Deps, r: pb.ListUsersRequest): Out<typeof pb.ListUsersResponseSchema> {
+  found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
+  const page = pageOf(r);
+  const { items, nextPageToken } = paginate(await deps.store.listUsers(r, page), page, (u) => u.id);
+  return { users: await Promise.all(items.map((u) => withRoles(deps, u))), nextPageToken };
+}
+
+/** Disabling a user revokes every grant they hold: their refresh and access tokens stop at once. */
+export async function updateUser(deps: Deps, r: pb.UpdateUserRequest): Out<typeof pb.UpdateUserResponseSchema> {
+  const current = await userOf(deps, r, r.userId);
+  const paths = maskOf(r.updateMask?.paths, ["name", "email", "enabled"]);
+  const next: UserRecord = {
+    ...current,
+    name: paths.has("name") ? checkText("name", r.name) || current.id : current.name,
+    email: paths.has("email") ? checkEmail(r.email) : current.email,
+    enabled: paths.has("enabled") ? r.enabled : current.enabled,
+  };
+  await deps.store.transaction(async (store) => {
+    await store.updateUser(next);
+    if (current.enabled && !next.enabled) await store.revokeUserGrants(next, next.id, epochSeconds(deps.clock));
+  });
+  return { user: await withRoles(deps, next) };
+}
+
+export async function setUserPassword(deps: Deps, r: pb.SetUserPasswordRequest): Out<typeof pb.SetUserPasswordResponseSchema> {
+  const user = await userOf(deps, r, r.userId);
+  await deps.store.setUserPassword(r, user.id, await deps.passwords.hash(checkPassword("password", r.password)));
+  return {};
+}
+
+export async function deleteUser(deps: Deps, r: pb.DeleteUserRequest): Out<typeof pb.DeleteUserResponseSchema> {
+  if (!(await deps.store.deleteUser(r, r.userId))) found(undefined, `user ${r.userId} in ${r.organization}/${r.project}`);
+  return {};
+}
