@@ -1,6 +1,7 @@
 import type http from "node:http";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createCore } from "../core/compose.js";
+import { ADMIN_NOUNS, ADMIN_USAGE, runAdminCommand } from "./admin-cli.js";
 import { ConfigError, describeConfig, loadConfig, type Config } from "../core/config.js";
 import { createInProcessTransport } from "../core/in-process-transport.js";
 import { createLogger } from "../core/log.js";
@@ -8,11 +9,13 @@ import { startCoreServer, type RunningServer } from "../core/server.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
 
-const USAGE = `usage: iam [start | core | gateway | config]
+const USAGE = `usage: iam [start | core | gateway | config | <administration command>]
   start    core and gateway in one process (default)
   core     the core alone (gRPC, gRPC-Web and Connect on IAM_GRPC_PORT)
   gateway  the gateway alone, calling the core at IAM_CORE_URL over gRPC
-  config   print the effective configuration, secrets masked`;
+  config   print the effective configuration, secrets masked
+
+${ADMIN_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? "start";
@@ -33,6 +36,11 @@ async function main(argv: string[]): Promise<void> {
   const logger = createLogger(config.logLevel);
   const servers: RunningServer[] = [];
   const closers: (() => Promise<void>)[] = [];
+
+  if (ADMIN_NOUNS.has(command)) {
+    process.exitCode = await runAdminCommand(argv, config);
+    return;
+  }
 
   switch (command) {
     case "config":
