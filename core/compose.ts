@@ -1,5 +1,5 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { bootstrap, type BootstrapResult } from "./bootstrap.js";
+import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "./bootstrap.js";
 import type { Config } from "./config.js";
 import type { Deps } from "./deps.js";
 import { KeyRing } from "./keys.js";
@@ -46,6 +46,7 @@ export async function createCore(
       adminPassword: config.adminPassword,
       adminClientSecret: config.adminClientSecret,
     });
+    await warnOnDefaultSecret(deps);
     const stopPurge = startPurge(store, clock, logger, config.purgeInterval);
     return {
       deps,
@@ -59,5 +60,17 @@ export async function createCore(
   } catch (err) {
     await store.close();
     throw err;
+  }
+}
+
+/** The published default secret of admin-client, which holds global administration. */
+const DEFAULT_ADMIN_CLIENT_SECRET = "top-secret";
+
+async function warnOnDefaultSecret(deps: Deps): Promise<void> {
+  const client = await deps.store.getClient(DEFAULT_TENANT, ADMIN_CLIENT_ID);
+  if (client?.secretHash && (await deps.passwords.verify(client.secretHash, DEFAULT_ADMIN_CLIENT_SECRET))) {
+    deps.logger.warn(
+      "admin-client still has the published default secret and holds global administration: rotate it (iam client rotate-secret iam-admins iam-admins admin-client)",
+    );
   }
 }
