@@ -21,6 +21,10 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (organization_id, id)
   ) STRICT;
 
+  -- An audience names one project: a resource server that checks only the
+  -- audience must never accept another project's tokens.
+  CREATE UNIQUE INDEX projects_audience ON projects(audience);
+
   CREATE TABLE signing_keys (
     kid TEXT PRIMARY KEY,
     organization_id TEXT NOT NULL,

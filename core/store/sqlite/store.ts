@@ -335,7 +335,7 @@ function createOps(db: Database.Database): StoreOps {
     createOrganization: (o) => insert(`organization ${o.id}`, () => q.insertOrg.run(o.id, o.name, o.createdAt)),
     getOrganization: (id) => maybe(q.getOrg.get(id), organization),
     createProject: (p) =>
-      insert(`project ${p.organization}/${p.project}`, () =>
+      insert(`project ${p.organization}/${p.project} (or its audience)`, () =>
         q.insertProject.run(p.organization, p.project, p.name, p.audience, p.createdAt),
       ),
     getProject: (ref) => maybe(q.getProject.get(ref.organization, ref.project), project),
@@ -349,8 +349,13 @@ function createOps(db: Database.Database): StoreOps {
         return q.deleteOrg.run(id).changes === 1;
       }),
     listProjects: (org, page) => (q.listProjects.all(org, page.after, page.limit) as Row[]).map(project),
-    updateProject: (ref, change) =>
-      q.updateProject.run(change.name, change.audience, ref.organization, ref.project).changes === 1,
+    updateProject: (ref, change) => {
+      let changed = false;
+      insert(`a project with audience ${change.audience}`, () => {
+        changed = q.updateProject.run(change.name, change.audience, ref.organization, ref.project).changes === 1;
+      });
+      return changed;
+    },
     deleteProject: (ref) =>
       tx(() => {
         q.deleteProjectGrants.run(ref.organization, ref.project);
