@@ -52,7 +52,7 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest): Out
   const record = {
     ...ref,
     name: checkText("name", r.name) || ref.project,
-    audience: checkText("audience", r.audience, 2048) || issuerOf(deps.config.baseUrl, ref),
+    audience: checkAudience(deps, ref, r.audience),
     createdAt: epochSeconds(deps.clock),
   };
   await deps.store.transaction(async (store) => {
@@ -78,7 +78,7 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest): Out
   const current = found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
   const paths = maskOf(r.updateMask?.paths, ["name", "audience"]);
   const name = paths.has("name") ? checkText("name", r.name) : current.name;
-  const audience = paths.has("audience") ? checkText("audience", r.audience, 2048) : current.audience;
+  const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
   if (name === "" || audience === "") throw invalid("name and audience must not be empty");
   await deps.store.updateProject(r, { name, audience });
   return { project: toProject(deps.config.baseUrl, { ...current, name, audience }) };
@@ -93,3 +93,17 @@ export async function deleteProject(deps: Deps, r: pb.DeleteProjectRequest): Out
   return {};
 }
 
+
+/**
+ * A project's audience: any text up to 2048 characters (empty means its
+ * issuer), but never the issuer of another project, present or future, so
+ * that no project can squat the default audience of one not created yet.
+ */
+function checkAudience(deps: Deps, ref: ProjectRef, audience: string): string {
+  const own = issuerOf(deps.config.baseUrl, ref);
+  const value = checkText("audience", audience, 2048) || own;
+  if (value !== own && value.startsWith(`${deps.config.baseUrl}/services/oauth2/`)) {
+    throw invalid("audience must not be the issuer of another project");
+  }
+  return value;
+}

@@ -33,6 +33,14 @@ test("an audience names one project: another project can neither take nor be cre
     { instanceOf: ConnectError },
   );
   t.is(copied?.code, Code.AlreadyExists);
+  const squat = await t.throwsAsync(
+    admin.updateProject(
+      { organization: "acme", project: "b", audience: "http://iam.test/services/oauth2/acme/future", updateMask: create(FieldMaskSchema, { paths: ["audience"] }) },
+      options,
+    ),
+    { instanceOf: ConnectError },
+  );
+  t.is(squat?.code, Code.InvalidArgument, "the default audience of a project not created yet cannot be squatted");
   t.is((await admin.getProject({ organization: "acme", project: "b" }, options)).project?.audience, "http://iam.test/services/oauth2/acme/b");
   const missing = await t.throwsAsync(admin.getProject({ organization: "acme", project: "c" }, options), { instanceOf: ConnectError });
   t.is(missing?.code, Code.NotFound);
