@@ -15,7 +15,7 @@ export function pageOf(request: { pageSize: number; pageToken: string }): Page {
   let after = "";
   if (request.pageToken !== "") {
     after = Buffer.from(request.pageToken, "base64url").toString("utf8");
-    if (!/^[A-Za-z0-9._~@+-]{1,128}$/.test(after) || Buffer.from(after).toString("base64url") !== request.pageToken) {
+    if (!/^[A-Za-z0-9._~@+-]{1,200}$/.test(after) || Buffer.from(after).toString("base64url") !== request.pageToken) {
       throw invalid("page_token is not one this server issued");
     }
   }
