@@ -41,14 +41,11 @@ export async function authenticate(deps: Deps, headers: Headers): Promise<Princi
   if (!verified.active) throw new ConnectError("the access token is not active", Code.Unauthenticated);
   const subject = verified.subject ?? "";
   const scopes = verified.scopes ?? [];
-  if (
-    verified.organization === DEFAULT_TENANT.organization &&
-    verified.project === DEFAULT_TENANT.project &&
-    scopes.includes(GLOBAL_ADMIN_PERMISSION)
-  ) {
-    return { kind: "global", subject };
-  }
-  if (scopes.includes(PROJECT_ADMIN_PERMISSION)) {
+  const fromAdminProject = verified.organization === DEFAULT_TENANT.organization && verified.project === DEFAULT_TENANT.project;
+  if (fromAdminProject && scopes.includes(GLOBAL_ADMIN_PERMISSION)) return { kind: "global", subject };
+  // iam-admins is administered by global administrators only: whoever could
+  // manage it could grant themselves global administration.
+  if (scopes.includes(PROJECT_ADMIN_PERMISSION) && !fromAdminProject) {
     return { kind: "project", subject, organization: verified.organization!, project: verified.project! };
   }
   return { kind: "none", subject };

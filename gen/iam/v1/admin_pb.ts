@@ -2307,7 +2307,8 @@ export const ClientTypeSchema: GenEnum<ClientType> = /*@__PURE__*/
  * metadata. A token of the `iam-admins/iam-admins` project holding the
  * `iam.global.admin` permission may manage everything. A token of any other
  * project holding `iam.project.admin` may manage that project only, and never
- * organizations or other projects. A missing or inactive token is
+ * organizations or other projects; in iam-admins that permission grants
+ * nothing, since managing iam-admins is granting global administration. A missing or inactive token is
  * UNAUTHENTICATED; a token not allowed the call is PERMISSION_DENIED.
  *
  * Identifiers: organization and project ids are 1-63 characters of
