@@ -35,9 +35,10 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam role create ORG PROJECT ID [--permission P]... [--description TEXT]
   iam role list ORG PROJECT
   iam role assign|unassign ORG PROJECT ROLE (--user ID | --client ID)
+  iam key rotate ORG PROJECT
 options: --json prints the answer as JSON (the AdminService response message)`;
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role"]);
+export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key"]);
 
 class UsageError extends Error {}
 
@@ -188,6 +189,11 @@ const COMMANDS: Record<string, Command> = {
   "role assign": {
     method: "assignRole", request: pb.AssignRoleRequestSchema, response: pb.AssignRoleResponseSchema,
     args: ["org", "project", "role"], build: (a, o) => ({ ...ref(a), roleId: a.role, subject: subjectOf(o) }), show: () => ["assigned"],
+  },
+  "key rotate": {
+    method: "rotateSigningKey", request: pb.RotateSigningKeyRequestSchema, response: pb.RotateSigningKeyResponseSchema,
+    args: ["org", "project"], build: (a) => ref(a),
+    show: (r) => [`new signing key ${r.kid}; ${r.retiredKid} stays in the JWKS until ${new Date(Number(r.retiredKeyExpiresAt) * 1000).toISOString()}`],
   },
   "role unassign": {
     method: "unassignRole", request: pb.UnassignRoleRequestSchema, response: pb.UnassignRoleResponseSchema,

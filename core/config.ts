@@ -34,6 +34,8 @@ export interface Config {
   authorizationCodeTtl: number;
   /** Seconds between purges of expired requests, codes and tokens. */
   purgeInterval: number;
+  /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
+  refreshTokenGrace: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -105,6 +107,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "passwordHashIterations", env: "IAM_PASSWORD_HASH_ITERATIONS", doc: "argon2id iterations of new hashes", default: () => 2, parse: positive(1, 100) },
   { key: "authorizationRequestTtl", env: "IAM_AUTHORIZATION_REQUEST_TTL", doc: "seconds a pending authorization request lives", default: () => 600, parse: positive(30, 3600) },
   { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
+  { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
 ];
 

@@ -14,7 +14,7 @@ export interface Deps {
   passwords: PasswordHashing;
   clients: ClientAuthenticator;
   logger: Logger;
-  config: Pick<Config, "baseUrl" | "authorizationRequestTtl" | "authorizationCodeTtl">;
+  config: Pick<Config, "baseUrl" | "authorizationRequestTtl" | "authorizationCodeTtl" | "refreshTokenGrace">;
 }
 
 const ISSUER_PATH = "/services/oauth2/";

@@ -11,7 +11,12 @@ export type OAuthErrorCode =
   | "invalid_scope"
   | "access_denied"
   | "server_error"
-  | "temporarily_unavailable";
+  | "temporarily_unavailable"
+  // RFC 7009 §2.2.1
+  | "unsupported_token_type"
+  // RFC 6750 §3.1
+  | "invalid_token"
+  | "insufficient_scope";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -51,7 +56,10 @@ export class OAuthError extends Error {
 export function httpStatusOf(error: OAuthErrorCode): number {
   switch (error) {
     case "invalid_client":
+    case "invalid_token":
       return 401;
+    case "insufficient_scope":
+      return 403;
     case "access_denied":
       return 403;
     case "server_error":
@@ -74,6 +82,9 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   access_denied: Code.PermissionDenied,
   server_error: Code.Internal,
   temporarily_unavailable: Code.Unavailable,
+  unsupported_token_type: Code.InvalidArgument,
+  invalid_token: Code.Unauthenticated,
+  insufficient_scope: Code.PermissionDenied,
 };
 
 /**

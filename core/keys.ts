@@ -16,8 +16,9 @@ export interface PublicJwk {
 
 interface ProjectKeys {
   signing: { kid: string; key: KeyObject };
-  verifying: Map<string, KeyObject>;
-  jwks: PublicJwk[];
+  /** Each key with the time it stops verifying (Infinity for the current key). */
+  verifying: Map<string, { key: KeyObject; until: number }>;
+  jwks: { jwk: PublicJwk; until: number }[];
 }
 
 /** @see RFC 7638 §3.2: the thumbprint of an EC key covers crv, kty, x, y in that order. */
@@ -41,6 +42,7 @@ export function generateSigningKey(ref: ProjectRef, createdAt: number): SigningK
     publicJwk: JSON.stringify(pub),
     createdAt,
     retiredAt: null,
+    expiresAt: null,
   };
 }
 
@@ -74,14 +76,30 @@ export class KeyRing {
     return keys.signing;
   }
 
-  /** The public key with this kid, if it belongs to the project. */
+  /** The public key with this kid, if it belongs to the project and has not expired. */
   async verifying(ref: ProjectRef, kid: string): Promise<KeyObject | undefined> {
-    return (await this.#load(ref))?.verifying.get(kid);
+    const entry = (await this.#load(ref))?.verifying.get(kid);
+    return entry !== undefined && entry.until > epochSeconds(this.#clock) ? entry.key : undefined;
   }
 
-  /** The project's JWK Set, current key first; undefined for an unknown project. */
+  /** The project's JWK Set, current key first, without expired keys; undefined for an unknown project. */
   async jwks(ref: ProjectRef): Promise<PublicJwk[] | undefined> {
-    return (await this.#load(ref))?.jwks;
+    const now = epochSeconds(this.#clock);
+    return (await this.#load(ref))?.jwks.filter((k) => k.until > now).map((k) => k.jwk);
+  }
+
+  /**
+   * Rotates the project's signing key (RFC 7517 §5, RFC 8414 jwks_uri): a new
+   * key signs from now on; the old one stays published, and verifying, until
+   * the longest-lived token it may have signed has expired.
+   */
+  async rotate(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<{ kid: string; retired: string[]; retiredUntil: number }> {
+    const now = epochSeconds(this.#clock);
+    // The ID token lives as long as its access token; a minute of clock skew on top.
+    const retiredUntil = now + Math.max(await store.maxAccessTokenTtl(ref), 600) + 60;
+    const retired = await store.retireSigningKeys(ref, now, retiredUntil);
+    const record = await this.create(ref, store);
+    return { kid: record.kid, retired, retiredUntil };
   }
 
   /**
@@ -109,12 +127,13 @@ export class KeyRing {
     const records = await this.#store.listSigningKeys(ref);
     const current = records.find((r) => r.retiredAt === null);
     if (current === undefined) return undefined;
-    const verifying = new Map<string, KeyObject>();
-    const jwks: PublicJwk[] = [];
+    const verifying = new Map<string, { key: KeyObject; until: number }>();
+    const jwks: { jwk: PublicJwk; until: number }[] = [];
     for (const record of records) {
       const jwk = JSON.parse(record.publicJwk) as PublicJwk;
-      verifying.set(record.kid, createPublicKey({ key: { ...jwk }, format: "jwk" }));
-      jwks.push(jwk);
+      const until = record.retiredAt === null ? Infinity : (record.expiresAt ?? 0);
+      verifying.set(record.kid, { key: createPublicKey({ key: { ...jwk }, format: "jwk" }), until });
+      jwks.push({ jwk, until });
     }
     const privateKey = createPrivateKey({ key: JSON.parse(current.privateJwk), format: "jwk" });
     return { signing: { kid: current.kid, key: privateKey }, verifying, jwks };

@@ -6,7 +6,11 @@ import { consent } from "./authorization/consent.js";
 import { login } from "./authorization/login.js";
 import type { Deps } from "./deps.js";
 import { OAuthError, toConnectError } from "./errors.js";
+import { introspect } from "./token/introspect.js";
 import { getJwks } from "./token/jwks.js";
+import { getServerMetadata } from "./token/metadata.js";
+import { revoke } from "./token/revoke.js";
+import { userInfo } from "./token/userinfo.js";
 import { token } from "./token/token.js";
 import { verifyToken } from "./token/verify.js";
 
@@ -44,5 +48,9 @@ export function createTokenService(deps: Deps): ServiceImpl<typeof TokenService>
     token: rpc(deps, "Token", token),
     verifyToken: rpc(deps, "VerifyToken", verifyToken),
     getJwks: rpc(deps, "GetJwks", getJwks),
+    introspect: rpc(deps, "Introspect", introspect),
+    revoke: rpc(deps, "Revoke", revoke),
+    userInfo: rpc(deps, "UserInfo", userInfo),
+    getServerMetadata: rpc(deps, "GetServerMetadata", getServerMetadata),
   };
 }

@@ -13,6 +13,7 @@ import {
   parseJsonObject,
   parseParams,
   readBody,
+  type Params,
   readCookie,
   stringField,
   stringListField,
@@ -279,17 +280,44 @@ export function createGateway(options: GatewayOptions): Koa {
     );
   });
 
-  // Step 5: the token endpoint (RFC 6749 §3.2).
-  router.post("/token", async (ctx) => {
-    let usedBasic = false;
-    try {
-      if (ctx.querystring !== "") throw new BadRequest(400, "token request parameters must be sent in the body, not the query");
-      if (mediaType(ctx) !== "application/x-www-form-urlencoded") {
-        throw new BadRequest(400, "the token request must be application/x-www-form-urlencoded");
+  /**
+   * The client-authenticated form endpoints (token, introspection,
+   * revocation): a form body, nothing in the query, client credentials by
+   * Basic or in the body. Errors are RFC 6749 §5.2 JSON; invalid_client after
+   * Basic carries WWW-Authenticate.
+   */
+  const formEndpoint = (name: string, handle: (ctx: Context, params: Params, basic: ReturnType<typeof basicCredentials>) => Promise<void>) =>
+    async (ctx: Context) => {
+      let usedBasic = false;
+      try {
+        if (ctx.querystring !== "") throw new BadRequest(400, `${name} request parameters must be sent in the body, not the query`);
+        if (mediaType(ctx) !== "application/x-www-form-urlencoded") {
+          throw new BadRequest(400, `the ${name} request must be application/x-www-form-urlencoded`);
+        }
+        usedBasic = ctx.get("authorization") !== "";
+        const basic = basicCredentials(ctx);
+        await handle(ctx, parseParams(await readBody(ctx)), basic);
+      } catch (err) {
+        const e = toWireError(err, logger);
+        if (e.error === "invalid_client" && usedBasic) {
+          ctx.set("WWW-Authenticate", `Basic realm="${options.baseUrl}${base(ctx)}", charset="UTF-8"`);
+        }
+        json(ctx, e.status, { error: e.error, error_description: e.description });
       }
-      usedBasic = ctx.get("authorization") !== "";
-      const basic = basicCredentials(ctx);
-      const params = parseParams(await readBody(ctx));
+    };
+  const clientOf = (params: Params, basic: ReturnType<typeof basicCredentials>) => ({
+    clientId: params.get("client_id"),
+    clientSecret: params.get("client_secret"),
+    basic,
+  });
+  const noRepeats = (params: Params) => {
+    if (params.repeated.length > 0) throw new BadRequest(400, "request parameters must not be repeated");
+  };
+
+  // Step 5: the token endpoint (RFC 6749 §3.2).
+  router.post(
+    "/token",
+    formEndpoint("token", async (ctx, params, basic) => {
       const answer = await services.tokens.token({
         ...project(ctx),
         grantType: params.get("grant_type"),
@@ -311,15 +339,132 @@ export function createGateway(options: GatewayOptions): Koa {
         expires_in: Number(answer.expiresIn),
         ...(answer.refreshToken !== "" ? { refresh_token: answer.refreshToken } : {}),
         scope: answer.scope,
+        ...(answer.idToken !== "" ? { id_token: answer.idToken } : {}),
+      });
+    }),
+  );
+
+  // Token introspection (RFC 7662 §2).
+  router.post(
+    "/introspect",
+    formEndpoint("introspection", async (ctx, params, basic) => {
+      noRepeats(params);
+      const a = await services.tokens.introspect({
+        ...project(ctx),
+        token: params.get("token"),
+        tokenTypeHint: params.get("token_type_hint"),
+        client: clientOf(params, basic),
+      });
+      if (!a.active) return json(ctx, 200, { active: false });
+      json(ctx, 200, {
+        active: true,
+        scope: a.scope,
+        client_id: a.clientId,
+        ...(a.username !== "" ? { username: a.username } : {}),
+        token_type: a.tokenType,
+        exp: Number(a.exp),
+        iat: Number(a.iat),
+        sub: a.sub,
+        aud: a.aud.length === 1 ? a.aud[0] : a.aud,
+        iss: a.iss,
+        ...(a.jti !== "" ? { jti: a.jti } : {}),
+      });
+    }),
+  );
+
+  // Token revocation (RFC 7009 §2): 200 with an empty body, also for unknown tokens.
+  router.post(
+    "/revoke",
+    formEndpoint("revocation", async (ctx, params, basic) => {
+      noRepeats(params);
+      await services.tokens.revoke({
+        ...project(ctx),
+        token: params.get("token"),
+        tokenTypeHint: params.get("token_type_hint"),
+        client: clientOf(params, basic),
+      });
+      ctx.set({ "Cache-Control": "no-store", Pragma: "no-cache" });
+      ctx.status = 200;
+      ctx.body = "";
+    }),
+  );
+
+  // UserInfo (OpenID Connect Core §5.3), GET or POST, Bearer token (RFC 6750 §2.1, §2.2).
+  const userinfo = async (ctx: Context) => {
+    const realm = `${options.baseUrl}${base(ctx)}`;
+    try {
+      let token = "";
+      const header = ctx.get("authorization");
+      if (header !== "") {
+        const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+        if (match === null) throw new BadRequest(401, "the Authorization header must be a Bearer token");
+        token = match[1]!;
+      }
+      if (ctx.method === "POST" && mediaType(ctx) === "application/x-www-form-urlencoded") {
+        const params = parseParams(await readBody(ctx));
+        const inBody = params.get("access_token");
+        // RFC 6750 §2: one method per request.
+        if (inBody !== "" && token !== "") throw new BadRequest(400, "send the access token once");
+        token ||= inBody;
+      }
+      if (token === "") {
+        ctx.set("WWW-Authenticate", `Bearer realm="${realm}"`);
+        return json(ctx, 401, { error: "invalid_token", error_description: "an access token is required" });
+      }
+      const answer = await services.tokens.userInfo({ ...project(ctx), token });
+      json(ctx, 200, {
+        sub: answer.sub,
+        ...(answer.name !== undefined ? { name: answer.name } : {}),
+        ...(answer.preferredUsername !== undefined ? { preferred_username: answer.preferredUsername } : {}),
+        ...(answer.email !== undefined ? { email: answer.email } : {}),
       });
     } catch (err) {
       const e = toWireError(err, logger);
-      if (e.error === "invalid_client" && usedBasic) {
-        ctx.set("WWW-Authenticate", `Basic realm="${options.baseUrl}${base(ctx)}", charset="UTF-8"`);
-      }
+      const error = e.status === 401 ? "invalid_token" : e.error;
+      const scope = error === "insufficient_scope" ? ', scope="openid"' : "";
+      ctx.set("WWW-Authenticate", `Bearer realm="${realm}", error="${error}", error_description="${e.description.replace(/["\\]/g, "")}"${scope}`);
+      json(ctx, e.status, { error, error_description: e.description });
+    }
+  };
+  router.get("/userinfo", userinfo);
+  router.post("/userinfo", userinfo);
+
+  // Discovery: OpenID Connect Discovery §4 and RFC 8414 §3 (path-appended form).
+  const discovery = async (ctx: Context) => {
+    try {
+      const m = await services.tokens.getServerMetadata(project(ctx));
+      ctx.set("Cache-Control", "public, max-age=300");
+      ctx.body = {
+        issuer: m.issuer,
+        authorization_endpoint: m.authorizationEndpoint,
+        token_endpoint: m.tokenEndpoint,
+        jwks_uri: m.jwksUri,
+        userinfo_endpoint: m.userinfoEndpoint,
+        introspection_endpoint: m.introspectionEndpoint,
+        revocation_endpoint: m.revocationEndpoint,
+        response_types_supported: m.responseTypesSupported,
+        response_modes_supported: m.responseModesSupported,
+        grant_types_supported: m.grantTypesSupported,
+        code_challenge_methods_supported: m.codeChallengeMethodsSupported,
+        token_endpoint_auth_methods_supported: m.tokenEndpointAuthMethodsSupported,
+        introspection_endpoint_auth_methods_supported: m.introspectionEndpointAuthMethodsSupported,
+        revocation_endpoint_auth_methods_supported: m.revocationEndpointAuthMethodsSupported,
+        scopes_supported: m.scopesSupported,
+        claims_supported: m.claimsSupported,
+        subject_types_supported: m.subjectTypesSupported,
+        id_token_signing_alg_values_supported: m.idTokenSigningAlgValuesSupported,
+        authorization_response_iss_parameter_supported: m.authorizationResponseIssParameterSupported,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        claims_parameter_supported: false,
+      };
+    } catch (err) {
+      const e = toWireError(err, logger);
       json(ctx, e.status, { error: e.error, error_description: e.description });
     }
-  });
+  };
+  router.get("/.well-known/openid-configuration", discovery);
+  router.get("/.well-known/oauth-authorization-server", discovery);
 
   // The project's public keys, for local verification of access tokens.
   router.get("/.well-known/jwks.json", async (ctx) => {
@@ -342,6 +487,11 @@ export function createGateway(options: GatewayOptions): Koa {
       json(ctx, 404, { error: "not_found", error_description: "no such endpoint" });
     }
   });
+  // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the
+  // well-known path inserted between host and issuer path.
+  const wellKnown = new Router();
+  wellKnown.get("/.well-known/oauth-authorization-server/services/oauth2/:organization/:project", discovery);
+  app.use(wellKnown.routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   // Koa's own error output would print stack traces in development: never.

@@ -62,6 +62,8 @@ export function testConfig(db: string, overrides: Partial<Config> = {}): Config 
       passwordHashMemoryKib: 64,
       passwordHashIterations: 1,
       logLevel: "silent",
+      // Strict refresh-token reuse detection unless a test is about the grace window.
+      refreshTokenGrace: 0,
       ...overrides,
     },
   );
@@ -80,12 +82,14 @@ export interface TestCore {
 }
 
 /** A core on a temporary database, called through the in-memory transport, with a movable clock. */
-export async function startTestCore(options: { dbPath?: string; clock?: TestClock } = {}): Promise<TestCore> {
+export async function startTestCore(
+  options: { dbPath?: string; clock?: TestClock; config?: Partial<Config> } = {},
+): Promise<TestCore> {
   const tmp = options.dbPath === undefined ? tempDir() : undefined;
   const dbPath = options.dbPath ?? join(tmp!.dir, "iam.db");
   const clock = options.clock ?? new TestClock();
   const { logger, lines } = memoryLogger();
-  const core = await createCore(testConfig(dbPath), { clock, logger });
+  const core = await createCore(testConfig(dbPath, options.config), { clock, logger });
   const transport = createRouterTransport(core.routes);
   return {
     core,
@@ -115,7 +119,9 @@ export interface TestServer extends TestCore {
  * Core and gateway on real loopback ports, as `npm start` runs them: the
  * gateway reaches the core in process; the core also serves HTTP/2.
  */
-export async function startTestServer(options: { dbPath?: string; clock?: TestClock } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { dbPath?: string; clock?: TestClock; config?: Partial<Config> } = {},
+): Promise<TestServer> {
   const base = await startTestCore(options);
   const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0);
   const app = createGateway({

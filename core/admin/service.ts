@@ -50,6 +50,7 @@ export const ADMIN_METHODS = {
   deleteRole: inProject(access.deleteRole),
   assignRole: inProject(access.assignRole),
   unassignRole: inProject(access.unassignRole),
+  rotateSigningKey: inProject(tenants.rotateSigningKey),
 };
 
 /** Turns store sentinels into their Connect codes; anything unexpected is logged and answered INTERNAL. */

@@ -107,3 +107,9 @@ function checkAudience(deps: Deps, ref: ProjectRef, audience: string): string {
   }
   return value;
 }
+
+export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest): Out<typeof pb.RotateSigningKeyResponseSchema> {
+  found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
+  const rotated = await deps.store.transaction((store) => deps.keys.rotate(r, store));
+  return { kid: rotated.kid, retiredKid: rotated.retired[0] ?? "", retiredKeyExpiresAt: BigInt(rotated.retiredUntil) };
+}

@@ -4,6 +4,7 @@ import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { selectScopes } from "../lib/scopes.js";
+import { oidcScopesOf } from "../token/oidc.js";
 import { redirectError } from "./errors.js";
 import { loadPendingRequest } from "./pending.js";
 
@@ -38,7 +39,7 @@ export async function login(
     });
   }
 
-  const held = await deps.store.getUserPermissions(pending, user.id);
+  const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
   const byId = new Map(held.map((p) => [p.id, p]));
   const offered = selectScopes(pending.scopes, [...byId.keys()]).map((id) => byId.get(id)!);
   if (pending.scopes.length > 0 && offered.length === 0) {

@@ -74,6 +74,8 @@ export interface SigningKeyRecord extends ProjectRef {
   createdAt: EpochSeconds;
   /** When it stopped signing; null for the current key. */
   retiredAt: EpochSeconds | null;
+  /** For a retired key, when the last token it may have signed expires: then it leaves the JWKS. */
+  expiresAt: EpochSeconds | null;
 }
 
 export interface AuthorizationRequestRecord extends ProjectRef {
@@ -236,6 +238,10 @@ export interface SigningKeyStore {
   addSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Every key of the project, current first. */
   listSigningKeys(ref: ProjectRef): Promise<SigningKeyRecord[]>;
+  /** Retires the project's current key(s): they stop signing, and stay for verification until `expiresAt`. */
+  retireSigningKeys(ref: ProjectRef, at: EpochSeconds, expiresAt: EpochSeconds): Promise<string[]>;
+  /** The longest access token lifetime of the project's clients, seconds (0 without clients). */
+  maxAccessTokenTtl(ref: ProjectRef): Promise<number>;
 }
 
 export interface AuthorizationRequestStore {

@@ -1,4 +1,9 @@
-import type { TokenRequest } from "../../gen/iam/v1/token_pb.js";
+/** The client credentials of a token, introspection or revocation request. */
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+  basic?: { clientId: string; clientSecret: string } | undefined;
+}
 import { OAuthError } from "../errors.js";
 import { constantEquals, sha256 } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
@@ -31,7 +36,7 @@ export class ClientAuthenticator {
     this.#passwords = passwords;
   }
 
-  async authenticate(ref: ProjectRef, request: TokenRequest): Promise<AuthenticatedClient> {
+  async authenticate(ref: ProjectRef, request: ClientCredentials): Promise<AuthenticatedClient> {
     const { id, secret, method } = credentialsOf(request);
     const client = id === "" ? undefined : await this.#store.getClient(ref, id);
     if (client === undefined) {
@@ -71,7 +76,7 @@ export class ClientAuthenticator {
  * Which credentials the request carries. RFC 6749 §2.3: a client must not use
  * more than one authentication method in a request.
  */
-function credentialsOf(request: TokenRequest): { id: string; secret: string | undefined; method: ClientAuthMethod } {
+function credentialsOf(request: ClientCredentials): { id: string; secret: string | undefined; method: ClientAuthMethod } {
   const { basic } = request;
   if (basic !== undefined) {
     if (request.clientSecret !== "") {

@@ -3,12 +3,14 @@ import { signJwt } from "../keys.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
 import { formatScope } from "../lib/scopes.js";
-import type { ClientRecord, GrantRecord, ProjectRecord, Store } from "../store/types.js";
+import type { ClientRecord, GrantRecord, ProjectRecord, Store, UserRecord } from "../store/types.js";
+import { issueIdToken } from "./oidc.js";
 
 export interface IssuedTokens {
   accessToken: string;
   expiresIn: number;
   refreshToken?: string;
+  idToken?: string;
   scopes: string[];
 }
 
@@ -63,8 +65,14 @@ export async function issueTokens(
   client: ClientRecord,
   accessScopes: string[],
   refreshScopes: string[],
+  /** The user, and the nonce of the authorization request, for an ID token when `openid` is granted. */
+  oidc?: { user: UserRecord; nonce: string },
 ): Promise<IssuedTokens> {
   const access = await issueAccessToken(deps, project, grant, client, accessScopes);
+  const idToken =
+    oidc !== undefined && accessScopes.includes("openid")
+      ? await issueIdToken(deps, project, grant, client, oidc.user, accessScopes, access.token, oidc.nonce)
+      : undefined;
   let refreshToken: string | undefined;
   let expiresAt = access.expiresAt;
   if (client.grantTypes.includes("refresh_token")) {
@@ -83,5 +91,5 @@ export async function issueTokens(
     expiresAt = Math.max(expiresAt, refreshExpiresAt);
   }
   await store.extendGrant(grant.id, expiresAt);
-  return { accessToken: access.token, expiresIn: access.expiresIn, refreshToken, scopes: accessScopes };
+  return { accessToken: access.token, expiresIn: access.expiresIn, refreshToken, idToken, scopes: accessScopes };
 }

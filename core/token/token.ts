@@ -47,5 +47,6 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
     expiresIn: BigInt(issued.expiresIn),
     refreshToken: issued.refreshToken ?? "",
     scope: formatScope(issued.scopes),
+    idToken: issued.idToken ?? "",
   };
 }

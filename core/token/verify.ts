@@ -1,40 +1,50 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { decodeJwt, errors, jwtVerify } from "jose";
+import { decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
 import { TokenFailure, type VerifyTokenRequest, type VerifyTokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import { projectOfIssuer, type Deps } from "../deps.js";
+import type { GrantRecord, ProjectRef } from "../store/types.js";
 import { GRANT_CLAIM } from "./issue.js";
 
 type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
 
-const inactive = (failure: TokenFailure): VerifyTokenResult => ({ active: false, failure });
+/** A verified access token: its claims, the grant it belongs to and the project that issued it. */
+export interface AccessToken {
+  payload: JWTPayload & { client_id: string; scope?: string };
+  grant: GrantRecord;
+  ref: ProjectRef;
+  issuer: string;
+  scopes: string[];
+  audience: string[];
+}
 
 /**
- * Verifies an access token for a resource server: an ES256 JWT of type
- * `at+jwt` (RFC 9068 §4) signed by a key of the project its issuer names,
- * unexpired, whose grant is not revoked, and, when asked, meant for the
- * audience and carrying the scopes. Any failure is an inactive answer.
+ * Checks an access token: an ES256 JWT of type `at+jwt` (RFC 9068 §4) signed
+ * by a key of the project its issuer names (and, when `only` is given, of that
+ * project), unexpired, whose grant still exists and is not revoked.
  */
-export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
+export async function inspectAccessToken(
+  deps: Deps,
+  token: string,
+  only?: ProjectRef,
+): Promise<{ ok: true; token: AccessToken } | { ok: false; failure: TokenFailure }> {
+  const fail = (failure: TokenFailure) => ({ ok: false as const, failure });
   let issuer: unknown;
   try {
-    issuer = decodeJwt(request.token).iss;
+    issuer = decodeJwt(token).iss;
   } catch {
-    return inactive(TokenFailure.INVALID);
+    return fail(TokenFailure.INVALID);
   }
-  if (typeof issuer !== "string") return inactive(TokenFailure.INVALID);
+  if (typeof issuer !== "string") return fail(TokenFailure.INVALID);
   const ref = projectOfIssuer(deps.config.baseUrl, issuer);
-  if (ref === undefined) return inactive(TokenFailure.INVALID);
-  if (
-    (request.organization !== "" || request.project !== "") &&
-    (request.organization !== ref.organization || request.project !== ref.project)
-  ) {
-    return inactive(TokenFailure.INVALID);
+  if (ref === undefined) return fail(TokenFailure.INVALID);
+  if (only !== undefined && (only.organization !== ref.organization || only.project !== ref.project)) {
+    return fail(TokenFailure.INVALID);
   }
 
-  let payload;
+  let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(
-      request.token,
+      token,
       async (header) => {
         const key = header.kid === undefined ? undefined : await deps.keys.verifying(ref, header.kid);
         if (key === undefined) throw new errors.JWKSNoMatchingKey();
@@ -49,21 +59,41 @@ export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Prom
       },
     ));
   } catch (err) {
-    return inactive(err instanceof errors.JWTExpired ? TokenFailure.EXPIRED : TokenFailure.INVALID);
+    return fail(err instanceof errors.JWTExpired ? TokenFailure.EXPIRED : TokenFailure.INVALID);
   }
 
   const grantId = payload[GRANT_CLAIM];
   const grant = typeof grantId === "string" ? await deps.store.getGrant(grantId) : undefined;
   if (grant === undefined || grant.organization !== ref.organization || grant.project !== ref.project) {
-    return inactive(TokenFailure.INVALID);
+    return fail(TokenFailure.INVALID);
   }
-  if (grant.revokedAt !== null) return inactive(TokenFailure.REVOKED);
-
+  if (grant.revokedAt !== null) return fail(TokenFailure.REVOKED);
   const audience = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (request.audience !== "" && !audience.includes(request.audience)) return inactive(TokenFailure.AUDIENCE);
   const scopes = typeof payload.scope === "string" ? payload.scope.split(" ").filter((s) => s !== "") : [];
-  if (!request.requiredScopes.every((s) => scopes.includes(s))) return inactive(TokenFailure.INSUFFICIENT_SCOPE);
+  return {
+    ok: true,
+    token: { payload: payload as AccessToken["payload"], grant, ref, issuer, scopes, audience },
+  };
+}
 
+/**
+ * VerifyToken for resource servers: inspectAccessToken, then, when asked, the
+ * project, audience and scopes. Any failure is an inactive answer.
+ */
+export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
+  const only =
+    request.organization !== "" || request.project !== ""
+      ? { organization: request.organization, project: request.project }
+      : undefined;
+  const inspected = await inspectAccessToken(deps, request.token, only);
+  if (!inspected.ok) return { active: false, failure: inspected.failure };
+  const { payload, ref, issuer, scopes, audience } = inspected.token;
+  if (request.audience !== "" && !audience.includes(request.audience)) {
+    return { active: false, failure: TokenFailure.AUDIENCE };
+  }
+  if (!request.requiredScopes.every((s) => scopes.includes(s))) {
+    return { active: false, failure: TokenFailure.INSUFFICIENT_SCOPE };
+  }
   return {
     active: true,
     subject: payload.sub!,

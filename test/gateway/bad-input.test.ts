@@ -240,6 +240,6 @@ for (const path of ["/", "/nope", "/services/oauth2", "/services/oauth2/iam-admi
 
 test("an unknown path answered to a POST with a body is 404 JSON too", async (t) => {
   const s = await serve(t);
-  const res = await fetch(`${s.project}/introspect`, { method: "POST", headers: { "content-type": FORM }, body: "token=x" });
+  const res = await fetch(`${s.project}/introspection-of-nothing`, { method: "POST", headers: { "content-type": FORM }, body: "token=x" });
   await assertJsonError(t, res, 404, "not_found");
 });

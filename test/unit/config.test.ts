@@ -43,6 +43,7 @@ test("environment variables override every default", (t) => {
     IAM_AUTHORIZATION_REQUEST_TTL: "300",
     IAM_AUTHORIZATION_CODE_TTL: "30",
     IAM_PURGE_INTERVAL: "120",
+    IAM_REFRESH_TOKEN_GRACE: "0",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -59,6 +60,7 @@ test("environment variables override every default", (t) => {
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     purgeInterval: 120,
+    refreshTokenGrace: 0,
   });
 });
 
@@ -141,7 +143,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 14);
+  t.is(lines.length, 15);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

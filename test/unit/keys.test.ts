@@ -97,11 +97,18 @@ test("a token does not verify with another project's key", async (t) => {
 class MemoryKeyStore implements SigningKeyStore {
   readonly records: SigningKeyRecord[] = [];
   async addSigningKey(key: SigningKeyRecord): Promise<void> {
-    for (const r of this.records) if (r.organization === key.organization && r.project === key.project && r.retiredAt === null) r.retiredAt = key.createdAt;
     this.records.unshift(key);
   }
   async listSigningKeys(ref: ProjectRef): Promise<SigningKeyRecord[]> {
     return this.records.filter((r) => r.organization === ref.organization && r.project === ref.project);
+  }
+  async retireSigningKeys(ref: ProjectRef, at: number, expiresAt: number): Promise<string[]> {
+    const current = (await this.listSigningKeys(ref)).filter((r) => r.retiredAt === null);
+    for (const r of current) Object.assign(r, { retiredAt: at, expiresAt });
+    return current.map((r) => r.kid);
+  }
+  async maxAccessTokenTtl(): Promise<number> {
+    return 600;
   }
 }
 
@@ -110,7 +117,8 @@ test("a KeyRing signs with the current key and publishes every key, current firs
   const ring = new KeyRing(store, { now: () => 1_700_000_000_000 });
   const first = await ring.create(REF);
   t.is(first.createdAt, 1_700_000_000);
-  const second = await ring.create(REF);
+  const second = await ring.rotate(REF);
+  t.deepEqual(second.retired, [first.kid]);
   const signing = await ring.signing(REF);
   t.is(signing.kid, second.kid);
   t.deepEqual((await ring.jwks(REF))?.map((k) => k.kid), [second.kid, first.kid]);

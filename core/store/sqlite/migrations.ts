@@ -34,6 +34,8 @@ export const migrations: readonly string[] = [
     public_jwk TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     retired_at INTEGER,
+    -- For a retired key: when the last token it may have signed expires.
+    expires_at INTEGER,
     FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
   ) STRICT;
   CREATE INDEX signing_keys_project ON signing_keys(organization_id, project_id);

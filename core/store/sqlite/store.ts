@@ -174,8 +174,13 @@ function createOps(db: Database.Database): StoreOps {
       JOIN role_permissions rp ON rp.organization_id = ur.organization_id AND rp.project_id = ur.project_id AND rp.role_id = ur.role_id
       JOIN permissions p ON p.organization_id = rp.organization_id AND p.project_id = rp.project_id AND p.id = rp.permission_id
       WHERE ur.organization_id = ? AND ur.project_id = ? AND ur.user_id = ? ORDER BY p.id`),
-    insertKey: s(`INSERT INTO signing_keys (kid, organization_id, project_id, alg, private_jwk, public_jwk, created_at, retired_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertKey: s(`INSERT INTO signing_keys (kid, organization_id, project_id, alg, private_jwk, public_jwk, created_at,
+      retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    currentKeys: s("SELECT kid FROM signing_keys WHERE organization_id = ? AND project_id = ? AND retired_at IS NULL"),
+    retireKeys: s(`UPDATE signing_keys SET retired_at = ?, expires_at = ?
+      WHERE organization_id = ? AND project_id = ? AND retired_at IS NULL`),
+    maxTtl: s("SELECT coalesce(max(access_token_ttl), 0) AS ttl FROM clients WHERE organization_id = ? AND project_id = ?"),
+    purgeKeys: s("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at < ?"),
     listKeys: s(`SELECT * FROM signing_keys WHERE organization_id = ? AND project_id = ?
       ORDER BY retired_at IS NOT NULL, created_at DESC, kid`),
     insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
@@ -261,6 +266,7 @@ function createOps(db: Database.Database): StoreOps {
     publicJwk: r.public_jwk,
     createdAt: r.created_at,
     retiredAt: r.retired_at,
+    expiresAt: r.expires_at,
   });
   const request = (r: Row): AuthorizationRequestRecord => ({
     organization: r.organization_id,
@@ -467,10 +473,17 @@ function createOps(db: Database.Database): StoreOps {
       (q.userPermissions.all(ref.organization, ref.project, userId) as Row[]).map(permission),
     addSigningKey: (k) =>
       insert(`signing key ${k.kid}`, () =>
-        q.insertKey.run(k.kid, k.organization, k.project, k.alg, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt),
+        q.insertKey.run(k.kid, k.organization, k.project, k.alg, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt, k.expiresAt),
       ),
     listSigningKeys: (ref: ProjectRef) =>
       (q.listKeys.all(ref.organization, ref.project) as Row[]).map(signingKey),
+    retireSigningKeys: (ref, at, expiresAt) =>
+      tx(() => {
+        const kids = (q.currentKeys.all(ref.organization, ref.project) as Row[]).map((r) => r.kid as string);
+        q.retireKeys.run(at, expiresAt, ref.organization, ref.project);
+        return kids;
+      }),
+    maxAccessTokenTtl: (ref) => (q.maxTtl.get(ref.organization, ref.project) as Row).ttl as number,
     createAuthorizationRequest: (r) =>
       insert("authorization request", () =>
         q.insertRequest.run(
@@ -560,6 +573,7 @@ function createOps(db: Database.Database): StoreOps {
         authorization_codes: q.purgeCodes.run(now - 3600).changes,
         refresh_tokens: q.purgeRefresh.run(now).changes,
         grants: q.purgeGrants.run(now).changes,
+        signing_keys: q.purgeKeys.run(now).changes,
       }))(),
   };
 }

@@ -3,6 +3,7 @@ import { epochSeconds } from "../../lib/clock.js";
 import { randomToken, sha256 } from "../../lib/crypto.js";
 import { verifyPkce } from "../../lib/pkce.js";
 import { issueTokens } from "../issue.js";
+import { isOidcScope } from "../oidc.js";
 import type { Grant } from "./types.js";
 
 /**
@@ -50,7 +51,7 @@ export const authorizationCodeGrant: Grant = {
     const user = await deps.store.getUser(project, code.userId);
     if (user === undefined || !user.enabled) throw invalid("user disabled or deleted since login");
     const held = new Set((await deps.store.getUserPermissions(project, user.id)).map((p) => p.id));
-    const scopes = code.scopes.filter((s) => held.has(s));
+    const scopes = code.scopes.filter((s) => held.has(s) || isOidcScope(s));
 
     const issued = await deps.store.transaction(async (store) => {
       const grantId = randomToken(16);
@@ -69,7 +70,7 @@ export const authorizationCodeGrant: Grant = {
         revokedAt: null,
       };
       await store.createGrant(grant);
-      return issueTokens(deps, store, project, grant, client, scopes, scopes);
+      return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: code.nonce });
     });
     if (issued === undefined) {
       // Another exchange of the same code won the race: a replay.

@@ -3,6 +3,7 @@ import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";
 import { parseScope, selectScopes } from "../../lib/scopes.js";
 import { issueTokens } from "../issue.js";
+import { isOidcScope } from "../oidc.js";
 import type { Grant } from "./types.js";
 
 /**
@@ -28,7 +29,7 @@ export const passwordGrant: Grant = {
         detail: user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled",
       });
     }
-    const held = (await deps.store.getUserPermissions(project, user.id)).map((p) => p.id);
+    const held = [...(await deps.store.getUserPermissions(project, user.id)).map((p) => p.id), ...requested.filter(isOidcScope)];
     const scopes = selectScopes(requested, held);
     if (requested.length > 0 && scopes.length === 0) {
       throw new OAuthError("invalid_scope", "the user holds none of the requested scopes");
@@ -49,7 +50,7 @@ export const passwordGrant: Grant = {
         revokedAt: null,
       };
       await store.createGrant(grant);
-      return issueTokens(deps, store, project, grant, client, scopes, scopes);
+      return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
     });
   },
 };

@@ -3,12 +3,14 @@ import { epochSeconds } from "../../lib/clock.js";
 import { sha256 } from "../../lib/crypto.js";
 import { isSubset, parseScope } from "../../lib/scopes.js";
 import { issueTokens } from "../issue.js";
+import { isOidcScope } from "../oidc.js";
 import type { Grant } from "./types.js";
 
 /**
  * `refresh_token` (RFC 6749 §6). Every use rotates the token; presenting one
  * already rotated revokes its whole family, access tokens included
- * (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3). The scope may be narrowed for the new
+ * (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3), unless its own client presents it
+ * again within the grace window (IAM_REFRESH_TOKEN_GRACE). The scope may be narrowed for the new
  * access token, never widened; the new refresh token keeps the original scope.
  */
 export const refreshTokenGrant: Grant = {
@@ -29,7 +31,8 @@ export const refreshTokenGrant: Grant = {
     }
     if (token.clientId !== client.id) throw invalid("refresh token of another client");
     if (grant.revokedAt !== null) throw invalid("grant revoked");
-    if (token.rotatedAt !== null) {
+    const inGrace = (rotatedAt: number | null) => rotatedAt !== null && now - rotatedAt < deps.config.refreshTokenGrace;
+    if (token.rotatedAt !== null && !inGrace(token.rotatedAt)) {
       await deps.store.revokeGrant(grant.id, now);
       throw invalid("rotated refresh token reused; family revoked");
     }
@@ -49,15 +52,21 @@ export const refreshTokenGrant: Grant = {
     // grant stops reaching new access tokens at once.
     const held = new Set((await deps.store.getUserPermissions(project, user.id)).map((p) => p.id));
     const accessScopes = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(
-      (s) => held.has(s),
+      (s) => held.has(s) || isOidcScope(s),
     );
 
     const issued = await deps.store.transaction(async (store) => {
-      if (!(await store.rotateRefreshToken(tokenHash, now))) return undefined;
+      if (!(await store.rotateRefreshToken(tokenHash, now))) {
+        // Already rotated, by an earlier request or one racing this one. Within
+        // the grace window, from the same client, that is two tabs refreshing
+        // at once: answer a second new token and keep the family.
+        const current = await store.getRefreshToken(tokenHash);
+        if (current === undefined || !inGrace(current.rotatedAt)) return undefined;
+      }
       // Re-read inside the transaction: a revocation that landed since the
       // checks above must not be answered with fresh (dead) tokens.
       if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
-      return issueTokens(deps, store, project, grant, client, accessScopes, token.scopes);
+      return issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" });
     });
     if (issued === undefined) {
       // Another request rotated it first: the same token was used twice.

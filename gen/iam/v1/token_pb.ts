@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/token.proto.
  */
 export const file_iam_v1_token: GenFile = /*@__PURE__*/
-  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSK+AgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCSI8ChBCYXNpY0NyZWRlbnRpYWxzEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJInMKDVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEg0KBXNjb3BlGAUgASgJInUKElZlcmlmeVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIXCg9yZXF1aXJlZF9zY29wZXMYAyADKAkSFAoMb3JnYW5pemF0aW9uGAQgASgJEg8KB3Byb2plY3QYBSABKAkiggIKE1ZlcmlmeVRva2VuUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg8KB3N1YmplY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIQCghhdWRpZW5jZRgFIAMoCRISCgpleHBpcmVzX2F0GAYgASgDEhEKCWlzc3VlZF9hdBgHIAEoAxIUCgxvcmdhbml6YXRpb24YCCABKAkSDwoHcHJvamVjdBgJIAEoCRIQCgh0b2tlbl9pZBgKIAEoCRIOCgZpc3N1ZXIYCyABKAkSJQoHZmFpbHVyZRgMIAEoDjIULmlhbS52MS5Ub2tlbkZhaWx1cmUiNwoOR2V0Sndrc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIiwKD0dldEp3a3NSZXNwb25zZRIZCgRrZXlzGAEgAygLMgsuaWFtLnYxLkp3ayrAAQoMVG9rZW5GYWlsdXJlEh0KGVRPS0VOX0ZBSUxVUkVfVU5TUEVDSUZJRUQQABIZChVUT0tFTl9GQUlMVVJFX0lOVkFMSUQQARIZChVUT0tFTl9GQUlMVVJFX0VYUElSRUQQAhIZChVUT0tFTl9GQUlMVVJFX1JFVk9LRUQQAxIaChZUT0tFTl9GQUlMVVJFX0FVRElFTkNFEAQSJAogVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfU0NPUEUQBTLIAQoMVG9rZW5TZXJ2aWNlEjQKBVRva2VuEhQuaWFtLnYxLlRva2VuUmVxdWVzdBoVLmlhbS52MS5Ub2tlblJlc3BvbnNlEkYKC1ZlcmlmeVRva2VuEhouaWFtLnYxLlZlcmlmeVRva2VuUmVxdWVzdBobLmlhbS52MS5WZXJpZnlUb2tlblJlc3BvbnNlEjoKB0dldEp3a3MSFi5pYW0udjEuR2V0Sndrc1JlcXVlc3QaFy5pYW0udjEuR2V0Sndrc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSK+AgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCSI8ChBCYXNpY0NyZWRlbnRpYWxzEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJIoUBCg1Ub2tlblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSFQoNcmVmcmVzaF90b2tlbhgEIAEoCRINCgVzY29wZRgFIAEoCRIQCghpZF90b2tlbhgGIAEoCSJ1ChJWZXJpZnlUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSEAoIYXVkaWVuY2UYAiABKAkSFwoPcmVxdWlyZWRfc2NvcGVzGAMgAygJEhQKDG9yZ2FuaXphdGlvbhgEIAEoCRIPCgdwcm9qZWN0GAUgASgJIoICChNWZXJpZnlUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSEgoKZXhwaXJlc19hdBgGIAEoAxIRCglpc3N1ZWRfYXQYByABKAMSFAoMb3JnYW5pemF0aW9uGAggASgJEg8KB3Byb2plY3QYCSABKAkSEAoIdG9rZW5faWQYCiABKAkSDgoGaXNzdWVyGAsgASgJEiUKB2ZhaWx1cmUYDCABKA4yFC5pYW0udjEuVG9rZW5GYWlsdXJlIjcKDkdldEp3a3NSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIlwKA0p3axILCgNrdHkYASABKAkSCwoDY3J2GAIgASgJEgkKAXgYAyABKAkSCQoBeRgEIAEoCRILCgNraWQYBSABKAkSCwoDYWxnGAYgASgJEgsKA3VzZRgHIAEoCSIsCg9HZXRKd2tzUmVzcG9uc2USGQoEa2V5cxgBIAMoCzILLmlhbS52MS5Kd2siaQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSJwoFYmFzaWMYAyABKAsyGC5pYW0udjEuQmFzaWNDcmVkZW50aWFscyKQAQoRSW50cm9zcGVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJEiwKBmNsaWVudBgFIAEoCzIcLmlhbS52MS5DbGllbnRBdXRoZW50aWNhdGlvbiK6AQoSSW50cm9zcGVjdFJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBINCgVzY29wZRgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEgoKdG9rZW5fdHlwZRgFIAEoCRILCgNleHAYBiABKAMSCwoDaWF0GAcgASgDEgsKA3N1YhgIIAEoCRILCgNhdWQYCSADKAkSCwoDaXNzGAogASgJEgsKA2p0aRgLIAEoCSKMAQoNUmV2b2tlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkSLAoGY2xpZW50GAUgASgLMhwuaWFtLnYxLkNsaWVudEF1dGhlbnRpY2F0aW9uIhAKDlJldm9rZVJlc3BvbnNlIkcKD1VzZXJJbmZvUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRINCgV0b2tlbhgDIAEoCSKRAQoQVXNlckluZm9SZXNwb25zZRILCgNzdWIYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEh8KEnByZWZlcnJlZF91c2VybmFtZRgDIAEoCUgBiAEBEhIKBWVtYWlsGAQgASgJSAKIAQFCBwoFX25hbWVCFQoTX3ByZWZlcnJlZF91c2VybmFtZUIICgZfZW1haWwiQQoYR2V0U2VydmVyTWV0YWRhdGFSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIrAFChlHZXRTZXJ2ZXJNZXRhZGF0YVJlc3BvbnNlEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhAKCGp3a3NfdXJpGAQgASgJEhkKEXVzZXJpbmZvX2VuZHBvaW50GAUgASgJEh4KFmludHJvc3BlY3Rpb25fZW5kcG9pbnQYBiABKAkSGwoTcmV2b2NhdGlvbl9lbmRwb2ludBgHIAEoCRIgChhyZXNwb25zZV90eXBlc19zdXBwb3J0ZWQYCCADKAkSIAoYcmVzcG9uc2VfbW9kZXNfc3VwcG9ydGVkGAkgAygJEh0KFWdyYW50X3R5cGVzX3N1cHBvcnRlZBgKIAMoCRIoCiBjb2RlX2NoYWxsZW5nZV9tZXRob2RzX3N1cHBvcnRlZBgLIAMoCRItCiV0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHNfc3VwcG9ydGVkGAwgAygJEjUKLWludHJvc3BlY3Rpb25fZW5kcG9pbnRfYXV0aF9tZXRob2RzX3N1cHBvcnRlZBgNIAMoCRIyCipyZXZvY2F0aW9uX2VuZHBvaW50X2F1dGhfbWV0aG9kc19zdXBwb3J0ZWQYDiADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgPIAMoCRIYChBjbGFpbXNfc3VwcG9ydGVkGBAgAygJEh8KF3N1YmplY3RfdHlwZXNfc3VwcG9ydGVkGBEgAygJEi0KJWlkX3Rva2VuX3NpZ25pbmdfYWxnX3ZhbHVlc19zdXBwb3J0ZWQYEiADKAkSNgouYXV0aG9yaXphdGlvbl9yZXNwb25zZV9pc3NfcGFyYW1ldGVyX3N1cHBvcnRlZBgTIAEoCCrAAQoMVG9rZW5GYWlsdXJlEh0KGVRPS0VOX0ZBSUxVUkVfVU5TUEVDSUZJRUQQABIZChVUT0tFTl9GQUlMVVJFX0lOVkFMSUQQARIZChVUT0tFTl9GQUlMVVJFX0VYUElSRUQQAhIZChVUT0tFTl9GQUlMVVJFX1JFVk9LRUQQAxIaChZUT0tFTl9GQUlMVVJFX0FVRElFTkNFEAQSJAogVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfU0NPUEUQBTLfAwoMVG9rZW5TZXJ2aWNlEjQKBVRva2VuEhQuaWFtLnYxLlRva2VuUmVxdWVzdBoVLmlhbS52MS5Ub2tlblJlc3BvbnNlEkYKC1ZlcmlmeVRva2VuEhouaWFtLnYxLlZlcmlmeVRva2VuUmVxdWVzdBobLmlhbS52MS5WZXJpZnlUb2tlblJlc3BvbnNlEjoKB0dldEp3a3MSFi5pYW0udjEuR2V0Sndrc1JlcXVlc3QaFy5pYW0udjEuR2V0Sndrc1Jlc3BvbnNlEkMKCkludHJvc3BlY3QSGS5pYW0udjEuSW50cm9zcGVjdFJlcXVlc3QaGi5pYW0udjEuSW50cm9zcGVjdFJlc3BvbnNlEjcKBlJldm9rZRIVLmlhbS52MS5SZXZva2VSZXF1ZXN0GhYuaWFtLnYxLlJldm9rZVJlc3BvbnNlEj0KCFVzZXJJbmZvEhcuaWFtLnYxLlVzZXJJbmZvUmVxdWVzdBoYLmlhbS52MS5Vc2VySW5mb1Jlc3BvbnNlElgKEUdldFNlcnZlck1ldGFkYXRhEiAuaWFtLnYxLkdldFNlcnZlck1ldGFkYXRhUmVxdWVzdBohLmlhbS52MS5HZXRTZXJ2ZXJNZXRhZGF0YVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * TokenRequest holds the parameters of a token request (RFC 6749 §4.1.3, §6).
@@ -197,6 +197,13 @@ export type TokenResponse = Message<"iam.v1.TokenResponse"> & {
    * @generated from field: string scope = 5;
    */
   scope: string;
+
+  /**
+   * An OpenID Connect ID token, when the grant's scope has `openid`.
+   *
+   * @generated from field: string id_token = 6;
+   */
+  idToken: string;
 };
 
 /**
@@ -466,6 +473,500 @@ export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
   messageDesc(file_iam_v1_token, 7);
 
 /**
+ * ClientAuthentication carries the credentials of a client calling the
+ * introspection or revocation endpoint (RFC 6749 §2.3).
+ *
+ * @generated from message iam.v1.ClientAuthentication
+ */
+export type ClientAuthentication = Message<"iam.v1.ClientAuthentication"> & {
+  /**
+   * The client identifier from the request body.
+   *
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * The client secret from the request body (client_secret_post).
+   *
+   * @generated from field: string client_secret = 2;
+   */
+  clientSecret: string;
+
+  /**
+   * Credentials from an HTTP Authorization: Basic header.
+   *
+   * @generated from field: iam.v1.BasicCredentials basic = 3;
+   */
+  basic?: BasicCredentials | undefined;
+};
+
+/**
+ * Describes the message iam.v1.ClientAuthentication.
+ * Use `create(ClientAuthenticationSchema)` to create a new message.
+ */
+export const ClientAuthenticationSchema: GenMessage<ClientAuthentication> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 8);
+
+/**
+ * IntrospectRequest asks for the state of a token (RFC 7662 §2.1).
+ *
+ * @generated from message iam.v1.IntrospectRequest
+ */
+export type IntrospectRequest = Message<"iam.v1.IntrospectRequest"> & {
+  /**
+   * The organization of the endpoint called.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project of the endpoint called.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The token.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * `access_token` or `refresh_token`; a hint only.
+   *
+   * @generated from field: string token_type_hint = 4;
+   */
+  tokenTypeHint: string;
+
+  /**
+   * The calling client's credentials; required.
+   *
+   * @generated from field: iam.v1.ClientAuthentication client = 5;
+   */
+  client?: ClientAuthentication | undefined;
+};
+
+/**
+ * Describes the message iam.v1.IntrospectRequest.
+ * Use `create(IntrospectRequestSchema)` to create a new message.
+ */
+export const IntrospectRequestSchema: GenMessage<IntrospectRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 9);
+
+/**
+ * IntrospectResponse is RFC 7662 §2.2: only `active` when inactive.
+ *
+ * @generated from message iam.v1.IntrospectResponse
+ */
+export type IntrospectResponse = Message<"iam.v1.IntrospectResponse"> & {
+  /**
+   * Whether the token is active.
+   *
+   * @generated from field: bool active = 1;
+   */
+  active: boolean;
+
+  /**
+   * Space-delimited scopes.
+   *
+   * @generated from field: string scope = 2;
+   */
+  scope: string;
+
+  /**
+   * The client the token was issued to.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * The user's id, for tokens issued for a user.
+   *
+   * @generated from field: string username = 4;
+   */
+  username: string;
+
+  /**
+   * `Bearer` for access tokens, `refresh_token` for refresh tokens.
+   *
+   * @generated from field: string token_type = 5;
+   */
+  tokenType: string;
+
+  /**
+   * Expiry, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 exp = 6;
+   */
+  exp: bigint;
+
+  /**
+   * Issue time, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 iat = 7;
+   */
+  iat: bigint;
+
+  /**
+   * Subject: the user, or the client for client tokens.
+   *
+   * @generated from field: string sub = 8;
+   */
+  sub: string;
+
+  /**
+   * Audiences.
+   *
+   * @generated from field: repeated string aud = 9;
+   */
+  aud: string[];
+
+  /**
+   * Issuer.
+   *
+   * @generated from field: string iss = 10;
+   */
+  iss: string;
+
+  /**
+   * Token identifier (access tokens).
+   *
+   * @generated from field: string jti = 11;
+   */
+  jti: string;
+};
+
+/**
+ * Describes the message iam.v1.IntrospectResponse.
+ * Use `create(IntrospectResponseSchema)` to create a new message.
+ */
+export const IntrospectResponseSchema: GenMessage<IntrospectResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 10);
+
+/**
+ * RevokeRequest names the token to revoke (RFC 7009 §2.1).
+ *
+ * @generated from message iam.v1.RevokeRequest
+ */
+export type RevokeRequest = Message<"iam.v1.RevokeRequest"> & {
+  /**
+   * The organization of the endpoint called.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project of the endpoint called.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The token.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * `access_token` or `refresh_token`; a hint only.
+   *
+   * @generated from field: string token_type_hint = 4;
+   */
+  tokenTypeHint: string;
+
+  /**
+   * The calling client's credentials.
+   *
+   * @generated from field: iam.v1.ClientAuthentication client = 5;
+   */
+  client?: ClientAuthentication | undefined;
+};
+
+/**
+ * Describes the message iam.v1.RevokeRequest.
+ * Use `create(RevokeRequestSchema)` to create a new message.
+ */
+export const RevokeRequestSchema: GenMessage<RevokeRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 11);
+
+/**
+ * RevokeResponse is empty: revoked, or unknown.
+ *
+ * @generated from message iam.v1.RevokeResponse
+ */
+export type RevokeResponse = Message<"iam.v1.RevokeResponse"> & {
+};
+
+/**
+ * Describes the message iam.v1.RevokeResponse.
+ * Use `create(RevokeResponseSchema)` to create a new message.
+ */
+export const RevokeResponseSchema: GenMessage<RevokeResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 12);
+
+/**
+ * UserInfoRequest carries the access token of the UserInfo endpoint.
+ *
+ * @generated from message iam.v1.UserInfoRequest
+ */
+export type UserInfoRequest = Message<"iam.v1.UserInfoRequest"> & {
+  /**
+   * The organization of the endpoint called.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project of the endpoint called.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The access token.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message iam.v1.UserInfoRequest.
+ * Use `create(UserInfoRequestSchema)` to create a new message.
+ */
+export const UserInfoRequestSchema: GenMessage<UserInfoRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 13);
+
+/**
+ * UserInfoResponse holds standard claims (OpenID Connect Core §5.1) that the
+ * token's scopes allow.
+ *
+ * @generated from message iam.v1.UserInfoResponse
+ */
+export type UserInfoResponse = Message<"iam.v1.UserInfoResponse"> & {
+  /**
+   * Subject, the user id.
+   *
+   * @generated from field: string sub = 1;
+   */
+  sub: string;
+
+  /**
+   * Full name (scope `profile`).
+   *
+   * @generated from field: optional string name = 2;
+   */
+  name?: string | undefined;
+
+  /**
+   * Preferred username (scope `profile`).
+   *
+   * @generated from field: optional string preferred_username = 3;
+   */
+  preferredUsername?: string | undefined;
+
+  /**
+   * Email address (scope `email`).
+   *
+   * @generated from field: optional string email = 4;
+   */
+  email?: string | undefined;
+};
+
+/**
+ * Describes the message iam.v1.UserInfoResponse.
+ * Use `create(UserInfoResponseSchema)` to create a new message.
+ */
+export const UserInfoResponseSchema: GenMessage<UserInfoResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 14);
+
+/**
+ * GetServerMetadataRequest names a project.
+ *
+ * @generated from message iam.v1.GetServerMetadataRequest
+ */
+export type GetServerMetadataRequest = Message<"iam.v1.GetServerMetadataRequest"> & {
+  /**
+   * The organization.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+};
+
+/**
+ * Describes the message iam.v1.GetServerMetadataRequest.
+ * Use `create(GetServerMetadataRequestSchema)` to create a new message.
+ */
+export const GetServerMetadataRequestSchema: GenMessage<GetServerMetadataRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 15);
+
+/**
+ * GetServerMetadataResponse is the authorization server metadata of
+ * RFC 8414 §2 and OpenID Connect Discovery §3 for one project.
+ *
+ * @generated from message iam.v1.GetServerMetadataResponse
+ */
+export type GetServerMetadataResponse = Message<"iam.v1.GetServerMetadataResponse"> & {
+  /**
+   * issuer
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * authorization_endpoint
+   *
+   * @generated from field: string authorization_endpoint = 2;
+   */
+  authorizationEndpoint: string;
+
+  /**
+   * token_endpoint
+   *
+   * @generated from field: string token_endpoint = 3;
+   */
+  tokenEndpoint: string;
+
+  /**
+   * jwks_uri
+   *
+   * @generated from field: string jwks_uri = 4;
+   */
+  jwksUri: string;
+
+  /**
+   * userinfo_endpoint
+   *
+   * @generated from field: string userinfo_endpoint = 5;
+   */
+  userinfoEndpoint: string;
+
+  /**
+   * introspection_endpoint
+   *
+   * @generated from field: string introspection_endpoint = 6;
+   */
+  introspectionEndpoint: string;
+
+  /**
+   * revocation_endpoint
+   *
+   * @generated from field: string revocation_endpoint = 7;
+   */
+  revocationEndpoint: string;
+
+  /**
+   * response_types_supported
+   *
+   * @generated from field: repeated string response_types_supported = 8;
+   */
+  responseTypesSupported: string[];
+
+  /**
+   * response_modes_supported
+   *
+   * @generated from field: repeated string response_modes_supported = 9;
+   */
+  responseModesSupported: string[];
+
+  /**
+   * grant_types_supported
+   *
+   * @generated from field: repeated string grant_types_supported = 10;
+   */
+  grantTypesSupported: string[];
+
+  /**
+   * code_challenge_methods_supported
+   *
+   * @generated from field: repeated string code_challenge_methods_supported = 11;
+   */
+  codeChallengeMethodsSupported: string[];
+
+  /**
+   * token_endpoint_auth_methods_supported
+   *
+   * @generated from field: repeated string token_endpoint_auth_methods_supported = 12;
+   */
+  tokenEndpointAuthMethodsSupported: string[];
+
+  /**
+   * introspection_endpoint_auth_methods_supported
+   *
+   * @generated from field: repeated string introspection_endpoint_auth_methods_supported = 13;
+   */
+  introspectionEndpointAuthMethodsSupported: string[];
+
+  /**
+   * revocation_endpoint_auth_methods_supported
+   *
+   * @generated from field: repeated string revocation_endpoint_auth_methods_supported = 14;
+   */
+  revocationEndpointAuthMethodsSupported: string[];
+
+  /**
+   * scopes_supported
+   *
+   * @generated from field: repeated string scopes_supported = 15;
+   */
+  scopesSupported: string[];
+
+  /**
+   * claims_supported
+   *
+   * @generated from field: repeated string claims_supported = 16;
+   */
+  claimsSupported: string[];
+
+  /**
+   * subject_types_supported
+   *
+   * @generated from field: repeated string subject_types_supported = 17;
+   */
+  subjectTypesSupported: string[];
+
+  /**
+   * id_token_signing_alg_values_supported
+   *
+   * @generated from field: repeated string id_token_signing_alg_values_supported = 18;
+   */
+  idTokenSigningAlgValuesSupported: string[];
+
+  /**
+   * authorization_response_iss_parameter_supported (RFC 9207)
+   *
+   * @generated from field: bool authorization_response_iss_parameter_supported = 19;
+   */
+  authorizationResponseIssParameterSupported: boolean;
+};
+
+/**
+ * Describes the message iam.v1.GetServerMetadataResponse.
+ * Use `create(GetServerMetadataResponseSchema)` to create a new message.
+ */
+export const GetServerMetadataResponseSchema: GenMessage<GetServerMetadataResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_token, 16);
+
+/**
  * TokenFailure says why a token is not active.
  *
  * @generated from enum iam.v1.TokenFailure
@@ -558,7 +1059,8 @@ export const TokenService: GenService<{
   },
   /**
    * GetJwks answers the public keys that verify a project's tokens
-   * (RFC 7517 JWK Set).
+   * (RFC 7517 JWK Set): the current key and retired keys whose tokens may
+   * not have expired yet.
    *
    * @generated from rpc iam.v1.TokenService.GetJwks
    */
@@ -566,6 +1068,50 @@ export const TokenService: GenService<{
     methodKind: "unary";
     input: typeof GetJwksRequestSchema;
     output: typeof GetJwksResponseSchema;
+  },
+  /**
+   * Introspect answers the state of an access or refresh token to an
+   * authenticated client of the same project (RFC 7662).
+   *
+   * @generated from rpc iam.v1.TokenService.Introspect
+   */
+  introspect: {
+    methodKind: "unary";
+    input: typeof IntrospectRequestSchema;
+    output: typeof IntrospectResponseSchema;
+  },
+  /**
+   * Revoke revokes a token of the calling client and every token of its
+   * grant (RFC 7009). An unknown token is not an error.
+   *
+   * @generated from rpc iam.v1.TokenService.Revoke
+   */
+  revoke: {
+    methodKind: "unary";
+    input: typeof RevokeRequestSchema;
+    output: typeof RevokeResponseSchema;
+  },
+  /**
+   * UserInfo answers the claims about the user an access token with the
+   * `openid` scope was issued for (OpenID Connect Core §5.3).
+   *
+   * @generated from rpc iam.v1.TokenService.UserInfo
+   */
+  userInfo: {
+    methodKind: "unary";
+    input: typeof UserInfoRequestSchema;
+    output: typeof UserInfoResponseSchema;
+  },
+  /**
+   * GetServerMetadata answers what a project's authorization server supports,
+   * for the discovery documents (RFC 8414, OpenID Connect Discovery 1.0).
+   *
+   * @generated from rpc iam.v1.TokenService.GetServerMetadata
+   */
+  getServerMetadata: {
+    methodKind: "unary";
+    input: typeof GetServerMetadataRequestSchema;
+    output: typeof GetServerMetadataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_iam_v1_token, 0);
