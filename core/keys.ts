@@ -14,7 +14,16 @@ export interface PublicJwk {
   use: "sig";
 }
 
+/**
+ * How long a project's loaded keys are trusted before they are read again, so
+ * that a rotation made by another process (the `iam` command, another
+ * replica) is picked up. A retired key verifies for a minute past the
+ * longest token lifetime, which covers tokens it signed in that time.
+ */
+const KEY_CACHE_MS = 30_000;
+
 interface ProjectKeys {
+  loadedAt: number;
   signing: { kid: string; key: KeyObject };
   /** Each key with the time it stops verifying (Infinity for the current key). */
   verifying: Map<string, { key: KeyObject; until: number }>;
@@ -112,7 +121,7 @@ export class KeyRing {
   async #load(ref: ProjectRef): Promise<ProjectKeys | undefined> {
     const key = cacheKey(ref);
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && this.#clock.now() - cached.loadedAt < KEY_CACHE_MS) return cached;
     const keys = await this.#read(ref);
     if (keys !== undefined) this.#cache.set(key, keys);
     return keys;
@@ -136,7 +145,7 @@ export class KeyRing {
       jwks.push({ jwk, until });
     }
     const privateKey = createPrivateKey({ key: JSON.parse(current.privateJwk), format: "jwk" });
-    return { signing: { kid: current.kid, key: privateKey }, verifying, jwks };
+    return { loadedAt: this.#clock.now(), signing: { kid: current.kid, key: privateKey }, verifying, jwks };
   }
 }
 
