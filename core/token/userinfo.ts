@@ -21,5 +21,7 @@ export async function userInfo(deps: Deps, request: UserInfoRequest): Promise<Me
   }
   const user = await deps.store.getUser(request, grant.userId);
   if (user === undefined || !user.enabled) throw new OAuthError("invalid_token", "the access token is invalid, expired or revoked");
-  return { sub: user.id, ...userClaims(user, scopes) };
+  // userClaims speaks in JWT claim names; the message field names differ.
+  const claims = userClaims(user, scopes);
+  return { sub: user.id, name: claims.name, preferredUsername: claims.preferred_username, email: claims.email };
 }
