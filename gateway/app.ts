@@ -115,13 +115,12 @@ export function createGateway(options: GatewayOptions): Koa {
   };
 
   /** The body of a POST to /authorize or /consent: a form, or JSON. */
-  const readPost = async (ctx: Context) => {
+  const readPost = async (ctx: Context, mayRepeat: readonly string[]) => {
     const type = mediaType(ctx);
     const text = await readBody(ctx);
-    if (type === "application/json") return { form: false, body: parseJsonObject(text) };
+    if (type === "application/json") return { form: false, body: parseJsonObject(text), params: undefined };
     if (type === "application/x-www-form-urlencoded") {
-      const params = parseParams(text, ["scope"]);
-      if (params.repeated.length > 0) throw new BadRequest(400, "request parameters must not be repeated");
+      const params = parseParams(text, mayRepeat);
       const body: Record<string, unknown> = {
         request_id: params.get("request_id"),
         username: params.get("username"),
@@ -129,16 +128,21 @@ export function createGateway(options: GatewayOptions): Koa {
         scopes: params.getAll("scope"),
         deny: params.get("action") === "deny",
       };
-      return { form: true, body };
+      return { form: true, body, params };
     }
     throw new BadRequest(415, "send application/x-www-form-urlencoded or application/json");
   };
+  const noRepeatedFields = (params: Params | undefined) => {
+    if (params !== undefined && params.repeated.length > 0) throw new BadRequest(400, "request parameters must not be repeated");
+  };
 
-  // Step 1: the authorization request (RFC 6749 §4.1.1).
-  router.get("/authorize", async (ctx) => {
+  /**
+   * Step 1, the authorization request (RFC 6749 §4.1.1), by GET or, as
+   * OpenID Connect Core §3.1.2.1 requires too, by a form POST.
+   */
+  const authorizationRequest = async (ctx: Context, params: Params, redirectStatus: 302 | 303) => {
     const asJson = wantsJson(ctx);
     try {
-      const params = parseParams(ctx.querystring);
       const existing = readCookie(ctx, BROWSER_COOKIE);
       const binding = existing !== undefined && BINDING_VALUE.test(existing) ? existing : randomBytes(32).toString("base64url");
       const answer = await services.authorization.authorize({
@@ -179,16 +183,24 @@ export function createGateway(options: GatewayOptions): Koa {
         }),
       );
     } catch (err) {
-      authorizationError(ctx, toWireError(err, logger), asJson, 302);
+      authorizationError(ctx, toWireError(err, logger), asJson, redirectStatus);
     }
-  });
+  };
+
+  router.get("/authorize", (ctx) => authorizationRequest(ctx, parseParams(ctx.querystring), 302));
 
   // Step 2: the user's credentials.
   router.post("/authorize", async (ctx) => {
     let asJson = mediaType(ctx) === "application/json";
     let requestId = "";
     try {
-      const { form, body } = await readPost(ctx);
+      const { form, body, params } = await readPost(ctx, []);
+      // A form post without request_id but with response_type is an
+      // authorization request sent by POST, not a login.
+      if (params !== undefined && params.get("request_id") === "" && params.get("response_type") !== "") {
+        return await authorizationRequest(ctx, params, 303);
+      }
+      noRepeatedFields(params);
       asJson = !form;
       requestId = stringField(body, "request_id");
       const answer = await services.authorization.login({
@@ -236,7 +248,8 @@ export function createGateway(options: GatewayOptions): Koa {
   router.post("/consent", async (ctx) => {
     let asJson = mediaType(ctx) === "application/json";
     try {
-      const { form, body } = await readPost(ctx);
+      const { form, body, params } = await readPost(ctx, ["scope"]);
+      noRepeatedFields(params);
       asJson = !form;
       if (body.deny !== undefined && typeof body.deny !== "boolean") throw new BadRequest(400, "deny must be a boolean");
       const deny = body.deny === true;
