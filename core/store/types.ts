@@ -146,6 +146,8 @@ export interface RefreshTokenRecord {
   expiresAt: EpochSeconds;
   /** Set when the token was exchanged for a new one. */
   rotatedAt: EpochSeconds | null;
+  /** The refresh token it was issued in exchange for (its hash); null for the first of a family. */
+  parentHash: string | null;
 }
 
 export class NotFound extends Error {
@@ -282,7 +284,11 @@ export interface GrantStore {
 export interface RefreshTokenStore {
   createRefreshToken(token: RefreshTokenRecord): Promise<void>;
   getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
-  /** Marks a refresh token as exchanged; false when it already was. */
+  /**
+   * Marks a refresh token as exchanged, and with it its siblings (the other
+   * tokens issued for the same parent within a grace window); false when it
+   * already was.
+   */
   rotateRefreshToken(tokenHash: string, at: EpochSeconds): Promise<boolean>;
 }
 

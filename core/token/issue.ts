@@ -67,6 +67,8 @@ export async function issueTokens(
   refreshScopes: string[],
   /** The user, and the nonce of the authorization request, for an ID token when `openid` is granted. */
   oidc?: { user: UserRecord; nonce: string },
+  /** The refresh token exchanged for these (its hash), if any. */
+  parentHash: string | null = null,
 ): Promise<IssuedTokens> {
   const access = await issueAccessToken(deps, project, grant, client, accessScopes);
   const idToken =
@@ -87,6 +89,7 @@ export async function issueTokens(
       createdAt: now,
       expiresAt: refreshExpiresAt,
       rotatedAt: null,
+      parentHash,
     });
     expiresAt = Math.max(expiresAt, refreshExpiresAt);
   }

@@ -185,8 +185,11 @@ export const migrations: readonly string[] = [
     scopes TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    rotated_at INTEGER
+    rotated_at INTEGER,
+    -- The refresh token this one was issued in exchange for; NULL for the first of a family.
+    parent_hash TEXT
   ) STRICT;
+  CREATE INDEX refresh_tokens_parent ON refresh_tokens(parent_hash);
   CREATE INDEX refresh_tokens_grant ON refresh_tokens(grant_id);
   CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
   `,

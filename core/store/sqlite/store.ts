@@ -210,7 +210,11 @@ function createOps(db: Database.Database): StoreOps {
       "UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?) WHERE grant_id = ?",
     ),
     insertRefresh: s(`INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, created_at, expires_at,
-      rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      rotated_at, parent_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    // Siblings are superseded, not exchanged: rotated_at 0 puts them outside
+    // any grace window, so presenting one later is reuse.
+    rotateSiblings: s(`UPDATE refresh_tokens SET rotated_at = 0 WHERE rotated_at IS NULL AND token_hash != ?
+      AND parent_hash = (SELECT parent_hash FROM refresh_tokens WHERE token_hash = ?)`),
     getRefresh: s("SELECT * FROM refresh_tokens WHERE token_hash = ?"),
     rotateRefresh: s("UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL"),
     purgeRequests: s("DELETE FROM authorization_requests WHERE expires_at < ?"),
@@ -324,6 +328,7 @@ function createOps(db: Database.Database): StoreOps {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     rotatedAt: r.rotated_at,
+    parentHash: r.parent_hash,
   });
   const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
     row === undefined ? undefined : map(row as Row);
@@ -561,10 +566,15 @@ function createOps(db: Database.Database): StoreOps {
     },
     createRefreshToken: (t) =>
       insert("refresh token", () =>
-        q.insertRefresh.run(t.tokenHash, t.grantId, t.clientId, json(t.scopes), t.createdAt, t.expiresAt, t.rotatedAt),
+        q.insertRefresh.run(t.tokenHash, t.grantId, t.clientId, json(t.scopes), t.createdAt, t.expiresAt, t.rotatedAt, t.parentHash),
       ),
     getRefreshToken: (tokenHash) => maybe(q.getRefresh.get(tokenHash), refresh),
-    rotateRefreshToken: (tokenHash, at) => q.rotateRefresh.run(at, tokenHash).changes === 1,
+    rotateRefreshToken: (tokenHash, at) =>
+      tx(() => {
+        if (q.rotateRefresh.run(at, tokenHash).changes !== 1) return false;
+        q.rotateSiblings.run(tokenHash, tokenHash);
+        return true;
+      }),
     purgeExpired: (now: EpochSeconds) =>
       db.transaction(() => ({
         authorization_requests: q.purgeRequests.run(now).changes,

@@ -10,7 +10,10 @@ import type { Grant } from "./types.js";
  * `refresh_token` (RFC 6749 §6). Every use rotates the token; presenting one
  * already rotated revokes its whole family, access tokens included
  * (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3), unless its own client presents it
- * again within the grace window (IAM_REFRESH_TOKEN_GRACE). The scope may be narrowed for the new
+ * again within the grace window (IAM_REFRESH_TOKEN_GRACE). Tokens answered
+ * for the same parent are siblings: the first of them to be used rotates the
+ * others, so the family never splits into chains that each evade reuse
+ * detection. The scope may be narrowed for the new
  * access token, never widened; the new refresh token keeps the original scope.
  */
 export const refreshTokenGrant: Grant = {
@@ -66,7 +69,7 @@ export const refreshTokenGrant: Grant = {
       // Re-read inside the transaction: a revocation that landed since the
       // checks above must not be answered with fresh (dead) tokens.
       if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
-      return issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" });
+      return issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash);
     });
     if (issued === undefined) {
       // Another request rotated it first: the same token was used twice.
