@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../gen/iam/v1/admin_pb.js";
 import { ClientType } from "../../gen/iam/v1/admin_pb.js";
 import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "../bootstrap.js";
@@ -24,6 +25,8 @@ const secretOf = (given: string) => (given === "" ? randomToken(32) : checkSecre
 export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<typeof pb.CreateClientResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
   const id = checkId("client", "client_id", r.clientId);
+  // RFC 9068 §5: this client's own tokens will carry its id as `sub`; it must not be a user's.
+  if ((await deps.store.getUser(r, id)) !== undefined) throw new ConnectError(`a user ${id} exists in this project`, Code.AlreadyExists);
   if (r.type === ClientType.UNSPECIFIED) throw invalid("type must be CLIENT_TYPE_CONFIDENTIAL or CLIENT_TYPE_PUBLIC");
   const type = r.type === ClientType.PUBLIC ? "public" : "confidential";
   if (type === "public" && r.secret !== "") throw invalid("a public client has no secret");

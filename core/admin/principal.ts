@@ -1,10 +1,8 @@
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { VerifyTokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
 import { DEFAULT_TENANT, GLOBAL_ADMIN_PERMISSION, PROJECT_ADMIN_PERMISSION } from "../bootstrap.js";
 import type { Deps } from "../deps.js";
 import type { ProjectRef } from "../store/types.js";
-import { verifyToken } from "../token/verify.js";
+import { inspectAccessToken } from "../token/verify.js";
 
 /** Who is calling the admin API, as far as authorization is concerned. */
 export type Principal =
@@ -37,16 +35,25 @@ export const projectTarget = (ref: ProjectRef): Target => ({
 export async function authenticate(deps: Deps, headers: Headers): Promise<Principal> {
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(headers.get("authorization")?.trim() ?? "");
   if (match === null) throw new ConnectError("an access token is required (authorization: Bearer …)", Code.Unauthenticated);
-  const verified = await verifyToken(deps, create(VerifyTokenRequestSchema, { token: match[1]! }));
-  if (!verified.active) throw new ConnectError("the access token is not active", Code.Unauthenticated);
-  const subject = verified.subject ?? "";
-  const scopes = verified.scopes ?? [];
-  const fromAdminProject = verified.organization === DEFAULT_TENANT.organization && verified.project === DEFAULT_TENANT.project;
+  const inspected = await inspectAccessToken(deps, match[1]!);
+  if (!inspected.ok) throw new ConnectError("the access token is not active", Code.Unauthenticated);
+  const { grant, ref } = inspected.token;
+  const subject = inspected.token.payload.sub ?? "";
+  // Administration rights are what the token carries and its subject still
+  // holds: taking a role away ends them at once, not when the token expires.
+  const holding = new Set(
+    (grant.kind === "user"
+      ? await deps.store.getUserPermissions(ref, grant.userId)
+      : await deps.store.getClientPermissions(ref, grant.clientId)
+    ).map((p) => p.id),
+  );
+  const scopes = inspected.token.scopes.filter((scope) => holding.has(scope));
+  const fromAdminProject = ref.organization === DEFAULT_TENANT.organization && ref.project === DEFAULT_TENANT.project;
   if (fromAdminProject && scopes.includes(GLOBAL_ADMIN_PERMISSION)) return { kind: "global", subject };
   // iam-admins is administered by global administrators only: whoever could
   // manage it could grant themselves global administration.
   if (scopes.includes(PROJECT_ADMIN_PERMISSION) && !fromAdminProject) {
-    return { kind: "project", subject, organization: verified.organization!, project: verified.project! };
+    return { kind: "project", subject, organization: ref.organization, project: ref.project };
   }
   return { kind: "none", subject };
 }

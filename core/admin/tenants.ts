@@ -108,8 +108,18 @@ function checkAudience(deps: Deps, ref: ProjectRef, audience: string): string {
   return value;
 }
 
+/** Keys a project may have verifying at once: rotation is refused beyond, until retired keys expire. */
+const MAX_LIVE_KEYS = 10;
+
 export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest): Out<typeof pb.RotateSigningKeyResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
+  const live = ((await deps.keys.jwks(r)) ?? []).length;
+  if (live >= MAX_LIVE_KEYS) {
+    throw new ConnectError(
+      `the project already has ${live} keys verifying tokens; rotate again once retired keys have expired`,
+      Code.FailedPrecondition,
+    );
+  }
   const rotated = await deps.store.transaction((store) => deps.keys.rotate(r, store));
   return { kid: rotated.kid, retiredKid: rotated.retired[0] ?? "", retiredKeyExpiresAt: BigInt(rotated.retiredUntil) };
 }

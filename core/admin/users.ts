@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -14,6 +15,8 @@ const withRoles = async (deps: Deps, user: UserRecord) => toUser(user, await dep
 export async function createUser(deps: Deps, r: pb.CreateUserRequest): Out<typeof pb.CreateUserResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
   const id = checkId("user", "user_id", r.userId);
+  // RFC 9068 §5: a client's own tokens carry its id as `sub`; a user with the same id would be indistinguishable.
+  if ((await deps.store.getClient(r, id)) !== undefined) throw new ConnectError(`a client ${id} exists in this project`, Code.AlreadyExists);
   const record: UserRecord = {
     organization: r.organization,
     project: r.project,
@@ -56,9 +59,14 @@ export async function updateUser(deps: Deps, r: pb.UpdateUserRequest): Out<typeo
   return { user: await withRoles(deps, next) };
 }
 
+/** A new password ends every session of the old one: the user's grants are revoked (a reset usually follows a compromise). */
 export async function setUserPassword(deps: Deps, r: pb.SetUserPasswordRequest): Out<typeof pb.SetUserPasswordResponseSchema> {
   const user = await userOf(deps, r, r.userId);
-  await deps.store.setUserPassword(r, user.id, await deps.passwords.hash(checkPassword("password", r.password)));
+  const hash = await deps.passwords.hash(checkPassword("password", r.password));
+  await deps.store.transaction(async (store) => {
+    await store.setUserPassword(r, user.id, hash);
+    await store.revokeUserGrants(r, user.id, epochSeconds(deps.clock));
+  });
   return {};
 }
 

@@ -25,7 +25,8 @@ export function checkId(kind: IdKind, field: string, value: string): string {
   return value;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** C0 and C1 controls, and the bidirectional overrides that make text read differently than it is. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** Display text: at most `max` characters, no control characters. */
 export function checkText(field: string, value: string, max = 200): string {

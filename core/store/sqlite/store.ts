@@ -112,6 +112,7 @@ function createOps(db: Database.Database): StoreOps {
     deleteUser: s("DELETE FROM users WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteUserGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'"),
     deleteUserCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND user_id = ?"),
+    deleteUserRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ? AND user_id = ?"),
     revokeUserGrants: s(
       "UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'",
     ),
@@ -404,6 +405,7 @@ function createOps(db: Database.Database): StoreOps {
       tx(() => {
         q.deleteUserGrants.run(ref.organization, ref.project, id);
         q.deleteUserCodes.run(ref.organization, ref.project, id);
+        q.deleteUserRequests.run(ref.organization, ref.project, id);
         return q.deleteUser.run(ref.organization, ref.project, id).changes === 1;
       }),
     revokeUserGrants: (ref, userId, at) => {

@@ -2596,7 +2596,8 @@ export const AdminService: GenService<{
     output: typeof UpdateUserResponseSchema;
   },
   /**
-   * SetUserPassword replaces a user's password.
+   * SetUserPassword replaces a user's password and revokes every grant the
+   * user holds: the sessions of the old password end.
    *
    * @generated from rpc iam.v1.AdminService.SetUserPassword
    */
