@@ -95,7 +95,7 @@ export async function bootstrap(
       enabled: true,
       createdAt: now,
     });
-    await store.assignUserRole(ref, ADMIN_USER_ID, GLOBAL_ADMIN_ROLE);
+    await store.assignRole(ref, { userId: ADMIN_USER_ID }, GLOBAL_ADMIN_ROLE);
     // admin-client holds it too, so that a client_credentials token of it can
     // drive the admin API (the README's first step).
     await store.assignRole(ref, { clientId: ADMIN_CLIENT_ID }, GLOBAL_ADMIN_ROLE);

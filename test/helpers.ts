@@ -190,7 +190,7 @@ export async function seedUser(
   await store.createUser(record);
   if ((user.permissions ?? []).length > 0) {
     await store.createRole({ ...ref, id: `role-${user.id}`, description: "test role", permissions: user.permissions! });
-    await store.assignUserRole(ref, user.id, `role-${user.id}`);
+    await store.assignRole(ref, { userId: user.id }, `role-${user.id}`);
   }
   return record;
 }

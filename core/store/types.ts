@@ -224,7 +224,6 @@ export interface AccessStore {
   getRole(ref: ProjectRef, id: string): Promise<RoleRecord | undefined>;
   listRoles(ref: ProjectRef, page: Page): Promise<RoleRecord[]>;
   deleteRole(ref: ProjectRef, id: string): Promise<boolean>;
-  assignUserRole(ref: ProjectRef, userId: string, roleId: string): Promise<void>;
   /** Gives or takes a role; `assign` is idempotent, `unassign` answers whether it was held. */
   assignRole(ref: ProjectRef, subject: RoleSubject, roleId: string): Promise<void>;
   unassignRole(ref: ProjectRef, subject: RoleSubject, roleId: string): Promise<boolean>;

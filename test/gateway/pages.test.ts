@@ -160,7 +160,7 @@ test("a client name and scope description with markup are escaped on the login a
     description: `Read ${SCRIPT}${ATTRIBUTE_BREAK}`,
   });
   await s.core.deps.store.createRole({ organization: "iam-admins", project: "iam-admins", id: "x-reader", description: "", permissions: ["app.x.read"] });
-  await s.core.deps.store.assignUserRole({ organization: "iam-admins", project: "iam-admins" }, "admin", "x-reader");
+  await s.core.deps.store.assignRole({ organization: "iam-admins", project: "iam-admins" }, { userId: "admin" }, "x-reader");
 
   const start = await get(authorizeUrl(s, adminRequest({ client_id: "evil", state: SCRIPT })));
   const cookie = browserCookie(start);

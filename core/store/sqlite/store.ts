@@ -473,9 +473,6 @@ function createOps(db: Database.Database): StoreOps {
           for (const p of r.permissions) q.insertRolePermission.run(r.organization, r.project, r.id, p);
         })(),
       ),
-    assignUserRole: (ref, userId, roleId) => {
-      q.insertUserRole.run(ref.organization, ref.project, userId, roleId);
-    },
     getUserPermissions: (ref, userId) =>
       (q.userPermissions.all(ref.organization, ref.project, userId) as Row[]).map(permission),
     addSigningKey: (k) =>
