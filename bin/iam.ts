@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<void> {
   const logger = createLogger(config.logLevel);
   const servers: RunningServer[] = [];
   const closers: (() => Promise<void>)[] = [];
+  const drainers: (() => void)[] = [];
 
   if (ADMIN_NOUNS.has(command)) {
     process.exitCode = await runAdminCommand(argv, config);
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
       }
       const core = await createCore(config, { logger });
       closers.push(() => core.close());
+      drainers.push(() => core.health.drain());
       if (core.bootstrap.created) {
         logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
         if (core.bootstrap.generatedAdminPassword !== undefined) {
@@ -107,6 +109,7 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info("draining", { signal });
+    for (const drain of drainers) drain();
     // Servers first (in-flight requests finish), then the database.
     await Promise.all(servers.reverse().map((s) => s.close()));
     for (const close of closers) await close();

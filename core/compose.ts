@@ -7,12 +7,14 @@ import { systemClock, type Clock } from "./lib/clock.js";
 import { createPasswordHashing } from "./lib/password.js";
 import { createLogger, type Logger } from "./log.js";
 import { startPurge } from "./purge.js";
-import { createRoutes } from "./routes.js";
+import { createRoutes, HealthState, IAM_SERVICES } from "./routes.js";
 import { openSqliteStore } from "./store/sqlite/store.js";
 import { ClientAuthenticator } from "./token/client-auth.js";
 
 export interface Core {
   deps: Deps;
+  /** SERVING once the database is open; `drain()` it when shutdown begins. */
+  health: HealthState;
   routes: (router: ConnectRouter) => void;
   bootstrap: BootstrapResult;
   /** Stops background work and closes the database. */
@@ -48,9 +50,11 @@ export async function createCore(
     });
     await warnOnDefaultSecret(deps);
     const stopPurge = startPurge(store, clock, logger, config.purgeInterval);
+    const health = new HealthState(IAM_SERVICES.map((s) => s.typeName));
     return {
       deps,
-      routes: createRoutes(deps),
+      health,
+      routes: createRoutes(deps, health),
       bootstrap: created,
       async close() {
         stopPurge();

@@ -1,22 +1,37 @@
 import type { ConnectRouter } from "@connectrpc/connect";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import * as reflectionV1 from "../gen/grpc/reflection/v1/reflection_pb.js";
+import * as reflectionV1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { AdminService } from "../gen/iam/v1/admin_pb.js";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { createAdminService } from "./admin/service.js";
 import type { Deps } from "./deps.js";
+import { HealthState } from "./grpc/health.js";
+import { createReflectionServices } from "./grpc/reflection.js";
 import { createAuthorizationService, createTokenService } from "./services.js";
 
+/** The services of iam-core itself, as reflection and health name them. */
+export const IAM_SERVICES = [AuthorizationService, TokenService, AdminService] as const;
+
 /**
- * Registers every service of the core. The network server, the in-process
- * transport and the tests all use this one function.
+ * Registers every service of the core, with gRPC health checking and server
+ * reflection. The network server, the in-process transport and the tests all
+ * use this one function.
  */
-export function createRoutes(deps: Deps): (router: ConnectRouter) => void {
+export function createRoutes(deps: Deps, health: HealthState): (router: ConnectRouter) => void {
   const authorization = createAuthorizationService(deps);
   const tokens = createTokenService(deps);
   const admin = createAdminService(deps);
+  const reflection = createReflectionServices([...IAM_SERVICES, Health]);
   return (router) => {
     router.service(AuthorizationService, authorization);
     router.service(TokenService, tokens);
     router.service(AdminService, admin);
+    router.service(Health, health.service());
+    router.service(reflectionV1.ServerReflection, reflection.v1);
+    router.service(reflectionV1alpha.ServerReflection, reflection.v1alpha);
   };
 }
+
+export { HealthState };
