@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import Router from "@koa/router";
 import Koa, { type Context } from "koa";
+import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import type { Logger } from "../core/log.js";
@@ -41,6 +42,7 @@ const PREFIX = "/services/oauth2/:organization/:project";
 interface Services {
   authorization: Client<typeof AuthorizationService>;
   tokens: Client<typeof TokenService>;
+  health: Client<typeof Health>;
 }
 
 /**
@@ -52,6 +54,7 @@ export function createGateway(options: GatewayOptions): Koa {
   const services: Services = {
     authorization: createClient(AuthorizationService, options.transport),
     tokens: createClient(TokenService, options.transport),
+    health: createClient(Health, options.transport),
   };
   const secureCookies = options.baseUrl.startsWith("https:");
   const app = new Koa();
@@ -500,6 +503,21 @@ export function createGateway(options: GatewayOptions): Koa {
       json(ctx, 404, { error: "not_found", error_description: "no such endpoint" });
     }
   });
+  // Liveness (the process answers) and readiness (the core answers SERVING,
+  // which it does once its database is open and until it drains).
+  const probes = new Router();
+  probes.get("/healthz", (ctx) => json(ctx, 200, { status: "ok" }));
+  probes.get("/readyz", async (ctx) => {
+    try {
+      const { status } = await services.health.check({ service: "" });
+      const ready = status === HealthCheckResponse_ServingStatus.SERVING;
+      json(ctx, ready ? 200 : 503, { status: ready ? "ready" : "not serving" });
+    } catch {
+      json(ctx, 503, { status: "core unreachable" });
+    }
+  });
+  app.use(probes.routes());
+
   // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the
   // well-known path inserted between host and issuer path.
   const wellKnown = new Router();

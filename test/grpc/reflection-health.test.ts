@@ -101,3 +101,16 @@ test("health: Check and List answer SERVING, an unknown service is NOT_FOUND, an
   t.deepEqual(seen, [Status.SERVING, Status.NOT_SERVING]);
   t.is((await health.check({ service: "" })).status, Status.NOT_SERVING);
 });
+
+test("the gateway's /healthz answers while the process runs, /readyz only while the core is serving", async (t) => {
+  const s = await startTestServer();
+  t.teardown(() => s.close());
+  const live = await fetch(`${s.httpUrl}/healthz`);
+  t.is(live.status, 200);
+  const ready = await fetch(`${s.httpUrl}/readyz`);
+  t.is(ready.status, 200);
+  t.deepEqual(await ready.json(), { status: "ready" });
+  s.core.health.drain();
+  t.is((await fetch(`${s.httpUrl}/readyz`)).status, 503);
+  t.is((await fetch(`${s.httpUrl}/healthz`)).status, 200);
+});
