@@ -7,7 +7,8 @@ import { systemClock, type Clock } from "./lib/clock.js";
 import { createPasswordHashing } from "./lib/password.js";
 import { createLogger, type Logger } from "./log.js";
 import { startPurge } from "./purge.js";
-import { createRoutes, HealthState, IAM_SERVICES } from "./routes.js";
+import { HealthState } from "./grpc/health.js";
+import { createRoutes, IAM_SERVICES } from "./routes.js";
 import { openSqliteStore } from "./store/sqlite/store.js";
 import { ClientAuthenticator } from "./token/client-auth.js";
 

@@ -7,7 +7,7 @@ import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { createAdminService } from "./admin/service.js";
 import type { Deps } from "./deps.js";
-import { HealthState } from "./grpc/health.js";
+import type { HealthState } from "./grpc/health.js";
 import { createReflectionServices } from "./grpc/reflection.js";
 import { createAuthorizationService, createTokenService } from "./services.js";
 
@@ -33,5 +33,3 @@ export function createRoutes(deps: Deps, health: HealthState): (router: ConnectR
     router.service(reflectionV1alpha.ServerReflection, reflection.v1alpha);
   };
 }
-
-export { HealthState };

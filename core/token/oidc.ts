@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { issuerOf, type Deps } from "../deps.js";
 import { signJwt } from "../keys.js";
 import { epochSeconds } from "../lib/clock.js";
-import type { ClientRecord, GrantRecord, PermissionRecord, ProjectRecord, UserRecord } from "../store/types.js";
+import type { AccessStore, ClientRecord, GrantRecord, PermissionRecord, ProjectRecord, ProjectRef, UserRecord } from "../store/types.js";
 
 /**
  * The OpenID Connect scopes (Core §3.1.2.1, §5.4). Every project knows them
@@ -15,6 +15,21 @@ export const OIDC_SCOPES: ReadonlyMap<string, string> = new Map([
 ]);
 
 export const isOidcScope = (scope: string): boolean => OIDC_SCOPES.has(scope);
+
+/**
+ * What a user may receive now: the permissions of their current roles, and
+ * the OpenID Connect scopes. Checked at every issuance, so a permission taken
+ * away stops reaching new tokens at once.
+ */
+export async function userHoldings(
+  store: AccessStore,
+  ref: ProjectRef,
+  userId: string,
+): Promise<{ permissions: string[]; holds(scope: string): boolean }> {
+  const permissions = (await store.getUserPermissions(ref, userId)).map((p) => p.id);
+  const held = new Set(permissions);
+  return { permissions, holds: (scope) => held.has(scope) || isOidcScope(scope) };
+}
 
 /** The OIDC scopes among `requested`, as records shaped like permissions. */
 export function oidcScopesOf(ref: { organization: string; project: string }, requested: readonly string[]): PermissionRecord[] {

@@ -3,7 +3,7 @@ import { epochSeconds } from "../../lib/clock.js";
 import { randomToken, sha256 } from "../../lib/crypto.js";
 import { verifyPkce } from "../../lib/pkce.js";
 import { issueTokens } from "../issue.js";
-import { isOidcScope } from "../oidc.js";
+import { userHoldings } from "../oidc.js";
 import type { Grant } from "./types.js";
 
 /**
@@ -50,8 +50,8 @@ export const authorizationCodeGrant: Grant = {
 
     const user = await deps.store.getUser(project, code.userId);
     if (user === undefined || !user.enabled) throw invalid("user disabled or deleted since login");
-    const held = new Set((await deps.store.getUserPermissions(project, user.id)).map((p) => p.id));
-    const scopes = code.scopes.filter((s) => held.has(s) || isOidcScope(s));
+    const { holds } = await userHoldings(deps.store, project, user.id);
+    const scopes = code.scopes.filter(holds);
 
     const issued = await deps.store.transaction(async (store) => {
       const grantId = randomToken(16);

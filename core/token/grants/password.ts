@@ -1,9 +1,9 @@
 import { OAuthError } from "../../errors.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";
-import { parseScope, selectScopes } from "../../lib/scopes.js";
+import { parseScope } from "../../lib/scopes.js";
 import { issueTokens } from "../issue.js";
-import { isOidcScope } from "../oidc.js";
+import { userHoldings } from "../oidc.js";
 import type { Grant } from "./types.js";
 
 /**
@@ -29,8 +29,9 @@ export const passwordGrant: Grant = {
         detail: user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled",
       });
     }
-    const held = [...(await deps.store.getUserPermissions(project, user.id)).map((p) => p.id), ...requested.filter(isOidcScope)];
-    const scopes = selectScopes(requested, held);
+    const { permissions, holds } = await userHoldings(deps.store, project, user.id);
+    // Empty asks for every permission held (the OpenID scopes only when named).
+    const scopes = requested.length === 0 ? permissions : requested.filter(holds);
     if (requested.length > 0 && scopes.length === 0) {
       throw new OAuthError("invalid_scope", "the user holds none of the requested scopes");
     }

@@ -3,7 +3,7 @@ import { epochSeconds } from "../../lib/clock.js";
 import { sha256 } from "../../lib/crypto.js";
 import { isSubset, parseScope } from "../../lib/scopes.js";
 import { issueTokens } from "../issue.js";
-import { isOidcScope } from "../oidc.js";
+import { userHoldings } from "../oidc.js";
 import type { Grant } from "./types.js";
 
 /**
@@ -53,10 +53,8 @@ export const refreshTokenGrant: Grant = {
     }
     // Only what the user still holds: a permission taken away since the
     // grant stops reaching new access tokens at once.
-    const held = new Set((await deps.store.getUserPermissions(project, user.id)).map((p) => p.id));
-    const accessScopes = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(
-      (s) => held.has(s) || isOidcScope(s),
-    );
+    const { holds } = await userHoldings(deps.store, project, user.id);
+    const accessScopes = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(holds);
 
     const issued = await deps.store.transaction(async (store) => {
       if (!(await store.rotateRefreshToken(tokenHash, now))) {
