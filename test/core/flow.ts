@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import type { AuthorizeRequestSchema } from "../../gen/iam/v1/authorization_pb.js";
 import type { TokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
 import { sha256 } from "../../core/lib/crypto.js";
+import type { Config } from "../../core/config.js";
 import type { ProjectRef } from "../../core/store/types.js";
 import { BASE_URL, DEFAULT, pkcePair, queryOf, seedClient, seedProject, seedUser, startTestCore, type TestCore } from "../helpers.js";
 
@@ -54,9 +55,15 @@ export const BOB = { id: "bob", password: "bob-password" } as const;
 export const CAROL = { id: "carol", password: "carol-password" } as const; // disabled
 
 /** A core with the clients and users above seeded in the default project; closed at teardown. */
-export async function setup(t: ExecutionContext): Promise<TestCore> {
-  const c = await startTestCore();
+export async function setup(t: ExecutionContext, config: Partial<Config> = {}): Promise<TestCore> {
+  const c = await startTestCore({ config });
   t.teardown(() => c.close());
+  await seedFixtures(c);
+  return c;
+}
+
+/** The clients and users of `setup`, seeded into any core. */
+export async function seedFixtures(c: TestCore): Promise<void> {
   const { core } = c;
   await seedClient(core, {
     id: WEB.id,
@@ -79,7 +86,6 @@ export async function setup(t: ExecutionContext): Promise<TestCore> {
   await seedUser(core, { ...ALICE, permissions: [READ, WRITE] });
   await seedUser(core, { ...BOB, permissions: [DELETE] });
   await seedUser(core, { ...CAROL, permissions: [READ], enabled: false });
-  return c;
 }
 
 /** Seeds OTHER with its own key, a client `web-app` (same id, secret and redirect URI as in the default project) and alice. */

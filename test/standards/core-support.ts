@@ -10,37 +10,22 @@ import type { ExecutionContext } from "ava";
 import { importJWK, jwtVerify, type JWTPayload, type JWTHeaderParameters } from "jose";
 import type { Config } from "../../core/config.js";
 import type { ProjectRef } from "../../core/store/types.js";
-import { DEFAULT, pkcePair, seedClient, seedUser, startTestCore, type TestCore } from "../helpers.js";
-import { ALICE, BOB, CAROL, DELETE, ISSUER, M2M, READ, SPA, WEB, WEB2, WRITE, exchangeRequest, obtainCode } from "../core/flow.js";
+import { DEFAULT, pkcePair, seedUser, type TestCore } from "../helpers.js";
+import { ISSUER, M2M, READ, SPA, exchangeRequest, obtainCode, seedFixtures, setup } from "../core/flow.js";
 
 /** A user of the default project who holds no permission at all. */
 export const DAVE = { id: "dave", password: "dave-password" } as const;
 
-/** Seeds WEB, WEB2, SPA, M2M, alice, bob, carol (disabled) and dave (no permissions) in the default project. */
+/** Seeds the fixtures of test/core/flow.ts, and dave (no permissions), in the default project. */
 export async function seedStandard(c: TestCore): Promise<void> {
-  const { core } = c;
-  await seedClient(core, {
-    id: WEB.id,
-    name: WEB.name,
-    secret: WEB.secret,
-    redirectUris: [WEB.redirectUri, WEB.redirectWithQuery],
-    accessTokenTtl: WEB.accessTokenTtl,
-    refreshTokenTtl: WEB.refreshTokenTtl,
-  });
-  await seedClient(core, { id: WEB2.id, secret: WEB2.secret, redirectUris: [WEB.redirectUri] });
-  await seedClient(core, { id: SPA.id, redirectUris: [SPA.redirectUri] });
-  await seedClient(core, { id: M2M.id, secret: M2M.secret, redirectUris: [M2M.redirectUri], grantTypes: ["client_credentials"] });
-  await seedUser(core, { ...ALICE, permissions: [READ, WRITE] });
-  await seedUser(core, { ...BOB, permissions: [DELETE] });
-  await seedUser(core, { ...CAROL, permissions: [READ], enabled: false });
-  await seedUser(core, { ...DAVE });
+  await seedFixtures(c);
+  await seedUser(c.core, { ...DAVE });
 }
 
 /** A core (in-memory transport, TestClock) with the standard fixtures, closed at teardown. */
 export async function standardCore(t: ExecutionContext, config: Partial<Config> = {}): Promise<TestCore> {
-  const c = await startTestCore({ config });
-  t.teardown(() => c.close());
-  await seedStandard(c);
+  const c = await setup(t, config);
+  await seedUser(c.core, { ...DAVE });
   return c;
 }
 
