@@ -5,6 +5,7 @@ import { ADMIN_NOUNS, ADMIN_USAGE, runAdminCommand } from "./admin-cli.js";
 import { ConfigError, describeConfig, loadConfig, type Config } from "../core/config.js";
 import { createInProcessTransport } from "../core/in-process-transport.js";
 import { createLogger } from "../core/log.js";
+import { Metrics } from "../core/observe/metrics.js";
 import { startCoreServer, type RunningServer } from "../core/server.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  const metrics = new Metrics({ process: true });
   const servers: RunningServer[] = [];
   const closers: (() => Promise<void>)[] = [];
   const drainers: (() => void)[] = [];
@@ -62,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
           config.baseUrl = `http://localhost:${gateway.port}`;
         }
       }
-      const core = await createCore(config, { logger });
+      const core = await createCore(config, { logger, metrics });
       closers.push(() => core.close());
       drainers.push(() => core.health.drain());
       if (core.bootstrap.created) {
@@ -75,11 +77,19 @@ async function main(argv: string[]): Promise<void> {
           );
         }
       }
-      const grpc = await startCoreServer(core.routes, config.host, config.grpcPort);
+      const grpc = await startCoreServer(core.routes, config.host, config.grpcPort, {
+        metrics: config.metrics ? metrics : undefined,
+      });
       servers.push(grpc);
       logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });
       if (command === "start") {
-        const app = createGateway({ transport: createInProcessTransport(core.routes), baseUrl: config.baseUrl, logger });
+        const app = createGateway({
+          transport: createInProcessTransport(core.routes),
+          baseUrl: config.baseUrl,
+          logger,
+          metrics,
+          serveMetrics: config.metrics,
+        });
         listener = app.callback();
         const gatewayPort = servers[0]!.port;
         logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
@@ -92,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case "gateway": {
       const transport = createGrpcTransport({ baseUrl: config.coreUrl });
-      const app = createGateway({ transport, baseUrl: config.baseUrl, logger });
+      const app = createGateway({ transport, baseUrl: config.baseUrl, logger, metrics, serveMetrics: config.metrics });
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort);
       servers.push(gateway);
       logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });

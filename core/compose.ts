@@ -6,6 +6,7 @@ import { KeyRing } from "./keys.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { createPasswordHashing } from "./lib/password.js";
 import { createLogger, type Logger } from "./log.js";
+import { Metrics } from "./observe/metrics.js";
 import { startPurge } from "./purge.js";
 import { HealthState } from "./grpc/health.js";
 import { createRoutes, IAM_SERVICES } from "./routes.js";
@@ -29,11 +30,14 @@ export interface Core {
  */
 export async function createCore(
   config: Config,
-  options: { clock?: Clock; logger?: Logger } = {},
+  options: { clock?: Clock; logger?: Logger; metrics?: Metrics } = {},
 ): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
-  const store = openSqliteStore(config.db);
+  const metrics = options.metrics ?? new Metrics();
+  const store = openSqliteStore(config.db, {
+    onOperation: (operation, seconds) => metrics.dbSeconds.observe({ operation }, seconds),
+  });
   try {
     const passwords = await createPasswordHashing(config.passwordHashMemoryKib, config.passwordHashIterations);
     const deps: Deps = {
@@ -43,6 +47,7 @@ export async function createCore(
       passwords,
       clients: new ClientAuthenticator(store, passwords),
       logger,
+      metrics,
       config,
     };
     const created = await bootstrap(deps, {

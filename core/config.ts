@@ -36,6 +36,8 @@ export interface Config {
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
   refreshTokenGrace: number;
+  /** Whether `GET /metrics` answers on both ports. */
+  metrics: boolean;
 }
 
 interface Option<K extends keyof Config> {
@@ -81,6 +83,11 @@ const url = (raw: string, env: string): string => {
   }
   return raw.replace(/\/+$/, "");
 };
+const flag = (raw: string, env: string): boolean => {
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(env, `expected true or false, got "${raw}"`);
+};
 const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 const level = (raw: string, env: string): LogLevel => {
   if (!(LEVELS as readonly string[]).includes(raw)) throw new ConfigError(env, `expected one of ${LEVELS.join(", ")}, got "${raw}"`);
@@ -109,6 +116,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
+  { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
 ];
 
 /** Reads the configuration from `env`; throws a ConfigError naming the first bad variable. */

@@ -3,6 +3,7 @@ import type { KeyRing } from "./keys.js";
 import type { Clock } from "./lib/clock.js";
 import type { PasswordHashing } from "./lib/password.js";
 import type { Logger } from "./log.js";
+import type { Metrics } from "./observe/metrics.js";
 import type { ProjectRef, Store } from "./store/types.js";
 import type { ClientAuthenticator } from "./token/client-auth.js";
 
@@ -14,6 +15,7 @@ export interface Deps {
   passwords: PasswordHashing;
   clients: ClientAuthenticator;
   logger: Logger;
+  metrics: Metrics;
   config: Pick<Config, "baseUrl" | "authorizationRequestTtl" | "authorizationCodeTtl" | "refreshTokenGrace">;
 }
 

@@ -1,10 +1,14 @@
+import { pino, stdSerializers, type DestinationStream } from "pino";
+import { currentRequest } from "./observe/context.js";
+
 /**
- * A minimal structured logger: one JSON object per line on stderr. Callers
- * pass fields explicitly; nothing here serializes request bodies, so secrets
- * reach the log only if a caller names them, which none does.
+ * Structured logs: one JSON object per line on stderr, through pino. Callers
+ * pass fields explicitly and nothing here serializes request bodies; a line
+ * written while a request is handled carries its `request_id`. As a second
+ * line of defence, fields named like credentials are censored wherever they
+ * appear.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -13,21 +17,47 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const min = RANK[level];
-  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (RANK[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }, errorReplacer) + "\n");
-  };
-  return {
-    debug: (m, f) => emit("debug", m, f),
-    info: (m, f) => emit("info", m, f),
-    warn: (m, f) => emit("warn", m, f),
-    error: (m, f) => emit("error", m, f),
-  };
-}
+const CREDENTIAL_FIELDS = [
+  "password",
+  "secret",
+  "client_secret",
+  "clientSecret",
+  "code",
+  "code_verifier",
+  "codeVerifier",
+  "token",
+  "access_token",
+  "accessToken",
+  "refresh_token",
+  "refreshToken",
+  "id_token",
+  "idToken",
+  "authorization",
+  "cookie",
+];
 
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
+  const destination: DestinationStream = write === undefined ? pino.destination({ fd: 2, sync: true }) : { write };
+  const log = pino(
+    {
+      level,
+      base: undefined,
+      messageKey: "msg",
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: stdSerializers.err },
+      redact: { paths: [...CREDENTIAL_FIELDS, ...CREDENTIAL_FIELDS.map((f) => `*.${f}`)], censor: "[redacted]" },
+      mixin: () => {
+        const request = currentRequest();
+        return request === undefined ? {} : { request_id: request.requestId };
+      },
+    },
+    destination,
+  );
+  return {
+    debug: (msg, fields) => log.debug(fields ?? {}, msg),
+    info: (msg, fields) => log.info(fields ?? {}, msg),
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    error: (msg, fields) => log.error(fields ?? {}, msg),
+  };
 }

@@ -1,4 +1,6 @@
+import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { instrument } from "./observe/instrument.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -24,12 +26,16 @@ export function createRoutes(deps: Deps, health: HealthState): (router: ConnectR
   const tokens = createTokenService(deps);
   const admin = createAdminService(deps);
   const reflection = createReflectionServices([...IAM_SERVICES, Health]);
+  const observed = <T extends object>(service: DescService, impl: T) => instrument(service, impl, deps);
+  const services = [
+    [AuthorizationService, observed(AuthorizationService, authorization)],
+    [TokenService, observed(TokenService, tokens)],
+    [AdminService, observed(AdminService, admin)],
+    [Health, observed(Health, health.service())],
+    [reflectionV1.ServerReflection, observed(reflectionV1.ServerReflection, reflection.v1)],
+    [reflectionV1alpha.ServerReflection, observed(reflectionV1alpha.ServerReflection, reflection.v1alpha)],
+  ] as const;
   return (router) => {
-    router.service(AuthorizationService, authorization);
-    router.service(TokenService, tokens);
-    router.service(AdminService, admin);
-    router.service(Health, health.service());
-    router.service(reflectionV1.ServerReflection, reflection.v1);
-    router.service(reflectionV1alpha.ServerReflection, reflection.v1alpha);
+    for (const [service, impl] of services) router.service(service as DescService, impl as never);
   };
 }

@@ -1,7 +1,9 @@
+import http from "node:http";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Metrics } from "./observe/metrics.js";
 
 export interface RunningServer {
   port: number;
@@ -9,20 +11,75 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113 §3.4). */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
 /**
- * Serves the core on HTTP/2 cleartext: gRPC, gRPC-Web and Connect on one port.
+ * Serves the core on one port: gRPC, gRPC-Web and Connect over HTTP/2
+ * cleartext, and Connect, gRPC-Web and `GET /metrics` over HTTP/1.1 (so that
+ * Prometheus and plain curl need no HTTP/2). Each connection is handed to the
+ * HTTP/2 or the HTTP/1.1 server by its first bytes.
  */
 export async function startCoreServer(
   routes: (router: ConnectRouter) => void,
   host: string,
   port: number,
+  options: { metrics?: Metrics } = {},
 ): Promise<RunningServer> {
+  const { metrics } = options;
   // No RPC of the core takes more than a few KiB; refuse large bodies early.
-  const server = http2.createServer(connectNodeAdapter({ routes, readMaxBytes: 64 * 1024 }));
+  const handler = connectNodeAdapter({
+    routes,
+    readMaxBytes: 64 * 1024,
+    fallback: (req, res) => {
+      if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
+        void metrics.render().then(({ body, contentType }) => {
+          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          res.end(body);
+        });
+        return;
+      }
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "not_found", error_description: "no such endpoint" }));
+    },
+  });
+  const h2 = http2.createServer(handler);
+  const h1 = http.createServer(handler);
+  h1.headersTimeout = 15_000;
+  h1.requestTimeout = 30_000;
+
   const sessions = new Set<http2.Http2Session>();
-  server.on("session", (session) => {
+  h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+  });
+  const server = net.createServer((socket) => {
+    // Read until the first bytes tell HTTP/2's preface from an HTTP/1.1
+    // request line, put them back, and hand the socket over.
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const prefix = seen.subarray(0, Math.min(seen.length, HTTP2_PREFACE.length));
+      const http2Like = prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length));
+      if (http2Like && seen.length < HTTP2_PREFACE.length) return;
+      socket.off("data", onData);
+      socket.off("timeout", silent);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(seen);
+      if (http2Like) {
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    // A connection that says nothing is not kept.
+    const silent = () => socket.destroy();
+    socket.setTimeout(15_000);
+    socket.once("timeout", silent);
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -32,13 +89,19 @@ export async function startCoreServer(
     port: (server.address() as AddressInfo).port,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        let pending = 3;
+        const closed = () => --pending === 0 && resolve();
+        server.close(closed);
+        h2.close(closed);
+        h1.close(closed);
         // A graceful close: GOAWAY, open streams finish, then the session
         // ends. A peer that keeps a stream open past the grace period (an
         // upload cut short by a refusal, a stuck client) is cut off.
         for (const session of sessions) session.close();
+        h1.closeIdleConnections();
         setTimeout(() => {
           for (const session of sessions) session.destroy();
+          h1.closeAllConnections();
         }, graceMs).unref();
       }),
   };

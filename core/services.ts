@@ -6,6 +6,7 @@ import { consent } from "./authorization/consent.js";
 import { login } from "./authorization/login.js";
 import type { Deps } from "./deps.js";
 import { OAuthError, toConnectError } from "./errors.js";
+import { noteRefusal } from "./observe/context.js";
 import { introspect } from "./token/introspect.js";
 import { getJwks } from "./token/jwks.js";
 import { getServerMetadata } from "./token/metadata.js";
@@ -26,10 +27,9 @@ function rpc<I, O>(deps: Deps, name: string, handler: (deps: Deps, request: I) =
       return await handler(deps, request);
     } catch (err) {
       // Refusals are the audit trail (failed logins, replayed codes, reused
-      // refresh tokens): logged with their internal detail, which names no secret.
-      if (err instanceof OAuthError) {
-        deps.logger.info("refused", { rpc: name, error: err.error, detail: err.detail ?? err.message });
-      }
+      // refresh tokens): the RPC's log line carries their internal detail,
+      // which names no secret.
+      if (err instanceof OAuthError) noteRefusal(err.error, err.detail ?? err.message);
       throw toConnectError(err, onUnexpected);
     }
   };

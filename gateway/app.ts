@@ -6,6 +6,8 @@ import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import type { Logger } from "../core/log.js";
+import { inRequest, propagateRequestId, REQUEST_ID_HEADER, requestIdFrom } from "../core/observe/context.js";
+import type { Metrics } from "../core/observe/metrics.js";
 import { toWireError, type WireError } from "./errors.js";
 import {
   BadRequest,
@@ -28,6 +30,10 @@ export interface GatewayOptions {
   /** Public base URL; decides whether cookies are Secure. */
   baseUrl: string;
   logger: Logger;
+  /** Where request counts and latencies go; `GET /metrics` renders it. */
+  metrics: Metrics;
+  /** Answer `GET /metrics` (default true). */
+  serveMetrics?: boolean;
 }
 
 const BROWSER_COOKIE = "iam_browser";
@@ -50,11 +56,12 @@ interface Services {
  * domain rules: it parses HTTP, calls the core, and renders the answer.
  */
 export function createGateway(options: GatewayOptions): Koa {
-  const { logger } = options;
+  const { logger, metrics } = options;
+  const transport = propagateRequestId(options.transport);
   const services: Services = {
-    authorization: createClient(AuthorizationService, options.transport),
-    tokens: createClient(TokenService, options.transport),
-    health: createClient(Health, options.transport),
+    authorization: createClient(AuthorizationService, transport),
+    tokens: createClient(TokenService, transport),
+    health: createClient(Health, transport),
   };
   const secureCookies = options.baseUrl.startsWith("https:");
   const app = new Koa();
@@ -62,16 +69,26 @@ export function createGateway(options: GatewayOptions): Koa {
 
   app.use(async (ctx, next) => {
     const started = performance.now();
+    const scope = { requestId: requestIdFrom(ctx.get(REQUEST_ID_HEADER)) };
+    ctx.set("X-Request-Id", scope.requestId);
     try {
-      await next();
+      await inRequest(scope, next);
     } finally {
+      const seconds = (performance.now() - started) / 1000;
+      // Routes are patterns (…/:organization/:project/token): few series, no identifiers.
+      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? "unmatched";
+      const labels = { method: ctx.method, route: String(route), status: String(ctx.status) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpSeconds.observe(labels, seconds);
       // The path only: query strings and bodies carry codes, states and secrets.
-      logger.info("http", {
-        method: ctx.method,
-        path: ctx.path,
-        status: ctx.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      });
+      inRequest(scope, () =>
+        logger.info("http", {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round(seconds * 10_000) / 10,
+        }),
+      );
     }
   });
 
@@ -507,6 +524,14 @@ export function createGateway(options: GatewayOptions): Koa {
   // which it does once its database is open and until it drains).
   const probes = new Router();
   probes.get("/healthz", (ctx) => json(ctx, 200, { status: "ok" }));
+  if (options.serveMetrics !== false) {
+    probes.get("/metrics", async (ctx) => {
+      const { body, contentType } = await metrics.render();
+      ctx.set("Cache-Control", "no-store");
+      ctx.type = contentType;
+      ctx.body = body;
+    });
+  }
   probes.get("/readyz", async (ctx) => {
     try {
       const { status } = await services.health.check({ service: "" });

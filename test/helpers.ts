@@ -123,11 +123,12 @@ export async function startTestServer(
   options: { dbPath?: string; clock?: TestClock; config?: Partial<Config> } = {},
 ): Promise<TestServer> {
   const base = await startTestCore(options);
-  const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0);
+  const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0, { metrics: base.core.deps.metrics });
   const app = createGateway({
     transport: createInProcessTransport(base.core.routes),
     baseUrl: BASE_URL,
     logger: base.core.deps.logger,
+    metrics: base.core.deps.metrics,
   });
   const http = await startGatewayServer(app.callback(), "127.0.0.1", 0);
   const httpUrl = `http://127.0.0.1:${http.port}`;

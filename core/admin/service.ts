@@ -1,6 +1,7 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../deps.js";
+import { noteRefusal } from "../observe/context.js";
 import { AlreadyExists, type ProjectRef } from "../store/types.js";
 import * as access from "./access.js";
 import * as clients from "./clients.js";
@@ -71,7 +72,7 @@ export function createAdminService(deps: Deps): ServiceImpl<typeof AdminService>
         try {
           authorize(principal, target(request));
         } catch (err) {
-          deps.logger.info("refused", { rpc: name, error: "permission_denied", detail: principal });
+          noteRefusal("permission_denied", principal);
           throw err;
         }
         return await handler(deps, request);

@@ -33,9 +33,11 @@ export async function login(
     // start a new authorization request each time.
     const failures = await deps.store.recordFailedLogin(pending.idHash);
     if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(pending.idHash);
+    const reason = user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled";
+    deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
     throw new OAuthError("access_denied", "invalid username or password", {
       status: 401,
-      detail: `${user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled"} (failure ${failures} of this request)`,
+      detail: `${reason} (failure ${failures} of this request)`,
     });
   }
 

@@ -42,8 +42,12 @@ export async function introspect(deps: Deps, request: IntrospectRequest): Promis
   const order = hint === "refresh_token" ? [asRefresh, asAccess] : [asAccess, asRefresh];
   for (const attempt of order) {
     const answer = await attempt(deps, project, request.token);
-    if (answer.active) return answer;
+    if (answer.active) {
+      deps.metrics.introspections.inc({ active: "true" });
+      return answer;
+    }
   }
+  deps.metrics.introspections.inc({ active: "false" });
   return INACTIVE;
 }
 

@@ -41,6 +41,10 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   }
 
   const issued = await grant.handler({ deps, request, project, client });
+  const issuedOf = (tokenType: string) => deps.metrics.tokensIssued.inc({ grant_type: grant.grantType, token_type: tokenType });
+  issuedOf("access_token");
+  if (issued.refreshToken !== undefined) issuedOf("refresh_token");
+  if (issued.idToken !== undefined) issuedOf("id_token");
   return {
     accessToken: issued.accessToken,
     tokenType: "Bearer",

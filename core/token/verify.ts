@@ -81,6 +81,12 @@ export async function inspectAccessToken(
  * project, audience and scopes. Any failure is an inactive answer.
  */
 export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
+  const result = await check(deps, request);
+  deps.metrics.verifications.inc({ result: result.active ? "active" : (TokenFailure[result.failure ?? TokenFailure.UNSPECIFIED] ?? "unspecified").toLowerCase() });
+  return result;
+}
+
+async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
   const only =
     request.organization !== "" || request.project !== ""
       ? { organization: request.organization, project: request.project }

@@ -82,8 +82,8 @@ test("a refused request is written to the log with its reason and no secret", as
   const c = await setup(t);
   const auth = await c.authorization.authorize(authorizeRequest());
   await t.throwsAsync(c.authorization.login({ ...DEFAULT, requestId: auth.requestId, username: ALICE.id, password: "wrong-password-xyz" }));
-  const refused = c.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "refused");
-  t.true(refused.some((l) => l.rpc === "Login" && l.error === "access_denied" && String(l.detail).includes("wrong password")));
+  const refused = c.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "rpc" && l.error !== undefined);
+  t.true(refused.some((l) => l.rpc === "iam.v1.AuthorizationService/Login" && l.error === "access_denied" && String(l.detail).includes("wrong password")));
   t.false(c.lines.some((l) => l.includes("wrong-password-xyz") || l.includes(auth.requestId)));
 });
 

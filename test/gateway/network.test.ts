@@ -155,6 +155,7 @@ test("a gateway running alone reaches the core over gRPC, and RFC errors survive
     transport: createGrpcTransport({ baseUrl: s.grpcUrl }),
     baseUrl: "http://iam.test",
     logger: s.core.deps.logger,
+    metrics: s.core.deps.metrics,
   });
   const alone = await startGatewayServer(app.callback(), "127.0.0.1", 0);
   t.teardown(() => alone.close());

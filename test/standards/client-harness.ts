@@ -65,7 +65,12 @@ export async function startStandardServer(t: ExecutionContext): Promise<Standard
     await core.close();
     tmp.cleanup();
   });
-  listener = createGateway({ transport: createInProcessTransport(core.routes), baseUrl, logger }).callback();
+  listener = createGateway({
+    transport: createInProcessTransport(core.routes),
+    baseUrl,
+    logger,
+    metrics: core.deps.metrics,
+  }).callback();
 
   const ref: ProjectRef = { organization: "acme", project: "shop" };
   const issuer = `${baseUrl}/services/oauth2/${ref.organization}/${ref.project}`;

@@ -44,6 +44,7 @@ test("environment variables override every default", (t) => {
     IAM_AUTHORIZATION_CODE_TTL: "30",
     IAM_PURGE_INTERVAL: "120",
     IAM_REFRESH_TOKEN_GRACE: "0",
+    IAM_METRICS: "false",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -57,6 +58,7 @@ test("environment variables override every default", (t) => {
     logLevel: "debug",
     passwordHashMemoryKib: 65536,
     passwordHashIterations: 3,
+    metrics: false,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     purgeInterval: 120,
@@ -114,6 +116,8 @@ const invalid: [string, string][] = [
   ["IAM_AUTHORIZATION_REQUEST_TTL", "29"],
   ["IAM_AUTHORIZATION_CODE_TTL", "601"],
   ["IAM_PURGE_INTERVAL", "0"],
+  ["IAM_METRICS", "yes"],
+  ["IAM_METRICS", "TRUE"],
 ];
 for (const [name, value] of invalid) {
   test(`${name}=${JSON.stringify(value)} is refused with a ConfigError naming the variable`, (t) => {
@@ -143,7 +147,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 15);
+  t.is(lines.length, 16);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

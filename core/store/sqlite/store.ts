@@ -39,7 +39,12 @@ const list = (text: string | null): string[] => (text === null ? [] : (JSON.pars
  * committed transaction survives a process crash; a power loss may lose the
  * last ones, never corrupt the file.
  */
-export function openSqliteStore(path: string): Store {
+export interface StoreObserver {
+  /** Called after each store operation (and each transaction) with the seconds it held the database. */
+  onOperation?: (operation: string, seconds: number) => void;
+}
+
+export function openSqliteStore(path: string, observer: StoreObserver = {}): Store {
   if (path !== ":memory:") {
     // The file holds every project's private signing keys: owner only. SQLite
     // gives the -wal and -shm files the database file's permissions.
@@ -52,7 +57,7 @@ export function openSqliteStore(path: string): Store {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db);
-  return asyncStore(db, createOps(db));
+  return asyncStore(db, createOps(db), observer.onOperation);
 }
 
 function migrate(db: Database.Database): void {
@@ -594,7 +599,11 @@ function createOps(db: Database.Database): StoreOps {
  * from within the transaction's own async flow, even through the root store
  * (a key loaded on first use, say), join it instead of waiting on themselves.
  */
-function asyncStore(db: Database.Database, ops: StoreOps): Store {
+function asyncStore(
+  db: Database.Database,
+  ops: StoreOps,
+  observe: (operation: string, seconds: number) => void = () => {},
+): Store {
   let current: Promise<void> | undefined;
   const flow = new AsyncLocalStorage<Promise<void>>();
   const mustWait = () => current !== undefined && flow.getStore() !== current;
@@ -604,7 +613,12 @@ function asyncStore(db: Database.Database, ops: StoreOps): Store {
     const op = ops[name] as (...args: unknown[]) => unknown;
     store[name] = async (...args: unknown[]) => {
       while (mustWait()) await current;
-      return op(...args);
+      const started = performance.now();
+      try {
+        return op(...args);
+      } finally {
+        observe(name, (performance.now() - started) / 1000);
+      }
     };
   }
   store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
@@ -613,6 +627,7 @@ function asyncStore(db: Database.Database, ops: StoreOps): Store {
     let release!: () => void;
     const tx = new Promise<void>((resolve) => (release = resolve));
     current = tx;
+    const started = performance.now();
     try {
       // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
       // process) must still release the store.
@@ -626,6 +641,7 @@ function asyncStore(db: Database.Database, ops: StoreOps): Store {
     } finally {
       current = undefined;
       release();
+      observe("transaction", (performance.now() - started) / 1000);
     }
   };
   store.close = async () => {

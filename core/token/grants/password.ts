@@ -25,9 +25,9 @@ export const passwordGrant: Grant = {
     const user = request.username.length > 1024 ? undefined : await deps.store.getUser(project, request.username);
     const verified = await deps.passwords.verify(user?.passwordHash, request.password.slice(0, 1024));
     if (user === undefined || !verified || !user.enabled) {
-      throw new OAuthError("invalid_grant", "invalid username or password", {
-        detail: user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled",
-      });
+      const reason = user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled";
+      deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
+      throw new OAuthError("invalid_grant", "invalid username or password", { detail: reason });
     }
     const { permissions, holds } = await userHoldings(deps.store, project, user.id);
     // Empty asks for every permission held (the OpenID scopes only when named).

@@ -1,0 +1,87 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { ERROR_KEY } from "../errors.js";
+import type { Logger } from "../log.js";
+import { inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "./context.js";
+import type { Metrics } from "./metrics.js";
+
+type Method = (request: unknown, context: HandlerContext) => unknown;
+
+/** gRPC status names as they appear in logs and labels: `ok`, `invalid_argument`, … */
+const CODE_NAMES = new Map<number, string>([
+  [0, "ok"],
+  ...Object.entries(Code)
+    .filter((e): e is [string, number] => typeof e[1] === "number")
+    .map(([name, value]) => [value, name.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()] as [number, string]),
+]);
+
+/**
+ * Wraps every method of a service implementation so that each RPC, whichever
+ * transport brought it, runs under a request id (the caller's `x-request-id`
+ * when acceptable, a new one otherwise; answered in the same header), is
+ * counted and timed by method and status, and writes one log line when it ends.
+ */
+export function instrument<T extends object>(
+  service: DescService,
+  impl: T,
+  observe: { logger: Logger; metrics: Metrics },
+): T {
+  const wrapped: Record<string, Method> = {};
+  for (const method of service.methods) {
+    const handler = (impl as Record<string, Method | undefined>)[method.localName];
+    if (handler === undefined) continue;
+    const name = `${service.typeName}/${method.name}`;
+    const done = (scope: RequestScope, started: number, err: unknown) => {
+      const connectError = err === undefined ? undefined : ConnectError.from(err);
+      const code = CODE_NAMES.get(connectError?.code ?? 0) ?? "unknown";
+      const seconds = (performance.now() - started) / 1000;
+      observe.metrics.rpcs.inc({ method: name, code });
+      observe.metrics.rpcSeconds.observe({ method: name, code }, seconds);
+      const error = scope.refusal?.error ?? connectError?.metadata.get(ERROR_KEY) ?? undefined;
+      inRequest(scope, () =>
+        observe.logger.info("rpc", {
+          rpc: name,
+          code,
+          ...(error === undefined ? {} : { error }),
+          ...(scope.refusal === undefined ? {} : { detail: scope.refusal.detail }),
+          ms: Math.round(seconds * 10_000) / 10,
+        }),
+      );
+    };
+    const begin = (context: HandlerContext): RequestScope => {
+      const scope = { requestId: requestIdFrom(context.requestHeader.get(REQUEST_ID_HEADER)) };
+      context.responseHeader.set(REQUEST_ID_HEADER, scope.requestId);
+      return scope;
+    };
+    if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
+      wrapped[method.localName] = async (request, context) => {
+        const started = performance.now();
+        const scope = begin(context);
+        try {
+          const answer = await inRequest(scope, () => handler.call(impl, request, context));
+          done(scope, started, undefined);
+          return answer;
+        } catch (err) {
+          done(scope, started, err);
+          throw err;
+        }
+      };
+    } else {
+      // Streams (health Watch, reflection): one line when the stream ends.
+      wrapped[method.localName] = async function* (request, context) {
+        const started = performance.now();
+        const scope = begin(context);
+        let failure: unknown;
+        try {
+          yield* inRequest(scope, () => handler.call(impl, request, context) as AsyncIterable<unknown>);
+        } catch (err) {
+          failure = err;
+          throw err;
+        } finally {
+          done(scope, started, failure);
+        }
+      };
+    }
+  }
+  return wrapped as T;
+}
