@@ -45,15 +45,33 @@ export async function startCoreServer(
   });
   const h2 = http2.createServer(handler);
   const h1 = http.createServer(handler);
-  h1.headersTimeout = 15_000;
-  h1.requestTimeout = 30_000;
+  // This server never listens itself, so Node's per-request header and
+  // request timers do not run for it: an idle or trickling connection is
+  // closed after 30 s without a byte instead.
+  h1.timeout = 30_000;
+  // HTTP/1.1 connections by their requests in flight, to close idle ones at shutdown.
+  const h1Sockets = new Map<net.Socket, number>();
+  let closing = false;
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (h1Sockets.get(socket) ?? 1) - 1;
+      h1Sockets.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
 
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
+  // Connections that have not yet said which protocol they speak.
+  const unclassified = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    unclassified.add(socket);
+    socket.once("close", () => unclassified.delete(socket));
     // Read until the first bytes tell HTTP/2's preface from an HTTP/1.1
     // request line, put them back, and hand the socket over.
     let seen = Buffer.alloc(0);
@@ -62,6 +80,7 @@ export async function startCoreServer(
       const prefix = seen.subarray(0, Math.min(seen.length, HTTP2_PREFACE.length));
       const http2Like = prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length));
       if (http2Like && seen.length < HTTP2_PREFACE.length) return;
+      unclassified.delete(socket);
       socket.off("data", onData);
       socket.off("timeout", silent);
       socket.setTimeout(0);
@@ -70,6 +89,8 @@ export async function startCoreServer(
       if (http2Like) {
         h2.emit("connection", socket);
       } else {
+        h1Sockets.set(socket, 0);
+        socket.once("close", () => h1Sockets.delete(socket));
         h1.emit("connection", socket);
         socket.resume();
       }
@@ -89,19 +110,17 @@ export async function startCoreServer(
     port: (server.address() as AddressInfo).port,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
-        let pending = 3;
-        const closed = () => --pending === 0 && resolve();
-        server.close(closed);
-        h2.close(closed);
-        h1.close(closed);
+        closing = true;
+        server.close(() => resolve());
         // A graceful close: GOAWAY, open streams finish, then the session
         // ends. A peer that keeps a stream open past the grace period (an
         // upload cut short by a refusal, a stuck client) is cut off.
         for (const session of sessions) session.close();
-        h1.closeIdleConnections();
+        for (const [socket, inFlight] of h1Sockets) if (inFlight === 0) socket.destroy();
+        for (const socket of unclassified) socket.destroy();
         setTimeout(() => {
           for (const session of sessions) session.destroy();
-          h1.closeAllConnections();
+          for (const socket of h1Sockets.keys()) socket.destroy();
         }, graceMs).unref();
       }),
   };

@@ -41,7 +41,7 @@ export function instrument<T extends object>(
       inRequest(scope, () =>
         observe.logger.info("rpc", {
           rpc: name,
-          code,
+          status: code,
           ...(error === undefined ? {} : { error }),
           ...(scope.refusal === undefined ? {} : { detail: scope.refusal.detail }),
           ms: Math.round(seconds * 10_000) / 10,
