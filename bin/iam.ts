@@ -121,7 +121,7 @@ async function main(argv: string[]): Promise<void> {
     logger.info("draining", { signal });
     for (const drain of drainers) drain();
     // Servers first (in-flight requests finish), then the database.
-    await Promise.all(servers.reverse().map((s) => s.close()));
+    await Promise.all(servers.reverse().map((s) => s.close(config.shutdownGrace * 1000)));
     for (const close of closers) await close();
     logger.info("stopped");
     process.exit(0);

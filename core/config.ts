@@ -36,6 +36,8 @@ export interface Config {
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
   refreshTokenGrace: number;
+  /** Seconds in-flight requests may take to finish after SIGTERM before they are cut. */
+  shutdownGrace: number;
   /** Whether `GET /metrics` answers on both ports. */
   metrics: boolean;
 }
@@ -116,6 +118,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
+  { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
   { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
 ];
 

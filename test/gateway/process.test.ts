@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import http from "node:http";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,4 +74,57 @@ test("an invalid setting stops start-up with a message naming the variable", asy
   await t.throwsAsync(p.up);
   t.is(await p.exited, 2);
   t.regex(p.output().stderr, /IAM_HTTP_PORT/);
+});
+
+/** Sends a request's head and the first half of its body now; `finish()` sends the rest. */
+function slowRequest(port: number, path: string, body: string, headers: Record<string, string>) {
+  const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { ...headers, "content-length": String(body.length) } });
+  const answer = new Promise<{ status: number; body: string } | Error>((resolve) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", (err) => resolve(err));
+    });
+    req.on("error", (err) => resolve(err));
+  });
+  req.write(body.slice(0, body.length / 2));
+  return { answer, finish: () => req.end(body.slice(body.length / 2)) };
+}
+
+test("SIGTERM stops accepting, lets a request in flight finish, cuts one that outlives IAM_SHUTDOWN_GRACE, and closes the database", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  const p = startProcess({ IAM_DB: db, IAM_HTTP_PORT: "0", IAM_GRPC_PORT: "0", IAM_SHUTDOWN_GRACE: "2", IAM_ADMIN_PASSWORD: "pw" });
+  t.teardown(() => p.child.kill("SIGKILL"));
+  const ports = await p.up;
+  const path = "/services/oauth2/iam-admins/iam-admins/token";
+  const form = {
+    "content-type": "application/x-www-form-urlencoded",
+    authorization: `Basic ${Buffer.from("admin-client:top-secret").toString("base64")}`,
+  };
+  const finishing = slowRequest(ports.http, path, "grant_type=client_credentials", form);
+  const stuck = slowRequest(ports.http, path, "grant_type=client_credentials", form);
+  await new Promise((r) => setTimeout(r, 300));
+
+  p.child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 300));
+  // No new connection is accepted on either port.
+  await t.throwsAsync(fetch(`http://127.0.0.1:${ports.http}/healthz`));
+  await t.throwsAsync(fetch(`http://127.0.0.1:${ports.grpc}/metrics`));
+  // The request in flight completes with its tokens.
+  finishing.finish();
+  const done = await finishing.answer;
+  t.false(done instanceof Error, String(done));
+  if (!(done instanceof Error)) {
+    t.is(done.status, 200, done.body);
+    t.is((JSON.parse(done.body) as { token_type: string }).token_type, "Bearer");
+  }
+  // The one that never finishes is cut when the grace period ends, and the process exits cleanly.
+  t.is(await p.exited, 0);
+  t.true((await stuck.answer) instanceof Error);
+  t.false(existsSync(`${db}-wal`), "the database was closed");
+  t.regex(p.output().stderr, /"msg":"draining"/);
+  t.regex(p.output().stderr, /"msg":"stopped"/);
 });

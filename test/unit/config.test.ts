@@ -45,6 +45,7 @@ test("environment variables override every default", (t) => {
     IAM_PURGE_INTERVAL: "120",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
+    IAM_SHUTDOWN_GRACE: "30",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -59,6 +60,7 @@ test("environment variables override every default", (t) => {
     passwordHashMemoryKib: 65536,
     passwordHashIterations: 3,
     metrics: false,
+    shutdownGrace: 30,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     purgeInterval: 120,
@@ -117,6 +119,7 @@ const invalid: [string, string][] = [
   ["IAM_AUTHORIZATION_CODE_TTL", "601"],
   ["IAM_PURGE_INTERVAL", "0"],
   ["IAM_METRICS", "yes"],
+  ["IAM_SHUTDOWN_GRACE", "601"],
   ["IAM_METRICS", "TRUE"],
 ];
 for (const [name, value] of invalid) {
@@ -147,7 +150,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 16);
+  t.is(lines.length, 17);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
