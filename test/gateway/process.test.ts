@@ -128,3 +128,20 @@ test("SIGTERM stops accepting, lets a request in flight finish, cuts one that ou
   t.regex(p.output().stderr, /"msg":"draining"/);
   t.regex(p.output().stderr, /"msg":"stopped"/);
 });
+
+test("iam config prints the effective configuration, one option per line, with secrets masked", async (t) => {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, "config"], {
+    env: { ...process.env, IAM_ADMIN_PASSWORD: "pw-not-to-print", IAM_ADMIN_CLIENT_SECRET: "secret-not-to-print", IAM_HTTP_PORT: "9191" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  t.is(code, 0);
+  t.regex(stdout, /^IAM_HTTP_PORT=9191  # /m);
+  t.regex(stdout, /^IAM_ADMIN_PASSWORD=\*{8}  # /m);
+  t.regex(stdout, /^IAM_ADMIN_CLIENT_SECRET=\*{8}  # /m);
+  t.regex(stdout, /^IAM_METRICS=true  # /m);
+  t.regex(stdout, /^IAM_SHUTDOWN_GRACE=10  # /m);
+  t.false(stdout.includes("not-to-print"));
+});

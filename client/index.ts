@@ -1,0 +1,118 @@
+/**
+ * What an internal service needs to trust iam-core's access tokens:
+ * a ready TokenService client for a core URL, a verifier bound to one
+ * project, and the RFC 6750 answer for a request whose token does not pass.
+ *
+ *   import { createAccessTokenVerifier, bearerChallenge } from "iam-core/client";
+ *   const verify = createAccessTokenVerifier({ coreUrl: "http://127.0.0.1:50051", organization, project });
+ *   const result = await verify(bearerToken(req.headers.authorization), ["notes:read"]);
+ */
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { TokenFailure, TokenService, type VerifyTokenResponse } from "../gen/iam/v1/token_pb.js";
+
+export { TokenFailure, TokenService, type VerifyTokenResponse };
+
+export interface TokenClientOptions {
+  /** `grpc` (HTTP/2, the default) or `connect` (HTTP/1.1, for proxies that only speak it). */
+  protocol?: "grpc" | "connect";
+  /** Per-call deadline in milliseconds (default 2000): a resource server must not hang on its IdP. */
+  timeoutMs?: number;
+  /** Connect interceptors, for example to add an `x-request-id` header. */
+  interceptors?: Interceptor[];
+}
+
+/** A typed TokenService client (VerifyToken, GetJwks, …) for a core URL such as `http://127.0.0.1:50051`. */
+export function createTokenClient(coreUrl: string, options: TokenClientOptions = {}): Client<typeof TokenService> {
+  const settings = {
+    baseUrl: coreUrl,
+    defaultTimeoutMs: options.timeoutMs ?? 2000,
+    interceptors: options.interceptors ?? [],
+  };
+  const transport =
+    options.protocol === "connect"
+      ? createConnectTransport({ ...settings, httpVersion: "1.1" })
+      : createGrpcTransport(settings);
+  return createClient(TokenService, transport);
+}
+
+export interface VerifierOptions extends TokenClientOptions {
+  coreUrl: string;
+  /** The project whose tokens this service accepts; tokens of every other project are refused. */
+  organization: string;
+  project: string;
+  /** When set, the token's `aud` must contain it (RFC 9068 §4). */
+  audience?: string;
+}
+
+/**
+ * Verifies access tokens of one project through the core's VerifyToken: the
+ * signature, expiry, issuer, project, audience, required scopes, and that the
+ * grant behind the token was not revoked. Any refusal is `active: false` with
+ * its `failure`; only an unreachable core throws.
+ */
+export function createAccessTokenVerifier(
+  options: VerifierOptions,
+): (token: string, requiredScopes?: string[]) => Promise<VerifyTokenResponse> {
+  const client = createTokenClient(options.coreUrl, options);
+  return (token, requiredScopes = []) =>
+    client.verifyToken({
+      token,
+      organization: options.organization,
+      project: options.project,
+      audience: options.audience ?? "",
+      requiredScopes,
+    });
+}
+
+/**
+ * The bearer token of an `Authorization` header (RFC 6750 §2.1): `undefined`
+ * when there is none, `null` when the header is present but malformed.
+ * Tokens in the query string (§2.3) are never read.
+ */
+export function bearerToken(header: string | undefined): string | null | undefined {
+  if (header === undefined || header === "") return undefined;
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+  return match === null ? null : match[1]!;
+}
+
+export interface Challenge {
+  status: 400 | 401 | 403;
+  /** The `WWW-Authenticate` header value. */
+  header: string;
+  /** A JSON body for the refusal: `{ error, error_description }`, or `{}` when no token was sent. */
+  body: { error?: string; error_description?: string };
+}
+
+const quoted = (value: string) => `"${value.replace(/["\\]/g, "")}"`;
+
+/**
+ * The RFC 6750 §3 answer for a request refused by a resource server:
+ * - no token: 401 with a bare challenge (§3.1: no error code);
+ * - a malformed Authorization header: 400 `invalid_request`;
+ * - an inactive token: 401 `invalid_token`;
+ * - a token without the required scopes: 403 `insufficient_scope`, naming them.
+ */
+export function bearerChallenge(
+  realm: string,
+  refusal: { missing: true } | { malformed: true } | { result: VerifyTokenResponse; requiredScopes: string[] },
+): Challenge {
+  const head = `Bearer realm=${quoted(realm)}`;
+  if ("missing" in refusal) return { status: 401, header: head, body: {} };
+  const answer = (status: 400 | 401 | 403, error: string, description: string, extra = ""): Challenge => ({
+    status,
+    header: `${head}, error=${quoted(error)}, error_description=${quoted(description)}${extra}`,
+    body: { error, error_description: description },
+  });
+  if ("malformed" in refusal) return answer(400, "invalid_request", "the Authorization header is not a Bearer token");
+  const { result, requiredScopes } = refusal;
+  if (result.failure === TokenFailure.INSUFFICIENT_SCOPE) {
+    return answer(403, "insufficient_scope", "the access token lacks a required scope", `, scope=${quoted(requiredScopes.join(" "))}`);
+  }
+  const why: Partial<Record<TokenFailure, string>> = {
+    [TokenFailure.EXPIRED]: "the access token expired",
+    [TokenFailure.REVOKED]: "the access token was revoked",
+    [TokenFailure.AUDIENCE]: "the access token is not meant for this service",
+  };
+  return answer(401, "invalid_token", why[result.failure] ?? "the access token is not valid");
+}

@@ -1,0 +1,121 @@
+/**
+ * An example resource server: a tiny notes API whose one protected route
+ * needs an iam-core access token carrying the `notes:read` scope.
+ *
+ *   IAM_CORE_URL=http://127.0.0.1:50051 node --import tsx examples/resource-server/server.ts
+ *
+ * It verifies tokens one of two ways:
+ * - `remote` (the default): every request asks the core's VerifyToken. A
+ *   revoked grant is refused at once; the cost is one RPC per request.
+ * - `local`: the signature is checked against the project's JWKS, fetched
+ *   once and cached. No call per request, but a revoked token stays usable
+ *   until it expires (10 minutes by default): choose it only where that
+ *   window is acceptable.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import {
+  bearerChallenge,
+  bearerToken,
+  createAccessTokenVerifier,
+  TokenFailure,
+  type VerifyTokenResponse,
+} from "iam-core/client";
+
+export interface ResourceServerOptions {
+  /** The core, for `remote` verification: `http://127.0.0.1:50051`. */
+  coreUrl: string;
+  /** The project's issuer, for `local` verification: `{base_url}/services/oauth2/{organization}/{project}`. */
+  issuer: string;
+  organization: string;
+  project: string;
+  mode?: "remote" | "local";
+  /** For `local`: where the JWKS is (default `{issuer}/.well-known/jwks.json`). */
+  jwksUrl?: string;
+  port?: number;
+}
+
+export const REQUIRED_SCOPE = "notes:read";
+const REALM = "notes";
+
+type Verify = (token: string, requiredScopes: string[]) => Promise<VerifyTokenResponse>;
+
+/** Local verification: signature (ES256 only), issuer, expiry, RFC 9068 `typ`, and the scopes. */
+function localVerifier(options: ResourceServerOptions): Verify {
+  const keys = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/.well-known/jwks.json`));
+  return async (token, requiredScopes) => {
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer,
+        algorithms: ["ES256"],
+        typ: "at+jwt",
+      });
+      const scopes = typeof payload.scope === "string" ? payload.scope.split(" ") : [];
+      if (!requiredScopes.every((s) => scopes.includes(s))) {
+        return { active: false, failure: TokenFailure.INSUFFICIENT_SCOPE } as VerifyTokenResponse;
+      }
+      return { active: true, subject: payload.sub ?? "", scopes, failure: TokenFailure.UNSPECIFIED } as VerifyTokenResponse;
+    } catch (err) {
+      const expired = err instanceof Error && "code" in err && err.code === "ERR_JWT_EXPIRED";
+      return { active: false, failure: expired ? TokenFailure.EXPIRED : TokenFailure.INVALID } as VerifyTokenResponse;
+    }
+  };
+}
+
+export async function startResourceServer(
+  options: ResourceServerOptions,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const verify: Verify =
+    options.mode === "local"
+      ? localVerifier(options)
+      : createAccessTokenVerifier({ coreUrl: options.coreUrl, organization: options.organization, project: options.project });
+
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
+    res.end(JSON.stringify(body));
+  };
+
+  const server = http.createServer(async (req, res) => {
+    if (req.url !== "/notes" || req.method !== "GET") return send(res, 404, { error: "not_found" });
+    const token = bearerToken(req.headers.authorization);
+    const refuse = (challenge: ReturnType<typeof bearerChallenge>) =>
+      send(res, challenge.status, challenge.body, { "www-authenticate": challenge.header });
+    if (token === undefined) return refuse(bearerChallenge(REALM, { missing: true }));
+    if (token === null) return refuse(bearerChallenge(REALM, { malformed: true }));
+    let result: VerifyTokenResponse;
+    try {
+      result = await verify(token, [REQUIRED_SCOPE]);
+    } catch {
+      // The core is unreachable: fail closed, and say it is temporary.
+      return send(res, 503, { error: "temporarily_unavailable" }, { "retry-after": "1" });
+    }
+    if (!result.active) return refuse(bearerChallenge(REALM, { result, requiredScopes: [REQUIRED_SCOPE] }));
+    send(res, 200, { owner: result.subject, notes: [`Notes of ${result.subject}`] });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// Run directly: a notes API for the default tenant.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const base = process.env.IAM_BASE_URL ?? "http://localhost:8080";
+  const organization = process.env.IAM_ORGANIZATION ?? "iam-admins";
+  const project = process.env.IAM_PROJECT ?? "iam-admins";
+  const server = await startResourceServer({
+    coreUrl: process.env.IAM_CORE_URL ?? "http://127.0.0.1:50051",
+    issuer: `${base}/services/oauth2/${organization}/${project}`,
+    organization,
+    project,
+    mode: process.env.VERIFY === "local" ? "local" : "remote",
+    port: Number(process.env.PORT ?? 3000),
+  });
+  console.log(`notes API on ${server.url}/notes (needs scope ${REQUIRED_SCOPE})`);
+}
