@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -8,7 +8,7 @@ import test from "ava";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { startTestServer } from "../helpers.js";
+import { ADMIN_CLIENT_SECRET, startTestServer } from "../helpers.js";
 
 const bufPath = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
 
@@ -113,4 +113,46 @@ test("the gateway's /healthz answers while the process runs, /readyz only while 
   s.core.health.drain();
   t.is((await fetch(`${s.httpUrl}/readyz`)).status, 503);
   t.is((await fetch(`${s.httpUrl}/healthz`)).status, 200);
+});
+
+test("buf curl with no --schema: VerifyToken of a real token and of garbage, health Check, and a Watch that sees the drain", async (t) => {
+  const s = await startTestServer();
+  t.teardown(() => s.close());
+  const issued = await buf([
+    "curl", "--http2-prior-knowledge", "--protocol", "grpc",
+    "-d", JSON.stringify({ organization: "iam-admins", project: "iam-admins", grant_type: "client_credentials", client_id: "admin-client", client_secret: ADMIN_CLIENT_SECRET }),
+    `${s.grpcUrl}/iam.v1.TokenService/Token`,
+  ]);
+  t.is(issued.status, 0, issued.stderr);
+  const { accessToken } = JSON.parse(issued.stdout) as { accessToken: string };
+  const verified = await buf([
+    "curl", "--http2-prior-knowledge", "--protocol", "grpc",
+    "-d", JSON.stringify({ token: accessToken, organization: "iam-admins", project: "iam-admins" }),
+    `${s.grpcUrl}/iam.v1.TokenService/VerifyToken`,
+  ]);
+  t.is(verified.status, 0, verified.stderr);
+  const answer = JSON.parse(verified.stdout) as Record<string, unknown>;
+  t.is(answer.active, true);
+  t.is(answer.clientId, "admin-client");
+  t.is(answer.subject, "admin-client");
+  const garbage = await buf(["curl", "--http2-prior-knowledge", "-d", '{"token":"garbage"}', `${s.grpcUrl}/iam.v1.TokenService/VerifyToken`]);
+  t.deepEqual(JSON.parse(garbage.stdout), { failure: "TOKEN_FAILURE_INVALID" });
+
+  const check = await buf(["curl", "--http2-prior-knowledge", "--protocol", "grpc", "-d", "{}", `${s.grpcUrl}/grpc.health.v1.Health/Check`]);
+  t.deepEqual(JSON.parse(check.stdout), { status: "SERVING" });
+
+  // Watch streams until cancelled: read its messages as they come, drain the core after the first.
+  const watch = spawn(bufPath, ["curl", "--http2-prior-knowledge", "--protocol", "grpc", "-d", "{}", `${s.grpcUrl}/grpc.health.v1.Health/Watch`]);
+  t.teardown(() => watch.kill());
+  const statuses = await new Promise<string[]>((resolve, reject) => {
+    let out = "";
+    watch.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const seen = [...out.matchAll(/"status":\s*"([A-Z_]+)"/g)].map((m) => m[1]!);
+      if (seen.length === 1) s.core.health.drain();
+      if (seen.length === 2) resolve(seen);
+    });
+    watch.on("exit", (code) => reject(new Error(`buf curl Watch exited ${code}: ${out}`)));
+  });
+  t.deepEqual(statuses, ["SERVING", "NOT_SERVING"]);
 });
