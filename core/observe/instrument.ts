@@ -31,8 +31,10 @@ export function instrument<T extends object>(
     const handler = (impl as Record<string, Method | undefined>)[method.localName];
     if (handler === undefined) continue;
     const name = `${service.typeName}/${method.name}`;
-    const done = (scope: RequestScope, started: number, err: unknown) => {
-      const connectError = err === undefined ? undefined : ConnectError.from(err);
+    const done = (scope: RequestScope, started: number, err: unknown, signal: AbortSignal) => {
+      let connectError = err === undefined ? undefined : ConnectError.from(err);
+      // A stream the caller hung up on ends with whatever error its last write met: it was cancelled.
+      if (connectError?.code === Code.Unknown && signal.aborted) connectError = new ConnectError("cancelled", Code.Canceled);
       const code = CODE_NAMES.get(connectError?.code ?? 0) ?? "unknown";
       const seconds = (performance.now() - started) / 1000;
       observe.metrics.rpcs.inc({ method: name, code });
@@ -59,10 +61,10 @@ export function instrument<T extends object>(
         const scope = begin(context);
         try {
           const answer = await inRequest(scope, () => handler.call(impl, request, context));
-          done(scope, started, undefined);
+          done(scope, started, undefined, context.signal);
           return answer;
         } catch (err) {
-          done(scope, started, err);
+          done(scope, started, err, context.signal);
           throw err;
         }
       };
@@ -78,7 +80,7 @@ export function instrument<T extends object>(
           failure = err;
           throw err;
         } finally {
-          done(scope, started, failure);
+          done(scope, started, failure, context.signal);
         }
       };
     }

@@ -1,6 +1,6 @@
 /**
  * An example resource server: a tiny notes API whose one protected route
- * needs an iam-core access token carrying the `notes:read` scope.
+ * needs an iam-core access token carrying the `notes.note.read` scope.
  *
  *   IAM_CORE_URL=http://127.0.0.1:50051 node --import tsx examples/resource-server/server.ts
  *
@@ -36,7 +36,7 @@ export interface ResourceServerOptions {
   port?: number;
 }
 
-export const REQUIRED_SCOPE = "notes:read";
+export const REQUIRED_SCOPE = "notes.note.read";
 const REALM = "notes";
 
 type Verify = (token: string, requiredScopes: string[]) => Promise<VerifyTokenResponse>;

@@ -25,8 +25,8 @@ async function setup(t: ExecutionContext): Promise<TestServer> {
     pkceRequired: true,
     grantTypes: ["authorization_code", "refresh_token"],
   });
-  await seedUser(s.core, { ...DANA, permissions: ["notes:read"] });
-  await seedUser(s.core, { ...ERIN, permissions: ["notes:write"] });
+  await seedUser(s.core, { ...DANA, permissions: ["notes.note.read"] });
+  await seedUser(s.core, { ...ERIN, permissions: ["notes.note.write"] });
   return s;
 }
 
@@ -83,7 +83,7 @@ test("the resource-server story: sign in, call the API, refresh, call again, rev
   });
   t.teardown(() => api.close());
 
-  const first = await signIn(s, DANA, "notes:read");
+  const first = await signIn(s, DANA, "notes.note.read");
   const ok = await notes(api.url, `Bearer ${first.access_token}`);
   t.is(ok.status, 200);
   t.deepEqual(await ok.json(), { owner: DANA.id, notes: ["Notes of dana"] });
@@ -123,11 +123,11 @@ test("the protected route answers RFC 6750 challenges: no token, a malformed hea
   }
   await assertRefused(t, await notes(api.url, "Bearer not.a.token"), 401, /error="invalid_token", error_description="the access token is not valid"$/, "invalid_token");
 
-  const writer = await signIn(s, ERIN, "notes:write");
-  await assertRefused(t, await notes(api.url, `Bearer ${writer.access_token}`), 403, /^Bearer realm="notes", error="insufficient_scope", error_description="[^"]+", scope="notes:read"$/, "insufficient_scope");
+  const writer = await signIn(s, ERIN, "notes.note.write");
+  await assertRefused(t, await notes(api.url, `Bearer ${writer.access_token}`), 403, /^Bearer realm="notes", error="insufficient_scope", error_description="[^"]+", scope="notes.note.read"$/, "insufficient_scope");
 
   // The same API bound to another project refuses this project's tokens.
-  const reader = await signIn(s, DANA, "notes:read");
+  const reader = await signIn(s, DANA, "notes.note.read");
   const other = await startResourceServer({ coreUrl: s.grpcUrl, issuer: "http://iam.test/services/oauth2/acme/shop", organization: "acme", project: "shop" });
   t.teardown(() => other.close());
   await assertRefused(t, await notes(other.url, `Bearer ${reader.access_token}`), 401, /error="invalid_token"/, "invalid_token");
@@ -135,7 +135,7 @@ test("the protected route answers RFC 6750 challenges: no token, a malformed hea
 
 test("an unreachable core makes the API fail closed with 503, never let the request through", async (t) => {
   const s = await setup(t);
-  const reader = await signIn(s, DANA, "notes:read");
+  const reader = await signIn(s, DANA, "notes.note.read");
   const api = await startResourceServer({
     coreUrl: "http://127.0.0.1:9",
     issuer: "http://iam.test/services/oauth2/iam-admins/iam-admins",
@@ -159,14 +159,14 @@ test("local verification against the JWKS accepts good tokens and refuses bad on
     mode: "local",
   });
   t.teardown(() => api.close());
-  const reader = await signIn(s, DANA, "notes:read");
+  const reader = await signIn(s, DANA, "notes.note.read");
   t.is((await notes(api.url, `Bearer ${reader.access_token}`)).status, 200);
 
   const [head, payload, signature] = reader.access_token.split(".") as [string, string, string];
   const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
   const forged = Buffer.from(JSON.stringify({ ...claims, sub: "admin" })).toString("base64url");
   await assertRefused(t, await notes(api.url, `Bearer ${head}.${forged}.${signature}`), 401, /error="invalid_token"/, "invalid_token");
-  const writer = await signIn(s, ERIN, "notes:write");
+  const writer = await signIn(s, ERIN, "notes.note.write");
   await assertRefused(t, await notes(api.url, `Bearer ${writer.access_token}`), 403, /error="insufficient_scope"/, "insufficient_scope");
 
   await fetch(`${s.project}/revoke`, {
