@@ -71,6 +71,7 @@ export async function bootstrap(
       grantTypes: ["authorization_code", "refresh_token", "client_credentials"],
       // The documented first curl has no PKCE; public clients always need it.
       pkceRequired: false,
+      rememberConsent: false,
       accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
       refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
       createdAt: now,

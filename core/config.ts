@@ -36,6 +36,18 @@ export interface Config {
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
   refreshTokenGrace: number;
+  /** Failed sign-ins of one username within the window that lock it. */
+  loginMaxFailuresPerUser: number;
+  /** Failed sign-ins from one client address within the window that lock it. */
+  loginMaxFailuresPerAddress: number;
+  /** Seconds over which failed sign-ins are counted. */
+  loginFailureWindow: number;
+  /** Seconds a locked username or address stays locked. */
+  loginLockout: number;
+  /** Milliseconds the answer to a repeated failure is held back, doubling with each (at most 5 s). */
+  loginFailureDelayMs: number;
+  /** Whether the gateway takes the client address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy: boolean;
   /** Seconds in-flight requests may take to finish after SIGTERM before they are cut. */
   shutdownGrace: number;
   /** Whether `GET /metrics` answers on both ports. */
@@ -118,6 +130,12 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
+  { key: "loginMaxFailuresPerUser", env: "IAM_LOGIN_MAX_FAILURES_PER_USER", doc: "failed sign-ins of one username within the window that lock it", default: () => 5, parse: positive(1, 1000) },
+  { key: "loginMaxFailuresPerAddress", env: "IAM_LOGIN_MAX_FAILURES_PER_ADDRESS", doc: "failed sign-ins from one client address within the window that lock it", default: () => 20, parse: positive(1, 100000) },
+  { key: "loginFailureWindow", env: "IAM_LOGIN_FAILURE_WINDOW", doc: "seconds over which failed sign-ins are counted", default: () => 900, parse: positive(60, 86400) },
+  { key: "loginLockout", env: "IAM_LOGIN_LOCKOUT", doc: "seconds a locked username or address stays locked", default: () => 900, parse: positive(1, 86400) },
+  { key: "loginFailureDelayMs", env: "IAM_LOGIN_FAILURE_DELAY_MS", doc: "milliseconds the answer to a repeated failed sign-in is held back, doubling each time (at most 5000)", default: () => 250, parse: positive(0, 5000) },
+  { key: "trustProxy", env: "IAM_TRUST_PROXY", doc: "take the client address from X-Forwarded-For (true only behind a reverse proxy that sets it)", default: () => false, parse: flag },
   { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
   { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
 ];

@@ -16,7 +16,18 @@ export interface Deps {
   clients: ClientAuthenticator;
   logger: Logger;
   metrics: Metrics;
-  config: Pick<Config, "baseUrl" | "authorizationRequestTtl" | "authorizationCodeTtl" | "refreshTokenGrace">;
+  config: Pick<
+    Config,
+    | "baseUrl"
+    | "authorizationRequestTtl"
+    | "authorizationCodeTtl"
+    | "refreshTokenGrace"
+    | "loginMaxFailuresPerUser"
+    | "loginMaxFailuresPerAddress"
+    | "loginFailureWindow"
+    | "loginLockout"
+    | "loginFailureDelayMs"
+  >;
 }
 
 const ISSUER_PATH = "/services/oauth2/";

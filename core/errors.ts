@@ -30,7 +30,13 @@ interface OAuthErrorOptions {
   status?: number;
   /** What went wrong, for the logs only: never sent. */
   detail?: string;
+  /** The Connect code, where it is not the usual one for the RFC code (a lockout is RESOURCE_EXHAUSTED). */
+  code?: Code;
+  /** Typed error details for the caller (a LoginFailure, say). */
+  details?: OutgoingDetail[];
 }
+
+type OutgoingDetail = ConstructorParameters<typeof ConnectError>[3] extends (infer D)[] | undefined ? D : never;
 
 /**
  * An OAuth error with its RFC code and a description that is safe to show to
@@ -41,6 +47,8 @@ export class OAuthError extends Error {
   readonly redirectTo: string | undefined;
   readonly detail: string | undefined;
   readonly status: number;
+  readonly code: Code | undefined;
+  readonly details: OutgoingDetail[] | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -49,6 +57,8 @@ export class OAuthError extends Error {
     this.redirectTo = options.redirectTo;
     this.detail = options.detail;
     this.status = options.status ?? httpStatusOf(error);
+    this.code = options.code;
+    this.details = options.details;
   }
 }
 
@@ -97,7 +107,7 @@ export function toConnectError(err: unknown, onUnexpected: (err: unknown) => voi
     const metadata = new Headers({ [ERROR_KEY]: err.error });
     if (err.redirectTo !== undefined) metadata.set(REDIRECT_KEY, err.redirectTo);
     if (err.status !== httpStatusOf(err.error)) metadata.set(STATUS_KEY, String(err.status));
-    return new ConnectError(err.message, CONNECT_CODE[err.error], metadata, undefined, err);
+    return new ConnectError(err.message, err.code ?? CONNECT_CODE[err.error], metadata, err.details, err);
   }
   if (err instanceof ConnectError) return err;
   onUnexpected(err);

@@ -64,6 +64,10 @@ export function testConfig(db: string, overrides: Partial<Config> = {}): Config 
       logLevel: "silent",
       // Strict refresh-token reuse detection unless a test is about the grace window.
       refreshTokenGrace: 0,
+      // Sign-in lockout and hold-back only where a test is about them.
+      loginMaxFailuresPerUser: 1000,
+      loginMaxFailuresPerAddress: 1000,
+      loginFailureDelayMs: 0,
       ...overrides,
     },
   );
@@ -160,6 +164,7 @@ export async function seedClient(
     redirectUris: ["https://app.example/callback"],
     grantTypes: ["authorization_code", "refresh_token"],
     pkceRequired: false,
+    rememberConsent: false,
     accessTokenTtl: 300,
     refreshTokenTtl: 3600,
     createdAt: 0,

@@ -44,6 +44,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<t
     grantTypes,
     // RFC 9700 §2.1.1: public clients always use PKCE.
     pkceRequired: type === "public" || r.pkceRequired,
+    rememberConsent: r.rememberConsent,
     accessTokenTtl: r.accessTokenTtl === 0n ? DEFAULT_ACCESS_TOKEN_TTL : checkRange("access_token_ttl", Number(r.accessTokenTtl), ...ACCESS_TTL),
     refreshTokenTtl:
       r.refreshTokenTtl === 0n ? DEFAULT_REFRESH_TOKEN_TTL : checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL),
@@ -66,13 +67,14 @@ export async function listClients(deps: Deps, r: pb.ListClientsRequest): Out<typ
 
 export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<typeof pb.UpdateClientResponseSchema> {
   const current = await clientOf(deps, r, r.clientId);
-  const paths = maskOf(r.updateMask?.paths, ["name", "redirect_uris", "grant_types", "pkce_required", "access_token_ttl", "refresh_token_ttl"]);
+  const paths = maskOf(r.updateMask?.paths, ["name", "redirect_uris", "grant_types", "pkce_required", "remember_consent", "access_token_ttl", "refresh_token_ttl"]);
   const next: ClientRecord = {
     ...current,
     name: paths.has("name") ? checkText("name", r.name) || current.id : current.name,
     redirectUris: paths.has("redirect_uris") ? [...r.redirectUris] : current.redirectUris,
     grantTypes: paths.has("grant_types") ? [...r.grantTypes] : current.grantTypes,
     pkceRequired: current.type === "public" || (paths.has("pkce_required") ? r.pkceRequired : current.pkceRequired),
+    rememberConsent: paths.has("remember_consent") ? r.rememberConsent : current.rememberConsent,
     accessTokenTtl: paths.has("access_token_ttl")
       ? checkRange("access_token_ttl", Number(r.accessTokenTtl), ...ACCESS_TTL)
       : current.accessTokenTtl,

@@ -45,6 +45,7 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   redirectUris: c.redirectUris,
   grantTypes: c.grantTypes,
   pkceRequired: c.pkceRequired,
+  rememberConsent: c.rememberConsent,
   accessTokenTtl: BigInt(c.accessTokenTtl),
   refreshTokenTtl: BigInt(c.refreshTokenTtl),
   roles,

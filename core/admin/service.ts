@@ -43,6 +43,8 @@ export const ADMIN_METHODS = {
   updateUser: inProject(users.updateUser),
   setUserPassword: inProject(users.setUserPassword),
   deleteUser: inProject(users.deleteUser),
+  listUserConsents: inProject(users.listUserConsents),
+  revokeUserConsent: inProject(users.revokeUserConsent),
   createPermission: inProject(access.createPermission),
   listPermissions: inProject(access.listPermissions),
   deletePermission: inProject(access.deletePermission),

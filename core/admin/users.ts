@@ -74,3 +74,17 @@ export async function deleteUser(deps: Deps, r: pb.DeleteUserRequest): Out<typeo
   if (!(await deps.store.deleteUser(r, r.userId))) found(undefined, `user ${r.userId} in ${r.organization}/${r.project}`);
   return {};
 }
+
+export async function listUserConsents(deps: Deps, r: pb.ListUserConsentsRequest): Out<typeof pb.ListUserConsentsResponseSchema> {
+  await userOf(deps, r, r.userId);
+  const consents = await deps.store.listConsents(r, r.userId);
+  return { consents: consents.map((c) => ({ clientId: c.clientId, scopes: c.scopes, grantedAt: BigInt(c.grantedAt) })) };
+}
+
+export async function revokeUserConsent(deps: Deps, r: pb.RevokeUserConsentRequest): Out<typeof pb.RevokeUserConsentResponseSchema> {
+  await userOf(deps, r, r.userId);
+  if (!(await deps.store.revokeConsent(r, r.userId, r.clientId, epochSeconds(deps.clock)))) {
+    found(undefined, `consent or grant of user ${r.userId} to client ${r.clientId}`);
+  }
+  return {};
+}

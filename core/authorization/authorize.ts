@@ -61,5 +61,6 @@ export async function authorize(
     expiresIn: BigInt(ttl),
     organization: request.organization,
     project: request.project,
+    projectName: ctx.project!.name,
   };
 }

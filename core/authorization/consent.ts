@@ -6,6 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
 import { withQuery } from "../lib/redirect-uri.js";
 import { isSubset } from "../lib/scopes.js";
+import type { AuthorizationRequestRecord } from "../store/types.js";
 import { loadPendingRequest } from "./pending.js";
 
 /**
@@ -13,7 +14,7 @@ import { loadPendingRequest } from "./pending.js";
  * issues a single-use authorization code bound to the client, redirect URI,
  * PKCE challenge, user, scopes and nonce (RFC 6749 §4.1.2); approving nothing,
  * or denying, answers `access_denied` to the client. Either way the pending
- * request is spent.
+ * request is spent. A client that remembers consent remembers the approval.
  */
 export async function consent(
   deps: Deps,
@@ -27,42 +28,57 @@ export async function consent(
   if (!request.deny && !isSubset(approved, pending.offeredScopes)) {
     throw new OAuthError("invalid_request", "consent names a scope that was not offered");
   }
+  const signedIn = { ...pending, userId: pending.userId, offeredScopes: pending.offeredScopes, authTime: pending.authTime };
+  return { redirectTo: await completeRequest(deps, signedIn, request.deny ? [] : approved) };
+}
+
+type SignedIn = AuthorizationRequestRecord & { userId: string; offeredScopes: string[]; authTime: number };
+
+/**
+ * Spends a signed-in pending request: with no approved scope, the client is
+ * told `access_denied`; otherwise a code is issued for the approved ones (and
+ * remembered, for a client that remembers consent). Answers where to send the
+ * user agent.
+ */
+export async function completeRequest(deps: Deps, pending: SignedIn, approved: readonly string[]): Promise<string> {
   const issuer = issuerOf(deps.config.baseUrl, pending);
   const now = epochSeconds(deps.clock);
-
   return deps.store.transaction(async (store) => {
     if (!(await store.consumeAuthorizationRequest(pending.idHash))) {
       throw new OAuthError("invalid_request", "the authorization request was already completed");
     }
-    if (request.deny || approved.length === 0) {
-      return {
-        redirectTo: withQuery(pending.redirectUri, {
-          error: "access_denied",
-          error_description: "the user did not grant access",
-          state: pending.state,
-          iss: issuer,
-        }),
-      };
+    if (approved.length === 0) {
+      return withQuery(pending.redirectUri, {
+        error: "access_denied",
+        error_description: "the user did not grant access",
+        state: pending.state,
+        iss: issuer,
+      });
     }
+    // Kept in the order they were offered, whatever order the form sent.
+    const scopes = pending.offeredScopes.filter((scope) => approved.includes(scope));
     const code = randomToken();
     await store.createAuthorizationCode({
       organization: pending.organization,
       project: pending.project,
       codeHash: sha256(code),
       clientId: pending.clientId,
-      userId: pending.userId!,
+      userId: pending.userId,
       redirectUri: pending.redirectUri,
-      // Kept in the order they were offered, whatever order the form sent.
-      scopes: pending.offeredScopes!.filter((scope) => approved.includes(scope)),
+      scopes,
       codeChallenge: pending.codeChallenge,
       codeChallengeMethod: pending.codeChallengeMethod,
       nonce: pending.nonce,
-      authTime: pending.authTime!,
+      authTime: pending.authTime,
       createdAt: now,
       expiresAt: now + deps.config.authorizationCodeTtl,
       consumedAt: null,
       grantId: null,
     });
-    return { redirectTo: withQuery(pending.redirectUri, { code, state: pending.state, iss: issuer }) };
+    const client = await store.getClient(pending, pending.clientId);
+    if (client?.rememberConsent === true) {
+      await store.rememberConsent({ ...pending, userId: pending.userId, clientId: pending.clientId, scopes, grantedAt: now });
+    }
+    return withQuery(pending.redirectUri, { code, state: pending.state, iss: issuer });
   });
 }

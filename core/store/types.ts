@@ -38,6 +38,8 @@ export interface ClientRecord extends ProjectRef {
   redirectUris: string[];
   grantTypes: string[];
   pkceRequired: boolean;
+  /** Whether a user who approved scopes for this client is not asked again for the same or fewer. */
+  rememberConsent: boolean;
   accessTokenTtl: number;
   refreshTokenTtl: number;
   createdAt: EpochSeconds;
@@ -291,6 +293,37 @@ export interface RefreshTokenStore {
   rotateRefreshToken(tokenHash: string, at: EpochSeconds): Promise<boolean>;
 }
 
+export interface ConsentRecord extends ProjectRef {
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  grantedAt: EpochSeconds;
+}
+
+export interface ConsentStore {
+  getConsent(ref: ProjectRef, userId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  /** Adds `scopes` to what the user approved for the client (creating the record). */
+  rememberConsent(consent: ConsentRecord): Promise<void>;
+  listConsents(ref: ProjectRef, userId: string): Promise<ConsentRecord[]>;
+  /** Forgets the consent and revokes every grant the user gave the client; false when there was none of either. */
+  revokeConsent(ref: ProjectRef, userId: string, clientId: string, at: EpochSeconds): Promise<boolean>;
+}
+
+export interface LoginFailurePolicy {
+  /** Failures within the window that lock the key. */
+  maxFailures: number;
+  windowSeconds: number;
+  lockoutSeconds: number;
+}
+
+export interface LoginThrottleStore {
+  /** The latest `locked_until` among these keys still in the future, or 0. */
+  lockedUntil(keys: readonly string[], now: EpochSeconds): Promise<EpochSeconds>;
+  /** Counts a failure of `key`; answers the failures in the window and the lockout it led to (0 when none). */
+  recordLoginFailure(key: string, now: EpochSeconds, policy: LoginFailurePolicy): Promise<{ failures: number; lockedUntil: EpochSeconds }>;
+  clearLoginFailures(key: string): Promise<void>;
+}
+
 export interface MaintenanceStore {
   /** Deletes what has expired; answers how many rows of each kind went. */
   purgeExpired(now: EpochSeconds): Promise<Record<string, number>>;
@@ -306,6 +339,8 @@ export interface Store
     AuthorizationCodeStore,
     GrantStore,
     RefreshTokenStore,
+    ConsentStore,
+    LoginThrottleStore,
     MaintenanceStore {
   /**
    * Runs `fn` atomically: every write it makes through the store it is given

@@ -46,6 +46,12 @@ test("environment variables override every default", (t) => {
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
     IAM_SHUTDOWN_GRACE: "30",
+    IAM_LOGIN_MAX_FAILURES_PER_USER: "7",
+    IAM_LOGIN_MAX_FAILURES_PER_ADDRESS: "70",
+    IAM_LOGIN_FAILURE_WINDOW: "600",
+    IAM_LOGIN_LOCKOUT: "120",
+    IAM_LOGIN_FAILURE_DELAY_MS: "0",
+    IAM_TRUST_PROXY: "true",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -61,6 +67,12 @@ test("environment variables override every default", (t) => {
     passwordHashIterations: 3,
     metrics: false,
     shutdownGrace: 30,
+    loginMaxFailuresPerUser: 7,
+    loginMaxFailuresPerAddress: 70,
+    loginFailureWindow: 600,
+    loginLockout: 120,
+    loginFailureDelayMs: 0,
+    trustProxy: true,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     purgeInterval: 120,
@@ -120,6 +132,10 @@ const invalid: [string, string][] = [
   ["IAM_PURGE_INTERVAL", "0"],
   ["IAM_METRICS", "yes"],
   ["IAM_SHUTDOWN_GRACE", "601"],
+  ["IAM_LOGIN_MAX_FAILURES_PER_USER", "0"],
+  ["IAM_LOGIN_FAILURE_WINDOW", "59"],
+  ["IAM_LOGIN_FAILURE_DELAY_MS", "5001"],
+  ["IAM_TRUST_PROXY", "yes"],
   ["IAM_METRICS", "TRUE"],
 ];
 for (const [name, value] of invalid) {
@@ -150,7 +166,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 17);
+  t.is(lines.length, 23);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

@@ -193,4 +193,31 @@ export const migrations: readonly string[] = [
   CREATE INDEX refresh_tokens_grant ON refresh_tokens(grant_id);
   CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
   `,
+  // 2: remembered consent, and failed sign-ins per user and per client address.
+  `
+  ALTER TABLE clients ADD COLUMN remember_consent INTEGER NOT NULL DEFAULT 0;
+
+  -- The scopes a user approved for a client that remembers consent.
+  CREATE TABLE consents (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id, user_id, client_id),
+    FOREIGN KEY (organization_id, project_id, user_id) REFERENCES users(organization_id, project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (organization_id, project_id, client_id) REFERENCES clients(organization_id, project_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX consents_client ON consents(organization_id, project_id, client_id);
+
+  -- Failed sign-ins of one key (a username in a project, or a client
+  -- address) in the current window, and the lockout they led to.
+  CREATE TABLE login_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_ends_at INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

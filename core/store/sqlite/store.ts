@@ -6,6 +6,7 @@ import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
   ClientRecord,
+  ConsentRecord,
   EpochSeconds,
   GrantRecord,
   OrganizationRecord,
@@ -103,7 +104,7 @@ function createOps(db: Database.Database): StoreOps {
     deleteProjectRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ?"),
     listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
-      access_token_ttl = ?, refresh_token_ttl = ? WHERE organization_id = ? AND project_id = ? AND id = ?`),
+      remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ? WHERE organization_id = ? AND project_id = ? AND id = ?`),
     setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteClient: s("DELETE FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
@@ -159,8 +160,24 @@ function createOps(db: Database.Database): StoreOps {
     ),
     getProject: s("SELECT * FROM projects WHERE organization_id = ? AND id = ?"),
     insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
-      grant_types, pkce_required, access_token_ttl, refresh_token_ttl, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getConsent: s("SELECT * FROM consents WHERE organization_id = ? AND project_id = ? AND user_id = ? AND client_id = ?"),
+    upsertConsent: s(`INSERT INTO consents (organization_id, project_id, user_id, client_id, scopes, granted_at)
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, project_id, user_id, client_id)
+      DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`),
+    listConsents: s("SELECT * FROM consents WHERE organization_id = ? AND project_id = ? AND user_id = ? ORDER BY client_id"),
+    deleteConsent: s("DELETE FROM consents WHERE organization_id = ? AND project_id = ? AND user_id = ? AND client_id = ?"),
+    revokeUserClientGrants: s(`UPDATE grants SET revoked_at = ? WHERE organization_id = ? AND project_id = ? AND user_id = ?
+      AND client_id = ? AND kind = 'user' AND revoked_at IS NULL`),
+    revokeUserClientRefresh: s(`UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?) WHERE grant_id IN
+      (SELECT id FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND client_id = ? AND kind = 'user')`),
+    getLoginFailures: s("SELECT * FROM login_failures WHERE key = ?"),
+    putLoginFailures: s(`INSERT INTO login_failures (key, failures, window_ends_at, locked_until) VALUES (?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_ends_at = excluded.window_ends_at,
+      locked_until = excluded.locked_until`),
+    deleteLoginFailures: s("DELETE FROM login_failures WHERE key = ?"),
+    purgeLoginFailures: s("DELETE FROM login_failures WHERE window_ends_at <= ? AND locked_until <= ?"),
     getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     insertUser: s(`INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -247,6 +264,7 @@ function createOps(db: Database.Database): StoreOps {
     redirectUris: list(r.redirect_uris),
     grantTypes: list(r.grant_types),
     pkceRequired: r.pkce_required === 1,
+    rememberConsent: r.remember_consent === 1,
     accessTokenTtl: r.access_token_ttl,
     refreshTokenTtl: r.refresh_token_ttl,
     createdAt: r.created_at,
@@ -336,6 +354,14 @@ function createOps(db: Database.Database): StoreOps {
     rotatedAt: r.rotated_at,
     parentHash: r.parent_hash,
   });
+  const consent = (r: Row): ConsentRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    scopes: list(r.scopes),
+    grantedAt: r.granted_at,
+  });
   const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
     row === undefined ? undefined : map(row as Row);
   const role = (r: Row): RoleRecord => ({
@@ -388,6 +414,7 @@ function createOps(db: Database.Database): StoreOps {
         json(c.redirectUris),
         json(c.grantTypes),
         c.pkceRequired ? 1 : 0,
+        c.rememberConsent ? 1 : 0,
         c.accessTokenTtl,
         c.refreshTokenTtl,
         c.organization,
@@ -453,6 +480,7 @@ function createOps(db: Database.Database): StoreOps {
           json(c.redirectUris),
           json(c.grantTypes),
           c.pkceRequired ? 1 : 0,
+          c.rememberConsent ? 1 : 0,
           c.accessTokenTtl,
           c.refreshTokenTtl,
           c.createdAt,
@@ -579,6 +607,43 @@ function createOps(db: Database.Database): StoreOps {
         q.rotateSiblings.run(tokenHash, tokenHash);
         return true;
       }),
+    getConsent: (ref, userId, clientId) =>
+      maybe(q.getConsent.get(ref.organization, ref.project, userId, clientId), consent),
+    rememberConsent: (c) =>
+      tx(() => {
+        const known = maybe(q.getConsent.get(c.organization, c.project, c.userId, c.clientId), consent);
+        const scopes = [...new Set([...(known?.scopes ?? []), ...c.scopes])].sort();
+        q.upsertConsent.run(c.organization, c.project, c.userId, c.clientId, json(scopes), c.grantedAt);
+      }),
+    listConsents: (ref, userId) => (q.listConsents.all(ref.organization, ref.project, userId) as Row[]).map(consent),
+    revokeConsent: (ref, userId, clientId, at) =>
+      tx(() => {
+        const args = [ref.organization, ref.project, userId, clientId] as const;
+        const forgotten = q.deleteConsent.run(...args).changes;
+        q.revokeUserClientRefresh.run(at, ...args);
+        const revoked = q.revokeUserClientGrants.run(at, ...args).changes;
+        return forgotten + revoked > 0;
+      }),
+    lockedUntil: (keys, now) =>
+      keys.reduce((latest, key) => {
+        const row = q.getLoginFailures.get(key) as Row | undefined;
+        const until = row === undefined ? 0 : (row.locked_until as number);
+        return until > now && until > latest ? until : latest;
+      }, 0),
+    recordLoginFailure: (key, now, policy) =>
+      tx(() => {
+        const row = q.getLoginFailures.get(key) as Row | undefined;
+        // A new window starts once the last one ended (a lockout ends its window too).
+        const fresh = row === undefined || (row.window_ends_at as number) <= now;
+        const failures = fresh ? 1 : (row.failures as number) + 1;
+        const windowEndsAt = fresh ? now + policy.windowSeconds : (row.window_ends_at as number);
+        const lockedUntil = failures >= policy.maxFailures ? now + policy.lockoutSeconds : 0;
+        q.putLoginFailures.run(key, failures, lockedUntil > 0 ? lockedUntil : windowEndsAt, lockedUntil);
+        return { failures, lockedUntil };
+      }),
+    clearLoginFailures: (key) => {
+      q.deleteLoginFailures.run(key);
+    },
     purgeExpired: (now: EpochSeconds) =>
       db.transaction(() => ({
         authorization_requests: q.purgeRequests.run(now).changes,
@@ -588,6 +653,7 @@ function createOps(db: Database.Database): StoreOps {
         refresh_tokens: q.purgeRefresh.run(now).changes,
         grants: q.purgeGrants.run(now).changes,
         signing_keys: q.purgeKeys.run(now).changes,
+        login_failures: q.purgeLoginFailures.run(now, now).changes,
       }))(),
   };
 }

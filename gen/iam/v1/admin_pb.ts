@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/admin.proto.
  */
 export const file_iam_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChJpYW0vdjEvYWRtaW4ucHJvdG8SBmlhbS52MSI8CgxPcmdhbml6YXRpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgDIm8KB1Byb2plY3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkSDgoGaXNzdWVyGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAMihgIKBkNsaWVudBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRIMCgRuYW1lGAQgASgJEiAKBHR5cGUYBSABKA4yEi5pYW0udjEuQ2xpZW50VHlwZRIVCg1yZWRpcmVjdF91cmlzGAYgAygJEhMKC2dyYW50X3R5cGVzGAcgAygJEhUKDXBrY2VfcmVxdWlyZWQYCCABKAgSGAoQYWNjZXNzX3Rva2VuX3R0bBgJIAEoAxIZChFyZWZyZXNoX3Rva2VuX3R0bBgKIAEoAxINCgVyb2xlcxgLIAMoCRISCgpjcmVhdGVkX2F0GAwgASgDIooBCgRVc2VyEhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEgoKAmlkGAMgASgJEgwKBG5hbWUYBCABKAkSDQoFZW1haWwYBSABKAkSDwoHZW5hYmxlZBgGIAEoCBINCgVyb2xlcxgHIAMoCRISCgpjcmVhdGVkX2F0GAggASgDIlQKClBlcm1pc3Npb24SFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSCgoCaWQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiYwoEUm9sZRIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtwZXJtaXNzaW9ucxgFIAMoCSI1ChlDcmVhdGVPcmdhbml6YXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiSAoaQ3JlYXRlT3JnYW5pemF0aW9uUmVzcG9uc2USKgoMb3JnYW5pemF0aW9uGAEgASgLMhQuaWFtLnYxLk9yZ2FuaXphdGlvbiIkChZHZXRPcmdhbml6YXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkUKF0dldE9yZ2FuaXphdGlvblJlc3BvbnNlEioKDG9yZ2FuaXphdGlvbhgBIAEoCzIULmlhbS52MS5Pcmdhbml6YXRpb24iQQoYTGlzdE9yZ2FuaXphdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImEKGUxpc3RPcmdhbml6YXRpb25zUmVzcG9uc2USKwoNb3JnYW5pemF0aW9ucxgBIAMoCzIULmlhbS52MS5Pcmdhbml6YXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjUKGVVwZGF0ZU9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJIChpVcGRhdGVPcmdhbml6YXRpb25SZXNwb25zZRIqCgxvcmdhbml6YXRpb24YASABKAsyFC5pYW0udjEuT3JnYW5pemF0aW9uIicKGURlbGV0ZU9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkiHAoaRGVsZXRlT3JnYW5pemF0aW9uUmVzcG9uc2UiWAoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkiOQoVQ3JlYXRlUHJvamVjdFJlc3BvbnNlEiAKB3Byb2plY3QYASABKAsyDy5pYW0udjEuUHJvamVjdCI6ChFHZXRQcm9qZWN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCSI2ChJHZXRQcm9qZWN0UmVzcG9uc2USIAoHcHJvamVjdBgBIAEoCzIPLmlhbS52MS5Qcm9qZWN0IlIKE0xpc3RQcm9qZWN0c1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlIKFExpc3RQcm9qZWN0c1Jlc3BvbnNlEiEKCHByb2plY3RzGAEgAygLMg8uaWFtLnYxLlByb2plY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIo4BChRVcGRhdGVQcm9qZWN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGF1ZGllbmNlGAQgASgJEi8KC3VwZGF0ZV9tYXNrGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI5ChVVcGRhdGVQcm9qZWN0UmVzcG9uc2USIAoHcHJvamVjdBgBIAEoCzIPLmlhbS52MS5Qcm9qZWN0Ij0KFERlbGV0ZVByb2plY3RSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIhcKFURlbGV0ZVByb2plY3RSZXNwb25zZSKHAgoTQ3JlYXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIgCgR0eXBlGAUgASgOMhIuaWFtLnYxLkNsaWVudFR5cGUSDgoGc2VjcmV0GAYgASgJEhUKDXJlZGlyZWN0X3VyaXMYByADKAkSEwoLZ3JhbnRfdHlwZXMYCCADKAkSFQoNcGtjZV9yZXF1aXJlZBgJIAEoCBIYChBhY2Nlc3NfdG9rZW5fdHRsGAogASgDEhkKEXJlZnJlc2hfdG9rZW5fdHRsGAsgASgDIkYKFENyZWF0ZUNsaWVudFJlc3BvbnNlEh4KBmNsaWVudBgBIAEoCzIOLmlhbS52MS5DbGllbnQSDgoGc2VjcmV0GAIgASgJIkwKEEdldENsaWVudFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJIjMKEUdldENsaWVudFJlc3BvbnNlEh4KBmNsaWVudBgBIAEoCzIOLmlhbS52MS5DbGllbnQiYgoSTGlzdENsaWVudHNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIk8KE0xpc3RDbGllbnRzUmVzcG9uc2USHwoHY2xpZW50cxgBIAMoCzIOLmlhbS52MS5DbGllbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoYCChNVcGRhdGVDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEhUKDXJlZGlyZWN0X3VyaXMYBSADKAkSEwoLZ3JhbnRfdHlwZXMYBiADKAkSFQoNcGtjZV9yZXF1aXJlZBgHIAEoCBIYChBhY2Nlc3NfdG9rZW5fdHRsGAggASgDEhkKEXJlZnJlc2hfdG9rZW5fdHRsGAkgASgDEi8KC3VwZGF0ZV9tYXNrGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChRVcGRhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImUKGVJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNlY3JldBgEIAEoCSIsChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkiTwoTRGVsZXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkiFgoURGVsZXRlQ2xpZW50UmVzcG9uc2UiegoRQ3JlYXRlVXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEg0KBWVtYWlsGAUgASgJEhAKCHBhc3N3b3JkGAYgASgJIjAKEkNyZWF0ZVVzZXJSZXNwb25zZRIaCgR1c2VyGAEgASgLMgwuaWFtLnYxLlVzZXIiSAoOR2V0VXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSItCg9HZXRVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImAKEExpc3RVc2Vyc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiSQoRTGlzdFVzZXJzUmVzcG9uc2USGwoFdXNlcnMYASADKAsyDC5pYW0udjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqgEKEVVwZGF0ZVVzZXJSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIPCgdlbmFibGVkGAYgASgIEi8KC3VwZGF0ZV9tYXNrGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChJVcGRhdGVVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImIKFlNldFVzZXJQYXNzd29yZFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIZChdTZXRVc2VyUGFzc3dvcmRSZXNwb25zZSJLChFEZWxldGVVc2VyUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSJsChdDcmVhdGVQZXJtaXNzaW9uUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIVCg1wZXJtaXNzaW9uX2lkGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIkIKGENyZWF0ZVBlcm1pc3Npb25SZXNwb25zZRImCgpwZXJtaXNzaW9uGAEgASgLMhIuaWFtLnYxLlBlcm1pc3Npb24iZgoWTGlzdFBlcm1pc3Npb25zUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJbChdMaXN0UGVybWlzc2lvbnNSZXNwb25zZRInCgtwZXJtaXNzaW9ucxgBIAMoCzISLmlhbS52MS5QZXJtaXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJXChdEZWxldGVQZXJtaXNzaW9uUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIVCg1wZXJtaXNzaW9uX2lkGAMgASgJIhoKGERlbGV0ZVBlcm1pc3Npb25SZXNwb25zZSJ1ChFDcmVhdGVSb2xlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgdyb2xlX2lkGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC3Blcm1pc3Npb25zGAUgAygJIjAKEkNyZWF0ZVJvbGVSZXNwb25zZRIaCgRyb2xlGAEgASgLMgwuaWFtLnYxLlJvbGUiYAoQTGlzdFJvbGVzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJJChFMaXN0Um9sZXNSZXNwb25zZRIbCgVyb2xlcxgBIAMoCzIMLmlhbS52MS5Sb2xlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJLChFEZWxldGVSb2xlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgdyb2xlX2lkGAMgASgJIhQKEkRlbGV0ZVJvbGVSZXNwb25zZSJ+ChFBc3NpZ25Sb2xlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgdyb2xlX2lkGAMgASgJEhEKB3VzZXJfaWQYBCABKAlIABITCgljbGllbnRfaWQYBSABKAlIAEIJCgdzdWJqZWN0IhQKEkFzc2lnblJvbGVSZXNwb25zZSKAAQoTVW5hc3NpZ25Sb2xlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgdyb2xlX2lkGAMgASgJEhEKB3VzZXJfaWQYBCABKAlIABITCgljbGllbnRfaWQYBSABKAlIAEIJCgdzdWJqZWN0IhYKFFVuYXNzaWduUm9sZVJlc3BvbnNlIkAKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIlwKGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRILCgNraWQYASABKAkSEwoLcmV0aXJlZF9raWQYAiABKAkSHgoWcmV0aXJlZF9rZXlfZXhwaXJlc19hdBgDIAEoAypfCgpDbGllbnRUeXBlEhsKF0NMSUVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHAoYQ0xJRU5UX1RZUEVfQ09ORklERU5USUFMEAESFgoSQ0xJRU5UX1RZUEVfUFVCTElDEAIy6xIKDEFkbWluU2VydmljZRJbChJDcmVhdGVPcmdhbml6YXRpb24SIS5pYW0udjEuQ3JlYXRlT3JnYW5pemF0aW9uUmVxdWVzdBoiLmlhbS52MS5DcmVhdGVPcmdhbml6YXRpb25SZXNwb25zZRJSCg9HZXRPcmdhbml6YXRpb24SHi5pYW0udjEuR2V0T3JnYW5pemF0aW9uUmVxdWVzdBofLmlhbS52MS5HZXRPcmdhbml6YXRpb25SZXNwb25zZRJYChFMaXN0T3JnYW5pemF0aW9ucxIgLmlhbS52MS5MaXN0T3JnYW5pemF0aW9uc1JlcXVlc3QaIS5pYW0udjEuTGlzdE9yZ2FuaXphdGlvbnNSZXNwb25zZRJbChJVcGRhdGVPcmdhbml6YXRpb24SIS5pYW0udjEuVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBoiLmlhbS52MS5VcGRhdGVPcmdhbml6YXRpb25SZXNwb25zZRJbChJEZWxldGVPcmdhbml6YXRpb24SIS5pYW0udjEuRGVsZXRlT3JnYW5pemF0aW9uUmVxdWVzdBoiLmlhbS52MS5EZWxldGVPcmdhbml6YXRpb25SZXNwb25zZRJMCg1DcmVhdGVQcm9qZWN0EhwuaWFtLnYxLkNyZWF0ZVByb2plY3RSZXF1ZXN0Gh0uaWFtLnYxLkNyZWF0ZVByb2plY3RSZXNwb25zZRJDCgpHZXRQcm9qZWN0EhkuaWFtLnYxLkdldFByb2plY3RSZXF1ZXN0GhouaWFtLnYxLkdldFByb2plY3RSZXNwb25zZRJJCgxMaXN0UHJvamVjdHMSGy5pYW0udjEuTGlzdFByb2plY3RzUmVxdWVzdBocLmlhbS52MS5MaXN0UHJvamVjdHNSZXNwb25zZRJMCg1VcGRhdGVQcm9qZWN0EhwuaWFtLnYxLlVwZGF0ZVByb2plY3RSZXF1ZXN0Gh0uaWFtLnYxLlVwZGF0ZVByb2plY3RSZXNwb25zZRJMCg1EZWxldGVQcm9qZWN0EhwuaWFtLnYxLkRlbGV0ZVByb2plY3RSZXF1ZXN0Gh0uaWFtLnYxLkRlbGV0ZVByb2plY3RSZXNwb25zZRJJCgxDcmVhdGVDbGllbnQSGy5pYW0udjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBocLmlhbS52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJACglHZXRDbGllbnQSGC5pYW0udjEuR2V0Q2xpZW50UmVxdWVzdBoZLmlhbS52MS5HZXRDbGllbnRSZXNwb25zZRJGCgtMaXN0Q2xpZW50cxIaLmlhbS52MS5MaXN0Q2xpZW50c1JlcXVlc3QaGy5pYW0udjEuTGlzdENsaWVudHNSZXNwb25zZRJJCgxVcGRhdGVDbGllbnQSGy5pYW0udjEuVXBkYXRlQ2xpZW50UmVxdWVzdBocLmlhbS52MS5VcGRhdGVDbGllbnRSZXNwb25zZRJbChJSb3RhdGVDbGllbnRTZWNyZXQSIS5pYW0udjEuUm90YXRlQ2xpZW50U2VjcmV0UmVxdWVzdBoiLmlhbS52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRJJCgxEZWxldGVDbGllbnQSGy5pYW0udjEuRGVsZXRlQ2xpZW50UmVxdWVzdBocLmlhbS52MS5EZWxldGVDbGllbnRSZXNwb25zZRJDCgpDcmVhdGVVc2VyEhkuaWFtLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GhouaWFtLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRI6CgdHZXRVc2VyEhYuaWFtLnYxLkdldFVzZXJSZXF1ZXN0GhcuaWFtLnYxLkdldFVzZXJSZXNwb25zZRJACglMaXN0VXNlcnMSGC5pYW0udjEuTGlzdFVzZXJzUmVxdWVzdBoZLmlhbS52MS5MaXN0VXNlcnNSZXNwb25zZRJDCgpVcGRhdGVVc2VyEhkuaWFtLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhouaWFtLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJSCg9TZXRVc2VyUGFzc3dvcmQSHi5pYW0udjEuU2V0VXNlclBhc3N3b3JkUmVxdWVzdBofLmlhbS52MS5TZXRVc2VyUGFzc3dvcmRSZXNwb25zZRJDCgpEZWxldGVVc2VyEhkuaWFtLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GhouaWFtLnYxLkRlbGV0ZVVzZXJSZXNwb25zZRJVChBDcmVhdGVQZXJtaXNzaW9uEh8uaWFtLnYxLkNyZWF0ZVBlcm1pc3Npb25SZXF1ZXN0GiAuaWFtLnYxLkNyZWF0ZVBlcm1pc3Npb25SZXNwb25zZRJSCg9MaXN0UGVybWlzc2lvbnMSHi5pYW0udjEuTGlzdFBlcm1pc3Npb25zUmVxdWVzdBofLmlhbS52MS5MaXN0UGVybWlzc2lvbnNSZXNwb25zZRJVChBEZWxldGVQZXJtaXNzaW9uEh8uaWFtLnYxLkRlbGV0ZVBlcm1pc3Npb25SZXF1ZXN0GiAuaWFtLnYxLkRlbGV0ZVBlcm1pc3Npb25SZXNwb25zZRJDCgpDcmVhdGVSb2xlEhkuaWFtLnYxLkNyZWF0ZVJvbGVSZXF1ZXN0GhouaWFtLnYxLkNyZWF0ZVJvbGVSZXNwb25zZRJACglMaXN0Um9sZXMSGC5pYW0udjEuTGlzdFJvbGVzUmVxdWVzdBoZLmlhbS52MS5MaXN0Um9sZXNSZXNwb25zZRJDCgpEZWxldGVSb2xlEhkuaWFtLnYxLkRlbGV0ZVJvbGVSZXF1ZXN0GhouaWFtLnYxLkRlbGV0ZVJvbGVSZXNwb25zZRJDCgpBc3NpZ25Sb2xlEhkuaWFtLnYxLkFzc2lnblJvbGVSZXF1ZXN0GhouaWFtLnYxLkFzc2lnblJvbGVSZXNwb25zZRJJCgxVbmFzc2lnblJvbGUSGy5pYW0udjEuVW5hc3NpZ25Sb2xlUmVxdWVzdBocLmlhbS52MS5VbmFzc2lnblJvbGVSZXNwb25zZRJVChBSb3RhdGVTaWduaW5nS2V5Eh8uaWFtLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiAuaWFtLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask]);
+  fileDesc("ChJpYW0vdjEvYWRtaW4ucHJvdG8SBmlhbS52MSI8CgxPcmdhbml6YXRpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgDIm8KB1Byb2plY3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkSDgoGaXNzdWVyGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAMioAIKBkNsaWVudBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRIMCgRuYW1lGAQgASgJEiAKBHR5cGUYBSABKA4yEi5pYW0udjEuQ2xpZW50VHlwZRIVCg1yZWRpcmVjdF91cmlzGAYgAygJEhMKC2dyYW50X3R5cGVzGAcgAygJEhUKDXBrY2VfcmVxdWlyZWQYCCABKAgSGAoQYWNjZXNzX3Rva2VuX3R0bBgJIAEoAxIZChFyZWZyZXNoX3Rva2VuX3R0bBgKIAEoAxINCgVyb2xlcxgLIAMoCRISCgpjcmVhdGVkX2F0GAwgASgDEhgKEHJlbWVtYmVyX2NvbnNlbnQYDSABKAgiigEKBFVzZXISFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSCgoCaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIPCgdlbmFibGVkGAYgASgIEg0KBXJvbGVzGAcgAygJEhIKCmNyZWF0ZWRfYXQYCCABKAMiVAoKUGVybWlzc2lvbhIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSJjCgRSb2xlEhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEgoKAmlkGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC3Blcm1pc3Npb25zGAUgAygJIjUKGUNyZWF0ZU9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJIChpDcmVhdGVPcmdhbml6YXRpb25SZXNwb25zZRIqCgxvcmdhbml6YXRpb24YASABKAsyFC5pYW0udjEuT3JnYW5pemF0aW9uIiQKFkdldE9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkiRQoXR2V0T3JnYW5pemF0aW9uUmVzcG9uc2USKgoMb3JnYW5pemF0aW9uGAEgASgLMhQuaWFtLnYxLk9yZ2FuaXphdGlvbiJBChhMaXN0T3JnYW5pemF0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYQoZTGlzdE9yZ2FuaXphdGlvbnNSZXNwb25zZRIrCg1vcmdhbml6YXRpb25zGAEgAygLMhQuaWFtLnYxLk9yZ2FuaXphdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNQoZVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJIkgKGlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEioKDG9yZ2FuaXphdGlvbhgBIAEoCzIULmlhbS52MS5Pcmdhbml6YXRpb24iJwoZRGVsZXRlT3JnYW5pemF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVPcmdhbml6YXRpb25SZXNwb25zZSJYChRDcmVhdGVQcm9qZWN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSCgoCaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIQCghhdWRpZW5jZRgEIAEoCSI5ChVDcmVhdGVQcm9qZWN0UmVzcG9uc2USIAoHcHJvamVjdBgBIAEoCzIPLmlhbS52MS5Qcm9qZWN0IjoKEUdldFByb2plY3RSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIjYKEkdldFByb2plY3RSZXNwb25zZRIgCgdwcm9qZWN0GAEgASgLMg8uaWFtLnYxLlByb2plY3QiUgoTTGlzdFByb2plY3RzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUgoUTGlzdFByb2plY3RzUmVzcG9uc2USIQoIcHJvamVjdHMYASADKAsyDy5pYW0udjEuUHJvamVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkijgEKFFVwZGF0ZVByb2plY3RSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkSLwoLdXBkYXRlX21hc2sYBSABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjkKFVVwZGF0ZVByb2plY3RSZXNwb25zZRIgCgdwcm9qZWN0GAEgASgLMg8uaWFtLnYxLlByb2plY3QiPQoURGVsZXRlUHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiFwoVRGVsZXRlUHJvamVjdFJlc3BvbnNlIqECChNDcmVhdGVDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEiAKBHR5cGUYBSABKA4yEi5pYW0udjEuQ2xpZW50VHlwZRIOCgZzZWNyZXQYBiABKAkSFQoNcmVkaXJlY3RfdXJpcxgHIAMoCRITCgtncmFudF90eXBlcxgIIAMoCRIVCg1wa2NlX3JlcXVpcmVkGAkgASgIEhgKEGFjY2Vzc190b2tlbl90dGwYCiABKAMSGQoRcmVmcmVzaF90b2tlbl90dGwYCyABKAMSGAoQcmVtZW1iZXJfY29uc2VudBgMIAEoCCJGChRDcmVhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50Eg4KBnNlY3JldBgCIAEoCSJMChBHZXRDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCSIzChFHZXRDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImIKEkxpc3RDbGllbnRzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJPChNMaXN0Q2xpZW50c1Jlc3BvbnNlEh8KB2NsaWVudHMYASADKAsyDi5pYW0udjEuQ2xpZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKgAgoTVXBkYXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIVCg1yZWRpcmVjdF91cmlzGAUgAygJEhMKC2dyYW50X3R5cGVzGAYgAygJEhUKDXBrY2VfcmVxdWlyZWQYByABKAgSGAoQYWNjZXNzX3Rva2VuX3R0bBgIIAEoAxIZChFyZWZyZXNoX3Rva2VuX3R0bBgJIAEoAxIYChByZW1lbWJlcl9jb25zZW50GAsgASgIEi8KC3VwZGF0ZV9tYXNrGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChRVcGRhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImUKGVJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNlY3JldBgEIAEoCSIsChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkiTwoTRGVsZXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkiFgoURGVsZXRlQ2xpZW50UmVzcG9uc2UiegoRQ3JlYXRlVXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEg0KBWVtYWlsGAUgASgJEhAKCHBhc3N3b3JkGAYgASgJIjAKEkNyZWF0ZVVzZXJSZXNwb25zZRIaCgR1c2VyGAEgASgLMgwuaWFtLnYxLlVzZXIiSAoOR2V0VXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSItCg9HZXRVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImAKEExpc3RVc2Vyc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiSQoRTGlzdFVzZXJzUmVzcG9uc2USGwoFdXNlcnMYASADKAsyDC5pYW0udjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqgEKEVVwZGF0ZVVzZXJSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIPCgdlbmFibGVkGAYgASgIEi8KC3VwZGF0ZV9tYXNrGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChJVcGRhdGVVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImIKFlNldFVzZXJQYXNzd29yZFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIZChdTZXRVc2VyUGFzc3dvcmRSZXNwb25zZSJLChFEZWxldGVVc2VyUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSJRChdMaXN0VXNlckNvbnNlbnRzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJIkAKB0NvbnNlbnQSEQoJY2xpZW50X2lkGAEgASgJEg4KBnNjb3BlcxgCIAMoCRISCgpncmFudGVkX2F0GAMgASgDIj0KGExpc3RVc2VyQ29uc2VudHNSZXNwb25zZRIhCghjb25zZW50cxgBIAMoCzIPLmlhbS52MS5Db25zZW50ImUKGFJldm9rZVVzZXJDb25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCSIbChlSZXZva2VVc2VyQ29uc2VudFJlc3BvbnNlImwKF0NyZWF0ZVBlcm1pc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXBlcm1pc3Npb25faWQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiQgoYQ3JlYXRlUGVybWlzc2lvblJlc3BvbnNlEiYKCnBlcm1pc3Npb24YASABKAsyEi5pYW0udjEuUGVybWlzc2lvbiJmChZMaXN0UGVybWlzc2lvbnNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlsKF0xpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlEicKC3Blcm1pc3Npb25zGAEgAygLMhIuaWFtLnYxLlBlcm1pc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlcKF0RlbGV0ZVBlcm1pc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXBlcm1pc3Npb25faWQYAyABKAkiGgoYRGVsZXRlUGVybWlzc2lvblJlc3BvbnNlInUKEUNyZWF0ZVJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEwoLcGVybWlzc2lvbnMYBSADKAkiMAoSQ3JlYXRlUm9sZVJlc3BvbnNlEhoKBHJvbGUYASABKAsyDC5pYW0udjEuUm9sZSJgChBMaXN0Um9sZXNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIkkKEUxpc3RSb2xlc1Jlc3BvbnNlEhsKBXJvbGVzGAEgAygLMgwuaWFtLnYxLlJvbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIksKEURlbGV0ZVJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkiFAoSRGVsZXRlUm9sZVJlc3BvbnNlIn4KEUFzc2lnblJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkSEQoHdXNlcl9pZBgEIAEoCUgAEhMKCWNsaWVudF9pZBgFIAEoCUgAQgkKB3N1YmplY3QiFAoSQXNzaWduUm9sZVJlc3BvbnNlIoABChNVbmFzc2lnblJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkSEQoHdXNlcl9pZBgEIAEoCUgAEhMKCWNsaWVudF9pZBgFIAEoCUgAQgkKB3N1YmplY3QiFgoUVW5hc3NpZ25Sb2xlUmVzcG9uc2UiQAoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiXAoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCRITCgtyZXRpcmVkX2tpZBgCIAEoCRIeChZyZXRpcmVkX2tleV9leHBpcmVzX2F0GAMgASgDKl8KCkNsaWVudFR5cGUSGwoXQ0xJRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIcChhDTElFTlRfVFlQRV9DT05GSURFTlRJQUwQARIWChJDTElFTlRfVFlQRV9QVUJMSUMQAjKcFAoMQWRtaW5TZXJ2aWNlElsKEkNyZWF0ZU9yZ2FuaXphdGlvbhIhLmlhbS52MS5DcmVhdGVPcmdhbml6YXRpb25SZXF1ZXN0GiIuaWFtLnYxLkNyZWF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlElIKD0dldE9yZ2FuaXphdGlvbhIeLmlhbS52MS5HZXRPcmdhbml6YXRpb25SZXF1ZXN0Gh8uaWFtLnYxLkdldE9yZ2FuaXphdGlvblJlc3BvbnNlElgKEUxpc3RPcmdhbml6YXRpb25zEiAuaWFtLnYxLkxpc3RPcmdhbml6YXRpb25zUmVxdWVzdBohLmlhbS52MS5MaXN0T3JnYW5pemF0aW9uc1Jlc3BvbnNlElsKElVwZGF0ZU9yZ2FuaXphdGlvbhIhLmlhbS52MS5VcGRhdGVPcmdhbml6YXRpb25SZXF1ZXN0GiIuaWFtLnYxLlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlElsKEkRlbGV0ZU9yZ2FuaXphdGlvbhIhLmlhbS52MS5EZWxldGVPcmdhbml6YXRpb25SZXF1ZXN0GiIuaWFtLnYxLkRlbGV0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEkwKDUNyZWF0ZVByb2plY3QSHC5pYW0udjEuQ3JlYXRlUHJvamVjdFJlcXVlc3QaHS5pYW0udjEuQ3JlYXRlUHJvamVjdFJlc3BvbnNlEkMKCkdldFByb2plY3QSGS5pYW0udjEuR2V0UHJvamVjdFJlcXVlc3QaGi5pYW0udjEuR2V0UHJvamVjdFJlc3BvbnNlEkkKDExpc3RQcm9qZWN0cxIbLmlhbS52MS5MaXN0UHJvamVjdHNSZXF1ZXN0GhwuaWFtLnYxLkxpc3RQcm9qZWN0c1Jlc3BvbnNlEkwKDVVwZGF0ZVByb2plY3QSHC5pYW0udjEuVXBkYXRlUHJvamVjdFJlcXVlc3QaHS5pYW0udjEuVXBkYXRlUHJvamVjdFJlc3BvbnNlEkwKDURlbGV0ZVByb2plY3QSHC5pYW0udjEuRGVsZXRlUHJvamVjdFJlcXVlc3QaHS5pYW0udjEuRGVsZXRlUHJvamVjdFJlc3BvbnNlEkkKDENyZWF0ZUNsaWVudBIbLmlhbS52MS5DcmVhdGVDbGllbnRSZXF1ZXN0GhwuaWFtLnYxLkNyZWF0ZUNsaWVudFJlc3BvbnNlEkAKCUdldENsaWVudBIYLmlhbS52MS5HZXRDbGllbnRSZXF1ZXN0GhkuaWFtLnYxLkdldENsaWVudFJlc3BvbnNlEkYKC0xpc3RDbGllbnRzEhouaWFtLnYxLkxpc3RDbGllbnRzUmVxdWVzdBobLmlhbS52MS5MaXN0Q2xpZW50c1Jlc3BvbnNlEkkKDFVwZGF0ZUNsaWVudBIbLmlhbS52MS5VcGRhdGVDbGllbnRSZXF1ZXN0GhwuaWFtLnYxLlVwZGF0ZUNsaWVudFJlc3BvbnNlElsKElJvdGF0ZUNsaWVudFNlY3JldBIhLmlhbS52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0GiIuaWFtLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlEkkKDERlbGV0ZUNsaWVudBIbLmlhbS52MS5EZWxldGVDbGllbnRSZXF1ZXN0GhwuaWFtLnYxLkRlbGV0ZUNsaWVudFJlc3BvbnNlEkMKCkNyZWF0ZVVzZXISGS5pYW0udjEuQ3JlYXRlVXNlclJlcXVlc3QaGi5pYW0udjEuQ3JlYXRlVXNlclJlc3BvbnNlEjoKB0dldFVzZXISFi5pYW0udjEuR2V0VXNlclJlcXVlc3QaFy5pYW0udjEuR2V0VXNlclJlc3BvbnNlEkAKCUxpc3RVc2VycxIYLmlhbS52MS5MaXN0VXNlcnNSZXF1ZXN0GhkuaWFtLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlEkMKClVwZGF0ZVVzZXISGS5pYW0udjEuVXBkYXRlVXNlclJlcXVlc3QaGi5pYW0udjEuVXBkYXRlVXNlclJlc3BvbnNlElIKD1NldFVzZXJQYXNzd29yZBIeLmlhbS52MS5TZXRVc2VyUGFzc3dvcmRSZXF1ZXN0Gh8uaWFtLnYxLlNldFVzZXJQYXNzd29yZFJlc3BvbnNlEkMKCkRlbGV0ZVVzZXISGS5pYW0udjEuRGVsZXRlVXNlclJlcXVlc3QaGi5pYW0udjEuRGVsZXRlVXNlclJlc3BvbnNlElUKEExpc3RVc2VyQ29uc2VudHMSHy5pYW0udjEuTGlzdFVzZXJDb25zZW50c1JlcXVlc3QaIC5pYW0udjEuTGlzdFVzZXJDb25zZW50c1Jlc3BvbnNlElgKEVJldm9rZVVzZXJDb25zZW50EiAuaWFtLnYxLlJldm9rZVVzZXJDb25zZW50UmVxdWVzdBohLmlhbS52MS5SZXZva2VVc2VyQ29uc2VudFJlc3BvbnNlElUKEENyZWF0ZVBlcm1pc3Npb24SHy5pYW0udjEuQ3JlYXRlUGVybWlzc2lvblJlcXVlc3QaIC5pYW0udjEuQ3JlYXRlUGVybWlzc2lvblJlc3BvbnNlElIKD0xpc3RQZXJtaXNzaW9ucxIeLmlhbS52MS5MaXN0UGVybWlzc2lvbnNSZXF1ZXN0Gh8uaWFtLnYxLkxpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlElUKEERlbGV0ZVBlcm1pc3Npb24SHy5pYW0udjEuRGVsZXRlUGVybWlzc2lvblJlcXVlc3QaIC5pYW0udjEuRGVsZXRlUGVybWlzc2lvblJlc3BvbnNlEkMKCkNyZWF0ZVJvbGUSGS5pYW0udjEuQ3JlYXRlUm9sZVJlcXVlc3QaGi5pYW0udjEuQ3JlYXRlUm9sZVJlc3BvbnNlEkAKCUxpc3RSb2xlcxIYLmlhbS52MS5MaXN0Um9sZXNSZXF1ZXN0GhkuaWFtLnYxLkxpc3RSb2xlc1Jlc3BvbnNlEkMKCkRlbGV0ZVJvbGUSGS5pYW0udjEuRGVsZXRlUm9sZVJlcXVlc3QaGi5pYW0udjEuRGVsZXRlUm9sZVJlc3BvbnNlEkMKCkFzc2lnblJvbGUSGS5pYW0udjEuQXNzaWduUm9sZVJlcXVlc3QaGi5pYW0udjEuQXNzaWduUm9sZVJlc3BvbnNlEkkKDFVuYXNzaWduUm9sZRIbLmlhbS52MS5VbmFzc2lnblJvbGVSZXF1ZXN0GhwuaWFtLnYxLlVuYXNzaWduUm9sZVJlc3BvbnNlElUKEFJvdGF0ZVNpZ25pbmdLZXkSHy5pYW0udjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaIC5pYW0udjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask]);
 
 /**
  * Organization is a tenant: a set of projects.
@@ -196,6 +196,14 @@ export type Client = Message<"iam.v1.Client"> & {
    * @generated from field: int64 created_at = 12;
    */
   createdAt: bigint;
+
+  /**
+   * Whether a user who approved scopes for this client is not asked again
+   * for the same or fewer (until the consent is revoked).
+   *
+   * @generated from field: bool remember_consent = 13;
+   */
+  rememberConsent: boolean;
 };
 
 /**
@@ -970,6 +978,13 @@ export type CreateClientRequest = Message<"iam.v1.CreateClientRequest"> & {
    * @generated from field: int64 refresh_token_ttl = 11;
    */
   refreshTokenTtl: bigint;
+
+  /**
+   * Remember the scopes a user approves (see Client.remember_consent).
+   *
+   * @generated from field: bool remember_consent = 12;
+   */
+  rememberConsent: boolean;
 };
 
 /**
@@ -1201,6 +1216,13 @@ export type UpdateClientRequest = Message<"iam.v1.UpdateClientRequest"> & {
    * @generated from field: int64 refresh_token_ttl = 9;
    */
   refreshTokenTtl: bigint;
+
+  /**
+   * Remember the scopes a user approves (see Client.remember_consent).
+   *
+   * @generated from field: bool remember_consent = 11;
+   */
+  rememberConsent: boolean;
 
   /**
    * The fields to change: `name`, `redirect_uris`, `grant_types`,
@@ -1747,6 +1769,154 @@ export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PUR
   messageDesc(file_iam_v1_admin, 49);
 
 /**
+ * ListUserConsentsRequest names the user.
+ *
+ * @generated from message iam.v1.ListUserConsentsRequest
+ */
+export type ListUserConsentsRequest = Message<"iam.v1.ListUserConsentsRequest"> & {
+  /**
+   * The organization.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The user id.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message iam.v1.ListUserConsentsRequest.
+ * Use `create(ListUserConsentsRequestSchema)` to create a new message.
+ */
+export const ListUserConsentsRequestSchema: GenMessage<ListUserConsentsRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 50);
+
+/**
+ * Consent is what a user approved for one client.
+ *
+ * @generated from message iam.v1.Consent
+ */
+export type Consent = Message<"iam.v1.Consent"> & {
+  /**
+   * The client.
+   *
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * The approved scopes, sorted.
+   *
+   * @generated from field: repeated string scopes = 2;
+   */
+  scopes: string[];
+
+  /**
+   * When they were last approved, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 granted_at = 3;
+   */
+  grantedAt: bigint;
+};
+
+/**
+ * Describes the message iam.v1.Consent.
+ * Use `create(ConsentSchema)` to create a new message.
+ */
+export const ConsentSchema: GenMessage<Consent> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 51);
+
+/**
+ * ListUserConsentsResponse is every consent of the user, by client id.
+ *
+ * @generated from message iam.v1.ListUserConsentsResponse
+ */
+export type ListUserConsentsResponse = Message<"iam.v1.ListUserConsentsResponse"> & {
+  /**
+   * The consents.
+   *
+   * @generated from field: repeated iam.v1.Consent consents = 1;
+   */
+  consents: Consent[];
+};
+
+/**
+ * Describes the message iam.v1.ListUserConsentsResponse.
+ * Use `create(ListUserConsentsResponseSchema)` to create a new message.
+ */
+export const ListUserConsentsResponseSchema: GenMessage<ListUserConsentsResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 52);
+
+/**
+ * RevokeUserConsentRequest names the user and the client.
+ *
+ * @generated from message iam.v1.RevokeUserConsentRequest
+ */
+export type RevokeUserConsentRequest = Message<"iam.v1.RevokeUserConsentRequest"> & {
+  /**
+   * The organization.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The user id.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * The client id.
+   *
+   * @generated from field: string client_id = 4;
+   */
+  clientId: string;
+};
+
+/**
+ * Describes the message iam.v1.RevokeUserConsentRequest.
+ * Use `create(RevokeUserConsentRequestSchema)` to create a new message.
+ */
+export const RevokeUserConsentRequestSchema: GenMessage<RevokeUserConsentRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 53);
+
+/**
+ * RevokeUserConsentResponse is empty.
+ *
+ * @generated from message iam.v1.RevokeUserConsentResponse
+ */
+export type RevokeUserConsentResponse = Message<"iam.v1.RevokeUserConsentResponse"> & {
+};
+
+/**
+ * Describes the message iam.v1.RevokeUserConsentResponse.
+ * Use `create(RevokeUserConsentResponseSchema)` to create a new message.
+ */
+export const RevokeUserConsentResponseSchema: GenMessage<RevokeUserConsentResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 54);
+
+/**
  * CreatePermissionRequest describes the new permission.
  *
  * @generated from message iam.v1.CreatePermissionRequest
@@ -1786,7 +1956,7 @@ export type CreatePermissionRequest = Message<"iam.v1.CreatePermissionRequest"> 
  * Use `create(CreatePermissionRequestSchema)` to create a new message.
  */
 export const CreatePermissionRequestSchema: GenMessage<CreatePermissionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 50);
+  messageDesc(file_iam_v1_admin, 55);
 
 /**
  * CreatePermissionResponse is the created permission.
@@ -1807,7 +1977,7 @@ export type CreatePermissionResponse = Message<"iam.v1.CreatePermissionResponse"
  * Use `create(CreatePermissionResponseSchema)` to create a new message.
  */
 export const CreatePermissionResponseSchema: GenMessage<CreatePermissionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 51);
+  messageDesc(file_iam_v1_admin, 56);
 
 /**
  * ListPermissionsRequest asks for a page of a project's permissions.
@@ -1849,7 +2019,7 @@ export type ListPermissionsRequest = Message<"iam.v1.ListPermissionsRequest"> & 
  * Use `create(ListPermissionsRequestSchema)` to create a new message.
  */
 export const ListPermissionsRequestSchema: GenMessage<ListPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 52);
+  messageDesc(file_iam_v1_admin, 57);
 
 /**
  * ListPermissionsResponse is a page of permissions.
@@ -1877,7 +2047,7 @@ export type ListPermissionsResponse = Message<"iam.v1.ListPermissionsResponse"> 
  * Use `create(ListPermissionsResponseSchema)` to create a new message.
  */
 export const ListPermissionsResponseSchema: GenMessage<ListPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 53);
+  messageDesc(file_iam_v1_admin, 58);
 
 /**
  * DeletePermissionRequest names the permission to delete.
@@ -1912,7 +2082,7 @@ export type DeletePermissionRequest = Message<"iam.v1.DeletePermissionRequest"> 
  * Use `create(DeletePermissionRequestSchema)` to create a new message.
  */
 export const DeletePermissionRequestSchema: GenMessage<DeletePermissionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 54);
+  messageDesc(file_iam_v1_admin, 59);
 
 /**
  * DeletePermissionResponse is empty.
@@ -1927,7 +2097,7 @@ export type DeletePermissionResponse = Message<"iam.v1.DeletePermissionResponse"
  * Use `create(DeletePermissionResponseSchema)` to create a new message.
  */
 export const DeletePermissionResponseSchema: GenMessage<DeletePermissionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 55);
+  messageDesc(file_iam_v1_admin, 60);
 
 /**
  * CreateRoleRequest describes the new role.
@@ -1976,7 +2146,7 @@ export type CreateRoleRequest = Message<"iam.v1.CreateRoleRequest"> & {
  * Use `create(CreateRoleRequestSchema)` to create a new message.
  */
 export const CreateRoleRequestSchema: GenMessage<CreateRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 56);
+  messageDesc(file_iam_v1_admin, 61);
 
 /**
  * CreateRoleResponse is the created role.
@@ -1997,7 +2167,7 @@ export type CreateRoleResponse = Message<"iam.v1.CreateRoleResponse"> & {
  * Use `create(CreateRoleResponseSchema)` to create a new message.
  */
 export const CreateRoleResponseSchema: GenMessage<CreateRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 57);
+  messageDesc(file_iam_v1_admin, 62);
 
 /**
  * ListRolesRequest asks for a page of a project's roles.
@@ -2039,7 +2209,7 @@ export type ListRolesRequest = Message<"iam.v1.ListRolesRequest"> & {
  * Use `create(ListRolesRequestSchema)` to create a new message.
  */
 export const ListRolesRequestSchema: GenMessage<ListRolesRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 58);
+  messageDesc(file_iam_v1_admin, 63);
 
 /**
  * ListRolesResponse is a page of roles.
@@ -2067,7 +2237,7 @@ export type ListRolesResponse = Message<"iam.v1.ListRolesResponse"> & {
  * Use `create(ListRolesResponseSchema)` to create a new message.
  */
 export const ListRolesResponseSchema: GenMessage<ListRolesResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 59);
+  messageDesc(file_iam_v1_admin, 64);
 
 /**
  * DeleteRoleRequest names the role to delete.
@@ -2102,7 +2272,7 @@ export type DeleteRoleRequest = Message<"iam.v1.DeleteRoleRequest"> & {
  * Use `create(DeleteRoleRequestSchema)` to create a new message.
  */
 export const DeleteRoleRequestSchema: GenMessage<DeleteRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 60);
+  messageDesc(file_iam_v1_admin, 65);
 
 /**
  * DeleteRoleResponse is empty.
@@ -2117,7 +2287,7 @@ export type DeleteRoleResponse = Message<"iam.v1.DeleteRoleResponse"> & {
  * Use `create(DeleteRoleResponseSchema)` to create a new message.
  */
 export const DeleteRoleResponseSchema: GenMessage<DeleteRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 61);
+  messageDesc(file_iam_v1_admin, 66);
 
 /**
  * AssignRoleRequest gives a role to a user or a client.
@@ -2175,7 +2345,7 @@ export type AssignRoleRequest = Message<"iam.v1.AssignRoleRequest"> & {
  * Use `create(AssignRoleRequestSchema)` to create a new message.
  */
 export const AssignRoleRequestSchema: GenMessage<AssignRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 62);
+  messageDesc(file_iam_v1_admin, 67);
 
 /**
  * AssignRoleResponse is empty.
@@ -2190,7 +2360,7 @@ export type AssignRoleResponse = Message<"iam.v1.AssignRoleResponse"> & {
  * Use `create(AssignRoleResponseSchema)` to create a new message.
  */
 export const AssignRoleResponseSchema: GenMessage<AssignRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 63);
+  messageDesc(file_iam_v1_admin, 68);
 
 /**
  * UnassignRoleRequest takes a role away from a user or a client.
@@ -2248,7 +2418,7 @@ export type UnassignRoleRequest = Message<"iam.v1.UnassignRoleRequest"> & {
  * Use `create(UnassignRoleRequestSchema)` to create a new message.
  */
 export const UnassignRoleRequestSchema: GenMessage<UnassignRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 64);
+  messageDesc(file_iam_v1_admin, 69);
 
 /**
  * UnassignRoleResponse is empty.
@@ -2263,7 +2433,7 @@ export type UnassignRoleResponse = Message<"iam.v1.UnassignRoleResponse"> & {
  * Use `create(UnassignRoleResponseSchema)` to create a new message.
  */
 export const UnassignRoleResponseSchema: GenMessage<UnassignRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 65);
+  messageDesc(file_iam_v1_admin, 70);
 
 /**
  * RotateSigningKeyRequest names the project whose key to rotate.
@@ -2291,7 +2461,7 @@ export type RotateSigningKeyRequest = Message<"iam.v1.RotateSigningKeyRequest"> 
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 66);
+  messageDesc(file_iam_v1_admin, 71);
 
 /**
  * RotateSigningKeyResponse names the new and the retired key.
@@ -2326,7 +2496,7 @@ export type RotateSigningKeyResponse = Message<"iam.v1.RotateSigningKeyResponse"
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 67);
+  messageDesc(file_iam_v1_admin, 72);
 
 /**
  * ClientType says whether a client can keep a secret (RFC 6749 §2.1).
@@ -2615,6 +2785,29 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteUserRequestSchema;
     output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * ListUserConsents lists the consents a user gave to clients that
+   * remember consent.
+   *
+   * @generated from rpc iam.v1.AdminService.ListUserConsents
+   */
+  listUserConsents: {
+    methodKind: "unary";
+    input: typeof ListUserConsentsRequestSchema;
+    output: typeof ListUserConsentsResponseSchema;
+  },
+  /**
+   * RevokeUserConsent forgets a user's consent to a client and revokes every
+   * grant the user gave it: its tokens stop verifying, and the next sign-in
+   * asks for consent again.
+   *
+   * @generated from rpc iam.v1.AdminService.RevokeUserConsent
+   */
+  revokeUserConsent: {
+    methodKind: "unary";
+    input: typeof RevokeUserConsentRequestSchema;
+    output: typeof RevokeUserConsentResponseSchema;
   },
   /**
    * CreatePermission creates a permission (a scope of the project).

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/authorization.proto.
  */
 export const file_iam_v1_authorization: GenFile = /*@__PURE__*/
-  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIpMCChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkiowEKEUF1dGhvcml6ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSGAoQc2NvcGVzX3JlcXVlc3RlZBgDIAMoCRISCgpleHBpcmVzX2luGAQgASgDEhQKDG9yZ2FuaXphdGlvbhgFIAEoCRIPCgdwcm9qZWN0GAYgASgJIikKDUNsaWVudFN1bW1hcnkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSIqCgVTY29wZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIp8BCgxMb2dpblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIQCghwYXNzd29yZBgFIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBiABKAlIAIgBAUISChBfYnJvd3Nlcl9iaW5kaW5nImkKDUxvZ2luUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIdCgZzY29wZXMYAiADKAsyDS5pYW0udjEuU2NvcGUSJQoGY2xpZW50GAMgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkimwEKDkNvbnNlbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGc2NvcGVzGAQgAygJEgwKBGRlbnkYBSABKAgSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQFCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkyygEKFEF1dGhvcml6YXRpb25TZXJ2aWNlEkAKCUF1dGhvcml6ZRIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0GhkuaWFtLnYxLkF1dGhvcml6ZVJlc3BvbnNlEjQKBUxvZ2luEhQuaWFtLnYxLkxvZ2luUmVxdWVzdBoVLmlhbS52MS5Mb2dpblJlc3BvbnNlEjoKB0NvbnNlbnQSFi5pYW0udjEuQ29uc2VudFJlcXVlc3QaFy5pYW0udjEuQ29uc2VudFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIpMCChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkiuQEKEUF1dGhvcml6ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSGAoQc2NvcGVzX3JlcXVlc3RlZBgDIAMoCRISCgpleHBpcmVzX2luGAQgASgDEhQKDG9yZ2FuaXphdGlvbhgFIAEoCRIPCgdwcm9qZWN0GAYgASgJEhQKDHByb2plY3RfbmFtZRgHIAEoCSIpCg1DbGllbnRTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiKgoFU2NvcGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSK3AQoMTG9naW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQESFgoOY2xpZW50X2FkZHJlc3MYByABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyJgCgxMb2dpbkZhaWx1cmUSJQoGY2xpZW50GAEgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSFAoMcHJvamVjdF9uYW1lGAIgASgJEhMKC3JldHJ5X2FmdGVyGAMgASgDIn4KDUxvZ2luUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIdCgZzY29wZXMYAiADKAsyDS5pYW0udjEuU2NvcGUSJQoGY2xpZW50GAMgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSEwoLcmVkaXJlY3RfdG8YBCABKAkimwEKDkNvbnNlbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGc2NvcGVzGAQgAygJEgwKBGRlbnkYBSABKAgSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQFCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkyygEKFEF1dGhvcml6YXRpb25TZXJ2aWNlEkAKCUF1dGhvcml6ZRIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0GhkuaWFtLnYxLkF1dGhvcml6ZVJlc3BvbnNlEjQKBUxvZ2luEhQuaWFtLnYxLkxvZ2luUmVxdWVzdBoVLmlhbS52MS5Mb2dpblJlc3BvbnNlEjoKB0NvbnNlbnQSFi5pYW0udjEuQ29uc2VudFJlcXVlc3QaFy5pYW0udjEuQ29uc2VudFJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * AuthorizeRequest holds the parameters of an authorization request.
@@ -161,6 +161,13 @@ export type AuthorizeResponse = Message<"iam.v1.AuthorizeResponse"> & {
    * @generated from field: string project = 6;
    */
   project: string;
+
+  /**
+   * The project's display name.
+   *
+   * @generated from field: string project_name = 7;
+   */
+  projectName: string;
 };
 
 /**
@@ -275,6 +282,14 @@ export type LoginRequest = Message<"iam.v1.LoginRequest"> & {
    * @generated from field: optional string browser_binding = 6;
    */
   browserBinding?: string | undefined;
+
+  /**
+   * The address of the user agent as the gateway saw it (IPv4 or IPv6);
+   * empty when unknown. Failed sign-ins are also counted per address.
+   *
+   * @generated from field: string client_address = 7;
+   */
+  clientAddress: string;
 };
 
 /**
@@ -283,6 +298,42 @@ export type LoginRequest = Message<"iam.v1.LoginRequest"> & {
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
   messageDesc(file_iam_v1_authorization, 4);
+
+/**
+ * LoginFailure is the error detail of a refused Login: what the login page
+ * needs to show the form again.
+ *
+ * @generated from message iam.v1.LoginFailure
+ */
+export type LoginFailure = Message<"iam.v1.LoginFailure"> & {
+  /**
+   * The client asking for authorization (empty when the request is unknown).
+   *
+   * @generated from field: iam.v1.ClientSummary client = 1;
+   */
+  client?: ClientSummary | undefined;
+
+  /**
+   * The project's display name.
+   *
+   * @generated from field: string project_name = 2;
+   */
+  projectName: string;
+
+  /**
+   * When sign-ins are locked: seconds until they may be tried again; else 0.
+   *
+   * @generated from field: int64 retry_after = 3;
+   */
+  retryAfter: bigint;
+};
+
+/**
+ * Describes the message iam.v1.LoginFailure.
+ * Use `create(LoginFailureSchema)` to create a new message.
+ */
+export const LoginFailureSchema: GenMessage<LoginFailure> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 5);
 
 /**
  * LoginResponse lists the scopes the authenticated user may grant.
@@ -311,6 +362,15 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
    * @generated from field: iam.v1.ClientSummary client = 3;
    */
   client?: ClientSummary | undefined;
+
+  /**
+   * Set when the client remembers consent and the user had already approved
+   * every scope offered: the authorization code is issued and the request is
+   * complete; send the user agent here (as ConsentResponse.redirect_to).
+   *
+   * @generated from field: string redirect_to = 4;
+   */
+  redirectTo: string;
 };
 
 /**
@@ -318,7 +378,7 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 5);
+  messageDesc(file_iam_v1_authorization, 6);
 
 /**
  * ConsentRequest records the user's decision on a pending request.
@@ -374,7 +434,7 @@ export type ConsentRequest = Message<"iam.v1.ConsentRequest"> & {
  * Use `create(ConsentRequestSchema)` to create a new message.
  */
 export const ConsentRequestSchema: GenMessage<ConsentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 6);
+  messageDesc(file_iam_v1_authorization, 7);
 
 /**
  * ConsentResponse says where to send the user agent next.
@@ -396,7 +456,7 @@ export type ConsentResponse = Message<"iam.v1.ConsentResponse"> & {
  * Use `create(ConsentResponseSchema)` to create a new message.
  */
 export const ConsentResponseSchema: GenMessage<ConsentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 7);
+  messageDesc(file_iam_v1_authorization, 8);
 
 /**
  * AuthorizationService runs the front half of the OAuth 2.0 authorization code
@@ -427,7 +487,14 @@ export const AuthorizationService: GenService<{
   },
   /**
    * Login authenticates the resource owner of a pending request with a
-   * username and password, and answers the scopes they may grant to the client.
+   * username and password, and answers the scopes they may grant to the
+   * client; or, when the client remembers consent and the user already
+   * approved them all, completes the request (`redirect_to`).
+   *
+   * Failed sign-ins are counted per username and per client address: past
+   * the project's policy both lock for a while, and every attempt is refused
+   * with RESOURCE_EXHAUSTED (`oauth-error` access_denied, `oauth-status` 429).
+   * A refused login carries a LoginFailure in its error details.
    *
    * @generated from rpc iam.v1.AuthorizationService.Login
    */

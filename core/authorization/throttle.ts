@@ -1,0 +1,91 @@
+import { isIP } from "node:net";
+import { Code } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
+import type { Deps } from "../deps.js";
+import { OAuthError } from "../errors.js";
+import { epochSeconds } from "../lib/clock.js";
+import { sha256 } from "../lib/crypto.js";
+import type { ProjectRef } from "../store/types.js";
+
+/**
+ * Brute-force defence of the sign-in step. Failed sign-ins are counted per
+ * username (in its project, whether or not such a user exists, so a lockout
+ * reveals nothing) and per client address, in a window; at the policy's
+ * maximum the key is locked for a while, and every attempt on it is refused
+ * before any password is checked. Repeated failures are also answered more
+ * slowly. The counts live in the database: they survive restarts.
+ */
+export interface SignInKeys {
+  user: string;
+  address: string | undefined;
+}
+
+export function signInKeys(ref: ProjectRef, username: string, address: string): SignInKeys {
+  return {
+    // Hashed: a username may be anything a caller typed, of any length.
+    user: `user:${sha256(`${ref.organization}/${ref.project}/${username}`)}`,
+    address: isIP(address) === 0 ? undefined : `address:${address.toLowerCase()}`,
+  };
+}
+
+const keysOf = (keys: SignInKeys) => (keys.address === undefined ? [keys.user] : [keys.user, keys.address]);
+
+export interface LoginContext {
+  client: { id: string; name: string };
+  projectName: string;
+}
+
+/** The refusal of a locked sign-in: 429, with the seconds to wait. */
+export function lockedOut(retryAfter: number, context: LoginContext, detail: string): OAuthError {
+  const minutes = Math.ceil(retryAfter / 60);
+  return new OAuthError(
+    "access_denied",
+    `too many failed sign-ins: try again in ${minutes === 1 ? "a minute" : `${minutes} minutes`}`,
+    {
+      status: 429,
+      code: Code.ResourceExhausted,
+      detail,
+      details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, { ...context, retryAfter: BigInt(retryAfter) }) }],
+    },
+  );
+}
+
+/** Refuses the attempt at once when the username or the address is locked. */
+export async function refuseWhileLocked(deps: Deps, keys: SignInKeys, context: LoginContext): Promise<void> {
+  const now = epochSeconds(deps.clock);
+  const until = await deps.store.lockedUntil(keysOf(keys), now);
+  if (until > now) throw lockedOut(until - now, context, "sign-in locked");
+}
+
+/**
+ * Counts a failure against both keys. Answers the lockout it caused (seconds
+ * to wait, 0 when none), after holding back the answer when the username has
+ * failed before in this window.
+ */
+export async function recordFailure(deps: Deps, keys: SignInKeys): Promise<number> {
+  const now = epochSeconds(deps.clock);
+  const { config } = deps;
+  const window = { windowSeconds: config.loginFailureWindow, lockoutSeconds: config.loginLockout };
+  const user = await deps.store.recordLoginFailure(keys.user, now, { ...window, maxFailures: config.loginMaxFailuresPerUser });
+  const address =
+    keys.address === undefined
+      ? { failures: 0, lockedUntil: 0 }
+      : await deps.store.recordLoginFailure(keys.address, now, { ...window, maxFailures: config.loginMaxFailuresPerAddress });
+  const lockedUntil = Math.max(user.lockedUntil, address.lockedUntil);
+  if (lockedUntil > 0) return lockedUntil - now;
+  const delay = failureDelayMs(user.failures, config.loginFailureDelayMs);
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  return 0;
+}
+
+/** The hold-back of the answer to the n-th failure in a window: none for the first, then base, 2×base, 4×base… at most 5 s. */
+export function failureDelayMs(failures: number, baseMs: number): number {
+  if (failures < 2 || baseMs === 0) return 0;
+  return Math.min(baseMs * 2 ** (failures - 2), 5000);
+}
+
+/** A successful sign-in clears its username's failures (not its address's). */
+export async function recordSuccess(deps: Deps, keys: SignInKeys): Promise<void> {
+  await deps.store.clearLoginFailures(keys.user);
+}
