@@ -89,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
           logger,
           metrics,
           serveMetrics: config.metrics,
+          trustProxy: config.trustProxy,
         });
         listener = app.callback();
         const gatewayPort = servers[0]!.port;
@@ -102,7 +103,14 @@ async function main(argv: string[]): Promise<void> {
     }
     case "gateway": {
       const transport = createGrpcTransport({ baseUrl: config.coreUrl });
-      const app = createGateway({ transport, baseUrl: config.baseUrl, logger, metrics, serveMetrics: config.metrics });
+      const app = createGateway({
+        transport,
+        baseUrl: config.baseUrl,
+        logger,
+        metrics,
+        serveMetrics: config.metrics,
+        trustProxy: config.trustProxy,
+      });
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort);
       servers.push(gateway);
       logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });

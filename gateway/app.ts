@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import Router from "@koa/router";
 import Koa, { type Context } from "koa";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { AuthorizationService, LoginFailureSchema } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import type { Logger } from "../core/log.js";
 import { inRequest, propagateRequestId, REQUEST_ID_HEADER, requestIdFrom } from "../core/observe/context.js";
@@ -32,6 +32,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Where request counts and latencies go; `GET /metrics` renders it. */
   metrics: Metrics;
+  /** Take the client address from X-Forwarded-For (default false). */
+  trustProxy?: boolean;
   /** Answer `GET /metrics` (default true). */
   serveMetrics?: boolean;
 }
@@ -65,6 +67,8 @@ export function createGateway(options: GatewayOptions): Koa {
   };
   const secureCookies = options.baseUrl.startsWith("https:");
   const app = new Koa();
+  // Behind a reverse proxy, the client address is the one it reports in X-Forwarded-For.
+  app.proxy = options.trustProxy === true;
   const router = new Router({ prefix: PREFIX });
 
   app.use(async (ctx, next) => {
@@ -199,7 +203,7 @@ export function createGateway(options: GatewayOptions): Koa {
           action: `${base(ctx)}/authorize`,
           requestId: answer.requestId,
           clientName: answer.client?.name ?? "",
-          project: answer.project,
+          projectName: answer.projectName,
         }),
       );
     } catch (err) {
@@ -213,6 +217,7 @@ export function createGateway(options: GatewayOptions): Koa {
   router.post("/authorize", async (ctx) => {
     let asJson = mediaType(ctx) === "application/json";
     let requestId = "";
+    let username = "";
     try {
       const { form, body, params } = await readPost(ctx, []);
       // A form post without request_id but with response_type is an
@@ -223,16 +228,22 @@ export function createGateway(options: GatewayOptions): Koa {
       noRepeatedFields(params);
       asJson = !form;
       requestId = stringField(body, "request_id");
+      username = stringField(body, "username");
       const answer = await services.authorization.login({
         ...project(ctx),
         requestId,
-        username: stringField(body, "username"),
+        username,
         password: stringField(body, "password"),
         browserBinding: form ? (readCookie(ctx, BROWSER_COOKIE) ?? "") : undefined,
+        clientAddress: ctx.ip,
       });
-      if (asJson) {
-        return json(ctx, 200, { request_id: answer.requestId, scopes: answer.scopes.map(({ name, description }) => ({ name, description })) });
+      const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
+      if (answer.redirectTo !== "") {
+        // The client remembers consent and the user had given it: the request is complete.
+        if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes, redirect_to: answer.redirectTo });
+        return redirect(ctx, 303, answer.redirectTo);
       }
+      if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes });
       page(
         ctx,
         200,
@@ -240,23 +251,36 @@ export function createGateway(options: GatewayOptions): Koa {
           action: `${base(ctx)}/consent`,
           requestId: answer.requestId,
           clientName: answer.client?.name ?? "",
+          projectName: answer.projectName,
           scopes: answer.scopes,
         }),
       );
     } catch (err) {
       const e = toWireError(err, logger);
-      if (e.status === 401) {
-        // A failed login: 401, and the form again with a message that does not say which part was wrong.
-        if (asJson) return json(ctx, 401, { error: e.error, error_description: e.description });
+      const failure = err instanceof ConnectError ? err.findDetails(LoginFailureSchema)[0] : undefined;
+      if (e.status === 401 || e.status === 429) {
+        // A failed or locked sign-in: the form again, with a message that
+        // does not say which part was wrong, or how long to wait.
+        const retryAfter = e.status === 429 ? Math.max(1, Number(failure?.retryAfter ?? 60n)) : 0;
+        if (retryAfter > 0) ctx.set("Retry-After", String(retryAfter));
+        if (asJson) {
+          return json(ctx, e.status, {
+            error: e.error,
+            error_description: e.description,
+            ...(retryAfter > 0 ? { retry_after: retryAfter } : {}),
+          });
+        }
         return page(
           ctx,
-          401,
+          e.status,
           loginPage({
             action: `${base(ctx)}/authorize`,
             requestId,
-            clientName: "the application",
-            project: project(ctx).project,
+            clientName: failure?.client?.name || "The application",
+            projectName: failure?.projectName || project(ctx).project,
+            username,
             error: "Invalid username or password.",
+            lockedFor: retryAfter,
           }),
         );
       }

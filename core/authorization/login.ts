@@ -72,7 +72,12 @@ export async function login(
   }
   const signedIn = { ...pending, userId: user.id, authTime: epochSeconds(deps.clock), offeredScopes: offered.map((p) => p.id) };
   await deps.store.authenticateAuthorizationRequest(pending.idHash, signedIn);
-  const answer = { requestId: request.requestId, scopes: offered.map((p) => ({ name: p.id, description: p.description })), client: context.client };
+  const answer = {
+    requestId: request.requestId,
+    scopes: offered.map((p) => ({ name: p.id, description: p.description })),
+    client: context.client,
+    projectName: context.projectName,
+  };
 
   if (client?.rememberConsent === true && signedIn.offeredScopes.length > 0) {
     const remembered = await deps.store.getConsent(pending, user.id, client.id);

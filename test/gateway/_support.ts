@@ -132,7 +132,7 @@ export async function assertErrorPage(t: ExecutionContext, res: Response, status
   t.is(res.status, status, text);
   t.is(res.headers.get("location"), null);
   assertPageHeaders(t, res);
-  t.true(text.includes(`<code>${error}</code>`), `page names ${error}`);
+  t.true(text.includes(`<code id="error-code">${error}</code>`), `page names ${error}`);
   assertNoStack(t, text);
   return text;
 }

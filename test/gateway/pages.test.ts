@@ -198,8 +198,8 @@ test("the /redirect page shows the code and state it received and the token curl
   const page = await res.text();
   t.is(res.status, 200);
   assertPageHeaders(t, res);
-  t.true(page.includes(`<code>${code}</code>`));
-  t.true(page.includes("<code>shown-state</code>"));
+  t.true(page.includes(`<code id="code">${code}</code>`));
+  t.true(page.includes(`<code id="state">shown-state</code>`));
   t.false(page.includes(ADMIN_CLIENT_SECRET));
 
   const curl = curlOf(page);

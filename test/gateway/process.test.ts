@@ -49,7 +49,7 @@ test("npm start on port 0 picks free ports, prints them and the sign-in URL, ser
 
   const page = await fetch(signIn!);
   t.is(page.status, 200);
-  t.regex(await page.text(), /<form method="post"/);
+  t.regex(await page.text(), /<form id="login-form" method="post"/);
 
   const context = await fetch(signIn!, { headers: { accept: "application/json" } });
   const { request_id } = (await context.json()) as { request_id: string };
