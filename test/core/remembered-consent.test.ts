@@ -20,7 +20,7 @@ async function setupRemembering(t: ExecutionContext): Promise<TestCore> {
 }
 
 /** Authorize and Login as `user` for `clientId` asking `scope`: the login answer. */
-async function signIn(c: TestCore, clientId: string, redirectUri: string, scope: string, user = ALICE) {
+async function signIn(c: TestCore, clientId: string, redirectUri: string, scope: string, user: { id: string; password: string } = ALICE) {
   const auth = await c.authorization.authorize(authorizeRequest({ clientId, redirectUri, scope }));
   const login = await c.authorization.login({ ...DEFAULT, requestId: auth.requestId, username: user.id, password: user.password });
   return { requestId: auth.requestId, login };
