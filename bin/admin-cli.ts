@@ -21,7 +21,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam project create ORG ID [--name NAME] [--audience AUD]
   iam project list ORG
   iam project delete ORG ID
-  iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--name NAME]
+  iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--remember-consent] [--name NAME]
   iam client list ORG PROJECT
   iam client rotate-secret ORG PROJECT ID [--secret S]
   iam client delete ORG PROJECT ID
@@ -30,6 +30,8 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam user set-password ORG PROJECT ID (--password-stdin | --password P)
   iam user enable|disable ORG PROJECT ID
   iam user delete ORG PROJECT ID
+  iam user consents ORG PROJECT ID
+  iam user revoke-consent ORG PROJECT ID CLIENT
   iam permission create ORG PROJECT ID [--description TEXT]
   iam permission list ORG PROJECT
   iam role create ORG PROJECT ID [--permission P]... [--description TEXT]
@@ -51,6 +53,7 @@ const OPTIONS = {
   "redirect-uri": { type: "string", multiple: true },
   grant: { type: "string", multiple: true },
   pkce: { type: "boolean" },
+  "remember-consent": { type: "boolean" },
   password: { type: "string" },
   "password-stdin": { type: "boolean" },
   email: { type: "string" },
@@ -119,6 +122,7 @@ const COMMANDS: Record<string, Command> = {
       ...ref(a), clientId: a.id, name: o.name ?? "",
       type: o.public ? pb.ClientType.PUBLIC : pb.ClientType.CONFIDENTIAL,
       secret: o.secret ?? "", redirectUris: o["redirect-uri"] ?? [], grantTypes: o.grant ?? [], pkceRequired: o.pkce ?? false,
+      rememberConsent: o["remember-consent"] ?? false,
     }),
     show: (r) => [`created client ${r.client.id}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
   },
@@ -165,6 +169,16 @@ const COMMANDS: Record<string, Command> = {
   "user delete": {
     method: "deleteUser", request: pb.DeleteUserRequestSchema, response: pb.DeleteUserResponseSchema,
     args: ["org", "project", "id"], build: (a) => ({ ...ref(a), userId: a.id }), show: () => ["deleted"],
+  },
+  "user consents": {
+    method: "listUserConsents", request: pb.ListUserConsentsRequestSchema, response: pb.ListUserConsentsResponseSchema,
+    args: ["org", "project", "id"], build: (a) => ({ ...ref(a), userId: a.id }),
+    show: (r) => lines(r.consents, (c: pb.Consent) => `${c.clientId}\t${c.scopes.join(" ")}`),
+  },
+  "user revoke-consent": {
+    method: "revokeUserConsent", request: pb.RevokeUserConsentRequestSchema, response: pb.RevokeUserConsentResponseSchema,
+    args: ["org", "project", "id", "client"], build: (a) => ({ ...ref(a), userId: a.id, clientId: a.client }),
+    show: () => ["consent revoked; the client's tokens for this user are revoked"],
   },
   "permission create": {
     method: "createPermission", request: pb.CreatePermissionRequestSchema, response: pb.CreatePermissionResponseSchema,

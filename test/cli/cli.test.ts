@@ -114,3 +114,40 @@ test("the iam command refuses bad input with a clear message and a non-zero exit
   const users = JSON.parse(iam(db, ["user", "list", "iam-admins", "iam-admins", "--json"]).stdout) as { users: { id: string }[] };
   t.deepEqual(users.users.map((u) => u.id), ["admin"]);
 });
+
+test("iam client create --remember-consent, then iam user consents and revoke-consent", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  t.is(iam(db, ["org", "create", "acme"]).code, 0);
+  t.is(iam(db, ["project", "create", "acme", "shop"]).code, 0);
+  const client = iam(db, ["client", "create", "acme", "shop", "web", "--redirect-uri", "https://shop.example/cb", "--remember-consent", "--json"]);
+  t.is((JSON.parse(client.stdout) as { client: { rememberConsent: boolean } }).client.rememberConsent, true);
+  const secret = (JSON.parse(client.stdout) as { secret: string }).secret;
+  t.is(iam(db, ["user", "create", "acme", "shop", "alice", "--password", "alice-password-1"]).code, 0);
+  t.is(iam(db, ["user", "consents", "acme", "shop", "alice"]).stdout.trim(), "(none)");
+
+  const s = await startTestServer({ dbPath: db });
+  const ref = { organization: "acme", project: "shop" };
+  const auth = await s.authorization.authorize({ ...ref, responseType: "code", clientId: "web", redirectUri: "https://shop.example/cb", scope: "openid" });
+  await s.authorization.login({ ...ref, requestId: auth.requestId, username: "alice", password: "alice-password-1" });
+  const consent = await s.authorization.consent({ ...ref, requestId: auth.requestId, scopes: ["openid"] });
+  const tokens = await s.tokens.token({
+    ...ref,
+    grantType: "authorization_code",
+    code: queryOf(consent.redirectTo).get("code")!,
+    redirectUri: "https://shop.example/cb",
+    basic: { clientId: "web", clientSecret: secret },
+  });
+  await s.close();
+
+  t.is(iam(db, ["user", "consents", "acme", "shop", "alice"]).stdout.trim(), "web\topenid");
+  const revoked = iam(db, ["user", "revoke-consent", "acme", "shop", "alice", "web"]);
+  t.is(revoked.code, 0, revoked.stderr);
+  t.is(iam(db, ["user", "consents", "acme", "shop", "alice"]).stdout.trim(), "(none)");
+  const again = await startTestServer({ dbPath: db });
+  t.teardown(() => again.close());
+  t.false((await again.tokens.verifyToken({ token: tokens.accessToken })).active);
+  const missing = iam(db, ["user", "revoke-consent", "acme", "shop", "alice", "web"]);
+  t.not(missing.code, 0);
+});
