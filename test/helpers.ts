@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, createRouterTransport, type Client, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { createCore, type Core } from "../core/compose.js";
@@ -148,6 +149,29 @@ export async function startTestServer(
       await base.close();
     },
   };
+}
+
+/**
+ * Another gateway in front of a test server's core: over gRPC, as `iam
+ * gateway` runs it, or in process. Closed with the test.
+ */
+export async function startExtraGateway(
+  t: { teardown(fn: () => Promise<void>): void },
+  s: TestServer,
+  options: { overNetwork?: boolean; trustProxy?: boolean; serveMetrics?: boolean } = {},
+): Promise<{ origin: string; project: string }> {
+  const app = createGateway({
+    transport: options.overNetwork === false ? createInProcessTransport(s.core.routes) : createGrpcTransport({ baseUrl: s.grpcUrl }),
+    baseUrl: BASE_URL,
+    logger: s.core.deps.logger,
+    metrics: s.core.deps.metrics,
+    trustProxy: options.trustProxy,
+    serveMetrics: options.serveMetrics,
+  });
+  const server = await startGatewayServer(app.callback(), "127.0.0.1", 0);
+  t.teardown(() => server.close());
+  const origin = `http://127.0.0.1:${server.port}`;
+  return { origin, project: `${origin}/services/oauth2/iam-admins/iam-admins` };
 }
 
 /** Creates a client in a project directly in the store (no admin API yet). */

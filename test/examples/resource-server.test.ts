@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from "ava";
 import { bearerChallenge, bearerToken, TokenFailure, type VerifyTokenResponse } from "../../client/index.js";
-import { startResourceServer } from "../../examples/resource-server/server.js";
+import { startResourceServer, type ResourceServerOptions } from "../../examples/resource-server/server.js";
 import { pkcePair, seedClient, seedUser, startTestServer, TestClock, type TestServer } from "../helpers.js";
 
 const APP = { id: "notes-app", redirect: "http://127.0.0.1:9999/callback" };
@@ -63,6 +63,19 @@ async function tokenCall(s: TestServer, form: Record<string, string>): Promise<T
   return JSON.parse(body) as Tokens;
 }
 
+/** The example notes API for the default project, calling this test server's core; closed with the test. */
+async function notesApi(t: ExecutionContext, s: TestServer, overrides: Partial<ResourceServerOptions> = {}) {
+  const api = await startResourceServer({
+    coreUrl: s.grpcUrl,
+    issuer: "http://iam.test/services/oauth2/iam-admins/iam-admins",
+    organization: "iam-admins",
+    project: "iam-admins",
+    ...overrides,
+  });
+  t.teardown(() => api.close());
+  return api;
+}
+
 const notes = (url: string, authorization?: string) =>
   fetch(`${url}/notes`, { headers: authorization === undefined ? {} : { authorization } });
 
@@ -75,13 +88,7 @@ async function assertRefused(t: ExecutionContext, res: Response, status: number,
 
 test("the resource-server story: sign in, call the API, refresh, call again, revoke, and the API answers 401", async (t) => {
   const s = await setup(t);
-  const api = await startResourceServer({
-    coreUrl: s.grpcUrl,
-    issuer: "http://iam.test/services/oauth2/iam-admins/iam-admins",
-    organization: "iam-admins",
-    project: "iam-admins",
-  });
-  t.teardown(() => api.close());
+  const api = await notesApi(t, s);
 
   const first = await signIn(s, DANA, "notes.note.read");
   const ok = await notes(api.url, `Bearer ${first.access_token}`);
@@ -106,13 +113,7 @@ test("the resource-server story: sign in, call the API, refresh, call again, rev
 
 test("the protected route answers RFC 6750 challenges: no token, a malformed header, a bad token, a missing scope, another project", async (t) => {
   const s = await setup(t);
-  const api = await startResourceServer({
-    coreUrl: s.grpcUrl,
-    issuer: "http://iam.test/services/oauth2/iam-admins/iam-admins",
-    organization: "iam-admins",
-    project: "iam-admins",
-  });
-  t.teardown(() => api.close());
+  const api = await notesApi(t, s);
 
   // §3.1: a request without credentials gets a challenge with no error code.
   const none = await notes(api.url);
@@ -128,21 +129,14 @@ test("the protected route answers RFC 6750 challenges: no token, a malformed hea
 
   // The same API bound to another project refuses this project's tokens.
   const reader = await signIn(s, DANA, "notes.note.read");
-  const other = await startResourceServer({ coreUrl: s.grpcUrl, issuer: "http://iam.test/services/oauth2/acme/shop", organization: "acme", project: "shop" });
-  t.teardown(() => other.close());
+  const other = await notesApi(t, s, { issuer: "http://iam.test/services/oauth2/acme/shop", organization: "acme", project: "shop" });
   await assertRefused(t, await notes(other.url, `Bearer ${reader.access_token}`), 401, /error="invalid_token"/, "invalid_token");
 });
 
 test("an unreachable core makes the API fail closed with 503, never let the request through", async (t) => {
   const s = await setup(t);
   const reader = await signIn(s, DANA, "notes.note.read");
-  const api = await startResourceServer({
-    coreUrl: "http://127.0.0.1:9",
-    issuer: "http://iam.test/services/oauth2/iam-admins/iam-admins",
-    organization: "iam-admins",
-    project: "iam-admins",
-  });
-  t.teardown(() => api.close());
+  const api = await notesApi(t, s, { coreUrl: "http://127.0.0.1:9" });
   const res = await notes(api.url, `Bearer ${reader.access_token}`);
   t.is(res.status, 503);
   t.is(res.headers.get("retry-after"), "1");
@@ -150,15 +144,7 @@ test("an unreachable core makes the API fail closed with 503, never let the requ
 
 test("local verification against the JWKS accepts good tokens and refuses bad ones, but a revoked token stays usable until it expires", async (t) => {
   const s = await setup(t);
-  const api = await startResourceServer({
-    coreUrl: s.grpcUrl,
-    issuer: "http://iam.test/services/oauth2/iam-admins/iam-admins",
-    jwksUrl: `${s.project}/.well-known/jwks.json`,
-    organization: "iam-admins",
-    project: "iam-admins",
-    mode: "local",
-  });
-  t.teardown(() => api.close());
+  const api = await notesApi(t, s, { mode: "local", jwksUrl: `${s.project}/.well-known/jwks.json` });
   const reader = await signIn(s, DANA, "notes.note.read");
   t.is((await notes(api.url, `Bearer ${reader.access_token}`)).status, 200);
 

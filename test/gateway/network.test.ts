@@ -5,9 +5,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import test from "ava";
 import { TokenFailure, TokenService } from "../../gen/iam/v1/token_pb.js";
-import { createGateway } from "../../gateway/app.js";
-import { startGatewayServer } from "../../gateway/server.js";
-import { ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, DEFAULT_REDIRECT, RFC7636_CHALLENGE, RFC7636_VERIFIER, startTestServer } from "../helpers.js";
+import { ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, DEFAULT_REDIRECT, RFC7636_CHALLENGE, RFC7636_VERIFIER, startExtraGateway, startTestServer } from "../helpers.js";
 
 const protoRoot = fileURLToPath(new URL("../../proto", import.meta.url));
 
@@ -151,15 +149,7 @@ test("when refresh tokens rotate, reusing the old one revokes the family and Ver
 test("a gateway running alone reaches the core over gRPC, and RFC errors survive the network hop", async (t) => {
   const s = await startTestServer();
   t.teardown(() => s.close());
-  const app = createGateway({
-    transport: createGrpcTransport({ baseUrl: s.grpcUrl }),
-    baseUrl: "http://iam.test",
-    logger: s.core.deps.logger,
-    metrics: s.core.deps.metrics,
-  });
-  const alone = await startGatewayServer(app.callback(), "127.0.0.1", 0);
-  t.teardown(() => alone.close());
-  const project = `http://127.0.0.1:${alone.port}/services/oauth2/iam-admins/iam-admins`;
+  const { project } = await startExtraGateway(t, s);
 
   const tokens = await loginFlow(project);
   t.is(tokens.scope, "iam.global.admin");

@@ -1,9 +1,6 @@
 import test, { type ExecutionContext } from "ava";
 import type { Config } from "../../core/config.js";
-import { createInProcessTransport } from "../../core/in-process-transport.js";
-import { createGateway } from "../../gateway/app.js";
-import { startGatewayServer } from "../../gateway/server.js";
-import { ADMIN_PASSWORD, DEFAULT_REDIRECT, seedClient, startTestServer, type TestServer } from "../helpers.js";
+import { ADMIN_PASSWORD, DEFAULT_REDIRECT, seedClient, startExtraGateway, startTestServer, type TestServer } from "../helpers.js";
 import {
   adminRequest,
   assertPageHeaders,
@@ -75,16 +72,7 @@ test("X-Forwarded-For counts only behind a trusted proxy: otherwise every attemp
   const config: Partial<Config> = { loginMaxFailuresPerUser: 1000, loginMaxFailuresPerAddress: 2, loginFailureDelayMs: 0 };
   for (const trustProxy of [false, true]) {
     const s = await serveWith(t, config);
-    const app = createGateway({
-      transport: createInProcessTransport(s.core.routes),
-      baseUrl: "http://iam.test",
-      logger: s.core.deps.logger,
-      metrics: s.core.deps.metrics,
-      trustProxy,
-    });
-    const gateway = await startGatewayServer(app.callback(), "127.0.0.1", 0);
-    t.teardown(() => gateway.close());
-    const project = `http://127.0.0.1:${gateway.port}/services/oauth2/iam-admins/iam-admins`;
+    const { project } = await startExtraGateway(t, s, { overNetwork: false, trustProxy });
     const login = async (address: string) => {
       const start = await getJson(`${project}/authorize?${new URLSearchParams(adminRequest())}`);
       const { request_id } = (await start.json()) as { request_id: string };

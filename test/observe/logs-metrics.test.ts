@@ -4,9 +4,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import test from "ava";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { createLogger } from "../../core/log.js";
-import { createGateway } from "../../gateway/app.js";
-import { startGatewayServer } from "../../gateway/server.js";
-import { ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, DEFAULT_REDIRECT, pkcePair, type TestServer } from "../helpers.js";
+import { ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, DEFAULT_REDIRECT, pkcePair, startExtraGateway, type TestServer } from "../helpers.js";
 import {
   ADMIN_SCOPE,
   adminBasic,
@@ -147,15 +145,7 @@ test("one line per HTTP request and per RPC, with method, status and duration, j
 test("a caller's x-request-id is kept through the gateway and over gRPC to the core, and answered back; a hostile one is replaced", async (t) => {
   const s = await serve(t);
   // A gateway alone, reaching this core over the network.
-  const app = createGateway({
-    transport: createGrpcTransport({ baseUrl: s.grpcUrl }),
-    baseUrl: "http://iam.test",
-    logger: s.core.deps.logger,
-    metrics: s.core.deps.metrics,
-  });
-  const alone = await startGatewayServer(app.callback(), "127.0.0.1", 0);
-  t.teardown(() => alone.close());
-  const project = `http://127.0.0.1:${alone.port}/services/oauth2/iam-admins/iam-admins`;
+  const { project } = await startExtraGateway(t, s);
 
   const res = await postForm(`${project}/token`, { grant_type: "client_credentials" }, { ...adminBasic(), "x-request-id": "trace-4bf92f3577b34da6" });
   t.is(res.status, 200);
@@ -293,16 +283,8 @@ test("the core's port serves Connect over HTTP/1.1 as well as gRPC over HTTP/2, 
 
 test("with IAM_METRICS=false, GET /metrics is not served", async (t) => {
   const s = await serve(t);
-  const app = createGateway({
-    transport: createGrpcTransport({ baseUrl: s.grpcUrl }),
-    baseUrl: "http://iam.test",
-    logger: s.core.deps.logger,
-    metrics: s.core.deps.metrics,
-    serveMetrics: false,
-  });
-  const alone = await startGatewayServer(app.callback(), "127.0.0.1", 0);
-  t.teardown(() => alone.close());
-  const res = await fetch(`http://127.0.0.1:${alone.port}/metrics`);
+  const { origin } = await startExtraGateway(t, s, { serveMetrics: false });
+  const res = await fetch(`${origin}/metrics`);
   t.is(res.status, 404);
   t.false((await res.text()).includes("iam_"));
 });
