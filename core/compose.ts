@@ -10,7 +10,10 @@ import { Metrics } from "./observe/metrics.js";
 import { startPurge } from "./purge.js";
 import { HealthState } from "./grpc/health.js";
 import { createRoutes, IAM_SERVICES } from "./routes.js";
+import { createKeySealer, parseKek } from "./store/sqlite/sealing.js";
 import { openSqliteStore } from "./store/sqlite/store.js";
+
+const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "./token/client-auth.js";
 
 export interface Core {
@@ -37,7 +40,14 @@ export async function createCore(
   const metrics = options.metrics ?? new Metrics();
   const store = openSqliteStore(config.db, {
     onOperation: (operation, seconds) => metrics.dbSeconds.observe({ operation }, seconds),
+    sealer: createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious)),
+    synchronous: config.dbSynchronous,
   });
+  if (config.keyEncryptionKey === undefined) {
+    logger.warn(
+      "private signing keys are stored unencrypted in the database: set IAM_KEY_ENCRYPTION_KEY (openssl rand -base64 32) and keep a copy of it with your backups",
+    );
+  }
   try {
     const passwords = await createPasswordHashing(config.passwordHashMemoryKib, config.passwordHashIterations);
     const deps: Deps = {

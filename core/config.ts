@@ -1,4 +1,5 @@
 import type { LogLevel } from "./log.js";
+import { parseKek } from "./store/sqlite/sealing.js";
 
 /**
  * Every option of iam-core: its environment variable, default and meaning.
@@ -48,6 +49,12 @@ export interface Config {
   loginFailureDelayMs: number;
   /** Whether the gateway takes the client address from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;
+  /** Key encryption key of the private signing keys at rest (32 bytes, base64); unset stores them unencrypted. */
+  keyEncryptionKey: string | undefined;
+  /** The previous key encryption key, while changing it: keys sealed under it are re-encrypted at start. */
+  keyEncryptionKeyPrevious: string | undefined;
+  /** SQLite commit durability: `full` (survives a power loss) or `normal` (survives a process crash). */
+  dbSynchronous: "full" | "normal";
   /** Seconds in-flight requests may take to finish after SIGTERM before they are cut. */
   shutdownGrace: number;
   /** Whether `GET /metrics` answers on both ports. */
@@ -102,6 +109,16 @@ const flag = (raw: string, env: string): boolean => {
   if (raw === "false" || raw === "0") return false;
   throw new ConfigError(env, `expected true or false, got "${raw}"`);
 };
+const kek = (raw: string, env: string): string => {
+  if (parseKek(raw) === undefined) {
+    throw new ConfigError(env, "expected 32 random bytes in base64 (for example: openssl rand -base64 32)");
+  }
+  return raw;
+};
+const synchronous = (raw: string, env: string): "full" | "normal" => {
+  if (raw !== "full" && raw !== "normal") throw new ConfigError(env, `expected full or normal, got "${raw}"`);
+  return raw;
+};
 const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 const level = (raw: string, env: string): LogLevel => {
   if (!(LEVELS as readonly string[]).includes(raw)) throw new ConfigError(env, `expected one of ${LEVELS.join(", ")}, got "${raw}"`);
@@ -136,6 +153,9 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "loginLockout", env: "IAM_LOGIN_LOCKOUT", doc: "seconds a locked username or address stays locked", default: () => 900, parse: positive(1, 86400) },
   { key: "loginFailureDelayMs", env: "IAM_LOGIN_FAILURE_DELAY_MS", doc: "milliseconds the answer to a repeated failed sign-in is held back, doubling each time (at most 5000)", default: () => 250, parse: positive(0, 5000) },
   { key: "trustProxy", env: "IAM_TRUST_PROXY", doc: "take the client address from X-Forwarded-For (true only behind a reverse proxy that sets it)", default: () => false, parse: flag },
+  { key: "keyEncryptionKey", env: "IAM_KEY_ENCRYPTION_KEY", doc: "32 random bytes, base64: encrypts private signing keys in the database (unset: stored unencrypted, with a warning)", default: () => undefined, parse: kek, secret: true },
+  { key: "keyEncryptionKeyPrevious", env: "IAM_KEY_ENCRYPTION_KEY_PREVIOUS", doc: "the previous IAM_KEY_ENCRYPTION_KEY while changing it: its keys are re-encrypted at start", default: () => undefined, parse: kek, secret: true },
+  { key: "dbSynchronous", env: "IAM_DB_SYNCHRONOUS", doc: "full: a commit survives a power loss; normal: a process crash only, but commits are ~10x cheaper", default: () => "full", parse: synchronous },
   { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
   { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
 ];

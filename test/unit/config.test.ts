@@ -52,6 +52,9 @@ test("environment variables override every default", (t) => {
     IAM_LOGIN_LOCKOUT: "120",
     IAM_LOGIN_FAILURE_DELAY_MS: "0",
     IAM_TRUST_PROXY: "true",
+    IAM_KEY_ENCRYPTION_KEY: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=",
+    IAM_KEY_ENCRYPTION_KEY_PREVIOUS: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Ld",
+    IAM_DB_SYNCHRONOUS: "normal",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -73,6 +76,9 @@ test("environment variables override every default", (t) => {
     loginLockout: 120,
     loginFailureDelayMs: 0,
     trustProxy: true,
+    keyEncryptionKey: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=",
+    keyEncryptionKeyPrevious: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Ld",
+    dbSynchronous: "normal",
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     purgeInterval: 120,
@@ -136,6 +142,9 @@ const invalid: [string, string][] = [
   ["IAM_LOGIN_FAILURE_WINDOW", "59"],
   ["IAM_LOGIN_FAILURE_DELAY_MS", "5001"],
   ["IAM_TRUST_PROXY", "yes"],
+  ["IAM_KEY_ENCRYPTION_KEY", "too-short"],
+  ["IAM_KEY_ENCRYPTION_KEY", "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8"],
+  ["IAM_DB_SYNCHRONOUS", "off"],
   ["IAM_METRICS", "TRUE"],
 ];
 for (const [name, value] of invalid) {
@@ -166,7 +175,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 23);
+  t.is(lines.length, 26);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
@@ -175,9 +184,12 @@ test("describeConfig shows one line per option with its variable", (t) => {
 test("describeConfig masks the admin password and client secret", (t) => {
   const password = "pw-4f1c9e2a-unique";
   const secret = "secret-7d3b8c1f-unique";
-  const text = describeConfig(loadConfig({ IAM_ADMIN_PASSWORD: password, IAM_ADMIN_CLIENT_SECRET: secret }));
+  const kek = "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=";
+  const text = describeConfig(loadConfig({ IAM_ADMIN_PASSWORD: password, IAM_ADMIN_CLIENT_SECRET: secret, IAM_KEY_ENCRYPTION_KEY: kek }));
   t.false(text.includes(password));
   t.false(text.includes(secret));
+  t.false(text.includes(kek));
+  t.regex(text, /^IAM_KEY_ENCRYPTION_KEY=\*{8} {2}# /m);
   t.regex(text, /^IAM_ADMIN_PASSWORD=\*{8} {2}# /m);
   t.regex(text, /^IAM_ADMIN_CLIENT_SECRET=\*{8} {2}# /m);
 });

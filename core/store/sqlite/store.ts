@@ -21,6 +21,7 @@ import type {
 } from "../types.js";
 import { AlreadyExists } from "../types.js";
 import { migrations } from "./migrations.js";
+import { createKeySealer, type KeySealer } from "./sealing.js";
 
 type Row = Record<string, any>;
 
@@ -40,12 +41,20 @@ const list = (text: string | null): string[] => (text === null ? [] : (JSON.pars
  * committed transaction survives a process crash; a power loss may lose the
  * last ones, never corrupt the file.
  */
-export interface StoreObserver {
+export interface StoreOptions {
   /** Called after each store operation (and each transaction) with the seconds it held the database. */
   onOperation?: (operation: string, seconds: number) => void;
+  /** Encrypts private signing keys at rest (sealing.ts); without it they are stored as plain JWKs. */
+  sealer?: KeySealer;
+  /**
+   * `full` (the default): a commit is on disk before it returns, so an
+   * acknowledged write survives a power loss. `normal`: it survives a crash
+   * of the process, not of the machine; commits are about ten times cheaper.
+   */
+  synchronous?: "full" | "normal";
 }
 
-export function openSqliteStore(path: string, observer: StoreObserver = {}): Store {
+export function openSqliteStore(path: string, options: StoreOptions = {}): Store {
   if (path !== ":memory:") {
     // The file holds every project's private signing keys: owner only. SQLite
     // gives the -wal and -shm files the database file's permissions.
@@ -54,11 +63,34 @@ export function openSqliteStore(path: string, observer: StoreObserver = {}): Sto
   }
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
+  db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db);
-  return asyncStore(db, createOps(db), observer.onOperation);
+  const sealer = options.sealer ?? createKeySealer();
+  try {
+    sealKeys(db, sealer);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return asyncStore(db, createOps(db, sealer), options.onOperation);
+}
+
+/**
+ * Opens every private key once, so that a missing or wrong KEK stops the
+ * start-up instead of a later sign-in; with a KEK, encrypts each key stored
+ * in plaintext or under the previous KEK.
+ */
+function sealKeys(db: Database.Database, sealer: KeySealer): void {
+  const rows = db.prepare("SELECT kid, private_jwk FROM signing_keys").all() as { kid: string; private_jwk: string }[];
+  const update = db.prepare("UPDATE signing_keys SET private_jwk = ? WHERE kid = ?");
+  db.transaction(() => {
+    for (const row of rows) {
+      const privateJwk = sealer.open(row.kid, row.private_jwk);
+      if (sealer.stale(row.private_jwk)) update.run(sealer.seal(row.kid, privateJwk), row.kid);
+    }
+  })();
 }
 
 function migrate(db: Database.Database): void {
@@ -84,7 +116,7 @@ function insert(what: string, run: () => void): void {
   }
 }
 
-function createOps(db: Database.Database): StoreOps {
+function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     countOrgs: s("SELECT count(*) AS n FROM organizations"),
@@ -290,7 +322,7 @@ function createOps(db: Database.Database): StoreOps {
     project: r.project_id,
     kid: r.kid,
     alg: r.alg,
-    privateJwk: r.private_jwk,
+    privateJwk: sealer.open(r.kid, r.private_jwk),
     publicJwk: r.public_jwk,
     createdAt: r.created_at,
     retiredAt: r.retired_at,
@@ -510,7 +542,7 @@ function createOps(db: Database.Database): StoreOps {
       (q.userPermissions.all(ref.organization, ref.project, userId) as Row[]).map(permission),
     addSigningKey: (k) =>
       insert(`signing key ${k.kid}`, () =>
-        q.insertKey.run(k.kid, k.organization, k.project, k.alg, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt, k.expiresAt),
+        q.insertKey.run(k.kid, k.organization, k.project, k.alg, sealer.seal(k.kid, k.privateJwk), k.publicJwk, k.createdAt, k.retiredAt, k.expiresAt),
       ),
     listSigningKeys: (ref: ProjectRef) =>
       (q.listKeys.all(ref.organization, ref.project) as Row[]).map(signingKey),
