@@ -18,6 +18,8 @@ const USAGE = `usage: iam [start | core | gateway | config | <administration com
 
 ${ADMIN_USAGE}`;
 
+const timeoutsOf = (config: Config) => ({ headersSeconds: config.httpHeadersTimeout, requestSeconds: config.httpRequestTimeout });
+
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? "start";
   if (command === "--help" || command === "-h" || command === "help") {
@@ -58,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
         res.end();
       };
       if (command === "start") {
-        const gateway = await startGatewayServer((req, res) => listener(req, res), config.host, config.httpPort);
+        const gateway = await startGatewayServer((req, res) => listener(req, res), config.host, config.httpPort, timeoutsOf(config));
         servers.push(gateway);
         if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
           config.baseUrl = `http://localhost:${gateway.port}`;
@@ -90,6 +92,7 @@ async function main(argv: string[]): Promise<void> {
           metrics,
           serveMetrics: config.metrics,
           trustProxy: config.trustProxy,
+          maxBodyBytes: config.httpMaxBodyBytes,
         });
         listener = app.callback();
         const gatewayPort = servers[0]!.port;
@@ -110,8 +113,9 @@ async function main(argv: string[]): Promise<void> {
         metrics,
         serveMetrics: config.metrics,
         trustProxy: config.trustProxy,
+        maxBodyBytes: config.httpMaxBodyBytes,
       });
-      const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort);
+      const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
       logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
       process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);

@@ -5,6 +5,7 @@ import type { Deps } from "./deps.js";
 import { KeyRing } from "./keys.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { createPasswordHashing } from "./lib/password.js";
+import { RateLimiter } from "./lib/rate-limit.js";
 import { createLogger, type Logger } from "./log.js";
 import { Metrics } from "./observe/metrics.js";
 import { startPurge } from "./purge.js";
@@ -58,6 +59,10 @@ export async function createCore(
       clients: new ClientAuthenticator(store, passwords),
       logger,
       metrics,
+      limits: {
+        token: new RateLimiter(config.tokenRatePerClient, config.tokenRateBurst),
+        login: new RateLimiter(config.loginRatePerAddress, config.loginRateBurst),
+      },
       config,
     };
     const created = await bootstrap(deps, {

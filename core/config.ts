@@ -47,6 +47,20 @@ export interface Config {
   loginLockout: number;
   /** Milliseconds the answer to a repeated failure is held back, doubling with each (at most 5 s). */
   loginFailureDelayMs: number;
+  /** Requests per second one client may make at the token endpoint (0: no limit). */
+  tokenRatePerClient: number;
+  /** How many token requests one client may make at once above that rate. */
+  tokenRateBurst: number;
+  /** Sign-in attempts per second from one client address (0: no limit). */
+  loginRatePerAddress: number;
+  /** How many sign-in attempts one address may make at once above that rate. */
+  loginRateBurst: number;
+  /** Largest request body the gateway reads, bytes. */
+  httpMaxBodyBytes: number;
+  /** Seconds a client may take to send its request headers. */
+  httpHeadersTimeout: number;
+  /** Seconds a client may take to send its whole request. */
+  httpRequestTimeout: number;
   /** Whether the gateway takes the client address from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;
   /** Key encryption key of the private signing keys at rest (32 bytes, base64); unset stores them unencrypted. */
@@ -152,6 +166,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "loginFailureWindow", env: "IAM_LOGIN_FAILURE_WINDOW", doc: "seconds over which failed sign-ins are counted", default: () => 900, parse: positive(60, 86400) },
   { key: "loginLockout", env: "IAM_LOGIN_LOCKOUT", doc: "seconds a locked username or address stays locked", default: () => 900, parse: positive(1, 86400) },
   { key: "loginFailureDelayMs", env: "IAM_LOGIN_FAILURE_DELAY_MS", doc: "milliseconds the answer to a repeated failed sign-in is held back, doubling each time (at most 5000)", default: () => 250, parse: positive(0, 5000) },
+  { key: "tokenRatePerClient", env: "IAM_TOKEN_RATE_PER_CLIENT", doc: "token requests per second one client may make (0: no limit); past it 429 with Retry-After", default: () => 100, parse: positive(0, 1000000) },
+  { key: "tokenRateBurst", env: "IAM_TOKEN_RATE_BURST", doc: "token requests one client may make at once above that rate", default: () => 200, parse: positive(1, 1000000) },
+  { key: "loginRatePerAddress", env: "IAM_LOGIN_RATE_PER_ADDRESS", doc: "sign-in attempts per second from one client address (0: no limit); past it 429 with Retry-After", default: () => 5, parse: positive(0, 100000) },
+  { key: "loginRateBurst", env: "IAM_LOGIN_RATE_BURST", doc: "sign-in attempts one address may make at once above that rate", default: () => 20, parse: positive(1, 100000) },
+  { key: "httpMaxBodyBytes", env: "IAM_HTTP_MAX_BODY_BYTES", doc: "largest request body the gateway reads (bytes); larger is 413", default: () => 16384, parse: positive(1024, 1048576) },
+  { key: "httpHeadersTimeout", env: "IAM_HTTP_HEADERS_TIMEOUT", doc: "seconds a client may take to send its request headers", default: () => 15, parse: positive(1, 300) },
+  { key: "httpRequestTimeout", env: "IAM_HTTP_REQUEST_TIMEOUT", doc: "seconds a client may take to send its whole request", default: () => 30, parse: positive(1, 600) },
   { key: "trustProxy", env: "IAM_TRUST_PROXY", doc: "take the client address from X-Forwarded-For (true only behind a reverse proxy that sets it)", default: () => false, parse: flag },
   { key: "keyEncryptionKey", env: "IAM_KEY_ENCRYPTION_KEY", doc: "32 random bytes, base64: encrypts private signing keys in the database (unset: stored unencrypted, with a warning)", default: () => undefined, parse: kek, secret: true },
   { key: "keyEncryptionKeyPrevious", env: "IAM_KEY_ENCRYPTION_KEY_PREVIOUS", doc: "the previous IAM_KEY_ENCRYPTION_KEY while changing it: its keys are re-encrypted at start", default: () => undefined, parse: kek, secret: true },

@@ -2,6 +2,7 @@ import type { Config } from "./config.js";
 import type { KeyRing } from "./keys.js";
 import type { Clock } from "./lib/clock.js";
 import type { PasswordHashing } from "./lib/password.js";
+import type { RateLimiter } from "./lib/rate-limit.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./observe/metrics.js";
 import type { ProjectRef, Store } from "./store/types.js";
@@ -16,6 +17,8 @@ export interface Deps {
   clients: ClientAuthenticator;
   logger: Logger;
   metrics: Metrics;
+  /** Request rates: per client at the token endpoint, per address at sign-in. */
+  limits: { token: RateLimiter; login: RateLimiter };
   config: Pick<
     Config,
     | "baseUrl"

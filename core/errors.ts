@@ -22,6 +22,7 @@ export type OAuthErrorCode =
 export const ERROR_KEY = "oauth-error";
 export const REDIRECT_KEY = "oauth-redirect";
 export const STATUS_KEY = "oauth-status";
+export const RETRY_AFTER_KEY = "retry-after";
 
 interface OAuthErrorOptions {
   /** Where the user agent must be sent to report this error to the client (RFC 6749 §4.1.2.1). */
@@ -34,6 +35,8 @@ interface OAuthErrorOptions {
   code?: Code;
   /** Typed error details for the caller (a LoginFailure, say). */
   details?: OutgoingDetail[];
+  /** Seconds after which the caller may try again (sent as `retry-after` metadata, then the HTTP header). */
+  retryAfter?: number;
 }
 
 type OutgoingDetail = ConstructorParameters<typeof ConnectError>[3] extends (infer D)[] | undefined ? D : never;
@@ -49,6 +52,7 @@ export class OAuthError extends Error {
   readonly status: number;
   readonly code: Code | undefined;
   readonly details: OutgoingDetail[] | undefined;
+  readonly retryAfter: number | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -59,6 +63,7 @@ export class OAuthError extends Error {
     this.status = options.status ?? httpStatusOf(error);
     this.code = options.code;
     this.details = options.details;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -107,6 +112,7 @@ export function toConnectError(err: unknown, onUnexpected: (err: unknown) => voi
     const metadata = new Headers({ [ERROR_KEY]: err.error });
     if (err.redirectTo !== undefined) metadata.set(REDIRECT_KEY, err.redirectTo);
     if (err.status !== httpStatusOf(err.error)) metadata.set(STATUS_KEY, String(err.status));
+    if (err.retryAfter !== undefined) metadata.set(RETRY_AFTER_KEY, String(err.retryAfter));
     return new ConnectError(err.message, err.code ?? CONNECT_CODE[err.error], metadata, err.details, err);
   }
   if (err instanceof ConnectError) return err;

@@ -12,6 +12,7 @@ import { toWireError, type WireError } from "./errors.js";
 import {
   BadRequest,
   basicCredentials,
+  DEFAULT_MAX_BODY,
   mediaType,
   parseJsonObject,
   parseParams,
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Where request counts and latencies go; `GET /metrics` renders it. */
   metrics: Metrics;
+  /** Largest request body read, bytes (default 16 KiB). */
+  maxBodyBytes?: number;
   /** Take the client address from X-Forwarded-For (default false). */
   trustProxy?: boolean;
   /** Answer `GET /metrics` (default true). */
@@ -59,6 +62,7 @@ interface Services {
  */
 export function createGateway(options: GatewayOptions): Koa {
   const { logger, metrics } = options;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const transport = propagateRequestId(options.transport);
   const services: Services = {
     authorization: createClient(AuthorizationService, transport),
@@ -128,6 +132,7 @@ export function createGateway(options: GatewayOptions): Koa {
 
   /** Renders an error of the authorization endpoints: a redirect to the client, JSON, or a page. */
   const authorizationError = (ctx: Context, e: WireError, asJson: boolean, redirectStatus: 302 | 303) => {
+    if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
     if (e.redirectTo !== undefined) {
       if (asJson && ctx.method === "POST") {
         return json(ctx, e.status, { error: e.error, error_description: e.description, redirect_to: e.redirectTo });
@@ -141,7 +146,7 @@ export function createGateway(options: GatewayOptions): Koa {
   /** The body of a POST to /authorize or /consent: a form, or JSON. */
   const readPost = async (ctx: Context, mayRepeat: readonly string[]) => {
     const type = mediaType(ctx);
-    const text = await readBody(ctx);
+    const text = await readBody(ctx, maxBody);
     if (type === "application/json") return { form: false, body: parseJsonObject(text), params: undefined };
     if (type === "application/x-www-form-urlencoded") {
       const params = parseParams(text, mayRepeat);
@@ -353,9 +358,10 @@ export function createGateway(options: GatewayOptions): Koa {
         }
         usedBasic = ctx.get("authorization") !== "";
         const basic = basicCredentials(ctx);
-        await handle(ctx, parseParams(await readBody(ctx)), basic);
+        await handle(ctx, parseParams(await readBody(ctx, maxBody)), basic);
       } catch (err) {
         const e = toWireError(err, logger);
+        if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
         if (e.error === "invalid_client" && usedBasic) {
           ctx.set("WWW-Authenticate", `Basic realm="${options.baseUrl}${base(ctx)}", charset="UTF-8"`);
         }
@@ -458,7 +464,7 @@ export function createGateway(options: GatewayOptions): Koa {
         token = match[1]!;
       }
       if (ctx.method === "POST" && mediaType(ctx) === "application/x-www-form-urlencoded") {
-        const params = parseParams(await readBody(ctx));
+        const params = parseParams(await readBody(ctx, maxBody));
         const inBody = params.get("access_token");
         // RFC 6750 §2: one method per request.
         if (inBody !== "" && token !== "") throw new BadRequest(400, "send the access token once");

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, STATUS_KEY, type OAuthErrorCode } from "../core/errors.js";
+import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { BadRequest } from "./http.js";
 
@@ -10,6 +10,8 @@ export interface WireError {
   status: number;
   /** Where to send the user agent, for errors the core says go back to the client. */
   redirectTo?: string;
+  /** Seconds before trying again (a rate limit or a lockout): the Retry-After header. */
+  retryAfter?: number;
 }
 
 /**
@@ -27,7 +29,10 @@ export function toWireError(err: unknown, logger: Logger): WireError {
     if (err.code === Code.NotFound) return { error: "not_found", description: err.rawMessage, status: 404 };
     const error = oauthErrorOf(err);
     const redirectTo = err.metadata.get(REDIRECT_KEY) ?? undefined;
-    if (error === "server_error" || error === "temporarily_unavailable") {
+    // The core's own refusals keep their description and status (a rate limit
+    // is temporarily_unavailable with 429); a failure to reach the core does not.
+    const deliberate = err.metadata.get(ERROR_KEY) !== null && error !== "server_error";
+    if (!deliberate && (error === "server_error" || error === "temporarily_unavailable")) {
       if (err.metadata.get(ERROR_KEY) === null) logger.error("core call failed", { code: Code[err.code], err });
       return {
         error,
@@ -37,7 +42,14 @@ export function toWireError(err: unknown, logger: Logger): WireError {
       };
     }
     const status = Number(err.metadata.get(STATUS_KEY) ?? httpStatusOf(error));
-    return { error, description: err.rawMessage, status: status >= 400 && status < 600 ? status : 400, redirectTo };
+    const retryAfter = Number(err.metadata.get(RETRY_AFTER_KEY) ?? 0);
+    return {
+      error,
+      description: err.rawMessage,
+      status: status >= 400 && status < 600 ? status : 400,
+      redirectTo,
+      ...(Number.isInteger(retryAfter) && retryAfter > 0 ? { retryAfter } : {}),
+    };
   }
   logger.error("unexpected gateway error", { err });
   return { error: "server_error", description: "the server could not complete the request", status: 500 };

@@ -34,7 +34,8 @@ export class BadRequest extends Error {
   }
 }
 
-const MAX_BODY = 16 * 1024;
+/** The default largest body read (IAM_HTTP_MAX_BODY_BYTES): every request of these endpoints fits in a few KiB. */
+export const DEFAULT_MAX_BODY = 16 * 1024;
 
 /** The media type of the request, lower case, without parameters. */
 export function mediaType(ctx: Context): string {
@@ -42,14 +43,14 @@ export function mediaType(ctx: Context): string {
 }
 
 /** Reads the request body as UTF-8 text, refusing more than 16 KiB and invalid UTF-8. */
-export async function readBody(ctx: Context): Promise<string> {
+export async function readBody(ctx: Context, maxBytes = DEFAULT_MAX_BODY): Promise<string> {
   const declared = Number(ctx.get("content-length") || "0");
-  if (declared > MAX_BODY) throw new BadRequest(413, "request body too large");
+  if (declared > maxBytes) throw new BadRequest(413, "request body too large");
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new BadRequest(413, "request body too large");
+    if (size > maxBytes) throw new BadRequest(413, "request body too large");
     chunks.push(chunk as Buffer);
   }
   try {

@@ -6,10 +6,17 @@ import type { RunningServer } from "../core/server.js";
  * Serves the gateway on HTTP/1.1. Closing stops accepting, lets in-flight
  * requests finish for at most `graceMs`, then cuts what remains.
  */
-export async function startGatewayServer(listener: http.RequestListener, host: string, port: number): Promise<RunningServer> {
-  const server = http.createServer(listener);
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 30_000;
+export async function startGatewayServer(
+  listener: http.RequestListener,
+  host: string,
+  port: number,
+  timeouts: { headersSeconds?: number; requestSeconds?: number } = {},
+): Promise<RunningServer> {
+  // Slow clients (slowloris): headers and the whole request must arrive in
+  // time; Node checks every second here instead of its default 30.
+  const server = http.createServer({ connectionsCheckingInterval: 1000 }, listener);
+  server.headersTimeout = (timeouts.headersSeconds ?? 15) * 1000;
+  server.requestTimeout = (timeouts.requestSeconds ?? 30) * 1000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());

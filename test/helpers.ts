@@ -65,10 +65,13 @@ export function testConfig(db: string, overrides: Partial<Config> = {}): Config 
       logLevel: "silent",
       // Strict refresh-token reuse detection unless a test is about the grace window.
       refreshTokenGrace: 0,
-      // Sign-in lockout and hold-back only where a test is about them.
+      // Sign-in lockout, hold-back and rate limits only where a test is about
+      // them (the clock of a test stands still: a bucket would never refill).
       loginMaxFailuresPerUser: 1000,
       loginMaxFailuresPerAddress: 1000,
       loginFailureDelayMs: 0,
+      tokenRatePerClient: 0,
+      loginRatePerAddress: 0,
       ...overrides,
     },
   );

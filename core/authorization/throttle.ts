@@ -47,12 +47,21 @@ export function lockedOut(retryAfter: number, context: LoginContext, detail: str
       code: Code.ResourceExhausted,
       detail,
       details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, { ...context, retryAfter: BigInt(retryAfter) }) }],
+      retryAfter,
     },
   );
 }
 
-/** Refuses the attempt at once when the username or the address is locked. */
+/**
+ * Refuses the attempt at once when the address signs in faster than its rate
+ * allows (whether the attempts fail or not), or the username or the address
+ * is locked.
+ */
 export async function refuseWhileLocked(deps: Deps, keys: SignInKeys, context: LoginContext): Promise<void> {
+  if (keys.address !== undefined) {
+    const wait = deps.limits.login.take(keys.address, deps.clock.now());
+    if (wait > 0) throw lockedOut(wait, context, "sign-in rate of the address exceeded");
+  }
   const now = epochSeconds(deps.clock);
   const until = await deps.store.lockedUntil(keysOf(keys), now);
   if (until > now) throw lockedOut(until - now, context, "sign-in locked");

@@ -1,4 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
@@ -31,6 +32,18 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   const grant = GRANTS.get(request.grantType);
   if (grant === undefined) throw new OAuthError("unsupported_grant_type", "the grant_type is not supported");
 
+  // Before authentication: guessing a client's secret is limited too.
+  const clientId = request.basic?.clientId || request.clientId;
+  if (clientId !== "") {
+    const wait = deps.limits.token.take(`${request.organization}/${request.project}/${clientId}`, deps.clock.now());
+    if (wait > 0) {
+      throw new OAuthError("temporarily_unavailable", `too many token requests from this client: retry in ${wait} s`, {
+        status: 429,
+        code: Code.ResourceExhausted,
+        retryAfter: wait,
+      });
+    }
+  }
   const project = await deps.store.getProject(request);
   if (project === undefined) {
     throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown project" });

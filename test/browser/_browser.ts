@@ -8,11 +8,11 @@
  * the tests query it with non-waiting calls (`count()`) and report a missing
  * element as a failed assertion rather than as a locator timeout.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExecutionContext, TestFn } from "ava";
-import { chromium, type Browser, type BrowserContext, type Page, type Response } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type Request, type Response } from "playwright-core";
 import { BASE_URL, type TestServer } from "../helpers.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -61,59 +61,77 @@ export function useBrowser(test: TestFn): () => Browser {
   };
 }
 
+/** A redirect to the configured base URL, as the gateway sent it. */
+export interface ClientRedirect {
+  status: number;
+  location: string;
+  headers: Record<string, string>;
+}
+
 /**
- * A new context and page for one test, closed when the test ends. Requests to
- * the configured base URL (http://iam.test, which resolves nowhere) are
- * answered by the test's gateway, so the browser lands on the default client's
- * redirect page while its address bar keeps the registered redirect URI.
- * `iamTestRequests` counts them: a test can prove no redirect was attempted.
+ * A new context and page for one test, closed when the test ends.
+ *
+ * The consent step redirects to the default client at the configured base URL
+ * (http://iam.test), which resolves nowhere, and Playwright's routes never see
+ * a request the browser makes by following a redirect. So the consent POST
+ * itself is routed: sent on to the gateway unchanged (route.fetch shares the
+ * context's cookies), its redirect recorded as the gateway sent it in
+ * `clientRedirects`, and handed to the browser with the Location moved to the
+ * test's gateway, whose /redirect page the default client's URI names.
  */
 export async function openPage(
   t: ExecutionContext,
   browser: Browser,
   s: TestServer,
-): Promise<{ context: BrowserContext; page: Page; iamTestRequests: () => number }> {
+): Promise<{ context: BrowserContext; page: Page; clientRedirects: ClientRedirect[] }> {
   const context = await browser.newContext();
   t.teardown(() => context.close());
-  // Local pages without script answer in milliseconds: fail fast, well within ava's timeout.
-  context.setDefaultTimeout(10_000);
-  context.setDefaultNavigationTimeout(10_000);
-  let count = 0;
-  await context.route(`${BASE_URL}/**`, async (route) => {
-    count += 1;
-    const original = new URL(route.request().url());
-    const response = await route.fetch({ url: `${s.httpUrl}${original.pathname}${original.search}` });
-    await route.fulfill({ response });
+  // A missing element fails at once (non-waiting counts); this only bounds
+  // navigations and typing on a busy machine, within ava's 60 s timeout.
+  context.setDefaultTimeout(30_000);
+  const clientRedirects: ClientRedirect[] = [];
+  await context.route(`${s.project}/consent`, async (route) => {
+    const response = await route.fetch({ maxRedirects: 0 });
+    const headers = response.headers();
+    const location = headers["location"];
+    if (location === undefined || !location.startsWith(`${BASE_URL}/`)) return route.fulfill({ response });
+    clientRedirects.push({ status: response.status(), location, headers });
+    await route.fulfill({ response, headers: { ...headers, location: `${s.httpUrl}${location.slice(BASE_URL.length)}` } });
   });
   const page = await context.newPage();
-  return { context, page, iamTestRequests: () => count };
+  return { context, page, clientRedirects };
 }
 
 /**
  * Runs `action` and waits for the main frame to commit the document it leads
  * to. Answers the response of that document and, when it came through
  * redirects, the responses of the hops before it (first hop first).
+ *
+ * The chain is followed from its first request: the response events of the
+ * last hop (fulfilled by a route) may come after the frame has navigated.
  */
 export async function navigation(page: Page, action: () => Promise<unknown>): Promise<{ response: Response; hops: Response[] }> {
-  const responses: Response[] = [];
-  const onResponse = (r: Response) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) responses.push(r);
+  const starts: Request[] = [];
+  const onRequest = (r: Request) => {
+    if (r.isNavigationRequest() && r.frame() === page.mainFrame() && r.redirectedFrom() === null) starts.push(r);
   };
-  page.on("response", onResponse);
+  page.on("request", onRequest);
   try {
     await Promise.all([page.waitForEvent("framenavigated", (f) => f === page.mainFrame()), action()]);
     await page.waitForLoadState("load");
   } finally {
-    page.off("response", onResponse);
+    page.off("request", onRequest);
   }
-  const last = responses.at(-1);
-  if (last === undefined) throw new Error(`no document response for ${page.url()}`);
+  let request = starts.at(-1);
+  if (request === undefined) throw new Error(`no navigation request led to ${page.url()}`);
   const hops: Response[] = [];
-  for (let req = last.request().redirectedFrom(); req !== null; req = req.redirectedFrom()) {
-    const hop = await req.response();
-    if (hop !== null) hops.unshift(hop);
+  for (let next = request.redirectedTo(); next !== null; request = next, next = next.redirectedTo()) {
+    const hop = await request.response();
+    if (hop !== null) hops.push(hop);
   }
-  return { response: last, hops };
+  const response = await request.response();
+  if (response === null) throw new Error(`no response for ${request.url()}`);
+  return { response, hops };
 }
 
 /** `page.goto` that insists on a document response (never null). */
@@ -123,10 +141,19 @@ export async function open(page: Page, url: string): Promise<Response> {
   return response;
 }
 
+/** Tests whose screenshots of earlier runs were removed in this run. */
+const cleaned = new Set<string>();
+
 /** Saves `test-results/screenshots/<test-name>-<step>.png`; answers its path. */
 export async function screenshot(t: ExecutionContext, page: Page, step: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const path = join(SCREENSHOTS, `${slug(t.title)}-${slug(step)}.png`);
+  const prefix = `${slug(t.title)}-`;
+  if (!cleaned.has(prefix)) {
+    // A step an earlier run reached and this one did not must not pass for this run's.
+    cleaned.add(prefix);
+    for (const name of readdirSync(SCREENSHOTS)) if (name.startsWith(prefix)) rmSync(join(SCREENSHOTS, name), { force: true });
+  }
+  const path = join(SCREENSHOTS, `${prefix}${slug(step)}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }
@@ -143,14 +170,24 @@ export async function assertPageHeaders(t: ExecutionContext, response: Response)
   const headers = await response.allHeaders();
   const where = `${response.status()} ${response.url()}`;
   t.regex(headers["content-type"] ?? "", /^text\/html/, where);
-  const csp = headers["content-security-policy"] ?? "";
-  t.regex(csp, /frame-ancestors 'none'/, where);
-  // No script of any kind: neither a script-src nor a default-src that would allow one.
-  t.regex(csp, /default-src 'none'/, where);
-  t.notRegex(csp, /script-src|unsafe-inline|unsafe-eval/, where);
+  const csp = directives(headers["content-security-policy"] ?? "");
+  t.is(csp.get("frame-ancestors"), "'none'", where);
+  // No script of any kind: default-src 'none', and no script directive that loosens it.
+  t.is(csp.get("default-src"), "'none'", where);
+  for (const name of ["script-src", "script-src-elem", "script-src-attr"]) t.is(csp.get(name) ?? "'none'", "'none'", `${name}: ${where}`);
   t.is(headers["x-frame-options"], "DENY", where);
   t.is(headers["referrer-policy"], "no-referrer", where);
   t.is(headers["cache-control"], "no-store", where);
+}
+
+/** A Content-Security-Policy as directive name → its value (names lower-cased, as browsers read them). */
+function directives(policy: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of policy.split(";")) {
+    const [name, ...values] = part.trim().split(/\s+/);
+    if (name !== undefined && name !== "" && !map.has(name.toLowerCase())) map.set(name.toLowerCase(), values.join(" "));
+  }
+  return map;
 }
 
 /** The trimmed text of the only element matching `selector`, or undefined when there is none (or several). */

@@ -55,6 +55,13 @@ test("environment variables override every default", (t) => {
     IAM_KEY_ENCRYPTION_KEY: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=",
     IAM_KEY_ENCRYPTION_KEY_PREVIOUS: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Ld",
     IAM_DB_SYNCHRONOUS: "normal",
+    IAM_TOKEN_RATE_PER_CLIENT: "0",
+    IAM_TOKEN_RATE_BURST: "5",
+    IAM_LOGIN_RATE_PER_ADDRESS: "2",
+    IAM_LOGIN_RATE_BURST: "4",
+    IAM_HTTP_MAX_BODY_BYTES: "4096",
+    IAM_HTTP_HEADERS_TIMEOUT: "5",
+    IAM_HTTP_REQUEST_TIMEOUT: "10",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -79,6 +86,13 @@ test("environment variables override every default", (t) => {
     keyEncryptionKey: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=",
     keyEncryptionKeyPrevious: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Ld",
     dbSynchronous: "normal",
+    tokenRatePerClient: 0,
+    tokenRateBurst: 5,
+    loginRatePerAddress: 2,
+    loginRateBurst: 4,
+    httpMaxBodyBytes: 4096,
+    httpHeadersTimeout: 5,
+    httpRequestTimeout: 10,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     purgeInterval: 120,
@@ -145,6 +159,9 @@ const invalid: [string, string][] = [
   ["IAM_KEY_ENCRYPTION_KEY", "too-short"],
   ["IAM_KEY_ENCRYPTION_KEY", "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8"],
   ["IAM_DB_SYNCHRONOUS", "off"],
+  ["IAM_HTTP_MAX_BODY_BYTES", "100"],
+  ["IAM_HTTP_HEADERS_TIMEOUT", "0"],
+  ["IAM_TOKEN_RATE_BURST", "0"],
   ["IAM_METRICS", "TRUE"],
 ];
 for (const [name, value] of invalid) {
@@ -175,7 +192,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 26);
+  t.is(lines.length, 33);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
