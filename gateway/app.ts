@@ -544,7 +544,8 @@ export function createGateway(options: GatewayOptions): Koa {
   // Unknown paths and methods answer JSON too, never Koa's plain text.
   app.use(async (ctx, next) => {
     await next();
-    if (ctx.status === 405) {
+    // 501 is the router's answer to a method it does not know at all (PROPFIND, LOCK…): still just a method not allowed here.
+    if (ctx.status === 405 || ctx.status === 501) {
       json(ctx, 405, { error: "invalid_request", error_description: `method ${ctx.method} is not allowed here` });
     } else if (ctx.status === 404 && ctx.body == null) {
       json(ctx, 404, { error: "not_found", error_description: "no such endpoint" });
