@@ -1,14 +1,47 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { withParseErrorsAsInvalidArgument } from "./grpc/parse-errors.js";
 import type { Metrics } from "./observe/metrics.js";
 
 export interface RunningServer {
   port: number;
   /** Stops accepting, lets in-flight calls finish (for at most `graceMs`), then resolves. */
   close(graceMs?: number): Promise<void>;
+}
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * What connectNodeAdapter does, with each RPC handler wrapped so that an
+ * undecodable request body is INVALID_ARGUMENT (grpc/parse-errors.ts). No RPC
+ * of the core takes more than a few KiB: large bodies are refused early.
+ */
+function nodeHandler(
+  routes: (router: ConnectRouter) => void,
+  fallback: (req: NodeRequest, res: NodeResponse) => void,
+): (req: NodeRequest, res: NodeResponse) => void {
+  const router = createConnectRouter({ readMaxBytes: 64 * 1024, acceptCompression: [compressionGzip, compressionBrotli] });
+  routes(router);
+  const paths = new Map(router.handlers.map((h) => [h.requestPath, withParseErrorsAsInvalidArgument(h)]));
+  return (req, res) => {
+    const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
+    if (handler === undefined) return fallback(req, res);
+    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+      .then((answer) => universalResponseToNodeResponse(answer, res))
+      .catch(() => {
+        // The caller went away (or the stream broke): nothing is left to answer.
+        if (!res.headersSent) res.destroy();
+      });
+  };
 }
 
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113 §3.4). */
@@ -27,22 +60,18 @@ export async function startCoreServer(
   options: { metrics?: Metrics } = {},
 ): Promise<RunningServer> {
   const { metrics } = options;
-  // No RPC of the core takes more than a few KiB; refuse large bodies early.
-  const handler = connectNodeAdapter({
-    routes,
-    readMaxBytes: 64 * 1024,
-    fallback: (req, res) => {
-      if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
-        void metrics.render().then(({ body, contentType }) => {
-          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
-          res.end(body);
-        });
-        return;
-      }
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: "not_found", error_description: "no such endpoint" }));
-    },
-  });
+  const fallback = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
+      void metrics.render().then(({ body, contentType }) => {
+        res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+        res.end(body);
+      });
+      return;
+    }
+    res.writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: "not_found", error_description: "no such endpoint" }));
+  };
+  const handler = nodeHandler(routes, fallback);
   const h2 = http2.createServer(handler);
   const h1 = http.createServer(handler);
   // This server never listens itself, so Node's per-request header and

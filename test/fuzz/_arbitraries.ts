@@ -796,7 +796,7 @@ export const unknownRequest: fc.Arbitrary<HttpSpec> = fc
   })
   .map((r): HttpSpec => r);
 
-/** The same, with a method Node accepts but the router does not implement (the known 501, see the test). */
+/** Any path with a method Node accepts but the router does not implement (it answered 501 text/plain before the gateway mapped it to its JSON 405). */
 export const nodeOnlyMethodRequest: fc.Arbitrary<HttpSpec> = fc
   .record({ path: fc.oneof(unknownPath, projectPath("/token"), fc.constant<PathSpec>({ absolute: "/healthz" })), method: fc.constantFrom(...NODE_ONLY_METHODS.filter((m) => !FETCH_FORBIDDEN.has(m))) })
   .map((r): HttpSpec => ({ ...r, query: [], body: { kind: "none" }, headers: [] }));
@@ -847,7 +847,7 @@ export const rawHttpRequest: fc.Arbitrary<RawHttpSpec> = fc.record({
   body: mostly(fc.constant(""), fc.constantFrom("grant_type=client_credentials", "\xff\xfe", "a=%E0%A4%A"), 3),
 });
 
-/** Raw requests with the methods of the known 501 fetch cannot send. */
+/** The same for the methods fetch cannot send (TRACE, TRACK). */
 export const rawNodeOnlyMethodRequest: fc.Arbitrary<RawHttpSpec> = fc.record({
   method: fc.constantFrom(...NODE_ONLY_METHODS.filter((m) => FETCH_FORBIDDEN.has(m))),
   target: fc.constantFrom("/healthz", "/nope", "/services/oauth2/iam-admins/iam-admins/token"),
