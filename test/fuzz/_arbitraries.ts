@@ -1166,8 +1166,8 @@ export const noAdminAuthArb: fc.Arbitrary<NoAdminAuth> = fc.oneof(
 export const rootAuthArb: fc.Arbitrary<Auth> = mostly(fc.constant<Auth>(bearer("root")), fc.constant<Auth>({ kind: "bearer", scheme: "bearer", token: live("root") }), 8);
 
 /**
- * Bodies the core's protocol layer cannot decode (the known INTERNAL, see the
- * test): a binary message that does not parse, as Connect unary or in a
+ * Bodies the core's protocol layer cannot decode (connect-node answered them
+ * INTERNAL): a binary message that does not parse, as Connect unary or in a
  * gRPC-Web frame; a frame flagged compressed when no encoding was named; a
  * body said to be brotli that is not.
  */

@@ -6,8 +6,8 @@
  *
  * Checked for every request:
  *   - never a 5xx (HTTP), never INTERNAL, UNKNOWN or DATA_LOSS (RPC);
- *   - the server still answers afterwards (GET /healthz; for RPCs also the
- *     core's grpc.health.v1 Check over the network);
+ *   - the server still answers afterwards (GET /healthz after an HTTP
+ *     request; the core's grpc.health.v1 Check over the network after an RPC);
  *   - every error has its documented shape: JSON errors are an object with
  *     string `error` (an RFC code, or `not_found`) and `error_description`,
  *     sent with `Cache-Control: no-store`; HTML (every page, error or not)
@@ -21,10 +21,12 @@
  *     read-only endpoints never write, refused or not.
  *
  * Each property gets a fresh core and gateway (real SQLite file, real
- * loopback ports) and sends its requests one at a time.
+ * loopback ports; a new one every RECYCLE_EVERY runs in long runs) and sends
+ * its requests one at a time.
  *
  * Volume: FUZZ_RUNS runs per property, one fuzzed request each (default 200:
- * about 2,800 requests). More: `FUZZ_RUNS=50000 npx ava test/fuzz/`.
+ * 15 properties, 3,000 requests, about 40 s on two busy cores). More:
+ * `FUZZ_RUNS=50000 npx ava test/fuzz/` (or `npm run fuzz`).
  * A failure prints fast-check's seed and path; replay it exactly with
  * `FUZZ_SEED=<seed> FUZZ_PATH=<path> npx ava test/fuzz/endpoints.test.ts --match '<title>'`.
  */
@@ -92,7 +94,7 @@ function envInt(name: string): number | undefined {
   if (!Number.isSafeInteger(n)) throw new Error(`${name} must be an integer, got ${raw}`);
   return n;
 }
-const RUNS = envInt("FUZZ_RUNS") ?? 250;
+const RUNS = envInt("FUZZ_RUNS") ?? 200;
 const SEED = envInt("FUZZ_SEED");
 const PATH = process.env.FUZZ_PATH || undefined;
 /** Runs per server in long runs (the database grows with every flow, and each snapshot reads it all). */
@@ -977,30 +979,12 @@ const WIRE_CODES = new Map(
 );
 
 /**
- * FINDING (its own failing property below): the core answers INTERNAL (HTTP
- * 500, or grpc-status 13) to client input its protocol layer cannot decode:
- * a binary message that does not parse (`parse binary: …`, from
- * @connectrpc/connect's binary codec, protocol/serialization.js, where its
- * JSON codec says INVALID_ARGUMENT), a frame flagged compressed with no
- * encoding named, a body said to be brotli that is not (`decompression
- * failed`: connect-node's compression.js maps only some zlib error codes to
- * INVALID_ARGUMENT). The other raw-body property lets exactly these
- * signatures through, so that it keeps checking the rest of each answer.
- */
-const UNDECODABLE = /^(parse binary: |received compressed envelope, but do not know how to decompress$|decompression failed$)/;
-const undecodable = (ans: Answer, grpcMessage: string | null) => {
-  const json = ans.status === 500 ? (parseJson(ans.body) as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const message = json?.code === "internal" && typeof json.message === "string" ? json.message : decodeURIComponent(grpcMessage ?? "");
-  return UNDECODABLE.test(message);
-};
-
-/**
  * A raw request to the core's port: never a 5xx nor a broken code, JSON
  * errors in Connect's shape, nothing written when refused. One exception by
  * protocol: an unknown `content-encoding` is UNIMPLEMENTED (HTTP 501), the
  * answer the Connect and gRPC protocols prescribe for unsupported compression.
  */
-async function sendRawRpc(world: World, spec: RawRpcSpec, options: { strict: boolean }): Promise<Result> {
+async function sendRawRpc(world: World, spec: RawRpcSpec): Promise<Result> {
   const value = await world.resolver(spec);
   let body: Buffer;
   if (spec.body.kind === "bytes") body = Buffer.from(spec.body.bytes);
@@ -1036,18 +1020,17 @@ async function sendRawRpc(world: World, spec: RawRpcSpec, options: { strict: boo
   const grpcStatus = ans.header("grpc-status") ?? /grpc-status:\s*(\d+)/.exec(trailer)?.[1] ?? null;
   const grpcMessage = ans.header("grpc-message") ?? /grpc-message:\s*([^\r\n]*)/.exec(trailer)?.[1] ?? null;
   const out: string[] = [];
-  const known = !options.strict && undecodable(ans, grpcMessage);
   const unimplementedCompression = ans.status === 501 && /"code":"unimplemented","message":"unknown compression/.test(ans.body);
   if (ans.status === 0) out.push(ans.body);
-  if (ans.status >= 500 && !known && !unimplementedCompression) out.push(`status ${ans.status}: never a 5xx`);
-  if (grpcStatus !== null && BROKEN.has(Number(grpcStatus) as Code) && !known) out.push(`grpc-status ${grpcStatus}: never INTERNAL or UNKNOWN (${grpcMessage})`);
+  if (ans.status >= 500 && !unimplementedCompression) out.push(`status ${ans.status}: never a 5xx`);
+  if (grpcStatus !== null && BROKEN.has(Number(grpcStatus) as Code)) out.push(`grpc-status ${grpcStatus}: never INTERNAL or UNKNOWN (${grpcMessage})`);
   if (ans.status >= 400 && (ans.header("content-type") ?? "").startsWith("application/json")) {
     const json = parseJson(ans.body) as Record<string, unknown> | undefined;
     const code = typeof json?.code === "string" ? json.code : undefined;
     // The core's fallback answers unknown paths with the gateway's {"error":"not_found"}.
     if (code === undefined && !(ans.status === 404 && typeof json?.error === "string")) out.push("JSON error without a Connect code");
     if (code !== undefined && !WIRE_CODES.has(code)) out.push(`${code} is not a Connect code`);
-    if (code !== undefined && BROKEN.has(WIRE_CODES.get(code)!) && !known) out.push(`Connect code ${code}: never internal or unknown`);
+    if (code !== undefined && BROKEN.has(WIRE_CODES.get(code)!)) out.push(`Connect code ${code}: never internal or unknown`);
   }
   const methodName = /^\/[\w.]+\/(\w+)$/.exec(spec.path)?.[1];
   const localName = methodName === undefined ? undefined : methodName[0]!.toLowerCase() + methodName.slice(1);
@@ -1107,7 +1090,9 @@ function fuzz<S>(
     );
     // What the requests met (npx ava --verbose shows it): refusals and successes alike.
     t.log([...outcomes].sort((a, b) => b[1] - a[1]).map(([outcome, n]) => `${n} × ${outcome}`).join("\n"));
-    t.is(sent, PATH === undefined ? RUNS : 1, "every generated request was sent");
+    // A replayed path (FUZZ_PATH) runs from the case it names on: fewer requests.
+    if (PATH === undefined) t.is(sent, RUNS, "every generated request was sent");
+    else t.true(sent >= 1, "the replayed case was sent");
   });
 }
 
@@ -1144,11 +1129,12 @@ fuzz(
     SERVICES.flatMap((s) => s.methods.map((m) => `/${s.typeName}/${m.name}`)),
     fc.oneof(rpcRequest(TokenService, TOKEN_SCENARIOS), rpcRequest(AuthorizationService, AUTHORIZATION_SCENARIOS), rpcRequest(AdminService, {})),
   ),
-  (world, spec) => sendRawRpc(world, spec, { strict: false }),
+  sendRawRpc,
 );
 fuzz(
-  "binary bodies the core cannot decode (Connect unary, gRPC-Web frames)",
+  "bodies the core cannot decode (binary messages, gRPC-Web frames, false brotli)",
   undecodableRequest(SERVICES.flatMap((s) => s.methods.map((m) => `/${s.typeName}/${m.name}`))),
-  // Found by this property: connect-node answered INTERNAL; the core now answers INVALID_ARGUMENT.
-  (world, spec) => sendRawRpc(world, spec, { strict: true }),
+  // Found by these properties: connect-node answered INTERNAL (HTTP 500,
+  // grpc-status 13); the core now answers INVALID_ARGUMENT.
+  sendRawRpc,
 );
