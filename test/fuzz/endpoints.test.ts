@@ -1056,17 +1056,14 @@ async function sendRawRpc(world: World, spec: RawRpcSpec): Promise<Result> {
 /**
  * Registers one property: a fresh world, FUZZ_RUNS generated requests, each
  * sent and checked by `send` (which answers the broken properties).
- * `knownFailure` marks a property that fails today because of a finding
- * (test.failing: it turns red when the finding is fixed, to drop the mark).
  */
 function fuzz<S>(
   title: string,
   arbitrary: fc.Arbitrary<S>,
   send: (world: World, spec: S) => Promise<Result>,
-  options: { admin?: boolean; knownFailure?: string } = {},
+  options: { admin?: boolean } = {},
 ): void {
-  const register = options.knownFailure === undefined ? test.serial : test.serial.failing;
-  register(title, async (t) => {
+  test.serial(title, async (t) => {
     t.timeout(60_000 + RUNS * 300);
     let world = await World.start(t, options);
     let onWorld = 0;
