@@ -16,6 +16,7 @@ import { openSqliteStore } from "./store/sqlite/store.js";
 
 const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "./token/client-auth.js";
+import { VerifiedTokens } from "./token/verified-tokens.js";
 
 export interface Core {
   deps: Deps;
@@ -57,6 +58,7 @@ export async function createCore(
       clock,
       passwords,
       clients: new ClientAuthenticator(store, passwords),
+      verifiedTokens: new VerifiedTokens(),
       logger,
       metrics,
       limits: {

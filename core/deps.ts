@@ -7,6 +7,7 @@ import type { Logger } from "./log.js";
 import type { Metrics } from "./observe/metrics.js";
 import type { ProjectRef, Store } from "./store/types.js";
 import type { ClientAuthenticator } from "./token/client-auth.js";
+import type { VerifiedTokens } from "./token/verified-tokens.js";
 
 /** What the RPC handlers need; built once by the composition root. */
 export interface Deps {
@@ -15,6 +16,8 @@ export interface Deps {
   clock: Clock;
   passwords: PasswordHashing;
   clients: ClientAuthenticator;
+  /** Access tokens whose signature was verified (token/verified-tokens.ts). */
+  verifiedTokens: VerifiedTokens;
   logger: Logger;
   metrics: Metrics;
   /** Request rates: per client at the token endpoint, per address at sign-in. */

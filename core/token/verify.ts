@@ -4,6 +4,8 @@ import { TokenFailure, type VerifyTokenRequest, type VerifyTokenResponseSchema }
 import { projectOfIssuer, type Deps } from "../deps.js";
 import type { GrantRecord, ProjectRef } from "../store/types.js";
 import { GRANT_CLAIM } from "./issue.js";
+import type { VerifiedSignature } from "./verified-tokens.js";
+import { epochSeconds } from "../lib/clock.js";
 
 type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
 
@@ -20,13 +22,46 @@ export interface AccessToken {
 /**
  * Checks an access token: an ES256 JWT of type `at+jwt` (RFC 9068 §4) signed
  * by a key of the project its issuer names (and, when `only` is given, of that
- * project), unexpired, whose grant still exists and is not revoked.
+ * project), unexpired, whose grant still exists and is not revoked. A token
+ * whose signature was verified before is not verified again (VerifiedTokens);
+ * its expiry, its key and its grant are checked every time.
  */
 export async function inspectAccessToken(
   deps: Deps,
   token: string,
   only?: ProjectRef,
 ): Promise<{ ok: true; token: AccessToken } | { ok: false; failure: TokenFailure }> {
+  const fail = (failure: TokenFailure) => ({ ok: false as const, failure });
+  let verified = deps.verifiedTokens.get(token, epochSeconds(deps.clock));
+  if (verified !== undefined && (await deps.keys.verifying(verified.ref, verified.kid)) === undefined) verified = undefined;
+  if (verified === undefined) {
+    const checked = await verifySignature(deps, token, only);
+    if (!checked.ok) return checked;
+    verified = checked.verified;
+    deps.verifiedTokens.remember(token, verified);
+  }
+  const { payload, ref, issuer } = verified;
+  if (only !== undefined && (only.organization !== ref.organization || only.project !== ref.project)) {
+    return fail(TokenFailure.INVALID);
+  }
+
+  const grantId = payload[GRANT_CLAIM];
+  const grant = typeof grantId === "string" ? await deps.store.getGrant(grantId) : undefined;
+  if (grant === undefined || grant.organization !== ref.organization || grant.project !== ref.project) {
+    return fail(TokenFailure.INVALID);
+  }
+  if (grant.revokedAt !== null) return fail(TokenFailure.REVOKED);
+  const audience = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  const scopes = typeof payload.scope === "string" ? payload.scope.split(" ").filter((s) => s !== "") : [];
+  return { ok: true, token: { payload, grant, ref, issuer, scopes, audience } };
+}
+
+/** The signature, header and registered claims of a token not seen before. */
+async function verifySignature(
+  deps: Deps,
+  token: string,
+  only: ProjectRef | undefined,
+): Promise<{ ok: true; verified: VerifiedSignature } | { ok: false; failure: TokenFailure }> {
   const fail = (failure: TokenFailure) => ({ ok: false as const, failure });
   let issuer: unknown;
   try {
@@ -37,10 +72,12 @@ export async function inspectAccessToken(
   if (typeof issuer !== "string") return fail(TokenFailure.INVALID);
   const ref = projectOfIssuer(deps.config.baseUrl, issuer);
   if (ref === undefined) return fail(TokenFailure.INVALID);
+  // Before any signature work: a token of another project is refused cheaply.
   if (only !== undefined && (only.organization !== ref.organization || only.project !== ref.project)) {
     return fail(TokenFailure.INVALID);
   }
 
+  let kid = "";
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(
@@ -48,6 +85,7 @@ export async function inspectAccessToken(
       async (header) => {
         const key = header.kid === undefined ? undefined : await deps.keys.verifying(ref, header.kid);
         if (key === undefined) throw new errors.JWKSNoMatchingKey();
+        kid = header.kid!;
         return key;
       },
       {
@@ -61,18 +99,9 @@ export async function inspectAccessToken(
   } catch (err) {
     return fail(err instanceof errors.JWTExpired ? TokenFailure.EXPIRED : TokenFailure.INVALID);
   }
-
-  const grantId = payload[GRANT_CLAIM];
-  const grant = typeof grantId === "string" ? await deps.store.getGrant(grantId) : undefined;
-  if (grant === undefined || grant.organization !== ref.organization || grant.project !== ref.project) {
-    return fail(TokenFailure.INVALID);
-  }
-  if (grant.revokedAt !== null) return fail(TokenFailure.REVOKED);
-  const audience = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  const scopes = typeof payload.scope === "string" ? payload.scope.split(" ").filter((s) => s !== "") : [];
   return {
     ok: true,
-    token: { payload: payload as AccessToken["payload"], grant, ref, issuer, scopes, audience },
+    verified: { payload: payload as VerifiedSignature["payload"], ref, issuer, kid, expiresAt: payload.exp! },
   };
 }
 
