@@ -691,6 +691,95 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
 }
 
 /**
+ * Reads of what only administration changes (projects, clients, users and
+ * what they hold) are answered from memory; everything else always reads the
+ * database. The copy is dropped whole when this process changes any of it
+ * (any write but the token-state writes below), when a transaction rolls
+ * back, and when another connection (the `iam` command, another process) has
+ * committed anything since, which SQLite's `data_version` tells for the cost
+ * of one pragma. Entries are frozen: callers share them.
+ */
+const CACHED_READS: Record<string, (args: unknown[]) => string> = {
+  getProject: ([ref]) => refKey(ref),
+  getClient: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getClientPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getUser: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+};
+
+/** Writes of the login and token flows: they touch nothing CACHED_READS answers. */
+const TOKEN_STATE_WRITES = new Set([
+  "createAuthorizationRequest",
+  "authenticateAuthorizationRequest",
+  "recordFailedLogin",
+  "consumeAuthorizationRequest",
+  "createAuthorizationCode",
+  "consumeAuthorizationCode",
+  "createGrant",
+  "extendGrant",
+  "revokeGrant",
+  "revokeUserGrants",
+  "createRefreshToken",
+  "rotateRefreshToken",
+  "rememberConsent",
+  "revokeConsent",
+  "recordLoginFailure",
+  "clearLoginFailures",
+  "purgeExpired",
+  "addSigningKey",
+  "retireSigningKeys",
+]);
+
+const READ = /^(get|list|find|is|max|locked)/;
+const CACHE_LIMIT = 20_000;
+
+function refKey(ref: unknown): string {
+  const { organization, project } = ref as ProjectRef;
+  return `${organization}\u0000${project}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+class ReadCache {
+  readonly #entries = new Map<string, unknown>();
+  readonly #dataVersion: Database.Statement;
+  #version: unknown;
+
+  constructor(db: Database.Database) {
+    this.#dataVersion = db.prepare("PRAGMA data_version").pluck();
+    this.#version = this.#dataVersion.get();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  read(name: string, key: string, load: () => unknown): unknown {
+    const version = this.#dataVersion.get();
+    if (version !== this.#version) {
+      this.#entries.clear();
+      this.#version = version;
+    }
+    const id = `${name}\u0000${key}`;
+    if (this.#entries.has(id)) return this.#entries.get(id);
+    const value = deepFreeze(load());
+    if (this.#entries.size >= CACHE_LIMIT) this.#entries.clear();
+    this.#entries.set(id, value);
+    return value;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/**
  * Wraps the synchronous operations in the async Store. A transaction holds the
  * connection: calls from outside it wait until it ends, so that no other
  * caller's write can land inside it (and be rolled back with it). Calls made
@@ -705,20 +794,26 @@ function asyncStore(
   let current: Promise<void> | undefined;
   const flow = new AsyncLocalStorage<Promise<void>>();
   const mustWait = () => current !== undefined && flow.getStore() !== current;
+  const cache = new ReadCache(db);
 
   const store = {} as Record<string, unknown>;
   for (const name of Object.keys(ops) as (keyof StoreOps)[]) {
     const op = ops[name] as (...args: unknown[]) => unknown;
+    const cacheKey = CACHED_READS[name];
+    const invalidates = !READ.test(name) && !TOKEN_STATE_WRITES.has(name);
     store[name] = async (...args: unknown[]) => {
       while (mustWait()) await current;
+      if (cacheKey !== undefined) return cache.read(name, cacheKey(args), () => op(...args));
       const started = performance.now();
       try {
         return op(...args);
       } finally {
+        if (invalidates) cache.clear();
         observe(name, (performance.now() - started) / 1000);
       }
     };
   }
+  Object.defineProperty(store, "cachedReads", { get: () => cache.size });
   store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
     if (current !== undefined && flow.getStore() === current) return fn(store as unknown as Store);
     while (current !== undefined) await current;
@@ -735,6 +830,8 @@ function asyncStore(
       return result;
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");
+      // Reads inside it may have remembered what was just rolled back.
+      cache.clear();
       throw err;
     } finally {
       current = undefined;
