@@ -8,6 +8,13 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 
+/**
+ * The reason a finished call's signal is aborted with. Given explicitly, it
+ * spares the DOMException (and its stack trace) AbortController makes for
+ * each call otherwise.
+ */
+const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
+
 type UnaryHandler = (request: unknown, context: ReturnType<typeof createHandlerContext>) => unknown;
 
 /**
@@ -60,7 +67,7 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
       } catch (err) {
         throw ConnectError.from(err);
       } finally {
-        context.abort();
+        context.abort(CALL_ENDED);
       }
     },
     stream() {

@@ -32,9 +32,13 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   const grant = GRANTS.get(request.grantType);
   if (grant === undefined) throw new OAuthError("unsupported_grant_type", "the grant_type is not supported");
 
-  // Before authentication: guessing a client's secret is limited too.
+  // Before authentication: guessing a client's secret is limited too. Only
+  // requests that present a secret are counted: a public client's id is no
+  // secret, and a bucket anyone can spend with it would let anyone stop every
+  // user of that application from signing in. Its codes and refresh tokens
+  // are not guessable, and sign-in itself is limited per address.
   const clientId = request.basic?.clientId || request.clientId;
-  if (clientId !== "") {
+  if (clientId !== "" && (request.basic !== undefined || request.clientSecret !== "")) {
     const wait = deps.limits.token.take(`${request.organization}/${request.project}/${clientId}`, deps.clock.now());
     if (wait > 0) {
       throw new OAuthError("temporarily_unavailable", `too many token requests from this client: retry in ${wait} s`, {

@@ -5,7 +5,7 @@ import { createInProcessTransport } from "../../core/in-process-transport.js";
 import { createGateway } from "../../gateway/app.js";
 import { startGatewayServer } from "../../gateway/server.js";
 import type { Config } from "../../core/config.js";
-import { ADMIN_PASSWORD, startTestServer, type TestServer } from "../helpers.js";
+import { ADMIN_PASSWORD, DEFAULT_REDIRECT, seedClient, startTestServer, type TestServer } from "../helpers.js";
 import { adminBasic, adminRequest, assertJsonError, authorizeUrl, getJson, postJson, token } from "./_support.js";
 
 async function serveWith(t: ExecutionContext, config: Partial<Config>): Promise<TestServer> {
@@ -38,6 +38,18 @@ test("per-client rate limit at /token: 429 temporarily_unavailable with Retry-Af
   t.is((await token(s, { grant_type: "client_credentials" }, { authorization: `Basic ${Buffer.from("admin-client:guess").toString("base64")}` })).status, 429);
   s.clock.advance(1);
   t.is((await token(s, { grant_type: "client_credentials" }, adminBasic())).status, 200);
+});
+
+test("per-client rate limit at /token counts only requests that present a secret: anyone can name a public client", async (t) => {
+  const s = await serveWith(t, { tokenRatePerClient: 1, tokenRateBurst: 1 });
+  await seedClient(s.core, { id: "public-app", redirectUris: [DEFAULT_REDIRECT], grantTypes: ["authorization_code", "refresh_token"] });
+  // Requests naming the public client, as an attacker would send them: each is refused on its merits, never 429.
+  for (let i = 0; i < 5; i++) {
+    await assertJsonError(t, await token(s, { grant_type: "authorization_code", code: `made-up-${i}`, client_id: "public-app", redirect_uri: DEFAULT_REDIRECT, code_verifier: "v".repeat(43) }), 400, "invalid_grant");
+  }
+  // The confidential client's bucket is still counted.
+  t.is((await token(s, { grant_type: "client_credentials" }, adminBasic())).status, 200);
+  await assertJsonError(t, await token(s, { grant_type: "client_credentials" }, adminBasic()), 429, "temporarily_unavailable");
 });
 
 test("per-address rate limit at sign-in: 429 with Retry-After even for the right password, counted whatever the outcome", async (t) => {
