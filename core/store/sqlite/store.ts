@@ -801,9 +801,7 @@ function asyncStore(
     const op = ops[name] as (...args: unknown[]) => unknown;
     const cacheKey = CACHED_READS[name];
     const invalidates = !READ.test(name) && !TOKEN_STATE_WRITES.has(name);
-    store[name] = async (...args: unknown[]) => {
-      while (mustWait()) await current;
-      if (cacheKey !== undefined) return cache.read(name, cacheKey(args), () => op(...args));
+    const run = (args: unknown[]) => {
       const started = performance.now();
       try {
         return op(...args);
@@ -811,6 +809,11 @@ function asyncStore(
         if (invalidates) cache.clear();
         observe(name, (performance.now() - started) / 1000);
       }
+    };
+    // Only reads that reach the database are observed (as database time).
+    store[name] = async (...args: unknown[]) => {
+      while (mustWait()) await current;
+      return cacheKey === undefined ? run(args) : cache.read(name, cacheKey(args), () => run(args));
     };
   }
   Object.defineProperty(store, "cachedReads", { get: () => cache.size });
