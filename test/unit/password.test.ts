@@ -61,3 +61,27 @@ test("non-ASCII passwords verify", async (t) => {
   t.true(await h.verify(stored, "pässwörd 🔑"));
   t.false(await h.verify(stored, "passwörd 🔑"));
 });
+
+test("no more hashes run at once than the limit; the others wait and all answer correctly", async (t) => {
+  const h = await createPasswordHashing(1024, 2, 2);
+  const stored = await h.hash("right password");
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, h.running)), 0);
+  const answers = await Promise.all(
+    Array.from({ length: 24 }, (_, i) => {
+      peak = Math.max(peak, h.running);
+      return h.verify(stored, i % 3 === 0 ? "wrong password" : "right password");
+    }),
+  );
+  clearInterval(sampler);
+  t.is(peak, 2, "two at a time, never more");
+  t.is(h.running, 0, "every slot given back");
+  t.deepEqual(answers, Array.from({ length: 24 }, (_, i) => i % 3 !== 0));
+});
+
+test("a failing hash gives its slot back", async (t) => {
+  const h = await createPasswordHashing(64, 1, 1);
+  await Promise.all(Array.from({ length: 5 }, () => h.verify("$argon2id$v=19$broken", "x")));
+  t.is(h.running, 0);
+  t.true(await h.verify(await h.hash("still works"), "still works"));
+});
