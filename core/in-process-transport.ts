@@ -3,19 +3,22 @@ import {
   Code,
   ConnectError,
   createContextValues,
-  createHandlerContext,
   type ConnectRouter,
+  type HandlerContext,
   type Transport,
 } from "@connectrpc/connect";
 
-/**
- * The reason a finished call's signal is aborted with. Given explicitly, it
- * spares the DOMException (and its stack trace) AbortController makes for
- * each call otherwise.
- */
-const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
+/** The protocolName of in-process calls (HandlerContext.protocolName). */
+export const IN_PROCESS_PROTOCOL = "in-process";
 
-type UnaryHandler = (request: unknown, context: ReturnType<typeof createHandlerContext>) => unknown;
+/** Marks a transport whose calls run in the caller's own async context. */
+export const IN_PROCESS = Symbol("in-process transport");
+
+type UnaryHandler = (request: unknown, context: HandlerContext) => unknown;
+
+/** The signal of a call nobody can cancel (the caller passed none). */
+const NEVER_ABORTED = new AbortController().signal;
+const NO_DEADLINE = () => undefined;
 
 /**
  * A Transport that hands request messages straight to the service
@@ -23,6 +26,11 @@ type UnaryHandler = (request: unknown, context: ReturnType<typeof createHandlerC
  * network, without HTTP or serialization. Used when core and gateway run in
  * one process. (Connect's createRouterTransport runs the whole protocol in
  * memory and costs several times more per call.)
+ *
+ * The handler context is built lean: headers are made only when a handler
+ * reads them, and no abort controller or deadline timer is set up for a
+ * call that has neither. The call runs in the caller's async context, so
+ * the request id (observe/context.ts) needs no header to travel.
  */
 export function createInProcessTransport(routes: (router: ConnectRouter) => void): Transport {
   const handlers = new Map<string, { service: DescService; handler: UnaryHandler }>();
@@ -39,21 +47,34 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
   };
   routes(collector as unknown as ConnectRouter);
 
-  return {
+  const transport = {
+    [IN_PROCESS]: true,
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const entry = handlers.get(method.parent.typeName + "/" + method.name);
       if (entry === undefined) throw new ConnectError(`${method.name} is not implemented`, Code.Unimplemented);
-      const context = createHandlerContext({
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      let requestHeader: Headers | undefined;
+      let responseHeader: Headers | undefined;
+      let responseTrailer: Headers | undefined;
+      const context: HandlerContext = {
         service: entry.service,
         method: method as DescMethod,
-        protocolName: "in-process",
+        protocolName: IN_PROCESS_PROTOCOL,
         requestMethod: "POST",
         url: `in-process:/${method.parent.typeName}/${method.name}`,
-        timeoutMs,
-        requestSignal: signal,
-        requestHeader: header,
-        contextValues: contextValues ?? createContextValues(),
-      });
+        signal: signal ?? NEVER_ABORTED,
+        timeoutMs: deadline === undefined ? NO_DEADLINE : () => deadline - Date.now(),
+        get requestHeader() {
+          return (requestHeader ??= new Headers(header));
+        },
+        get responseHeader() {
+          return (responseHeader ??= new Headers());
+        },
+        get responseTrailer() {
+          return (responseTrailer ??= new Headers());
+        },
+        values: contextValues ?? createContextValues(),
+      };
       try {
         const output = await entry.handler(create(method.input, input), context);
         return {
@@ -66,13 +87,11 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
         };
       } catch (err) {
         throw ConnectError.from(err);
-      } finally {
-        context.abort(CALL_ENDED);
       }
     },
     stream() {
       throw new ConnectError("streaming is not supported in process", Code.Unimplemented);
     },
-  } as Transport;
+  } as Transport & { [IN_PROCESS]: true };
+  return transport;
 }
-

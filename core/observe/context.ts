@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Transport } from "@connectrpc/connect";
+import { IN_PROCESS } from "../in-process-transport.js";
 
 /** The header that carries a request id from the gateway to the core, and back to callers. */
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -48,6 +49,8 @@ export function noteRefusal(error: string, detail: unknown): void {
  * made it.
  */
 export function propagateRequestId(transport: Transport): Transport {
+  // In-process calls run inside the current request's scope already.
+  if ((transport as { [IN_PROCESS]?: true })[IN_PROCESS] === true) return transport;
   const withId = (header: HeaderInit | undefined): HeaderInit | undefined => {
     const scope = scopes.getStore();
     if (scope === undefined) return header;

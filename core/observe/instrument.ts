@@ -2,7 +2,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ERROR_KEY } from "../errors.js";
 import type { Logger } from "../log.js";
-import { inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "./context.js";
+import { IN_PROCESS_PROTOCOL } from "../in-process-transport.js";
+import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "./context.js";
 import type { Metrics } from "./metrics.js";
 
 type Method = (request: unknown, context: HandlerContext) => unknown;
@@ -51,6 +52,12 @@ export function instrument<T extends object>(
       );
     };
     const begin = (context: HandlerContext): RequestScope => {
+      if (context.protocolName === IN_PROCESS_PROTOCOL) {
+        // Called by the gateway in this process: its request's id, and no
+        // header to answer it in (the gateway answers it to its caller).
+        const caller = currentRequest();
+        if (caller !== undefined) return { requestId: caller.requestId };
+      }
       const scope = { requestId: requestIdFrom(context.requestHeader.get(REQUEST_ID_HEADER)) };
       context.responseHeader.set(REQUEST_ID_HEADER, scope.requestId);
       return scope;
