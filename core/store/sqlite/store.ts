@@ -37,9 +37,9 @@ const list = (text: string | null): string[] => (text === null ? [] : (JSON.pars
 
 /**
  * Opens (creating if needed) the SQLite database at `path`, applies pending
- * migrations and answers the Store over it. WAL with synchronous=NORMAL: a
- * committed transaction survives a process crash; a power loss may lose the
- * last ones, never corrupt the file.
+ * migrations and answers the Store over it. WAL, with synchronous=FULL by
+ * default (a commit is on disk before it returns) and commits made in groups
+ * (asyncStore).
  */
 export interface StoreOptions {
   /** Called after each store operation (and each transaction) with the seconds it held the database. */
@@ -811,12 +811,60 @@ function asyncStore(
       }
     };
     // Only reads that reach the database are observed (as database time).
+    const write = !READ.test(name);
     store[name] = async (...args: unknown[]) => {
+      // A write outside any transaction joins the commit group like a
+      // transaction of its own: it returns once it is on disk.
+      if (write && (current === undefined || flow.getStore() !== current)) {
+        return (store.transaction as Store["transaction"])(async () => run(args));
+      }
       while (mustWait()) await current;
       return cacheKey === undefined ? run(args) : cache.read(name, cacheKey(args), () => run(args));
     };
   }
   Object.defineProperty(store, "cachedReads", { get: () => cache.size });
+  /**
+   * Group commit. Transactions that end close together share one COMMIT, so
+   * one fsync (with synchronous=FULL) makes a whole group durable instead of
+   * one each. A transaction runs as a SAVEPOINT inside the open group (BEGIN
+   * IMMEDIATE) and is rolled back alone if it fails; its caller is answered
+   * only once the group's COMMIT has returned, so nothing is acknowledged
+   * before it is on disk. The group commits on the next turn of the event
+   * loop (setImmediate), after the transactions of the current one. A COMMIT
+   * that fails rolls the whole group back, and every transaction in it fails.
+   * Reads outside transactions may see a released, not yet committed
+   * transaction of the group; if that COMMIT fails, its writer is told so.
+   */
+  let group: { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const commitGroup = async () => {
+    while (current !== undefined) await current;
+    const closing = group;
+    if (closing === undefined) return;
+    group = undefined;
+    const started = performance.now();
+    try {
+      db.exec("COMMIT");
+      closing.resolve();
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      cache.clear();
+      closing.reject(err);
+    } finally {
+      observe("commit", (performance.now() - started) / 1000);
+    }
+  };
+  const openGroup = () => {
+    db.exec("BEGIN IMMEDIATE");
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const committed = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    // Nobody may be waiting yet; the rejection is delivered to those who are.
+    committed.catch(() => {});
+    group = { committed, resolve, reject };
+    setImmediate(() => void commitGroup());
+    return group;
+  };
+
   store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
     if (current !== undefined && flow.getStore() === current) return fn(store as unknown as Store);
     while (current !== undefined) await current;
@@ -824,26 +872,38 @@ function asyncStore(
     const tx = new Promise<void>((resolve) => (release = resolve));
     current = tx;
     const started = performance.now();
+    let joined: NonNullable<typeof group>;
     try {
       // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
       // process) must still release the store.
-      db.exec("BEGIN IMMEDIATE");
-      const result = await flow.run(tx, () => fn(store as unknown as Store));
-      db.exec("COMMIT");
-      return result;
-    } catch (err) {
-      if (db.inTransaction) db.exec("ROLLBACK");
-      // Reads inside it may have remembered what was just rolled back.
-      cache.clear();
-      throw err;
-    } finally {
+      joined = group ?? openGroup();
+      db.exec("SAVEPOINT tx");
+      let result: T;
+      try {
+        result = await flow.run(tx, () => fn(store as unknown as Store));
+        db.exec("RELEASE tx");
+      } catch (err) {
+        db.exec("ROLLBACK TO tx");
+        db.exec("RELEASE tx");
+        // Reads inside it may have remembered what was just rolled back.
+        cache.clear();
+        throw err;
+      }
       current = undefined;
       release();
+      await joined.committed;
+      return result;
+    } finally {
+      if (current === tx) {
+        current = undefined;
+        release();
+      }
       observe("transaction", (performance.now() - started) / 1000);
     }
   };
   store.close = async () => {
     while (current !== undefined) await current;
+    await commitGroup();
     if (db.open) db.close();
   };
   return store as unknown as Store;
