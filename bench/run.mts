@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: starts iam-core as `npm start` would (its own process, a
- * fresh SQLite file in a temporary folder, the default configuration), seeds
+ * `npm run bench`: starts iam-core as `npm start` would (compiled, in its own
+ * process, a fresh SQLite file in a temporary folder, the default
+ * configuration), seeds
  * a project, and drives each scenario from a separate load-generating
  * process (bench/load.mts); measures the password hash alone and
  * node-oidc-provider in the same run; prints the table and the targets, and
@@ -119,7 +120,7 @@ async function startServer(dir: string, name: string, env: Record<string, string
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const log = openSync(path.join(dir, `${name}.log`), "w");
   const profile = args.profile === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args.profile)}`];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", "bin/iam.ts", "start"], {
+  const child = spawn(process.execPath, [...profile, "--enable-source-maps", "dist/bin/iam.js", "start"], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -268,6 +269,8 @@ async function main(): Promise<void> {
   try {
     process.stderr.write(`iam-core bench: ${args.runs} runs of ${args.seconds} s after ${args.warmup} s of warm-up, ${args["in-flight"]} in flight\n`);
     const wanted = (s: ScenarioName) => only.has(s);
+    // What `npm start` runs: the compiled server.
+    await runProcess(["scripts/build.mjs"]);
     const server = await startServer(dir, "iam", {});
     try {
       const fixture = await seed(server);

@@ -6,11 +6,13 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import { tempDir } from "../helpers.js";
 
-const entry = fileURLToPath(new URL("../../bin/iam.ts", import.meta.url));
+/** What `npm start` runs: the server compiled by `npm run build` (done by `npm test` first). */
+const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
 
 /** Runs `iam start` as `npm start` does, in its own process. */
 function startProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, "start"], {
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
+  const child = spawn(process.execPath, ["--enable-source-maps", entry, "start"], {
     env: { ...process.env, IAM_LOG_LEVEL: "info", IAM_PASSWORD_HASH_MEMORY_KIB: "64", IAM_PASSWORD_HASH_ITERATIONS: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
