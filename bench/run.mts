@@ -278,6 +278,7 @@ async function main(): Promise<void> {
       if (args.hold) {
         process.stdout.write(`${JSON.stringify({ ...target, prefix: PREFIX, ...fixture }, null, 1).slice(0, 2000)}\n`);
         await new Promise((resolve) => process.once("SIGINT", resolve));
+        return;
       }
       const scenarios: [ScenarioName, string][] = [
         ["grpc-ceiling", "gRPC do-nothing RPC (health Check)"],
