@@ -14,16 +14,9 @@ export interface PublicJwk {
   use: "sig";
 }
 
-/**
- * How long a project's loaded keys are trusted before they are read again, so
- * that a rotation made by another process (the `iam` command, another
- * replica) is picked up. A retired key verifies for a minute past the
- * longest token lifetime, which covers tokens it signed in that time.
- */
-const KEY_CACHE_MS = 30_000;
-
 interface ProjectKeys {
-  loadedAt: number;
+  /** The store's change epoch read before the keys were: they are current while it has not moved. */
+  epoch: number;
   signing: { kid: string; key: KeyObject };
   /** Each key with the time it stops verifying (Infinity for the current key). */
   verifying: Map<string, { key: KeyObject; until: number }>;
@@ -112,6 +105,9 @@ export class KeyRing {
   }
 
   /**
+   * A project's keys are read again once the store's change epoch has moved,
+   * so a rotation made by another process (the `iam` command, another worker
+   * or replica) signs and verifies everywhere from the next request on.
    * Only loaded key sets are cached, never a load in flight: a load started
    * outside a transaction waits for it, and the transaction itself may need
    * the same keys. Two concurrent first loads both read; that is harmless.
@@ -121,8 +117,10 @@ export class KeyRing {
   async #load(ref: ProjectRef): Promise<ProjectKeys | undefined> {
     const key = cacheKey(ref);
     const cached = this.#cache.get(key);
-    if (cached !== undefined && this.#clock.now() - cached.loadedAt < KEY_CACHE_MS) return cached;
-    const keys = await this.#read(ref);
+    // Read before the keys: a change landing between the two reads the keys again next time.
+    const epoch = await this.#store.getChangeEpoch();
+    if (cached !== undefined && cached.epoch === epoch) return cached;
+    const keys = await this.#read(ref, epoch);
     if (keys !== undefined) this.#cache.set(key, keys);
     return keys;
   }
@@ -132,7 +130,7 @@ export class KeyRing {
     this.#cache.delete(cacheKey(ref));
   }
 
-  async #read(ref: ProjectRef): Promise<ProjectKeys | undefined> {
+  async #read(ref: ProjectRef, epoch: number): Promise<ProjectKeys | undefined> {
     const records = await this.#store.listSigningKeys(ref);
     const current = records.find((r) => r.retiredAt === null);
     if (current === undefined) return undefined;
@@ -145,7 +143,7 @@ export class KeyRing {
       jwks.push({ jwk, until });
     }
     const privateKey = createPrivateKey({ key: JSON.parse(current.privateJwk), format: "jwk" });
-    return { loadedAt: this.#clock.now(), signing: { kid: current.kid, key: privateKey }, verifying, jwks };
+    return { epoch, signing: { kid: current.kid, key: privateKey }, verifying, jwks };
   }
 }
 

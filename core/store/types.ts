@@ -245,6 +245,12 @@ export interface SigningKeyStore {
   retireSigningKeys(ref: ProjectRef, at: EpochSeconds, expiresAt: EpochSeconds): Promise<string[]>;
   /** The longest access token lifetime of the project's clients, seconds (0 without clients). */
   maxAccessTokenTtl(ref: ProjectRef): Promise<number>;
+  /**
+   * A number that moves whenever organizations, projects, signing keys,
+   * clients, users, roles or permissions change, by any process: what is kept
+   * in memory of them is current while it has not moved.
+   */
+  getChangeEpoch(): Promise<number>;
 }
 
 export interface AuthorizationRequestStore {

@@ -80,3 +80,38 @@ test("records answered from memory are frozen, so no caller can change another's
   });
   t.deepEqual((await c.core.deps.store.getClient(DEFAULT, client.id))!.grantTypes, ["client_credentials"]);
 });
+
+test("token traffic of another process leaves the copy in memory alone; its administration drops it", async (t) => {
+  const c = await setup(t);
+  const client = await machineClient(c);
+  const { store } = c.core.deps;
+  const held = await store.getClient(DEFAULT, client.id);
+  t.is(await store.getClient(DEFAULT, client.id), held, "the same frozen record: answered from memory");
+
+  // Another process signs users in and issues tokens: grants, codes, refresh tokens.
+  const other = openSqliteStore(c.dbPath);
+  t.teardown(() => other.close());
+  const epoch = await store.getChangeEpoch();
+  await obtainTokens(c);
+  await other.createGrant({
+    ...DEFAULT,
+    id: "grant-elsewhere",
+    clientId: client.id,
+    kind: "client",
+    userId: "",
+    scopes: [],
+    authTime: 0,
+    createdAt: 0,
+    expiresAt: 4_000_000_000,
+    revokedAt: null,
+  });
+  t.is(await store.getChangeEpoch(), epoch, "token state does not move the change epoch");
+  t.is(await store.getClient(DEFAULT, client.id), held, "still answered from memory");
+
+  // Its administration does, even as raw SQL.
+  setUserEnabled(c, DEFAULT, ALICE.id, false);
+  t.true((await store.getChangeEpoch()) > epoch);
+  const reread = await store.getClient(DEFAULT, client.id);
+  t.not(reread, held, "read again from the database");
+  t.deepEqual(reread, held);
+});

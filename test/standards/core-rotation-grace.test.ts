@@ -208,7 +208,7 @@ test("`iam key rotate ORG PROJECT` prints the new kid and the JWKS then has two 
   t.true((await after.tokens.verifyToken({ token: before.accessToken })).active);
 });
 
-test("a rotation by the `iam` command reaches a running core within 30 seconds (README)", async (t) => {
+test("a rotation by the `iam` command reaches a running core at once: its next token and JWKS (README)", async (t) => {
   const { dir, cleanup } = tempDir();
   t.teardown(cleanup);
   const db = join(dir, "iam.db");
@@ -221,7 +221,7 @@ test("a rotation by the `iam` command reaches a running core within 30 seconds (
   const result = iam(db, ["key", "rotate", "iam-admins", "iam-admins"]);
   t.is(result.code, 0, result.stderr);
 
-  c.clock.advance(31);
+  // No clock moves: the change epoch the rotation moved is what tells the core.
   const now = await kids(c);
   t.is(now.length, 2, "the running core publishes both keys");
   t.is(now[1], oldKid);

@@ -96,15 +96,23 @@ test("a token does not verify with another project's key", async (t) => {
 /** A SigningKeyStore in memory, current key first. */
 class MemoryKeyStore implements SigningKeyStore {
   readonly records: SigningKeyRecord[] = [];
+  epoch = 0;
+  reads = 0;
   async addSigningKey(key: SigningKeyRecord): Promise<void> {
     this.records.unshift(key);
+    this.epoch++;
+  }
+  async getChangeEpoch(): Promise<number> {
+    return this.epoch;
   }
   async listSigningKeys(ref: ProjectRef): Promise<SigningKeyRecord[]> {
+    this.reads++;
     return this.records.filter((r) => r.organization === ref.organization && r.project === ref.project);
   }
   async retireSigningKeys(ref: ProjectRef, at: number, expiresAt: number): Promise<string[]> {
     const current = (await this.listSigningKeys(ref)).filter((r) => r.retiredAt === null);
     for (const r of current) Object.assign(r, { retiredAt: at, expiresAt });
+    this.epoch++;
     return current.map((r) => r.kid);
   }
   async maxAccessTokenTtl(): Promise<number> {
@@ -127,6 +135,24 @@ test("a KeyRing signs with the current key and publishes every key, current firs
   const token = signJwt({ alg: "ES256", kid: signing.kid }, { sub: "alice" }, signing.key);
   const key = await ring.verifying(REF, signing.kid);
   await t.notThrowsAsync(jwtVerify(token, key!, { algorithms: ["ES256"] }));
+});
+
+test("a KeyRing reads keys once while the change epoch stays, and a rotation by another process at once after it moves", async (t) => {
+  const store = new MemoryKeyStore();
+  const here = new KeyRing(store, { now: () => 1_700_000_000_000 });
+  const elsewhere = new KeyRing(store, { now: () => 1_700_000_000_000 });
+  const first = await here.create(REF);
+  t.is((await here.signing(REF)).kid, first.kid);
+  const reads = store.reads;
+  for (let i = 0; i < 5; i++) await here.signing(REF);
+  await here.verifying(REF, first.kid);
+  t.is(store.reads, reads, "answered from memory");
+
+  const { kid } = await elsewhere.rotate(REF);
+  t.is((await here.signing(REF)).kid, kid, "signs with the other process's new key at once");
+  t.truthy(await here.verifying(REF, kid));
+  t.truthy(await here.verifying(REF, first.kid), "the retired key still verifies");
+  t.deepEqual((await here.jwks(REF))?.map((k) => k.kid), [kid, first.kid]);
 });
 
 test("a KeyRing knows nothing of a project without keys", async (t) => {

@@ -219,5 +219,44 @@ export const migrations: readonly string[] = [
     window_ends_at INTEGER NOT NULL,
     locked_until INTEGER NOT NULL
   ) STRICT;
+    `,
+  // 2: a counter that every change to what administration owns moves, by
+  // trigger, whichever connection or process makes it (raw SQL included), so
+  // that a process can keep those records in memory and know at the cost of
+  // one read when another process has changed them. Token state (grants,
+  // codes, refresh tokens, consents) does not move it.
+  `
+  CREATE TABLE change_epoch (n INTEGER NOT NULL) STRICT;
+  INSERT INTO change_epoch (n) VALUES (0);
+  CREATE TRIGGER organizations_changed_insert AFTER INSERT ON organizations BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER organizations_changed_update AFTER UPDATE ON organizations BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER organizations_changed_delete AFTER DELETE ON organizations BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER projects_changed_insert AFTER INSERT ON projects BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER projects_changed_update AFTER UPDATE ON projects BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER projects_changed_delete AFTER DELETE ON projects BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER signing_keys_changed_insert AFTER INSERT ON signing_keys BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER signing_keys_changed_update AFTER UPDATE ON signing_keys BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER signing_keys_changed_delete AFTER DELETE ON signing_keys BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER clients_changed_insert AFTER INSERT ON clients BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER clients_changed_update AFTER UPDATE ON clients BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER clients_changed_delete AFTER DELETE ON clients BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER users_changed_insert AFTER INSERT ON users BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER users_changed_update AFTER UPDATE ON users BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER users_changed_delete AFTER DELETE ON users BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER permissions_changed_insert AFTER INSERT ON permissions BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER permissions_changed_update AFTER UPDATE ON permissions BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER permissions_changed_delete AFTER DELETE ON permissions BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER roles_changed_insert AFTER INSERT ON roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER roles_changed_update AFTER UPDATE ON roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER roles_changed_delete AFTER DELETE ON roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER role_permissions_changed_insert AFTER INSERT ON role_permissions BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER role_permissions_changed_update AFTER UPDATE ON role_permissions BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER role_permissions_changed_delete AFTER DELETE ON role_permissions BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER user_roles_changed_insert AFTER INSERT ON user_roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER user_roles_changed_update AFTER UPDATE ON user_roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER user_roles_changed_delete AFTER DELETE ON user_roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER client_roles_changed_insert AFTER INSERT ON client_roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER client_roles_changed_update AFTER UPDATE ON client_roles BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER client_roles_changed_delete AFTER DELETE ON client_roles BEGIN UPDATE change_epoch SET n = n + 1; END;
   `,
 ];

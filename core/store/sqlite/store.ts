@@ -94,12 +94,18 @@ function sealKeys(db: Database.Database, sealer: KeySealer): void {
 }
 
 function migrate(db: Database.Database): void {
-  const applied = db.pragma("user_version", { simple: true }) as number;
-  for (let version = applied; version < migrations.length; version++) {
-    db.transaction(() => {
-      db.exec(migrations[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  // One migration per IMMEDIATE transaction, the version read inside it: of
+  // processes that start at once on one file, one applies each migration and
+  // the others see it applied.
+  const step = db.transaction(() => {
+    const applied = db.pragma("user_version", { simple: true }) as number;
+    if (applied >= migrations.length) return false;
+    db.exec(migrations[applied]!);
+    db.pragma(`user_version = ${applied + 1}`);
+    return true;
+  });
+  while (step.immediate()) {
+    // applied one; look again
   }
 }
 
@@ -183,6 +189,7 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
       JOIN role_permissions rp ON rp.organization_id = cr.organization_id AND rp.project_id = cr.project_id AND rp.role_id = cr.role_id
       JOIN permissions p ON p.organization_id = rp.organization_id AND p.project_id = rp.project_id AND p.id = rp.permission_id
       WHERE cr.organization_id = ? AND cr.project_id = ? AND cr.client_id = ? ORDER BY p.id`),
+    changeEpoch: s("SELECT n FROM change_epoch").pluck(),
     findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
       AND kind = 'client' AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`),
     insertOrg: s("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)"),
@@ -499,6 +506,7 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
         : q.clientRoles.all(ref.organization, ref.project, subject.clientId)) as Row[]).map((r) => r.role_id),
     getClientPermissions: (ref, clientId) =>
       (q.clientPermissions.all(ref.organization, ref.project, clientId) as Row[]).map(permission),
+    getChangeEpoch: () => q.changeEpoch.get() as number,
     findClientGrant: (ref, clientId) => maybe(q.findClientGrant.get(ref.organization, ref.project, clientId), grant),
     createClient: (c) =>
       insert(`client ${c.id}`, () =>
@@ -695,9 +703,11 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
  * what they hold) are answered from memory; everything else always reads the
  * database. The copy is dropped whole when this process changes any of it
  * (any write but the token-state writes below), when a transaction rolls
- * back, and when another connection (the `iam` command, another process) has
- * committed anything since, which SQLite's `data_version` tells for the cost
- * of one pragma. Entries are frozen: callers share them.
+ * back, and when the change epoch has moved: triggers move it on every change
+ * to those tables, by any connection or process (migration 2), so another
+ * process's change is seen on the next read, for the cost of one indexed
+ * read, while its token traffic leaves the copy alone. Entries are frozen:
+ * callers share them.
  */
 const CACHED_READS: Record<string, (args: unknown[]) => string> = {
   getProject: ([ref]) => refKey(ref),
@@ -748,12 +758,17 @@ function deepFreeze<T>(value: T): T {
 
 class ReadCache {
   readonly #entries = new Map<string, unknown>();
-  readonly #dataVersion: Database.Statement;
+  readonly #epoch: Database.Statement;
   #version: unknown;
 
   constructor(db: Database.Database) {
-    this.#dataVersion = db.prepare("PRAGMA data_version").pluck();
-    this.#version = this.#dataVersion.get();
+    this.#epoch = db.prepare("SELECT n FROM change_epoch").pluck();
+    this.#version = this.#epoch.get();
+  }
+
+  /** The change epoch as this connection sees it (its own open transaction included). */
+  epoch(): number {
+    return this.#epoch.get() as number;
   }
 
   get size(): number {
@@ -761,7 +776,7 @@ class ReadCache {
   }
 
   read(name: string, key: string, load: () => unknown): unknown {
-    const version = this.#dataVersion.get();
+    const version = this.#epoch.get();
     if (version !== this.#version) {
       this.#entries.clear();
       this.#version = version;
