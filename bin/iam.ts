@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import type http from "node:http";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createCore } from "../core/compose.js";
@@ -9,9 +10,10 @@ import { Metrics } from "../core/observe/metrics.js";
 import { startCoreServer, type RunningServer } from "../core/server.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
+import { reportReady, runPrimary, shareRates, signInHint, workerCount, workerSlot } from "./cluster.js";
 
 const USAGE = `usage: iam [start | core | gateway | config | <administration command>]
-  start    core and gateway in one process (default)
+  start    core and gateway together (default), in IAM_WORKERS processes
   core     the core alone (gRPC, gRPC-Web and Connect on IAM_GRPC_PORT)
   gateway  the gateway alone, calling the core at IAM_CORE_URL over gRPC
   config   print the effective configuration, secrets masked
@@ -37,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const metrics = new Metrics({ process: true });
+  const metrics = new Metrics({ process: true, clustered: cluster.isWorker });
   const servers: RunningServer[] = [];
   const closers: (() => Promise<void>)[] = [];
   const drainers: (() => void)[] = [];
@@ -47,10 +49,35 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  if (command === "config") {
+    console.log(describeConfig(config));
+    return;
+  }
+  if (command !== "start" && command !== "core" && command !== "gateway") {
+    console.error(USAGE);
+    process.exit(2);
+  }
+  const count = workerCount(config);
+  if (count > 1 && cluster.isPrimary) {
+    await runPrimary({
+      command,
+      config,
+      count,
+      logger,
+      // The database is migrated, and the default tenant created, once, before any worker opens it.
+      prepare: async () => {
+        if (command === "gateway") return;
+        const core = await createCore(config, { logger, metrics, purge: false });
+        announceBootstrap(core, config, logger);
+        await core.close();
+      },
+    });
+    return;
+  }
+  const worker = workerSlot();
+  if (worker !== undefined) shareRates(config, worker.count);
+
   switch (command) {
-    case "config":
-      console.log(describeConfig(config));
-      return;
     case "start":
     case "core": {
       // With IAM_HTTP_PORT=0 the base URL is only known once the gateway has
@@ -66,19 +93,16 @@ async function main(argv: string[]): Promise<void> {
           config.baseUrl = `http://localhost:${gateway.port}`;
         }
       }
-      const core = await createCore(config, { logger, metrics });
+      const core = await createCore(config, {
+        logger,
+        metrics,
+        // Of several workers, the first purges, and the primary has warned.
+        purge: worker === undefined || worker.slot === 0,
+        warn: worker === undefined,
+      });
       closers.push(() => core.close());
       drainers.push(() => core.health.drain());
-      if (core.bootstrap.created) {
-        logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
-        if (core.bootstrap.generatedAdminPassword !== undefined) {
-          // Shown once, on the terminal, not in the log; only its hash is stored.
-          process.stdout.write(
-            `\n  Default administrator: user "admin", password ${core.bootstrap.generatedAdminPassword}\n` +
-              `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n\n`,
-          );
-        }
-      }
+      announceBootstrap(core, config, logger);
       const grpc = await startCoreServer(core.routes, config.host, config.grpcPort, {
         metrics: config.metrics ? metrics : undefined,
       });
@@ -97,10 +121,12 @@ async function main(argv: string[]): Promise<void> {
         listener = app.callback();
         const gatewayPort = servers[0]!.port;
         logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
-        process.stdout.write(
-          `iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n` +
-            `Sign in with a browser at:\n  ${config.baseUrl}/services/oauth2/iam-admins/iam-admins/authorize?response_type=code&client_id=admin-client&state=abc&scope=&redirect_uri=${encodeURIComponent(`${config.baseUrl}/services/oauth2/iam-admins/iam-admins/redirect`)}\n`,
-        );
+        if (worker === undefined) {
+          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n`);
+          process.stdout.write(signInHint(config));
+        }
+      } else if (worker === undefined) {
+        process.stdout.write(`iam-core is up: core (gRPC) on port ${grpc.port}.\n`);
       }
       break;
     }
@@ -118,13 +144,13 @@ async function main(argv: string[]): Promise<void> {
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
       logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
-      process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);
+      if (worker === undefined) {
+        process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);
+      }
       break;
     }
-    default:
-      console.error(USAGE);
-      process.exit(2);
   }
+  if (worker !== undefined) reportReady({});
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -140,6 +166,19 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+/** On the first start: says the default tenant was made, and shows a generated admin password once. */
+function announceBootstrap(core: Awaited<ReturnType<typeof createCore>>, config: Config, logger: ReturnType<typeof createLogger>): void {
+  if (!core.bootstrap.created) return;
+  logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
+  if (core.bootstrap.generatedAdminPassword !== undefined) {
+    // Shown once, on the terminal, not in the log; only its hash is stored.
+    process.stdout.write(
+      `\n  Default administrator: user "admin", password ${core.bootstrap.generatedAdminPassword}\n` +
+        `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n\n`,
+    );
+  }
 }
 
 main(process.argv.slice(2)).catch((err) => {

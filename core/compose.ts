@@ -35,7 +35,15 @@ export interface Core {
  */
 export async function createCore(
   config: Config,
-  options: { clock?: Clock; logger?: Logger; metrics?: Metrics } = {},
+  options: {
+    clock?: Clock;
+    logger?: Logger;
+    metrics?: Metrics;
+    /** Run the purge job here (default true): one worker of several does. */
+    purge?: boolean;
+    /** Log the warnings about the configuration (default true): once, not by every worker. */
+    warn?: boolean;
+  } = {},
 ): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -45,7 +53,7 @@ export async function createCore(
     sealer: createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious)),
     synchronous: config.dbSynchronous,
   });
-  if (config.keyEncryptionKey === undefined) {
+  if (config.keyEncryptionKey === undefined && options.warn !== false) {
     logger.warn(
       "private signing keys are stored unencrypted in the database: set IAM_KEY_ENCRYPTION_KEY (openssl rand -base64 32) and keep a copy of it with your backups",
     );
@@ -71,8 +79,8 @@ export async function createCore(
       adminPassword: config.adminPassword,
       adminClientSecret: config.adminClientSecret,
     });
-    await warnOnDefaultSecret(deps);
-    const stopPurge = startPurge(store, clock, logger, config.purgeInterval);
+    if (options.warn !== false) await warnOnDefaultSecret(deps);
+    const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval);
     const health = new HealthState(IAM_SERVICES.map((s) => s.typeName));
     return {
       deps,

@@ -73,6 +73,8 @@ export interface Config {
   shutdownGrace: number;
   /** Whether `GET /metrics` answers on both ports. */
   metrics: boolean;
+  /** Processes serving the ports, sharing them and the database; 0: one per CPU core. */
+  workers: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -178,6 +180,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "keyEncryptionKeyPrevious", env: "IAM_KEY_ENCRYPTION_KEY_PREVIOUS", doc: "the previous IAM_KEY_ENCRYPTION_KEY while changing it: its keys are re-encrypted at start", default: () => undefined, parse: kek, secret: true },
   { key: "dbSynchronous", env: "IAM_DB_SYNCHRONOUS", doc: "full: a commit survives a power loss; normal: a process crash only, but commits are ~10x cheaper", default: () => "full", parse: synchronous },
   { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
+  { key: "workers", env: "IAM_WORKERS", doc: "processes that serve the ports together, on one database (0: one per CPU core; 1: a single process)", default: () => 0, parse: positive(0, 64) },
   { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
 ];
 

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { pino, stdSerializers, type DestinationStream } from "pino";
 import { currentRequest } from "./observe/context.js";
 
@@ -72,11 +73,16 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
   // Asynchronous: under load, lines written while a write is in progress are
   // sent together in one system call. What is pending is flushed when the
   // process exits (pino registers that); a SIGKILL may lose the last lines.
-  const destination: DestinationStream = write === undefined ? pino.destination({ fd: 2, sync: false }) : { write };
+  // A worker of several (IAM_WORKERS) shares stderr with the others: it
+  // writes each line whole, in a write(2) of its own, so that lines of
+  // different workers never interleave.
+  const destination: DestinationStream =
+    write === undefined ? pino.destination({ fd: 2, sync: cluster.isWorker }) : { write };
   const log = pino(
     {
       level,
-      base: undefined,
+      // A worker of several names itself on each line: which one logged it.
+      base: cluster.isWorker ? { worker: Number(process.env.IAM_WORKER_SLOT) } : undefined,
       messageKey: "msg",
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: censor },

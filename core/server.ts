@@ -62,10 +62,16 @@ export async function startCoreServer(
   const { metrics } = options;
   const fallback = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
-      void metrics.render().then(({ body, contentType }) => {
-        res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
-        res.end(body);
-      });
+      metrics.render().then(
+        ({ body, contentType }) => {
+          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+          res.end(`${err instanceof Error ? err.message : String(err)}\n`);
+        },
+      );
       return;
     }
     res.writeHead(404, { "content-type": "application/json" });

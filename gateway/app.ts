@@ -557,10 +557,17 @@ export function createGateway(options: GatewayOptions): Koa {
   probes.get("/healthz", (ctx) => json(ctx, 200, { status: "ok" }));
   if (options.serveMetrics !== false) {
     probes.get("/metrics", async (ctx) => {
-      const { body, contentType } = await metrics.render();
       ctx.set("Cache-Control", "no-store");
-      ctx.type = contentType;
-      ctx.body = body;
+      try {
+        const { body, contentType } = await metrics.render();
+        ctx.type = contentType;
+        ctx.body = body;
+      } catch (err) {
+        // Several workers: the primary could not collect them all.
+        ctx.status = 503;
+        ctx.type = "text/plain";
+        ctx.body = `${err instanceof Error ? err.message : String(err)}\n`;
+      }
     });
   }
   probes.get("/readyz", async (ctx) => {

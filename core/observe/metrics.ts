@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 
 /**
  * The metrics of one iam-core process, in Prometheus text format on
@@ -69,13 +69,49 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** `process`: also export the process's CPU, memory, event-loop lag and GC (once per process). */
-  constructor(options: { process?: boolean } = {}) {
+  readonly #clustered: boolean;
+
+  /**
+   * `process`: also export the process's CPU, memory, event-loop lag and GC
+   * (once per process). `clustered`: this process is one worker of several
+   * (IAM_WORKERS); `/metrics` answers the sum over all of them, which the
+   * primary collects.
+   */
+  constructor(options: { process?: boolean; clustered?: boolean } = {}) {
     if (options.process === true) collectDefaultMetrics({ register: this.registry });
+    this.#clustered = options.clustered === true && process.send !== undefined;
+    if (this.#clustered) {
+      AggregatorRegistry.setRegistries([this.registry]);
+      // Constructing one is what makes prom-client answer the primary's requests in a worker.
+      new AggregatorRegistry();
+    }
   }
 
   /** The body and content type of `GET /metrics`. */
   async render(): Promise<{ body: string; contentType: string }> {
+    if (this.#clustered) return askPrimary();
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
+}
+
+let asked = 0;
+
+/** Asks the primary for the metrics of every worker, summed (see bin/cluster.ts). */
+function askPrimary(): Promise<{ body: string; contentType: string }> {
+  const id = ++asked;
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type?: string; id?: number; body?: string; contentType?: string; error?: string }) => {
+      if (message?.type !== "iam:metrics-answer" || message.id !== id) return;
+      clearTimeout(timer);
+      process.off("message", onMessage);
+      if (message.body === undefined) reject(new Error(`the metrics of the workers could not be collected: ${message.error}`));
+      else resolve({ body: message.body, contentType: message.contentType ?? "text/plain" });
+    };
+    const timer = setTimeout(() => {
+      process.off("message", onMessage);
+      reject(new Error("the metrics of the workers could not be collected in time"));
+    }, 10_000);
+    process.on("message", onMessage);
+    process.send!({ type: "iam:metrics", id });
+  });
 }

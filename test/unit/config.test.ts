@@ -17,6 +17,7 @@ test("loadConfig without variables gives the documented defaults", (t) => {
   t.is(config.authorizationRequestTtl, 600);
   t.is(config.authorizationCodeTtl, 60);
   t.is(config.purgeInterval, 60);
+  t.is(config.workers, 0, "one worker per CPU core");
 });
 
 test("an empty variable counts as unset", (t) => {
@@ -62,6 +63,7 @@ test("environment variables override every default", (t) => {
     IAM_HTTP_MAX_BODY_BYTES: "4096",
     IAM_HTTP_HEADERS_TIMEOUT: "5",
     IAM_HTTP_REQUEST_TIMEOUT: "10",
+    IAM_WORKERS: "3",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -97,6 +99,7 @@ test("environment variables override every default", (t) => {
     authorizationCodeTtl: 30,
     purgeInterval: 120,
     refreshTokenGrace: 0,
+    workers: 3,
   });
 });
 
@@ -163,6 +166,9 @@ const invalid: [string, string][] = [
   ["IAM_HTTP_HEADERS_TIMEOUT", "0"],
   ["IAM_TOKEN_RATE_BURST", "0"],
   ["IAM_METRICS", "TRUE"],
+  ["IAM_WORKERS", "-1"],
+  ["IAM_WORKERS", "65"],
+  ["IAM_WORKERS", "two"],
 ];
 for (const [name, value] of invalid) {
   test(`${name}=${JSON.stringify(value)} is refused with a ConfigError naming the variable`, (t) => {
@@ -192,7 +198,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 33);
+  t.is(lines.length, 34);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

@@ -1,0 +1,174 @@
+import cluster, { type Worker } from "node:cluster";
+import net, { type AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
+import { AggregatorRegistry } from "prom-client";
+import type { Config } from "../core/config.js";
+import type { Logger } from "../core/log.js";
+
+/**
+ * Several processes serving the same ports on one database (IAM_WORKERS): the
+ * primary prepares the database once (migrations, the default tenant), forks
+ * the workers, which each run the whole server, and stays out of the request
+ * path. The kernel's connections are handed to the workers in turn by the
+ * primary (Node's round-robin cluster scheduling); a connection, and every
+ * request on it, stays with one worker.
+ *
+ * What the workers share goes through the database: tokens, grants, codes,
+ * lockouts, and a change epoch that tells each worker when its in-memory copy
+ * of projects, clients, users and keys is stale. What they do not share: the
+ * per-client and per-address request rates, which each worker enforces for
+ * its share (1/N) of the configured rate and burst; and the metrics, which the
+ * primary sums over the workers when a worker is asked for /metrics.
+ */
+
+/** Set by the primary in each worker's environment: its slot (0-based) and how many there are. */
+export const WORKER_SLOT = "IAM_WORKER_SLOT";
+export const WORKER_COUNT = "IAM_WORKER_COUNT";
+
+/** Messages between a worker and the primary. */
+export type ClusterMessage =
+  | { type: "iam:ready"; http?: number; grpc?: number }
+  | { type: "iam:metrics"; id: number }
+  | { type: "iam:metrics-answer"; id: number; body?: string; contentType?: string; error?: string };
+
+export function workerCount(config: Config): number {
+  return config.workers === 0 ? availableParallelism() : config.workers;
+}
+
+/** In a worker: its slot and the number of workers; undefined in a single process. */
+export function workerSlot(): { slot: number; count: number } | undefined {
+  if (!cluster.isWorker) return undefined;
+  return { slot: Number(process.env[WORKER_SLOT]), count: Number(process.env[WORKER_COUNT]) };
+}
+
+/**
+ * A worker's share of the configured request rates: a client or address whose
+ * connections land on every worker gets the configured total, one that sends
+ * everything over one connection gets 1/N of it. Never more than configured.
+ */
+export function shareRates(config: Config, count: number): void {
+  config.tokenRatePerClient /= count;
+  config.tokenRateBurst = Math.ceil(config.tokenRateBurst / count);
+  config.loginRatePerAddress /= count;
+  config.loginRateBurst = Math.ceil(config.loginRateBurst / count);
+}
+
+/** A free port on `host`, for a port configured as 0: every worker must listen on the same one. */
+async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Restarts of crashed workers allowed within a minute before the primary gives up. */
+const MAX_RESTARTS_PER_MINUTE = 5;
+
+/**
+ * Runs the primary: `prepare` (migrations, default tenant) once, then `count`
+ * workers, restarted when one dies after it was ready; stops them all on
+ * SIGTERM or SIGINT. Resolves the ports configured as 0 first, so that every
+ * worker listens on the same ones and the issuer (the base URL) is the same.
+ */
+export async function runPrimary(options: {
+  command: "start" | "core" | "gateway";
+  config: Config;
+  count: number;
+  logger: Logger;
+  prepare: () => Promise<void>;
+}): Promise<void> {
+  const { command, config, count, logger } = options;
+  const env: Record<string, string> = { [WORKER_COUNT]: String(count) };
+  if (command !== "core" && config.httpPort === 0) env.IAM_HTTP_PORT = String((config.httpPort = await freePort(config.host)));
+  if (command !== "gateway" && config.grpcPort === 0) env.IAM_GRPC_PORT = String((config.grpcPort = await freePort(config.host)));
+  if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
+    config.baseUrl = `http://localhost:${config.httpPort}`;
+  }
+  await options.prepare();
+
+  const aggregator = new AggregatorRegistry();
+  const slots = new Map<Worker, number>();
+  const ready = new Set<Worker>();
+  const restarts: number[] = [];
+  let stopping = false;
+  let announced = false;
+  let exitCode = 0;
+
+  const stopAll = (signal: NodeJS.Signals, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    logger.info("stopping workers", { signal, workers: slots.size });
+    for (const worker of slots.keys()) worker.process.kill(signal);
+    if (slots.size === 0) process.exit(exitCode);
+  };
+
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ ...env, [WORKER_SLOT]: String(slot) });
+    slots.set(worker, slot);
+    worker.on("message", (message: ClusterMessage) => {
+      if (message?.type === "iam:ready") {
+        ready.add(worker);
+        if (!announced && ready.size === count) {
+          announced = true;
+          logger.info("workers ready", { workers: count });
+          const what =
+            command === "core" ? `core (gRPC) on port ${config.grpcPort}` : command === "gateway" ? `gateway on port ${config.httpPort}` : `gateway on port ${config.httpPort}, core (gRPC) on port ${config.grpcPort}`;
+          process.stdout.write(`iam-core is up: ${what}, ${count} worker processes.\n`);
+          if (command === "start") process.stdout.write(signInHint(config));
+        }
+      } else if (message?.type === "iam:metrics") {
+        aggregator.clusterMetrics().then(
+          (body) => worker.send({ type: "iam:metrics-answer", id: message.id, body, contentType: aggregator.contentType } satisfies ClusterMessage),
+          (err: unknown) => worker.send({ type: "iam:metrics-answer", id: message.id, error: String(err) } satisfies ClusterMessage),
+        );
+      }
+    });
+    worker.on("exit", (code, signal) => {
+      slots.delete(worker);
+      const wasReady = ready.delete(worker);
+      if (stopping) {
+        if (slots.size === 0) {
+          logger.info("stopped");
+          process.exit(exitCode);
+        }
+        return;
+      }
+      if (!wasReady) {
+        // It could not start (a port taken, a database it cannot open): so will the next.
+        logger.error("a worker could not start; stopping", { slot, code, signal });
+        stopAll("SIGTERM", 1);
+        return;
+      }
+      const now = Date.now();
+      restarts.push(now);
+      while (restarts[0]! < now - 60_000) restarts.shift();
+      if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
+        logger.error("workers keep dying; stopping", { restarts: restarts.length });
+        stopAll("SIGTERM", 1);
+        return;
+      }
+      logger.error("a worker died; starting another", { slot, code, signal });
+      fork(slot);
+    });
+  };
+
+  for (let slot = 0; slot < count; slot++) fork(slot);
+  process.on("SIGTERM", () => stopAll("SIGTERM", 0));
+  process.on("SIGINT", () => stopAll("SIGTERM", 0));
+}
+
+/** The sign-in URL printed on start. */
+export function signInHint(config: Config): string {
+  const redirect = encodeURIComponent(`${config.baseUrl}/services/oauth2/iam-admins/iam-admins/redirect`);
+  return (
+    `Sign in with a browser at:\n  ${config.baseUrl}/services/oauth2/iam-admins/iam-admins/authorize` +
+    `?response_type=code&client_id=admin-client&state=abc&scope=&redirect_uri=${redirect}\n`
+  );
+}
+
+/** In a worker: tells the primary it listens. */
+export function reportReady(ports: { http?: number; grpc?: number }): void {
+  process.send?.({ type: "iam:ready", ...ports } satisfies ClusterMessage);
+}

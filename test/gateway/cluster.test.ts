@@ -1,0 +1,242 @@
+/**
+ * IAM_WORKERS: several processes serving the same ports on one database, as
+ * `npm start` runs them. Connections are handed to the workers in turn, so a
+ * run of fresh connections reaches every worker; the log names the worker of
+ * each line, which is how these tests know who answered.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import http from "node:http";
+import net, { type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import test from "ava";
+import { decodeProtectedHeader } from "jose";
+import { AdminService } from "../../gen/iam/v1/admin_pb.js";
+import { tempDir } from "../helpers.js";
+
+const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
+const PREFIX = "/services/oauth2/iam-admins/iam-admins";
+const ADMIN = { id: "admin-client", secret: "cluster-admin-secret-0123456789" };
+
+function startCluster(env: Record<string, string>) {
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
+  const { dir, cleanup } = tempDir();
+  const db = join(dir, "iam.db");
+  const child = spawn(process.execPath, ["--enable-source-maps", entry, "start"], {
+    env: {
+      ...process.env,
+      IAM_DB: db,
+      IAM_HTTP_PORT: "0",
+      IAM_GRPC_PORT: "0",
+      IAM_WORKERS: "2",
+      IAM_LOG_LEVEL: "info",
+      IAM_ADMIN_PASSWORD: "cluster-admin-password",
+      IAM_ADMIN_CLIENT_SECRET: ADMIN.secret,
+      IAM_PASSWORD_HASH_MEMORY_KIB: "64",
+      IAM_PASSWORD_HASH_ITERATIONS: "1",
+      IAM_TOKEN_RATE_PER_CLIENT: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: a terminal's Ctrl-C reaches every process of it.
+    detached: true,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const up = new Promise<{ http: number; grpc: number }>((resolve, reject) => {
+    child.stdout.on("data", () => {
+      const m = /gateway on port (\d+), core \(gRPC\) on port (\d+), 2 worker processes/.exec(stdout);
+      if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // gone
+    }
+    cleanup();
+  };
+  /** The worker processes: the primary's children. */
+  const workers = () =>
+    readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  /** The log lines so far, parsed. */
+  const lines = () =>
+    stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, db, up, exited, kill, workers, lines, output: () => ({ stdout, stderr }) };
+}
+
+/** One request on a connection of its own: the next worker in turn answers it. */
+function request(
+  port: number,
+  path: string,
+  options: { method?: string; form?: Record<string, string>; basic?: [string, string]; agent?: http.Agent } = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  const body = options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: options.method ?? (body === undefined ? "GET" : "POST"),
+        agent: options.agent ?? false,
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+          ...(options.basic === undefined
+            ? {}
+            : { authorization: `Basic ${Buffer.from(options.basic.map(encodeURIComponent).join(":")).toString("base64")}` }),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode!, body: text, headers: res.headers }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const clientCredentials = (port: number, agent?: http.Agent) =>
+  request(port, `${PREFIX}/token`, { form: { grant_type: "client_credentials" }, basic: [ADMIN.id, ADMIN.secret], agent });
+
+const introspect = (port: number, token: string) =>
+  request(port, `${PREFIX}/introspect`, { form: { token }, basic: [ADMIN.id, ADMIN.secret] });
+
+/** The workers that logged a line about `path` (the gateway logs every request). */
+const workersThatServed = (lines: Record<string, unknown>[], path: string) =>
+  [...new Set(lines.filter((l) => l.msg === "http" && l.path === path).map((l) => l.worker))].sort();
+
+test("two workers share both ports and the database: a token from one verifies on the other, a revocation and a key rotation through one hold on both at once", async (t) => {
+  const c = startCluster({});
+  t.teardown(c.kill);
+  const { http: port, grpc } = await c.up;
+  t.is(c.workers().length, 2, "two worker processes");
+
+  // Tokens over fresh connections: each worker issues some.
+  const tokens: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await clientCredentials(port);
+    t.is(res.status, 200, res.body);
+    tokens.push((JSON.parse(res.body) as { access_token: string }).access_token);
+  }
+  // Every token is active on every worker.
+  for (const token of tokens) {
+    for (let i = 0; i < 2; i++) {
+      const res = await introspect(port, token);
+      t.is(res.status, 200);
+      t.true((JSON.parse(res.body) as { active: boolean }).active);
+    }
+  }
+  t.deepEqual(workersThatServed(c.lines(), `${PREFIX}/token`), [0, 1], "both workers issued tokens");
+  t.deepEqual(workersThatServed(c.lines(), `${PREFIX}/introspect`), [0, 1], "both workers verified them");
+
+  // Revoked through one worker: inactive on both, at once.
+  const revoked = await request(port, `${PREFIX}/revoke`, { form: { token: tokens[0]! }, basic: [ADMIN.id, ADMIN.secret] });
+  t.is(revoked.status, 200);
+  for (let i = 0; i < 4; i++) {
+    t.false((JSON.parse((await introspect(port, tokens[0]!)).body) as { active: boolean }).active, `after revocation, ${i}`);
+  }
+
+  // The signing key rotated through one worker (gRPC, one connection): both
+  // sign with the new key at once, and both verify the other's tokens.
+  const admin = createClient(AdminService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpc}` }));
+  const token = (JSON.parse((await clientCredentials(port)).body) as { access_token: string }).access_token;
+  const { kid } = await admin.rotateSigningKey(
+    { organization: "iam-admins", project: "iam-admins" },
+    { headers: { authorization: `Bearer ${token}` } },
+  );
+  for (let i = 0; i < 4; i++) {
+    const fresh = (JSON.parse((await clientCredentials(port)).body) as { access_token: string }).access_token;
+    t.is(decodeProtectedHeader(fresh).kid, kid, `token ${i} is signed with the new key`);
+    for (let j = 0; j < 2; j++) t.true((JSON.parse((await introspect(port, fresh)).body) as { active: boolean }).active);
+  }
+  const jwks = JSON.parse((await request(port, `${PREFIX}/.well-known/jwks.json`)).body) as { keys: { kid: string }[] };
+  t.is(jwks.keys[0]!.kid, kid);
+
+  // Metrics are the sum over the workers.
+  const before = c.lines().filter((l) => l.msg === "http" && l.path === "/healthz").length;
+  for (let i = 0; i < 6; i++) t.is((await request(port, "/healthz")).status, 200);
+  const metrics = await request(port, "/metrics");
+  t.is(metrics.status, 200);
+  const healthz = /iam_http_requests_total\{method="GET",route="\/healthz",status="200"\} (\d+)/.exec(metrics.body);
+  t.is(Number(healthz?.[1]), before + 6, metrics.body.slice(0, 400));
+});
+
+test("a worker that dies is replaced and the others keep serving; Ctrl-C (SIGINT to the group) stops them all and closes the database", async (t) => {
+  const c = startCluster({});
+  t.teardown(c.kill);
+  const { http: port } = await c.up;
+  const [victim, survivor] = c.workers();
+  process.kill(victim!, "SIGKILL");
+
+  // Every request meanwhile is answered: the primary hands connections to live workers only.
+  const deadline = Date.now() + 15_000;
+  let replaced: number | undefined;
+  while (replaced === undefined && Date.now() < deadline) {
+    t.is((await clientCredentials(port)).status, 200);
+    replaced = c.workers().find((pid) => pid !== victim && pid !== survivor);
+    if (replaced === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.truthy(replaced, "a new worker was started");
+  t.true(c.lines().some((l) => l.msg === "a worker died; starting another"));
+  // The new worker serves too.
+  await new Promise((r) => setTimeout(r, 1000));
+  for (let i = 0; i < 4; i++) t.is((await clientCredentials(port)).status, 200);
+
+  process.kill(-c.child.pid!, "SIGINT");
+  t.is(await c.exited, 0);
+  t.false(existsSync(`${c.db}-wal`), "the last worker to close removed the WAL: every connection closed cleanly");
+  t.is(c.lines().filter((l) => l.msg === "stopped").length, 3, "both workers and the primary");
+});
+
+test("each worker enforces its share of a client's token rate: one connection gets half the burst, fresh connections the whole", async (t) => {
+  const c = startCluster({ IAM_TOKEN_RATE_PER_CLIENT: "1", IAM_TOKEN_RATE_BURST: "4" });
+  t.teardown(c.kill);
+  const { http: port } = await c.up;
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const one = [];
+  for (let i = 0; i < 3; i++) one.push(await clientCredentials(port, agent));
+  t.deepEqual(
+    one.map((r) => r.status),
+    [200, 200, 429],
+    "a burst of 4 over two workers: 2 on a connection's worker",
+  );
+  t.truthy(one[2]!.headers["retry-after"]);
+  t.is((JSON.parse(one[2]!.body) as { error: string }).error, "temporarily_unavailable");
+
+  // Fresh connections reach the other worker too: its 2 are still there. Never
+  // more than the configured burst in all (one more may have refilled).
+  const fresh = [];
+  for (let i = 0; i < 8; i++) fresh.push((await clientCredentials(port)).status);
+  const accepted = fresh.filter((s) => s === 200).length;
+  t.true(accepted >= 2 && accepted <= 3, `accepted ${accepted} of 8: ${fresh.join(" ")}`);
+  t.true(fresh.every((s) => s === 200 || s === 429));
+});
+
+test("a worker that cannot start stops the server with exit code 1 and says why", async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  const c = startCluster({ IAM_HTTP_PORT: String(port) });
+  t.teardown(c.kill);
+  await t.throwsAsync(c.up);
+  t.is(await c.exited, 1);
+  t.true(c.lines().some((l) => l.msg === "a worker could not start; stopping"), c.output().stderr);
+});
