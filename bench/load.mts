@@ -7,6 +7,7 @@
  * Usage: node --import tsx bench/load.mts '<LoadPlan as JSON>'
  */
 import { createHash, randomBytes } from "node:crypto";
+import nodeHttp from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Pool, type Dispatcher } from "undici";
@@ -33,6 +34,8 @@ export interface LoadPlan {
   runs: number;
   /** Distinct access tokens used by the verification and introspection scenarios. */
   tokens: number;
+  /** Worker processes of the server (1 for the peer). */
+  serverWorkers: number;
 }
 
 export interface RunResult {
@@ -148,6 +151,40 @@ interface TokenAnswer {
   refresh_token?: string;
 }
 
+/**
+ * Authenticates every client once on every worker of the server before the
+ * clock starts: the first authentication of a client by a worker checks its
+ * secret's argon2id hash, later ones are remembered by that worker. The
+ * server hands each new connection to the next worker in turn, so W requests
+ * of a client, each on a connection of its own, opened one after the other,
+ * reach all W workers.
+ */
+async function primeWorkers(plan: LoadPlan, path: string): Promise<void> {
+  const url = new URL(path, plan.http);
+  const body = new URLSearchParams({ grant_type: "client_credentials", scope: plan.scope }).toString();
+  for (const client of plan.clients) {
+    for (let w = 0; w < plan.serverWorkers; w++) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = nodeHttp.request(
+          url,
+          {
+            method: "POST",
+            agent: false,
+            headers: { "content-type": FORM, authorization: basic(client.id, client.secret), "content-length": Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode!));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+      if (status !== 200) throw new Error(`priming ${client.id}: ${status}`);
+    }
+  }
+}
+
 /** Access tokens from many clients, issued before the timed runs. */
 async function issueTokens(plan: LoadPlan, http: HttpTarget, count: number, tokenPath: string): Promise<string[]> {
   const tokens: string[] = [];
@@ -182,6 +219,7 @@ async function scenario(plan: LoadPlan, http: HttpTarget, grpcTarget: () => Grpc
       };
     }
     case "grpc-verify": {
+      await primeWorkers(plan, `${p}/token`);
       const tokens = await issueTokens(plan, http, plan.tokens, `${p}/token`);
       const g = grpcTarget();
       return async () => {
@@ -200,9 +238,7 @@ async function scenario(plan: LoadPlan, http: HttpTarget, grpcTarget: () => Grpc
     case "peer-client-credentials": {
       const path = plan.scenario === "client-credentials" ? `${p}/token` : "/token";
       const body = new URLSearchParams({ grant_type: "client_credentials", scope: plan.scope }).toString();
-      // Each client once before the clock starts: the first authentication of
-      // a client checks its secret's argon2id hash, later ones are remembered.
-      await issueTokens(plan, http, plan.clients.length, path);
+      await primeWorkers(plan, path);
       return async () => {
         const client = nextClient();
         const answer = await http.json<TokenAnswer>("POST", path, 200, {
@@ -215,6 +251,7 @@ async function scenario(plan: LoadPlan, http: HttpTarget, grpcTarget: () => Grpc
     case "introspection":
     case "peer-introspection": {
       const peer = plan.scenario === "peer-introspection";
+      await primeWorkers(plan, peer ? "/token" : `${p}/token`);
       const tokens = await issueTokens(plan, http, plan.tokens, peer ? "/token" : `${p}/token`);
       const path = peer ? "/token/introspection" : `${p}/introspect`;
       return async () => {
@@ -228,6 +265,7 @@ async function scenario(plan: LoadPlan, http: HttpTarget, grpcTarget: () => Grpc
       };
     }
     case "refresh": {
+      await primeWorkers(plan, `${p}/token`);
       // One refresh-token chain per client; each worker owns its chains, so
       // no chain is ever used by two requests at once.
       const chains = await Promise.all(

@@ -34,12 +34,16 @@ const { values: args } = parseArgs({
     profile: { type: "string", default: "" },
     /** Save the server's /metrics page, as it is after the runs, to this file. */
     metrics: { type: "string", default: "" },
+    /** Extra Node flags for the server (its workers inherit them), e.g. "--max-semi-space-size=4". */
+    "node-flags": { type: "string", default: "" },
     /** IAM_WORKERS for the server (default: its default, one worker per core). */
     workers: { type: "string", default: "" },
     /** Start and seed the server, print how to reach it, and wait (Ctrl-C ends). */
     hold: { type: "boolean", default: false },
   },
 });
+/** iam-core's worker processes: IAM_WORKERS, whose default (0) is one per core. */
+const SERVER_WORKERS = args.workers === "" || args.workers === "0" ? os.availableParallelism() : Number(args.workers);
 const only = new Set(args.only === "" ? SCENARIOS : args.only.split(","));
 for (const name of only) if (!SCENARIOS.includes(name as ScenarioName)) throw new Error(`unknown scenario ${name}`);
 
@@ -131,7 +135,8 @@ async function startServer(dir: string, name: string, env: Record<string, string
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const log = openSync(path.join(dir, `${name}.log`), "w");
   const profile = args.profile === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args.profile)}`];
-  const child = spawn(process.execPath, [...profile, "--enable-source-maps", "dist/bin/iam.js", "start"], {
+  const flags = args["node-flags"] === "" ? [] : args["node-flags"].split(" ");
+  const child = spawn(process.execPath, [...profile, ...flags, "--enable-source-maps", "dist/bin/iam.js", "start"], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -247,6 +252,7 @@ async function measure(
     runSeconds: Number(args.seconds),
     runs: Number(args.runs),
     tokens: 1000,
+    serverWorkers: scenario.startsWith("peer-") ? 1 : SERVER_WORKERS,
   };
   const peak = memoryMb(target.pid);
   const sampler = setInterval(() => {
@@ -385,7 +391,7 @@ async function main(): Promise<void> {
   const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.type()} ${os.release()}`;
   const lines = [
     `machine: ${machine}`,
-    `date: ${started.toISOString()}; ${args.runs} runs × ${args.seconds} s after ${args.warmup} s warm-up, ${args["in-flight"]} requests in flight; medians of the runs`,
+    `date: ${started.toISOString()}; ${args.runs} runs × ${args.seconds} s after ${args.warmup} s warm-up, ${args["in-flight"]} requests in flight; medians of the runs; iam-core with ${SERVER_WORKERS} worker process${SERVER_WORKERS === 1 ? "" : "es"}`,
     "",
     "| scenario | what | requests/s | p50 ms | p99 ms | errors | server peak PSS MB | peak RSS MB (summed) |",
     "|---|---|---:|---:|---:|---:|---:|---:|",

@@ -14,33 +14,9 @@ import { createLogger } from "../core/log.js";
  * It runs the AdminService handlers as the machine's operator, with their
  * validation; whoever can run it can read the database file anyway.
  */
-export const ADMIN_USAGE = `administration on the database file (IAM_DB), no server needed:
-  iam org create ID [--name NAME]
-  iam org list
-  iam org delete ID
-  iam project create ORG ID [--name NAME] [--audience AUD]
-  iam project list ORG
-  iam project delete ORG ID
-  iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--remember-consent] [--name NAME]
-  iam client list ORG PROJECT
-  iam client rotate-secret ORG PROJECT ID [--secret S]
-  iam client delete ORG PROJECT ID
-  iam user create ORG PROJECT ID (--password-stdin | --password P) [--name NAME] [--email EMAIL]
-  iam user list ORG PROJECT
-  iam user set-password ORG PROJECT ID (--password-stdin | --password P)
-  iam user enable|disable ORG PROJECT ID
-  iam user delete ORG PROJECT ID
-  iam user consents ORG PROJECT ID
-  iam user revoke-consent ORG PROJECT ID CLIENT
-  iam permission create ORG PROJECT ID [--description TEXT]
-  iam permission list ORG PROJECT
-  iam role create ORG PROJECT ID [--permission P]... [--description TEXT]
-  iam role list ORG PROJECT
-  iam role assign|unassign ORG PROJECT ROLE (--user ID | --client ID)
-  iam key rotate ORG PROJECT
-options: --json prints the answer as JSON (the AdminService response message)`;
+import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key"]);
+export { ADMIN_NOUNS, ADMIN_USAGE };
 
 class UsageError extends Error {}
 

@@ -7,9 +7,9 @@ import type { Logger } from "../core/log.js";
 
 /**
  * Several processes serving the same ports on one database (IAM_WORKERS): the
- * primary prepares the database once (migrations, the default tenant), forks
- * the workers, which each run the whole server, and stays out of the request
- * path. The kernel's connections are handed to the workers in turn by the
+ * primary forks the workers, which each run the whole server, and stays out
+ * of the request path. The first worker starts alone and migrates the
+ * database and creates the default tenant; the others start once it is up. The kernel's connections are handed to the workers in turn by the
  * primary (Node's round-robin cluster scheduling); a connection, and every
  * request on it, stays with one worker.
  *
@@ -27,7 +27,7 @@ export const WORKER_COUNT = "IAM_WORKER_COUNT";
 
 /** Messages between a worker and the primary. */
 export type ClusterMessage =
-  | { type: "iam:ready"; http?: number; grpc?: number }
+  | { type: "iam:ready" }
   | { type: "iam:metrics"; id: number }
   | { type: "iam:metrics-answer"; id: number; body?: string; contentType?: string; error?: string };
 
@@ -66,17 +66,16 @@ async function freePort(host: string): Promise<number> {
 const MAX_RESTARTS_PER_MINUTE = 5;
 
 /**
- * Runs the primary: `prepare` (migrations, default tenant) once, then `count`
- * workers, restarted when one dies after it was ready; stops them all on
- * SIGTERM or SIGINT. Resolves the ports configured as 0 first, so that every
- * worker listens on the same ones and the issuer (the base URL) is the same.
+ * Runs the primary: `count` workers, the first alone until it is up, each
+ * restarted when it dies after it was ready; stops them all on SIGTERM or
+ * SIGINT. Resolves the ports configured as 0 first, so that every worker
+ * listens on the same ones and the issuer (the base URL) is the same.
  */
 export async function runPrimary(options: {
   command: "start" | "core" | "gateway";
   config: Config;
   count: number;
   logger: Logger;
-  prepare: () => Promise<void>;
 }): Promise<void> {
   const { command, config, count, logger } = options;
   const env: Record<string, string> = { [WORKER_COUNT]: String(count) };
@@ -85,7 +84,6 @@ export async function runPrimary(options: {
   if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
     config.baseUrl = `http://localhost:${config.httpPort}`;
   }
-  await options.prepare();
 
   const aggregator = new AggregatorRegistry();
   const slots = new Map<Worker, number>();
@@ -110,6 +108,8 @@ export async function runPrimary(options: {
     worker.on("message", (message: ClusterMessage) => {
       if (message?.type === "iam:ready") {
         ready.add(worker);
+        // The first worker has migrated the database: the others may open it.
+        if (!announced && slot === 0 && slots.size === 1) for (let next = 1; next < count; next++) fork(next);
         if (!announced && ready.size === count) {
           announced = true;
           logger.info("workers ready", { workers: count });
@@ -137,7 +137,7 @@ export async function runPrimary(options: {
       }
       if (!wasReady) {
         // It could not start (a port taken, a database it cannot open): so will the next.
-        logger.error("a worker could not start; stopping", { slot, code, signal });
+        logger.error("a worker could not start; stopping", { slot, exit_code: code, signal });
         stopAll("SIGTERM", 1);
         return;
       }
@@ -149,12 +149,12 @@ export async function runPrimary(options: {
         stopAll("SIGTERM", 1);
         return;
       }
-      logger.error("a worker died; starting another", { slot, code, signal });
+      logger.error("a worker died; starting another", { slot, exit_code: code, signal });
       fork(slot);
     });
   };
 
-  for (let slot = 0; slot < count; slot++) fork(slot);
+  fork(0);
   process.on("SIGTERM", () => stopAll("SIGTERM", 0));
   process.on("SIGINT", () => stopAll("SIGTERM", 0));
 }
@@ -169,6 +169,6 @@ export function signInHint(config: Config): string {
 }
 
 /** In a worker: tells the primary it listens. */
-export function reportReady(ports: { http?: number; grpc?: number }): void {
-  process.send?.({ type: "iam:ready", ...ports } satisfies ClusterMessage);
+export function reportReady(): void {
+  process.send?.({ type: "iam:ready" } satisfies ClusterMessage);
 }

@@ -1,16 +1,8 @@
 import cluster from "node:cluster";
-import type http from "node:http";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createCore } from "../core/compose.js";
-import { ADMIN_NOUNS, ADMIN_USAGE, runAdminCommand } from "./admin-cli.js";
 import { ConfigError, describeConfig, loadConfig, type Config } from "../core/config.js";
-import { createInProcessTransport } from "../core/in-process-transport.js";
 import { createLogger } from "../core/log.js";
-import { Metrics } from "../core/observe/metrics.js";
-import { startCoreServer, type RunningServer } from "../core/server.js";
-import { createGateway } from "../gateway/app.js";
-import { startGatewayServer } from "../gateway/server.js";
-import { reportReady, runPrimary, shareRates, signInHint, workerCount, workerSlot } from "./cluster.js";
+import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
+import { runPrimary, workerCount } from "./cluster.js";
 
 const USAGE = `usage: iam [start | core | gateway | config | <administration command>]
   start    core and gateway together (default), in IAM_WORKERS processes
@@ -20,8 +12,11 @@ const USAGE = `usage: iam [start | core | gateway | config | <administration com
 
 ${ADMIN_USAGE}`;
 
-const timeoutsOf = (config: Config) => ({ headersSeconds: config.httpHeadersTimeout, requestSeconds: config.httpRequestTimeout });
-
+/**
+ * The `iam` command. What serves, and the administration commands, are loaded
+ * only when asked for: the primary of several workers loads neither, and
+ * stays small.
+ */
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? "start";
   if (command === "--help" || command === "-h" || command === "help") {
@@ -38,17 +33,11 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
-  const metrics = new Metrics({ process: true, clustered: cluster.isWorker });
-  const servers: RunningServer[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  const drainers: (() => void)[] = [];
-
   if (ADMIN_NOUNS.has(command)) {
+    const { runAdminCommand } = await import("./admin-cli.js");
     process.exitCode = await runAdminCommand(argv, config);
     return;
   }
-
   if (command === "config") {
     console.log(describeConfig(config));
     return;
@@ -57,128 +46,14 @@ async function main(argv: string[]): Promise<void> {
     console.error(USAGE);
     process.exit(2);
   }
+  const logger = createLogger(config.logLevel);
   const count = workerCount(config);
   if (count > 1 && cluster.isPrimary) {
-    await runPrimary({
-      command,
-      config,
-      count,
-      logger,
-      // The database is migrated, and the default tenant created, once, before any worker opens it.
-      prepare: async () => {
-        if (command === "gateway") return;
-        const core = await createCore(config, { logger, metrics, purge: false });
-        announceBootstrap(core, config, logger);
-        await core.close();
-      },
-    });
+    await runPrimary({ command, config, count, logger });
     return;
   }
-  const worker = workerSlot();
-  if (worker !== undefined) shareRates(config, worker.count);
-
-  switch (command) {
-    case "start":
-    case "core": {
-      // With IAM_HTTP_PORT=0 the base URL is only known once the gateway has
-      // its port, so the gateway listens first and is handed the app after.
-      let listener: http.RequestListener = (_req, res) => {
-        res.statusCode = 503;
-        res.end();
-      };
-      if (command === "start") {
-        const gateway = await startGatewayServer((req, res) => listener(req, res), config.host, config.httpPort, timeoutsOf(config));
-        servers.push(gateway);
-        if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
-          config.baseUrl = `http://localhost:${gateway.port}`;
-        }
-      }
-      const core = await createCore(config, {
-        logger,
-        metrics,
-        // Of several workers, the first purges, and the primary has warned.
-        purge: worker === undefined || worker.slot === 0,
-        warn: worker === undefined,
-      });
-      closers.push(() => core.close());
-      drainers.push(() => core.health.drain());
-      announceBootstrap(core, config, logger);
-      const grpc = await startCoreServer(core.routes, config.host, config.grpcPort, {
-        metrics: config.metrics ? metrics : undefined,
-      });
-      servers.push(grpc);
-      logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });
-      if (command === "start") {
-        const app = createGateway({
-          transport: createInProcessTransport(core.routes),
-          baseUrl: config.baseUrl,
-          logger,
-          metrics,
-          serveMetrics: config.metrics,
-          trustProxy: config.trustProxy,
-          maxBodyBytes: config.httpMaxBodyBytes,
-        });
-        listener = app.callback();
-        const gatewayPort = servers[0]!.port;
-        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
-        if (worker === undefined) {
-          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n`);
-          process.stdout.write(signInHint(config));
-        }
-      } else if (worker === undefined) {
-        process.stdout.write(`iam-core is up: core (gRPC) on port ${grpc.port}.\n`);
-      }
-      break;
-    }
-    case "gateway": {
-      const transport = createGrpcTransport({ baseUrl: config.coreUrl });
-      const app = createGateway({
-        transport,
-        baseUrl: config.baseUrl,
-        logger,
-        metrics,
-        serveMetrics: config.metrics,
-        trustProxy: config.trustProxy,
-        maxBodyBytes: config.httpMaxBodyBytes,
-      });
-      const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
-      servers.push(gateway);
-      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
-      if (worker === undefined) {
-        process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);
-      }
-      break;
-    }
-  }
-  if (worker !== undefined) reportReady({});
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info("draining", { signal });
-    for (const drain of drainers) drain();
-    // Servers first (in-flight requests finish), then the database.
-    await Promise.all(servers.reverse().map((s) => s.close(config.shutdownGrace * 1000)));
-    for (const close of closers) await close();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
-}
-
-/** On the first start: says the default tenant was made, and shows a generated admin password once. */
-function announceBootstrap(core: Awaited<ReturnType<typeof createCore>>, config: Config, logger: ReturnType<typeof createLogger>): void {
-  if (!core.bootstrap.created) return;
-  logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
-  if (core.bootstrap.generatedAdminPassword !== undefined) {
-    // Shown once, on the terminal, not in the log; only its hash is stored.
-    process.stdout.write(
-      `\n  Default administrator: user "admin", password ${core.bootstrap.generatedAdminPassword}\n` +
-        `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n\n`,
-    );
-  }
+  const { serve } = await import("./serve.js");
+  await serve(command, config, logger);
 }
 
 main(process.argv.slice(2)).catch((err) => {

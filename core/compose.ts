@@ -43,6 +43,8 @@ export async function createCore(
     purge?: boolean;
     /** Log the warnings about the configuration (default true): once, not by every worker. */
     warn?: boolean;
+    /** Password hashes run at once (default: one per CPU core); workers divide the cores. */
+    hashConcurrency?: number;
   } = {},
 ): Promise<Core> {
   const clock = options.clock ?? systemClock;
@@ -59,7 +61,11 @@ export async function createCore(
     );
   }
   try {
-    const passwords = await createPasswordHashing(config.passwordHashMemoryKib, config.passwordHashIterations);
+    const passwords = await createPasswordHashing(
+      config.passwordHashMemoryKib,
+      config.passwordHashIterations,
+      options.hashConcurrency,
+    );
     const deps: Deps = {
       store,
       keys: new KeyRing(store, clock),

@@ -98,3 +98,60 @@ test("closing the store commits the open group first", async (t) => {
   await pending;
   t.deepEqual(outside(), ["last"]);
 });
+
+
+test("a write waiting for another process's lock does not stop this process's event loop, and lands once the lock is free", async (t) => {
+  const { dir, cleanup } = tempDir();
+  const path = join(dir, "iam.db");
+  const store = openSqliteStore(path);
+  t.teardown(async () => {
+    await store.close();
+    cleanup();
+  });
+  await store.createOrganization(org("before"));
+  const other = new Database(path);
+  t.teardown(() => other.close());
+  other.exec("BEGIN IMMEDIATE");
+  other.prepare("INSERT INTO organizations (id, name, created_at) VALUES ('theirs', 'theirs', 0)").run();
+
+  const write = store.createOrganization(org("waiting"));
+  // The event loop turns while the write waits: a 20 ms timer fires within a
+  // few ms of its time (SQLite's own busy handler would sleep on the thread).
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.true(performance.now() - started < 200, `timer fired after ${(performance.now() - started).toFixed(0)} ms`);
+  let landed = false;
+  void write.then(() => (landed = true));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.false(landed, "still waiting for the lock");
+
+  other.exec("COMMIT");
+  await write;
+  const ids = (other.prepare("SELECT id FROM organizations ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+  t.deepEqual(ids, ["before", "theirs", "waiting"]);
+});
+
+test("a write that waits more than 5 s for another process's lock fails with SQLITE_BUSY and leaves nothing", async (t) => {
+  const { dir, cleanup } = tempDir();
+  const path = join(dir, "iam.db");
+  const store = openSqliteStore(path);
+  t.teardown(async () => {
+    await store.close();
+    cleanup();
+  });
+  const other = new Database(path);
+  t.teardown(() => other.close());
+  other.exec("BEGIN IMMEDIATE");
+  const started = performance.now();
+  const err = await store.createOrganization(org("never")).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.is((err as { code?: string } | undefined)?.code, "SQLITE_BUSY");
+  t.true(performance.now() - started >= 4900);
+  other.exec("ROLLBACK");
+  t.is(await store.getOrganization("never"), undefined);
+  // The store is usable again.
+  await store.createOrganization(org("after"));
+  t.truthy(await store.getOrganization("after"));
+});

@@ -65,7 +65,7 @@ export function openSqliteStore(path: string, options: StoreOptions = {}): Store
   db.pragma("journal_mode = WAL");
   db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
   db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
   const sealer = options.sealer ?? createKeySealer();
   try {
@@ -794,6 +794,32 @@ class ReadCache {
   }
 }
 
+/** How long a transaction waits for another process's write to end before it fails with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * BEGIN IMMEDIATE (the write lock), waiting for another process that holds
+ * it without blocking this one: SQLite's own busy handler sleeps on the
+ * thread, which would stop every request of this process, so the lock is
+ * tried without it and tried again on the next turns of the event loop.
+ */
+async function beginImmediate(db: Database.Database): Promise<void> {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  for (let attempt = 0; ; attempt++) {
+    db.pragma("busy_timeout = 0");
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      return;
+    } catch (err) {
+      if (!(err instanceof Database.SqliteError && err.code === "SQLITE_BUSY") || performance.now() > deadline) throw err;
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+    // A few quick turns first (another process's group commits within one), then every millisecond.
+    await new Promise((resolve) => (attempt < 4 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+  }
+}
+
 /**
  * Wraps the synchronous operations in the async Store. A transaction holds the
  * connection: calls from outside it wait until it ends, so that no other
@@ -868,8 +894,8 @@ function asyncStore(
       observe("commit", (performance.now() - started) / 1000);
     }
   };
-  const openGroup = () => {
-    db.exec("BEGIN IMMEDIATE");
+  const openGroup = async () => {
+    await beginImmediate(db);
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
     const committed = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
@@ -891,7 +917,7 @@ function asyncStore(
     try {
       // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
       // process) must still release the store.
-      joined = group ?? openGroup();
+      joined = group ?? (await openGroup());
       db.exec("SAVEPOINT tx");
       let result: T;
       try {

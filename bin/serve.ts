@@ -1,0 +1,135 @@
+import cluster from "node:cluster";
+import type http from "node:http";
+import { availableParallelism } from "node:os";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createCore, type Core } from "../core/compose.js";
+import type { Config } from "../core/config.js";
+import { createInProcessTransport } from "../core/in-process-transport.js";
+import type { Logger } from "../core/log.js";
+import { Metrics } from "../core/observe/metrics.js";
+import { startCoreServer, type RunningServer } from "../core/server.js";
+import { createGateway } from "../gateway/app.js";
+import { startGatewayServer } from "../gateway/server.js";
+import { reportReady, shareRates, signInHint, workerSlot } from "./cluster.js";
+
+const timeoutsOf = (config: Config) => ({ headersSeconds: config.httpHeadersTimeout, requestSeconds: config.httpRequestTimeout });
+
+/**
+ * Runs `iam start`, `iam core` or `iam gateway` in this process: alone, or as
+ * one worker of several (bin/cluster.ts). Stops cleanly on SIGTERM or SIGINT.
+ */
+export async function serve(command: "start" | "core" | "gateway", config: Config, logger: Logger): Promise<void> {
+  const worker = workerSlot();
+  if (worker !== undefined) shareRates(config, worker.count);
+  const metrics = new Metrics({ process: true, clustered: cluster.isWorker });
+  const servers: RunningServer[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  const drainers: (() => void)[] = [];
+
+  switch (command) {
+    case "start":
+    case "core": {
+      // With IAM_HTTP_PORT=0 the base URL is only known once the gateway has
+      // its port, so the gateway listens first and is handed the app after.
+      let listener: http.RequestListener = (_req, res) => {
+        res.statusCode = 503;
+        res.end();
+      };
+      if (command === "start") {
+        const gateway = await startGatewayServer((req, res) => listener(req, res), config.host, config.httpPort, timeoutsOf(config));
+        servers.push(gateway);
+        if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
+          config.baseUrl = `http://localhost:${gateway.port}`;
+        }
+      }
+      // Of several workers, the first (started alone, before the others)
+      // migrates the database, creates the default tenant, warns and purges.
+      const first = worker === undefined || worker.slot === 0;
+      const core = await createCore(config, {
+        logger,
+        metrics,
+        purge: first,
+        warn: first,
+        // Each argon2id hash holds IAM_PASSWORD_HASH_MEMORY_KIB: no more of them at once than cores, in all.
+        hashConcurrency: worker === undefined ? undefined : Math.max(1, Math.floor(availableParallelism() / worker.count)),
+      });
+      closers.push(() => core.close());
+      drainers.push(() => core.health.drain());
+      announceBootstrap(core, config, logger);
+      const grpc = await startCoreServer(core.routes, config.host, config.grpcPort, {
+        metrics: config.metrics ? metrics : undefined,
+      });
+      servers.push(grpc);
+      logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });
+      if (command === "start") {
+        const app = createGateway({
+          transport: createInProcessTransport(core.routes),
+          baseUrl: config.baseUrl,
+          logger,
+          metrics,
+          serveMetrics: config.metrics,
+          trustProxy: config.trustProxy,
+          maxBodyBytes: config.httpMaxBodyBytes,
+        });
+        listener = app.callback();
+        const gatewayPort = servers[0]!.port;
+        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
+        if (worker === undefined) {
+          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n`);
+          process.stdout.write(signInHint(config));
+        }
+      } else if (worker === undefined) {
+        process.stdout.write(`iam-core is up: core (gRPC) on port ${grpc.port}.\n`);
+      }
+      break;
+    }
+    case "gateway": {
+      const transport = createGrpcTransport({ baseUrl: config.coreUrl });
+      const app = createGateway({
+        transport,
+        baseUrl: config.baseUrl,
+        logger,
+        metrics,
+        serveMetrics: config.metrics,
+        trustProxy: config.trustProxy,
+        maxBodyBytes: config.httpMaxBodyBytes,
+      });
+      const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
+      servers.push(gateway);
+      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
+      if (worker === undefined) {
+        process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);
+      }
+      break;
+    }
+  }
+  if (worker !== undefined) reportReady();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("draining", { signal });
+    for (const drain of drainers) drain();
+    // Servers first (in-flight requests finish), then the database.
+    await Promise.all(servers.reverse().map((s) => s.close(config.shutdownGrace * 1000)));
+    for (const close of closers) await close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+/** On the first start: says the default tenant was made, and shows a generated admin password once. */
+function announceBootstrap(core: Core, config: Config, logger: Logger): void {
+  if (!core.bootstrap.created) return;
+  logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
+  if (core.bootstrap.generatedAdminPassword !== undefined) {
+    // Shown once, on the terminal, not in the log; only its hash is stored.
+    process.stdout.write(
+      `\n  Default administrator: user "admin", password ${core.bootstrap.generatedAdminPassword}\n` +
+        `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n\n`,
+    );
+  }
+}
