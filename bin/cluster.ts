@@ -76,6 +76,8 @@ export async function runPrimary(options: {
   config: Config;
   count: number;
   logger: Logger;
+  /** Runs once every worker has stopped, before the primary exits. */
+  afterStop?: () => Promise<void>;
 }): Promise<void> {
   const { command, config, count, logger } = options;
   const env: Record<string, string> = { [WORKER_COUNT]: String(count) };
@@ -99,7 +101,16 @@ export async function runPrimary(options: {
     exitCode = code;
     logger.info("stopping workers", { signal, workers: slots.size });
     for (const worker of slots.keys()) worker.process.kill(signal);
-    if (slots.size === 0) process.exit(exitCode);
+    if (slots.size === 0) void finish();
+  };
+  const finish = async () => {
+    try {
+      await options.afterStop?.();
+    } catch (err) {
+      logger.error("could not close the database after the workers", { err });
+    }
+    logger.info("stopped");
+    process.exit(exitCode);
   };
 
   const fork = (slot: number) => {
@@ -115,8 +126,8 @@ export async function runPrimary(options: {
           logger.info("workers ready", { workers: count });
           const what =
             command === "core" ? `core (gRPC) on port ${config.grpcPort}` : command === "gateway" ? `gateway on port ${config.httpPort}` : `gateway on port ${config.httpPort}, core (gRPC) on port ${config.grpcPort}`;
-          process.stdout.write(`iam-core is up: ${what}, ${count} worker processes.\n`);
-          if (command === "start") process.stdout.write(signInHint(config));
+          // One write: whoever waits for the first line gets the sign-in URL with it.
+          process.stdout.write(`iam-core is up: ${what}, ${count} worker processes.\n${command === "start" ? signInHint(config) : ""}`);
         }
       } else if (message?.type === "iam:metrics") {
         aggregator.clusterMetrics().then(
@@ -129,10 +140,7 @@ export async function runPrimary(options: {
       slots.delete(worker);
       const wasReady = ready.delete(worker);
       if (stopping) {
-        if (slots.size === 0) {
-          logger.info("stopped");
-          process.exit(exitCode);
-        }
+        if (slots.size === 0) void finish();
         return;
       }
       if (!wasReady) {

@@ -49,7 +49,25 @@ async function main(argv: string[]): Promise<void> {
   const logger = createLogger(config.logLevel);
   const count = workerCount(config);
   if (count > 1 && cluster.isPrimary) {
-    await runPrimary({ command, config, count, logger });
+    await runPrimary({
+      command,
+      config,
+      count,
+      logger,
+      // Workers that close the database together may each leave its WAL to the
+      // other; the last connection to close checkpoints it into the database
+      // file and removes it, so that a stopped server is one file to copy.
+      afterStop:
+        command === "gateway"
+          ? undefined
+          : async () => {
+              const { default: Database } = await import("better-sqlite3");
+              const db = new Database(config.db, { fileMustExist: true });
+              // A connection opens the WAL at its first read; closing it, the last, removes it.
+              db.pragma("wal_checkpoint(TRUNCATE)");
+              db.close();
+            },
+    });
     return;
   }
   const { serve } = await import("./serve.js");

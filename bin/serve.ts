@@ -30,16 +30,24 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
     case "start":
     case "core": {
       // With IAM_HTTP_PORT=0 the base URL is only known once the gateway has
-      // its port, so the gateway listens first and is handed the app after.
+      // its port, so the gateway listens first and is handed the app after
+      // (503 until then). Otherwise, and always in a worker (the primary has
+      // chosen the ports), it listens once it can answer: a worker started
+      // to replace one that died is handed connections as soon as it listens.
       let listener: http.RequestListener = (_req, res) => {
         res.statusCode = 503;
         res.end();
       };
-      if (command === "start") {
+      const listenGateway = async () => {
         const gateway = await startGatewayServer((req, res) => listener(req, res), config.host, config.httpPort, timeoutsOf(config));
-        servers.push(gateway);
+        servers.unshift(gateway);
+        return gateway.port;
+      };
+      let gatewayPort = config.httpPort;
+      if (command === "start" && config.httpPort === 0) {
+        gatewayPort = await listenGateway();
         if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
-          config.baseUrl = `http://localhost:${gateway.port}`;
+          config.baseUrl = `http://localhost:${gatewayPort}`;
         }
       }
       // Of several workers, the first (started alone, before the others)
@@ -72,11 +80,10 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
           maxBodyBytes: config.httpMaxBodyBytes,
         });
         listener = app.callback();
-        const gatewayPort = servers[0]!.port;
+        if (config.httpPort !== 0) gatewayPort = await listenGateway();
         logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
         if (worker === undefined) {
-          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n`);
-          process.stdout.write(signInHint(config));
+          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n${signInHint(config)}`);
         }
       } else if (worker === undefined) {
         process.stdout.write(`iam-core is up: core (gRPC) on port ${grpc.port}.\n`);
