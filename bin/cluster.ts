@@ -119,6 +119,7 @@ export async function runPrimary(options: {
     worker.on("message", (message: ClusterMessage) => {
       if (message?.type === "iam:ready") {
         ready.add(worker);
+        if (announced) logger.info("a new worker is ready", { slot });
         // The first worker has migrated the database: the others may open it.
         if (!announced && slot === 0 && slots.size === 1) for (let next = 1; next < count; next++) fork(next);
         if (!announced && ready.size === count) {

@@ -197,8 +197,8 @@ test("a worker that dies is replaced and the others keep serving; Ctrl-C (SIGINT
     if (replaced === undefined) await new Promise((r) => setTimeout(r, 50));
   }
   t.truthy(replaced, "a new worker was started");
-  // The new worker serves too.
-  await new Promise((r) => setTimeout(r, 1000));
+  // The new worker serves too, once ready.
+  while (!c.lines().some((l) => l.msg === "a new worker is ready")) await new Promise((r) => setTimeout(r, 20));
   for (let i = 0; i < 4; i++) t.is((await clientCredentials(port)).status, 200);
 
   process.kill(-c.child.pid!, "SIGINT");
