@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import type http from "node:http";
 import { availableParallelism } from "node:os";
+import type { Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createCore, type Core } from "../core/compose.js";
 import type { Config } from "../core/config.js";
@@ -25,6 +26,18 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
   const servers: RunningServer[] = [];
   const closers: (() => Promise<void>)[] = [];
   const drainers: (() => void)[] = [];
+  // The core in this process, or over gRPC at IAM_CORE_URL (the gateway alone).
+  // Read at call time: config.baseUrl may be set once the gateway has its port.
+  const gatewayApp = (transport: Transport) =>
+    createGateway({
+      transport,
+      baseUrl: config.baseUrl,
+      logger,
+      metrics,
+      serveMetrics: config.metrics,
+      trustProxy: config.trustProxy,
+      maxBodyBytes: config.httpMaxBodyBytes,
+    });
 
   switch (command) {
     case "start":
@@ -70,15 +83,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       servers.push(grpc);
       logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });
       if (command === "start") {
-        const app = createGateway({
-          transport: createInProcessTransport(core.routes),
-          baseUrl: config.baseUrl,
-          logger,
-          metrics,
-          serveMetrics: config.metrics,
-          trustProxy: config.trustProxy,
-          maxBodyBytes: config.httpMaxBodyBytes,
-        });
+        const app = gatewayApp(createInProcessTransport(core.routes));
         listener = app.callback();
         if (config.httpPort !== 0) gatewayPort = await listenGateway();
         logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
@@ -91,16 +96,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       break;
     }
     case "gateway": {
-      const transport = createGrpcTransport({ baseUrl: config.coreUrl });
-      const app = createGateway({
-        transport,
-        baseUrl: config.baseUrl,
-        logger,
-        metrics,
-        serveMetrics: config.metrics,
-        trustProxy: config.trustProxy,
-        maxBodyBytes: config.httpMaxBodyBytes,
-      });
+      const app = gatewayApp(createGrpcTransport({ baseUrl: config.coreUrl }));
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
       logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
