@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import { ConfigError, describeConfig, loadConfig, type Config } from "../core/config.js";
+import { ConfigError, describeConfig, isPostgresUrl, loadConfig, type Config } from "../core/config.js";
 import { createLogger } from "../core/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { runPrimary, workerCount } from "./cluster.js";
@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
       // other; the last connection to close checkpoints it into the database
       // file and removes it, so that a stopped server is one file to copy.
       afterStop:
-        command === "gateway"
+        command === "gateway" || isPostgresUrl(config.db)
           ? undefined
           : async () => {
               const { default: Database } = await import("better-sqlite3");

@@ -57,7 +57,10 @@ export async function bootstrap(
   const ref = DEFAULT_TENANT;
   const issuer = issuerOf(deps.config.baseUrl, ref);
 
-  await deps.store.transaction(async (store) => {
+  const created = await deps.store.transaction(async (store) => {
+    // Again inside the transaction: of processes starting at once on one
+    // empty database, one creates the tenant and the others find it made.
+    if (!(await store.isEmpty())) return false;
     await store.createOrganization({ id: ref.organization, name: "IAM administrators", createdAt: now });
     await store.createProject({ ...ref, name: "IAM administration", audience: issuer, createdAt: now });
     await deps.keys.create(ref, store);
@@ -101,6 +104,7 @@ export async function bootstrap(
     // drive the admin API (the README's first step).
     await store.assignRole(ref, { clientId: ADMIN_CLIENT_ID }, GLOBAL_ADMIN_ROLE);
     await seedProjectAdministration(store, ref);
+    return true;
   });
-  return { created: true, generatedAdminPassword };
+  return created ? { created: true, generatedAdminPassword } : { created: false };
 }

@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "./bootstrap.js";
-import type { Config } from "./config.js";
+import { isPostgresUrl, type Config } from "./config.js";
 import type { Deps } from "./deps.js";
 import { KeyRing } from "./keys.js";
 import { systemClock, type Clock } from "./lib/clock.js";
@@ -11,8 +11,9 @@ import { Metrics } from "./observe/metrics.js";
 import { startPurge } from "./purge.js";
 import { HealthState } from "./grpc/health.js";
 import { createRoutes, IAM_SERVICES } from "./routes.js";
-import { createKeySealer, parseKek } from "./store/sqlite/sealing.js";
+import { createKeySealer, parseKek } from "./store/sealing.js";
 import { openSqliteStore } from "./store/sqlite/store.js";
+import type { Store } from "./store/types.js";
 
 const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "./token/client-auth.js";
@@ -50,11 +51,7 @@ export async function createCore(
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? new Metrics();
-  const store = openSqliteStore(config.db, {
-    onOperation: (operation, seconds) => metrics.dbSeconds.observe({ operation }, seconds),
-    sealer: createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious)),
-    synchronous: config.dbSynchronous,
-  });
+  const store = await openStore(config, metrics, logger);
   if (config.keyEncryptionKey === undefined && options.warn !== false) {
     logger.warn(
       "private signing keys are stored unencrypted in the database: set IAM_KEY_ENCRYPTION_KEY (openssl rand -base64 32) and keep a copy of it with your backups",
@@ -102,6 +99,25 @@ export async function createCore(
     await store.close();
     throw err;
   }
+}
+
+/** The database IAM_DB names: a PostgreSQL URL, or else a SQLite file. */
+async function openStore(config: Config, metrics: Metrics, logger: Logger): Promise<Store> {
+  const onOperation = (operation: string, seconds: number) => metrics.dbSeconds.observe({ operation }, seconds);
+  const sealer = createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious));
+  if (!isPostgresUrl(config.db)) return openSqliteStore(config.db, { onOperation, sealer, synchronous: config.dbSynchronous });
+  const { openPostgresStore } = await import("./store/postgres/store.js");
+  return openPostgresStore(config.db, {
+    onOperation,
+    sealer,
+    poolSize: config.dbPoolSize,
+    onListenerChange: (up, err) =>
+      up
+        ? logger.info("listening for other replicas' changes again")
+        : logger.warn("lost the connection that listens for other replicas' changes; reading everything from the database until it is back", {
+            err,
+          }),
+  });
 }
 
 /** The published default secret of admin-client, which holds global administration. */

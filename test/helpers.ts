@@ -15,6 +15,7 @@ import { startCoreServer, type RunningServer } from "../core/server.js";
 import type { ClientRecord, ProjectRef, UserRecord } from "../core/store/types.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
+import { createDatabase, ON_POSTGRES } from "./pg.js";
 
 export const BASE_URL = "http://iam.test";
 export const ADMIN_PASSWORD = "admin-password-for-tests";
@@ -94,10 +95,19 @@ export async function startTestCore(
   options: { dbPath?: string; clock?: TestClock; config?: Partial<Config> } = {},
 ): Promise<TestCore> {
   const tmp = options.dbPath === undefined ? tempDir() : undefined;
-  const dbPath = options.dbPath ?? join(tmp!.dir, "iam.db");
+  // On PostgreSQL's pass of the suite, a core given no file of its own gets a database of its own.
+  const pgDb = ON_POSTGRES && options.dbPath === undefined && options.config?.db === undefined ? await createDatabase() : undefined;
+  const dbPath = pgDb?.url ?? options.dbPath ?? join(tmp!.dir, "iam.db");
   const clock = options.clock ?? new TestClock();
   const { logger, lines } = memoryLogger();
-  const core = await createCore(testConfig(dbPath, options.config), { clock, logger });
+  let core: Core;
+  try {
+    core = await createCore(testConfig(dbPath, options.config), { clock, logger });
+  } catch (err) {
+    await pgDb?.drop();
+    tmp?.cleanup();
+    throw err;
+  }
   const transport = createRouterTransport(core.routes);
   return {
     core,
@@ -109,6 +119,7 @@ export async function startTestCore(
     dbPath,
     async close() {
       await core.close();
+      await pgDb?.drop();
       tmp?.cleanup();
     },
   };

@@ -141,7 +141,7 @@ for (const c0 of notRedirected) {
       error: c0.error ?? "invalid_request",
       redirect: false,
     });
-    t.is(countRows(c, "authorization_requests"), 0, "nothing recorded");
+    t.is(await countRows(c, "authorization_requests"), 0, "nothing recorded");
   });
 }
 
@@ -217,7 +217,7 @@ for (const c0 of redirected) {
     if (c0.to === WEB.redirectWithQuery) {
       t.is(new URL(err.metadata.get("oauth-redirect")!).searchParams.get("tenant"), "1");
     }
-    t.is(countRows(c, "authorization_requests"), 0, "nothing recorded");
+    t.is(await countRows(c, "authorization_requests"), 0, "nothing recorded");
   });
 }
 

@@ -10,7 +10,8 @@ import Database from "better-sqlite3";
 import type { AuthorizeRequestSchema } from "../../gen/iam/v1/authorization_pb.js";
 import type { TokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
 import { sha256 } from "../../core/lib/crypto.js";
-import type { Config } from "../../core/config.js";
+import { isPostgresUrl, type Config } from "../../core/config.js";
+import { query } from "../pg.js";
 import type { ProjectRef } from "../../core/store/types.js";
 import { BASE_URL, DEFAULT, pkcePair, queryOf, seedClient, seedProject, seedUser, startTestCore, type TestCore } from "../helpers.js";
 
@@ -175,13 +176,27 @@ export const pendingOf = (c: TestCore, requestId: string) => c.core.deps.store.g
 export const codeRecordOf = (c: TestCore, code: string) => c.core.deps.store.getAuthorizationCode(sha256(code));
 export const refreshRecordOf = (c: TestCore, token: string) => c.core.deps.store.getRefreshToken(sha256(token));
 
-/** Flips a user's enabled flag directly in the database (there is no admin API yet). */
-export function setUserEnabled(c: TestCore, ref: ProjectRef, userId: string, enabled: boolean): void {
+/**
+ * Flips a user's enabled flag directly in the database, as another process
+ * would. On PostgreSQL another process's change reaches this core's memory by
+ * notification, within milliseconds: this waits until it has.
+ */
+export async function setUserEnabled(c: TestCore, ref: ProjectRef, userId: string, enabled: boolean): Promise<void> {
+  const sql = "UPDATE users SET enabled = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4";
+  if (isPostgresUrl(c.dbPath)) {
+    const before = await c.core.deps.store.getChangeEpoch();
+    const changed = await query(c.dbPath, `${sql} RETURNING id`, [enabled, ref.organization, ref.project, userId]);
+    if (changed.length !== 1) throw new Error(`user ${userId} not found`);
+    const deadline = Date.now() + 5000;
+    while ((await c.core.deps.store.getChangeEpoch()) === before) {
+      if (Date.now() > deadline) throw new Error("the change was not announced within 5 s");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return;
+  }
   const db = new Database(c.dbPath);
   try {
-    const changes = db
-      .prepare("UPDATE users SET enabled = ? WHERE organization_id = ? AND project_id = ? AND id = ?")
-      .run(enabled ? 1 : 0, ref.organization, ref.project, userId).changes;
+    const changes = db.prepare(sql.replace(/\$\d/g, "?")).run(enabled ? 1 : 0, ref.organization, ref.project, userId).changes;
     if (changes !== 1) throw new Error(`user ${userId} not found`);
   } finally {
     db.close();
@@ -189,7 +204,11 @@ export function setUserEnabled(c: TestCore, ref: ProjectRef, userId: string, ena
 }
 
 /** Counts the rows of a table (to check a refused request left nothing behind). */
-export function countRows(c: TestCore, table: "authorization_requests" | "authorization_codes" | "grants" | "refresh_tokens"): number {
+export async function countRows(
+  c: TestCore,
+  table: "authorization_requests" | "authorization_codes" | "grants" | "refresh_tokens",
+): Promise<number> {
+  if (isPostgresUrl(c.dbPath)) return (await query<{ n: number }>(c.dbPath, `SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
   const db = new Database(c.dbPath, { readonly: true });
   try {
     return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import test from "ava";
 import { createCore } from "../../core/compose.js";
-import { KeyEncryptionError } from "../../core/store/sqlite/sealing.js";
+import { KeyEncryptionError } from "../../core/store/sealing.js";
 import { DEFAULT, memoryLogger, seedProject, startTestCore, tempDir, testConfig, type TestCore } from "../helpers.js";
 
 const kek = () => randomBytes(32).toString("base64");

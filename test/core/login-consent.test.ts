@@ -335,7 +335,7 @@ for (const c0 of refusals) {
     t.is(query.get("state"), "st-deny");
     t.is(query.get("iss"), ISSUER);
     t.is(query.get("code"), null);
-    t.is(countRows(c, "authorization_codes"), 0);
+    t.is(await countRows(c, "authorization_codes"), 0);
     // The request is spent.
     await expectOAuthError(t, c.authorization.consent({ ...DEFAULT, requestId, scopes: [READ] }), { error: "invalid_request", redirect: false });
   });
@@ -352,7 +352,7 @@ for (const c0 of notOffered) {
     const requestId = await start(c, c0.request === undefined ? {} : { scope: c0.request });
     const login = await loginAs(c, requestId);
     await expectOAuthError(t, c.authorization.consent({ ...DEFAULT, requestId, scopes: c0.scopes }), { error: "invalid_request", redirect: false });
-    t.is(countRows(c, "authorization_codes"), 0);
+    t.is(await countRows(c, "authorization_codes"), 0);
     const res = await c.authorization.consent({ ...DEFAULT, requestId, scopes: login.scopes.map((s) => s.name) });
     t.truthy(queryOf(res.redirectTo).get("code"));
   });
@@ -374,7 +374,7 @@ test("consent given twice: the second is invalid_request and issues no second co
   await loginAs(c, requestId);
   await c.authorization.consent({ ...DEFAULT, requestId, scopes: [READ] });
   await expectOAuthError(t, c.authorization.consent({ ...DEFAULT, requestId, scopes: [READ] }), { error: "invalid_request", redirect: false });
-  t.is(countRows(c, "authorization_codes"), 1);
+  t.is(await countRows(c, "authorization_codes"), 1);
 });
 
 test("login after consent is invalid_request: the request is spent", async (t) => {
@@ -397,7 +397,7 @@ test("consent after the pending request expired is invalid_request", async (t) =
   await loginAs(c, requestId);
   c.clock.advance(601);
   await expectOAuthError(t, c.authorization.consent({ ...DEFAULT, requestId, scopes: [READ] }), { error: "invalid_request", redirect: false });
-  t.is(countRows(c, "authorization_codes"), 0);
+  t.is(await countRows(c, "authorization_codes"), 0);
 });
 
 test("consent naming the request under another project is invalid_request", async (t) => {

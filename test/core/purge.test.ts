@@ -139,19 +139,19 @@ test("a purge with nothing expired removes nothing", async (t) => {
   await obtainTokens(c);
   await c.authorization.authorize(authorizeRequest());
   const before = {
-    authorization_requests: countRows(c, "authorization_requests"),
-    authorization_codes: countRows(c, "authorization_codes"),
-    grants: countRows(c, "grants"),
-    refresh_tokens: countRows(c, "refresh_tokens"),
+    authorization_requests: await countRows(c, "authorization_requests"),
+    authorization_codes: await countRows(c, "authorization_codes"),
+    grants: await countRows(c, "grants"),
+    refresh_tokens: await countRows(c, "refresh_tokens"),
   };
   const purged = await c.core.deps.store.purgeExpired(nowSeconds(c));
   t.deepEqual(purged, { authorization_requests: 0, authorization_codes: 0, refresh_tokens: 0, grants: 0, signing_keys: 0, login_failures: 0 });
   t.deepEqual(
     {
-      authorization_requests: countRows(c, "authorization_requests"),
-      authorization_codes: countRows(c, "authorization_codes"),
-      grants: countRows(c, "grants"),
-      refresh_tokens: countRows(c, "refresh_tokens"),
+      authorization_requests: await countRows(c, "authorization_requests"),
+      authorization_codes: await countRows(c, "authorization_codes"),
+      grants: await countRows(c, "grants"),
+      refresh_tokens: await countRows(c, "refresh_tokens"),
     },
     before,
   );

@@ -51,7 +51,7 @@ test("a user disabled by another connection cannot refresh, though the user was 
   const first = await obtainTokens(c);
   const second = await c.tokens.token(refreshRequest(first.refreshToken));
   t.truthy(second.accessToken);
-  setUserEnabled(c, DEFAULT, ALICE.id, false);
+  await setUserEnabled(c, DEFAULT, ALICE.id, false);
   const refused = await t.throwsAsync(c.tokens.token(refreshRequest(second.refreshToken)));
   t.regex(refused!.message, /invalid, expired or revoked/);
 });
@@ -109,7 +109,7 @@ test("token traffic of another process leaves the copy in memory alone; its admi
   t.is(await store.getClient(DEFAULT, client.id), held, "still answered from memory");
 
   // Its administration does, even as raw SQL.
-  setUserEnabled(c, DEFAULT, ALICE.id, false);
+  await setUserEnabled(c, DEFAULT, ALICE.id, false);
   t.true((await store.getChangeEpoch()) > epoch);
   const reread = await store.getClient(DEFAULT, client.id);
   t.not(reread, held, "read again from the database");

@@ -109,7 +109,7 @@ test("a client without the refresh_token grant gets no refresh token", async (t)
   );
   t.is(res.refreshToken, "");
   t.is(res.tokenType, "Bearer");
-  t.is(countRows(c, "refresh_tokens"), 0);
+  t.is(await countRows(c, "refresh_tokens"), 0);
 });
 
 test("the granted scope is the one approved at consent", async (t) => {
@@ -198,7 +198,7 @@ for (const c0 of endpointErrors) {
     const { code } = await obtainCode(c);
     await expectOAuthError(t, c.tokens.token(exchangeRequest(code, c0.request)), { error: c0.error, code: c0.code });
     t.is((await codeRecordOf(c, code))!.consumedAt, null, "the code is not spent by a refused request");
-    t.is(countRows(c, "grants"), 0, "no grant is created");
+    t.is(await countRows(c, "grants"), 0, "no grant is created");
   });
 }
 
@@ -262,7 +262,7 @@ for (const c0 of grantErrors) {
     const { code } = await obtainCode(c, { authorize: c0.authorize });
     await c0.before?.(c);
     await expectOAuthError(t, c.tokens.token(c0.exchange(code)), { error: "invalid_grant", code: Code.FailedPrecondition });
-    t.is(countRows(c, "grants"), 0, "no grant is created");
+    t.is(await countRows(c, "grants"), 0, "no grant is created");
   });
 }
 
@@ -298,7 +298,7 @@ test("when a code is used twice, the second exchange fails with invalid_grant an
   t.false(verified.active);
   t.is(verified.failure, TokenFailure.REVOKED);
   await expectOAuthError(t, c.tokens.token(refreshRequest(first.refreshToken)), { error: "invalid_grant" });
-  t.is(countRows(c, "grants"), 1, "no second grant");
+  t.is(await countRows(c, "grants"), 1, "no second grant");
 });
 
 test("a replay after the code expired still revokes the tokens issued from it", async (t) => {
@@ -333,7 +333,7 @@ test("two concurrent exchanges of one code: exactly one wins", async (t) => {
   const { code } = await obtainCode(c);
   const results = await Promise.allSettled([c.tokens.token(exchangeRequest(code)), c.tokens.token(exchangeRequest(code))]);
   t.is(results.filter((r) => r.status === "fulfilled").length, 1);
-  t.is(countRows(c, "grants"), 1);
+  t.is(await countRows(c, "grants"), 1);
 });
 
 // ================================================================ tenancy and the user
@@ -351,9 +351,9 @@ test("a code of one project cannot be exchanged at another project's token endpo
 test("a user disabled between consent and exchange gets no tokens: invalid_grant", async (t) => {
   const c = await setup(t);
   const { code } = await obtainCode(c);
-  setUserEnabled(c, DEFAULT, ALICE.id, false);
+  await setUserEnabled(c, DEFAULT, ALICE.id, false);
   await expectOAuthError(t, c.tokens.token(exchangeRequest(code)), { error: "invalid_grant", code: Code.FailedPrecondition });
-  t.is(countRows(c, "grants"), 0);
+  t.is(await countRows(c, "grants"), 0);
 });
 
 test("a refused exchange leaves the code usable for a correct one (wrong verifier)", async (t) => {
@@ -369,5 +369,5 @@ test("a client without the refresh_token grant asking to refresh is unauthorized
   await expectOAuthError(t, c.tokens.token(refreshRequest("anything", { basic: { clientId: NOREFRESH.id, clientSecret: NOREFRESH.secret } })), {
     error: "unauthorized_client",
   });
-  t.is(countRows(c, "grants"), 0);
+  t.is(await countRows(c, "grants"), 0);
 });

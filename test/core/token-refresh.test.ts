@@ -175,7 +175,7 @@ test("an expired refresh token is invalid_grant", async (t) => {
 test("a disabled user's refresh token is invalid_grant", async (t) => {
   const c = await setup(t);
   const first = await obtainTokens(c);
-  setUserEnabled(c, DEFAULT, ALICE.id, false);
+  await setUserEnabled(c, DEFAULT, ALICE.id, false);
   await expectOAuthError(t, c.tokens.token(refreshRequest(first.refreshToken)), { error: "invalid_grant", code: Code.FailedPrecondition });
 });
 

@@ -121,8 +121,8 @@ const expectInvalidGrant = (t: ExecutionContext, call: Promise<unknown>) =>
 
 /** A refused exchange created no grant and no refresh token, and did not spend the code. */
 async function assertNothingIssued(t: ExecutionContext, c: TestCore, code: string, grantsBefore = 0): Promise<void> {
-  t.is(countRows(c, "grants"), grantsBefore, "no grant created");
-  t.is(countRows(c, "refresh_tokens"), grantsBefore, "no refresh token created");
+  t.is(await countRows(c, "grants"), grantsBefore, "no grant created");
+  t.is(await countRows(c, "refresh_tokens"), grantsBefore, "no refresh token created");
   t.is((await codeRecordOf(c, code))?.consumedAt, null, "the code is not spent by a refused exchange");
 }
 
@@ -159,7 +159,7 @@ async function expectAuthorizeRedirectedError(t: ExecutionContext, c: TestCore, 
     error: "invalid_request",
     redirect: { to, state: "xyz", iss: ISSUER },
   });
-  t.is(countRows(c, "authorization_requests"), 0, "no pending request stored");
+  t.is(await countRows(c, "authorization_requests"), 0, "no pending request stored");
 }
 
 // ================================================================ authorization codes
@@ -176,8 +176,8 @@ const codeCases: Case[] = [
       await assertLive(t, c, first);
       await expectInvalidGrant(t, c.tokens.token(exchangeRequest(code)));
       await assertRevoked(t, c, first);
-      t.is(countRows(c, "grants"), 1, "no second grant");
-      t.is(countRows(c, "refresh_tokens"), 1, "no second refresh token");
+      t.is(await countRows(c, "grants"), 1, "no second grant");
+      t.is(await countRows(c, "refresh_tokens"), 1, "no second refresh token");
     },
   },
   {
@@ -191,7 +191,7 @@ const codeCases: Case[] = [
       t.true((await c.tokens.verifyToken({ token: first.accessToken })).active);
       await expectInvalidGrant(t, c.tokens.token(spaExchange(code)));
       await assertRevoked(t, c, first, { basic: undefined, clientId: SPA.id });
-      t.is(countRows(c, "grants"), 1, "no second grant");
+      t.is(await countRows(c, "grants"), 1, "no second grant");
     },
   },
   {
@@ -207,7 +207,7 @@ const codeCases: Case[] = [
       await assertJsonError(t, await token(s, exchange, webBasicHeader()), 400, "invalid_grant");
       t.is((await s.tokens.verifyToken({ token: first.access_token })).failure, TokenFailure.REVOKED);
       await assertJsonError(t, await token(s, { grant_type: "refresh_token", refresh_token: first.refresh_token! }, webBasicHeader()), 400, "invalid_grant");
-      t.is(countRows(s, "grants"), 1, "no second grant");
+      t.is(await countRows(s, "grants"), 1, "no second grant");
     },
   },
   {
@@ -243,7 +243,7 @@ const codeCases: Case[] = [
       await assertLive(t, c, first);
       const refreshed = await c.tokens.token(refreshRequest(first.refreshToken));
       t.true((await c.tokens.verifyToken({ token: refreshed.accessToken })).active, "the family lives on");
-      t.is(countRows(c, "grants"), 1);
+      t.is(await countRows(c, "grants"), 1);
     },
   },
   ...(
@@ -523,7 +523,7 @@ async function assertShownEverywhere(t: ExecutionContext, s: TestServer, params:
   t.deepEqual(setCookies(post), [], "POST: no browser cookie");
   await assertErrorPage(t, post, 400, error);
 
-  t.is(countRows(s, "authorization_requests"), 0, "no pending request stored");
+  t.is(await countRows(s, "authorization_requests"), 0, "no pending request stored");
 }
 
 /**
@@ -568,7 +568,7 @@ async function assertRedirectedOnlyTo(t: ExecutionContext, s: TestServer, params
   const state = params.state ?? "";
   assertRedirectsExactly(t, await get(authorizeUrl(s, params)), 302, registered, { error, state });
   assertRedirectsExactly(t, await postForm(`${s.project}/authorize`, params), 303, registered, { error, state });
-  t.is(countRows(s, "authorization_requests"), 0, "no pending request stored");
+  t.is(await countRows(s, "authorization_requests"), 0, "no pending request stored");
 }
 
 // ================================================================ redirect URIs: near-misses of a registered one
@@ -631,7 +631,7 @@ const redirectUriCases: Case[] = nearMisses.flatMap((v): Case[] => [
     async run(t) {
       const c = await setup(t);
       await expectOAuthError(t, c.authorization.authorize(authorizeRequest({ redirectUri: v.uri })), { error: "invalid_request", redirect: false });
-      t.is(countRows(c, "authorization_requests"), 0, "no pending request stored");
+      t.is(await countRows(c, "authorization_requests"), 0, "no pending request stored");
     },
   },
   {
@@ -692,7 +692,7 @@ const openRedirectCases: Case[] = [
       const s = await serveWithFixtures(t);
       const res = await postForm(`${s.project}/consent`, { request_id: "A".repeat(43), scope: READ, action: "deny" }, { cookie: `iam_browser=${"B".repeat(43)}` });
       await assertErrorPage(t, res, 400, "invalid_request");
-      t.is(countRows(s, "authorization_codes"), 0);
+      t.is(await countRows(s, "authorization_codes"), 0);
     },
   },
   ...[
@@ -747,8 +747,8 @@ const openRedirectCases: Case[] = [
       t.is(login.status, 200, "consent page");
       const deny = await postForm(`${s.project}/consent`, { request_id, scope: READ, action: "deny" }, { cookie });
       assertRedirectsExactly(t, deny, 303, WEB.redirectUri, { error: "access_denied", state: "deny-me" });
-      t.is(countRows(s, "authorization_codes"), 0, "no code");
-      t.is(countRows(s, "grants"), 0, "no grant");
+      t.is(await countRows(s, "authorization_codes"), 0, "no code");
+      t.is(await countRows(s, "grants"), 0, "no grant");
     },
   },
 ];
@@ -768,7 +768,7 @@ control("WEB's exact redirect URIs are accepted at the core and over HTTP", asyn
   const s = await serveWithFixtures(t);
   const res = await getJson(authorizeUrl(s, webParams()));
   t.is(res.status, 200, await res.clone().text());
-  t.is(countRows(s, "authorization_requests"), 1);
+  t.is(await countRows(s, "authorization_requests"), 1);
 });
 
 control("the SPA's S256 flow with the RFC 7636 verifier succeeds", async (t) => {

@@ -102,7 +102,8 @@ const aliceTokens = (s: TestServer) => obtainTokens(s, { authorize: { scope: OID
 
 const TABLES = ["authorization_requests", "authorization_codes", "grants", "refresh_tokens"] as const;
 type Counts = Record<(typeof TABLES)[number], number>;
-const rowCounts = (s: TestServer): Counts => Object.fromEntries(TABLES.map((table) => [table, countRows(s, table)])) as Counts;
+const rowCounts = async (s: TestServer): Promise<Counts> =>
+  Object.fromEntries(await Promise.all(TABLES.map(async (table) => [table, await countRows(s, table)]))) as Counts;
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const partsOf = (jwt: string) => {
@@ -157,11 +158,11 @@ async function expectIntrospectInactive(t: ExecutionContext, base: string, token
  * by /introspect of this project, and none of them stored anything.
  */
 async function expectRefusedEverywhere(t: ExecutionContext, s: TestServer, token: string, failure: TokenFailure): Promise<void> {
-  const before = rowCounts(s);
+  const before = await rowCounts(s);
   await expectVerifyRefused(t, s, token, failure);
   await expectUserinfoRefused(t, s.project, token);
   await expectIntrospectInactive(t, s.project, token);
-  t.deepEqual(rowCounts(s), before, "a refused token leaves nothing behind");
+  t.deepEqual(await rowCounts(s), before, "a refused token leaves nothing behind");
 }
 
 /** Control: the genuine access token is accepted everywhere (so a refusal is the attack's doing). */
@@ -192,12 +193,12 @@ async function expectTokenRefused(
   headers: Record<string, string> = webBasic(),
   status = 400,
 ): Promise<void> {
-  const before = rowCounts(s);
+  const before = await rowCounts(s);
   const res = await postToken(s, form, headers);
   const body = (await assertJsonError(t, res, status, error)) as unknown as Record<string, unknown>;
   t.is(body.access_token, undefined, "no access token issued");
   t.is(body.refresh_token, undefined, "no refresh token issued");
-  t.deepEqual(rowCounts(s), before, "nothing issued or stored");
+  t.deepEqual(await rowCounts(s), before, "nothing issued or stored");
 }
 
 /** A successful refresh by WEB over HTTP. */
@@ -405,14 +406,14 @@ const tokenCases: Case[] = [
     reference: "RFC 6749 §1.5; RFC 6750 §2.1",
     async run(t, s) {
       const { refreshToken } = await aliceTokens(s);
-      const before = rowCounts(s);
+      const before = await rowCounts(s);
       await expectVerifyRefused(t, s, refreshToken, TokenFailure.INVALID);
       await expectUserinfoRefused(t, s.project, refreshToken);
       // Introspection knows it, but as what it is: never a Bearer access token.
       const answer = await introspect(t, s.project, refreshToken);
       t.is(answer.active, true);
       t.is(answer.token_type, "refresh_token");
-      t.deepEqual(rowCounts(s), before);
+      t.deepEqual(await rowCounts(s), before);
       // Still a live refresh token: the refusals above were not a side effect of a dead grant.
       await refreshOk(t, s, refreshToken);
     },
@@ -520,11 +521,11 @@ const refreshCases: Case[] = [
     reference: "RFC 9700 §4.14.2",
     async run(t, s) {
       const tokens = await aliceTokens(s);
-      setUserEnabled(s, DEFAULT, ALICE.id, false);
+      await setUserEnabled(s, DEFAULT, ALICE.id, false);
       await expectTokenRefused(t, s, refreshForm(tokens.refreshToken), "invalid_grant");
       await expectVerifyRefused(t, s, tokens.accessToken, TokenFailure.REVOKED);
       // Re-enabling the account does not bring the old grant back.
-      setUserEnabled(s, DEFAULT, ALICE.id, true);
+      await setUserEnabled(s, DEFAULT, ALICE.id, true);
       await expectFamilyRevoked(t, s, { accessTokens: [tokens.accessToken], refreshTokens: [tokens.refreshToken] });
     },
   },
@@ -558,13 +559,13 @@ const consentCases: Case[] = [
     async run(t, s) {
       const requestId = await authorize(s, READ);
       t.deepEqual((await login(s, requestId)).scopes.map((scope) => scope.name), [READ]);
-      const before = rowCounts(s);
+      const before = await rowCounts(s);
       for (const extra of [WRITE, DELETE, "openid", "iam.global.admin"]) {
         await expectOAuthError(t, consent(s, requestId, [READ, extra]), refusedStep);
         await expectOAuthError(t, consent(s, requestId, [extra]), refusedStep);
       }
       await assertJsonError(t, await jsonConsent(s, requestId, [READ, DELETE]), 400, "invalid_request");
-      t.deepEqual(rowCounts(s), before, "no code issued, the request not spent");
+      t.deepEqual(await rowCounts(s), before, "no code issued, the request not spent");
       // Control: the offered scope is still approvable, and only it reaches the code.
       const code = queryOf((await consent(s, requestId, [READ])).redirectTo).get("code");
       t.truthy(code);
@@ -579,22 +580,22 @@ const consentCases: Case[] = [
       const requestId = await authorize(s);
       await login(s, requestId);
       t.truthy(queryOf((await consent(s, requestId, [READ])).redirectTo).get("code"));
-      const afterFirst = rowCounts(s);
+      const afterFirst = await rowCounts(s);
       t.is(afterFirst.authorization_codes, 1);
       await expectOAuthError(t, consent(s, requestId, [READ, WRITE]), refusedStep);
       await expectOAuthError(t, login(s, requestId), refusedStep);
       await assertJsonError(t, await jsonConsent(s, requestId, [READ]), 400, "invalid_request");
       await assertJsonError(t, await jsonLogin(s, requestId), 400, "invalid_request");
-      t.deepEqual(rowCounts(s), afterFirst, "no second code");
+      t.deepEqual(await rowCounts(s), afterFirst, "no second code");
 
       // A denial spends the request too: it cannot be turned into an approval afterwards.
       const denied = await authorize(s);
       await login(s, denied);
       t.is(queryOf((await consent(s, denied, [], true)).redirectTo).get("error"), "access_denied");
-      const afterDenial = rowCounts(s);
+      const afterDenial = await rowCounts(s);
       await expectOAuthError(t, consent(s, denied, [READ]), refusedStep);
       await assertJsonError(t, await jsonConsent(s, denied, [READ]), 400, "invalid_request");
-      t.deepEqual(rowCounts(s), afterDenial, "no code after a denial");
+      t.deepEqual(await rowCounts(s), afterDenial, "no code after a denial");
       t.is(await pendingOf(s, denied), undefined);
     },
   },
@@ -607,12 +608,12 @@ const consentCases: Case[] = [
       await login(s, signedIn);
       const fresh = await authorize(s);
       s.clock.advance(s.core.deps.config.authorizationRequestTtl + 1);
-      const before = rowCounts(s);
+      const before = await rowCounts(s);
       await expectOAuthError(t, consent(s, signedIn, [READ]), refusedStep);
       await assertJsonError(t, await jsonConsent(s, signedIn, [READ]), 400, "invalid_request");
       await expectOAuthError(t, login(s, fresh), refusedStep);
       await assertJsonError(t, await jsonLogin(s, fresh), 400, "invalid_request");
-      t.deepEqual(rowCounts(s), before, "no code issued");
+      t.deepEqual(await rowCounts(s), before, "no code issued");
       t.is((await pendingOf(s, fresh))?.userId, null, "nobody signed in to the expired request");
     },
   },
@@ -624,10 +625,10 @@ const consentCases: Case[] = [
       const victim = await startInBrowser(s);
       const other = await startInBrowser(s);
       t.not(victim.cookie, other.cookie);
-      const before = rowCounts(s);
+      const before = await rowCounts(s);
       await assertErrorPage(t, await formLogin(s, victim.requestId), 403, "access_denied");
       await assertErrorPage(t, await formLogin(s, victim.requestId, other.cookie), 403, "access_denied");
-      t.deepEqual(rowCounts(s), before);
+      t.deepEqual(await rowCounts(s), before);
       t.is((await pendingOf(s, victim.requestId))?.userId, null, "nobody signed in");
       // Control: from its own browser the same form signs in.
       const res = await formLogin(s, victim.requestId, victim.cookie);
@@ -643,10 +644,10 @@ const consentCases: Case[] = [
       const victim = await startInBrowser(s);
       const other = await startInBrowser(s);
       t.is((await formLogin(s, victim.requestId, victim.cookie)).status, 200);
-      const before = rowCounts(s);
+      const before = await rowCounts(s);
       await assertErrorPage(t, await formConsent(s, victim.requestId, [READ, WRITE]), 403, "access_denied");
       await assertErrorPage(t, await formConsent(s, victim.requestId, [READ, WRITE], other.cookie), 403, "access_denied");
-      t.deepEqual(rowCounts(s), before, "no code, the request not spent");
+      t.deepEqual(await rowCounts(s), before, "no code, the request not spent");
       // Control: from its own browser the same form completes.
       const res = await formConsent(s, victim.requestId, [READ], victim.cookie);
       t.is(res.status, 303);
@@ -662,13 +663,13 @@ const consentCases: Case[] = [
     async run(t, s) {
       const requestId = await authorize(s);
       const browser = await startInBrowser(s);
-      const before = rowCounts(s);
+      const before = await rowCounts(s);
       await expectOAuthError(t, consent(s, requestId, [READ]), refusedStep);
       await expectOAuthError(t, consent(s, requestId, [], true), refusedStep);
       await assertJsonError(t, await jsonConsent(s, requestId, [READ]), 400, "invalid_request");
       // The form, even from the right browser.
       await assertErrorPage(t, await formConsent(s, browser.requestId, [READ], browser.cookie), 400, "invalid_request");
-      t.deepEqual(rowCounts(s), before, "no code, nothing spent");
+      t.deepEqual(await rowCounts(s), before, "no code, nothing spent");
       // Control: after a login the same request completes.
       await login(s, requestId);
       t.truthy(queryOf((await consent(s, requestId, [READ])).redirectTo).get("code"));

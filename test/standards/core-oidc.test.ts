@@ -255,7 +255,7 @@ test("UserInfo answers invalid_token once the user is disabled", async (t) => {
   const c = await standardCore(t);
   const res = await obtainTokens(c, { authorize: { scope: "openid profile" } });
   t.is((await c.tokens.userInfo({ ...DEFAULT, token: res.accessToken })).sub, ALICE.id);
-  setUserEnabled(c, DEFAULT, ALICE.id, false);
+  await setUserEnabled(c, DEFAULT, ALICE.id, false);
   await expectOAuthError(t, c.tokens.userInfo({ ...DEFAULT, token: res.accessToken }), {
     error: "invalid_token",
     code: Code.Unauthenticated,

@@ -21,7 +21,7 @@ import type {
 } from "../types.js";
 import { AlreadyExists } from "../types.js";
 import { migrations } from "./migrations.js";
-import { createKeySealer, type KeySealer } from "./sealing.js";
+import { createKeySealer, type KeySealer } from "../sealing.js";
 
 type Row = Record<string, any>;
 

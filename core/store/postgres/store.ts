@@ -1,0 +1,1049 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import type {
+  AuthorizationCodeRecord,
+  AuthorizationRequestRecord,
+  ClientRecord,
+  ConsentRecord,
+  EpochSeconds,
+  GrantRecord,
+  OrganizationRecord,
+  PermissionRecord,
+  ProjectRecord,
+  ProjectRef,
+  RefreshTokenRecord,
+  RoleRecord,
+  SigningKeyRecord,
+  Store,
+} from "../types.js";
+import { AlreadyExists } from "../types.js";
+import { createKeySealer, type KeySealer } from "../sealing.js";
+import { migrations } from "./migrations.js";
+
+type Row = Record<string, any>;
+
+export interface PostgresStoreOptions {
+  /** Called after each store operation (and each transaction) with the seconds it took. */
+  onOperation?: (operation: string, seconds: number) => void;
+  /** Encrypts private signing keys at rest; without it they are stored as plain JWKs. */
+  sealer?: KeySealer;
+  /** Connections this process keeps to the server for queries (one more listens for changes). */
+  poolSize?: number;
+  /** Told when the connection that listens for other processes' changes is lost, and when it is back. */
+  onListenerChange?: (up: boolean, err?: unknown) => void;
+}
+
+/** Advisory lock keys (pg_advisory_*): one per job that must not run twice at once across replicas. */
+export const LOCKS = {
+  migrate: 0x69616d01,
+  bootstrap: 0x69616d02,
+  purge: 0x69616d03,
+} as const;
+
+/** Rows a purge deletes per table in one short transaction; it goes on while batches come back full. */
+export const PURGE_BATCH = 5000;
+/** Batches of one table a single purge run deletes at most, so that one run is bounded in time. */
+const PURGE_MAX_BATCHES = 200;
+const CHANNEL = "iam_changes";
+
+/**
+ * pg answers BIGINT (and count(*)) as strings, for values past 2^53; times in
+ * seconds and row counts are far from that, so they are read as numbers.
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+interface Queryable {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+}
+
+/**
+ * Opens the PostgreSQL database at `url` (postgres://user:password@host:port/db),
+ * applies pending migrations and answers the Store over it. Every statement
+ * that decides a race (a code exchanged, a refresh token rotated, a failed
+ * sign-in counted, a consent merged) is one conditional UPDATE or upsert, so
+ * that it is decided by the server's row locks whichever replica sends it.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const origin = `iam-core/${randomUUID()}`;
+  const connection = { connectionString: url, application_name: origin, types };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 });
+  // An idle connection the server drops emits here; the next query takes a new one.
+  pool.on("error", () => {});
+  try {
+    await migrate(pool);
+    const sealer = options.sealer ?? createKeySealer();
+    await sealKeys(pool, sealer);
+    const changes = new ChangeListener(connection, origin, options.onListenerChange);
+    await changes.start();
+    return createStore(pool, sealer, changes, options.onOperation ?? (() => {}));
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+    throw err;
+  } finally {
+    // A connection that could not even roll back is not given to anyone else.
+    client.release(broken);
+  }
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  // One migration per transaction, under an advisory lock, the version read
+  // inside it: of replicas that start at once, one applies each migration and
+  // the others find it applied.
+  for (;;) {
+    const applied = await inTransaction(pool, async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1)", [LOCKS.migrate]);
+      await client.query("CREATE TABLE IF NOT EXISTS iam_schema (version INTEGER NOT NULL)");
+      const { rows } = await client.query("SELECT version FROM iam_schema");
+      const version = rows.length === 0 ? 0 : (rows[0]!.version as number);
+      if (version > migrations.length) {
+        throw new Error(`the database schema (version ${version}) is newer than this iam-core knows (${migrations.length}): run a newer iam-core`);
+      }
+      if (version === migrations.length) return false;
+      await client.query(migrations[version]!);
+      if (rows.length === 0) await client.query("INSERT INTO iam_schema (version) VALUES (1)");
+      else await client.query("UPDATE iam_schema SET version = $1", [version + 1]);
+      return true;
+    });
+    if (!applied) return;
+  }
+}
+
+/**
+ * Opens every private key once, so that a missing or wrong KEK stops the
+ * start-up instead of a later sign-in; with a KEK, encrypts each key stored
+ * in plaintext or under the previous KEK.
+ */
+async function sealKeys(pool: pg.Pool, sealer: KeySealer): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const { rows } = await client.query("SELECT kid, private_jwk FROM signing_keys FOR UPDATE");
+    for (const row of rows) {
+      const privateJwk = sealer.open(row.kid, row.private_jwk);
+      if (sealer.stale(row.private_jwk)) {
+        await client.query("UPDATE signing_keys SET private_jwk = $1 WHERE kid = $2", [sealer.seal(row.kid, privateJwk), row.kid]);
+      }
+    }
+  });
+}
+
+/**
+ * The epoch of what this process keeps in memory of administration's tables:
+ * it moves when this process changes them, and when another process
+ * announces a change (the iam_changes channel, delivered within milliseconds
+ * of its commit). While the listening connection is down, nothing is kept:
+ * every read goes to the database and the epoch moves at every look, until
+ * it is back (it is tried again every second).
+ */
+class ChangeListener {
+  #epoch = 0;
+  #up = false;
+  #closed = false;
+  #client: pg.Client | undefined;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connection: pg.ClientConfig,
+    private readonly origin: string,
+    private readonly onChange: (up: boolean, err?: unknown) => void = () => {},
+  ) {}
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  get epoch(): number {
+    // Down: a value never seen before, so nothing compares equal to it.
+    return this.#up ? this.#epoch : ++this.#epoch;
+  }
+
+  /** This process changed them. */
+  bump(): void {
+    this.#epoch++;
+  }
+
+  async start(): Promise<void> {
+    const client = new pg.Client(this.connection);
+    const lost = (err?: unknown) => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      this.#up = false;
+      this.#epoch++;
+      client.end().catch(() => {});
+      if (this.#closed) return;
+      this.onChange(false, err);
+      this.#retry = setTimeout(() => void this.start().catch(() => {}), 1000);
+      this.#retry.unref();
+    };
+    client.on("error", lost);
+    client.on("end", () => lost());
+    client.on("notification", (message) => {
+      if (message.channel === CHANNEL && message.payload !== this.origin) this.#epoch++;
+    });
+    this.#client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      lost(err);
+      throw err;
+    }
+    // Anything may have changed while nobody listened.
+    this.#epoch++;
+    const wasDown = this.#epoch > 1;
+    this.#up = true;
+    if (wasDown) this.onChange(true);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    const client = this.#client;
+    this.#client = undefined;
+    this.#up = false;
+    await client?.end().catch(() => {});
+  }
+}
+
+/** Reads answered from memory while the epoch stands (the same set as SQLite's store). */
+const CACHED_READS: Record<string, (args: unknown[]) => string> = {
+  getProject: ([ref]) => refKey(ref),
+  getClient: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getClientPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getUser: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+};
+
+/** Writes that change no table of administration's: they leave the epoch alone. */
+const TOKEN_STATE_WRITES = new Set([
+  "createAuthorizationRequest",
+  "authenticateAuthorizationRequest",
+  "recordFailedLogin",
+  "consumeAuthorizationRequest",
+  "createAuthorizationCode",
+  "consumeAuthorizationCode",
+  "createGrant",
+  "extendGrant",
+  "revokeGrant",
+  "revokeUserGrants",
+  "createRefreshToken",
+  "rotateRefreshToken",
+  "rememberConsent",
+  "revokeConsent",
+  "recordLoginFailure",
+  "clearLoginFailures",
+]);
+
+const READ = /^(get|list|find|is|max|locked)/;
+const CACHE_LIMIT = 20_000;
+
+function refKey(ref: unknown): string {
+  const { organization, project } = ref as ProjectRef;
+  return `${organization}\u0000${project}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+function uniqueViolation(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: string }).code === "23505";
+}
+
+async function insert(what: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (uniqueViolation(err)) throw new AlreadyExists(what);
+    throw err;
+  }
+}
+
+/** The transaction an operation runs in: its connection, and whether it changed administration's tables. */
+interface Tx {
+  client: pg.PoolClient;
+  changed: boolean;
+}
+
+function createStore(
+  pool: pg.Pool,
+  sealer: KeySealer,
+  changes: ChangeListener,
+  observe: (operation: string, seconds: number) => void,
+): Store {
+  const flow = new AsyncLocalStorage<Tx>();
+  const db = (): Queryable => flow.getStore()?.client ?? pool;
+  const run = (sql: string, values: unknown[] = []) => db().query(sql, values);
+  const rows = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rows;
+  const one = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rows[0];
+  const count = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rowCount ?? 0;
+  const maybe = <T>(row: Row | undefined, map: (r: Row) => T): T | undefined => (row === undefined ? undefined : map(row));
+
+  const organization = (r: Row): OrganizationRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
+  const project = (r: Row): ProjectRecord => ({
+    organization: r.organization_id,
+    project: r.id,
+    name: r.name,
+    audience: r.audience,
+    createdAt: r.created_at,
+  });
+  const client = (r: Row): ClientRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    name: r.name,
+    type: r.type,
+    secretHash: r.secret_hash,
+    redirectUris: r.redirect_uris,
+    grantTypes: r.grant_types,
+    pkceRequired: r.pkce_required,
+    rememberConsent: r.remember_consent,
+    accessTokenTtl: r.access_token_ttl,
+    refreshTokenTtl: r.refresh_token_ttl,
+    createdAt: r.created_at,
+  });
+  const user = (r: Row) => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    passwordHash: r.password_hash,
+    enabled: r.enabled,
+    createdAt: r.created_at,
+  });
+  const permission = (r: Row): PermissionRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    description: r.description,
+  });
+  const role = (r: Row): RoleRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    description: r.description,
+    permissions: r.permissions,
+  });
+  const signingKey = (r: Row): SigningKeyRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    kid: r.kid,
+    alg: r.alg,
+    privateJwk: sealer.open(r.kid, r.private_jwk),
+    publicJwk: r.public_jwk,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+    expiresAt: r.expires_at,
+  });
+  const request = (r: Row): AuthorizationRequestRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    idHash: r.id_hash,
+    clientId: r.client_id,
+    redirectUri: r.redirect_uri,
+    scopes: r.scopes,
+    state: r.state,
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    browserBindingHash: r.browser_binding_hash,
+    userId: r.user_id,
+    authTime: r.auth_time,
+    offeredScopes: r.offered_scopes,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+  });
+  const code = (r: Row): AuthorizationCodeRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    codeHash: r.code_hash,
+    clientId: r.client_id,
+    userId: r.user_id,
+    redirectUri: r.redirect_uri,
+    scopes: r.scopes,
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    authTime: r.auth_time,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    consumedAt: r.consumed_at,
+    grantId: r.grant_id,
+  });
+  const grant = (r: Row): GrantRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    clientId: r.client_id,
+    kind: r.kind,
+    userId: r.user_id,
+    scopes: r.scopes,
+    authTime: r.auth_time,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  });
+  const refresh = (r: Row): RefreshTokenRecord => ({
+    tokenHash: r.token_hash,
+    grantId: r.grant_id,
+    clientId: r.client_id,
+    scopes: r.scopes,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    rotatedAt: r.rotated_at,
+    parentHash: r.parent_hash,
+  });
+  const consent = (r: Row): ConsentRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    scopes: r.scopes,
+    grantedAt: r.granted_at,
+  });
+
+  // Several statements that must land together: in the caller's transaction, or one of their own.
+  const atomic = <T>(fn: () => Promise<T>): Promise<T> => (store.transaction as Store["transaction"])(() => fn());
+  const ROLE = `SELECT r.*, coalesce(array(SELECT permission_id FROM role_permissions rp
+      WHERE rp.organization_id = r.organization_id AND rp.project_id = r.project_id AND rp.role_id = r.id
+      ORDER BY permission_id), '{}') AS permissions FROM roles r`;
+  const PERMISSIONS_OF = (holder: "user_roles" | "client_roles", column: "user_id" | "client_id") => `
+      SELECT DISTINCT p.* FROM ${holder} h
+      JOIN role_permissions rp ON rp.organization_id = h.organization_id AND rp.project_id = h.project_id AND rp.role_id = h.role_id
+      JOIN permissions p ON p.organization_id = rp.organization_id AND p.project_id = rp.project_id AND p.id = rp.permission_id
+      WHERE h.organization_id = $1 AND h.project_id = $2 AND h.${column} = $3 ORDER BY p.id`;
+  const purgeBatches = async (table: string, condition: string, values: unknown[]): Promise<number> => {
+    let total = 0;
+    for (let batch = 0; batch < PURGE_MAX_BATCHES; batch++) {
+      const deleted = await count(
+        `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH})`,
+        values,
+      );
+      total += deleted;
+      if (deleted < PURGE_BATCH) break;
+    }
+    return total;
+  };
+
+  type Ops = { [K in Exclude<keyof Store, "transaction" | "close">]: Store[K] };
+  const ops: Ops = {
+    isEmpty: async () => {
+      // In a transaction (the default tenant's creation), processes starting
+      // at once on an empty database take turns: the second finds it made.
+      if (flow.getStore() !== undefined) await run("SELECT pg_advisory_xact_lock($1)", [LOCKS.bootstrap]);
+      return (await one("SELECT NOT EXISTS (SELECT 1 FROM organizations) AS empty"))!.empty as boolean;
+    },
+    createOrganization: (o) =>
+      insert(`organization ${o.id}`, () => run("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)", [o.id, o.name, o.createdAt])),
+    getOrganization: async (id) => maybe(await one("SELECT * FROM organizations WHERE id = $1", [id]), organization),
+    listOrganizations: async (page) =>
+      (await rows("SELECT * FROM organizations WHERE id > $1 ORDER BY id LIMIT $2", [page.after, page.limit])).map(organization),
+    updateOrganization: async (id, change) => (await count("UPDATE organizations SET name = $1 WHERE id = $2", [change.name, id])) === 1,
+    deleteOrganization: (id) =>
+      atomic(async () => {
+        // The flow's rows name their project without a foreign key: deleted explicitly.
+        await run("DELETE FROM grants WHERE organization_id = $1", [id]);
+        await run("DELETE FROM authorization_codes WHERE organization_id = $1", [id]);
+        await run("DELETE FROM authorization_requests WHERE organization_id = $1", [id]);
+        return (await count("DELETE FROM organizations WHERE id = $1", [id])) === 1;
+      }),
+    createProject: (p) =>
+      insert(`project ${p.organization}/${p.project} (or its audience)`, () =>
+        run("INSERT INTO projects (organization_id, id, name, audience, created_at) VALUES ($1, $2, $3, $4, $5)", [
+          p.organization,
+          p.project,
+          p.name,
+          p.audience,
+          p.createdAt,
+        ]),
+      ),
+    getProject: async (ref) =>
+      maybe(await one("SELECT * FROM projects WHERE organization_id = $1 AND id = $2", [ref.organization, ref.project]), project),
+    listProjects: async (org, page) =>
+      (await rows("SELECT * FROM projects WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3", [org, page.after, page.limit])).map(
+        project,
+      ),
+    updateProject: async (ref, change) => {
+      let changed = false;
+      await insert(`a project with audience ${change.audience}`, async () => {
+        changed =
+          (await count("UPDATE projects SET name = $1, audience = $2 WHERE organization_id = $3 AND id = $4", [
+            change.name,
+            change.audience,
+            ref.organization,
+            ref.project,
+          ])) === 1;
+      });
+      return changed;
+    },
+    deleteProject: (ref) =>
+      atomic(async () => {
+        const args = [ref.organization, ref.project];
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2", args);
+        await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2", args);
+        await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2", args);
+        return (await count("DELETE FROM projects WHERE organization_id = $1 AND id = $2", args)) === 1;
+      }),
+    createClient: (c) =>
+      insert(`client ${c.id}`, () =>
+        run(
+          `INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris, grant_types,
+            pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          [
+            c.organization,
+            c.project,
+            c.id,
+            c.name,
+            c.type,
+            c.secretHash,
+            c.redirectUris,
+            c.grantTypes,
+            c.pkceRequired,
+            c.rememberConsent,
+            c.accessTokenTtl,
+            c.refreshTokenTtl,
+            c.createdAt,
+          ],
+        ),
+      ),
+    getClient: async (ref, id) =>
+      maybe(await one("SELECT * FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id]), client),
+    listClients: async (ref, page) =>
+      (
+        await rows("SELECT * FROM clients WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
+          ref.organization,
+          ref.project,
+          page.after,
+          page.limit,
+        ])
+      ).map(client),
+    updateClient: async (c) =>
+      (await count(
+        `UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, pkce_required = $4, remember_consent = $5,
+          access_token_ttl = $6, refresh_token_ttl = $7 WHERE organization_id = $8 AND project_id = $9 AND id = $10`,
+        [c.name, c.redirectUris, c.grantTypes, c.pkceRequired, c.rememberConsent, c.accessTokenTtl, c.refreshTokenTtl, c.organization, c.project, c.id],
+      )) === 1,
+    setClientSecret: async (ref, id, hash) =>
+      (await count("UPDATE clients SET secret_hash = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [
+        hash,
+        ref.organization,
+        ref.project,
+        id,
+      ])) === 1,
+    deleteClient: (ref, id) =>
+      atomic(async () => {
+        const args = [ref.organization, ref.project, id];
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        return (await count("DELETE FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3", args)) === 1;
+      }),
+    createUser: (u) =>
+      insert(`user ${u.id}`, () =>
+        run(
+          `INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [u.organization, u.project, u.id, u.name, u.email, u.passwordHash, u.enabled, u.createdAt],
+        ),
+      ),
+    getUser: async (ref, id) =>
+      maybe(await one("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id]), user),
+    listUsers: async (ref, page) =>
+      (
+        await rows("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
+          ref.organization,
+          ref.project,
+          page.after,
+          page.limit,
+        ])
+      ).map(user),
+    updateUser: async (u) =>
+      (await count("UPDATE users SET name = $1, email = $2, enabled = $3 WHERE organization_id = $4 AND project_id = $5 AND id = $6", [
+        u.name,
+        u.email,
+        u.enabled,
+        u.organization,
+        u.project,
+        u.id,
+      ])) === 1,
+    setUserPassword: async (ref, id, hash) =>
+      (await count("UPDATE users SET password_hash = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [
+        hash,
+        ref.organization,
+        ref.project,
+        id,
+      ])) === 1,
+    deleteUser: (ref, id) =>
+      atomic(async () => {
+        const args = [ref.organization, ref.project, id];
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND kind = 'user'", args);
+        await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2 AND user_id = $3", args);
+        await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2 AND user_id = $3", args);
+        return (await count("DELETE FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3", args)) === 1;
+      }),
+    revokeUserGrants: (ref, userId, at) =>
+      atomic(async () => {
+        const args = [at, ref.organization, ref.project, userId];
+        await run(
+          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $1) WHERE grant_id IN
+            (SELECT id FROM grants WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user')`,
+          args,
+        );
+        await run(
+          "UPDATE grants SET revoked_at = coalesce(revoked_at, $1) WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user'",
+          args,
+        );
+      }),
+    createPermission: (p) =>
+      insert(`permission ${p.id}`, () =>
+        run("INSERT INTO permissions (organization_id, project_id, id, description) VALUES ($1, $2, $3, $4)", [
+          p.organization,
+          p.project,
+          p.id,
+          p.description,
+        ]),
+      ),
+    getPermissions: async (ref, ids) => {
+      const found = new Map(
+        (
+          await rows("SELECT * FROM permissions WHERE organization_id = $1 AND project_id = $2 AND id = ANY($3::text[])", [
+            ref.organization,
+            ref.project,
+            [...ids],
+          ])
+        ).map((r) => [r.id as string, permission(r)]),
+      );
+      return ids.flatMap((id) => (found.has(id) ? [found.get(id)!] : []));
+    },
+    listPermissions: async (ref, page) =>
+      (
+        await rows("SELECT * FROM permissions WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
+          ref.organization,
+          ref.project,
+          page.after,
+          page.limit,
+        ])
+      ).map(permission),
+    deletePermission: async (ref, id) =>
+      (await count("DELETE FROM permissions WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id])) === 1,
+    createRole: (r) =>
+      insert(`role ${r.id}`, () =>
+        atomic(async () => {
+          await run("INSERT INTO roles (organization_id, project_id, id, description) VALUES ($1, $2, $3, $4)", [
+            r.organization,
+            r.project,
+            r.id,
+            r.description,
+          ]);
+          for (const p of r.permissions) {
+            await run("INSERT INTO role_permissions (organization_id, project_id, role_id, permission_id) VALUES ($1, $2, $3, $4)", [
+              r.organization,
+              r.project,
+              r.id,
+              p,
+            ]);
+          }
+        }),
+      ),
+    getRole: async (ref, id) =>
+      maybe(await one(`${ROLE} WHERE r.organization_id = $1 AND r.project_id = $2 AND r.id = $3`, [ref.organization, ref.project, id]), role),
+    listRoles: async (ref, page) =>
+      (
+        await rows(`${ROLE} WHERE r.organization_id = $1 AND r.project_id = $2 AND r.id > $3 ORDER BY r.id LIMIT $4`, [
+          ref.organization,
+          ref.project,
+          page.after,
+          page.limit,
+        ])
+      ).map(role),
+    deleteRole: async (ref, id) =>
+      (await count("DELETE FROM roles WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id])) === 1,
+    assignRole: async (ref, subject, roleId) => {
+      const [table, column, id] = "userId" in subject ? ["user_roles", "user_id", subject.userId] : ["client_roles", "client_id", subject.clientId];
+      await run(`INSERT INTO ${table} (organization_id, project_id, ${column}, role_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
+        ref.organization,
+        ref.project,
+        id,
+        roleId,
+      ]);
+    },
+    unassignRole: async (ref, subject, roleId) => {
+      const [table, column, id] = "userId" in subject ? ["user_roles", "user_id", subject.userId] : ["client_roles", "client_id", subject.clientId];
+      return (
+        (await count(`DELETE FROM ${table} WHERE organization_id = $1 AND project_id = $2 AND ${column} = $3 AND role_id = $4`, [
+          ref.organization,
+          ref.project,
+          id,
+          roleId,
+        ])) === 1
+      );
+    },
+    getRolesOf: async (ref, subject) => {
+      const [table, column, id] = "userId" in subject ? ["user_roles", "user_id", subject.userId] : ["client_roles", "client_id", subject.clientId];
+      return (
+        await rows(`SELECT role_id FROM ${table} WHERE organization_id = $1 AND project_id = $2 AND ${column} = $3 ORDER BY role_id`, [
+          ref.organization,
+          ref.project,
+          id,
+        ])
+      ).map((r) => r.role_id as string);
+    },
+    getUserPermissions: async (ref, userId) =>
+      (await rows(PERMISSIONS_OF("user_roles", "user_id"), [ref.organization, ref.project, userId])).map(permission),
+    getClientPermissions: async (ref, clientId) =>
+      (await rows(PERMISSIONS_OF("client_roles", "client_id"), [ref.organization, ref.project, clientId])).map(permission),
+    addSigningKey: (k) =>
+      insert(`signing key ${k.kid}`, () =>
+        run(
+          `INSERT INTO signing_keys (kid, organization_id, project_id, alg, private_jwk, public_jwk, created_at, retired_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [k.kid, k.organization, k.project, k.alg, sealer.seal(k.kid, k.privateJwk), k.publicJwk, k.createdAt, k.retiredAt, k.expiresAt],
+        ),
+      ),
+    listSigningKeys: async (ref) =>
+      (
+        await rows(
+          `SELECT * FROM signing_keys WHERE organization_id = $1 AND project_id = $2
+            ORDER BY retired_at IS NOT NULL, created_at DESC, kid`,
+          [ref.organization, ref.project],
+        )
+      ).map(signingKey),
+    retireSigningKeys: async (ref, at, expiresAt) =>
+      (
+        await rows(
+          `UPDATE signing_keys SET retired_at = $1, expires_at = $2
+            WHERE organization_id = $3 AND project_id = $4 AND retired_at IS NULL RETURNING kid`,
+          [at, expiresAt, ref.organization, ref.project],
+        )
+      )
+        .map((r) => r.kid as string)
+        .sort(),
+    maxAccessTokenTtl: async (ref) =>
+      (await one("SELECT coalesce(max(access_token_ttl), 0) AS ttl FROM clients WHERE organization_id = $1 AND project_id = $2", [
+        ref.organization,
+        ref.project,
+      ]))!.ttl as number,
+    getChangeEpoch: async () => changes.epoch,
+    createAuthorizationRequest: (r) =>
+      insert("authorization request", () =>
+        run(
+          `INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri, scopes, state,
+            code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time, offered_scopes, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+          [
+            r.idHash,
+            r.organization,
+            r.project,
+            r.clientId,
+            r.redirectUri,
+            r.scopes,
+            r.state,
+            r.codeChallenge,
+            r.codeChallengeMethod,
+            r.nonce,
+            r.browserBindingHash,
+            r.userId,
+            r.authTime,
+            r.offeredScopes,
+            r.createdAt,
+            r.expiresAt,
+          ],
+        ),
+      ),
+    getAuthorizationRequest: async (idHash) => maybe(await one("SELECT * FROM authorization_requests WHERE id_hash = $1", [idHash]), request),
+    authenticateAuthorizationRequest: async (idHash, login) => {
+      await run("UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3 WHERE id_hash = $4", [
+        login.userId,
+        login.authTime,
+        login.offeredScopes,
+        idHash,
+      ]);
+    },
+    recordFailedLogin: async (idHash) =>
+      ((await one("UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = $1 RETURNING failed_logins", [idHash]))
+        ?.failed_logins as number | undefined) ?? 0,
+    consumeAuthorizationRequest: async (idHash) => (await count("DELETE FROM authorization_requests WHERE id_hash = $1", [idHash])) === 1,
+    createAuthorizationCode: (c) =>
+      insert("authorization code", () =>
+        run(
+          `INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id, redirect_uri, scopes,
+            code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, consumed_at, grant_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+          [
+            c.codeHash,
+            c.organization,
+            c.project,
+            c.clientId,
+            c.userId,
+            c.redirectUri,
+            c.scopes,
+            c.codeChallenge,
+            c.codeChallengeMethod,
+            c.nonce,
+            c.authTime,
+            c.createdAt,
+            c.expiresAt,
+            c.consumedAt,
+            c.grantId,
+          ],
+        ),
+      ),
+    getAuthorizationCode: async (codeHash) => maybe(await one("SELECT * FROM authorization_codes WHERE code_hash = $1", [codeHash]), code),
+    // One conditional UPDATE: of two replicas exchanging one code at once, the
+    // second waits for the first's row lock, then finds it consumed.
+    consumeAuthorizationCode: async (codeHash, grantId, at) =>
+      (await count("UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 WHERE code_hash = $3 AND consumed_at IS NULL", [
+        at,
+        grantId,
+        codeHash,
+      ])) === 1,
+    createGrant: (g) =>
+      insert("grant", () =>
+        run(
+          `INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time, created_at, expires_at, revoked_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [g.id, g.organization, g.project, g.clientId, g.kind, g.userId, g.scopes, g.authTime, g.createdAt, g.expiresAt, g.revokedAt],
+        ),
+      ),
+    getGrant: async (id) => maybe(await one("SELECT * FROM grants WHERE id = $1", [id]), grant),
+    findClientGrant: async (ref, clientId) =>
+      maybe(
+        await one(
+          `SELECT * FROM grants WHERE organization_id = $1 AND project_id = $2 AND client_id = $3
+            AND kind = 'client' AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`,
+          [ref.organization, ref.project, clientId],
+        ),
+        grant,
+      ),
+    extendGrant: async (id, expiresAt) => {
+      await run("UPDATE grants SET expires_at = greatest(expires_at, $1::bigint) WHERE id = $2", [expiresAt, id]);
+    },
+    revokeGrant: (id, at) =>
+      atomic(async () => {
+        await run("UPDATE grants SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2", [at, id]);
+        await run("UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $1) WHERE grant_id = $2", [at, id]);
+      }),
+    createRefreshToken: (t) =>
+      insert("refresh token", () =>
+        run(
+          `INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, created_at, expires_at, rotated_at, parent_hash)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [t.tokenHash, t.grantId, t.clientId, t.scopes, t.createdAt, t.expiresAt, t.rotatedAt, t.parentHash],
+        ),
+      ),
+    getRefreshToken: async (tokenHash) => maybe(await one("SELECT * FROM refresh_tokens WHERE token_hash = $1", [tokenHash]), refresh),
+    rotateRefreshToken: (tokenHash, at) =>
+      atomic(async () => {
+        if ((await count("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL", [at, tokenHash])) !== 1) {
+          return false;
+        }
+        // Siblings are superseded, not exchanged: rotated_at 0 puts them outside any grace window.
+        await run(
+          `UPDATE refresh_tokens SET rotated_at = 0 WHERE rotated_at IS NULL AND token_hash != $1
+            AND parent_hash = (SELECT parent_hash FROM refresh_tokens WHERE token_hash = $1)`,
+          [tokenHash],
+        );
+        return true;
+      }),
+    getConsent: async (ref, userId, clientId) =>
+      maybe(
+        await one("SELECT * FROM consents WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND client_id = $4", [
+          ref.organization,
+          ref.project,
+          userId,
+          clientId,
+        ]),
+        consent,
+      ),
+    // One upsert merging the scopes on the server: two approvals at once both land.
+    rememberConsent: async (c) => {
+      await run(
+        `INSERT INTO consents AS c (organization_id, project_id, user_id, client_id, scopes, granted_at)
+          VALUES ($1, $2, $3, $4, array(SELECT DISTINCT u.s COLLATE "C" FROM unnest($5::text[]) AS u(s) ORDER BY 1), $6)
+          ON CONFLICT (organization_id, project_id, user_id, client_id) DO UPDATE SET
+            scopes = array(SELECT DISTINCT u.s COLLATE "C" FROM unnest(c.scopes || excluded.scopes) AS u(s) ORDER BY 1),
+            granted_at = excluded.granted_at`,
+        [c.organization, c.project, c.userId, c.clientId, c.scopes, c.grantedAt],
+      );
+    },
+    listConsents: async (ref, userId) =>
+      (
+        await rows("SELECT * FROM consents WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 ORDER BY client_id", [
+          ref.organization,
+          ref.project,
+          userId,
+        ])
+      ).map(consent),
+    revokeConsent: (ref, userId, clientId, at) =>
+      atomic(async () => {
+        const args = [ref.organization, ref.project, userId, clientId];
+        const forgotten = await count("DELETE FROM consents WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND client_id = $4", args);
+        await run(
+          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $5) WHERE grant_id IN (SELECT id FROM grants
+            WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND client_id = $4 AND kind = 'user')`,
+          [...args, at],
+        );
+        const revoked = await count(
+          `UPDATE grants SET revoked_at = $5 WHERE organization_id = $1 AND project_id = $2 AND user_id = $3
+            AND client_id = $4 AND kind = 'user' AND revoked_at IS NULL`,
+          [...args, at],
+        );
+        return forgotten + revoked > 0;
+      }),
+    lockedUntil: async (keys, now) =>
+      ((await one("SELECT coalesce(max(locked_until), 0) AS until FROM login_failures WHERE key = ANY($1::text[]) AND locked_until > $2::bigint", [
+        [...keys],
+        now,
+      ]))!.until as number),
+    // One upsert: failures counted at once by several replicas all count. A
+    // new window starts once the last one ended (a lockout ends its window too).
+    recordLoginFailure: async (key, now, policy) => {
+      const row = (await one(
+        `INSERT INTO login_failures AS f (key, failures, window_ends_at, locked_until)
+          VALUES ($1, 1, CASE WHEN 1 >= $3::int THEN $2::bigint + $5::bigint ELSE $2::bigint + $4::bigint END, CASE WHEN 1 >= $3::int THEN $2::bigint + $5::bigint ELSE 0 END)
+          ON CONFLICT (key) DO UPDATE SET
+            failures = CASE WHEN f.window_ends_at <= $2::bigint THEN 1 ELSE f.failures + 1 END,
+            window_ends_at = CASE
+              WHEN (CASE WHEN f.window_ends_at <= $2::bigint THEN 1 ELSE f.failures + 1 END) >= $3::int THEN $2::bigint + $5::bigint
+              WHEN f.window_ends_at <= $2::bigint THEN $2::bigint + $4::bigint
+              ELSE f.window_ends_at END,
+            locked_until = CASE
+              WHEN (CASE WHEN f.window_ends_at <= $2::bigint THEN 1 ELSE f.failures + 1 END) >= $3::int THEN $2::bigint + $5::bigint
+              ELSE 0 END
+          RETURNING failures, locked_until`,
+        [key, now, policy.maxFailures, policy.windowSeconds, policy.lockoutSeconds],
+      ))!;
+      return { failures: row.failures as number, lockedUntil: row.locked_until as number };
+    },
+    clearLoginFailures: async (key) => {
+      await run("DELETE FROM login_failures WHERE key = $1", [key]);
+    },
+    /**
+     * Deletes in batches of PURGE_BATCH rows, each its own short transaction,
+     * under a session advisory lock: while one replica purges, another's run
+     * finds the lock taken and deletes nothing (its counts are all 0).
+     */
+    purgeExpired: async (now: EpochSeconds) => {
+      const purged = {
+        authorization_requests: 0,
+        authorization_codes: 0,
+        refresh_tokens: 0,
+        grants: 0,
+        signing_keys: 0,
+        login_failures: 0,
+      };
+      const connection = await pool.connect();
+      let locked = false;
+      try {
+        locked = (await connection.query("SELECT pg_try_advisory_lock($1) AS locked", [LOCKS.purge])).rows[0]!.locked as boolean;
+        if (!locked) return purged;
+        await flow.run({ client: connection, changed: false }, async () => {
+          purged.authorization_requests = await purgeBatches("authorization_requests", "expires_at < $1", [now]);
+          // A used code is kept for an hour past its expiry, so that a late
+          // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
+          purged.authorization_codes = await purgeBatches("authorization_codes", "expires_at < $1", [now - 3600]);
+          purged.refresh_tokens = await purgeBatches("refresh_tokens", "expires_at < $1", [now]);
+          purged.grants = await purgeBatches("grants", "expires_at < $1", [now]);
+          purged.signing_keys = await purgeBatches("signing_keys", "expires_at IS NOT NULL AND expires_at < $1", [now]);
+          purged.login_failures = await purgeBatches("login_failures", "window_ends_at <= $1 AND locked_until <= $1", [now]);
+        });
+        return purged;
+      } finally {
+        if (locked) await connection.query("SELECT pg_advisory_unlock($1)", [LOCKS.purge]).catch(() => {});
+        connection.release();
+      }
+    },
+  };
+
+  const cache = new Map<string, unknown>();
+  let cachedAt = changes.epoch;
+  const store = {} as Record<string, unknown>;
+  for (const name of Object.keys(ops) as (keyof Ops)[]) {
+    const op = ops[name] as (...args: unknown[]) => Promise<unknown>;
+    const cacheKey = CACHED_READS[name];
+    const moves = !READ.test(name) && !TOKEN_STATE_WRITES.has(name);
+    const timed = async (args: unknown[]) => {
+      const started = performance.now();
+      try {
+        return await op(...args);
+      } finally {
+        observe(name, (performance.now() - started) / 1000);
+      }
+    };
+    store[name] = async (...args: unknown[]) => {
+      const tx = flow.getStore();
+      if (moves) {
+        if (tx !== undefined) tx.changed = true;
+        try {
+          return await timed(args);
+        } finally {
+          // Outside a transaction it has committed (or failed) by now.
+          if (tx === undefined) changes.bump();
+        }
+      }
+      if (cacheKey === undefined || tx !== undefined || !changes.up) return timed(args);
+      const epoch = changes.epoch;
+      if (epoch !== cachedAt) {
+        cache.clear();
+        cachedAt = epoch;
+      }
+      const id = `${name}\u0000${cacheKey(args)}`;
+      if (cache.has(id)) return cache.get(id);
+      const value = deepFreeze(await timed(args));
+      // Kept only if nothing changed while it was read.
+      if (changes.epoch === epoch) {
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        cache.set(id, value);
+      }
+      return value;
+    };
+  }
+  Object.defineProperty(store, "cachedReads", { get: () => cache.size });
+
+  store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+    if (flow.getStore() !== undefined) return fn(store as unknown as Store);
+    const started = performance.now();
+    const tx: Tx = { client: await pool.connect(), changed: false };
+    let broken: Error | undefined;
+    try {
+      await tx.client.query("BEGIN");
+      const result = await flow.run(tx, () => fn(store as unknown as Store));
+      await tx.client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await tx.client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      throw err;
+    } finally {
+      tx.client.release(broken);
+      if (tx.changed) changes.bump();
+      observe("transaction", (performance.now() - started) / 1000);
+    }
+  };
+  store.close = async () => {
+    await changes.close();
+    await pool.end();
+  };
+  return store as unknown as Store;
+}
