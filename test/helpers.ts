@@ -97,7 +97,7 @@ export async function startTestCore(
   const tmp = options.dbPath === undefined ? tempDir() : undefined;
   // On PostgreSQL's pass of the suite, a core given no file of its own gets a database of its own.
   const pgDb = ON_POSTGRES && options.dbPath === undefined && options.config?.db === undefined ? await createDatabase() : undefined;
-  const dbPath = pgDb?.url ?? options.dbPath ?? join(tmp!.dir, "iam.db");
+  const dbPath = pgDb?.url ?? options.config?.db ?? options.dbPath ?? join(tmp!.dir, "iam.db");
   const clock = options.clock ?? new TestClock();
   const { logger, lines } = memoryLogger();
   let core: Core;
