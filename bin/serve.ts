@@ -2,14 +2,14 @@ import cluster from "node:cluster";
 import type http from "node:http";
 import { availableParallelism } from "node:os";
 import type { Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createCore, type Core } from "../core/compose.js";
-import type { Config } from "../core/config.js";
+import { displayDb, type Config } from "../core/config.js";
 import { createInProcessTransport } from "../core/in-process-transport.js";
 import type { Logger } from "../core/log.js";
 import { Metrics } from "../core/observe/metrics.js";
 import { startCoreServer, type RunningServer } from "../core/server.js";
 import { createGateway } from "../gateway/app.js";
+import { createBalancedTransport } from "../gateway/balanced-transport.js";
 import { startGatewayServer } from "../gateway/server.js";
 import { reportReady, shareRates, signInHint, workerSlot } from "./cluster.js";
 
@@ -96,12 +96,19 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       break;
     }
     case "gateway": {
-      const app = gatewayApp(createGrpcTransport({ baseUrl: config.coreUrl }));
+      // One or several core replicas: round-robin, with failover of the calls safe to repeat.
+      const transport = createBalancedTransport(config.coreUrls, {
+        onReplicaChange: (c) =>
+          c.up
+            ? logger.info("core replica answers again", { core: c.url })
+            : logger.warn("core replica down", { core: c.url, retry_in_ms: c.backoffMs, error: c.error.message }),
+      });
+      const app = gatewayApp(transport);
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
-      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrl });
+      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrls.join(",") });
       if (worker === undefined) {
-        process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrl}.\n`);
+        process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrls.join(", ")}.\n`);
       }
       break;
     }
@@ -127,7 +134,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
 /** On the first start: says the default tenant was made, and shows a generated admin password once. */
 function announceBootstrap(core: Core, config: Config, logger: Logger): void {
   if (!core.bootstrap.created) return;
-  logger.info("created the default tenant iam-admins/iam-admins", { db: config.db });
+  logger.info("created the default tenant iam-admins/iam-admins", { db: displayDb(config.db) });
   if (core.bootstrap.generatedAdminPassword !== undefined) {
     // Shown once, on the terminal, not in the log; only its hash is stored.
     process.stdout.write(

@@ -10,6 +10,7 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenFailure, TokenService, type VerifyTokenResponse } from "../gen/iam/v1/token_pb.js";
+import { createBalancedTransport } from "../gateway/balanced-transport.js";
 
 export { TokenFailure, TokenService, type VerifyTokenResponse };
 
@@ -22,22 +23,31 @@ export interface TokenClientOptions {
   interceptors?: Interceptor[];
 }
 
-/** A typed TokenService client (VerifyToken, GetJwks, …) for a core URL such as `http://127.0.0.1:50051`. */
-export function createTokenClient(coreUrl: string, options: TokenClientOptions = {}): Client<typeof TokenService> {
+/**
+ * A typed TokenService client (VerifyToken, GetJwks, …) for a core URL such as
+ * `http://127.0.0.1:50051`, or for several core replicas (an array, or the
+ * URLs comma-separated as in IAM_CORE_URL): round-robin over those that are
+ * up, a failed verification sent again to the next (gRPC only).
+ */
+export function createTokenClient(coreUrl: string | readonly string[], options: TokenClientOptions = {}): Client<typeof TokenService> {
+  const urls = (typeof coreUrl === "string" ? coreUrl.split(",") : [...coreUrl]).map((u) => u.trim()).filter((u) => u !== "");
   const settings = {
-    baseUrl: coreUrl,
     defaultTimeoutMs: options.timeoutMs ?? 2000,
     interceptors: options.interceptors ?? [],
   };
+  if (urls.length > 1 && options.protocol === "connect") throw new TypeError("several core URLs need the grpc protocol");
   const transport =
-    options.protocol === "connect"
-      ? createConnectTransport({ ...settings, httpVersion: "1.1" })
-      : createGrpcTransport(settings);
+    urls.length > 1
+      ? createBalancedTransport(urls, { transport: settings })
+      : options.protocol === "connect"
+        ? createConnectTransport({ ...settings, baseUrl: urls[0] ?? "", httpVersion: "1.1" })
+        : createGrpcTransport({ ...settings, baseUrl: urls[0] ?? "" });
   return createClient(TokenService, transport);
 }
 
 export interface VerifierOptions extends TokenClientOptions {
-  coreUrl: string;
+  /** One core URL, or several replicas' (see createTokenClient). */
+  coreUrl: string | readonly string[];
   /** The project whose tokens this service accepts; tokens of every other project are refused. */
   organization: string;
   project: string;

@@ -1,5 +1,5 @@
 import type { LogLevel } from "./log.js";
-import { parseKek } from "./store/sqlite/sealing.js";
+import { parseKek } from "./store/sealing.js";
 
 /**
  * Every option of iam-core: its environment variable, default and meaning.
@@ -21,8 +21,11 @@ export interface Config {
   adminPassword: string | undefined;
   /** Secret of the default `admin-client` on first start. */
   adminClientSecret: string;
-  /** Core URL the gateway calls when it runs alone (`iam gateway`). */
-  coreUrl: string;
+  /**
+   * Core URLs the gateway calls when it runs alone (`iam gateway`): one, or
+   * several replicas, balanced with failover (gateway/balanced-transport.ts).
+   */
+  coreUrls: string[];
   /** Log level: debug, info, warn, error or silent. */
   logLevel: LogLevel;
   /** argon2id memory cost in KiB for new password and secret hashes. */
@@ -69,6 +72,8 @@ export interface Config {
   keyEncryptionKeyPrevious: string | undefined;
   /** SQLite commit durability: `full` (survives a power loss) or `normal` (survives a process crash). */
   dbSynchronous: "full" | "normal";
+  /** PostgreSQL: connections each process keeps for queries. */
+  dbPoolSize: number;
   /** Seconds in-flight requests may take to finish after SIGTERM before they are cut. */
   shutdownGrace: number;
   /** Whether `GET /metrics` answers on both ports. */
@@ -120,6 +125,24 @@ const url = (raw: string, env: string): string => {
   }
   return raw.replace(/\/+$/, "");
 };
+/** A comma-separated list of distinct http(s) URLs, each checked as `url` does. */
+const urlList = (raw: string, env: string): string[] => {
+  const urls: string[] = [];
+  const seen = new Map<string, string>();
+  for (const item of raw.split(",").map((s) => s.trim())) {
+    if (item === "") throw new ConfigError(env, `expected comma-separated http(s) URLs, got an empty entry in "${raw}"`);
+    const parsed = url(item, env);
+    // The same origin and path however spelled: case, default port, trailing slash.
+    const key = new URL(parsed).href.replace(/\/+$/, "");
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      throw new ConfigError(env, `lists the same URL twice: "${earlier}" and "${item}"`);
+    }
+    seen.set(key, item);
+    urls.push(parsed);
+  }
+  return urls;
+};
 const flag = (raw: string, env: string): boolean => {
   if (raw === "true" || raw === "1") return true;
   if (raw === "false" || raw === "0") return false;
@@ -135,6 +158,32 @@ const synchronous = (raw: string, env: string): "full" | "normal" => {
   if (raw !== "full" && raw !== "normal") throw new ConfigError(env, `expected full or normal, got "${raw}"`);
   return raw;
 };
+/** Whether IAM_DB names a PostgreSQL database rather than a SQLite file. */
+export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:\/\//i.test(db);
+/** IAM_DB as it may be logged or printed: a PostgreSQL URL without its password. */
+export function displayDb(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  try {
+    const parsed = new URL(db);
+    if (parsed.password !== "") parsed.password = "********";
+    return parsed.toString();
+  } catch {
+    return "postgres://(unreadable URL)";
+  }
+}
+const database = (raw: string, env: string): string => {
+  if (!isPostgresUrl(raw)) return text(raw, env);
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(env, "expected postgres://user:password@host:port/database (characters such as @ : / in the password percent-encoded)");
+  }
+  if (parsed.hostname === "" || parsed.pathname.replace(/^\//, "") === "") {
+    throw new ConfigError(env, "a PostgreSQL URL names a host and a database: postgres://user:password@host:port/database");
+  }
+  return raw;
+};
 const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 const level = (raw: string, env: string): LogLevel => {
   if (!(LEVELS as readonly string[]).includes(raw)) throw new ConfigError(env, `expected one of ${LEVELS.join(", ")}, got "${raw}"`);
@@ -145,7 +194,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "httpPort", env: "IAM_HTTP_PORT", doc: "gateway port (HTTP/1.1); 0 picks a free one", default: () => 8080, parse: port },
   { key: "grpcPort", env: "IAM_GRPC_PORT", doc: "core port (HTTP/2 cleartext gRPC, gRPC-Web, Connect); 0 picks a free one", default: () => 50051, parse: port },
   { key: "host", env: "IAM_HOST", doc: "interface to listen on (0.0.0.0 for every interface)", default: () => "127.0.0.1", parse: text },
-  { key: "db", env: "IAM_DB", doc: "SQLite database file", default: () => "./data/iam.db", parse: text },
+  { key: "db", env: "IAM_DB", doc: "SQLite database file, or a PostgreSQL database: postgres://user:password@host:5432/db", default: () => "./data/iam.db", parse: database },
   {
     key: "baseUrl",
     env: "IAM_BASE_URL",
@@ -155,7 +204,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   },
   { key: "adminPassword", env: "IAM_ADMIN_PASSWORD", doc: "password of the default admin user, first start only (else generated and printed)", default: () => undefined, parse: text, secret: true },
   { key: "adminClientSecret", env: "IAM_ADMIN_CLIENT_SECRET", doc: "secret of admin-client, first start only", default: () => "top-secret", parse: text, secret: true },
-  { key: "coreUrl", env: "IAM_CORE_URL", doc: "core URL the gateway calls when run alone", default: () => "http://127.0.0.1:50051", parse: url },
+  {
+    key: "coreUrls",
+    env: "IAM_CORE_URL",
+    doc: "core URL the gateway calls when run alone; several replicas comma-separated, balanced with failover",
+    default: () => ["http://127.0.0.1:50051"],
+    parse: urlList,
+  },
   { key: "logLevel", env: "IAM_LOG_LEVEL", doc: "debug, info, warn, error or silent", default: () => "info", parse: level },
   { key: "passwordHashMemoryKib", env: "IAM_PASSWORD_HASH_MEMORY_KIB", doc: "argon2id memory cost (KiB) of new hashes", default: () => 19456, parse: positive(8, 4194304) },
   { key: "passwordHashIterations", env: "IAM_PASSWORD_HASH_ITERATIONS", doc: "argon2id iterations of new hashes", default: () => 2, parse: positive(1, 100) },
@@ -178,6 +233,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "trustProxy", env: "IAM_TRUST_PROXY", doc: "take the client address from X-Forwarded-For (true only behind a reverse proxy that sets it)", default: () => false, parse: flag },
   { key: "keyEncryptionKey", env: "IAM_KEY_ENCRYPTION_KEY", doc: "32 random bytes, base64: encrypts private signing keys in the database (unset: stored unencrypted, with a warning)", default: () => undefined, parse: kek, secret: true },
   { key: "keyEncryptionKeyPrevious", env: "IAM_KEY_ENCRYPTION_KEY_PREVIOUS", doc: "the previous IAM_KEY_ENCRYPTION_KEY while changing it: its keys are re-encrypted at start", default: () => undefined, parse: kek, secret: true },
+  { key: "dbPoolSize", env: "IAM_DB_POOL_SIZE", doc: "PostgreSQL: connections each process keeps for queries (one more listens for changes)", default: () => 10, parse: positive(1, 500) },
   { key: "dbSynchronous", env: "IAM_DB_SYNCHRONOUS", doc: "full: a commit survives a power loss; normal: a process crash only, but commits are ~10x cheaper", default: () => "full", parse: synchronous },
   { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
   { key: "workers", env: "IAM_WORKERS", doc: "processes that serve the ports together, on one database (0: one per CPU core; 1: a single process)", default: () => 0, parse: positive(0, 64) },
@@ -204,7 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 export function describeConfig(config: Config): string {
   return OPTIONS.map((o) => {
     const value = config[o.key];
-    const shown = o.secret && value !== undefined ? "********" : String(value);
+    const shown = o.secret && value !== undefined ? "********" : o.key === "db" ? displayDb(String(value)) : String(value);
     return `${o.env}=${shown}  # ${o.doc}`;
   }).join("\n");
 }

@@ -72,7 +72,7 @@ maybe("two replicas purging at once delete each expired row once, in batches, an
 
   const results = await Promise.all([...stores, ...stores].map((s) => s.purgeExpired(2000)));
   t.is(
-    results.reduce((sum, r) => sum + r.refresh_tokens, 0),
+    results.reduce((sum, r) => sum + (r.refresh_tokens ?? 0), 0),
     n,
     "every expired row deleted exactly once across the replicas",
   );

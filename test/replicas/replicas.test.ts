@@ -16,7 +16,7 @@ import test, { type ExecutionContext } from "ava";
 import { decodeProtectedHeader } from "jose";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { TokenFailure, TokenService } from "../../gen/iam/v1/token_pb.js";
-import { createBalancedTransport } from "../../gateway/balanced-transport.js";
+import { createTokenClient } from "../../client/index.js";
 import { createDatabase, HAS_POSTGRES, SKIP_NOTICE } from "../pg.js";
 
 const maybe = HAS_POSTGRES ? test.serial : test.skip;
@@ -145,7 +145,7 @@ maybe("a token issued through one replica verifies on the other; a revocation an
 maybe("one replica killed under load: no verification fails and every token handed out still verifies", async (t) => {
   const { a, b, urls, gatewayUrl, direct } = await deployment(t);
   // The resource server's side: both replicas, with failover of verification.
-  const verifier = createClient(TokenService, createBalancedTransport(urls, { backoffMs: 200 }));
+  const verifier = createTokenClient(urls);
   const issued: string[] = [];
   const failures = { token: 0, verify: 0 };
   const tokenErrors = new Map<number, number>();

@@ -10,7 +10,7 @@ test("loadConfig without variables gives the documented defaults", (t) => {
   t.is(config.baseUrl, "http://localhost:8080");
   t.is(config.adminPassword, undefined);
   t.is(config.adminClientSecret, "top-secret");
-  t.is(config.coreUrl, "http://127.0.0.1:50051");
+  t.deepEqual(config.coreUrls, ["http://127.0.0.1:50051"]);
   t.is(config.logLevel, "info");
   t.is(config.passwordHashMemoryKib, 19456);
   t.is(config.passwordHashIterations, 2);
@@ -73,7 +73,7 @@ test("environment variables override every default", (t) => {
     baseUrl: "https://iam.example.com",
     adminPassword: "pw-from-env",
     adminClientSecret: "secret-from-env",
-    coreUrl: "http://core.internal:6000",
+    coreUrls: ["http://core.internal:6000"],
     logLevel: "debug",
     passwordHashMemoryKib: 65536,
     passwordHashIterations: 3,
@@ -145,6 +145,13 @@ const invalid: [string, string][] = [
   ["IAM_BASE_URL", "http://user:pw@x"],
   ["IAM_BASE_URL", "/relative/path"],
   ["IAM_CORE_URL", "javascript:alert(1)"],
+  ["IAM_CORE_URL", "http://core-a:6000,javascript:alert(1)"],
+  ["IAM_CORE_URL", "http://core-a:6000,core-b:6000"],
+  ["IAM_CORE_URL", "http://core-a:6000,http://core-b:6000/?q=1"],
+  ["IAM_CORE_URL", "http://core-a:6000,,http://core-b:6000"],
+  ["IAM_CORE_URL", "http://core-a:6000,"],
+  ["IAM_CORE_URL", ","],
+  ["IAM_CORE_URL", "http://core-a:6000,http://core-a:6000"],
   ["IAM_LOG_LEVEL", "loud"],
   ["IAM_LOG_LEVEL", "INFO"],
   ["IAM_PASSWORD_HASH_MEMORY_KIB", "7"],
@@ -190,6 +197,35 @@ for (const [name, value] of invalidEdgeUrls) {
     t.throws(() => loadConfig({ IAM_BASE_URL: value }), { instanceOf: ConfigError, message: /^IAM_BASE_URL: / });
   });
 }
+
+test("IAM_CORE_URL takes a comma-separated list of core replicas, in order", (t) => {
+  t.deepEqual(loadConfig({ IAM_CORE_URL: "http://core-a:6000,https://core-b.internal/,http://10.0.0.7:50051" }).coreUrls, [
+    "http://core-a:6000",
+    "https://core-b.internal",
+    "http://10.0.0.7:50051",
+  ]);
+  t.deepEqual(loadConfig({ IAM_CORE_URL: " http://core-a:6000 , http://core-b:6000 " }).coreUrls, ["http://core-a:6000", "http://core-b:6000"]);
+  t.regex(describeConfig(loadConfig({ IAM_CORE_URL: "http://core-a:6000,http://core-b:6000" })), /^IAM_CORE_URL=http:\/\/core-a:6000,http:\/\/core-b:6000 {2}# /m);
+});
+
+test("IAM_CORE_URL refuses a bad URL in the list, naming it", (t) => {
+  t.throws(() => loadConfig({ IAM_CORE_URL: "http://core-a:6000,ftp://core-b:6000" }), {
+    instanceOf: ConfigError,
+    message: /^IAM_CORE_URL: .*"ftp:\/\/core-b:6000"/,
+  });
+});
+
+test("IAM_CORE_URL refuses the same replica listed twice, however spelled", (t) => {
+  for (const raw of [
+    "http://core-a:6000,http://core-b:6000,http://core-a:6000",
+    "http://core-a:6000,http://core-a:6000/",
+    "http://core-a,http://CORE-A:80",
+  ]) {
+    t.throws(() => loadConfig({ IAM_CORE_URL: raw }), { instanceOf: ConfigError, message: /^IAM_CORE_URL: lists the same URL twice: / }, raw);
+  }
+  // Another port or path is another replica.
+  t.is(loadConfig({ IAM_CORE_URL: "http://core-a:6000,http://core-a:6001,http://core-a:6000/v2" }).coreUrls.length, 3);
+});
 
 test("the first bad variable is the one named", (t) => {
   t.throws(() => loadConfig({ IAM_HTTP_PORT: "abc", IAM_LOG_LEVEL: "loud" }), { instanceOf: ConfigError, message: /^IAM_HTTP_PORT: / });

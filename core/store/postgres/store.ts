@@ -248,6 +248,8 @@ const TOKEN_STATE_WRITES = new Set([
   "revokeConsent",
   "recordLoginFailure",
   "clearLoginFailures",
+  // It moves the epoch itself, when it deleted a signing key.
+  "purgeExpired",
 ]);
 
 const READ = /^(get|list|find|is|max|locked)/;
@@ -966,7 +968,11 @@ function createStore(
           purged.authorization_codes = await purgeBatches("authorization_codes", "expires_at < $1", [now - 3600]);
           purged.refresh_tokens = await purgeBatches("refresh_tokens", "expires_at < $1", [now]);
           purged.grants = await purgeBatches("grants", "expires_at < $1", [now]);
-          purged.signing_keys = await purgeBatches("signing_keys", "expires_at IS NOT NULL AND expires_at < $1", [now]);
+          // Only when one has expired: the statement would announce a change to every replica.
+          if (await one("SELECT 1 FROM signing_keys WHERE expires_at < $1 LIMIT 1", [now])) {
+            purged.signing_keys = await purgeBatches("signing_keys", "expires_at IS NOT NULL AND expires_at < $1", [now]);
+            changes.bump();
+          }
           purged.login_failures = await purgeBatches("login_failures", "window_ends_at <= $1 AND locked_until <= $1", [now]);
         });
         return purged;

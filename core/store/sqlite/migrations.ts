@@ -220,7 +220,7 @@ export const migrations: readonly string[] = [
     locked_until INTEGER NOT NULL
   ) STRICT;
     `,
-  // 2: a counter that every change to what administration owns moves, by
+  // 3: a counter that every change to what administration owns moves, by
   // trigger, whichever connection or process makes it (raw SQL included), so
   // that a process can keep those records in memory and know at the cost of
   // one read when another process has changed them. Token state (grants,
