@@ -1,5 +1,5 @@
 import test from "ava";
-import { ConfigError, describeConfig, loadConfig } from "../../core/config.js";
+import { ConfigError, describeConfig, displayDb, loadConfig } from "../../core/config.js";
 
 test("loadConfig without variables gives the documented defaults", (t) => {
   const config = loadConfig({});
@@ -56,6 +56,7 @@ test("environment variables override every default", (t) => {
     IAM_KEY_ENCRYPTION_KEY: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=",
     IAM_KEY_ENCRYPTION_KEY_PREVIOUS: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Ld",
     IAM_DB_SYNCHRONOUS: "normal",
+    IAM_DB_POOL_SIZE: "25",
     IAM_TOKEN_RATE_PER_CLIENT: "0",
     IAM_TOKEN_RATE_BURST: "5",
     IAM_LOGIN_RATE_PER_ADDRESS: "2",
@@ -88,6 +89,7 @@ test("environment variables override every default", (t) => {
     keyEncryptionKey: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Lc=",
     keyEncryptionKeyPrevious: "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8Ld",
     dbSynchronous: "normal",
+    dbPoolSize: 25,
     tokenRatePerClient: 0,
     tokenRateBurst: 5,
     loginRatePerAddress: 2,
@@ -169,6 +171,10 @@ const invalid: [string, string][] = [
   ["IAM_KEY_ENCRYPTION_KEY", "too-short"],
   ["IAM_KEY_ENCRYPTION_KEY", "q1Sv2bVv3m6rj7v8Kz0yQy1p2s9XW3dV4b5n6m7k8"],
   ["IAM_DB_SYNCHRONOUS", "off"],
+  ["IAM_DB_POOL_SIZE", "0"],
+  ["IAM_DB", "postgres://"],
+  ["IAM_DB", "postgres://db.internal:5432"],
+  ["IAM_DB", "postgres://user:p@ss@word@/iam"],
   ["IAM_HTTP_MAX_BODY_BYTES", "100"],
   ["IAM_HTTP_HEADERS_TIMEOUT", "0"],
   ["IAM_TOKEN_RATE_BURST", "0"],
@@ -234,7 +240,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 34);
+  t.is(lines.length, 35);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
@@ -257,4 +263,16 @@ test("describeConfig masks the default client secret too", (t) => {
   const text = describeConfig(loadConfig({}));
   t.false(text.includes("top-secret"));
   t.regex(text, /^IAM_ADMIN_CLIENT_SECRET=\*{8} {2}# /m);
+});
+
+test("IAM_DB names a SQLite file or a PostgreSQL database; its password is never shown", (t) => {
+  t.is(loadConfig({ IAM_DB: "/var/lib/iam.db" }).db, "/var/lib/iam.db");
+  const url = "postgres://iam:s3cr3t-0e9d@db.internal:5432/iam";
+  t.is(loadConfig({ IAM_DB: url }).db, url);
+  t.is(loadConfig({ IAM_DB: "postgresql://db.internal/iam" }).db, "postgresql://db.internal/iam");
+  const text = describeConfig(loadConfig({ IAM_DB: url }));
+  t.false(text.includes("s3cr3t-0e9d"));
+  t.regex(text, /^IAM_DB=postgres:\/\/iam:\*{8}@db\.internal:5432\/iam {2}# /m);
+  t.is(displayDb("./data/iam.db"), "./data/iam.db");
+  t.is(displayDb("postgres://db.internal/iam"), "postgres://db.internal/iam");
 });
