@@ -166,6 +166,10 @@ export function displayDb(db: string): string {
   try {
     const parsed = new URL(db);
     if (parsed.password !== "") parsed.password = "********";
+    // libpq also takes the password as a parameter, and key files' passphrases.
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|key/i.test(key)) parsed.searchParams.set(key, "********");
+    }
     return parsed.toString();
   } catch {
     return "postgres://(unreadable URL)";

@@ -44,17 +44,24 @@ export async function listUsers(deps: Deps, r: pb.ListUsersRequest): Out<typeof 
 
 /** Disabling a user revokes every grant they hold: their refresh and access tokens stop at once. */
 export async function updateUser(deps: Deps, r: pb.UpdateUserRequest): Out<typeof pb.UpdateUserResponseSchema> {
-  const current = await userOf(deps, r, r.userId);
   const paths = maskOf(r.updateMask?.paths, ["name", "email", "enabled"]);
-  const next: UserRecord = {
-    ...current,
-    name: paths.has("name") ? checkText("name", r.name) || current.id : current.name,
-    email: paths.has("email") ? checkEmail(r.email) : current.email,
-    enabled: paths.has("enabled") ? r.enabled : current.enabled,
-  };
-  await deps.store.transaction(async (store) => {
+  const name = paths.has("name") ? checkText("name", r.name) : undefined;
+  const email = paths.has("email") ? checkEmail(r.email) : undefined;
+  const next = await deps.store.transaction(async (store) => {
+    // Read inside the transaction, not from a copy in memory: a field the
+    // request does not set keeps what the database holds now (a user disabled
+    // a moment ago by another replica stays disabled).
+    const current = await userOf(deps, r, r.userId);
+    const next: UserRecord = {
+      ...current,
+      name: name === undefined ? current.name : name || current.id,
+      email: email ?? current.email,
+      enabled: paths.has("enabled") ? r.enabled : current.enabled,
+    };
     await store.updateUser(next);
-    if (current.enabled && !next.enabled) await store.revokeUserGrants(next, next.id, epochSeconds(deps.clock));
+    // Revoked whenever the result is disabled (idempotent): a grant issued while it was being disabled goes too.
+    if (!next.enabled) await store.revokeUserGrants(next, next.id, epochSeconds(deps.clock));
+    return next;
   });
   return { user: await withRoles(deps, next) };
 }

@@ -275,4 +275,6 @@ test("IAM_DB names a SQLite file or a PostgreSQL database; its password is never
   t.regex(text, /^IAM_DB=postgres:\/\/iam:\*{8}@db\.internal:5432\/iam {2}# /m);
   t.is(displayDb("./data/iam.db"), "./data/iam.db");
   t.is(displayDb("postgres://db.internal/iam"), "postgres://db.internal/iam");
+  t.false(displayDb("postgres://iam@db.internal/iam?password=s3cr3t-0e9d&sslmode=verify-full").includes("s3cr3t-0e9d"));
+  t.regex(displayDb("postgres://iam@db.internal/iam?sslpassword=k3y-pass&sslmode=verify-full"), /sslpassword=\*{8}&sslmode=verify-full$/);
 });

@@ -46,6 +46,12 @@ export const PURGE_BATCH = 5000;
 /** Batches of one table a single purge run deletes at most, so that one run is bounded in time. */
 const PURGE_MAX_BATCHES = 200;
 const CHANNEL = "iam_changes";
+/**
+ * How often the listening connection is checked, and how long it may take to
+ * answer: a silently dead one is noticed within twice this, and then nothing
+ * is answered from memory until it is back.
+ */
+export const HEARTBEAT_MS = 5000;
 
 /**
  * pg answers BIGINT (and count(*)) as strings, for values past 2^53; times in
@@ -69,37 +75,84 @@ interface Queryable {
  */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
   const origin = `iam-core/${randomUUID()}`;
-  const connection = { connectionString: url, application_name: origin, types };
+  const connection: pg.ClientConfig = {
+    connectionString: url,
+    application_name: origin,
+    types,
+    // A server or network that goes silent must not hold a request, a row
+    // lock or the listener forever: TCP keep-alive on every connection, and
+    // each side gives up after a bound (SQLite's busy timeout is 5 s too).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 35_000,
+    statement_timeout: 30_000,
+    lock_timeout: 5_000,
+    idle_in_transaction_session_timeout: 30_000,
+  };
   const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 });
   // An idle connection the server drops emits here; the next query takes a new one.
   pool.on("error", () => {});
+  let changes: ChangeListener | undefined;
   try {
     await migrate(pool);
     const sealer = options.sealer ?? createKeySealer();
     await sealKeys(pool, sealer);
-    const changes = new ChangeListener(connection, origin, options.onListenerChange);
+    changes = new ChangeListener(connection, origin, options.onListenerChange);
     await changes.start();
     return createStore(pool, sealer, changes, options.onOperation ?? (() => {}));
   } catch (err) {
+    await changes?.close();
     await pool.end();
     throw err;
   }
 }
 
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * A pooled connection held for a transaction or a session lock. pg-pool
+ * stops listening to a connection's errors while it is checked out: one the
+ * server ends then (a restart, pg_terminate_backend, a timeout) would be an
+ * unhandled 'error' event, which ends the process. It is caught here, and the
+ * connection is released as broken, never handed to anyone else.
+ */
+async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release: (err?: Error) => void }> {
   const client = await pool.connect();
+  let failed: Error | undefined;
+  const onError = (err: Error) => (failed ??= err);
+  client.on("error", onError);
+  return {
+    client,
+    release: (err?: Error) => {
+      client.off("error", onError);
+      client.release(err ?? failed);
+    },
+  };
+}
+
+/**
+ * COMMIT. PostgreSQL answers a COMMIT of a transaction that an earlier
+ * statement aborted with ROLLBACK, and no error: that is made one here, so a
+ * caller never takes a rolled-back transaction for a committed one.
+ */
+async function commit(client: pg.PoolClient): Promise<void> {
+  const result = await client.query("COMMIT");
+  if (result.command !== "COMMIT") throw new Error("the transaction was rolled back: a statement in it had failed");
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const { client, release } = await checkout(pool);
   let broken: Error | undefined;
   try {
     await client.query("BEGIN");
     const result = await fn(client);
-    await client.query("COMMIT");
+    await commit(client);
     return result;
   } catch (err) {
     await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
     throw err;
   } finally {
     // A connection that could not even roll back is not given to anyone else.
-    client.release(broken);
+    release(broken);
   }
 }
 
@@ -109,6 +162,8 @@ async function migrate(pool: pg.Pool): Promise<void> {
   // the others find it applied.
   for (;;) {
     const applied = await inTransaction(pool, async (client) => {
+      // A migration of a large table may take long, and wait for the tables it alters.
+      await client.query("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0");
       await client.query("SELECT pg_advisory_xact_lock($1)", [LOCKS.migrate]);
       await client.query("CREATE TABLE IF NOT EXISTS iam_schema (version INTEGER NOT NULL)");
       const { rows } = await client.query("SELECT version FROM iam_schema");
@@ -149,7 +204,8 @@ async function sealKeys(pool: pg.Pool, sealer: KeySealer): Promise<void> {
  * announces a change (the iam_changes channel, delivered within milliseconds
  * of its commit). While the listening connection is down, nothing is kept:
  * every read goes to the database and the epoch moves at every look, until
- * it is back (it is tried again every second).
+ * it is back (it is tried again every second). A connection that dies
+ * without a word is found by the heartbeat within 2 × HEARTBEAT_MS.
  */
 class ChangeListener {
   #epoch = 0;
@@ -157,6 +213,8 @@ class ChangeListener {
   #closed = false;
   #client: pg.Client | undefined;
   #retry: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #beating = false;
 
   constructor(
     private readonly connection: pg.ClientConfig,
@@ -185,7 +243,10 @@ class ChangeListener {
       this.#client = undefined;
       this.#up = false;
       this.#epoch++;
+      clearInterval(this.#heartbeat);
       client.end().catch(() => {});
+      // end() waits for the server; a connection that went silent is cut.
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
       if (this.#closed) return;
       this.onChange(false, err);
       this.#retry = setTimeout(() => void this.start().catch(() => {}), 1000);
@@ -209,11 +270,30 @@ class ChangeListener {
     const wasDown = this.#epoch > 1;
     this.#up = true;
     if (wasDown) this.onChange(true);
+    // A connection whose network path died silently (a NAT or balancer that
+    // forgot it, a failover) gives no error and no notification: it is asked
+    // for an answer every HEARTBEAT_MS, and one that takes longer is taken as lost.
+    this.#heartbeat = setInterval(() => {
+      if (this.#beating) return;
+      this.#beating = true;
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the listening connection did not answer within ${HEARTBEAT_MS} ms`)), HEARTBEAT_MS);
+      });
+      Promise.race([client.query("SELECT 1"), silent])
+        .catch((err: unknown) => lost(err))
+        .finally(() => {
+          clearTimeout(timer);
+          this.#beating = false;
+        });
+    }, HEARTBEAT_MS);
+    this.#heartbeat.unref();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearInterval(this.#heartbeat);
     const client = this.#client;
     this.#client = undefined;
     this.#up = false;
@@ -268,6 +348,19 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * PostgreSQL's errors may carry the values of the row at fault ("Failing row
+ * contains (…)": a secret's hash, a sealed key): they are dropped before the
+ * error can reach a log. The message, code, table and constraint stay.
+ */
+function withoutRowData(err: unknown): unknown {
+  if (err instanceof Error) {
+    const fields = err as unknown as Record<string, unknown>;
+    for (const field of ["detail", "where", "internalQuery"]) delete fields[field];
+  }
+  return err;
+}
+
 function uniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: string }).code === "23505";
 }
@@ -285,6 +378,8 @@ async function insert(what: string, run: () => Promise<unknown>): Promise<void> 
 interface Tx {
   client: pg.PoolClient;
   changed: boolean;
+  /** Set once it has committed or rolled back. */
+  ended: boolean;
 }
 
 function createStore(
@@ -294,8 +389,18 @@ function createStore(
   observe: (operation: string, seconds: number) => void,
 ): Store {
   const flow = new AsyncLocalStorage<Tx>();
-  const db = (): Queryable => flow.getStore()?.client ?? pool;
-  const run = (sql: string, values: unknown[] = []) => db().query(sql, values);
+  const db = (): Queryable => {
+    const tx = flow.getStore();
+    if (tx?.ended) throw new Error("a store call outlived its transaction");
+    return tx?.client ?? pool;
+  };
+  const run = async (sql: string, values: unknown[] = []) => {
+    try {
+      return await db().query(sql, values);
+    } catch (err) {
+      throw withoutRowData(err);
+    }
+  };
   const rows = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rows;
   const one = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rows[0];
   const count = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rowCount ?? 0;
@@ -557,9 +662,14 @@ function createStore(
     deleteClient: (ref, id) =>
       atomic(async () => {
         const args = [ref.organization, ref.project, id];
-        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        // Codes, then the client's row, then grants: the order a code exchange
+        // takes them in (the code, then the client's row in createGrant), so
+        // the two wait for each other instead of deadlocking; a grant created
+        // meanwhile is committed before the row is ours, and deleted below.
         await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
         await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        await run("SELECT 1 FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE", args);
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
         return (await count("DELETE FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3", args)) === 1;
       }),
     createUser: (u) =>
@@ -600,21 +710,25 @@ function createStore(
     deleteUser: (ref, id) =>
       atomic(async () => {
         const args = [ref.organization, ref.project, id];
-        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND kind = 'user'", args);
+        // In the order of a code exchange, as deleteClient.
         await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2 AND user_id = $3", args);
         await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2 AND user_id = $3", args);
+        await run("SELECT 1 FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE", args);
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND kind = 'user'", args);
         return (await count("DELETE FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3", args)) === 1;
       }),
     revokeUserGrants: (ref, userId, at) =>
       atomic(async () => {
         const args = [at, ref.organization, ref.project, userId];
+        await run("SELECT 1 FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE", [ref.organization, ref.project, userId]);
+        // Grants before their refresh tokens, as everywhere: one lock order.
         await run(
-          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $1) WHERE grant_id IN
-            (SELECT id FROM grants WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user')`,
+          "UPDATE grants SET revoked_at = coalesce(revoked_at, $1) WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user'",
           args,
         );
         await run(
-          "UPDATE grants SET revoked_at = coalesce(revoked_at, $1) WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user'",
+          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $1) WHERE grant_id IN
+            (SELECT id FROM grants WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user')`,
           args,
         );
       }),
@@ -732,8 +846,13 @@ function createStore(
           [ref.organization, ref.project],
         )
       ).map(signingKey),
-    retireSigningKeys: async (ref, at, expiresAt) =>
-      (
+    // The project's row is held to the end of the caller's transaction (a
+    // rotation: retire, then add): two rotations at once take turns, and the
+    // second retires the first's new key, so one key is current.
+    retireSigningKeys: (ref, at, expiresAt) =>
+      atomic(async () => {
+        await run("SELECT 1 FROM projects WHERE organization_id = $1 AND id = $2 FOR UPDATE", [ref.organization, ref.project]);
+        return (
         await rows(
           `UPDATE signing_keys SET retired_at = $1, expires_at = $2
             WHERE organization_id = $3 AND project_id = $4 AND retired_at IS NULL RETURNING kid`,
@@ -741,7 +860,8 @@ function createStore(
         )
       )
         .map((r) => r.kid as string)
-        .sort(),
+        .sort();
+      }),
     maxAccessTokenTtl: async (ref) =>
       (await one("SELECT coalesce(max(access_token_ttl), 0) AS ttl FROM clients WHERE organization_id = $1 AND project_id = $2", [
         ref.organization,
@@ -822,13 +942,22 @@ function createStore(
         codeHash,
       ])) === 1,
     createGrant: (g) =>
-      insert("grant", () =>
-        run(
+      insert("grant", () => atomic(async () => {
+        // The client's and the user's rows are held (FOR SHARE, to the end of
+        // the caller's transaction): a replica deleting or disabling one at
+        // this moment waits for this grant to be committed, and then deletes
+        // or revokes it too; or this waits for it, and the caller's re-read of
+        // the user (inside its transaction) finds it gone or disabled.
+        await run("SELECT 1 FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR SHARE", [g.organization, g.project, g.clientId]);
+        if (g.kind === "user") {
+          await run("SELECT 1 FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR SHARE", [g.organization, g.project, g.userId]);
+        }
+        await run(
           `INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time, created_at, expires_at, revoked_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
           [g.id, g.organization, g.project, g.clientId, g.kind, g.userId, g.scopes, g.authTime, g.createdAt, g.expiresAt, g.revokedAt],
-        ),
-      ),
+        );
+      })),
     getGrant: async (id) => maybe(await one("SELECT * FROM grants WHERE id = $1", [id]), grant),
     findClientGrant: async (ref, clientId) =>
       maybe(
@@ -858,6 +987,11 @@ function createStore(
     getRefreshToken: async (tokenHash) => maybe(await one("SELECT * FROM refresh_tokens WHERE token_hash = $1", [tokenHash]), refresh),
     rotateRefreshToken: (tokenHash, at) =>
       atomic(async () => {
+        // The grant's row first, held to the end of the caller's transaction:
+        // refreshes of one family (rotations, grace-window siblings) and its
+        // revocation take turns, so no sibling is inserted unseen by a
+        // concurrent rotation and no two rotations deadlock on each other's rows.
+        await run("SELECT 1 FROM grants WHERE id = (SELECT grant_id FROM refresh_tokens WHERE token_hash = $1) FOR UPDATE", [tokenHash]);
         if ((await count("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL", [at, tokenHash])) !== 1) {
           return false;
         }
@@ -902,14 +1036,14 @@ function createStore(
       atomic(async () => {
         const args = [ref.organization, ref.project, userId, clientId];
         const forgotten = await count("DELETE FROM consents WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND client_id = $4", args);
-        await run(
-          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $5) WHERE grant_id IN (SELECT id FROM grants
-            WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND client_id = $4 AND kind = 'user')`,
-          [...args, at],
-        );
         const revoked = await count(
           `UPDATE grants SET revoked_at = $5 WHERE organization_id = $1 AND project_id = $2 AND user_id = $3
             AND client_id = $4 AND kind = 'user' AND revoked_at IS NULL`,
+          [...args, at],
+        );
+        await run(
+          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $5) WHERE grant_id IN (SELECT id FROM grants
+            WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND client_id = $4 AND kind = 'user')`,
           [...args, at],
         );
         return forgotten + revoked > 0;
@@ -956,12 +1090,13 @@ function createStore(
         signing_keys: 0,
         login_failures: 0,
       };
-      const connection = await pool.connect();
+      const { client: connection, release } = await checkout(pool);
       let locked = false;
+      let unlockFailed: Error | undefined;
       try {
         locked = (await connection.query("SELECT pg_try_advisory_lock($1) AS locked", [LOCKS.purge])).rows[0]!.locked as boolean;
         if (!locked) return purged;
-        await flow.run({ client: connection, changed: false }, async () => {
+        await flow.run({ client: connection, changed: false, ended: false }, async () => {
           purged.authorization_requests = await purgeBatches("authorization_requests", "expires_at < $1", [now]);
           // A used code is kept for an hour past its expiry, so that a late
           // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
@@ -977,8 +1112,9 @@ function createStore(
         });
         return purged;
       } finally {
-        if (locked) await connection.query("SELECT pg_advisory_unlock($1)", [LOCKS.purge]).catch(() => {});
-        connection.release();
+        // A session lock that could not be given back goes with its connection (closed, not pooled).
+        if (locked) await connection.query("SELECT pg_advisory_unlock($1)", [LOCKS.purge]).catch((err: Error) => (unlockFailed = err));
+        release(unlockFailed);
       }
     },
   };
@@ -1029,20 +1165,24 @@ function createStore(
   Object.defineProperty(store, "cachedReads", { get: () => cache.size });
 
   store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
-    if (flow.getStore() !== undefined) return fn(store as unknown as Store);
+    const joined = flow.getStore();
+    if (joined !== undefined && !joined.ended) return fn(store as unknown as Store);
     const started = performance.now();
-    const tx: Tx = { client: await pool.connect(), changed: false };
+    const held = await checkout(pool);
+    const tx: Tx = { client: held.client, changed: false, ended: false };
     let broken: Error | undefined;
     try {
       await tx.client.query("BEGIN");
       const result = await flow.run(tx, () => fn(store as unknown as Store));
-      await tx.client.query("COMMIT");
+      await commit(tx.client);
       return result;
     } catch (err) {
       await tx.client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
       throw err;
     } finally {
-      tx.client.release(broken);
+      // Work the transaction started and left running must not use the connection once it is someone else's.
+      tx.ended = true;
+      held.release(broken);
       if (tx.changed) changes.bump();
       observe("transaction", (performance.now() - started) / 1000);
     }

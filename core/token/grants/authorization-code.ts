@@ -70,6 +70,10 @@ export const authorizationCodeGrant: Grant = {
         revokedAt: null,
       };
       await store.createGrant(grant);
+      // Again inside the transaction, once the grant holds the user's row: a
+      // user disabled or deleted by another replica meanwhile gets nothing.
+      const holder = await store.getUser(project, code.userId);
+      if (holder === undefined || !holder.enabled) throw invalid("user disabled or deleted since login");
       return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: code.nonce });
     });
     if (issued === undefined) {

@@ -51,6 +51,9 @@ export const passwordGrant: Grant = {
         revokedAt: null,
       };
       await store.createGrant(grant);
+      // As for a code exchange: re-read once the grant holds the user's row.
+      const holder = await store.getUser(project, user.id);
+      if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
       return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
     });
   },
