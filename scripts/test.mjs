@@ -25,6 +25,8 @@ const POSTGRES_PASS = [
   "test/standards/grace-siblings.test.ts",
   "test/standards/http-endpoints.test.ts",
   "test/standards/client-oauth4webapi.test.ts",
+  "test/security/protocol-input-admin.test.ts",
+  "test/gateway/bad-input.test.ts",
 ];
 
 const args = process.argv.slice(2);

@@ -35,6 +35,8 @@
 import type { CallOptions } from "@connectrpc/connect";
 import test, { type ExecutionContext } from "ava";
 import Database from "better-sqlite3";
+import { isPostgresUrl } from "../../core/config.js";
+import { query } from "../pg.js";
 import { decodeJwt } from "jose";
 import { ClientType } from "../../gen/iam/v1/admin_pb.js";
 import { escapeHtml } from "../../gateway/html.js";
@@ -146,18 +148,24 @@ const TABLES = [
 ] as const;
 type Snapshot = Record<(typeof TABLES)[number], number>;
 
-function snapshot(s: TestServer): Snapshot {
-  const db = new Database(s.dbPath, { readonly: true });
-  try {
+async function snapshot(s: TestServer): Promise<Snapshot> {
+  const count = async (table: string): Promise<number> => {
     // A dropped table makes this throw: the test fails loudly rather than counting 0.
-    return Object.fromEntries(TABLES.map((table) => [table, (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n])) as Snapshot;
-  } finally {
-    db.close();
-  }
+    if (isPostgresUrl(s.dbPath)) return (await query<{ n: number }>(s.dbPath, `SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
+    const db = new Database(s.dbPath, { readonly: true });
+    try {
+      return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  const counts: [string, number][] = [];
+  for (const table of TABLES) counts.push([table, await count(table)]);
+  return Object.fromEntries(counts) as Snapshot;
 }
 
-function assertUnchanged(t: ExecutionContext, s: TestServer, before: Snapshot): void {
-  t.deepEqual(snapshot(s), before, "the database is as it was");
+async function assertUnchanged(t: ExecutionContext, s: TestServer, before: Snapshot): Promise<void> {
+  t.deepEqual(await snapshot(s), before, "the database is as it was");
 }
 
 /** No error was logged and no request answered 5xx: nothing was a server error in disguise. */
@@ -271,11 +279,11 @@ const repeatedAtAuthorize: Case[] = (["GET", "POST"] as const).flatMap((via) =>
       const control = await sendAuthorize(s, via, formOf(AUTHORIZE_PARAMS));
       t.is(control.status, 200, "control: the same request without the repetition is accepted");
       await control.text();
-      const before = snapshot(s);
+      const before = await snapshot(s);
       const res = await sendAuthorize(s, via, formOf(withRepeated(AUTHORIZE_PARAMS, name)));
       if (UNTRUSTED.has(name)) await assertErrorPage(t, res, 400, "invalid_request");
       else assertErrorRedirect(t, res, redirectStatus(via), "invalid_request");
-      assertUnchanged(t, s, before);
+      await assertUnchanged(t, s, before);
       assertNoServerError(t, s);
     },
   })),
@@ -351,10 +359,10 @@ const repeatedAtToken: Case[] = TOKEN_REQUESTS.flatMap((kind) =>
       async run(t) {
         const s = await serve(t);
         const { pairs, headers } = await kind.prepare(t, s);
-        const before = snapshot(s);
+        const before = await snapshot(s);
         const description = await oauthError(t, await post(s, "/token", formOf(withRepeated(pairs, name)), headers), 400, "invalid_request");
         t.is(description, `parameter ${name} must not be repeated`);
-        assertUnchanged(t, s, before);
+        await assertUnchanged(t, s, before);
         await assertTokens(t, await post(s, "/token", formOf(pairs), headers));
         assertNoServerError(t, s);
       },
@@ -383,7 +391,7 @@ async function prepareEndpoint(t: ExecutionContext, s: TestServer, endpoint: For
 }
 /** After a refusal: nothing stored, and the token of /introspect or /revoke still active. */
 async function assertRefusedCleanly(t: ExecutionContext, s: TestServer, before: Snapshot, prepared: Prepared): Promise<void> {
-  assertUnchanged(t, s, before);
+  await assertUnchanged(t, s, before);
   if (prepared.live !== undefined) t.true(await isActive(s, prepared.live), "the token is still active");
   assertNoServerError(t, s);
 }
@@ -416,7 +424,7 @@ const repeatedAtIntrospectRevoke: Case[] = (["introspect", "revoke"] as const).f
         const s = await serve(t);
         const prepared = await prepareEndpoint(t, s, endpoint);
         const pairs = [...prepared.pairs, ...CLIENT_IN_BODY];
-        const before = snapshot(s);
+        const before = await snapshot(s);
         await oauthError(t, await post(s, `/${endpoint}`, formOf(withRepeated(pairs, name))), 400, "invalid_request");
         await assertRefusedCleanly(t, s, before, prepared);
         await control(t, s, endpoint, { ...prepared, pairs }, {});
@@ -444,7 +452,7 @@ const grantTypes: Case[] = GRANT_TYPES.map(
     reference: "RFC 6749 §5.2",
     async run(t) {
       const s = await serve(t);
-      const before = snapshot(s);
+      const before = await snapshot(s);
       await oauthError(t, await post(s, "/token", formOf(g.pairs), adminBasic()), 400, g.error);
       await assertRefusedCleanly(t, s, before, { pairs: [] });
       await control(t, s, "token", { pairs: [["grant_type", "client_credentials"]] });
@@ -477,7 +485,7 @@ const contentTypes: Case[] = FORM_ENDPOINTS.flatMap((endpoint) =>
         const s = await serve(t);
         const prepared = await prepareEndpoint(t, s, endpoint);
         const { body, headers } = type.init(prepared.pairs);
-        const before = snapshot(s);
+        const before = await snapshot(s);
         const res = await fetch(`${s.project}/${endpoint}`, { method: "POST", redirect: "manual", body, headers: { ...headers, ...adminBasic() } });
         await oauthError(t, res, 400, "invalid_request");
         await assertRefusedCleanly(t, s, before, prepared);
@@ -499,7 +507,7 @@ const queryParameters: Case[] = FORM_ENDPOINTS.flatMap((endpoint) =>
       async run(t) {
         const s = await serve(t);
         const prepared = await prepareEndpoint(t, s, endpoint);
-        const before = snapshot(s);
+        const before = await snapshot(s);
         const res = await fetch(`${s.project}/${endpoint}?${q.query(prepared)}`, {
           method: "POST",
           redirect: "manual",
@@ -520,7 +528,7 @@ const secretInQuery: Case = {
   reference: "RFC 6749 §2.3.1 (MUST NOT be in the request URI); RFC 9700 §4.3.1",
   async run(t) {
     const s = await serve(t);
-    const before = snapshot(s);
+    const before = await snapshot(s);
     const res = await fetch(`${s.project}/token?client_secret=${formEncode(ADMIN_CLIENT_SECRET)}`, {
       method: "POST",
       redirect: "manual",
@@ -543,7 +551,7 @@ const getOnFormEndpoints: Case[] = FORM_ENDPOINTS.map(
     async run(t) {
       const s = await serve(t);
       const prepared = await prepareEndpoint(t, s, endpoint);
-      const before = snapshot(s);
+      const before = await snapshot(s);
       const res = await fetch(`${s.project}/${endpoint}?${formOf(prepared.pairs)}`, { redirect: "manual", headers: adminBasic() });
       t.is(res.headers.get("allow"), "POST");
       await oauthError(t, res, 405, "invalid_request");
@@ -565,7 +573,7 @@ const twoAuthenticationMethods: Case[] = FORM_ENDPOINTS.flatMap((endpoint) =>
       async run(t) {
         const s = await serve(t);
         const prepared = await prepareEndpoint(t, s, endpoint);
-        const before = snapshot(s);
+        const before = await snapshot(s);
         await oauthError(t, await post(s, `/${endpoint}`, formOf([...prepared.pairs, ...variant.body]), adminBasic()), 400, "invalid_request");
         await assertRefusedCleanly(t, s, before, prepared);
         await control(t, s, endpoint, prepared);
@@ -738,14 +746,14 @@ const hostileAuthorize: Case[] = (["GET", "POST"] as const).flatMap((via) =>
               : "RFC 6749 §4.1.2.1; RFC 9700 §4.11.1",
         async run(t) {
           const s = await serve(t);
-          const before = snapshot(s);
+          const before = await snapshot(s);
           const res = await sendAuthorize(s, via, formOf(AUTHORIZE_PARAMS, { name: field, encoded: p.encoded }));
           const text = await assertHostileAnswer(t, s, res, expected, p);
           if (expected.as === "inert") {
             await assertInertAuthorize(t, s, text, field as "state" | "nonce", p);
           }
           // An inert request was denied, which deletes it: nothing is left either way.
-          assertUnchanged(t, s, before);
+          await assertUnchanged(t, s, before);
         },
       };
     }),
@@ -814,12 +822,12 @@ const hostileForms: Case[] = FORM_POSTS.flatMap((form) =>
         async run(t) {
           const s = await serve(t);
           const { pairs, cookie } = await form.prepare(t, s);
-          const before = snapshot(s);
+          const before = await snapshot(s);
           const res = await post(s, form.path, formOf(pairs, { name: field, encoded: p.encoded }), { cookie });
           const text = await assertHostileAnswer(t, s, res, expected, p);
           // The login page keeps the username typed: escaped, never as markup.
           if (expected.as === "login-again" && field === "username") t.true(text.includes(`value="${escapeHtml(p.value)}"`), "username kept, escaped");
-          assertUnchanged(t, s, before);
+          await assertUnchanged(t, s, before);
         },
       };
     }),
@@ -898,10 +906,10 @@ const hostileToken: Case[] = TOKEN_FIELDS.flatMap((f) =>
       async run(t) {
         const s = await serve(t);
         const { pairs, headers } = await f.prepare(t, s);
-        const before = snapshot(s);
+        const before = await snapshot(s);
         const res = await post(s, "/token", formOf(pairs, { name: f.field, encoded: p.encoded }), headers);
         await assertHostileAnswer(t, s, res, expected, p);
-        assertUnchanged(t, s, before);
+        await assertUnchanged(t, s, before);
       },
     };
   }),

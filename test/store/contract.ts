@@ -584,6 +584,23 @@ export function storeContract(backend: StoreBackend): void {
 
   // --------------------------------------------- authorization requests
 
+  it("what a client sends as inert data is kept exactly, U+0000 and U+FFFF included; an id holding them matches nothing else", async (t, store) => {
+    await seedProject(store, A);
+    const odd = requestRecord(A, "req-odd", {
+      state: "a\u0000b\uFFFF0c\uFFFF\uFFFF\u0000",
+      nonce: "\u0000",
+      scopes: ["x\u0000y"],
+    });
+    await store.createAuthorizationRequest(odd);
+    t.deepEqual(await store.getAuthorizationRequest("req-odd"), odd);
+    t.is(await store.getUser(A, "alice\u0000"), undefined);
+    t.is(await store.getClient(A, "\u0000"), undefined);
+    const failures = await store.recordLoginFailure("user:\u0000", 100, { maxFailures: 5, windowSeconds: 60, lockoutSeconds: 60 });
+    t.is(failures.failures, 1);
+    t.is((await store.recordLoginFailure("user:\u0000", 101, { maxFailures: 5, windowSeconds: 60, lockoutSeconds: 60 })).failures, 2);
+    t.is((await store.recordLoginFailure("user:\uFFFF0", 101, { maxFailures: 5, windowSeconds: 60, lockoutSeconds: 60 })).failures, 1, "a distinct key");
+  });
+
   it("an authorization request round-trips, with a null user and offered scopes or with them; a duplicate is AlreadyExists", async (t, store) => {
     const fresh = requestRecord(A, "req-fresh", { scopes: [] , codeChallengeMethod: "", codeChallenge: "", browserBindingHash: "" });
     const logged = requestRecord(A, "req-logged", {

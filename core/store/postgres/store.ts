@@ -349,6 +349,35 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
+ * PostgreSQL's text cannot hold U+0000, which SQLite's can, and which a
+ * client may put in what iam-core keeps as inert data (a `state`, a `nonce`,
+ * a username that matches nobody, stored and answered exactly). Every string
+ * crossing to the server is escaped with U+FFFF, a noncharacter no protocol
+ * value carries: U+FFFF becomes U+FFFF U+FFFF, U+0000 becomes U+FFFF "0";
+ * every string read back is unescaped. A string with neither, that is every
+ * ordinary value, is sent and stored unchanged.
+ */
+const ESCAPE = "\uFFFF";
+function encodeText(value: string): string {
+  if (!value.includes("\u0000") && !value.includes(ESCAPE)) return value;
+  return value.replace(/\uFFFF/g, "\uFFFF\uFFFF").replace(/\u0000/g, "\uFFFF0");
+}
+function decodeText(value: string): string {
+  return value.includes(ESCAPE) ? value.replace(/\uFFFF([\uFFFF0])/g, (_, c: string) => (c === "0" ? "\u0000" : ESCAPE)) : value;
+}
+function encodeValue(value: unknown): unknown {
+  if (typeof value === "string") return encodeText(value);
+  if (Array.isArray(value)) return value.map(encodeValue);
+  return value;
+}
+function decodeRow(row: Row): void {
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value === "string") row[key] = decodeText(value);
+    else if (Array.isArray(value)) row[key] = value.map((v: unknown) => (typeof v === "string" ? decodeText(v) : v));
+  }
+}
+
+/**
  * PostgreSQL's errors may carry the values of the row at fault ("Failing row
  * contains (…)": a secret's hash, a sealed key): they are dropped before the
  * error can reach a log. The message, code, table and constraint stay.
@@ -395,11 +424,14 @@ function createStore(
     return tx?.client ?? pool;
   };
   const run = async (sql: string, values: unknown[] = []) => {
+    let result: pg.QueryResult<Row>;
     try {
-      return await db().query(sql, values);
+      result = await db().query(sql, values.map(encodeValue));
     } catch (err) {
       throw withoutRowData(err);
     }
+    for (const row of result.rows) decodeRow(row);
+    return result;
   };
   const rows = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rows;
   const one = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rows[0];
