@@ -215,6 +215,8 @@ class ChangeListener {
   #retry: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #beating = false;
+  #everUp = false;
+  #reportedDown = false;
 
   constructor(
     private readonly connection: pg.ClientConfig,
@@ -248,7 +250,11 @@ class ChangeListener {
       // end() waits for the server; a connection that went silent is cut.
       (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
       if (this.#closed) return;
-      this.onChange(false, err);
+      // Said once an outage (not at every failed retry), and only once it had been up.
+      if (this.#everUp && !this.#reportedDown) {
+        this.#reportedDown = true;
+        this.onChange(false, err);
+      }
       this.#retry = setTimeout(() => void this.start().catch(() => {}), 1000);
       this.#retry.unref();
     };
@@ -267,9 +273,12 @@ class ChangeListener {
     }
     // Anything may have changed while nobody listened.
     this.#epoch++;
-    const wasDown = this.#epoch > 1;
     this.#up = true;
-    if (wasDown) this.onChange(true);
+    this.#everUp = true;
+    if (this.#reportedDown) {
+      this.#reportedDown = false;
+      this.onChange(true);
+    }
     // A connection whose network path died silently (a NAT or balancer that
     // forgot it, a failover) gives no error and no notification: it is asked
     // for an answer every HEARTBEAT_MS, and one that takes longer is taken as lost.
@@ -1206,13 +1215,16 @@ function createStore(
     try {
       await tx.client.query("BEGIN");
       const result = await flow.run(tx, () => fn(store as unknown as Store));
+      // Ended before COMMIT is sent: work the transaction started and left
+      // running must not slip onto the connection behind it (and run outside it).
+      tx.ended = true;
       await commit(tx.client);
       return result;
     } catch (err) {
+      tx.ended = true;
       await tx.client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
       throw err;
     } finally {
-      // Work the transaction started and left running must not use the connection once it is someone else's.
       tx.ended = true;
       held.release(broken);
       if (tx.changed) changes.bump();

@@ -45,7 +45,12 @@ export const clientCredentialsGrant: Grant = {
         expiresAt: now + client.accessTokenTtl + EXTENSION,
         revokedAt: null,
       };
-      await deps.store.createGrant(grant);
+      const made = grant;
+      await deps.store.transaction(async (store) => {
+        await store.createGrant(made);
+        // Again, once the grant holds the client's row: a client deleted by another replica meanwhile gets nothing.
+        if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
+      });
     } else if (grant.expiresAt < now + client.accessTokenTtl) {
       await deps.store.extendGrant(grant.id, now + client.accessTokenTtl + EXTENSION);
     }

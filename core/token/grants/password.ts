@@ -53,6 +53,7 @@ export const passwordGrant: Grant = {
       await store.createGrant(grant);
       // As for a code exchange: re-read once the grant holds the user's row.
       const holder = await store.getUser(project, user.id);
+      if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
       if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
       return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
     });
