@@ -34,9 +34,6 @@
  */
 import type { CallOptions } from "@connectrpc/connect";
 import test, { type ExecutionContext } from "ava";
-import Database from "better-sqlite3";
-import { isPostgresUrl } from "../../core/config.js";
-import { query } from "../pg.js";
 import { decodeJwt } from "jose";
 import { ClientType } from "../../gen/iam/v1/admin_pb.js";
 import { escapeHtml } from "../../gateway/html.js";
@@ -63,7 +60,7 @@ import {
   type Outcome,
   type World,
 } from "../admin/isolation-support.js";
-import { pendingOf } from "../core/flow.js";
+import { countRows, pendingOf } from "../core/flow.js";
 import {
   adminBasic,
   adminRequest,
@@ -149,18 +146,9 @@ const TABLES = [
 type Snapshot = Record<(typeof TABLES)[number], number>;
 
 async function snapshot(s: TestServer): Promise<Snapshot> {
-  const count = async (table: string): Promise<number> => {
-    // A dropped table makes this throw: the test fails loudly rather than counting 0.
-    if (isPostgresUrl(s.dbPath)) return (await query<{ n: number }>(s.dbPath, `SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
-    const db = new Database(s.dbPath, { readonly: true });
-    try {
-      return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  // A dropped table makes countRows throw: the test fails loudly rather than counting 0.
   const counts: [string, number][] = [];
-  for (const table of TABLES) counts.push([table, await count(table)]);
+  for (const table of TABLES) counts.push([table, await countRows(s, table)]);
   return Object.fromEntries(counts) as Snapshot;
 }
 

@@ -1,27 +1,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import type {
-  AuthorizationCodeRecord,
-  AuthorizationRequestRecord,
-  ClientRecord,
-  ConsentRecord,
-  EpochSeconds,
-  GrantRecord,
-  OrganizationRecord,
-  PermissionRecord,
-  ProjectRecord,
-  ProjectRef,
-  RefreshTokenRecord,
-  RoleRecord,
-  SigningKeyRecord,
-  Store,
-} from "../types.js";
+import type { EpochSeconds, RoleRecord, Store } from "../types.js";
 import { AlreadyExists } from "../types.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
+import { CACHE_LIMIT, CACHED_READS, deepFreeze, READ, rowMappers, type Row } from "../rows.js";
 import { migrations } from "./migrations.js";
 
-type Row = Record<string, any>;
 
 export interface PostgresStoreOptions {
   /** Called after each store operation (and each transaction) with the seconds it took. */
@@ -310,15 +295,6 @@ class ChangeListener {
   }
 }
 
-/** Reads answered from memory while the epoch stands (the same set as SQLite's store). */
-const CACHED_READS: Record<string, (args: unknown[]) => string> = {
-  getProject: ([ref]) => refKey(ref),
-  getClient: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getClientPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getUser: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-};
-
 /** Writes that change no table of administration's: they leave the epoch alone. */
 const TOKEN_STATE_WRITES = new Set([
   "createAuthorizationRequest",
@@ -341,21 +317,6 @@ const TOKEN_STATE_WRITES = new Set([
   "purgeExpired",
 ]);
 
-const READ = /^(get|list|find|is|max|locked)/;
-const CACHE_LIMIT = 20_000;
-
-function refKey(ref: unknown): string {
-  const { organization, project } = ref as ProjectRef;
-  return `${organization}\u0000${project}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
-}
 
 /**
  * PostgreSQL's text cannot hold U+0000, which SQLite's can, and which a
@@ -447,45 +408,11 @@ function createStore(
   const count = async (sql: string, values: unknown[] = []) => (await run(sql, values)).rowCount ?? 0;
   const maybe = <T>(row: Row | undefined, map: (r: Row) => T): T | undefined => (row === undefined ? undefined : map(row));
 
-  const organization = (r: Row): OrganizationRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
-  const project = (r: Row): ProjectRecord => ({
-    organization: r.organization_id,
-    project: r.id,
-    name: r.name,
-    audience: r.audience,
-    createdAt: r.created_at,
-  });
-  const client = (r: Row): ClientRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    name: r.name,
-    type: r.type,
-    secretHash: r.secret_hash,
-    redirectUris: r.redirect_uris,
-    grantTypes: r.grant_types,
-    pkceRequired: r.pkce_required,
-    rememberConsent: r.remember_consent,
-    accessTokenTtl: r.access_token_ttl,
-    refreshTokenTtl: r.refresh_token_ttl,
-    createdAt: r.created_at,
-  });
-  const user = (r: Row) => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    name: r.name,
-    email: r.email,
-    passwordHash: r.password_hash,
-    enabled: r.enabled,
-    createdAt: r.created_at,
-  });
-  const permission = (r: Row): PermissionRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    description: r.description,
-  });
+  // text[] and boolean columns come back as arrays and booleans.
+  const { organization, project, client, user, permission, signingKey, request, code, grant, refresh, consent } = rowMappers(
+    { list: (value) => value as string[], flag: (value) => value === true },
+    sealer,
+  );
   const role = (r: Row): RoleRecord => ({
     organization: r.organization_id,
     project: r.project_id,
@@ -493,84 +420,6 @@ function createStore(
     description: r.description,
     permissions: r.permissions,
   });
-  const signingKey = (r: Row): SigningKeyRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    kid: r.kid,
-    alg: r.alg,
-    privateJwk: sealer.open(r.kid, r.private_jwk),
-    publicJwk: r.public_jwk,
-    createdAt: r.created_at,
-    retiredAt: r.retired_at,
-    expiresAt: r.expires_at,
-  });
-  const request = (r: Row): AuthorizationRequestRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    idHash: r.id_hash,
-    clientId: r.client_id,
-    redirectUri: r.redirect_uri,
-    scopes: r.scopes,
-    state: r.state,
-    codeChallenge: r.code_challenge,
-    codeChallengeMethod: r.code_challenge_method,
-    nonce: r.nonce,
-    browserBindingHash: r.browser_binding_hash,
-    userId: r.user_id,
-    authTime: r.auth_time,
-    offeredScopes: r.offered_scopes,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-  });
-  const code = (r: Row): AuthorizationCodeRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    codeHash: r.code_hash,
-    clientId: r.client_id,
-    userId: r.user_id,
-    redirectUri: r.redirect_uri,
-    scopes: r.scopes,
-    codeChallenge: r.code_challenge,
-    codeChallengeMethod: r.code_challenge_method,
-    nonce: r.nonce,
-    authTime: r.auth_time,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    consumedAt: r.consumed_at,
-    grantId: r.grant_id,
-  });
-  const grant = (r: Row): GrantRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    clientId: r.client_id,
-    kind: r.kind,
-    userId: r.user_id,
-    scopes: r.scopes,
-    authTime: r.auth_time,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-  });
-  const refresh = (r: Row): RefreshTokenRecord => ({
-    tokenHash: r.token_hash,
-    grantId: r.grant_id,
-    clientId: r.client_id,
-    scopes: r.scopes,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    rotatedAt: r.rotated_at,
-    parentHash: r.parent_hash,
-  });
-  const consent = (r: Row): ConsentRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    userId: r.user_id,
-    clientId: r.client_id,
-    scopes: r.scopes,
-    grantedAt: r.granted_at,
-  });
-
   // Several statements that must land together: in the caller's transaction, or one of their own.
   const atomic = <T>(fn: () => Promise<T>): Promise<T> => (store.transaction as Store["transaction"])(() => fn());
   const ROLE = `SELECT r.*, coalesce(array(SELECT permission_id FROM role_permissions rp

@@ -2,28 +2,12 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type {
-  AuthorizationCodeRecord,
-  AuthorizationRequestRecord,
-  ClientRecord,
-  ConsentRecord,
-  EpochSeconds,
-  GrantRecord,
-  OrganizationRecord,
-  PermissionRecord,
-  ProjectRecord,
-  ProjectRef,
-  RefreshTokenRecord,
-  RoleRecord,
-  SigningKeyRecord,
-  Store,
-  UserRecord,
-} from "../types.js";
+import type { EpochSeconds, ProjectRef, RoleRecord, Store } from "../types.js";
 import { AlreadyExists } from "../types.js";
+import { CACHE_LIMIT, CACHED_READS, deepFreeze, READ, rowMappers, type Row } from "../rows.js";
 import { migrations } from "./migrations.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
 
-type Row = Record<string, any>;
 
 /** The synchronous operations under the async Store: each Store method but transaction and close. */
 type StoreOps = {
@@ -33,7 +17,6 @@ type StoreOps = {
 };
 
 const json = (value: unknown) => JSON.stringify(value);
-const list = (text: string | null): string[] => (text === null ? [] : (JSON.parse(text) as string[]));
 
 /**
  * Opens (creating if needed) the SQLite database at `path`, applies pending
@@ -285,122 +268,10 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
     purgeGrants: s("DELETE FROM grants WHERE expires_at < ?"),
   };
 
-  const organization = (r: Row): OrganizationRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
-  const project = (r: Row): ProjectRecord => ({
-    organization: r.organization_id,
-    project: r.id,
-    name: r.name,
-    audience: r.audience,
-    createdAt: r.created_at,
-  });
-  const client = (r: Row): ClientRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    name: r.name,
-    type: r.type,
-    secretHash: r.secret_hash,
-    redirectUris: list(r.redirect_uris),
-    grantTypes: list(r.grant_types),
-    pkceRequired: r.pkce_required === 1,
-    rememberConsent: r.remember_consent === 1,
-    accessTokenTtl: r.access_token_ttl,
-    refreshTokenTtl: r.refresh_token_ttl,
-    createdAt: r.created_at,
-  });
-  const user = (r: Row): UserRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    name: r.name,
-    email: r.email,
-    passwordHash: r.password_hash,
-    enabled: r.enabled === 1,
-    createdAt: r.created_at,
-  });
-  const permission = (r: Row): PermissionRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    description: r.description,
-  });
-  const signingKey = (r: Row): SigningKeyRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    kid: r.kid,
-    alg: r.alg,
-    privateJwk: sealer.open(r.kid, r.private_jwk),
-    publicJwk: r.public_jwk,
-    createdAt: r.created_at,
-    retiredAt: r.retired_at,
-    expiresAt: r.expires_at,
-  });
-  const request = (r: Row): AuthorizationRequestRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    idHash: r.id_hash,
-    clientId: r.client_id,
-    redirectUri: r.redirect_uri,
-    scopes: list(r.scopes),
-    state: r.state,
-    codeChallenge: r.code_challenge,
-    codeChallengeMethod: r.code_challenge_method,
-    nonce: r.nonce,
-    browserBindingHash: r.browser_binding_hash,
-    userId: r.user_id,
-    authTime: r.auth_time,
-    offeredScopes: r.offered_scopes === null ? null : list(r.offered_scopes),
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-  });
-  const code = (r: Row): AuthorizationCodeRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    codeHash: r.code_hash,
-    clientId: r.client_id,
-    userId: r.user_id,
-    redirectUri: r.redirect_uri,
-    scopes: list(r.scopes),
-    codeChallenge: r.code_challenge,
-    codeChallengeMethod: r.code_challenge_method,
-    nonce: r.nonce,
-    authTime: r.auth_time,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    consumedAt: r.consumed_at,
-    grantId: r.grant_id,
-  });
-  const grant = (r: Row): GrantRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    clientId: r.client_id,
-    kind: r.kind,
-    userId: r.user_id,
-    scopes: list(r.scopes),
-    authTime: r.auth_time,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-  });
-  const refresh = (r: Row): RefreshTokenRecord => ({
-    tokenHash: r.token_hash,
-    grantId: r.grant_id,
-    clientId: r.client_id,
-    scopes: list(r.scopes),
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    rotatedAt: r.rotated_at,
-    parentHash: r.parent_hash,
-  });
-  const consent = (r: Row): ConsentRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    userId: r.user_id,
-    clientId: r.client_id,
-    scopes: list(r.scopes),
-    grantedAt: r.granted_at,
-  });
+  const { organization, project, client, user, permission, signingKey, request, code, grant, refresh, consent } = rowMappers(
+    { list: (text) => (text === null ? [] : (JSON.parse(text as string) as string[])), flag: (value) => value === 1 },
+    sealer,
+  );
   const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
     row === undefined ? undefined : map(row as Row);
   const role = (r: Row): RoleRecord => ({
@@ -709,14 +580,6 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
  * read, while its token traffic leaves the copy alone. Entries are frozen:
  * callers share them.
  */
-const CACHED_READS: Record<string, (args: unknown[]) => string> = {
-  getProject: ([ref]) => refKey(ref),
-  getClient: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getClientPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getUser: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-};
-
 /** Writes of the login and token flows: they touch nothing CACHED_READS answers. */
 const TOKEN_STATE_WRITES = new Set([
   "createAuthorizationRequest",
@@ -740,21 +603,6 @@ const TOKEN_STATE_WRITES = new Set([
   "retireSigningKeys",
 ]);
 
-const READ = /^(get|list|find|is|max|locked)/;
-const CACHE_LIMIT = 20_000;
-
-function refKey(ref: unknown): string {
-  const { organization, project } = ref as ProjectRef;
-  return `${organization}\u0000${project}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
-}
 
 class ReadCache {
   readonly #entries = new Map<string, unknown>();

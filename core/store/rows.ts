@@ -1,0 +1,177 @@
+import type {
+  AuthorizationCodeRecord,
+  AuthorizationRequestRecord,
+  ClientRecord,
+  ConsentRecord,
+  GrantRecord,
+  OrganizationRecord,
+  PermissionRecord,
+  ProjectRecord,
+  ProjectRef,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  UserRecord,
+} from "./types.js";
+import type { KeySealer } from "./sealing.js";
+
+/** A row as a driver answers it: column name to value. */
+export type Row = Record<string, any>;
+
+/** How a backend stores what SQL has no common type for: lists of strings, and booleans. */
+export interface ColumnDecoders {
+  list(value: unknown): string[];
+  flag(value: unknown): boolean;
+}
+
+/** The records of the Store from the rows of either backend (same tables, same column names). */
+export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
+  const organization = (r: Row): OrganizationRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
+  const project = (r: Row): ProjectRecord => ({
+    organization: r.organization_id,
+    project: r.id,
+    name: r.name,
+    audience: r.audience,
+    createdAt: r.created_at,
+  });
+  const client = (r: Row): ClientRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    name: r.name,
+    type: r.type,
+    secretHash: r.secret_hash,
+    redirectUris: d.list(r.redirect_uris),
+    grantTypes: d.list(r.grant_types),
+    pkceRequired: d.flag(r.pkce_required),
+    rememberConsent: d.flag(r.remember_consent),
+    accessTokenTtl: r.access_token_ttl,
+    refreshTokenTtl: r.refresh_token_ttl,
+    createdAt: r.created_at,
+  });
+  const user = (r: Row): UserRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    passwordHash: r.password_hash,
+    enabled: d.flag(r.enabled),
+    createdAt: r.created_at,
+  });
+  const permission = (r: Row): PermissionRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    description: r.description,
+  });
+  const signingKey = (r: Row): SigningKeyRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    kid: r.kid,
+    alg: r.alg,
+    privateJwk: sealer.open(r.kid, r.private_jwk),
+    publicJwk: r.public_jwk,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+    expiresAt: r.expires_at,
+  });
+  const request = (r: Row): AuthorizationRequestRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    idHash: r.id_hash,
+    clientId: r.client_id,
+    redirectUri: r.redirect_uri,
+    scopes: d.list(r.scopes),
+    state: r.state,
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    browserBindingHash: r.browser_binding_hash,
+    userId: r.user_id,
+    authTime: r.auth_time,
+    offeredScopes: r.offered_scopes === null ? null : d.list(r.offered_scopes),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+  });
+  const code = (r: Row): AuthorizationCodeRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    codeHash: r.code_hash,
+    clientId: r.client_id,
+    userId: r.user_id,
+    redirectUri: r.redirect_uri,
+    scopes: d.list(r.scopes),
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    authTime: r.auth_time,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    consumedAt: r.consumed_at,
+    grantId: r.grant_id,
+  });
+  const grant = (r: Row): GrantRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    clientId: r.client_id,
+    kind: r.kind,
+    userId: r.user_id,
+    scopes: d.list(r.scopes),
+    authTime: r.auth_time,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  });
+  const refresh = (r: Row): RefreshTokenRecord => ({
+    tokenHash: r.token_hash,
+    grantId: r.grant_id,
+    clientId: r.client_id,
+    scopes: d.list(r.scopes),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    rotatedAt: r.rotated_at,
+    parentHash: r.parent_hash,
+  });
+  const consent = (r: Row): ConsentRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    scopes: d.list(r.scopes),
+    grantedAt: r.granted_at,
+  });
+  return { organization, project, client, user, permission, signingKey, request, code, grant, refresh, consent };
+}
+
+/**
+ * Reads of what only administration changes (projects, clients, users and
+ * what they hold), which each backend answers from memory while its change
+ * epoch stands; keyed by their arguments.
+ */
+export const CACHED_READS: Record<string, (args: unknown[]) => string> = {
+  getProject: ([ref]) => refKey(ref),
+  getClient: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getClientPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getUser: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+  getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
+};
+
+/** Store methods that only read. */
+export const READ = /^(get|list|find|is|max|locked)/;
+/** Entries a process keeps at most; past it the copy starts again empty. */
+export const CACHE_LIMIT = 20_000;
+
+function refKey(ref: unknown): string {
+  const { organization, project } = ref as ProjectRef;
+  return `${organization}\u0000${project}`;
+}
+
+/** Entries are frozen: callers share them. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
