@@ -157,6 +157,26 @@ export const CACHED_READS: Record<string, (args: unknown[]) => string> = {
   getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
 };
 
+/** The writes of the login and token flows: they change nothing CACHED_READS answers. */
+export const FLOW_WRITES: readonly string[] = [
+  "createAuthorizationRequest",
+  "authenticateAuthorizationRequest",
+  "recordFailedLogin",
+  "consumeAuthorizationRequest",
+  "createAuthorizationCode",
+  "consumeAuthorizationCode",
+  "createGrant",
+  "extendGrant",
+  "revokeGrant",
+  "revokeUserGrants",
+  "createRefreshToken",
+  "rotateRefreshToken",
+  "rememberConsent",
+  "revokeConsent",
+  "recordLoginFailure",
+  "clearLoginFailures",
+];
+
 /** Store methods that only read. */
 export const READ = /^(get|list|find|is|max|locked)/;
 /** Entries a process keeps at most; past it the copy starts again empty. */

@@ -4,7 +4,7 @@ import pg from "pg";
 import type { EpochSeconds, RoleRecord, Store } from "../types.js";
 import { AlreadyExists } from "../types.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
-import { CACHE_LIMIT, CACHED_READS, deepFreeze, READ, rowMappers, type Row } from "../rows.js";
+import { CACHE_LIMIT, CACHED_READS, deepFreeze, FLOW_WRITES, READ, rowMappers, type Row } from "../rows.js";
 import { migrations } from "./migrations.js";
 
 
@@ -295,27 +295,8 @@ class ChangeListener {
   }
 }
 
-/** Writes that change no table of administration's: they leave the epoch alone. */
-const TOKEN_STATE_WRITES = new Set([
-  "createAuthorizationRequest",
-  "authenticateAuthorizationRequest",
-  "recordFailedLogin",
-  "consumeAuthorizationRequest",
-  "createAuthorizationCode",
-  "consumeAuthorizationCode",
-  "createGrant",
-  "extendGrant",
-  "revokeGrant",
-  "revokeUserGrants",
-  "createRefreshToken",
-  "rotateRefreshToken",
-  "rememberConsent",
-  "revokeConsent",
-  "recordLoginFailure",
-  "clearLoginFailures",
-  // It moves the epoch itself, when it deleted a signing key.
-  "purgeExpired",
-]);
+/** Writes that change no table of administration's: they leave the epoch alone (the purge moves it itself when it deleted a signing key). */
+const TOKEN_STATE_WRITES = new Set([...FLOW_WRITES, "purgeExpired"]);
 
 
 /**

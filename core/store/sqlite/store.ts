@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { EpochSeconds, ProjectRef, RoleRecord, Store } from "../types.js";
 import { AlreadyExists } from "../types.js";
-import { CACHE_LIMIT, CACHED_READS, deepFreeze, READ, rowMappers, type Row } from "../rows.js";
+import { CACHE_LIMIT, CACHED_READS, deepFreeze, FLOW_WRITES, READ, rowMappers, type Row } from "../rows.js";
 import { migrations } from "./migrations.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
 
@@ -569,41 +569,20 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
   };
 }
 
+/** Writes that leave the cached reads alone: the flow's, the purge, and signing keys (which the key ring caches itself). */
+const TOKEN_STATE_WRITES = new Set([...FLOW_WRITES, "purgeExpired", "addSigningKey", "retireSigningKeys"]);
+
 /**
- * Reads of what only administration changes (projects, clients, users and
- * what they hold) are answered from memory; everything else always reads the
- * database. The copy is dropped whole when this process changes any of it
- * (any write but the token-state writes below), when a transaction rolls
- * back, and when the change epoch has moved: triggers move it on every change
- * to those tables, by any connection or process (migration 2), so another
- * process's change is seen on the next read, for the cost of one indexed
- * read, while its token traffic leaves the copy alone. Entries are frozen:
- * callers share them.
+ * Reads of what only administration changes (CACHED_READS: projects,
+ * clients, users and what they hold) are answered from memory; everything
+ * else always reads the database. The copy is dropped whole when this process
+ * changes any of it (any write but TOKEN_STATE_WRITES), when a transaction
+ * rolls back, and when the change epoch has moved: triggers move it on every
+ * change to those tables, by any connection or process (migration 3), so
+ * another process's change is seen on the next read, for the cost of one
+ * indexed read, while its token traffic leaves the copy alone. Entries are
+ * frozen: callers share them.
  */
-/** Writes of the login and token flows: they touch nothing CACHED_READS answers. */
-const TOKEN_STATE_WRITES = new Set([
-  "createAuthorizationRequest",
-  "authenticateAuthorizationRequest",
-  "recordFailedLogin",
-  "consumeAuthorizationRequest",
-  "createAuthorizationCode",
-  "consumeAuthorizationCode",
-  "createGrant",
-  "extendGrant",
-  "revokeGrant",
-  "revokeUserGrants",
-  "createRefreshToken",
-  "rotateRefreshToken",
-  "rememberConsent",
-  "revokeConsent",
-  "recordLoginFailure",
-  "clearLoginFailures",
-  "purgeExpired",
-  "addSigningKey",
-  "retireSigningKeys",
-]);
-
-
 class ReadCache {
   readonly #entries = new Map<string, unknown>();
   readonly #epoch: Database.Statement;
