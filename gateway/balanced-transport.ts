@@ -291,7 +291,21 @@ export function createBalancedTransport(urls: readonly string[], options: Balanc
           throw err;
         }
         markDown(replica, err);
-        if (!replayable() || !(repeatable || provesNotDelivered(err))) throw err;
+        if (!replayable() || !(repeatable || provesNotDelivered(err))) {
+          // A replica's own answer (UNAVAILABLE on the wire) goes as it came.
+          if (err.isWireError || err.code === Code.Unavailable) throw err;
+          // Not repeated: it may have been carried out. A connection that died
+          // under it is said as what it is, the core being unavailable (the
+          // gateway answers 503 temporarily_unavailable), not as a cancellation
+          // nobody asked for; the connection's error is its cause.
+          throw new ConnectError(
+            `the core replica ${replica.url} failed during the call, which may have been carried out; not repeated`,
+            Code.Unavailable,
+            undefined,
+            undefined,
+            err,
+          );
+        }
         last = err;
       }
     }

@@ -252,9 +252,12 @@ for (const behaviour of ["destroy-session", "reset-socket"] as const) {
     const broken = await brokenServer(t, behaviour);
     const { transport, tokens } = balanced([broken.url, a.url], { backoffMs: 60_000 });
     const err = await rejection(t, tokens.token(clientCredentials));
-    // The error of the broken connection, as it came: not retried, not rewritten.
+    // Not retried: UNAVAILABLE, saying it may have been carried out, with the broken connection's error as its cause.
     // (Connect says CANCELED when it sees the HTTP/2 session go first, ABORTED for the socket's ECONNRESET.)
-    t.true(err.code === Code.Canceled || err.code === Code.Aborted, err.message);
+    t.is(err.code, Code.Unavailable, err.message);
+    t.regex(err.message, /may have been carried out; not repeated/);
+    const cause = ConnectError.from(err.cause);
+    t.true(cause.code === Code.Canceled || cause.code === Code.Aborted, cause.message);
     t.notRegex(err.message, /no replica of the core answered/);
     t.deepEqual(broken.streams, [`/${TOKEN}`]);
     t.is(await a.calls(TOKEN), 0, "the other replica never saw the token request");

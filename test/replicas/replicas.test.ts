@@ -190,5 +190,7 @@ maybe("one replica killed under load: no verification fails and every token hand
   t.is(lost, 0, "no token handed out was lost");
   // Only a token request in flight on the killed replica can fail (it may have been delivered: not retried).
   t.true(failures.token <= 8, `failed token requests ${failures.token} exceed the requests in flight`);
+  // And they are told to come back (503 temporarily_unavailable), not that the server broke.
+  t.deepEqual([...tokenErrors.keys()].filter((status) => status !== 503), []);
   t.is(b.output().includes("Error"), false, b.output());
 });
