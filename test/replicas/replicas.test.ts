@@ -9,6 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -35,7 +36,7 @@ interface Proc {
   output(): string;
 }
 
-function start(t: ExecutionContext, command: "core" | "gateway", env: Record<string, string>): Proc {
+function start(t: ExecutionContext, command: "core" | "gateway" | "start", env: Record<string, string>): Proc {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
   const child = spawn(process.execPath, [entry, command], {
     env: {
@@ -60,8 +61,8 @@ function start(t: ExecutionContext, command: "core" | "gateway", env: Record<str
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   const port = new Promise<number>((resolve, reject) => {
     child.stdout.on("data", () => {
-      const m = /core \(gRPC\) on port (\d+)|gateway is up on port (\d+)/.exec(out);
-      if (m) resolve(Number(m[1] ?? m[2]));
+      const m = /gateway on port (\d+)|core \(gRPC\) on port (\d+)|gateway is up on port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1] ?? m[2] ?? m[3]));
     });
     void exited.then((code) => reject(new Error(`iam ${command} exited ${code}: ${out}`)));
   });
@@ -98,6 +99,23 @@ async function tokenAt(gatewayUrl: string): Promise<{ status: number; token?: st
   });
   const body = (await res.json()) as { access_token?: string };
   return { status: res.status, token: body.access_token };
+}
+
+/** A token request on a connection of its own (no keep-alive): the next worker in turn answers it. */
+function tokenOnFreshConnection(gatewayUrl: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${gatewayUrl}${PREFIX}/token`, {
+      method: "POST",
+      agent: false,
+      headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode!));
+    });
+    req.on("error", reject);
+    req.end("grant_type=client_credentials");
+  });
 }
 
 const clientAuth = { basic: { clientId: ADMIN.id, clientSecret: ADMIN.secret } };
@@ -193,4 +211,25 @@ maybe("one replica killed under load: no verification fails and every token hand
   // And they are told to come back (503 temporarily_unavailable), not that the server broke.
   t.deepEqual([...tokenErrors.keys()].filter((status) => status !== 503), []);
   t.is(b.output().includes("Error"), false, b.output());
+});
+
+maybe("npm start's workers on PostgreSQL: each worker its own connections, both answer, a clean stop", async (t) => {
+  const db = await createDatabase();
+  t.teardown(() => db.drop());
+  const server = start(t, "start", { IAM_DB: db.url, IAM_WORKERS: "2", IAM_LOG_LEVEL: "info" });
+  const gatewayUrl = `http://127.0.0.1:${await server.port}`;
+  const statuses: number[] = [];
+  // Fresh connections are handed to the workers in turn.
+  for (let i = 0; i < 6; i++) statuses.push(await tokenOnFreshConnection(gatewayUrl));
+  t.deepEqual(statuses, Array(6).fill(200));
+  const workers = new Set(
+    server
+      .output()
+      .split("\n")
+      .filter((line) => line.includes('"path":"/services/oauth2/iam-admins/iam-admins/token"'))
+      .map((line) => (JSON.parse(line) as { worker: number }).worker),
+  );
+  t.deepEqual([...workers].sort(), [0, 1], "both workers issued tokens");
+  server.kill("SIGTERM");
+  t.is(await server.exited, 0);
 });
