@@ -62,6 +62,11 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
+/** A worker's exit code when the port it was told to listen on was taken (EADDRINUSE). */
+export const EXIT_PORT_TAKEN = 98;
+/** Times the primary chooses new free ports when another process took the ones it chose, before it gives up. */
+const PORT_ATTEMPTS = 5;
+
 /** Restarts of crashed workers allowed within a minute before the primary gives up. */
 const MAX_RESTARTS_PER_MINUTE = 5;
 
@@ -81,11 +86,20 @@ export async function runPrimary(options: {
 }): Promise<void> {
   const { command, config, count, logger } = options;
   const env: Record<string, string> = { [WORKER_COUNT]: String(count) };
-  if (command !== "core" && config.httpPort === 0) env.IAM_HTTP_PORT = String((config.httpPort = await freePort(config.host)));
-  if (command !== "gateway" && config.grpcPort === 0) env.IAM_GRPC_PORT = String((config.grpcPort = await freePort(config.host)));
-  if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
-    config.baseUrl = `http://localhost:${config.httpPort}`;
-  }
+  const chooseHttp = command !== "core" && config.httpPort === 0;
+  const chooseGrpc = command !== "gateway" && config.grpcPort === 0;
+  // A free port is free when it is chosen: another process may take it before
+  // the first worker listens. The first worker then says so (EXIT_PORT_TAKEN)
+  // and the ports are chosen again.
+  const choosePorts = async () => {
+    if (chooseHttp) env.IAM_HTTP_PORT = String((config.httpPort = await freePort(config.host)));
+    if (chooseGrpc) env.IAM_GRPC_PORT = String((config.grpcPort = await freePort(config.host)));
+    if (process.env.IAM_BASE_URL === undefined || process.env.IAM_BASE_URL === "") {
+      config.baseUrl = `http://localhost:${config.httpPort}`;
+    }
+  };
+  await choosePorts();
+  let portAttempts = 1;
 
   const aggregator = new AggregatorRegistry();
   const slots = new Map<Worker, number>();
@@ -142,6 +156,12 @@ export async function runPrimary(options: {
       const wasReady = ready.delete(worker);
       if (stopping) {
         if (slots.size === 0) void finish();
+        return;
+      }
+      if (!wasReady && slot === 0 && ready.size === 0 && code === EXIT_PORT_TAKEN && (chooseHttp || chooseGrpc) && portAttempts < PORT_ATTEMPTS) {
+        portAttempts++;
+        logger.warn("a port chosen for the workers was taken meanwhile; choosing others", { attempt: portAttempts });
+        void choosePorts().then(() => fork(0));
         return;
       }
       if (!wasReady) {

@@ -2,7 +2,7 @@ import cluster from "node:cluster";
 import { ConfigError, describeConfig, isPostgresUrl, loadConfig, type Config } from "../core/config.js";
 import { createLogger } from "../core/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
-import { runPrimary, workerCount } from "./cluster.js";
+import { EXIT_PORT_TAKEN, runPrimary, workerCount } from "./cluster.js";
 
 const USAGE = `usage: iam [start | core | gateway | config | <administration command>]
   start    core and gateway together (default), in IAM_WORKERS processes
@@ -76,5 +76,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err) => {
   console.error("iam: could not start:", err instanceof Error ? err.message : err);
-  process.exit(1);
+  // A worker tells the primary that its port was taken: one it chose itself may be chosen again.
+  const portTaken = cluster.isWorker && (err as { code?: unknown } | null)?.code === "EADDRINUSE";
+  process.exit(portTaken ? EXIT_PORT_TAKEN : 1);
 });
