@@ -5,6 +5,7 @@
  * database of its own, dropped at teardown. Not a test file itself.
  */
 import { randomBytes } from "node:crypto";
+import test, { type ExecutionContext } from "ava";
 import pg from "pg";
 
 export const POSTGRES_URL = process.env.IAM_TEST_POSTGRES ?? "";
@@ -13,6 +14,19 @@ export const HAS_POSTGRES = POSTGRES_URL !== "";
 /** Set by `npm test`'s PostgreSQL pass: the cores of the shared fixtures run on PostgreSQL instead of SQLite. */
 export const ON_POSTGRES = HAS_POSTGRES && process.env.IAM_TEST_BACKEND === "postgres";
 export const SKIP_NOTICE = "PostgreSQL not configured (set IAM_TEST_POSTGRES, see scripts/postgres-test-cluster.sh): skipped";
+
+type Register = (title: string, implementation: (t: ExecutionContext) => Promise<void> | void) => void;
+
+/**
+ * How a suite that needs PostgreSQL registers its tests: ava's `test` (or
+ * `test.serial`) when a server is configured; otherwise each is registered
+ * as skipped, and one skipped test names the suite and says why.
+ */
+export function postgresSuite(suite: string, register: Register = test): Register {
+  if (HAS_POSTGRES) return register;
+  test.skip(`${suite}: ${SKIP_NOTICE}`, () => {});
+  return test.skip;
+}
 
 async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });

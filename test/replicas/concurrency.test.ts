@@ -5,16 +5,15 @@
  * that whichever replica each request reaches, the outcome is the one a
  * single server gives.
  */
-import test, { type ExecutionContext } from "ava";
+import type { ExecutionContext } from "ava";
 import { ConnectError } from "@connectrpc/connect";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { ALICE, CONNECT_CODE_OF, exchangeRequest, obtainCode, obtainTokens, refreshRequest, seedFixtures } from "../core/flow.js";
 import { DEFAULT, startTestCore, TestClock, type TestCore } from "../helpers.js";
 import type { Config } from "../../core/config.js";
-import { createDatabase, HAS_POSTGRES, SKIP_NOTICE } from "../pg.js";
+import { createDatabase, postgresSuite } from "../pg.js";
 
-const maybe = HAS_POSTGRES ? test : test.skip;
-if (!HAS_POSTGRES) test.skip(`replica races: ${SKIP_NOTICE}`, () => {});
+const maybe = postgresSuite("replica races");
 
 /** Two cores (replicas) on one fresh database, sharing a clock; the fixtures seeded through the first. */
 async function replicas(t: ExecutionContext, config: Partial<Config> = {}): Promise<[TestCore, TestCore]> {

@@ -4,14 +4,12 @@
  * never count a row twice; and over a long run with a moving clock the
  * flow's tables stay at what is live, however much went through them.
  */
-import test from "ava";
 import { LOCKS, openPostgresStore, PURGE_BATCH } from "../../core/store/postgres/store.js";
 import { authorizeRequest, countRows, exchangeRequest, nowSeconds, obtainCode, refreshRequest, setup, WEB } from "../core/flow.js";
-import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
+import { createDatabase, postgresSuite, query } from "../pg.js";
 import pg from "pg";
 
-const maybe = HAS_POSTGRES ? test : test.skip;
-if (!HAS_POSTGRES) test.skip(`replica purge: ${SKIP_NOTICE}`, () => {});
+const maybe = postgresSuite("replica purge");
 
 /** A database with one grant, and `n` refresh tokens of it that expired at 1000. */
 async function expiredRows(n: number) {

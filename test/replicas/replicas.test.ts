@@ -18,10 +18,9 @@ import { decodeProtectedHeader } from "jose";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { TokenFailure, TokenService } from "../../gen/iam/v1/token_pb.js";
 import { createTokenClient } from "../../client/index.js";
-import { createDatabase, HAS_POSTGRES, SKIP_NOTICE } from "../pg.js";
+import { createDatabase, postgresSuite } from "../pg.js";
 
-const maybe = HAS_POSTGRES ? test.serial : test.skip;
-if (!HAS_POSTGRES) test.skip(`replicas: ${SKIP_NOTICE}`, () => {});
+const maybe = postgresSuite("replicas", test.serial);
 
 const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
 const PROJECT = { organization: "iam-admins", project: "iam-admins" };

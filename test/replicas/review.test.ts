@@ -10,7 +10,7 @@
  * interleaving is the same every run.
  */
 import net from "node:net";
-import test, { type ExecutionContext } from "ava";
+import type { ExecutionContext } from "ava";
 import { ConnectError } from "@connectrpc/connect";
 import * as postgres from "../../core/store/postgres/store.js";
 import { openPostgresStore } from "../../core/store/postgres/store.js";
@@ -25,10 +25,9 @@ import {
 } from "../../core/store/types.js";
 import { exchangeRequest, M2M, obtainCode, READ, refreshRequest, seedFixtures, WRITE } from "../core/flow.js";
 import { DEFAULT, seedUser, startTestCore, TestClock, type TestCore } from "../helpers.js";
-import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
+import { createDatabase, postgresSuite, query } from "../pg.js";
 
-const maybe = HAS_POSTGRES ? test : test.skip;
-if (!HAS_POSTGRES) test.skip(`PostgreSQL store review regressions: ${SKIP_NOTICE}`, () => {});
+const maybe = postgresSuite("PostgreSQL store review regressions");
 
 /** How often the store checks its listening connection (read from the store, 5 s if it has none). */
 const HEARTBEAT_MS = (postgres as { HEARTBEAT_MS?: number }).HEARTBEAT_MS ?? 5000;
