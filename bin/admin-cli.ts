@@ -3,10 +3,10 @@ import { create, toJson, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import * as pb from "../gen/iam/v1/admin_pb.js";
-import { ADMIN_METHODS, toAdminError } from "../core/admin/service.js";
-import { createCore } from "../core/compose.js";
-import type { Config } from "../core/config.js";
-import { createLogger } from "../core/log.js";
+import { ADMIN_METHODS, toAdminError } from "../core/rpc/admin/service.js";
+import { createCore } from "../core/server/compose.js";
+import type { Config } from "../core/server/config.js";
+import { createLogger } from "../core/observe/log.js";
 
 /**
  * `iam <noun> <verb>`: administration straight on the database file

@@ -2,8 +2,8 @@ import cluster, { type Worker } from "node:cluster";
 import net, { type AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { AggregatorRegistry } from "prom-client";
-import type { Config } from "../core/config.js";
-import type { Logger } from "../core/log.js";
+import type { Config } from "../core/server/config.js";
+import type { Logger } from "../core/observe/log.js";
 
 /**
  * Several processes serving the same ports on one database (IAM_WORKERS): the

@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
-import { ConfigError, describeConfig, isPostgresUrl, loadConfig, type Config } from "../core/config.js";
-import { createLogger } from "../core/log.js";
+import { ConfigError, describeConfig, isPostgresUrl, loadConfig, type Config } from "../core/server/config.js";
+import { createLogger } from "../core/observe/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { EXIT_PORT_TAKEN, runPrimary, workerCount } from "./cluster.js";
 

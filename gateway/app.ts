@@ -5,7 +5,7 @@ import Koa, { type Context } from "koa";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { AuthorizationService, LoginFailureSchema } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
-import type { Logger } from "../core/log.js";
+import type { Logger } from "../core/observe/log.js";
 import { inRequest, propagateRequestId, REQUEST_ID_HEADER, requestIdFrom } from "../core/observe/context.js";
 import type { Metrics } from "../core/observe/metrics.js";
 import { toWireError, type WireError } from "./errors.js";

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../core/errors.js";
-import type { Logger } from "../core/log.js";
+import type { Logger } from "../core/observe/log.js";
 import { BadRequest } from "./http.js";
 
 /** An error as the gateway renders it. */

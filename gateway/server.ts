@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RunningServer } from "../core/server.js";
+import type { RunningServer } from "../core/server/listen.js";
 
 /**
  * Serves the gateway on HTTP/1.1. Closing stops accepting, lets in-flight

@@ -5,13 +5,13 @@ import { createClient, createRouterTransport, type Client, type Transport } from
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
-import { createCore, type Core } from "../core/compose.js";
-import { loadConfig, type Config } from "../core/config.js";
-import { createInProcessTransport } from "../core/in-process-transport.js";
+import { createCore, type Core } from "../core/server/compose.js";
+import { loadConfig, type Config } from "../core/server/config.js";
+import { createInProcessTransport } from "../core/server/in-process-transport.js";
 import type { Clock } from "../core/lib/clock.js";
 import { s256 } from "../core/lib/pkce.js";
-import { createLogger, type Logger } from "../core/log.js";
-import { startCoreServer, type RunningServer } from "../core/server.js";
+import { createLogger, type Logger } from "../core/observe/log.js";
+import { startCoreServer, type RunningServer } from "../core/server/listen.js";
 import type { ClientRecord, ProjectRef, UserRecord } from "../core/store/types.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Transport } from "@connectrpc/connect";
-import { IN_PROCESS } from "../in-process-transport.js";
+import { IN_PROCESS } from "../server/in-process-transport.js";
 
 /** The header that carries a request id from the gateway to the core, and back to callers. */
 export const REQUEST_ID_HEADER = "x-request-id";

@@ -1,8 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ERROR_KEY } from "../errors.js";
-import type { Logger } from "../log.js";
-import { IN_PROCESS_PROTOCOL } from "../in-process-transport.js";
+import type { Logger } from "./log.js";
+import { IN_PROCESS_PROTOCOL } from "../server/in-process-transport.js";
 import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "./context.js";
 import type { Metrics } from "./metrics.js";
 

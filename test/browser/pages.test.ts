@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import test, { type ExecutionContext } from "ava";
 import type { Page, Response } from "playwright-core";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import { ADMIN_PASSWORD, DEFAULT_REDIRECT, pkcePair, startTestServer, type TestServer } from "../helpers.js";
 import { ADMIN_SCOPE, adminBasic, adminRequest, authorizeUrl, ISSUER, token } from "../gateway/_support.js";
 import {

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import type { AuthorizeRequestSchema } from "../../gen/iam/v1/authorization_pb.js";
 import type { TokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
 import { sha256 } from "../../core/lib/crypto.js";
-import { isPostgresUrl, type Config } from "../../core/config.js";
+import { isPostgresUrl, type Config } from "../../core/server/config.js";
 import { query } from "../pg.js";
 import type { ProjectRef } from "../../core/store/types.js";
 import { BASE_URL, DEFAULT, pkcePair, queryOf, seedClient, seedProject, seedUser, startTestCore, type TestCore } from "../helpers.js";

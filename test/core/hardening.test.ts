@@ -4,9 +4,9 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import test from "ava";
 import Database from "better-sqlite3";
-import { MAX_FAILED_LOGINS_PER_REQUEST } from "../../core/authorization/login.js";
+import { MAX_FAILED_LOGINS_PER_REQUEST } from "../../core/rpc/login.js";
 import { openSqliteStore } from "../../core/store/sqlite/store.js";
-import { startCoreServer } from "../../core/server.js";
+import { startCoreServer } from "../../core/server/listen.js";
 import { TokenFailure, TokenService } from "../../gen/iam/v1/token_pb.js";
 import { DEFAULT, startTestCore, tempDir } from "../helpers.js";
 import {

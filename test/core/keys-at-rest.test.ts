@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import test from "ava";
-import { createCore } from "../../core/compose.js";
+import { createCore } from "../../core/server/compose.js";
 import { KeyEncryptionError } from "../../core/store/sealing.js";
 import { DEFAULT, memoryLogger, seedProject, startTestCore, tempDir, testConfig, type TestCore } from "../helpers.js";
 

@@ -2,7 +2,7 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import test, { type ExecutionContext } from "ava";
 import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { failureDelayMs } from "../../core/authorization/throttle.js";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import { DEFAULT, type TestCore } from "../helpers.js";
 import { ALICE, authorizeRequest, BOB, expectOAuthError, setup, WEB } from "./flow.js";
 

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import test from "ava";
-import { authorize } from "../../core/authorization/authorize.js";
-import { createCore } from "../../core/compose.js";
+import { authorize } from "../../core/rpc/authorize.js";
+import { createCore } from "../../core/server/compose.js";
 import { sha256 } from "../../core/lib/crypto.js";
 import { AuthorizeRequestSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { DEFAULT, DEFAULT_REDIRECT, TestClock, memoryLogger, tempDir, testConfig } from "../helpers.js";

@@ -1,11 +1,11 @@
 /**
- * The cache of verified access-token signatures (core/token/verified-tokens.ts)
+ * The cache of verified access-token signatures (core/tokens/verified-tokens.ts)
  * must change nothing but speed: a token answered from it is still refused the
  * moment it is revoked, expires, loses its key, or is shown to another project.
  */
 import test from "ava";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
-import { VerifiedTokens, type VerifiedSignature } from "../../core/token/verified-tokens.js";
+import { VerifiedTokens, type VerifiedSignature } from "../../core/tokens/verified-tokens.js";
 import { DEFAULT } from "../helpers.js";
 import { exchangeRequest, obtainCode, obtainTokens, OTHER, seedOtherProject, setup, WEB } from "./flow.js";
 

@@ -7,7 +7,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
-import { startCoreServer, type RunningServer } from "../../core/server.js";
+import { startCoreServer, type RunningServer } from "../../core/server/listen.js";
 import {
   createBalancedTransport,
   isRepeatable,

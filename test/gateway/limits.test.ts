@@ -1,10 +1,10 @@
 import net from "node:net";
 import test, { type ExecutionContext } from "ava";
 import { RateLimiter } from "../../core/lib/rate-limit.js";
-import { createInProcessTransport } from "../../core/in-process-transport.js";
+import { createInProcessTransport } from "../../core/server/in-process-transport.js";
 import { createGateway } from "../../gateway/app.js";
 import { startGatewayServer } from "../../gateway/server.js";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import { ADMIN_PASSWORD, DEFAULT_REDIRECT, seedClient, startTestServer, type TestServer } from "../helpers.js";
 import { adminBasic, adminRequest, assertJsonError, authorizeUrl, getJson, postJson, token } from "./_support.js";
 

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from "ava";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import { ADMIN_PASSWORD, DEFAULT_REDIRECT, seedClient, startExtraGateway, startTestServer, type TestServer } from "../helpers.js";
 import {
   adminRequest,

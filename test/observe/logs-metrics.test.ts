@@ -3,7 +3,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import test from "ava";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
-import { createLogger } from "../../core/log.js";
+import { createLogger } from "../../core/observe/log.js";
 import { ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, DEFAULT_REDIRECT, pkcePair, startExtraGateway, type TestServer } from "../helpers.js";
 import {
   ADMIN_SCOPE,

@@ -10,7 +10,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { ALICE, CONNECT_CODE_OF, exchangeRequest, obtainCode, obtainTokens, refreshRequest, seedFixtures } from "../core/flow.js";
 import { DEFAULT, startTestCore, TestClock, type TestCore } from "../helpers.js";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import { createDatabase, postgresSuite } from "../pg.js";
 
 const maybe = postgresSuite("replica races");

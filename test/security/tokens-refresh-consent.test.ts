@@ -21,7 +21,7 @@
 import { createHmac, createPublicKey } from "node:crypto";
 import test, { type ExecutionContext } from "ava";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import type { ProjectRef } from "../../core/store/types.js";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { DEFAULT, queryOf, seedUser, startTestServer, type TestServer } from "../helpers.js";

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { ExecutionContext } from "ava";
 import { importJWK, jwtVerify, type JWTPayload, type JWTHeaderParameters } from "jose";
-import type { Config } from "../../core/config.js";
+import type { Config } from "../../core/server/config.js";
 import type { ProjectRef } from "../../core/store/types.js";
 import { DEFAULT, pkcePair, seedUser, type TestCore } from "../helpers.js";
 import { ISSUER, M2M, READ, SPA, exchangeRequest, obtainCode, seedFixtures, setup } from "../core/flow.js";

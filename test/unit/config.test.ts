@@ -1,5 +1,5 @@
 import test from "ava";
-import { ConfigError, describeConfig, displayDb, loadConfig } from "../../core/config.js";
+import { ConfigError, describeConfig, displayDb, loadConfig } from "../../core/server/config.js";
 
 test("loadConfig without variables gives the documented defaults", (t) => {
   const config = loadConfig({});

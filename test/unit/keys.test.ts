@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from "node:crypto";
 import test from "ava";
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
-import { generateSigningKey, KeyRing, signJwt, type PublicJwk } from "../../core/keys.js";
+import { generateSigningKey, KeyRing, signJwt, type PublicJwk } from "../../core/tokens/keys.js";
 import type { ProjectRef, SigningKeyRecord, SigningKeyStore } from "../../core/store/types.js";
 
 const REF: ProjectRef = { organization: "acme", project: "shop" };

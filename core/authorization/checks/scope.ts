@@ -1,5 +1,5 @@
 import { parseScope } from "../../lib/scopes.js";
-import { isOidcScope } from "../../token/oidc.js";
+import { isOidcScope } from "../../tokens/oidc.js";
 import type { AuthorizeCheck } from "../context.js";
 import { redirectError } from "../errors.js";
 

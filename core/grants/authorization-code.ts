@@ -1,0 +1,87 @@
+import { OAuthError } from "../errors.js";
+import { epochSeconds } from "../lib/clock.js";
+import { randomToken, sha256 } from "../lib/crypto.js";
+import { verifyPkce } from "../lib/pkce.js";
+import { issueTokens } from "../tokens/issue.js";
+import { userHoldings } from "../tokens/oidc.js";
+import type { Grant } from "./types.js";
+
+/**
+ * `authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5-4.6). The code must be
+ * the client's own, unexpired, unused, presented with the redirect URI of its
+ * request and the PKCE verifier of its challenge. A code presented a second
+ * time revokes every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5).
+ */
+export const authorizationCodeGrant: Grant = {
+  grantType: "authorization_code",
+  parameters: ["code", "redirect_uri", "code_verifier"],
+  async handler({ deps, request, project, client }) {
+    if (request.code === "") throw new OAuthError("invalid_request", "code is missing");
+    const now = epochSeconds(deps.clock);
+    const codeHash = sha256(request.code);
+    const code = await deps.store.getAuthorizationCode(codeHash);
+    const invalid = (detail: string) =>
+      new OAuthError("invalid_grant", "the authorization code is invalid, expired or already used", { detail });
+
+    if (code === undefined || code.organization !== project.organization || code.project !== project.project) {
+      throw invalid("unknown code");
+    }
+    // The client first: another client presenting a used code must not be
+    // able to revoke a grant that is not its own.
+    if (code.clientId !== client.id) throw invalid("code issued to another client");
+    if (code.consumedAt !== null) {
+      if (code.grantId !== null) await deps.store.revokeGrant(code.grantId, now);
+      throw invalid("code replayed; its grant is revoked");
+    }
+    if (code.expiresAt <= now) throw invalid("code expired");
+    if (request.redirectUri !== code.redirectUri) {
+      throw new OAuthError("invalid_grant", "redirect_uri differs from the one of the authorization request");
+    }
+    if (code.codeChallenge === "") {
+      if (request.codeVerifier !== "") {
+        throw new OAuthError("invalid_grant", "code_verifier given, but the authorization request had no code_challenge");
+      }
+    } else {
+      if (request.codeVerifier === "") throw new OAuthError("invalid_grant", "code_verifier is missing");
+      if (!verifyPkce(code.codeChallengeMethod === "S256" ? "S256" : "plain", code.codeChallenge, request.codeVerifier)) {
+        throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
+      }
+    }
+
+    const user = await deps.store.getUser(project, code.userId);
+    if (user === undefined || !user.enabled) throw invalid("user disabled or deleted since login");
+    const { holds } = await userHoldings(deps.store, project, user.id);
+    const scopes = code.scopes.filter(holds);
+
+    const issued = await deps.store.transaction(async (store) => {
+      const grantId = randomToken(16);
+      if (!(await store.consumeAuthorizationCode(codeHash, grantId, now))) return undefined;
+      const grant = {
+        organization: project.organization,
+        project: project.project,
+        id: grantId,
+        clientId: client.id,
+        kind: "user" as const,
+        userId: code.userId,
+        scopes,
+        authTime: code.authTime,
+        createdAt: now,
+        expiresAt: now,
+        revokedAt: null,
+      };
+      await store.createGrant(grant);
+      // Again inside the transaction, once the grant holds the user's row: a
+      // user disabled or deleted by another replica meanwhile gets nothing.
+      const holder = await store.getUser(project, code.userId);
+      if (holder === undefined || !holder.enabled) throw invalid("user disabled or deleted since login");
+      return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: code.nonce });
+    });
+    if (issued === undefined) {
+      // Another exchange of the same code won the race: a replay.
+      const winner = await deps.store.getAuthorizationCode(codeHash);
+      if (winner?.grantId) await deps.store.revokeGrant(winner.grantId, now);
+      throw invalid("code replayed concurrently");
+    }
+    return issued;
+  },
+};

@@ -1,0 +1,60 @@
+import { OAuthError } from "../errors.js";
+import { epochSeconds } from "../lib/clock.js";
+import { randomToken } from "../lib/crypto.js";
+import { parseScope, selectScopes } from "../lib/scopes.js";
+import { issueAccessToken } from "../tokens/issue.js";
+import type { Grant } from "./types.js";
+
+/** How far past a new token's expiry a client grant is pushed, so most issuances write nothing. */
+const EXTENSION = 3600;
+
+/**
+ * `client_credentials` (RFC 6749 §4.4): a confidential client acting for
+ * itself. Its scopes are the permissions of its own roles; no refresh token
+ * is issued (§4.4.3). Every token of a client hangs off one grant of the
+ * client, so deleting the client (or revoking that grant) stops them all.
+ */
+export const clientCredentialsGrant: Grant = {
+  grantType: "client_credentials",
+  parameters: ["scope"],
+  async handler({ deps, request, project, client }) {
+    if (client.type !== "confidential") {
+      throw new OAuthError("unauthorized_client", "only confidential clients may use client_credentials");
+    }
+    const requested = parseScope(request.scope);
+    if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
+    const held = (await deps.store.getClientPermissions(project, client.id)).map((p) => p.id);
+    const scopes = selectScopes(requested, held);
+    if (requested.length > 0 && scopes.length === 0) {
+      throw new OAuthError("invalid_scope", "the client holds none of the requested scopes");
+    }
+
+    const now = epochSeconds(deps.clock);
+    let grant = await deps.store.findClientGrant(project, client.id);
+    if (grant === undefined) {
+      grant = {
+        organization: project.organization,
+        project: project.project,
+        id: randomToken(16),
+        clientId: client.id,
+        kind: "client",
+        userId: "",
+        scopes: [],
+        authTime: now,
+        createdAt: now,
+        expiresAt: now + client.accessTokenTtl + EXTENSION,
+        revokedAt: null,
+      };
+      const made = grant;
+      await deps.store.transaction(async (store) => {
+        await store.createGrant(made);
+        // Again, once the grant holds the client's row: a client deleted by another replica meanwhile gets nothing.
+        if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
+      });
+    } else if (grant.expiresAt < now + client.accessTokenTtl) {
+      await deps.store.extendGrant(grant.id, now + client.accessTokenTtl + EXTENSION);
+    }
+    const access = await issueAccessToken(deps, project, grant, client, scopes);
+    return { accessToken: access.token, expiresIn: access.expiresIn, scopes };
+  },
+};

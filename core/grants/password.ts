@@ -1,0 +1,61 @@
+import { OAuthError } from "../errors.js";
+import { epochSeconds } from "../lib/clock.js";
+import { randomToken } from "../lib/crypto.js";
+import { parseScope } from "../lib/scopes.js";
+import { issueTokens } from "../tokens/issue.js";
+import { userHoldings } from "../tokens/oidc.js";
+import type { Grant } from "./types.js";
+
+/**
+ * `password`, the resource owner password credentials grant (RFC 6749 §4.3).
+ * RFC 9700 §2.4 says it MUST NOT be used: the client sees the user's
+ * password, and the flow cannot carry a second factor. It exists for
+ * migrations only, for clients explicitly configured with it; no client has
+ * it by default.
+ */
+export const passwordGrant: Grant = {
+  grantType: "password",
+  parameters: ["username", "password", "scope"],
+  async handler({ deps, request, project, client }) {
+    if (request.username === "" || request.password === "") {
+      throw new OAuthError("invalid_request", "username and password are required");
+    }
+    const requested = parseScope(request.scope);
+    if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
+    const user = request.username.length > 1024 ? undefined : await deps.store.getUser(project, request.username);
+    const verified = await deps.passwords.verify(user?.passwordHash, request.password.slice(0, 1024));
+    if (user === undefined || !verified || !user.enabled) {
+      const reason = user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled";
+      deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
+      throw new OAuthError("invalid_grant", "invalid username or password", { detail: reason });
+    }
+    const { permissions, holds } = await userHoldings(deps.store, project, user.id);
+    // Empty asks for every permission held (the OpenID scopes only when named).
+    const scopes = requested.length === 0 ? permissions : requested.filter(holds);
+    if (requested.length > 0 && scopes.length === 0) {
+      throw new OAuthError("invalid_scope", "the user holds none of the requested scopes");
+    }
+    const now = epochSeconds(deps.clock);
+    return deps.store.transaction(async (store) => {
+      const grant = {
+        organization: project.organization,
+        project: project.project,
+        id: randomToken(16),
+        clientId: client.id,
+        kind: "user" as const,
+        userId: user.id,
+        scopes,
+        authTime: now,
+        createdAt: now,
+        expiresAt: now,
+        revokedAt: null,
+      };
+      await store.createGrant(grant);
+      // As for a code exchange: re-read once the grant holds the user's row.
+      const holder = await store.getUser(project, user.id);
+      if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
+      if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
+      return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
+    });
+  },
+};

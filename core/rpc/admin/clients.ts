@@ -1,0 +1,101 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type * as pb from "../../../gen/iam/v1/admin_pb.js";
+import { ClientType } from "../../../gen/iam/v1/admin_pb.js";
+import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "../../server/bootstrap.js";
+import type { Deps } from "../../server/deps.js";
+import { epochSeconds } from "../../lib/clock.js";
+import { randomToken } from "../../lib/crypto.js";
+import type { ClientRecord, ProjectRef } from "../../store/types.js";
+import { found, maskOf, toClient, type Out } from "./convert.js";
+import { pageOf, paginate } from "./pagination.js";
+import { checkClientShape, checkId, checkRange, checkSecret, checkText, invalid } from "./validate.js";
+
+const ACCESS_TTL = [60, 86_400] as const;
+const REFRESH_TTL = [60, 31_536_000] as const;
+
+const clientOf = async (deps: Deps, ref: ProjectRef, id: string) =>
+  found(await deps.store.getClient(ref, id), `client ${id} in ${ref.organization}/${ref.project}`);
+
+const withRoles = async (deps: Deps, client: ClientRecord) =>
+  toClient(client, await deps.store.getRolesOf(client, { clientId: client.id }));
+
+/** A caller-given secret, or a generated 256-bit one. */
+const secretOf = (given: string) => (given === "" ? randomToken(32) : checkSecret(given));
+
+export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<typeof pb.CreateClientResponseSchema> {
+  found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
+  const id = checkId("client", "client_id", r.clientId);
+  // RFC 9068 §5: this client's own tokens will carry its id as `sub`; it must not be a user's.
+  if ((await deps.store.getUser(r, id)) !== undefined) throw new ConnectError(`a user ${id} exists in this project`, Code.AlreadyExists);
+  if (r.type === ClientType.UNSPECIFIED) throw invalid("type must be CLIENT_TYPE_CONFIDENTIAL or CLIENT_TYPE_PUBLIC");
+  const type = r.type === ClientType.PUBLIC ? "public" : "confidential";
+  if (type === "public" && r.secret !== "") throw invalid("a public client has no secret");
+  const grantTypes = r.grantTypes.length === 0 ? ["authorization_code", "refresh_token"] : [...r.grantTypes];
+  checkClientShape({ type, grantTypes, redirectUris: r.redirectUris });
+  const secret = type === "confidential" ? secretOf(r.secret) : "";
+  const record: ClientRecord = {
+    organization: r.organization,
+    project: r.project,
+    id,
+    name: checkText("name", r.name) || id,
+    type,
+    secretHash: type === "confidential" ? await deps.passwords.hash(secret) : null,
+    redirectUris: [...r.redirectUris],
+    grantTypes,
+    // RFC 9700 §2.1.1: public clients always use PKCE.
+    pkceRequired: type === "public" || r.pkceRequired,
+    rememberConsent: r.rememberConsent,
+    accessTokenTtl: r.accessTokenTtl === 0n ? DEFAULT_ACCESS_TOKEN_TTL : checkRange("access_token_ttl", Number(r.accessTokenTtl), ...ACCESS_TTL),
+    refreshTokenTtl:
+      r.refreshTokenTtl === 0n ? DEFAULT_REFRESH_TOKEN_TTL : checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL),
+    createdAt: epochSeconds(deps.clock),
+  };
+  await deps.store.createClient(record);
+  return { client: toClient(record, []), secret };
+}
+
+export async function getClient(deps: Deps, r: pb.GetClientRequest): Out<typeof pb.GetClientResponseSchema> {
+  return { client: await withRoles(deps, await clientOf(deps, r, r.clientId)) };
+}
+
+export async function listClients(deps: Deps, r: pb.ListClientsRequest): Out<typeof pb.ListClientsResponseSchema> {
+  found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
+  const page = pageOf(r);
+  const { items, nextPageToken } = paginate(await deps.store.listClients(r, page), page, (c) => c.id);
+  return { clients: await Promise.all(items.map((c) => withRoles(deps, c))), nextPageToken };
+}
+
+export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<typeof pb.UpdateClientResponseSchema> {
+  const current = await clientOf(deps, r, r.clientId);
+  const paths = maskOf(r.updateMask?.paths, ["name", "redirect_uris", "grant_types", "pkce_required", "remember_consent", "access_token_ttl", "refresh_token_ttl"]);
+  const next: ClientRecord = {
+    ...current,
+    name: paths.has("name") ? checkText("name", r.name) || current.id : current.name,
+    redirectUris: paths.has("redirect_uris") ? [...r.redirectUris] : current.redirectUris,
+    grantTypes: paths.has("grant_types") ? [...r.grantTypes] : current.grantTypes,
+    pkceRequired: current.type === "public" || (paths.has("pkce_required") ? r.pkceRequired : current.pkceRequired),
+    rememberConsent: paths.has("remember_consent") ? r.rememberConsent : current.rememberConsent,
+    accessTokenTtl: paths.has("access_token_ttl")
+      ? checkRange("access_token_ttl", Number(r.accessTokenTtl), ...ACCESS_TTL)
+      : current.accessTokenTtl,
+    refreshTokenTtl: paths.has("refresh_token_ttl")
+      ? checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL)
+      : current.refreshTokenTtl,
+  };
+  checkClientShape(next);
+  await deps.store.updateClient(next);
+  return { client: await withRoles(deps, next) };
+}
+
+export async function rotateClientSecret(deps: Deps, r: pb.RotateClientSecretRequest): Out<typeof pb.RotateClientSecretResponseSchema> {
+  const client = await clientOf(deps, r, r.clientId);
+  if (client.type === "public") throw invalid("a public client has no secret");
+  const secret = secretOf(r.secret);
+  await deps.store.setClientSecret(r, client.id, await deps.passwords.hash(secret));
+  return { secret };
+}
+
+export async function deleteClient(deps: Deps, r: pb.DeleteClientRequest): Out<typeof pb.DeleteClientResponseSchema> {
+  if (!(await deps.store.deleteClient(r, r.clientId))) found(undefined, `client ${r.clientId} in ${r.organization}/${r.project}`);
+  return {};
+}

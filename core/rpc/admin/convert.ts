@@ -1,0 +1,101 @@
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  ClientType,
+  type ClientSchema,
+  type OrganizationSchema,
+  type PermissionSchema,
+  type ProjectSchema,
+  type RoleSchema,
+  type UserSchema,
+} from "../../../gen/iam/v1/admin_pb.js";
+import { issuerOf } from "../../server/deps.js";
+import { invalid } from "./validate.js";
+import type {
+  ClientRecord,
+  OrganizationRecord,
+  PermissionRecord,
+  ProjectRecord,
+  RoleRecord,
+  UserRecord,
+} from "../../store/types.js";
+
+/** Records of the store as the messages of admin.proto. */
+export const toOrganization = (o: OrganizationRecord): MessageInitShape<typeof OrganizationSchema> => ({
+  id: o.id,
+  name: o.name,
+  createdAt: BigInt(o.createdAt),
+});
+
+export const toProject = (baseUrl: string, p: ProjectRecord): MessageInitShape<typeof ProjectSchema> => ({
+  organization: p.organization,
+  id: p.project,
+  name: p.name,
+  audience: p.audience,
+  issuer: issuerOf(baseUrl, p),
+  createdAt: BigInt(p.createdAt),
+});
+
+export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typeof ClientSchema> => ({
+  organization: c.organization,
+  project: c.project,
+  id: c.id,
+  name: c.name,
+  type: c.type === "public" ? ClientType.PUBLIC : ClientType.CONFIDENTIAL,
+  redirectUris: c.redirectUris,
+  grantTypes: c.grantTypes,
+  pkceRequired: c.pkceRequired,
+  rememberConsent: c.rememberConsent,
+  accessTokenTtl: BigInt(c.accessTokenTtl),
+  refreshTokenTtl: BigInt(c.refreshTokenTtl),
+  roles,
+  createdAt: BigInt(c.createdAt),
+});
+
+export const toUser = (u: UserRecord, roles: string[]): MessageInitShape<typeof UserSchema> => ({
+  organization: u.organization,
+  project: u.project,
+  id: u.id,
+  name: u.name,
+  email: u.email,
+  enabled: u.enabled,
+  roles,
+  createdAt: BigInt(u.createdAt),
+});
+
+export const toPermission = (p: PermissionRecord): MessageInitShape<typeof PermissionSchema> => ({
+  organization: p.organization,
+  project: p.project,
+  id: p.id,
+  description: p.description,
+});
+
+export const toRole = (r: RoleRecord): MessageInitShape<typeof RoleSchema> => ({
+  organization: r.organization,
+  project: r.project,
+  id: r.id,
+  description: r.description,
+  permissions: r.permissions,
+});
+
+export function notFound(what: string): ConnectError {
+  return new ConnectError(`${what} not found`, Code.NotFound);
+}
+
+/** The value, or NOT_FOUND naming what was looked for. */
+export function found<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw notFound(what);
+  return value;
+}
+
+/** What an admin handler answers: the init shape of its response message. */
+export type Out<S extends DescMessage> = Promise<MessageInitShape<S>>;
+
+/** The paths of an update mask, each one of `allowed`; an empty mask is refused. */
+export function maskOf(paths: string[] | undefined, allowed: readonly string[]): Set<string> {
+  if (paths === undefined || paths.length === 0) throw invalid(`update_mask must name the fields to change: ${allowed.join(", ")}`);
+  for (const path of paths) {
+    if (!allowed.includes(path)) throw invalid(`update_mask: ${path} cannot be changed; use ${allowed.join(", ")}`);
+  }
+  return new Set(paths);
+}

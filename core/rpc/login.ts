@@ -1,0 +1,89 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { issuerOf, type Deps } from "../server/deps.js";
+import { OAuthError } from "../errors.js";
+import { epochSeconds } from "../lib/clock.js";
+import { isSubset, selectScopes } from "../lib/scopes.js";
+import { oidcScopesOf } from "../tokens/oidc.js";
+import { redirectError } from "../authorization/errors.js";
+import { completeRequest } from "./consent.js";
+import { loadPendingRequest } from "../authorization/pending.js";
+import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
+
+const MAX_CREDENTIAL_LENGTH = 1024;
+/** Failed logins one pending authorization request allows before it is spent. */
+export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
+
+/**
+ * Authenticates the resource owner of a pending request and answers the
+ * scopes they may grant: those requested that they hold, or every one they
+ * hold when none were requested. The same answer is given for an unknown
+ * user, a disabled one and a wrong password, after the same work. A locked
+ * username or address is refused before any password is checked (throttle.ts).
+ * When the client remembers consent and the user approved every offered scope
+ * before, the request completes here.
+ */
+export async function login(
+  deps: Deps,
+  request: LoginRequest,
+): Promise<MessageInitShape<typeof LoginResponseSchema>> {
+  const pending = await loadPendingRequest(deps, request);
+  const client = await deps.store.getClient(pending, pending.clientId);
+  const project = await deps.store.getProject(pending);
+  const context = {
+    client: { id: pending.clientId, name: client?.name ?? pending.clientId },
+    projectName: project?.name ?? pending.project,
+  };
+  const keys = signInKeys(pending, request.username.slice(0, MAX_CREDENTIAL_LENGTH), request.clientAddress);
+  await refuseWhileLocked(deps, keys, context);
+
+  const tooLong = request.username.length > MAX_CREDENTIAL_LENGTH || request.password.length > MAX_CREDENTIAL_LENGTH;
+  const user = tooLong || request.username === "" ? undefined : await deps.store.getUser(pending, request.username);
+  const verified = !tooLong && (await deps.passwords.verify(user?.passwordHash, request.password));
+  if (user === undefined || !verified || !user.enabled) {
+    // A pending request allows a few attempts, then is spent: guessing must
+    // start a new authorization request each time.
+    const failures = await deps.store.recordFailedLogin(pending.idHash);
+    if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(pending.idHash);
+    const reason = user === undefined ? "unknown user" : !user.enabled ? "user disabled" : "wrong password";
+    deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
+    const detail = `${reason} (failure ${failures} of this request)`;
+    const lockout = await recordFailure(deps, keys);
+    if (lockout > 0) throw lockedOut(lockout, context, `${detail}; sign-in now locked`);
+    throw new OAuthError("access_denied", "invalid username or password", {
+      status: 401,
+      detail,
+      details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, context) }],
+    });
+  }
+  await recordSuccess(deps, keys);
+
+  const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
+  const byId = new Map(held.map((p) => [p.id, p]));
+  const offered = selectScopes(pending.scopes, [...byId.keys()]).map((id) => byId.get(id)!);
+  if (pending.scopes.length > 0 && offered.length === 0) {
+    await deps.store.consumeAuthorizationRequest(pending.idHash);
+    throw redirectError(
+      { redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) },
+      "invalid_scope",
+      "the user holds none of the requested scopes",
+    );
+  }
+  const signedIn = { ...pending, userId: user.id, authTime: epochSeconds(deps.clock), offeredScopes: offered.map((p) => p.id) };
+  await deps.store.authenticateAuthorizationRequest(pending.idHash, signedIn);
+  const answer = {
+    requestId: request.requestId,
+    scopes: offered.map((p) => ({ name: p.id, description: p.description })),
+    client: context.client,
+    projectName: context.projectName,
+  };
+
+  if (client?.rememberConsent === true && signedIn.offeredScopes.length > 0) {
+    const remembered = await deps.store.getConsent(pending, user.id, client.id);
+    if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
+      return { ...answer, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes) };
+    }
+  }
+  return answer;
+}

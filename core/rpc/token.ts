@@ -1,0 +1,73 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
+import type { Deps } from "../server/deps.js";
+import { OAuthError } from "../errors.js";
+import { formatScope } from "../lib/scopes.js";
+import { authorizationCodeGrant } from "../grants/authorization-code.js";
+import { clientCredentialsGrant } from "../grants/client-credentials.js";
+import { passwordGrant } from "../grants/password.js";
+import { refreshTokenGrant } from "../grants/refresh-token.js";
+import type { Grant } from "../grants/types.js";
+
+/** Every grant the token endpoint knows, by grant_type. */
+export const GRANTS: ReadonlyMap<string, Grant> = new Map(
+  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant].map((grant) => [grant.grantType, grant]),
+);
+
+/**
+ * The token endpoint (RFC 6749 §3.2): the grant must be known, the client
+ * authenticated and allowed to use it; then the grant's handler runs.
+ */
+export async function token(deps: Deps, request: TokenRequest): Promise<MessageInitShape<typeof TokenResponseSchema>> {
+  if (request.repeatedParameters.length > 0) {
+    // The name is echoed only when it looks like a parameter name, never free text.
+    const name = request.repeatedParameters[0]!;
+    throw new OAuthError(
+      "invalid_request",
+      /^[a-z_]{1,32}$/.test(name) ? `parameter ${name} must not be repeated` : "request parameters must not be repeated",
+    );
+  }
+  if (request.grantType === "") throw new OAuthError("invalid_request", "grant_type is missing");
+  const grant = GRANTS.get(request.grantType);
+  if (grant === undefined) throw new OAuthError("unsupported_grant_type", "the grant_type is not supported");
+
+  // Before authentication: guessing a client's secret is limited too. Only
+  // requests that present a secret are counted: a public client's id is no
+  // secret, and a bucket anyone can spend with it would let anyone stop every
+  // user of that application from signing in. Its codes and refresh tokens
+  // are not guessable, and sign-in itself is limited per address.
+  const clientId = request.basic?.clientId || request.clientId;
+  if (clientId !== "" && (request.basic !== undefined || request.clientSecret !== "")) {
+    const wait = deps.limits.token.take(`${request.organization}/${request.project}/${clientId}`, deps.clock.now());
+    if (wait > 0) {
+      throw new OAuthError("temporarily_unavailable", `too many token requests from this client: retry in ${wait} s`, {
+        status: 429,
+        code: Code.ResourceExhausted,
+        retryAfter: wait,
+      });
+    }
+  }
+  const project = await deps.store.getProject(request);
+  if (project === undefined) {
+    throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown project" });
+  }
+  const { client } = await deps.clients.authenticate(project, request);
+  if (!client.grantTypes.includes(grant.grantType)) {
+    throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
+  }
+
+  const issued = await grant.handler({ deps, request, project, client });
+  const issuedOf = (tokenType: string) => deps.metrics.tokensIssued.inc({ grant_type: grant.grantType, token_type: tokenType });
+  issuedOf("access_token");
+  if (issued.refreshToken !== undefined) issuedOf("refresh_token");
+  if (issued.idToken !== undefined) issuedOf("id_token");
+  return {
+    accessToken: issued.accessToken,
+    tokenType: "Bearer",
+    expiresIn: BigInt(issued.expiresIn),
+    refreshToken: issued.refreshToken ?? "",
+    scope: formatScope(issued.scopes),
+    idToken: issued.idToken ?? "",
+  };
+}

@@ -1,0 +1,27 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { UserInfoRequest, UserInfoResponseSchema } from "../../gen/iam/v1/token_pb.js";
+import type { Deps } from "../server/deps.js";
+import { OAuthError } from "../errors.js";
+import { userClaims } from "../tokens/oidc.js";
+import { inspectAccessToken } from "../tokens/access-token.js";
+
+/**
+ * The UserInfo endpoint (OpenID Connect Core §5.3): the claims about the user
+ * that the token's scopes release. Errors are RFC 6750 §3.1's: a token that
+ * does not verify here is `invalid_token`; one without `openid`, or issued to
+ * a client for itself, is `insufficient_scope`.
+ */
+export async function userInfo(deps: Deps, request: UserInfoRequest): Promise<MessageInitShape<typeof UserInfoResponseSchema>> {
+  if (request.token === "") throw new OAuthError("invalid_request", "an access token is required");
+  const inspected = await inspectAccessToken(deps, request.token, request);
+  if (!inspected.ok) throw new OAuthError("invalid_token", "the access token is invalid, expired or revoked");
+  const { grant, scopes } = inspected.token;
+  if (grant.kind !== "user" || !scopes.includes("openid")) {
+    throw new OAuthError("insufficient_scope", "the access token lacks the openid scope");
+  }
+  const user = await deps.store.getUser(request, grant.userId);
+  if (user === undefined || !user.enabled) throw new OAuthError("invalid_token", "the access token is invalid, expired or revoked");
+  // userClaims speaks in JWT claim names; the message field names differ.
+  const claims = userClaims(user, scopes);
+  return { sub: user.id, name: claims.name, preferredUsername: claims.preferred_username, email: claims.email };
+}

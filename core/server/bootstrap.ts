@@ -1,0 +1,110 @@
+import { issuerOf, type Deps } from "./deps.js";
+import { epochSeconds } from "../lib/clock.js";
+import { randomToken } from "../lib/crypto.js";
+import type { AccessStore, ProjectRef } from "../store/types.js";
+
+export const DEFAULT_TENANT: ProjectRef = { organization: "iam-admins", project: "iam-admins" };
+export const ADMIN_CLIENT_ID = "admin-client";
+export const ADMIN_USER_ID = "admin";
+export const GLOBAL_ADMIN_ROLE = "global-admin";
+export const GLOBAL_ADMIN_PERMISSION = "iam.global.admin";
+export const PROJECT_ADMIN_ROLE = "project-admin";
+export const PROJECT_ADMIN_PERMISSION = "iam.project.admin";
+
+/**
+ * What every project starts with besides its key: the permission that lets a
+ * token of the project administer it, and a role holding it.
+ */
+export async function seedProjectAdministration(store: AccessStore, ref: ProjectRef): Promise<void> {
+  await store.createPermission({ ...ref, id: PROJECT_ADMIN_PERMISSION, description: "Administer this project" });
+  await store.createRole({
+    ...ref,
+    id: PROJECT_ADMIN_ROLE,
+    description: "Administration of this project",
+    permissions: [PROJECT_ADMIN_PERMISSION],
+  });
+}
+
+/** Lifetimes of the default client's tokens, seconds. */
+export const DEFAULT_ACCESS_TOKEN_TTL = 600;
+export const DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 3600;
+
+export interface BootstrapResult {
+  created: boolean;
+  /** The admin password, when it was generated; shown once and never stored raw. */
+  generatedAdminPassword?: string;
+}
+
+/**
+ * Creates the default tenant of an empty database (DESIGN.md): organization
+ * and project `iam-admins` with their signing key, the confidential
+ * `admin-client`, and the `admin` user holding global administration (as
+ * does admin-client itself, for client_credentials).
+ * A database that has any organization is left as it is.
+ */
+export async function bootstrap(
+  deps: Deps,
+  options: { adminPassword: string | undefined; adminClientSecret: string },
+): Promise<BootstrapResult> {
+  if (!(await deps.store.isEmpty())) return { created: false };
+  const generatedAdminPassword = options.adminPassword === undefined ? randomToken(18) : undefined;
+  const adminPassword = options.adminPassword ?? generatedAdminPassword!;
+  const [passwordHash, secretHash] = await Promise.all([
+    deps.passwords.hash(adminPassword),
+    deps.passwords.hash(options.adminClientSecret),
+  ]);
+  const now = epochSeconds(deps.clock);
+  const ref = DEFAULT_TENANT;
+  const issuer = issuerOf(deps.config.baseUrl, ref);
+
+  const created = await deps.store.transaction(async (store) => {
+    // Again inside the transaction: of processes starting at once on one
+    // empty database, one creates the tenant and the others find it made.
+    if (!(await store.isEmpty())) return false;
+    await store.createOrganization({ id: ref.organization, name: "IAM administrators", createdAt: now });
+    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, createdAt: now });
+    await deps.keys.create(ref, store);
+    await store.createClient({
+      ...ref,
+      id: ADMIN_CLIENT_ID,
+      name: "IAM administration client",
+      type: "confidential",
+      secretHash,
+      redirectUris: [`${issuer}/redirect`],
+      grantTypes: ["authorization_code", "refresh_token", "client_credentials"],
+      // The documented first curl has no PKCE; public clients always need it.
+      pkceRequired: false,
+      rememberConsent: false,
+      accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
+      refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
+      createdAt: now,
+    });
+    await store.createPermission({
+      ...ref,
+      id: GLOBAL_ADMIN_PERMISSION,
+      description: "Administer every organization, project, client and user",
+    });
+    await store.createRole({
+      ...ref,
+      id: GLOBAL_ADMIN_ROLE,
+      description: "Global administration of every organization",
+      permissions: [GLOBAL_ADMIN_PERMISSION],
+    });
+    await store.createUser({
+      ...ref,
+      id: ADMIN_USER_ID,
+      name: "Administrator",
+      email: "",
+      passwordHash,
+      enabled: true,
+      createdAt: now,
+    });
+    await store.assignRole(ref, { userId: ADMIN_USER_ID }, GLOBAL_ADMIN_ROLE);
+    // admin-client holds it too, so that a client_credentials token of it can
+    // drive the admin API (the README's first step).
+    await store.assignRole(ref, { clientId: ADMIN_CLIENT_ID }, GLOBAL_ADMIN_ROLE);
+    await seedProjectAdministration(store, ref);
+    return true;
+  });
+  return created ? { created: true, generatedAdminPassword } : { created: false };
+}

@@ -1,0 +1,133 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "./bootstrap.js";
+import { isPostgresUrl, type Config } from "./config.js";
+import type { Deps } from "./deps.js";
+import { KeyRing } from "../tokens/keys.js";
+import { systemClock, type Clock } from "../lib/clock.js";
+import { createPasswordHashing } from "../lib/password.js";
+import { RateLimiter } from "../lib/rate-limit.js";
+import { createLogger, type Logger } from "../observe/log.js";
+import { Metrics } from "../observe/metrics.js";
+import { startPurge } from "./purge.js";
+import { HealthState } from "./health.js";
+import { createRoutes, IAM_SERVICES } from "./routes.js";
+import { createKeySealer, parseKek } from "../store/sealing.js";
+import { openSqliteStore } from "../store/sqlite/store.js";
+import type { Store } from "../store/types.js";
+
+const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
+import { ClientAuthenticator } from "../tokens/client-auth.js";
+import { VerifiedTokens } from "../tokens/verified-tokens.js";
+
+export interface Core {
+  deps: Deps;
+  /** SERVING once the database is open; `drain()` it when shutdown begins. */
+  health: HealthState;
+  routes: (router: ConnectRouter) => void;
+  bootstrap: BootstrapResult;
+  /** Stops background work and closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root of the core: opens the database (migrating it), builds
+ * every dependency once, creates the default tenant on an empty database and
+ * starts the purge job. Nothing else creates these.
+ */
+export async function createCore(
+  config: Config,
+  options: {
+    clock?: Clock;
+    logger?: Logger;
+    metrics?: Metrics;
+    /** Run the purge job here (default true): one worker of several does. */
+    purge?: boolean;
+    /** Log the warnings about the configuration (default true): once, not by every worker. */
+    warn?: boolean;
+    /** Password hashes run at once (default: one per CPU core); workers divide the cores. */
+    hashConcurrency?: number;
+  } = {},
+): Promise<Core> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = options.metrics ?? new Metrics();
+  const store = await openStore(config, metrics, logger);
+  if (config.keyEncryptionKey === undefined && options.warn !== false) {
+    logger.warn(
+      "private signing keys are stored unencrypted in the database: set IAM_KEY_ENCRYPTION_KEY (openssl rand -base64 32) and keep a copy of it with your backups",
+    );
+  }
+  try {
+    const passwords = await createPasswordHashing(
+      config.passwordHashMemoryKib,
+      config.passwordHashIterations,
+      options.hashConcurrency,
+    );
+    const deps: Deps = {
+      store,
+      keys: new KeyRing(store, clock),
+      clock,
+      passwords,
+      clients: new ClientAuthenticator(store, passwords),
+      verifiedTokens: new VerifiedTokens(),
+      logger,
+      metrics,
+      limits: {
+        token: new RateLimiter(config.tokenRatePerClient, config.tokenRateBurst),
+        login: new RateLimiter(config.loginRatePerAddress, config.loginRateBurst),
+      },
+      config,
+    };
+    const created = await bootstrap(deps, {
+      adminPassword: config.adminPassword,
+      adminClientSecret: config.adminClientSecret,
+    });
+    if (options.warn !== false) await warnOnDefaultSecret(deps);
+    const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval);
+    const health = new HealthState(IAM_SERVICES.map((s) => s.typeName));
+    return {
+      deps,
+      health,
+      routes: createRoutes(deps, health),
+      bootstrap: created,
+      async close() {
+        stopPurge();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** The database IAM_DB names: a PostgreSQL URL, or else a SQLite file. */
+async function openStore(config: Config, metrics: Metrics, logger: Logger): Promise<Store> {
+  const onOperation = (operation: string, seconds: number) => metrics.dbSeconds.observe({ operation }, seconds);
+  const sealer = createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious));
+  if (!isPostgresUrl(config.db)) return openSqliteStore(config.db, { onOperation, sealer, synchronous: config.dbSynchronous });
+  const { openPostgresStore } = await import("../store/postgres/store.js");
+  return openPostgresStore(config.db, {
+    onOperation,
+    sealer,
+    poolSize: config.dbPoolSize,
+    onListenerChange: (up, err) =>
+      up
+        ? logger.info("listening for other replicas' changes again")
+        : logger.warn("lost the connection that listens for other replicas' changes; reading everything from the database until it is back", {
+            err,
+          }),
+  });
+}
+
+/** The published default secret of admin-client, which holds global administration. */
+const DEFAULT_ADMIN_CLIENT_SECRET = "top-secret";
+
+async function warnOnDefaultSecret(deps: Deps): Promise<void> {
+  const client = await deps.store.getClient(DEFAULT_TENANT, ADMIN_CLIENT_ID);
+  if (client?.secretHash && (await deps.passwords.verify(client.secretHash, DEFAULT_ADMIN_CLIENT_SECRET))) {
+    deps.logger.warn(
+      "admin-client still has the published default secret and holds global administration: rotate it (iam client rotate-secret iam-admins iam-admins admin-client)",
+    );
+  }
+}

@@ -1,0 +1,26 @@
+import { epochSeconds, type Clock } from "../lib/clock.js";
+import type { Logger } from "../observe/log.js";
+import type { MaintenanceStore } from "../store/types.js";
+
+/**
+ * Deletes expired pending requests, codes, refresh tokens and grants every
+ * `intervalSeconds`, so that flows nobody finishes cannot grow the database
+ * without bound. Answers a function that stops it.
+ */
+export function startPurge(store: MaintenanceStore, clock: Clock, logger: Logger, intervalSeconds: number): () => void {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const purged = await store.purgeExpired(epochSeconds(clock));
+      if (Object.values(purged).some((n) => n > 0)) logger.debug("purged expired rows", purged);
+    } catch (err) {
+      logger.error("purge failed", { err });
+    } finally {
+      running = false;
+    }
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

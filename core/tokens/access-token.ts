@@ -1,0 +1,146 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
+import { TokenFailure, type VerifyTokenRequest, type VerifyTokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
+import { projectOfIssuer, type Deps } from "../server/deps.js";
+import type { GrantRecord, ProjectRef } from "../store/types.js";
+import { GRANT_CLAIM } from "./issue.js";
+import type { VerifiedSignature } from "./verified-tokens.js";
+import { epochSeconds } from "../lib/clock.js";
+
+type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
+
+/** A verified access token: its claims, the grant it belongs to and the project that issued it. */
+export interface AccessToken {
+  payload: JWTPayload & { client_id: string; scope?: string };
+  grant: GrantRecord;
+  ref: ProjectRef;
+  issuer: string;
+  scopes: string[];
+  audience: string[];
+}
+
+/**
+ * Checks an access token: an ES256 JWT of type `at+jwt` (RFC 9068 §4) signed
+ * by a key of the project its issuer names (and, when `only` is given, of that
+ * project), unexpired, whose grant still exists and is not revoked. A token
+ * whose signature was verified before is not verified again (VerifiedTokens);
+ * its expiry, its key and its grant are checked every time.
+ */
+export async function inspectAccessToken(
+  deps: Deps,
+  token: string,
+  only?: ProjectRef,
+): Promise<{ ok: true; token: AccessToken } | { ok: false; failure: TokenFailure }> {
+  const fail = (failure: TokenFailure) => ({ ok: false as const, failure });
+  let verified = deps.verifiedTokens.get(token, epochSeconds(deps.clock));
+  if (verified !== undefined && (await deps.keys.verifying(verified.ref, verified.kid)) === undefined) verified = undefined;
+  if (verified === undefined) {
+    const checked = await verifySignature(deps, token, only);
+    if (!checked.ok) return checked;
+    verified = checked.verified;
+    deps.verifiedTokens.remember(token, verified);
+  }
+  const { payload, ref, issuer } = verified;
+  if (only !== undefined && (only.organization !== ref.organization || only.project !== ref.project)) {
+    return fail(TokenFailure.INVALID);
+  }
+
+  const grantId = payload[GRANT_CLAIM];
+  const grant = typeof grantId === "string" ? await deps.store.getGrant(grantId) : undefined;
+  if (grant === undefined || grant.organization !== ref.organization || grant.project !== ref.project) {
+    return fail(TokenFailure.INVALID);
+  }
+  if (grant.revokedAt !== null) return fail(TokenFailure.REVOKED);
+  const audience = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  const scopes = typeof payload.scope === "string" ? payload.scope.split(" ").filter((s) => s !== "") : [];
+  return { ok: true, token: { payload, grant, ref, issuer, scopes, audience } };
+}
+
+/** The signature, header and registered claims of a token not seen before. */
+async function verifySignature(
+  deps: Deps,
+  token: string,
+  only: ProjectRef | undefined,
+): Promise<{ ok: true; verified: VerifiedSignature } | { ok: false; failure: TokenFailure }> {
+  const fail = (failure: TokenFailure) => ({ ok: false as const, failure });
+  let issuer: unknown;
+  try {
+    issuer = decodeJwt(token).iss;
+  } catch {
+    return fail(TokenFailure.INVALID);
+  }
+  if (typeof issuer !== "string") return fail(TokenFailure.INVALID);
+  const ref = projectOfIssuer(deps.config.baseUrl, issuer);
+  if (ref === undefined) return fail(TokenFailure.INVALID);
+  // Before any signature work: a token of another project is refused cheaply.
+  if (only !== undefined && (only.organization !== ref.organization || only.project !== ref.project)) {
+    return fail(TokenFailure.INVALID);
+  }
+
+  let kid = "";
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(
+      token,
+      async (header) => {
+        const key = header.kid === undefined ? undefined : await deps.keys.verifying(ref, header.kid);
+        if (key === undefined) throw new errors.JWKSNoMatchingKey();
+        kid = header.kid!;
+        return key;
+      },
+      {
+        issuer,
+        algorithms: ["ES256"],
+        typ: "at+jwt",
+        requiredClaims: ["sub", "client_id", "exp", "iat", "jti", GRANT_CLAIM],
+        currentDate: new Date(deps.clock.now()),
+      },
+    ));
+  } catch (err) {
+    return fail(err instanceof errors.JWTExpired ? TokenFailure.EXPIRED : TokenFailure.INVALID);
+  }
+  return {
+    ok: true,
+    verified: { payload: payload as VerifiedSignature["payload"], ref, issuer, kid, expiresAt: payload.exp! },
+  };
+}
+
+/**
+ * VerifyToken for resource servers: inspectAccessToken, then, when asked, the
+ * project, audience and scopes. Any failure is an inactive answer.
+ */
+export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
+  const result = await check(deps, request);
+  deps.metrics.verifications.inc({ result: result.active ? "active" : (TokenFailure[result.failure ?? TokenFailure.UNSPECIFIED] ?? "unspecified").toLowerCase() });
+  return result;
+}
+
+async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
+  const only =
+    request.organization !== "" || request.project !== ""
+      ? { organization: request.organization, project: request.project }
+      : undefined;
+  const inspected = await inspectAccessToken(deps, request.token, only);
+  if (!inspected.ok) return { active: false, failure: inspected.failure };
+  const { payload, ref, issuer, scopes, audience } = inspected.token;
+  if (request.audience !== "" && !audience.includes(request.audience)) {
+    return { active: false, failure: TokenFailure.AUDIENCE };
+  }
+  if (!request.requiredScopes.every((s) => scopes.includes(s))) {
+    return { active: false, failure: TokenFailure.INSUFFICIENT_SCOPE };
+  }
+  return {
+    active: true,
+    subject: payload.sub!,
+    clientId: String(payload.client_id),
+    scopes,
+    audience,
+    expiresAt: BigInt(payload.exp!),
+    issuedAt: BigInt(payload.iat!),
+    organization: ref.organization,
+    project: ref.project,
+    tokenId: payload.jti!,
+    issuer,
+    failure: TokenFailure.UNSPECIFIED,
+  };
+}

@@ -1,0 +1,98 @@
+import { issuerOf, type Deps } from "../server/deps.js";
+import { signJwt } from "./keys.js";
+import { epochSeconds } from "../lib/clock.js";
+import { randomToken, sha256 } from "../lib/crypto.js";
+import { formatScope } from "../lib/scopes.js";
+import type { ClientRecord, GrantRecord, ProjectRecord, Store, UserRecord } from "../store/types.js";
+import { issueIdToken } from "./oidc.js";
+
+export interface IssuedTokens {
+  accessToken: string;
+  expiresIn: number;
+  refreshToken?: string;
+  idToken?: string;
+  scopes: string[];
+}
+
+/** Claim naming the grant (token family) an access token belongs to; checked for revocation. */
+export const GRANT_CLAIM = "gid";
+
+/**
+ * Signs an access token as a JWT per RFC 9068 §2: header `typ: at+jwt`, claims
+ * iss, sub, aud, client_id, scope, iat, exp, jti, auth_time, and the grant id.
+ */
+export async function issueAccessToken(
+  deps: Deps,
+  project: ProjectRecord,
+  grant: GrantRecord,
+  client: ClientRecord,
+  scopes: string[],
+): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
+  const { kid, key } = await deps.keys.signing(project);
+  const iat = epochSeconds(deps.clock);
+  const exp = iat + client.accessTokenTtl;
+  const token = signJwt(
+    { alg: "ES256", typ: "at+jwt", kid },
+    {
+      iss: issuerOf(deps.config.baseUrl, project),
+      sub: grant.kind === "client" ? grant.clientId : grant.userId,
+      aud: project.audience,
+      client_id: client.id,
+      scope: formatScope(scopes),
+      iat,
+      exp,
+      jti: randomToken(16),
+      // RFC 9068 §2.2.1: the time the user authenticated; a client acting for
+      // itself has none.
+      ...(grant.kind === "user" ? { auth_time: grant.authTime } : {}),
+      [GRANT_CLAIM]: grant.id,
+    },
+    key,
+  );
+  return { token, expiresAt: exp, expiresIn: client.accessTokenTtl };
+}
+
+/**
+ * Issues the tokens of a grant: an access token, and a new refresh token when
+ * the client may refresh. Extends the grant to outlive both. Runs inside the
+ * caller's transaction (`store`).
+ */
+export async function issueTokens(
+  deps: Deps,
+  store: Store,
+  project: ProjectRecord,
+  grant: GrantRecord,
+  client: ClientRecord,
+  accessScopes: string[],
+  refreshScopes: string[],
+  /** The user, and the nonce of the authorization request, for an ID token when `openid` is granted. */
+  oidc?: { user: UserRecord; nonce: string },
+  /** The refresh token exchanged for these (its hash), if any. */
+  parentHash: string | null = null,
+): Promise<IssuedTokens> {
+  const access = await issueAccessToken(deps, project, grant, client, accessScopes);
+  const idToken =
+    oidc !== undefined && accessScopes.includes("openid")
+      ? await issueIdToken(deps, project, grant, client, oidc.user, accessScopes, access.token, oidc.nonce)
+      : undefined;
+  let refreshToken: string | undefined;
+  let expiresAt = access.expiresAt;
+  if (client.grantTypes.includes("refresh_token")) {
+    refreshToken = randomToken();
+    const now = epochSeconds(deps.clock);
+    const refreshExpiresAt = now + client.refreshTokenTtl;
+    await store.createRefreshToken({
+      tokenHash: sha256(refreshToken),
+      grantId: grant.id,
+      clientId: client.id,
+      scopes: refreshScopes,
+      createdAt: now,
+      expiresAt: refreshExpiresAt,
+      rotatedAt: null,
+      parentHash,
+    });
+    expiresAt = Math.max(expiresAt, refreshExpiresAt);
+  }
+  await store.extendGrant(grant.id, expiresAt);
+  return { accessToken: access.token, expiresIn: access.expiresIn, refreshToken, idToken, scopes: accessScopes };
+}

@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { issuerOf, type Deps } from "../server/deps.js";
+import { signJwt } from "./keys.js";
+import { epochSeconds } from "../lib/clock.js";
+import type { AccessStore, ClientRecord, GrantRecord, PermissionRecord, ProjectRecord, ProjectRef, UserRecord } from "../store/types.js";
+
+/**
+ * The OpenID Connect scopes (Core §3.1.2.1, §5.4). Every project knows them
+ * and every user may grant them; they are not permissions.
+ */
+export const OIDC_SCOPES: ReadonlyMap<string, string> = new Map([
+  ["openid", "Sign you in with your account"],
+  ["profile", "See your name"],
+  ["email", "See your email address"],
+]);
+
+export const isOidcScope = (scope: string): boolean => OIDC_SCOPES.has(scope);
+
+/**
+ * What a user may receive now: the permissions of their current roles, and
+ * the OpenID Connect scopes. Checked at every issuance, so a permission taken
+ * away stops reaching new tokens at once.
+ */
+export async function userHoldings(
+  store: AccessStore,
+  ref: ProjectRef,
+  userId: string,
+): Promise<{ permissions: string[]; holds(scope: string): boolean }> {
+  const permissions = (await store.getUserPermissions(ref, userId)).map((p) => p.id);
+  const held = new Set(permissions);
+  return { permissions, holds: (scope) => held.has(scope) || isOidcScope(scope) };
+}
+
+/** The OIDC scopes among `requested`, as records shaped like permissions. */
+export function oidcScopesOf(ref: { organization: string; project: string }, requested: readonly string[]): PermissionRecord[] {
+  return requested
+    .filter(isOidcScope)
+    .map((id) => ({ organization: ref.organization, project: ref.project, id, description: OIDC_SCOPES.get(id)! }));
+}
+
+/**
+ * at_hash (Core §3.1.3.6): the left half of the SHA-256 of the access token
+ * (ES256 uses SHA-256), base64url-encoded.
+ */
+export function atHash(accessToken: string): string {
+  return createHash("sha256").update(accessToken, "ascii").digest().subarray(0, 16).toString("base64url");
+}
+
+/** The claims the user's granted scopes release (Core §5.4). */
+export function userClaims(user: UserRecord, scopes: readonly string[]): Record<string, string> {
+  const claims: Record<string, string> = {};
+  if (scopes.includes("profile")) {
+    claims.name = user.name;
+    claims.preferred_username = user.id;
+  }
+  if (scopes.includes("email") && user.email !== "") claims.email = user.email;
+  return claims;
+}
+
+/**
+ * Signs an ID token (Core §2, §3.1.3.6) with the project's key: iss, sub,
+ * aud (the client), azp, exp, iat, auth_time, nonce when the authorization
+ * request had one, at_hash of the access token issued with it, and the
+ * profile/email claims its scopes release.
+ */
+export async function issueIdToken(
+  deps: Deps,
+  project: ProjectRecord,
+  grant: GrantRecord,
+  client: ClientRecord,
+  user: UserRecord,
+  scopes: readonly string[],
+  accessToken: string,
+  nonce: string,
+): Promise<string> {
+  const { kid, key } = await deps.keys.signing(project);
+  const iat = epochSeconds(deps.clock);
+  return signJwt(
+    { alg: "ES256", typ: "JWT", kid },
+    {
+      iss: issuerOf(deps.config.baseUrl, project),
+      sub: user.id,
+      aud: client.id,
+      azp: client.id,
+      exp: iat + client.accessTokenTtl,
+      iat,
+      auth_time: grant.authTime,
+      ...(nonce !== "" ? { nonce } : {}),
+      at_hash: atHash(accessToken),
+      ...userClaims(user, scopes),
+    },
+    key,
+  );
+}
