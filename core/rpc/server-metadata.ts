@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { GetServerMetadataRequest, GetServerMetadataResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import { issuerOf, type Deps } from "../server/deps.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
-import { GRANTS } from "./token.js";
+import { GRANTS } from "../grants/registry.js";
 
 /**
  * The authorization server metadata of a project (RFC 8414 §2, OpenID Connect

@@ -13,7 +13,7 @@ import { getServerMetadata } from "./server-metadata.js";
 import { revoke } from "./revoke.js";
 import { userInfo } from "./userinfo.js";
 import { token } from "./token.js";
-import { verifyToken } from "../tokens/access-token.js";
+import { verifyToken } from "./verify-token.js";
 
 /**
  * Adapts a `(deps, request)` handler to an RPC method: errors leave as

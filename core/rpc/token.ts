@@ -4,16 +4,7 @@ import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_p
 import type { Deps } from "../server/deps.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
-import { authorizationCodeGrant } from "../grants/authorization-code.js";
-import { clientCredentialsGrant } from "../grants/client-credentials.js";
-import { passwordGrant } from "../grants/password.js";
-import { refreshTokenGrant } from "../grants/refresh-token.js";
-import type { Grant } from "../grants/types.js";
-
-/** Every grant the token endpoint knows, by grant_type. */
-export const GRANTS: ReadonlyMap<string, Grant> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant].map((grant) => [grant.grantType, grant]),
-);
+import { GRANTS } from "../grants/registry.js";
 
 /**
  * The token endpoint (RFC 6749 §3.2): the grant must be known, the client

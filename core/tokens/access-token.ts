@@ -1,13 +1,10 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
-import { TokenFailure, type VerifyTokenRequest, type VerifyTokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
+import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { projectOfIssuer, type Deps } from "../server/deps.js";
 import type { GrantRecord, ProjectRef } from "../store/types.js";
 import { GRANT_CLAIM } from "./issue.js";
 import type { VerifiedSignature } from "./verified-tokens.js";
 import { epochSeconds } from "../lib/clock.js";
-
-type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
 
 /** A verified access token: its claims, the grant it belongs to and the project that issued it. */
 export interface AccessToken {
@@ -102,45 +99,5 @@ async function verifySignature(
   return {
     ok: true,
     verified: { payload: payload as VerifiedSignature["payload"], ref, issuer, kid, expiresAt: payload.exp! },
-  };
-}
-
-/**
- * VerifyToken for resource servers: inspectAccessToken, then, when asked, the
- * project, audience and scopes. Any failure is an inactive answer.
- */
-export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
-  const result = await check(deps, request);
-  deps.metrics.verifications.inc({ result: result.active ? "active" : (TokenFailure[result.failure ?? TokenFailure.UNSPECIFIED] ?? "unspecified").toLowerCase() });
-  return result;
-}
-
-async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
-  const only =
-    request.organization !== "" || request.project !== ""
-      ? { organization: request.organization, project: request.project }
-      : undefined;
-  const inspected = await inspectAccessToken(deps, request.token, only);
-  if (!inspected.ok) return { active: false, failure: inspected.failure };
-  const { payload, ref, issuer, scopes, audience } = inspected.token;
-  if (request.audience !== "" && !audience.includes(request.audience)) {
-    return { active: false, failure: TokenFailure.AUDIENCE };
-  }
-  if (!request.requiredScopes.every((s) => scopes.includes(s))) {
-    return { active: false, failure: TokenFailure.INSUFFICIENT_SCOPE };
-  }
-  return {
-    active: true,
-    subject: payload.sub!,
-    clientId: String(payload.client_id),
-    scopes,
-    audience,
-    expiresAt: BigInt(payload.exp!),
-    issuedAt: BigInt(payload.iat!),
-    organization: ref.organization,
-    project: ref.project,
-    tokenId: payload.jti!,
-    issuer,
-    failure: TokenFailure.UNSPECIFIED,
   };
 }
