@@ -1,5 +1,5 @@
 import type { AuthorizeRequest } from "../../gen/iam/v1/authorization_pb.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import type { CodeChallengeMethod } from "../lib/pkce.js";
 import type { ClientRecord, ProjectRecord } from "../store/types.js";
 

@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { constantEquals, sha256 } from "../lib/crypto.js";
 import type { AuthorizationRequestRecord, ProjectRef } from "../store/types.js";

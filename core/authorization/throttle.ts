@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { Code } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";

@@ -1,5 +1,5 @@
 import type { TokenRequest } from "../../gen/iam/v1/token_pb.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import type { ClientRecord, ProjectRecord } from "../store/types.js";
 import type { IssuedTokens } from "../tokens/issue.js";
 

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AuthorizeRequest, AuthorizeResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
-import { issuerOf, type Deps } from "../server/deps.js";
+import { issuerOf, type Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
 import { checkClient } from "../authorization/checks/client.js";

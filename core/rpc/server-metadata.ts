@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { GetServerMetadataRequest, GetServerMetadataResponseSchema } from "../../gen/iam/v1/token_pb.js";
-import { issuerOf, type Deps } from "../server/deps.js";
+import { issuerOf, type Deps } from "../deps.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
 import { GRANTS } from "../grants/registry.js";
 

@@ -4,7 +4,7 @@ import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { authorize } from "./authorize.js";
 import { consent } from "./consent.js";
 import { login } from "./login.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import { OAuthError, toConnectError } from "../errors.js";
 import { noteRefusal } from "../observe/context.js";
 import { introspect } from "./introspect.js";

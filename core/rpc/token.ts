@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfoRequest, UserInfoResponseSchema } from "../../gen/iam/v1/token_pb.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { userClaims } from "../tokens/oidc.js";
 import { inspectAccessToken } from "../tokens/access-token.js";

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { TokenFailure, type VerifyTokenRequest, type VerifyTokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
-import type { Deps } from "../server/deps.js";
+import type { Deps } from "../deps.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
 
 type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;

@@ -1,4 +1,4 @@
-import { issuerOf, type Deps } from "./deps.js";
+import { issuerOf, type Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken } from "../lib/crypto.js";
 import type { AccessStore, ProjectRef } from "../store/types.js";

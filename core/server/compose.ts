@@ -1,7 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "./bootstrap.js";
 import { isPostgresUrl, type Config } from "./config.js";
-import type { Deps } from "./deps.js";
+import type { Deps } from "../deps.js";
 import { KeyRing } from "../tokens/keys.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { createPasswordHashing } from "../lib/password.js";

@@ -8,7 +8,7 @@ import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { createAdminService } from "../rpc/admin/service.js";
-import type { Deps } from "./deps.js";
+import type { Deps } from "../deps.js";
 import type { HealthState } from "./health.js";
 import { createReflectionServices } from "./reflection.js";
 import { createAuthorizationService, createTokenService } from "../rpc/services.js";

@@ -1,6 +1,6 @@
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
-import { projectOfIssuer, type Deps } from "../server/deps.js";
+import { projectOfIssuer, type Deps } from "../deps.js";
 import type { GrantRecord, ProjectRef } from "../store/types.js";
 import { GRANT_CLAIM } from "./issue.js";
 import type { VerifiedSignature } from "./verified-tokens.js";

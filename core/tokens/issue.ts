@@ -1,4 +1,4 @@
-import { issuerOf, type Deps } from "../server/deps.js";
+import { issuerOf, type Deps } from "../deps.js";
 import { signJwt } from "./keys.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { issuerOf, type Deps } from "../server/deps.js";
+import { issuerOf, type Deps } from "../deps.js";
 import { signJwt } from "./keys.js";
 import { epochSeconds } from "../lib/clock.js";
 import type { AccessStore, ClientRecord, GrantRecord, PermissionRecord, ProjectRecord, ProjectRef, UserRecord } from "../store/types.js";

@@ -1,5 +1,5 @@
 import test from "ava";
-import { issuerOf, projectOfIssuer } from "../../core/server/deps.js";
+import { issuerOf, projectOfIssuer } from "../../core/deps.js";
 
 const BASE = "https://iam.example.com";
 

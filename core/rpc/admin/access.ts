@@ -1,5 +1,5 @@
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
-import type { Deps } from "../../server/deps.js";
+import type { Deps } from "../../deps.js";
 import type { ProjectRef, RoleSubject } from "../../store/types.js";
 import { found, notFound, toPermission, toRole, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";

@@ -9,7 +9,7 @@ import {
   type RoleSchema,
   type UserSchema,
 } from "../../../gen/iam/v1/admin_pb.js";
-import { issuerOf } from "../../server/deps.js";
+import { issuerOf } from "../../deps.js";
 import { invalid } from "./validate.js";
 import type {
   ClientRecord,

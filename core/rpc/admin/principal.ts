@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_TENANT, GLOBAL_ADMIN_PERMISSION, PROJECT_ADMIN_PERMISSION } from "../../server/bootstrap.js";
-import type { Deps } from "../../server/deps.js";
+import type { Deps } from "../../deps.js";
 import type { ProjectRef } from "../../store/types.js";
 import { inspectAccessToken } from "../../tokens/access-token.js";
 

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../../gen/iam/v1/admin_pb.js";
-import type { Deps } from "../../server/deps.js";
+import type { Deps } from "../../deps.js";
 import { noteRefusal } from "../../observe/context.js";
 import { AlreadyExists, type ProjectRef } from "../../store/types.js";
 import * as access from "./access.js";

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
-import type { Deps } from "../../server/deps.js";
+import type { Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import type { ProjectRef, UserRecord } from "../../store/types.js";
 import { found, maskOf, toUser, type Out } from "./convert.js";

@@ -1,13 +1,13 @@
-import type { Config } from "./config.js";
-import type { KeyRing } from "../tokens/keys.js";
-import type { Clock } from "../lib/clock.js";
-import type { PasswordHashing } from "../lib/password.js";
-import type { RateLimiter } from "../lib/rate-limit.js";
-import type { Logger } from "../observe/log.js";
-import type { Metrics } from "../observe/metrics.js";
-import type { ProjectRef, Store } from "../store/types.js";
-import type { ClientAuthenticator } from "../tokens/client-auth.js";
-import type { VerifiedTokens } from "../tokens/verified-tokens.js";
+import type { Config } from "./server/config.js";
+import type { KeyRing } from "./tokens/keys.js";
+import type { Clock } from "./lib/clock.js";
+import type { PasswordHashing } from "./lib/password.js";
+import type { RateLimiter } from "./lib/rate-limit.js";
+import type { Logger } from "./observe/log.js";
+import type { Metrics } from "./observe/metrics.js";
+import type { ProjectRef, Store } from "./store/types.js";
+import type { ClientAuthenticator } from "./tokens/client-auth.js";
+import type { VerifiedTokens } from "./tokens/verified-tokens.js";
 
 /** What the RPC handlers need; built once by the composition root. */
 export interface Deps {
