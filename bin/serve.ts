@@ -9,7 +9,7 @@ import type { Logger } from "../core/observe/log.js";
 import { Metrics } from "../core/observe/metrics.js";
 import { startCoreServer, type RunningServer } from "../core/server/listen.js";
 import { createGateway } from "../gateway/app.js";
-import { createBalancedTransport } from "../gateway/balanced-transport.js";
+import { createBalancedTransport } from "../wire/balanced-transport.js";
 import { startGatewayServer } from "../gateway/server.js";
 import { reportReady, shareRates, signInHint, workerSlot } from "./cluster.js";
 

@@ -10,7 +10,7 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenFailure, TokenService, type VerifyTokenResponse } from "../gen/iam/v1/token_pb.js";
-import { createBalancedTransport } from "../gateway/balanced-transport.js";
+import { createBalancedTransport } from "../wire/balanced-transport.js";
 
 export { TokenFailure, TokenService, type VerifyTokenResponse };
 

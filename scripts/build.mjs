@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Compiles the server (bin, core, gateway, gen, client) from TypeScript to
+ * Compiles the server (bin, core, gateway, gen, client, wire) from TypeScript to
  * JavaScript in dist/, one file for each, with source maps. `npm start` runs
  * the result: no TypeScript loader in the running process (it would hold
  * about 100 MB more and slow every start). Type checking is `npm run
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const SOURCES = ["bin", "core", "gateway", "gen", "client"];
+const SOURCES = ["bin", "core", "gateway", "gen", "client", "wire"];
 
 function* typescript(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

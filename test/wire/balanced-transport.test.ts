@@ -13,7 +13,7 @@ import {
   isRepeatable,
   READ_ONLY_METHODS,
   type BalancedTransportOptions,
-} from "../../gateway/balanced-transport.js";
+} from "../../wire/balanced-transport.js";
 import { ADMIN_CLIENT_SECRET, DEFAULT, startTestCore, type TestCore } from "../helpers.js";
 
 /**
