@@ -1,28 +1,19 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { connectCodeOf, ERROR_KEY, httpStatusOf, oauthErrorMetadata, type OAuthErrorCode } from "../wire/errors.js";
 
-/** The error codes of RFC 6749 §4.1.2.1 and §5.2. */
-export type OAuthErrorCode =
-  | "invalid_request"
-  | "invalid_client"
-  | "invalid_grant"
-  | "unauthorized_client"
-  | "unsupported_grant_type"
-  | "unsupported_response_type"
-  | "invalid_scope"
-  | "access_denied"
-  | "server_error"
-  | "temporarily_unavailable"
-  // RFC 7009 §2.2.1
-  | "unsupported_token_type"
-  // RFC 6750 §3.1
-  | "invalid_token"
-  | "insufficient_scope";
-
-/** Metadata keys that carry an OAuthError across the RPC boundary. */
-export const ERROR_KEY = "oauth-error";
-export const REDIRECT_KEY = "oauth-redirect";
-export const STATUS_KEY = "oauth-status";
-export const RETRY_AFTER_KEY = "retry-after";
+// The RFC codes, the metadata keys and the mapping between them and HTTP or
+// Connect are shared with every caller of the core (wire/errors.ts); they are
+// re-exported here for the core's own modules and for callers not yet
+// importing them from wire/.
+export {
+  ERROR_KEY,
+  httpStatusOf,
+  oauthErrorOf,
+  REDIRECT_KEY,
+  RETRY_AFTER_KEY,
+  STATUS_KEY,
+  type OAuthErrorCode,
+} from "../wire/errors.js";
 
 interface OAuthErrorOptions {
   /** Where the user agent must be sent to report this error to the client (RFC 6749 §4.1.2.1). */
@@ -67,41 +58,6 @@ export class OAuthError extends Error {
   }
 }
 
-/** The HTTP status of each error at the token endpoint (RFC 6749 §5.2). */
-export function httpStatusOf(error: OAuthErrorCode): number {
-  switch (error) {
-    case "invalid_client":
-    case "invalid_token":
-      return 401;
-    case "insufficient_scope":
-      return 403;
-    case "access_denied":
-      return 403;
-    case "server_error":
-      return 500;
-    case "temporarily_unavailable":
-      return 503;
-    default:
-      return 400;
-  }
-}
-
-const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
-  invalid_request: Code.InvalidArgument,
-  invalid_client: Code.Unauthenticated,
-  invalid_grant: Code.FailedPrecondition,
-  unauthorized_client: Code.PermissionDenied,
-  unsupported_grant_type: Code.InvalidArgument,
-  unsupported_response_type: Code.InvalidArgument,
-  invalid_scope: Code.InvalidArgument,
-  access_denied: Code.PermissionDenied,
-  server_error: Code.Internal,
-  temporarily_unavailable: Code.Unavailable,
-  unsupported_token_type: Code.InvalidArgument,
-  invalid_token: Code.Unauthenticated,
-  insufficient_scope: Code.PermissionDenied,
-};
-
 /**
  * Turns anything a handler threw into the ConnectError sent to the caller. An
  * OAuthError keeps its RFC code in metadata; anything else is a server_error
@@ -109,11 +65,7 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
  */
 export function toConnectError(err: unknown, onUnexpected: (err: unknown) => void): ConnectError {
   if (err instanceof OAuthError) {
-    const metadata = new Headers({ [ERROR_KEY]: err.error });
-    if (err.redirectTo !== undefined) metadata.set(REDIRECT_KEY, err.redirectTo);
-    if (err.status !== httpStatusOf(err.error)) metadata.set(STATUS_KEY, String(err.status));
-    if (err.retryAfter !== undefined) metadata.set(RETRY_AFTER_KEY, String(err.retryAfter));
-    return new ConnectError(err.message, err.code ?? CONNECT_CODE[err.error], metadata, err.details, err);
+    return new ConnectError(err.message, err.code ?? connectCodeOf(err.error), oauthErrorMetadata(err), err.details, err);
   }
   if (err instanceof ConnectError) return err;
   onUnexpected(err);
@@ -124,22 +76,4 @@ export function toConnectError(err: unknown, onUnexpected: (err: unknown) => voi
     undefined,
     err,
   );
-}
-
-/** Reads the RFC error code back from a ConnectError (the gateway's side). */
-export function oauthErrorOf(err: ConnectError): OAuthErrorCode {
-  const code = err.metadata.get(ERROR_KEY);
-  if (code !== null && Object.hasOwn(CONNECT_CODE, code)) return code as OAuthErrorCode;
-  switch (err.code) {
-    case Code.Unauthenticated:
-      return "invalid_client";
-    case Code.Unavailable:
-    case Code.DeadlineExceeded:
-    case Code.ResourceExhausted:
-      return "temporarily_unavailable";
-    case Code.InvalidArgument:
-      return "invalid_request";
-    default:
-      return "server_error";
-  }
 }

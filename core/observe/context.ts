@@ -1,67 +1,22 @@
-import { randomUUID } from "node:crypto";
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { Transport } from "@connectrpc/connect";
-import { IN_PROCESS } from "../server/in-process-transport.js";
-
-/** The header that carries a request id from the gateway to the core, and back to callers. */
-export const REQUEST_ID_HEADER = "x-request-id";
-
-/** What one request or RPC has gathered for its log line. */
-export interface RequestScope {
-  readonly requestId: string;
-  /** The RFC error code of a refusal, and its internal reason (which never names a secret). */
-  refusal?: { error: string; detail: unknown };
-}
-
-type HeaderInit = ConstructorParameters<typeof Headers>[0];
-
-const scopes = new AsyncLocalStorage<RequestScope>();
-
 /**
- * A caller's request id is kept when it is a plain token of at most 64
- * characters (a UUID, a trace id); anything else is replaced, so no caller can
- * write markup, newlines or a megabyte into the log through it.
+ * The current request, as the core sees it. The scope itself, the request id
+ * header and its propagation are shared with the gateway (wire/request-id.ts)
+ * and re-exported here for the core's own modules and for callers not yet
+ * importing them from wire/; what only the core records lives here.
  */
-const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+import { currentRequest } from "../../wire/request-id.js";
 
-export function requestIdFrom(header: string | null | undefined): string {
-  return header !== null && header !== undefined && ACCEPTABLE_ID.test(header) ? header : randomUUID();
-}
-
-/** Runs `fn` with `scope` as the current request: every log line written inside it carries its id. */
-export function inRequest<T>(scope: RequestScope, fn: () => T): T {
-  return scopes.run(scope, fn);
-}
-
-export function currentRequest(): RequestScope | undefined {
-  return scopes.getStore();
-}
+export {
+  currentRequest,
+  inRequest,
+  propagateRequestId,
+  REQUEST_ID_HEADER,
+  requestIdFrom,
+  type RequestScope,
+} from "../../wire/request-id.js";
 
 /** Records why the current request was refused, for its one log line. */
 export function noteRefusal(error: string, detail: unknown): void {
-  const scope = scopes.getStore();
+  const scope = currentRequest();
   if (scope !== undefined) scope.refusal = { error, detail };
-}
-
-/**
- * A transport that sends the current request's id with every call, so that
- * the core's log line of an RPC carries the id of the gateway request that
- * made it.
- */
-export function propagateRequestId(transport: Transport): Transport {
-  // In-process calls run inside the current request's scope already.
-  if ((transport as { [IN_PROCESS]?: true })[IN_PROCESS] === true) return transport;
-  const withId = (header: HeaderInit | undefined): HeaderInit | undefined => {
-    const scope = scopes.getStore();
-    if (scope === undefined) return header;
-    const headers = new Headers(header);
-    headers.set(REQUEST_ID_HEADER, scope.requestId);
-    return headers;
-  };
-  return {
-    unary: (method, signal, timeoutMs, header, input, contextValues) =>
-      transport.unary(method, signal, timeoutMs, withId(header), input, contextValues),
-    stream: (method, signal, timeoutMs, header, input, contextValues) =>
-      transport.stream(method, signal, timeoutMs, withId(header), input, contextValues),
-  };
 }

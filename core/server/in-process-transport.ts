@@ -7,12 +7,10 @@ import {
   type HandlerContext,
   type Transport,
 } from "@connectrpc/connect";
+import { IN_PROCESS } from "../../wire/request-id.js";
 
 /** The protocolName of in-process calls (HandlerContext.protocolName). */
 export const IN_PROCESS_PROTOCOL = "in-process";
-
-/** Marks a transport whose calls run in the caller's own async context. */
-export const IN_PROCESS = Symbol("in-process transport");
 
 type UnaryHandler = (request: unknown, context: HandlerContext) => unknown;
 
