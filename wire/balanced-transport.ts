@@ -1,62 +1,42 @@
+/**
+ * A Connect transport over several replicas of the core: round-robin over
+ * those that are up, and failover for the calls that may be sent again. The
+ * gateway uses it when given several core URLs (bin/serve.ts, IAM_CORE_URL),
+ * and so do resource servers (client/index.ts). Which calls may be repeated
+ * is read from the .proto declarations (`option idempotency_level`), not
+ * from a list kept here.
+ *
+ * Part of wire/: imported by bin/, gateway/ and client/, imports neither
+ * core/ nor gateway/.
+ */
 import type { DescMessage, DescMethod, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
 
 /**
- * RPCs that only read, and so may be sent again to another replica when the
- * first one failed at the connection level, whether or not it received them.
- *
- * The .proto files declare no `idempotency_level`, so the list is explicit
- * (a method that declares NO_SIDE_EFFECTS or IDEMPOTENT later is repeatable
- * without being listed here). Each was read in core/ before it was listed:
- *
- * - TokenService VerifyToken, Introspect, UserInfo: look a token up (signature,
- *   grant, user) and answer its state; nothing is written. Introspect
- *   authenticates the calling client, which counts no failures and locks
- *   nothing (only metrics move, and those are per replica anyway).
- * - TokenService GetJwks, GetServerMetadata: a project's public keys and its
- *   discovery metadata; keys are read (and cached), never created here.
- * - grpc.health.v1.Health Check, List, Watch: the health protocol requires
- *   Check to be "idempotent and side effect free"; List and Watch only report.
- * - AdminService Get* / List*: read the store after authenticating a bearer
- *   token (verification only: no counters, no audit rows).
- *
- * Deliberately absent, because repeating a delivered call changes the outcome:
- * Token (an authorization code exchanged twice is a replay, which revokes the
- * grant; a refresh token presented twice is reuse, which revokes its family),
- * Revoke, Authorize (records a pending request), Login (counts failed
- * sign-ins, locks accounts), Consent (issues the code), every AdminService
- * write, and server reflection (not used through this transport).
+ * The gRPC health protocol, vendored as published (proto/grpc/health/v1/
+ * health.proto), declares no idempotency_level; its specification requires
+ * Check to be "idempotent and side effect free", and List and Watch only
+ * report, so all three may be repeated. The option is not added to the
+ * vendored file: it would change what the core serves for it (reflection
+ * would describe another file, and the Connect protocol would accept GET
+ * for Check), and the file would no longer be the one gRPC publishes.
  */
-export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
-  "iam.v1.TokenService/VerifyToken",
-  "iam.v1.TokenService/Introspect",
-  "iam.v1.TokenService/UserInfo",
-  "iam.v1.TokenService/GetJwks",
-  "iam.v1.TokenService/GetServerMetadata",
-  "grpc.health.v1.Health/Check",
-  "grpc.health.v1.Health/List",
-  "grpc.health.v1.Health/Watch",
-  "iam.v1.AdminService/GetOrganization",
-  "iam.v1.AdminService/ListOrganizations",
-  "iam.v1.AdminService/GetProject",
-  "iam.v1.AdminService/ListProjects",
-  "iam.v1.AdminService/GetClient",
-  "iam.v1.AdminService/ListClients",
-  "iam.v1.AdminService/GetUser",
-  "iam.v1.AdminService/ListUsers",
-  "iam.v1.AdminService/ListUserConsents",
-  "iam.v1.AdminService/ListPermissions",
-  "iam.v1.AdminService/ListRoles",
-]);
+const HEALTH_SERVICE = "grpc.health.v1.Health";
 
-/** Whether a call of `method` may be repeated after it may have been delivered. */
+/**
+ * Whether a call of `method` may be repeated after it may have been
+ * delivered: the .proto declares it without side effects or idempotent
+ * (`option idempotency_level`). A method that declares neither is sent again
+ * only when the replica provably never received it (provesNotDelivered).
+ */
 export function isRepeatable(method: DescMethod): boolean {
   return (
     method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ||
     method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT ||
-    READ_ONLY_METHODS.has(`${method.parent.typeName}/${method.name}`)
+    method.parent.typeName === HEALTH_SERVICE
   );
 }
 
@@ -108,8 +88,6 @@ const CONNECTION_ERRORS = new Set([
   "ERR_HTTP2_SESSION_ERROR",
   "ERR_HTTP2_INVALID_SESSION",
 ]);
-/** How many input messages of a stream are kept, to send them again to another replica. */
-const REPLAY_LIMIT = 64;
 
 function causes(err: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -195,8 +173,11 @@ class Replica {
  *   naming how many replicas it tried.
  * - The caller's timeout covers the whole call, every attempt included;
  *   a call the caller cancels is not retried.
- * - A stream is retried only until it has a response; the input messages it
- *   has sent by then (at most 64) are sent again.
+ * - A server stream is retried as a unary call is, until it has its response:
+ *   its one request message is kept and sent again. A client or bidi stream
+ *   (no RPC of the core has one) is sent once and never repeated, even to a
+ *   replica that refused it: its input is read as it is sent, and nothing
+ *   of it is kept to send again.
  *
  * With one URL it is `createGrpcTransport` for that URL, and nothing else.
  */
@@ -251,16 +232,16 @@ export function createBalancedTransport(urls: readonly string[], options: Balanc
   };
 
   /**
-   * Runs `attempt` on replicas by plan() and the rules above. `replayable`
-   * says whether the call could be sent again at all (a stream whose input
-   * outgrew the replay buffer cannot).
+   * Runs `attempt` on replicas by plan() and the rules above. `resendable`
+   * says whether the call could be sent again at all (a client stream's
+   * input cannot).
    */
   async function call<R>(
     method: DescMethod,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     attempt: (replica: Replica, timeoutMs: number | undefined) => Promise<R>,
-    replayable: () => boolean = () => true,
+    resendable = true,
   ): Promise<R> {
     // As Connect reads it: no timeout given is the transport's default, and 0 or less is none.
     const budget = timeoutMs ?? options.transport?.defaultTimeoutMs;
@@ -291,7 +272,7 @@ export function createBalancedTransport(urls: readonly string[], options: Balanc
           throw err;
         }
         markDown(replica, err);
-        if (!replayable() || !(repeatable || provesNotDelivered(err))) {
+        if (!resendable || !(repeatable || provesNotDelivered(err))) {
           // A replica's own answer (UNAVAILABLE on the wire) goes as it came.
           if (err.isWireError || err.code === Code.Unavailable) throw err;
           // Not repeated: it may have been carried out. A connection that died
@@ -348,27 +329,22 @@ export function createBalancedTransport(urls: readonly string[], options: Balanc
       input: AsyncIterable<MessageInitShape<I>>,
       contextValues?: ContextValues,
     ): Promise<StreamResponse<I, O>> {
-      const replay = new ReplayableInput(input, REPLAY_LIMIT);
+      // A server stream's input is its one request message: kept, it can be
+      // sent again as a whole. Any other stream's input is passed on as it is.
+      const request = method.methodKind === "server_streaming" ? await collect(input) : undefined;
       let answered: Replica | undefined;
-      let response: StreamResponse<I, O>;
-      try {
-        response = await call(
-          method,
-          signal,
-          timeoutMs,
-          async (replica, remaining) => {
-            const input = replay.attempt();
-            const res = await replica.transport.stream(method, signal, remaining, header, input, contextValues);
-            replay.settle();
-            answered = replica;
-            return res;
-          },
-          () => replay.replayable,
-        );
-      } catch (err) {
-        replay.abandon();
-        throw err;
-      }
+      const response = await call(
+        method,
+        signal,
+        timeoutMs,
+        async (replica, remaining) => {
+          const sent = request === undefined ? input : createAsyncIterable(request);
+          const res = await replica.transport.stream(method, signal, remaining, header, sent, contextValues);
+          answered = replica;
+          return res;
+        },
+        request !== undefined,
+      );
       // Past its response a stream is not retried, but a connection that breaks
       // under it still takes its replica out of the rotation.
       const replica = answered!;
@@ -389,87 +365,8 @@ export function createBalancedTransport(urls: readonly string[], options: Balanc
   };
 }
 
-/**
- * The input of a stream, readable once per attempt: each attempt first gets
- * the messages earlier attempts took, then the rest of the source. Only the
- * latest attempt reads; an abandoned one sees the end of its input. Connect
- * calls `throw` on the input of a call that failed: the source is only told
- * (`throw`, `return`) once no other attempt can follow.
- */
-class ReplayableInput<T> {
-  readonly #source: AsyncIterable<T>;
-  readonly #limit: number;
-  #iterator: AsyncIterator<T> | undefined;
-  #buffer: T[] = [];
-  #ended = false;
-  #overflowed = false;
-  /** The latest attempt is the last one: it has its response. */
-  #final = false;
-  #generation = 0;
-
-  constructor(source: AsyncIterable<T>, limit: number) {
-    this.#source = source;
-    this.#limit = limit;
-  }
-
-  /** Whether every message taken so far can be sent again. */
-  get replayable(): boolean {
-    return !this.#overflowed;
-  }
-
-  /** The call has its response: no more attempts, nothing more to keep. */
-  settle(): void {
-    this.#final = true;
-  }
-
-  /** The call failed for good: the source is closed. */
-  abandon(): void {
-    this.#generation++;
-    this.#iterator?.return?.().catch(() => {});
-  }
-
-  attempt(): AsyncIterable<T> {
-    const generation = ++this.#generation;
-    let position = 0;
-    const self = this;
-    const finished: IteratorReturnResult<undefined> = { done: true, value: undefined };
-    /** This attempt's own end may be passed on to the source. */
-    const owns = () => generation === self.#generation && self.#final;
-    const iterator: AsyncIterator<T> = {
-      async next(): Promise<IteratorResult<T>> {
-        if (generation !== self.#generation) return finished;
-        if (position < self.#buffer.length) return { done: false, value: self.#buffer[position++]! };
-        if (self.#final && self.#buffer.length > 0) {
-          // The last attempt has sent again all that was kept: nothing more is.
-          self.#buffer = [];
-          position = 0;
-        }
-        if (self.#ended) return finished;
-        self.#iterator ??= self.#source[Symbol.asyncIterator]();
-        const result = await self.#iterator.next();
-        if (result.done === true) {
-          self.#ended = true;
-          return result;
-        }
-        if (!self.#final) {
-          if (self.#buffer.length < self.#limit && !self.#overflowed) {
-            self.#buffer.push(result.value);
-            position++;
-          } else {
-            self.#overflowed = true;
-          }
-        }
-        return result;
-      },
-      async throw(e?: unknown): Promise<IteratorResult<T>> {
-        if (owns() && self.#iterator?.throw !== undefined) return self.#iterator.throw(e);
-        return finished;
-      },
-      async return(value?: unknown): Promise<IteratorResult<T>> {
-        if (owns() && self.#iterator?.return !== undefined) return self.#iterator.return(value);
-        return finished;
-      },
-    };
-    return { [Symbol.asyncIterator]: () => iterator };
-  }
+async function collect<T>(messages: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const message of messages) all.push(message);
+  return all;
 }

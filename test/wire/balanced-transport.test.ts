@@ -1,19 +1,18 @@
+import { readdirSync } from "node:fs";
 import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
-import type { DescMethod } from "@bufbuild/protobuf";
+import type { DescFile, DescMethod } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import test, { type ExecutionContext } from "ava";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { startCoreServer, type RunningServer } from "../../core/server/listen.js";
-import {
-  createBalancedTransport,
-  isRepeatable,
-  READ_ONLY_METHODS,
-  type BalancedTransportOptions,
-} from "../../wire/balanced-transport.js";
+import { createBalancedTransport, isRepeatable, type BalancedTransportOptions } from "../../wire/balanced-transport.js";
 import { ADMIN_CLIENT_SECRET, DEFAULT, startTestCore, type TestCore } from "../helpers.js";
 
 /**
@@ -133,6 +132,33 @@ async function silentServer(t: ExecutionContext): Promise<{ url: string; timeout
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, timeouts };
 }
+
+/**
+ * The RPCs the balanced transport repeated when it kept its own list, before
+ * the .proto files declared `idempotency_level`: what it reads from the
+ * descriptors must be exactly this set, no more and no less.
+ */
+const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
+  "iam.v1.TokenService/VerifyToken",
+  "iam.v1.TokenService/Introspect",
+  "iam.v1.TokenService/UserInfo",
+  "iam.v1.TokenService/GetJwks",
+  "iam.v1.TokenService/GetServerMetadata",
+  "grpc.health.v1.Health/Check",
+  "grpc.health.v1.Health/List",
+  "grpc.health.v1.Health/Watch",
+  "iam.v1.AdminService/GetOrganization",
+  "iam.v1.AdminService/ListOrganizations",
+  "iam.v1.AdminService/GetProject",
+  "iam.v1.AdminService/ListProjects",
+  "iam.v1.AdminService/GetClient",
+  "iam.v1.AdminService/ListClients",
+  "iam.v1.AdminService/GetUser",
+  "iam.v1.AdminService/ListUsers",
+  "iam.v1.AdminService/ListUserConsents",
+  "iam.v1.AdminService/ListPermissions",
+  "iam.v1.AdminService/ListRoles",
+]);
 
 const JWKS = "iam.v1.TokenService/GetJwks";
 const TOKEN = "iam.v1.TokenService/Token";
@@ -465,6 +491,62 @@ test("the read-only list names real methods, and none that writes", (t) => {
   }
   // Every AdminService method that is not a Get or List writes.
   for (const m of AdminService.methods) t.is(isRepeatable(m), /^(Get|List)/.test(m.name), m.name);
+});
+
+/** Every method of every service generated in gen/, by its full name ("iam.v1.TokenService/Token"). */
+async function generatedMethods(): Promise<Map<string, DescMethod>> {
+  const gen = new URL("../../gen/", import.meta.url);
+  const methods = new Map<string, DescMethod>();
+  for (const path of readdirSync(gen, { recursive: true, encoding: "utf8" }).filter((p) => p.endsWith("_pb.ts")).sort()) {
+    const module = (await import(new URL(path, gen).href)) as Record<string, unknown>;
+    const files = Object.values(module).filter((v): v is DescFile => (v as { kind?: unknown } | null)?.kind === "file");
+    for (const service of files.flatMap((f) => f.services)) {
+      for (const m of service.methods) methods.set(`${service.typeName}/${m.name}`, m);
+    }
+  }
+  return methods;
+}
+
+test("what the protos declare repeatable is exactly what the transport repeated before, in every generated service", async (t) => {
+  const methods = await generatedMethods();
+  t.deepEqual([...new Set([...methods.values()].map((m) => m.parent.typeName))].sort(), [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "iam.v1.AdminService",
+    "iam.v1.AuthorizationService",
+    "iam.v1.TokenService",
+  ]);
+  const repeatable = [...methods].filter(([, m]) => isRepeatable(m)).map(([name]) => name);
+  t.deepEqual(repeatable.sort(), [...READ_ONLY_METHODS].sort());
+  // Outside the vendored health protocol, the declaration alone decides.
+  for (const [name, m] of methods) {
+    if (m.parent.typeName === "grpc.health.v1.Health") continue;
+    t.is(isRepeatable(m), m.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN, name);
+  }
+});
+
+test("a bidi stream (reflection) is sent once: not even to another replica when its own refused the connection", async (t) => {
+  const a = await startReplica(t);
+  const transport = createBalancedTransport([await refusingUrl(), a.url], { backoffMs: 60_000 });
+  const reflection = createClient(ServerReflection, transport);
+  const listServices = async () => {
+    const names: string[] = [];
+    const requests = createAsyncIterable([{ messageRequest: { case: "listServices" as const, value: "" } }]);
+    for await (const answer of reflection.serverReflectionInfo(requests)) {
+      if (answer.messageResponse.case === "listServicesResponse") names.push(...answer.messageResponse.value.service.map((s) => s.name));
+    }
+    return names;
+  };
+  // A fresh transport: the first call goes to the refusing replica, and fails there.
+  t.is((await rejection(t, listServices())).code, Code.Unavailable);
+  t.is(await a.calls("grpc.reflection.v1.ServerReflection/ServerReflectionInfo"), 0);
+  t.deepEqual(
+    transport.replicas().map((r) => r.up),
+    [false, true],
+  );
+  // The next call goes to the replica that is up, and is carried as any stream.
+  t.true((await listServices()).includes("iam.v1.TokenService"));
 });
 
 // Used by the type check only: the balanced transport is a Connect Transport.
