@@ -23,7 +23,7 @@ export interface Config {
   adminClientSecret: string;
   /**
    * Core URLs the gateway calls when it runs alone (`iam gateway`): one, or
-   * several replicas, balanced with failover (gateway/balanced-transport.ts).
+   * several replicas, balanced with failover (wire/balanced-transport.ts).
    */
   coreUrls: string[];
   /** Log level: debug, info, warn, error or silent. */

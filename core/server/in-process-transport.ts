@@ -28,7 +28,7 @@ const NO_DEADLINE = () => undefined;
  * The handler context is built lean: headers are made only when a handler
  * reads them, and no abort controller or deadline timer is set up for a
  * call that has neither. The call runs in the caller's async context, so
- * the request id (observe/context.ts) needs no header to travel.
+ * the request id (wire/request-id.ts) needs no header to travel.
  */
 export function createInProcessTransport(routes: (router: ConnectRouter) => void): Transport {
   const handlers = new Map<string, { service: DescService; handler: UnaryHandler }>();
