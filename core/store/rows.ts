@@ -7,7 +7,6 @@ import type {
   OrganizationRecord,
   PermissionRecord,
   ProjectRecord,
-  ProjectRef,
   RefreshTokenRecord,
   SigningKeyRecord,
   UserRecord,
@@ -142,56 +141,4 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     grantedAt: r.granted_at,
   });
   return { organization, project, client, user, permission, signingKey, request, code, grant, refresh, consent };
-}
-
-/**
- * Reads of what only administration changes (projects, clients, users and
- * what they hold), which each backend answers from memory while its change
- * epoch stands; keyed by their arguments.
- */
-export const CACHED_READS: Record<string, (args: unknown[]) => string> = {
-  getProject: ([ref]) => refKey(ref),
-  getClient: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getClientPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getUser: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-  getUserPermissions: ([ref, id]) => `${refKey(ref)}\u0000${String(id)}`,
-};
-
-/** The writes of the login and token flows: they change nothing CACHED_READS answers. */
-export const FLOW_WRITES: readonly string[] = [
-  "createAuthorizationRequest",
-  "authenticateAuthorizationRequest",
-  "recordFailedLogin",
-  "consumeAuthorizationRequest",
-  "createAuthorizationCode",
-  "consumeAuthorizationCode",
-  "createGrant",
-  "extendGrant",
-  "revokeGrant",
-  "revokeUserGrants",
-  "createRefreshToken",
-  "rotateRefreshToken",
-  "rememberConsent",
-  "revokeConsent",
-  "recordLoginFailure",
-  "clearLoginFailures",
-];
-
-/** Store methods that only read. */
-export const READ = /^(get|list|find|is|max|locked)/;
-/** Entries a process keeps at most; past it the copy starts again empty. */
-export const CACHE_LIMIT = 20_000;
-
-function refKey(ref: unknown): string {
-  const { organization, project } = ref as ProjectRef;
-  return `${organization}\u0000${project}`;
-}
-
-/** Entries are frozen: callers share them. */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }

@@ -1208,6 +1208,21 @@ export function storeContract(backend: StoreBackend): void {
     t.is(await store.getGrant("grant-1"), undefined, "purgeExpired did purge token state");
   });
 
+  // ------------------------------------------------------------ memory
+
+  it("the store under test is the caching layer: what administration holds is answered from memory until it changes", async (t, store) => {
+    t.is(typeof (store as unknown as { cachedReads?: unknown }).cachedReads, "number", "the store exposes what it keeps");
+    await seedProject(store, A);
+    await store.createClient(clientRecord(A, "web"));
+    const first = await store.getClient(A, "web");
+    t.is(await store.getClient(A, "web"), first, "the same frozen record: answered from memory");
+    t.true(Object.isFrozen(first) && Object.isFrozen(first!.redirectUris));
+    await store.createGrant(grantRecord(A, "grant-1"));
+    t.is(await store.getClient(A, "web"), first, "token state leaves it");
+    await store.updateClient(clientRecord(A, "web", { name: "Renamed" }));
+    t.is((await store.getClient(A, "web"))!.name, "Renamed", "administration drops it");
+  });
+
   // ------------------------------------------------------------ consents
 
   it("rememberConsent merges the scopes (union, sorted) and keeps the latest time; listConsents is ordered by client id", async (t, store) => {

@@ -4,7 +4,9 @@ import pg from "pg";
 import type { EpochSeconds, RoleRecord, Store } from "../types.js";
 import { AlreadyExists } from "../types.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
-import { CACHE_LIMIT, CACHED_READS, deepFreeze, FLOW_WRITES, READ, rowMappers, type Row } from "../rows.js";
+import { rowMappers, type Row } from "../rows.js";
+import type { Backend, BackendEvents } from "../backend.js";
+import { cachedStore } from "../cached.js";
 import { migrations } from "./migrations.js";
 
 
@@ -85,7 +87,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     await sealKeys(pool, sealer);
     changes = new ChangeListener(connection, origin, options.onListenerChange);
     await changes.start();
-    return createStore(pool, sealer, changes, options.onOperation ?? (() => {}));
+    const listener = changes;
+    return cachedStore((events) => postgresBackend(pool, sealer, listener, events), options.onOperation);
   } catch (err) {
     await changes?.close();
     await pool.end();
@@ -192,7 +195,7 @@ async function sealKeys(pool: pg.Pool, sealer: KeySealer): Promise<void> {
  * it is back (it is tried again every second). A connection that dies
  * without a word is found by the heartbeat within 2 × HEARTBEAT_MS.
  */
-class ChangeListener {
+export class ChangeListener {
   #epoch = 0;
   #up = false;
   #closed = false;
@@ -295,10 +298,6 @@ class ChangeListener {
   }
 }
 
-/** Writes that change no table of administration's: they leave the epoch alone (the purge moves it itself when it deleted a signing key). */
-const TOKEN_STATE_WRITES = new Set([...FLOW_WRITES, "purgeExpired"]);
-
-
 /**
  * PostgreSQL's text cannot hold U+0000, which SQLite's can, and which a
  * client may put in what iam-core keeps as inert data (a `state`, a `nonce`,
@@ -362,12 +361,7 @@ interface Tx {
   ended: boolean;
 }
 
-function createStore(
-  pool: pg.Pool,
-  sealer: KeySealer,
-  changes: ChangeListener,
-  observe: (operation: string, seconds: number) => void,
-): Store {
+export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: ChangeListener, events: BackendEvents): Backend {
   const flow = new AsyncLocalStorage<Tx>();
   const db = (): Queryable => {
     const tx = flow.getStore();
@@ -402,7 +396,7 @@ function createStore(
     permissions: r.permissions,
   });
   // Several statements that must land together: in the caller's transaction, or one of their own.
-  const atomic = <T>(fn: () => Promise<T>): Promise<T> => (store.transaction as Store["transaction"])(() => fn());
+  const atomic = <T>(fn: () => Promise<T>): Promise<T> => transaction(fn);
   const ROLE = `SELECT r.*, coalesce(array(SELECT permission_id FROM role_permissions rp
       WHERE rp.organization_id = r.organization_id AND rp.project_id = r.project_id AND rp.role_id = r.id
       ORDER BY permission_id), '{}') AS permissions FROM roles r`;
@@ -424,8 +418,7 @@ function createStore(
     return total;
   };
 
-  type Ops = { [K in Exclude<keyof Store, "transaction" | "close">]: Store[K] };
-  const ops: Ops = {
+  const ops: Omit<Store, "transaction" | "close"> = {
     isEmpty: async () => {
       // In a transaction (the default tenant's creation), processes starting
       // at once on an empty database take turns: the second finds it made.
@@ -990,61 +983,16 @@ function createStore(
     },
   };
 
-  const cache = new Map<string, unknown>();
-  let cachedAt = changes.epoch;
-  const store = {} as Record<string, unknown>;
-  for (const name of Object.keys(ops) as (keyof Ops)[]) {
-    const op = ops[name] as (...args: unknown[]) => Promise<unknown>;
-    const cacheKey = CACHED_READS[name];
-    const moves = !READ.test(name) && !TOKEN_STATE_WRITES.has(name);
-    const timed = async (args: unknown[]) => {
-      const started = performance.now();
-      try {
-        return await op(...args);
-      } finally {
-        observe(name, (performance.now() - started) / 1000);
-      }
-    };
-    store[name] = async (...args: unknown[]) => {
-      const tx = flow.getStore();
-      if (moves) {
-        if (tx !== undefined) tx.changed = true;
-        try {
-          return await timed(args);
-        } finally {
-          // Outside a transaction it has committed (or failed) by now.
-          if (tx === undefined) changes.bump();
-        }
-      }
-      if (cacheKey === undefined || tx !== undefined || !changes.up) return timed(args);
-      const epoch = changes.epoch;
-      if (epoch !== cachedAt) {
-        cache.clear();
-        cachedAt = epoch;
-      }
-      const id = `${name}\u0000${cacheKey(args)}`;
-      if (cache.has(id)) return cache.get(id);
-      const value = deepFreeze(await timed(args));
-      // Kept only if nothing changed while it was read.
-      if (changes.epoch === epoch) {
-        if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(id, value);
-      }
-      return value;
-    };
-  }
-  Object.defineProperty(store, "cachedReads", { get: () => cache.size });
-
-  store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+  const transaction = async <T>(fn: () => Promise<T>): Promise<T> => {
     const joined = flow.getStore();
-    if (joined !== undefined && !joined.ended) return fn(store as unknown as Store);
+    if (joined !== undefined && !joined.ended) return fn();
     const started = performance.now();
     const held = await checkout(pool);
     const tx: Tx = { client: held.client, changed: false, ended: false };
     let broken: Error | undefined;
     try {
       await tx.client.query("BEGIN");
-      const result = await flow.run(tx, () => fn(store as unknown as Store));
+      const result = await flow.run(tx, fn);
       // Ended before COMMIT is sent: work the transaction started and left
       // running must not slip onto the connection behind it (and run outside it).
       tx.ended = true;
@@ -1058,12 +1006,30 @@ function createStore(
       tx.ended = true;
       held.release(broken);
       if (tx.changed) changes.bump();
-      observe("transaction", (performance.now() - started) / 1000);
+      events.observe("transaction", (performance.now() - started) / 1000);
     }
   };
-  store.close = async () => {
-    await changes.close();
-    await pool.end();
+  return {
+    ops,
+    // The pool lets every operation in at once; the server's row locks decide.
+    enter: (_kind, run) => run,
+    transaction,
+    inTransaction: () => flow.getStore() !== undefined,
+    // Another caller's reads do not see this transaction's changes before it
+    // commits, and the epoch moves only then: reads in it go to the database.
+    cacheInTransaction: false,
+    changes: {
+      epoch: () => changes.epoch,
+      changed: () => {
+        const tx = flow.getStore();
+        // Outside a transaction it has committed (or failed) by now.
+        if (tx === undefined) changes.bump();
+        else tx.changed = true;
+      },
+    },
+    close: async () => {
+      await changes.close();
+      await pool.end();
+    },
   };
-  return store as unknown as Store;
 }

@@ -4,17 +4,29 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { EpochSeconds, ProjectRef, RoleRecord, Store } from "../types.js";
 import { AlreadyExists } from "../types.js";
-import { CACHE_LIMIT, CACHED_READS, deepFreeze, FLOW_WRITES, READ, rowMappers, type Row } from "../rows.js";
+import { rowMappers, type Row } from "../rows.js";
+import type { Backend, BackendEvents, ChangeFeed, Synchronous } from "../backend.js";
+import { cachedStore } from "../cached.js";
 import { migrations } from "./migrations.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
 
 
 /** The synchronous operations under the async Store: each Store method but transaction and close. */
-type StoreOps = {
-  [K in Exclude<keyof Store, "transaction" | "close">]: (
-    ...args: Parameters<Store[K]>
-  ) => Awaited<ReturnType<Store[K]>>;
-};
+type StoreOps = Synchronous<Omit<Store, "transaction" | "close">>;
+
+/**
+ * The change epoch: triggers move it on every change to administration's
+ * tables, by any connection or process (migration 3), so another process's
+ * change is seen on the next read, for the cost of one indexed read. A
+ * connection sees its own open transaction's changes in it.
+ */
+function changeEpoch(db: Database.Database): ChangeFeed {
+  const epoch = db.prepare("SELECT n FROM change_epoch").pluck();
+  return {
+    epoch: () => epoch.get() as number,
+    changed: () => {},
+  };
+}
 
 const json = (value: unknown) => JSON.stringify(value);
 
@@ -38,6 +50,25 @@ export interface StoreOptions {
 }
 
 export function openSqliteStore(path: string, options: StoreOptions = {}): Store {
+  const db = openDatabase(path, options.synchronous);
+  const sealer = options.sealer ?? createKeySealer();
+  try {
+    sealKeys(db, sealer);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return cachedStore((events) => sqliteBackend(db, sealer, events), options.onOperation);
+}
+
+/** The operations over `db`, the way they enter it, its transactions and its change epoch. */
+export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: BackendEvents): Backend {
+  const changes = changeEpoch(db);
+  return { ops: createOps(db, sealer, changes), ...groupCommit(db, events), changes, cacheInTransaction: true };
+}
+
+/** The database at `path` (created if needed, owner only), migrated. */
+export function openDatabase(path: string, synchronous: StoreOptions["synchronous"] = "full"): Database.Database {
   if (path !== ":memory:") {
     // The file holds every project's private signing keys: owner only. SQLite
     // gives the -wal and -shm files the database file's permissions.
@@ -46,18 +77,11 @@ export function openSqliteStore(path: string, options: StoreOptions = {}): Store
   }
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+  db.pragma(`synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
   db.pragma("foreign_keys = ON");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
-  const sealer = options.sealer ?? createKeySealer();
-  try {
-    sealKeys(db, sealer);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return asyncStore(db, createOps(db, sealer), options.onOperation);
+  return db;
 }
 
 /**
@@ -105,7 +129,7 @@ function insert(what: string, run: () => void): void {
   }
 }
 
-function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
+function createOps(db: Database.Database, sealer: KeySealer, changes: ChangeFeed): StoreOps {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     countOrgs: s("SELECT count(*) AS n FROM organizations"),
@@ -172,7 +196,6 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
       JOIN role_permissions rp ON rp.organization_id = cr.organization_id AND rp.project_id = cr.project_id AND rp.role_id = cr.role_id
       JOIN permissions p ON p.organization_id = rp.organization_id AND p.project_id = rp.project_id AND p.id = rp.permission_id
       WHERE cr.organization_id = ? AND cr.project_id = ? AND cr.client_id = ? ORDER BY p.id`),
-    changeEpoch: s("SELECT n FROM change_epoch").pluck(),
     findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
       AND kind = 'client' AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`),
     insertOrg: s("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)"),
@@ -377,7 +400,7 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
         : q.clientRoles.all(ref.organization, ref.project, subject.clientId)) as Row[]).map((r) => r.role_id),
     getClientPermissions: (ref, clientId) =>
       (q.clientPermissions.all(ref.organization, ref.project, clientId) as Row[]).map(permission),
-    getChangeEpoch: () => q.changeEpoch.get() as number,
+    getChangeEpoch: () => changes.epoch(),
     findClientGrant: (ref, clientId) => maybe(q.findClientGrant.get(ref.organization, ref.project, clientId), grant),
     createClient: (c) =>
       insert(`client ${c.id}`, () =>
@@ -569,58 +592,6 @@ function createOps(db: Database.Database, sealer: KeySealer): StoreOps {
   };
 }
 
-/** Writes that leave the cached reads alone: the flow's, the purge, and signing keys (which the key ring caches itself). */
-const TOKEN_STATE_WRITES = new Set([...FLOW_WRITES, "purgeExpired", "addSigningKey", "retireSigningKeys"]);
-
-/**
- * Reads of what only administration changes (CACHED_READS: projects,
- * clients, users and what they hold) are answered from memory; everything
- * else always reads the database. The copy is dropped whole when this process
- * changes any of it (any write but TOKEN_STATE_WRITES), when a transaction
- * rolls back, and when the change epoch has moved: triggers move it on every
- * change to those tables, by any connection or process (migration 3), so
- * another process's change is seen on the next read, for the cost of one
- * indexed read, while its token traffic leaves the copy alone. Entries are
- * frozen: callers share them.
- */
-class ReadCache {
-  readonly #entries = new Map<string, unknown>();
-  readonly #epoch: Database.Statement;
-  #version: unknown;
-
-  constructor(db: Database.Database) {
-    this.#epoch = db.prepare("SELECT n FROM change_epoch").pluck();
-    this.#version = this.#epoch.get();
-  }
-
-  /** The change epoch as this connection sees it (its own open transaction included). */
-  epoch(): number {
-    return this.#epoch.get() as number;
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  read(name: string, key: string, load: () => unknown): unknown {
-    const version = this.#epoch.get();
-    if (version !== this.#version) {
-      this.#entries.clear();
-      this.#version = version;
-    }
-    const id = `${name}\u0000${key}`;
-    if (this.#entries.has(id)) return this.#entries.get(id);
-    const value = deepFreeze(load());
-    if (this.#entries.size >= CACHE_LIMIT) this.#entries.clear();
-    this.#entries.set(id, value);
-    return value;
-  }
-
-  clear(): void {
-    this.#entries.clear();
-  }
-}
-
 /** How long a transaction waits for another process's write to end before it fails with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -648,49 +619,24 @@ async function beginImmediate(db: Database.Database): Promise<void> {
 }
 
 /**
- * Wraps the synchronous operations in the async Store. A transaction holds the
- * connection: calls from outside it wait until it ends, so that no other
- * caller's write can land inside it (and be rolled back with it). Calls made
- * from within the transaction's own async flow, even through the root store
- * (a key loaded on first use, say), join it instead of waiting on themselves.
+ * How operations enter the connection, and its transactions. A transaction
+ * holds the connection: calls from outside it wait until it ends, so that no
+ * other caller's write can land inside it (and be rolled back with it).
+ * Calls made from within the transaction's own async flow, even through the
+ * root store (a key loaded on first use, say), join it instead of waiting on
+ * themselves. A write outside any transaction joins the commit group like a
+ * transaction of its own: it returns once it is on disk.
  */
-function asyncStore(
-  db: Database.Database,
-  ops: StoreOps,
-  observe: (operation: string, seconds: number) => void = () => {},
-): Store {
+function groupCommit(db: Database.Database, events: BackendEvents) {
   let current: Promise<void> | undefined;
   const flow = new AsyncLocalStorage<Promise<void>>();
+  const joined = () => current !== undefined && flow.getStore() === current;
   const mustWait = () => current !== undefined && flow.getStore() !== current;
-  const cache = new ReadCache(db);
+  const afterRunning = async (run: (args: unknown[]) => unknown, args: unknown[]) => {
+    while (mustWait()) await current;
+    return run(args);
+  };
 
-  const store = {} as Record<string, unknown>;
-  for (const name of Object.keys(ops) as (keyof StoreOps)[]) {
-    const op = ops[name] as (...args: unknown[]) => unknown;
-    const cacheKey = CACHED_READS[name];
-    const invalidates = !READ.test(name) && !TOKEN_STATE_WRITES.has(name);
-    const run = (args: unknown[]) => {
-      const started = performance.now();
-      try {
-        return op(...args);
-      } finally {
-        if (invalidates) cache.clear();
-        observe(name, (performance.now() - started) / 1000);
-      }
-    };
-    // Only reads that reach the database are observed (as database time).
-    const write = !READ.test(name);
-    store[name] = async (...args: unknown[]) => {
-      // A write outside any transaction joins the commit group like a
-      // transaction of its own: it returns once it is on disk.
-      if (write && (current === undefined || flow.getStore() !== current)) {
-        return (store.transaction as Store["transaction"])(async () => run(args));
-      }
-      while (mustWait()) await current;
-      return cacheKey === undefined ? run(args) : cache.read(name, cacheKey(args), () => run(args));
-    };
-  }
-  Object.defineProperty(store, "cachedReads", { get: () => cache.size });
   /**
    * Group commit. Transactions that end close together share one COMMIT, so
    * one fsync (with synchronous=FULL) makes a whole group durable instead of
@@ -715,10 +661,10 @@ function asyncStore(
       closing.resolve();
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");
-      cache.clear();
+      events.rolledBack();
       closing.reject(err);
     } finally {
-      observe("commit", (performance.now() - started) / 1000);
+      events.observe("commit", (performance.now() - started) / 1000);
     }
   };
   const openGroup = async () => {
@@ -733,46 +679,54 @@ function asyncStore(
     return group;
   };
 
-  store.transaction = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
-    if (current !== undefined && flow.getStore() === current) return fn(store as unknown as Store);
+  const transaction = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    if (joined()) return fn();
     while (current !== undefined) await current;
     let release!: () => void;
     const tx = new Promise<void>((resolve) => (release = resolve));
     current = tx;
     const started = performance.now();
-    let joined: NonNullable<typeof group>;
+    let joinedGroup: NonNullable<typeof group>;
     try {
       // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
       // process) must still release the store.
-      joined = group ?? (await openGroup());
+      joinedGroup = group ?? (await openGroup());
       db.exec("SAVEPOINT tx");
       let result: T;
       try {
-        result = await flow.run(tx, () => fn(store as unknown as Store));
+        result = await flow.run(tx, fn);
         db.exec("RELEASE tx");
       } catch (err) {
         db.exec("ROLLBACK TO tx");
         db.exec("RELEASE tx");
         // Reads inside it may have remembered what was just rolled back.
-        cache.clear();
+        events.rolledBack();
         throw err;
       }
       current = undefined;
       release();
-      await joined.committed;
+      await joinedGroup.committed;
       return result;
     } finally {
       if (current === tx) {
         current = undefined;
         release();
       }
-      observe("transaction", (performance.now() - started) / 1000);
+      events.observe("transaction", (performance.now() - started) / 1000);
     }
   };
-  store.close = async () => {
-    while (current !== undefined) await current;
-    await commitGroup();
-    if (db.open) db.close();
+
+  return {
+    enter: (kind: "read" | "write", run: (args: unknown[]) => unknown) =>
+      kind === "write"
+        ? (args: unknown[]) => (joined() ? run(args) : transaction(() => run(args)))
+        : (args: unknown[]) => (mustWait() ? afterRunning(run, args) : run(args)),
+    transaction,
+    inTransaction: joined,
+    async close() {
+      while (current !== undefined) await current;
+      await commitGroup();
+      if (db.open) db.close();
+    },
   };
-  return store as unknown as Store;
 }

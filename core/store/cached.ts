@@ -1,0 +1,181 @@
+/**
+ * The Store over any backend, as the declarations (methods.ts) say. Reads
+ * with a cache key (projects, clients, users and what they hold: what only
+ * administration changes) are answered from memory while the backend's
+ * change epoch stands; everything else reaches the database. The copy is
+ * dropped whole when the epoch moves (a change by any process), when this
+ * process writes administration's tables, and when a rollback undoes what
+ * may have been read. Entries are frozen: callers share them.
+ */
+import type { Backend, BackendEvents, ChangeFeed, Operations } from "./backend.js";
+import { DECLARATIONS, STORE_METHODS, type Declaration, type StoreMethod } from "./methods.js";
+import type { Store } from "./types.js";
+
+/** Entries a process keeps at most; past it the copy starts again empty. */
+export const CACHE_LIMIT = 20_000;
+
+type Observe = (operation: string, seconds: number) => void;
+type Run = (args: unknown[]) => unknown;
+
+/**
+ * Builds the backend (handing it the events only it sees) and answers the
+ * Store over it. `observe` is told the seconds of each operation that
+ * reached the database, and of each transaction and commit.
+ */
+export function cachedStore(open: (events: BackendEvents) => Backend, observe: Observe = () => {}): Store {
+  const memory = new Memory();
+  const backend = open({ observe, rolledBack: () => memory.clear() });
+  checkDeclarations(backend.ops);
+  const { changes } = backend;
+
+  const remembered = (name: string, cacheKey: (...args: unknown[]) => string, run: Run): Run => {
+    const inTransaction = backend.cacheInTransaction ? () => false : () => backend.inTransaction();
+    return (args) => {
+      if (inTransaction()) return run(args);
+      const epoch = changes.epoch();
+      memory.at(epoch);
+      const id = `${name}\u0000${cacheKey(...args)}`;
+      if (memory.has(id)) return memory.get(id);
+      const loaded = run(args);
+      return loaded instanceof Promise
+        ? loaded.then((value) => memory.keep(id, value, epoch, changes))
+        : memory.keep(id, loaded, epoch, changes);
+    };
+  };
+  const changing = (run: Run): Run =>
+    followedBy(run, () => {
+      memory.clear();
+      changes.changed();
+    });
+
+  const store = {} as Record<string, unknown>;
+  for (const name of STORE_METHODS) {
+    const declaration: Declaration<unknown[]> = DECLARATIONS[name];
+    const run = timed(name, backend.ops[name] as (...args: unknown[]) => unknown, observe);
+    const entered = backend.enter(
+      declaration.kind,
+      declaration.kind === "write"
+        ? declaration.changes === "administration"
+          ? changing(run)
+          : run
+        : declaration.cacheKey !== undefined
+          ? remembered(name, declaration.cacheKey, run)
+          : run,
+    );
+    store[name] = async (...args: unknown[]) => entered(args);
+  }
+  store.transaction = <T>(fn: (s: Store) => Promise<T>): Promise<T> => backend.transaction(() => fn(store as unknown as Store));
+  store.close = () => backend.close();
+  Object.defineProperty(store, "cachedReads", { get: () => memory.size });
+  return store as unknown as Store;
+}
+
+/** A backend's operations and the declarations name the same methods, or the store is not built. */
+function checkDeclarations(ops: Operations): void {
+  const declared = new Set<string>(STORE_METHODS);
+  const undeclared = Object.keys(ops).filter((name) => !declared.has(name));
+  const missing = STORE_METHODS.filter((name) => typeof ops[name] !== "function");
+  if (undeclared.length > 0 || missing.length > 0) {
+    throw new Error(
+      `the store's declarations (core/store/methods.ts) and the backend disagree: ` +
+        `undeclared ${JSON.stringify(undeclared)}, without an operation ${JSON.stringify(missing)}`,
+    );
+  }
+}
+
+/** `op` with the seconds it took (until its promise settled, if it answers one) told to `observe`. */
+function timed(name: StoreMethod, op: (...args: unknown[]) => unknown, observe: Observe): Run {
+  return (args) => {
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = op(...args);
+    } catch (err) {
+      observe(name, (performance.now() - started) / 1000);
+      throw err;
+    }
+    if (result instanceof Promise) return timedUntilSettled(result, name, started, observe);
+    observe(name, (performance.now() - started) / 1000);
+    return result;
+  };
+}
+
+async function timedUntilSettled(result: Promise<unknown>, name: StoreMethod, started: number, observe: Observe): Promise<unknown> {
+  try {
+    return await result;
+  } finally {
+    observe(name, (performance.now() - started) / 1000);
+  }
+}
+
+/** `run`, with `after()` called once each call has answered or failed, synchronously or not. */
+function followedBy(run: Run, after: () => void): Run {
+  const settled = async (result: Promise<unknown>) => {
+    try {
+      return await result;
+    } finally {
+      after();
+    }
+  };
+  return (args) => {
+    let result: unknown;
+    try {
+      result = run(args);
+    } catch (err) {
+      after();
+      throw err;
+    }
+    if (result instanceof Promise) return settled(result);
+    after();
+    return result;
+  };
+}
+
+/** What is kept of the remembered reads, and the epoch it was read at. */
+class Memory {
+  readonly #entries = new Map<string, unknown>();
+  #epoch: number | undefined;
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The epoch now: what was kept at another is dropped. */
+  at(epoch: number): void {
+    if (epoch !== this.#epoch) {
+      this.#entries.clear();
+      this.#epoch = epoch;
+    }
+  }
+
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  get(id: string): unknown {
+    return this.#entries.get(id);
+  }
+
+  /** Freezes `value` and keeps it, unless the epoch moved while it was read. */
+  keep(id: string, value: unknown, epoch: number, changes: ChangeFeed): unknown {
+    deepFreeze(value);
+    if (changes.epoch() === epoch) {
+      if (this.#entries.size >= CACHE_LIMIT) this.#entries.clear();
+      this.#entries.set(id, value);
+    }
+    return value;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/** Entries are frozen: callers share them. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

@@ -1,0 +1,133 @@
+/**
+ * What each Store method does, declared once for every backend: the caching
+ * layer (cached.ts) acts on these declarations and on nothing else, not on a
+ * method's name. A method added to the Store does not compile until it is
+ * declared here, and test/store/declarations.test.ts fails when a backend
+ * has an operation without a declaration, or a declaration no operation.
+ */
+import type { ProjectRef, Store } from "./types.js";
+
+/** The Store's methods that reach the database: all but transaction and close. */
+export type StoreMethod = Exclude<keyof Store, "transaction" | "close">;
+
+export type Declaration<A extends unknown[]> =
+  /**
+   * Reads. With a cache key, it reads what only administration changes and
+   * is answered from memory under that key while the change epoch stands;
+   * without one, it reads the database at every call.
+   */
+  | { readonly kind: "read"; cacheKey?(...args: A): string }
+  /**
+   * Writes. `administration`: organizations, projects, signing keys,
+   * clients, users, roles or permissions; what is kept in memory is dropped
+   * and the change epoch moves (the key ring reloads a project's keys on
+   * it). `token state`: only the login and token flows' rows; memory and the
+   * epoch are left alone.
+   */
+  | { readonly kind: "write"; readonly changes: "administration" | "token state" };
+
+export type Declarations = { readonly [K in StoreMethod]: Declaration<Parameters<Store[K]>> };
+
+const read = { kind: "read" } as const;
+const administration = { kind: "write", changes: "administration" } as const;
+const tokenState = { kind: "write", changes: "token state" } as const;
+
+const project = (ref: ProjectRef) => `${ref.organization}\u0000${ref.project}`;
+const inProject = (ref: ProjectRef, id: string) => `${project(ref)}\u0000${id}`;
+
+export const DECLARATIONS: Declarations = {
+  // TenantStore
+  createOrganization: administration,
+  getOrganization: read,
+  listOrganizations: read,
+  updateOrganization: administration,
+  deleteOrganization: administration,
+  createProject: administration,
+  getProject: { kind: "read", cacheKey: project },
+  listProjects: read,
+  updateProject: administration,
+  deleteProject: administration,
+  isEmpty: read,
+
+  // ClientStore
+  createClient: administration,
+  getClient: { kind: "read", cacheKey: inProject },
+  listClients: read,
+  updateClient: administration,
+  setClientSecret: administration,
+  deleteClient: administration,
+
+  // UserStore
+  createUser: administration,
+  getUser: { kind: "read", cacheKey: inProject },
+  listUsers: read,
+  updateUser: administration,
+  setUserPassword: administration,
+  deleteUser: administration,
+  revokeUserGrants: tokenState,
+
+  // AccessStore
+  createPermission: administration,
+  getPermissions: read,
+  listPermissions: read,
+  deletePermission: administration,
+  createRole: administration,
+  getRole: read,
+  listRoles: read,
+  deleteRole: administration,
+  assignRole: administration,
+  unassignRole: administration,
+  getRolesOf: read,
+  getUserPermissions: { kind: "read", cacheKey: inProject },
+  getClientPermissions: { kind: "read", cacheKey: inProject },
+
+  // SigningKeyStore
+  addSigningKey: administration,
+  listSigningKeys: read,
+  retireSigningKeys: administration,
+  maxAccessTokenTtl: read,
+  getChangeEpoch: read,
+
+  // AuthorizationRequestStore
+  createAuthorizationRequest: tokenState,
+  getAuthorizationRequest: read,
+  authenticateAuthorizationRequest: tokenState,
+  recordFailedLogin: tokenState,
+  consumeAuthorizationRequest: tokenState,
+
+  // AuthorizationCodeStore
+  createAuthorizationCode: tokenState,
+  getAuthorizationCode: read,
+  consumeAuthorizationCode: tokenState,
+
+  // GrantStore
+  createGrant: tokenState,
+  getGrant: read,
+  findClientGrant: read,
+  extendGrant: tokenState,
+  revokeGrant: tokenState,
+
+  // RefreshTokenStore
+  createRefreshToken: tokenState,
+  getRefreshToken: read,
+  rotateRefreshToken: tokenState,
+
+  // ConsentStore
+  getConsent: read,
+  rememberConsent: tokenState,
+  listConsents: read,
+  revokeConsent: tokenState,
+
+  // LoginThrottleStore
+  lockedUntil: read,
+  recordLoginFailure: tokenState,
+  clearLoginFailures: tokenState,
+
+  // MaintenanceStore. Expired token state; when a retired signing key
+  // expires with it, the backend moves the epoch itself (SQLite's triggers,
+  // PostgreSQL's purge), as it would for any write to signing_keys.
+  purgeExpired: tokenState,
+};
+
+/** The declared methods, in the order above. */
+export const STORE_METHODS = Object.keys(DECLARATIONS) as StoreMethod[];
