@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import Router from "@koa/router";
 import Koa, { type Context } from "koa";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
@@ -46,6 +46,10 @@ const BROWSER_COOKIE = "iam_browser";
 /** POSIX shell single quoting: the value reaches the command as it is, whatever it holds. */
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/** curl's `-u` value: the client id, and the secret from the shell's $CLIENT_SECRET. */
+function basicUser(clientId: string): string {
+  return /^[A-Za-z0-9._~-]+$/.test(clientId) ? `"${clientId}:$CLIENT_SECRET"` : `${shellQuote(`${clientId}:`)}"$CLIENT_SECRET"`;
 }
 const BINDING_VALUE = /^[A-Za-z0-9_-]{43}$/;
 const PREFIX = "/services/oauth2/:organization/:project";
@@ -144,12 +148,12 @@ export function createGateway(options: GatewayOptions): Koa {
   };
 
   /** The body of a POST to /authorize or /consent: a form, or JSON. */
-  const readPost = async (ctx: Context, mayRepeat: readonly string[]) => {
+  const readPost = async (ctx: Context) => {
     const type = mediaType(ctx);
     const text = await readBody(ctx, maxBody);
     if (type === "application/json") return { form: false, body: parseJsonObject(text), params: undefined };
     if (type === "application/x-www-form-urlencoded") {
-      const params = parseParams(text, mayRepeat);
+      const params = parseParams(text);
       const body: Record<string, unknown> = {
         request_id: params.get("request_id"),
         username: params.get("username"),
@@ -160,9 +164,6 @@ export function createGateway(options: GatewayOptions): Koa {
       return { form: true, body, params };
     }
     throw new BadRequest(415, "send application/x-www-form-urlencoded or application/json");
-  };
-  const noRepeatedFields = (params: Params | undefined) => {
-    if (params !== undefined && params.repeated.length > 0) throw new BadRequest(400, "request parameters must not be repeated");
   };
 
   /**
@@ -224,13 +225,12 @@ export function createGateway(options: GatewayOptions): Koa {
     let requestId = "";
     let username = "";
     try {
-      const { form, body, params } = await readPost(ctx, []);
+      const { form, body, params } = await readPost(ctx);
       // A form post without request_id but with response_type is an
       // authorization request sent by POST, not a login.
       if (params !== undefined && params.get("request_id") === "" && params.get("response_type") !== "") {
         return await authorizationRequest(ctx, params, 303);
       }
-      noRepeatedFields(params);
       asJson = !form;
       requestId = stringField(body, "request_id");
       username = stringField(body, "username");
@@ -241,6 +241,7 @@ export function createGateway(options: GatewayOptions): Koa {
         password: stringField(body, "password"),
         browserBinding: form ? (readCookie(ctx, BROWSER_COOKIE) ?? "") : undefined,
         clientAddress: ctx.ip,
+        repeatedParameters: params?.repeated ?? [],
       });
       const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
       if (answer.redirectTo !== "") {
@@ -297,8 +298,7 @@ export function createGateway(options: GatewayOptions): Koa {
   router.post("/consent", async (ctx) => {
     let asJson = mediaType(ctx) === "application/json";
     try {
-      const { form, body, params } = await readPost(ctx, ["scope"]);
-      noRepeatedFields(params);
+      const { form, body, params } = await readPost(ctx);
       asJson = !form;
       if (body.deny !== undefined && typeof body.deny !== "boolean") throw new BadRequest(400, "deny must be a boolean");
       const deny = body.deny === true;
@@ -308,6 +308,7 @@ export function createGateway(options: GatewayOptions): Koa {
         scopes: form ? (body.scopes as string[]) : stringListField(body, "scopes"),
         deny,
         browserBinding: form ? (readCookie(ctx, BROWSER_COOKIE) ?? "") : undefined,
+        repeatedParameters: params?.repeated ?? [],
       });
       if (asJson) return json(ctx, 200, { redirect_to: answer.redirectTo });
       redirect(ctx, 303, answer.redirectTo);
@@ -316,18 +317,26 @@ export function createGateway(options: GatewayOptions): Koa {
     }
   });
 
-  // Step 4: the default client's callback, for people following the flow by hand.
-  router.get("/redirect", (ctx, next) => {
-    if (ctx.params.organization !== "iam-admins" || ctx.params.project !== "iam-admins") return next();
+  // Step 4: the callback page of the client the core names, for people following the flow by hand.
+  router.get("/redirect", async (ctx, next) => {
+    let metadata;
+    try {
+      metadata = await services.tokens.getServerMetadata(project(ctx));
+    } catch (err) {
+      if (err instanceof ConnectError && err.code === Code.NotFound) return next();
+      const e = toWireError(err, logger);
+      return json(ctx, e.status, { error: e.error, error_description: e.description });
+    }
+    const callback = metadata.callbackPage;
+    if (callback === undefined) return next();
     const params = parseParams(ctx.querystring);
-    const issuer = `${options.baseUrl}${base(ctx)}`;
     // Every value is shell-quoted: the page invites pasting this into a terminal.
     const tokenCurl = [
-      `curl -s -X POST ${shellQuote(`${issuer}/token`)} \\`,
-      `  -u "admin-client:$CLIENT_SECRET" \\`,
+      `curl -s -X POST ${shellQuote(metadata.tokenEndpoint)} \\`,
+      `  -u ${basicUser(callback.clientId)} \\`,
       `  --data-urlencode grant_type=authorization_code \\`,
       `  --data-urlencode ${shellQuote(`code=${params.get("code")}`)} \\`,
-      `  --data-urlencode ${shellQuote(`redirect_uri=${issuer}/redirect`)}`,
+      `  --data-urlencode ${shellQuote(`redirect_uri=${callback.redirectUri}`)}`,
     ].join("\n");
     page(
       ctx,
@@ -373,9 +382,6 @@ export function createGateway(options: GatewayOptions): Koa {
     clientSecret: params.get("client_secret"),
     basic,
   });
-  const noRepeats = (params: Params) => {
-    if (params.repeated.length > 0) throw new BadRequest(400, "request parameters must not be repeated");
-  };
 
   // Step 5: the token endpoint (RFC 6749 §3.2).
   router.post(
@@ -411,12 +417,12 @@ export function createGateway(options: GatewayOptions): Koa {
   router.post(
     "/introspect",
     formEndpoint("introspection", async (ctx, params, basic) => {
-      noRepeats(params);
       const a = await services.tokens.introspect({
         ...project(ctx),
         token: params.get("token"),
         tokenTypeHint: params.get("token_type_hint"),
         client: clientOf(params, basic),
+        repeatedParameters: params.repeated,
       });
       if (!a.active) return json(ctx, 200, { active: false });
       json(ctx, 200, {
@@ -439,12 +445,12 @@ export function createGateway(options: GatewayOptions): Koa {
   router.post(
     "/revoke",
     formEndpoint("revocation", async (ctx, params, basic) => {
-      noRepeats(params);
       await services.tokens.revoke({
         ...project(ctx),
         token: params.get("token"),
         tokenTypeHint: params.get("token_type_hint"),
         client: clientOf(params, basic),
+        repeatedParameters: params.repeated,
       });
       ctx.set({ "Cache-Control": "no-store", Pragma: "no-cache" });
       ctx.status = 200;
@@ -517,9 +523,9 @@ export function createGateway(options: GatewayOptions): Koa {
         subject_types_supported: m.subjectTypesSupported,
         id_token_signing_alg_values_supported: m.idTokenSigningAlgValuesSupported,
         authorization_response_iss_parameter_supported: m.authorizationResponseIssParameterSupported,
-        request_parameter_supported: false,
-        request_uri_parameter_supported: false,
-        claims_parameter_supported: false,
+        request_parameter_supported: m.requestParameterSupported,
+        request_uri_parameter_supported: m.requestUriParameterSupported,
+        claims_parameter_supported: m.claimsParameterSupported,
       };
     } catch (err) {
       const e = toWireError(err, logger);

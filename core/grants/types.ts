@@ -14,7 +14,10 @@ export interface GrantContext {
 /** One grant type of the token endpoint (RFC 6749 §4, §6). */
 export interface Grant {
   grantType: string;
-  /** The request parameters it reads, beyond grant_type and client authentication. */
+  /**
+   * The request parameters it reads, beyond grant_type and client
+   * authentication: its handler sees only these (core/rpc/parameters.ts).
+   */
   parameters: readonly string[];
   handler(ctx: GrantContext): Promise<IssuedTokens>;
 }

@@ -8,6 +8,7 @@ import { withQuery } from "../lib/redirect-uri.js";
 import { isSubset } from "../lib/scopes.js";
 import type { AuthorizationRequestRecord } from "../store/types.js";
 import { loadPendingRequest } from "../authorization/pending.js";
+import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
 
 /**
  * Records the user's decision. Approval of a subset of the offered scopes
@@ -20,6 +21,7 @@ export async function consent(
   deps: Deps,
   request: ConsentRequest,
 ): Promise<MessageInitShape<typeof ConsentResponseSchema>> {
+  refuseRepeatedParameters(PARAMETERS.consent, request.repeatedParameters);
   const pending = await loadPendingRequest(deps, request);
   if (pending.userId === null || pending.offeredScopes === null || pending.authTime === null) {
     throw new OAuthError("invalid_request", "log in before giving consent");

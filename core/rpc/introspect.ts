@@ -6,6 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import type { ProjectRecord } from "../store/types.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
+import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
 
 type Answer = MessageInitShape<typeof IntrospectResponseSchema>;
 const INACTIVE: Answer = { active: false };
@@ -32,6 +33,7 @@ export async function endpointProject(deps: Deps, ref: { organization: string; p
  * other case, foreign and garbage tokens included, is `{"active": false}`.
  */
 export async function introspect(deps: Deps, request: IntrospectRequest): Promise<Answer> {
+  refuseRepeatedParameters(PARAMETERS.introspect, request.repeatedParameters);
   const project = await endpointProject(deps, request);
   const { client } = await deps.clients.authenticate(project, request.client ?? { clientId: "", clientSecret: "" });
   if (client.type !== "confidential") {

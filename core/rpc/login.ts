@@ -8,6 +8,7 @@ import { isSubset, selectScopes } from "../lib/scopes.js";
 import { oidcScopesOf } from "../tokens/oidc.js";
 import { redirectError } from "../authorization/errors.js";
 import { completeRequest } from "./consent.js";
+import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
 import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 
@@ -28,6 +29,7 @@ export async function login(
   deps: Deps,
   request: LoginRequest,
 ): Promise<MessageInitShape<typeof LoginResponseSchema>> {
+  refuseRepeatedParameters(PARAMETERS.login, request.repeatedParameters);
   const pending = await loadPendingRequest(deps, request);
   const client = await deps.store.getClient(pending, pending.clientId);
   const project = await deps.store.getProject(pending);

@@ -6,6 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import { endpointProject, tokenTypeHint } from "./introspect.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
+import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
 
 /**
  * Token revocation (RFC 7009). The client authenticates (public clients by
@@ -17,6 +18,7 @@ import { inspectAccessToken } from "../tokens/access-token.js";
  * answered like a success (§2.2).
  */
 export async function revoke(deps: Deps, request: RevokeRequest): Promise<MessageInitShape<typeof RevokeResponseSchema>> {
+  refuseRepeatedParameters(PARAMETERS.revoke, request.repeatedParameters);
   const project = await endpointProject(deps, request);
   const { client } = await deps.clients.authenticate(project, request.client ?? { clientId: "", clientSecret: "" });
   if (request.token === "") throw new OAuthError("invalid_request", "token is missing");

@@ -1,9 +1,21 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { GetServerMetadataRequest, GetServerMetadataResponseSchema } from "../../gen/iam/v1/token_pb.js";
+import type { CallbackPageSchema, GetServerMetadataRequest, GetServerMetadataResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
 import { GRANTS } from "../grants/registry.js";
+import { ADMIN_CLIENT_ID, DEFAULT_TENANT } from "../server/bootstrap.js";
+import type { ProjectRef } from "../store/types.js";
+
+/**
+ * The client whose redirect URI is the gateway's callback page: the default
+ * client, which bootstrap registers with `{issuer}/redirect`, for people
+ * following the flow by hand. Other projects have no such page.
+ */
+function callbackPageOf(ref: ProjectRef, issuer: string): MessageInitShape<typeof CallbackPageSchema> | undefined {
+  const isDefaultTenant = ref.organization === DEFAULT_TENANT.organization && ref.project === DEFAULT_TENANT.project;
+  return isDefaultTenant ? { clientId: ADMIN_CLIENT_ID, redirectUri: `${issuer}/redirect` } : undefined;
+}
 
 /**
  * The authorization server metadata of a project (RFC 8414 §2, OpenID Connect
@@ -37,5 +49,10 @@ export async function getServerMetadata(
     subjectTypesSupported: ["public"],
     idTokenSigningAlgValuesSupported: ["ES256"],
     authorizationResponseIssParameterSupported: true,
+    // Request objects (OpenID Connect Core §6) and the claims parameter (§5.5) are not read.
+    requestParameterSupported: false,
+    requestUriParameterSupported: false,
+    claimsParameterSupported: false,
+    callbackPage: callbackPageOf(request, issuer),
   };
 }

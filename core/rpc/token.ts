@@ -5,19 +5,18 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";
+import { declaredParametersOf, PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "./parameters.js";
 
 /**
  * The token endpoint (RFC 6749 §3.2): the grant must be known, the client
- * authenticated and allowed to use it; then the grant's handler runs.
+ * authenticated and allowed to use it; then the grant's handler runs on the
+ * parameters it declares.
  */
 export async function token(deps: Deps, request: TokenRequest): Promise<MessageInitShape<typeof TokenResponseSchema>> {
-  if (request.repeatedParameters.length > 0) {
+  const [repeated] = repeatedParameters(PARAMETERS.token, request.repeatedParameters);
+  if (repeated !== undefined) {
     // The name is echoed only when it looks like a parameter name, never free text.
-    const name = request.repeatedParameters[0]!;
-    throw new OAuthError(
-      "invalid_request",
-      /^[a-z_]{1,32}$/.test(name) ? `parameter ${name} must not be repeated` : "request parameters must not be repeated",
-    );
+    throw new OAuthError("invalid_request", /^[a-z_]{1,32}$/.test(repeated) ? `parameter ${repeated} must not be repeated` : REPEATED_PARAMETERS);
   }
   if (request.grantType === "") throw new OAuthError("invalid_request", "grant_type is missing");
   const grant = GRANTS.get(request.grantType);
@@ -48,7 +47,7 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
     throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
   }
 
-  const issued = await grant.handler({ deps, request, project, client });
+  const issued = await grant.handler({ deps, request: declaredParametersOf(grant, request), project, client });
   const issuedOf = (tokenType: string) => deps.metrics.tokensIssued.inc({ grant_type: grant.grantType, token_type: tokenType });
   issuedOf("access_token");
   if (issued.refreshToken !== undefined) issuedOf("refresh_token");

@@ -1,4 +1,5 @@
 import { OAuthError } from "../../errors.js";
+import { PARAMETERS, repeatedParameters } from "../../rpc/parameters.js";
 import type { AuthorizeCheck } from "../context.js";
 
 /**
@@ -8,7 +9,7 @@ import type { AuthorizeCheck } from "../context.js";
  */
 export const checkClient: AuthorizeCheck = async (ctx) => {
   const { request, deps } = ctx;
-  if (request.repeatedParameters.includes("client_id")) {
+  if (repeatedParameters(PARAMETERS.authorize, request.repeatedParameters).includes("client_id")) {
     throw new OAuthError("invalid_request", "client_id must not be repeated");
   }
   const project = await deps.store.getProject(request);

@@ -1,5 +1,6 @@
 import { OAuthError } from "../../errors.js";
 import { isRegisteredRedirectUri } from "../../lib/redirect-uri.js";
+import { PARAMETERS, repeatedParameters } from "../../rpc/parameters.js";
 import type { AuthorizeCheck } from "../context.js";
 
 /**
@@ -10,7 +11,7 @@ import type { AuthorizeCheck } from "../context.js";
  */
 export const checkRedirectUri: AuthorizeCheck = (ctx) => {
   const { request, client } = ctx;
-  if (request.repeatedParameters.includes("redirect_uri")) {
+  if (repeatedParameters(PARAMETERS.authorize, request.repeatedParameters).includes("redirect_uri")) {
     throw new OAuthError("invalid_request", "redirect_uri must not be repeated");
   }
   if (request.redirectUri === "") throw new OAuthError("invalid_request", "redirect_uri is missing");

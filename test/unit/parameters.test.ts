@@ -1,0 +1,78 @@
+import { create } from "@bufbuild/protobuf";
+import test from "ava";
+import { TokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
+import { OAuthError } from "../../core/errors.js";
+import { GRANTS } from "../../core/grants/registry.js";
+import {
+  declaredParametersOf,
+  PARAMETERS,
+  REPEATED_PARAMETERS,
+  refuseRepeatedParameters,
+  repeatedParameters,
+} from "../../core/rpc/parameters.js";
+
+test("a repeated name breaks the rule unless the endpoint lets it repeat", (t) => {
+  t.deepEqual(repeatedParameters(PARAMETERS.authorize, []), []);
+  t.deepEqual(repeatedParameters(PARAMETERS.authorize, ["state", "client_id"]), ["state", "client_id"]);
+  t.deepEqual(repeatedParameters(PARAMETERS.consent, ["scope"]), []);
+  t.deepEqual(repeatedParameters(PARAMETERS.consent, ["scope", "request_id"]), ["request_id"]);
+});
+
+test("names no endpoint reads may not repeat either (RFC 6749 §3.1 covers every parameter)", (t) => {
+  t.deepEqual(repeatedParameters(PARAMETERS.token, ["pad"]), ["pad"]);
+});
+
+test("refuseRepeatedParameters throws invalid_request without naming the parameter", (t) => {
+  t.notThrows(() => refuseRepeatedParameters(PARAMETERS.consent, ["scope"]));
+  const err = t.throws(() => refuseRepeatedParameters(PARAMETERS.introspect, ["token"]), { instanceOf: OAuthError });
+  t.is(err.error, "invalid_request");
+  t.is(err.message, REPEATED_PARAMETERS);
+});
+
+test("each endpoint declares each parameter once, and lets repeat only what it reads", (t) => {
+  for (const [endpoint, declared] of Object.entries(PARAMETERS)) {
+    t.is(new Set(declared.reads).size, declared.reads.length, endpoint);
+    for (const name of declared.mayRepeat) t.true(declared.reads.includes(name), `${endpoint} ${name}`);
+  }
+});
+
+/** Fields of TokenRequest that are not parameters a grant reads. */
+const NOT_GRANT_PARAMETERS = ["organization", "project", "grant_type", "client_id", "client_secret", "basic", "repeated_parameters"];
+
+test("every parameter field of TokenRequest is declared by a grant, and the token endpoint reads them all", (t) => {
+  const declared = new Set([...GRANTS.values()].flatMap((grant) => grant.parameters));
+  for (const field of TokenRequestSchema.fields) {
+    if (NOT_GRANT_PARAMETERS.includes(field.name)) continue;
+    t.true(declared.has(field.name), `${field.name} is read by no grant`);
+  }
+  for (const name of declared) t.true(PARAMETERS.token.reads.includes(name), name);
+});
+
+test("a grant sees the parameters it declares, with client authentication, and every other grant's parameter empty", (t) => {
+  const request = create(TokenRequestSchema, {
+    organization: "acme",
+    project: "shop",
+    grantType: "client_credentials",
+    code: "a-code",
+    redirectUri: "https://app.example/cb",
+    codeVerifier: "a-verifier",
+    refreshToken: "a-refresh-token",
+    scope: "read",
+    clientId: "app",
+    clientSecret: "secret",
+    basic: { clientId: "app", clientSecret: "secret" },
+    username: "alice",
+    password: "pw",
+  });
+  const seen = declaredParametersOf(GRANTS.get("client_credentials")!, request);
+  t.is(seen.scope, "read");
+  for (const cleared of [seen.code, seen.redirectUri, seen.codeVerifier, seen.refreshToken, seen.username, seen.password]) t.is(cleared, "");
+  t.is(seen.clientId, "app");
+  t.is(seen.clientSecret, "secret");
+  t.deepEqual(seen.basic, request.basic);
+  t.is(seen.grantType, "client_credentials");
+  t.is(request.code, "a-code", "the request itself is left as it was");
+
+  const code = declaredParametersOf(GRANTS.get("authorization_code")!, request);
+  t.deepEqual([code.code, code.redirectUri, code.codeVerifier, code.scope, code.refreshToken], ["a-code", "https://app.example/cb", "a-verifier", "", ""]);
+});
