@@ -1,0 +1,85 @@
+/** Pending authorization requests and authorization codes (AuthorizationRequestStore, AuthorizationCodeStore). */
+import type Database from "better-sqlite3";
+import type { Synchronous } from "../backend.js";
+import type { AuthorizationCodeStore, AuthorizationRequestStore } from "../types.js";
+import { insert, json, type Mappers, maybe, type Row } from "./sql.js";
+
+export function authorization(
+  db: Database.Database,
+  map: Mappers,
+): Synchronous<AuthorizationRequestStore & AuthorizationCodeStore> {
+  const s = (sql: string) => db.prepare(sql);
+  const q = {
+    insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
+      scopes, state, code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time,
+      offered_scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
+    authenticateRequest: s(
+      "UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ? WHERE id_hash = ?",
+    ),
+    failedLogin: s(
+      "UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = ? RETURNING failed_logins",
+    ),
+    deleteRequest: s("DELETE FROM authorization_requests WHERE id_hash = ?"),
+    insertCode: s(`INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id,
+      redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at,
+      consumed_at, grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getCode: s("SELECT * FROM authorization_codes WHERE code_hash = ?"),
+    consumeCode: s(
+      "UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
+    ),
+  };
+  const { request, code } = map;
+
+  return {
+    createAuthorizationRequest: (r) =>
+      insert("authorization request", () =>
+        q.insertRequest.run(
+          r.idHash,
+          r.organization,
+          r.project,
+          r.clientId,
+          r.redirectUri,
+          json(r.scopes),
+          r.state,
+          r.codeChallenge,
+          r.codeChallengeMethod,
+          r.nonce,
+          r.browserBindingHash,
+          r.userId,
+          r.authTime,
+          r.offeredScopes === null ? null : json(r.offeredScopes),
+          r.createdAt,
+          r.expiresAt,
+        ),
+      ),
+    getAuthorizationRequest: (idHash) => maybe(q.getRequest.get(idHash), request),
+    authenticateAuthorizationRequest: (idHash, login) => {
+      q.authenticateRequest.run(login.userId, login.authTime, json(login.offeredScopes), idHash);
+    },
+    recordFailedLogin: (idHash) => ((q.failedLogin.get(idHash) as Row | undefined)?.failed_logins as number) ?? 0,
+    consumeAuthorizationRequest: (idHash) => q.deleteRequest.run(idHash).changes === 1,
+    createAuthorizationCode: (c) =>
+      insert("authorization code", () =>
+        q.insertCode.run(
+          c.codeHash,
+          c.organization,
+          c.project,
+          c.clientId,
+          c.userId,
+          c.redirectUri,
+          json(c.scopes),
+          c.codeChallenge,
+          c.codeChallengeMethod,
+          c.nonce,
+          c.authTime,
+          c.createdAt,
+          c.expiresAt,
+          c.consumedAt,
+          c.grantId,
+        ),
+      ),
+    getAuthorizationCode: (codeHash) => maybe(q.getCode.get(codeHash), code),
+    consumeAuthorizationCode: (codeHash, grantId, at) => q.consumeCode.run(at, grantId, codeHash).changes === 1,
+  };
+}

@@ -1,0 +1,72 @@
+/** Clients (ClientStore). */
+import type Database from "better-sqlite3";
+import type { Synchronous } from "../backend.js";
+import type { ClientStore } from "../types.js";
+import { atomically, insert, json, type Mappers, maybe, type Row } from "./sql.js";
+
+export function clients(db: Database.Database, map: Mappers): Synchronous<ClientStore> {
+  const s = (sql: string) => db.prepare(sql);
+  const q = {
+    insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
+      grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
+    updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
+      remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ? WHERE organization_id = ? AND project_id = ? AND id = ?`),
+    setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
+    deleteClientCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
+    deleteClientRequests: s(
+      "DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ? AND client_id = ?",
+    ),
+    deleteClient: s("DELETE FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
+  };
+  const { client } = map;
+  const tx = atomically(db);
+
+  return {
+    createClient: (c) =>
+      insert(`client ${c.id}`, () =>
+        q.insertClient.run(
+          c.organization,
+          c.project,
+          c.id,
+          c.name,
+          c.type,
+          c.secretHash,
+          json(c.redirectUris),
+          json(c.grantTypes),
+          c.pkceRequired ? 1 : 0,
+          c.rememberConsent ? 1 : 0,
+          c.accessTokenTtl,
+          c.refreshTokenTtl,
+          c.createdAt,
+        ),
+      ),
+    getClient: (ref, id) => maybe(q.getClient.get(ref.organization, ref.project, id), client),
+    listClients: (ref, page) =>
+      (q.listClients.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(client),
+    updateClient: (c) =>
+      q.updateClient.run(
+        c.name,
+        json(c.redirectUris),
+        json(c.grantTypes),
+        c.pkceRequired ? 1 : 0,
+        c.rememberConsent ? 1 : 0,
+        c.accessTokenTtl,
+        c.refreshTokenTtl,
+        c.organization,
+        c.project,
+        c.id,
+      ).changes === 1,
+    setClientSecret: (ref, id, hash) => q.setClientSecret.run(hash, ref.organization, ref.project, id).changes === 1,
+    deleteClient: (ref, id) =>
+      tx(() => {
+        q.deleteClientGrants.run(ref.organization, ref.project, id);
+        q.deleteClientCodes.run(ref.organization, ref.project, id);
+        q.deleteClientRequests.run(ref.organization, ref.project, id);
+        return q.deleteClient.run(ref.organization, ref.project, id).changes === 1;
+      }),
+  };
+}

@@ -1,0 +1,30 @@
+/** Deletes what has expired (MaintenanceStore). */
+import type Database from "better-sqlite3";
+import type { Synchronous } from "../backend.js";
+import type { EpochSeconds, MaintenanceStore } from "../types.js";
+
+export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
+  const s = (sql: string) => db.prepare(sql);
+  const q = {
+    purgeRequests: s("DELETE FROM authorization_requests WHERE expires_at < ?"),
+    purgeCodes: s("DELETE FROM authorization_codes WHERE expires_at < ?"),
+    purgeRefresh: s("DELETE FROM refresh_tokens WHERE expires_at < ?"),
+    purgeGrants: s("DELETE FROM grants WHERE expires_at < ?"),
+    purgeKeys: s("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at < ?"),
+    purgeLoginFailures: s("DELETE FROM login_failures WHERE window_ends_at <= ? AND locked_until <= ?"),
+  };
+
+  return {
+    purgeExpired: (now: EpochSeconds) =>
+      db.transaction(() => ({
+        authorization_requests: q.purgeRequests.run(now).changes,
+        // A used code is kept for an hour past its expiry, so that a late
+        // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
+        authorization_codes: q.purgeCodes.run(now - 3600).changes,
+        refresh_tokens: q.purgeRefresh.run(now).changes,
+        grants: q.purgeGrants.run(now).changes,
+        signing_keys: q.purgeKeys.run(now).changes,
+        login_failures: q.purgeLoginFailures.run(now, now).changes,
+      }))(),
+  };
+}

@@ -1,0 +1,43 @@
+/** What every SQLite operation file shares: how records and values cross to SQLite and back. */
+import Database from "better-sqlite3";
+import { rowMappers, type Row } from "../rows.js";
+import type { KeySealer } from "../sealing.js";
+import { AlreadyExists } from "../types.js";
+
+export type { Row };
+
+/** Lists are stored as JSON text. */
+export const json = (value: unknown) => JSON.stringify(value);
+
+/** The records from SQLite's rows: lists as JSON text, booleans as 0 and 1. */
+export function sqliteMappers(sealer: KeySealer) {
+  return rowMappers(
+    { list: (text) => (text === null ? [] : (JSON.parse(text as string) as string[])), flag: (value) => value === 1 },
+    sealer,
+  );
+}
+
+export type Mappers = ReturnType<typeof sqliteMappers>;
+
+export const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
+  row === undefined ? undefined : map(row as Row);
+
+/** Several statements that must land together: a transaction, or a savepoint within the caller's. */
+export const atomically =
+  (db: Database.Database) =>
+  <T>(fn: () => T): T =>
+    db.transaction(fn)();
+
+function uniqueViolation(err: unknown): boolean {
+  return err instanceof Database.SqliteError && /CONSTRAINT_(PRIMARYKEY|UNIQUE)/.test(err.code);
+}
+
+/** Runs an INSERT (or an UPDATE of a unique column); a duplicate is AlreadyExists, named `what`. */
+export function insert(what: string, run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    if (uniqueViolation(err)) throw new AlreadyExists(what);
+    throw err;
+  }
+}

@@ -1,0 +1,142 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import Database from "better-sqlite3";
+import type { Backend, BackendEvents } from "../backend.js";
+
+/** How long a transaction waits for another process's write to end before it fails with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * BEGIN IMMEDIATE (the write lock), waiting for another process that holds
+ * it without blocking this one: SQLite's own busy handler sleeps on the
+ * thread, which would stop every request of this process, so the lock is
+ * tried without it and tried again on the next turns of the event loop.
+ */
+async function beginImmediate(db: Database.Database): Promise<void> {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  for (let attempt = 0; ; attempt++) {
+    db.pragma("busy_timeout = 0");
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      return;
+    } catch (err) {
+      if (!(err instanceof Database.SqliteError && err.code === "SQLITE_BUSY") || performance.now() > deadline) throw err;
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+    // A few quick turns first (another process's group commits within one), then every millisecond.
+    await new Promise((resolve) => (attempt < 4 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+  }
+}
+
+/**
+ * How operations enter the connection, and its transactions. A transaction
+ * holds the connection: calls from outside it wait until it ends, so that no
+ * other caller's write can land inside it (and be rolled back with it).
+ * Calls made from within the transaction's own async flow, even through the
+ * root store (a key loaded on first use, say), join it instead of waiting on
+ * themselves. A write outside any transaction joins the commit group like a
+ * transaction of its own: it returns once it is on disk.
+ */
+export function groupCommit(db: Database.Database, events: BackendEvents): Omit<Backend, "ops" | "changes" | "cacheInTransaction"> {
+  let current: Promise<void> | undefined;
+  const flow = new AsyncLocalStorage<Promise<void>>();
+  const joined = () => current !== undefined && flow.getStore() === current;
+  const mustWait = () => current !== undefined && flow.getStore() !== current;
+  const afterRunning = async (run: (args: unknown[]) => unknown, args: unknown[]) => {
+    while (mustWait()) await current;
+    return run(args);
+  };
+
+  /**
+   * Group commit. Transactions that end close together share one COMMIT, so
+   * one fsync (with synchronous=FULL) makes a whole group durable instead of
+   * one each. A transaction runs as a SAVEPOINT inside the open group (BEGIN
+   * IMMEDIATE) and is rolled back alone if it fails; its caller is answered
+   * only once the group's COMMIT has returned, so nothing is acknowledged
+   * before it is on disk. The group commits on the next turn of the event
+   * loop (setImmediate), after the transactions of the current one. A COMMIT
+   * that fails rolls the whole group back, and every transaction in it fails.
+   * Reads outside transactions may see a released, not yet committed
+   * transaction of the group; if that COMMIT fails, its writer is told so.
+   */
+  let group: { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const commitGroup = async () => {
+    while (current !== undefined) await current;
+    const closing = group;
+    if (closing === undefined) return;
+    group = undefined;
+    const started = performance.now();
+    try {
+      db.exec("COMMIT");
+      closing.resolve();
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      events.rolledBack();
+      closing.reject(err);
+    } finally {
+      events.observe("commit", (performance.now() - started) / 1000);
+    }
+  };
+  const openGroup = async () => {
+    await beginImmediate(db);
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const committed = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    // Nobody may be waiting yet; the rejection is delivered to those who are.
+    committed.catch(() => {});
+    group = { committed, resolve, reject };
+    setImmediate(() => void commitGroup());
+    return group;
+  };
+
+  const transaction = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    if (joined()) return fn();
+    while (current !== undefined) await current;
+    let release!: () => void;
+    const tx = new Promise<void>((resolve) => (release = resolve));
+    current = tx;
+    const started = performance.now();
+    let joinedGroup: NonNullable<typeof group>;
+    try {
+      // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
+      // process) must still release the store.
+      joinedGroup = group ?? (await openGroup());
+      db.exec("SAVEPOINT tx");
+      let result: T;
+      try {
+        result = await flow.run(tx, fn);
+        db.exec("RELEASE tx");
+      } catch (err) {
+        db.exec("ROLLBACK TO tx");
+        db.exec("RELEASE tx");
+        // Reads inside it may have remembered what was just rolled back.
+        events.rolledBack();
+        throw err;
+      }
+      current = undefined;
+      release();
+      await joinedGroup.committed;
+      return result;
+    } finally {
+      if (current === tx) {
+        current = undefined;
+        release();
+      }
+      events.observe("transaction", (performance.now() - started) / 1000);
+    }
+  };
+
+  return {
+    enter: (kind, run) =>
+      kind === "write"
+        ? (args) => (joined() ? run(args) : transaction(() => run(args)))
+        : (args) => (mustWait() ? afterRunning(run, args) : run(args)),
+    transaction,
+    inTransaction: joined,
+    async close() {
+      while (current !== undefined) await current;
+      await commitGroup();
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/** Users (UserStore). */
+import type Database from "better-sqlite3";
+import type { Synchronous } from "../backend.js";
+import type { UserStore } from "../types.js";
+import { atomically, insert, type Mappers, maybe, type Row } from "./sql.js";
+
+export function users(db: Database.Database, map: Mappers): Synchronous<UserStore> {
+  const s = (sql: string) => db.prepare(sql);
+  const q = {
+    insertUser: s(`INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    getUser: s("SELECT * FROM users WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    listUsers: s("SELECT * FROM users WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
+    updateUser: s("UPDATE users SET name = ?, email = ?, enabled = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    setUserPassword: s("UPDATE users SET password_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    deleteUserGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'"),
+    deleteUserCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND user_id = ?"),
+    deleteUserRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ? AND user_id = ?"),
+    deleteUser: s("DELETE FROM users WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    revokeUserRefresh: s(`UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?) WHERE grant_id IN
+      (SELECT id FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user')`),
+    revokeUserGrants: s(
+      "UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'",
+    ),
+  };
+  const { user } = map;
+  const tx = atomically(db);
+
+  return {
+    createUser: (u) =>
+      insert(`user ${u.id}`, () =>
+        q.insertUser.run(u.organization, u.project, u.id, u.name, u.email, u.passwordHash, u.enabled ? 1 : 0, u.createdAt),
+      ),
+    getUser: (ref, id) => maybe(q.getUser.get(ref.organization, ref.project, id), user),
+    listUsers: (ref, page) => (q.listUsers.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(user),
+    updateUser: (u) =>
+      q.updateUser.run(u.name, u.email, u.enabled ? 1 : 0, u.organization, u.project, u.id).changes === 1,
+    setUserPassword: (ref, id, hash) => q.setUserPassword.run(hash, ref.organization, ref.project, id).changes === 1,
+    deleteUser: (ref, id) =>
+      tx(() => {
+        q.deleteUserGrants.run(ref.organization, ref.project, id);
+        q.deleteUserCodes.run(ref.organization, ref.project, id);
+        q.deleteUserRequests.run(ref.organization, ref.project, id);
+        return q.deleteUser.run(ref.organization, ref.project, id).changes === 1;
+      }),
+    revokeUserGrants: (ref, userId, at) => {
+      tx(() => {
+        q.revokeUserRefresh.run(at, ref.organization, ref.project, userId);
+        q.revokeUserGrants.run(at, ref.organization, ref.project, userId);
+      });
+    },
+  };
+}
