@@ -1,0 +1,84 @@
+/** Pending authorization requests and authorization codes (AuthorizationRequestStore, AuthorizationCodeStore). */
+import type { AuthorizationCodeStore, AuthorizationRequestStore } from "../types.js";
+import { insert, type Mappers, maybe, type Sql } from "./sql.js";
+
+export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore & AuthorizationCodeStore {
+  const { run, one, count } = sql;
+  const { request, code } = map;
+
+  return {
+    createAuthorizationRequest: (r) =>
+      insert("authorization request", () =>
+        run(
+          `INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri, scopes, state,
+            code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time, offered_scopes, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+          [
+            r.idHash,
+            r.organization,
+            r.project,
+            r.clientId,
+            r.redirectUri,
+            r.scopes,
+            r.state,
+            r.codeChallenge,
+            r.codeChallengeMethod,
+            r.nonce,
+            r.browserBindingHash,
+            r.userId,
+            r.authTime,
+            r.offeredScopes,
+            r.createdAt,
+            r.expiresAt,
+          ],
+        ),
+      ),
+    getAuthorizationRequest: async (idHash) => maybe(await one("SELECT * FROM authorization_requests WHERE id_hash = $1", [idHash]), request),
+    authenticateAuthorizationRequest: async (idHash, login) => {
+      await run("UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3 WHERE id_hash = $4", [
+        login.userId,
+        login.authTime,
+        login.offeredScopes,
+        idHash,
+      ]);
+    },
+    recordFailedLogin: async (idHash) =>
+      ((await one("UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = $1 RETURNING failed_logins", [idHash]))
+        ?.failed_logins as number | undefined) ?? 0,
+    consumeAuthorizationRequest: async (idHash) => (await count("DELETE FROM authorization_requests WHERE id_hash = $1", [idHash])) === 1,
+    createAuthorizationCode: (c) =>
+      insert("authorization code", () =>
+        run(
+          `INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id, redirect_uri, scopes,
+            code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, consumed_at, grant_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+          [
+            c.codeHash,
+            c.organization,
+            c.project,
+            c.clientId,
+            c.userId,
+            c.redirectUri,
+            c.scopes,
+            c.codeChallenge,
+            c.codeChallengeMethod,
+            c.nonce,
+            c.authTime,
+            c.createdAt,
+            c.expiresAt,
+            c.consumedAt,
+            c.grantId,
+          ],
+        ),
+      ),
+    getAuthorizationCode: async (codeHash) => maybe(await one("SELECT * FROM authorization_codes WHERE code_hash = $1", [codeHash]), code),
+    // One conditional UPDATE: of two replicas exchanging one code at once, the
+    // second waits for the first's row lock, then finds it consumed.
+    consumeAuthorizationCode: async (codeHash, grantId, at) =>
+      (await count("UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 WHERE code_hash = $3 AND consumed_at IS NULL", [
+        at,
+        grantId,
+        codeHash,
+      ])) === 1,
+  };
+}

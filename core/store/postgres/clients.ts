@@ -1,0 +1,71 @@
+/** Clients (ClientStore). */
+import type { ClientStore } from "../types.js";
+import { insert, type Mappers, maybe, type Sql } from "./sql.js";
+
+export function clients(sql: Sql, map: Mappers): ClientStore {
+  const { run, rows, one, count, atomic } = sql;
+  const { client } = map;
+
+  return {
+    createClient: (c) =>
+      insert(`client ${c.id}`, () =>
+        run(
+          `INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris, grant_types,
+            pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          [
+            c.organization,
+            c.project,
+            c.id,
+            c.name,
+            c.type,
+            c.secretHash,
+            c.redirectUris,
+            c.grantTypes,
+            c.pkceRequired,
+            c.rememberConsent,
+            c.accessTokenTtl,
+            c.refreshTokenTtl,
+            c.createdAt,
+          ],
+        ),
+      ),
+    getClient: async (ref, id) =>
+      maybe(await one("SELECT * FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id]), client),
+    listClients: async (ref, page) =>
+      (
+        await rows("SELECT * FROM clients WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
+          ref.organization,
+          ref.project,
+          page.after,
+          page.limit,
+        ])
+      ).map(client),
+    updateClient: async (c) =>
+      (await count(
+        `UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, pkce_required = $4, remember_consent = $5,
+          access_token_ttl = $6, refresh_token_ttl = $7 WHERE organization_id = $8 AND project_id = $9 AND id = $10`,
+        [c.name, c.redirectUris, c.grantTypes, c.pkceRequired, c.rememberConsent, c.accessTokenTtl, c.refreshTokenTtl, c.organization, c.project, c.id],
+      )) === 1,
+    setClientSecret: async (ref, id, hash) =>
+      (await count("UPDATE clients SET secret_hash = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [
+        hash,
+        ref.organization,
+        ref.project,
+        id,
+      ])) === 1,
+    deleteClient: (ref, id) =>
+      atomic(async () => {
+        const args = [ref.organization, ref.project, id];
+        // Codes, then the client's row, then grants: the order a code exchange
+        // takes them in (the code, then the client's row in createGrant), so
+        // the two wait for each other instead of deadlocking; a grant created
+        // meanwhile is committed before the row is ours, and deleted below.
+        await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        await run("SELECT 1 FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE", args);
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND client_id = $3", args);
+        return (await count("DELETE FROM clients WHERE organization_id = $1 AND project_id = $2 AND id = $3", args)) === 1;
+      }),
+  };
+}

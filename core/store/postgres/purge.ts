@@ -1,0 +1,71 @@
+/** Deletes what has expired (MaintenanceStore). */
+import type pg from "pg";
+import type { EpochSeconds, MaintenanceStore } from "../types.js";
+import { checkout, LOCKS } from "./connection.js";
+import type { ChangeListener } from "./listener.js";
+import type { Sql } from "./sql.js";
+
+/** Rows a purge deletes per table in one short transaction; it goes on while batches come back full. */
+export const PURGE_BATCH = 5000;
+/** Batches of one table a single purge run deletes at most, so that one run is bounded in time. */
+const PURGE_MAX_BATCHES = 200;
+
+export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): MaintenanceStore {
+  const { one, count } = sql;
+  const purgeBatches = async (table: string, condition: string, values: unknown[]): Promise<number> => {
+    let total = 0;
+    for (let batch = 0; batch < PURGE_MAX_BATCHES; batch++) {
+      const deleted = await count(
+        `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH})`,
+        values,
+      );
+      total += deleted;
+      if (deleted < PURGE_BATCH) break;
+    }
+    return total;
+  };
+
+  return {
+    /**
+     * Deletes in batches of PURGE_BATCH rows, each its own short transaction,
+     * under a session advisory lock: while one replica purges, another's run
+     * finds the lock taken and deletes nothing (its counts are all 0).
+     */
+    purgeExpired: async (now: EpochSeconds) => {
+      const purged = {
+        authorization_requests: 0,
+        authorization_codes: 0,
+        refresh_tokens: 0,
+        grants: 0,
+        signing_keys: 0,
+        login_failures: 0,
+      };
+      const { client: connection, release } = await checkout(pool);
+      let locked = false;
+      let unlockFailed: Error | undefined;
+      try {
+        locked = (await connection.query("SELECT pg_try_advisory_lock($1) AS locked", [LOCKS.purge])).rows[0]!.locked as boolean;
+        if (!locked) return purged;
+        await sql.on(connection, async () => {
+          purged.authorization_requests = await purgeBatches("authorization_requests", "expires_at < $1", [now]);
+          // A used code is kept for an hour past its expiry, so that a late
+          // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
+          purged.authorization_codes = await purgeBatches("authorization_codes", "expires_at < $1", [now - 3600]);
+          purged.refresh_tokens = await purgeBatches("refresh_tokens", "expires_at < $1", [now]);
+          purged.grants = await purgeBatches("grants", "expires_at < $1", [now]);
+          // Only when one has expired: the statement would announce a change to every replica.
+          if (await one("SELECT 1 FROM signing_keys WHERE expires_at < $1 LIMIT 1", [now])) {
+            purged.signing_keys = await purgeBatches("signing_keys", "expires_at IS NOT NULL AND expires_at < $1", [now]);
+            changes.bump();
+          }
+          purged.login_failures = await purgeBatches("login_failures", "window_ends_at <= $1 AND locked_until <= $1", [now]);
+        });
+        return purged;
+      } finally {
+        // A session lock that could not be given back goes with its connection (closed, not pooled).
+        if (locked) await connection.query("SELECT pg_advisory_unlock($1)", [LOCKS.purge]).catch((err: Error) => (unlockFailed = err));
+        release(unlockFailed);
+      }
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/** Users (UserStore). */
+import type { UserStore } from "../types.js";
+import { insert, type Mappers, maybe, type Sql } from "./sql.js";
+
+export function users(sql: Sql, map: Mappers): UserStore {
+  const { run, rows, one, count, atomic } = sql;
+  const { user } = map;
+
+  return {
+    createUser: (u) =>
+      insert(`user ${u.id}`, () =>
+        run(
+          `INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [u.organization, u.project, u.id, u.name, u.email, u.passwordHash, u.enabled, u.createdAt],
+        ),
+      ),
+    getUser: async (ref, id) =>
+      maybe(await one("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id]), user),
+    listUsers: async (ref, page) =>
+      (
+        await rows("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
+          ref.organization,
+          ref.project,
+          page.after,
+          page.limit,
+        ])
+      ).map(user),
+    updateUser: async (u) =>
+      (await count("UPDATE users SET name = $1, email = $2, enabled = $3 WHERE organization_id = $4 AND project_id = $5 AND id = $6", [
+        u.name,
+        u.email,
+        u.enabled,
+        u.organization,
+        u.project,
+        u.id,
+      ])) === 1,
+    setUserPassword: async (ref, id, hash) =>
+      (await count("UPDATE users SET password_hash = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [
+        hash,
+        ref.organization,
+        ref.project,
+        id,
+      ])) === 1,
+    deleteUser: (ref, id) =>
+      atomic(async () => {
+        const args = [ref.organization, ref.project, id];
+        // In the order of a code exchange, as deleteClient.
+        await run("DELETE FROM authorization_codes WHERE organization_id = $1 AND project_id = $2 AND user_id = $3", args);
+        await run("DELETE FROM authorization_requests WHERE organization_id = $1 AND project_id = $2 AND user_id = $3", args);
+        await run("SELECT 1 FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE", args);
+        await run("DELETE FROM grants WHERE organization_id = $1 AND project_id = $2 AND user_id = $3 AND kind = 'user'", args);
+        return (await count("DELETE FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3", args)) === 1;
+      }),
+    revokeUserGrants: (ref, userId, at) =>
+      atomic(async () => {
+        const args = [at, ref.organization, ref.project, userId];
+        await run("SELECT 1 FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE", [ref.organization, ref.project, userId]);
+        // Grants before their refresh tokens, as everywhere: one lock order.
+        await run(
+          "UPDATE grants SET revoked_at = coalesce(revoked_at, $1) WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user'",
+          args,
+        );
+        await run(
+          `UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $1) WHERE grant_id IN
+            (SELECT id FROM grants WHERE organization_id = $2 AND project_id = $3 AND user_id = $4 AND kind = 'user')`,
+          args,
+        );
+      }),
+  };
+}
