@@ -36,11 +36,12 @@ export interface ChangeFeed {
    */
   epoch(): number;
   /**
-   * This process changed administration's tables (told after the write).
-   * Within a transaction, a backend whose epoch others would see before the
-   * commit publishes it when the transaction ends.
+   * This process is about to change administration's tables; the answer is
+   * called once the write has been made (or has failed). Within a
+   * transaction, a backend whose epoch others would see before the commit
+   * marks the transaction now and publishes the change when it ends.
    */
-  changed(): void;
+  changing(): () => void;
 }
 
 /** Told by a backend of what only it sees. */

@@ -42,26 +42,28 @@ export function cachedStore(open: (events: BackendEvents) => Backend, observe: O
         : memory.keep(id, loaded, epoch, changes);
     };
   };
-  const changing = (run: Run): Run =>
-    followedBy(run, () => {
-      memory.clear();
-      changes.changed();
-    });
+  const changing =
+    (run: Run): Run =>
+    (args) => {
+      const made = changes.changing();
+      return followedBy(run, args, () => {
+        memory.clear();
+        made();
+      });
+    };
+
+  /** What a call does beyond the operation, as its declaration says. */
+  const declared = (name: StoreMethod, declaration: Declaration<unknown[]>, run: Run): Run => {
+    if (declaration.kind === "write") return declaration.changes === "administration" ? changing(run) : run;
+    return declaration.cacheKey === undefined ? run : remembered(name, declaration.cacheKey, run);
+  };
 
   const store = {} as Record<string, unknown>;
   for (const name of STORE_METHODS) {
     const declaration: Declaration<unknown[]> = DECLARATIONS[name];
     const run = timed(name, backend.ops[name] as (...args: unknown[]) => unknown, observe);
-    const entered = backend.enter(
-      declaration.kind,
-      declaration.kind === "write"
-        ? declaration.changes === "administration"
-          ? changing(run)
-          : run
-        : declaration.cacheKey !== undefined
-          ? remembered(name, declaration.cacheKey, run)
-          : run,
-    );
+    // Built once per method: a call costs the wrapper, no allocation of its own.
+    const entered = backend.enter(declaration.kind, declared(name, declaration, run));
     store[name] = async (...args: unknown[]) => entered(args);
   }
   store.transaction = <T>(fn: (s: Store) => Promise<T>): Promise<T> => backend.transaction(() => fn(store as unknown as Store));
@@ -108,27 +110,26 @@ async function timedUntilSettled(result: Promise<unknown>, name: StoreMethod, st
   }
 }
 
-/** `run`, with `after()` called once each call has answered or failed, synchronously or not. */
-function followedBy(run: Run, after: () => void): Run {
-  const settled = async (result: Promise<unknown>) => {
-    try {
-      return await result;
-    } finally {
-      after();
-    }
-  };
-  return (args) => {
-    let result: unknown;
-    try {
-      result = run(args);
-    } catch (err) {
-      after();
-      throw err;
-    }
-    if (result instanceof Promise) return settled(result);
+/** `run(args)`, with `after()` called once it has answered or failed, synchronously or not. */
+function followedBy(run: Run, args: unknown[], after: () => void): unknown {
+  let result: unknown;
+  try {
+    result = run(args);
+  } catch (err) {
     after();
-    return result;
-  };
+    throw err;
+  }
+  if (result instanceof Promise) return settled(result, after);
+  after();
+  return result;
+}
+
+async function settled(result: Promise<unknown>, after: () => void): Promise<unknown> {
+  try {
+    return await result;
+  } finally {
+    after();
+  }
 }
 
 /** What is kept of the remembered reads, and the epoch it was read at. */

@@ -75,7 +75,7 @@ function fakeBackend(options: { async?: boolean; cacheInTransaction?: boolean } 
     },
     inTransaction: () => state.inTransaction,
     cacheInTransaction: options.cacheInTransaction ?? true,
-    changes: { epoch: () => state.epoch, changed: () => void state.changed++ },
+    changes: { epoch: () => state.epoch, changing: () => () => void state.changed++ },
     close: async () => {},
   };
   const open = (given: BackendEvents) => {
@@ -206,6 +206,22 @@ for (const async of [false, true]) {
     t.deepEqual(observed, ["getClient", "getGrant", "createGrant"]);
   });
 }
+
+test("a write of administration is announced to the backend before it runs, and told done once it has", async (t) => {
+  const { backend, open } = fakeBackend({ async: true });
+  const steps: string[] = [];
+  backend.changes.changing = () => {
+    steps.push("changing");
+    return () => steps.push("made");
+  };
+  (backend.ops as unknown as Record<string, unknown>).updateClient = async () => {
+    steps.push("write");
+    return true;
+  };
+  const store = cachedStore(open);
+  await call(store, "updateClient");
+  t.deepEqual(steps, ["changing", "write", "made"]);
+});
 
 test("a failing operation is still timed, and an administration write that fails still drops what is kept", async (t) => {
   for (const async of [false, true]) {

@@ -62,13 +62,16 @@ export function transactions(pool: pg.Pool, changes: ChangeListener, events: Bac
     inTransaction,
     on: (client, fn) => flow.run({ client, changed: false, ended: false }, fn),
   };
+  // Outside a transaction, the write has committed (or failed) when it answers.
+  const bump = () => changes.bump();
+  const nothing = () => {};
   const feed: ChangeFeed = {
     epoch: () => changes.epoch,
-    changed: () => {
+    changing: () => {
       const tx = flow.getStore();
-      // Outside a transaction it has committed (or failed) by now.
-      if (tx === undefined) changes.bump();
-      else tx.changed = true;
+      if (tx === undefined) return bump;
+      tx.changed = true;
+      return nothing;
     },
   };
   return { sql, transaction, inTransaction, changes: feed };

@@ -8,11 +8,13 @@ import type { ChangeFeed } from "../backend.js";
  * its token traffic leaves it alone. A connection sees its own open
  * transaction's changes in it; a rollback takes them back with the rest.
  */
+const nothing = () => {};
+
 export function changeEpoch(db: Database.Database): ChangeFeed {
   const epoch = db.prepare("SELECT n FROM change_epoch").pluck();
   return {
     epoch: () => epoch.get() as number,
-    // The triggers have moved it already.
-    changed: () => {},
+    // The triggers move it with the write itself.
+    changing: () => nothing,
   };
 }
