@@ -8,6 +8,7 @@ import type {
   PermissionRecord,
   ProjectRecord,
   RefreshTokenRecord,
+  RoleRecord,
   SigningKeyRecord,
   UserRecord,
 } from "./types.js";
@@ -62,6 +63,14 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     project: r.project_id,
     id: r.id,
     description: r.description,
+  });
+  /** A role, with its permissions as each backend reads them. */
+  const role = (r: Row, permissions: string[]): RoleRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    description: r.description,
+    permissions,
   });
   const signingKey = (r: Row): SigningKeyRecord => ({
     organization: r.organization_id,
@@ -140,5 +149,5 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     scopes: d.list(r.scopes),
     grantedAt: r.granted_at,
   });
-  return { organization, project, client, user, permission, signingKey, request, code, grant, refresh, consent };
+  return { organization, project, client, user, permission, role, signingKey, request, code, grant, refresh, consent };
 }

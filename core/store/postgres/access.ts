@@ -17,13 +17,8 @@ const PERMISSIONS_OF = (holder: "user_roles" | "client_roles", column: "user_id"
 export function access(sql: Sql, map: Mappers): AccessStore {
   const { run, rows, one, count, atomic } = sql;
   const { permission } = map;
-  const role = (r: Row): RoleRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    description: r.description,
-    permissions: r.permissions,
-  });
+  // The permissions come with the role's row (ROLE).
+  const role = (r: Row): RoleRecord => map.role(r, r.permissions);
 
   return {
     createPermission: (p) =>

@@ -51,13 +51,8 @@ export function access(db: Database.Database, map: Mappers): Synchronous<AccessS
     ),
   };
   const { permission } = map;
-  const role = (r: Row): RoleRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    id: r.id,
-    description: r.description,
-    permissions: (q.rolePermissions.all(r.organization_id, r.project_id, r.id) as Row[]).map((p) => p.permission_id),
-  });
+  const role = (r: Row): RoleRecord =>
+    map.role(r, (q.rolePermissions.all(r.organization_id, r.project_id, r.id) as Row[]).map((p) => p.permission_id));
 
   return {
     createPermission: (p) =>
