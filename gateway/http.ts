@@ -95,6 +95,33 @@ export function wantsJson(ctx: Context): boolean {
   return ctx.accepts("html", "json") === "json" && ctx.get("accept").includes("json");
 }
 
+/** The body of a POST to /authorize or /consent: a form (with its parameters), or a JSON object. */
+export interface FormOrJson {
+  form: boolean;
+  /** The fields the login and consent endpoints read, by their JSON names. */
+  body: Record<string, unknown>;
+  /** The form's parameters; undefined for JSON. */
+  params: Params | undefined;
+}
+
+export async function readFormOrJson(ctx: Context, maxBytes: number): Promise<FormOrJson> {
+  const type = mediaType(ctx);
+  const text = await readBody(ctx, maxBytes);
+  if (type === "application/json") return { form: false, body: parseJsonObject(text), params: undefined };
+  if (type === "application/x-www-form-urlencoded") {
+    const params = parseParams(text);
+    const body: Record<string, unknown> = {
+      request_id: params.get("request_id"),
+      username: params.get("username"),
+      password: params.get("password"),
+      scopes: params.getAll("scope"),
+      deny: params.get("action") === "deny",
+    };
+    return { form: true, body, params };
+  }
+  throw new BadRequest(415, "send application/x-www-form-urlencoded or application/json");
+}
+
 /** Reads one cookie from the Cookie header. */
 export function readCookie(ctx: Context, name: string): string | undefined {
   for (const part of ctx.get("cookie").split(";")) {

@@ -1,6 +1,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RunningServer } from "../core/server/listen.js";
+
+/** A listening gateway: its port, and how to stop it. */
+export interface GatewayServer {
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (for at most `graceMs`), then resolves. */
+  close(graceMs?: number): Promise<void>;
+}
 
 /**
  * Serves the gateway on HTTP/1.1. Closing stops accepting, lets in-flight
@@ -11,7 +17,7 @@ export async function startGatewayServer(
   host: string,
   port: number,
   timeouts: { headersSeconds?: number; requestSeconds?: number } = {},
-): Promise<RunningServer> {
+): Promise<GatewayServer> {
   // Slow clients (slowloris): headers and the whole request must arrive in
   // time; Node checks every second here instead of its default 30.
   const server = http.createServer({ connectionsCheckingInterval: 1000 }, listener);

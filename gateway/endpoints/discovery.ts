@@ -1,0 +1,38 @@
+import { projectOf, type Endpoint } from "../endpoint.js";
+import { errorJson, publicJson, toWireError } from "../respond.js";
+
+/**
+ * Discovery: OpenID Connect Discovery §4 and RFC 8414 §3 (path-appended and,
+ * in app.ts, path-inserted forms). Every value is the core's (GetServerMetadata).
+ */
+export const discovery: Endpoint = (deps) => async (ctx) => {
+  try {
+    const m = await deps.services.tokens.getServerMetadata(projectOf(ctx));
+    publicJson(ctx, {
+      issuer: m.issuer,
+      authorization_endpoint: m.authorizationEndpoint,
+      token_endpoint: m.tokenEndpoint,
+      jwks_uri: m.jwksUri,
+      userinfo_endpoint: m.userinfoEndpoint,
+      introspection_endpoint: m.introspectionEndpoint,
+      revocation_endpoint: m.revocationEndpoint,
+      response_types_supported: m.responseTypesSupported,
+      response_modes_supported: m.responseModesSupported,
+      grant_types_supported: m.grantTypesSupported,
+      code_challenge_methods_supported: m.codeChallengeMethodsSupported,
+      token_endpoint_auth_methods_supported: m.tokenEndpointAuthMethodsSupported,
+      introspection_endpoint_auth_methods_supported: m.introspectionEndpointAuthMethodsSupported,
+      revocation_endpoint_auth_methods_supported: m.revocationEndpointAuthMethodsSupported,
+      scopes_supported: m.scopesSupported,
+      claims_supported: m.claimsSupported,
+      subject_types_supported: m.subjectTypesSupported,
+      id_token_signing_alg_values_supported: m.idTokenSigningAlgValuesSupported,
+      authorization_response_iss_parameter_supported: m.authorizationResponseIssParameterSupported,
+      request_parameter_supported: m.requestParameterSupported,
+      request_uri_parameter_supported: m.requestUriParameterSupported,
+      claims_parameter_supported: m.claimsParameterSupported,
+    });
+  } catch (err) {
+    errorJson(ctx, toWireError(err, deps.logger));
+  }
+};

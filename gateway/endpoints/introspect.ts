@@ -1,0 +1,29 @@
+import { clientForm, clientOf } from "../client-form.js";
+import { projectOf, type Endpoint } from "../endpoint.js";
+import { json } from "../respond.js";
+
+/** Token introspection (RFC 7662 §2): only `active` for a token that is not. */
+export const introspect: Endpoint = (deps) =>
+  clientForm(deps, "introspection", async (ctx, params, basic) => {
+    const a = await deps.services.tokens.introspect({
+      ...projectOf(ctx),
+      token: params.get("token"),
+      tokenTypeHint: params.get("token_type_hint"),
+      client: clientOf(params, basic),
+      repeatedParameters: params.repeated,
+    });
+    if (!a.active) return json(ctx, 200, { active: false });
+    json(ctx, 200, {
+      active: true,
+      scope: a.scope,
+      client_id: a.clientId,
+      ...(a.username !== "" ? { username: a.username } : {}),
+      token_type: a.tokenType,
+      exp: Number(a.exp),
+      iat: Number(a.iat),
+      sub: a.sub,
+      aud: a.aud.length === 1 ? a.aud[0] : a.aud,
+      iss: a.iss,
+      ...(a.jti !== "" ? { jti: a.jti } : {}),
+    });
+  });

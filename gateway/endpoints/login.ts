@@ -1,0 +1,87 @@
+import { ConnectError } from "@connectrpc/connect";
+import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { presentedBinding } from "../browser-binding.js";
+import { projectOf, projectPath, type Endpoint } from "../endpoint.js";
+import { mediaType, readFormOrJson, stringField } from "../http.js";
+import { consentPage, loginPage } from "../pages.js";
+import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
+import { authorizationRequest } from "./authorize.js";
+
+/**
+ * Step 2, POST /authorize: the user's credentials, from the login form or as
+ * JSON. The answer is the consent page (or the scopes as JSON), or, when the
+ * client remembers a consent already given, the way back to it.
+ */
+export const login: Endpoint = (deps) => async (ctx) => {
+  let asJson = mediaType(ctx) === "application/json";
+  let requestId = "";
+  let username = "";
+  try {
+    const { form, body, params } = await readFormOrJson(ctx, deps.maxBodyBytes);
+    // A form post without request_id but with response_type is an
+    // authorization request sent by POST, not a login.
+    if (params !== undefined && params.get("request_id") === "" && params.get("response_type") !== "") {
+      return await authorizationRequest(deps, ctx, params, 303);
+    }
+    asJson = !form;
+    requestId = stringField(body, "request_id");
+    username = stringField(body, "username");
+    const answer = await deps.services.authorization.login({
+      ...projectOf(ctx),
+      requestId,
+      username,
+      password: stringField(body, "password"),
+      browserBinding: presentedBinding(ctx, form),
+      clientAddress: ctx.ip,
+      repeatedParameters: params?.repeated ?? [],
+    });
+    const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
+    if (answer.redirectTo !== "") {
+      // The client remembers consent and the user had given it: the request is complete.
+      if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes, redirect_to: answer.redirectTo });
+      return redirect(ctx, 303, answer.redirectTo);
+    }
+    if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes });
+    page(
+      ctx,
+      200,
+      consentPage({
+        action: `${projectPath(ctx)}/consent`,
+        requestId: answer.requestId,
+        clientName: answer.client?.name ?? "",
+        projectName: answer.projectName,
+        scopes: answer.scopes,
+      }),
+    );
+  } catch (err) {
+    const e = toWireError(err, deps.logger);
+    const failure = err instanceof ConnectError ? err.findDetails(LoginFailureSchema)[0] : undefined;
+    if (e.status === 401 || e.status === 429) {
+      // A failed or locked sign-in: the form again, with a message that
+      // does not say which part was wrong, or how long to wait.
+      const retryAfter = e.status === 429 ? Math.max(1, Number(failure?.retryAfter ?? 60n)) : 0;
+      if (retryAfter > 0) ctx.set("Retry-After", String(retryAfter));
+      if (asJson) {
+        return json(ctx, e.status, {
+          error: e.error,
+          error_description: e.description,
+          ...(retryAfter > 0 ? { retry_after: retryAfter } : {}),
+        });
+      }
+      return page(
+        ctx,
+        e.status,
+        loginPage({
+          action: `${projectPath(ctx)}/authorize`,
+          requestId,
+          clientName: failure?.client?.name || "The application",
+          projectName: failure?.projectName || projectOf(ctx).project,
+          username,
+          error: "Invalid username or password.",
+          lockedFor: retryAfter,
+        }),
+      );
+    }
+    authorizationError(ctx, e, asJson, 303);
+  }
+};

@@ -1,0 +1,16 @@
+import type { Context } from "koa";
+import type { Metrics } from "../../core/observe/metrics.js";
+import { text } from "../respond.js";
+
+/** GET /metrics: the Prometheus text of this process, or of every worker of it. */
+export function metricsEndpoint(metrics: Metrics) {
+  return async (ctx: Context): Promise<void> => {
+    try {
+      const { body, contentType } = await metrics.render();
+      text(ctx, 200, contentType, body);
+    } catch (err) {
+      // Several workers: the primary could not collect them all.
+      text(ctx, 503, "text/plain", `${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  };
+}

@@ -1,0 +1,35 @@
+import { clientForm } from "../client-form.js";
+import { projectOf, type Endpoint } from "../endpoint.js";
+import { json } from "../respond.js";
+
+/**
+ * Step 5, POST /token (RFC 6749 §3.2): the parameters, and the names given
+ * more than once, go to the core, which decides what to refuse and what each
+ * grant reads (core/rpc/parameters.ts).
+ */
+export const token: Endpoint = (deps) =>
+  clientForm(deps, "token", async (ctx, params, basic) => {
+    const answer = await deps.services.tokens.token({
+      ...projectOf(ctx),
+      grantType: params.get("grant_type"),
+      code: params.get("code"),
+      redirectUri: params.get("redirect_uri"),
+      codeVerifier: params.get("code_verifier"),
+      refreshToken: params.get("refresh_token"),
+      scope: params.get("scope"),
+      clientId: params.get("client_id"),
+      clientSecret: params.get("client_secret"),
+      username: params.get("username"),
+      password: params.get("password"),
+      basic,
+      repeatedParameters: params.repeated,
+    });
+    json(ctx, 200, {
+      access_token: answer.accessToken,
+      token_type: answer.tokenType,
+      expires_in: Number(answer.expiresIn),
+      ...(answer.refreshToken !== "" ? { refresh_token: answer.refreshToken } : {}),
+      scope: answer.scope,
+      ...(answer.idToken !== "" ? { id_token: answer.idToken } : {}),
+    });
+  });
