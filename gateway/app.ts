@@ -5,8 +5,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { propagateRequestId } from "../wire/request-id.js";
-import type { Logger } from "../core/observe/log.js";
-import type { Metrics } from "../core/observe/metrics.js";
+import type { HttpMetrics, Logger } from "../wire/observe.js";
 import { PREFIX, type EndpointDeps } from "./endpoint.js";
 import { authorize } from "./endpoints/authorize.js";
 import { consent } from "./endpoints/consent.js";
@@ -31,7 +30,7 @@ export interface GatewayOptions {
   baseUrl: string;
   logger: Logger;
   /** Where request counts and latencies go; `GET /metrics` renders it. */
-  metrics: Metrics;
+  metrics: HttpMetrics;
   /** Largest request body read, bytes (default 16 KiB). */
   maxBodyBytes?: number;
   /** Take the client address from X-Forwarded-For (default false). */

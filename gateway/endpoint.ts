@@ -3,7 +3,7 @@ import type { Context, Next } from "koa";
 import type { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import type { TokenService } from "../gen/iam/v1/token_pb.js";
-import type { Logger } from "../core/observe/log.js";
+import type { Logger } from "../wire/observe.js";
 
 /** The path of a project's endpoints: the issuer's path (core/deps.ts issuerOf). */
 export const PREFIX = "/services/oauth2/:organization/:project";

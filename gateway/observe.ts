@@ -1,13 +1,12 @@
 import type { Context, Next } from "koa";
 import { inRequest, REQUEST_ID_HEADER, requestIdFrom } from "../wire/request-id.js";
-import type { Logger } from "../core/observe/log.js";
-import type { Metrics } from "../core/observe/metrics.js";
+import type { HttpMetrics, Logger } from "../wire/observe.js";
 
 /**
  * Every request in its own scope (its id, the caller's when acceptable, is
  * answered and carried to the core), counted, timed and logged once.
  */
-export function observeRequests(logger: Logger, metrics: Metrics) {
+export function observeRequests(logger: Logger, metrics: HttpMetrics) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
     const scope = { requestId: requestIdFrom(ctx.get(REQUEST_ID_HEADER)) };

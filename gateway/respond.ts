@@ -5,7 +5,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Context, Next } from "koa";
 import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../wire/errors.js";
-import type { Logger } from "../core/observe/log.js";
+import type { Logger } from "../wire/observe.js";
 import { BadRequest } from "./http.js";
 import { errorPage, PAGE_SECURITY_HEADERS } from "./pages.js";
 

@@ -2,7 +2,7 @@
  * An OAuth error as it crosses the RPC boundary, shared by both sides of it.
  * The core (core/errors.ts) writes the RFC 6749 code of a refusal, with its
  * redirect, HTTP status and retry delay, into the ConnectError's metadata;
- * the gateway (gateway/errors.ts) and any other caller read them back and
+ * the gateway (gateway/respond.ts) and any other caller read them back and
  * answer over HTTP exactly as the core meant. The metadata keys, the RFC
  * codes, their usual HTTP status and Connect code are written here once.
  *

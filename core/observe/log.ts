@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { pino, stdSerializers, type DestinationStream } from "pino";
 import { currentRequest } from "./context.js";
+import type { Logger } from "../../wire/observe.js";
 
 /**
  * Structured logs: one JSON object per line on stderr, through pino. Callers
@@ -11,12 +12,7 @@ import { currentRequest } from "./context.js";
  */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+export type { Logger };
 
 const CREDENTIAL_FIELDS = [
   "password",

@@ -1,3 +1,4 @@
+import type { HttpMetrics } from "../../wire/observe.js";
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 
 /**
@@ -6,7 +7,7 @@ import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry
  * never a tenant, client, user or token, so the series stay few and the
  * page reveals nothing about who uses the server.
  */
-export class Metrics {
+export class Metrics implements HttpMetrics {
   readonly registry = new Registry();
 
   private readonly latency = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

@@ -1,9 +1,9 @@
 import type { Context } from "koa";
-import type { Metrics } from "../../core/observe/metrics.js";
+import type { HttpMetrics } from "../../wire/observe.js";
 import { text } from "../respond.js";
 
 /** GET /metrics: the Prometheus text of this process, or of every worker of it. */
-export function metricsEndpoint(metrics: Metrics) {
+export function metricsEndpoint(metrics: HttpMetrics) {
   return async (ctx: Context): Promise<void> => {
     try {
       const { body, contentType } = await metrics.render();

@@ -36,3 +36,16 @@ test("client/ imports neither core/ nor gateway/: what a resource server needs i
     t.false(folders.has("gateway"), `${file} imports gateway/`);
   }
 });
+
+test("gateway/ imports nothing of core/: it reaches the core only through RPCs, wire/ and gen/", (t) => {
+  const files = importedFolders("gateway");
+  t.true(files.size > 0);
+  for (const [file, folders] of files) t.false(folders.has("core"), `${file} imports core/`);
+});
+
+test("core/ never imports gateway/ or client/", (t) => {
+  for (const [file, folders] of importedFolders("core")) {
+    t.false(folders.has("gateway"), `${file} imports gateway/`);
+    t.false(folders.has("client"), `${file} imports client/`);
+  }
+});
