@@ -2,18 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectCodeOf, ERROR_KEY, httpStatusOf, oauthErrorMetadata, type OAuthErrorCode } from "../wire/errors.js";
 
 // The RFC codes, the metadata keys and the mapping between them and HTTP or
-// Connect are shared with every caller of the core (wire/errors.ts); they are
-// re-exported here for the core's own modules and for callers not yet
-// importing them from wire/.
-export {
-  ERROR_KEY,
-  httpStatusOf,
-  oauthErrorOf,
-  REDIRECT_KEY,
-  RETRY_AFTER_KEY,
-  STATUS_KEY,
-  type OAuthErrorCode,
-} from "../wire/errors.js";
+// Connect are shared with every caller of the core: wire/errors.ts.
 
 interface OAuthErrorOptions {
   /** Where the user agent must be sent to report this error to the client (RFC 6749 §4.1.2.1). */

@@ -1,4 +1,5 @@
-import { OAuthError, type OAuthErrorCode } from "../errors.js";
+import type { OAuthErrorCode } from "../../wire/errors.js";
+import { OAuthError } from "../errors.js";
 import { withQuery } from "../lib/redirect-uri.js";
 
 /**

@@ -1,19 +1,10 @@
 /**
  * The current request, as the core sees it. The scope itself, the request id
- * header and its propagation are shared with the gateway (wire/request-id.ts)
- * and re-exported here for the core's own modules and for callers not yet
- * importing them from wire/; what only the core records lives here.
+ * header and its propagation are shared with the gateway (wire/request-id.ts);
+ * what only the core records lives here.
  */
 import { currentRequest } from "../../wire/request-id.js";
 
-export {
-  currentRequest,
-  inRequest,
-  propagateRequestId,
-  REQUEST_ID_HEADER,
-  requestIdFrom,
-  type RequestScope,
-} from "../../wire/request-id.js";
 
 /** Records why the current request was refused, for its one log line. */
 export function noteRefusal(error: string, detail: unknown): void {

@@ -1,9 +1,9 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { ERROR_KEY } from "../errors.js";
+import { ERROR_KEY } from "../../wire/errors.js";
 import type { Logger } from "./log.js";
 import { IN_PROCESS_PROTOCOL } from "../server/in-process-transport.js";
-import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "./context.js";
+import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "../../wire/request-id.js";
 import type { Metrics } from "./metrics.js";
 
 type Method = (request: unknown, context: HandlerContext) => unknown;

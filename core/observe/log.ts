@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { pino, stdSerializers, type DestinationStream } from "pino";
-import { currentRequest } from "./context.js";
+import { currentRequest } from "../../wire/request-id.js";
 import type { Logger } from "../../wire/observe.js";
 
 /**

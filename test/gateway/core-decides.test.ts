@@ -5,7 +5,7 @@
  */
 import { ConnectError } from "@connectrpc/connect";
 import test, { type ExecutionContext } from "ava";
-import { oauthErrorOf, type OAuthErrorCode } from "../../core/errors.js";
+import { oauthErrorOf, type OAuthErrorCode } from "../../wire/errors.js";
 import { ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, DEFAULT, DEFAULT_REDIRECT, seedProject, startTestCore, type TestCore } from "../helpers.js";
 
 const ISSUER = "http://iam.test/services/oauth2/iam-admins/iam-admins";

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import test from "ava";
-import { ERROR_KEY, httpStatusOf, OAuthError, oauthErrorOf, REDIRECT_KEY, STATUS_KEY, toConnectError, type OAuthErrorCode } from "../../core/errors.js";
+import { OAuthError, toConnectError } from "../../core/errors.js";
+import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, STATUS_KEY, type OAuthErrorCode } from "../../wire/errors.js";
 
 const unexpectedNotCalled = (t: { fail: (message?: string) => void }) => (err: unknown) => t.fail(`onUnexpected called with ${String(err)}`);
 
