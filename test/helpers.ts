@@ -1,13 +1,15 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createClient, createRouterTransport, type Client, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { createCore, type Core } from "../core/server/compose.js";
 import { loadConfig, type Config } from "../core/server/config.js";
-import { createInProcessTransport } from "../core/server/in-process-transport.js";
+import { createInProcessTransport } from "../wire/in-process-transport.js";
 import type { Clock } from "../core/lib/clock.js";
 import { s256 } from "../core/lib/pkce.js";
 import { createLogger, type Logger } from "../core/observe/log.js";
@@ -48,6 +50,22 @@ export function memoryLogger(): { logger: Logger; lines: string[] } {
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "iam-test-"));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+let compiled: string | undefined;
+
+/**
+ * The compiled `iam` command, dist/bin/iam.js, as `npm start` runs it (no
+ * TypeScript loader in the process). Built first if its sources changed since
+ * the last build; scripts/build.mjs returns at once otherwise, and builds
+ * started at once by several test files do not disturb each other.
+ */
+export function compiledIam(): string {
+  if (compiled === undefined) {
+    execFileSync(process.execPath, [fileURLToPath(new URL("../scripts/build.mjs", import.meta.url))], { stdio: "inherit" });
+    compiled = fileURLToPath(new URL("../dist/bin/iam.js", import.meta.url));
+  }
+  return compiled;
 }
 
 /** Test configuration: a real SQLite file, the cheapest argon2id setting, a fixed base URL. */

@@ -3,12 +3,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
-import { BASE_URL, queryOf, startTestServer, tempDir } from "../helpers.js";
+import { BASE_URL, compiledIam, queryOf, startTestServer, tempDir } from "../helpers.js";
 
-const bin = fileURLToPath(new URL("../../bin/iam.mjs", import.meta.url));
+/** package.json's `iam` command: the same program through tsx's loader. */
+const packageBin = fileURLToPath(new URL("../../bin/iam.mjs", import.meta.url));
 
-/** Runs the `iam` command as a user would, on the given database file. */
-function iam(db: string, args: string[], input?: string) {
+/** Runs the `iam` command as a user would, on the given database file (compiled, as `npm start` runs it, unless `bin` is given). */
+function iam(db: string, args: string[], input?: string, bin = compiledIam()) {
   const result = spawnSync(process.execPath, [bin, ...args], {
     env: {
       ...process.env,
@@ -150,4 +151,15 @@ test("iam client create --remember-consent, then iam user consents and revoke-co
   t.false((await again.tokens.verifyToken({ token: tokens.accessToken })).active);
   const missing = iam(db, ["user", "revoke-consent", "acme", "shop", "alice", "web"]);
   t.not(missing.code, 0);
+});
+
+test("package.json's iam command (bin/iam.mjs, through tsx) runs the same program as the compiled one", (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  t.is(iam(db, ["org", "create", "acme", "--name", "Acme Corp"], undefined, packageBin).code, 0);
+  const throughTsx = iam(db, ["org", "list", "--json"], undefined, packageBin);
+  t.is(throughTsx.code, 0, throughTsx.stderr);
+  t.deepEqual(JSON.parse(throughTsx.stdout), JSON.parse(iam(db, ["org", "list", "--json"]).stdout));
+  t.regex(iam(db, ["org", "frobnicate"], undefined, packageBin).stderr, /unknown command "org frobnicate"/);
 });
