@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import type { Transport } from "@connectrpc/connect";
 import { createCore, type Core } from "../core/server/compose.js";
 import { displayDb, type Config } from "../core/server/config.js";
-import { createInProcessTransport } from "../core/server/in-process-transport.js";
+import { createInProcessTransport } from "../wire/in-process-transport.js";
 import type { Logger } from "../core/observe/log.js";
 import { Metrics } from "../core/observe/metrics.js";
 import { startCoreServer, type RunningServer } from "../core/server/listen.js";

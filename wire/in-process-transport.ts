@@ -1,3 +1,11 @@
+/**
+ * The transport of one process: the gateway calls the core's service
+ * implementations directly, with the RPC contract of the network and none of
+ * its cost. Transport, so it lives with the other wire code.
+ *
+ * Part of wire/: imported by core/ (the protocol name its instrumentation
+ * reports), bin/ and tests; imports neither core/ nor gateway/.
+ */
 import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import {
   Code,
@@ -7,7 +15,7 @@ import {
   type HandlerContext,
   type Transport,
 } from "@connectrpc/connect";
-import { IN_PROCESS } from "../../wire/request-id.js";
+import { IN_PROCESS } from "./request-id.js";
 
 /** The protocolName of in-process calls (HandlerContext.protocolName). */
 export const IN_PROCESS_PROTOCOL = "in-process";

@@ -15,7 +15,7 @@ import type { Transport } from "@connectrpc/connect";
 /** The header that carries a request id from the gateway to the core, and back to callers. */
 export const REQUEST_ID_HEADER = "x-request-id";
 
-/** Marks a transport whose calls run in the caller's own async context (core/server/in-process-transport.ts). */
+/** Marks a transport whose calls run in the caller's own async context (wire/in-process-transport.ts). */
 export const IN_PROCESS = Symbol("in-process transport");
 
 /** What one request or RPC has gathered for its log line. */

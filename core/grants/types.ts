@@ -16,7 +16,7 @@ export interface Grant {
   grantType: string;
   /**
    * The request parameters it reads, beyond grant_type and client
-   * authentication: its handler sees only these (core/rpc/parameters.ts).
+   * authentication: its handler sees only these (core/protocol/parameters.ts).
    */
   parameters: readonly string[];
   handler(ctx: GrantContext): Promise<IssuedTokens>;

@@ -2,7 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ERROR_KEY } from "../../wire/errors.js";
 import type { Logger } from "./log.js";
-import { IN_PROCESS_PROTOCOL } from "../server/in-process-transport.js";
+import { IN_PROCESS_PROTOCOL } from "../../wire/in-process-transport.js";
 import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "../../wire/request-id.js";
 import type { Metrics } from "./metrics.js";
 

@@ -1,3 +1,8 @@
+/**
+ * What each endpoint reads, and the one rule about parameters given more than
+ * once (RFC 6749 §3.1, §3.2): declared here once, applied by the RPCs and the
+ * authorization checks alike, so that the gateway only reports what it saw.
+ */
 import { ScalarType } from "@bufbuild/protobuf";
 import { TokenRequestSchema, type TokenRequest } from "../../gen/iam/v1/token_pb.js";
 import { OAuthError } from "../errors.js";

@@ -8,7 +8,7 @@ import { withQuery } from "../lib/redirect-uri.js";
 import { isSubset } from "../lib/scopes.js";
 import type { AuthorizationRequestRecord } from "../store/types.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
+import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
 /**
  * Records the user's decision. Approval of a subset of the offered scopes

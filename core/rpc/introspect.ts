@@ -6,7 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import type { ProjectRecord } from "../store/types.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
-import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
+import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
 type Answer = MessageInitShape<typeof IntrospectResponseSchema>;
 const INACTIVE: Answer = { active: false };

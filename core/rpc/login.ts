@@ -8,7 +8,7 @@ import { isSubset, selectScopes } from "../lib/scopes.js";
 import { oidcScopesOf } from "../tokens/oidc.js";
 import { redirectError } from "../authorization/errors.js";
 import { completeRequest } from "./consent.js";
-import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
+import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
 import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 

@@ -6,7 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import { endpointProject, tokenTypeHint } from "./introspect.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
-import { PARAMETERS, refuseRepeatedParameters } from "./parameters.js";
+import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
 /**
  * Token revocation (RFC 7009). The client authenticates (public clients by

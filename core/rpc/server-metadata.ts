@@ -4,7 +4,7 @@ import type { CallbackPageSchema, GetServerMetadataRequest, GetServerMetadataRes
 import { issuerOf, type Deps } from "../deps.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
 import { GRANTS } from "../grants/registry.js";
-import { ADMIN_CLIENT_ID, DEFAULT_TENANT } from "../server/bootstrap.js";
+import { ADMIN_CLIENT_ID, DEFAULT_TENANT } from "./admin/default-tenant.js";
 import type { ProjectRef } from "../store/types.js";
 
 /**

@@ -5,7 +5,7 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";
-import { declaredParametersOf, PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "./parameters.js";
+import { declaredParametersOf, PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "../protocol/parameters.js";
 
 /**
  * The token endpoint (RFC 6749 §3.2): the grant must be known, the client

@@ -1,5 +1,5 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "./bootstrap.js";
+import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "../rpc/admin/default-tenant.js";
 import { isPostgresUrl, type Config } from "./config.js";
 import type { Deps } from "../deps.js";
 import { KeyRing } from "../tokens/keys.js";

@@ -5,7 +5,7 @@ import { json } from "../respond.js";
 /**
  * Step 5, POST /token (RFC 6749 §3.2): the parameters, and the names given
  * more than once, go to the core, which decides what to refuse and what each
- * grant reads (core/rpc/parameters.ts).
+ * grant reads (core/protocol/parameters.ts).
  */
 export const token: Endpoint = (deps) =>
   clientForm(deps, "token", async (ctx, params, basic) => {

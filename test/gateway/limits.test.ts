@@ -1,7 +1,7 @@
 import net from "node:net";
 import test, { type ExecutionContext } from "ava";
 import { RateLimiter } from "../../core/lib/rate-limit.js";
-import { createInProcessTransport } from "../../core/server/in-process-transport.js";
+import { createInProcessTransport } from "../../wire/in-process-transport.js";
 import { createGateway } from "../../gateway/app.js";
 import { startGatewayServer } from "../../gateway/server.js";
 import type { Config } from "../../core/server/config.js";

@@ -9,7 +9,7 @@ import type http from "node:http";
 import { join } from "node:path";
 import type { ExecutionContext } from "ava";
 import { createCore, type Core } from "../../core/server/compose.js";
-import { createInProcessTransport } from "../../core/server/in-process-transport.js";
+import { createInProcessTransport } from "../../wire/in-process-transport.js";
 import { systemClock } from "../../core/lib/clock.js";
 import type { ClientRecord, ProjectRef } from "../../core/store/types.js";
 import { createGateway } from "../../gateway/app.js";

@@ -5,7 +5,7 @@
 import test from "ava";
 import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
-import { createInProcessTransport } from "../../core/server/in-process-transport.js";
+import { createInProcessTransport } from "../../wire/in-process-transport.js";
 
 function healthWith(check: (request: { service: string }, context: HandlerContext) => unknown) {
   const routes = (router: ConnectRouter) => router.service(Health, { check: check as never });

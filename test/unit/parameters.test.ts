@@ -9,7 +9,7 @@ import {
   REPEATED_PARAMETERS,
   refuseRepeatedParameters,
   repeatedParameters,
-} from "../../core/rpc/parameters.js";
+} from "../../core/protocol/parameters.js";
 
 test("a repeated name breaks the rule unless the endpoint lets it repeat", (t) => {
   t.deepEqual(repeatedParameters(PARAMETERS.authorize, []), []);

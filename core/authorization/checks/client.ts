@@ -1,5 +1,5 @@
 import { OAuthError } from "../../errors.js";
-import { PARAMETERS, repeatedParameters } from "../../rpc/parameters.js";
+import { PARAMETERS, repeatedParameters } from "../../protocol/parameters.js";
 import type { AuthorizeCheck } from "../context.js";
 
 /**

@@ -1,4 +1,4 @@
-import { PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "../../rpc/parameters.js";
+import { PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "../../protocol/parameters.js";
 import type { AuthorizeCheck } from "../context.js";
 import { redirectError } from "../errors.js";
 

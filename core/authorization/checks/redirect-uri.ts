@@ -1,6 +1,6 @@
 import { OAuthError } from "../../errors.js";
 import { isRegisteredRedirectUri } from "../../lib/redirect-uri.js";
-import { PARAMETERS, repeatedParameters } from "../../rpc/parameters.js";
+import { PARAMETERS, repeatedParameters } from "../../protocol/parameters.js";
 import type { AuthorizeCheck } from "../context.js";
 
 /**

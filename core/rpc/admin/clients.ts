@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import { ClientType } from "../../../gen/iam/v1/admin_pb.js";
-import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "../../server/bootstrap.js";
+import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "./default-tenant.js";
 import type { Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";

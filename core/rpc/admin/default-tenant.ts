@@ -1,7 +1,7 @@
-import { issuerOf, type Deps } from "../deps.js";
-import { epochSeconds } from "../lib/clock.js";
-import { randomToken } from "../lib/crypto.js";
-import type { AccessStore, ProjectRef } from "../store/types.js";
+import { issuerOf, type Deps } from "../../deps.js";
+import { epochSeconds } from "../../lib/clock.js";
+import { randomToken } from "../../lib/crypto.js";
+import type { AccessStore, ProjectRef } from "../../store/types.js";
 
 export const DEFAULT_TENANT: ProjectRef = { organization: "iam-admins", project: "iam-admins" };
 export const ADMIN_CLIENT_ID = "admin-client";

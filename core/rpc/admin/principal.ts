@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { DEFAULT_TENANT, GLOBAL_ADMIN_PERMISSION, PROJECT_ADMIN_PERMISSION } from "../../server/bootstrap.js";
+import { DEFAULT_TENANT, GLOBAL_ADMIN_PERMISSION, PROJECT_ADMIN_PERMISSION } from "./default-tenant.js";
 import type { Deps } from "../../deps.js";
 import type { ProjectRef } from "../../store/types.js";
 import { inspectAccessToken } from "../../tokens/access-token.js";

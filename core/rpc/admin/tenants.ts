@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
-import { DEFAULT_TENANT, seedProjectAdministration } from "../../server/bootstrap.js";
+import { DEFAULT_TENANT, seedProjectAdministration } from "./default-tenant.js";
 import { issuerOf, type Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import type { ProjectRef } from "../../store/types.js";
