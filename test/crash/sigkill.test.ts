@@ -18,7 +18,6 @@
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import test from "ava";
@@ -27,7 +26,7 @@ import { decodeJwt } from "jose";
 import { randomToken, sha256 } from "../../core/lib/crypto.js";
 import { TokenFailure, TokenService } from "../../gen/iam/v1/token_pb.js";
 import { basic } from "../gateway/_support.js";
-import { pkcePair, queryOf, tempDir } from "../helpers.js";
+import { compiledIam, pkcePair, queryOf, tempDir } from "../helpers.js";
 
 const KILLS_UNDER_LOAD = 22; // and one more on the idle server after the final check
 const WORKERS = 4;
@@ -260,7 +259,7 @@ class Api {
   }
 }
 
-const entry = fileURLToPath(new URL("../../bin/iam.ts", import.meta.url));
+const entry = compiledIam();
 
 interface Server {
   child: ChildProcessByStdio<null, Readable, Readable>;
@@ -270,7 +269,7 @@ interface Server {
 
 /** Starts `iam start` as `npm start` does, and waits for the line that prints its ports. */
 async function startServer(db: string): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, "start"], {
+  const child = spawn(process.execPath, ["--enable-source-maps", entry, "start"], {
     env: { ...process.env, ...SERVER_ENV, IAM_DB: db },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -6,7 +6,6 @@
 import { spawnSync } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Code, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import type { ExecutionContext } from "ava";
 import test from "ava";
@@ -16,12 +15,10 @@ import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { loadConfig } from "../../core/server/config.js";
 import { signJwt } from "../../core/tokens/keys.js";
 import type { ProjectRef } from "../../core/store/types.js";
-import { ADMIN_CLIENT_SECRET, BASE_URL, DEFAULT, startTestCore, TestClock, tempDir, type TestCore } from "../helpers.js";
+import { ADMIN_CLIENT_SECRET, BASE_URL, compiledIam, DEFAULT, startTestCore, TestClock, tempDir, type TestCore } from "../helpers.js";
 import { ALICE, expectOAuthError, nowSeconds, obtainTokens, READ, refreshRequest, WEB, WEB2 } from "../core/flow.js";
 import { clientToken, createApp, createTenant, expectCode, globalAdminToken, startAdmin, type AdminTest } from "../admin/rpc-support.js";
 import { headerOf, m2mToken, standardCore, verifyIdToken } from "./core-support.js";
-
-const bin = fileURLToPath(new URL("../../bin/iam.mjs", import.meta.url));
 
 async function adminOf(c: TestCore): Promise<{ admin: Client<typeof AdminService>; auth: CallOptions }> {
   const token = await globalAdminToken(c);
@@ -155,9 +152,9 @@ test("a project admin may rotate their own project's key; another project's admi
   await expectCode(t, c.admin.rotateSigningKey({ organization: "acme", project: "nope" }, c.auth), Code.NotFound, "unknown project");
 });
 
-/** Runs `node bin/iam.mjs ...` on a database file, as an operator would. */
+/** Runs the `iam` command (compiled, as `npm start` runs it) on a database file, as an operator would. */
 function iam(db: string, args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
+  const result = spawnSync(process.execPath, [compiledIam(), ...args], {
     env: {
       ...process.env,
       IAM_DB: db,
