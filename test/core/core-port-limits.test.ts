@@ -10,7 +10,13 @@ test("the core port refuses request bodies over 64 KiB", async (t) => {
   const c = await startTestCore();
   t.teardown(() => c.close());
   const server = await startCoreServer(c.core.routes, "127.0.0.1", 0);
-  t.teardown(() => server.close(100));
+  // close() cuts the refused upload's stream off when its grace period ends,
+  // on a timer that does not keep the process alive: this file holds it until then.
+  t.teardown(async () => {
+    const hold = setInterval(() => {}, 1000);
+    await server.close(100);
+    clearInterval(hold);
+  });
   const client = createClient(TokenService, createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "2" }));
   const err = await t.throwsAsync(client.verifyToken({ token: "x".repeat(100 * 1024) }), { instanceOf: ConnectError });
   t.is(err?.code, Code.ResourceExhausted);

@@ -1,0 +1,148 @@
+/**
+ * Where each test file runs. `npm test` runs the tiers in this order, then
+ * the PostgreSQL pass; `npm run test:fast`, `test:integration` and
+ * `test:process` run one tier.
+ *
+ * A file's tier is decided by what it starts, then by what it costs:
+ *
+ * - fast: pure functions and in-memory suites: the core called through
+ *   Connect's in-memory router or the in-process transport, the store
+ *   contract on SQLite. No listening port, no child process. Under a minute
+ *   on a 2-core machine.
+ * - integration: real servers on loopback: the gateway over HTTP, gRPC and
+ *   standards clients, PostgreSQL. Also the isolation matrix: in memory, but
+ *   1,040 cases, a fifth of the fast tier's time on its own.
+ * - process: other processes: the server started as `npm start` runs it
+ *   (crash and SIGKILL, workers, replicas, the CLI, builds), a browser, the
+ *   fuzzer.
+ *
+ * An entry is a file, or a folder (ending in "/") whose files go to its tier
+ * unless a file is listed itself; the longest entry that matches a file
+ * decides. test/scripts/tiers.test.ts fails when a test file matches no entry
+ * or an entry matches no file, so a new test file is placed when it is added.
+ * Within a tier, entries are listed slowest first, and `npm test` names the
+ * files to ava in that order, so that a long file does not finish alone at
+ * the end.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export const TIERS = {
+  fast: [
+    "test/core/",
+    "test/admin/",
+    "test/store/sqlite.test.ts",
+    "test/standards/core-oidc.test.ts",
+    "test/standards/core-introspect-revoke.test.ts",
+    "test/standards/grace-siblings.test.ts",
+    "test/gateway/core-decides.test.ts",
+    "test/store/declarations.test.ts",
+    "test/unit/",
+    "test/wire/imports.test.ts",
+    "test/scripts/tiers.test.ts",
+  ],
+  integration: [
+    "test/security/protocol-input-admin.test.ts",
+    "test/security/",
+    "test/admin/isolation.test.ts",
+    "test/replicas/",
+    "test/gateway/",
+    "test/standards/",
+    "test/grpc/",
+    "test/observe/",
+    "test/store/postgres.test.ts",
+    "test/wire/balanced-transport.test.ts",
+    "test/examples/",
+    "test/core/core-port-limits.test.ts",
+  ],
+  process: [
+    "test/crash/",
+    "test/fuzz/",
+    "test/cli/",
+    "test/browser/",
+    "test/scripts/build.test.ts",
+    "test/replicas/replicas.test.ts",
+    "test/gateway/cluster.test.ts",
+    "test/gateway/process.test.ts",
+    "test/standards/core-rotation-grace.test.ts",
+  ],
+};
+
+/** The files that drive a browser: left out, with a notice, where chromium cannot be provided. */
+export const BROWSER = "test/browser/";
+
+/**
+ * The PostgreSQL pass: suites whose outcome depends on how the store writes
+ * and races, run again with every core on PostgreSQL (IAM_TEST_BACKEND).
+ * The store contract and the replica suites need PostgreSQL anyway and run
+ * in their tiers. The rest (authorization-request validation, token
+ * verification and OIDC reads, the gateway and the standards clients over
+ * HTTP) make the same store calls as these suites and the contract, and
+ * answer the same on either store.
+ */
+export const POSTGRES_PASS = [
+  { file: "test/core/token-code.test.ts", why: "a code is consumed once, under concurrent exchanges; a replay revokes its grant" },
+  { file: "test/core/token-refresh.test.ts", why: "refresh rotation, reuse detection, the family revoked in one transaction" },
+  { file: "test/standards/grace-siblings.test.ts", why: "siblings of a refresh token rotated within the grace window" },
+  { file: "test/core/lockout.test.ts", why: "failure counters and lockouts kept by the store" },
+  { file: "test/core/login-consent.test.ts", why: "pending requests spent at sign-in and consent" },
+  { file: "test/core/remembered-consent.test.ts", why: "consents remembered and revoked" },
+  { file: "test/core/purge.test.ts", why: "what the purge deletes, in batches" },
+  {
+    file: "test/security/protocol-input-admin.test.ts",
+    match: "hostile input*",
+    why: "every field's hostile value (U+0000, invalid UTF-8, 100 KiB) stored and answered exactly: PostgreSQL escapes what SQLite keeps",
+  },
+];
+
+/** Every test file under test/, relative to the repository root, "/"-separated. */
+export function testFiles() {
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".test.ts")) found.push(path);
+    }
+  };
+  walk("test");
+  return found.sort();
+}
+
+const ENTRIES = Object.entries(TIERS).flatMap(([tier, entries]) => entries.map((entry, rank) => ({ tier, entry, rank })));
+
+const matches = (entry, file) => (entry.endsWith("/") ? file.startsWith(entry) : file === entry);
+
+/** The entry that places a file (the longest that matches), or undefined. */
+export function placeOf(file) {
+  let best;
+  for (const e of ENTRIES) if (matches(e.entry, file) && (best === undefined || e.entry.length > best.entry.length)) best = e;
+  return best;
+}
+
+/** What is wrong with the tiers for these files: files no entry places, entries that place no file, entries listed twice. */
+export function problems(files) {
+  const found = [];
+  for (const file of files) if (placeOf(file) === undefined) found.push(`${file} is in no tier (scripts/test-tiers.mjs)`);
+  const seen = new Set();
+  for (const { entry } of ENTRIES) {
+    if (seen.has(entry)) found.push(`${entry} is listed twice`);
+    seen.add(entry);
+    if (!files.some((file) => placeOf(file)?.entry === entry)) found.push(`${entry} places no test file`);
+  }
+  for (const { file } of POSTGRES_PASS) if (!files.includes(file)) found.push(`${file} of the PostgreSQL pass does not exist`);
+  return found;
+}
+
+/** The files of a tier, in the order ava starts them. */
+export function filesOf(tier, files) {
+  return files.filter((file) => placeOf(file)?.tier === tier).sort(runOrder);
+}
+
+/** Slowest first: by the rank of the entry that places each file, then by name. */
+function runOrder(a, b) {
+  return placeOf(a).rank - placeOf(b).rank || a.localeCompare(b);
+}
