@@ -78,24 +78,20 @@ export const BROWSER = "test/browser/";
  * The PostgreSQL pass: suites whose outcome depends on how the store writes
  * and races, run again with every core on PostgreSQL (IAM_TEST_BACKEND).
  * The store contract and the replica suites need PostgreSQL anyway and run
- * in their tiers. The rest (authorization-request validation, token
- * verification and OIDC reads, the gateway and the standards clients over
- * HTTP) make the same store calls as these suites and the contract, and
- * answer the same on either store.
+ * in their tiers. The rest make the same store calls as these suites and the
+ * contract, and answer the same on either store: authorization-request
+ * validation, token verification and the OIDC reads, the gateway, the
+ * standards clients and the hostile-input suite over HTTP (the contract
+ * round-trips U+0000 and U+FFFF through what a client may send, on both).
  */
 export const POSTGRES_PASS = [
   { file: "test/core/token-code.test.ts", why: "a code is consumed once, under concurrent exchanges; a replay revokes its grant" },
-  { file: "test/core/token-refresh.test.ts", why: "refresh rotation, reuse detection, the family revoked in one transaction" },
-  { file: "test/standards/grace-siblings.test.ts", why: "siblings of a refresh token rotated within the grace window" },
-  { file: "test/core/lockout.test.ts", why: "failure counters and lockouts kept by the store" },
   { file: "test/core/login-consent.test.ts", why: "pending requests spent at sign-in and consent" },
-  { file: "test/core/remembered-consent.test.ts", why: "consents remembered and revoked" },
+  { file: "test/core/token-refresh.test.ts", why: "refresh rotation, reuse detection, the family revoked in one transaction" },
   { file: "test/core/purge.test.ts", why: "what the purge deletes, in batches" },
-  {
-    file: "test/security/protocol-input-admin.test.ts",
-    match: "hostile input*",
-    why: "every field's hostile value (U+0000, invalid UTF-8, 100 KiB) stored and answered exactly: PostgreSQL escapes what SQLite keeps",
-  },
+  { file: "test/core/lockout.test.ts", why: "failure counters and lockouts kept by the store" },
+  { file: "test/core/remembered-consent.test.ts", why: "consents remembered and revoked" },
+  { file: "test/standards/grace-siblings.test.ts", why: "siblings of a refresh token rotated within the grace window" },
 ];
 
 /** Every test file under test/, relative to the repository root, "/"-separated. */

@@ -110,12 +110,7 @@ for (const stage of selected) {
       continue;
     }
     console.error(`\n== PostgreSQL pass: ${ABOUT.postgres} (${POSTGRES_PASS.length} files)`);
-    const env = { IAM_TEST_BACKEND: "postgres" };
-    const whole = POSTGRES_PASS.filter((p) => p.match === undefined).map((p) => p.file);
-    status = (await runAva([...whole], env)) || status;
-    for (const p of POSTGRES_PASS.filter((p) => p.match !== undefined)) {
-      status = (await runAva(["--match", p.match, p.file], env)) || status;
-    }
+    status = (await runAva(POSTGRES_PASS.map((p) => p.file), { IAM_TEST_BACKEND: "postgres" })) || status;
   } else {
     let tierFiles = filesOf(stage, files);
     if (stage === "process" && !existsSync(CHROMIUM)) tierFiles = tierFiles.filter((f) => !f.startsWith(BROWSER));

@@ -17,7 +17,7 @@ import { startCoreServer, type RunningServer } from "../core/server/listen.js";
 import type { ClientRecord, ProjectRef, UserRecord } from "../core/store/types.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
-import { createDatabase, ON_POSTGRES } from "./pg.js";
+import { createMigratedDatabase, ON_POSTGRES } from "./pg.js";
 
 export const BASE_URL = "http://iam.test";
 export const ADMIN_PASSWORD = "admin-password-for-tests";
@@ -113,8 +113,8 @@ export async function startTestCore(
   options: { dbPath?: string; clock?: TestClock; config?: Partial<Config> } = {},
 ): Promise<TestCore> {
   const tmp = options.dbPath === undefined ? tempDir() : undefined;
-  // On PostgreSQL's pass of the suite, a core given no file of its own gets a database of its own.
-  const pgDb = ON_POSTGRES && options.dbPath === undefined && options.config?.db === undefined ? await createDatabase() : undefined;
+  // On PostgreSQL's pass of the suite, a core given no file of its own gets a database of its own, its schema applied.
+  const pgDb = ON_POSTGRES && options.dbPath === undefined && options.config?.db === undefined ? await createMigratedDatabase() : undefined;
   const dbPath = pgDb?.url ?? options.config?.db ?? options.dbPath ?? join(tmp!.dir, "iam.db");
   const clock = options.clock ?? new TestClock();
   const { logger, lines } = memoryLogger();
