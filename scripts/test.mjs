@@ -16,7 +16,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
-import { BROWSER, filesOf, POSTGRES_PASS, problems, testFiles, TIERS } from "./test-tiers.mjs";
+import { BROWSER, CONCURRENCY, filesOf, POSTGRES_PASS, problems, testFiles, TIERS } from "./test-tiers.mjs";
 import { CHROMIUM, hasPostgres, installPackages, startPostgres } from "./test-setup.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -24,7 +24,6 @@ const ava = fileURLToPath(new URL("../node_modules/ava/entrypoints/cli.mjs", imp
 const STAGES = [...Object.keys(TIERS), "postgres"];
 /** ava's options that take a value as the next argument (which is then no file). */
 const WITH_VALUE = new Set(["--match", "-m", "--timeout", "-T", "--concurrency", "-c", "--node-arguments", "--config"]);
-// ava starts the files in the order they are named: filesOf() lists a tier slowest first.
 
 const say = (line) => console.error(`npm test: ${line}`);
 const strict = process.env.IAM_TEST_STRICT === "1";
@@ -35,7 +34,10 @@ const rest = argv.filter((a) => !STAGES.includes(a));
 const named = rest.filter((a, i) => !a.startsWith("-") && !WITH_VALUE.has(rest[i - 1]));
 const selected = stages.length > 0 ? STAGES.filter((s) => stages.includes(s)) : STAGES;
 
-/** Runs ava with these arguments (and the ones given to this script); resolves to its exit code. */
+/**
+ * Runs ava with these arguments (and the ones given to this script); resolves
+ * to its exit code. ava starts files in the order they are named.
+ */
 let running;
 function runAva(args, env = {}) {
   return new Promise((resolve) => {
@@ -115,7 +117,8 @@ for (const stage of selected) {
     let tierFiles = filesOf(stage, files);
     if (stage === "process" && !existsSync(CHROMIUM)) tierFiles = tierFiles.filter((f) => !f.startsWith(BROWSER));
     console.error(`\n== ${stage} tier: ${ABOUT[stage]} (${tierFiles.length} files)`);
-    status = (await runAva([...tierFiles])) || status;
+    const concurrency = CONCURRENCY[stage] !== undefined && !rest.some((a) => /^(--concurrency|-c)(=|$)/.test(a)) ? ["--concurrency", String(CONCURRENCY[stage])] : [];
+    status = (await runAva([...concurrency, ...tierFiles])) || status;
   }
   took.push(`${stage} ${Math.round((performance.now() - started) / 1000)} s`);
 }
