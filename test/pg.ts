@@ -102,7 +102,9 @@ function migratedTemplate(): Promise<string> {
   schemaTemplate ??= (async () => {
     const folder = fileURLToPath(new URL("../core/store/postgres/", import.meta.url));
     const hash = createHash("sha256");
-    for (const file of readdirSync(folder).sort()) hash.update(file).update(readFileSync(`${folder}${file}`));
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.isFile()) hash.update(entry.name).update(readFileSync(`${folder}${entry.name}`));
+    }
     const name = `${SCHEMA_PREFIX}${hash.digest("hex").slice(0, 16)}`;
     const admin = poolOf(POSTGRES_URL);
     const exists = async () => (await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 1;
@@ -122,7 +124,8 @@ function migratedTemplate(): Promise<string> {
       if (!(await exists())) throw err;
       return name;
     }
-    const stale = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2", [`${SCHEMA_PREFIX}%`, name]);
+    // Templates of other schemas; not this one, nor another process's copy of it still being built.
+    const stale = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname NOT LIKE $2", [`${SCHEMA_PREFIX}%`, `${name}%`]);
     for (const { datname } of stale.rows) {
       await admin.query(`ALTER DATABASE ${datname} WITH IS_TEMPLATE false`).catch(() => {});
       await admin.query(`DROP DATABASE IF EXISTS ${datname}`).catch(() => {});
