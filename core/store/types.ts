@@ -42,13 +42,32 @@ export interface ClientRecord extends ProjectRef {
   rememberConsent: boolean;
   accessTokenTtl: number;
   refreshTokenTtl: number;
+  /** RP-Initiated Logout 1.0 §3.1: where a logout may send the user agent back to, matched exactly. */
+  postLogoutRedirectUris: string[];
+  /** Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed; "" for none. */
+  backchannelLogoutUri: string;
+  /** The `alg` of the client's ID tokens (OpenID Connect Registration §2); RS256 unless it registered another. */
+  idTokenSignedResponseAlg: SigningAlg;
+  /**
+   * The web origins (`scheme://host[:port]`) whose pages may call the token,
+   * userinfo and revocation endpoints (CORS). Empty: for a public client, the
+   * origins of its redirect URIs; for a confidential one, none.
+   */
+  webOrigins: string[];
   createdAt: EpochSeconds;
 }
+
+export type SigningAlg = "ES256" | "RS256";
 
 export interface UserRecord extends ProjectRef {
   id: string;
   name: string;
   email: string;
+  /** Whether the email address was verified (the `email_verified` claim). */
+  emailVerified: boolean;
+  /** The `given_name` and `family_name` claims (OpenID Connect Core §5.1); "" when unknown. */
+  givenName: string;
+  familyName: string;
   passwordHash: string;
   enabled: boolean;
   createdAt: EpochSeconds;
@@ -68,7 +87,7 @@ export interface RoleRecord extends ProjectRef {
 
 export interface SigningKeyRecord extends ProjectRef {
   kid: string;
-  alg: "ES256";
+  alg: SigningAlg;
   /** Private JWK as JSON. */
   privateJwk: string;
   /** Public JWK as JSON. */
@@ -98,6 +117,15 @@ export interface AuthorizationRequestRecord extends ProjectRef {
   authTime: EpochSeconds | null;
   /** The scopes Login offered the user. */
   offeredScopes: string[] | null;
+  /** The sign-in session (its `sid`) the user was authenticated by, set with userId; "" before. */
+  sessionId: string;
+  /** The `acr` the sign-in satisfies ("" for none) and its `amr` values. */
+  acr: string;
+  amr: string[];
+  /** The `claims` request parameter (OpenID Connect Core §5.5) as validated JSON; "" when absent. */
+  claims: string;
+  /** `prompt=consent`: the consent page is shown even when consent is remembered. */
+  forceConsent: boolean;
   createdAt: EpochSeconds;
   expiresAt: EpochSeconds;
 }
@@ -112,6 +140,11 @@ export interface AuthorizationCodeRecord extends ProjectRef {
   codeChallengeMethod: "S256" | "plain" | "";
   nonce: string;
   authTime: EpochSeconds;
+  /** The sign-in session, acr, amr and requested claims of the authorization request (see AuthorizationRequestRecord). */
+  sessionId: string;
+  acr: string;
+  amr: string[];
+  claims: string;
   createdAt: EpochSeconds;
   expiresAt: EpochSeconds;
   /** Set by the first exchange. */
@@ -133,6 +166,15 @@ export interface GrantRecord extends ProjectRef {
   userId: string;
   scopes: string[];
   authTime: EpochSeconds;
+  /**
+   * The sign-in session the grant was made in ("" for none: client grants,
+   * the password grant): ending the session revokes the grant.
+   */
+  sessionId: string;
+  acr: string;
+  amr: string[];
+  /** The `claims` request parameter of the authorization request, "" when absent. */
+  claims: string;
   createdAt: EpochSeconds;
   /** The last expiry of any token issued in it: past that, the grant can be purged. */
   expiresAt: EpochSeconds;
@@ -315,6 +357,83 @@ export interface ConsentStore {
   revokeConsent(ref: ProjectRef, userId: string, clientId: string, at: EpochSeconds): Promise<boolean>;
 }
 
+/**
+ * A sign-in session (single sign-on): a browser signed in to a project. The
+ * browser holds a random secret in a cookie; only its SHA-256 is stored. The
+ * session's public id (`sid`) appears in ID tokens and logout tokens.
+ */
+export interface SessionRecord extends ProjectRef {
+  /** The public session id, `sid` (random, unrelated to the secret). */
+  id: string;
+  /** SHA-256 of the cookie's secret. */
+  secretHash: string;
+  userId: string;
+  /** When the user last authenticated with a credential in this session. */
+  authTime: EpochSeconds;
+  /** How (OpenID Connect Core §2 `amr`, RFC 8176), e.g. ["pwd"]. */
+  amr: string[];
+  /** The `acr` the authentication satisfies; "" for none. */
+  acr: string;
+  createdAt: EpochSeconds;
+  /** Last use, for the idle lifetime; updated at most once a minute. */
+  lastSeenAt: EpochSeconds;
+  /** The absolute end of the session, whatever its use. */
+  expiresAt: EpochSeconds;
+  /** The client address and User-Agent of the sign-in, for the user's list of sessions. */
+  clientAddress: string;
+  userAgent: string;
+  /** The clients this session signed the user into, in the order it first did. */
+  clients: string[];
+  /** Set when the session was ended (logout, administration); it is then refused. */
+  endedAt: EpochSeconds | null;
+}
+
+/** One attempt to tell a client of a logout (Back-Channel Logout 1.0 §2.5). */
+export interface LogoutDeliveryRecord extends ProjectRef {
+  sessionId: string;
+  clientId: string;
+  uri: string;
+  /** The HTTP status answered, 0 when none was (network error, timeout). */
+  status: number;
+  /** "delivered" or "failed" (after the last attempt). */
+  outcome: "delivered" | "failed";
+  attempts: number;
+  /** What went wrong, for the operator; never a token. */
+  error: string;
+  at: EpochSeconds;
+}
+
+export interface SessionStore {
+  createSession(session: SessionRecord): Promise<void>;
+  /** The session whose cookie secret hashes to `secretHash`, ended or not; undefined when none. */
+  findSessionBySecret(secretHash: string): Promise<SessionRecord | undefined>;
+  getSession(ref: ProjectRef, id: string): Promise<SessionRecord | undefined>;
+  /**
+   * A new sign-in of the same user in a live session (prompt=login, max_age):
+   * a new cookie secret (no fixation), auth time, amr and acr; the sid stays.
+   * False when the session is ended or gone.
+   */
+  reauthenticateSession(
+    ref: ProjectRef,
+    id: string,
+    change: { secretHash: string; authTime: EpochSeconds; amr: string[]; acr: string; lastSeenAt: EpochSeconds; expiresAt: EpochSeconds },
+  ): Promise<boolean>;
+  /** Records a use of a live session: `lastSeenAt`, and `clientId` added to its clients when new. False when it is ended or gone. */
+  touchSession(ref: ProjectRef, id: string, lastSeenAt: EpochSeconds, clientId: string | null): Promise<boolean>;
+  /** The user's live (not ended) sessions, newest first. */
+  listUserSessions(ref: ProjectRef, userId: string): Promise<SessionRecord[]>;
+  /**
+   * Ends a live session and revokes every grant made in it; answers the
+   * session as it was (to tell its clients), or undefined when it was not live.
+   */
+  endSession(ref: ProjectRef, id: string, at: EpochSeconds): Promise<SessionRecord | undefined>;
+  /** Ends every live session of the user, as endSession; answers those ended. */
+  endUserSessions(ref: ProjectRef, userId: string, at: EpochSeconds): Promise<SessionRecord[]>;
+  recordLogoutDelivery(delivery: LogoutDeliveryRecord): Promise<void>;
+  /** The deliveries recorded for a session, oldest first. */
+  listLogoutDeliveries(ref: ProjectRef, sessionId: string): Promise<LogoutDeliveryRecord[]>;
+}
+
 export interface LoginFailurePolicy {
   /** Failures within the window that lock the key. */
   maxFailures: number;
@@ -346,6 +465,7 @@ export interface Store
     GrantStore,
     RefreshTokenStore,
     ConsentStore,
+    SessionStore,
     LoginThrottleStore,
     MaintenanceStore {
   /**

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/authorization.proto.
  */
 export const file_iam_v1_authorization: GenFile = /*@__PURE__*/
-  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIpMCChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkiuQEKEUF1dGhvcml6ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSGAoQc2NvcGVzX3JlcXVlc3RlZBgDIAMoCRISCgpleHBpcmVzX2luGAQgASgDEhQKDG9yZ2FuaXphdGlvbhgFIAEoCRIPCgdwcm9qZWN0GAYgASgJEhQKDHByb2plY3RfbmFtZRgHIAEoCSIpCg1DbGllbnRTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiKgoFU2NvcGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSLUAQoMTG9naW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQESFgoOY2xpZW50X2FkZHJlc3MYByABKAkSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgIIAMoCUISChBfYnJvd3Nlcl9iaW5kaW5nImAKDExvZ2luRmFpbHVyZRIlCgZjbGllbnQYASABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAiABKAkSEwoLcmV0cnlfYWZ0ZXIYAyABKAMilAEKDUxvZ2luUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIdCgZzY29wZXMYAiADKAsyDS5pYW0udjEuU2NvcGUSJQoGY2xpZW50GAMgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSEwoLcmVkaXJlY3RfdG8YBCABKAkSFAoMcHJvamVjdF9uYW1lGAUgASgJIrgBCg5Db25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIMCgRkZW55GAUgASgIEhwKD2Jyb3dzZXJfYmluZGluZxgGIAEoCUgAiAEBEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYByADKAlCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkyygEKFEF1dGhvcml6YXRpb25TZXJ2aWNlEkAKCUF1dGhvcml6ZRIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0GhkuaWFtLnYxLkF1dGhvcml6ZVJlc3BvbnNlEjQKBUxvZ2luEhQuaWFtLnYxLkxvZ2luUmVxdWVzdBoVLmlhbS52MS5Mb2dpblJlc3BvbnNlEjoKB0NvbnNlbnQSFi5pYW0udjEuQ29uc2VudFJlcXVlc3QaFy5pYW0udjEuQ29uc2VudFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIqQEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAkilAIKEUF1dGhvcml6ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSGAoQc2NvcGVzX3JlcXVlc3RlZBgDIAMoCRISCgpleHBpcmVzX2luGAQgASgDEhQKDG9yZ2FuaXphdGlvbhgFIAEoCRIPCgdwcm9qZWN0GAYgASgJEhQKDHByb2plY3RfbmFtZRgHIAEoCRISCgpsb2dpbl9oaW50GAggASgJEhMKC3JlZGlyZWN0X3RvGAkgASgJEhEKCXNpZ25lZF9pbhgKIAEoCBIdCgZzY29wZXMYCyADKAsyDS5pYW0udjEuU2NvcGUiLwoNU2Vzc2lvbkNvb2tpZRINCgV2YWx1ZRgBIAEoCRIPCgdtYXhfYWdlGAIgASgDIikKDUNsaWVudFN1bW1hcnkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSIqCgVTY29wZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIvkBCgxMb2dpblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIQCghwYXNzd29yZBgFIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBiABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgHIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAggAygJEhIKCnVzZXJfYWdlbnQYCSABKAkSDwoHc2Vzc2lvbhgKIAEoCUISChBfYnJvd3Nlcl9iaW5kaW5nImAKDExvZ2luRmFpbHVyZRIlCgZjbGllbnQYASABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAiABKAkSEwoLcmV0cnlfYWZ0ZXIYAyABKAMivAEKDUxvZ2luUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIdCgZzY29wZXMYAiADKAsyDS5pYW0udjEuU2NvcGUSJQoGY2xpZW50GAMgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSEwoLcmVkaXJlY3RfdG8YBCABKAkSFAoMcHJvamVjdF9uYW1lGAUgASgJEiYKB3Nlc3Npb24YBiABKAsyFS5pYW0udjEuU2Vzc2lvbkNvb2tpZSK4AQoOQ29uc2VudFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZzY29wZXMYBCADKAkSDAoEZGVueRgFIAEoCBIcCg9icm93c2VyX2JpbmRpbmcYBiABKAlIAIgBARIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAcgAygJQhIKEF9icm93c2VyX2JpbmRpbmciJgoPQ29uc2VudFJlc3BvbnNlEhMKC3JlZGlyZWN0X3RvGAEgASgJIpsCChFFbmRTZXNzaW9uUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIVCg1pZF90b2tlbl9oaW50GAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRITCgtsb2dvdXRfaGludBgFIAEoCRIgChhwb3N0X2xvZ291dF9yZWRpcmVjdF91cmkYBiABKAkSDQoFc3RhdGUYByABKAkSEgoKdWlfbG9jYWxlcxgIIAEoCRIPCgdzZXNzaW9uGAkgASgJEhQKDGNvbmZpcm1hdGlvbhgKIAEoCRIXCg9icm93c2VyX2JpbmRpbmcYCyABKAkSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCSKOAQoSRW5kU2Vzc2lvblJlc3BvbnNlEg8KB2NvbmZpcm0YASABKAgSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSFAoMcHJvamVjdF9uYW1lGAMgASgJEhUKDWNsZWFyX3Nlc3Npb24YBCABKAgSEwoLcmVkaXJlY3RfdG8YBSABKAkyjwIKFEF1dGhvcml6YXRpb25TZXJ2aWNlEkAKCUF1dGhvcml6ZRIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0GhkuaWFtLnYxLkF1dGhvcml6ZVJlc3BvbnNlEjQKBUxvZ2luEhQuaWFtLnYxLkxvZ2luUmVxdWVzdBoVLmlhbS52MS5Mb2dpblJlc3BvbnNlEjoKB0NvbnNlbnQSFi5pYW0udjEuQ29uc2VudFJlcXVlc3QaFy5pYW0udjEuQ29uc2VudFJlc3BvbnNlEkMKCkVuZFNlc3Npb24SGS5pYW0udjEuRW5kU2Vzc2lvblJlcXVlc3QaGi5pYW0udjEuRW5kU2Vzc2lvblJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * AuthorizeRequest holds the parameters of an authorization request.
@@ -105,6 +105,102 @@ export type AuthorizeRequest = Message<"iam.v1.AuthorizeRequest"> & {
    * @generated from field: repeated string repeated_parameters = 12;
    */
   repeatedParameters: string[];
+
+  /**
+   * OpenID Connect Core §3.1.2.1: space-delimited `none`, `login`,
+   * `consent`, `select_account`.
+   *
+   * @generated from field: string prompt = 13;
+   */
+  prompt: string;
+
+  /**
+   * OpenID Connect Core §3.1.2.1: the allowed seconds since the user last
+   * authenticated, as sent (validated by the core); empty when absent.
+   *
+   * @generated from field: string max_age = 14;
+   */
+  maxAge: string;
+
+  /**
+   * A previously issued ID token naming the expected user.
+   *
+   * @generated from field: string id_token_hint = 15;
+   */
+  idTokenHint: string;
+
+  /**
+   * The username to fill in on the login page.
+   *
+   * @generated from field: string login_hint = 16;
+   */
+  loginHint: string;
+
+  /**
+   * Space-delimited requested Authentication Context Class References.
+   *
+   * @generated from field: string acr_values = 17;
+   */
+  acrValues: string;
+
+  /**
+   * Preferred languages of the pages and of the claims; accepted.
+   *
+   * @generated from field: string ui_locales = 18;
+   */
+  uiLocales: string;
+
+  /**
+   * @generated from field: string claims_locales = 19;
+   */
+  claimsLocales: string;
+
+  /**
+   * The `claims` request parameter (OpenID Connect Core §5.5), JSON.
+   *
+   * @generated from field: string claims = 20;
+   */
+  claims: string;
+
+  /**
+   * Request objects (OpenID Connect Core §6): refused.
+   *
+   * @generated from field: string request = 21;
+   */
+  request: string;
+
+  /**
+   * @generated from field: string request_uri = 22;
+   */
+  requestUri: string;
+
+  /**
+   * The value of the browser's sign-in session cookie; empty when none.
+   *
+   * @generated from field: string session = 23;
+   */
+  session: string;
+
+  /**
+   * OpenID Connect Core §3.1.2.1 `display`; accepted.
+   *
+   * @generated from field: string display = 24;
+   */
+  display: string;
+
+  /**
+   * OAuth 2.0 Multiple Response Types §2.1 `response_mode`; only `query`.
+   *
+   * @generated from field: string response_mode = 25;
+   */
+  responseMode: string;
+
+  /**
+   * Dynamic Client Registration in a request (`registration`): refused.
+   *
+   * @generated from field: string registration = 26;
+   */
+  registration: string;
 };
 
 /**
@@ -168,6 +264,39 @@ export type AuthorizeResponse = Message<"iam.v1.AuthorizeResponse"> & {
    * @generated from field: string project_name = 7;
    */
   projectName: string;
+
+  /**
+   * The username to fill in on the login page (login_hint, or the user of
+   * the browser's session when a new sign-in is required).
+   *
+   * @generated from field: string login_hint = 8;
+   */
+  loginHint: string;
+
+  /**
+   * Set when the browser's sign-in session authenticated the request and
+   * the client remembers a consent that covers it: the authorization code
+   * is issued; send the user agent here. Nothing else is set then but
+   * request_id.
+   *
+   * @generated from field: string redirect_to = 9;
+   */
+  redirectTo: string;
+
+  /**
+   * True when the browser's session authenticated the request and the user
+   * must consent: show the consent page for `scopes`.
+   *
+   * @generated from field: bool signed_in = 10;
+   */
+  signedIn: boolean;
+
+  /**
+   * With signed_in: the scopes the user may grant (as LoginResponse.scopes).
+   *
+   * @generated from field: repeated iam.v1.Scope scopes = 11;
+   */
+  scopes: Scope[];
 };
 
 /**
@@ -176,6 +305,34 @@ export type AuthorizeResponse = Message<"iam.v1.AuthorizeResponse"> & {
  */
 export const AuthorizeResponseSchema: GenMessage<AuthorizeResponse> = /*@__PURE__*/
   messageDesc(file_iam_v1_authorization, 1);
+
+/**
+ * SessionCookie is the sign-in session the browser is to keep.
+ *
+ * @generated from message iam.v1.SessionCookie
+ */
+export type SessionCookie = Message<"iam.v1.SessionCookie"> & {
+  /**
+   * The cookie's value: the session's secret.
+   *
+   * @generated from field: string value = 1;
+   */
+  value: string;
+
+  /**
+   * Seconds the cookie should live (the session's absolute lifetime left).
+   *
+   * @generated from field: int64 max_age = 2;
+   */
+  maxAge: bigint;
+};
+
+/**
+ * Describes the message iam.v1.SessionCookie.
+ * Use `create(SessionCookieSchema)` to create a new message.
+ */
+export const SessionCookieSchema: GenMessage<SessionCookie> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 2);
 
 /**
  * ClientSummary is what the user is shown of a client.
@@ -203,7 +360,7 @@ export type ClientSummary = Message<"iam.v1.ClientSummary"> & {
  * Use `create(ClientSummarySchema)` to create a new message.
  */
 export const ClientSummarySchema: GenMessage<ClientSummary> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 2);
+  messageDesc(file_iam_v1_authorization, 3);
 
 /**
  * Scope is one permission the user may grant, with its description.
@@ -231,7 +388,7 @@ export type Scope = Message<"iam.v1.Scope"> & {
  * Use `create(ScopeSchema)` to create a new message.
  */
 export const ScopeSchema: GenMessage<Scope> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 3);
+  messageDesc(file_iam_v1_authorization, 4);
 
 /**
  * LoginRequest authenticates the user of a pending request.
@@ -298,6 +455,21 @@ export type LoginRequest = Message<"iam.v1.LoginRequest"> & {
    * @generated from field: repeated string repeated_parameters = 8;
    */
   repeatedParameters: string[];
+
+  /**
+   * The User-Agent of the browser, recorded with the session it opens.
+   *
+   * @generated from field: string user_agent = 9;
+   */
+  userAgent: string;
+
+  /**
+   * The browser's current sign-in session cookie, if any: a new sign-in of
+   * the same user renews it (new secret, same sid); of another user, ends it.
+   *
+   * @generated from field: string session = 10;
+   */
+  session: string;
 };
 
 /**
@@ -305,7 +477,7 @@ export type LoginRequest = Message<"iam.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 4);
+  messageDesc(file_iam_v1_authorization, 5);
 
 /**
  * LoginFailure is the error detail of a refused Login: what the login page
@@ -341,7 +513,7 @@ export type LoginFailure = Message<"iam.v1.LoginFailure"> & {
  * Use `create(LoginFailureSchema)` to create a new message.
  */
 export const LoginFailureSchema: GenMessage<LoginFailure> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 5);
+  messageDesc(file_iam_v1_authorization, 6);
 
 /**
  * LoginResponse lists the scopes the authenticated user may grant.
@@ -386,6 +558,13 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
    * @generated from field: string project_name = 5;
    */
   projectName: string;
+
+  /**
+   * The sign-in session the browser is to keep from now on.
+   *
+   * @generated from field: iam.v1.SessionCookie session = 6;
+   */
+  session?: SessionCookie | undefined;
 };
 
 /**
@@ -393,7 +572,7 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 6);
+  messageDesc(file_iam_v1_authorization, 7);
 
 /**
  * ConsentRequest records the user's decision on a pending request.
@@ -457,7 +636,7 @@ export type ConsentRequest = Message<"iam.v1.ConsentRequest"> & {
  * Use `create(ConsentRequestSchema)` to create a new message.
  */
 export const ConsentRequestSchema: GenMessage<ConsentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 7);
+  messageDesc(file_iam_v1_authorization, 8);
 
 /**
  * ConsentResponse says where to send the user agent next.
@@ -479,7 +658,159 @@ export type ConsentResponse = Message<"iam.v1.ConsentResponse"> & {
  * Use `create(ConsentResponseSchema)` to create a new message.
  */
 export const ConsentResponseSchema: GenMessage<ConsentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 8);
+  messageDesc(file_iam_v1_authorization, 9);
+
+/**
+ * EndSessionRequest holds the parameters of an RP-Initiated Logout request.
+ *
+ * @generated from message iam.v1.EndSessionRequest
+ */
+export type EndSessionRequest = Message<"iam.v1.EndSessionRequest"> & {
+  /**
+   * The organization of the project.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project whose session ends.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * An ID token the project issued to the client (expired ones accepted).
+   *
+   * @generated from field: string id_token_hint = 3;
+   */
+  idTokenHint: string;
+
+  /**
+   * The client asking; must match the hint's audience when both are given.
+   *
+   * @generated from field: string client_id = 4;
+   */
+  clientId: string;
+
+  /**
+   * The user the client believes is signed in (advisory).
+   *
+   * @generated from field: string logout_hint = 5;
+   */
+  logoutHint: string;
+
+  /**
+   * Where to send the user agent afterwards: one of the client's registered
+   * post-logout redirect URIs, exactly.
+   *
+   * @generated from field: string post_logout_redirect_uri = 6;
+   */
+  postLogoutRedirectUri: string;
+
+  /**
+   * Returned unchanged with the post-logout redirect.
+   *
+   * @generated from field: string state = 7;
+   */
+  state: string;
+
+  /**
+   * Preferred languages of the pages; accepted.
+   *
+   * @generated from field: string ui_locales = 8;
+   */
+  uiLocales: string;
+
+  /**
+   * The browser's sign-in session cookie; empty when none.
+   *
+   * @generated from field: string session = 9;
+   */
+  session: string;
+
+  /**
+   * Set by the confirmation page's form: the value it carried, which must
+   * equal `browser_binding` (the cookie of the browser that was shown it).
+   *
+   * @generated from field: string confirmation = 10;
+   */
+  confirmation: string;
+
+  /**
+   * The browser binding cookie, as in LoginRequest.
+   *
+   * @generated from field: string browser_binding = 11;
+   */
+  browserBinding: string;
+
+  /**
+   * Names of the parameters that appeared more than once.
+   *
+   * @generated from field: repeated string repeated_parameters = 12;
+   */
+  repeatedParameters: string[];
+};
+
+/**
+ * Describes the message iam.v1.EndSessionRequest.
+ * Use `create(EndSessionRequestSchema)` to create a new message.
+ */
+export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 10);
+
+/**
+ * EndSessionResponse says what the browser is shown next.
+ *
+ * @generated from message iam.v1.EndSessionResponse
+ */
+export type EndSessionResponse = Message<"iam.v1.EndSessionResponse"> & {
+  /**
+   * True when the user must confirm first: show the confirmation page, whose
+   * form posts the same parameters back with `confirmation`.
+   *
+   * @generated from field: bool confirm = 1;
+   */
+  confirm: boolean;
+
+  /**
+   * The client the request names, when known (shown on the pages).
+   *
+   * @generated from field: iam.v1.ClientSummary client = 2;
+   */
+  client?: ClientSummary | undefined;
+
+  /**
+   * The project's display name.
+   *
+   * @generated from field: string project_name = 3;
+   */
+  projectName: string;
+
+  /**
+   * True when the session cookie should be cleared (the session ended, or
+   * the cookie names no live session).
+   *
+   * @generated from field: bool clear_session = 4;
+   */
+  clearSession: boolean;
+
+  /**
+   * Where to send the user agent: the post-logout redirect URI with `state`;
+   * empty: show the "signed out" page.
+   *
+   * @generated from field: string redirect_to = 5;
+   */
+  redirectTo: string;
+};
+
+/**
+ * Describes the message iam.v1.EndSessionResponse.
+ * Use `create(EndSessionResponseSchema)` to create a new message.
+ */
+export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 11);
 
 /**
  * AuthorizationService runs the front half of the OAuth 2.0 authorization code
@@ -537,6 +868,19 @@ export const AuthorizationService: GenService<{
     methodKind: "unary";
     input: typeof ConsentRequestSchema;
     output: typeof ConsentResponseSchema;
+  },
+  /**
+   * EndSession is OpenID Connect RP-Initiated Logout 1.0: it ends the
+   * browser's sign-in session (after the user confirms, when the request
+   * does not show who asks), tells the clients of the session by back-channel
+   * logout, and answers where to send the user agent.
+   *
+   * @generated from rpc iam.v1.AuthorizationService.EndSession
+   */
+  endSession: {
+    methodKind: "unary";
+    input: typeof EndSessionRequestSchema;
+    output: typeof EndSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_iam_v1_authorization, 0);
