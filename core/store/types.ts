@@ -24,6 +24,8 @@ export interface ProjectRecord extends ProjectRef {
   name: string;
   /** The `aud` of the project's access tokens. */
   audience: string;
+  /** The `alg` of the project's access tokens: ES256 unless the project says otherwise. */
+  accessTokenSigningAlg: SigningAlg;
   createdAt: EpochSeconds;
 }
 
