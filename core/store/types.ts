@@ -300,10 +300,10 @@ export interface SigningKeyStore {
 export interface AuthorizationRequestStore {
   createAuthorizationRequest(request: AuthorizationRequestRecord): Promise<void>;
   getAuthorizationRequest(idHash: string): Promise<AuthorizationRequestRecord | undefined>;
-  /** Records a successful login on a pending request. */
+  /** Records a successful login (by password, or by the browser's sign-in session) on a pending request. */
   authenticateAuthorizationRequest(
     idHash: string,
-    login: { userId: string; authTime: EpochSeconds; offeredScopes: string[] },
+    login: { userId: string; authTime: EpochSeconds; offeredScopes: string[]; sessionId: string; acr: string; amr: string[] },
   ): Promise<void>;
   /** Counts a failed login on a pending request; answers the failures so far. */
   recordFailedLogin(idHash: string): Promise<number>;
