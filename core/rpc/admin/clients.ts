@@ -48,6 +48,10 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<t
     accessTokenTtl: r.accessTokenTtl === 0n ? DEFAULT_ACCESS_TOKEN_TTL : checkRange("access_token_ttl", Number(r.accessTokenTtl), ...ACCESS_TTL),
     refreshTokenTtl:
       r.refreshTokenTtl === 0n ? DEFAULT_REFRESH_TOKEN_TTL : checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL),
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: "",
+    idTokenSignedResponseAlg: "RS256",
+    webOrigins: [],
     createdAt: epochSeconds(deps.clock),
   };
   await deps.store.createClient(record);

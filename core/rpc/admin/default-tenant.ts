@@ -62,7 +62,7 @@ export async function bootstrap(
     // empty database, one creates the tenant and the others find it made.
     if (!(await store.isEmpty())) return false;
     await store.createOrganization({ id: ref.organization, name: "IAM administrators", createdAt: now });
-    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, createdAt: now });
+    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, accessTokenSigningAlg: "ES256", createdAt: now });
     await deps.keys.create(ref, store);
     await store.createClient({
       ...ref,
@@ -77,6 +77,11 @@ export async function bootstrap(
       rememberConsent: false,
       accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
       refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
+      postLogoutRedirectUris: [],
+      backchannelLogoutUri: "",
+      // OpenID Connect Registration §2: RS256 unless the client registered another.
+      idTokenSignedResponseAlg: "RS256",
+      webOrigins: [],
       createdAt: now,
     });
     await store.createPermission({
@@ -95,6 +100,9 @@ export async function bootstrap(
       id: ADMIN_USER_ID,
       name: "Administrator",
       email: "",
+      emailVerified: false,
+      givenName: "",
+      familyName: "",
       passwordHash,
       enabled: true,
       createdAt: now,

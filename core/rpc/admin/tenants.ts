@@ -53,6 +53,7 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest): Out
     ...ref,
     name: checkText("name", r.name) || ref.project,
     audience: checkAudience(deps, ref, r.audience),
+    accessTokenSigningAlg: "ES256" as const,
     createdAt: epochSeconds(deps.clock),
   };
   await deps.store.transaction(async (store) => {
