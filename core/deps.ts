@@ -27,6 +27,8 @@ export interface Deps {
     | "baseUrl"
     | "authorizationRequestTtl"
     | "authorizationCodeTtl"
+    | "sessionIdle"
+    | "sessionMax"
     | "refreshTokenGrace"
     | "loginMaxFailuresPerUser"
     | "loginMaxFailuresPerAddress"
