@@ -223,6 +223,10 @@ export async function seedClient(
     rememberConsent: false,
     accessTokenTtl: 300,
     refreshTokenTtl: 3600,
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: "",
+    idTokenSignedResponseAlg: "RS256",
+    webOrigins: [],
     createdAt: 0,
     ...rest,
   };
@@ -233,7 +237,8 @@ export async function seedClient(
 /** Creates a user holding the given permissions (through one role of its own). */
 export async function seedUser(
   core: Core,
-  user: { id: string; password: string; permissions?: string[]; enabled?: boolean } & Partial<ProjectRef>,
+  user: { id: string; password: string; permissions?: string[]; enabled?: boolean } & Partial<ProjectRef> &
+    Partial<Pick<UserRecord, "name" | "email" | "emailVerified" | "givenName" | "familyName">>,
 ): Promise<UserRecord> {
   const ref = { organization: user.organization ?? DEFAULT.organization, project: user.project ?? DEFAULT.project };
   const { store } = core.deps;
@@ -244,8 +249,11 @@ export async function seedUser(
   const record: UserRecord = {
     ...ref,
     id: user.id,
-    name: `User ${user.id}`,
-    email: `${user.id}@example.test`,
+    name: user.name ?? `User ${user.id}`,
+    email: user.email ?? `${user.id}@example.test`,
+    emailVerified: user.emailVerified ?? false,
+    givenName: user.givenName ?? "",
+    familyName: user.familyName ?? "",
     passwordHash: await core.deps.passwords.hash(user.password),
     enabled: user.enabled ?? true,
     createdAt: 0,
@@ -264,7 +272,7 @@ export async function seedProject(core: Core, ref: ProjectRef): Promise<void> {
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 0 });
   }
-  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, createdAt: 0 });
+  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, accessTokenSigningAlg: "ES256", createdAt: 0 });
   await keys.create(ref);
 }
 

@@ -26,7 +26,15 @@ export type OAuthErrorCode =
   | "unsupported_token_type"
   // RFC 6750 §3.1
   | "invalid_token"
-  | "insufficient_scope";
+  | "insufficient_scope"
+  // OpenID Connect Core §3.1.2.6
+  | "login_required"
+  | "consent_required"
+  | "interaction_required"
+  | "account_selection_required"
+  | "request_not_supported"
+  | "request_uri_not_supported"
+  | "registration_not_supported";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -67,6 +75,13 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   unsupported_token_type: Code.InvalidArgument,
   invalid_token: Code.Unauthenticated,
   insufficient_scope: Code.PermissionDenied,
+  login_required: Code.FailedPrecondition,
+  consent_required: Code.FailedPrecondition,
+  interaction_required: Code.FailedPrecondition,
+  account_selection_required: Code.FailedPrecondition,
+  request_not_supported: Code.InvalidArgument,
+  request_uri_not_supported: Code.InvalidArgument,
+  registration_not_supported: Code.InvalidArgument,
 };
 
 /** The Connect code an RFC error usually travels with. */

@@ -17,6 +17,22 @@ export interface AuthorizeContext {
   redirectUri?: string;
   scopes?: string[];
   codeChallengeMethod?: CodeChallengeMethod | "";
+  /** OpenID Connect Core §3.1.2.1, once validated (checks/openid.ts). */
+  openid?: OpenIdParameters;
+}
+
+/** The OpenID Connect parameters of an authorization request, validated. */
+export interface OpenIdParameters {
+  /** The `prompt` values, distinct. */
+  prompt: ReadonlySet<"none" | "login" | "consent" | "select_account">;
+  /** `max_age` in seconds; undefined when absent. */
+  maxAge: number | undefined;
+  /** The user an `id_token_hint` names (its `sub`); undefined without a hint. */
+  hintedUser: string | undefined;
+  /** `login_hint`, for the login page. */
+  loginHint: string;
+  /** The `claims` parameter, normalised JSON; "" when absent. */
+  claims: string;
 }
 
 export type AuthorizeCheck = (ctx: AuthorizeContext) => Promise<void> | void;

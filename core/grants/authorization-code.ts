@@ -65,11 +65,22 @@ export const authorizationCodeGrant: Grant = {
         userId: code.userId,
         scopes,
         authTime: code.authTime,
+        sessionId: code.sessionId,
+        acr: code.acr,
+        amr: code.amr,
+        claims: code.claims,
         createdAt: now,
         expiresAt: now,
         revokedAt: null,
       };
       await store.createGrant(grant);
+      // The sign-in session must still be live: a logout between the code and
+      // its exchange would otherwise leave tokens the logout meant to end.
+      // Touching it locks its row against a concurrent end (which revokes the
+      // grants made in it, this one included once it is written).
+      if (code.sessionId !== "" && !(await store.touchSession(project, code.sessionId, now, null))) {
+        throw invalid("the sign-in session of the code has ended");
+      }
       // Again inside the transaction, once the grant holds the user's row: a
       // user disabled or deleted by another replica meanwhile gets nothing.
       const holder = await store.getUser(project, code.userId);

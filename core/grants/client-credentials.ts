@@ -43,6 +43,10 @@ export const clientCredentialsGrant: Grant = {
         authTime: now,
         createdAt: now,
         expiresAt: now + client.accessTokenTtl + EXTENSION,
+        sessionId: "",
+        acr: "",
+        amr: [],
+        claims: "",
         revokedAt: null,
       };
       const made = grant;

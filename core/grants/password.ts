@@ -48,6 +48,10 @@ export const passwordGrant: Grant = {
         authTime: now,
         createdAt: now,
         expiresAt: now,
+        sessionId: "",
+        acr: "",
+        amr: [],
+        claims: "",
         revokedAt: null,
       };
       await store.createGrant(grant);

@@ -4,12 +4,18 @@ import { issuerOf, type Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
 import { checkClient } from "../authorization/checks/client.js";
+import { checkOpenIdParameters } from "../authorization/checks/openid.js";
 import { checkParameters } from "../authorization/checks/parameters.js";
 import { checkPkce } from "../authorization/checks/pkce.js";
 import { checkRedirectUri } from "../authorization/checks/redirect-uri.js";
+import { checkRequestObject } from "../authorization/checks/request-object.js";
 import { checkResponseType } from "../authorization/checks/response-type.js";
 import { checkScope } from "../authorization/checks/scope.js";
-import type { AuthorizeCheck, AuthorizeContext } from "../authorization/context.js";
+import type { AuthorizeCheck, AuthorizeContext, OpenIdParameters } from "../authorization/context.js";
+import { redirectError } from "../authorization/errors.js";
+import { signIn } from "../authorization/sign-in.js";
+import { liveSession } from "../sessions/session.js";
+import type { AuthorizationRequestRecord, SessionRecord } from "../store/types.js";
 
 /**
  * The checks of an authorization request, in order. The first two establish
@@ -20,23 +26,41 @@ const CHECKS: readonly AuthorizeCheck[] = [
   checkClient,
   checkRedirectUri,
   checkParameters,
+  checkRequestObject,
   checkResponseType,
   checkScope,
   checkPkce,
+  checkOpenIdParameters,
 ];
 
-/** @see RFC 6749 §4.1.1, RFC 7636 §4.3 */
+/**
+ * @see RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1–§3.1.2.6.
+ *
+ * A valid request is recorded as pending. When the browser's sign-in session
+ * may authenticate it (single sign-on), no password is asked: the answer is
+ * the consent page's scopes or, consent remembered, the way back to the
+ * client. Otherwise it is the login page's context; with `prompt=none`, the
+ * client is told `login_required` or `consent_required` instead.
+ */
 export async function authorize(
   deps: Deps,
   request: AuthorizeRequest,
 ): Promise<MessageInitShape<typeof AuthorizeResponseSchema>> {
   const ctx: AuthorizeContext = { deps, request, issuer: issuerOf(deps.config.baseUrl, request) };
   for (const check of CHECKS) await check(ctx);
+  const openid = ctx.openid!;
+  const target = { redirectUri: ctx.redirectUri!, state: request.state, issuer: ctx.issuer };
+
+  const now = epochSeconds(deps.clock);
+  const session = request.session === "" ? undefined : await liveSession(deps, request, request.session);
+  const serving = session !== undefined && sessionMayServe(session, openid, now) ? session : undefined;
+  if (openid.prompt.has("none") && serving === undefined) {
+    throw redirectError(target, "login_required", session === undefined ? "the user is not signed in" : "the user must sign in again");
+  }
 
   const requestId = randomToken();
-  const now = epochSeconds(deps.clock);
   const ttl = deps.config.authorizationRequestTtl;
-  await deps.store.createAuthorizationRequest({
+  const pending: AuthorizationRequestRecord = {
     organization: request.organization,
     project: request.project,
     idHash: sha256(requestId),
@@ -51,10 +75,16 @@ export async function authorize(
     userId: null,
     authTime: null,
     offeredScopes: null,
+    sessionId: "",
+    acr: "",
+    amr: [],
+    claims: openid.claims,
+    forceConsent: openid.prompt.has("consent"),
     createdAt: now,
     expiresAt: now + ttl,
-  });
-  return {
+  };
+  await deps.store.createAuthorizationRequest(pending);
+  const answer = {
     requestId,
     client: { id: ctx.client!.id, name: ctx.client!.name },
     scopesRequested: ctx.scopes!,
@@ -63,4 +93,32 @@ export async function authorize(
     project: request.project,
     projectName: ctx.project!.name,
   };
+
+  const user = serving === undefined ? undefined : await deps.store.getUser(request, serving.userId);
+  if (serving === undefined || user === undefined) {
+    // The login page: filled with the user the client named, or the one a
+    // new sign-in was asked of.
+    return { ...answer, loginHint: openid.loginHint || openid.hintedUser || session?.userId || "" };
+  }
+  const outcome = await signIn(deps, pending, user, serving);
+  if (outcome.redirectTo !== undefined) return { requestId, redirectTo: outcome.redirectTo };
+  if (openid.prompt.has("none")) {
+    await deps.store.consumeAuthorizationRequest(pending.idHash);
+    throw redirectError(target, "consent_required", "the user has not consented to this client's request");
+  }
+  return { ...answer, signedIn: true, scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })) };
+}
+
+/**
+ * Whether a live session may authenticate this request without a new
+ * sign-in: not when the request asks for one (`prompt=login`, or
+ * `select_account`, where choosing means signing in as the account), when
+ * the sign-in is older than `max_age` (`max_age=0`: always), or when an
+ * `id_token_hint` names another user than the session's.
+ */
+function sessionMayServe(session: SessionRecord, openid: OpenIdParameters, now: number): boolean {
+  if (openid.prompt.has("login") || openid.prompt.has("select_account")) return false;
+  if (openid.maxAge !== undefined && (openid.maxAge === 0 || now - session.authTime > openid.maxAge)) return false;
+  if (openid.hintedUser !== undefined && openid.hintedUser !== session.userId) return false;
+  return true;
 }

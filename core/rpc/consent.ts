@@ -72,11 +72,17 @@ export async function completeRequest(deps: Deps, pending: SignedIn, approved: r
       codeChallengeMethod: pending.codeChallengeMethod,
       nonce: pending.nonce,
       authTime: pending.authTime,
+      sessionId: pending.sessionId,
+      acr: pending.acr,
+      amr: pending.amr,
+      claims: pending.claims,
       createdAt: now,
       expiresAt: now + deps.config.authorizationCodeTtl,
       consumedAt: null,
       grantId: null,
     });
+    // The session now signs the user into this client: it is told of the session's end.
+    if (pending.sessionId !== "") await store.touchSession(pending, pending.sessionId, now, pending.clientId);
     const client = await store.getClient(pending, pending.clientId);
     if (client?.rememberConsent === true) {
       await store.rememberConsent({ ...pending, userId: pending.userId, clientId: pending.clientId, scopes, grantedAt: now });

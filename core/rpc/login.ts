@@ -1,13 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
-import { issuerOf, type Deps } from "../deps.js";
+import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
-import { epochSeconds } from "../lib/clock.js";
-import { isSubset, selectScopes } from "../lib/scopes.js";
-import { oidcScopesOf } from "../tokens/oidc.js";
-import { redirectError } from "../authorization/errors.js";
-import { completeRequest } from "./consent.js";
+import { announceLogout } from "../logout/backchannel.js";
+import { openSession } from "../sessions/session.js";
+import { signIn } from "../authorization/sign-in.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
 import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
@@ -22,8 +20,10 @@ export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
  * hold when none were requested. The same answer is given for an unknown
  * user, a disabled one and a wrong password, after the same work. A locked
  * username or address is refused before any password is checked (throttle.ts).
- * When the client remembers consent and the user approved every offered scope
- * before, the request completes here.
+ * A successful sign-in opens the browser's sign-in session (single sign-on,
+ * sessions/session.ts) and answers its cookie. When the client remembers
+ * consent and the user approved every offered scope before, the request
+ * completes here (authorization/sign-in.ts).
  */
 export async function login(
   deps: Deps,
@@ -61,31 +61,19 @@ export async function login(
   }
   await recordSuccess(deps, keys);
 
-  const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
-  const byId = new Map(held.map((p) => [p.id, p]));
-  const offered = selectScopes(pending.scopes, [...byId.keys()]).map((id) => byId.get(id)!);
-  if (pending.scopes.length > 0 && offered.length === 0) {
-    await deps.store.consumeAuthorizationRequest(pending.idHash);
-    throw redirectError(
-      { redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) },
-      "invalid_scope",
-      "the user holds none of the requested scopes",
-    );
-  }
-  const signedIn = { ...pending, userId: user.id, authTime: epochSeconds(deps.clock), offeredScopes: offered.map((p) => p.id) };
-  await deps.store.authenticateAuthorizationRequest(pending.idHash, signedIn);
-  const answer = {
+  const opened = await openSession(deps, user, {
+    previousCookie: request.session,
+    clientAddress: request.clientAddress,
+    userAgent: request.userAgent,
+  });
+  announceLogout(deps, opened.ended);
+  const outcome = await signIn(deps, pending, user, opened.session);
+  return {
     requestId: request.requestId,
-    scopes: offered.map((p) => ({ name: p.id, description: p.description })),
+    scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })),
     client: context.client,
     projectName: context.projectName,
+    redirectTo: outcome.redirectTo ?? "",
+    session: { value: opened.cookie.value, maxAge: BigInt(opened.cookie.maxAge) },
   };
-
-  if (client?.rememberConsent === true && signedIn.offeredScopes.length > 0) {
-    const remembered = await deps.store.getConsent(pending, user.id, client.id);
-    if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
-      return { ...answer, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes) };
-    }
-  }
-  return answer;
 }

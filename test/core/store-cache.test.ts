@@ -103,6 +103,10 @@ test("token traffic of another process leaves the copy in memory alone; its admi
     authTime: 0,
     createdAt: 0,
     expiresAt: 4_000_000_000,
+    sessionId: "",
+    acr: "",
+    amr: [],
+    claims: "",
     revokedAt: null,
   });
   t.is(await store.getChangeEpoch(), epoch, "token state does not move the change epoch");

@@ -45,7 +45,7 @@ export async function openStore(
   return store;
 }
 
-export const USER: UserRecord = { ...REF, id: "alice", name: "Alice", email: "alice@example.test", passwordHash: "h", enabled: true, createdAt: 1 };
+export const USER: UserRecord = { ...REF, id: "alice", name: "Alice", email: "alice@example.test", emailVerified: false, givenName: "", familyName: "", passwordHash: "h", enabled: true, createdAt: 1 };
 export const CLIENT: ClientRecord = {
   ...REF,
   id: "app",
@@ -58,12 +58,16 @@ export const CLIENT: ClientRecord = {
   rememberConsent: false,
   accessTokenTtl: 600,
   refreshTokenTtl: 3600,
+  postLogoutRedirectUris: [],
+  backchannelLogoutUri: "",
+  idTokenSignedResponseAlg: "RS256",
+  webOrigins: [],
   createdAt: 1,
 };
 
 export async function seed(store: Store): Promise<void> {
   await store.createOrganization({ id: REF.organization, name: "Org", createdAt: 1 });
-  await store.createProject({ ...REF, name: "Project", audience: "aud", createdAt: 1 });
+  await store.createProject({ ...REF, name: "Project", audience: "aud", accessTokenSigningAlg: "ES256", createdAt: 1 });
   await store.createUser(USER);
   await store.createClient(CLIENT);
 }

@@ -29,6 +29,10 @@ const grantOf = (id: string): GrantRecord => ({
   authTime: 1,
   createdAt: 1,
   expiresAt: 9e9,
+  sessionId: "",
+  acr: "",
+  amr: [],
+  claims: "",
   revokedAt: null,
 });
 const tokenOf = (tokenHash: string, grantId: string, parentHash: string | null): RefreshTokenRecord => ({

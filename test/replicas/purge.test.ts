@@ -17,7 +17,7 @@ async function expiredRows(n: number) {
   const stores = [await openPostgresStore(db.url), await openPostgresStore(db.url)] as const;
   const [store] = stores;
   await store.createOrganization({ id: "o", name: "O", createdAt: 0 });
-  await store.createProject({ organization: "o", project: "p", name: "P", audience: "aud", createdAt: 0 });
+  await store.createProject({ organization: "o", project: "p", name: "P", audience: "aud", accessTokenSigningAlg: "ES256", createdAt: 0 });
   await store.createGrant({
     organization: "o",
     project: "p",
@@ -29,6 +29,10 @@ async function expiredRows(n: number) {
     authTime: 0,
     createdAt: 0,
     expiresAt: 10_000,
+    sessionId: "",
+    acr: "",
+    amr: [],
+    claims: "",
     revokedAt: null,
   });
   await query(
