@@ -118,6 +118,19 @@ export const DECLARATIONS: Declarations = {
   listConsents: read,
   revokeConsent: tokenState,
 
+  // SessionStore. Reads go to the database at every call, never to memory:
+  // a session ended through one process must be refused by every other at once.
+  createSession: tokenState,
+  findSessionBySecret: read,
+  getSession: read,
+  reauthenticateSession: tokenState,
+  touchSession: tokenState,
+  listUserSessions: read,
+  endSession: tokenState,
+  endUserSessions: tokenState,
+  recordLogoutDelivery: tokenState,
+  listLogoutDeliveries: read,
+
   // LoginThrottleStore
   lockedUntil: read,
   recordLoginFailure: tokenState,

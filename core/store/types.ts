@@ -227,7 +227,8 @@ export interface TenantStore {
   createProject(project: ProjectRecord): Promise<void>;
   getProject(ref: ProjectRef): Promise<ProjectRecord | undefined>;
   listProjects(organization: string, page: Page): Promise<ProjectRecord[]>;
-  updateProject(ref: ProjectRef, change: { name: string; audience: string }): Promise<boolean>;
+  /** Writes name and audience, and the access tokens' `alg` when given. */
+  updateProject(ref: ProjectRef, change: { name: string; audience: string; accessTokenSigningAlg?: SigningAlg }): Promise<boolean>;
   /** Deletes it and everything in it, tokens included; false when it does not exist. */
   deleteProject(ref: ProjectRef): Promise<boolean>;
   /** True when no organization exists yet: the database is new. */
@@ -249,7 +250,7 @@ export interface UserStore {
   createUser(user: UserRecord): Promise<void>;
   getUser(ref: ProjectRef, id: string): Promise<UserRecord | undefined>;
   listUsers(ref: ProjectRef, page: Page): Promise<UserRecord[]>;
-  /** Writes name, email and enabled; false when it does not exist. */
+  /** Writes name, email, enabled, emailVerified, givenName and familyName; false when it does not exist. */
   updateUser(user: UserRecord): Promise<boolean>;
   setUserPassword(ref: ProjectRef, id: string, passwordHash: string): Promise<boolean>;
   /** Deletes the user and their grants and codes; false when it does not exist. */
@@ -322,6 +323,11 @@ export interface AuthorizationCodeStore {
 }
 
 export interface GrantStore {
+  /**
+   * A grant made in a sign-in session that has ended (or is gone) by the
+   * time it is written is written revoked: a session ended while a code was
+   * being exchanged cannot leave a live grant behind.
+   */
   createGrant(grant: GrantRecord): Promise<void>;
   getGrant(id: string): Promise<GrantRecord | undefined>;
   /** The live (unrevoked) client grant of a client, if any. */
@@ -425,8 +431,9 @@ export interface SessionStore {
   /** The user's live (not ended) sessions, newest first. */
   listUserSessions(ref: ProjectRef, userId: string): Promise<SessionRecord[]>;
   /**
-   * Ends a live session and revokes every grant made in it; answers the
-   * session as it was (to tell its clients), or undefined when it was not live.
+   * Ends a live session and revokes every grant made in it (and their
+   * refresh tokens); answers the session as it was just before (endedAt
+   * null; its clients are those to tell), or undefined when it was not live.
    */
   endSession(ref: ProjectRef, id: string, at: EpochSeconds): Promise<SessionRecord | undefined>;
   /** Ends every live session of the user, as endSession; answers those ended. */

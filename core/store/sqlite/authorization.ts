@@ -12,18 +12,18 @@ export function authorization(
   const q = {
     insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
       scopes, state, code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time,
-      offered_scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      offered_scopes, session_id, acr, amr, claims, force_consent, created_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
-    authenticateRequest: s(
-      "UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ? WHERE id_hash = ?",
-    ),
+    authenticateRequest: s(`UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ?,
+      session_id = coalesce(?, session_id), acr = coalesce(?, acr), amr = coalesce(?, amr) WHERE id_hash = ?`),
     failedLogin: s(
       "UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = ? RETURNING failed_logins",
     ),
     deleteRequest: s("DELETE FROM authorization_requests WHERE id_hash = ?"),
     insertCode: s(`INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id,
-      redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at,
-      consumed_at, grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, session_id, acr, amr, claims,
+      created_at, expires_at, consumed_at, grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getCode: s("SELECT * FROM authorization_codes WHERE code_hash = ?"),
     consumeCode: s(
       "UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
@@ -49,13 +49,26 @@ export function authorization(
           r.userId,
           r.authTime,
           r.offeredScopes === null ? null : json(r.offeredScopes),
+          r.sessionId,
+          r.acr,
+          json(r.amr),
+          r.claims,
+          r.forceConsent ? 1 : 0,
           r.createdAt,
           r.expiresAt,
         ),
       ),
     getAuthorizationRequest: (idHash) => maybe(q.getRequest.get(idHash), request),
     authenticateAuthorizationRequest: (idHash, login) => {
-      q.authenticateRequest.run(login.userId, login.authTime, json(login.offeredScopes), idHash);
+      q.authenticateRequest.run(
+        login.userId,
+        login.authTime,
+        json(login.offeredScopes),
+        login.sessionId ?? null,
+        login.acr ?? null,
+        login.amr === undefined ? null : json(login.amr),
+        idHash,
+      );
     },
     recordFailedLogin: (idHash) => ((q.failedLogin.get(idHash) as Row | undefined)?.failed_logins as number) ?? 0,
     consumeAuthorizationRequest: (idHash) => q.deleteRequest.run(idHash).changes === 1,
@@ -73,6 +86,10 @@ export function authorization(
           c.codeChallengeMethod,
           c.nonce,
           c.authTime,
+          c.sessionId,
+          c.acr,
+          json(c.amr),
+          c.claims,
           c.createdAt,
           c.expiresAt,
           c.consumedAt,

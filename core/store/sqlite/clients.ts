@@ -8,12 +8,15 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
   const s = (sql: string) => db.prepare(sql);
   const q = {
     insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
-      grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris,
+      backchannel_logout_uri, id_token_signed_response_alg, web_origins, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
-      remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ? WHERE organization_id = ? AND project_id = ? AND id = ?`),
+      remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?, post_logout_redirect_uris = ?,
+      backchannel_logout_uri = ?, id_token_signed_response_alg = ?, web_origins = ?
+      WHERE organization_id = ? AND project_id = ? AND id = ?`),
     setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
     deleteClientCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
@@ -41,6 +44,10 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
           c.rememberConsent ? 1 : 0,
           c.accessTokenTtl,
           c.refreshTokenTtl,
+          json(c.postLogoutRedirectUris),
+          c.backchannelLogoutUri,
+          c.idTokenSignedResponseAlg,
+          json(c.webOrigins),
           c.createdAt,
         ),
       ),
@@ -56,6 +63,10 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
         c.rememberConsent ? 1 : 0,
         c.accessTokenTtl,
         c.refreshTokenTtl,
+        json(c.postLogoutRedirectUris),
+        c.backchannelLogoutUri,
+        c.idTokenSignedResponseAlg,
+        json(c.webOrigins),
         c.organization,
         c.project,
         c.id,

@@ -1,14 +1,15 @@
 /** Grants and their refresh tokens (GrantStore, RefreshTokenStore). */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
-import type { GrantStore, RefreshTokenStore } from "../types.js";
-import { atomically, insert, json, type Mappers, maybe } from "./sql.js";
+import type { EpochSeconds, GrantRecord, GrantStore, RefreshTokenStore } from "../types.js";
+import { atomically, insert, json, type Mappers, maybe, type Row } from "./sql.js";
 
 export function grants(db: Database.Database, map: Mappers): Synchronous<GrantStore & RefreshTokenStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     insertGrant: s(`INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time,
-      created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      session_id, acr, amr, claims, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    sessionEnd: s("SELECT ended_at FROM sessions WHERE organization_id = ? AND project_id = ? AND id = ?"),
     getGrant: s("SELECT * FROM grants WHERE id = ?"),
     findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
       AND kind = 'client' AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`),
@@ -28,11 +29,18 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
   };
   const { grant, refresh } = map;
   const tx = atomically(db);
+  /** When the grant's sign-in session ended (its creation time when the session is gone); null while it is live or for none. */
+  const sessionEndedAt = (g: GrantRecord): EpochSeconds | null => {
+    if (g.sessionId === "") return null;
+    const row = q.sessionEnd.get(g.organization, g.project, g.sessionId) as Row | undefined;
+    return row === undefined ? g.createdAt : (row.ended_at as EpochSeconds | null);
+  };
 
   return {
     createGrant: (g) =>
       insert("grant", () =>
-        q.insertGrant.run(
+        tx(() =>
+          q.insertGrant.run(
           g.id,
           g.organization,
           g.project,
@@ -41,9 +49,14 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
           g.userId,
           json(g.scopes),
           g.authTime,
+          g.sessionId,
+          g.acr,
+          json(g.amr),
+          g.claims,
           g.createdAt,
           g.expiresAt,
-          g.revokedAt,
+          g.revokedAt ?? sessionEndedAt(g),
+          ),
         ),
       ),
     getGrant: (id) => maybe(q.getGrant.get(id), grant),

@@ -3,6 +3,10 @@ import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
 
+/** Seconds an ended session is kept, and a logout delivery's record. */
+export const SESSION_KEPT_ENDED = 86_400;
+export const DELIVERIES_KEPT = 30 * 86_400;
+
 export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
@@ -12,6 +16,9 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
     purgeGrants: s("DELETE FROM grants WHERE expires_at < ?"),
     purgeKeys: s("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at < ?"),
     purgeLoginFailures: s("DELETE FROM login_failures WHERE window_ends_at <= ? AND locked_until <= ?"),
+    purgeExpiredSessions: s("DELETE FROM sessions WHERE expires_at < ?"),
+    purgeEndedSessions: s("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?"),
+    purgeDeliveries: s("DELETE FROM logout_deliveries WHERE at < ?"),
   };
 
   return {
@@ -25,6 +32,11 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
         grants: q.purgeGrants.run(now).changes,
         signing_keys: q.purgeKeys.run(now).changes,
         login_failures: q.purgeLoginFailures.run(now, now).changes,
+        // A session past its absolute end, or ended more than a day ago: an
+        // ended one is kept a day so that its cookie, presented again, is
+        // still known as ended, and its logout as it went.
+        sessions: q.purgeExpiredSessions.run(now).changes + q.purgeEndedSessions.run(now - SESSION_KEPT_ENDED).changes,
+        logout_deliveries: q.purgeDeliveries.run(now - DELIVERIES_KEPT).changes,
       }))(),
   };
 }

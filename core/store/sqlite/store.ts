@@ -20,6 +20,7 @@ import { grants } from "./grants.js";
 import { keys } from "./keys.js";
 import { migrations } from "./migrations.js";
 import { purge } from "./purge.js";
+import { sessions } from "./sessions.js";
 import { sqliteMappers } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
@@ -71,6 +72,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...authorization(db, map),
       ...grants(db, map),
       ...consents(db, map),
+      ...sessions(db, map),
       ...throttle(db),
       ...purge(db),
     },

@@ -7,11 +7,12 @@ import { atomically, insert, type Mappers, maybe, type Row } from "./sql.js";
 export function users(db: Database.Database, map: Mappers): Synchronous<UserStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
-    insertUser: s(`INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertUser: s(`INSERT INTO users (organization_id, project_id, id, name, email, email_verified, given_name, family_name,
+      password_hash, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getUser: s("SELECT * FROM users WHERE organization_id = ? AND project_id = ? AND id = ?"),
     listUsers: s("SELECT * FROM users WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
-    updateUser: s("UPDATE users SET name = ?, email = ?, enabled = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
+    updateUser: s(`UPDATE users SET name = ?, email = ?, email_verified = ?, given_name = ?, family_name = ?, enabled = ?
+      WHERE organization_id = ? AND project_id = ? AND id = ?`),
     setUserPassword: s("UPDATE users SET password_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteUserGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND user_id = ? AND kind = 'user'"),
     deleteUserCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ? AND user_id = ?"),
@@ -29,12 +30,34 @@ export function users(db: Database.Database, map: Mappers): Synchronous<UserStor
   return {
     createUser: (u) =>
       insert(`user ${u.id}`, () =>
-        q.insertUser.run(u.organization, u.project, u.id, u.name, u.email, u.passwordHash, u.enabled ? 1 : 0, u.createdAt),
+        q.insertUser.run(
+          u.organization,
+          u.project,
+          u.id,
+          u.name,
+          u.email,
+          u.emailVerified ? 1 : 0,
+          u.givenName,
+          u.familyName,
+          u.passwordHash,
+          u.enabled ? 1 : 0,
+          u.createdAt,
+        ),
       ),
     getUser: (ref, id) => maybe(q.getUser.get(ref.organization, ref.project, id), user),
     listUsers: (ref, page) => (q.listUsers.all(ref.organization, ref.project, page.after, page.limit) as Row[]).map(user),
     updateUser: (u) =>
-      q.updateUser.run(u.name, u.email, u.enabled ? 1 : 0, u.organization, u.project, u.id).changes === 1,
+      q.updateUser.run(
+        u.name,
+        u.email,
+        u.emailVerified ? 1 : 0,
+        u.givenName,
+        u.familyName,
+        u.enabled ? 1 : 0,
+        u.organization,
+        u.project,
+        u.id,
+      ).changes === 1,
     setUserPassword: (ref, id, hash) => q.setUserPassword.run(hash, ref.organization, ref.project, id).changes === 1,
     deleteUser: (ref, id) =>
       tx(() => {
