@@ -30,7 +30,11 @@ const GRANT_PARAMETERS = [...new Set([...GRANTS.values()].flatMap((grant) => gra
 export const PARAMETERS: Readonly<Record<"authorize" | "login" | "consent" | "token" | "introspect" | "revoke", EndpointParameters>> = {
   /** RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1. */
   authorize: {
-    reads: ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce"],
+    reads: [
+      "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce",
+      "prompt", "max_age", "id_token_hint", "login_hint", "acr_values", "ui_locales", "claims_locales", "claims",
+      "request", "request_uri", "display", "response_mode", "registration",
+    ],
     mayRepeat: [],
   },
   /** The login form. */

@@ -2,13 +2,16 @@ import type { Context } from "koa";
 import { bindingOf, setBindingCookie } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../endpoint.js";
 import { parseParams, wantsJson, type Params } from "../http.js";
-import { loginPage } from "../pages.js";
-import { authorizationError, json, page, toWireError } from "../respond.js";
+import { consentPage, loginPage } from "../pages.js";
+import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
+import { readSessionCookie } from "../session-cookie.js";
 
 /**
- * Step 1, the authorization request (RFC 6749 §4.1.1), by GET or, as
- * OpenID Connect Core §3.1.2.1 requires too, by a form POST (login.ts):
- * the login page, or its context as JSON.
+ * Step 1, the authorization request (RFC 6749 §4.1.1, OpenID Connect Core
+ * §3.1.2.1), by GET or by a form POST (login.ts): the login page, or its
+ * context as JSON. When the browser's sign-in session authenticates the
+ * request (single sign-on), the consent page instead, or, consent
+ * remembered, straight back to the client.
  */
 export async function authorizationRequest(deps: EndpointDeps, ctx: Context, params: Params, redirectStatus: 302 | 303): Promise<void> {
   const asJson = wantsJson(ctx);
@@ -26,14 +29,51 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       nonce: params.get("nonce"),
       browserBinding: binding,
       repeatedParameters: params.repeated,
+      prompt: params.get("prompt"),
+      maxAge: params.get("max_age"),
+      idTokenHint: params.get("id_token_hint"),
+      loginHint: params.get("login_hint"),
+      acrValues: params.get("acr_values"),
+      uiLocales: params.get("ui_locales"),
+      claimsLocales: params.get("claims_locales"),
+      claims: params.get("claims"),
+      request: params.get("request"),
+      requestUri: params.get("request_uri"),
+      display: params.get("display"),
+      responseMode: params.get("response_mode"),
+      registration: params.get("registration"),
+      session: readSessionCookie(ctx),
     });
     if (presented !== binding) setBindingCookie(deps, ctx, binding);
+    // Signed in by the browser's session, consent remembered: back to the client.
+    if (answer.redirectTo !== "") {
+      if (asJson) return json(ctx, 200, { request_id: answer.requestId, redirect_to: answer.redirectTo });
+      return redirect(ctx, redirectStatus, answer.redirectTo);
+    }
+    const client = { id: answer.client?.id ?? "", name: answer.client?.name ?? "" };
+    // Signed in by the browser's session: the consent page.
+    if (answer.signedIn) {
+      const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
+      if (asJson) return json(ctx, 200, { request_id: answer.requestId, client, signed_in: true, scopes, expires_in: Number(answer.expiresIn) });
+      return page(
+        ctx,
+        200,
+        consentPage({
+          action: `${projectPath(ctx)}/consent`,
+          requestId: answer.requestId,
+          clientName: client.name,
+          projectName: answer.projectName,
+          scopes: answer.scopes,
+        }),
+      );
+    }
     if (asJson) {
       return json(ctx, 200, {
         request_id: answer.requestId,
-        client: { id: answer.client?.id ?? "", name: answer.client?.name ?? "" },
+        client,
         scopes_requested: answer.scopesRequested,
         expires_in: Number(answer.expiresIn),
+        ...(answer.loginHint !== "" ? { login_hint: answer.loginHint } : {}),
       });
     }
     page(
@@ -42,8 +82,9 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       loginPage({
         action: `${projectPath(ctx)}/authorize`,
         requestId: answer.requestId,
-        clientName: answer.client?.name ?? "",
+        clientName: client.name,
         projectName: answer.projectName,
+        username: answer.loginHint,
       }),
     );
   } catch (err) {

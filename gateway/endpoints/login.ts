@@ -5,6 +5,7 @@ import { projectOf, projectPath, type Endpoint } from "../endpoint.js";
 import { mediaType, readFormOrJson, stringField } from "../http.js";
 import { consentPage, loginPage } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
+import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { authorizationRequest } from "./authorize.js";
 
 /**
@@ -34,7 +35,10 @@ export const login: Endpoint = (deps) => async (ctx) => {
       browserBinding: presentedBinding(ctx, form),
       clientAddress: ctx.ip,
       repeatedParameters: params?.repeated ?? [],
+      userAgent: ctx.get("user-agent"),
+      session: readSessionCookie(ctx),
     });
+    if (answer.session !== undefined) setSessionCookie(deps, ctx, answer.session);
     const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
     if (answer.redirectTo !== "") {
       // The client remembers consent and the user had given it: the request is complete.
