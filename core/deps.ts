@@ -1,5 +1,6 @@
 import type { Config } from "./server/config.js";
 import type { KeyRing } from "./tokens/keys.js";
+import type { LogoutDeliveries } from "./logout/backchannel.js";
 import type { Clock } from "./lib/clock.js";
 import type { PasswordHashing } from "./lib/password.js";
 import type { RateLimiter } from "./lib/rate-limit.js";
@@ -18,6 +19,8 @@ export interface Deps {
   clients: ClientAuthenticator;
   /** Access tokens whose signature was verified (tokens/verified-tokens.ts). */
   verifiedTokens: VerifiedTokens;
+  /** Back-channel logout deliveries in flight (logout/backchannel.ts), ended at shutdown. */
+  logoutDeliveries: LogoutDeliveries;
   logger: Logger;
   metrics: Metrics;
   /** Request rates: per client at the token endpoint, per address at sign-in. */
@@ -29,6 +32,8 @@ export interface Deps {
     | "authorizationCodeTtl"
     | "sessionIdle"
     | "sessionMax"
+    | "backchannelLogoutTimeout"
+    | "backchannelLogoutRetries"
     | "refreshTokenGrace"
     | "loginMaxFailuresPerUser"
     | "loginMaxFailuresPerAddress"

@@ -18,6 +18,7 @@ import type { Store } from "../store/types.js";
 const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "../tokens/client-auth.js";
 import { VerifiedTokens } from "../tokens/verified-tokens.js";
+import { LogoutDeliveries } from "../logout/backchannel.js";
 
 export interface Core {
   deps: Deps;
@@ -70,6 +71,7 @@ export async function createCore(
       passwords,
       clients: new ClientAuthenticator(store, passwords),
       verifiedTokens: new VerifiedTokens(),
+      logoutDeliveries: new LogoutDeliveries(),
       logger,
       metrics,
       limits: {
@@ -92,6 +94,8 @@ export async function createCore(
       bootstrap: created,
       async close() {
         stopPurge();
+        // Back-channel logouts still in flight are cut and recorded as failed while the store is open.
+        await deps.logoutDeliveries.close();
         await store.close();
       },
     };

@@ -40,6 +40,10 @@ export interface Config {
   sessionIdle: number;
   /** Seconds a sign-in session lives at most, however used; then the user signs in again. */
   sessionMax: number;
+  /** Seconds a client's back-channel logout endpoint has to answer one logout token. */
+  backchannelLogoutTimeout: number;
+  /** Further attempts at a back-channel logout after a network error, a timeout or a 5xx answer. */
+  backchannelLogoutRetries: number;
   /** Seconds between purges of expired requests, codes and tokens. */
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
@@ -226,6 +230,8 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
   { key: "sessionIdle", env: "IAM_SESSION_IDLE", doc: "seconds a sign-in session (single sign-on) lives unused; each sign-in through it renews it", default: () => 1800, parse: positive(60, 31536000) },
   { key: "sessionMax", env: "IAM_SESSION_MAX", doc: "seconds a sign-in session lives at most, however used; then the user signs in again", default: () => 36000, parse: positive(60, 31536000) },
+  { key: "backchannelLogoutTimeout", env: "IAM_BACKCHANNEL_LOGOUT_TIMEOUT", doc: "seconds a client's back-channel logout endpoint has to answer a logout token (the user's sign-out never waits for it)", default: () => 5, parse: positive(1, 60) },
+  { key: "backchannelLogoutRetries", env: "IAM_BACKCHANNEL_LOGOUT_RETRIES", doc: "further attempts at a back-channel logout after a network error, a timeout or a 5xx answer (not after a 4xx), with growing pauses", default: () => 2, parse: positive(0, 10) },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
   { key: "loginMaxFailuresPerUser", env: "IAM_LOGIN_MAX_FAILURES_PER_USER", doc: "failed sign-ins of one username within the window that lock it", default: () => 5, parse: positive(1, 1000) },
