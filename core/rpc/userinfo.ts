@@ -23,5 +23,13 @@ export async function userInfo(deps: Deps, request: UserInfoRequest): Promise<Me
   if (user === undefined || !user.enabled) throw new OAuthError("invalid_token", "the access token is invalid, expired or revoked");
   // userClaims speaks in JWT claim names; the message field names differ.
   const claims = userClaims(user, scopes);
-  return { sub: user.id, name: claims.name, preferredUsername: claims.preferred_username, email: claims.email };
+  return {
+    sub: user.id,
+    name: claims.name,
+    givenName: claims.given_name,
+    familyName: claims.family_name,
+    preferredUsername: claims.preferred_username,
+    email: claims.email,
+    emailVerified: claims.email_verified,
+  };
 }

@@ -46,22 +46,59 @@ export function atHash(accessToken: string): string {
   return createHash("sha256").update(accessToken, "ascii").digest().subarray(0, 16).toString("base64url");
 }
 
-/** The claims the user's granted scopes release (Core §5.4). */
-export function userClaims(user: UserRecord, scopes: readonly string[]): Record<string, string> {
-  const claims: Record<string, string> = {};
+/** The claims of the user released by the granted scopes (Core §5.4), those the user has a value for. */
+export interface UserClaims {
+  name?: string;
+  given_name?: string;
+  family_name?: string;
+  preferred_username?: string;
+  email?: string;
+  email_verified?: boolean;
+}
+
+/** The claims the user's granted scopes release (Core §5.4): absent when the user has no value. */
+export function userClaims(user: UserRecord, scopes: readonly string[]): UserClaims {
+  const claims: UserClaims = {};
   if (scopes.includes("profile")) {
-    claims.name = user.name;
+    if (user.name !== "") claims.name = user.name;
+    if (user.givenName !== "") claims.given_name = user.givenName;
+    if (user.familyName !== "") claims.family_name = user.familyName;
     claims.preferred_username = user.id;
   }
-  if (scopes.includes("email") && user.email !== "") claims.email = user.email;
+  if (scopes.includes("email") && user.email !== "") {
+    claims.email = user.email;
+    claims.email_verified = user.emailVerified;
+  }
   return claims;
+}
+
+/** The scope that releases each claim of a user (Core §5.4). */
+const SCOPE_OF_CLAIM: ReadonlyMap<string, string> = new Map([
+  ["name", "profile"],
+  ["given_name", "profile"],
+  ["family_name", "profile"],
+  ["preferred_username", "profile"],
+  ["email", "email"],
+  ["email_verified", "email"],
+]);
+
+/**
+ * The scopes that release the user claims a `claims` request parameter
+ * (Core §5.5, normalised JSON) names: such a claim is asked for through its
+ * scope, so the user sees it on the consent page and approves it or not.
+ */
+export function scopesForClaims(claims: string): string[] {
+  if (claims === "") return [];
+  const requested = JSON.parse(claims) as Record<string, Record<string, unknown>>;
+  const names = [...Object.keys(requested.userinfo ?? {}), ...Object.keys(requested.id_token ?? {})];
+  return [...new Set(names.map((name) => SCOPE_OF_CLAIM.get(name)).filter((scope): scope is string => scope !== undefined))];
 }
 
 /**
  * Signs an ID token (Core §2, §3.1.3.6) with the project's key: iss, sub,
  * aud (the client), azp, exp, iat, auth_time, nonce when the authorization
- * request had one, at_hash of the access token issued with it, and the
- * profile/email claims its scopes release.
+ * request had one, at_hash of the access token issued with it, sid, acr and
+ * amr of the sign-in session, and the profile/email claims its scopes release.
  */
 export async function issueIdToken(
   deps: Deps,
@@ -86,6 +123,11 @@ export async function issueIdToken(
       iat,
       auth_time: grant.authTime,
       ...(nonce !== "" ? { nonce } : {}),
+      // The sign-in session (Back-Channel Logout 1.0 §2.1), how the user
+      // authenticated in it (Core §2).
+      ...(grant.sessionId !== "" ? { sid: grant.sessionId } : {}),
+      ...(grant.acr !== "" ? { acr: grant.acr } : {}),
+      ...(grant.amr.length > 0 ? { amr: grant.amr } : {}),
       at_hash: atHash(accessToken),
       ...userClaims(user, scopes),
     },

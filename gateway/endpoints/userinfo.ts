@@ -25,8 +25,11 @@ export const userinfo: Endpoint = (deps) => async (ctx) => {
     json(ctx, 200, {
       sub: answer.sub,
       ...(answer.name !== undefined ? { name: answer.name } : {}),
+      ...(answer.givenName !== undefined ? { given_name: answer.givenName } : {}),
+      ...(answer.familyName !== undefined ? { family_name: answer.familyName } : {}),
       ...(answer.preferredUsername !== undefined ? { preferred_username: answer.preferredUsername } : {}),
       ...(answer.email !== undefined ? { email: answer.email } : {}),
+      ...(answer.emailVerified !== undefined ? { email_verified: answer.emailVerified } : {}),
     });
   } catch (err) {
     bearerError(ctx, toWireError(err, deps.logger), realm);

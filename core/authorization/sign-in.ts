@@ -1,0 +1,62 @@
+import { issuerOf, type Deps } from "../deps.js";
+import { isSubset, selectScopes } from "../lib/scopes.js";
+import { completeRequest } from "../rpc/consent.js";
+import type { AuthorizationRequestRecord, PermissionRecord, SessionRecord, UserRecord } from "../store/types.js";
+import { oidcScopesOf } from "../tokens/oidc.js";
+import { redirectError } from "./errors.js";
+
+/** What a signed-in pending request leads to: the consent page for `offered`, or, consent remembered, the client. */
+export interface SignedInOutcome {
+  offered: PermissionRecord[];
+  /** Set when the request is complete: send the user agent here. */
+  redirectTo?: string;
+}
+
+/**
+ * Records on a pending request that its user is authenticated, by a password
+ * or by the browser's sign-in session, and answers what comes next: the
+ * scopes the user may grant (those requested that they hold, or every one
+ * they hold when none were requested), or, when the client remembers consent,
+ * `prompt=consent` was not asked and the user approved every offered scope
+ * before, the completed request. A user who holds none of the requested
+ * scopes sends the client `invalid_scope`.
+ */
+export async function signIn(
+  deps: Deps,
+  pending: AuthorizationRequestRecord,
+  user: UserRecord,
+  session: Pick<SessionRecord, "id" | "authTime" | "acr" | "amr">,
+): Promise<SignedInOutcome> {
+  const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
+  const byId = new Map(held.map((p) => [p.id, p]));
+  const offered = selectScopes(pending.scopes, [...byId.keys()]).map((id) => byId.get(id)!);
+  if (pending.scopes.length > 0 && offered.length === 0) {
+    await deps.store.consumeAuthorizationRequest(pending.idHash);
+    throw redirectError(
+      { redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) },
+      "invalid_scope",
+      "the user holds none of the requested scopes",
+    );
+  }
+  const login = {
+    userId: user.id,
+    authTime: session.authTime,
+    offeredScopes: offered.map((p) => p.id),
+    sessionId: session.id,
+    acr: session.acr,
+    amr: session.amr,
+  };
+  await deps.store.authenticateAuthorizationRequest(pending.idHash, login);
+  const signedIn = { ...pending, ...login };
+
+  if (!pending.forceConsent && signedIn.offeredScopes.length > 0) {
+    const client = await deps.store.getClient(pending, pending.clientId);
+    if (client?.rememberConsent === true) {
+      const remembered = await deps.store.getConsent(pending, user.id, client.id);
+      if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
+        return { offered, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes) };
+      }
+    }
+  }
+  return { offered };
+}
