@@ -3,6 +3,7 @@ import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { projectOfIssuer, type Deps } from "../deps.js";
 import type { GrantRecord, ProjectRef } from "../store/types.js";
 import { GRANT_CLAIM } from "./issue.js";
+import { SIGNING_ALGS } from "./keys.js";
 import type { VerifiedSignature } from "./verified-tokens.js";
 import { epochSeconds } from "../lib/clock.js";
 
@@ -17,9 +18,11 @@ export interface AccessToken {
 }
 
 /**
- * Checks an access token: an ES256 JWT of type `at+jwt` (RFC 9068 §4) signed
- * by a key of the project its issuer names (and, when `only` is given, of that
- * project), unexpired, whose grant still exists and is not revoked. A token
+ * Checks an access token: a JWT of type `at+jwt` (RFC 9068 §4) signed by a key
+ * of the project its issuer names (and, when `only` is given, of that
+ * project) with that key's own algorithm, ES256 or RS256 (RFC 8725 §3.1: the
+ * header's `alg` must be the key's), unexpired, whose grant still exists and
+ * is not revoked. A token
  * whose signature was verified before is not verified again (VerifiedTokens);
  * its expiry, its key and its grant are checked every time.
  */
@@ -81,13 +84,14 @@ async function verifySignature(
       token,
       async (header) => {
         const key = header.kid === undefined ? undefined : await deps.keys.verifying(ref, header.kid);
-        if (key === undefined) throw new errors.JWKSNoMatchingKey();
+        // An RS256 header on an ES256 key (or the reverse) names no key of ours.
+        if (key === undefined || header.alg !== key.alg) throw new errors.JWKSNoMatchingKey();
         kid = header.kid!;
-        return key;
+        return key.key;
       },
       {
         issuer,
-        algorithms: ["ES256"],
+        algorithms: [...SIGNING_ALGS],
         typ: "at+jwt",
         requiredClaims: ["sub", "client_id", "exp", "iat", "jti", GRANT_CLAIM],
         currentDate: new Date(deps.clock.now()),

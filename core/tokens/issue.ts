@@ -28,11 +28,12 @@ export async function issueAccessToken(
   client: ClientRecord,
   scopes: string[],
 ): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
-  const { kid, key } = await deps.keys.signing(project);
+  // The project's choice of algorithm, ES256 unless it says otherwise.
+  const { kid, key, alg } = await deps.keys.signing(project, project.accessTokenSigningAlg);
   const iat = epochSeconds(deps.clock);
   const exp = iat + client.accessTokenTtl;
   const token = signJwt(
-    { alg: "ES256", typ: "at+jwt", kid },
+    { alg, typ: "at+jwt", kid },
     {
       iss: issuerOf(deps.config.baseUrl, project),
       sub: grant.kind === "client" ? grant.clientId : grant.userId,

@@ -1,10 +1,14 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
 import type { Clock } from "../lib/clock.js";
 import { epochSeconds } from "../lib/clock.js";
-import type { ProjectRef, SigningKeyRecord, SigningKeyStore } from "../store/types.js";
+import type { ProjectRef, SigningAlg, SigningKeyRecord, SigningKeyStore } from "../store/types.js";
+
+/** Every algorithm a project signs with; each has a current key. */
+export const SIGNING_ALGS: readonly SigningAlg[] = ["ES256", "RS256"];
 
 /** A public JWK of an ES256 key (RFC 7518 §6.2.1). */
-export interface PublicJwk {
+export interface EcPublicJwk {
   kty: "EC";
   crv: "P-256";
   x: string;
@@ -14,33 +18,79 @@ export interface PublicJwk {
   use: "sig";
 }
 
+/** A public JWK of an RS256 key (RFC 7518 §6.3.1). */
+export interface RsaPublicJwk {
+  kty: "RSA";
+  n: string;
+  e: string;
+  kid: string;
+  alg: "RS256";
+  use: "sig";
+}
+
+export type PublicJwk = EcPublicJwk | RsaPublicJwk;
+
+/** A key that signs a project's new tokens. */
+export interface SigningKey {
+  kid: string;
+  key: KeyObject;
+  alg: SigningAlg;
+}
+
+/** A key that verifies a project's tokens, and the one algorithm it verifies. */
+export interface VerifyingKey {
+  key: KeyObject;
+  alg: SigningAlg;
+}
+
+/** What a KeyRing needs of the store: the keys, and a transaction to add a missing one. */
+export type KeyStore = SigningKeyStore & {
+  transaction<T>(fn: (store: SigningKeyStore) => Promise<T>): Promise<T>;
+};
+
 interface ProjectKeys {
   /** The store's change epoch read before the keys were: they are current while it has not moved. */
   epoch: number;
-  signing: { kid: string; key: KeyObject };
-  /** Each key with the time it stops verifying (Infinity for the current key). */
-  verifying: Map<string, { key: KeyObject; until: number }>;
+  /** The current key of each algorithm; one may be missing in a database made before RS256 keys. */
+  signing: Map<SigningAlg, SigningKey>;
+  /** Each key with its algorithm and the time it stops verifying (Infinity for current keys). */
+  verifying: Map<string, VerifyingKey & { until: number }>;
+  /** The JWK Set: the current keys (ES256, then RS256), then the others. */
   jwks: { jwk: PublicJwk; until: number }[];
 }
 
-/** @see RFC 7638 §3.2: the thumbprint of an EC key covers crv, kty, x, y in that order. */
-function thumbprint(jwk: { crv: string; x: string; y: string }): string {
-  const canonical = JSON.stringify({ crv: jwk.crv, kty: "EC", x: jwk.x, y: jwk.y });
+/**
+ * @see RFC 7638 §3.2: the thumbprint covers the required members in
+ * lexicographic order: crv, kty, x, y for EC; e, kty, n for RSA.
+ */
+function thumbprint(jwk: { kty: "EC"; crv: string; x: string; y: string } | { kty: "RSA"; n: string; e: string }): string {
+  const canonical =
+    jwk.kty === "EC"
+      ? JSON.stringify({ crv: jwk.crv, kty: "EC", x: jwk.x, y: jwk.y })
+      : JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n });
   return createHash("sha256").update(canonical).digest("base64url");
 }
 
-/** Makes a new ES256 key pair for a project; its kid is its RFC 7638 thumbprint. */
-export function generateSigningKey(ref: ProjectRef, createdAt: number): SigningKeyRecord {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const priv = privateKey.export({ format: "jwk" }) as { crv: string; x: string; y: string; d: string };
-  const kid = thumbprint(priv);
-  const pub: PublicJwk = { kty: "EC", crv: "P-256", x: priv.x, y: priv.y, kid, alg: "ES256", use: "sig" };
+/** The record of a freshly made private key; its kid is its RFC 7638 thumbprint. */
+function recordOf(ref: ProjectRef, createdAt: number, alg: SigningAlg, privateKey: KeyObject): SigningKeyRecord {
+  const priv = privateKey.export({ format: "jwk" }) as Record<string, string>;
+  let pub: PublicJwk;
+  let secret: Record<string, string>;
+  if (alg === "ES256") {
+    const { crv, x, y, d } = priv as { crv: "P-256"; x: string; y: string; d: string };
+    pub = { kty: "EC", crv, x, y, kid: thumbprint({ kty: "EC", crv, x, y }), alg, use: "sig" };
+    secret = { d };
+  } else {
+    const { n, e, d, p, q, dp, dq, qi } = priv as Record<"n" | "e" | "d" | "p" | "q" | "dp" | "dq" | "qi", string>;
+    pub = { kty: "RSA", n, e, kid: thumbprint({ kty: "RSA", n, e }), alg, use: "sig" };
+    secret = { d, p, q, dp, dq, qi };
+  }
   return {
     organization: ref.organization,
     project: ref.project,
-    kid,
-    alg: "ES256",
-    privateJwk: JSON.stringify({ ...pub, d: priv.d }),
+    kid: pub.kid,
+    alg,
+    privateJwk: JSON.stringify({ ...pub, ...secret }),
     publicJwk: JSON.stringify(pub),
     createdAt,
     retiredAt: null,
@@ -48,60 +98,97 @@ export function generateSigningKey(ref: ProjectRef, createdAt: number): SigningK
   };
 }
 
+/** RSA keys of 2048 bits (RFC 7518 §3.3: at least 2048), exponent 65537. */
+const RSA_OPTIONS = { modulusLength: 2048, publicExponent: 0x10001 } as const;
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** Makes a new key pair of `alg` for a project, at once (RS256 takes a fifth of a second of this thread). */
+export function generateSigningKey(ref: ProjectRef, createdAt: number, alg: SigningAlg = "ES256"): SigningKeyRecord {
+  const { privateKey } =
+    alg === "ES256" ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : generateKeyPairSync("rsa", RSA_OPTIONS);
+  return recordOf(ref, createdAt, alg, privateKey);
+}
+
+/** Makes a new key pair of `alg` for a project on the thread pool, leaving the event loop free. */
+export async function newSigningKey(ref: ProjectRef, createdAt: number, alg: SigningAlg): Promise<SigningKeyRecord> {
+  const { privateKey } =
+    alg === "ES256"
+      ? await generateKeyPairAsync("ec", { namedCurve: "P-256" })
+      : await generateKeyPairAsync("rsa", RSA_OPTIONS);
+  return recordOf(ref, createdAt, alg, privateKey);
+}
+
 /**
  * The signing keys of every project, loaded from the store once and kept as
- * KeyObjects. Signing uses node:crypto directly (several times faster than
- * WebCrypto for ES256); verification of presented tokens goes through jose.
+ * KeyObjects. Each project has a current key per algorithm of SIGNING_ALGS.
+ * Signing uses node:crypto directly (several times faster than WebCrypto);
+ * verification of presented tokens goes through jose, each key for its own
+ * algorithm only.
  */
 export class KeyRing {
-  readonly #store: SigningKeyStore;
+  readonly #store: KeyStore;
   readonly #clock: Clock;
   readonly #cache = new Map<string, ProjectKeys>();
 
-  constructor(store: SigningKeyStore, clock: Clock) {
+  constructor(store: KeyStore, clock: Clock) {
     this.#store = store;
     this.#clock = clock;
   }
 
-  /** Creates and stores the first (or a new current) key of a project. */
-  async create(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<SigningKeyRecord> {
-    const record = generateSigningKey(ref, epochSeconds(this.#clock));
-    await store.addSigningKey(record);
+  /** Creates and stores the first (or new current) keys of a project, one per algorithm. */
+  async create(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<Record<SigningAlg, SigningKeyRecord>> {
+    const now = epochSeconds(this.#clock);
+    const [es256, rs256] = await Promise.all(SIGNING_ALGS.map((alg) => newSigningKey(ref, now, alg)));
+    for (const record of [es256!, rs256!]) await store.addSigningKey(record);
     this.forget(ref);
-    return record;
+    return { ES256: es256!, RS256: rs256! };
   }
 
-  /** The key that signs the project's new tokens. */
-  async signing(ref: ProjectRef): Promise<{ kid: string; key: KeyObject }> {
+  /**
+   * The key that signs the project's new tokens of `alg`. A project made
+   * before it had one (a database of an earlier version, ES256 only) gains
+   * it here, once: see #addMissing.
+   */
+  async signing(ref: ProjectRef, alg: SigningAlg): Promise<SigningKey> {
+    if (!SIGNING_ALGS.includes(alg)) throw new Error(`unsupported signing algorithm ${String(alg)}`);
     const keys = await this.#load(ref);
     if (keys === undefined) throw new Error(`project ${ref.organization}/${ref.project} has no signing key`);
-    return keys.signing;
+    return keys.signing.get(alg) ?? (await this.#addMissing(ref, alg));
   }
 
-  /** The public key with this kid, if it belongs to the project and has not expired. */
-  async verifying(ref: ProjectRef, kid: string): Promise<KeyObject | undefined> {
+  /** The public key with this kid and its algorithm, if it belongs to the project and has not expired. */
+  async verifying(ref: ProjectRef, kid: string): Promise<VerifyingKey | undefined> {
     const entry = (await this.#load(ref))?.verifying.get(kid);
-    return entry !== undefined && entry.until > epochSeconds(this.#clock) ? entry.key : undefined;
+    return entry !== undefined && entry.until > epochSeconds(this.#clock) ? { key: entry.key, alg: entry.alg } : undefined;
   }
 
-  /** The project's JWK Set, current key first, without expired keys; undefined for an unknown project. */
+  /** The project's JWK Set, current keys first, without expired keys; undefined for an unknown project. */
   async jwks(ref: ProjectRef): Promise<PublicJwk[] | undefined> {
     const now = epochSeconds(this.#clock);
     return (await this.#load(ref))?.jwks.filter((k) => k.until > now).map((k) => k.jwk);
   }
 
   /**
-   * Rotates the project's signing key (RFC 7517 §5, RFC 8414 jwks_uri): a new
-   * key signs from now on; the old one stays published, and verifying, until
-   * the longest-lived token it may have signed has expired.
+   * Rotates the project's signing keys, every algorithm at once (RFC 7517 §5,
+   * RFC 8414 jwks_uri): new keys sign from now on; the old ones stay
+   * published, and verifying, until the longest-lived token they may have
+   * signed has expired. Answers the new ES256 kid (the access tokens' key
+   * unless the project chose otherwise), the new kid of each algorithm, and
+   * the retired kids, ES256 first.
    */
-  async rotate(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<{ kid: string; retired: string[]; retiredUntil: number }> {
+  async rotate(
+    ref: ProjectRef,
+    store: SigningKeyStore = this.#store,
+  ): Promise<{ kid: string; kids: Record<SigningAlg, string>; retired: string[]; retiredUntil: number }> {
     const now = epochSeconds(this.#clock);
     // The ID token lives as long as its access token; a minute of clock skew on top.
     const retiredUntil = now + Math.max(await store.maxAccessTokenTtl(ref), 600) + 60;
+    const algOf = new Map((await store.listSigningKeys(ref)).map((r) => [r.kid, r.alg]));
     const retired = await store.retireSigningKeys(ref, now, retiredUntil);
-    const record = await this.create(ref, store);
-    return { kid: record.kid, retired, retiredUntil };
+    const order = (kid: string) => SIGNING_ALGS.indexOf(algOf.get(kid) ?? "ES256");
+    retired.sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const created = await this.create(ref, store);
+    return { kid: created.ES256.kid, kids: { ES256: created.ES256.kid, RS256: created.RS256.kid }, retired, retiredUntil };
   }
 
   /**
@@ -125,6 +212,33 @@ export class KeyRing {
     return keys;
   }
 
+  /**
+   * Adds the project's missing key of `alg` and answers the current one.
+   * The key is made first, then checked for again and stored in one
+   * transaction (joining the caller's, if any: the first ID token of an old
+   * project is signed inside the code exchange's): on SQLite transactions
+   * take turns across processes, so the second finds the first's key and
+   * drops its own. On PostgreSQL two processes may each add one; both are
+   * then current and published, so a token signed with either verifies, and
+   * every process signs with the same one from then on, the first that
+   * listSigningKeys answers (the newest, then the smallest kid), until the
+   * next rotation retires both.
+   */
+  async #addMissing(ref: ProjectRef, alg: SigningAlg): Promise<SigningKey> {
+    const made = await newSigningKey(ref, epochSeconds(this.#clock), alg);
+    const record = await this.#store.transaction(async (store) => {
+      const current = (await store.listSigningKeys(ref)).filter((r) => r.retiredAt === null);
+      const existing = current.find((r) => r.alg === alg);
+      if (existing !== undefined) return existing;
+      // Only for a project that still has keys: a deleted one has none.
+      if (current.length === 0) throw new Error(`project ${ref.organization}/${ref.project} has no signing key`);
+      await store.addSigningKey(made);
+      return made;
+    });
+    this.forget(ref);
+    return { kid: record.kid, alg, key: createPrivateKey({ key: JSON.parse(record.privateJwk), format: "jwk" }) };
+  }
+
   /** Drops what is cached of a project, after its keys changed or it was deleted. */
   forget(ref: ProjectRef): void {
     this.#cache.delete(cacheKey(ref));
@@ -132,18 +246,31 @@ export class KeyRing {
 
   async #read(ref: ProjectRef, epoch: number): Promise<ProjectKeys | undefined> {
     const records = await this.#store.listSigningKeys(ref);
-    const current = records.find((r) => r.retiredAt === null);
-    if (current === undefined) return undefined;
-    const verifying = new Map<string, { key: KeyObject; until: number }>();
-    const jwks: { jwk: PublicJwk; until: number }[] = [];
+    // Current first, newest first, then by kid (the store's order): every
+    // process picks the same current key of an algorithm when there are two.
+    const current = new Map<SigningAlg, SigningKeyRecord>();
+    for (const record of records) {
+      if (record.retiredAt === null && SIGNING_ALGS.includes(record.alg) && !current.has(record.alg)) current.set(record.alg, record);
+    }
+    if (current.size === 0) return undefined;
+    const verifying = new Map<string, VerifyingKey & { until: number }>();
+    const published: { jwk: PublicJwk; until: number; order: number }[] = [];
     for (const record of records) {
       const jwk = JSON.parse(record.publicJwk) as PublicJwk;
+      // A key is trusted for the algorithm its record names, and only if its JWK agrees.
+      if (jwk.alg !== record.alg || jwk.kty !== (record.alg === "ES256" ? "EC" : "RSA")) continue;
       const until = record.retiredAt === null ? Infinity : (record.expiresAt ?? 0);
-      verifying.set(record.kid, { key: createPublicKey({ key: { ...jwk }, format: "jwk" }), until });
-      jwks.push({ jwk, until });
+      verifying.set(record.kid, { key: createPublicKey({ key: { ...jwk }, format: "jwk" }), alg: record.alg, until });
+      const signs = current.get(record.alg) === record;
+      published.push({ jwk, until, order: signs ? SIGNING_ALGS.indexOf(record.alg) : SIGNING_ALGS.length });
     }
-    const privateKey = createPrivateKey({ key: JSON.parse(current.privateJwk), format: "jwk" });
-    return { epoch, signing: { kid: current.kid, key: privateKey }, verifying, jwks };
+    const signing = new Map<SigningAlg, SigningKey>();
+    for (const [alg, record] of current) {
+      signing.set(alg, { kid: record.kid, alg, key: createPrivateKey({ key: JSON.parse(record.privateJwk), format: "jwk" }) });
+    }
+    // Stable: after the signing keys, the others in the store's order.
+    const jwks = published.sort((a, b) => a.order - b.order).map(({ jwk, until }) => ({ jwk, until }));
+    return { epoch, signing, verifying, jwks };
   }
 }
 
@@ -152,14 +279,27 @@ function cacheKey(ref: ProjectRef): string {
 }
 
 /**
- * Signs a JWS compact serialization with ES256 (RFC 7515 §7.1, RFC 7518 §3.4:
- * the signature is R || S, 64 bytes, hence `ieee-p1363`).
+ * Signs a JWS compact serialization (RFC 7515 §7.1) with the algorithm its
+ * header names: ES256 (RFC 7518 §3.4: the signature is R || S, 64 bytes,
+ * hence `ieee-p1363`) or RS256 (RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with
+ * SHA-256). A key of another type than the algorithm's is refused, so a
+ * header never names an algorithm its signature was not made with.
  */
-export function signJwt(header: Record<string, unknown>, payload: Record<string, unknown>, key: KeyObject): string {
-  const input =
-    Buffer.from(JSON.stringify(header)).toString("base64url") +
-    "." +
-    Buffer.from(JSON.stringify(payload)).toString("base64url");
-  const signature = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
-  return `${input}.${signature.toString("base64url")}`;
+export function signJwt(
+  header: { alg: SigningAlg; kid: string } & Record<string, unknown>,
+  payload: Record<string, unknown>,
+  key: KeyObject,
+): string {
+  const input = Buffer.from(
+    Buffer.from(JSON.stringify(header)).toString("base64url") + "." + Buffer.from(JSON.stringify(payload)).toString("base64url"),
+  );
+  let signature: Buffer;
+  if (header.alg === "ES256" && key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") {
+    signature = sign("sha256", input, { key, dsaEncoding: "ieee-p1363" });
+  } else if (header.alg === "RS256" && key.asymmetricKeyType === "rsa") {
+    signature = sign("sha256", input, { key, padding: constants.RSA_PKCS1_PADDING });
+  } else {
+    throw new Error(`cannot sign ${String(header.alg)} with a ${key.asymmetricKeyType ?? key.type} key`);
+  }
+  return `${input.toString()}.${signature.toString("base64url")}`;
 }

@@ -39,8 +39,9 @@ export function oidcScopesOf(ref: { organization: string; project: string }, req
 }
 
 /**
- * at_hash (Core §3.1.3.6): the left half of the SHA-256 of the access token
- * (ES256 uses SHA-256), base64url-encoded.
+ * at_hash (Core §3.1.3.6): the left half of the hash of the access token, with
+ * the hash of the ID token's `alg`, base64url-encoded. Both algorithms an ID
+ * token is signed with, ES256 and RS256, use SHA-256.
  */
 export function atHash(accessToken: string): string {
   return createHash("sha256").update(accessToken, "ascii").digest().subarray(0, 16).toString("base64url");
@@ -110,10 +111,11 @@ export async function issueIdToken(
   accessToken: string,
   nonce: string,
 ): Promise<string> {
-  const { kid, key } = await deps.keys.signing(project);
+  // The client's registered algorithm (Registration §2), RS256 unless it chose another.
+  const { kid, key, alg } = await deps.keys.signing(project, client.idTokenSignedResponseAlg);
   const iat = epochSeconds(deps.clock);
   return signJwt(
-    { alg: "ES256", typ: "JWT", kid },
+    { alg, typ: "JWT", kid },
     {
       iss: issuerOf(deps.config.baseUrl, project),
       sub: user.id,

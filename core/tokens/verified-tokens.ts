@@ -14,11 +14,11 @@ export interface VerifiedSignature {
 /**
  * Access tokens whose signature has been verified, so that a token presented
  * again (a client calls a resource server many times with one token) costs a
- * map lookup instead of an ES256 verification. Only what the signature
- * proves is remembered, keyed by the exact token string: expiry, the signing
- * key still being trusted, and the grant (revocation) are checked on every
- * use by the caller, so a revocation is honoured at once. Bounded: the
- * oldest entries go first; expired ones are dropped when met.
+ * map lookup instead of an ES256 or RS256 verification. Only what the
+ * signature proves is remembered, keyed by the exact token string: expiry,
+ * the signing key still being trusted, and the grant (revocation) are
+ * checked on every use by the caller, so a revocation is honoured at once.
+ * Bounded: the oldest entries go first; expired ones are dropped when met.
  */
 export class VerifiedTokens {
   readonly #entries = new Map<string, VerifiedSignature>();

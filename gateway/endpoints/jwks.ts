@@ -5,7 +5,11 @@ import { errorJson, publicJson, toWireError } from "../respond.js";
 export const jwks: Endpoint = (deps) => async (ctx) => {
   try {
     const answer = await deps.services.tokens.getJwks(projectOf(ctx));
-    publicJson(ctx, { keys: answer.keys.map(({ kty, crv, x, y, kid, alg, use }) => ({ kty, crv, x, y, kid, alg, use })) });
+    // Each key with the members of its type only: EC (RFC 7518 §6.2.1) or RSA (§6.3.1).
+    const keys = answer.keys.map(({ kty, crv, x, y, n, e, kid, alg, use }) =>
+      kty === "RSA" ? { kty, n, e, kid, alg, use } : { kty, crv, x, y, kid, alg, use },
+    );
+    publicJson(ctx, { keys });
   } catch (err) {
     errorJson(ctx, toWireError(err, deps.logger));
   }
