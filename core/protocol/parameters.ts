@@ -27,7 +27,7 @@ const GRANT_PARAMETERS = [...new Set([...GRANTS.values()].flatMap((grant) => gra
  * The parameters of every endpoint whose RPC is handed the names the gateway
  * saw repeated, in one place: the token endpoint's are those of its grants.
  */
-export const PARAMETERS: Readonly<Record<"authorize" | "login" | "consent" | "token" | "introspect" | "revoke", EndpointParameters>> = {
+export const PARAMETERS: Readonly<Record<"authorize" | "login" | "consent" | "token" | "introspect" | "revoke" | "endSession", EndpointParameters>> = {
   /** RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1. */
   authorize: {
     reads: [
@@ -47,6 +47,11 @@ export const PARAMETERS: Readonly<Record<"authorize" | "login" | "consent" | "to
   introspect: { reads: ["token", "token_type_hint", ...CLIENT_AUTHENTICATION], mayRepeat: [] },
   /** RFC 7009 §2.1. */
   revoke: { reads: ["token", "token_type_hint", ...CLIENT_AUTHENTICATION], mayRepeat: [] },
+  /** OpenID Connect RP-Initiated Logout 1.0 §2, and the confirmation page's form. */
+  endSession: {
+    reads: ["id_token_hint", "client_id", "logout_hint", "post_logout_redirect_uri", "state", "ui_locales", "confirmation"],
+    mayRepeat: [],
+  },
 };
 
 /**

@@ -3,6 +3,7 @@ import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { authorize } from "./authorize.js";
 import { consent } from "./consent.js";
+import { endSession } from "./end-session.js";
 import { login } from "./login.js";
 import type { Deps } from "../deps.js";
 import { OAuthError, toConnectError } from "../errors.js";
@@ -40,6 +41,7 @@ export function createAuthorizationService(deps: Deps): ServiceImpl<typeof Autho
     authorize: rpc(deps, "Authorize", authorize),
     login: rpc(deps, "Login", login),
     consent: rpc(deps, "Consent", consent),
+    endSession: rpc(deps, "EndSession", endSession),
   };
 }
 
