@@ -37,6 +37,16 @@ const OPTIONS = {
   permission: { type: "string", multiple: true },
   user: { type: "string" },
   client: { type: "string" },
+  "access-token-alg": { type: "string" },
+  "post-logout-redirect-uri": { type: "string", multiple: true },
+  "backchannel-logout-uri": { type: "string" },
+  "id-token-alg": { type: "string" },
+  "web-origin": { type: "string", multiple: true },
+  "email-verified": { type: "boolean" },
+  "email-unverified": { type: "boolean" },
+  "given-name": { type: "string" },
+  "family-name": { type: "string" },
+  session: { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -50,6 +60,8 @@ interface Command {
   build(a: Record<string, string>, o: Values, stdin: () => Promise<string>): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** One line per item for people; --json prints the whole response. */
   show(out: any): string[];
+  /** Another command that runs instead, given the options (one verb over two RPCs). */
+  instead?(o: Values): Command | undefined;
 }
 
 const ref = (a: Record<string, string>) => ({ organization: a.org!, project: a.project! });
@@ -59,6 +71,30 @@ async function passwordOf(o: Values, stdin: () => Promise<string>): Promise<stri
   if (o.password !== undefined) return o.password;
   throw new UsageError("give the password with --password-stdin (or --password, which shells keep in their history)");
 }
+
+/** A repeated option: absent, or its values; a single empty value (`--web-origin ''`) is the empty list. */
+const list = (values: string[] | undefined) => (values === undefined ? undefined : values.length === 1 && values[0] === "" ? [] : values);
+
+/**
+ * An update: the fields given as options (`field` is the request's field,
+ * `path` its name in update_mask); none given is a usage error, as the
+ * handler would refuse an empty mask.
+ */
+function update(fields: [path: string, field: string, value: unknown][], flags: string): Record<string, unknown> {
+  const given = fields.filter(([, , value]) => value !== undefined);
+  if (given.length === 0) throw new UsageError(`name what to change: ${flags}`);
+  return {
+    ...Object.fromEntries(given.map(([, field, value]) => [field, value])),
+    updateMask: create(FieldMaskSchema, { paths: given.map(([path]) => path) }),
+  };
+}
+
+function emailVerifiedOf(o: Values): boolean | undefined {
+  if (o["email-verified"] && o["email-unverified"]) throw new UsageError("give --email-verified or --email-unverified, not both");
+  return o["email-verified"] ? true : o["email-unverified"] ? false : undefined;
+}
+
+const time = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
 
 const lines = <T>(items: T[], line: (item: T) => string) => (items.length === 0 ? ["(none)"] : items.map(line));
 
@@ -79,8 +115,21 @@ const COMMANDS: Record<string, Command> = {
   },
   "project create": {
     method: "createProject", request: pb.CreateProjectRequestSchema, response: pb.CreateProjectResponseSchema,
-    args: ["org", "id"], build: (a, o) => ({ organization: a.org, id: a.id, name: o.name ?? "", audience: o.audience ?? "" }),
+    args: ["org", "id"],
+    build: (a, o) => ({ organization: a.org, id: a.id, name: o.name ?? "", audience: o.audience ?? "", accessTokenSigningAlg: o["access-token-alg"] ?? "" }),
     show: (r) => [`created project ${r.project.organization}/${r.project.id}, issuer ${r.project.issuer}`],
+  },
+  "project update": {
+    method: "updateProject", request: pb.UpdateProjectRequestSchema, response: pb.UpdateProjectResponseSchema,
+    args: ["org", "project"],
+    build: (a, o) => ({
+      ...ref(a),
+      ...update(
+        [["name", "name", o.name], ["audience", "audience", o.audience], ["access_token_signing_alg", "accessTokenSigningAlg", o["access-token-alg"]]],
+        "--name, --audience, --access-token-alg",
+      ),
+    }),
+    show: (r) => [`updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}`],
   },
   "project list": {
     method: "listProjects", request: pb.ListProjectsRequestSchema, response: pb.ListProjectsResponseSchema,
@@ -99,8 +148,30 @@ const COMMANDS: Record<string, Command> = {
       type: o.public ? pb.ClientType.PUBLIC : pb.ClientType.CONFIDENTIAL,
       secret: o.secret ?? "", redirectUris: o["redirect-uri"] ?? [], grantTypes: o.grant ?? [], pkceRequired: o.pkce ?? false,
       rememberConsent: o["remember-consent"] ?? false,
+      postLogoutRedirectUris: list(o["post-logout-redirect-uri"]) ?? [], backchannelLogoutUri: o["backchannel-logout-uri"] ?? "",
+      idTokenSignedResponseAlg: o["id-token-alg"] ?? "", webOrigins: list(o["web-origin"]) ?? [],
     }),
     show: (r) => [`created client ${r.client.id}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
+  },
+  "client update": {
+    method: "updateClient", request: pb.UpdateClientRequestSchema, response: pb.UpdateClientResponseSchema,
+    args: ["org", "project", "id"],
+    build: (a, o) => ({
+      ...ref(a), clientId: a.id,
+      ...update(
+        [
+          ["name", "name", o.name],
+          ["redirect_uris", "redirectUris", list(o["redirect-uri"])],
+          ["grant_types", "grantTypes", list(o.grant)],
+          ["post_logout_redirect_uris", "postLogoutRedirectUris", list(o["post-logout-redirect-uri"])],
+          ["backchannel_logout_uri", "backchannelLogoutUri", o["backchannel-logout-uri"]],
+          ["id_token_signed_response_alg", "idTokenSignedResponseAlg", o["id-token-alg"]],
+          ["web_origins", "webOrigins", list(o["web-origin"])],
+        ],
+        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin",
+      ),
+    }),
+    show: (r) => [`updated client ${r.client.id}`],
   },
   "client list": {
     method: "listClients", request: pb.ListClientsRequestSchema, response: pb.ListClientsResponseSchema,
@@ -119,8 +190,29 @@ const COMMANDS: Record<string, Command> = {
   "user create": {
     method: "createUser", request: pb.CreateUserRequestSchema, response: pb.CreateUserResponseSchema,
     args: ["org", "project", "id"],
-    build: async (a, o, stdin) => ({ ...ref(a), userId: a.id, name: o.name ?? "", email: o.email ?? "", password: await passwordOf(o, stdin) }),
+    build: async (a, o, stdin) => ({
+      ...ref(a), userId: a.id, name: o.name ?? "", email: o.email ?? "", emailVerified: o["email-verified"] ?? false,
+      givenName: o["given-name"] ?? "", familyName: o["family-name"] ?? "", password: await passwordOf(o, stdin),
+    }),
     show: (r) => [`created user ${r.user.id}`],
+  },
+  "user update": {
+    method: "updateUser", request: pb.UpdateUserRequestSchema, response: pb.UpdateUserResponseSchema,
+    args: ["org", "project", "id"],
+    build: (a, o) => ({
+      ...ref(a), userId: a.id,
+      ...update(
+        [
+          ["name", "name", o.name],
+          ["email", "email", o.email],
+          ["email_verified", "emailVerified", emailVerifiedOf(o)],
+          ["given_name", "givenName", o["given-name"]],
+          ["family_name", "familyName", o["family-name"]],
+        ],
+        "--name, --email, --email-verified or --email-unverified, --given-name, --family-name",
+      ),
+    }),
+    show: (r) => [`updated user ${r.user.id}`],
   },
   "user list": {
     method: "listUsers", request: pb.ListUsersRequestSchema, response: pb.ListUsersResponseSchema,
@@ -145,6 +237,20 @@ const COMMANDS: Record<string, Command> = {
   "user delete": {
     method: "deleteUser", request: pb.DeleteUserRequestSchema, response: pb.DeleteUserResponseSchema,
     args: ["org", "project", "id"], build: (a) => ({ ...ref(a), userId: a.id }), show: () => ["deleted"],
+  },
+  "user sessions": {
+    method: "listUserSessions", request: pb.ListUserSessionsRequestSchema, response: pb.ListUserSessionsResponseSchema,
+    args: ["org", "project", "id"], build: (a) => ({ ...ref(a), userId: a.id }),
+    show: (r) =>
+      lines(r.sessions, (s: pb.Session) =>
+        [s.id, `signed in ${time(s.authTime)}`, `last seen ${time(s.lastSeenAt)}`, `expires ${time(s.expiresAt)}`, s.clientAddress, s.clientIds.join(",") || "-", s.userAgent].join("\t"),
+      ),
+  },
+  "user end-sessions": {
+    method: "revokeUserSessions", request: pb.RevokeUserSessionsRequestSchema, response: pb.RevokeUserSessionsResponseSchema,
+    args: ["org", "project", "id"], build: (a) => ({ ...ref(a), userId: a.id }),
+    show: (r) => (r.sessionIds.length === 0 ? ["no session to end"] : [`ended ${r.sessionIds.length} session(s): ${r.sessionIds.join(" ")}`]),
+    instead: (o) => (o.session === undefined ? undefined : END_ONE_SESSION),
   },
   "user consents": {
     method: "listUserConsents", request: pb.ListUserConsentsRequestSchema, response: pb.ListUserConsentsResponseSchema,
@@ -191,6 +297,13 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** `iam user end-sessions … --session SID`: one session. */
+const END_ONE_SESSION: Command = {
+  method: "revokeUserSession", request: pb.RevokeUserSessionRequestSchema, response: pb.RevokeUserSessionResponseSchema,
+  args: ["org", "project", "id"], build: (a, o) => ({ ...ref(a), userId: a.id, sessionId: o.session }),
+  show: () => ["session ended; its tokens are revoked"],
+};
+
 function subjectOf(o: Values) {
   if ((o.user === undefined) === (o.client === undefined)) throw new UsageError("name exactly one of --user ID or --client ID");
   return o.user !== undefined ? { case: "userId" as const, value: o.user } : { case: "clientId" as const, value: o.client! };
@@ -212,7 +325,8 @@ export async function runAdminCommand(argv: string[], config: Config, out = proc
     return 2;
   }
   const [noun, verb, ...rest] = parsed.positionals;
-  const command = COMMANDS[`${noun} ${verb}`];
+  const named = COMMANDS[`${noun} ${verb}`];
+  const command = named?.instead?.(parsed.values) ?? named;
   if (command === undefined || rest.length !== command.args.length) {
     err.write(`iam: ${command === undefined ? `unknown command "${[noun, verb].filter(Boolean).join(" ")}"` : `"${noun} ${verb}" takes ${command.args.map((a) => a.toUpperCase()).join(" ") || "no arguments"}`}\n${ADMIN_USAGE}\n`);
     return 2;

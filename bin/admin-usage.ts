@@ -3,18 +3,27 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam org create ID [--name NAME]
   iam org list
   iam org delete ID
-  iam project create ORG ID [--name NAME] [--audience AUD]
+  iam project create ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256]
+  iam project update ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256]
   iam project list ORG
   iam project delete ORG ID
   iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--remember-consent] [--name NAME]
+      [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]...
+  iam client update ORG PROJECT ID [--name NAME] [--redirect-uri URI]... [--grant TYPE]... [--post-logout-redirect-uri URI]...
+      [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]...
+      (a repeated option replaces the whole list; given once as '' it empties it)
   iam client list ORG PROJECT
   iam client rotate-secret ORG PROJECT ID [--secret S]
   iam client delete ORG PROJECT ID
-  iam user create ORG PROJECT ID (--password-stdin | --password P) [--name NAME] [--email EMAIL]
+  iam user create ORG PROJECT ID (--password-stdin | --password P) [--name NAME] [--email EMAIL] [--email-verified]
+      [--given-name NAME] [--family-name NAME]
+  iam user update ORG PROJECT ID [--name NAME] [--email EMAIL] [--email-verified | --email-unverified] [--given-name NAME] [--family-name NAME]
   iam user list ORG PROJECT
   iam user set-password ORG PROJECT ID (--password-stdin | --password P)
   iam user enable|disable ORG PROJECT ID
   iam user delete ORG PROJECT ID
+  iam user sessions ORG PROJECT ID
+  iam user end-sessions ORG PROJECT ID [--session SID]
   iam user consents ORG PROJECT ID
   iam user revoke-consent ORG PROJECT ID CLIENT
   iam permission create ORG PROJECT ID [--description TEXT]

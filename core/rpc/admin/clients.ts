@@ -8,7 +8,18 @@ import { randomToken } from "../../lib/crypto.js";
 import type { ClientRecord, ProjectRef } from "../../store/types.js";
 import { found, maskOf, toClient, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
-import { checkClientShape, checkId, checkRange, checkSecret, checkText, invalid } from "./validate.js";
+import {
+  checkBackchannelLogoutUri,
+  checkClientShape,
+  checkId,
+  checkPostLogoutRedirectUris,
+  checkRange,
+  checkSecret,
+  checkSigningAlg,
+  checkText,
+  checkWebOrigins,
+  invalid,
+} from "./validate.js";
 
 const ACCESS_TTL = [60, 86_400] as const;
 const REFRESH_TTL = [60, 31_536_000] as const;
@@ -48,10 +59,11 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<t
     accessTokenTtl: r.accessTokenTtl === 0n ? DEFAULT_ACCESS_TOKEN_TTL : checkRange("access_token_ttl", Number(r.accessTokenTtl), ...ACCESS_TTL),
     refreshTokenTtl:
       r.refreshTokenTtl === 0n ? DEFAULT_REFRESH_TOKEN_TTL : checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL),
-    postLogoutRedirectUris: [],
-    backchannelLogoutUri: "",
-    idTokenSignedResponseAlg: "RS256",
-    webOrigins: [],
+    postLogoutRedirectUris: checkPostLogoutRedirectUris(r.postLogoutRedirectUris),
+    backchannelLogoutUri: checkBackchannelLogoutUri(r.backchannelLogoutUri),
+    // OpenID Connect Registration §2: RS256 unless the client registers another.
+    idTokenSignedResponseAlg: checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256"),
+    webOrigins: checkWebOrigins(r.webOrigins),
     createdAt: epochSeconds(deps.clock),
   };
   await deps.store.createClient(record);
@@ -69,9 +81,24 @@ export async function listClients(deps: Deps, r: pb.ListClientsRequest): Out<typ
   return { clients: await Promise.all(items.map((c) => withRoles(deps, c))), nextPageToken };
 }
 
+/** The fields UpdateClient may change; a list field named in the mask is replaced whole. */
+const UPDATABLE = [
+  "name",
+  "redirect_uris",
+  "grant_types",
+  "pkce_required",
+  "remember_consent",
+  "access_token_ttl",
+  "refresh_token_ttl",
+  "post_logout_redirect_uris",
+  "backchannel_logout_uri",
+  "id_token_signed_response_alg",
+  "web_origins",
+] as const;
+
 export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<typeof pb.UpdateClientResponseSchema> {
   const current = await clientOf(deps, r, r.clientId);
-  const paths = maskOf(r.updateMask?.paths, ["name", "redirect_uris", "grant_types", "pkce_required", "remember_consent", "access_token_ttl", "refresh_token_ttl"]);
+  const paths = maskOf(r.updateMask?.paths, UPDATABLE);
   const next: ClientRecord = {
     ...current,
     name: paths.has("name") ? checkText("name", r.name) || current.id : current.name,
@@ -85,6 +112,14 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<t
     refreshTokenTtl: paths.has("refresh_token_ttl")
       ? checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL)
       : current.refreshTokenTtl,
+    postLogoutRedirectUris: paths.has("post_logout_redirect_uris")
+      ? checkPostLogoutRedirectUris(r.postLogoutRedirectUris)
+      : current.postLogoutRedirectUris,
+    backchannelLogoutUri: paths.has("backchannel_logout_uri") ? checkBackchannelLogoutUri(r.backchannelLogoutUri) : current.backchannelLogoutUri,
+    idTokenSignedResponseAlg: paths.has("id_token_signed_response_alg")
+      ? checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256")
+      : current.idTokenSignedResponseAlg,
+    webOrigins: paths.has("web_origins") ? checkWebOrigins(r.webOrigins) : current.webOrigins,
   };
   checkClientShape(next);
   await deps.store.updateClient(next);

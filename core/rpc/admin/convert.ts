@@ -7,6 +7,7 @@ import {
   type PermissionSchema,
   type ProjectSchema,
   type RoleSchema,
+  type SessionSchema,
   type UserSchema,
 } from "../../../gen/iam/v1/admin_pb.js";
 import { issuerOf } from "../../deps.js";
@@ -17,6 +18,7 @@ import type {
   PermissionRecord,
   ProjectRecord,
   RoleRecord,
+  SessionRecord,
   UserRecord,
 } from "../../store/types.js";
 
@@ -33,6 +35,7 @@ export const toProject = (baseUrl: string, p: ProjectRecord): MessageInitShape<t
   name: p.name,
   audience: p.audience,
   issuer: issuerOf(baseUrl, p),
+  accessTokenSigningAlg: p.accessTokenSigningAlg,
   createdAt: BigInt(p.createdAt),
 });
 
@@ -48,6 +51,10 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   rememberConsent: c.rememberConsent,
   accessTokenTtl: BigInt(c.accessTokenTtl),
   refreshTokenTtl: BigInt(c.refreshTokenTtl),
+  postLogoutRedirectUris: c.postLogoutRedirectUris,
+  backchannelLogoutUri: c.backchannelLogoutUri,
+  idTokenSignedResponseAlg: c.idTokenSignedResponseAlg,
+  webOrigins: c.webOrigins,
   roles,
   createdAt: BigInt(c.createdAt),
 });
@@ -58,6 +65,9 @@ export const toUser = (u: UserRecord, roles: string[]): MessageInitShape<typeof 
   id: u.id,
   name: u.name,
   email: u.email,
+  emailVerified: u.emailVerified,
+  givenName: u.givenName,
+  familyName: u.familyName,
   enabled: u.enabled,
   roles,
   createdAt: BigInt(u.createdAt),
@@ -76,6 +86,21 @@ export const toRole = (r: RoleRecord): MessageInitShape<typeof RoleSchema> => ({
   id: r.id,
   description: r.description,
   permissions: r.permissions,
+});
+
+/** A live session; it ends at the earlier of its idle end (`idle` seconds after its last use) and its absolute end. */
+export const toSession = (s: SessionRecord, idle: number): MessageInitShape<typeof SessionSchema> => ({
+  id: s.id,
+  userId: s.userId,
+  authTime: BigInt(s.authTime),
+  amr: s.amr,
+  acr: s.acr,
+  createdAt: BigInt(s.createdAt),
+  lastSeenAt: BigInt(s.lastSeenAt),
+  expiresAt: BigInt(Math.min(s.expiresAt, s.lastSeenAt + idle)),
+  clientAddress: s.clientAddress,
+  userAgent: s.userAgent,
+  clientIds: s.clients,
 });
 
 export function notFound(what: string): ConnectError {

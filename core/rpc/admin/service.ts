@@ -6,6 +6,7 @@ import { AlreadyExists, type ProjectRef } from "../../store/types.js";
 import * as access from "./access.js";
 import * as clients from "./clients.js";
 import { authenticate, authorize, GLOBAL, projectTarget, type Target } from "./principal.js";
+import * as sessions from "./sessions.js";
 import * as tenants from "./tenants.js";
 import * as users from "./users.js";
 
@@ -45,6 +46,9 @@ export const ADMIN_METHODS = {
   deleteUser: inProject(users.deleteUser),
   listUserConsents: inProject(users.listUserConsents),
   revokeUserConsent: inProject(users.revokeUserConsent),
+  listUserSessions: inProject(sessions.listUserSessions),
+  revokeUserSession: inProject(sessions.revokeUserSession),
+  revokeUserSessions: inProject(sessions.revokeUserSessions),
   createPermission: inProject(access.createPermission),
   listPermissions: inProject(access.listPermissions),
   deletePermission: inProject(access.deletePermission),

@@ -6,7 +6,7 @@ import { epochSeconds } from "../../lib/clock.js";
 import type { ProjectRef } from "../../store/types.js";
 import { found, maskOf, toOrganization, toProject, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
-import { checkId, checkText, invalid } from "./validate.js";
+import { checkId, checkSigningAlg, checkText, invalid } from "./validate.js";
 
 const protectedOrganization = (id: string) => {
   if (id === DEFAULT_TENANT.organization) {
@@ -53,7 +53,8 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest): Out
     ...ref,
     name: checkText("name", r.name) || ref.project,
     audience: checkAudience(deps, ref, r.audience),
-    accessTokenSigningAlg: "ES256" as const,
+    // Access tokens stay ES256 unless the project says otherwise.
+    accessTokenSigningAlg: checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256"),
     createdAt: epochSeconds(deps.clock),
   };
   await deps.store.transaction(async (store) => {
@@ -77,12 +78,15 @@ export async function listProjects(deps: Deps, r: pb.ListProjectsRequest): Out<t
 
 export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest): Out<typeof pb.UpdateProjectResponseSchema> {
   const current = found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
-  const paths = maskOf(r.updateMask?.paths, ["name", "audience"]);
+  const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg"]);
   const name = paths.has("name") ? checkText("name", r.name) : current.name;
   const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
+  const accessTokenSigningAlg = paths.has("access_token_signing_alg")
+    ? checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256")
+    : current.accessTokenSigningAlg;
   if (name === "" || audience === "") throw invalid("name and audience must not be empty");
-  await deps.store.updateProject(r, { name, audience });
-  return { project: toProject(deps.config.baseUrl, { ...current, name, audience }) };
+  await deps.store.updateProject(r, { name, audience, accessTokenSigningAlg });
+  return { project: toProject(deps.config.baseUrl, { ...current, name, audience, accessTokenSigningAlg }) };
 }
 
 export async function deleteProject(deps: Deps, r: pb.DeleteProjectRequest): Out<typeof pb.DeleteProjectResponseSchema> {

@@ -3,12 +3,20 @@ import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import type { ProjectRef, UserRecord } from "../../store/types.js";
-import { found, maskOf, toUser, type Out } from "./convert.js";
+import { found, maskOf, notFound, toUser, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
-import { checkEmail, checkId, checkPassword, checkText } from "./validate.js";
+import { announceLogout } from "../../logout/backchannel.js";
+import { endSessionsOf } from "./sessions.js";
+import { checkEmail, checkId, checkPassword, checkText, invalid } from "./validate.js";
 
 const userOf = async (deps: Deps, ref: ProjectRef, id: string) =>
   found(await deps.store.getUser(ref, id), `user ${id} in ${ref.organization}/${ref.project}`);
+
+/** `email_verified` speaks of an address: a user without one cannot have it verified. */
+function checkVerified(user: UserRecord): UserRecord {
+  if (user.emailVerified && user.email === "") throw invalid("email_verified needs an email address");
+  return user;
+}
 
 const withRoles = async (deps: Deps, user: UserRecord) => toUser(user, await deps.store.getRolesOf(user, { userId: user.id }));
 
@@ -17,19 +25,19 @@ export async function createUser(deps: Deps, r: pb.CreateUserRequest): Out<typeo
   const id = checkId("user", "user_id", r.userId);
   // RFC 9068 §5: a client's own tokens carry its id as `sub`; a user with the same id would be indistinguishable.
   if ((await deps.store.getClient(r, id)) !== undefined) throw new ConnectError(`a client ${id} exists in this project`, Code.AlreadyExists);
-  const record: UserRecord = {
+  const record: UserRecord = checkVerified({
     organization: r.organization,
     project: r.project,
     id,
     name: checkText("name", r.name) || id,
     email: checkEmail(r.email),
-    emailVerified: false,
-    givenName: "",
-    familyName: "",
+    emailVerified: r.emailVerified,
+    givenName: checkText("given_name", r.givenName),
+    familyName: checkText("family_name", r.familyName),
     passwordHash: await deps.passwords.hash(checkPassword("password", r.password)),
     enabled: true,
     createdAt: epochSeconds(deps.clock),
-  };
+  });
   await deps.store.createUser(record);
   return { user: toUser(record, []) };
 }
@@ -45,43 +53,68 @@ export async function listUsers(deps: Deps, r: pb.ListUsersRequest): Out<typeof 
   return { users: await Promise.all(items.map((u) => withRoles(deps, u))), nextPageToken };
 }
 
-/** Disabling a user revokes every grant they hold: their refresh and access tokens stop at once. */
+/**
+ * Disabling a user revokes every grant they hold and ends their sign-in
+ * sessions: their refresh and access tokens stop at once, and the clients
+ * their sessions signed into are told by back-channel logout.
+ */
 export async function updateUser(deps: Deps, r: pb.UpdateUserRequest): Out<typeof pb.UpdateUserResponseSchema> {
-  const paths = maskOf(r.updateMask?.paths, ["name", "email", "enabled"]);
+  const paths = maskOf(r.updateMask?.paths, ["name", "email", "enabled", "email_verified", "given_name", "family_name"]);
   const name = paths.has("name") ? checkText("name", r.name) : undefined;
   const email = paths.has("email") ? checkEmail(r.email) : undefined;
-  const next = await deps.store.transaction(async (store) => {
+  const givenName = paths.has("given_name") ? checkText("given_name", r.givenName) : undefined;
+  const familyName = paths.has("family_name") ? checkText("family_name", r.familyName) : undefined;
+  const { next, ended } = await deps.store.transaction(async (store) => {
     // Read inside the transaction, not from a copy in memory: a field the
     // request does not set keeps what the database holds now (a user disabled
     // a moment ago by another replica stays disabled).
     const current = await userOf(deps, r, r.userId);
-    const next: UserRecord = {
+    const newAddress = email !== undefined && email !== current.email;
+    const next: UserRecord = checkVerified({
       ...current,
       name: name === undefined ? current.name : name || current.id,
       email: email ?? current.email,
+      // Whoever verified the old address did not verify the new one.
+      emailVerified: paths.has("email_verified") ? r.emailVerified : current.emailVerified && !newAddress,
+      givenName: givenName ?? current.givenName,
+      familyName: familyName ?? current.familyName,
       enabled: paths.has("enabled") ? r.enabled : current.enabled,
-    };
+    });
     await store.updateUser(next);
-    // Revoked whenever the result is disabled (idempotent): a grant issued while it was being disabled goes too.
-    if (!next.enabled) await store.revokeUserGrants(next, next.id, epochSeconds(deps.clock));
-    return next;
+    if (next.enabled) return { next, ended: [] };
+    // Whenever the result is disabled (idempotent): a grant or session opened while it was being disabled goes too.
+    await store.revokeUserGrants(next, next.id, epochSeconds(deps.clock));
+    return { next, ended: await endSessionsOf(deps, store, next, next.id) };
   });
+  announceLogout(deps, ended);
   return { user: await withRoles(deps, next) };
 }
 
-/** A new password ends every session of the old one: the user's grants are revoked (a reset usually follows a compromise). */
+/**
+ * A new password ends whatever the old one opened: the user's grants are
+ * revoked and their sign-in sessions ended, their clients told by
+ * back-channel logout (a reset usually follows a compromise).
+ */
 export async function setUserPassword(deps: Deps, r: pb.SetUserPasswordRequest): Out<typeof pb.SetUserPasswordResponseSchema> {
   const user = await userOf(deps, r, r.userId);
   const hash = await deps.passwords.hash(checkPassword("password", r.password));
-  await deps.store.transaction(async (store) => {
+  const ended = await deps.store.transaction(async (store) => {
     await store.setUserPassword(r, user.id, hash);
     await store.revokeUserGrants(r, user.id, epochSeconds(deps.clock));
+    return endSessionsOf(deps, store, r, user.id);
   });
+  announceLogout(deps, ended);
   return {};
 }
 
+/** Deleting a user ends their sign-in sessions first, so that their clients are told by back-channel logout. */
 export async function deleteUser(deps: Deps, r: pb.DeleteUserRequest): Out<typeof pb.DeleteUserResponseSchema> {
-  if (!(await deps.store.deleteUser(r, r.userId))) found(undefined, `user ${r.userId} in ${r.organization}/${r.project}`);
+  const ended = await deps.store.transaction(async (store) => {
+    const ended = await endSessionsOf(deps, store, r, r.userId);
+    if (!(await store.deleteUser(r, r.userId))) throw notFound(`user ${r.userId} in ${r.organization}/${r.project}`);
+    return ended;
+  });
+  announceLogout(deps, ended);
   return {};
 }
 

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { SigningAlg } from "../../store/types.js";
 
 /** The character sets and lengths of identifiers, as admin.proto documents them. */
 const ID_RULES = {
@@ -61,34 +62,100 @@ function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
+/** An absolute URI without fragment, white space or credentials; `what` names it in the refusal. */
+function absoluteUri(what: string, value: string): URL {
+  if (value.length > 2048) throw invalid(`a ${what} must be at most 2048 characters`);
+  if (value.includes("#")) throw invalid(`${what} ${value} must not have a fragment`);
+  if (/\s/.test(value)) throw invalid(`${what} ${value} must not contain white space`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`${what} ${value} is not an absolute URI`);
+  }
+  if (url.username !== "" || url.password !== "") throw invalid(`${what} ${value} must not carry credentials`);
+  return url;
+}
+
+/** `https` with a host, or `http` on a loopback host; false for any other scheme. */
+function webScheme(what: string, value: string, url: URL): boolean {
+  if (url.protocol === "https:") {
+    if (url.hostname === "") throw invalid(`${what} ${value} has no host`);
+    return true;
+  }
+  if (url.protocol === "http:") {
+    if (!isLoopback(url.hostname)) throw invalid(`${what} ${value}: http is allowed only for loopback hosts`);
+    return true;
+  }
+  return false;
+}
+
 /**
  * A redirect URI a client may register: absolute, no fragment (RFC 6749
  * §3.1.2), no credentials; `https`, or `http` on a loopback host only
  * (RFC 9700 §2.6, RFC 8252 §7.3), or a private-use scheme with a dot
  * (RFC 8252 §7.1). Anything else (javascript:, data:, plain http) is refused.
+ * Post-logout redirect URIs follow the same rules (`what` names them).
  */
-export function checkRedirectUri(value: string): string {
-  if (value.length > 2048) throw invalid("a redirect URI must be at most 2048 characters");
-  if (value.includes("#")) throw invalid(`redirect URI ${value} must not have a fragment`);
-  if (/\s/.test(value)) throw invalid(`redirect URI ${value} must not contain white space`);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(`redirect URI ${value} is not an absolute URI`);
+export function checkRedirectUri(value: string, what = "redirect URI"): string {
+  const url = absoluteUri(what, value);
+  if (webScheme(what, value, url)) return value;
+  if (/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(url.protocol.slice(0, -1))) return value;
+  throw invalid(`${what} ${value}: the scheme must be https, http on a loopback host, or a private-use scheme such as com.example.app`);
+}
+
+const MAX_URIS = 20;
+
+/** A list of URIs of one field: at most 20, no repeats, each valid. */
+function checkUriList(field: string, values: readonly string[], check: (value: string) => string): string[] {
+  if (values.length > MAX_URIS) throw invalid(`at most ${MAX_URIS} ${field}`);
+  const checked = values.map(check);
+  if (new Set(checked).size !== checked.length) throw invalid(`${field} must not repeat`);
+  return checked;
+}
+
+/** RP-Initiated Logout 1.0 §3.1: where a logout may send the browser back to, under the rules of redirect URIs. */
+export function checkPostLogoutRedirectUris(values: readonly string[]): string[] {
+  return checkUriList("post_logout_redirect_uris", values, (value) => checkRedirectUri(value, "post-logout redirect URI"));
+}
+
+/**
+ * Back-Channel Logout 1.0 §2.2: an absolute URI with no fragment, where the
+ * server POSTs logout tokens: `https`, or `http` on a loopback host only.
+ * Empty: the client is not told of logouts.
+ */
+export function checkBackchannelLogoutUri(value: string): string {
+  if (value === "") return value;
+  const what = "backchannel_logout_uri";
+  if (!webScheme(what, value, absoluteUri(what, value))) {
+    throw invalid(`${what} ${value}: the scheme must be https, or http on a loopback host`);
   }
-  if (url.username !== "" || url.password !== "") throw invalid(`redirect URI ${value} must not carry credentials`);
-  const scheme = url.protocol.slice(0, -1);
-  if (scheme === "https") {
-    if (url.hostname === "") throw invalid(`redirect URI ${value} has no host`);
-    return value;
-  }
-  if (scheme === "http") {
-    if (!isLoopback(url.hostname)) throw invalid(`redirect URI ${value}: http is allowed only for loopback hosts`);
-    return value;
-  }
-  if (/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme)) return value;
-  throw invalid(`redirect URI ${value}: the scheme must be https, http on a loopback host, or a private-use scheme such as com.example.app`);
+  return value;
+}
+
+/**
+ * The web origins a client's pages are served from: each exactly
+ * `scheme://host[:port]` (RFC 6454 §4), `https` or `http` on a loopback
+ * host; answered serialized as browsers send them in `Origin` (lowercase,
+ * default port omitted), so that a match is a string comparison.
+ */
+export function checkWebOrigins(values: readonly string[]): string[] {
+  return checkUriList("web_origins", values, (value) => {
+    const what = "web origin";
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(value)) {
+      throw invalid(`${what} ${value} must be scheme://host[:port], with no path, query or fragment`);
+    }
+    const url = absoluteUri(what, value);
+    if (!webScheme(what, value, url)) throw invalid(`${what} ${value}: the scheme must be https, or http on a loopback host`);
+    return url.origin;
+  });
+}
+
+/** A signing algorithm of the project's keys; empty means `fallback`. */
+export function checkSigningAlg(field: string, value: string, fallback: SigningAlg): SigningAlg {
+  if (value === "") return fallback;
+  if (value !== "RS256" && value !== "ES256") throw invalid(`${field} must be RS256 or ES256`);
+  return value;
 }
 
 export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "password"] as const;
@@ -108,7 +175,7 @@ export function checkClientShape(client: { type: string; grantTypes: string[]; r
   if (client.grantTypes.includes("authorization_code") && client.redirectUris.length === 0) {
     throw invalid("authorization_code needs at least one redirect URI");
   }
-  if (client.redirectUris.length > 20) throw invalid("at most 20 redirect URIs");
+  if (client.redirectUris.length > MAX_URIS) throw invalid(`at most ${MAX_URIS} redirect URIs`);
   if (new Set(client.redirectUris).size !== client.redirectUris.length) throw invalid("redirect_uris must not repeat");
-  client.redirectUris.forEach(checkRedirectUri);
+  for (const uri of client.redirectUris) checkRedirectUri(uri);
 }

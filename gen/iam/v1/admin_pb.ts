@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/admin.proto.
  */
 export const file_iam_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChJpYW0vdjEvYWRtaW4ucHJvdG8SBmlhbS52MSI8CgxPcmdhbml6YXRpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgDIm8KB1Byb2plY3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkSDgoGaXNzdWVyGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAMioAIKBkNsaWVudBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRIMCgRuYW1lGAQgASgJEiAKBHR5cGUYBSABKA4yEi5pYW0udjEuQ2xpZW50VHlwZRIVCg1yZWRpcmVjdF91cmlzGAYgAygJEhMKC2dyYW50X3R5cGVzGAcgAygJEhUKDXBrY2VfcmVxdWlyZWQYCCABKAgSGAoQYWNjZXNzX3Rva2VuX3R0bBgJIAEoAxIZChFyZWZyZXNoX3Rva2VuX3R0bBgKIAEoAxINCgVyb2xlcxgLIAMoCRISCgpjcmVhdGVkX2F0GAwgASgDEhgKEHJlbWVtYmVyX2NvbnNlbnQYDSABKAgiigEKBFVzZXISFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSCgoCaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIPCgdlbmFibGVkGAYgASgIEg0KBXJvbGVzGAcgAygJEhIKCmNyZWF0ZWRfYXQYCCABKAMiVAoKUGVybWlzc2lvbhIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSJjCgRSb2xlEhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEgoKAmlkGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC3Blcm1pc3Npb25zGAUgAygJIjUKGUNyZWF0ZU9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJIChpDcmVhdGVPcmdhbml6YXRpb25SZXNwb25zZRIqCgxvcmdhbml6YXRpb24YASABKAsyFC5pYW0udjEuT3JnYW5pemF0aW9uIiQKFkdldE9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkiRQoXR2V0T3JnYW5pemF0aW9uUmVzcG9uc2USKgoMb3JnYW5pemF0aW9uGAEgASgLMhQuaWFtLnYxLk9yZ2FuaXphdGlvbiJBChhMaXN0T3JnYW5pemF0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYQoZTGlzdE9yZ2FuaXphdGlvbnNSZXNwb25zZRIrCg1vcmdhbml6YXRpb25zGAEgAygLMhQuaWFtLnYxLk9yZ2FuaXphdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNQoZVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJIkgKGlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEioKDG9yZ2FuaXphdGlvbhgBIAEoCzIULmlhbS52MS5Pcmdhbml6YXRpb24iJwoZRGVsZXRlT3JnYW5pemF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVPcmdhbml6YXRpb25SZXNwb25zZSJYChRDcmVhdGVQcm9qZWN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSCgoCaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIQCghhdWRpZW5jZRgEIAEoCSI5ChVDcmVhdGVQcm9qZWN0UmVzcG9uc2USIAoHcHJvamVjdBgBIAEoCzIPLmlhbS52MS5Qcm9qZWN0IjoKEUdldFByb2plY3RSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIjYKEkdldFByb2plY3RSZXNwb25zZRIgCgdwcm9qZWN0GAEgASgLMg8uaWFtLnYxLlByb2plY3QiUgoTTGlzdFByb2plY3RzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUgoUTGlzdFByb2plY3RzUmVzcG9uc2USIQoIcHJvamVjdHMYASADKAsyDy5pYW0udjEuUHJvamVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkijgEKFFVwZGF0ZVByb2plY3RSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkSLwoLdXBkYXRlX21hc2sYBSABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjkKFVVwZGF0ZVByb2plY3RSZXNwb25zZRIgCgdwcm9qZWN0GAEgASgLMg8uaWFtLnYxLlByb2plY3QiPQoURGVsZXRlUHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiFwoVRGVsZXRlUHJvamVjdFJlc3BvbnNlIqECChNDcmVhdGVDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEiAKBHR5cGUYBSABKA4yEi5pYW0udjEuQ2xpZW50VHlwZRIOCgZzZWNyZXQYBiABKAkSFQoNcmVkaXJlY3RfdXJpcxgHIAMoCRITCgtncmFudF90eXBlcxgIIAMoCRIVCg1wa2NlX3JlcXVpcmVkGAkgASgIEhgKEGFjY2Vzc190b2tlbl90dGwYCiABKAMSGQoRcmVmcmVzaF90b2tlbl90dGwYCyABKAMSGAoQcmVtZW1iZXJfY29uc2VudBgMIAEoCCJGChRDcmVhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50Eg4KBnNlY3JldBgCIAEoCSJMChBHZXRDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCSIzChFHZXRDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImIKEkxpc3RDbGllbnRzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJPChNMaXN0Q2xpZW50c1Jlc3BvbnNlEh8KB2NsaWVudHMYASADKAsyDi5pYW0udjEuQ2xpZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKgAgoTVXBkYXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIVCg1yZWRpcmVjdF91cmlzGAUgAygJEhMKC2dyYW50X3R5cGVzGAYgAygJEhUKDXBrY2VfcmVxdWlyZWQYByABKAgSGAoQYWNjZXNzX3Rva2VuX3R0bBgIIAEoAxIZChFyZWZyZXNoX3Rva2VuX3R0bBgJIAEoAxIYChByZW1lbWJlcl9jb25zZW50GAsgASgIEi8KC3VwZGF0ZV9tYXNrGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChRVcGRhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImUKGVJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNlY3JldBgEIAEoCSIsChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkiTwoTRGVsZXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkiFgoURGVsZXRlQ2xpZW50UmVzcG9uc2UiegoRQ3JlYXRlVXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEg0KBWVtYWlsGAUgASgJEhAKCHBhc3N3b3JkGAYgASgJIjAKEkNyZWF0ZVVzZXJSZXNwb25zZRIaCgR1c2VyGAEgASgLMgwuaWFtLnYxLlVzZXIiSAoOR2V0VXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSItCg9HZXRVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImAKEExpc3RVc2Vyc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiSQoRTGlzdFVzZXJzUmVzcG9uc2USGwoFdXNlcnMYASADKAsyDC5pYW0udjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqgEKEVVwZGF0ZVVzZXJSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIPCgdlbmFibGVkGAYgASgIEi8KC3VwZGF0ZV9tYXNrGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChJVcGRhdGVVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImIKFlNldFVzZXJQYXNzd29yZFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIZChdTZXRVc2VyUGFzc3dvcmRSZXNwb25zZSJLChFEZWxldGVVc2VyUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSJRChdMaXN0VXNlckNvbnNlbnRzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJIkAKB0NvbnNlbnQSEQoJY2xpZW50X2lkGAEgASgJEg4KBnNjb3BlcxgCIAMoCRISCgpncmFudGVkX2F0GAMgASgDIj0KGExpc3RVc2VyQ29uc2VudHNSZXNwb25zZRIhCghjb25zZW50cxgBIAMoCzIPLmlhbS52MS5Db25zZW50ImUKGFJldm9rZVVzZXJDb25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCSIbChlSZXZva2VVc2VyQ29uc2VudFJlc3BvbnNlImwKF0NyZWF0ZVBlcm1pc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXBlcm1pc3Npb25faWQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiQgoYQ3JlYXRlUGVybWlzc2lvblJlc3BvbnNlEiYKCnBlcm1pc3Npb24YASABKAsyEi5pYW0udjEuUGVybWlzc2lvbiJmChZMaXN0UGVybWlzc2lvbnNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlsKF0xpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlEicKC3Blcm1pc3Npb25zGAEgAygLMhIuaWFtLnYxLlBlcm1pc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlcKF0RlbGV0ZVBlcm1pc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXBlcm1pc3Npb25faWQYAyABKAkiGgoYRGVsZXRlUGVybWlzc2lvblJlc3BvbnNlInUKEUNyZWF0ZVJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEwoLcGVybWlzc2lvbnMYBSADKAkiMAoSQ3JlYXRlUm9sZVJlc3BvbnNlEhoKBHJvbGUYASABKAsyDC5pYW0udjEuUm9sZSJgChBMaXN0Um9sZXNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIkkKEUxpc3RSb2xlc1Jlc3BvbnNlEhsKBXJvbGVzGAEgAygLMgwuaWFtLnYxLlJvbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIksKEURlbGV0ZVJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkiFAoSRGVsZXRlUm9sZVJlc3BvbnNlIn4KEUFzc2lnblJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkSEQoHdXNlcl9pZBgEIAEoCUgAEhMKCWNsaWVudF9pZBgFIAEoCUgAQgkKB3N1YmplY3QiFAoSQXNzaWduUm9sZVJlc3BvbnNlIoABChNVbmFzc2lnblJvbGVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3JvbGVfaWQYAyABKAkSEQoHdXNlcl9pZBgEIAEoCUgAEhMKCWNsaWVudF9pZBgFIAEoCUgAQgkKB3N1YmplY3QiFgoUVW5hc3NpZ25Sb2xlUmVzcG9uc2UiQAoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiXAoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCRITCgtyZXRpcmVkX2tpZBgCIAEoCRIeChZyZXRpcmVkX2tleV9leHBpcmVzX2F0GAMgASgDKl8KCkNsaWVudFR5cGUSGwoXQ0xJRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIcChhDTElFTlRfVFlQRV9DT05GSURFTlRJQUwQARIWChJDTElFTlRfVFlQRV9QVUJMSUMQAjLTFAoMQWRtaW5TZXJ2aWNlElsKEkNyZWF0ZU9yZ2FuaXphdGlvbhIhLmlhbS52MS5DcmVhdGVPcmdhbml6YXRpb25SZXF1ZXN0GiIuaWFtLnYxLkNyZWF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlElcKD0dldE9yZ2FuaXphdGlvbhIeLmlhbS52MS5HZXRPcmdhbml6YXRpb25SZXF1ZXN0Gh8uaWFtLnYxLkdldE9yZ2FuaXphdGlvblJlc3BvbnNlIgOQAgESXQoRTGlzdE9yZ2FuaXphdGlvbnMSIC5pYW0udjEuTGlzdE9yZ2FuaXphdGlvbnNSZXF1ZXN0GiEuaWFtLnYxLkxpc3RPcmdhbml6YXRpb25zUmVzcG9uc2UiA5ACARJbChJVcGRhdGVPcmdhbml6YXRpb24SIS5pYW0udjEuVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBoiLmlhbS52MS5VcGRhdGVPcmdhbml6YXRpb25SZXNwb25zZRJbChJEZWxldGVPcmdhbml6YXRpb24SIS5pYW0udjEuRGVsZXRlT3JnYW5pemF0aW9uUmVxdWVzdBoiLmlhbS52MS5EZWxldGVPcmdhbml6YXRpb25SZXNwb25zZRJMCg1DcmVhdGVQcm9qZWN0EhwuaWFtLnYxLkNyZWF0ZVByb2plY3RSZXF1ZXN0Gh0uaWFtLnYxLkNyZWF0ZVByb2plY3RSZXNwb25zZRJICgpHZXRQcm9qZWN0EhkuaWFtLnYxLkdldFByb2plY3RSZXF1ZXN0GhouaWFtLnYxLkdldFByb2plY3RSZXNwb25zZSIDkAIBEk4KDExpc3RQcm9qZWN0cxIbLmlhbS52MS5MaXN0UHJvamVjdHNSZXF1ZXN0GhwuaWFtLnYxLkxpc3RQcm9qZWN0c1Jlc3BvbnNlIgOQAgESTAoNVXBkYXRlUHJvamVjdBIcLmlhbS52MS5VcGRhdGVQcm9qZWN0UmVxdWVzdBodLmlhbS52MS5VcGRhdGVQcm9qZWN0UmVzcG9uc2USTAoNRGVsZXRlUHJvamVjdBIcLmlhbS52MS5EZWxldGVQcm9qZWN0UmVxdWVzdBodLmlhbS52MS5EZWxldGVQcm9qZWN0UmVzcG9uc2USSQoMQ3JlYXRlQ2xpZW50EhsuaWFtLnYxLkNyZWF0ZUNsaWVudFJlcXVlc3QaHC5pYW0udjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USRQoJR2V0Q2xpZW50EhguaWFtLnYxLkdldENsaWVudFJlcXVlc3QaGS5pYW0udjEuR2V0Q2xpZW50UmVzcG9uc2UiA5ACARJLCgtMaXN0Q2xpZW50cxIaLmlhbS52MS5MaXN0Q2xpZW50c1JlcXVlc3QaGy5pYW0udjEuTGlzdENsaWVudHNSZXNwb25zZSIDkAIBEkkKDFVwZGF0ZUNsaWVudBIbLmlhbS52MS5VcGRhdGVDbGllbnRSZXF1ZXN0GhwuaWFtLnYxLlVwZGF0ZUNsaWVudFJlc3BvbnNlElsKElJvdGF0ZUNsaWVudFNlY3JldBIhLmlhbS52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0GiIuaWFtLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlEkkKDERlbGV0ZUNsaWVudBIbLmlhbS52MS5EZWxldGVDbGllbnRSZXF1ZXN0GhwuaWFtLnYxLkRlbGV0ZUNsaWVudFJlc3BvbnNlEkMKCkNyZWF0ZVVzZXISGS5pYW0udjEuQ3JlYXRlVXNlclJlcXVlc3QaGi5pYW0udjEuQ3JlYXRlVXNlclJlc3BvbnNlEj8KB0dldFVzZXISFi5pYW0udjEuR2V0VXNlclJlcXVlc3QaFy5pYW0udjEuR2V0VXNlclJlc3BvbnNlIgOQAgESRQoJTGlzdFVzZXJzEhguaWFtLnYxLkxpc3RVc2Vyc1JlcXVlc3QaGS5pYW0udjEuTGlzdFVzZXJzUmVzcG9uc2UiA5ACARJDCgpVcGRhdGVVc2VyEhkuaWFtLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhouaWFtLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJSCg9TZXRVc2VyUGFzc3dvcmQSHi5pYW0udjEuU2V0VXNlclBhc3N3b3JkUmVxdWVzdBofLmlhbS52MS5TZXRVc2VyUGFzc3dvcmRSZXNwb25zZRJDCgpEZWxldGVVc2VyEhkuaWFtLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GhouaWFtLnYxLkRlbGV0ZVVzZXJSZXNwb25zZRJaChBMaXN0VXNlckNvbnNlbnRzEh8uaWFtLnYxLkxpc3RVc2VyQ29uc2VudHNSZXF1ZXN0GiAuaWFtLnYxLkxpc3RVc2VyQ29uc2VudHNSZXNwb25zZSIDkAIBElgKEVJldm9rZVVzZXJDb25zZW50EiAuaWFtLnYxLlJldm9rZVVzZXJDb25zZW50UmVxdWVzdBohLmlhbS52MS5SZXZva2VVc2VyQ29uc2VudFJlc3BvbnNlElUKEENyZWF0ZVBlcm1pc3Npb24SHy5pYW0udjEuQ3JlYXRlUGVybWlzc2lvblJlcXVlc3QaIC5pYW0udjEuQ3JlYXRlUGVybWlzc2lvblJlc3BvbnNlElcKD0xpc3RQZXJtaXNzaW9ucxIeLmlhbS52MS5MaXN0UGVybWlzc2lvbnNSZXF1ZXN0Gh8uaWFtLnYxLkxpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlIgOQAgESVQoQRGVsZXRlUGVybWlzc2lvbhIfLmlhbS52MS5EZWxldGVQZXJtaXNzaW9uUmVxdWVzdBogLmlhbS52MS5EZWxldGVQZXJtaXNzaW9uUmVzcG9uc2USQwoKQ3JlYXRlUm9sZRIZLmlhbS52MS5DcmVhdGVSb2xlUmVxdWVzdBoaLmlhbS52MS5DcmVhdGVSb2xlUmVzcG9uc2USRQoJTGlzdFJvbGVzEhguaWFtLnYxLkxpc3RSb2xlc1JlcXVlc3QaGS5pYW0udjEuTGlzdFJvbGVzUmVzcG9uc2UiA5ACARJDCgpEZWxldGVSb2xlEhkuaWFtLnYxLkRlbGV0ZVJvbGVSZXF1ZXN0GhouaWFtLnYxLkRlbGV0ZVJvbGVSZXNwb25zZRJDCgpBc3NpZ25Sb2xlEhkuaWFtLnYxLkFzc2lnblJvbGVSZXF1ZXN0GhouaWFtLnYxLkFzc2lnblJvbGVSZXNwb25zZRJJCgxVbmFzc2lnblJvbGUSGy5pYW0udjEuVW5hc3NpZ25Sb2xlUmVxdWVzdBocLmlhbS52MS5VbmFzc2lnblJvbGVSZXNwb25zZRJVChBSb3RhdGVTaWduaW5nS2V5Eh8uaWFtLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiAuaWFtLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask]);
+  fileDesc("ChJpYW0vdjEvYWRtaW4ucHJvdG8SBmlhbS52MSI8CgxPcmdhbml6YXRpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgDIpEBCgdQcm9qZWN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIKCgJpZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGF1ZGllbmNlGAQgASgJEg4KBmlzc3VlchgFIAEoCRISCgpjcmVhdGVkX2F0GAYgASgDEiAKGGFjY2Vzc190b2tlbl9zaWduaW5nX2FsZxgHIAEoCSKeAwoGQ2xpZW50EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEgoKAmlkGAMgASgJEgwKBG5hbWUYBCABKAkSIAoEdHlwZRgFIAEoDjISLmlhbS52MS5DbGllbnRUeXBlEhUKDXJlZGlyZWN0X3VyaXMYBiADKAkSEwoLZ3JhbnRfdHlwZXMYByADKAkSFQoNcGtjZV9yZXF1aXJlZBgIIAEoCBIYChBhY2Nlc3NfdG9rZW5fdHRsGAkgASgDEhkKEXJlZnJlc2hfdG9rZW5fdHRsGAogASgDEg0KBXJvbGVzGAsgAygJEhIKCmNyZWF0ZWRfYXQYDCABKAMSGAoQcmVtZW1iZXJfY29uc2VudBgNIAEoCBIhChlwb3N0X2xvZ291dF9yZWRpcmVjdF91cmlzGA4gAygJEh4KFmJhY2tjaGFubmVsX2xvZ291dF91cmkYDyABKAkSJAocaWRfdG9rZW5fc2lnbmVkX3Jlc3BvbnNlX2FsZxgQIAEoCRITCgt3ZWJfb3JpZ2lucxgRIAMoCSLLAQoEVXNlchIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRIMCgRuYW1lGAQgASgJEg0KBWVtYWlsGAUgASgJEg8KB2VuYWJsZWQYBiABKAgSDQoFcm9sZXMYByADKAkSEgoKY3JlYXRlZF9hdBgIIAEoAxIWCg5lbWFpbF92ZXJpZmllZBgJIAEoCBISCgpnaXZlbl9uYW1lGAogASgJEhMKC2ZhbWlseV9uYW1lGAsgASgJIlQKClBlcm1pc3Npb24SFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSCgoCaWQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiYwoEUm9sZRIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIKCgJpZBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtwZXJtaXNzaW9ucxgFIAMoCSI1ChlDcmVhdGVPcmdhbml6YXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiSAoaQ3JlYXRlT3JnYW5pemF0aW9uUmVzcG9uc2USKgoMb3JnYW5pemF0aW9uGAEgASgLMhQuaWFtLnYxLk9yZ2FuaXphdGlvbiIkChZHZXRPcmdhbml6YXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkUKF0dldE9yZ2FuaXphdGlvblJlc3BvbnNlEioKDG9yZ2FuaXphdGlvbhgBIAEoCzIULmlhbS52MS5Pcmdhbml6YXRpb24iQQoYTGlzdE9yZ2FuaXphdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImEKGUxpc3RPcmdhbml6YXRpb25zUmVzcG9uc2USKwoNb3JnYW5pemF0aW9ucxgBIAMoCzIULmlhbS52MS5Pcmdhbml6YXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjUKGVVwZGF0ZU9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJIChpVcGRhdGVPcmdhbml6YXRpb25SZXNwb25zZRIqCgxvcmdhbml6YXRpb24YASABKAsyFC5pYW0udjEuT3JnYW5pemF0aW9uIicKGURlbGV0ZU9yZ2FuaXphdGlvblJlcXVlc3QSCgoCaWQYASABKAkiHAoaRGVsZXRlT3JnYW5pemF0aW9uUmVzcG9uc2UiegoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIYXVkaWVuY2UYBCABKAkSIAoYYWNjZXNzX3Rva2VuX3NpZ25pbmdfYWxnGAUgASgJIjkKFUNyZWF0ZVByb2plY3RSZXNwb25zZRIgCgdwcm9qZWN0GAEgASgLMg8uaWFtLnYxLlByb2plY3QiOgoRR2V0UHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiNgoSR2V0UHJvamVjdFJlc3BvbnNlEiAKB3Byb2plY3QYASABKAsyDy5pYW0udjEuUHJvamVjdCJSChNMaXN0UHJvamVjdHNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJSChRMaXN0UHJvamVjdHNSZXNwb25zZRIhCghwcm9qZWN0cxgBIAMoCzIPLmlhbS52MS5Qcm9qZWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKwAQoUVXBkYXRlUHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDAoEbmFtZRgDIAEoCRIQCghhdWRpZW5jZRgEIAEoCRIvCgt1cGRhdGVfbWFzaxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSIAoYYWNjZXNzX3Rva2VuX3NpZ25pbmdfYWxnGAYgASgJIjkKFVVwZGF0ZVByb2plY3RSZXNwb25zZRIgCgdwcm9qZWN0GAEgASgLMg8uaWFtLnYxLlByb2plY3QiPQoURGVsZXRlUHJvamVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkiFwoVRGVsZXRlUHJvamVjdFJlc3BvbnNlIp8DChNDcmVhdGVDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEiAKBHR5cGUYBSABKA4yEi5pYW0udjEuQ2xpZW50VHlwZRIOCgZzZWNyZXQYBiABKAkSFQoNcmVkaXJlY3RfdXJpcxgHIAMoCRITCgtncmFudF90eXBlcxgIIAMoCRIVCg1wa2NlX3JlcXVpcmVkGAkgASgIEhgKEGFjY2Vzc190b2tlbl90dGwYCiABKAMSGQoRcmVmcmVzaF90b2tlbl90dGwYCyABKAMSGAoQcmVtZW1iZXJfY29uc2VudBgMIAEoCBIhChlwb3N0X2xvZ291dF9yZWRpcmVjdF91cmlzGA0gAygJEh4KFmJhY2tjaGFubmVsX2xvZ291dF91cmkYDiABKAkSJAocaWRfdG9rZW5fc2lnbmVkX3Jlc3BvbnNlX2FsZxgPIAEoCRITCgt3ZWJfb3JpZ2lucxgQIAMoCSJGChRDcmVhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50Eg4KBnNlY3JldBgCIAEoCSJMChBHZXRDbGllbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCSIzChFHZXRDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImIKEkxpc3RDbGllbnRzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJPChNMaXN0Q2xpZW50c1Jlc3BvbnNlEh8KB2NsaWVudHMYASADKAsyDi5pYW0udjEuQ2xpZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKeAwoTVXBkYXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIVCg1yZWRpcmVjdF91cmlzGAUgAygJEhMKC2dyYW50X3R5cGVzGAYgAygJEhUKDXBrY2VfcmVxdWlyZWQYByABKAgSGAoQYWNjZXNzX3Rva2VuX3R0bBgIIAEoAxIZChFyZWZyZXNoX3Rva2VuX3R0bBgJIAEoAxIYChByZW1lbWJlcl9jb25zZW50GAsgASgIEi8KC3VwZGF0ZV9tYXNrGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIhChlwb3N0X2xvZ291dF9yZWRpcmVjdF91cmlzGAwgAygJEh4KFmJhY2tjaGFubmVsX2xvZ291dF91cmkYDSABKAkSJAocaWRfdG9rZW5fc2lnbmVkX3Jlc3BvbnNlX2FsZxgOIAEoCRITCgt3ZWJfb3JpZ2lucxgPIAMoCSI2ChRVcGRhdGVDbGllbnRSZXNwb25zZRIeCgZjbGllbnQYASABKAsyDi5pYW0udjEuQ2xpZW50ImUKGVJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNlY3JldBgEIAEoCSIsChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkiTwoTRGVsZXRlQ2xpZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkiFgoURGVsZXRlQ2xpZW50UmVzcG9uc2UiuwEKEUNyZWF0ZVVzZXJSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIQCghwYXNzd29yZBgGIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgHIAEoCBISCgpnaXZlbl9uYW1lGAggASgJEhMKC2ZhbWlseV9uYW1lGAkgASgJIjAKEkNyZWF0ZVVzZXJSZXNwb25zZRIaCgR1c2VyGAEgASgLMgwuaWFtLnYxLlVzZXIiSAoOR2V0VXNlclJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSItCg9HZXRVc2VyUmVzcG9uc2USGgoEdXNlchgBIAEoCzIMLmlhbS52MS5Vc2VyImAKEExpc3RVc2Vyc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiSQoRTGlzdFVzZXJzUmVzcG9uc2USGwoFdXNlcnMYASADKAsyDC5pYW0udjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki6wEKEVVwZGF0ZVVzZXJSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIPCgdlbmFibGVkGAYgASgIEi8KC3VwZGF0ZV9tYXNrGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIWCg5lbWFpbF92ZXJpZmllZBgIIAEoCBISCgpnaXZlbl9uYW1lGAkgASgJEhMKC2ZhbWlseV9uYW1lGAogASgJIjAKElVwZGF0ZVVzZXJSZXNwb25zZRIaCgR1c2VyGAEgASgLMgwuaWFtLnYxLlVzZXIiYgoWU2V0VXNlclBhc3N3b3JkUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJIhkKF1NldFVzZXJQYXNzd29yZFJlc3BvbnNlIksKEURlbGV0ZVVzZXJSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkiFAoSRGVsZXRlVXNlclJlc3BvbnNlIlEKF0xpc3RVc2VyQ29uc2VudHNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkiQAoHQ29uc2VudBIRCgljbGllbnRfaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhIKCmdyYW50ZWRfYXQYAyABKAMiPQoYTGlzdFVzZXJDb25zZW50c1Jlc3BvbnNlEiEKCGNvbnNlbnRzGAEgAygLMg8uaWFtLnYxLkNvbnNlbnQiZQoYUmV2b2tlVXNlckNvbnNlbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJIhsKGVJldm9rZVVzZXJDb25zZW50UmVzcG9uc2UiUQoXTGlzdFVzZXJTZXNzaW9uc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSLRAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhEKCWF1dGhfdGltZRgDIAEoAxILCgNhbXIYBCADKAkSCwoDYWNyGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAMSFAoMbGFzdF9zZWVuX2F0GAcgASgDEhIKCmV4cGlyZXNfYXQYCCABKAMSFgoOY2xpZW50X2FkZHJlc3MYCSABKAkSEgoKdXNlcl9hZ2VudBgKIAEoCRISCgpjbGllbnRfaWRzGAsgAygJIj0KGExpc3RVc2VyU2Vzc2lvbnNSZXNwb25zZRIhCghzZXNzaW9ucxgBIAMoCzIPLmlhbS52MS5TZXNzaW9uImYKGFJldm9rZVVzZXJTZXNzaW9uUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkiGwoZUmV2b2tlVXNlclNlc3Npb25SZXNwb25zZSJTChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg8KB3VzZXJfaWQYAyABKAkiMQoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USEwoLc2Vzc2lvbl9pZHMYASADKAkibAoXQ3JlYXRlUGVybWlzc2lvblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSFQoNcGVybWlzc2lvbl9pZBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSJCChhDcmVhdGVQZXJtaXNzaW9uUmVzcG9uc2USJgoKcGVybWlzc2lvbhgBIAEoCzISLmlhbS52MS5QZXJtaXNzaW9uImYKFkxpc3RQZXJtaXNzaW9uc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWwoXTGlzdFBlcm1pc3Npb25zUmVzcG9uc2USJwoLcGVybWlzc2lvbnMYASADKAsyEi5pYW0udjEuUGVybWlzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVwoXRGVsZXRlUGVybWlzc2lvblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSFQoNcGVybWlzc2lvbl9pZBgDIAEoCSIaChhEZWxldGVQZXJtaXNzaW9uUmVzcG9uc2UidQoRQ3JlYXRlUm9sZVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHcm9sZV9pZBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtwZXJtaXNzaW9ucxgFIAMoCSIwChJDcmVhdGVSb2xlUmVzcG9uc2USGgoEcm9sZRgBIAEoCzIMLmlhbS52MS5Sb2xlImAKEExpc3RSb2xlc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiSQoRTGlzdFJvbGVzUmVzcG9uc2USGwoFcm9sZXMYASADKAsyDC5pYW0udjEuUm9sZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSwoRRGVsZXRlUm9sZVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHcm9sZV9pZBgDIAEoCSIUChJEZWxldGVSb2xlUmVzcG9uc2UifgoRQXNzaWduUm9sZVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHcm9sZV9pZBgDIAEoCRIRCgd1c2VyX2lkGAQgASgJSAASEwoJY2xpZW50X2lkGAUgASgJSABCCQoHc3ViamVjdCIUChJBc3NpZ25Sb2xlUmVzcG9uc2UigAEKE1VuYXNzaWduUm9sZVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDwoHcm9sZV9pZBgDIAEoCRIRCgd1c2VyX2lkGAQgASgJSAASEwoJY2xpZW50X2lkGAUgASgJSABCCQoHc3ViamVjdCIWChRVbmFzc2lnblJvbGVSZXNwb25zZSJAChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCSJcChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJEhMKC3JldGlyZWRfa2lkGAIgASgJEh4KFnJldGlyZWRfa2V5X2V4cGlyZXNfYXQYAyABKAMqXwoKQ2xpZW50VHlwZRIbChdDTElFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhwKGENMSUVOVF9UWVBFX0NPTkZJREVOVElBTBABEhYKEkNMSUVOVF9UWVBFX1BVQkxJQxACMuYWCgxBZG1pblNlcnZpY2USWwoSQ3JlYXRlT3JnYW5pemF0aW9uEiEuaWFtLnYxLkNyZWF0ZU9yZ2FuaXphdGlvblJlcXVlc3QaIi5pYW0udjEuQ3JlYXRlT3JnYW5pemF0aW9uUmVzcG9uc2USVwoPR2V0T3JnYW5pemF0aW9uEh4uaWFtLnYxLkdldE9yZ2FuaXphdGlvblJlcXVlc3QaHy5pYW0udjEuR2V0T3JnYW5pemF0aW9uUmVzcG9uc2UiA5ACARJdChFMaXN0T3JnYW5pemF0aW9ucxIgLmlhbS52MS5MaXN0T3JnYW5pemF0aW9uc1JlcXVlc3QaIS5pYW0udjEuTGlzdE9yZ2FuaXphdGlvbnNSZXNwb25zZSIDkAIBElsKElVwZGF0ZU9yZ2FuaXphdGlvbhIhLmlhbS52MS5VcGRhdGVPcmdhbml6YXRpb25SZXF1ZXN0GiIuaWFtLnYxLlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlElsKEkRlbGV0ZU9yZ2FuaXphdGlvbhIhLmlhbS52MS5EZWxldGVPcmdhbml6YXRpb25SZXF1ZXN0GiIuaWFtLnYxLkRlbGV0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEkwKDUNyZWF0ZVByb2plY3QSHC5pYW0udjEuQ3JlYXRlUHJvamVjdFJlcXVlc3QaHS5pYW0udjEuQ3JlYXRlUHJvamVjdFJlc3BvbnNlEkgKCkdldFByb2plY3QSGS5pYW0udjEuR2V0UHJvamVjdFJlcXVlc3QaGi5pYW0udjEuR2V0UHJvamVjdFJlc3BvbnNlIgOQAgESTgoMTGlzdFByb2plY3RzEhsuaWFtLnYxLkxpc3RQcm9qZWN0c1JlcXVlc3QaHC5pYW0udjEuTGlzdFByb2plY3RzUmVzcG9uc2UiA5ACARJMCg1VcGRhdGVQcm9qZWN0EhwuaWFtLnYxLlVwZGF0ZVByb2plY3RSZXF1ZXN0Gh0uaWFtLnYxLlVwZGF0ZVByb2plY3RSZXNwb25zZRJMCg1EZWxldGVQcm9qZWN0EhwuaWFtLnYxLkRlbGV0ZVByb2plY3RSZXF1ZXN0Gh0uaWFtLnYxLkRlbGV0ZVByb2plY3RSZXNwb25zZRJJCgxDcmVhdGVDbGllbnQSGy5pYW0udjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBocLmlhbS52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJFCglHZXRDbGllbnQSGC5pYW0udjEuR2V0Q2xpZW50UmVxdWVzdBoZLmlhbS52MS5HZXRDbGllbnRSZXNwb25zZSIDkAIBEksKC0xpc3RDbGllbnRzEhouaWFtLnYxLkxpc3RDbGllbnRzUmVxdWVzdBobLmlhbS52MS5MaXN0Q2xpZW50c1Jlc3BvbnNlIgOQAgESSQoMVXBkYXRlQ2xpZW50EhsuaWFtLnYxLlVwZGF0ZUNsaWVudFJlcXVlc3QaHC5pYW0udjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USWwoSUm90YXRlQ2xpZW50U2VjcmV0EiEuaWFtLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaIi5pYW0udjEuUm90YXRlQ2xpZW50U2VjcmV0UmVzcG9uc2USSQoMRGVsZXRlQ2xpZW50EhsuaWFtLnYxLkRlbGV0ZUNsaWVudFJlcXVlc3QaHC5pYW0udjEuRGVsZXRlQ2xpZW50UmVzcG9uc2USQwoKQ3JlYXRlVXNlchIZLmlhbS52MS5DcmVhdGVVc2VyUmVxdWVzdBoaLmlhbS52MS5DcmVhdGVVc2VyUmVzcG9uc2USPwoHR2V0VXNlchIWLmlhbS52MS5HZXRVc2VyUmVxdWVzdBoXLmlhbS52MS5HZXRVc2VyUmVzcG9uc2UiA5ACARJFCglMaXN0VXNlcnMSGC5pYW0udjEuTGlzdFVzZXJzUmVxdWVzdBoZLmlhbS52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBEkMKClVwZGF0ZVVzZXISGS5pYW0udjEuVXBkYXRlVXNlclJlcXVlc3QaGi5pYW0udjEuVXBkYXRlVXNlclJlc3BvbnNlElIKD1NldFVzZXJQYXNzd29yZBIeLmlhbS52MS5TZXRVc2VyUGFzc3dvcmRSZXF1ZXN0Gh8uaWFtLnYxLlNldFVzZXJQYXNzd29yZFJlc3BvbnNlEkMKCkRlbGV0ZVVzZXISGS5pYW0udjEuRGVsZXRlVXNlclJlcXVlc3QaGi5pYW0udjEuRGVsZXRlVXNlclJlc3BvbnNlEloKEExpc3RVc2VyQ29uc2VudHMSHy5pYW0udjEuTGlzdFVzZXJDb25zZW50c1JlcXVlc3QaIC5pYW0udjEuTGlzdFVzZXJDb25zZW50c1Jlc3BvbnNlIgOQAgESWAoRUmV2b2tlVXNlckNvbnNlbnQSIC5pYW0udjEuUmV2b2tlVXNlckNvbnNlbnRSZXF1ZXN0GiEuaWFtLnYxLlJldm9rZVVzZXJDb25zZW50UmVzcG9uc2USWgoQTGlzdFVzZXJTZXNzaW9ucxIfLmlhbS52MS5MaXN0VXNlclNlc3Npb25zUmVxdWVzdBogLmlhbS52MS5MaXN0VXNlclNlc3Npb25zUmVzcG9uc2UiA5ACARJYChFSZXZva2VVc2VyU2Vzc2lvbhIgLmlhbS52MS5SZXZva2VVc2VyU2Vzc2lvblJlcXVlc3QaIS5pYW0udjEuUmV2b2tlVXNlclNlc3Npb25SZXNwb25zZRJbChJSZXZva2VVc2VyU2Vzc2lvbnMSIS5pYW0udjEuUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBoiLmlhbS52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRJVChBDcmVhdGVQZXJtaXNzaW9uEh8uaWFtLnYxLkNyZWF0ZVBlcm1pc3Npb25SZXF1ZXN0GiAuaWFtLnYxLkNyZWF0ZVBlcm1pc3Npb25SZXNwb25zZRJXCg9MaXN0UGVybWlzc2lvbnMSHi5pYW0udjEuTGlzdFBlcm1pc3Npb25zUmVxdWVzdBofLmlhbS52MS5MaXN0UGVybWlzc2lvbnNSZXNwb25zZSIDkAIBElUKEERlbGV0ZVBlcm1pc3Npb24SHy5pYW0udjEuRGVsZXRlUGVybWlzc2lvblJlcXVlc3QaIC5pYW0udjEuRGVsZXRlUGVybWlzc2lvblJlc3BvbnNlEkMKCkNyZWF0ZVJvbGUSGS5pYW0udjEuQ3JlYXRlUm9sZVJlcXVlc3QaGi5pYW0udjEuQ3JlYXRlUm9sZVJlc3BvbnNlEkUKCUxpc3RSb2xlcxIYLmlhbS52MS5MaXN0Um9sZXNSZXF1ZXN0GhkuaWFtLnYxLkxpc3RSb2xlc1Jlc3BvbnNlIgOQAgESQwoKRGVsZXRlUm9sZRIZLmlhbS52MS5EZWxldGVSb2xlUmVxdWVzdBoaLmlhbS52MS5EZWxldGVSb2xlUmVzcG9uc2USQwoKQXNzaWduUm9sZRIZLmlhbS52MS5Bc3NpZ25Sb2xlUmVxdWVzdBoaLmlhbS52MS5Bc3NpZ25Sb2xlUmVzcG9uc2USSQoMVW5hc3NpZ25Sb2xlEhsuaWFtLnYxLlVuYXNzaWduUm9sZVJlcXVlc3QaHC5pYW0udjEuVW5hc3NpZ25Sb2xlUmVzcG9uc2USVQoQUm90YXRlU2lnbmluZ0tleRIfLmlhbS52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBogLmlhbS52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask]);
 
 /**
  * Organization is a tenant: a set of projects.
@@ -97,6 +97,13 @@ export type Project = Message<"iam.v1.Project"> & {
    * @generated from field: int64 created_at = 6;
    */
   createdAt: bigint;
+
+  /**
+   * The `alg` of its access tokens: `ES256` or `RS256`.
+   *
+   * @generated from field: string access_token_signing_alg = 7;
+   */
+  accessTokenSigningAlg: string;
 };
 
 /**
@@ -204,6 +211,40 @@ export type Client = Message<"iam.v1.Client"> & {
    * @generated from field: bool remember_consent = 13;
    */
   rememberConsent: boolean;
+
+  /**
+   * Where RP-Initiated Logout 1.0 may send the browser back to after a
+   * logout (`post_logout_redirect_uri`), matched exactly.
+   *
+   * @generated from field: repeated string post_logout_redirect_uris = 14;
+   */
+  postLogoutRedirectUris: string[];
+
+  /**
+   * Where logout tokens are POSTed when a session it signed into ends
+   * (Back-Channel Logout 1.0 §2.2); empty for none.
+   *
+   * @generated from field: string backchannel_logout_uri = 15;
+   */
+  backchannelLogoutUri: string;
+
+  /**
+   * The `alg` of its ID tokens: `RS256` (the default of OpenID Connect
+   * Registration §2) or `ES256`.
+   *
+   * @generated from field: string id_token_signed_response_alg = 16;
+   */
+  idTokenSignedResponseAlg: string;
+
+  /**
+   * The web origins (`scheme://host[:port]`, lowercase, default port
+   * omitted) whose pages may call the token, userinfo and revocation
+   * endpoints (CORS). Empty: for a public client, the origins of its
+   * redirect URIs; for a confidential one, none.
+   *
+   * @generated from field: repeated string web_origins = 17;
+   */
+  webOrigins: string[];
 };
 
 /**
@@ -274,6 +315,27 @@ export type User = Message<"iam.v1.User"> & {
    * @generated from field: int64 created_at = 8;
    */
   createdAt: bigint;
+
+  /**
+   * Whether the email address is verified (the `email_verified` claim).
+   *
+   * @generated from field: bool email_verified = 9;
+   */
+  emailVerified: boolean;
+
+  /**
+   * Given name (the `given_name` claim), possibly empty.
+   *
+   * @generated from field: string given_name = 10;
+   */
+  givenName: string;
+
+  /**
+   * Family name (the `family_name` claim), possibly empty.
+   *
+   * @generated from field: string family_name = 11;
+   */
+  familyName: string;
 };
 
 /**
@@ -639,6 +701,13 @@ export type CreateProjectRequest = Message<"iam.v1.CreateProjectRequest"> & {
    * @generated from field: string audience = 4;
    */
   audience: string;
+
+  /**
+   * The `alg` of its access tokens: `ES256` or `RS256`; empty means `ES256`.
+   *
+   * @generated from field: string access_token_signing_alg = 5;
+   */
+  accessTokenSigningAlg: string;
 };
 
 /**
@@ -816,11 +885,20 @@ export type UpdateProjectRequest = Message<"iam.v1.UpdateProjectRequest"> & {
   audience: string;
 
   /**
-   * The fields to change: `name`, `audience`.
+   * The fields to change: `name`, `audience`, `access_token_signing_alg`.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 5;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * The new `alg` of its access tokens, `ES256` or `RS256` (empty means
+   * `ES256`), with `access_token_signing_alg` in update_mask. Tokens already
+   * issued keep verifying until they expire.
+   *
+   * @generated from field: string access_token_signing_alg = 6;
+   */
+  accessTokenSigningAlg: string;
 };
 
 /**
@@ -985,6 +1063,37 @@ export type CreateClientRequest = Message<"iam.v1.CreateClientRequest"> & {
    * @generated from field: bool remember_consent = 12;
    */
   rememberConsent: boolean;
+
+  /**
+   * Post-logout redirect URIs (see Client.post_logout_redirect_uris), each
+   * under the rules of redirect_uris.
+   *
+   * @generated from field: repeated string post_logout_redirect_uris = 13;
+   */
+  postLogoutRedirectUris: string[];
+
+  /**
+   * Back-channel logout URI (see Client.backchannel_logout_uri): absolute,
+   * no fragment, `https`, or `http` on a loopback host only; empty for none.
+   *
+   * @generated from field: string backchannel_logout_uri = 14;
+   */
+  backchannelLogoutUri: string;
+
+  /**
+   * `RS256` or `ES256`; empty means `RS256`.
+   *
+   * @generated from field: string id_token_signed_response_alg = 15;
+   */
+  idTokenSignedResponseAlg: string;
+
+  /**
+   * Web origins (see Client.web_origins): each `https://host[:port]`, or
+   * `http://` on a loopback host, with no path, query or fragment.
+   *
+   * @generated from field: repeated string web_origins = 16;
+   */
+  webOrigins: string[];
 };
 
 /**
@@ -1226,11 +1335,41 @@ export type UpdateClientRequest = Message<"iam.v1.UpdateClientRequest"> & {
 
   /**
    * The fields to change: `name`, `redirect_uris`, `grant_types`,
-   * `pkce_required`, `access_token_ttl`, `refresh_token_ttl`.
+   * `pkce_required`, `access_token_ttl`, `refresh_token_ttl`,
+   * `remember_consent`, `post_logout_redirect_uris`,
+   * `backchannel_logout_uri`, `id_token_signed_response_alg`, `web_origins`.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 10;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * The new post-logout redirect URIs (replacing all).
+   *
+   * @generated from field: repeated string post_logout_redirect_uris = 12;
+   */
+  postLogoutRedirectUris: string[];
+
+  /**
+   * The new back-channel logout URI; empty for none.
+   *
+   * @generated from field: string backchannel_logout_uri = 13;
+   */
+  backchannelLogoutUri: string;
+
+  /**
+   * The new ID token `alg`, `RS256` or `ES256`; empty means `RS256`.
+   *
+   * @generated from field: string id_token_signed_response_alg = 14;
+   */
+  idTokenSignedResponseAlg: string;
+
+  /**
+   * The new web origins (replacing all).
+   *
+   * @generated from field: repeated string web_origins = 15;
+   */
+  webOrigins: string[];
 };
 
 /**
@@ -1421,6 +1560,27 @@ export type CreateUserRequest = Message<"iam.v1.CreateUserRequest"> & {
    * @generated from field: string password = 6;
    */
   password: string;
+
+  /**
+   * Whether the email address is verified; needs an email.
+   *
+   * @generated from field: bool email_verified = 7;
+   */
+  emailVerified: boolean;
+
+  /**
+   * Given name; may be empty.
+   *
+   * @generated from field: string given_name = 8;
+   */
+  givenName: string;
+
+  /**
+   * Family name; may be empty.
+   *
+   * @generated from field: string family_name = 9;
+   */
+  familyName: string;
 };
 
 /**
@@ -1626,11 +1786,34 @@ export type UpdateUserRequest = Message<"iam.v1.UpdateUserRequest"> & {
   enabled: boolean;
 
   /**
-   * The fields to change: `name`, `email`, `enabled`.
+   * The fields to change: `name`, `email`, `enabled`, `email_verified`,
+   * `given_name`, `family_name`. A new email address is unverified unless
+   * `email_verified` is in the mask too.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 7;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * Whether the email address is verified.
+   *
+   * @generated from field: bool email_verified = 8;
+   */
+  emailVerified: boolean;
+
+  /**
+   * The new given name.
+   *
+   * @generated from field: string given_name = 9;
+   */
+  givenName: string;
+
+  /**
+   * The new family name.
+   *
+   * @generated from field: string family_name = 10;
+   */
+  familyName: string;
 };
 
 /**
@@ -1917,6 +2100,267 @@ export const RevokeUserConsentResponseSchema: GenMessage<RevokeUserConsentRespon
   messageDesc(file_iam_v1_admin, 54);
 
 /**
+ * ListUserSessionsRequest names the user.
+ *
+ * @generated from message iam.v1.ListUserSessionsRequest
+ */
+export type ListUserSessionsRequest = Message<"iam.v1.ListUserSessionsRequest"> & {
+  /**
+   * The organization.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The user id.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message iam.v1.ListUserSessionsRequest.
+ * Use `create(ListUserSessionsRequestSchema)` to create a new message.
+ */
+export const ListUserSessionsRequestSchema: GenMessage<ListUserSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 55);
+
+/**
+ * Session is a sign-in session: a browser signed in to the project.
+ *
+ * @generated from message iam.v1.Session
+ */
+export type Session = Message<"iam.v1.Session"> & {
+  /**
+   * The session id, the `sid` of its ID tokens and logout tokens.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The user signed in.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * When the user last authenticated in it, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 auth_time = 3;
+   */
+  authTime: bigint;
+
+  /**
+   * How the user authenticated (`amr`, RFC 8176), such as `pwd`.
+   *
+   * @generated from field: repeated string amr = 4;
+   */
+  amr: string[];
+
+  /**
+   * The authentication context class the sign-in satisfies (`acr`); empty for none.
+   *
+   * @generated from field: string acr = 5;
+   */
+  acr: string;
+
+  /**
+   * When it was opened, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 created_at = 6;
+   */
+  createdAt: bigint;
+
+  /**
+   * When it was last used, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 last_seen_at = 7;
+   */
+  lastSeenAt: bigint;
+
+  /**
+   * When it ends unless used again: the earlier of its idle end and its
+   * absolute end, seconds since the Unix epoch.
+   *
+   * @generated from field: int64 expires_at = 8;
+   */
+  expiresAt: bigint;
+
+  /**
+   * The client address of the sign-in.
+   *
+   * @generated from field: string client_address = 9;
+   */
+  clientAddress: string;
+
+  /**
+   * The User-Agent of the sign-in.
+   *
+   * @generated from field: string user_agent = 10;
+   */
+  userAgent: string;
+
+  /**
+   * The clients it signed the user into, in the order it first did.
+   *
+   * @generated from field: repeated string client_ids = 11;
+   */
+  clientIds: string[];
+};
+
+/**
+ * Describes the message iam.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 56);
+
+/**
+ * ListUserSessionsResponse is every live session of the user, newest first.
+ *
+ * @generated from message iam.v1.ListUserSessionsResponse
+ */
+export type ListUserSessionsResponse = Message<"iam.v1.ListUserSessionsResponse"> & {
+  /**
+   * The sessions.
+   *
+   * @generated from field: repeated iam.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message iam.v1.ListUserSessionsResponse.
+ * Use `create(ListUserSessionsResponseSchema)` to create a new message.
+ */
+export const ListUserSessionsResponseSchema: GenMessage<ListUserSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 57);
+
+/**
+ * RevokeUserSessionRequest names the user and one of their sessions.
+ *
+ * @generated from message iam.v1.RevokeUserSessionRequest
+ */
+export type RevokeUserSessionRequest = Message<"iam.v1.RevokeUserSessionRequest"> & {
+  /**
+   * The organization.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The user id.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * The session id (`sid`).
+   *
+   * @generated from field: string session_id = 4;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message iam.v1.RevokeUserSessionRequest.
+ * Use `create(RevokeUserSessionRequestSchema)` to create a new message.
+ */
+export const RevokeUserSessionRequestSchema: GenMessage<RevokeUserSessionRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 58);
+
+/**
+ * RevokeUserSessionResponse is empty.
+ *
+ * @generated from message iam.v1.RevokeUserSessionResponse
+ */
+export type RevokeUserSessionResponse = Message<"iam.v1.RevokeUserSessionResponse"> & {
+};
+
+/**
+ * Describes the message iam.v1.RevokeUserSessionResponse.
+ * Use `create(RevokeUserSessionResponseSchema)` to create a new message.
+ */
+export const RevokeUserSessionResponseSchema: GenMessage<RevokeUserSessionResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 59);
+
+/**
+ * RevokeUserSessionsRequest names the user whose sessions all end.
+ *
+ * @generated from message iam.v1.RevokeUserSessionsRequest
+ */
+export type RevokeUserSessionsRequest = Message<"iam.v1.RevokeUserSessionsRequest"> & {
+  /**
+   * The organization.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The user id.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message iam.v1.RevokeUserSessionsRequest.
+ * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 60);
+
+/**
+ * RevokeUserSessionsResponse names the sessions ended.
+ *
+ * @generated from message iam.v1.RevokeUserSessionsResponse
+ */
+export type RevokeUserSessionsResponse = Message<"iam.v1.RevokeUserSessionsResponse"> & {
+  /**
+   * The ids of the sessions ended; empty when the user had none.
+   *
+   * @generated from field: repeated string session_ids = 1;
+   */
+  sessionIds: string[];
+};
+
+/**
+ * Describes the message iam.v1.RevokeUserSessionsResponse.
+ * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_admin, 61);
+
+/**
  * CreatePermissionRequest describes the new permission.
  *
  * @generated from message iam.v1.CreatePermissionRequest
@@ -1956,7 +2400,7 @@ export type CreatePermissionRequest = Message<"iam.v1.CreatePermissionRequest"> 
  * Use `create(CreatePermissionRequestSchema)` to create a new message.
  */
 export const CreatePermissionRequestSchema: GenMessage<CreatePermissionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 55);
+  messageDesc(file_iam_v1_admin, 62);
 
 /**
  * CreatePermissionResponse is the created permission.
@@ -1977,7 +2421,7 @@ export type CreatePermissionResponse = Message<"iam.v1.CreatePermissionResponse"
  * Use `create(CreatePermissionResponseSchema)` to create a new message.
  */
 export const CreatePermissionResponseSchema: GenMessage<CreatePermissionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 56);
+  messageDesc(file_iam_v1_admin, 63);
 
 /**
  * ListPermissionsRequest asks for a page of a project's permissions.
@@ -2019,7 +2463,7 @@ export type ListPermissionsRequest = Message<"iam.v1.ListPermissionsRequest"> & 
  * Use `create(ListPermissionsRequestSchema)` to create a new message.
  */
 export const ListPermissionsRequestSchema: GenMessage<ListPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 57);
+  messageDesc(file_iam_v1_admin, 64);
 
 /**
  * ListPermissionsResponse is a page of permissions.
@@ -2047,7 +2491,7 @@ export type ListPermissionsResponse = Message<"iam.v1.ListPermissionsResponse"> 
  * Use `create(ListPermissionsResponseSchema)` to create a new message.
  */
 export const ListPermissionsResponseSchema: GenMessage<ListPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 58);
+  messageDesc(file_iam_v1_admin, 65);
 
 /**
  * DeletePermissionRequest names the permission to delete.
@@ -2082,7 +2526,7 @@ export type DeletePermissionRequest = Message<"iam.v1.DeletePermissionRequest"> 
  * Use `create(DeletePermissionRequestSchema)` to create a new message.
  */
 export const DeletePermissionRequestSchema: GenMessage<DeletePermissionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 59);
+  messageDesc(file_iam_v1_admin, 66);
 
 /**
  * DeletePermissionResponse is empty.
@@ -2097,7 +2541,7 @@ export type DeletePermissionResponse = Message<"iam.v1.DeletePermissionResponse"
  * Use `create(DeletePermissionResponseSchema)` to create a new message.
  */
 export const DeletePermissionResponseSchema: GenMessage<DeletePermissionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 60);
+  messageDesc(file_iam_v1_admin, 67);
 
 /**
  * CreateRoleRequest describes the new role.
@@ -2146,7 +2590,7 @@ export type CreateRoleRequest = Message<"iam.v1.CreateRoleRequest"> & {
  * Use `create(CreateRoleRequestSchema)` to create a new message.
  */
 export const CreateRoleRequestSchema: GenMessage<CreateRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 61);
+  messageDesc(file_iam_v1_admin, 68);
 
 /**
  * CreateRoleResponse is the created role.
@@ -2167,7 +2611,7 @@ export type CreateRoleResponse = Message<"iam.v1.CreateRoleResponse"> & {
  * Use `create(CreateRoleResponseSchema)` to create a new message.
  */
 export const CreateRoleResponseSchema: GenMessage<CreateRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 62);
+  messageDesc(file_iam_v1_admin, 69);
 
 /**
  * ListRolesRequest asks for a page of a project's roles.
@@ -2209,7 +2653,7 @@ export type ListRolesRequest = Message<"iam.v1.ListRolesRequest"> & {
  * Use `create(ListRolesRequestSchema)` to create a new message.
  */
 export const ListRolesRequestSchema: GenMessage<ListRolesRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 63);
+  messageDesc(file_iam_v1_admin, 70);
 
 /**
  * ListRolesResponse is a page of roles.
@@ -2237,7 +2681,7 @@ export type ListRolesResponse = Message<"iam.v1.ListRolesResponse"> & {
  * Use `create(ListRolesResponseSchema)` to create a new message.
  */
 export const ListRolesResponseSchema: GenMessage<ListRolesResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 64);
+  messageDesc(file_iam_v1_admin, 71);
 
 /**
  * DeleteRoleRequest names the role to delete.
@@ -2272,7 +2716,7 @@ export type DeleteRoleRequest = Message<"iam.v1.DeleteRoleRequest"> & {
  * Use `create(DeleteRoleRequestSchema)` to create a new message.
  */
 export const DeleteRoleRequestSchema: GenMessage<DeleteRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 65);
+  messageDesc(file_iam_v1_admin, 72);
 
 /**
  * DeleteRoleResponse is empty.
@@ -2287,7 +2731,7 @@ export type DeleteRoleResponse = Message<"iam.v1.DeleteRoleResponse"> & {
  * Use `create(DeleteRoleResponseSchema)` to create a new message.
  */
 export const DeleteRoleResponseSchema: GenMessage<DeleteRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 66);
+  messageDesc(file_iam_v1_admin, 73);
 
 /**
  * AssignRoleRequest gives a role to a user or a client.
@@ -2345,7 +2789,7 @@ export type AssignRoleRequest = Message<"iam.v1.AssignRoleRequest"> & {
  * Use `create(AssignRoleRequestSchema)` to create a new message.
  */
 export const AssignRoleRequestSchema: GenMessage<AssignRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 67);
+  messageDesc(file_iam_v1_admin, 74);
 
 /**
  * AssignRoleResponse is empty.
@@ -2360,7 +2804,7 @@ export type AssignRoleResponse = Message<"iam.v1.AssignRoleResponse"> & {
  * Use `create(AssignRoleResponseSchema)` to create a new message.
  */
 export const AssignRoleResponseSchema: GenMessage<AssignRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 68);
+  messageDesc(file_iam_v1_admin, 75);
 
 /**
  * UnassignRoleRequest takes a role away from a user or a client.
@@ -2418,7 +2862,7 @@ export type UnassignRoleRequest = Message<"iam.v1.UnassignRoleRequest"> & {
  * Use `create(UnassignRoleRequestSchema)` to create a new message.
  */
 export const UnassignRoleRequestSchema: GenMessage<UnassignRoleRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 69);
+  messageDesc(file_iam_v1_admin, 76);
 
 /**
  * UnassignRoleResponse is empty.
@@ -2433,7 +2877,7 @@ export type UnassignRoleResponse = Message<"iam.v1.UnassignRoleResponse"> & {
  * Use `create(UnassignRoleResponseSchema)` to create a new message.
  */
 export const UnassignRoleResponseSchema: GenMessage<UnassignRoleResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 70);
+  messageDesc(file_iam_v1_admin, 77);
 
 /**
  * RotateSigningKeyRequest names the project whose key to rotate.
@@ -2461,7 +2905,7 @@ export type RotateSigningKeyRequest = Message<"iam.v1.RotateSigningKeyRequest"> 
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 71);
+  messageDesc(file_iam_v1_admin, 78);
 
 /**
  * RotateSigningKeyResponse names the new and the retired key.
@@ -2496,7 +2940,7 @@ export type RotateSigningKeyResponse = Message<"iam.v1.RotateSigningKeyResponse"
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_admin, 72);
+  messageDesc(file_iam_v1_admin, 79);
 
 /**
  * ClientType says whether a client can keep a secret (RFC 6749 §2.1).
@@ -2642,7 +3086,8 @@ export const AdminService: GenService<{
     output: typeof ListProjectsResponseSchema;
   },
   /**
-   * UpdateProject changes a project's name or token audience.
+   * UpdateProject changes a project's name, token audience or access token
+   * signing algorithm.
    *
    * @generated from rpc iam.v1.AdminService.UpdateProject
    */
@@ -2756,7 +3201,9 @@ export const AdminService: GenService<{
   },
   /**
    * UpdateUser changes the fields named in `update_mask`. Disabling a user
-   * revokes every grant they hold: refresh and access tokens stop at once.
+   * revokes every grant they hold and ends their sign-in sessions: refresh
+   * and access tokens stop at once, and the clients the sessions signed into
+   * are told by back-channel logout.
    *
    * @generated from rpc iam.v1.AdminService.UpdateUser
    */
@@ -2766,8 +3213,9 @@ export const AdminService: GenService<{
     output: typeof UpdateUserResponseSchema;
   },
   /**
-   * SetUserPassword replaces a user's password and revokes every grant the
-   * user holds: the sessions of the old password end.
+   * SetUserPassword replaces a user's password, revokes every grant the user
+   * holds and ends their sign-in sessions (telling their clients by
+   * back-channel logout): whatever the old password opened stops.
    *
    * @generated from rpc iam.v1.AdminService.SetUserPassword
    */
@@ -2777,7 +3225,8 @@ export const AdminService: GenService<{
     output: typeof SetUserPasswordResponseSchema;
   },
   /**
-   * DeleteUser deletes a user; their tokens stop verifying.
+   * DeleteUser deletes a user and ends their sign-in sessions (telling their
+   * clients by back-channel logout); their tokens stop verifying.
    *
    * @generated from rpc iam.v1.AdminService.DeleteUser
    */
@@ -2808,6 +3257,43 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RevokeUserConsentRequestSchema;
     output: typeof RevokeUserConsentResponseSchema;
+  },
+  /**
+   * ListUserSessions answers a user's live sign-in sessions (single
+   * sign-on), newest first: those not ended, idle for less than the idle
+   * lifetime and younger than the absolute one.
+   *
+   * @generated from rpc iam.v1.AdminService.ListUserSessions
+   */
+  listUserSessions: {
+    methodKind: "unary";
+    input: typeof ListUserSessionsRequestSchema;
+    output: typeof ListUserSessionsResponseSchema;
+  },
+  /**
+   * RevokeUserSession ends one sign-in session of a user: the browser must
+   * sign in again, every grant made in the session is revoked (its access
+   * and refresh tokens stop verifying at once), and the clients it signed
+   * into are told by back-channel logout. A session that is not the user's,
+   * or already ended, is NOT_FOUND.
+   *
+   * @generated from rpc iam.v1.AdminService.RevokeUserSession
+   */
+  revokeUserSession: {
+    methodKind: "unary";
+    input: typeof RevokeUserSessionRequestSchema;
+    output: typeof RevokeUserSessionResponseSchema;
+  },
+  /**
+   * RevokeUserSessions ends every sign-in session of a user, as
+   * RevokeUserSession does for one. A user with no session is not an error.
+   *
+   * @generated from rpc iam.v1.AdminService.RevokeUserSessions
+   */
+  revokeUserSessions: {
+    methodKind: "unary";
+    input: typeof RevokeUserSessionsRequestSchema;
+    output: typeof RevokeUserSessionsResponseSchema;
   },
   /**
    * CreatePermission creates a permission (a scope of the project).
