@@ -25,6 +25,10 @@ export interface ColumnDecoders {
   flag(value: unknown): boolean;
 }
 
+/** Sessions newest first (by creation, then id), as listUserSessions answers them. */
+export const newestFirst = (a: SessionRecord, b: SessionRecord): number =>
+  b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
 /** The records of the Store from the rows of either backend (same tables, same column names). */
 export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
   const organization = (r: Row): OrganizationRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });

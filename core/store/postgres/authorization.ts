@@ -11,8 +11,9 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
       insert("authorization request", () =>
         run(
           `INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri, scopes, state,
-            code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time, offered_scopes, created_at, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+            code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time, offered_scopes, session_id, acr, amr,
+            claims, force_consent, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
           [
             r.idHash,
             r.organization,
@@ -28,6 +29,11 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
             r.userId,
             r.authTime,
             r.offeredScopes,
+            r.sessionId,
+            r.acr,
+            r.amr,
+            r.claims,
+            r.forceConsent,
             r.createdAt,
             r.expiresAt,
           ],
@@ -35,12 +41,11 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
       ),
     getAuthorizationRequest: async (idHash) => maybe(await one("SELECT * FROM authorization_requests WHERE id_hash = $1", [idHash]), request),
     authenticateAuthorizationRequest: async (idHash, login) => {
-      await run("UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3 WHERE id_hash = $4", [
-        login.userId,
-        login.authTime,
-        login.offeredScopes,
-        idHash,
-      ]);
+      await run(
+        `UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3, session_id = coalesce($4, session_id),
+          acr = coalesce($5, acr), amr = coalesce($6, amr) WHERE id_hash = $7`,
+        [login.userId, login.authTime, login.offeredScopes, login.sessionId ?? null, login.acr ?? null, login.amr ?? null, idHash],
+      );
     },
     recordFailedLogin: async (idHash) =>
       ((await one("UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = $1 RETURNING failed_logins", [idHash]))
@@ -50,8 +55,8 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
       insert("authorization code", () =>
         run(
           `INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id, redirect_uri, scopes,
-            code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, consumed_at, grant_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+            code_challenge, code_challenge_method, nonce, auth_time, session_id, acr, amr, claims, created_at, expires_at, consumed_at, grant_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
           [
             c.codeHash,
             c.organization,
@@ -64,6 +69,10 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
             c.codeChallengeMethod,
             c.nonce,
             c.authTime,
+            c.sessionId,
+            c.acr,
+            c.amr,
+            c.claims,
             c.createdAt,
             c.expiresAt,
             c.consumedAt,

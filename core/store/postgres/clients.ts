@@ -11,8 +11,9 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
       insert(`client ${c.id}`, () =>
         run(
           `INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris, grant_types,
-            pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+            pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris, backchannel_logout_uri,
+            id_token_signed_response_alg, web_origins, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
           [
             c.organization,
             c.project,
@@ -26,6 +27,10 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
             c.rememberConsent,
             c.accessTokenTtl,
             c.refreshTokenTtl,
+            c.postLogoutRedirectUris,
+            c.backchannelLogoutUri,
+            c.idTokenSignedResponseAlg,
+            c.webOrigins,
             c.createdAt,
           ],
         ),
@@ -44,8 +49,24 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
     updateClient: async (c) =>
       (await count(
         `UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, pkce_required = $4, remember_consent = $5,
-          access_token_ttl = $6, refresh_token_ttl = $7 WHERE organization_id = $8 AND project_id = $9 AND id = $10`,
-        [c.name, c.redirectUris, c.grantTypes, c.pkceRequired, c.rememberConsent, c.accessTokenTtl, c.refreshTokenTtl, c.organization, c.project, c.id],
+          access_token_ttl = $6, refresh_token_ttl = $7, post_logout_redirect_uris = $8, backchannel_logout_uri = $9,
+          id_token_signed_response_alg = $10, web_origins = $11 WHERE organization_id = $12 AND project_id = $13 AND id = $14`,
+        [
+          c.name,
+          c.redirectUris,
+          c.grantTypes,
+          c.pkceRequired,
+          c.rememberConsent,
+          c.accessTokenTtl,
+          c.refreshTokenTtl,
+          c.postLogoutRedirectUris,
+          c.backchannelLogoutUri,
+          c.idTokenSignedResponseAlg,
+          c.webOrigins,
+          c.organization,
+          c.project,
+          c.id,
+        ],
       )) === 1,
     setClientSecret: async (ref, id, hash) =>
       (await count("UPDATE clients SET secret_hash = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [

@@ -18,10 +18,39 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore {
         if (g.kind === "user") {
           await run("SELECT 1 FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR SHARE", [g.organization, g.project, g.userId]);
         }
+        // Then its sign-in session's row (FOR SHARE, after the user's, as
+        // endSession takes them): an end at this moment waits for this grant
+        // to be committed and then revokes it; or this waits for the end and
+        // writes the grant revoked, as it does when the session is gone.
+        let revokedAt = g.revokedAt;
+        if (g.sessionId !== "") {
+          const held = await one("SELECT ended_at FROM sessions WHERE organization_id = $1 AND project_id = $2 AND id = $3 FOR SHARE", [
+            g.organization,
+            g.project,
+            g.sessionId,
+          ]);
+          revokedAt ??= held === undefined ? g.createdAt : (held.ended_at as number | null);
+        }
         await run(
-          `INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time, created_at, expires_at, revoked_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [g.id, g.organization, g.project, g.clientId, g.kind, g.userId, g.scopes, g.authTime, g.createdAt, g.expiresAt, g.revokedAt],
+          `INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time, session_id, acr, amr, claims,
+            created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+          [
+            g.id,
+            g.organization,
+            g.project,
+            g.clientId,
+            g.kind,
+            g.userId,
+            g.scopes,
+            g.authTime,
+            g.sessionId,
+            g.acr,
+            g.amr,
+            g.claims,
+            g.createdAt,
+            g.expiresAt,
+            revokedAt,
+          ],
         );
       })),
     getGrant: async (id) => maybe(await one("SELECT * FROM grants WHERE id = $1", [id]), grant),

@@ -248,4 +248,97 @@ export const migrations: readonly string[] = [
   CREATE TRIGGER user_roles_changed AFTER INSERT OR UPDATE OR DELETE ON user_roles FOR EACH STATEMENT EXECUTE FUNCTION iam_changed();
   CREATE TRIGGER client_roles_changed AFTER INSERT OR UPDATE OR DELETE ON client_roles FOR EACH STATEMENT EXECUTE FUNCTION iam_changed();
   `,
+  // 2: SQLite's migration 4: sign-in sessions and their logout deliveries,
+  // the OpenID request parameters carried from request to code to grant, the
+  // clients' logout, ID token and CORS settings, the users' standard claims,
+  // the projects' access token alg. Each column is added with a constant
+  // default: no table is rewritten.
+  `
+  ALTER TABLE projects ADD COLUMN access_token_signing_alg TEXT NOT NULL DEFAULT 'ES256'
+    CHECK (access_token_signing_alg IN ('ES256', 'RS256'));
+
+  ALTER TABLE clients
+    ADD COLUMN post_logout_redirect_uris TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN backchannel_logout_uri TEXT NOT NULL DEFAULT '',
+    -- RS256 for every client, those that exist included: OpenID Connect
+    -- Registration §2's default when a client registered no algorithm.
+    ADD COLUMN id_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256'
+      CHECK (id_token_signed_response_alg IN ('ES256', 'RS256')),
+    ADD COLUMN web_origins TEXT[] NOT NULL DEFAULT '{}';
+
+  ALTER TABLE users
+    ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN given_name TEXT NOT NULL DEFAULT '',
+    ADD COLUMN family_name TEXT NOT NULL DEFAULT '';
+
+  ALTER TABLE authorization_requests
+    ADD COLUMN session_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+    ADD COLUMN acr TEXT NOT NULL DEFAULT '',
+    ADD COLUMN amr TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN claims TEXT NOT NULL DEFAULT '',
+    ADD COLUMN force_consent BOOLEAN NOT NULL DEFAULT false;
+
+  ALTER TABLE authorization_codes
+    ADD COLUMN session_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+    ADD COLUMN acr TEXT NOT NULL DEFAULT '',
+    ADD COLUMN amr TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN claims TEXT NOT NULL DEFAULT '';
+
+  ALTER TABLE grants
+    ADD COLUMN session_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+    ADD COLUMN acr TEXT NOT NULL DEFAULT '',
+    ADD COLUMN amr TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN claims TEXT NOT NULL DEFAULT '';
+  -- Ending a session revokes its grants. Only grants made in a session are
+  -- indexed (client grants, the most numerous, have none); the statements
+  -- that use it say session_id <> '' so that the planner may.
+  CREATE INDEX grants_session ON grants(organization_id, project_id, session_id) WHERE session_id <> '';
+
+  -- A browser signed in to a project. Only the SHA-256 of the cookie's
+  -- secret is kept. The sessions go with their project and with their user.
+  CREATE TABLE sessions (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    secret_hash TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    auth_time BIGINT NOT NULL,
+    amr TEXT[] NOT NULL,
+    acr TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    client_address TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    -- The clients it signed the user into, in the order it first did.
+    clients TEXT[] NOT NULL,
+    ended_at BIGINT,
+    PRIMARY KEY (organization_id, project_id, id),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (organization_id, project_id, user_id) REFERENCES users(organization_id, project_id, id) ON DELETE CASCADE
+  );
+  CREATE UNIQUE INDEX sessions_secret ON sessions(secret_hash);
+  CREATE INDEX sessions_user ON sessions(organization_id, project_id, user_id);
+  CREATE INDEX sessions_expiry ON sessions(expires_at);
+  CREATE INDEX sessions_ended ON sessions(ended_at) WHERE ended_at IS NOT NULL;
+
+  -- Each attempt to tell a client of a session's end (Back-Channel Logout
+  -- 1.0 §2.5): kept beyond the session, for the operator, until purged.
+  CREATE TABLE logout_deliveries (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    session_id TEXT COLLATE "C" NOT NULL,
+    client_id TEXT COLLATE "C" NOT NULL,
+    uri TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'failed')),
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX logout_deliveries_session ON logout_deliveries(organization_id, project_id, session_id);
+  CREATE INDEX logout_deliveries_at ON logout_deliveries(at);
+  `,
 ];

@@ -1,9 +1,11 @@
 /** Deletes what has expired (MaintenanceStore). */
 import type pg from "pg";
+import { DELIVERIES_KEPT, SESSION_KEPT_ENDED } from "../retention.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
 import { checkout, LOCKS } from "./connection.js";
 import type { ChangeListener } from "./listener.js";
 import type { Sql } from "./sql.js";
+
 
 /** Rows a purge deletes per table in one short transaction; it goes on while batches come back full. */
 export const PURGE_BATCH = 5000;
@@ -39,6 +41,8 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
         grants: 0,
         signing_keys: 0,
         login_failures: 0,
+        sessions: 0,
+        logout_deliveries: 0,
       };
       const { client: connection, release } = await checkout(pool);
       let locked = false;
@@ -59,6 +63,13 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
             changes.bump();
           }
           purged.login_failures = await purgeBatches("login_failures", "window_ends_at <= $1 AND locked_until <= $1", [now]);
+          // A session past its absolute end, or ended more than a day ago: an
+          // ended one is kept a day so that its cookie, presented again, is
+          // still known as ended, and its logout as it went.
+          purged.sessions =
+            (await purgeBatches("sessions", "expires_at < $1", [now])) +
+            (await purgeBatches("sessions", "ended_at IS NOT NULL AND ended_at < $1", [now - SESSION_KEPT_ENDED]));
+          purged.logout_deliveries = await purgeBatches("logout_deliveries", "at < $1", [now - DELIVERIES_KEPT]);
         });
         return purged;
       } finally {

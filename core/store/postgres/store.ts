@@ -20,6 +20,7 @@ import { keys } from "./keys.js";
 import { ChangeListener } from "./listener.js";
 import { migrations } from "./migrations.js";
 import { purge } from "./purge.js";
+import { sessions } from "./sessions.js";
 import { postgresMappers } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
@@ -84,6 +85,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...authorization(sql, map),
       ...grants(sql, map),
       ...consents(sql, map),
+      ...sessions(sql, map),
       ...throttle(sql),
       ...purge(sql, pool, changes),
     },

@@ -30,13 +30,10 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
       }),
     createProject: (p) =>
       insert(`project ${p.organization}/${p.project} (or its audience)`, () =>
-        run("INSERT INTO projects (organization_id, id, name, audience, created_at) VALUES ($1, $2, $3, $4, $5)", [
-          p.organization,
-          p.project,
-          p.name,
-          p.audience,
-          p.createdAt,
-        ]),
+        run(
+          "INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+          [p.organization, p.project, p.name, p.audience, p.accessTokenSigningAlg, p.createdAt],
+        ),
       ),
     getProject: async (ref) =>
       maybe(await one("SELECT * FROM projects WHERE organization_id = $1 AND id = $2", [ref.organization, ref.project]), project),
@@ -48,12 +45,11 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
       let changed = false;
       await insert(`a project with audience ${change.audience}`, async () => {
         changed =
-          (await count("UPDATE projects SET name = $1, audience = $2 WHERE organization_id = $3 AND id = $4", [
-            change.name,
-            change.audience,
-            ref.organization,
-            ref.project,
-          ])) === 1;
+          (await count(
+            `UPDATE projects SET name = $1, audience = $2, access_token_signing_alg = coalesce($3, access_token_signing_alg)
+              WHERE organization_id = $4 AND id = $5`,
+            [change.name, change.audience, change.accessTokenSigningAlg ?? null, ref.organization, ref.project],
+          )) === 1;
       });
       return changed;
     },

@@ -10,9 +10,9 @@ export function users(sql: Sql, map: Mappers): UserStore {
     createUser: (u) =>
       insert(`user ${u.id}`, () =>
         run(
-          `INSERT INTO users (organization_id, project_id, id, name, email, password_hash, enabled, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [u.organization, u.project, u.id, u.name, u.email, u.passwordHash, u.enabled, u.createdAt],
+          `INSERT INTO users (organization_id, project_id, id, name, email, email_verified, given_name, family_name, password_hash,
+            enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [u.organization, u.project, u.id, u.name, u.email, u.emailVerified, u.givenName, u.familyName, u.passwordHash, u.enabled, u.createdAt],
         ),
       ),
     getUser: async (ref, id) =>
@@ -27,14 +27,11 @@ export function users(sql: Sql, map: Mappers): UserStore {
         ])
       ).map(user),
     updateUser: async (u) =>
-      (await count("UPDATE users SET name = $1, email = $2, enabled = $3 WHERE organization_id = $4 AND project_id = $5 AND id = $6", [
-        u.name,
-        u.email,
-        u.enabled,
-        u.organization,
-        u.project,
-        u.id,
-      ])) === 1,
+      (await count(
+        `UPDATE users SET name = $1, email = $2, email_verified = $3, given_name = $4, family_name = $5, enabled = $6
+          WHERE organization_id = $7 AND project_id = $8 AND id = $9`,
+        [u.name, u.email, u.emailVerified, u.givenName, u.familyName, u.enabled, u.organization, u.project, u.id],
+      )) === 1,
     setUserPassword: async (ref, id, hash) =>
       (await count("UPDATE users SET password_hash = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [
         hash,

@@ -1,11 +1,8 @@
 /** Deletes what has expired (MaintenanceStore). */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
+import { DELIVERIES_KEPT, SESSION_KEPT_ENDED } from "../retention.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
-
-/** Seconds an ended session is kept, and a logout delivery's record. */
-export const SESSION_KEPT_ENDED = 86_400;
-export const DELIVERIES_KEPT = 30 * 86_400;
 
 export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
   const s = (sql: string) => db.prepare(sql);

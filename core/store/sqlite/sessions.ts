@@ -2,6 +2,7 @@
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
 import type { EpochSeconds, ProjectRef, SessionRecord, SessionStore } from "../types.js";
+import { newestFirst } from "../rows.js";
 import { atomically, insert, json, type Mappers, maybe, type Row } from "./sql.js";
 
 export function sessions(db: Database.Database, map: Mappers): Synchronous<SessionStore> {
@@ -96,7 +97,7 @@ export function sessions(db: Database.Database, map: Mappers): Synchronous<Sessi
         return row === undefined ? undefined : ended(row, at);
       }),
     endUserSessions: (ref, userId, at) =>
-      tx(() => (q.endUserSessions.all(at, ref.organization, ref.project, userId) as Row[]).map((row) => ended(row, at))),
+      tx(() => (q.endUserSessions.all(at, ref.organization, ref.project, userId) as Row[]).map((row) => ended(row, at)).sort(newestFirst)),
     recordLogoutDelivery: (d) => {
       q.insertDelivery.run(d.organization, d.project, d.sessionId, d.clientId, d.uri, d.status, d.outcome, d.attempts, d.error, d.at);
     },

@@ -1,0 +1,7 @@
+/** How long what has ended is kept before purgeExpired deletes it, the same on every backend. */
+
+/** Seconds an ended sign-in session is kept: its cookie, presented again, is still known as ended. */
+export const SESSION_KEPT_ENDED = 86_400;
+
+/** Seconds the record of a logout delivery is kept, for the operator. */
+export const DELIVERIES_KEPT = 30 * 86_400;
