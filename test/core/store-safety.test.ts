@@ -31,7 +31,7 @@ test("a key load started outside a transaction while it is open does not deadloc
   const inside = store.transaction(async () => {
     release();
     await new Promise((resolve) => setImmediate(resolve));
-    return keys.signing(DEFAULT);
+    return keys.signing(DEFAULT, "ES256");
   });
   const result = await Promise.race([
     Promise.all([inside, outside]).then(([signing, jwks]) => jwks?.some((k) => k.kid === signing.kid)),

@@ -47,9 +47,9 @@ test("with openid the token response carries an ID token with the claims of Core
 
   const { payload, protectedHeader } = await verifyIdToken(c, res.idToken, WEB.id);
   const jwks = await c.tokens.getJwks(DEFAULT);
-  t.is(protectedHeader.alg, "ES256");
+  t.is(protectedHeader.alg, "RS256", "the default of a client that registered no algorithm");
   t.is(protectedHeader.typ, "JWT");
-  t.is(protectedHeader.kid, jwks.keys[0]!.kid, "kid of the project's current key");
+  t.is(protectedHeader.kid, jwks.keys.find((k) => k.alg === "RS256")!.kid, "kid of the project's current RS256 key");
 
   t.is(payload.iss, issuerOf(DEFAULT));
   t.is(payload.sub, ALICE.id);

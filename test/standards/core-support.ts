@@ -57,8 +57,9 @@ export function headerOf(jwt: string): Record<string, unknown> {
 
 /**
  * Verifies an ID token as a relying party would (Core §3.1.3.7): with the
- * public key of the project's JWKS whose kid the header names, ES256 only,
- * the project's issuer, the client as audience, typ JWT, at the test clock.
+ * public key of the project's JWKS whose kid the header names, for that key's
+ * algorithm only, the project's issuer, the client as audience, typ JWT, at
+ * the test clock.
  */
 export async function verifyIdToken(
   c: TestCore,
@@ -71,9 +72,9 @@ export async function verifyIdToken(
   const kid = headerOf(idToken).kid;
   const jwk = jwks.keys.find((k) => k.kid === kid);
   if (jwk === undefined) throw new Error(`no key ${String(kid)} in the JWKS`);
-  const key = await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, "ES256");
+  const key = await importJWK(jwk.kty === "RSA" ? { kty: jwk.kty, n: jwk.n, e: jwk.e } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, jwk.alg);
   return jwtVerify(idToken, key, {
-    algorithms: ["ES256"],
+    algorithms: [jwk.alg],
     issuer,
     audience: clientId,
     typ: "JWT",

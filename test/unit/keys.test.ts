@@ -1,12 +1,12 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from "node:crypto";
 import test from "ava";
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
-import { generateSigningKey, KeyRing, signJwt, type PublicJwk } from "../../core/tokens/keys.js";
+import { generateSigningKey, KeyRing, signJwt, type EcPublicJwk } from "../../core/tokens/keys.js";
 import type { ProjectRef, SigningKeyRecord, SigningKeyStore } from "../../core/store/types.js";
 
 const REF: ProjectRef = { organization: "acme", project: "shop" };
 
-const publicOf = (record: SigningKeyRecord): PublicJwk => JSON.parse(record.publicJwk) as PublicJwk;
+const publicOf = (record: SigningKeyRecord): EcPublicJwk => JSON.parse(record.publicJwk) as EcPublicJwk;
 const privateKeyOf = (record: SigningKeyRecord) => createPrivateKey({ key: JSON.parse(record.privateJwk) as JsonWebKey, format: "jwk" });
 
 async function signed(record: SigningKeyRecord, payload: Record<string, unknown>): Promise<string> {
@@ -118,46 +118,54 @@ class MemoryKeyStore implements SigningKeyStore {
   async maxAccessTokenTtl(): Promise<number> {
     return 600;
   }
+  async transaction<T>(fn: (store: SigningKeyStore) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
 }
 
 test("a KeyRing signs with the current key and publishes every key, current first", async (t) => {
   const store = new MemoryKeyStore();
   const ring = new KeyRing(store, { now: () => 1_700_000_000_000 });
-  const first = await ring.create(REF);
+  const { ES256: first, RS256: firstRsa } = await ring.create(REF);
   t.is(first.createdAt, 1_700_000_000);
   const second = await ring.rotate(REF);
-  t.deepEqual(second.retired, [first.kid]);
-  const signing = await ring.signing(REF);
+  t.deepEqual(second.retired, [first.kid, firstRsa.kid]);
+  const signing = await ring.signing(REF, "ES256");
   t.is(signing.kid, second.kid);
-  t.deepEqual((await ring.jwks(REF))?.map((k) => k.kid), [second.kid, first.kid]);
+  const jwks = (await ring.jwks(REF))!.map((k) => k.kid);
+  t.deepEqual(jwks.slice(0, 2), [second.kid, second.kids.RS256]);
+  t.deepEqual(jwks.slice(2).sort(), [first.kid, firstRsa.kid].sort());
   t.truthy(await ring.verifying(REF, first.kid));
   t.is(await ring.verifying(REF, "unknown-kid"), undefined);
   const token = signJwt({ alg: "ES256", kid: signing.kid }, { sub: "alice" }, signing.key);
   const key = await ring.verifying(REF, signing.kid);
-  await t.notThrowsAsync(jwtVerify(token, key!, { algorithms: ["ES256"] }));
+  t.is(key!.alg, "ES256");
+  await t.notThrowsAsync(jwtVerify(token, key!.key, { algorithms: ["ES256"] }));
 });
 
 test("a KeyRing reads keys once while the change epoch stays, and a rotation by another process at once after it moves", async (t) => {
   const store = new MemoryKeyStore();
   const here = new KeyRing(store, { now: () => 1_700_000_000_000 });
   const elsewhere = new KeyRing(store, { now: () => 1_700_000_000_000 });
-  const first = await here.create(REF);
-  t.is((await here.signing(REF)).kid, first.kid);
+  const { ES256: first, RS256: firstRsa } = await here.create(REF);
+  t.is((await here.signing(REF, "ES256")).kid, first.kid);
   const reads = store.reads;
-  for (let i = 0; i < 5; i++) await here.signing(REF);
+  for (let i = 0; i < 5; i++) await here.signing(REF, "ES256");
   await here.verifying(REF, first.kid);
   t.is(store.reads, reads, "answered from memory");
+  t.truthy(await here.verifying(REF, firstRsa.kid));
 
   const { kid } = await elsewhere.rotate(REF);
-  t.is((await here.signing(REF)).kid, kid, "signs with the other process's new key at once");
+  t.is((await here.signing(REF, "ES256")).kid, kid, "signs with the other process's new key at once");
   t.truthy(await here.verifying(REF, kid));
   t.truthy(await here.verifying(REF, first.kid), "the retired key still verifies");
-  t.deepEqual((await here.jwks(REF))?.map((k) => k.kid), [kid, first.kid]);
+  t.deepEqual((await here.jwks(REF))?.map((k) => k.kid).slice(2).sort(), [first.kid, firstRsa.kid].sort());
 });
 
 test("a KeyRing knows nothing of a project without keys", async (t) => {
   const ring = new KeyRing(new MemoryKeyStore(), { now: () => 0 });
   t.is(await ring.jwks({ organization: "no", project: "such" }), undefined);
   t.is(await ring.verifying({ organization: "no", project: "such" }, "kid"), undefined);
-  await t.throwsAsync(ring.signing({ organization: "no", project: "such" }), { message: /has no signing key/ });
+  await t.throwsAsync(ring.signing({ organization: "no", project: "such" }, "ES256"), { message: /has no signing key/ });
+  await t.throwsAsync(ring.signing({ organization: "no", project: "such" }, "RS256"), { message: /has no signing key/ });
 });
