@@ -10,6 +10,7 @@ import { PREFIX, type EndpointDeps } from "./endpoint.js";
 import { authorize } from "./endpoints/authorize.js";
 import { consent } from "./endpoints/consent.js";
 import { discovery } from "./endpoints/discovery.js";
+import { endSession } from "./endpoints/end-session.js";
 import { healthz, readyz } from "./endpoints/health.js";
 import { introspect } from "./endpoints/introspect.js";
 import { jwks } from "./endpoints/jwks.js";
@@ -82,6 +83,9 @@ export function createGateway(options: GatewayOptions): Koa {
   project.post("/authorize", login(deps));
   project.post("/consent", consent(deps));
   project.get("/redirect", redirectPage(deps));
+  // RP-Initiated Logout: pages for the browser, so no CORS.
+  project.get("/logout", endSession(deps));
+  project.post("/logout", endSession(deps));
   project.post("/token", token(deps));
   project.post("/introspect", introspect(deps));
   project.post("/revoke", revoke(deps));

@@ -52,7 +52,8 @@ export const PAGE_SECURITY_HEADERS: Record<string, string> = {
   Pragma: "no-cache",
 };
 
-function layout(title: string, body: SafeHtml): string {
+/** Every page: the style sheet above around a card holding `body`. */
+export function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>${title}</title><style>${new SafeHtml(STYLE)}</style></head>
