@@ -289,7 +289,9 @@ const COMMANDS: Record<string, Command> = {
   "key rotate": {
     method: "rotateSigningKey", request: pb.RotateSigningKeyRequestSchema, response: pb.RotateSigningKeyResponseSchema,
     args: ["org", "project"], build: (a) => ref(a),
-    show: (r) => [`new signing key ${r.kid}; ${r.retiredKid} stays in the JWKS until ${new Date(Number(r.retiredKeyExpiresAt) * 1000).toISOString()}`],
+    show: (r) => [
+      `new signing keys ${r.kids.join(" ")}; ${r.retiredKids.join(" ") || "no key"} retired, in the JWKS until ${time(r.retiredKeyExpiresAt)}`,
+    ],
   },
   "role unassign": {
     method: "unassignRole", request: pb.UnassignRoleRequestSchema, response: pb.UnassignRoleResponseSchema,

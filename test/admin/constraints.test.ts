@@ -1,7 +1,8 @@
 /**
  * What AdminService refuses whatever the caller may do: a client and a user
  * of one project sharing an id, display names with C1 controls or
- * bidirectional overrides, and more than 10 keys verifying at once.
+ * bidirectional overrides, and more than 10 keys of one algorithm verifying
+ * at once.
  */
 import { Code } from "@connectrpc/connect";
 import test from "ava";
@@ -28,14 +29,30 @@ test("display names refuse C1 controls and bidirectional overrides", async (t) =
   }
 });
 
-test("a project may have at most 10 keys verifying at once; rotation beyond waits for retired keys to expire", async (t) => {
+test("a project may have at most 10 keys of one algorithm verifying at once; rotation beyond waits for retired keys to expire", async (t) => {
   const c = await startAdmin(t);
   await fullTenant(c);
   for (let i = 0; i < 9; i++) await c.admin.rotateSigningKey({ ...ACME }, c.auth);
-  t.is((await c.tokens.getJwks({ ...ACME })).keys.length, 10);
-  await expectCode(t, c.admin.rotateSigningKey({ ...ACME }, c.auth), Code.FailedPrecondition, "the eleventh key");
+  const algs = (await c.tokens.getJwks({ ...ACME })).keys.map((k) => k.alg);
+  t.is(algs.filter((alg) => alg === "ES256").length, 10);
+  t.is(algs.filter((alg) => alg === "RS256").length, 10);
+  const refused = await expectCode(t, c.admin.rotateSigningKey({ ...ACME }, c.auth), Code.FailedPrecondition, "the eleventh key");
+  t.is(refused?.rawMessage, "the project already has 10 keys of one algorithm verifying tokens; rotate again once retired keys have expired");
+  t.is((await c.tokens.getJwks({ ...ACME })).keys.length, 20, "the refused rotation made no key");
   c.clock.advance(24 * 3600);
   const fresh = { headers: { authorization: `Bearer ${await globalAdminToken(c)}` } };
-  await c.admin.rotateSigningKey({ ...ACME }, fresh);
-  t.is((await c.tokens.getJwks({ ...ACME })).keys.length, 2, "the expired retired keys left; one retired and the new one remain");
+  const rotated = await c.admin.rotateSigningKey({ ...ACME }, fresh);
+  const keys = (await c.tokens.getJwks({ ...ACME })).keys;
+  t.deepEqual(
+    keys.map((k) => [k.kid, k.alg]),
+    [
+      [rotated.kids[0], "ES256"],
+      [rotated.kids[1], "RS256"],
+      [rotated.retiredKids[0], "ES256"],
+      [rotated.retiredKids[1], "RS256"],
+    ],
+    "the expired retired keys left; the new key and the one it retired of each algorithm remain",
+  );
+  t.is(rotated.kid, rotated.kids[0]);
+  t.is(rotated.retiredKid, rotated.retiredKids[0]);
 });

@@ -189,21 +189,23 @@ test("ListOrganizations refuses a negative page_size and a page_token it did not
 
 // --- projects --------------------------------------------------------------
 
-test("CreateProject creates a project with its signing key, the iam.project.admin permission and the project-admin role", async (t) => {
+test("CreateProject creates a project with its signing keys (ES256 and RS256), the iam.project.admin permission and the project-admin role", async (t) => {
   const c = await startAdmin(t);
   await c.admin.createOrganization({ id: "acme" }, c.auth);
   await expectCode(t, c.tokens.getJwks(ACME), Code.NotFound, "no key before");
   const res = await c.admin.createProject({ organization: "acme", id: "shop" }, c.auth);
   const issuer = issuerOf(ACME);
-  t.like(res.project, { organization: "acme", id: "shop", name: "shop", audience: issuer, issuer, createdAt: nowSeconds(c) });
+  t.like(res.project, { organization: "acme", id: "shop", name: "shop", audience: issuer, issuer, accessTokenSigningAlg: "ES256", createdAt: nowSeconds(c) });
 
   const got = await c.admin.getProject(ACME, c.auth);
-  t.like(got.project, { organization: "acme", id: "shop", name: "shop", audience: issuer, issuer });
+  t.like(got.project, { organization: "acme", id: "shop", name: "shop", audience: issuer, issuer, accessTokenSigningAlg: "ES256" });
 
   const jwks = await c.tokens.getJwks(ACME);
-  t.is(jwks.keys.length, 1);
+  t.is(jwks.keys.length, 2);
   t.like(jwks.keys[0], { kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
+  t.like(jwks.keys[1], { kty: "RSA", alg: "RS256", use: "sig" });
   t.truthy(jwks.keys[0]?.kid);
+  t.truthy(jwks.keys[1]?.kid);
 
   const permissions = await c.admin.listPermissions(ACME, c.auth);
   t.deepEqual(
@@ -243,12 +245,13 @@ test("CreateProject in a missing organization is NotFound; a duplicate is Alread
   const c = await startAdmin(t);
   await expectCode(t, c.admin.createProject({ organization: "nope", id: "shop" }, c.auth), Code.NotFound, "missing organization");
   await createTenant(c, ACME);
-  const key = (await c.tokens.getJwks(ACME)).keys[0]!.kid;
+  const kids = (await c.tokens.getJwks(ACME)).keys.map((k) => k.kid);
+  const key = kids[0]!;
   await expectCode(t, c.admin.createProject({ organization: "acme", id: "shop" }, c.auth), Code.AlreadyExists, "duplicate");
   await expectCode(t, c.admin.createProject({ organization: "iam-admins", id: "iam-admins" }, c.auth), Code.AlreadyExists, "iam-admins");
   t.deepEqual(
     (await c.tokens.getJwks(ACME)).keys.map((k) => k.kid),
-    [key],
+    kids,
     "the refused duplicate added no key",
   );
   t.deepEqual(
@@ -364,7 +367,7 @@ test("UpdateProject refuses a missing or unknown update_mask with InvalidArgumen
 test("DeleteProject refuses iam-admins/iam-admins with FailedPrecondition; a missing project is NotFound", async (t) => {
   const c = await startAdmin(t);
   await expectCode(t, c.admin.deleteProject({ organization: "iam-admins", project: "iam-admins" }, c.auth), Code.FailedPrecondition);
-  t.is((await c.tokens.getJwks({ organization: "iam-admins", project: "iam-admins" })).keys.length, 1);
+  t.is((await c.tokens.getJwks({ organization: "iam-admins", project: "iam-admins" })).keys.length, 2);
   t.true((await verify(c, c.adminToken)).active);
   await c.admin.createOrganization({ id: "acme" }, c.auth);
   await expectCode(t, c.admin.deleteProject({ organization: "acme", project: "nope" }, c.auth), Code.NotFound, "missing project");
@@ -424,7 +427,7 @@ test("a project recreated with the same id gets a new key, and the deleted proje
   await c.admin.createProject({ organization: "acme", id: "shop" }, c.auth);
 
   const keys = (await c.tokens.getJwks(ACME)).keys;
-  t.is(keys.length, 1);
+  t.is(keys.length, 2, "one key of each algorithm");
   t.not(keys[0]!.kid, oldKid, "a new key");
   for (const token of [user.accessToken, machine.accessToken]) {
     const res = await verify(c, token);

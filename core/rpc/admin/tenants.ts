@@ -3,6 +3,7 @@ import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import { DEFAULT_TENANT, seedProjectAdministration } from "./default-tenant.js";
 import { issuerOf, type Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
+import { SIGNING_ALGS } from "../../tokens/keys.js";
 import type { ProjectRef } from "../../store/types.js";
 import { found, maskOf, toOrganization, toProject, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
@@ -113,18 +114,28 @@ function checkAudience(deps: Deps, ref: ProjectRef, audience: string): string {
   return value;
 }
 
-/** Keys a project may have verifying at once: rotation is refused beyond, until retired keys expire. */
+/**
+ * Keys of one algorithm a project may have verifying at once: rotation (which
+ * makes a key of each) is refused beyond, until retired keys expire.
+ */
 const MAX_LIVE_KEYS = 10;
 
 export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest): Out<typeof pb.RotateSigningKeyResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
-  const live = ((await deps.keys.jwks(r)) ?? []).length;
+  const keys = (await deps.keys.jwks(r)) ?? [];
+  const live = Math.max(0, ...SIGNING_ALGS.map((alg) => keys.filter((k) => k.alg === alg).length));
   if (live >= MAX_LIVE_KEYS) {
     throw new ConnectError(
-      `the project already has ${live} keys verifying tokens; rotate again once retired keys have expired`,
+      `the project already has ${live} keys of one algorithm verifying tokens; rotate again once retired keys have expired`,
       Code.FailedPrecondition,
     );
   }
   const rotated = await deps.store.transaction((store) => deps.keys.rotate(r, store));
-  return { kid: rotated.kid, retiredKid: rotated.retired[0] ?? "", retiredKeyExpiresAt: BigInt(rotated.retiredUntil) };
+  return {
+    kid: rotated.kid,
+    retiredKid: rotated.retired[0] ?? "",
+    retiredKeyExpiresAt: BigInt(rotated.retiredUntil),
+    kids: SIGNING_ALGS.map((alg) => rotated.kids[alg]),
+    retiredKids: rotated.retired,
+  };
 }
