@@ -53,6 +53,6 @@ test("a project may have at most 10 keys of one algorithm verifying at once; rot
     ],
     "the expired retired keys left; the new key and the one it retired of each algorithm remain",
   );
-  t.is(rotated.kid, rotated.kids[0]);
-  t.is(rotated.retiredKid, rotated.retiredKids[0]);
+  t.is(rotated.kid, rotated.kids[0]!);
+  t.is(rotated.retiredKid, rotated.retiredKids[0]!);
 });

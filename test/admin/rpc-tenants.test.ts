@@ -343,6 +343,62 @@ test("UpdateProject audience changes the aud of new access tokens", async (t) =>
   t.like(both.project, { name: "Shop", audience: "urn:shop" });
 });
 
+test("a project's access tokens are ES256 unless it chooses RS256 at creation or by UpdateProject; tokens of the other algorithm keep verifying", async (t) => {
+  const c = await startAdmin(t);
+  await c.admin.createOrganization({ id: "acme" }, c.auth);
+  const created = await c.admin.createProject({ organization: "acme", id: "shop", accessTokenSigningAlg: "RS256" }, c.auth);
+  t.is(created.project?.accessTokenSigningAlg, "RS256");
+  t.is((await c.admin.getProject(ACME, c.auth)).project?.accessTokenSigningAlg, "RS256");
+  t.deepEqual(
+    (await c.admin.listProjects({ organization: "acme" }, c.auth)).projects.map((p) => [p.id, p.accessTokenSigningAlg]),
+    [["shop", "RS256"]],
+  );
+  const app = await createApp(c, ACME, { grantTypes: ["client_credentials"], redirectUris: [] });
+  const [es256, rs256] = (await c.tokens.getJwks(ACME)).keys;
+  const rsToken = (await clientToken(c, ACME, app.id, app.secret)).accessToken;
+  t.like(decodeProtectedHeader(rsToken), { alg: "RS256", kid: rs256!.kid });
+  t.true((await verify(c, rsToken)).active);
+
+  const updated = await c.admin.updateProject({ ...ACME, accessTokenSigningAlg: "ES256", updateMask: { paths: ["access_token_signing_alg"] } }, c.auth);
+  t.like(updated.project, { name: "shop", audience: issuerOf(ACME), accessTokenSigningAlg: "ES256" });
+  const esToken = (await clientToken(c, ACME, app.id, app.secret)).accessToken;
+  t.like(decodeProtectedHeader(esToken), { alg: "ES256", kid: es256!.kid });
+  t.true((await verify(c, esToken)).active);
+  t.true((await verify(c, rsToken)).active, "a token of the former algorithm verifies until it expires");
+
+  await c.admin.updateProject({ ...ACME, accessTokenSigningAlg: "RS256", updateMask: { paths: ["access_token_signing_alg"] } }, c.auth);
+  const reset = await c.admin.updateProject({ ...ACME, accessTokenSigningAlg: "", updateMask: { paths: ["access_token_signing_alg"] } }, c.auth);
+  t.is(reset.project?.accessTokenSigningAlg, "ES256", "empty means the default");
+  const other = await c.admin.updateProject({ ...ACME, name: "Shop", accessTokenSigningAlg: "RS256", updateMask: { paths: ["name"] } }, c.auth);
+  t.like(other.project, { name: "Shop", accessTokenSigningAlg: "ES256" }, "outside the mask the algorithm stays");
+
+  await c.admin.createProject({ organization: "acme", id: "plain" }, c.auth);
+  t.is((await c.admin.getProject({ organization: "acme", project: "plain" }, c.auth)).project?.accessTokenSigningAlg, "ES256");
+});
+
+test("CreateProject and UpdateProject refuse an access token algorithm other than ES256 and RS256 with InvalidArgument, changing nothing", async (t) => {
+  const c = await startAdmin(t);
+  await createTenant(c, ACME);
+  for (const alg of ["HS256", "none", "rs256", "PS256", "EdDSA", " RS256"]) {
+    const create = await expectCode(
+      t,
+      c.admin.createProject({ organization: "acme", id: "other", accessTokenSigningAlg: alg }, c.auth),
+      Code.InvalidArgument,
+      `create ${alg}`,
+    );
+    t.is(create?.rawMessage, "access_token_signing_alg must be RS256 or ES256");
+    const update = await expectCode(
+      t,
+      c.admin.updateProject({ ...ACME, accessTokenSigningAlg: alg, updateMask: { paths: ["access_token_signing_alg"] } }, c.auth),
+      Code.InvalidArgument,
+      `update ${alg}`,
+    );
+    t.is(update?.rawMessage, "access_token_signing_alg must be RS256 or ES256");
+  }
+  await expectCode(t, c.admin.getProject({ organization: "acme", project: "other" }, c.auth), Code.NotFound, "no project was created");
+  t.is((await c.admin.getProject(ACME, c.auth)).project?.accessTokenSigningAlg, "ES256");
+});
+
 test("UpdateProject refuses a missing or unknown update_mask with InvalidArgument; a missing project is NotFound", async (t) => {
   const c = await startAdmin(t);
   await createTenant(c, ACME);

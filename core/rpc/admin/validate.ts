@@ -64,6 +64,7 @@ function isLoopback(hostname: string): boolean {
 
 /** An absolute URI without fragment, white space or credentials; `what` names it in the refusal. */
 function absoluteUri(what: string, value: string): URL {
+  if (value === "") throw invalid(`a ${what} must not be empty`);
   if (value.length > 2048) throw invalid(`a ${what} must be at most 2048 characters`);
   if (value.includes("#")) throw invalid(`${what} ${value} must not have a fragment`);
   if (/\s/.test(value)) throw invalid(`${what} ${value} must not contain white space`);
@@ -142,6 +143,7 @@ export function checkBackchannelLogoutUri(value: string): string {
 export function checkWebOrigins(values: readonly string[]): string[] {
   return checkUriList("web_origins", values, (value) => {
     const what = "web origin";
+    if (value === "") throw invalid(`a ${what} must not be empty`);
     if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(value)) {
       throw invalid(`${what} ${value} must be scheme://host[:port], with no path, query or fragment`);
     }
