@@ -17,6 +17,7 @@ import {
   type ConsentRecord,
   type GrantRecord,
   type LoginFailurePolicy,
+  type LogoutDeliveryRecord,
   type OrganizationRecord,
   type Page,
   type PermissionRecord,
@@ -24,6 +25,7 @@ import {
   type ProjectRef,
   type RefreshTokenRecord,
   type RoleRecord,
+  type SessionRecord,
   type SigningKeyRecord,
   type Store,
   type UserRecord,
@@ -58,6 +60,7 @@ const projectRecord = (ref: ProjectRef, over: Partial<ProjectRecord> = {}): Proj
   ...ref,
   name: `Project ${ref.project}`,
   audience: `https://api.example/${ref.organization}/${ref.project}`,
+  accessTokenSigningAlg: "ES256",
   createdAt: 1_700_000_100,
   ...over,
 });
@@ -74,6 +77,10 @@ const clientRecord = (ref: ProjectRef, id: string, over: Partial<ClientRecord> =
   rememberConsent: false,
   accessTokenTtl: 300,
   refreshTokenTtl: 86_400,
+  postLogoutRedirectUris: [],
+  backchannelLogoutUri: "",
+  idTokenSignedResponseAlg: "RS256",
+  webOrigins: [],
   createdAt: 1_700_000_200,
   ...over,
 });
@@ -83,6 +90,9 @@ const userRecord = (ref: ProjectRef, id: string, over: Partial<UserRecord> = {})
   id,
   name: `User ${id}`,
   email: `${id}@example.com`,
+  emailVerified: false,
+  givenName: "",
+  familyName: "",
   passwordHash: `$argon2id$v=19$m=64,t=1,p=1$salt$password-of-${id}`,
   enabled: true,
   createdAt: 1_700_000_300,
@@ -132,6 +142,11 @@ const requestRecord = (
   userId: null,
   authTime: null,
   offeredScopes: null,
+  sessionId: "",
+  acr: "",
+  amr: [],
+  claims: "",
+  forceConsent: false,
   createdAt: 1_000,
   expiresAt: 1_600,
   ...over,
@@ -148,6 +163,10 @@ const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<Authorizati
   codeChallengeMethod: "S256",
   nonce: `nonce-${codeHash}`,
   authTime: 990,
+  sessionId: "",
+  acr: "",
+  amr: [],
+  claims: "",
   createdAt: 1_000,
   expiresAt: 1_060,
   consumedAt: null,
@@ -163,6 +182,10 @@ const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {
   userId: "alice",
   scopes: ["openid", READ],
   authTime: 990,
+  sessionId: "",
+  acr: "",
+  amr: [],
+  claims: "",
   createdAt: 1_000,
   expiresAt: 100_000,
   revokedAt: null,
@@ -192,6 +215,37 @@ const consentRecord = (ref: ProjectRef, userId: string, clientId: string, scopes
   grantedAt,
 });
 
+const sessionRecord = (ref: ProjectRef, id: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
+  ...ref,
+  id,
+  secretHash: `secret-of-${ref.organization}.${ref.project}.${id}`,
+  userId: "alice",
+  authTime: 1_000,
+  amr: ["pwd"],
+  acr: "",
+  createdAt: 1_000,
+  lastSeenAt: 1_000,
+  expiresAt: 50_000,
+  clientAddress: "203.0.113.7",
+  userAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+  clients: [],
+  endedAt: null,
+  ...over,
+});
+
+const deliveryRecord = (ref: ProjectRef, sessionId: string, over: Partial<LogoutDeliveryRecord> = {}): LogoutDeliveryRecord => ({
+  ...ref,
+  sessionId,
+  clientId: "web",
+  uri: "https://app.example/backchannel-logout",
+  status: 200,
+  outcome: "delivered",
+  attempts: 1,
+  error: "",
+  at: 2_000,
+  ...over,
+});
+
 const ALL: Page = { after: "", limit: 1000 };
 
 /** Creates the project (and its organization when missing). */
@@ -219,6 +273,8 @@ interface Tenant {
   code: AuthorizationCodeRecord;
   request: AuthorizationRequestRecord;
   consent: ConsentRecord;
+  session: SessionRecord;
+  delivery: LogoutDeliveryRecord;
 }
 
 async function seedTenant(store: Store, ref: ProjectRef): Promise<Tenant> {
@@ -235,8 +291,10 @@ async function seedTenant(store: Store, ref: ProjectRef): Promise<Tenant> {
   const refresh = refreshRecord(`refresh-${tag}`, grant.id);
   const clientRefresh = refreshRecord(`client-refresh-${tag}`, clientGrant.id, { clientId: "svc" });
   const code = codeRecord(ref, `code-${tag}`, { grantId: null });
-  const request = requestRecord(ref, `request-${tag}`, { userId: "alice", authTime: 990, offeredScopes: [READ] });
+  const request = requestRecord(ref, `request-${tag}`, { userId: "alice", authTime: 990, offeredScopes: [READ], sessionId: "", acr: "", amr: [] });
   const consent = consentRecord(ref, "alice", "web", [READ]);
+  const session = sessionRecord(ref, "sid-1", { clients: ["web"] });
+  const delivery = deliveryRecord(ref, "sid-0");
   await store.createClient(web);
   await store.createClient(svc);
   await store.createUser(alice);
@@ -252,7 +310,9 @@ async function seedTenant(store: Store, ref: ProjectRef): Promise<Tenant> {
   await store.createAuthorizationCode(code);
   await store.createAuthorizationRequest(request);
   await store.rememberConsent(consent);
-  return { ref, project, web, svc, alice, permissions, role, key, grant, clientGrant, refresh, clientRefresh, code, request, consent };
+  await store.createSession(session);
+  await store.recordLogoutDelivery(delivery);
+  return { ref, project, web, svc, alice, permissions, role, key, grant, clientGrant, refresh, clientRefresh, code, request, consent, session, delivery };
 }
 
 /** What the store answers about everything a tenant seeded. */
@@ -276,6 +336,10 @@ async function tenantState(store: Store, x: Tenant) {
     code: await store.getAuthorizationCode(x.code.codeHash),
     request: await store.getAuthorizationRequest(x.request.idHash),
     consent: await store.getConsent(ref, "alice", "web"),
+    session: await store.getSession(ref, x.session.id),
+    sessionBySecret: await store.findSessionBySecret(x.session.secretHash),
+    sessions: await store.listUserSessions(ref, "alice"),
+    deliveries: await store.listLogoutDeliveries(ref, x.delivery.sessionId),
   };
 }
 
@@ -299,6 +363,10 @@ function seededState(x: Tenant): Awaited<ReturnType<typeof tenantState>> {
     code: x.code,
     request: x.request,
     consent: x.consent,
+    session: x.session,
+    sessionBySecret: x.session,
+    sessions: [x.session],
+    deliveries: [x.delivery],
   };
 }
 
@@ -321,6 +389,10 @@ const GONE: Awaited<ReturnType<typeof tenantState>> = {
   code: undefined,
   request: undefined,
   consent: undefined,
+  session: undefined,
+  sessionBySecret: undefined,
+  sessions: [],
+  deliveries: [],
 };
 
 /** Walks a listing page by page (`limit` rows each) and answers the ids of each page. */
@@ -628,15 +700,11 @@ export function storeContract(backend: StoreBackend): void {
     t.is(await store.recordFailedLogin("req-1"), 3);
     t.is(await store.recordFailedLogin("req-2"), 1, "counted per request");
     t.is(await store.recordFailedLogin("req-unknown"), 0);
-    await store.authenticateAuthorizationRequest("req-1", { userId: "alice", authTime: 1_050, offeredScopes: [READ, "openid"] });
-    t.deepEqual(await store.getAuthorizationRequest("req-1"), {
-      ...request,
-      userId: "alice",
-      authTime: 1_050,
-      offeredScopes: [READ, "openid"],
-    });
+    const login = { userId: "alice", authTime: 1_050, offeredScopes: [READ, "openid"], sessionId: "sid-1", acr: "urn:acr:pwd", amr: ["pwd", "mfa"] };
+    await store.authenticateAuthorizationRequest("req-1", login);
+    t.deepEqual(await store.getAuthorizationRequest("req-1"), { ...request, ...login });
     t.deepEqual(await store.getAuthorizationRequest("req-2"), other);
-    await t.notThrowsAsync(store.authenticateAuthorizationRequest("req-unknown", { userId: "x", authTime: 1, offeredScopes: [] }));
+    await t.notThrowsAsync(store.authenticateAuthorizationRequest("req-unknown", { userId: "x", authTime: 1, offeredScopes: [], sessionId: "", acr: "", amr: [] }));
     t.is(await store.getAuthorizationRequest("req-unknown"), undefined);
     t.is(await store.consumeAuthorizationRequest("req-1"), true);
     t.is(await store.getAuthorizationRequest("req-1"), undefined);
@@ -952,8 +1020,10 @@ export function storeContract(backend: StoreBackend): void {
     const bobGrant = grantRecord(A, "grant-bob", { userId: "bob" });
     const bobRefresh = refreshRecord("refresh-bob", "grant-bob");
     const bobCode = codeRecord(A, "code-bob", { userId: "bob" });
-    const bobRequest = requestRecord(A, "request-bob", { userId: "bob", authTime: 995, offeredScopes: [READ] });
+    const bobRequest = requestRecord(A, "request-bob", { userId: "bob", authTime: 995, offeredScopes: [READ], sessionId: "", acr: "", amr: [] });
     const bobConsent = consentRecord(A, "bob", "web", [READ]);
+    const bobSession = sessionRecord(A, "sid-bob", { userId: "bob" });
+    await store.createSession(bobSession);
     await store.createGrant(bobGrant);
     await store.createRefreshToken(bobRefresh);
     await store.createAuthorizationCode(bobCode);
@@ -972,6 +1042,10 @@ export function storeContract(backend: StoreBackend): void {
     t.is(await store.getConsent(A, "alice", "web"), undefined);
     t.deepEqual(await store.getRolesOf(A, { userId: "alice" }), []);
     t.deepEqual(await store.getUserPermissions(A, "alice"), []);
+    t.is(await store.getSession(A, a.session.id), undefined, "the user's sessions go with them");
+    t.is(await store.findSessionBySecret(a.session.secretHash), undefined);
+    t.deepEqual(await store.listLogoutDeliveries(A, a.delivery.sessionId), [a.delivery], "what was told of past logouts stays");
+    t.deepEqual(await store.getSession(A, "sid-bob"), bobSession);
     // The client grant (userId ""), the other user's rows and the other organization's alice stay.
     t.deepEqual(await store.getGrant(a.clientGrant.id), a.clientGrant);
     t.deepEqual(await store.getRefreshToken(a.clientRefresh.tokenHash), a.clientRefresh);
@@ -1184,7 +1258,7 @@ export function storeContract(backend: StoreBackend): void {
     const steps: [string, () => Promise<unknown>][] = [
       ["createAuthorizationRequest", () => store.createAuthorizationRequest(requestRecord(A, "req-1"))],
       ["recordFailedLogin", () => store.recordFailedLogin("req-1")],
-      ["authenticateAuthorizationRequest", () => store.authenticateAuthorizationRequest("req-1", { userId: "alice", authTime: 1, offeredScopes: [READ] })],
+      ["authenticateAuthorizationRequest", () => store.authenticateAuthorizationRequest("req-1", { userId: "alice", authTime: 1, offeredScopes: [READ], sessionId: "", acr: "", amr: [] })],
       ["consumeAuthorizationRequest", () => store.consumeAuthorizationRequest("req-1")],
       ["createAuthorizationCode", () => store.createAuthorizationCode(codeRecord(A, "code-1"))],
       ["createGrant", () => store.createGrant(grantRecord(A, "grant-1"))],
@@ -1198,6 +1272,13 @@ export function storeContract(backend: StoreBackend): void {
       ["revokeUserGrants", () => store.revokeUserGrants(A, "alice", 1_050)],
       ["recordLoginFailure", () => store.recordLoginFailure("user:alice", 1_060, { maxFailures: 1, windowSeconds: 60, lockoutSeconds: 60 })],
       ["clearLoginFailures", () => store.clearLoginFailures("user:alice")],
+      ["createSession", () => store.createSession(sessionRecord(A, "sid-1"))],
+      ["touchSession", () => store.touchSession(A, "sid-1", 1_070, "web")],
+      ["reauthenticateSession", () => store.reauthenticateSession(A, "sid-1", { secretHash: "s2", authTime: 1_080, amr: ["pwd"], acr: "", lastSeenAt: 1_080, expiresAt: 9_000 })],
+      ["endSession", () => store.endSession(A, "sid-1", 1_090)],
+      ["createSession", () => store.createSession(sessionRecord(A, "sid-2"))],
+      ["endUserSessions", () => store.endUserSessions(A, "alice", 1_100)],
+      ["recordLogoutDelivery", () => store.recordLogoutDelivery(deliveryRecord(A, "sid-1"))],
       ["purgeExpired (token state only)", () => store.purgeExpired(1_000_000)],
     ];
     const epoch = await store.getChangeEpoch();
@@ -1500,6 +1581,8 @@ export function storeContract(backend: StoreBackend): void {
       grants: 1,
       signing_keys: 1,
       login_failures: 3,
+      sessions: 0,
+      logout_deliveries: 0,
     });
 
     t.is(await store.getAuthorizationRequest("req-old"), undefined);
@@ -1529,6 +1612,8 @@ export function storeContract(backend: StoreBackend): void {
       grants: 0,
       signing_keys: 0,
       login_failures: 0,
+      sessions: 0,
+      logout_deliveries: 0,
     });
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
@@ -1538,10 +1623,398 @@ export function storeContract(backend: StoreBackend): void {
       grants: 1,
       signing_keys: 2,
       login_failures: 2,
+      sessions: 0,
+      logout_deliveries: 0,
     });
     t.is(await store.getAuthorizationCode("code-recent"), undefined);
     t.deepEqual(await store.getAuthorizationCode("code-live"), codes.live);
     t.deepEqual(await store.getRefreshToken("rt-live"), tokens.live);
     t.deepEqual(await store.listSigningKeys(A), [keys.current]);
+  });
+
+  sessionContract(it);
+}
+
+type It = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) => void;
+
+/** Sign-in sessions, their logout deliveries, and the OpenID fields of the other records. */
+function sessionContract(it: It): void {
+  /** A project with the web client and alice. */
+  const seed = async (store: Store, ref: ProjectRef = A) => {
+    await seedProject(store, ref);
+    await store.createClient(clientRecord(ref, "web"));
+    await store.createUser(userRecord(ref, "alice"));
+  };
+  const change = (secretHash: string, at: number) => ({ secretHash, authTime: at, amr: ["pwd", "otp"], acr: "urn:iam:mfa", lastSeenAt: at, expiresAt: at + 40_000 });
+
+  // ------------------------------------------------------------ OpenID fields
+
+  it("a project's access token algorithm round-trips; updateProject changes it only when given", async (t, store) => {
+    await store.createOrganization(orgRecord("org-a"));
+    const project = projectRecord(A, { accessTokenSigningAlg: "RS256" });
+    await store.createProject(project);
+    t.deepEqual(await store.getProject(A), project);
+    t.is(await store.updateProject(A, { name: "Renamed", audience: project.audience }), true);
+    t.deepEqual(await store.getProject(A), { ...project, name: "Renamed" }, "kept when not given");
+    t.is(await store.updateProject(A, { name: "Renamed", audience: project.audience, accessTokenSigningAlg: "ES256" }), true);
+    t.deepEqual(await store.getProject(A), { ...project, name: "Renamed", accessTokenSigningAlg: "ES256" });
+    t.deepEqual(await store.listProjects("org-a", ALL), [{ ...project, name: "Renamed", accessTokenSigningAlg: "ES256" }]);
+  });
+
+  it("a client's logout, ID token and CORS settings round-trip, and updateClient writes each of them", async (t, store) => {
+    await seedProject(store, A);
+    const client = clientRecord(A, "spa", {
+      type: "public",
+      secretHash: null,
+      postLogoutRedirectUris: ["https://app.example/bye", "https://app.example/bye?lang=fr"],
+      backchannelLogoutUri: "https://app.example/backchannel",
+      idTokenSignedResponseAlg: "ES256",
+      webOrigins: ["https://app.example", "http://127.0.0.1:5173"],
+    });
+    await store.createClient(client);
+    t.deepEqual(await store.getClient(A, "spa"), client);
+    const changed: ClientRecord = {
+      ...client,
+      postLogoutRedirectUris: [],
+      backchannelLogoutUri: "",
+      idTokenSignedResponseAlg: "RS256",
+      webOrigins: ["https://other.example"],
+    };
+    t.is(await store.updateClient(changed), true);
+    t.deepEqual(await store.getClient(A, "spa"), changed);
+    t.deepEqual(await store.listClients(A, ALL), [changed]);
+  });
+
+  it("a user's email_verified, given and family names round-trip, and updateUser writes them", async (t, store) => {
+    await seedProject(store, A);
+    const user = userRecord(A, "alice", { emailVerified: true, givenName: "Alice", familyName: "Liddell" });
+    await store.createUser(user);
+    t.deepEqual(await store.getUser(A, "alice"), user);
+    const changed = { ...user, name: "Alice L.", email: "al@example.com", emailVerified: false, givenName: "Ally", familyName: "", enabled: false };
+    t.is(await store.updateUser(changed), true);
+    t.deepEqual(await store.getUser(A, "alice"), changed);
+    t.deepEqual(await store.listUsers(A, ALL), [changed]);
+  });
+
+  it("requests, codes and grants carry their session, acr, amr and claims (and a request its forced consent)", async (t, store) => {
+    await seed(store);
+    await store.createSession(sessionRecord(A, "sid-1"));
+    const claims = JSON.stringify({ id_token: { email: { essential: true } }, userinfo: { given_name: null } });
+    const oidc = { sessionId: "sid-1", acr: "urn:iam:mfa", amr: ["pwd", "otp"], claims };
+    const request = requestRecord(A, "req-1", { ...oidc, forceConsent: true, userId: "alice", authTime: 990, offeredScopes: [READ] });
+    await store.createAuthorizationRequest(request);
+    t.deepEqual(await store.getAuthorizationRequest("req-1"), request);
+    const code = codeRecord(A, "code-1", oidc);
+    await store.createAuthorizationCode(code);
+    t.deepEqual(await store.getAuthorizationCode("code-1"), code);
+    const grant = grantRecord(A, "grant-1", oidc);
+    await store.createGrant(grant);
+    t.deepEqual(await store.getGrant("grant-1"), grant);
+    t.is(await store.consumeAuthorizationCode("code-1", "grant-1", 1_010), true);
+    t.deepEqual(await store.getAuthorizationCode("code-1"), { ...code, consumedAt: 1_010, grantId: "grant-1" });
+  });
+
+  // ------------------------------------------------------------ sessions
+
+  it("a session round-trips, found by its secret and by its id in its own project only", async (t, store) => {
+    await seed(store);
+    await seed(store, B);
+    const session = sessionRecord(A, "sid-1", { amr: ["pwd", "otp"], acr: "urn:iam:mfa", clients: ["web"], userAgent: "curl/8 \u00e9" });
+    await store.createSession(session);
+    t.deepEqual(await store.getSession(A, "sid-1"), session);
+    t.deepEqual(await store.findSessionBySecret(session.secretHash), session);
+    t.is(await store.getSession(B, "sid-1"), undefined, "another organization's project of the same id");
+    t.is(await store.getSession(A, "sid-2"), undefined);
+    t.is(await store.findSessionBySecret("secret-of-nobody"), undefined);
+    t.is(await store.findSessionBySecret(""), undefined);
+  });
+
+  it("a session of a taken id or secret is AlreadyExists; the same id in another project is not; an unknown user is refused", async (t, store) => {
+    await seed(store);
+    await seed(store, B);
+    const session = sessionRecord(A, "sid-1");
+    await store.createSession(session);
+    await t.throwsAsync(store.createSession(sessionRecord(A, "sid-1", { secretHash: "other" })), exists);
+    await t.throwsAsync(store.createSession(sessionRecord(A, "sid-2", { secretHash: session.secretHash })), exists);
+    t.deepEqual(await store.getSession(A, "sid-1"), session);
+    t.is(await store.getSession(A, "sid-2"), undefined);
+    const other = sessionRecord(B, "sid-1");
+    await store.createSession(other);
+    t.deepEqual(await store.getSession(B, "sid-1"), other);
+    await t.throwsAsync(store.createSession(sessionRecord(A, "sid-3", { userId: "nobody" })), { any: true });
+    t.is(await store.getSession(A, "sid-3"), undefined);
+  });
+
+  it("listUserSessions answers the user's live sessions newest first, none of another user or project", async (t, store) => {
+    await seed(store);
+    await seed(store, A2);
+    await store.createUser(userRecord(A, "bob"));
+    const older = sessionRecord(A, "sid-b", { createdAt: 1_000 });
+    const newer = sessionRecord(A, "sid-a", { createdAt: 2_000 });
+    const tieLow = sessionRecord(A, "sid-c", { createdAt: 1_500 });
+    const tieHigh = sessionRecord(A, "sid-d", { createdAt: 1_500 });
+    for (const x of [older, newer, tieLow, tieHigh]) await store.createSession(x);
+    await store.createSession(sessionRecord(A, "sid-bob", { userId: "bob", createdAt: 3_000 }));
+    await store.createSession(sessionRecord(A2, "sid-elsewhere", { createdAt: 3_000 }));
+    t.deepEqual(await store.listUserSessions(A, "alice"), [newer, tieHigh, tieLow, older]);
+    t.deepEqual(await store.endSession(A, "sid-a", 2_500), newer);
+    t.deepEqual(await store.listUserSessions(A, "alice"), [tieHigh, tieLow, older], "an ended session is not listed");
+    t.deepEqual(await store.listUserSessions(A, "nobody"), []);
+  });
+
+  it("touchSession moves lastSeenAt (never back) and adds a client once, in the order of first sign-in", async (t, store) => {
+    await seed(store);
+    const session = sessionRecord(A, "sid-1");
+    await store.createSession(session);
+    t.is(await store.touchSession(A, "sid-1", 1_100, "web"), true);
+    t.is(await store.touchSession(A, "sid-1", 1_200, "app"), true);
+    t.is(await store.touchSession(A, "sid-1", 1_300, "web"), true);
+    t.is(await store.touchSession(A, "sid-1", 1_150, null), true);
+    t.deepEqual(await store.getSession(A, "sid-1"), { ...session, lastSeenAt: 1_300, clients: ["web", "app"] });
+    t.is(await store.touchSession(A, "sid-2", 1_400, "web"), false, "unknown");
+    t.is(await store.touchSession(B, "sid-1", 1_400, "web"), false, "another project's");
+    t.deepEqual(await store.getSession(A, "sid-1"), { ...session, lastSeenAt: 1_300, clients: ["web", "app"] });
+  });
+
+  it("concurrent touches of one session each add their client: none lost, none twice", async (t, store) => {
+    await seed(store);
+    await store.createSession(sessionRecord(A, "sid-1"));
+    const clients = Array.from({ length: 12 }, (_, i) => `client-${String(i).padStart(2, "0")}`);
+    const touches = [...clients, ...clients].map((c, i) => store.touchSession(A, "sid-1", 1_000 + i, c));
+    t.true((await within(Promise.all(touches), "concurrent touches")).every(Boolean));
+    const after = (await store.getSession(A, "sid-1"))!;
+    t.deepEqual([...after.clients].sort(), clients);
+    t.is(after.lastSeenAt, 1_000 + touches.length - 1);
+  });
+
+  it("reauthenticateSession gives a live session a new secret, auth time, amr and acr; the old secret finds nothing", async (t, store) => {
+    await seed(store);
+    const session = sessionRecord(A, "sid-1", { clients: ["web"] });
+    await store.createSession(session);
+    t.is(await store.reauthenticateSession(A, "sid-1", change("secret-new", 5_000)), true);
+    const renewed = { ...session, ...change("secret-new", 5_000) };
+    t.deepEqual(await store.findSessionBySecret("secret-new"), renewed);
+    t.deepEqual(await store.getSession(A, "sid-1"), renewed, "the sid stays, and its clients");
+    t.is(await store.findSessionBySecret(session.secretHash), undefined, "no fixation: the old secret is gone");
+    t.is(await store.reauthenticateSession(A, "sid-2", change("secret-x", 5_000)), false, "unknown");
+    t.is(await store.findSessionBySecret("secret-x"), undefined);
+  });
+
+  it("reauthenticateSession to a secret another session holds is AlreadyExists and changes nothing", async (t, store) => {
+    await seed(store);
+    const one = sessionRecord(A, "sid-1");
+    const two = sessionRecord(A, "sid-2");
+    await store.createSession(one);
+    await store.createSession(two);
+    await t.throwsAsync(store.reauthenticateSession(A, "sid-1", change(two.secretHash, 5_000)), exists);
+    t.deepEqual(await store.getSession(A, "sid-1"), one);
+    t.deepEqual(await store.findSessionBySecret(two.secretHash), two);
+  });
+
+  it("endSession ends it, revokes the grants made in it with their refresh tokens, and leaves every other grant", async (t, store) => {
+    await seed(store);
+    await store.createUser(userRecord(A, "bob"));
+    await store.createClient(clientRecord(A, "svc"));
+    const session = sessionRecord(A, "sid-1", { clients: ["web", "app"] });
+    const sibling = sessionRecord(A, "sid-2");
+    await store.createSession(session);
+    await store.createSession(sibling);
+    const inIt = grantRecord(A, "grant-in", { sessionId: "sid-1" });
+    const inItToo = grantRecord(A, "grant-in-2", { sessionId: "sid-1", clientId: "svc" });
+    const alreadyRevoked = grantRecord(A, "grant-revoked", { sessionId: "sid-1", revokedAt: 1_500 });
+    const inSibling = grantRecord(A, "grant-sibling", { sessionId: "sid-2" });
+    const noSession = grantRecord(A, "grant-none");
+    const client = clientGrantRecord(A, "grant-client");
+    for (const g of [inIt, inItToo, alreadyRevoked, inSibling, noSession, client]) await store.createGrant(g);
+    const tokens = {
+      inIt: refreshRecord("rt-in", "grant-in"),
+      rotated: refreshRecord("rt-rotated", "grant-in", { rotatedAt: 1_700 }),
+      inItToo: refreshRecord("rt-in-2", "grant-in-2"),
+      inSibling: refreshRecord("rt-sibling", "grant-sibling"),
+      noSession: refreshRecord("rt-none", "grant-none"),
+    };
+    for (const r of Object.values(tokens)) await store.createRefreshToken(r);
+
+    t.deepEqual(await store.endSession(A, "sid-1", 2_000), session, "answers the session as it was");
+    t.deepEqual(await store.getSession(A, "sid-1"), { ...session, endedAt: 2_000 });
+    t.deepEqual(await store.findSessionBySecret(session.secretHash), { ...session, endedAt: 2_000 }, "still found by its secret, ended");
+    t.deepEqual(await store.getGrant("grant-in"), { ...inIt, revokedAt: 2_000 });
+    t.deepEqual(await store.getGrant("grant-in-2"), { ...inItToo, revokedAt: 2_000 });
+    t.deepEqual(await store.getGrant("grant-revoked"), alreadyRevoked, "an earlier revocation keeps its time");
+    t.deepEqual(await store.getRefreshToken("rt-in"), { ...tokens.inIt, rotatedAt: 2_000 });
+    t.deepEqual(await store.getRefreshToken("rt-rotated"), tokens.rotated);
+    t.deepEqual(await store.getRefreshToken("rt-in-2"), { ...tokens.inItToo, rotatedAt: 2_000 });
+    // Another session's grants, grants made in none, the client grant: untouched.
+    t.deepEqual(await store.getGrant("grant-sibling"), inSibling);
+    t.deepEqual(await store.getGrant("grant-none"), noSession);
+    t.deepEqual(await store.getGrant("grant-client"), client);
+    t.deepEqual(await store.getRefreshToken("rt-sibling"), tokens.inSibling);
+    t.deepEqual(await store.getRefreshToken("rt-none"), tokens.noSession);
+    t.deepEqual(await store.getSession(A, "sid-2"), sibling);
+
+    t.is(await store.endSession(A, "sid-1", 3_000), undefined, "ending twice answers undefined");
+    t.deepEqual(await store.getSession(A, "sid-1"), { ...session, endedAt: 2_000 }, "and keeps the first end");
+    t.is(await store.endSession(A, "sid-unknown", 3_000), undefined);
+    t.is(await store.endSession(B, "sid-2", 3_000), undefined, "another project's id");
+    t.deepEqual(await store.listUserSessions(A, "alice"), [sibling]);
+  });
+
+  it("an ended session can be neither touched nor reauthenticated", async (t, store) => {
+    await seed(store);
+    const session = sessionRecord(A, "sid-1", { clients: ["web"] });
+    await store.createSession(session);
+    await store.endSession(A, "sid-1", 2_000);
+    t.is(await store.touchSession(A, "sid-1", 2_100, "app"), false);
+    t.is(await store.reauthenticateSession(A, "sid-1", change("secret-new", 2_200)), false);
+    t.deepEqual(await store.getSession(A, "sid-1"), { ...session, endedAt: 2_000 });
+    t.is(await store.findSessionBySecret("secret-new"), undefined);
+  });
+
+  it("of two ends of one session at once, exactly one answers it; touches racing the end never revive it", async (t, store) => {
+    await seed(store);
+    const session = sessionRecord(A, "sid-1");
+    await store.createSession(session);
+    await store.createGrant(grantRecord(A, "grant-1", { sessionId: "sid-1" }));
+    const touches = Array.from({ length: 6 }, (_, i) => store.touchSession(A, "sid-1", 1_500 + i, `c${i}`));
+    const ends = [store.endSession(A, "sid-1", 2_000), store.endSession(A, "sid-1", 2_000)];
+    const [endings] = await within(Promise.all([Promise.all(ends), Promise.all(touches)]), "ends and touches");
+    t.is(endings.filter((e) => e !== undefined).length, 1);
+    const after = (await store.getSession(A, "sid-1"))!;
+    t.is(after.endedAt, 2_000);
+    t.is((await store.getGrant("grant-1"))!.revokedAt, 2_000);
+    t.is(await store.touchSession(A, "sid-1", 3_000, "late"), false);
+  });
+
+  it("a grant written in an ended or unknown session is written revoked; in a live one, live", async (t, store) => {
+    await seed(store);
+    await store.createSession(sessionRecord(A, "sid-live"));
+    await store.createSession(sessionRecord(A, "sid-ended"));
+    await store.endSession(A, "sid-ended", 1_500);
+    const live = grantRecord(A, "grant-live", { sessionId: "sid-live" });
+    const late = grantRecord(A, "grant-late", { sessionId: "sid-ended" });
+    const lost = grantRecord(A, "grant-lost", { sessionId: "sid-unknown" });
+    const revoked = grantRecord(A, "grant-revoked", { sessionId: "sid-ended", revokedAt: 1_200 });
+    for (const g of [live, late, lost, revoked]) await store.createGrant(g);
+    t.deepEqual(await store.getGrant("grant-live"), live);
+    t.deepEqual(await store.getGrant("grant-late"), { ...late, revokedAt: 1_500 }, "revoked when its session ended");
+    t.deepEqual(await store.getGrant("grant-lost"), { ...lost, revokedAt: lost.createdAt }, "revoked as it is written");
+    t.deepEqual(await store.getGrant("grant-revoked"), revoked, "a revocation given is kept");
+  });
+
+  it("endUserSessions ends every live session of the user with their grants, newest first; others' stay", async (t, store) => {
+    await seed(store);
+    await seed(store, A2);
+    await store.createUser(userRecord(A, "bob"));
+    const first = sessionRecord(A, "sid-1", { createdAt: 1_000, clients: ["web"] });
+    const second = sessionRecord(A, "sid-2", { createdAt: 1_100 });
+    const ended = sessionRecord(A, "sid-0", { createdAt: 900 });
+    const bobs = sessionRecord(A, "sid-bob", { userId: "bob" });
+    const elsewhere = sessionRecord(A2, "sid-1");
+    for (const x of [first, second, ended, bobs, elsewhere]) await store.createSession(x);
+    await store.endSession(A, "sid-0", 1_200);
+    const grants = {
+      first: grantRecord(A, "grant-1", { sessionId: "sid-1" }),
+      second: grantRecord(A, "grant-2", { sessionId: "sid-2" }),
+      bob: grantRecord(A, "grant-bob", { userId: "bob", sessionId: "sid-bob" }),
+      elsewhere: grantRecord(A2, "grant-elsewhere", { sessionId: "sid-1" }),
+      none: grantRecord(A, "grant-none"),
+    };
+    for (const g of Object.values(grants)) await store.createGrant(g);
+    await store.createRefreshToken(refreshRecord("rt-2", "grant-2"));
+
+    t.deepEqual(await store.endUserSessions(A, "alice", 2_000), [second, first]);
+    t.deepEqual(await store.listUserSessions(A, "alice"), []);
+    t.deepEqual(await store.getSession(A, "sid-0"), { ...ended, endedAt: 1_200 }, "an earlier end keeps its time");
+    t.deepEqual(await store.getGrant("grant-1"), { ...grants.first, revokedAt: 2_000 });
+    t.deepEqual(await store.getGrant("grant-2"), { ...grants.second, revokedAt: 2_000 });
+    t.is((await store.getRefreshToken("rt-2"))!.rotatedAt, 2_000);
+    t.deepEqual(await store.getGrant("grant-bob"), grants.bob);
+    t.deepEqual(await store.getGrant("grant-elsewhere"), grants.elsewhere, "the same sid in another project");
+    t.deepEqual(await store.getGrant("grant-none"), grants.none);
+    t.deepEqual(await store.listUserSessions(A, "bob"), [bobs]);
+    t.deepEqual(await store.listUserSessions(A2, "alice"), [elsewhere]);
+    t.deepEqual(await store.endUserSessions(A, "alice", 3_000), [], "nothing left to end");
+    t.deepEqual(await store.endUserSessions(A, "nobody", 3_000), []);
+  });
+
+  it("ending a session inside a transaction that fails ends nothing and revokes nothing", async (t, store) => {
+    await seed(store);
+    const session = sessionRecord(A, "sid-1");
+    await store.createSession(session);
+    const grant = grantRecord(A, "grant-1", { sessionId: "sid-1" });
+    await store.createGrant(grant);
+    await t.throwsAsync(
+      store.transaction(async (s) => {
+        await s.endSession(A, "sid-1", 2_000);
+        throw new Error("abort");
+      }),
+      { message: "abort" },
+    );
+    t.deepEqual(await store.getSession(A, "sid-1"), session);
+    t.deepEqual(await store.getGrant("grant-1"), grant);
+  });
+
+  // ------------------------------------------------------------ logout deliveries
+
+  it("logout deliveries are recorded and listed oldest first, per session of a project", async (t, store) => {
+    await seed(store);
+    await seed(store, B);
+    const deliveries = [
+      deliveryRecord(A, "sid-1", { at: 2_000 }),
+      deliveryRecord(A, "sid-1", { clientId: "app", uri: "https://app2.example/bcl", status: 0, outcome: "failed", attempts: 3, error: "timeout after 5 s", at: 2_010 }),
+      deliveryRecord(A, "sid-1", { clientId: "api", status: 503, outcome: "failed", attempts: 2, error: "HTTP 503", at: 2_010 }),
+    ];
+    for (const d of deliveries) await store.recordLogoutDelivery(d);
+    await store.recordLogoutDelivery(deliveryRecord(A, "sid-2"));
+    await store.recordLogoutDelivery(deliveryRecord(B, "sid-1", { at: 1_000 }));
+    t.deepEqual(await store.listLogoutDeliveries(A, "sid-1"), deliveries, "by time, then in the order recorded");
+    t.deepEqual(await store.listLogoutDeliveries(B, "sid-1"), [deliveryRecord(B, "sid-1", { at: 1_000 })]);
+    t.deepEqual(await store.listLogoutDeliveries(A, "sid-unknown"), []);
+    await t.throwsAsync(store.recordLogoutDelivery(deliveryRecord(A, "sid-1", { outcome: "lost" as "failed" })), { any: true });
+  });
+
+  // ------------------------------------------------------------ purge
+
+  it("purgeExpired deletes sessions past their end or ended over a day ago, and deliveries older than 30 days", async (t, store) => {
+    await seed(store);
+    const now = 10_000_000;
+    const day = 86_400;
+    const sessions = {
+      expired: sessionRecord(A, "sid-expired", { expiresAt: now - 1 }),
+      edge: sessionRecord(A, "sid-edge", { expiresAt: now }),
+      live: sessionRecord(A, "sid-live", { expiresAt: now + 1_000 }),
+      endedLongAgo: sessionRecord(A, "sid-ended-long", { expiresAt: now + 1_000 }),
+      endedADay: sessionRecord(A, "sid-ended-day", { expiresAt: now + 1_000 }),
+      endedRecently: sessionRecord(A, "sid-ended-recent", { expiresAt: now + 1_000 }),
+    };
+    for (const x of Object.values(sessions)) await store.createSession(x);
+    await store.endSession(A, "sid-ended-long", now - day - 1);
+    await store.endSession(A, "sid-ended-day", now - day);
+    await store.endSession(A, "sid-ended-recent", now - 60);
+    const deliveries = {
+      old: deliveryRecord(A, "sid-old", { at: now - 30 * day - 1 }),
+      edge: deliveryRecord(A, "sid-edge", { at: now - 30 * day }),
+      recent: deliveryRecord(A, "sid-recent", { at: now - day }),
+    };
+    for (const d of Object.values(deliveries)) await store.recordLogoutDelivery(d);
+
+    const purged = await store.purgeExpired(now);
+    t.is(purged.sessions, 2);
+    t.is(purged.logout_deliveries, 1);
+    t.is(await store.getSession(A, "sid-expired"), undefined);
+    t.is(await store.findSessionBySecret(sessions.expired.secretHash), undefined);
+    t.is(await store.getSession(A, "sid-ended-long"), undefined);
+    t.deepEqual(await store.getSession(A, "sid-edge"), sessions.edge);
+    t.deepEqual(await store.getSession(A, "sid-live"), sessions.live);
+    t.deepEqual(await store.getSession(A, "sid-ended-day"), { ...sessions.endedADay, endedAt: now - day });
+    t.deepEqual(await store.getSession(A, "sid-ended-recent"), { ...sessions.endedRecently, endedAt: now - 60 });
+    t.deepEqual(await store.listLogoutDeliveries(A, "sid-old"), []);
+    t.deepEqual(await store.listLogoutDeliveries(A, "sid-edge"), [deliveries.edge]);
+    t.deepEqual(await store.listLogoutDeliveries(A, "sid-recent"), [deliveries.recent]);
+
+    const later = await store.purgeExpired(now + day);
+    t.is(later.sessions, 4, "a day on, every one is past its absolute end");
+    t.is(later.logout_deliveries, 1);
+    t.deepEqual(await store.listUserSessions(A, "alice"), []);
   });
 }

@@ -1,10 +1,13 @@
-/** The store contract (contract.ts) on the SQLite store. */
+/** The store contract (contract.ts) on the SQLite store, and the upgrade of a database of the previous schema. */
 import { join } from "node:path";
-import type { ExecutionContext } from "ava";
+import test, { type ExecutionContext } from "ava";
+import Database from "better-sqlite3";
+import { migrations } from "../../core/store/sqlite/migrations.js";
 import { openSqliteStore } from "../../core/store/sqlite/store.js";
 import type { Store } from "../../core/store/types.js";
 import { tempDir } from "../helpers.js";
 import { storeContract } from "./contract.js";
+import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** How long closing may take before the test fails (a transaction that never ends keeps close waiting). */
 const CLOSE_TIMEOUT_MS = 5_000;
@@ -36,3 +39,27 @@ async function open(t: ExecutionContext): Promise<Store> {
 }
 
 storeContract({ name: "sqlite", open });
+
+/** Migrations 1 to 3 held the schema before sign-in sessions. */
+const PREVIOUS_VERSION = 3;
+
+test("sqlite: a database of the previous schema upgrades in place, every new field at its default", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const path = join(dir, "iam.db");
+  const old = new Database(path);
+  old.pragma("foreign_keys = ON");
+  old.transaction(() => {
+    for (const migration of migrations.slice(0, PREVIOUS_VERSION)) old.exec(migration);
+    old.pragma(`user_version = ${PREVIOUS_VERSION}`);
+    old.exec(previousRows((values) => `'${JSON.stringify(values)}'`, (value) => (value ? "1" : "0")));
+  })();
+  old.close();
+
+  const store = openSqliteStore(path);
+  t.teardown(() => store.close());
+  await checkUpgraded(t, store);
+  const upgraded = new Database(path, { readonly: true });
+  t.teardown(() => upgraded.close());
+  t.is(upgraded.pragma("user_version", { simple: true }), migrations.length);
+});
