@@ -184,6 +184,74 @@ test("UpdateUser with update_mask changes only the named fields", async (t) => {
   t.false((await c.admin.getUser({ ...ACME, userId: "alice" }, c.auth)).user?.enabled);
 });
 
+test("CreateUser stores email_verified, given_name and family_name; GetUser and ListUsers answer them; they default to false and empty", async (t) => {
+  const c = await tenant(t);
+  const profile = { email: "alice@acme.example", emailVerified: true, givenName: "Alice", familyName: "Liddell" };
+  const created = await c.admin.createUser({ ...ACME, userId: "alice", password: "alice-password", ...profile }, c.auth);
+  t.like(created.user, { id: "alice", ...profile });
+  t.like((await c.admin.getUser({ ...ACME, userId: "alice" }, c.auth)).user, profile);
+  const plain = await c.admin.createUser({ ...ACME, userId: "bob", email: "bob@acme.example", password: "bob-password" }, c.auth);
+  t.like(plain.user, { emailVerified: false, givenName: "", familyName: "" });
+  t.deepEqual(
+    (await c.admin.listUsers(ACME, c.auth)).users.map((u) => [u.id, u.emailVerified, u.givenName, u.familyName]),
+    [
+      ["alice", true, "Alice", "Liddell"],
+      ["bob", false, "", ""],
+    ],
+  );
+});
+
+test("UpdateUser changes email_verified, given_name and family_name named in update_mask; a new email address is unverified unless the mask says otherwise", async (t) => {
+  const c = await tenant(t);
+  const ref = { ...ACME, userId: "alice" };
+  await c.admin.createUser({ ...ref, email: "alice@acme.example", password: "alice-password" }, c.auth);
+  const named = await c.admin.updateUser(
+    { ...ref, emailVerified: true, givenName: "Alice", familyName: "Liddell", name: "ignored", updateMask: { paths: ["email_verified", "given_name", "family_name"] } },
+    c.auth,
+  );
+  t.like(named.user, { name: "alice", email: "alice@acme.example", emailVerified: true, givenName: "Alice", familyName: "Liddell" });
+  t.like((await c.admin.getUser(ref, c.auth)).user, { emailVerified: true, givenName: "Alice", familyName: "Liddell" });
+
+  const same = await c.admin.updateUser({ ...ref, email: "alice@acme.example", updateMask: { paths: ["email"] } }, c.auth);
+  t.true(same.user?.emailVerified, "the same address stays verified");
+  const moved = await c.admin.updateUser({ ...ref, email: "al@wonder.example", updateMask: { paths: ["email"] } }, c.auth);
+  t.like(moved.user, { email: "al@wonder.example", emailVerified: false, givenName: "Alice" }, "whoever verified the old address did not verify the new one");
+  const verified = await c.admin.updateUser({ ...ref, email: "alice@wonder.example", emailVerified: true, updateMask: { paths: ["email", "email_verified"] } }, c.auth);
+  t.like(verified.user, { email: "alice@wonder.example", emailVerified: true });
+  const cleared = await c.admin.updateUser({ ...ref, givenName: "", familyName: "", emailVerified: false, updateMask: { paths: ["given_name", "family_name", "email_verified"] } }, c.auth);
+  t.like(cleared.user, { email: "alice@wonder.example", emailVerified: false, givenName: "", familyName: "" });
+});
+
+test("CreateUser and UpdateUser refuse email_verified without an email address and names too long or with control characters, with InvalidArgument, changing nothing", async (t) => {
+  const c = await tenant(t);
+  const ref = { ...ACME, userId: "alice" };
+  const refusals: [string, Record<string, unknown>, string][] = [
+    ["verified without email", { emailVerified: true }, "email_verified needs an email address"],
+    ["given_name of 201 characters", { givenName: "a".repeat(201) }, "given_name must be at most 200 characters"],
+    ["family_name with a control character", { familyName: "Lid\u0000dell" }, "family_name must not contain control characters"],
+    ["given_name with a bidirectional override", { givenName: "Ali\u202Ece" }, "given_name must not contain control characters"],
+  ];
+  for (const [what, fields, message] of refusals) {
+    const err = await expectCode(t, c.admin.createUser({ ...ref, password: "alice-password", ...fields }, c.auth), Code.InvalidArgument, what);
+    t.is(err?.rawMessage, message, what);
+  }
+  await expectCode(t, c.admin.getUser(ref, c.auth), Code.NotFound, "nothing was created");
+
+  await c.admin.createUser({ ...ref, password: "alice-password", email: "alice@acme.example", emailVerified: true, givenName: "Alice" }, c.auth);
+  const updates: [string, Record<string, unknown>, string[], string][] = [
+    ["email removed while verified", { email: "" , emailVerified: true }, ["email", "email_verified"], "email_verified needs an email address"],
+    ["given_name of 201 characters", { givenName: "a".repeat(201) }, ["given_name"], "given_name must be at most 200 characters"],
+    ["family_name with a control character", { familyName: "x\u0007" }, ["family_name"], "family_name must not contain control characters"],
+  ];
+  for (const [what, fields, paths, message] of updates) {
+    const err = await expectCode(t, c.admin.updateUser({ ...ref, ...fields, updateMask: { paths } }, c.auth), Code.InvalidArgument, what);
+    t.is(err?.rawMessage, message, what);
+  }
+  t.like((await c.admin.getUser(ref, c.auth)).user, { email: "alice@acme.example", emailVerified: true, givenName: "Alice", familyName: "" }, "nothing changed");
+  const unverifiedNoEmail = await c.admin.updateUser({ ...ref, email: "", updateMask: { paths: ["email"] } }, c.auth);
+  t.like(unverifiedNoEmail.user, { email: "", emailVerified: false }, "removing the address removes its verification");
+});
+
 test("UpdateUser refuses a missing or unknown update_mask with InvalidArgument; a missing user is NotFound", async (t) => {
   const c = await tenant(t);
   await c.admin.createUser({ ...ACME, userId: "alice", name: "Alice", password: "alice-password" }, c.auth);
