@@ -6,6 +6,7 @@ import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { propagateRequestId } from "../wire/request-id.js";
 import type { HttpMetrics, Logger } from "../wire/observe.js";
+import { anyOrigin, registeredOrigins } from "./cors.js";
 import { PREFIX, type EndpointDeps } from "./endpoint.js";
 import { authorize } from "./endpoints/authorize.js";
 import { consent } from "./endpoints/consent.js";
@@ -71,10 +72,18 @@ export function createGateway(options: GatewayOptions): Koa {
   probes.get("/readyz", readyz(deps));
   app.use(probes.routes());
 
+  // CORS (cors.ts): the public documents for any page; what a single-page
+  // application calls with its tokens for the project's web origins only.
+  // The authorization, sign-in and consent endpoints have none, ever.
+  const publicDocument = anyOrigin(["GET"]);
+  const tokenCall = registeredOrigins(deps, ["POST"], ["authorization", "content-type"]);
+  const userinfoCall = registeredOrigins(deps, ["GET", "POST"], ["authorization", "content-type"]);
+
   // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the
   // well-known path inserted between host and issuer path.
   const wellKnown = new Router();
-  wellKnown.get(`/.well-known/oauth-authorization-server${PREFIX}`, discovery(deps));
+  wellKnown.get(`/.well-known/oauth-authorization-server${PREFIX}`, publicDocument.answer, discovery(deps));
+  wellKnown.options(`/.well-known/oauth-authorization-server${PREFIX}`, publicDocument.preflight);
   app.use(wellKnown.routes());
 
   // A project's endpoints, in the order of the flow.
@@ -86,14 +95,20 @@ export function createGateway(options: GatewayOptions): Koa {
   // RP-Initiated Logout: pages for the browser, so no CORS.
   project.get("/logout", endSession(deps));
   project.post("/logout", endSession(deps));
-  project.post("/token", token(deps));
+  project.post("/token", tokenCall.answer, token(deps));
+  project.options("/token", tokenCall.preflight);
   project.post("/introspect", introspect(deps));
-  project.post("/revoke", revoke(deps));
-  project.get("/userinfo", userinfo(deps));
-  project.post("/userinfo", userinfo(deps));
-  project.get("/.well-known/openid-configuration", discovery(deps));
-  project.get("/.well-known/oauth-authorization-server", discovery(deps));
-  project.get("/.well-known/jwks.json", jwks(deps));
+  project.post("/revoke", tokenCall.answer, revoke(deps));
+  project.options("/revoke", tokenCall.preflight);
+  project.get("/userinfo", userinfoCall.answer, userinfo(deps));
+  project.post("/userinfo", userinfoCall.answer, userinfo(deps));
+  project.options("/userinfo", userinfoCall.preflight);
+  for (const path of ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]) {
+    project.get(path, publicDocument.answer, discovery(deps));
+    project.options(path, publicDocument.preflight);
+  }
+  project.get("/.well-known/jwks.json", publicDocument.answer, jwks(deps));
+  project.options("/.well-known/jwks.json", publicDocument.preflight);
   app.use(project.routes());
   app.use(project.allowedMethods());
   // Koa's own error output would print stack traces in development: never.

@@ -22,13 +22,6 @@ export function publicJson(ctx: Context, body: unknown): void {
   ctx.body = body;
 }
 
-/** 200 with an empty body, never cached (RFC 7009 §2.2). */
-export function emptyAnswer(ctx: Context): void {
-  ctx.set({ "Cache-Control": "no-store", Pragma: "no-cache" });
-  ctx.status = 200;
-  ctx.body = "";
-}
-
 /** Plain text of its own media type, never cached: the metrics. */
 export function text(ctx: Context, status: number, type: string, body: string): void {
   ctx.set("Cache-Control", "no-store");

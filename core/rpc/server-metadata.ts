@@ -5,7 +5,34 @@ import { issuerOf, type Deps } from "../deps.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
 import { GRANTS } from "../grants/registry.js";
 import { ADMIN_CLIENT_ID, DEFAULT_TENANT } from "./admin/default-tenant.js";
-import type { ProjectRef } from "../store/types.js";
+import { PASSWORD_ACR } from "../sessions/session.js";
+import type { ClientRecord, ProjectRef } from "../store/types.js";
+
+/**
+ * Every claim iam-core can release, in an ID token or at UserInfo (OpenID
+ * Connect Core §2, §5.1; `sid`: Back-Channel Logout 1.0 §2.1). A given token
+ * carries those its scopes, its request and the user's data give it.
+ */
+const CLAIMS = [
+  "sub",
+  "iss",
+  "aud",
+  "exp",
+  "iat",
+  "auth_time",
+  "nonce",
+  "acr",
+  "amr",
+  "azp",
+  "at_hash",
+  "sid",
+  "name",
+  "given_name",
+  "family_name",
+  "preferred_username",
+  "email",
+  "email_verified",
+];
 
 /**
  * The client whose redirect URI is the gateway's callback page: the default
@@ -37,6 +64,7 @@ export async function getServerMetadata(
     userinfoEndpoint: `${issuer}/userinfo`,
     introspectionEndpoint: `${issuer}/introspect`,
     revocationEndpoint: `${issuer}/revoke`,
+    endSessionEndpoint: `${issuer}/logout`,
     responseTypesSupported: ["code"],
     responseModesSupported: ["query"],
     grantTypesSupported: [...GRANTS.keys()],
@@ -45,14 +73,83 @@ export async function getServerMetadata(
     introspectionEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post"],
     revocationEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
     scopesSupported: [...OIDC_SCOPES.keys()],
-    claimsSupported: ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "preferred_username", "email"],
+    claimsSupported: CLAIMS,
+    claimTypesSupported: ["normal"],
     subjectTypesSupported: ["public"],
-    idTokenSigningAlgValuesSupported: ["ES256"],
+    // Discovery §3: RS256 MUST be listed; it is also the default of clients that registered no algorithm.
+    idTokenSigningAlgValuesSupported: ["RS256", "ES256"],
+    acrValuesSupported: [PASSWORD_ACR],
+    promptValuesSupported: ["none", "login", "consent", "select_account"],
+    uiLocalesSupported: ["en"],
+    claimsLocalesSupported: ["en"],
     authorizationResponseIssParameterSupported: true,
-    // Request objects (OpenID Connect Core §6) and the claims parameter (§5.5) are not read.
+    // Request objects (Core §6) are refused with request_not_supported and
+    // request_uri_not_supported; require_request_uri_registration, which only
+    // means something where request_uri is read, is left out. The claims
+    // parameter (§5.5) is honoured.
     requestParameterSupported: false,
     requestUriParameterSupported: false,
-    claimsParameterSupported: false,
+    claimsParameterSupported: true,
+    backchannelLogoutSupported: true,
+    backchannelLogoutSessionSupported: true,
+    webOrigins: await webOriginsOf(deps, request),
     callbackPage: callbackPageOf(request, issuer),
   };
+}
+
+/** Clients read per page when the web origins are gathered. */
+const CLIENT_PAGE = 500;
+
+/**
+ * The origins whose pages may call the token, UserInfo and revocation
+ * endpoints from a browser (CORS): the union over the project's clients of
+ * their web origins, or for a public client that registered none, the
+ * origins of its redirect URIs. The pages are the store's cached reads
+ * (administration alone changes clients), so their origins are worked out
+ * once per page for as long as the store keeps it.
+ */
+async function webOriginsOf(deps: Deps, ref: ProjectRef): Promise<string[]> {
+  const pages: string[][] = [];
+  for (let after = ""; ; ) {
+    const page = await deps.store.listClients(ref, { after, limit: CLIENT_PAGE });
+    pages.push(originsOfPage(page));
+    if (page.length < CLIENT_PAGE) break;
+    after = page[page.length - 1]!.id;
+  }
+  return pages.length === 1 ? pages[0]! : [...new Set(pages.flat())].sort();
+}
+
+const pageOrigins = new WeakMap<readonly ClientRecord[], string[]>();
+
+function originsOfPage(page: readonly ClientRecord[]): string[] {
+  let origins = pageOrigins.get(page);
+  if (origins === undefined) {
+    const all = new Set<string>();
+    for (const client of page) {
+      const uris = client.webOrigins.length > 0 ? client.webOrigins : client.type === "public" ? client.redirectUris : [];
+      for (const uri of uris) {
+        const origin = originOf(uri);
+        if (origin !== undefined) all.add(origin);
+      }
+    }
+    origins = [...all].sort();
+    pageOrigins.set(page, origins);
+  }
+  return origins;
+}
+
+/**
+ * The origin of an http(s) URL as browsers send it in the Origin header (the
+ * HTML standard's serialization: scheme and host in lower case, a default
+ * port left out); undefined for anything else, which has an opaque origin
+ * (`null`) that is never allowed.
+ */
+export function originOf(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  return url.protocol === "https:" || url.protocol === "http:" ? url.origin : undefined;
 }

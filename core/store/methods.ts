@@ -52,7 +52,9 @@ export const DECLARATIONS: Declarations = {
   // ClientStore
   createClient: administration,
   getClient: { kind: "read", cacheKey: inProject },
-  listClients: read,
+  // Read per project at every browser call of the token, UserInfo and
+  // revocation endpoints (their web origins, core/rpc/server-metadata.ts).
+  listClients: { kind: "read", cacheKey: (ref, page) => `${project(ref)}\u0000${page.after}\u0000${page.limit}` },
   updateClient: administration,
   setClientSecret: administration,
   deleteClient: administration,

@@ -3,7 +3,9 @@ import { errorJson, publicJson, toWireError } from "../respond.js";
 
 /**
  * Discovery: OpenID Connect Discovery §4 and RFC 8414 §3 (path-appended and,
- * in app.ts, path-inserted forms). Every value is the core's (GetServerMetadata).
+ * in app.ts, path-inserted forms), one document for both. Every value is the
+ * core's (GetServerMetadata); the web origins and the callback page it also
+ * answers are not metadata and stay out.
  */
 export const discovery: Endpoint = (deps) => async (ctx) => {
   try {
@@ -16,6 +18,7 @@ export const discovery: Endpoint = (deps) => async (ctx) => {
       userinfo_endpoint: m.userinfoEndpoint,
       introspection_endpoint: m.introspectionEndpoint,
       revocation_endpoint: m.revocationEndpoint,
+      end_session_endpoint: m.endSessionEndpoint,
       response_types_supported: m.responseTypesSupported,
       response_modes_supported: m.responseModesSupported,
       grant_types_supported: m.grantTypesSupported,
@@ -25,12 +28,19 @@ export const discovery: Endpoint = (deps) => async (ctx) => {
       revocation_endpoint_auth_methods_supported: m.revocationEndpointAuthMethodsSupported,
       scopes_supported: m.scopesSupported,
       claims_supported: m.claimsSupported,
+      claim_types_supported: m.claimTypesSupported,
       subject_types_supported: m.subjectTypesSupported,
       id_token_signing_alg_values_supported: m.idTokenSigningAlgValuesSupported,
+      acr_values_supported: m.acrValuesSupported,
+      prompt_values_supported: m.promptValuesSupported,
+      ui_locales_supported: m.uiLocalesSupported,
+      claims_locales_supported: m.claimsLocalesSupported,
       authorization_response_iss_parameter_supported: m.authorizationResponseIssParameterSupported,
       request_parameter_supported: m.requestParameterSupported,
       request_uri_parameter_supported: m.requestUriParameterSupported,
       claims_parameter_supported: m.claimsParameterSupported,
+      backchannel_logout_supported: m.backchannelLogoutSupported,
+      backchannel_logout_session_supported: m.backchannelLogoutSessionSupported,
     });
   } catch (err) {
     errorJson(ctx, toWireError(err, deps.logger));

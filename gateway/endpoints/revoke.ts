@@ -1,8 +1,14 @@
 import { clientForm, clientOf } from "../client-form.js";
 import { projectOf, type Endpoint } from "../endpoint.js";
-import { emptyAnswer } from "../respond.js";
+import { json } from "../respond.js";
 
-/** Token revocation (RFC 7009 §2): 200 with an empty body, also for unknown tokens. */
+/**
+ * Token revocation (RFC 7009 §2): 200, also for unknown tokens. §2.2 says the
+ * client ignores the content; the answer is the empty JSON object, never
+ * cached, which every client accepts: those that read the status only, those
+ * that refuse any media type but JSON (oidc-client-ts), and those that parse
+ * a 200 answer as JSON.
+ */
 export const revoke: Endpoint = (deps) =>
   clientForm(deps, "revocation", async (ctx, params, basic) => {
     await deps.services.tokens.revoke({
@@ -12,5 +18,5 @@ export const revoke: Endpoint = (deps) =>
       client: clientOf(params, basic),
       repeatedParameters: params.repeated,
     });
-    emptyAnswer(ctx);
+    json(ctx, 200, {});
   });

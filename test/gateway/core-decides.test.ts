@@ -22,12 +22,12 @@ async function refusedWith(t: ExecutionContext, call: Promise<unknown>, error: O
   t.is(err.rawMessage, description);
 }
 
-test("GetServerMetadata says request objects and the claims parameter are not supported", async (t) => {
+test("GetServerMetadata says request objects are not supported, and the claims parameter is", async (t) => {
   const c = await core(t);
   const m = await c.tokens.getServerMetadata(DEFAULT);
   t.false(m.requestParameterSupported);
   t.false(m.requestUriParameterSupported);
-  t.false(m.claimsParameterSupported);
+  t.true(m.claimsParameterSupported);
 });
 
 test("GetServerMetadata names the callback page's client for the default project only", async (t) => {
