@@ -42,9 +42,8 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
     getAuthorizationRequest: async (idHash) => maybe(await one("SELECT * FROM authorization_requests WHERE id_hash = $1", [idHash]), request),
     authenticateAuthorizationRequest: async (idHash, login) => {
       await run(
-        `UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3, session_id = coalesce($4, session_id),
-          acr = coalesce($5, acr), amr = coalesce($6, amr) WHERE id_hash = $7`,
-        [login.userId, login.authTime, login.offeredScopes, login.sessionId ?? null, login.acr ?? null, login.amr ?? null, idHash],
+        "UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3, session_id = $4, acr = $5, amr = $6 WHERE id_hash = $7",
+        [login.userId, login.authTime, login.offeredScopes, login.sessionId, login.acr, login.amr, idHash],
       );
     },
     recordFailedLogin: async (idHash) =>

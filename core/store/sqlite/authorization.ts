@@ -16,7 +16,7 @@ export function authorization(
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
     authenticateRequest: s(`UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ?,
-      session_id = coalesce(?, session_id), acr = coalesce(?, acr), amr = coalesce(?, amr) WHERE id_hash = ?`),
+      session_id = ?, acr = ?, amr = ? WHERE id_hash = ?`),
     failedLogin: s(
       "UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = ? RETURNING failed_logins",
     ),
@@ -64,9 +64,9 @@ export function authorization(
         login.userId,
         login.authTime,
         json(login.offeredScopes),
-        login.sessionId ?? null,
-        login.acr ?? null,
-        login.amr === undefined ? null : json(login.amr),
+        login.sessionId,
+        login.acr,
+        json(login.amr),
         idHash,
       );
     },
