@@ -9,6 +9,7 @@ import { Code, ConnectError, createClient, type CallOptions, type Client } from 
 import type { ExecutionContext } from "ava";
 import { AdminService, ClientType, type CreateClientRequestSchema } from "../../gen/iam/v1/admin_pb.js";
 import type { TokenResponse, VerifyTokenResponse } from "../../gen/iam/v1/token_pb.js";
+import type { Config } from "../../core/server/config.js";
 import type { ProjectRef } from "../../core/store/types.js";
 import { ADMIN_CLIENT_SECRET, BASE_URL, DEFAULT, queryOf, startTestCore, type TestCore } from "../helpers.js";
 
@@ -31,8 +32,8 @@ export async function globalAdminToken(c: TestCore): Promise<string> {
 }
 
 /** A fresh core (closed at teardown) and a global admin token for its AdminService. */
-export async function startAdmin(t: ExecutionContext): Promise<AdminTest> {
-  const c = await startTestCore();
+export async function startAdmin(t: ExecutionContext, config: Partial<Config> = {}): Promise<AdminTest> {
+  const c = await startTestCore({ config });
   t.teardown(() => c.close());
   const adminToken = await globalAdminToken(c);
   return {
