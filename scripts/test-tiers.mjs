@@ -41,6 +41,7 @@ export const TIERS = {
     "test/gateway/core-decides.test.ts",
     "test/store/declarations.test.ts",
     "test/unit/",
+    "test/tokens-algs/",
     "test/wire/imports.test.ts",
     "test/scripts/tiers.test.ts",
   ],
@@ -56,6 +57,7 @@ export const TIERS = {
     "test/store/postgres.test.ts",
     "test/wire/balanced-transport.test.ts",
     "test/examples/",
+    "test/tokens-algs/http.test.ts",
     "test/core/core-port-limits.test.ts",
   ],
   process: [
