@@ -33,7 +33,6 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const TIERS = {
   fast: [
     "test/core/",
-    "test/sessions/",
     "test/admin/",
     "test/store/sqlite.test.ts",
     "test/standards/core-oidc.test.ts",
@@ -52,7 +51,6 @@ export const TIERS = {
     "test/admin/isolation.test.ts",
     "test/replicas/",
     "test/gateway/",
-    "test/sessions/gateway.test.ts",
     "test/logout/",
     "test/standards/",
     "test/grpc/",
