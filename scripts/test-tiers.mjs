@@ -33,6 +33,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const TIERS = {
   fast: [
     "test/core/",
+    "test/sessions/",
     "test/admin/",
     "test/store/sqlite.test.ts",
     "test/standards/core-oidc.test.ts",
@@ -51,6 +52,7 @@ export const TIERS = {
     "test/admin/isolation.test.ts",
     "test/replicas/",
     "test/gateway/",
+    "test/sessions/gateway.test.ts",
     "test/logout/",
     "test/standards/",
     "test/grpc/",
@@ -104,6 +106,7 @@ export const POSTGRES_PASS = [
   { file: "test/core/lockout.test.ts", why: "failure counters and lockouts kept by the store" },
   { file: "test/core/remembered-consent.test.ts", why: "consents remembered and revoked" },
   { file: "test/standards/grace-siblings.test.ts", why: "siblings of a refresh token rotated within the grace window" },
+  { file: "test/sessions/single-sign-on.test.ts", why: "sign-in sessions opened, renewed and ended; ending one revokes the grants made in it" },
 ];
 
 /** Every test file under test/, relative to the repository root, "/"-separated. */
