@@ -31,6 +31,8 @@ const MORE: Record<string, string> = {
   IAM_PASSWORD_HASH_ITERATIONS: "security.md#security-choices",
   IAM_AUTHORIZATION_REQUEST_TTL: "flows.md#with-curl-json",
   IAM_AUTHORIZATION_CODE_TTL: "flows.md#with-curl-json",
+  IAM_BACKCHANNEL_LOGOUT_TIMEOUT: "flows.md#logout",
+  IAM_BACKCHANNEL_LOGOUT_RETRIES: "flows.md#logout",
   IAM_REFRESH_TOKEN_GRACE: "flows.md#refresh-and-its-grace-window",
   IAM_PURGE_INTERVAL: "operations.md#the-database-and-the-purge",
   IAM_LOGIN_MAX_FAILURES_PER_USER: "flows.md#brute-force-slow-down-then-lock-out",
