@@ -30,6 +30,8 @@ test("a hint of the session's own user signs out at once: back to the registered
 
   t.false(await sessionLive(s, signedIn.sid));
   t.false((await s.tokens.verifyToken({ token: signedIn.accessToken })).active);
+  const userinfo = await fetch(`${s.project}/userinfo`, { headers: { authorization: `Bearer ${signedIn.accessToken}` } });
+  t.is(userinfo.status, 401);
   const refresh = await fetch(`${s.project}/token`, {
     method: "POST",
     headers: { "content-type": FORM },
