@@ -43,6 +43,10 @@ test("environment variables override every default", (t) => {
     IAM_PASSWORD_HASH_ITERATIONS: "3",
     IAM_AUTHORIZATION_REQUEST_TTL: "300",
     IAM_AUTHORIZATION_CODE_TTL: "30",
+    IAM_SESSION_IDLE: "900",
+    IAM_SESSION_MAX: "7200",
+    IAM_BACKCHANNEL_LOGOUT_TIMEOUT: "3",
+    IAM_BACKCHANNEL_LOGOUT_RETRIES: "0",
     IAM_PURGE_INTERVAL: "120",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
@@ -99,6 +103,10 @@ test("environment variables override every default", (t) => {
     httpRequestTimeout: 10,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
+    sessionIdle: 900,
+    sessionMax: 7200,
+    backchannelLogoutTimeout: 3,
+    backchannelLogoutRetries: 0,
     purgeInterval: 120,
     refreshTokenGrace: 0,
     workers: 3,
@@ -162,6 +170,9 @@ const invalid: [string, string][] = [
   ["IAM_AUTHORIZATION_REQUEST_TTL", "29"],
   ["IAM_AUTHORIZATION_CODE_TTL", "601"],
   ["IAM_PURGE_INTERVAL", "0"],
+  ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
+  ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
+  ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
   ["IAM_METRICS", "yes"],
   ["IAM_SHUTDOWN_GRACE", "601"],
   ["IAM_LOGIN_MAX_FAILURES_PER_USER", "0"],
@@ -240,7 +251,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 35);
+  t.is(lines.length, 39);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
