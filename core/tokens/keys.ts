@@ -55,7 +55,7 @@ interface ProjectKeys {
   signing: Map<SigningAlg, SigningKey>;
   /** Each key with its algorithm and the time it stops verifying (Infinity for current keys). */
   verifying: Map<string, VerifyingKey & { until: number }>;
-  /** The JWK Set: the current keys (ES256, then RS256), then the others. */
+  /** The JWK Set: the current keys (ES256, then RS256), then the others, newest first. */
   jwks: { jwk: PublicJwk; until: number }[];
 }
 
@@ -254,22 +254,29 @@ export class KeyRing {
     }
     if (current.size === 0) return undefined;
     const verifying = new Map<string, VerifyingKey & { until: number }>();
-    const published: { jwk: PublicJwk; until: number; order: number }[] = [];
+    const published: { jwk: PublicJwk; until: number; signs: boolean; record: SigningKeyRecord }[] = [];
     for (const record of records) {
       const jwk = JSON.parse(record.publicJwk) as PublicJwk;
       // A key is trusted for the algorithm its record names, and only if its JWK agrees.
       if (jwk.alg !== record.alg || jwk.kty !== (record.alg === "ES256" ? "EC" : "RSA")) continue;
       const until = record.retiredAt === null ? Infinity : (record.expiresAt ?? 0);
       verifying.set(record.kid, { key: createPublicKey({ key: { ...jwk }, format: "jwk" }), alg: record.alg, until });
-      const signs = current.get(record.alg) === record;
-      published.push({ jwk, until, order: signs ? SIGNING_ALGS.indexOf(record.alg) : SIGNING_ALGS.length });
+      published.push({ jwk, until, signs: current.get(record.alg) === record, record });
     }
     const signing = new Map<SigningAlg, SigningKey>();
     for (const [alg, record] of current) {
       signing.set(alg, { kid: record.kid, alg, key: createPrivateKey({ key: JSON.parse(record.privateJwk), format: "jwk" }) });
     }
-    // Stable: after the signing keys, the others in the store's order.
-    const jwks = published.sort((a, b) => a.order - b.order).map(({ jwk, until }) => ({ jwk, until }));
+    // The signing keys, then the others newest first; ES256 before RS256 among keys of one age.
+    const algOrder = (entry: (typeof published)[number]) => SIGNING_ALGS.indexOf(entry.record.alg);
+    const jwks = published
+      .sort(
+        (a, b) =>
+          Number(b.signs) - Number(a.signs) ||
+          (a.signs ? 0 : b.record.createdAt - a.record.createdAt) ||
+          algOrder(a) - algOrder(b),
+      )
+      .map(({ jwk, until }) => ({ jwk, until }));
     return { epoch, signing, verifying, jwks };
   }
 }

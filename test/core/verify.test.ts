@@ -23,7 +23,7 @@ const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("
 
 /** Signs a payload with a project's real private key (as only the server could). */
 async function signWithProjectKey(c: TestCore, ref: ProjectRef, payload: JWTPayload, header: { kid?: string; typ?: string } = {}) {
-  const [current] = await c.core.deps.store.listSigningKeys(ref);
+  const current = (await c.core.deps.store.listSigningKeys(ref)).find((k) => k.alg === "ES256" && k.retiredAt === null);
   const key = await importJWK(JSON.parse(current!.privateJwk), "ES256");
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "ES256", typ: header.typ ?? "at+jwt", kid: header.kid ?? current!.kid })
