@@ -20,7 +20,9 @@ import {
   PROJECT_ADMIN_ROLE,
   READ,
   READER_ROLE,
+  refLabel,
   VICTIM,
+  VICTIM_SESSIONS,
   VICTIM_APP,
   type AdminClient,
   type Outcome,
@@ -110,6 +112,9 @@ export async function userOf(w: World, ref: ProjectRef, userId: string) {
 }
 export async function clientOf(w: World, ref: ProjectRef, clientId: string) {
   return (await w.admin.getClient({ ...ref, clientId }, await w.asGlobal())).client!;
+}
+async function victimSessionIds(w: World, ref: ProjectRef) {
+  return (await w.admin.listUserSessions({ ...ref, userId: VICTIM.id }, await w.asGlobal())).sessions.map((s) => s.id);
 }
 export async function permissionIds(w: World, ref: ProjectRef) {
   return (await w.admin.listPermissions({ ...ref, pageSize: 1000 }, await w.asGlobal())).permissions.map((p) => p.id);
@@ -223,6 +228,28 @@ export const PROJECT_OPS: ProjectOp[] = [
     async after(t, w, ref, applied) {
       t.is(await passwordWorks(w.c, ref, VICTIM), !applied, "the old password works iff the change was refused");
       t.is(await passwordWorks(w.c, ref, { id: VICTIM.id, password: "hijacked-password" }), applied);
+    },
+  }),
+  projectOp({
+    name: "ListUserSessions",
+    call: (admin, ref, o) => admin.listUserSessions({ ...ref, userId: VICTIM.id }, o),
+    async after(t, _w, ref, applied, res) {
+      if (applied) t.deepEqual(res!.sessions.map((s) => s.id), [VICTIM_SESSIONS.get(refLabel(ref))]);
+    },
+  }),
+  projectOp({
+    name: "RevokeUserSession",
+    call: (admin, ref, o) => admin.revokeUserSession({ ...ref, userId: VICTIM.id, sessionId: VICTIM_SESSIONS.get(refLabel(ref))! }, o),
+    async after(t, w, ref, applied) {
+      t.is((await victimSessionIds(w, ref)).includes(VICTIM_SESSIONS.get(refLabel(ref))!), !applied, "the session ended iff allowed");
+    },
+  }),
+  projectOp({
+    name: "RevokeUserSessions",
+    call: (admin, ref, o) => admin.revokeUserSessions({ ...ref, userId: VICTIM.id }, o),
+    async after(t, w, ref, applied, res) {
+      t.is((await victimSessionIds(w, ref)).includes(VICTIM_SESSIONS.get(refLabel(ref))!), !applied, "the sessions ended iff allowed");
+      if (applied) t.deepEqual(res!.sessionIds, [VICTIM_SESSIONS.get(refLabel(ref))]);
     },
   }),
   projectOp({

@@ -180,7 +180,16 @@ interface Template {
   dir: string;
   db: string;
   tokens: WorldTokens;
+  /** The sign-in session of VICTIM in each project, by refLabel. */
+  victimSessions: Map<string, string>;
 }
+
+/**
+ * The id (`sid`) of VICTIM's sign-in session in each project of the world
+ * (through portal), by refLabel; filled once the template is built, before
+ * any world opens.
+ */
+export const VICTIM_SESSIONS = new Map<string, string>();
 
 let template: Promise<Template> | undefined;
 
@@ -208,7 +217,13 @@ async function buildTemplate(): Promise<Template> {
       plainClientA: (await clientCredentials(c, A, WORKER)).accessToken,
       plainUserA: (await loginThroughPortal(c, A, PLAIN)).accessToken,
     };
-    return { dir, db, tokens };
+    const victimSessions = new Map<string, string>();
+    for (const ref of [A, A2, B, ADMINS]) {
+      // VICTIM holds no permission: scope openid gives the consent something to grant.
+      await loginThroughPortal(c, ref, VICTIM, "openid");
+      victimSessions.set(refLabel(ref), (await c.core.deps.store.listUserSessions(ref, VICTIM.id))[0]!.id);
+    }
+    return { dir, db, tokens, victimSessions };
   } finally {
     await c.close();
   }
@@ -238,7 +253,8 @@ let copies = 0;
 /** A world of its own for one test: a copy of the template database under a fresh core; closed at teardown. */
 export async function openWorld(t: ExecutionContext): Promise<World> {
   template ??= buildTemplate();
-  const { dir, db, tokens } = await template;
+  const { dir, db, tokens, victimSessions } = await template;
+  for (const [label, sid] of victimSessions) VICTIM_SESSIONS.set(label, sid);
   await acquire();
   const copyDir = mkdtempSync(join(dir, `copy-${copies++}-`));
   const dbPath = join(copyDir, "iam.db");

@@ -34,7 +34,8 @@
  * In-project operations (each run in A, A2, B and iam-admins): GetProject,
  * UpdateProject, CreateClient, GetClient, ListClients, UpdateClient,
  * RotateClientSecret, DeleteClient, CreateUser, GetUser, ListUsers,
- * UpdateUser, SetUserPassword, DeleteUser, CreatePermission, ListPermissions,
+ * UpdateUser, SetUserPassword, ListUserSessions, RevokeUserSession,
+ * RevokeUserSessions, DeleteUser, CreatePermission, ListPermissions,
  * DeletePermission, CreateRole, ListRoles, DeleteRole, AssignRole (to a user,
  * to a client), UnassignRole.
  * Global operations: CreateOrganization, GetOrganization, ListOrganizations,
