@@ -14,7 +14,7 @@ import { checkScope } from "../authorization/checks/scope.js";
 import type { AuthorizeCheck, AuthorizeContext, OpenIdParameters } from "../authorization/context.js";
 import { redirectError } from "../authorization/errors.js";
 import { signIn } from "../authorization/sign-in.js";
-import { liveSession } from "../sessions/session.js";
+import { liveSession, recordSessionUse } from "../sessions/session.js";
 import type { AuthorizationRequestRecord, SessionRecord } from "../store/types.js";
 
 /**
@@ -100,6 +100,7 @@ export async function authorize(
     // new sign-in was asked of.
     return { ...answer, loginHint: openid.loginHint || openid.hintedUser || session?.userId || "" };
   }
+  await recordSessionUse(deps, serving);
   const outcome = await signIn(deps, pending, user, serving);
   if (outcome.redirectTo !== undefined) return { requestId, redirectTo: outcome.redirectTo };
   if (openid.prompt.has("none")) {

@@ -1,7 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
-import type { Deps } from "../deps.js";
+import { issuerOf, type Deps } from "../deps.js";
+import { redirectError } from "../authorization/errors.js";
+import { requiredSubject } from "../authorization/checks/openid.js";
 import { OAuthError } from "../errors.js";
 import { announceLogout } from "../logout/backchannel.js";
 import { openSession } from "../sessions/session.js";
@@ -60,6 +62,16 @@ export async function login(
     });
   }
   await recordSuccess(deps, keys);
+  // OpenID Connect Core §5.5.1: the client asked for this user's sign-in only.
+  const required = requiredSubject(pending.claims);
+  if (required !== undefined && required !== user.id) {
+    await deps.store.consumeAuthorizationRequest(pending.idHash);
+    throw redirectError(
+      { redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) },
+      "access_denied",
+      "the client asked for another user's sign-in",
+    );
+  }
 
   const opened = await openSession(deps, user, {
     previousCookie: request.session,

@@ -93,12 +93,11 @@ export async function openSession(
 }
 
 /**
- * Records that the session signed its user into a client now: the client
- * joins the session's list (told of its end by back-channel logout), and the
- * idle clock restarts, at most once a minute when nothing else changes.
+ * Records a use of the session (it authenticated an authorization request):
+ * the idle clock restarts, written at most once a minute.
  */
-export async function recordSessionUse(deps: Deps, session: SessionRecord, clientId: string): Promise<void> {
+export async function recordSessionUse(deps: Deps, session: SessionRecord): Promise<void> {
   const now = epochSeconds(deps.clock);
-  if (session.clients.includes(clientId) && now - session.lastSeenAt < TOUCH_INTERVAL) return;
-  await deps.store.touchSession(session, session.id, now, clientId);
+  if (now - session.lastSeenAt < TOUCH_INTERVAL) return;
+  await deps.store.touchSession(session, session.id, now, null);
 }

@@ -9,6 +9,7 @@ import test from "ava";
 import { DEFAULT } from "../helpers.js";
 import {
   ALICE,
+  authorizeRequest,
   BOB,
   exchangeRequest,
   expectOAuthError,
@@ -276,11 +277,44 @@ test("a code whose session ended before the exchange is invalid_grant, and the g
 // response if the End-User identified by that sub value has an active session
 // with the Authorization Server or has been Authenticated as a result of the
 // request." The value is not acted on yet: alice's session answers for bob.
-test.failing("a claims request for the ID token's sub with another user's value does not let the session answer for its own user", async (t) => {
+test("a claims request for the ID token's sub with another user's value does not let the session answer for its own user", async (t) => {
   const c = await sessionCore(t);
   const { session } = await passwordSignIn(c);
   await rememberConsent(c, session);
   const claims = JSON.stringify({ id_token: { sub: { value: BOB.id } } });
   await expectRedirected(t, withSession(c, session, rememberRequest({ claims, prompt: "none" })), "login_required", { to: REMEMBER.redirectUri });
   assertLoginContext(t, await withSession(c, session, rememberRequest({ claims })), BOB.id);
+});
+
+test("a claims request for the ID token's sub refuses a sign-in as another user with access_denied", async (t) => {
+  const c = await sessionCore(t);
+  const claims = JSON.stringify({ id_token: { sub: { value: BOB.id } } });
+  const started = await c.authorization.authorize(authorizeRequest(rememberRequest({ claims })));
+  await expectRedirected(
+    t,
+    c.authorization.login({ ...DEFAULT, requestId: started.requestId, username: ALICE.id, password: ALICE.password }),
+    "access_denied",
+    { to: REMEMBER.redirectUri, code: Code.PermissionDenied },
+  );
+});
+
+test("a claims request whose sub differs from the id_token_hint's is invalid_request", async (t) => {
+  const c = await sessionCore(t);
+  const { tokens } = await signedInWithTokens(c);
+  const claims = JSON.stringify({ id_token: { sub: { value: BOB.id } } });
+  await expectRedirected(t, c.authorization.authorize(authorizeRequest(rememberRequest({ claims, idTokenHint: tokens.idToken }))), "invalid_request", {
+    to: REMEMBER.redirectUri,
+  });
+});
+
+test("an essential acr that iam-core cannot satisfy is access_denied; one it offers is granted and returned", async (t) => {
+  const c = await sessionCore(t);
+  const unmet = JSON.stringify({ id_token: { acr: { essential: true, values: ["urn:example:mfa"] } } });
+  await expectRedirected(t, c.authorization.authorize(authorizeRequest(rememberRequest({ claims: unmet }))), "access_denied", {
+    to: REMEMBER.redirectUri,
+    code: Code.PermissionDenied,
+  });
+  const met = JSON.stringify({ id_token: { acr: { essential: true, values: ["urn:example:mfa", "urn:iam-core:acr:password"] } } });
+  const answer = await c.authorization.authorize(authorizeRequest(rememberRequest({ claims: met })));
+  t.not(answer.requestId, "");
 });

@@ -1,5 +1,6 @@
 import { verifyIdTokenHint } from "../../tokens/id-token-hint.js";
 import { scopesForClaims } from "../../tokens/oidc.js";
+import { PASSWORD_ACR } from "../../sessions/session.js";
 import type { AuthorizeCheck, OpenIdParameters } from "../context.js";
 import { redirectError } from "../errors.js";
 
@@ -61,6 +62,14 @@ export const checkOpenIdParameters: AuthorizeCheck = async (ctx) => {
   }
 
   const claims = parseClaims(request.claims, refuse);
+  // §5.5.1: a specific `sub` asked for is a user the answer must be about.
+  const requiredUser = requiredSubject(claims);
+  if (requiredUser !== undefined) {
+    if (hintedUser !== undefined && hintedUser !== requiredUser) throw refuse("the claims parameter and id_token_hint name different users");
+    hintedUser = requiredUser;
+  }
+  // §5.5.1.1: an essential acr whose values iam-core cannot satisfy is a failed authentication.
+  if (!acrSatisfiable(claims)) throw redirectError(target, "access_denied", `the essential acr requested cannot be satisfied; iam-core offers ${PASSWORD_ACR}`);
   // A user claim asked for by name is asked for through the scope that
   // releases it, so the consent page shows it (an OpenID request only).
   if (ctx.scopes!.includes("openid")) {
@@ -68,6 +77,22 @@ export const checkOpenIdParameters: AuthorizeCheck = async (ctx) => {
   }
   ctx.openid = { prompt, maxAge, hintedUser, loginHint: request.loginHint.slice(0, 256), claims };
 };
+
+/** The user a `claims` parameter's `id_token.sub.value` requires (Core §5.5.1); undefined when none. */
+export function requiredSubject(claims: string): string | undefined {
+  if (claims === "") return undefined;
+  const value = (JSON.parse(claims) as { id_token?: Record<string, ClaimRequest> }).id_token?.sub?.value;
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Whether an essential `acr` with values in the `claims` parameter includes the one iam-core offers. */
+function acrSatisfiable(claims: string): boolean {
+  if (claims === "") return true;
+  const acr = (JSON.parse(claims) as { id_token?: Record<string, ClaimRequest> }).id_token?.acr;
+  if (acr == null || acr.essential !== true) return true;
+  const wanted = [...(acr.values ?? []), ...(acr.value !== undefined ? [acr.value] : [])];
+  return wanted.length === 0 || wanted.includes(PASSWORD_ACR);
+}
 
 type ClaimRequest = { essential?: boolean; value?: unknown; values?: unknown[] } | null;
 
