@@ -14,7 +14,7 @@ interface Jwk {
   d?: string;
 }
 
-test("GET /.well-known/jwks.json answers the project's public EC P-256 keys, without private parts, cacheable", async (t) => {
+test("GET /.well-known/jwks.json answers the project's public EC P-256 and RSA keys, without private parts, cacheable", async (t) => {
   const s = await serve(t);
   const res = await get(`${s.project}/.well-known/jwks.json`);
   t.is(res.status, 200);
@@ -24,8 +24,12 @@ test("GET /.well-known/jwks.json answers the project's public EC P-256 keys, wit
   const text = await res.text();
   t.false(text.includes('"d"'));
   const { keys } = JSON.parse(text) as { keys: Jwk[] };
-  t.is(keys.length, 1);
-  const key = keys[0]!;
+  t.is(keys.length, 2);
+  const [key, rsa] = keys as [Jwk, Jwk & { n?: string; e?: string }];
+  // The RSA key of RS256 ID tokens (RFC 7518 §6.3.1), its own members only.
+  t.deepEqual(Object.keys(rsa).sort(), ["alg", "e", "kid", "kty", "n", "use"]);
+  t.like(rsa, { kty: "RSA", alg: "RS256", use: "sig", e: "AQAB" });
+  t.false(text.includes('"p"') || text.includes('"q"') || text.includes('"dp"'));
   t.deepEqual(Object.keys(key).sort(), ["alg", "crv", "kid", "kty", "use", "x", "y"]);
   t.is(key.kty, "EC");
   t.is(key.crv, "P-256");
@@ -62,8 +66,8 @@ test("a token of one project does not verify against another project's JWKS", as
   await seedProject(s.core, { organization: "acme", project: "shop" });
   const other = (await (await get(`${s.httpUrl}/services/oauth2/acme/shop/.well-known/jwks.json`)).json()) as JSONWebKeySet;
   const mine = (await (await get(`${s.project}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
-  t.is(other.keys.length, 1);
-  t.not(other.keys[0]!.kid, mine.keys[0]!.kid);
+  t.is(other.keys.length, 2);
+  t.false(other.keys.some((k) => mine.keys.some((m) => m.kid === k.kid)));
 
   const tokens = await adminTokens(t, s);
   await t.throwsAsync(

@@ -103,7 +103,8 @@ async function codeFlow(
   // oauth4webapi does not check at_hash in the code flow; the test does.
   t.is(claims.at_hash, atHash(tokens.access_token));
   const header = decodeJwt(tokens.id_token!).header;
-  t.is(header.alg, "ES256");
+  // The client registered no algorithm: RS256 (OpenID Connect Registration §2).
+  t.is(header.alg, "RS256");
   t.is(typeof header.kid, "string");
   t.is(((await signed.json()) as { id_token: string }).id_token, tokens.id_token!);
   return tokens;
@@ -205,7 +206,7 @@ test("discovery by the issuer URL alone: the OpenID Connect and RFC 8414 algorit
     t.true(endpoint?.startsWith(`${s.issuer}/`), String(endpoint));
   }
   t.true(oidc.authorization_response_iss_parameter_supported);
-  t.deepEqual(oidc.id_token_signing_alg_values_supported, ["ES256"]);
+  t.deepEqual(oidc.id_token_signing_alg_values_supported, ["RS256", "ES256"]);
   t.true(oidc.code_challenge_methods_supported?.includes("S256"));
 
   // The issuer check is real: a discovery for another issuer is refused by the client.
