@@ -13,24 +13,26 @@ import { signLogoutToken } from "./logout-token.js";
  * token, server to server. Deliveries run beside the answer to the user and
  * never hold it up; each is bounded by a timeout, retried a few times on
  * network errors and 5xx answers only, and recorded (store.recordLogoutDelivery)
- * with its outcome. A delivery cut short by shutdown is recorded as failed.
+ * with its outcome. Shutdown waits for deliveries in flight, at most
+ * IAM_BACKCHANNEL_LOGOUT_TIMEOUT; one cut short then is recorded as failed.
  */
 
 /** The first pause between two attempts at one delivery, doubled after each. */
 const FIRST_BACKOFF_MS = 250;
 
 /**
- * The deliveries in flight, so that shutdown can end them: each one cut is
- * recorded as failed before the store closes, and none keeps the process
- * alive past `close()`.
+ * The deliveries in flight, so that shutdown can wait for them, a bounded
+ * while: those still running then are cut, and recorded as failed before the
+ * store closes. None keeps the process alive past `close()`.
  */
 export class LogoutDeliveries {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #shutdown = new AbortController();
+  #closing = false;
 
-  /** Runs a delivery beside whatever called it; answers false, running nothing, after `close()`. */
+  /** Runs a delivery beside whatever called it; answers false, running nothing, once `close()` has begun. */
   start(deliver: (shutdown: AbortSignal) => Promise<void>): boolean {
-    if (this.#shutdown.signal.aborted) return false;
+    if (this.#closing) return false;
     const running: Promise<void> = deliver(this.#shutdown.signal).finally(() => this.#inFlight.delete(running));
     this.#inFlight.add(running);
     return true;
@@ -41,15 +43,25 @@ export class LogoutDeliveries {
     return this.#inFlight.size;
   }
 
-  /** Resolves once every delivery started so far (and any they start) is recorded. */
+  /** Resolves once every delivery started so far is recorded. */
   async settled(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  /** Cuts the deliveries in flight short (each is recorded as failed) and waits until they are recorded. */
-  async close(): Promise<void> {
-    this.#shutdown.abort();
-    await this.settled();
+  /**
+   * Starts no more deliveries, gives those in flight up to `graceMs` to
+   * finish, then cuts the rest short (each is recorded as failed); resolves
+   * once all are recorded.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    const cut = setTimeout(() => this.#shutdown.abort(), graceMs);
+    try {
+      await this.settled();
+    } finally {
+      clearTimeout(cut);
+      this.#shutdown.abort();
+    }
   }
 }
 
@@ -94,7 +106,15 @@ async function deliver(deps: Deps, session: SessionRecord, clientId: string, shu
     attempts++;
     // A new token (new jti, iat) for each attempt: an RP that saw the jti of a
     // failed attempt may refuse it as a replay (§2.6).
-    last = await postLogoutToken(client, await signLogoutToken(deps, session, client), backchannelLogoutTimeout, shutdown);
+    let token: string;
+    try {
+      token = await signLogoutToken(deps, session, client);
+    } catch (err) {
+      deps.logger.error("could not sign a logout token", { client: client.id, session: session.id, err: describe(err) });
+      last = { status: 0, error: "the logout token could not be signed" };
+      break;
+    }
+    last = await postLogoutToken(client, token, backchannelLogoutTimeout, shutdown);
     if (delivered(last) || !retryable(last) || attempts > backchannelLogoutRetries || shutdown.aborted) break;
     await sleep(FIRST_BACKOFF_MS * 2 ** (attempts - 1), undefined, { signal: shutdown }).catch(() => {});
     if (shutdown.aborted) {

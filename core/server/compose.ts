@@ -94,8 +94,8 @@ export async function createCore(
       bootstrap: created,
       async close() {
         stopPurge();
-        // Back-channel logouts still in flight are cut and recorded as failed while the store is open.
-        await deps.logoutDeliveries.close();
+        // Back-channel logouts in flight get one attempt's time to finish; the rest are recorded as failed while the store is open.
+        await deps.logoutDeliveries.close(config.backchannelLogoutTimeout * 1000);
         await store.close();
       },
     };

@@ -133,7 +133,7 @@ export async function sessionLive(s: TestServer, sid: string): Promise<boolean> 
 }
 
 /** How the relying party answers one back-channel logout request. */
-export type Answer = number | "hang" | { redirect: string };
+export type Answer = number | "hang" | { redirect: string } | { status: number; afterMs: number };
 
 export interface ReceivedLogout {
   path: string;
@@ -183,8 +183,12 @@ export async function startRelyingParty(t: ExecutionContext, script: Record<stri
       for (const w of waiting.filter((w) => received.length >= w.count)) w.resolve();
       const answer = script[path]?.shift() ?? 200;
       if (answer === "hang") return;
-      if (typeof answer === "object") {
+      if (typeof answer === "object" && "redirect" in answer) {
         res.writeHead(302, { location: answer.redirect }).end();
+        return;
+      }
+      if (typeof answer === "object") {
+        setTimeout(() => res.writeHead(answer.status).end(), answer.afterMs);
         return;
       }
       res.writeHead(answer, { "cache-control": "no-store" }).end();
