@@ -36,7 +36,8 @@ export const endSession: Endpoint = (deps) => async (ctx) => {
       postLogoutRedirectUri: params.get("post_logout_redirect_uri"),
       state: params.get("state"),
       uiLocales: params.get("ui_locales"),
-      confirmation: params.get("confirmation"),
+      // Only the confirmation form's POST carries it: the binding never travels in a URL.
+      confirmation: ctx.method === "POST" ? params.get("confirmation") : "",
       session: readSessionCookie(ctx),
       // Only a well-formed binding the browser presented: a new one proves nothing.
       browserBinding: presented === binding ? binding : "",

@@ -280,3 +280,16 @@ test("one logout ends the session for every client it signed into", async (t) =>
   t.false((await s.tokens.verifyToken({ token: app.accessToken })).active);
   t.false((await s.tokens.verifyToken({ token: shop.accessToken })).active);
 });
+
+test("a confirmation in the query string counts for nothing: only the confirmation form's POST carries it", async (t) => {
+  const s = await serveLogout(t);
+  await seedRp(s, "app");
+  const browser = new Browser();
+  const signedIn = await signIn(s, browser, "app");
+  const ask = await browser.get(`${s.project}/logout`);
+  const confirmation = hiddenInput(await ask.text(), "confirmation")!;
+  const viaGet = await browser.get(`${s.project}/logout?confirmation=${confirmation}`);
+  t.is(viaGet.status, 200);
+  t.true((await viaGet.text()).includes('id="logout-form"'));
+  t.true(await sessionLive(s, signedIn.sid));
+});
