@@ -210,7 +210,7 @@ test("with one replica closed, every read-only call still succeeds and the close
     backoffMs: 60_000,
     onReplicaChange: (c) => changes.push(`${c.url} ${c.up ? "up" : "down"}`),
   });
-  for (let i = 0; i < 4; i++) t.is((await tokens.getJwks(DEFAULT)).keys.length, 1);
+  for (let i = 0; i < 4; i++) t.is((await tokens.getJwks(DEFAULT)).keys.length, 2);
   t.false((await tokens.verifyToken({ token: "not-a-token" })).active);
   t.false((await tokens.introspect({ ...DEFAULT, token: "not-a-token", client: clientCredentials.basic })).active);
   t.is((await tokens.getServerMetadata(DEFAULT)).issuer, "http://iam.test/services/oauth2/iam-admins/iam-admins");
@@ -299,7 +299,7 @@ for (const behaviour of ["destroy-session", "reset-socket"] as const) {
     const a = await startReplica(t);
     const broken = await brokenServer(t, behaviour);
     const { tokens } = balanced([broken.url, a.url]);
-    t.is((await tokens.getJwks(DEFAULT)).keys.length, 1);
+    t.is((await tokens.getJwks(DEFAULT)).keys.length, 2);
     t.deepEqual(broken.streams, [`/${JWKS}`]);
     t.is(await a.calls(JWKS), 1);
   });
@@ -322,7 +322,7 @@ test("a replica answering UNAVAILABLE leaves the rotation; only read-only calls 
   const a = await startReplica(t);
   const draining = await brokenServer(t, "unavailable");
   const first = balanced([draining.url, a.url], { backoffMs: 60_000 });
-  t.is((await first.tokens.getJwks(DEFAULT)).keys.length, 1);
+  t.is((await first.tokens.getJwks(DEFAULT)).keys.length, 2);
   t.false(first.transport.replicas()[0]!.up);
   const second = balanced([draining.url, a.url]);
   const err = await rejection(t, second.tokens.token(clientCredentials));
@@ -453,7 +453,7 @@ test("a call the caller cancels is not sent again", async (t) => {
 test("with one URL it is a plain gRPC transport", async (t) => {
   const a = await startReplica(t);
   const { transport, tokens } = balanced([a.url]);
-  t.is((await tokens.getJwks(DEFAULT)).keys.length, 1);
+  t.is((await tokens.getJwks(DEFAULT)).keys.length, 2);
   await a.stop();
   const err = await rejection(t, tokens.getJwks(DEFAULT));
   // Connect's own error for a refused connection, not the balancer's.
@@ -462,7 +462,7 @@ test("with one URL it is a plain gRPC transport", async (t) => {
   t.notRegex(err.message, /replica/);
   t.deepEqual(transport.replicas(), [{ url: a.url, up: true, backoffMs: 0 }]);
   await a.start();
-  t.is((await tokens.getJwks(DEFAULT)).keys.length, 1);
+  t.is((await tokens.getJwks(DEFAULT)).keys.length, 2);
 });
 
 test("createBalancedTransport refuses no URL and the same URL twice", (t) => {
