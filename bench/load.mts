@@ -27,6 +27,8 @@ export interface LoadPlan {
   clients: { id: string; secret: string }[];
   users: { id: string; password: string }[];
   publicClient: { id: string; redirectUri: string };
+  /** A public client that remembers consent, for the silent sign-in. */
+  ssoClient: { id: string; redirectUri: string };
   scope: string;
   inFlight: number;
   warmupSeconds: number;
@@ -55,6 +57,7 @@ export const SCENARIOS = [
   "refresh",
   "introspection",
   "flow",
+  "silent-sign-in",
   "peer-client-credentials",
   "peer-introspection",
 ] as const;
@@ -95,9 +98,9 @@ class HttpTarget {
     method: Dispatcher.HttpMethod,
     path: string,
     options: { headers?: Record<string, string>; body?: string; localAddress?: string } = {},
-  ): Promise<{ status: number; body: string }> {
+  ): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
     const res = await this.pool(options.localAddress).request({ method, path, headers: options.headers, body: options.body });
-    return { status: res.statusCode, body: await res.body.text() };
+    return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
   }
 
   async json<T>(
@@ -199,6 +202,13 @@ async function issueTokens(plan: LoadPlan, http: HttpTarget, count: number, toke
     for (const answer of await Promise.all(batch)) tokens.push(answer.access_token);
   }
   return tokens;
+}
+
+/** The `name=value` of a cookie an answer sets, or undefined. */
+function cookieOf(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const set = headers["set-cookie"];
+  const all = set === undefined ? [] : Array.isArray(set) ? set : [set];
+  return all.find((c) => c.startsWith(`${name}=`))?.split(";")[0];
 }
 
 function pkce(): { verifier: string; challenge: string } {
@@ -332,6 +342,66 @@ async function scenario(plan: LoadPlan, http: HttpTarget, grpcTarget: () => Grpc
             code: back.get("code")!,
             redirect_uri: plan.publicClient.redirectUri,
             client_id: plan.publicClient.id,
+            code_verifier: verifier,
+          }).toString(),
+          localAddress,
+        });
+        if (typeof tokens.id_token !== "string") throw new Error("no id_token");
+      };
+    }
+    case "silent-sign-in": {
+      // Before the clock: each worker signs its user in once, from its own
+      // address, consents once (the client remembers), and keeps the
+      // session cookie.
+      const json = { "content-type": "application/json", accept: "application/json" };
+      const client = plan.ssoClient;
+      const authorizeQuery = (extra: Record<string, string>) =>
+        new URLSearchParams({ response_type: "code", client_id: client.id, redirect_uri: client.redirectUri, scope: `openid ${plan.scope}`, ...extra });
+      const workers = await Promise.all(
+        Array.from({ length: plan.inFlight }, async (_, w) => {
+          const localAddress = `127.${1 + (w >> 8)}.${w & 255}.1`;
+          const user = plan.users[w % plan.users.length]!;
+          const { challenge } = pkce();
+          const started = await http.json<{ request_id: string }>("GET", `${p}/authorize?${authorizeQuery({ code_challenge: challenge, code_challenge_method: "S256" })}`, 200, {
+            headers: { accept: "application/json" },
+            localAddress,
+          });
+          const login = await http.request("POST", `${p}/authorize`, {
+            headers: json,
+            body: JSON.stringify({ request_id: started.request_id, username: user.id, password: user.password }),
+            localAddress,
+          });
+          const session = cookieOf(login.headers, "iam_session");
+          if (login.status !== 200 || session === undefined) throw new Error(`sign-in of ${user.id}: ${login.status} ${login.body.slice(0, 200)}`);
+          const { redirect_to, scopes } = JSON.parse(login.body) as { redirect_to?: string; scopes: { name: string }[] };
+          if (redirect_to === undefined) {
+            await http.json("POST", `${p}/consent`, 200, {
+              headers: json,
+              body: JSON.stringify({ request_id: started.request_id, scopes: scopes.map((s) => s.name) }),
+              localAddress,
+            });
+          }
+          return { localAddress, session };
+        }),
+      );
+      return async (w) => {
+        const { localAddress, session } = workers[w]!;
+        const { verifier, challenge } = pkce();
+        const state = randomBytes(8).toString("hex");
+        // What a single-page application's silent renew sends (prompt=none), with the browser's session cookie.
+        const query = authorizeQuery({ state, nonce: state, prompt: "none", code_challenge: challenge, code_challenge_method: "S256" });
+        const answer = await http.request("GET", `${p}/authorize?${query}`, { headers: { cookie: session }, localAddress });
+        const location = answer.headers["location"];
+        if (answer.status !== 302 || typeof location !== "string") throw new Error(`GET /authorize: ${answer.status} ${answer.body.slice(0, 200)}`);
+        const back = new URL(location).searchParams;
+        if (back.get("state") !== state || back.get("code") === null) throw new Error(`back without a code: ${location.slice(0, 200)}`);
+        const tokens = await http.json<TokenAnswer & { id_token?: string }>("POST", `${p}/token`, 200, {
+          headers: { "content-type": FORM },
+          body: new URLSearchParams({
+            grant_type: "authorization_code",
+            code: back.get("code")!,
+            redirect_uri: client.redirectUri,
+            client_id: client.id,
             code_verifier: verifier,
           }).toString(),
           localAddress,

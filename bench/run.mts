@@ -166,9 +166,13 @@ interface Fixture {
   clients: { id: string; secret: string }[];
   users: { id: string; password: string }[];
   publicClient: { id: string; redirectUri: string };
+  ssoClient: { id: string; redirectUri: string };
 }
 
-/** A project with a scope, 256 confidential clients and 64 users holding it, and a public PKCE client. */
+/**
+ * A project with a scope, 256 confidential clients and 64 users holding it,
+ * a public PKCE client, and a public client that remembers consent.
+ */
 async function seed(server: Server): Promise<Fixture> {
   const tokenRes = await fetch(`${server.http}/services/oauth2/iam-admins/iam-admins/token`, {
     method: "POST",
@@ -219,7 +223,17 @@ async function seed(server: Server): Promise<Fixture> {
     redirectUris: [publicClient.redirectUri],
     grantTypes: ["authorization_code", "refresh_token"],
   });
-  return { clients, users, publicClient };
+  const ssoClient = { id: "app", redirectUri: "http://127.0.0.1:9/app/callback" };
+  await admin.createClient({
+    ...ref,
+    clientId: ssoClient.id,
+    name: "Bench single-page app",
+    type: ClientType.PUBLIC,
+    redirectUris: [ssoClient.redirectUri],
+    grantTypes: ["authorization_code", "refresh_token"],
+    rememberConsent: true,
+  });
+  return { clients, users, publicClient, ssoClient };
 }
 
 function runProcess(args: string[]): Promise<string> {
@@ -311,6 +325,7 @@ async function main(): Promise<void> {
         ["refresh", "refresh_token at /token (rotation)"],
         ["introspection", "introspection (RFC 7662), 1,000 distinct tokens"],
         ["flow", "authorize+login+consent+token, PKCE, argon2id m=19 MiB t=2"],
+        ["silent-sign-in", "authorize (session cookie, consent remembered, prompt=none) + token, PKCE"],
       ];
       for (const [name, what] of scenarios) if (wanted(name)) rows.push(await measure(name, what, target, fixture));
       if (args.metrics !== "") writeFileSync(args.metrics, await (await fetch(`${server.http}/metrics`)).text());
@@ -344,7 +359,7 @@ async function main(): Promise<void> {
       try {
         const port = (await waitForLine(peer, /^(\d+)\n/, "oidc-provider"))[1];
         const target = { http: `http://127.0.0.1:${port}`, grpc: "", pid: peer.pid! };
-        const fixture = { clients, users: [], publicClient: { id: "", redirectUri: "" } };
+        const fixture = { clients, users: [], publicClient: { id: "", redirectUri: "" }, ssoClient: { id: "", redirectUri: "" } };
         if (wanted("peer-client-credentials")) {
           rows.push(await measure("peer-client-credentials", "oidc-provider 9, client_credentials, 256 clients", target, fixture));
         }
@@ -365,13 +380,15 @@ async function main(): Promise<void> {
     return x === undefined || y === undefined ? undefined : x / y;
   };
   const flowOverHash = rate("flow") === undefined || hashRates.production === undefined ? undefined : rate("flow")! / hashRates.production;
-  const targets = [
+  const targets: { target: string; value: number | undefined; min?: number }[] = [
     { target: "VerifyToken ≥ 80% of the do-nothing RPC", value: ratio("grpc-verify", "grpc-ceiling"), min: 0.8 },
     { target: "client_credentials ≥ 60% of the do-nothing HTTP route", value: ratio("client-credentials", "http-ceiling"), min: 0.6 },
     { target: "client_credentials ≥ 2× oidc-provider", value: ratio("client-credentials", "peer-client-credentials"), min: 2 },
     { target: "refresh ≥ 40% of the do-nothing HTTP route", value: ratio("refresh", "http-ceiling"), min: 0.4 },
     { target: "introspection ≥ 2× oidc-provider", value: ratio("introspection", "peer-introspection"), min: 2 },
     { target: "flow ≥ 90% of what the hash alone allows", value: flowOverHash, min: 0.9 },
+    // Reported, no target yet: each silent sign-in is two requests and four commits.
+    { target: "silent sign-in, share of the do-nothing HTTP route", value: ratio("silent-sign-in", "http-ceiling") },
   ];
   const ours = rows.filter((r) => !r.scenario.startsWith("peer-"));
   const limits = [
@@ -405,7 +422,10 @@ async function main(): Promise<void> {
     "",
     "| target | measured | |",
     "|---|---:|---|",
-    ...targets.map((t) => `| ${t.target} | ${t.value === undefined ? "not run" : t.min >= 1 ? `${t.value.toFixed(2)}×` : `${(t.value * 100).toFixed(0)}%`} | ${t.value === undefined ? "" : t.value >= t.min ? "met" : "MISSED"} |`),
+    ...targets.map(
+      (t) =>
+        `| ${t.target} | ${t.value === undefined ? "not run" : (t.min ?? 0) >= 1 ? `${t.value.toFixed(2)}×` : `${(t.value * 100).toFixed(0)}%`} | ${t.value === undefined ? "" : t.min === undefined ? "reported" : t.value >= t.min ? "met" : "MISSED"} |`,
+    ),
     ...limits.map((l) => `| ${l.target} | ${l.value} | ${l.ok ? "met" : "MISSED"} |`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
