@@ -25,7 +25,9 @@ async function adminOf(c: TestCore): Promise<{ admin: Client<typeof AdminService
   return { admin: createClient(AdminService, c.transport), auth: { headers: { authorization: `Bearer ${token}` } } };
 }
 
-const kids = async (c: TestCore, ref: ProjectRef = DEFAULT) => (await c.tokens.getJwks(ref)).keys.map((k) => k.kid);
+/** The kids of the project's JWKS of one algorithm (ES256: the access tokens' keys), in the JWKS's order. */
+const kids = async (c: TestCore, ref: ProjectRef = DEFAULT, alg: "ES256" | "RS256" = "ES256") =>
+  (await c.tokens.getJwks(ref)).keys.filter((k) => k.alg === alg).map((k) => k.kid);
 
 /** Re-signs an access token's claims with the given private JWK and kid, and a later exp. */
 function resign(accessToken: string, privateJwk: string, kid: string, exp: number): string {
@@ -39,12 +41,14 @@ test("key rotation: old tokens keep verifying, new ones carry the new kid, the J
   const c = await standardCore(t);
   const { admin, auth } = await adminOf(c);
   const [oldKid] = await kids(c);
+  const [oldRsaKid] = await kids(c, DEFAULT, "RS256");
   t.is((await kids(c)).length, 1);
+  t.is((await kids(c, DEFAULT, "RS256")).length, 1);
   const oldRecord = (await c.core.deps.store.listSigningKeys(DEFAULT)).find((k) => k.kid === oldKid)!;
 
   const before = await obtainTokens(c, { authorize: { scope: `openid ${READ}` } });
   t.is(headerOf(before.accessToken).kid, oldKid);
-  t.is(headerOf(before.idToken).kid, oldKid);
+  t.is(headerOf(before.idToken).kid, oldRsaKid, "the ID token: RS256, the client registered no algorithm");
 
   c.clock.advance(10);
   const rotatedAt = nowSeconds(c);
@@ -54,6 +58,7 @@ test("key rotation: old tokens keep verifying, new ones carry the new kid, the J
   // WEB has the longest access-token lifetime of the project (900 s > 600 s): 900 + 60 s of skew.
   t.is(rotated.retiredKeyExpiresAt, BigInt(rotatedAt + Math.max(WEB.accessTokenTtl, 600) + 60));
   t.deepEqual(await kids(c), [rotated.kid, oldKid], "JWKS: new key first, then the retired one");
+  t.deepEqual(await kids(c, DEFAULT, "RS256"), [rotated.kids[1], oldRsaKid], "the RS256 key rotated with it");
 
   // Tokens signed before the rotation still verify everywhere.
   const v = await c.tokens.verifyToken({ token: before.accessToken });
@@ -67,7 +72,7 @@ test("key rotation: old tokens keep verifying, new ones carry the new kid, the J
   // New tokens are signed with the new key.
   const refreshed = await c.tokens.token(refreshRequest(before.refreshToken));
   t.is(headerOf(refreshed.accessToken).kid, rotated.kid);
-  t.is(headerOf(refreshed.idToken).kid, rotated.kid);
+  t.is(headerOf(refreshed.idToken).kid, rotated.kids[1]);
   t.true((await c.tokens.verifyToken({ token: refreshed.accessToken })).active);
   t.is(headerOf((await m2mToken(c)).accessToken).kid, rotated.kid);
   t.is(headerOf((await obtainTokens(c)).accessToken).kid, rotated.kid);
@@ -85,17 +90,18 @@ test("key rotation: old tokens keep verifying, new ones carry the new kid, the J
   // Past it: gone from the JWKS, and its tokens no longer verify.
   c.clock.advance(2);
   t.deepEqual(await kids(c), [rotated.kid]);
+  t.deepEqual(await kids(c, DEFAULT, "RS256"), [rotated.kids[1]]);
   const after = await c.tokens.verifyToken({ token: crafted });
   t.false(after.active);
   t.is(after.failure, TokenFailure.INVALID);
   t.false((await c.tokens.verifyToken({ token: before.accessToken })).active);
   await t.throwsAsync(verifyIdToken(c, before.idToken, WEB.id), undefined, "no key left for the old ID token");
 
-  // The purge deletes the retired key's row; the current one stays.
-  t.is((await c.core.deps.store.listSigningKeys(DEFAULT)).length, 2, "kept until purged");
+  // The purge deletes the retired keys' rows; the current ones stay.
+  t.is((await c.core.deps.store.listSigningKeys(DEFAULT)).length, 4, "kept until purged");
   const purged = await c.core.deps.store.purgeExpired(nowSeconds(c));
-  t.is(purged.signing_keys, 1);
-  t.deepEqual((await c.core.deps.store.listSigningKeys(DEFAULT)).map((k) => k.kid), [rotated.kid]);
+  t.is(purged.signing_keys, 2);
+  t.deepEqual((await c.core.deps.store.listSigningKeys(DEFAULT)).map((k) => k.kid).sort(), [...rotated.kids].sort());
   t.deepEqual(await kids(c), [rotated.kid]);
   const fresh = await obtainTokens(c);
   t.true((await c.tokens.verifyToken({ token: fresh.accessToken })).active, "signing goes on after the purge");
