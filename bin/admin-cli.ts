@@ -222,7 +222,7 @@ const COMMANDS: Record<string, Command> = {
   "user set-password": {
     method: "setUserPassword", request: pb.SetUserPasswordRequestSchema, response: pb.SetUserPasswordResponseSchema,
     args: ["org", "project", "id"], build: async (a, o, stdin) => ({ ...ref(a), userId: a.id, password: await passwordOf(o, stdin) }),
-    show: () => ["password set"],
+    show: () => ["password set; the user's tokens are revoked and their sign-in sessions ended"],
   },
   "user enable": {
     method: "updateUser", request: pb.UpdateUserRequestSchema, response: pb.UpdateUserResponseSchema,
@@ -232,7 +232,7 @@ const COMMANDS: Record<string, Command> = {
   "user disable": {
     method: "updateUser", request: pb.UpdateUserRequestSchema, response: pb.UpdateUserResponseSchema,
     args: ["org", "project", "id"], build: (a) => ({ ...ref(a), userId: a.id, enabled: false, updateMask: create(FieldMaskSchema, { paths: ["enabled"] }) }),
-    show: (r) => [`user ${r.user.id} disabled; their tokens are revoked`],
+    show: (r) => [`user ${r.user.id} disabled; their tokens are revoked and their sign-in sessions ended`],
   },
   "user delete": {
     method: "deleteUser", request: pb.DeleteUserRequestSchema, response: pb.DeleteUserResponseSchema,

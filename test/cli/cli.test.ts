@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
-import { BASE_URL, compiledIam, queryOf, startTestServer, tempDir } from "../helpers.js";
+import { decodeJwt } from "jose";
+import { BASE_URL, compiledIam, queryOf, startTestServer, tempDir, TestClock } from "../helpers.js";
 
 /** package.json's `iam` command: the same program through tsx's loader. */
 const packageBin = fileURLToPath(new URL("../../bin/iam.mjs", import.meta.url));
@@ -151,6 +152,148 @@ test("iam client create --remember-consent, then iam user consents and revoke-co
   t.false((await again.tokens.verifyToken({ token: tokens.accessToken })).active);
   const missing = iam(db, ["user", "revoke-consent", "acme", "shop", "alice", "web"]);
   t.not(missing.code, 0);
+});
+
+test("iam client, user and project create and update take the logout URIs, ID token algorithm, web origins, profile fields and access token algorithm", (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  t.is(iam(db, ["org", "create", "acme"]).code, 0);
+  const project = iam(db, ["project", "create", "acme", "shop", "--access-token-alg", "RS256", "--json"]);
+  t.is((JSON.parse(project.stdout) as { project: { accessTokenSigningAlg: string } }).project.accessTokenSigningAlg, "RS256");
+  const updatedProject = iam(db, ["project", "update", "acme", "shop", "--access-token-alg", "ES256", "--name", "Shop"]);
+  t.is(updatedProject.stdout, `updated project acme/shop: audience ${BASE_URL}/services/oauth2/acme/shop, access tokens ES256\n`);
+
+  const created = iam(db, [
+    "client", "create", "acme", "shop", "web", "--redirect-uri", "https://web.example/cb",
+    "--post-logout-redirect-uri", "https://web.example/bye", "--post-logout-redirect-uri", "com.example.app:/bye",
+    "--backchannel-logout-uri", "https://web.example/backchannel", "--id-token-alg", "ES256", "--web-origin", "HTTPS://Web.Example:443", "--json",
+  ]);
+  t.is(created.code, 0, created.stderr);
+  t.like((JSON.parse(created.stdout) as { client: object }).client, {
+    postLogoutRedirectUris: ["https://web.example/bye", "com.example.app:/bye"],
+    backchannelLogoutUri: "https://web.example/backchannel",
+    idTokenSignedResponseAlg: "ES256",
+    webOrigins: ["https://web.example"],
+  });
+  // A repeated option replaces the list; given once as '' it empties it; options not given stay.
+  const updated = iam(db, ["client", "update", "acme", "shop", "web", "--web-origin", "", "--post-logout-redirect-uri", "https://web.example/signed-out", "--id-token-alg", "RS256", "--json"]);
+  t.is(updated.code, 0, updated.stderr);
+  const client = (JSON.parse(updated.stdout) as { client: Record<string, unknown> }).client;
+  t.like(client, { postLogoutRedirectUris: ["https://web.example/signed-out"], backchannelLogoutUri: "https://web.example/backchannel", idTokenSignedResponseAlg: "RS256" });
+  t.is(client.webOrigins, undefined, "no web origin left (an empty list is omitted from JSON)");
+  t.is(iam(db, ["client", "update", "acme", "shop", "web", "--name", "Web shop"]).stdout, "updated client web\n");
+
+  const user = iam(db, ["user", "create", "acme", "shop", "alice", "--password", "alice-password", "--email", "alice@acme.example", "--email-verified", "--given-name", "Alice", "--family-name", "Liddell", "--json"]);
+  t.like((JSON.parse(user.stdout) as { user: object }).user, { email: "alice@acme.example", emailVerified: true, givenName: "Alice", familyName: "Liddell" });
+  const moved = iam(db, ["user", "update", "acme", "shop", "alice", "--email", "al@wonder.example", "--family-name", "L.", "--json"]);
+  t.like((JSON.parse(moved.stdout) as { user: Record<string, unknown> }).user, { email: "al@wonder.example", givenName: "Alice", familyName: "L." });
+  t.is((JSON.parse(moved.stdout) as { user: Record<string, unknown> }).user.emailVerified, undefined, "a new address is unverified (false is omitted from JSON)");
+  const verified = iam(db, ["user", "update", "acme", "shop", "alice", "--email-verified", "--json"]);
+  t.like((JSON.parse(verified.stdout) as { user: object }).user, { emailVerified: true });
+
+  const refusals: { args: string[]; code: number; message: string }[] = [
+    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg\n" },
+    { args: ["project", "create", "acme", "other", "--access-token-alg", "HS256"], code: 1, message: "iam: InvalidArgument: access_token_signing_alg must be RS256 or ES256\n" },
+    { args: ["client", "update", "acme", "shop", "web", "--id-token-alg", "none"], code: 1, message: "iam: InvalidArgument: id_token_signed_response_alg must be RS256 or ES256\n" },
+    {
+      args: ["client", "update", "acme", "shop", "web", "--backchannel-logout-uri", "http://web.example/bc"],
+      code: 1,
+      message: "iam: InvalidArgument: backchannel_logout_uri http://web.example/bc: http is allowed only for loopback hosts\n",
+    },
+    {
+      args: ["client", "update", "acme", "shop", "web", "--web-origin", "https://web.example/"],
+      code: 1,
+      message: "iam: InvalidArgument: web origin https://web.example/ must be scheme://host[:port], with no path, query or fragment\n",
+    },
+    {
+      args: ["client", "create", "acme", "shop", "web2", "--redirect-uri", "https://web.example/cb", "--post-logout-redirect-uri", "https://web.example/bye#x"],
+      code: 1,
+      message: "iam: InvalidArgument: post-logout redirect URI https://web.example/bye#x must not have a fragment\n",
+    },
+    { args: ["client", "update", "acme", "shop", "web"], code: 2, message: "iam: name what to change: --name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin\n" },
+    { args: ["user", "update", "acme", "shop", "alice", "--email-verified", "--email-unverified"], code: 2, message: "iam: give --email-verified or --email-unverified, not both\n" },
+    { args: ["user", "create", "acme", "shop", "bob", "--password", "bob-password", "--email-verified"], code: 1, message: "iam: InvalidArgument: email_verified needs an email address\n" },
+  ];
+  for (const r of refusals) {
+    const result = iam(db, r.args);
+    t.is(result.code, r.code, r.args.join(" "));
+    t.true(result.stderr.endsWith(r.message), `${r.args.join(" ")}: ${result.stderr}`);
+  }
+  const after = JSON.parse(iam(db, ["client", "list", "acme", "shop", "--json"]).stdout) as { clients: Record<string, unknown>[] };
+  t.deepEqual(after.clients.map((c) => [c.id, c.name, c.idTokenSignedResponseAlg, c.backchannelLogoutUri]), [["web", "Web shop", "RS256", "https://web.example/backchannel"]], "the refusals changed nothing");
+});
+
+test("iam user sessions lists a user's sign-in sessions; iam user end-sessions ends one (--session) or all, and their tokens stop", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  t.is(iam(db, ["org", "create", "acme"]).code, 0);
+  t.is(iam(db, ["project", "create", "acme", "shop"]).code, 0);
+  const secret = (JSON.parse(iam(db, ["client", "create", "acme", "shop", "web", "--redirect-uri", "https://shop.example/cb", "--json"]).stdout) as { secret: string }).secret;
+  t.is(iam(db, ["user", "create", "acme", "shop", "alice", "--password", "alice-password-1"]).code, 0);
+  t.is(iam(db, ["user", "sessions", "acme", "shop", "alice"]).stdout, "(none)\n");
+
+  // The command reads the time of the machine: the server's sessions are opened now.
+  const clock = new TestClock();
+  clock.ms = Date.now();
+  const s = await startTestServer({ dbPath: db, clock });
+  const ref = { organization: "acme", project: "shop" };
+  const signIn = async (address: string, userAgent: string) => {
+    const auth = await s.authorization.authorize({ ...ref, responseType: "code", clientId: "web", redirectUri: "https://shop.example/cb", scope: "openid", nonce: "n" });
+    await s.authorization.login({ ...ref, requestId: auth.requestId, username: "alice", password: "alice-password-1", clientAddress: address, userAgent });
+    const consent = await s.authorization.consent({ ...ref, requestId: auth.requestId, scopes: ["openid"] });
+    const tokens = await s.tokens.token({
+      ...ref,
+      grantType: "authorization_code",
+      code: queryOf(consent.redirectTo).get("code")!,
+      redirectUri: "https://shop.example/cb",
+      basic: { clientId: "web", clientSecret: secret },
+    });
+    return { accessToken: tokens.accessToken, sid: decodeJwt(tokens.idToken).sid as string };
+  };
+  const laptop = await signIn("192.0.2.10", "Firefox");
+  clock.advance(1);
+  const phone = await signIn("198.51.100.7", "Safari");
+  await s.close();
+
+  const listed = iam(db, ["user", "sessions", "acme", "shop", "alice"]);
+  t.is(listed.code, 0, listed.stderr);
+  const rows = listed.stdout.trimEnd().split("\n").map((line) => line.split("\t"));
+  t.deepEqual(
+    rows.map((row) => [row[0], row[4], row[5], row[6]]),
+    [
+      [phone.sid, "198.51.100.7", "web", "Safari"],
+      [laptop.sid, "192.0.2.10", "web", "Firefox"],
+    ],
+  );
+  t.regex(rows[0]![1]!, /^signed in \d{4}-\d\d-\d\dT/);
+  const json = JSON.parse(iam(db, ["user", "sessions", "acme", "shop", "alice", "--json"]).stdout) as { sessions: { id: string; clientIds: string[]; amr: string[] }[] };
+  t.deepEqual(json.sessions.map((x) => [x.id, x.clientIds, x.amr]), [[phone.sid, ["web"], ["pwd"]], [laptop.sid, ["web"], ["pwd"]]]);
+
+  const one = iam(db, ["user", "end-sessions", "acme", "shop", "alice", "--session", laptop.sid]);
+  t.is(one.code, 0, one.stderr);
+  t.is(one.stdout, "session ended; its tokens are revoked\n");
+  t.deepEqual(iam(db, ["user", "sessions", "acme", "shop", "alice"]).stdout.split("\t")[0], phone.sid);
+  const again = iam(db, ["user", "end-sessions", "acme", "shop", "alice", "--session", laptop.sid]);
+  t.is(again.code, 1);
+  t.true(again.stderr.endsWith(`iam: NotFound: session ${laptop.sid} of user alice in acme/shop not found\n`), again.stderr);
+
+  const all = iam(db, ["user", "end-sessions", "acme", "shop", "alice"]);
+  t.is(all.stdout, `ended 1 session(s): ${phone.sid}\n`);
+  t.is(iam(db, ["user", "end-sessions", "acme", "shop", "alice"]).stdout, "no session to end\n");
+  t.is(iam(db, ["user", "sessions", "acme", "shop", "alice"]).stdout, "(none)\n");
+  const missing = iam(db, ["user", "sessions", "acme", "shop", "bob"]);
+  t.is(missing.code, 1);
+  t.true(missing.stderr.endsWith("iam: NotFound: user bob in acme/shop not found\n"), missing.stderr);
+
+  const later = await startTestServer({ dbPath: db, clock });
+  t.teardown(() => later.close());
+  for (const [what, token] of [["laptop", laptop.accessToken], ["phone", phone.accessToken]] as const) {
+    const verified = await later.tokens.verifyToken({ token });
+    t.false(verified.active, what);
+    t.is(verified.failure, TokenFailure.REVOKED, what);
+  }
 });
 
 test("package.json's iam command (bin/iam.mjs, through tsx) runs the same program as the compiled one", (t) => {
