@@ -275,7 +275,7 @@ const refusedStep = { error: "invalid_request", redirect: false } as const;
 const tokenCases: Case[] = [
   {
     attack: "an unsigned token (alg none) carrying a genuine token's payload",
-    defence: "only ES256 is accepted: the header's alg is never trusted",
+    defence: "only the algorithm of the key the kid names (ES256 or RS256) is accepted: the header's alg is never trusted",
     reference: "RFC 8725 §3.1",
     async run(t, s) {
       const { accessToken } = await aliceTokens(s);
@@ -292,7 +292,7 @@ const tokenCases: Case[] = [
   },
   {
     attack: "HS256 with the project's public key (from GetJwks) as the HMAC secret",
-    defence: "the algorithm is pinned to ES256, so the public key is never used as an HMAC secret",
+    defence: "the algorithm is pinned to the key's own (ES256 or RS256), so the public key is never used as an HMAC secret",
     reference: "RFC 8725 §2.1, §3.1",
     async run(t, s) {
       const { accessToken } = await aliceTokens(s);
@@ -327,7 +327,7 @@ const tokenCases: Case[] = [
   },
   {
     attack: "a genuine token whose payload was edited (sub, scope), signature kept",
-    defence: "the ES256 signature covers the payload: any change fails verification",
+    defence: "the signature covers the payload: any change fails verification",
     reference: "RFC 7515 §5.2",
     async run(t, s) {
       const { accessToken } = await aliceTokens(s);
