@@ -39,12 +39,13 @@ export interface CorsPolicy {
 const isPreflight = (ctx: Context) => ctx.get("origin") !== "" && ctx.get("access-control-request-method") !== "";
 
 /**
- * The answer to OPTIONS (RFC 9110 §9.3.7): 204 naming the methods, the CORS
- * headers of a preflight added by the caller when it allows the origin.
+ * The answer to OPTIONS (RFC 9110 §9.3.7): 204 naming the methods (HEAD
+ * wherever GET is served), the CORS headers of a preflight added by the
+ * caller when it allows the origin.
  */
-function options(ctx: Context, methods: string): void {
+function options(ctx: Context, methods: readonly string[]): void {
   ctx.status = 204;
-  ctx.set("Allow", `${methods}, OPTIONS`);
+  ctx.set("Allow", [...methods, ...(methods.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", "));
 }
 
 /**
@@ -60,7 +61,7 @@ export function anyOrigin(methods: readonly string[]): CorsPolicy {
       await next();
     },
     preflight: async (ctx: Context) => {
-      options(ctx, allowed);
+      options(ctx, methods);
       if (!isPreflight(ctx)) return;
       ctx.set({
         "Access-Control-Allow-Origin": "*",
@@ -101,7 +102,7 @@ export function registeredOrigins(deps: EndpointDeps, methods: readonly string[]
       if (allowed !== undefined && (await allowed)) ctx.set("Access-Control-Allow-Origin", origin);
     },
     preflight: async (ctx: Context) => {
-      options(ctx, allowedMethods);
+      options(ctx, methods);
       ctx.vary("Origin");
       if (!isPreflight(ctx) || !(await isRegistered(deps, ctx, ctx.get("origin")))) return;
       ctx.set({
