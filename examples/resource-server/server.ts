@@ -41,14 +41,17 @@ const REALM = "notes";
 
 type Verify = (token: string, requiredScopes: string[]) => Promise<VerifyTokenResponse>;
 
-/** Local verification: signature (ES256 only), issuer, expiry, RFC 9068 `typ`, and the scopes. */
+/**
+ * Local verification: signature (ES256, or RS256 for a project that chose it: the JWKS names each key's `alg`,
+ * and jose uses only the key whose kid and alg the token names), issuer, expiry, RFC 9068 `typ`, and the scopes.
+ */
 function localVerifier(options: ResourceServerOptions): Verify {
   const keys = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/.well-known/jwks.json`));
   return async (token, requiredScopes) => {
     try {
       const { payload } = await jwtVerify(token, keys, {
         issuer: options.issuer,
-        algorithms: ["ES256"],
+        algorithms: ["ES256", "RS256"],
         typ: "at+jwt",
       });
       const scopes = typeof payload.scope === "string" ? payload.scope.split(" ") : [];
