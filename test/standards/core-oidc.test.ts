@@ -61,8 +61,12 @@ test("with openid the token response carries an ID token with the claims of Core
   t.is(payload.auth_time, loginTime, "auth_time is when the user logged in");
   t.is(payload.nonce, NONCE);
   t.is(payload.at_hash, expectedAtHash(res.accessToken));
+  // The sign-in session and how the user authenticated in it.
+  t.is(typeof payload.sid, "string");
+  t.is(payload.acr, "urn:iam-core:acr:password");
+  t.deepEqual(payload.amr, ["pwd"]);
   // Only openid and a permission: no profile or email claims.
-  t.deepEqual(Object.keys(payload).sort(), ["at_hash", "aud", "auth_time", "azp", "exp", "iat", "iss", "nonce", "sub"]);
+  t.deepEqual(Object.keys(payload).sort(), ["acr", "amr", "at_hash", "aud", "auth_time", "azp", "exp", "iat", "iss", "nonce", "sid", "sub"]);
 });
 
 test("the ID token has no nonce when the authorization request sent none", async (t) => {
