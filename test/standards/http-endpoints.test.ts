@@ -182,6 +182,7 @@ test("GET /userinfo with a Bearer token answers the user's claims", async (t) =>
     name: `User ${ALICE.id}`,
     preferred_username: ALICE.id,
     email: `${ALICE.id}@example.test`,
+    email_verified: false,
   });
   const bare = await obtainTokens(s, { authorize: { scope: "openid" } });
   t.deepEqual(await json200(t, await fetch(`${s.project}/userinfo`, { headers: { authorization: `Bearer ${bare.accessToken}` } })), {
@@ -193,7 +194,7 @@ test("POST /userinfo with the token in a form body answers the claims", async (t
   const s = await serve(t);
   const res = await obtainTokens(s, { authorize: { scope: "openid email" } });
   const body = await json200(t, await postForm(`${s.project}/userinfo`, { access_token: res.accessToken }));
-  t.deepEqual(body, { sub: ALICE.id, email: `${ALICE.id}@example.test` });
+  t.deepEqual(body, { sub: ALICE.id, email: `${ALICE.id}@example.test`, email_verified: false });
   const header = await json200(t, await postForm(`${s.project}/userinfo`, "", { authorization: `Bearer ${res.accessToken}` }));
   t.deepEqual(header, body);
 });
