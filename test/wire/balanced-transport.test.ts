@@ -156,6 +156,8 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   "iam.v1.AdminService/GetUser",
   "iam.v1.AdminService/ListUsers",
   "iam.v1.AdminService/ListUserConsents",
+  // Added since: it reads a user's sign-in sessions, as ListUserConsents reads their consents.
+  "iam.v1.AdminService/ListUserSessions",
   "iam.v1.AdminService/ListPermissions",
   "iam.v1.AdminService/ListRoles",
 ]);
