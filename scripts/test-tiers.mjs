@@ -107,6 +107,8 @@ export const POSTGRES_PASS = [
   { file: "test/core/remembered-consent.test.ts", why: "consents remembered and revoked" },
   { file: "test/standards/grace-siblings.test.ts", why: "siblings of a refresh token rotated within the grace window" },
   { file: "test/sessions/single-sign-on.test.ts", why: "sign-in sessions opened, renewed and ended; ending one revokes the grants made in it" },
+  { file: "test/admin/rpc-sessions.test.ts", why: "sessions listed and ended by administration, with the user disabled, deleted or given a new password" },
+  { file: "test/logout/rp-initiated.test.ts", why: "a logout ends the session and the grants made in it at once" },
   { file: "test/tokens-algs/core.test.ts", why: "an older project's RS256 key added once, inside the code exchange's transaction; both algorithms rotated" },
 ];
 
