@@ -1,4 +1,13 @@
-import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import {
+  constants,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  sign,
+  type KeyObject,
+} from "node:crypto";
 import { promisify } from "node:util";
 import type { Clock } from "../lib/clock.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -135,13 +144,26 @@ export class KeyRing {
     this.#clock = clock;
   }
 
-  /** Creates and stores the first (or new current) keys of a project, one per algorithm. */
+  /** Creates and stores the first keys of a project, one per algorithm. */
   async create(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<Record<SigningAlg, SigningKeyRecord>> {
+    return this.#add(store, ref, await this.#make(ref));
+  }
+
+  /** A new key of each algorithm, made on the thread pool (an RSA key takes a fifth of a second). */
+  async #make(ref: ProjectRef): Promise<Record<SigningAlg, SigningKeyRecord>> {
     const now = epochSeconds(this.#clock);
-    const [es256, rs256] = await Promise.all(SIGNING_ALGS.map((alg) => newSigningKey(ref, now, alg)));
-    for (const record of [es256!, rs256!]) await store.addSigningKey(record);
+    const [ES256, RS256] = await Promise.all([newSigningKey(ref, now, "ES256"), newSigningKey(ref, now, "RS256")]);
+    return { ES256, RS256 };
+  }
+
+  async #add(
+    store: SigningKeyStore,
+    ref: ProjectRef,
+    made: Record<SigningAlg, SigningKeyRecord>,
+  ): Promise<Record<SigningAlg, SigningKeyRecord>> {
+    for (const alg of SIGNING_ALGS) await store.addSigningKey(made[alg]);
     this.forget(ref);
-    return { ES256: es256!, RS256: rs256! };
+    return made;
   }
 
   /**
@@ -180,6 +202,8 @@ export class KeyRing {
     ref: ProjectRef,
     store: SigningKeyStore = this.#store,
   ): Promise<{ kid: string; kids: Record<SigningAlg, string>; retired: string[]; retiredUntil: number }> {
+    // Made before the old keys are retired: on PostgreSQL the retirement locks the project's row until the end.
+    const made = await this.#make(ref);
     const now = epochSeconds(this.#clock);
     // The ID token lives as long as its access token; a minute of clock skew on top.
     const retiredUntil = now + Math.max(await store.maxAccessTokenTtl(ref), 600) + 60;
@@ -187,7 +211,7 @@ export class KeyRing {
     const retired = await store.retireSigningKeys(ref, now, retiredUntil);
     const order = (kid: string) => SIGNING_ALGS.indexOf(algOf.get(kid) ?? "ES256");
     retired.sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
-    const created = await this.create(ref, store);
+    const created = await this.#add(store, ref, made);
     return { kid: created.ES256.kid, kids: { ES256: created.ES256.kid, RS256: created.RS256.kid }, retired, retiredUntil };
   }
 
