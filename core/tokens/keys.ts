@@ -144,13 +144,22 @@ export class KeyRing {
     this.#clock = clock;
   }
 
-  /** Creates and stores the first keys of a project, one per algorithm. */
-  async create(ref: ProjectRef, store: SigningKeyStore = this.#store): Promise<Record<SigningAlg, SigningKeyRecord>> {
-    return this.#add(store, ref, await this.#make(ref));
+  /**
+   * Creates and stores the first keys of a project, one per algorithm.
+   * Inside a transaction, pass keys made before it (`make`): on SQLite every
+   * writer waits while a transaction is open, and an RSA key takes a fifth
+   * of a second to make.
+   */
+  async create(
+    ref: ProjectRef,
+    store: SigningKeyStore = this.#store,
+    made?: Record<SigningAlg, SigningKeyRecord>,
+  ): Promise<Record<SigningAlg, SigningKeyRecord>> {
+    return this.#add(store, ref, made ?? (await this.make(ref)));
   }
 
   /** A new key of each algorithm, made on the thread pool (an RSA key takes a fifth of a second). */
-  async #make(ref: ProjectRef): Promise<Record<SigningAlg, SigningKeyRecord>> {
+  async make(ref: ProjectRef): Promise<Record<SigningAlg, SigningKeyRecord>> {
     const now = epochSeconds(this.#clock);
     const [ES256, RS256] = await Promise.all([newSigningKey(ref, now, "ES256"), newSigningKey(ref, now, "RS256")]);
     return { ES256, RS256 };
@@ -201,9 +210,11 @@ export class KeyRing {
   async rotate(
     ref: ProjectRef,
     store: SigningKeyStore = this.#store,
+    /** Keys made before the caller's transaction (`make`), as for `create`. */
+    premade?: Record<SigningAlg, SigningKeyRecord>,
   ): Promise<{ kid: string; kids: Record<SigningAlg, string>; retired: string[]; retiredUntil: number }> {
     // Made before the old keys are retired: on PostgreSQL the retirement locks the project's row until the end.
-    const made = await this.#make(ref);
+    const made = premade ?? (await this.make(ref));
     const now = epochSeconds(this.#clock);
     // The ID token lives as long as its access token; a minute of clock skew on top.
     const retiredUntil = now + Math.max(await store.maxAccessTokenTtl(ref), 600) + 60;

@@ -58,9 +58,11 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest): Out
     accessTokenSigningAlg: checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256"),
     createdAt: epochSeconds(deps.clock),
   };
+  // Made before the transaction, which every writer waits for on SQLite.
+  const keys = await deps.keys.make(ref);
   await deps.store.transaction(async (store) => {
     await store.createProject(record);
-    await deps.keys.create(ref, store);
+    await deps.keys.create(ref, store, keys);
     await seedProjectAdministration(store, ref);
   });
   return { project: toProject(deps.config.baseUrl, record) };
@@ -130,7 +132,9 @@ export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest
       Code.FailedPrecondition,
     );
   }
-  const rotated = await deps.store.transaction((store) => deps.keys.rotate(r, store));
+  // Made before the transaction, which every writer waits for on SQLite.
+  const made = await deps.keys.make(r);
+  const rotated = await deps.store.transaction((store) => deps.keys.rotate(r, store, made));
   return {
     kid: rotated.kid,
     retiredKid: rotated.retired[0] ?? "",
