@@ -29,10 +29,10 @@ const codeRequest = (code: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-test("GET /token is 405 with Allow: POST and an RFC 6749 JSON error", async (t) => {
+test("GET /token is 405 with Allow: POST, OPTIONS (CORS preflights) and an RFC 6749 JSON error", async (t) => {
   const s = await serve(t);
   const res = await fetch(`${s.project}/token?grant_type=authorization_code`, { redirect: "manual" });
-  t.is(res.headers.get("allow"), "POST");
+  t.is(res.headers.get("allow"), "POST, OPTIONS");
   // A 405 must not claim that the endpoint does not exist.
   await tokenError(t, res, 405, "invalid_request");
 });

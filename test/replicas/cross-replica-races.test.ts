@@ -90,22 +90,29 @@ async function replicas(t: ExecutionContext): Promise<[TestCore, TestCore, strin
   return [a, b, db.url];
 }
 
-maybe("two key rotations of one project at once, on two replicas, leave exactly one current key", async (t) => {
+maybe("two key rotations of one project at once, on two replicas, leave exactly one current key of each algorithm", async (t) => {
   const [a, b, url] = await replicas(t);
   const current = async () =>
-    query<{ kid: string }>(url, "SELECT kid FROM signing_keys WHERE organization_id = $1 AND project_id = $2 AND retired_at IS NULL", [
-      DEFAULT.organization,
-      DEFAULT.project,
-    ]);
-  t.is((await current()).length, 1);
+    query<{ kid: string; alg: string }>(
+      url,
+      "SELECT kid, alg FROM signing_keys WHERE organization_id = $1 AND project_id = $2 AND retired_at IS NULL ORDER BY alg",
+      [DEFAULT.organization, DEFAULT.project],
+    );
+  t.deepEqual((await current()).map((k) => k.alg), ["ES256", "RS256"]);
   for (let round = 0; round < 10; round++) {
     const [x, y] = await Promise.all(
-      [a, b].map((r) => r.core.deps.store.transaction((s) => r.core.deps.keys.rotate(DEFAULT, s))),
+      [a, b].map(async (r) => {
+        const made = await r.core.deps.keys.make(DEFAULT);
+        return r.core.deps.store.transaction((s) => r.core.deps.keys.rotate(DEFAULT, s, made));
+      }),
     );
     const now = await current();
-    t.is(now.length, 1, `round ${round}: one current key (${JSON.stringify(now)})`);
-    t.true([x!.kid, y!.kid].includes(now[0]!.kid), `round ${round}: the current key is one of the two new ones`);
-    // The rotations took turns: the second retired the first's new key.
+    t.deepEqual(now.map((k) => k.alg), ["ES256", "RS256"], `round ${round}: one current key of each algorithm (${JSON.stringify(now)})`);
+    for (const key of now) {
+      const alg = key.alg as "ES256" | "RS256";
+      t.true([x!.kids[alg], y!.kids[alg]].includes(key.kid), `round ${round}: the current ${alg} key is one of the two new ones`);
+    }
+    // The rotations took turns: the second retired the first's new keys.
     t.true(x!.retired.includes(y!.kid) || y!.retired.includes(x!.kid), `round ${round}: one rotation retired the other's key`);
   }
 });

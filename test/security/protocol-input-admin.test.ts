@@ -534,14 +534,14 @@ const secretInQuery: Case = {
 const getOnFormEndpoints: Case[] = FORM_ENDPOINTS.map(
   (endpoint): Case => ({
     attack: `GET /${endpoint} with a complete, correct request in the query and Basic credentials`,
-    defence: "405 invalid_request JSON with Allow: POST; nothing issued or revoked",
+    defence: `405 invalid_request JSON with Allow: ${endpoint === "introspect" ? "POST" : "POST, OPTIONS (its CORS preflight)"}; nothing issued or revoked`,
     reference: endpoint === "token" ? "RFC 6749 §3.2 (MUST use POST)" : endpoint === "revoke" ? "RFC 7009 §2.1" : "RFC 7662 §2.1",
     async run(t) {
       const s = await serve(t);
       const prepared = await prepareEndpoint(t, s, endpoint);
       const before = await snapshot(s);
       const res = await fetch(`${s.project}/${endpoint}?${formOf(prepared.pairs)}`, { redirect: "manual", headers: adminBasic() });
-      t.is(res.headers.get("allow"), "POST");
+      t.is(res.headers.get("allow"), endpoint === "introspect" ? "POST" : "POST, OPTIONS");
       await oauthError(t, res, 405, "invalid_request");
       await assertRefusedCleanly(t, s, before, prepared);
       await control(t, s, endpoint, prepared);
