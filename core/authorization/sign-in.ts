@@ -1,7 +1,7 @@
 import { issuerOf, type Deps } from "../deps.js";
 import { isSubset, selectScopes } from "../lib/scopes.js";
 import { completeRequest } from "../rpc/consent.js";
-import type { AuthorizationRequestRecord, PermissionRecord, SessionRecord, UserRecord } from "../store/types.js";
+import type { AuthorizationRequestRecord, ClientRecord, PermissionRecord, SessionRecord, UserRecord } from "../store/types.js";
 import { oidcScopesOf } from "../tokens/oidc.js";
 import { redirectError } from "./errors.js";
 
@@ -17,8 +17,8 @@ export interface SignedInOutcome {
  * or by the browser's sign-in session, and answers what comes next: the
  * scopes the user may grant (those requested that they hold, or every one
  * they hold when none were requested), or, when the client remembers consent,
- * `prompt=consent` was not asked and the user approved every offered scope
- * before, the completed request. A user who holds none of the requested
+ * its identity is assured (`identityAssured`), `prompt=consent` was not asked
+ * and the user approved every offered scope before, the completed request. A user who holds none of the requested
  * scopes sends the client `invalid_scope`.
  */
 export async function signIn(
@@ -51,7 +51,7 @@ export async function signIn(
 
   if (!pending.forceConsent && signedIn.offeredScopes.length > 0) {
     const client = await deps.store.getClient(pending, pending.clientId);
-    if (client?.rememberConsent === true) {
+    if (client?.rememberConsent === true && identityAssured(client, pending.redirectUri)) {
       const remembered = await deps.store.getConsent(pending, user.id, client.id);
       if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
         return { offered, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes) };
@@ -59,4 +59,25 @@ export async function signIn(
     }
   }
   return { offered };
+}
+
+/**
+ * Whether the client a code would go to is surely the one the user approved
+ * before (RFC 8252 §8.6, RFC 6749 §10.2): a confidential client (it proves
+ * itself at the token endpoint), or a public one whose redirect URI only it
+ * can answer: https, or a loopback origin it registered as its web origin (a
+ * page served there). A private-use scheme (`com.example.app:/cb`) or a bare
+ * loopback port may be claimed by any app on the device: there a remembered
+ * consent is not enough and the user is asked again.
+ */
+export function identityAssured(client: ClientRecord, redirectUri: string): boolean {
+  if (client.type === "confidential") return true;
+  let url: URL;
+  try {
+    url = new URL(redirectUri);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && client.webOrigins.includes(url.origin);
 }

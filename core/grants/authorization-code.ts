@@ -1,3 +1,4 @@
+import { withinLifetimes } from "../sessions/session.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
@@ -48,6 +49,12 @@ export const authorizationCodeGrant: Grant = {
       }
     }
 
+    // The session the code was signed in by must still be live, by the same
+    // rule as the cookie: an idle or expired one is not revived by its code.
+    if (code.sessionId !== "") {
+      const session = await deps.store.getSession(project, code.sessionId);
+      if (session === undefined || !withinLifetimes(deps, session)) throw invalid("the sign-in session of the code has ended");
+    }
     const user = await deps.store.getUser(project, code.userId);
     if (user === undefined || !user.enabled) throw invalid("user disabled or deleted since login");
     const { holds } = await userHoldings(deps.store, project, user.id);

@@ -55,7 +55,14 @@ export async function authorize(
   const session = request.session === "" ? undefined : await liveSession(deps, request, request.session);
   const serving = session !== undefined && sessionMayServe(session, openid, now) ? session : undefined;
   if (openid.prompt.has("none") && serving === undefined) {
-    throw redirectError(target, "login_required", session === undefined ? "the user is not signed in" : "the user must sign in again");
+    // A session that may not serve (another user hinted, too old) answers
+    // consent_required, like a serving one, unless its user already approved
+    // this client: a client the user never approved must not learn whether
+    // the user it guesses is the one signed in.
+    if (session !== undefined && (await deps.store.getConsent(request, session.userId, ctx.client!.id)) === undefined) {
+      throw redirectError(target, "consent_required", CONSENT_REQUIRED);
+    }
+    throw redirectError(target, "login_required", "the user must sign in");
   }
 
   const requestId = randomToken();
@@ -105,10 +112,12 @@ export async function authorize(
   if (outcome.redirectTo !== undefined) return { requestId, redirectTo: outcome.redirectTo };
   if (openid.prompt.has("none")) {
     await deps.store.consumeAuthorizationRequest(pending.idHash);
-    throw redirectError(target, "consent_required", "the user has not consented to this client's request");
+    throw redirectError(target, "consent_required", CONSENT_REQUIRED);
   }
   return { ...answer, signedIn: true, scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })) };
 }
+
+const CONSENT_REQUIRED = "the user has not consented to this client's request";
 
 /**
  * Whether a live session may authenticate this request without a new

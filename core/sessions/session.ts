@@ -19,6 +19,9 @@ const SECRET = /^[A-Za-z0-9_-]{43}$/;
 export const PASSWORD_AMR: readonly string[] = ["pwd"];
 export const PASSWORD_ACR = "urn:iam-core:acr:password";
 
+/** Sessions one user may hold at once in a project; a new sign-in past it ends the oldest. */
+export const MAX_SESSIONS_PER_USER = 32;
+
 /** How often a used session's last use is written: more often costs a write per sign-in for nothing. */
 const TOUCH_INTERVAL = 60;
 
@@ -33,11 +36,16 @@ export async function liveSession(deps: Deps, ref: ProjectRef, cookie: string): 
   if (!SECRET.test(cookie)) return undefined;
   const session = await deps.store.findSessionBySecret(sha256(cookie));
   if (session === undefined || session.organization !== ref.organization || session.project !== ref.project) return undefined;
-  const now = epochSeconds(deps.clock);
-  if (session.endedAt !== null || session.expiresAt <= now || session.lastSeenAt + deps.config.sessionIdle <= now) return undefined;
+  if (!withinLifetimes(deps, session)) return undefined;
   const user = await deps.store.getUser(ref, session.userId);
   if (user === undefined || !user.enabled) return undefined;
   return session;
+}
+
+/** Whether a session is neither ended, nor idle for `IAM_SESSION_IDLE`, nor past its absolute end. */
+export function withinLifetimes(deps: Deps, session: SessionRecord): boolean {
+  const now = epochSeconds(deps.clock);
+  return session.endedAt === null && session.expiresAt > now && session.lastSeenAt + deps.config.sessionIdle > now;
 }
 
 /** The cookie a browser keeps for a session: its secret and the seconds it has left. */
@@ -89,6 +97,14 @@ export async function openSession(
     endedAt: null,
   };
   await deps.store.createSession(session);
+  // A user signs in from a bounded number of browsers: past it, the oldest
+  // sessions end (signing in in a loop cannot grow the table, the list or
+  // the logouts of a later disable without bound).
+  const open = await deps.store.listUserSessions(user, user.id);
+  for (const old of open.slice(MAX_SESSIONS_PER_USER)) {
+    const gone = await deps.store.endSession(user, old.id, now);
+    if (gone !== undefined) ended.push(gone);
+  }
   return { session, cookie, ended };
 }
 

@@ -197,7 +197,9 @@ test("prompt=none: without a cookie, 302 with login_required, state and iss; wit
   assertErrorRedirect(t, await get(authorizeUrl(s, rememberRequest({ prompt: "none" })), { cookie }), 302, "consent_required", {
     redirectUri: REMEMBER.redirectUri,
   });
-  assertErrorRedirect(t, await get(authorizeUrl(s, webRequest({ prompt: "none", max_age: "0" })), { cookie }), 302, "login_required", {
+  // A session that may not serve (max_age=0) at a client its user never approved: consent_required too, so
+  // that the answer tells an unapproved client nothing of who is signed in.
+  assertErrorRedirect(t, await get(authorizeUrl(s, webRequest({ prompt: "none", max_age: "0" })), { cookie }), 302, "consent_required", {
     redirectUri: WEB.redirectUri,
   });
 });

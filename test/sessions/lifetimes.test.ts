@@ -13,6 +13,7 @@ import {
   expectRedirected,
   passwordSignIn,
   rememberConsent,
+  REMEMBER,
   rememberRequest,
   sessionCore,
   withSession,
@@ -25,7 +26,11 @@ test("max_age=0 always asks for a new sign-in, the session's user filled in; und
   const c = await sessionCore(t);
   const { session } = await passwordSignIn(c);
   assertLoginContext(t, await withSession(c, session, { maxAge: "0" }), ALICE.id);
-  await expectRedirected(t, withSession(c, session, { maxAge: "0", prompt: "none" }), "login_required");
+  // At a client the user approved: login_required. At one never approved: consent_required, which tells it
+  // nothing of who is signed in.
+  await rememberConsent(c, session);
+  await expectRedirected(t, withSession(c, session, rememberRequest({ maxAge: "0", prompt: "none" })), "login_required", { to: REMEMBER.redirectUri });
+  await expectRedirected(t, withSession(c, session, { maxAge: "0", prompt: "none" }), "consent_required");
 });
 
 test("max_age larger than the sign-in's age: single sign-on, and auth_time in the ID token is the time of the password sign-in", async (t) => {
@@ -49,8 +54,11 @@ test("a sign-in older than max_age asks for a new one; the new sign-in moves aut
   const first = await passwordSignIn(c);
   c.clock.advance(200);
   assertLoginContext(t, await withSession(c, first.session, { maxAge: "100" }), ALICE.id);
-  await expectRedirected(t, withSession(c, first.session, { maxAge: "100", prompt: "none" }), "login_required");
+  await expectRedirected(t, withSession(c, first.session, { maxAge: "100", prompt: "none" }), "consent_required");
   await rememberConsent(c, first.session);
+  await expectRedirected(t, withSession(c, first.session, rememberRequest({ maxAge: "100", prompt: "none" })), "login_required", {
+    to: REMEMBER.redirectUri,
+  });
 
   const again = await passwordSignIn(c, { authorize: rememberRequest({ maxAge: "100" }), previous: first.session });
   const tokens = await exchangeAtRemember(c, new URL(again.login.redirectTo).searchParams.get("code")!);

@@ -55,9 +55,17 @@ test("an id_token_hint of another user than the session's: login_required under 
   const c = await sessionCore(t);
   const alice = await signedInWithTokens(c);
   const bob = await signedInWithTokens(c, { user: BOB, authorize: { scope: "openid" } });
-  await expectRedirected(t, withSession(c, alice.session, { idTokenHint: bob.tokens.idToken, prompt: "none", state: "hint" }), "login_required", {
+  // At a client alice never approved: consent_required, telling it nothing of who is signed in.
+  await expectRedirected(t, withSession(c, alice.session, { idTokenHint: bob.tokens.idToken, prompt: "none", state: "hint" }), "consent_required", {
     state: "hint",
   });
+  await rememberConsent(c, alice.session);
+  await expectRedirected(
+    t,
+    withSession(c, alice.session, rememberRequest({ idTokenHint: bob.tokens.idToken, prompt: "none", state: "hint" })),
+    "login_required",
+    { state: "hint", to: REMEMBER.redirectUri },
+  );
   assertLoginContext(t, await withSession(c, alice.session, { idTokenHint: bob.tokens.idToken }), BOB.id);
   // Without a session, the hint fills the login page as well.
   assertLoginContext(t, await withSession(c, "", { idTokenHint: bob.tokens.idToken }), BOB.id);

@@ -8,6 +8,8 @@ const PROMPTS = new Set(["none", "login", "consent", "select_account"] as const)
 type Prompt = OpenIdParameters["prompt"] extends ReadonlySet<infer P> ? P : never;
 const DISPLAYS = new Set(["", "page", "popup", "touch", "wap"]);
 const MAX_LENGTH = 2048;
+/** An ID token with every claim iam-core releases, in RS256, is well under this; as at the logout endpoint. */
+const MAX_HINT_LENGTH = 8192;
 const MAX_CLAIMS_LENGTH = 4096;
 
 /**
@@ -28,11 +30,11 @@ export const checkOpenIdParameters: AuthorizeCheck = async (ctx) => {
     ["ui_locales", request.uiLocales],
     ["claims_locales", request.claimsLocales],
     ["acr_values", request.acrValues],
-    ["id_token_hint", request.idTokenHint],
     ["prompt", request.prompt],
   ] as const) {
     if (value.length > MAX_LENGTH) throw refuse(`${name} is longer than ${MAX_LENGTH} characters`);
   }
+  if (request.idTokenHint.length > MAX_HINT_LENGTH) throw refuse(`id_token_hint is longer than ${MAX_HINT_LENGTH} characters`);
 
   const prompt = new Set<Prompt>();
   for (const value of request.prompt.split(" ").filter((v) => v !== "")) {
