@@ -42,7 +42,7 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       display: params.get("display"),
       responseMode: params.get("response_mode"),
       registration: params.get("registration"),
-      session: readSessionCookie(ctx),
+      session: readSessionCookie(deps, ctx),
     });
     if (presented !== binding) setBindingCookie(deps, ctx, binding);
     // Signed in by the browser's session, consent remembered: back to the client.

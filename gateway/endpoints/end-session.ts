@@ -38,7 +38,7 @@ export const endSession: Endpoint = (deps) => async (ctx) => {
       uiLocales: params.get("ui_locales"),
       // Only the confirmation form's POST carries it: the binding never travels in a URL.
       confirmation: ctx.method === "POST" ? params.get("confirmation") : "",
-      session: readSessionCookie(ctx),
+      session: readSessionCookie(deps, ctx),
       // Only a well-formed binding the browser presented: a new one proves nothing.
       browserBinding: presented === binding ? binding : "",
       repeatedParameters: params.repeated,

@@ -36,7 +36,7 @@ export const login: Endpoint = (deps) => async (ctx) => {
       clientAddress: ctx.ip,
       repeatedParameters: params?.repeated ?? [],
       userAgent: ctx.get("user-agent"),
-      session: readSessionCookie(ctx),
+      session: readSessionCookie(deps, ctx),
     });
     if (answer.session !== undefined) setSessionCookie(deps, ctx, answer.session);
     const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));

@@ -46,9 +46,9 @@ function webRequest(extra: Record<string, string> = {}): Record<string, string> 
 }
 const rememberRequest = (extra: Record<string, string> = {}) => webRequest({ client_id: REMEMBER.id, redirect_uri: REMEMBER.redirectUri, ...extra });
 
-/** The iam_session Set-Cookie header of a response, split into its attributes. */
+/** The session's Set-Cookie header of a response (iam_session, or __Host-iam_session_… on https), split into its attributes. */
 function sessionSetCookie(res: Response): string[] {
-  const header = setCookies(res).find((c) => c.startsWith("iam_session="));
+  const header = setCookies(res).find((c) => /^(__Host-)?iam_session[^=]*=/.test(c));
   if (header === undefined) throw new Error(`no iam_session cookie in ${JSON.stringify(setCookies(res))}`);
   return header.split(";").map((a) => a.trim());
 }
@@ -107,7 +107,7 @@ test("a JSON sign-in sets the session cookie too; a failed one sets none", async
   t.regex(sessionSetCookie(login)[0]!, SESSION_COOKIE);
 });
 
-test("with an https base URL the session cookie is Secure", async (t) => {
+test("with an https base URL the session cookie is __Host- prefixed: Secure, Path=/, no Domain, one name per project", async (t) => {
   const c = await startTestCore({ config: { baseUrl: "https://iam.test" } });
   t.teardown(() => c.close());
   await seedFixtures(c);
@@ -123,10 +123,25 @@ test("with an https base URL the session cookie is Secure", async (t) => {
   const { login } = await formSignIn({ project }, webRequest());
   t.is(login.status, 200);
   const attributes = sessionSetCookie(login);
-  t.regex(attributes[0]!, SESSION_COOKIE);
+  const [, tag, secret] = /^__Host-iam_session_([A-Za-z0-9_-]{16})=([A-Za-z0-9_-]{43})$/.exec(attributes[0]!) ?? [];
+  t.truthy(tag, attributes[0]);
   t.true(attributes.map((a) => a.toLowerCase()).includes("secure"));
   t.true(attributes.map((a) => a.toLowerCase()).includes("httponly"));
-  t.true(attributes.includes(`Path=${PATH}`));
+  t.true(attributes.includes("Path=/"), "the __Host- prefix requires Path=/");
+  t.false(attributes.some((a) => a.toLowerCase().startsWith("domain=")));
+  // The browser presents it back under that name: the session signs the next request in.
+  const res = await fetch(`${project}/authorize?${new URLSearchParams(webRequest({ prompt: "none" }))}`, {
+    redirect: "manual",
+    headers: { cookie: `__Host-iam_session_${tag}=${secret}` },
+  });
+  t.is(res.status, 302);
+  t.is(new URL(res.headers.get("location")!).searchParams.get("error"), "consent_required", "signed in by the session: only consent is missing");
+  // The plain name is not read on https: a cookie a sibling host could have planted means nothing.
+  const planted = await fetch(`${project}/authorize?${new URLSearchParams(webRequest({ prompt: "none" }))}`, {
+    redirect: "manual",
+    headers: { cookie: `iam_session=${secret}` },
+  });
+  t.is(new URL(planted.headers.get("location")!).searchParams.get("error"), "login_required");
 });
 
 test("GET /authorize with the session cookie and a remembered consent: 302 back to the client with code, state and iss", async (t) => {
