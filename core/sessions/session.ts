@@ -19,9 +19,6 @@ const SECRET = /^[A-Za-z0-9_-]{43}$/;
 export const PASSWORD_AMR: readonly string[] = ["pwd"];
 export const PASSWORD_ACR = "urn:iam-core:acr:password";
 
-/** Sessions one user may hold at once in a project; a new sign-in past it ends the oldest. */
-export const MAX_SESSIONS_PER_USER = 32;
-
 /** How often a used session's last use is written: more often costs a write per sign-in for nothing. */
 const TOUCH_INTERVAL = 60;
 
@@ -97,14 +94,6 @@ export async function openSession(
     endedAt: null,
   };
   await deps.store.createSession(session);
-  // A user signs in from a bounded number of browsers: past it, the oldest
-  // sessions end (signing in in a loop cannot grow the table, the list or
-  // the logouts of a later disable without bound).
-  const open = await deps.store.listUserSessions(user, user.id);
-  for (const old of open.slice(MAX_SESSIONS_PER_USER)) {
-    const gone = await deps.store.endSession(user, old.id, now);
-    if (gone !== undefined) ended.push(gone);
-  }
   return { session, cookie, ended };
 }
 
