@@ -560,7 +560,7 @@ function parseRaw(all: string): Answer {
 // ---------------------------------------------------------------------------
 // HTTP: the documented shapes.
 
-/** RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1: the codes a refusal may carry. */
+/** RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, OpenID Connect Core §3.1.2.6: the codes a refusal may carry. */
 const RFC_ERRORS = new Set([
   "invalid_request",
   "invalid_client",
@@ -573,6 +573,13 @@ const RFC_ERRORS = new Set([
   "unsupported_token_type",
   "invalid_token",
   "insufficient_scope",
+  "login_required",
+  "consent_required",
+  "interaction_required",
+  "account_selection_required",
+  "request_not_supported",
+  "request_uri_not_supported",
+  "registration_not_supported",
 ]);
 /** README: unknown paths and projects answer `{"error":"not_found"}`. */
 const JSON_ERRORS = new Set([...RFC_ERRORS, "not_found"]);
@@ -795,7 +802,20 @@ const BROKEN = new Set<Code>([Code.Internal, Code.Unknown, Code.DataLoss]);
 const READ_ONLY_RPCS = new Set(["verifyToken", "getJwks", "getServerMetadata", "introspect", "userInfo"]);
 const isReadOnlyRpc = (method: string) => READ_ONLY_RPCS.has(method) || method.startsWith("get") || method.startsWith("list");
 /** The Connect code of each RFC code (core/errors.ts), CONNECT_CODE_OF's and the three it leaves out. */
-const CODE_OF: Record<string, Code> = { ...CONNECT_CODE_OF, unsupported_token_type: Code.InvalidArgument, invalid_token: Code.Unauthenticated, insufficient_scope: Code.PermissionDenied };
+const CODE_OF: Record<string, Code> = {
+  ...CONNECT_CODE_OF,
+  unsupported_token_type: Code.InvalidArgument,
+  invalid_token: Code.Unauthenticated,
+  insufficient_scope: Code.PermissionDenied,
+  // OpenID Connect Core §3.1.2.6: interaction that prompt=none forbids; request objects and registration refused.
+  login_required: Code.FailedPrecondition,
+  consent_required: Code.FailedPrecondition,
+  interaction_required: Code.FailedPrecondition,
+  account_selection_required: Code.FailedPrecondition,
+  request_not_supported: Code.InvalidArgument,
+  request_uri_not_supported: Code.InvalidArgument,
+  registration_not_supported: Code.InvalidArgument,
+};
 /** README "Administration": bad fields, duplicates, missing objects, the undeletable default tenant. */
 const ADMIN_REFUSALS = new Set<Code>([Code.InvalidArgument, Code.AlreadyExists, Code.NotFound, Code.FailedPrecondition]);
 /** The core refuses bodies over 64 KiB (README "Security choices"): RESOURCE_EXHAUSTED, before any handler. */
@@ -880,8 +900,8 @@ function oauthErrorViolations(c: Call): string[] {
   if (BROKEN.has(err.code)) return [`${Code[err.code]}: never INTERNAL or UNKNOWN`];
   const error = err.metadata.get("oauth-error");
   if (error === null) {
-    // GetJwks and GetServerMetadata answer an unknown project NOT_FOUND (the gateway's 404 not_found).
-    const unknownProject = err.code === Code.NotFound && (c.method.localName === "getJwks" || c.method.localName === "getServerMetadata");
+    // GetJwks, GetServerMetadata and EndSession answer an unknown project NOT_FOUND (the gateway's 404 not_found).
+    const unknownProject = err.code === Code.NotFound && ["getJwks", "getServerMetadata", "endSession"].includes(c.method.localName);
     const tooLarge = err.code === Code.ResourceExhausted && c.oversized;
     return unknownProject || tooLarge ? [] : [`${Code[err.code]} without oauth-error metadata (${err.rawMessage})`];
   }
