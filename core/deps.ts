@@ -34,6 +34,7 @@ export interface Deps {
     | "sessionMax"
     | "backchannelLogoutTimeout"
     | "backchannelLogoutRetries"
+    | "backchannelLogoutPrivateNetworks"
     | "refreshTokenGrace"
     | "loginMaxFailuresPerUser"
     | "loginMaxFailuresPerAddress"

@@ -1,8 +1,12 @@
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
+import { describeKind, nonPublicHost, nonPublicKind } from "../lib/network-address.js";
+import { PRIVATE_NETWORKS_OPTION } from "../rpc/admin/validate.js";
 import type { ClientRecord, LogoutDeliveryRecord, SessionRecord } from "../store/types.js";
 import { signLogoutToken } from "./logout-token.js";
 
@@ -13,48 +17,141 @@ import { signLogoutToken } from "./logout-token.js";
  * token, server to server. Deliveries run beside the answer to the user and
  * never hold it up; each is bounded by a timeout, retried a few times on
  * network errors and 5xx answers only, and recorded (store.recordLogoutDelivery)
- * with its outcome. Shutdown waits for deliveries in flight, at most
- * IAM_BACKCHANNEL_LOGOUT_TIMEOUT; one cut short then is recorded as failed.
+ * with its outcome. At most MAX_IN_FLIGHT run at once per process, the rest
+ * wait in a bounded queue. Shutdown records the queued ones as failed and
+ * waits for those in flight, at most IAM_BACKCHANNEL_LOGOUT_TIMEOUT; one cut
+ * short then is recorded as failed.
+ *
+ * The URI is a project administrator's choice, and the request leaves from
+ * inside the operator's network: unless IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS
+ * is set, a URI that is not https, or whose host is (or resolves to) a
+ * loopback, private, link-local, unique-local, shared or reserved address, is
+ * not contacted: the delivery is recorded as failed, and not tried again.
+ * The addresses are checked as the connection is made (the `lookup` of the
+ * request), so a name that resolved to a public address at registration and
+ * resolves to 127.0.0.1 now (DNS rebinding) is refused too.
  */
 
 /** The first pause between two attempts at one delivery, doubled after each. */
 const FIRST_BACKOFF_MS = 250;
 
 /**
- * The deliveries in flight, so that shutdown can wait for them, a bounded
- * while: those still running then are cut, and recorded as failed before the
- * store closes. None keeps the process alive past `close()`.
+ * Deliveries running at once in one process. Ending many sessions at once
+ * (RevokeUserSessions, a user disabled, a burst of logouts) makes sessions ×
+ * clients deliveries, each a connection of its own: without a bound that is
+ * as many sockets and timers as the burst, toward relying parties that may be
+ * slow. Sixteen keep a relying party's usual answers (well under a second)
+ * flowing at hundreds a second, while a hung one holds at most sixteen sockets.
+ */
+export const MAX_IN_FLIGHT = 16;
+
+/**
+ * Deliveries waiting for one of those places. Past it the oldest waiting one
+ * is dropped, recorded as failed ("delivery queue full"): the memory a burst
+ * can take stays bounded, and the newest logouts, those users just asked
+ * for, go out.
+ */
+export const MAX_QUEUED = 10_000;
+
+/** One delivery: what runs it, and what records it as failed when it never runs. */
+interface Job {
+  run: (shutdown: AbortSignal) => Promise<void>;
+  fail: (error: string) => Promise<void>;
+  /** Called once the delivery is recorded, run or not. */
+  recorded: () => void;
+}
+
+/** How names are resolved: every address of `hostname`, as dns.lookup with `all` answers them. */
+export type ResolveHost = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+const systemResolve: ResolveHost = (hostname, callback) => dnsLookup(hostname, { all: true }, callback);
+
+/**
+ * The deliveries of this process: at most `limits.inFlight` run at once, at
+ * most `limits.queued` wait, so that shutdown can wait for them, a bounded
+ * while: those waiting then are recorded as failed at once, those running
+ * are cut after the grace and recorded as failed, all before the store
+ * closes. None keeps the process alive past `close()`.
  */
 export class LogoutDeliveries {
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Every delivery not yet recorded, running or waiting. */
+  readonly #unrecorded = new Set<Promise<void>>();
+  readonly #queue: Job[] = [];
   readonly #shutdown = new AbortController();
+  #running = 0;
   #closing = false;
 
-  /** Runs a delivery beside whatever called it; answers false, running nothing, once `close()` has begun. */
-  start(deliver: (shutdown: AbortSignal) => Promise<void>): boolean {
+  /**
+   * How the names of back-channel URIs are resolved (the system resolver).
+   * A test may put its own here: no name but localhost resolves without DNS.
+   */
+  resolveHost: ResolveHost = systemResolve;
+
+  constructor(readonly limits: { inFlight: number; queued: number } = { inFlight: MAX_IN_FLIGHT, queued: MAX_QUEUED }) {}
+
+  /**
+   * Runs a delivery beside whatever called it, at once or when a place
+   * frees; `fail` records it as failed if it is dropped without running.
+   * Answers false, running nothing, once `close()` has begun.
+   */
+  start(run: (shutdown: AbortSignal) => Promise<void>, fail: (error: string) => Promise<void> = async () => {}): boolean {
     if (this.#closing) return false;
-    const running: Promise<void> = deliver(this.#shutdown.signal).finally(() => this.#inFlight.delete(running));
-    this.#inFlight.add(running);
+    let recorded = () => {};
+    const done = new Promise<void>((resolve) => (recorded = resolve));
+    this.#unrecorded.add(done);
+    void done.then(() => this.#unrecorded.delete(done));
+    const job: Job = { run, fail, recorded };
+    if (this.#running < this.limits.inFlight) {
+      this.#run(job);
+      return true;
+    }
+    this.#queue.push(job);
+    if (this.#queue.length > this.limits.queued) this.#drop(this.#queue.shift()!, "delivery queue full");
     return true;
   }
 
-  /** Deliveries not yet recorded. */
+  #run(job: Job): void {
+    this.#running++;
+    job
+      .run(this.#shutdown.signal)
+      .catch(() => {})
+      .finally(() => {
+        this.#running--;
+        job.recorded();
+        while (!this.#closing && this.#running < this.limits.inFlight && this.#queue.length > 0) this.#run(this.#queue.shift()!);
+      });
+  }
+
+  #drop(job: Job, error: string): void {
+    job
+      .fail(error)
+      .catch(() => {})
+      .finally(() => job.recorded());
+  }
+
+  /** Deliveries not yet recorded, running or waiting. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#unrecorded.size;
+  }
+
+  /** Deliveries running now. */
+  get running(): number {
+    return this.#running;
   }
 
   /** Resolves once every delivery started so far is recorded. */
   async settled(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    while (this.#unrecorded.size > 0) await Promise.allSettled([...this.#unrecorded]);
   }
 
   /**
-   * Starts no more deliveries, gives those in flight up to `graceMs` to
-   * finish, then cuts the rest short (each is recorded as failed); resolves
-   * once all are recorded.
+   * Starts no more deliveries and records those waiting as failed; gives
+   * those running up to `graceMs` to finish, then cuts the rest short (each
+   * is recorded as failed); resolves once all are recorded.
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
+    for (const job of this.#queue.splice(0)) this.#drop(job, "not sent: the server shut down");
     const cut = setTimeout(() => this.#shutdown.abort(), graceMs);
     try {
       await this.settled();
@@ -73,10 +170,11 @@ export class LogoutDeliveries {
 export function announceLogout(deps: Deps, ended: readonly SessionRecord[]): void {
   for (const session of ended) {
     for (const clientId of new Set(session.clients)) {
-      const started = deps.logoutDeliveries.start((shutdown) =>
-        deliver(deps, session, clientId, shutdown).catch((err: unknown) =>
-          deps.logger.error("back-channel logout failed", { client: clientId, session: session.id, err: describe(err) }),
-        ),
+      const failed = (err: unknown) =>
+        deps.logger.error("back-channel logout failed", { client: clientId, session: session.id, err: describe(err) });
+      const started = deps.logoutDeliveries.start(
+        (shutdown) => deliver(deps, session, clientId, shutdown).catch(failed),
+        (error) => recordUnsent(deps, session, clientId, error).catch(failed),
       );
       if (!started) deps.logger.warn("back-channel logout not sent: the server is shutting down", { client: clientId, session: session.id });
     }
@@ -87,19 +185,28 @@ export function announceLogout(deps: Deps, ended: readonly SessionRecord[]): voi
 interface Attempt {
   status: number;
   error: string;
+  /** Not to be tried again whatever the status: the URI or its address is refused. */
+  final?: boolean;
 }
 
 /** @see Back-Channel Logout 1.0 §2.8: the RP answers 200 (some frameworks 204) when the logout succeeded. */
 const delivered = (attempt: Attempt): boolean => attempt.status >= 200 && attempt.status < 300;
 
 /** Worth trying again: no answer at all, or a server error. A 4xx says the RP refused the token; a 3xx is not followed. */
-const retryable = (attempt: Attempt): boolean => attempt.status === 0 || attempt.status >= 500;
+const retryable = (attempt: Attempt): boolean => attempt.final !== true && (attempt.status === 0 || attempt.status >= 500);
 
 /** Sends one client its logout token, retrying as configured, and records the outcome. */
 async function deliver(deps: Deps, session: SessionRecord, clientId: string, shutdown: AbortSignal): Promise<void> {
   const client = await deps.store.getClient(session, clientId);
   if (client === undefined || client.backchannelLogoutUri === "") return;
-  const { backchannelLogoutTimeout, backchannelLogoutRetries } = deps.config;
+  const { backchannelLogoutTimeout, backchannelLogoutRetries, backchannelLogoutPrivateNetworks } = deps.config;
+  // A URI stored before the rule, or while the operator allowed private networks, is held to it now.
+  const refused = backchannelLogoutPrivateNetworks ? undefined : refusalOf(client.backchannelLogoutUri);
+  if (refused !== undefined) {
+    await record(deps, session, client, { status: 0, error: refused }, 0);
+    return;
+  }
+  const lookup = addressCheckingLookup(deps.logoutDeliveries.resolveHost, backchannelLogoutPrivateNetworks);
   let attempts = 0;
   let last: Attempt;
   for (;;) {
@@ -114,7 +221,7 @@ async function deliver(deps: Deps, session: SessionRecord, clientId: string, shu
       last = { status: 0, error: "the logout token could not be signed" };
       break;
     }
-    last = await postLogoutToken(client, token, backchannelLogoutTimeout, shutdown);
+    last = await postLogoutToken(client, token, backchannelLogoutTimeout, shutdown, lookup);
     if (delivered(last) || !retryable(last) || attempts > backchannelLogoutRetries || shutdown.aborted) break;
     await sleep(FIRST_BACKOFF_MS * 2 ** (attempts - 1), undefined, { signal: shutdown }).catch(() => {});
     if (shutdown.aborted) {
@@ -122,6 +229,11 @@ async function deliver(deps: Deps, session: SessionRecord, clientId: string, shu
       break;
     }
   }
+  await record(deps, session, client, last, attempts);
+}
+
+/** Records a delivery's outcome, and logs it: a debug line when delivered, a warning when not. */
+async function record(deps: Deps, session: SessionRecord, client: ClientRecord, last: Attempt, attempts: number): Promise<void> {
   const record: LogoutDeliveryRecord = {
     organization: session.organization,
     project: session.project,
@@ -140,20 +252,74 @@ async function deliver(deps: Deps, session: SessionRecord, clientId: string, shu
   else deps.logger.warn("back-channel logout not delivered", fields);
 }
 
+/** Records as failed a delivery that never ran (the queue was full, the server shut down). */
+async function recordUnsent(deps: Deps, session: SessionRecord, clientId: string, error: string): Promise<void> {
+  const client = await deps.store.getClient(session, clientId);
+  if (client === undefined || client.backchannelLogoutUri === "") return;
+  await record(deps, session, client, { status: 0, error }, 0);
+}
+
+const NOT_ALLOWED = `and ${PRIVATE_NETWORKS_OPTION} is not set`;
+
+/** Why a stored URI may not be contacted while private networks are not allowed; undefined when it may. */
+function refusalOf(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined; // postLogoutToken says so
+  }
+  const host = nonPublicHost(url.hostname);
+  if (host !== undefined) return `not sent: ${host}, ${NOT_ALLOWED}`;
+  if (url.protocol === "http:") return `not sent: plain http, ${NOT_ALLOWED}`;
+  return undefined;
+}
+
+/** A name that resolved to an address the delivery may not reach. */
+class AddressRefused extends Error {}
+
+/**
+ * The `lookup` of a delivery's connection: the system's answer, refused
+ * whole when any of its addresses is not public (unless private networks are
+ * allowed), so that the address checked is the address connected to.
+ */
+function addressCheckingLookup(resolve: ResolveHost, privateNetworks: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, (err, answers) => {
+      if (err !== null) return callback(err, "", 0);
+      if (!privateNetworks) {
+        for (const { address } of answers) {
+          const kind = nonPublicKind(address);
+          if (kind !== undefined) return callback(new AddressRefused(`not sent: ${hostname} resolves to ${address}, ${describeKind(kind)}, ${NOT_ALLOWED}`), "", 0);
+        }
+      }
+      const family = options.family === 4 || options.family === "IPv4" ? 4 : options.family === 6 || options.family === "IPv6" ? 6 : 0;
+      const usable = family === 0 ? answers : answers.filter((a) => a.family === family);
+      if (usable.length === 0) {
+        const none: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+        none.code = "ENOTFOUND";
+        return callback(none, "", 0);
+      }
+      if (options.all === true) return callback(null, usable);
+      callback(null, usable[0]!.address, usable[0]!.family);
+    });
+  };
+}
+
 /**
  * POSTs the logout token as `application/x-www-form-urlencoded` (§2.5), on a
  * connection of its own, within `timeoutSeconds` until the answer's status.
  * Redirects are not followed. Never rejects; the error text never holds the token.
  */
-function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: number, shutdown: AbortSignal): Promise<Attempt> {
+function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: number, shutdown: AbortSignal, lookup: LookupFunction): Promise<Attempt> {
   let uri: URL;
   try {
     uri = new URL(client.backchannelLogoutUri);
   } catch {
-    return Promise.resolve({ status: 0, error: "the back-channel logout URI is not a URL" });
+    return Promise.resolve({ status: 0, error: "the back-channel logout URI is not a URL", final: true });
   }
   if (uri.protocol !== "http:" && uri.protocol !== "https:") {
-    return Promise.resolve({ status: 0, error: "the back-channel logout URI is not http(s)" });
+    return Promise.resolve({ status: 0, error: "the back-channel logout URI is not http(s)", final: true });
   }
   const body = new URLSearchParams({ logout_token: token }).toString();
   const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
@@ -161,6 +327,7 @@ function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: nu
     method: "POST",
     // No pooled connection outlives the delivery (Connection: close).
     agent: false,
+    lookup,
     signal: AbortSignal.any([shutdown, timeout]),
     headers: { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(body) },
   };
@@ -176,6 +343,7 @@ function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: nu
     };
     const req: ClientRequest = (uri.protocol === "https:" ? httpsRequest : httpRequest)(uri, options, onAnswer);
     req.on("error", (err) => {
+      if (err instanceof AddressRefused) return resolve({ status: 0, error: err.message, final: true });
       const error = timeout.aborted
         ? `no answer within ${timeoutSeconds} s`
         : shutdown.aborted

@@ -44,6 +44,8 @@ export interface Config {
   backchannelLogoutTimeout: number;
   /** Further attempts at a back-channel logout after a network error, a timeout or a 5xx answer. */
   backchannelLogoutRetries: number;
+  /** Whether back-channel logout URIs may name loopback, private, link-local and unique-local hosts (and plain http to loopback). */
+  backchannelLogoutPrivateNetworks: boolean;
   /** Seconds between purges of expired requests, codes and tokens. */
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
@@ -232,6 +234,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "sessionMax", env: "IAM_SESSION_MAX", doc: "seconds a sign-in session lives at most, however used; then the user signs in again", default: () => 36000, parse: positive(60, 31536000) },
   { key: "backchannelLogoutTimeout", env: "IAM_BACKCHANNEL_LOGOUT_TIMEOUT", doc: "seconds a client's back-channel logout endpoint has to answer a logout token (the user's sign-out never waits for it)", default: () => 5, parse: positive(1, 60) },
   { key: "backchannelLogoutRetries", env: "IAM_BACKCHANNEL_LOGOUT_RETRIES", doc: "further attempts at a back-channel logout after a network error, a timeout or a 5xx answer (not after a 4xx), with growing pauses", default: () => 2, parse: positive(0, 10) },
+  {
+    key: "backchannelLogoutPrivateNetworks",
+    env: "IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS",
+    doc: "allow back-channel logout URIs on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the relying parties really live there",
+    default: () => false,
+    parse: flag,
+  },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
   { key: "loginMaxFailuresPerUser", env: "IAM_LOGIN_MAX_FAILURES_PER_USER", doc: "failed sign-ins of one username within the window that lock it", default: () => 5, parse: positive(1, 1000) },

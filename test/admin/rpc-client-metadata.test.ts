@@ -20,8 +20,9 @@ const confidential = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-async function tenant(t: import("ava").ExecutionContext): Promise<AdminTest> {
-  const c = await startAdmin(t);
+/** A core with ACME; `privateNetworks` lets back-channel logout URIs name loopback hosts (IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS). */
+async function tenant(t: import("ava").ExecutionContext, privateNetworks = false): Promise<AdminTest> {
+  const c = await startAdmin(t, { backchannelLogoutPrivateNetworks: privateNetworks });
   await createTenant(c, ACME);
   return c;
 }
@@ -70,7 +71,7 @@ test("web origins are stored as browsers send Origin: lowercase, the default por
 });
 
 test("UpdateClient replaces the fields named in update_mask, and only those", async (t) => {
-  const c = await tenant(t);
+  const c = await tenant(t, true);
   await c.admin.createClient(confidential(FIELDS), c.auth);
   const ref = { ...ACME, clientId: "web" };
 
@@ -174,8 +175,8 @@ test("UpdateClient refuses each bad logout URI, ID token algorithm or web origin
   t.like((await c.admin.getClient({ ...ACME, clientId: "web" }, c.auth)).client, { ...FIELDS, name: "web" }, "nothing changed");
 });
 
-test("the URIs and origins allowed: https anywhere, http on loopback hosts, private-use schemes for post-logout redirects only", async (t) => {
-  const c = await tenant(t);
+test("the URIs and origins allowed: https anywhere, http on loopback hosts (for back-channel logout where the server allows private networks), private-use schemes for post-logout redirects only", async (t) => {
+  const c = await tenant(t, true);
   const res = await c.admin.createClient(
     confidential({
       postLogoutRedirectUris: ["http://localhost/bye", "http://[::1]:9000/bye", "https://web.example:8443/bye?a=b", "com.example.app:/bye"],

@@ -86,7 +86,7 @@ const seconds = (c: AdminTest) => Math.floor(c.clock.now() / 1000);
 
 /** A core whose back-channel deliveries are tried once; ACME with `web` (told of logouts at NOWHERE) and `other`. */
 async function world(t: import("ava").ExecutionContext) {
-  const c = await startAdmin(t, { backchannelLogoutRetries: 0 });
+  const c = await startAdmin(t, { backchannelLogoutRetries: 0, backchannelLogoutPrivateNetworks: true });
   const web = await fullTenant(c);
   await c.admin.updateClient({ ...ACME, clientId: web.id, backchannelLogoutUri: NOWHERE, updateMask: { paths: ["backchannel_logout_uri"] } }, c.auth);
   const other = await createApp(c, ACME, { clientId: "other", redirectUris: ["https://other.example/cb"] });

@@ -15,9 +15,11 @@ import { Browser, FORM, seedRp, serveLogout, signIn, startRelyingParty, USER } f
 
 const EVENT = "http://schemas.openid.net/event/backchannel-logout";
 const ISSUER = "http://iam.test/services/oauth2/iam-admins/iam-admins";
+/** The relying parties of these tests listen on loopback ports, which only this option lets deliveries reach (ssrf.test.ts: without it). */
+const LOOPBACK = { backchannelLogoutPrivateNetworks: true } as const;
 
 test("each client of the session with a back-channel URI gets a logout token that verifies against the JWKS: typ logout+jwt, its ID token algorithm, exactly the required claims, no nonce, the ID token's sid", async (t) => {
-  const s = await serveLogout(t);
+  const s = await serveLogout(t, LOOPBACK);
   const rp = await startRelyingParty(t);
   await seedRp(s, "app", { backchannelLogoutUri: `${rp.origin}/app/backchannel` });
   await seedRp(s, "shop", { backchannelLogoutUri: `${rp.origin}/shop/backchannel`, idTokenSignedResponseAlg: "ES256" });
@@ -69,7 +71,7 @@ test("each client of the session with a back-channel URI gets a logout token tha
 });
 
 test("an RP answering 500 then 200 is tried again and recorded delivered after two attempts; a 400 is not tried again", async (t) => {
-  const s = await serveLogout(t);
+  const s = await serveLogout(t, LOOPBACK);
   const rp = await startRelyingParty(t, { "/flaky": [500], "/refuses": [400] });
   await seedRp(s, "flaky", { backchannelLogoutUri: `${rp.origin}/flaky` });
   await seedRp(s, "refuses", { backchannelLogoutUri: `${rp.origin}/refuses` });
@@ -89,7 +91,7 @@ test("an RP answering 500 then 200 is tried again and recorded delivered after t
 });
 
 test("a redirect from the RP is not followed; a refused connection is tried the configured number of times", async (t) => {
-  const s = await serveLogout(t, { backchannelLogoutRetries: 2 });
+  const s = await serveLogout(t, { ...LOOPBACK, backchannelLogoutRetries: 2 });
   const rp = await startRelyingParty(t, { "/moved": [{ redirect: "/elsewhere" }] });
   await seedRp(s, "moved", { backchannelLogoutUri: `${rp.origin}/moved` });
   // A port nothing listens on: the relying party is down.
@@ -117,7 +119,7 @@ async function unusedPort(): Promise<number> {
 }
 
 test("an RP that never answers: the user's answer comes first, while its request still hangs; the delivery is recorded failed after the timeout", async (t) => {
-  const s = await serveLogout(t, { backchannelLogoutTimeout: 1, backchannelLogoutRetries: 0 });
+  const s = await serveLogout(t, { ...LOOPBACK, backchannelLogoutTimeout: 1, backchannelLogoutRetries: 0 });
   const rp = await startRelyingParty(t, { "/slow": ["hang"] });
   await seedRp(s, "slow", { backchannelLogoutUri: `${rp.origin}/slow` });
   const browser = new Browser();
@@ -162,7 +164,7 @@ async function deliveriesAfterClose(t: ExecutionContext, dbPath: string, sid: st
 }
 
 test("shutdown waits for a delivery in flight that finishes within the timeout, and records it delivered", async (t) => {
-  const { s, dbPath } = await serveOnFile(t, { backchannelLogoutTimeout: 10 });
+  const { s, dbPath } = await serveOnFile(t, { ...LOOPBACK, backchannelLogoutTimeout: 10 });
   const rp = await startRelyingParty(t, { "/slow": [{ status: 200, afterMs: 300 }] });
   await seedRp(s, "slow", { backchannelLogoutUri: `${rp.origin}/slow` });
   const browser = new Browser();
@@ -178,7 +180,7 @@ test("shutdown waits for a delivery in flight that finishes within the timeout, 
 });
 
 test("shutdown waits at most the timeout: a relying party that never answers is cut and recorded as failed before the store closes", async (t) => {
-  const { s, dbPath } = await serveOnFile(t, { backchannelLogoutTimeout: 2 });
+  const { s, dbPath } = await serveOnFile(t, { ...LOOPBACK, backchannelLogoutTimeout: 2 });
   const rp = await startRelyingParty(t, { "/slow": ["hang", "hang", "hang"] });
   await seedRp(s, "slow", { backchannelLogoutUri: `${rp.origin}/slow` });
   const browser = new Browser();

@@ -47,6 +47,7 @@ test("environment variables override every default", (t) => {
     IAM_SESSION_MAX: "7200",
     IAM_BACKCHANNEL_LOGOUT_TIMEOUT: "3",
     IAM_BACKCHANNEL_LOGOUT_RETRIES: "0",
+    IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS: "true",
     IAM_PURGE_INTERVAL: "120",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
@@ -107,6 +108,7 @@ test("environment variables override every default", (t) => {
     sessionMax: 7200,
     backchannelLogoutTimeout: 3,
     backchannelLogoutRetries: 0,
+    backchannelLogoutPrivateNetworks: true,
     purgeInterval: 120,
     refreshTokenGrace: 0,
     workers: 3,
@@ -251,7 +253,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 39);
+  t.is(lines.length, 40);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

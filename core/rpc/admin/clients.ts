@@ -60,7 +60,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<t
     refreshTokenTtl:
       r.refreshTokenTtl === 0n ? DEFAULT_REFRESH_TOKEN_TTL : checkRange("refresh_token_ttl", Number(r.refreshTokenTtl), ...REFRESH_TTL),
     postLogoutRedirectUris: checkPostLogoutRedirectUris(r.postLogoutRedirectUris),
-    backchannelLogoutUri: checkBackchannelLogoutUri(r.backchannelLogoutUri),
+    backchannelLogoutUri: checkBackchannelLogoutUri(r.backchannelLogoutUri, deps.config.backchannelLogoutPrivateNetworks),
     // OpenID Connect Registration §2: RS256 unless the client registers another.
     idTokenSignedResponseAlg: checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256"),
     webOrigins: checkWebOrigins(r.webOrigins),
@@ -115,7 +115,7 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<t
     postLogoutRedirectUris: paths.has("post_logout_redirect_uris")
       ? checkPostLogoutRedirectUris(r.postLogoutRedirectUris)
       : current.postLogoutRedirectUris,
-    backchannelLogoutUri: paths.has("backchannel_logout_uri") ? checkBackchannelLogoutUri(r.backchannelLogoutUri) : current.backchannelLogoutUri,
+    backchannelLogoutUri: paths.has("backchannel_logout_uri") ? checkBackchannelLogoutUri(r.backchannelLogoutUri, deps.config.backchannelLogoutPrivateNetworks) : current.backchannelLogoutUri,
     idTokenSignedResponseAlg: paths.has("id_token_signed_response_alg")
       ? checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256")
       : current.idTokenSignedResponseAlg,

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { nonPublicHost } from "../../lib/network-address.js";
 import type { SigningAlg } from "../../store/types.js";
 
 /** The character sets and lengths of identifiers, as admin.proto documents them. */
@@ -120,16 +121,34 @@ export function checkPostLogoutRedirectUris(values: readonly string[]): string[]
   return checkUriList("post_logout_redirect_uris", values, (value) => checkRedirectUri(value, "post-logout redirect URI"));
 }
 
+/** The operator option that lets back-channel logout reach loopback and private networks. */
+export const PRIVATE_NETWORKS_OPTION = "IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS";
+
 /**
  * Back-Channel Logout 1.0 §2.2: an absolute URI with no fragment, where the
- * server POSTs logout tokens: `https`, or `http` on a loopback host only.
- * Empty: the client is not told of logouts.
+ * server POSTs logout tokens. Empty: the client is not told of logouts.
+ *
+ * The server itself makes the request, from inside the operator's network,
+ * to a URI a project administrator chose: unless the operator allows private
+ * networks (`privateNetworks`), only `https` to a host that is not `localhost`
+ * nor an IP literal of a loopback, private, link-local, unique-local, shared
+ * or reserved address (core/lib/network-address.ts); names are checked again
+ * against what they resolve to at delivery (logout/backchannel.ts). With
+ * them allowed: `https` anywhere, or `http` on a loopback host.
  */
-export function checkBackchannelLogoutUri(value: string): string {
+export function checkBackchannelLogoutUri(value: string, privateNetworks = false): string {
   if (value === "") return value;
   const what = "backchannel_logout_uri";
-  if (!webScheme(what, value, absoluteUri(what, value))) {
+  const url = absoluteUri(what, value);
+  if (!webScheme(what, value, url)) {
     throw invalid(`${what} ${value}: the scheme must be https, or http on a loopback host`);
+  }
+  if (!privateNetworks) {
+    const refusal = nonPublicHost(url.hostname);
+    if (refusal !== undefined) {
+      throw invalid(`${what} ${value}: ${refusal}; the server sends logout tokens there only when its operator sets ${PRIVATE_NETWORKS_OPTION}=true`);
+    }
+    if (url.protocol !== "https:") throw invalid(`${what} ${value}: the scheme must be https`);
   }
   return value;
 }

@@ -5,7 +5,9 @@
  * a browser client discovers is the one it reaches, and the session cookie
  * belongs to 127.0.0.1, the site of the test's other servers. Real time: the
  * browser client checks iat and exp against its own clock. The tenant and
- * its clients are made through the AdminService, as an administrator would.
+ * its clients are made through the AdminService, as an administrator would;
+ * the relying party's back-channel logout endpoint is on loopback too, which
+ * IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS allows.
  */
 import type http from "node:http";
 import { join } from "node:path";
@@ -44,7 +46,7 @@ export async function startIdentityProvider(t: ExecutionContext): Promise<Identi
   const server = await startGatewayServer((req, res) => listener(req, res), "127.0.0.1", 0);
   const origin = `http://127.0.0.1:${server.port}`;
   const { logger, lines } = memoryLogger();
-  const core = await createCore(testConfig(join(tmp.dir, "iam.db"), { baseUrl: origin }), { clock: systemClock, logger });
+  const core = await createCore(testConfig(join(tmp.dir, "iam.db"), { baseUrl: origin, backchannelLogoutPrivateNetworks: true }), { clock: systemClock, logger });
   t.teardown(async () => {
     await server.close(500);
     await core.close();
