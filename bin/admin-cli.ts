@@ -334,22 +334,27 @@ export async function runAdminCommand(argv: string[], config: Config, out = proc
     return 2;
   }
   const args = Object.fromEntries(command.args.map((name, i) => [name, rest[i]!]));
+  // The request is built before the database is opened: a usage error opens,
+  // creates and logs nothing.
+  let init: Record<string, unknown>;
+  try {
+    init = await command.build(args, parsed.values, readStdin);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err.write(`iam: ${e.message}\n`);
+    return 2;
+  }
   const core = await createCore(config, { logger: createLogger("warn") });
   try {
     if (core.bootstrap.generatedAdminPassword !== undefined) {
       err.write(`created the default tenant; administrator "admin", password ${core.bootstrap.generatedAdminPassword} (shown once)\n`);
     }
-    const init = await command.build(args, parsed.values, readStdin);
     const request = create(command.request, init as never);
     const handler = ADMIN_METHODS[command.method].handler as (deps: typeof core.deps, r: unknown) => Promise<unknown>;
     const answer = create(command.response, (await handler(core.deps, request)) as never);
     out.write(parsed.values.json ? JSON.stringify(toJson(command.response, answer)) + "\n" : command.show(answer).join("\n") + "\n");
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      err.write(`iam: ${e.message}\n`);
-      return 2;
-    }
     const failure = toAdminError(core.deps, command.method, e);
     err.write(`iam: ${Code[failure.code]}: ${failure.rawMessage}\n`);
     return 1;

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import type { KeyObject } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { s256 } from "../core/lib/pkce.js";
 import { createLogger, type Logger } from "../core/observe/log.js";
 import { startCoreServer, type RunningServer } from "../core/server/listen.js";
 import type { ClientRecord, ProjectRef, UserRecord } from "../core/store/types.js";
+import { newPrivateKey, type PrivateKeySource } from "../core/tokens/keys.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
 import { createMigratedDatabase, ON_POSTGRES } from "./pg.js";
@@ -66,6 +68,25 @@ export function compiledIam(): string {
     compiled = fileURLToPath(new URL("../dist/bin/iam.js", import.meta.url));
   }
   return compiled;
+}
+
+/**
+ * RSA keys made once per test process and handed out again to every
+ * database: making one takes a fifth of a second, and most tests start a core
+ * (with the default tenant's keys) or two. Within one database each is handed
+ * out once, so kids stay unique there, as the schema requires (only for a
+ * database the harness made itself: one it is given may hold them already);
+ * ES256 keys are cheap and always new.
+ */
+const rsaKeys: Promise<KeyObject>[] = [];
+const rsaKeysUsed = new Map<string, number>();
+export function reusedKeys(database: string): PrivateKeySource {
+  return (alg) => {
+    if (alg !== "RS256") return newPrivateKey(alg);
+    const i = rsaKeysUsed.get(database) ?? 0;
+    rsaKeysUsed.set(database, i + 1);
+    return (rsaKeys[i] ??= newPrivateKey("RS256"));
+  };
 }
 
 /** Test configuration: a real SQLite file, the cheapest argon2id setting, a fixed base URL. */
@@ -120,7 +141,10 @@ export async function startTestCore(
   const { logger, lines } = memoryLogger();
   let core: Core;
   try {
-    core = await createCore(testConfig(dbPath, options.config), { clock, logger });
+    // A database the harness made itself starts empty: its keys may be ones other databases use. One it
+    // was given (a copy, another worker's) may hold them already.
+    const fresh = options.dbPath === undefined && options.config?.db === undefined;
+    core = await createCore(testConfig(dbPath, options.config), { clock, logger, privateKeys: fresh ? reusedKeys(dbPath) : undefined });
   } catch (err) {
     await pgDb?.drop();
     tmp?.cleanup();

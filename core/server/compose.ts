@@ -2,7 +2,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "../rpc/admin/default-tenant.js";
 import { isPostgresUrl, type Config } from "./config.js";
 import type { Deps } from "../deps.js";
-import { KeyRing } from "../tokens/keys.js";
+import { KeyRing, type PrivateKeySource } from "../tokens/keys.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { createPasswordHashing } from "../lib/password.js";
 import { RateLimiter } from "../lib/rate-limit.js";
@@ -47,6 +47,8 @@ export async function createCore(
     warn?: boolean;
     /** Password hashes run at once (default: one per CPU core); workers divide the cores. */
     hashConcurrency?: number;
+    /** Where new signing keys come from (default: made afresh); the tests' harness reuses keys it made once. */
+    privateKeys?: PrivateKeySource;
   } = {},
 ): Promise<Core> {
   const clock = options.clock ?? systemClock;
@@ -66,7 +68,7 @@ export async function createCore(
     );
     const deps: Deps = {
       store,
-      keys: new KeyRing(store, clock),
+      keys: new KeyRing(store, clock, options.privateKeys),
       clock,
       passwords,
       clients: new ClientAuthenticator(store, passwords),

@@ -118,13 +118,24 @@ export function generateSigningKey(ref: ProjectRef, createdAt: number, alg: Sign
   return recordOf(ref, createdAt, alg, privateKey);
 }
 
-/** Makes a new key pair of `alg` for a project on the thread pool, leaving the event loop free. */
-export async function newSigningKey(ref: ProjectRef, createdAt: number, alg: SigningAlg): Promise<SigningKeyRecord> {
+/** Makes a new private key of `alg` on the thread pool, leaving the event loop free. */
+export async function newPrivateKey(alg: SigningAlg): Promise<KeyObject> {
   const { privateKey } =
-    alg === "ES256"
-      ? await generateKeyPairAsync("ec", { namedCurve: "P-256" })
-      : await generateKeyPairAsync("rsa", RSA_OPTIONS);
-  return recordOf(ref, createdAt, alg, privateKey);
+    alg === "ES256" ? await generateKeyPairAsync("ec", { namedCurve: "P-256" }) : await generateKeyPairAsync("rsa", RSA_OPTIONS);
+  return privateKey;
+}
+
+/** Where a KeyRing's new private keys come from. */
+export type PrivateKeySource = (alg: SigningAlg) => Promise<KeyObject>;
+
+/** Makes a new key pair of `alg` for a project on the thread pool, leaving the event loop free. */
+export async function newSigningKey(
+  ref: ProjectRef,
+  createdAt: number,
+  alg: SigningAlg,
+  source: PrivateKeySource = newPrivateKey,
+): Promise<SigningKeyRecord> {
+  return recordOf(ref, createdAt, alg, await source(alg));
 }
 
 /**
@@ -139,9 +150,13 @@ export class KeyRing {
   readonly #clock: Clock;
   readonly #cache = new Map<string, ProjectKeys>();
 
-  constructor(store: KeyStore, clock: Clock) {
+  readonly #source: PrivateKeySource;
+
+  /** `source`: new private keys (the tests' harness hands out keys it made once; an RSA key takes a fifth of a second). */
+  constructor(store: KeyStore, clock: Clock, source: PrivateKeySource = newPrivateKey) {
     this.#store = store;
     this.#clock = clock;
+    this.#source = source;
   }
 
   /**
@@ -161,7 +176,7 @@ export class KeyRing {
   /** A new key of each algorithm, made on the thread pool (an RSA key takes a fifth of a second). */
   async make(ref: ProjectRef): Promise<Record<SigningAlg, SigningKeyRecord>> {
     const now = epochSeconds(this.#clock);
-    const [ES256, RS256] = await Promise.all([newSigningKey(ref, now, "ES256"), newSigningKey(ref, now, "RS256")]);
+    const [ES256, RS256] = await Promise.all([newSigningKey(ref, now, "ES256", this.#source), newSigningKey(ref, now, "RS256", this.#source)]);
     return { ES256, RS256 };
   }
 
@@ -260,7 +275,7 @@ export class KeyRing {
    * next rotation retires both.
    */
   async #addMissing(ref: ProjectRef, alg: SigningAlg): Promise<SigningKey> {
-    const made = await newSigningKey(ref, epochSeconds(this.#clock), alg);
+    const made = await newSigningKey(ref, epochSeconds(this.#clock), alg, this.#source);
     const record = await this.#store.transaction(async (store) => {
       const current = (await store.listSigningKeys(ref)).filter((r) => r.retiredAt === null);
       const existing = current.find((r) => r.alg === alg);
