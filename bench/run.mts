@@ -230,6 +230,9 @@ async function seed(server: Server): Promise<Fixture> {
     name: "Bench single-page app",
     type: ClientType.PUBLIC,
     redirectUris: [ssoClient.redirectUri],
+    // A page of its own loopback origin: a remembered consent completes silently only for a client whose
+    // redirect only it can answer (https, or a loopback origin it registered as its web origin).
+    webOrigins: ["http://127.0.0.1:9"],
     grantTypes: ["authorization_code", "refresh_token"],
     rememberConsent: true,
   });
