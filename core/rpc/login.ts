@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { redirectError } from "../authorization/errors.js";
-import { requiredSubject } from "../authorization/checks/openid.js";
+import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
 import { OAuthError } from "../errors.js";
 import { announceLogout } from "../logout/backchannel.js";
 import { openSession } from "../sessions/session.js";
@@ -63,7 +63,7 @@ export async function login(
   }
   await recordSuccess(deps, keys);
   // OpenID Connect Core §5.5.1: the client asked for this user's sign-in only.
-  const required = requiredSubject(pending.claims);
+  const required = requiredSubject(requestedClaims(pending.claims));
   if (required !== undefined && required !== user.id) {
     await deps.store.consumeAuthorizationRequest(pending.idHash);
     throw redirectError(

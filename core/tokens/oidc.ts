@@ -85,12 +85,10 @@ const SCOPE_OF_CLAIM: ReadonlyMap<string, string> = new Map([
 
 /**
  * The scopes that release the user claims a `claims` request parameter
- * (Core §5.5, normalised JSON) names: such a claim is asked for through its
- * scope, so the user sees it on the consent page and approves it or not.
+ * (Core §5.5) names: such a claim is asked for through its scope, so the user
+ * sees it on the consent page and approves it or not.
  */
-export function scopesForClaims(claims: string): string[] {
-  if (claims === "") return [];
-  const requested = JSON.parse(claims) as Record<string, Record<string, unknown>>;
+export function scopesForClaims(requested: { userinfo?: Record<string, unknown>; id_token?: Record<string, unknown> }): string[] {
   const names = [...Object.keys(requested.userinfo ?? {}), ...Object.keys(requested.id_token ?? {})];
   return [...new Set(names.map((name) => SCOPE_OF_CLAIM.get(name)).filter((scope): scope is string => scope !== undefined))];
 }

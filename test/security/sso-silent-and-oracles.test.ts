@@ -1,19 +1,16 @@
 /**
- * Attacks on single sign-on that iam-core does not yet refuse. Each case
- * asserts the defence iam-core should have and runs as test.failing while it
- * is missing, so the suite stays green and turns red (ava reports "passed,
- * expected to fail") the day the defence lands: then drop `.failing`.
+ * Attacks on single sign-on, each asserting the defence iam-core has:
  *
  * - Silent authorization of a native public client: a remembered consent and
- *   a live session give a code with no interaction at all, to whichever app
- *   answers the client's private-use redirect scheme (RFC 8252 §8.6, RFC 6749
+ *   a live session must not give a code with no interaction at all to
+ *   whichever app answers the client's private-use redirect scheme (RFC 8252 §8.6, RFC 6749
  *   §10.2: a request of a client whose identity cannot be assured must be
  *   processed as if no earlier approval existed).
  * - Identity oracle under prompt=none: a client the user never consented to
- *   tells "the signed-in user is X" (consent_required) from "is someone else"
- *   (login_required) by naming X in the claims parameter's sub, no token needed.
+ *   must not tell "the signed-in user is X" from "is someone else" by naming
+ *   X in the claims parameter's sub.
  * - Server-side requests of a project administrator: backchannel_logout_uri
- *   accepts plain http to any loopback port of the iam-core host.
+ *   must not reach a loopback port of the iam-core host.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import test from "ava";

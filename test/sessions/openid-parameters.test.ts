@@ -326,3 +326,12 @@ test("an essential acr that iam-core cannot satisfy is access_denied; one it off
   const answer = await c.authorization.authorize(authorizeRequest(rememberRequest({ claims: met })));
   t.not(answer.requestId, "");
 });
+
+test("ui_locales, claims_locales, display and acr_values are accepted: the login page, or single sign-on through a session; an unknown display is invalid_request", async (t) => {
+  const c = await sessionCore(t);
+  const accepted = { uiLocales: "fr-CA fr en", claimsLocales: "en", display: "popup", acrValues: "urn:example:loa:2 urn:iam-core:acr:password" };
+  assertLoginContext(t, await c.authorization.authorize(authorizeRequest({ scope: `openid ${READ}`, ...accepted })));
+  const { session } = await passwordSignIn(c);
+  t.true((await withSession(c, session, accepted)).signedIn, "the session signs the request in as without them");
+  await expectRedirected(t, withSession(c, session, { display: "fullscreen" }), "invalid_request");
+});

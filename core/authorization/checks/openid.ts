@@ -63,34 +63,41 @@ export const checkOpenIdParameters: AuthorizeCheck = async (ctx) => {
     hintedUser = hint.sub;
   }
 
-  const claims = parseClaims(request.claims, refuse);
+  const requested = parseClaims(request.claims, refuse);
   // §5.5.1: a specific `sub` asked for is a user the answer must be about.
-  const requiredUser = requiredSubject(claims);
+  const requiredUser = requiredSubject(requested);
   if (requiredUser !== undefined) {
     if (hintedUser !== undefined && hintedUser !== requiredUser) throw refuse("the claims parameter and id_token_hint name different users");
     hintedUser = requiredUser;
   }
   // §5.5.1.1: an essential acr whose values iam-core cannot satisfy is a failed authentication.
-  if (!acrSatisfiable(claims)) throw redirectError(target, "access_denied", `the essential acr requested cannot be satisfied; iam-core offers ${PASSWORD_ACR}`);
+  if (!acrSatisfiable(requested)) throw redirectError(target, "access_denied", `the essential acr requested cannot be satisfied; iam-core offers ${PASSWORD_ACR}`);
   // A user claim asked for by name is asked for through the scope that
   // releases it, so the consent page shows it (an OpenID request only).
   if (ctx.scopes!.includes("openid")) {
-    for (const scope of scopesForClaims(claims)) if (!ctx.scopes!.includes(scope)) ctx.scopes!.push(scope);
+    for (const scope of scopesForClaims(requested)) if (!ctx.scopes!.includes(scope)) ctx.scopes!.push(scope);
   }
+  const claims = request.claims === "" ? "" : JSON.stringify(requested);
   ctx.openid = { prompt, maxAge, hintedUser, loginHint: request.loginHint.slice(0, 256), claims };
 };
 
+/** The `claims` parameter, validated and normalised: what is kept of it (as JSON) with a request, code and grant. */
+export type RequestedClaims = Partial<Record<"userinfo" | "id_token", Record<string, ClaimRequest>>>;
+
+/** The claims a request kept (its normalised JSON, "" for none). */
+export function requestedClaims(kept: string): RequestedClaims {
+  return kept === "" ? {} : (JSON.parse(kept) as RequestedClaims);
+}
+
 /** The user a `claims` parameter's `id_token.sub.value` requires (Core §5.5.1); undefined when none. */
-export function requiredSubject(claims: string): string | undefined {
-  if (claims === "") return undefined;
-  const value = (JSON.parse(claims) as { id_token?: Record<string, ClaimRequest> }).id_token?.sub?.value;
+export function requiredSubject(requested: RequestedClaims): string | undefined {
+  const value = requested.id_token?.sub?.value;
   return typeof value === "string" ? value : undefined;
 }
 
 /** Whether an essential `acr` with values in the `claims` parameter includes the one iam-core offers. */
-function acrSatisfiable(claims: string): boolean {
-  if (claims === "") return true;
-  const acr = (JSON.parse(claims) as { id_token?: Record<string, ClaimRequest> }).id_token?.acr;
+function acrSatisfiable(requested: RequestedClaims): boolean {
+  const acr = requested.id_token?.acr;
   if (acr == null || acr.essential !== true) return true;
   const wanted = [...(acr.values ?? []), ...(acr.value !== undefined ? [acr.value] : [])];
   return wanted.length === 0 || wanted.includes(PASSWORD_ACR);
@@ -102,10 +109,10 @@ type ClaimRequest = { essential?: boolean; value?: unknown; values?: unknown[] }
  * The `claims` parameter (Core §5.5): a JSON object whose `userinfo` and
  * `id_token` members each map claim names to null or to an object with
  * `essential`, `value` or `values`. Other members are ignored, as §5.5
- * allows; anything malformed is refused. Answers it normalised, "" when absent.
+ * allows; anything malformed is refused. Answers it normalised, empty when absent.
  */
-export function parseClaims(raw: string, refuse: (description: string) => Error): string {
-  if (raw === "") return "";
+export function parseClaims(raw: string, refuse: (description: string) => Error): RequestedClaims {
+  if (raw === "") return {};
   if (raw.length > MAX_CLAIMS_LENGTH) throw refuse(`claims is longer than ${MAX_CLAIMS_LENGTH} characters`);
   let parsed: unknown;
   try {
@@ -114,7 +121,7 @@ export function parseClaims(raw: string, refuse: (description: string) => Error)
     throw refuse("claims is not valid JSON");
   }
   if (!isObject(parsed)) throw refuse("claims must be a JSON object");
-  const normalised: Record<string, Record<string, ClaimRequest>> = {};
+  const normalised: RequestedClaims = {};
   for (const target of ["userinfo", "id_token"] as const) {
     const requested = parsed[target];
     if (requested === undefined) continue;
@@ -140,7 +147,7 @@ export function parseClaims(raw: string, refuse: (description: string) => Error)
     }
     normalised[target] = claims;
   }
-  return JSON.stringify(normalised);
+  return normalised;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
