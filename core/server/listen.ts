@@ -9,6 +9,7 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { withParseErrorsAsInvalidArgument } from "./parse-errors.js";
+import { recordUnaryMethods, serveGrpcUnary } from "./grpc-unary.js";
 import type { Metrics } from "../observe/metrics.js";
 
 export interface RunningServer {
@@ -28,11 +29,13 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 function nodeHandler(
   routes: (router: ConnectRouter) => void,
   fallback: (req: NodeRequest, res: NodeResponse) => void,
-): (req: NodeRequest, res: NodeResponse) => void {
-  const router = createConnectRouter({ readMaxBytes: 64 * 1024, acceptCompression: [compressionGzip, compressionBrotli] });
+): { handler: (req: NodeRequest, res: NodeResponse) => void; unary: ReturnType<typeof recordUnaryMethods>["methods"] } {
+  const { router, methods } = recordUnaryMethods(
+    createConnectRouter({ readMaxBytes: READ_MAX_BYTES, acceptCompression: [compressionGzip, compressionBrotli] }),
+  );
   routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, withParseErrorsAsInvalidArgument(h)]));
-  return (req, res) => {
+  const handler = (req: NodeRequest, res: NodeResponse) => {
     const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (handler === undefined) return fallback(req, res);
     handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
@@ -42,7 +45,11 @@ function nodeHandler(
         if (!res.headersSent) res.destroy();
       });
   };
+  return { handler, unary: methods };
 }
+
+/** No RPC of the core takes more than a few KiB. */
+const READ_MAX_BYTES = 64 * 1024;
 
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113 §3.4). */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -77,8 +84,17 @@ export async function startCoreServer(
     res.writeHead(404, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: "not_found", error_description: "no such endpoint" }));
   };
-  const handler = nodeHandler(routes, fallback);
+  const { handler, unary } = nodeHandler(routes, fallback);
   const h2 = http2.createServer(handler);
+  // Plain gRPC unary calls are answered off the stream (grpc-unary.ts); the
+  // rest goes on to connect-node through Node's compatibility layer, whose
+  // listener is the only one on 'stream' once a request handler is given.
+  const compatibility = h2.listeners("stream") as ((...args: unknown[]) => void)[];
+  if (compatibility.length !== 1) throw new Error("expected one 'stream' listener on the HTTP/2 server");
+  h2.removeAllListeners("stream");
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (!serveGrpcUnary(unary, stream, headers, READ_MAX_BYTES)) compatibility[0]!.call(h2, stream, headers, ...rest);
+  });
   const h1 = http.createServer(handler);
   // This server never listens itself, so Node's per-request header and
   // request timers do not run for it: an idle or trickling connection is
