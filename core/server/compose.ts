@@ -14,6 +14,7 @@ import { createRoutes, IAM_SERVICES } from "./routes.js";
 import { createKeySealer, parseKek } from "../store/sealing.js";
 import { openSqliteStore } from "../store/sqlite/store.js";
 import type { Store } from "../store/types.js";
+import { currentRequest } from "../../wire/request-id.js";
 
 const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "../tokens/client-auth.js";
@@ -110,12 +111,14 @@ export async function createCore(
 /** The database IAM_DB names: a PostgreSQL URL, or else a SQLite file. */
 async function openStore(config: Config, metrics: Metrics, logger: Logger): Promise<Store> {
   const onOperation = (operation: string, seconds: number) => metrics.dbSeconds.observe({ operation }, seconds);
+  const unitOfWork = currentRequest;
   const sealer = createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious));
-  if (!isPostgresUrl(config.db)) return openSqliteStore(config.db, { onOperation, sealer, synchronous: config.dbSynchronous });
+  if (!isPostgresUrl(config.db)) return openSqliteStore(config.db, { onOperation, sealer, synchronous: config.dbSynchronous, unitOfWork });
   const { openPostgresStore } = await import("../store/postgres/store.js");
   return openPostgresStore(config.db, {
     onOperation,
     sealer,
+    unitOfWork,
     poolSize: config.dbPoolSize,
     onListenerChange: (up, err) =>
       up

@@ -73,6 +73,14 @@ export interface Backend {
    * is told through rolledBack).
    */
   readonly cacheInTransaction: boolean;
+  /**
+   * Whether a grant's revocation (and deletion, and a client grant's
+   * extension) moves the epoch with the write itself, so that grants may be
+   * kept in memory (methods.ts, `revocable`): true where triggers do it in
+   * the same transaction (SQLite); false where the epoch is learned later
+   * (PostgreSQL's notifications reach other replicas after the commit).
+   */
+  readonly revocationsMoveEpoch: boolean;
   readonly changes: ChangeFeed;
   close(): Promise<void>;
 }

@@ -1,11 +1,17 @@
 /**
  * The Store over any backend, as the declarations (methods.ts) say. Reads
  * with a cache key (projects, clients, users and what they hold: what only
- * administration changes) are answered from memory while the backend's
- * change epoch stands; everything else reaches the database. The copy is
- * dropped whole when the epoch moves (a change by any process), when this
- * process writes administration's tables, and when a rollback undoes what
- * may have been read. Entries are frozen: callers share them.
+ * administration changes; and, on a backend whose epoch revocations move,
+ * grants) are answered from memory while the backend's change epoch
+ * stands; everything else reaches the database. The copy is dropped whole
+ * when the epoch moves (a change by any process), when this process writes
+ * administration's tables, and when a rollback undoes what may have been
+ * read. Entries are frozen: callers share them.
+ *
+ * The epoch is read once per unit of work (a request, as `unitOfWork`
+ * names it) outside transactions, and again after the unit writes: a
+ * request that starts after a change was acknowledged reads the new epoch,
+ * and the rest of a request pays nothing more to know that nothing moved.
  */
 import type { Backend, BackendEvents, ChangeFeed, Operations } from "./backend.js";
 import { DECLARATIONS, STORE_METHODS, type Declaration, type StoreMethod } from "./methods.js";
@@ -20,26 +26,50 @@ type Run = (args: unknown[]) => unknown;
 /**
  * Builds the backend (handing it the events only it sees) and answers the
  * Store over it. `observe` is told the seconds of each operation that
- * reached the database, and of each transaction and commit.
+ * reached the database, and of each transaction and commit. `unitOfWork`
+ * answers an object that stands for the request being served (the same
+ * object for the whole request), or undefined outside one.
  */
-export function cachedStore(open: (events: BackendEvents) => Backend, observe: Observe = () => {}): Store {
+export function cachedStore(
+  open: (events: BackendEvents) => Backend,
+  observe: Observe = () => {},
+  unitOfWork: () => object | undefined = () => undefined,
+): Store {
   const memory = new Memory();
   const backend = open({ observe, rolledBack: () => memory.clear() });
   checkDeclarations(backend.ops);
   const { changes } = backend;
+  const inTransaction = () => backend.inTransaction();
 
-  const remembered = (name: string, cacheKey: (...args: unknown[]) => string, run: Run): Run => {
-    const inTransaction = backend.cacheInTransaction ? () => false : () => backend.inTransaction();
+  const epochs = new WeakMap<object, number>();
+  const currentEpoch = (): number => {
+    const unit = inTransaction() ? undefined : unitOfWork();
+    if (unit === undefined) return changes.epoch();
+    let epoch = epochs.get(unit);
+    if (epoch === undefined) {
+      epoch = changes.epoch();
+      epochs.set(unit, epoch);
+    }
+    return epoch;
+  };
+  /** After a write, the unit reads the epoch again: its own change may have moved it. */
+  const wrote = () => {
+    const unit = unitOfWork();
+    if (unit !== undefined) epochs.delete(unit);
+  };
+
+  const remembered = (name: string, cacheKey: (...args: unknown[]) => string, run: Run, keepMissing: boolean): Run => {
+    const skip = backend.cacheInTransaction ? () => false : inTransaction;
     return (args) => {
-      if (inTransaction()) return run(args);
-      const epoch = changes.epoch();
-      memory.at(epoch);
+      if (skip()) return run(args);
+      const epoch = currentEpoch();
+      // A unit that began before memory moved on reads the database, and keeps nothing.
+      if (!memory.at(epoch)) return run(args);
       const id = `${name}\u0000${cacheKey(...args)}`;
       if (memory.has(id)) return memory.get(id);
       const loaded = run(args);
-      return loaded instanceof Promise
-        ? loaded.then((value) => memory.keep(id, value, epoch, changes))
-        : memory.keep(id, loaded, epoch, changes);
+      const keep = (value: unknown) => (value === undefined && !keepMissing ? value : memory.keep(id, value, epoch, changes));
+      return loaded instanceof Promise ? loaded.then(keep) : keep(loaded);
     };
   };
   const changing =
@@ -49,13 +79,22 @@ export function cachedStore(open: (events: BackendEvents) => Backend, observe: O
       return followedBy(run, args, () => {
         memory.clear();
         made();
+        wrote();
       });
     };
+  const writing =
+    (run: Run): Run =>
+    (args) =>
+      followedBy(run, args, wrote);
 
   /** What a call does beyond the operation, as its declaration says. */
   const declared = (name: StoreMethod, declaration: Declaration<unknown[]>, run: Run): Run => {
-    if (declaration.kind === "write") return declaration.changes === "administration" ? changing(run) : run;
-    return declaration.cacheKey === undefined ? run : remembered(name, declaration.cacheKey, run);
+    if (declaration.kind === "write") return declaration.changes === "administration" ? changing(run) : writing(run);
+    if (declaration.cacheKey === undefined) return run;
+    if (declaration.revocable === true) {
+      return backend.revocationsMoveEpoch ? remembered(name, declaration.cacheKey, run, false) : run;
+    }
+    return remembered(name, declaration.cacheKey, run, true);
   };
 
   const store = {} as Record<string, unknown>;
@@ -141,12 +180,18 @@ class Memory {
     return this.#entries.size;
   }
 
-  /** The epoch now: what was kept at another is dropped. */
-  at(epoch: number): void {
-    if (epoch !== this.#epoch) {
+  /**
+   * Whether memory may answer at `epoch`: a later epoch than the one kept
+   * drops what was kept and moves on to it; an earlier one (a unit of work
+   * that read its epoch before memory moved on) may not be answered from
+   * memory. Epochs only grow.
+   */
+  at(epoch: number): boolean {
+    if (this.#epoch === undefined || epoch > this.#epoch) {
       this.#entries.clear();
       this.#epoch = epoch;
     }
+    return epoch === this.#epoch;
   }
 
   has(id: string): boolean {

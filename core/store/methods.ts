@@ -16,7 +16,21 @@ export type Declaration<A extends unknown[]> =
    * is answered from memory under that key while the change epoch stands;
    * without one, it reads the database at every call.
    */
-  | { readonly kind: "read"; cacheKey?(...args: A): string }
+  | {
+      readonly kind: "read";
+      cacheKey?(...args: A): string;
+      /**
+       * A grant: token state that only revocation (or a client grant's
+       * extension) changes once it exists. Kept in memory only by a backend
+       * whose epoch moves with those writes themselves (SQLite's triggers),
+       * so that a revocation by any process is seen by the next read
+       * anywhere; never kept when nothing was found, since a row inserted
+       * later moves no epoch. A user grant's `expiresAt` may be older in
+       * memory than in the database (refreshes push it further): no check
+       * decides on it.
+       */
+      readonly revocable?: true;
+    }
   /**
    * Writes. `administration`: organizations, projects, signing keys,
    * clients, users, roles or permissions; what is kept in memory is dropped
@@ -88,7 +102,8 @@ export const DECLARATIONS: Declarations = {
   listSigningKeys: read,
   retireSigningKeys: administration,
   maxAccessTokenTtl: read,
-  getChangeEpoch: read,
+  // Kept in memory while the epoch stands: the value kept is the epoch itself.
+  getChangeEpoch: { kind: "read", cacheKey: () => "" },
 
   // AuthorizationRequestStore
   createAuthorizationRequest: tokenState,
@@ -104,8 +119,8 @@ export const DECLARATIONS: Declarations = {
 
   // GrantStore
   createGrant: tokenState,
-  getGrant: read,
-  findClientGrant: read,
+  getGrant: { kind: "read", cacheKey: (id) => id, revocable: true },
+  findClientGrant: { kind: "read", cacheKey: inProject, revocable: true },
   extendGrant: tokenState,
   revokeGrant: tokenState,
 

@@ -97,8 +97,9 @@ test("token traffic of another process leaves the copy in memory alone; its admi
     ...DEFAULT,
     id: "grant-elsewhere",
     clientId: client.id,
-    kind: "client",
-    userId: "",
+    // A user's grant: a client grant's creation moves the epoch (its tokens are issued from memory).
+    kind: "user",
+    userId: ALICE.id,
     scopes: [],
     authTime: 0,
     createdAt: 0,

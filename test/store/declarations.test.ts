@@ -49,16 +49,16 @@ test("a backend with an operation the declarations do not name, or without a dec
  * their calls; its epoch moves when the test says; `async` answers through
  * promises, as PostgreSQL does, else synchronously, as SQLite does.
  */
-function fakeBackend(options: { async?: boolean; cacheInTransaction?: boolean } = {}) {
+function fakeBackend(options: { async?: boolean; cacheInTransaction?: boolean; revocationsMoveEpoch?: boolean; answer?: unknown } = {}) {
   const calls: string[] = [];
-  const state = { epoch: 0, changed: 0, inTransaction: false, onRead: () => {} };
+  const state = { epoch: 0, epochReads: 0, changed: 0, inTransaction: false, onRead: () => {} };
   let told: BackendEvents = events;
   const ops = {} as Record<string, (...args: unknown[]) => unknown>;
   for (const name of STORE_METHODS) {
     ops[name] = () => {
       calls.push(name);
       state.onRead();
-      const answer = { from: name, list: ["a"] };
+      const answer = "answer" in options ? options.answer : { from: name, list: ["a"] };
       return options.async ? Promise.resolve(answer) : answer;
     };
   }
@@ -75,7 +75,8 @@ function fakeBackend(options: { async?: boolean; cacheInTransaction?: boolean } 
     },
     inTransaction: () => state.inTransaction,
     cacheInTransaction: options.cacheInTransaction ?? true,
-    changes: { epoch: () => state.epoch, changing: () => () => void state.changed++ },
+    revocationsMoveEpoch: options.revocationsMoveEpoch ?? true,
+    changes: { epoch: () => (state.epochReads++, state.epoch), changing: () => () => void state.changed++ },
     close: async () => {},
   };
   const open = (given: BackendEvents) => {
@@ -156,6 +157,76 @@ test("reads within a transaction are remembered when the backend's epoch covers 
     await call(tx, "getUser");
   });
   t.deepEqual(calls, ["getUser"]);
+});
+
+test("grants are kept in memory only over a backend whose epoch revocations move, and a grant not found is never kept", async (t) => {
+  const kept = fakeBackend({ revocationsMoveEpoch: true });
+  const store = cachedStore(kept.open);
+  await call(store, "getGrant", ["g-1"]);
+  await call(store, "getGrant", ["g-1"]);
+  await call(store, "findClientGrant");
+  await call(store, "findClientGrant");
+  t.deepEqual(kept.calls, ["getGrant", "findClientGrant"], "answered from memory the second time");
+
+  const replicas = fakeBackend({ revocationsMoveEpoch: false });
+  const elsewhere = cachedStore(replicas.open);
+  await call(elsewhere, "getGrant", ["g-1"]);
+  await call(elsewhere, "getGrant", ["g-1"]);
+  await call(elsewhere, "findClientGrant");
+  await call(elsewhere, "findClientGrant");
+  t.deepEqual(replicas.calls, ["getGrant", "getGrant", "findClientGrant", "findClientGrant"], "read at every use");
+
+  const missing = fakeBackend({ answer: undefined });
+  const none = cachedStore(missing.open);
+  await call(none, "getGrant", ["g-2"]);
+  await call(none, "getGrant", ["g-2"]);
+  await call(none, "getClient");
+  await call(none, "getClient");
+  t.deepEqual(missing.calls, ["getGrant", "getGrant", "getClient"], "a grant inserted later moves no epoch: its absence is not kept");
+});
+
+test("within one unit of work the epoch is read once, again after the unit writes; each unit reads its own", async (t) => {
+  const { open, state, calls } = fakeBackend();
+  let unit: object | undefined = { request: 1 };
+  const store = cachedStore(open, undefined, () => unit);
+  await call(store, "getProject");
+  await call(store, "getClient");
+  await call(store, "getUser");
+  await call(store, "getClientPermissions");
+  t.is(state.epochReads, 1 + 4, "one read for the unit, and one as each of the four loaded records is kept");
+  await call(store, "getClient");
+  await call(store, "getUser");
+  t.is(state.epochReads, 5, "answered from memory without reading the epoch again");
+  await call(store, "createGrant", [{}]);
+  await call(store, "getClient");
+  t.is(state.epochReads, 6, "a write of the unit makes it read the epoch again");
+  unit = { request: 2 };
+  await call(store, "getClient");
+  t.is(state.epochReads, 7, "another unit reads its own");
+  unit = undefined;
+  await call(store, "getClient");
+  await call(store, "getClient");
+  t.is(state.epochReads, 9, "outside a unit, at every read");
+  t.deepEqual(calls, ["getProject", "getClient", "getUser", "getClientPermissions", "createGrant"]);
+});
+
+test("a unit that read its epoch before memory moved on reads the database and keeps nothing", async (t) => {
+  const { open, state, calls } = fakeBackend();
+  const early = { request: "early" };
+  let unit: object = early;
+  const store = cachedStore(open, undefined, () => unit);
+  await call(store, "getProject");
+  // Another process changes administration; a later request sees it and reloads.
+  state.epoch++;
+  unit = { request: "late" };
+  await call(store, "getClient");
+  t.is(cachedReads(store), 1, "memory moved on to the new epoch");
+  // The early request, still at the old epoch, may not be answered from memory kept at the new one.
+  unit = early;
+  await call(store, "getClient");
+  await call(store, "getUser");
+  t.deepEqual(calls, ["getProject", "getClient", "getClient", "getUser"]);
+  t.is(cachedReads(store), 1, "and keeps nothing");
 });
 
 test("a rollback the backend tells of drops what is kept", async (t) => {

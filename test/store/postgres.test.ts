@@ -12,6 +12,7 @@ const PREVIOUS_VERSION = 1;
 if (HAS_POSTGRES) {
   storeContract({
     name: "postgres",
+    revocationsMoveEpoch: false,
     async open(t) {
       const db = await createDatabase();
       try {

@@ -38,7 +38,7 @@ async function open(t: ExecutionContext): Promise<Store> {
   return store;
 }
 
-storeContract({ name: "sqlite", open });
+storeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */
 const PREVIOUS_VERSION = 3;

@@ -40,6 +40,11 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Told when the connection that listens for other processes' changes is lost, and when it is back. */
   onListenerChange?: (up: boolean, err?: unknown) => void;
+  /**
+   * The request being served (the same object throughout it), or undefined:
+   * the change epoch is read once per request (cached.ts).
+   */
+  unitOfWork?: () => object | undefined;
 }
 
 /**
@@ -63,7 +68,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     changes = new ChangeListener(connection, origin, options.onListenerChange);
     await changes.start();
     const listener = changes;
-    return cachedStore((events) => postgresBackend(pool, sealer, listener, events), options.onOperation);
+    return cachedStore((events) => postgresBackend(pool, sealer, listener, events), options.onOperation, options.unitOfWork);
   } catch (err) {
     await changes?.close();
     await pool.end();
@@ -96,6 +101,8 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
     // Another caller's reads do not see this transaction's changes before it
     // commits, and the epoch moves only then: reads in it go to the database.
     cacheInTransaction: false,
+    // Other replicas learn of a revocation after its commit: grants are read from the database at every use.
+    revocationsMoveEpoch: false,
     changes: feed,
     close: async () => {
       await changes.close();

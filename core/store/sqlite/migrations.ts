@@ -346,4 +346,19 @@ export const migrations: readonly string[] = [
   CREATE INDEX logout_deliveries_session ON logout_deliveries(organization_id, project_id, session_id);
   CREATE INDEX logout_deliveries_at ON logout_deliveries(at);
   `,
+  // 5: grants may be kept in memory (cached.ts): the change epoch moves when
+  // a grant is revoked or deleted, by any connection or process, and when a
+  // client grant is created or extended (its tokens are issued from the copy
+  // in memory, of the latest one). A user grant's creation and extension
+  // (each sign-in and refresh) leave it alone.
+  `
+  CREATE TRIGGER grants_revoked AFTER UPDATE OF revoked_at ON grants WHEN OLD.revoked_at IS NOT NEW.revoked_at
+    BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER client_grants_created AFTER INSERT ON grants WHEN NEW.kind = 'client'
+    BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER client_grants_extended AFTER UPDATE OF expires_at ON grants
+    WHEN NEW.kind = 'client' AND OLD.expires_at IS NOT NEW.expires_at
+    BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER grants_deleted AFTER DELETE ON grants BEGIN UPDATE change_epoch SET n = n + 1; END;
+  `,
 ];

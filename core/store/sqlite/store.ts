@@ -38,6 +38,11 @@ export interface StoreOptions {
    * of the process, not of the machine; commits are about ten times cheaper.
    */
   synchronous?: "full" | "normal";
+  /**
+   * The request being served (the same object throughout it), or undefined:
+   * the change epoch is read once per request (cached.ts).
+   */
+  unitOfWork?: () => object | undefined;
 }
 
 /**
@@ -55,7 +60,7 @@ export function openSqliteStore(path: string, options: StoreOptions = {}): Store
     db.close();
     throw err;
   }
-  return cachedStore((events) => sqliteBackend(db, sealer, events), options.onOperation);
+  return cachedStore((events) => sqliteBackend(db, sealer, events), options.onOperation, options.unitOfWork);
 }
 
 /** The operations over `db`, the way they enter it, its transactions and its change epoch. */
@@ -80,6 +85,8 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
     changes,
     // A transaction's own changes move the epoch it reads, and its rollback is told.
     cacheInTransaction: true,
+    // Triggers on grants move it (migration 5).
+    revocationsMoveEpoch: true,
   };
 }
 

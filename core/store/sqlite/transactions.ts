@@ -37,7 +37,7 @@ async function beginImmediate(db: Database.Database): Promise<void> {
  * themselves. A write outside any transaction joins the commit group like a
  * transaction of its own: it returns once it is on disk.
  */
-export function groupCommit(db: Database.Database, events: BackendEvents): Omit<Backend, "ops" | "changes" | "cacheInTransaction"> {
+export function groupCommit(db: Database.Database, events: BackendEvents): Omit<Backend, "ops" | "changes" | "cacheInTransaction" | "revocationsMoveEpoch"> {
   let current: Promise<void> | undefined;
   const flow = new AsyncLocalStorage<Promise<void>>();
   const joined = () => current !== undefined && flow.getStore() === current;
