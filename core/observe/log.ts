@@ -65,15 +65,56 @@ function censor(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Whole log lines gathered for one turn of the event loop and written
+ * together, each write at most PIPE_BUF (4,096 bytes) so that a pipe takes
+ * it at once and no other process's write lands inside it (a longer line is
+ * written alone). Under load a worker makes one system call for many lines
+ * instead of one per line. What is pending is written when the process exits.
+ */
+export class WholeLines implements DestinationStream {
+  static readonly MAX_WRITE = 4096;
+  readonly #out: { write(chunk: string): unknown };
+  #pending: string[] = [];
+  #bytes = 0;
+  #scheduled = false;
+  readonly #flush = () => this.flush();
+
+  constructor(out: { write(chunk: string): unknown }) {
+    this.#out = out;
+    process.once("exit", this.#flush);
+  }
+
+  write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.#bytes + bytes > WholeLines.MAX_WRITE) this.flush();
+    this.#pending.push(line);
+    this.#bytes += bytes;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const chunk = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join("");
+    this.#pending = [];
+    this.#bytes = 0;
+    this.#out.write(chunk);
+  }
+}
+
 export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
   // Asynchronous: under load, lines written while a write is in progress are
   // sent together in one system call. What is pending is flushed when the
   // process exits (pino registers that); a SIGKILL may lose the last lines.
   // A worker of several (IAM_WORKERS) shares stderr with the others: it
-  // writes each line whole, in a write(2) of its own, so that lines of
-  // different workers never interleave.
+  // writes whole lines only, gathered into writes no other writer's can cut
+  // (WholeLines), so that lines of different workers never interleave.
   const destination: DestinationStream =
-    write === undefined ? pino.destination({ fd: 2, sync: cluster.isWorker }) : { write };
+    write !== undefined ? { write } : cluster.isWorker ? new WholeLines(pino.destination({ fd: 2, sync: true })) : pino.destination({ fd: 2, sync: false });
   const log = pino(
     {
       level,
