@@ -8,11 +8,14 @@
  *   const result = await verify(bearerToken(req.headers.authorization), ["notes:read"]);
  */
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { TokenFailure, TokenService, type VerifyTokenResponse } from "../gen/iam/v1/token_pb.js";
 import { createBalancedTransport } from "../wire/balanced-transport.js";
 
 export { TokenFailure, TokenService, type VerifyTokenResponse };
+
+/** Enough for the worker processes of a core on a small machine; each costs one idle HTTP/2 connection. */
+const DEFAULT_CONNECTIONS = 4;
 
 export interface TokenClientOptions {
   /** `grpc` (HTTP/2, the default) or `connect` (HTTP/1.1, for proxies that only speak it). */
@@ -21,6 +24,13 @@ export interface TokenClientOptions {
   timeoutMs?: number;
   /** Connect interceptors, for example to add an `x-request-id` header. */
   interceptors?: Interceptor[];
+  /**
+   * HTTP/2 connections to each core URL (gRPC only; default 4), used in
+   * turn. The core gives each connection to one of its worker processes:
+   * with one connection, a busy resource server keeps one core of the
+   * server busy and leaves the others idle.
+   */
+  connections?: number;
 }
 
 /**
@@ -36,12 +46,11 @@ export function createTokenClient(coreUrl: string | readonly string[], options: 
     interceptors: options.interceptors ?? [],
   };
   if (urls.length > 1 && options.protocol === "connect") throw new TypeError("several core URLs need the grpc protocol");
+  // HTTP/1.1 (connect) already spreads calls over a pool of connections.
   const transport =
-    urls.length > 1
-      ? createBalancedTransport(urls, { transport: settings })
-      : options.protocol === "connect"
-        ? createConnectTransport({ ...settings, baseUrl: urls[0] ?? "", httpVersion: "1.1" })
-        : createGrpcTransport({ ...settings, baseUrl: urls[0] ?? "" });
+    options.protocol === "connect"
+      ? createConnectTransport({ ...settings, baseUrl: urls[0] ?? "", httpVersion: "1.1" })
+      : createBalancedTransport(urls, { transport: settings, connections: options.connections ?? DEFAULT_CONNECTIONS });
   return createClient(TokenService, transport);
 }
 

@@ -49,6 +49,13 @@ export interface BalancedTransportOptions {
   maxBackoffMs?: number;
   /** Told when a replica is taken out of the rotation, and when it answers again. */
   onReplicaChange?: (change: ReplicaChange) => void;
+  /**
+   * HTTP/2 connections to each replica (default 1), taken in turn by its
+   * calls. A core with several workers gives each connection to one of
+   * them: a single connection keeps one worker busy and leaves the others
+   * idle however many calls it carries.
+   */
+  connections?: number;
 }
 
 export type ReplicaChange =
@@ -181,6 +188,17 @@ class Replica {
  *
  * With one URL it is `createGrpcTransport` for that URL, and nothing else.
  */
+/** One Transport over several (each its own HTTP/2 connection), each call taking the next. */
+function inTurn(transports: Transport[]): Transport {
+  if (transports.length === 1) return transports[0]!;
+  let next = 0;
+  const take = () => transports[next++ % transports.length]!;
+  return {
+    unary: (...args) => take().unary(...args),
+    stream: (...args) => take().stream(...args),
+  };
+}
+
 export function createBalancedTransport(urls: readonly string[], options: BalancedTransportOptions = {}): BalancedTransport {
   if (urls.length === 0) throw new TypeError("createBalancedTransport: no core URL");
   const seen = new Set<string>();
@@ -189,7 +207,10 @@ export function createBalancedTransport(urls: readonly string[], options: Balanc
     if (seen.has(key)) throw new TypeError(`createBalancedTransport: ${url} is listed twice`);
     seen.add(key);
   }
-  const transportOf = (baseUrl: string) => createGrpcTransport({ ...options.transport, baseUrl });
+  const connections = options.connections ?? 1;
+  if (!Number.isInteger(connections) || connections < 1) throw new TypeError("createBalancedTransport: connections must be a positive integer");
+  const transportOf = (baseUrl: string) =>
+    inTurn(Array.from({ length: connections }, () => createGrpcTransport({ ...options.transport, baseUrl })));
   if (urls.length === 1) {
     const url = urls[0]!;
     const only = transportOf(url);

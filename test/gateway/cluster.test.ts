@@ -14,6 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import test from "ava";
 import { decodeProtectedHeader } from "jose";
+import { createAccessTokenVerifier } from "../../client/index.js";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { tempDir } from "../helpers.js";
 
@@ -243,4 +244,28 @@ test("a worker that cannot start stops the server with exit code 1 and says why"
   await t.throwsAsync(c.up);
   t.is(await c.exited, 1);
   t.true(c.lines().some((l) => l.msg === "a worker could not start; stopping"), c.output().stderr);
+});
+
+test("a resource server's verifier spreads its calls over its connections, so both workers answer them; one connection keeps one worker", async (t) => {
+  const c = startCluster({});
+  t.teardown(c.kill);
+  const { grpc } = await c.up;
+  const token = (JSON.parse((await clientCredentials((await c.up).http)).body) as { access_token: string }).access_token;
+  const ref = { organization: "iam-admins", project: "iam-admins" };
+  /** The workers whose log has a VerifyToken line since `from`. */
+  const verifiedBy = (from: number) =>
+    [...new Set(c.lines().slice(from).filter((l) => l.rpc === "iam.v1.TokenService/VerifyToken").map((l) => l.worker))].sort();
+
+  let from = c.lines().length;
+  const spread = createAccessTokenVerifier({ coreUrl: `http://127.0.0.1:${grpc}`, ...ref });
+  for (let i = 0; i < 8; i++) t.true((await spread(token)).active);
+  // The log is written at the end of a turn of each worker's event loop.
+  while (c.lines().slice(from).filter((l) => l.rpc === "iam.v1.TokenService/VerifyToken").length < 8) await new Promise((r) => setTimeout(r, 10));
+  t.deepEqual(verifiedBy(from), [0, 1], "the default connections reach both workers");
+
+  from = c.lines().length;
+  const single = createAccessTokenVerifier({ coreUrl: `http://127.0.0.1:${grpc}`, ...ref, connections: 1 });
+  for (let i = 0; i < 8; i++) t.true((await single(token)).active);
+  while (c.lines().slice(from).filter((l) => l.rpc === "iam.v1.TokenService/VerifyToken").length < 8) await new Promise((r) => setTimeout(r, 10));
+  t.is(verifiedBy(from).length, 1, "one connection, one worker");
 });
