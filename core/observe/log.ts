@@ -107,14 +107,17 @@ export class WholeLines implements DestinationStream {
 }
 
 export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
-  // Asynchronous: under load, lines written while a write is in progress are
-  // sent together in one system call. What is pending is flushed when the
-  // process exits (pino registers that); a SIGKILL may lose the last lines.
-  // A worker of several (IAM_WORKERS) shares stderr with the others: it
-  // writes whole lines only, gathered into writes no other writer's can cut
-  // (WholeLines), so that lines of different workers never interleave.
-  const destination: DestinationStream =
-    write !== undefined ? { write } : cluster.isWorker ? new WholeLines(pino.destination({ fd: 2, sync: true })) : pino.destination({ fd: 2, sync: false });
+  // Lines logged in one turn of the event loop leave together, in writes of
+  // whole lines that no other process's write can cut (WholeLines): under
+  // load one system call carries many lines, and the workers of a server
+  // (IAM_WORKERS), which share stderr, never interleave their lines. What is
+  // pending is written when the process exits; a SIGKILL may lose the last
+  // turn's lines.
+  // Warnings and errors (rare, and what a person running a command reads
+  // next to its other output) are written at once, with what is pending.
+  const lines = write === undefined ? new WholeLines(pino.destination({ fd: 2, sync: true })) : undefined;
+  const destination: DestinationStream = lines ?? { write: write! };
+  const now = () => lines?.flush();
   const log = pino(
     {
       level,
@@ -135,7 +138,7 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
   return {
     debug: (msg, fields) => log.debug(fields ?? {}, msg),
     info: (msg, fields) => log.info(fields ?? {}, msg),
-    warn: (msg, fields) => log.warn(fields ?? {}, msg),
-    error: (msg, fields) => log.error(fields ?? {}, msg),
+    warn: (msg, fields) => (log.warn(fields ?? {}, msg), now()),
+    error: (msg, fields) => (log.error(fields ?? {}, msg), now()),
   };
 }
