@@ -1,8 +1,30 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
+
+/**
+ * Random bytes are drawn from the operating system's generator 4 KiB at a
+ * time and handed out in order, each byte once: one call into OpenSSL for
+ * about a hundred tokens instead of one each (it was a twentieth of the cost
+ * of issuing an access token). A new buffer is drawn when one runs out, so
+ * bytes already handed out are never written again.
+ */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let used = 0;
+
+function randomSlice(bytes: number): Buffer {
+  if (bytes > POOL_BYTES) return randomBytes(bytes);
+  if (used + bytes > pool.length) {
+    pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
+    used = 0;
+  }
+  const slice = pool.subarray(used, used + bytes);
+  used += bytes;
+  return slice;
+}
 
 /** A 256-bit random value, base64url: codes, refresh tokens, request ids. */
 export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString("base64url");
+  return randomSlice(bytes).toString("base64url");
 }
 
 /** SHA-256 of a string, base64url: how codes, refresh tokens and request ids are stored. */

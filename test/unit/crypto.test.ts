@@ -57,3 +57,26 @@ test("systemClock follows Date.now", (t) => {
   const now = systemClock.now();
   t.true(now >= before && now <= Date.now());
 });
+
+test("randomToken draws from a pool without ever handing out a byte twice, across refills, and above the pool's size", (t) => {
+  // 16-byte tokens over several 4 KiB pools: 1,000 of them span four refills.
+  const tokens = Array.from({ length: 1000 }, () => Buffer.from(randomToken(16), "base64url"));
+  const chunks = new Set(tokens.map((b) => b.toString("hex")));
+  t.is(chunks.size, tokens.length);
+  // Bytes are not reused: no 8-byte window of one token appears in another (a reused slice would).
+  const windows = new Map<string, number>();
+  tokens.forEach((b, i) => {
+    for (let j = 0; j + 8 <= b.length; j++) {
+      const w = b.subarray(j, j + 8).toString("hex");
+      t.true(windows.get(w) === undefined || windows.get(w) === i, "a window seen in another token");
+      windows.set(w, i);
+    }
+  });
+  // Odd sizes straddle a refill; a request larger than the pool is drawn on its own.
+  t.regex(randomToken(4095), /^[A-Za-z0-9_-]{5460}$/);
+  t.regex(randomToken(5000), /^[A-Za-z0-9_-]{6667}$/);
+  // Every bit is used about as often as not (a pool left unfilled would be zeros).
+  const bits = Buffer.concat(tokens).reduce((n, byte) => n + byte.toString(2).split("1").length - 1, 0);
+  const total = tokens.length * 16 * 8;
+  t.true(Math.abs(bits / total - 0.5) < 0.02, `${bits} of ${total} bits set`);
+});
