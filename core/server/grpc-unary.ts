@@ -81,28 +81,31 @@ export function serveGrpcUnary(
   const timeout = parseTimeout(headerValue(headers["grpc-timeout"]), MAX_TIMEOUT_MS);
   const call = new Call(entry, headers, path, timeout.timeoutMs);
   stream.once("close", () => call.end(CANCELLED));
-  // Past the caller's deadline the answer is DEADLINE_EXCEEDED, whatever the implementation does after.
-  if (timeout.timeoutMs !== undefined && timeout.error === undefined) {
-    call.onDeadline(timeout.timeoutMs, () => answerError(stream, call, new ConnectError("the operation timed out", Code.DeadlineExceeded)));
-  }
-  stream.on("error", () => {});
+  stream.on("error", ignore);
   if (timeout.error !== undefined) {
     stream.resume();
     answerError(stream, call, timeout.error);
     return true;
   }
+  // Past the caller's deadline the answer is DEADLINE_EXCEEDED, whatever the implementation does after.
+  if (timeout.timeoutMs !== undefined) {
+    call.onDeadline(timeout.timeoutMs, () => answerError(stream, call, new ConnectError("the operation timed out", Code.DeadlineExceeded)));
+  }
 
   const chunks: Buffer[] = [];
   let received = 0;
   const onData = (chunk: Buffer) => {
+    // The envelope's length is read as soon as it has come, as connect-node does.
+    const declared = received === 0 && chunk.length >= 5 ? chunk.readUInt32BE(1) : 0;
     received += chunk.length;
-    if (received > readMaxBytes + 5) {
+    if (declared > readMaxBytes || received > readMaxBytes + 5) {
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.resume();
-      answerError(stream, call, new ConnectError(`message size is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted));
-      // The caller may still be sending: the stream is reset, the rest is never read.
-      stream.close();
+      const size = declared > readMaxBytes ? `message size ${declared}` : "message size";
+      // The caller may still be sending: once answered, the stream is reset
+      // (NO_ERROR, RFC 9113 §8.1), and the rest is never read.
+      answerError(stream, call, new ConnectError(`${size} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted), true);
       return;
     }
     chunks.push(chunk);
@@ -110,7 +113,7 @@ export function serveGrpcUnary(
   const onEnd = () => {
     let request: unknown;
     try {
-      request = decodeRequest(entry.method.input, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+      request = decodeRequest(entry.method.input, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), readMaxBytes);
     } catch (err) {
       answerError(stream, call, ConnectError.from(err));
       return;
@@ -126,6 +129,9 @@ export function serveGrpcUnary(
   return true;
 }
 
+/** A stream's errors (a reset, a write after the caller left) end the call through 'close'. */
+function ignore(): void {}
+
 async function invoke(entry: UnaryMethod, request: unknown, call: Call): Promise<Uint8Array> {
   const answer = await entry.impl(request, call.context);
   const output = entry.method.output;
@@ -136,20 +142,35 @@ async function invoke(entry: UnaryMethod, request: unknown, call: Call): Promise
 /**
  * The one enveloped message of a unary call (gRPC over HTTP2, "Length-Prefixed-Message"):
  * a flag byte (0: not compressed), a 4-byte big-endian length, the bytes.
- * Errors say what connect-node's would, with the caller's input blamed.
+ * Errors say what connect-node's would (the core's INVALID_ARGUMENT for what it
+ * cannot decode, parse-errors.ts), with the caller's input blamed.
  */
-function decodeRequest(input: DescMessage, body: Buffer): unknown {
+function decodeRequest(input: DescMessage, body: Buffer, readMaxBytes: number): unknown {
   if (body.length === 0) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
-  if (body.length < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  if ((body[0]! & 0x01) !== 0) throw new ConnectError("received compressed envelope, but no grpc-encoding was sent", Code.InvalidArgument);
-  const length = body.readUInt32BE(1);
-  if (body.length < 5 + length) throw new ConnectError(`protocol error: promised ${length} bytes, received ${body.length - 5}`, Code.InvalidArgument);
-  if (body.length > 5 + length) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
-  try {
-    return fromBinary(input, body.subarray(5));
-  } catch (err) {
-    throw new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument);
+  let request: unknown;
+  // A second message is read like the first (its faults come first), then refused.
+  for (let offset = 0; offset < body.length; ) {
+    const message = envelopedMessage(body, offset, readMaxBytes);
+    let parsed: unknown;
+    try {
+      parsed = fromBinary(input, message);
+    } catch (err) {
+      throw new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument);
+    }
+    if (offset > 0) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+    request = parsed;
+    offset += 5 + message.length;
   }
+  return request;
+}
+
+function envelopedMessage(body: Buffer, offset: number, readMaxBytes: number): Buffer {
+  if (body.length < offset + 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  const length = body.readUInt32BE(offset + 1);
+  if (length > readMaxBytes) throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+  if (body.length < offset + 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  if ((body[offset]! & 0x01) !== 0) throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.InvalidArgument);
+  return body.subarray(offset + 5, offset + 5 + length);
 }
 
 function answer(stream: http2.ServerHttp2Stream, call: Call, message: Uint8Array): void {
@@ -165,15 +186,30 @@ function answer(stream: http2.ServerHttp2Stream, call: Call, message: Uint8Array
   call.end(COMPLETED);
 }
 
-/** A "Trailers-Only" answer: the status in the only HEADERS frame, which ends the stream. */
-function answerError(stream: http2.ServerHttp2Stream, call: Call, error: ConnectError): void {
+/**
+ * The response headers, no message, then the status in the trailers: what
+ * connect-node answers. Not gRPC's "Trailers-Only" form (one HEADERS frame):
+ * @grpc/grpc-js hands a caller the headers of that form as the error's
+ * metadata, not as the call's, and the request id must be found in one place
+ * whichever path served the call.
+ */
+function answerError(stream: http2.ServerHttp2Stream, call: Call, error: ConnectError, thenReset = false): void {
   if (call.over) return;
   call.end(error);
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  const headers = new Headers(call.context.responseHeader);
-  for (const [name, value] of call.context.responseTrailer) headers.set(name, value);
-  setTrailerStatus(headers, error);
-  stream.respond({ ":status": 200, ...headerObject(headers) }, { endStream: true });
+  if (stream.destroyed || stream.closed || stream.headersSent) {
+    if (thenReset) stream.close();
+    return;
+  }
+  const trailers = new Headers(call.context.responseTrailer);
+  setTrailerStatus(trailers, error);
+  stream.respond({ ":status": 200, ...headerObject(call.context.responseHeader) }, { waitForTrailers: true });
+  stream.once("wantTrailers", () => {
+    stream.sendTrailers(headerObject(trailers));
+    // Node writes the trailers on its next turn, and a RST_STREAM submitted
+    // now would go first (nghttp2 sends it ahead of everything else).
+    if (thenReset) setImmediate(() => stream.close());
+  });
+  stream.end();
 }
 
 const CANCELLED = new ConnectError("the call was cancelled", Code.Canceled);

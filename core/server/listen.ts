@@ -10,6 +10,7 @@ import {
 } from "@connectrpc/connect-node";
 import { withParseErrorsAsInvalidArgument } from "./parse-errors.js";
 import { recordUnaryMethods, serveGrpcUnary } from "./grpc-unary.js";
+import { DEFAULT_HTTP2_LIMITS, Http2Connections, type Http2Limits } from "./http2-connections.js";
 import type { Metrics } from "../observe/metrics.js";
 
 export interface RunningServer {
@@ -38,6 +39,7 @@ function nodeHandler(
   const handler = (req: NodeRequest, res: NodeResponse) => {
     const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (handler === undefined) return fallback(req, res);
+    if ("stream" in req) req.stream.once("wantTrailers", resetUnread);
     handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
       .then((answer) => universalResponseToNodeResponse(answer, res))
       .catch(() => {
@@ -46,6 +48,18 @@ function nodeHandler(
       });
   };
   return { handler, unary: methods };
+}
+
+/**
+ * An HTTP/2 stream answered before its request has arrived whole (a body
+ * refused as too large): the rest is not wanted, and the stream is reset with
+ * NO_ERROR (RFC 9113 §8.1) rather than left open until the request timeout.
+ * Run once Node's compatibility layer has sent the trailers (its listener
+ * comes first), and on the next turn: Node writes them then, and nghttp2
+ * would send a RST_STREAM submitted now ahead of them.
+ */
+function resetUnread(this: http2.ServerHttp2Stream): void {
+  if (!this.state.remoteClose) setImmediate(() => this.close());
 }
 
 /** No RPC of the core takes more than a few KiB. */
@@ -58,15 +72,18 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
  * Serves the core on one port: gRPC, gRPC-Web and Connect over HTTP/2
  * cleartext, and Connect, gRPC-Web and `GET /metrics` over HTTP/1.1 (so that
  * Prometheus and plain curl need no HTTP/2). Each connection is handed to the
- * HTTP/2 or the HTTP/1.1 server by its first bytes.
+ * HTTP/2 or the HTTP/1.1 server by its first bytes. How long an HTTP/2
+ * connection and its streams may hold on is bounded by `http2`
+ * (http2-connections.ts).
  */
 export async function startCoreServer(
   routes: (router: ConnectRouter) => void,
   host: string,
   port: number,
-  options: { metrics?: Metrics } = {},
+  options: { metrics?: Metrics; http2?: Partial<Http2Limits> } = {},
 ): Promise<RunningServer> {
   const { metrics } = options;
+  const limits: Http2Limits = { ...DEFAULT_HTTP2_LIMITS, ...options.http2 };
   const fallback = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
       metrics.render().then(
@@ -85,7 +102,8 @@ export async function startCoreServer(
     res.end(JSON.stringify({ error: "not_found", error_description: "no such endpoint" }));
   };
   const { handler, unary } = nodeHandler(routes, fallback);
-  const h2 = http2.createServer(handler);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, handler);
+  const connections = new Http2Connections(h2, limits);
   // Plain gRPC unary calls are answered off the stream (grpc-unary.ts); the
   // rest goes on to connect-node through Node's compatibility layer, whose
   // listener is the only one on 'stream' once a request handler is given.
@@ -113,11 +131,6 @@ export async function startCoreServer(
     });
   });
 
-  const sessions = new Set<http2.Http2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
   // Connections that have not yet said which protocol they speak.
   const unclassified = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -138,7 +151,7 @@ export async function startCoreServer(
       socket.pause();
       socket.unshift(seen);
       if (http2Like) {
-        h2.emit("connection", socket);
+        connections.accept(socket);
       } else {
         h1Sockets.set(socket, 0);
         socket.once("close", () => h1Sockets.delete(socket));
@@ -166,11 +179,10 @@ export async function startCoreServer(
         // A graceful close: GOAWAY, open streams finish, then the session
         // ends. A peer that keeps a stream open past the grace period (an
         // upload cut short by a refusal, a stuck client) is cut off.
-        for (const session of sessions) session.close();
+        connections.close(graceMs);
         for (const [socket, inFlight] of h1Sockets) if (inFlight === 0) socket.destroy();
         for (const socket of unclassified) socket.destroy();
         setTimeout(() => {
-          for (const session of sessions) session.destroy();
           for (const socket of h1Sockets.keys()) socket.destroy();
         }, graceMs).unref();
       }),
