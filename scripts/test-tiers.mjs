@@ -62,6 +62,8 @@ export const TIERS = {
     "test/examples/",
     "test/tokens-algs/http.test.ts",
     "test/core/core-port-limits.test.ts",
+    "test/core/core-port-http2.test.ts",
+    "test/core/grpc-unary.test.ts",
   ],
   process: [
     "test/crash/",
