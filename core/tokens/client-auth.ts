@@ -5,7 +5,7 @@ export interface ClientCredentials {
   basic?: { clientId: string; clientSecret: string } | undefined;
 }
 import { OAuthError } from "../errors.js";
-import { constantEquals, sha256 } from "../lib/crypto.js";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef } from "../store/types.js";
 
@@ -29,7 +29,7 @@ const CACHE_LIMIT = 10_000;
 export class ClientAuthenticator {
   readonly #store: ClientStore;
   readonly #passwords: PasswordHashing;
-  readonly #verified = new Map<string, { secretHash: string; digest: string }>();
+  readonly #verified = new Map<string, { secretHash: string; digest: Buffer }>();
 
   constructor(store: ClientStore, passwords: PasswordHashing) {
     this.#store = store;
@@ -60,9 +60,10 @@ export class ClientAuthenticator {
 
   async #verifySecret(client: ClientRecord, secret: string): Promise<boolean> {
     const key = `${client.organization}\u0000${client.project}\u0000${client.id}`;
-    const digest = sha256(secret);
+    // Both digests are 32 bytes: compared in constant time, whatever the secret's length.
+    const digest = createHash("sha256").update(secret).digest();
     const cached = this.#verified.get(key);
-    if (cached !== undefined && cached.secretHash === client.secretHash && constantEquals(cached.digest, digest)) {
+    if (cached !== undefined && cached.secretHash === client.secretHash && timingSafeEqual(cached.digest, digest)) {
       return true;
     }
     if (!(await this.#passwords.verify(client.secretHash!, secret))) return false;
