@@ -79,6 +79,11 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       announceBootstrap(core, config, logger);
       const grpc = await startCoreServer(core.routes, config.host, config.grpcPort, {
         metrics: config.metrics ? metrics : undefined,
+        http2: {
+          requestTimeoutMs: config.grpcRequestTimeout * 1000,
+          idleTimeoutMs: config.grpcIdleTimeout * 1000,
+          maxConcurrentStreams: config.grpcMaxStreams,
+        },
       });
       servers.push(grpc);
       logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });

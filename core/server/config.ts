@@ -74,6 +74,12 @@ export interface Config {
   httpHeadersTimeout: number;
   /** Seconds a client may take to send its whole request. */
   httpRequestTimeout: number;
+  /** Seconds a request on the core port's HTTP/2 has to arrive whole (headers through the end of its body). */
+  grpcRequestTimeout: number;
+  /** Seconds an HTTP/2 connection to the core port may go with no stream open before it is closed gracefully. */
+  grpcIdleTimeout: number;
+  /** Streams one HTTP/2 connection to the core port may have open at once. */
+  grpcMaxStreams: number;
   /** Whether the gateway takes the client address from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;
   /** Key encryption key of the private signing keys at rest (32 bytes, base64); unset stores them unencrypted. */
@@ -255,6 +261,9 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "httpMaxBodyBytes", env: "IAM_HTTP_MAX_BODY_BYTES", doc: "largest request body the gateway reads (bytes); larger is 413", default: () => 16384, parse: positive(1024, 1048576) },
   { key: "httpHeadersTimeout", env: "IAM_HTTP_HEADERS_TIMEOUT", doc: "seconds a client may take to send its request headers", default: () => 15, parse: positive(1, 300) },
   { key: "httpRequestTimeout", env: "IAM_HTTP_REQUEST_TIMEOUT", doc: "seconds a client may take to send its whole request", default: () => 30, parse: positive(1, 600) },
+  { key: "grpcRequestTimeout", env: "IAM_GRPC_REQUEST_TIMEOUT", doc: "seconds a request on the core port (HTTP/2) has to arrive whole, headers through the end of its body; then its stream is reset (RST_STREAM CANCEL)", default: () => 30, parse: positive(1, 600) },
+  { key: "grpcIdleTimeout", env: "IAM_GRPC_IDLE_TIMEOUT", doc: "seconds an HTTP/2 connection to the core port may go with no stream open; then it is closed gracefully (GOAWAY NO_ERROR) and clients reconnect", default: () => 300, parse: positive(10, 86400) },
+  { key: "grpcMaxStreams", env: "IAM_GRPC_MAX_STREAMS", doc: "streams one HTTP/2 connection to the core port may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); clients queue calls beyond it", default: () => 100, parse: positive(10, 10000) },
   { key: "trustProxy", env: "IAM_TRUST_PROXY", doc: "take the client address from X-Forwarded-For (true only behind a reverse proxy that sets it)", default: () => false, parse: flag },
   { key: "keyEncryptionKey", env: "IAM_KEY_ENCRYPTION_KEY", doc: "32 random bytes, base64: encrypts private signing keys in the database (unset: stored unencrypted, with a warning)", default: () => undefined, parse: kek, secret: true },
   { key: "keyEncryptionKeyPrevious", env: "IAM_KEY_ENCRYPTION_KEY_PREVIOUS", doc: "the previous IAM_KEY_ENCRYPTION_KEY while changing it: its keys are re-encrypted at start", default: () => undefined, parse: kek, secret: true },

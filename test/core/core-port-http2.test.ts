@@ -407,3 +407,12 @@ test("a @grpc/grpc-js channel keeps working across the idle close: it reconnects
   t.not(client.getChannel().getConnectivityState(false), grpc.connectivityState.READY, "the idle connection was closed");
   for (let i = 0; i < 3; i++) t.false((await verify("not a token")).active);
 });
+
+test("a connect-node gRPC transport (the gateway's, iam-core/client's) keeps working across the idle close", async (t) => {
+  const limits = { idleTimeoutMs: 400, silenceMs: 200, pingTimeoutMs: 300 };
+  const { server } = await startCore(t, limits);
+  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
+  t.is((await health.check({})).status, Serving.SERVING);
+  await new Promise((resolve) => setTimeout(resolve, limits.idleTimeoutMs + limits.pingTimeoutMs + 300));
+  for (let i = 0; i < 3; i++) t.is((await health.check({})).status, Serving.SERVING);
+});

@@ -69,6 +69,9 @@ test("environment variables override every default", (t) => {
     IAM_HTTP_MAX_BODY_BYTES: "4096",
     IAM_HTTP_HEADERS_TIMEOUT: "5",
     IAM_HTTP_REQUEST_TIMEOUT: "10",
+    IAM_GRPC_REQUEST_TIMEOUT: "20",
+    IAM_GRPC_IDLE_TIMEOUT: "600",
+    IAM_GRPC_MAX_STREAMS: "250",
     IAM_WORKERS: "3",
   });
   t.deepEqual(config, {
@@ -102,6 +105,9 @@ test("environment variables override every default", (t) => {
     httpMaxBodyBytes: 4096,
     httpHeadersTimeout: 5,
     httpRequestTimeout: 10,
+    grpcRequestTimeout: 20,
+    grpcIdleTimeout: 600,
+    grpcMaxStreams: 250,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
     sessionIdle: 900,
@@ -253,7 +259,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 40);
+  t.is(lines.length, 43);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
