@@ -14,8 +14,8 @@
  *   session died of a connection error is caught by this too: it answers no PING;
  * - a connection with no stream open for `idleTimeoutMs` is closed gracefully
  *   (GOAWAY NO_ERROR); a client reconnects when it next needs to;
- * - a peer that does not close its side after a GOAWAY is cut off after
- *   `pingTimeoutMs`.
+ * - a peer that does not close its side once the session has ended is cut
+ *   off after `pingTimeoutMs`.
  *
  * One timer per connection, and one for all streams of the port: no timer is
  * set per request.
@@ -132,8 +132,10 @@ class Connection {
   #idle: NodeJS.Timeout;
   /** Set while a PING is unanswered. */
   #ping: NodeJS.Timeout | undefined;
-  /** Set once the connection is closing: the peer's last chance to close its side. */
+  /** Set once the connection is closing: when its streams are cut off. */
   #cutOff: NodeJS.Timeout | undefined;
+  /** Set once the session is gone: when the socket is, if the peer has not closed its side. */
+  #backstop: NodeJS.Timeout | undefined;
   /** A stream's 'close' listener. */
   readonly #closed: (this: http2.ServerHttp2Stream) => void;
 
@@ -156,18 +158,26 @@ class Connection {
     this.#idle = setTimeout(this.#checkIdle, limits.idleTimeoutMs).unref();
   }
 
-  /** GOAWAY NO_ERROR; the session ends once its streams have; the socket is cut off after `lingerMs` at most. */
-  close(lingerMs: number): void {
+  /**
+   * GOAWAY NO_ERROR; the session ends once its streams have, or is destroyed
+   * with them after `graceMs`.
+   */
+  close(graceMs: number): void {
     if (this.#cutOff !== undefined) return;
-    this.#cutOff = setTimeout(this.#destroy, lingerMs).unref();
+    this.#cutOff = setTimeout(this.#destroy, graceMs).unref();
     if (!this.#session.closed && !this.#session.destroyed) this.#session.close();
   }
 
+  /**
+   * Node ends the socket with the session, and waits for the peer to end its
+   * side after a graceful close; a peer that errored or vanished never does,
+   * and is cut off pingTimeoutMs later. Not at once: a connect-node client
+   * that sees a GOAWAY with no stream open destroys its session with an error,
+   * which nobody listens to any more if the socket was reset under it first.
+   */
   readonly #destroy = () => {
     if (!this.#session.destroyed) this.#session.destroy();
-    // Node ends the socket after the session and waits for the peer to end
-    // its side; a peer that errored or vanished never does.
-    setImmediate(() => this.#socket.destroy());
+    this.#backstop ??= setTimeout(() => this.#socket.destroy(), this.#limits.pingTimeoutMs).unref();
   };
 
   readonly #opened = (stream: http2.ServerHttp2Stream) => {
@@ -179,7 +189,7 @@ class Connection {
   readonly #checkIdle = () => {
     const idle = this.#streams > 0 ? 0 : performance.now() - this.#idleSince;
     if (idle >= this.#limits.idleTimeoutMs) {
-      this.close(this.#limits.pingTimeoutMs);
+      this.close(0);
       return;
     }
     this.#idle = setTimeout(this.#checkIdle, Math.ceil(this.#limits.idleTimeoutMs - idle)).unref();
@@ -211,6 +221,7 @@ class Connection {
     clearTimeout(this.#idle);
     clearTimeout(this.#ping);
     clearTimeout(this.#cutOff);
+    clearTimeout(this.#backstop);
     this.#owner.connectionGone(this);
   };
 }

@@ -246,9 +246,8 @@ for (const [name, bytes, code] of [
 
 test("a silent connection (frames neither sent nor acknowledged) is sent a PING, then closed", async (t) => {
   const { server } = await startCore(t, FAST_PROBE);
-  const client = await RawClient.connect(t, server.port);
   const opened = performance.now();
-  client.mute = true;
+  const client = await RawClient.connect(t, server.port, { mute: true });
   const ping = await client.next((f) => f.type === Type.PING && (f.flags & ACK) === 0);
   t.true(ping.at - opened >= FAST_PROBE.silenceMs - 50, `PING after ${Math.round(ping.at - opened)} ms`);
   const closedAt = await client.closed();
@@ -259,8 +258,8 @@ test("a silent connection (frames neither sent nor acknowledged) is sent a PING,
 test("a connection that answers PINGs but opens no stream is closed gracefully (GOAWAY NO_ERROR) after the idle time, and cut off if it keeps its side open", async (t) => {
   const limits = { silenceMs: 200, pingTimeoutMs: 300, idleTimeoutMs: 1_000 };
   const { server } = await startCore(t, limits);
-  const client = await RawClient.connect(t, server.port);
   const opened = performance.now();
+  const client = await RawClient.connect(t, server.port);
   const goaway = await client.next((f) => f.type === Type.GOAWAY, limits.idleTimeoutMs + SLACK_MS);
   t.is(goawayCode(goaway), NO_ERROR);
   t.is(goawayLastStream(goaway), 0);
