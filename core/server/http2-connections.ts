@@ -30,7 +30,7 @@ export interface Http2Limits {
   idleTimeoutMs: number;
   /** Milliseconds without a frame from the peer after which it is sent a PING. */
   silenceMs: number;
-  /** Milliseconds the peer has to acknowledge that PING, or to close its side after a GOAWAY; then the TCP connection is closed. */
+  /** Milliseconds the peer has to acknowledge that PING, or to close its side once the session has ended; then the TCP connection is closed. */
   pingTimeoutMs: number;
   /** Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2). */
   maxConcurrentStreams: number;
