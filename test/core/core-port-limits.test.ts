@@ -10,8 +10,9 @@ test("the core port refuses request bodies over 64 KiB", async (t) => {
   const c = await startTestCore();
   t.teardown(() => c.close());
   const server = await startCoreServer(c.core.routes, "127.0.0.1", 0);
-  // close() cuts the refused upload's stream off when its grace period ends,
-  // on a timer that does not keep the process alive: this file holds it until then.
+  // The refused upload's stream is reset as soon as its answer is out; close()
+  // ends what remains of the connection on timers that do not keep the
+  // process alive: this file holds it until then.
   t.teardown(async () => {
     const hold = setInterval(() => {}, 1000);
     await server.close(100);
