@@ -45,6 +45,7 @@ export const TIERS = {
     "test/tokens-algs/",
     "test/wire/imports.test.ts",
     "test/scripts/tiers.test.ts",
+    "test/bench/",
   ],
   integration: [
     "test/security/protocol-input-admin.test.ts",
