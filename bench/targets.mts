@@ -35,12 +35,18 @@ export const FLOWS = new Set(["flow", "flow-cheap-hash", "silent-sign-in"]);
 const percent = (v: number) => `${(v * 100).toFixed(0)}%`;
 const times = (v: number) => `${v.toFixed(2)}×`;
 
+/**
+ * Row `a`'s rate over row `b`'s (or over a number). When either row's
+ * generator was near its own ceiling, the value says so: the ratio may be
+ * one of two generators' limits rather than of two servers.
+ */
 function ratio(rows: Row[], target: string, a: string, b: string | number | undefined, min: number, show: (v: number) => string): Target {
-  const x = rows.find((r) => r.name === a)?.rate;
-  const y = typeof b === "number" || b === undefined ? b : rows.find((r) => r.name === b)?.rate;
+  const x = rows.find((r) => r.name === a);
+  const y = typeof b === "number" || b === undefined ? b : rows.find((r) => r.name === b);
   if (x === undefined || y === undefined) return { target, value: "not run" };
-  const v = x / y;
-  return { target, value: show(v), ok: v >= min };
+  const v = x.rate / (typeof y === "number" ? y : y.rate);
+  const bound = [x, y].filter((r): r is Row => typeof r === "object" && r.generatorBound === true).map((r) => r.name);
+  return { target, value: `${show(v)}${bound.length === 0 ? "" : ` (generator-bound? ${bound.join(", ")})`}`, ok: v >= min };
 }
 
 export function computeTargets(input: TargetInputs): Target[] {

@@ -89,6 +89,18 @@ test("targets are ratios of rows of the run, met at their threshold, 'not run' w
   t.true(find("every generator").ok, "rows without a measured ceiling are not marked");
 });
 
+test("a target computed from a generator-bound row says so beside its value", (t) => {
+  const rows = applyCeilings(
+    [row("grpc-verify-1ch", 3000, { load: "grpc-verify-1ch" }), row("grpc-bare-1ch", 5000, { load: "grpc-ceiling-1ch", server: "grpc-js" })],
+    [
+      { ...measured(12000), load: "grpc-verify-1ch", target: "canned" },
+      { ...measured(7000), load: "grpc-ceiling-1ch", target: "canned" },
+    ],
+  );
+  const target = computeTargets({ rows, channels: 4, inFlight: 64, defaultWorkers: true }).find((x) => x.target.endsWith("1 channel"))!;
+  t.deepEqual([target.value, target.ok], ["60% (generator-bound? grpc-bare-1ch)", false]);
+});
+
 test("memory is not judged against the limit when the server ran with other than its default workers", (t) => {
   const targets = computeTargets({ rows: [], channels: 4, inFlight: 64, peakPssMb: 400, defaultWorkers: false });
   const memory = targets.find((x) => x.target.startsWith("memory"))!;
