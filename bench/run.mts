@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { crossCheck } from "./cross-check.mjs";
+import { h2loadInstalled } from "./h2load.mjs";
 import { RATE_LIMITS_OFF } from "./iam-server.mjs";
 import { barePhase, ceilingPhase, hashPhase, iamParts, iamPhase, peerPhase, type Bench } from "./phases.mjs";
 import { ROOT, runNode, startService } from "./processes.mjs";
@@ -105,7 +106,8 @@ async function main(): Promise<void> {
   const header = [
     `date: ${started.toISOString()}; ${timing.runs} runs × ${timing.runSeconds} s after ${timing.warmupSeconds} s of warm-up (ceilings: ${settings.ceilingTiming.runs} runs); medians of the runs`,
     `iam-core as \`npm start\` runs it, ${settings.serverWorkers} worker process${settings.serverWorkers === 1 ? "" : "es"}, rate limits off (${limits}), production password hashing`,
-    `load: ${settings.inFlight} in flight; HTTP from autocannon (one connection per request in flight), gRPC from @grpc/grpc-js (one channel, or ${settings.channels.at(-1)}), each in a process of its own on the same 2 cores as the server`,
+    `load: ${settings.inFlight} in flight; HTTP from autocannon (one connection per request in flight), gRPC from @grpc/grpc-js (one channel, or ${settings.channels.at(-1)}), each in a process of its own on the same cores as the server`,
+    ...(settings.wanted("h2load") && !h2loadInstalled() ? ["h2load is not installed (Debian: nghttp2-client): no cross-check rows"] : []),
   ];
   const report = { machine, header, rows, ceilings: bench.ceilings, hashRates: bench.hashRates, targets, ...(soak === undefined ? {} : { soak }) };
   process.stdout.write(`${reportLines(report).join("\n")}\n`);

@@ -26,7 +26,6 @@ export class Recorder {
   #warmupErrors = 0;
   #runs: RunResult[] = [];
   #firstError: string | undefined;
-  #done = false;
   #onMeasuring: () => void;
 
   /** `onMeasuring` is called when the warm-up ends and the first run starts. */
@@ -35,18 +34,13 @@ export class Recorder {
     this.#onMeasuring = onMeasuring;
   }
 
-  get done(): boolean {
-    return this.#done;
-  }
-
   /** Starts the clock; resolves when the last run has ended. */
   run(): Promise<LoadOutput> {
     return new Promise((resolve) => {
-      const next = (ms: number, then: () => void) => setTimeout(then, ms).unref();
+      const next = (ms: number, then: () => void) => setTimeout(then, ms);
       const endRun = () => {
         this.#close();
         if (this.#runs.length < this.#timing.runs) return next(this.#timing.runSeconds * 1000, endRun);
-        this.#done = true;
         resolve({ runs: this.#runs, warmupErrors: this.#warmupErrors, ...(this.#firstError === undefined ? {} : { firstError: this.#firstError }) });
       };
       next(this.#timing.warmupSeconds * 1000, () => {
