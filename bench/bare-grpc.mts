@@ -9,9 +9,10 @@
  * Usage: node --import tsx bench/bare-grpc.mts   (prints the port it listens on)
  */
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMethodUnary } from "@bufbuild/protobuf";
-import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { TokenService, VerifyTokenResponseSchema } from "../gen/iam/v1/token_pb.js";
+import { fromBinary, toBinary, type DescMethodUnary } from "@bufbuild/protobuf";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { TokenService } from "../gen/iam/v1/token_pb.js";
+import { ACTIVE, SERVING } from "./canned-answers.mjs";
 
 /** A grpc-js method definition from a protobuf-es method descriptor. */
 function definition(method: DescMethodUnary): grpc.MethodDefinition<unknown, unknown> {
@@ -26,25 +27,9 @@ function definition(method: DescMethodUnary): grpc.MethodDefinition<unknown, unk
   };
 }
 
-const serving = create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING });
-// About the size of iam-core's answer for a client's token.
-const active = create(VerifyTokenResponseSchema, {
-  active: true,
-  subject: "svc-000",
-  clientId: "svc-000",
-  scopes: ["notes.note.read"],
-  audience: ["http://127.0.0.1/services/oauth2/bench/api"],
-  expiresAt: 4102444800n,
-  issuedAt: 1767225600n,
-  organization: "bench",
-  project: "api",
-  tokenId: "Zm9yLWEtY2FubmVkLWFuc3dlcg",
-  issuer: "http://127.0.0.1/services/oauth2/bench/api",
-});
-
 const server = new grpc.Server();
-server.addService({ check: definition(Health.method.check) }, { check: (_call: unknown, done: grpc.sendUnaryData<unknown>) => done(null, serving) });
-server.addService({ verifyToken: definition(TokenService.method.verifyToken) }, { verifyToken: (_call: unknown, done: grpc.sendUnaryData<unknown>) => done(null, active) });
+server.addService({ check: definition(Health.method.check) }, { check: (_call: unknown, done: grpc.sendUnaryData<unknown>) => done(null, SERVING) });
+server.addService({ verifyToken: definition(TokenService.method.verifyToken) }, { verifyToken: (_call: unknown, done: grpc.sendUnaryData<unknown>) => done(null, ACTIVE) });
 const port = await new Promise<number>((resolve, reject) =>
   server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
 );

@@ -11,35 +11,16 @@
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { toBinary } from "@bufbuild/protobuf";
+import { HealthCheckResponseSchema } from "../gen/grpc/health/v1/health_pb.js";
 import { VerifyTokenResponseSchema } from "../gen/iam/v1/token_pb.js";
+import { ACTIVE, SERVING } from "./canned-answers.mjs";
 import { grpcFrame } from "./h2load.mjs";
 
-// The same answers as the bare grpc-js server's (bench/bare-grpc.mts), serialized once.
+// The same answers as the bare grpc-js server's (bench/canned-answers.mts), serialized once.
 const ANSWERS = new Map<string, Buffer>([
-  ["/grpc.health.v1.Health/Check", grpcFrame(toBinary(HealthCheckResponseSchema, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })))],
-  [
-    "/iam.v1.TokenService/VerifyToken",
-    grpcFrame(
-      toBinary(
-        VerifyTokenResponseSchema,
-        create(VerifyTokenResponseSchema, {
-          active: true,
-          subject: "svc-000",
-          clientId: "svc-000",
-          scopes: ["notes.note.read"],
-          audience: ["http://127.0.0.1/services/oauth2/bench/api"],
-          expiresAt: 4102444800n,
-          issuedAt: 1767225600n,
-          organization: "bench",
-          project: "api",
-          tokenId: "Zm9yLWEtY2FubmVkLWFuc3dlcg",
-          issuer: "http://127.0.0.1/services/oauth2/bench/api",
-        }),
-      ),
-    ),
-  ],
+  ["/grpc.health.v1.Health/Check", grpcFrame(toBinary(HealthCheckResponseSchema, SERVING))],
+  ["/iam.v1.TokenService/VerifyToken", grpcFrame(toBinary(VerifyTokenResponseSchema, ACTIVE))],
 ]);
 
 const server = http2.createServer();
