@@ -33,6 +33,46 @@ async function oneToken(server: IamServer, fixture: Fixture): Promise<{ request:
   }
 }
 
+/**
+ * The bare grpc-js server's do-nothing RPC driven by h2load too: the reference
+ * of the VerifyToken rows without the grpc-js client's own limit.
+ */
+export async function crossCheckBare(bench: Bench): Promise<void> {
+  if (!h2loadInstalled()) return;
+  const s = bench.settings;
+  for (const connections of s.channels) {
+    const load = `h2load grpc-bare-${connections}ch`;
+    const result = await h2load({
+      method: "/grpc.health.v1.Health/Check",
+      body: grpcFrame(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))),
+      connections,
+      streams: Math.max(1, Math.round(s.inFlight / connections)),
+      warmupSeconds: s.timing.warmupSeconds,
+      runSeconds: s.timing.runSeconds,
+      dir: bench.dir,
+      address: bench.bare,
+      runs: s.ceilingTiming.runs,
+    });
+    const what = `h2load (C, nghttp2): bare @grpc/grpc-js server, do-nothing RPC (Health/Check), ${connections} connection${connections === 1 ? "" : "s"} (cross-check)`;
+    bench.rows.push({
+      rate: result.rate,
+      requestRate: result.rate,
+      p50: Number.NaN,
+      p99: Number.NaN,
+      loadCpu: Number.NaN,
+      errors: result.errors,
+      runs: result.runs,
+      name: load.replace(" ", "-"),
+      what,
+      unit: "calls/s",
+      server: "grpc-js",
+      generator: "h2load",
+      load,
+    });
+    process.stderr.write(`  ${load}: ${Math.round(result.rate)} calls/s (mean ${result.meanMs.toFixed(1)} ms)\n`);
+  }
+}
+
 export async function crossCheck(bench: Bench, server: IamServer, fixture: Fixture): Promise<void> {
   if (!h2loadInstalled()) {
     process.stderr.write("  h2load: not installed (Debian: nghttp2-client); the cross-check rows are skipped\n");

@@ -59,6 +59,10 @@ export function computeTargets(input: TargetInputs): Target[] {
   const targets: Target[] = [
     ratio(rows, "VerifyToken ≥ 75% of the bare grpc-js server, 1 channel", "grpc-verify-1ch", "grpc-bare-1ch", 0.75, percent),
     ratio(rows, `VerifyToken ≥ 75% of the bare grpc-js server, ${n} channels`, `grpc-verify-${n}ch`, `grpc-bare-${n}ch`, 0.75, percent),
+    ratio(rows, "VerifyToken ≥ 75% of the bare grpc-js server, h2load, 1 connection", "h2load-grpc-verify-1ch", "h2load-grpc-bare-1ch", 0.75, percent),
+    ratio(rows, `VerifyToken ≥ 75% of the bare grpc-js server, h2load, ${n} connections`, `h2load-grpc-verify-${n}ch`, `h2load-grpc-bare-${n}ch`, 0.75, percent),
+    ratio(rows, "VerifyToken (h2load, 1 connection) ≥ 1.2× oidc-provider introspection", "h2load-grpc-verify-1ch", "peer-introspection", 1.2, times),
+    ratio(rows, `VerifyToken (h2load, ${n} connections) ≥ 1.2× oidc-provider introspection`, `h2load-grpc-verify-${n}ch`, "peer-introspection", 1.2, times),
     ratio(rows, "VerifyToken (1 channel) ≥ 1.2× oidc-provider introspection", "grpc-verify-1ch", "peer-introspection", 1.2, times),
     ratio(rows, `VerifyToken (${n} channels) ≥ 1.2× oidc-provider introspection`, `grpc-verify-${n}ch`, "peer-introspection", 1.2, times),
     ratio(rows, "client_credentials ≥ 1.5× oidc-provider", "client-credentials", "peer-client-credentials", 1.5, times),
