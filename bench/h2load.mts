@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import path from "node:path";
 import type { RunResult } from "./load/plan.mjs";
 import { median } from "./stats.mjs";
@@ -17,12 +18,9 @@ export function h2loadInstalled(): boolean {
   return spawnSync("h2load", ["--version"], { stdio: "ignore" }).status === 0;
 }
 
-/** A unary gRPC request body: the 5-byte length prefix (uncompressed) and the message. */
+/** A unary gRPC message as sent on the wire: Connect's envelope (flag 0, uncompressed; the 4-byte length). */
 export function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
+  return Buffer.from(encodeEnvelope(0, message));
 }
 
 /** What h2load printed: completed requests, failures, the length of the main phase. */

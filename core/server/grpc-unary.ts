@@ -14,6 +14,7 @@
 import type http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
@@ -175,10 +176,7 @@ function envelopedMessage(body: Buffer, offset: number, readMaxBytes: number): B
 
 function answer(stream: http2.ServerHttp2Stream, call: Call, message: Uint8Array): void {
   if (call.over || stream.destroyed || stream.closed) return;
-  const envelope = Buffer.allocUnsafe(5 + message.length);
-  envelope[0] = 0;
-  envelope.writeUInt32BE(message.length, 1);
-  envelope.set(message, 5);
+  const envelope = encodeEnvelope(0, message);
   const { responseHeader, responseTrailer } = call.context;
   stream.respond({ ":status": 200, ...headerObject(responseHeader) }, { waitForTrailers: true });
   stream.once("wantTrailers", () => stream.sendTrailers(headerObject(responseTrailer)));
