@@ -32,12 +32,20 @@ export function sha256(value: string): string {
   return createHash("sha256").update(value).digest("base64url");
 }
 
+/** SHA-256 of a string, as its 32 bytes: what is kept to compare a secret presented again (sameDigest). */
+export function sha256Digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+/** Whether two SHA-256 digests are equal, in time that depends on neither (both are 32 bytes). */
+export function sameDigest(a: Buffer, b: Buffer): boolean {
+  return timingSafeEqual(a, b);
+}
+
 /**
  * Compares two strings in time that depends on neither content nor length:
  * both sides are hashed first, so the comparison always covers 32 bytes.
  */
 export function constantEquals(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
+  return sameDigest(sha256Digest(a), sha256Digest(b));
 }

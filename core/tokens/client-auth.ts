@@ -5,7 +5,7 @@ export interface ClientCredentials {
   basic?: { clientId: string; clientSecret: string } | undefined;
 }
 import { OAuthError } from "../errors.js";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef } from "../store/types.js";
 
@@ -60,10 +60,9 @@ export class ClientAuthenticator {
 
   async #verifySecret(client: ClientRecord, secret: string): Promise<boolean> {
     const key = `${client.organization}\u0000${client.project}\u0000${client.id}`;
-    // Both digests are 32 bytes: compared in constant time, whatever the secret's length.
-    const digest = createHash("sha256").update(secret).digest();
+    const digest = sha256Digest(secret);
     const cached = this.#verified.get(key);
-    if (cached !== undefined && cached.secretHash === client.secretHash && timingSafeEqual(cached.digest, digest)) {
+    if (cached !== undefined && cached.secretHash === client.secretHash && sameDigest(cached.digest, digest)) {
       return true;
     }
     if (!(await this.#passwords.verify(client.secretHash!, secret))) return false;
