@@ -3,26 +3,11 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { ServerOptions } from "./iam-server.mjs";
-import type { Timing } from "./load/plan.mjs";
+import { GRPC_SCENARIOS, HTTP_SCENARIOS, type Timing } from "./load/plan.mjs";
 import { ROOT } from "./processes.mjs";
 
 /** What --only accepts: the rows of the table (by scenario), the cross-check, and the soak. */
-export const PARTS = [
-  "http-ceiling",
-  "client-credentials",
-  "refresh",
-  "introspection",
-  "flow",
-  "silent-sign-in",
-  "grpc-ceiling",
-  "grpc-verify",
-  "grpc-bare",
-  "peer-client-credentials",
-  "peer-introspection",
-  "peer-jwt",
-  "h2load",
-  "soak",
-] as const;
+export const PARTS = [...HTTP_SCENARIOS, ...GRPC_SCENARIOS, "grpc-bare", "peer-jwt", "h2load", "soak"] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface Settings {
