@@ -13,6 +13,9 @@ import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufb
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import test, { type ExecutionContext } from "ava";
+import { createConnectRouter } from "@connectrpc/connect";
+import type { AddressInfo } from "node:net";
+import { recordUnaryMethods, serveGrpcUnary } from "../../core/server/grpc-unary.js";
 import { startCoreServer, type RunningServer } from "../../core/server/listen.js";
 import { CreateOrganizationRequestSchema } from "../../gen/iam/v1/admin_pb.js";
 import { LoginRequestSchema } from "../../gen/iam/v1/authorization_pb.js";
@@ -360,5 +363,45 @@ test("@grpc/grpc-js: an envelope over 64 KiB is RESOURCE_EXHAUSTED on both paths
     const small = await call("VerifyToken", { token: "x".repeat(1024) });
     t.is(small.err, null);
     t.is((small.response as { active: boolean }).active, false);
+  }
+});
+
+test("the fast path itself answers plain unary gRPC calls, and leaves every other call untouched for connect-node", async (t) => {
+  const c = await startTestCore();
+  t.teardown(() => c.close());
+  // A port with the fast path alone: whatever it does not take is answered 404 here.
+  const { router, methods } = recordUnaryMethods(createConnectRouter());
+  c.core.routes(router);
+  const server = http2.createServer();
+  server.on("stream", (stream, headers) => {
+    if (!serveGrpcUnary(methods, stream, headers, 64 * 1024)) {
+      stream.respond({ ":status": 404 });
+      stream.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  session.on("error", () => {});
+  t.teardown(() => session.close());
+
+  const verify = toBinary(VerifyTokenRequestSchema, create(VerifyTokenRequestSchema, { token: "garbage" }));
+  const taken = await rawCall(session, "/iam.v1.TokenService/VerifyToken", envelope(verify));
+  t.is(taken.status, 200);
+  t.is(taken.metadata["grpc-status"], "0");
+  t.is(taken.messages.length, 1, "answered with the message");
+  t.is(taken.metadata["content-type"], "application/grpc+proto");
+  t.truthy(taken.metadata["x-request-id"], "through the instrumented implementation");
+
+  const left = [
+    ["compressed", "/iam.v1.TokenService/VerifyToken", envelope(gzipSync(verify), 1), { "grpc-encoding": "gzip" }],
+    ["gRPC-Web", "/iam.v1.TokenService/VerifyToken", envelope(verify), { "content-type": "application/grpc-web+proto" }],
+    ["JSON", "/iam.v1.TokenService/VerifyToken", envelope(Buffer.from('{"token":"garbage"}')), { "content-type": "application/grpc+json" }],
+    ["Connect", "/iam.v1.TokenService/VerifyToken", Buffer.from(verify), { "content-type": "application/proto" }],
+    ["a server stream", "/grpc.health.v1.Health/Watch", envelope(new Uint8Array()), {}],
+    ["an unknown method", "/iam.v1.TokenService/Nothing", envelope(verify), {}],
+  ] as const;
+  for (const [name, path, body, headers] of left) {
+    t.is((await rawCall(session, path, body, headers)).status, 404, `${name} is left to connect-node`);
   }
 });
