@@ -2,7 +2,7 @@ import test from "ava";
 import { grpcFrame, parseH2load } from "../../bench/h2load.mjs";
 import type { Measured } from "../../bench/measure.mjs";
 import { applyCeilings, type Row } from "../../bench/results.mjs";
-import { curveLines, soakVerdict } from "../../bench/soak-verdict.mjs";
+import { curveLines, floors, soakVerdict } from "../../bench/soak-verdict.mjs";
 import { median, percentile, slope } from "../../bench/stats.mjs";
 import { computeTargets } from "../../bench/targets.mjs";
 
@@ -108,18 +108,26 @@ test("memory is not judged against the limit when the server ran with other than
   t.regex(memory.value, /not the default workers/);
 });
 
-test("the soak's verdict: a curve that settles meets it, one that climbs in its second half misses it", (t) => {
-  const seconds = Array.from({ length: 61 }, (_, i) => i * 5);
-  const settles = seconds.map((s) => ({ seconds: s, mb: 200 + Math.min(s, 60) / 6 + (s % 10 === 0 ? 3 : -3) }));
-  const climbs = seconds.map((s) => ({ seconds: s, mb: 200 + s / 20 }));
+test("the soak's verdict: a sawtooth that settles meets it however high its teeth, a floor that climbs misses it", (t) => {
+  const seconds = Array.from({ length: 301 }, (_, i) => i);
+  // A collector's sawtooth: 60 MB of garbage gathered over 20 s, then collected.
+  const sawtooth = (s: number) => ((s % 20) / 20) * 60;
+  const settles = seconds.map((s) => ({ seconds: s, mb: 200 + Math.min(s, 60) / 6 + sawtooth(s) }));
   const ok = soakVerdict(settles);
-  t.true(ok.ok);
-  t.true(Math.abs(ok.slopeMbPerMinute) < 0.5);
+  t.true(ok.ok, ok.value);
+  t.is(ok.floors.length, 8, "eight 30 s windows after the first minute");
+  t.true(Math.abs(ok.slopeMbPerMinute) < 0.1);
+  t.deepEqual(floors(settles, 60)[0], { seconds: 60, mb: 210 });
+
+  // The same sawtooth on a floor that climbs 3 MB a minute: a leak.
+  const climbs = seconds.map((s) => ({ seconds: s, mb: 200 + s / 20 + sawtooth(s) }));
   const leak = soakVerdict(climbs);
-  t.false(leak.ok);
+  t.false(leak.ok, leak.value);
   t.is(Math.round(leak.slopeMbPerMinute), 3);
-  t.is(Math.round(leak.lastMinuteMb - leak.firstMinuteMb), 12);
+  t.true(Math.abs(leak.lastMinuteMb - leak.firstMinuteMb - 12) <= 1.5, "the medians of the first and last minutes are 12 MB apart");
+
   t.false(soakVerdict([{ seconds: 0, mb: 100 }]).ok, "too short a curve proves nothing");
+  t.false(soakVerdict(seconds.slice(0, 120).map((s) => ({ seconds: s, mb: 100 }))).ok, "two minutes give two floors: too few");
 });
 
 test("the soak's curve prints one point per step", (t) => {
