@@ -22,11 +22,11 @@ const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
 const PREFIX = "/services/oauth2/iam-admins/iam-admins";
 const ADMIN = { id: "admin-client", secret: "cluster-admin-secret-0123456789" };
 
-function startCluster(env: Record<string, string>) {
+function startCluster(env: Record<string, string>, nodeFlags: string[] = []) {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
   const { dir, cleanup } = tempDir();
   const db = join(dir, "iam.db");
-  const child = spawn(process.execPath, ["--enable-source-maps", entry, "start"], {
+  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", entry, "start"], {
     env: {
       ...process.env,
       IAM_DB: db,
@@ -123,6 +123,25 @@ const introspect = (port: number, token: string) =>
 /** The workers that logged a line about `path` (the gateway logs every request). */
 const workersThatServed = (lines: Record<string, unknown>[], path: string) =>
   [...new Set(lines.filter((l) => l.msg === "http" && l.path === path).map((l) => l.worker))].sort();
+
+test("each worker runs with the bounded heap settings, and a node flag the server was started with comes after them and so overrides them", async (t) => {
+  const c = startCluster({}, ["--max-semi-space-size=16"]);
+  t.teardown(c.kill);
+  const { http: port } = await c.up;
+  const workers = c.workers();
+  t.is(workers.length, 2);
+  for (const pid of workers) {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const ours = argv.indexOf("--max-semi-space-size=8");
+    const growing = argv.indexOf("--heap-growing-percent=50");
+    const theirs = argv.indexOf("--max-semi-space-size=16");
+    t.true(ours >= 0 && growing >= 0, `worker ${pid}: ${argv.join(" ")}`);
+    t.true(theirs > ours && theirs > growing, "the operator's flag is later, so V8 takes it");
+    t.true(theirs < argv.indexOf(entry), "flags come before the script");
+  }
+  const res = await clientCredentials(port);
+  t.is(res.status, 200, res.body);
+});
 
 test("two workers share both ports and the database: a token from one verifies on the other, a revocation and a key rotation through one hold on both at once", async (t) => {
   const c = startCluster({});
