@@ -68,19 +68,23 @@ export const EXIT_PORT_TAKEN = 98;
 const PORT_ATTEMPTS = 5;
 
 /**
- * The V8 heap settings of each worker, before the node flags the server was
- * started with (which come later and so win). V8's defaults let the old
- * generation grow to several times what is live before a full collection,
- * and keep two 16 MB semi-spaces: under load a worker whose live heap is about
- * 21 MB held 100 to 130 MB. Growing the heap by half of what is live, with
- * 8 MB semi-spaces, keeps it near 60 MB for the same rate of requests (the
- * numbers are in docs/performance.md).
+ * The V8 heap settings of each worker, unless the server was started with its
+ * own value of the same flag (on the command line or in NODE_OPTIONS). V8's
+ * defaults let the old generation grow to several times what is live before a
+ * full collection, and keep two 16 MB semi-spaces: under load a worker whose
+ * live heap is about 21 MB held 100 to 130 MB. Growing the heap by half of
+ * what is live, with 8 MB semi-spaces, keeps it near 60 to 75 MB for the same
+ * rate of requests (the numbers are in docs/performance.md).
  */
 export const WORKER_HEAP_FLAGS: readonly string[] = ["--max-semi-space-size=8", "--heap-growing-percent=50"];
 
-/** A worker's node flags: the heap settings, then the primary's own flags, which override them. */
-export function workerExecArgv(primaryExecArgv: readonly string[]): string[] {
-  return [...WORKER_HEAP_FLAGS, ...primaryExecArgv];
+/** A flag's name as V8 reads it: `--max_semi_space_size=4` and `--max-semi-space-size` are one flag. */
+const flagName = (flag: string) => flag.split("=")[0]!.replaceAll("_", "-");
+
+/** A worker's node flags: the heap settings the operator did not set, then the primary's own flags. */
+export function workerExecArgv(primaryExecArgv: readonly string[], nodeOptions = ""): string[] {
+  const given = new Set([...primaryExecArgv, ...nodeOptions.split(/\s+/)].filter((f) => f.startsWith("--")).map(flagName));
+  return [...WORKER_HEAP_FLAGS.filter((f) => !given.has(flagName(f))), ...primaryExecArgv];
 }
 
 /** Restarts of crashed workers allowed within a minute before the primary gives up. */
@@ -143,7 +147,7 @@ export async function runPrimary(options: {
     process.exit(exitCode);
   };
 
-  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) });
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
   const fork = (slot: number) => {
     const worker = cluster.fork({ ...env, [WORKER_SLOT]: String(slot) });
     slots.set(worker, slot);
