@@ -3,7 +3,8 @@ import { create, toJson, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import * as pb from "../gen/iam/v1/admin_pb.js";
-import { ADMIN_METHODS, toAdminError } from "../core/rpc/admin/service.js";
+import { ADMIN_METHODS, recordRefusedChange, toAdminError, type AdminMethod } from "../core/rpc/admin/service.js";
+import { OPERATOR } from "../core/rpc/admin/principal.js";
 import { createCore } from "../core/server/compose.js";
 import type { Config } from "../core/server/config.js";
 import { createLogger } from "../core/observe/log.js";
@@ -350,8 +351,15 @@ export async function runAdminCommand(argv: string[], config: Config, out = proc
       err.write(`created the default tenant; administrator "admin", password ${core.bootstrap.generatedAdminPassword} (shown once)\n`);
     }
     const request = create(command.request, init as never);
-    const handler = ADMIN_METHODS[command.method].handler as (deps: typeof core.deps, r: unknown) => Promise<unknown>;
-    const answer = create(command.response, (await handler(core.deps, request)) as never);
+    const method = ADMIN_METHODS[command.method] as unknown as AdminMethod<unknown>;
+    let answer;
+    try {
+      answer = create(command.response, (await method.handler(core.deps, request, OPERATOR.actor)) as never);
+    } catch (e) {
+      const failure = toAdminError(core.deps, command.method, e);
+      await recordRefusedChange(core.deps, method, request, OPERATOR.actor, failure);
+      throw failure;
+    }
     out.write(parsed.values.json ? JSON.stringify(toJson(command.response, answer)) + "\n" : command.show(answer).join("\n") + "\n");
     return 0;
   } catch (e) {

@@ -1,5 +1,5 @@
 import type { Context, Next } from "koa";
-import { inRequest, REQUEST_ID_HEADER, requestIdFrom } from "../wire/request-id.js";
+import { inRequest, REQUEST_ID_HEADER, requestIdFrom, userAgentFrom } from "../wire/request-id.js";
 import type { HttpMetrics, Logger } from "../wire/observe.js";
 
 /**
@@ -9,7 +9,7 @@ import type { HttpMetrics, Logger } from "../wire/observe.js";
 export function observeRequests(logger: Logger, metrics: HttpMetrics) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
-    const scope = { requestId: requestIdFrom(ctx.get(REQUEST_ID_HEADER)) };
+    const scope = { requestId: requestIdFrom(ctx.get(REQUEST_ID_HEADER)), clientAddress: ctx.ip, userAgent: userAgentFrom(ctx.get("user-agent")) };
     ctx.set("X-Request-Id", scope.requestId);
     try {
       await inRequest(scope, next);

@@ -21,6 +21,14 @@ export const IN_PROCESS = Symbol("in-process transport");
 /** What one request or RPC has gathered for its log line. */
 export interface RequestScope {
   readonly requestId: string;
+  /**
+   * Where the request came from, as the server that received it saw it: the
+   * gateway's client address (X-Forwarded-For when it trusts a proxy), or the
+   * core port's TCP peer; and its User-Agent, at most 256 characters. For the
+   * audit trail; "" when unknown.
+   */
+  readonly clientAddress?: string;
+  readonly userAgent?: string;
   /** The RFC error code of a refusal, and its internal reason (which never names a secret). */
   refusal?: { error: string; detail: unknown };
 }
@@ -35,6 +43,11 @@ const scopes = new AsyncLocalStorage<RequestScope>();
  * write markup, newlines or a megabyte into the log through it.
  */
 const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** What of a User-Agent header is kept: at most 256 characters. */
+export function userAgentFrom(header: string | null | undefined): string {
+  return (header ?? "").slice(0, 256);
+}
 
 export function requestIdFrom(header: string | null | undefined): string {
   return header !== null && header !== undefined && ACCEPTABLE_ID.test(header) ? header : randomUUID();

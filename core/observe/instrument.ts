@@ -3,7 +3,8 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ERROR_KEY } from "../../wire/errors.js";
 import type { Logger } from "./log.js";
 import { IN_PROCESS_PROTOCOL } from "../../wire/in-process-transport.js";
-import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from "../../wire/request-id.js";
+import { currentRequest, inRequest, REQUEST_ID_HEADER, requestIdFrom, userAgentFrom, type RequestScope } from "../../wire/request-id.js";
+import { PEER_ADDRESS } from "./context.js";
 import type { Metrics } from "./metrics.js";
 
 type Method = (request: unknown, context: HandlerContext) => unknown;
@@ -56,9 +57,13 @@ export function instrument<T extends object>(
         // Called by the gateway in this process: its request's id, and no
         // header to answer it in (the gateway answers it to its caller).
         const caller = currentRequest();
-        if (caller !== undefined) return { requestId: caller.requestId };
+        if (caller !== undefined) return { requestId: caller.requestId, clientAddress: caller.clientAddress, userAgent: caller.userAgent };
       }
-      const scope = { requestId: requestIdFrom(context.requestHeader.get(REQUEST_ID_HEADER)) };
+      const scope = {
+        requestId: requestIdFrom(context.requestHeader.get(REQUEST_ID_HEADER)),
+        clientAddress: context.values.get(PEER_ADDRESS),
+        userAgent: userAgentFrom(context.requestHeader.get("user-agent")),
+      };
       context.responseHeader.set(REQUEST_ID_HEADER, scope.requestId);
       return scope;
     };

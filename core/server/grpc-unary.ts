@@ -16,6 +16,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { Code, ConnectError, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { PEER_ADDRESS } from "../observe/context.js";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
 
@@ -80,7 +81,7 @@ export function serveGrpcUnary(
   if (entry === undefined) return false;
 
   const timeout = parseTimeout(headerValue(headers["grpc-timeout"]), MAX_TIMEOUT_MS);
-  const call = new Call(entry, headers, path, timeout.timeoutMs);
+  const call = new Call(entry, headers, path, timeout.timeoutMs, peerOf(stream.session));
   stream.once("close", () => call.end(CANCELLED));
   stream.on("error", ignore);
   if (timeout.error !== undefined) {
@@ -210,6 +211,15 @@ function answerError(stream: http2.ServerHttp2Stream, call: Call, error: Connect
   stream.end();
 }
 
+/** Each connection's peer address, read once (the session's socket is a proxy). */
+const peers = new WeakMap<http2.Http2Session, string>();
+function peerOf(session: http2.Http2Session | undefined): string {
+  if (session === undefined) return "";
+  let peer = peers.get(session);
+  if (peer === undefined) peers.set(session, (peer = session.socket?.remoteAddress ?? ""));
+  return peer;
+}
+
 const CANCELLED = new ConnectError("the call was cancelled", Code.Canceled);
 /** The reason a completed call's signal gives (HandlerContext.signal aborts when the call is over). */
 const COMPLETED = new ConnectError("the call is complete", Code.Canceled);
@@ -225,7 +235,7 @@ class Call {
   readonly #controller = new AbortController();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(entry: UnaryMethod, headers: http2.IncomingHttpHeaders, path: string, timeoutMs: number | undefined) {
+  constructor(entry: UnaryMethod, headers: http2.IncomingHttpHeaders, path: string, timeoutMs: number | undefined, peer: string) {
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     this.context = {
       service: entry.service,
@@ -238,7 +248,7 @@ class Call {
       requestHeader: requestHeaders(headers),
       responseHeader: new Headers({ "content-type": RESPONSE_CONTENT_TYPE }),
       responseTrailer: new Headers({ "grpc-status": "0" }),
-      values: createContextValues(),
+      values: createContextValues().set(PEER_ADDRESS, peer),
     };
   }
 

@@ -1,7 +1,8 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
-import { createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
+import { createConnectRouter, createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { PEER_ADDRESS } from "../observe/context.js";
 import {
   compressionBrotli,
   compressionGzip,
@@ -40,7 +41,8 @@ function nodeHandler(
     const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (handler === undefined) return fallback(req, res);
     if ("stream" in req) req.stream.once("wantTrailers", resetUnread);
-    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+    const values = createContextValues().set(PEER_ADDRESS, req.socket?.remoteAddress ?? "");
+    handler(universalRequestFromNodeRequest(req, res, undefined, values))
       .then((answer) => universalResponseToNodeResponse(answer, res))
       .catch(() => {
         // The caller went away (or the stream broke): nothing is left to answer.

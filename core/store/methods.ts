@@ -36,15 +36,17 @@ export type Declaration<A extends unknown[]> =
    * clients, users, roles or permissions; what is kept in memory is dropped
    * and the change epoch moves (the key ring reloads a project's keys on
    * it). `token state`: only the login and token flows' rows; memory and the
-   * epoch are left alone.
+   * epoch are left alone. `audit trail`: an event appended to its chain;
+   * memory and the epoch are left alone.
    */
-  | { readonly kind: "write"; readonly changes: "administration" | "token state" };
+  | { readonly kind: "write"; readonly changes: "administration" | "token state" | "audit trail" };
 
 export type Declarations = { readonly [K in StoreMethod]: Declaration<Parameters<Store[K]>> };
 
 const read = { kind: "read" } as const;
 const administration = { kind: "write", changes: "administration" } as const;
 const tokenState = { kind: "write", changes: "token state" } as const;
+const auditTrail = { kind: "write", changes: "audit trail" } as const;
 
 const project = (ref: ProjectRef) => `${ref.organization}\u0000${ref.project}`;
 const inProject = (ref: ProjectRef, id: string) => `${project(ref)}\u0000${id}`;
@@ -152,6 +154,10 @@ export const DECLARATIONS: Declarations = {
   lockedUntil: read,
   recordLoginFailure: tokenState,
   clearLoginFailures: tokenState,
+
+  // AuditStore
+  appendAuditEvent: auditTrail,
+  listAuditEvents: read,
 
   // MaintenanceStore. Expired token state; when a retired signing key
   // expires with it, the backend moves the epoch itself (SQLite's triggers,

@@ -1,4 +1,6 @@
 import type {
+  AuditEventRecord,
+  AuditParty,
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
   ClientRecord,
@@ -26,6 +28,30 @@ export interface ColumnDecoders {
 }
 
 /** Sessions newest first (by creation, then id), as listUserSessions answers them. */
+const partyOf = (kind: unknown, id: unknown, project: unknown): AuditParty | null =>
+  kind === "" ? null : ({ kind, id, project } as AuditParty);
+
+/** An audit event from its row; the same columns on either backend (changes as JSON text). */
+export function auditEventOf(r: Row): AuditEventRecord {
+  return {
+    organization: r.organization_id as string,
+    project: r.project_id as string,
+    sequence: r.sequence as number,
+    timeMs: r.time_ms as number,
+    action: r.action as string,
+    outcome: r.outcome as "success" | "failure",
+    reason: r.reason as string,
+    actor: partyOf(r.actor_kind, r.actor_id, r.actor_project),
+    target: partyOf(r.target_kind, r.target_id, ""),
+    clientAddress: r.client_address as string,
+    userAgent: r.user_agent as string,
+    requestId: r.request_id as string,
+    changes: JSON.parse(r.changes as string) as AuditEventRecord["changes"],
+    previousHash: r.previous_hash as string,
+    hash: r.hash as string,
+  };
+}
+
 export const newestFirst = (a: SessionRecord, b: SessionRecord): number =>
   b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 

@@ -369,6 +369,73 @@ export interface ConsentStore {
   revokeConsent(ref: ProjectRef, userId: string, clientId: string, at: EpochSeconds): Promise<boolean>;
 }
 
+/** Who or what an audit event's actor or target is (proto AuditPartyKind, lower case). */
+export type AuditPartyKind = "user" | "client" | "operator" | "organization" | "project" | "permission" | "role";
+
+/** An actor or a target of an audit event. */
+export interface AuditParty {
+  kind: AuditPartyKind;
+  id: string;
+  /** For an actor, the project of the token it acted with (`organization/project`); "" otherwise. */
+  project: string;
+}
+
+/** One field an administration change set; values as JSON, "" where the object did not (or no longer) exist. */
+export interface AuditChange {
+  field: string;
+  before: string;
+  after: string;
+}
+
+/**
+ * An audit event as recorded, before its chain places it. `organization` and
+ * `project` name the chain: a project's, or both "" for the server's.
+ */
+export interface AuditEventInput extends ProjectRef {
+  /** Milliseconds since the Unix epoch. */
+  timeMs: number;
+  /** The proto AuditAction's name without its prefix (`SIGN_IN`, `CLIENT_CREATED`). */
+  action: string;
+  outcome: "success" | "failure";
+  reason: string;
+  actor: AuditParty | null;
+  target: AuditParty | null;
+  clientAddress: string;
+  userAgent: string;
+  requestId: string;
+  changes: AuditChange[];
+}
+
+/** An audit event in its chain. */
+export interface AuditEventRecord extends AuditEventInput {
+  sequence: number;
+  /** Hex SHA-256 of the previous event of the chain (64 zeros for the first), and of this one. */
+  previousHash: string;
+  hash: string;
+}
+
+/** What of a chain to answer; every bound optional. */
+export interface AuditFilter {
+  sinceMs?: number;
+  untilMs?: number;
+  actions?: string[];
+  outcome?: "success" | "failure";
+  actorId?: string;
+  targetId?: string;
+}
+
+export interface AuditStore {
+  /**
+   * Appends the event to its chain: the next sequence number, and the hash
+   * of the chain's last event as `previousHash`. Within a transaction, the
+   * event lands if and only if the transaction commits. Answers the event as
+   * stored.
+   */
+  appendAuditEvent(event: AuditEventInput): Promise<AuditEventRecord>;
+  /** A chain's events after `page.after` (a sequence number) that pass the filter, in order, at most `page.limit`. */
+  listAuditEvents(chain: ProjectRef, filter: AuditFilter, page: { after: number; limit: number }): Promise<AuditEventRecord[]>;
+}
+
 export interface MaintenanceStore {
   /** Deletes what has expired; answers how many rows of each kind went. */
   purgeExpired(now: EpochSeconds): Promise<Record<string, number>>;
@@ -387,6 +454,7 @@ export interface Store
     ConsentStore,
     SessionStore,
     LoginThrottleStore,
+    AuditStore,
     MaintenanceStore {
   /**
    * Runs `fn` atomically: every write it makes through the store it is given

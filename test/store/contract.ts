@@ -9,8 +9,11 @@
  * orders them), which a locale collation would not give.
  */
 import test, { type ExecutionContext } from "ava";
+import { eventHash, GENESIS_HASH } from "../../core/lib/audit-chain.js";
 import {
   AlreadyExists,
+  type AuditEventInput,
+  type AuditFilter,
   type AuthorizationCodeRecord,
   type AuthorizationRequestRecord,
   type ClientRecord,
@@ -1649,6 +1652,7 @@ export function storeContract(backend: StoreBackend): void {
   });
 
   sessionContract(it);
+  auditContract(it);
 }
 
 type It = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) => void;
@@ -2032,5 +2036,84 @@ function sessionContract(it: It): void {
     t.is(later.sessions, 4, "a day on, every one is past its absolute end");
     t.is(later.logout_deliveries, 1);
     t.deepEqual(await store.listUserSessions(A, "alice"), []);
+  });
+}
+
+/** The audit trail: chains numbered without gaps, hashed, atomic with the caller's transaction. */
+function auditContract(it: It): void {
+  const event = (ref: ProjectRef, over: Partial<AuditEventInput> = {}): AuditEventInput => ({
+    organization: ref.organization,
+    project: ref.project,
+    timeMs: 1_712_345_678_000,
+    action: "CLIENT_CREATED",
+    outcome: "success",
+    reason: "",
+    actor: { kind: "user", id: "alice", project: "iam-admins/iam-admins" },
+    target: { kind: "client", id: "web", project: "" },
+    clientAddress: "192.0.2.7",
+    userAgent: "curl/8.5.0",
+    requestId: "req-1",
+    changes: [{ field: "redirect_uris", before: "", after: '["https://app.example/cb"]' }],
+    ...over,
+  });
+
+  it("events of a chain are numbered 1, 2, 3, each hashing its predecessor; chains are apart", async (t, store) => {
+    const first = await store.appendAuditEvent(event(A));
+    const second = await store.appendAuditEvent(event(A, { action: "CLIENT_UPDATED", actor: null, target: null, changes: [] }));
+    const other = await store.appendAuditEvent(event(B));
+    const server = await store.appendAuditEvent(event({ organization: "", project: "" }, { action: "ORGANIZATION_CREATED" }));
+    t.deepEqual([first.sequence, second.sequence, other.sequence, server.sequence], [1, 2, 1, 1]);
+    t.is(first.previousHash, GENESIS_HASH);
+    t.is(first.hash, eventHash(GENESIS_HASH, event(A), 1));
+    t.is(second.previousHash, first.hash);
+    t.is(other.previousHash, GENESIS_HASH);
+    t.not(other.hash, first.hash, "the chain's name is part of the hash");
+    t.deepEqual(await store.listAuditEvents(A, {}, { after: 0, limit: 10 }), [first, second]);
+    t.deepEqual(await store.listAuditEvents({ organization: "", project: "" }, {}, { after: 0, limit: 10 }), [server]);
+  });
+
+  it("an event appended in a transaction that fails is not kept, and its place in the chain is taken by the next", async (t, store) => {
+    await store.appendAuditEvent(event(A));
+    await t.throwsAsync(
+      store.transaction(async (tx) => {
+        await tx.appendAuditEvent(event(A, { requestId: "rolled-back" }));
+        throw new Error("refused");
+      }),
+      { message: "refused" },
+    );
+    const next = await store.appendAuditEvent(event(A, { requestId: "req-2" }));
+    t.is(next.sequence, 2);
+    t.deepEqual((await store.listAuditEvents(A, {}, { after: 0, limit: 10 })).map((e) => e.requestId), ["req-1", "req-2"]);
+  });
+
+  it("appends from many callers at once take distinct places without gaps", async (t, store) => {
+    const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendAuditEvent(event(A, { requestId: `r${i}` }))));
+    t.deepEqual(appended.map((e) => e.sequence).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    const listed = await store.listAuditEvents(A, {}, { after: 0, limit: 100 });
+    for (let i = 1; i < listed.length; i++) t.is(listed[i]!.previousHash, listed[i - 1]!.hash);
+  });
+
+  it("listAuditEvents filters by time, actions, outcome, actor and target, after a sequence, at most a page", async (t, store) => {
+    await store.appendAuditEvent(event(A, { timeMs: 1_000, action: "SIGN_IN", outcome: "failure", reason: "wrong password", actor: null, target: { kind: "user", id: "bob", project: "" } }));
+    await store.appendAuditEvent(event(A, { timeMs: 2_000, action: "SIGN_IN", actor: { kind: "user", id: "bob", project: "" }, target: { kind: "user", id: "bob", project: "" } }));
+    await store.appendAuditEvent(event(A, { timeMs: 3_000 }));
+    await store.appendAuditEvent(event(A, { timeMs: 4_000, action: "CLIENT_DELETED" }));
+    const seq = async (filter: AuditFilter, after = 0, limit = 10) => (await store.listAuditEvents(A, filter, { after, limit })).map((e) => e.sequence);
+    t.deepEqual(await seq({ sinceMs: 2_000, untilMs: 4_000 }), [2, 3]);
+    t.deepEqual(await seq({ actions: ["SIGN_IN", "CLIENT_DELETED"] }), [1, 2, 4]);
+    t.deepEqual(await seq({ outcome: "failure" }), [1]);
+    t.deepEqual(await seq({ actorId: "alice" }), [3, 4]);
+    t.deepEqual(await seq({ targetId: "bob" }), [1, 2]);
+    t.deepEqual(await seq({}, 2), [3, 4]);
+    t.deepEqual(await seq({}, 0, 3), [1, 2, 3]);
+    t.deepEqual(await seq({ actorId: "nobody" }), []);
+    t.deepEqual(await store.listAuditEvents(B, {}, { after: 0, limit: 10 }), []);
+  });
+
+  it("an event's strings round-trip exactly, U+0000 and all", async (t, store) => {
+    const odd = event(A, { userAgent: "agent\u0000with nul \uffff", reason: "naïve ✓", changes: [{ field: "name", before: '"a"', after: '"b\\u0000"' }] });
+    const stored = await store.appendAuditEvent(odd);
+    t.deepEqual(await store.listAuditEvents(A, {}, { after: 0, limit: 1 }), [stored]);
+    t.is(stored.hash, eventHash(GENESIS_HASH, odd, 1));
   });
 }

@@ -1,11 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_TENANT, GLOBAL_ADMIN_PERMISSION, PROJECT_ADMIN_PERMISSION } from "./default-tenant.js";
 import type { Deps } from "../../deps.js";
-import type { ProjectRef } from "../../store/types.js";
+import { party, projectName } from "../../audit/record.js";
+import type { AuditParty, ProjectRef } from "../../store/types.js";
 import { inspectAccessToken } from "../../tokens/access-token.js";
 
 /** Who is calling the admin API, as far as authorization is concerned. */
-export type Principal =
+export type Principal = (
   /** A token of iam-admins/iam-admins holding iam.global.admin: everything. */
   | { kind: "global"; subject: string }
   /** A token of a project holding iam.project.admin: that project only. */
@@ -13,7 +14,14 @@ export type Principal =
   /** A valid token with no administration rights. */
   | { kind: "none"; subject: string }
   /** The `iam` command working on the database file: the machine's operator. */
-  | { kind: "operator" };
+  | { kind: "operator" }
+) & {
+  /** Who acts, as the audit trail names them: the token's user or client, and its project. */
+  actor: AuditParty;
+};
+
+/** The machine's operator, as the `iam` command acts. */
+export const OPERATOR: Principal = { kind: "operator", actor: { kind: "operator", id: "", project: "" } };
 
 /** What a call touches: the whole server, or one project. */
 export type Target = { scope: "global" } | ({ scope: "project" } & ProjectRef);
@@ -48,14 +56,15 @@ export async function authenticate(deps: Deps, headers: Headers): Promise<Princi
     ).map((p) => p.id),
   );
   const scopes = inspected.token.scopes.filter((scope) => holding.has(scope));
+  const actor = party(grant.kind === "user" ? "user" : "client", subject, projectName(ref));
   const fromAdminProject = ref.organization === DEFAULT_TENANT.organization && ref.project === DEFAULT_TENANT.project;
-  if (fromAdminProject && scopes.includes(GLOBAL_ADMIN_PERMISSION)) return { kind: "global", subject };
+  if (fromAdminProject && scopes.includes(GLOBAL_ADMIN_PERMISSION)) return { kind: "global", subject, actor };
   // iam-admins is administered by global administrators only: whoever could
   // manage it could grant themselves global administration.
   if (scopes.includes(PROJECT_ADMIN_PERMISSION) && !fromAdminProject) {
-    return { kind: "project", subject, organization: ref.organization, project: ref.project };
+    return { kind: "project", subject, organization: ref.organization, project: ref.project, actor };
   }
-  return { kind: "none", subject };
+  return { kind: "none", subject, actor };
 }
 
 /** Throws PERMISSION_DENIED unless the principal may act on the target. */

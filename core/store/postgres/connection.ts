@@ -10,6 +10,13 @@ export const LOCKS = {
 } as const;
 
 /**
+ * The first key of the two-key advisory locks (pg_advisory_xact_lock(int,
+ * int), a key space apart from the one-key locks above) that serialize the
+ * appends to one audit chain; the second is a hash of the chain's name.
+ */
+export const AUDIT_CHAIN_LOCK = 0x69616d10;
+
+/**
  * pg answers BIGINT (and count(*)) as strings, for values past 2^53; times in
  * seconds and row counts are far from that, so they are read as numbers.
  */

@@ -341,4 +341,32 @@ export const migrations: readonly string[] = [
   CREATE INDEX logout_deliveries_session ON logout_deliveries(organization_id, project_id, session_id);
   CREATE INDEX logout_deliveries_at ON logout_deliveries(at);
   `,
+  // The audit trail: one chain per project, and the server's (organization
+  // and project ""), numbered without gaps and hashed (core/lib/audit-chain.ts).
+  // No foreign keys: a chain outlives the project it records, deletion included.
+  `
+  CREATE TABLE audit_events (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    sequence BIGINT NOT NULL CHECK (sequence > 0),
+    time_ms BIGINT NOT NULL,
+    action TEXT COLLATE "C" NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+    reason TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT COLLATE "C" NOT NULL,
+    actor_project TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id TEXT COLLATE "C" NOT NULL,
+    client_address TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    -- The fields an administration change set (JSON).
+    changes TEXT NOT NULL,
+    previous_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, sequence)
+  );
+  CREATE INDEX audit_events_time ON audit_events(organization_id, project_id, time_ms);
+  `,
 ];

@@ -24,6 +24,7 @@ import { sessions } from "./sessions.js";
 import { postgresMappers } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
+import { audit } from "./audit.js";
 import { transactions } from "./transactions.js";
 import { users } from "./users.js";
 
@@ -92,6 +93,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...consents(sql, map),
       ...sessions(sql, map),
       ...throttle(sql),
+      ...audit(sql),
       ...purge(sql, pool, changes),
     },
     // The pool lets every operation in at once; the server's row locks decide.

@@ -361,4 +361,32 @@ export const migrations: readonly string[] = [
     BEGIN UPDATE change_epoch SET n = n + 1; END;
   CREATE TRIGGER grants_deleted AFTER DELETE ON grants BEGIN UPDATE change_epoch SET n = n + 1; END;
   `,
+  // 6: the audit trail. One chain per project, and the server's (organization
+  // and project ""), numbered without gaps and hashed (core/lib/audit-chain.ts).
+  // No foreign keys: a chain outlives the project it records, deletion included.
+  `
+  CREATE TABLE audit_events (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL CHECK (sequence > 0),
+    time_ms INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+    reason TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_project TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    client_address TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    -- The fields an administration change set (JSON).
+    changes TEXT NOT NULL,
+    previous_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, sequence)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX audit_events_time ON audit_events(organization_id, project_id, time_ms);
+  `,
 ];

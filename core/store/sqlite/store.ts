@@ -24,6 +24,7 @@ import { sessions } from "./sessions.js";
 import { sqliteMappers } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
+import { audit } from "./audit.js";
 import { BUSY_TIMEOUT_MS, groupCommit } from "./transactions.js";
 import { users } from "./users.js";
 
@@ -79,6 +80,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...consents(db, map),
       ...sessions(db, map),
       ...throttle(db),
+      ...audit(db),
       ...purge(db),
     },
     ...groupCommit(db, events),

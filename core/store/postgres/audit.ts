@@ -1,0 +1,66 @@
+/** The audit trail's chains (AuditStore). */
+import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
+import { auditEventOf } from "../rows.js";
+import type { AuditStore } from "../types.js";
+import { AUDIT_CHAIN_LOCK } from "./connection.js";
+import type { Row, Sql } from "./sql.js";
+
+export function audit(sql: Sql): AuditStore {
+  const { run, one, rows, atomic } = sql;
+
+  return {
+    // Replicas append to a chain one at a time: a transaction-scoped
+    // advisory lock on the chain, held until its commit, before its head is
+    // read. Its sequence numbers then follow commit order, without gaps.
+    appendAuditEvent: (event) =>
+      atomic(async () => {
+        await run("SELECT pg_advisory_xact_lock($1::int, hashtext($2 || '/' || $3))", [AUDIT_CHAIN_LOCK, event.organization, event.project]);
+        const head = await one(
+          "SELECT sequence, hash FROM audit_events WHERE organization_id = $1 AND project_id = $2 ORDER BY sequence DESC LIMIT 1",
+          [event.organization, event.project],
+        );
+        const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
+        const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
+        const hash = eventHash(previousHash, event, sequence);
+        await run(
+          `INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
+            actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
+            previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+          [
+            event.organization,
+            event.project,
+            sequence,
+            event.timeMs,
+            event.action,
+            event.outcome,
+            event.reason,
+            event.actor?.kind ?? "",
+            event.actor?.id ?? "",
+            event.actor?.project ?? "",
+            event.target?.kind ?? "",
+            event.target?.id ?? "",
+            event.clientAddress,
+            event.userAgent,
+            event.requestId,
+            JSON.stringify(event.changes),
+            previousHash,
+            hash,
+          ],
+        );
+        return { ...event, sequence, previousHash, hash };
+      }),
+    listAuditEvents: async (chain, filter, page) => {
+      const where = ["organization_id = $1", "project_id = $2", "sequence > $3"];
+      const args: unknown[] = [chain.organization, chain.project, page.after];
+      const arg = (value: unknown) => (args.push(value), `$${args.length}`);
+      if (filter.sinceMs !== undefined) where.push(`time_ms >= ${arg(filter.sinceMs)}`);
+      if (filter.untilMs !== undefined) where.push(`time_ms < ${arg(filter.untilMs)}`);
+      if (filter.actions !== undefined && filter.actions.length > 0) where.push(`action = ANY(${arg(filter.actions)}::text[])`);
+      if (filter.outcome !== undefined) where.push(`outcome = ${arg(filter.outcome)}`);
+      if (filter.actorId !== undefined) where.push(`actor_id = ${arg(filter.actorId)}`);
+      if (filter.targetId !== undefined) where.push(`target_id = ${arg(filter.targetId)}`);
+      const found = await rows(`SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY sequence LIMIT ${arg(page.limit)}`, args);
+      return found.map(auditEventOf);
+    },
+  };
+}

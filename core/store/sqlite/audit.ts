@@ -1,0 +1,69 @@
+/** The audit trail's chains (AuditStore). */
+import type Database from "better-sqlite3";
+import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
+import type { Synchronous } from "../backend.js";
+import { auditEventOf } from "../rows.js";
+import type { AuditStore } from "../types.js";
+import { atomically, json, type Row } from "./sql.js";
+
+export function audit(db: Database.Database): Synchronous<AuditStore> {
+  const s = (sql: string) => db.prepare(sql);
+  const q = {
+    head: s("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1"),
+    insert: s(`INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
+      actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
+      previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  };
+  const tx = atomically(db);
+
+  return {
+    // The chain's head is read and the event written under SQLite's write
+    // lock (a transaction of its own, or the caller's): no other connection
+    // or process can take the same place in the chain.
+    appendAuditEvent: (event) =>
+      tx(() => {
+        const head = q.head.get(event.organization, event.project) as Row | undefined;
+        const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
+        const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
+        const hash = eventHash(previousHash, event, sequence);
+        q.insert.run(
+          event.organization,
+          event.project,
+          sequence,
+          event.timeMs,
+          event.action,
+          event.outcome,
+          event.reason,
+          event.actor?.kind ?? "",
+          event.actor?.id ?? "",
+          event.actor?.project ?? "",
+          event.target?.kind ?? "",
+          event.target?.id ?? "",
+          event.clientAddress,
+          event.userAgent,
+          event.requestId,
+          json(event.changes),
+          previousHash,
+          hash,
+        );
+        return { ...event, sequence, previousHash, hash };
+      }),
+    listAuditEvents: (chain, filter, page) => {
+      const where = ["organization_id = ?", "project_id = ?", "sequence > ?"];
+      const args: unknown[] = [chain.organization, chain.project, page.after];
+      if (filter.sinceMs !== undefined) (where.push("time_ms >= ?"), args.push(filter.sinceMs));
+      if (filter.untilMs !== undefined) (where.push("time_ms < ?"), args.push(filter.untilMs));
+      if (filter.actions !== undefined && filter.actions.length > 0) {
+        where.push(`action IN (${filter.actions.map(() => "?").join(", ")})`);
+        args.push(...filter.actions);
+      }
+      if (filter.outcome !== undefined) (where.push("outcome = ?"), args.push(filter.outcome));
+      if (filter.actorId !== undefined) (where.push("actor_id = ?"), args.push(filter.actorId));
+      if (filter.targetId !== undefined) (where.push("target_id = ?"), args.push(filter.targetId));
+      const rows = db
+        .prepare(`SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY sequence LIMIT ?`)
+        .all(...args, page.limit) as Row[];
+      return rows.map(auditEventOf);
+    },
+  };
+}
