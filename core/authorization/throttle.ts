@@ -57,14 +57,23 @@ export function lockedOut(retryAfter: number, context: LoginContext, detail: str
  * allows (whether the attempts fail or not), or the username or the address
  * is locked.
  */
-export async function refuseWhileLocked(deps: Deps, keys: SignInKeys, context: LoginContext): Promise<void> {
+export async function refuseWhileLocked(
+  deps: Deps,
+  keys: SignInKeys,
+  context: LoginContext,
+  /** Told of a refusal because of a lockout (not of the address's rate, which sheds load and records nothing). */
+  onLocked: () => Promise<void> = async () => {},
+): Promise<void> {
   if (keys.address !== undefined) {
     const wait = deps.limits.login.take(keys.address, deps.clock.now());
     if (wait > 0) throw lockedOut(wait, context, "sign-in rate of the address exceeded");
   }
   const now = epochSeconds(deps.clock);
   const until = await deps.store.lockedUntil(keysOf(keys), now);
-  if (until > now) throw lockedOut(until - now, context, "sign-in locked");
+  if (until > now) {
+    await onLocked();
+    throw lockedOut(until - now, context, "sign-in locked");
+  }
 }
 
 /**

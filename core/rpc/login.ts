@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { audited, party, recordRefusal } from "../audit/record.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { redirectError } from "../authorization/errors.js";
 import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
@@ -13,6 +14,8 @@ import { loadPendingRequest } from "../authorization/pending.js";
 import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 
 const MAX_CREDENTIAL_LENGTH = 1024;
+/** A username in an event: at most as long as a username may be (admin/validate.ts). */
+const MAX_USERNAME_IN_EVENT = 128;
 /** Failed logins one pending authorization request allows before it is spent. */
 export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
 
@@ -40,7 +43,16 @@ export async function login(
     projectName: project?.name ?? pending.project,
   };
   const keys = signInKeys(pending, request.username.slice(0, MAX_CREDENTIAL_LENGTH), request.clientAddress);
-  await refuseWhileLocked(deps, keys, context);
+  const attempt = {
+    chain: { organization: pending.organization, project: pending.project },
+    // The username as given (an unknown one too), cut to the longest a username may be.
+    target: party("user", request.username.slice(0, MAX_USERNAME_IN_EVENT)),
+    clientAddress: request.clientAddress,
+    userAgent: request.userAgent,
+  };
+  await refuseWhileLocked(deps, keys, context, () =>
+    recordRefusal(deps, { ...attempt, action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" }),
+  );
 
   const tooLong = request.username.length > MAX_CREDENTIAL_LENGTH || request.password.length > MAX_CREDENTIAL_LENGTH;
   const user = tooLong || request.username === "" ? undefined : await deps.store.getUser(pending, request.username);
@@ -54,6 +66,7 @@ export async function login(
     deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
     const detail = `${reason} (failure ${failures} of this request)`;
     const lockout = await recordFailure(deps, keys);
+    await recordRefusal(deps, { ...attempt, action: "SIGN_IN", actor: null, reason: lockout > 0 ? `${reason}; sign-in now locked` : reason });
     if (lockout > 0) throw lockedOut(lockout, context, `${detail}; sign-in now locked`);
     throw new OAuthError("access_denied", "invalid username or password", {
       status: 401,
@@ -73,11 +86,17 @@ export async function login(
     );
   }
 
-  const opened = await openSession(deps, user, {
-    previousCookie: request.session,
-    clientAddress: request.clientAddress,
-    userAgent: request.userAgent,
-  });
+  // The session and the sign-in's event land together.
+  const opened = await audited(
+    deps,
+    (store) =>
+      openSession({ ...deps, store }, user, {
+        previousCookie: request.session,
+        clientAddress: request.clientAddress,
+        userAgent: request.userAgent,
+      }),
+    () => ({ ...attempt, action: "SIGN_IN", actor: party("user", user.id) }),
+  );
   announceLogout(deps, opened.ended);
   const outcome = await signIn(deps, pending, user, opened.session);
   return {

@@ -1,0 +1,144 @@
+/**
+ * AuditService: reading the audit trail. Authorization is the AdminService's
+ * (admin/principal.ts): a global administrator reads every chain, a project
+ * administrator the chain of their project only.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  AuditAction,
+  AuditEventSchema,
+  AuditOutcome,
+  AuditPartyKind,
+  type AuditService,
+  type ListEventsRequest,
+  type ListEventsResponseSchema,
+} from "../../gen/iam/v1/audit_pb.js";
+import type { Deps } from "../deps.js";
+import type { AuditEventRecord, AuditFilter, AuditParty, ProjectRef } from "../store/types.js";
+import { noteRefusal } from "../observe/context.js";
+import { authenticate, authorize, GLOBAL, projectTarget, type Target } from "./admin/principal.js";
+import { toAdminError } from "./admin/service.js";
+import { invalid } from "./admin/validate.js";
+
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 1000;
+
+const PARTY_KINDS: Record<AuditParty["kind"], AuditPartyKind> = {
+  user: AuditPartyKind.USER,
+  client: AuditPartyKind.CLIENT,
+  operator: AuditPartyKind.OPERATOR,
+  organization: AuditPartyKind.ORGANIZATION,
+  project: AuditPartyKind.PROJECT,
+  permission: AuditPartyKind.PERMISSION,
+  role: AuditPartyKind.ROLE,
+};
+
+const partyOf = (p: AuditParty | null) => (p === null ? undefined : { kind: PARTY_KINDS[p.kind], id: p.id, project: p.project });
+
+/** An event as the AuditService answers it. */
+export function toAuditEvent(e: AuditEventRecord) {
+  return create(AuditEventSchema, {
+    organization: e.organization,
+    project: e.project,
+    sequence: BigInt(e.sequence),
+    time: timestampFromMs(e.timeMs),
+    action: AuditAction[e.action as keyof typeof AuditAction] ?? AuditAction.UNSPECIFIED,
+    outcome: e.outcome === "success" ? AuditOutcome.SUCCESS : AuditOutcome.FAILURE,
+    reason: e.reason,
+    actor: partyOf(e.actor),
+    target: partyOf(e.target),
+    clientAddress: e.clientAddress,
+    userAgent: e.userAgent,
+    requestId: e.requestId,
+    changes: e.changes,
+    previousHash: e.previousHash,
+    hash: e.hash,
+  });
+}
+
+/** The chain a request names: a project, or the server's (both empty); one of the two empty is invalid. */
+function chainOf(request: { organization: string; project: string }): { chain: ProjectRef; target: Target } {
+  if (request.organization === "" && request.project === "") return { chain: { organization: "", project: "" }, target: GLOBAL };
+  if (request.organization === "" || request.project === "") {
+    throw invalid("organization and project name a project's chain; leave both empty for the server's");
+  }
+  const chain = { organization: request.organization, project: request.project };
+  return { chain, target: projectTarget(chain) };
+}
+
+function millis(t: Timestamp | undefined, name: string): number | undefined {
+  if (t === undefined) return undefined;
+  const ms = timestampDate(t).getTime();
+  if (!Number.isFinite(ms) || t.nanos < 0 || t.nanos > 999_999_999) throw invalid(`${name} is not a valid time`);
+  return ms;
+}
+
+/** The filter of a ListEvents request; an unknown or unspecified action is INVALID_ARGUMENT. */
+function filterOf(request: ListEventsRequest): AuditFilter {
+  const actions = request.actions.map((action) => {
+    const name = AuditAction[action];
+    if (action === AuditAction.UNSPECIFIED || name === undefined) throw invalid(`actions: ${action} is not an audit action`);
+    return name;
+  });
+  if (request.outcome !== AuditOutcome.UNSPECIFIED && AuditOutcome[request.outcome] === undefined) {
+    throw invalid(`outcome: ${request.outcome} is not an audit outcome`);
+  }
+  const sinceMs = millis(request.since, "since");
+  const untilMs = millis(request.until, "until");
+  if (sinceMs !== undefined && untilMs !== undefined && untilMs < sinceMs) throw invalid("until is before since");
+  return {
+    sinceMs,
+    untilMs,
+    actions,
+    outcome: request.outcome === AuditOutcome.SUCCESS ? "success" : request.outcome === AuditOutcome.FAILURE ? "failure" : undefined,
+    actorId: request.actorId === "" ? undefined : request.actorId,
+    targetId: request.targetId === "" ? undefined : request.targetId,
+  };
+}
+
+/**
+ * The sequence to list after: the page token (the last sequence of the
+ * previous page, as decimal digits in base64url) or `after_sequence`.
+ */
+function afterOf(request: ListEventsRequest): number {
+  if (request.pageToken === "") return Number(request.afterSequence);
+  const text = Buffer.from(request.pageToken, "base64url").toString("utf8");
+  if (!/^[1-9][0-9]{0,15}$/.test(text) || Buffer.from(text).toString("base64url") !== request.pageToken) {
+    throw invalid("page_token is not one this server issued");
+  }
+  return Number(text);
+}
+
+export async function listEvents(deps: Deps, request: ListEventsRequest): Promise<MessageInitShape<typeof ListEventsResponseSchema>> {
+  const { chain } = chainOf(request);
+  if (request.pageSize < 0) throw invalid("page_size must not be negative");
+  if (request.afterSequence > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("after_sequence is out of range");
+  const limit = Math.min(request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize, MAX_PAGE_SIZE);
+  const rows = await deps.store.listAuditEvents(chain, filterOf(request), { after: afterOf(request), limit: limit + 1 });
+  const events = rows.slice(0, limit);
+  const next = rows.length > limit ? Buffer.from(String(events[events.length - 1]!.sequence)).toString("base64url") : "";
+  return { events: events.map(toAuditEvent), nextPageToken: next };
+}
+
+export function createAuditService(deps: Deps): ServiceImpl<typeof AuditService> {
+  return {
+    async listEvents(request: ListEventsRequest, context: HandlerContext) {
+      try {
+        const principal = await authenticate(deps, context.requestHeader);
+        const { target } = chainOf(request);
+        try {
+          authorize(principal, target);
+        } catch (err) {
+          noteRefusal("permission_denied", principal);
+          throw err;
+        }
+        return await listEvents(deps, request);
+      } catch (err) {
+        throw toAdminError(deps, "listEvents", err);
+      }
+    },
+  };
+}
+
