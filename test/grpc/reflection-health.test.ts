@@ -31,6 +31,7 @@ test("buf curl lists every service and calls an RPC with no --schema, over refle
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "iam.v1.AdminService",
+    "iam.v1.AuditService",
     "iam.v1.AuthorizationService",
     "iam.v1.TokenService",
   ]);
@@ -82,7 +83,7 @@ test("health: Check and List answer SERVING, an unknown service is NOT_FOUND, an
   t.is((await health.check({ service: "iam.v1.TokenService" })).status, Status.SERVING);
   const unknown = await t.throwsAsync(health.check({ service: "iam.v1.Nope" }), { instanceOf: ConnectError });
   t.is(unknown?.code, Code.NotFound);
-  t.deepEqual(Object.keys((await health.list({})).statuses).sort(), ["", "iam.v1.AdminService", "iam.v1.AuthorizationService", "iam.v1.TokenService"]);
+  t.deepEqual(Object.keys((await health.list({})).statuses).sort(), ["", "iam.v1.AdminService", "iam.v1.AuditService", "iam.v1.AuthorizationService", "iam.v1.TokenService"]);
 
   const abort = new AbortController();
   const seen: Status[] = [];

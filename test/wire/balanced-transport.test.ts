@@ -8,6 +8,7 @@ import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import test, { type ExecutionContext } from "ava";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { AuditService } from "../../gen/iam/v1/audit_pb.js";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
@@ -160,6 +161,8 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   "iam.v1.AdminService/ListUserSessions",
   "iam.v1.AdminService/ListPermissions",
   "iam.v1.AdminService/ListRoles",
+  // Added since: the audit trail is read, never written, by its readers.
+  "iam.v1.AuditService/ListEvents",
 ]);
 
 const JWKS = "iam.v1.TokenService/GetJwks";
@@ -473,7 +476,7 @@ test("createBalancedTransport refuses no URL and the same URL twice", (t) => {
 });
 
 test("the read-only list names real methods, and none that writes", (t) => {
-  const services = [TokenService, Health, AdminService, AuthorizationService];
+  const services = [TokenService, Health, AdminService, AuthorizationService, AuditService];
   const methods = new Map<string, DescMethod>(services.flatMap((s) => s.methods.map((m) => [`${s.typeName}/${m.name}`, m] as const)));
   for (const name of READ_ONLY_METHODS) t.true(methods.has(name), `${name} is a method of the core`);
   const repeatable = [...methods].filter(([, m]) => isRepeatable(m)).map(([name]) => name);
@@ -516,6 +519,7 @@ test("what the protos declare repeatable is exactly what the transport repeated 
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "iam.v1.AdminService",
+    "iam.v1.AuditService",
     "iam.v1.AuthorizationService",
     "iam.v1.TokenService",
   ]);
