@@ -1,6 +1,8 @@
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../../deps.js";
-import type { ProjectRef, RoleSubject } from "../../store/types.js";
+import type { AuditParty, PermissionRecord, ProjectRef, RoleRecord, RoleSubject } from "../../store/types.js";
+import { audited, party } from "../../audit/record.js";
+import { created, deleted, fieldSet, type Fields } from "../../audit/changes.js";
 import { found, notFound, toPermission, toRole, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
 import { checkId, checkText, invalid } from "./validate.js";
@@ -8,7 +10,16 @@ import { checkId, checkText, invalid } from "./validate.js";
 const projectOf = async (deps: Deps, ref: ProjectRef) =>
   found(await deps.store.getProject(ref), `project ${ref.organization}/${ref.project}`);
 
-export async function createPermission(deps: Deps, r: pb.CreatePermissionRequest): Out<typeof pb.CreatePermissionResponseSchema> {
+/** A permission's and a role's fields, as the audit trail records them (admin.proto; their project is the chain). */
+const permissionFields = (p: PermissionRecord): Fields => ({ id: p.id, description: p.description });
+const roleFields = (r: RoleRecord): Fields => ({ id: r.id, description: r.description, permissions: r.permissions });
+
+const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
+
+/** The user or client an assignment names, as the audit trail's target. */
+const assigneeOf = (subject: RoleSubject): AuditParty => ("userId" in subject ? party("user", subject.userId) : party("client", subject.clientId));
+
+export async function createPermission(deps: Deps, r: pb.CreatePermissionRequest, actor: AuditParty): Out<typeof pb.CreatePermissionResponseSchema> {
   await projectOf(deps, r);
   const record = {
     organization: r.organization,
@@ -16,7 +27,11 @@ export async function createPermission(deps: Deps, r: pb.CreatePermissionRequest
     id: checkId("permission", "permission_id", r.permissionId),
     description: checkText("description", r.description, 500),
   };
-  await deps.store.createPermission(record);
+  await audited(
+    deps,
+    (store) => store.createPermission(record),
+    () => ({ chain: chainOf(r), action: "PERMISSION_CREATED", actor, target: party("permission", record.id), changes: created(permissionFields(record)) }),
+  );
   return { permission: toPermission(record) };
 }
 
@@ -27,14 +42,27 @@ export async function listPermissions(deps: Deps, r: pb.ListPermissionsRequest):
   return { permissions: items.map(toPermission), nextPageToken };
 }
 
-export async function deletePermission(deps: Deps, r: pb.DeletePermissionRequest): Out<typeof pb.DeletePermissionResponseSchema> {
-  if (!(await deps.store.deletePermission(r, r.permissionId))) {
-    throw notFound(`permission ${r.permissionId} in ${r.organization}/${r.project}`);
-  }
+export async function deletePermission(deps: Deps, r: pb.DeletePermissionRequest, actor: AuditParty): Out<typeof pb.DeletePermissionResponseSchema> {
+  await audited(
+    deps,
+    async (store) => {
+      const [permission] = await store.getPermissions(r, [r.permissionId]);
+      if (permission === undefined) throw notFound(`permission ${r.permissionId} in ${r.organization}/${r.project}`);
+      await store.deletePermission(r, permission.id);
+      return permission;
+    },
+    (permission) => ({
+      chain: chainOf(r),
+      action: "PERMISSION_DELETED",
+      actor,
+      target: party("permission", permission.id),
+      changes: deleted(permissionFields(permission)),
+    }),
+  );
   return {};
 }
 
-export async function createRole(deps: Deps, r: pb.CreateRoleRequest): Out<typeof pb.CreateRoleResponseSchema> {
+export async function createRole(deps: Deps, r: pb.CreateRoleRequest, actor: AuditParty): Out<typeof pb.CreateRoleResponseSchema> {
   await projectOf(deps, r);
   const id = checkId("role", "role_id", r.roleId);
   const permissions = [...new Set(r.permissions)];
@@ -42,7 +70,11 @@ export async function createRole(deps: Deps, r: pb.CreateRoleRequest): Out<typeo
   const unknown = permissions.filter((p) => !known.has(p));
   if (unknown.length > 0) throw invalid(`unknown permission ${unknown[0]}: create it in the project first`);
   const record = { organization: r.organization, project: r.project, id, description: checkText("description", r.description, 500), permissions };
-  await deps.store.createRole(record);
+  await audited(
+    deps,
+    (store) => store.createRole(record),
+    () => ({ chain: chainOf(r), action: "ROLE_CREATED", actor, target: party("role", id), changes: created(roleFields(record)) }),
+  );
   return { role: toRole(record) };
 }
 
@@ -53,8 +85,17 @@ export async function listRoles(deps: Deps, r: pb.ListRolesRequest): Out<typeof 
   return { roles: items.map(toRole), nextPageToken };
 }
 
-export async function deleteRole(deps: Deps, r: pb.DeleteRoleRequest): Out<typeof pb.DeleteRoleResponseSchema> {
-  if (!(await deps.store.deleteRole(r, r.roleId))) throw notFound(`role ${r.roleId} in ${r.organization}/${r.project}`);
+export async function deleteRole(deps: Deps, r: pb.DeleteRoleRequest, actor: AuditParty): Out<typeof pb.DeleteRoleResponseSchema> {
+  await audited(
+    deps,
+    async (store) => {
+      const role = await store.getRole(r, r.roleId);
+      if (role === undefined) throw notFound(`role ${r.roleId} in ${r.organization}/${r.project}`);
+      await store.deleteRole(r, role.id);
+      return role;
+    },
+    (role) => ({ chain: chainOf(r), action: "ROLE_DELETED", actor, target: party("role", role.id), changes: deleted(roleFields(role)) }),
+  );
   return {};
 }
 
@@ -72,16 +113,41 @@ async function subjectOf(deps: Deps, r: pb.AssignRoleRequest | pb.UnassignRoleRe
   }
 }
 
-export async function assignRole(deps: Deps, r: pb.AssignRoleRequest): Out<typeof pb.AssignRoleResponseSchema> {
+/**
+ * Assigning is idempotent: a role already held is recorded with the same
+ * value before and after, so that the event still names it.
+ */
+export async function assignRole(deps: Deps, r: pb.AssignRoleRequest, actor: AuditParty): Out<typeof pb.AssignRoleResponseSchema> {
   found(await deps.store.getRole(r, r.roleId), `role ${r.roleId} in ${r.organization}/${r.project}`);
-  await deps.store.assignRole(r, await subjectOf(deps, r), r.roleId);
+  const subject = await subjectOf(deps, r);
+  await audited(
+    deps,
+    async (store) => {
+      const held = (await store.getRolesOf(r, subject)).includes(r.roleId);
+      await store.assignRole(r, subject, r.roleId);
+      return held;
+    },
+    (held) => ({
+      chain: chainOf(r),
+      action: "ROLE_ASSIGNED",
+      actor,
+      target: assigneeOf(subject),
+      changes: [fieldSet("role_id", held ? r.roleId : undefined, r.roleId)],
+    }),
+  );
   return {};
 }
 
-export async function unassignRole(deps: Deps, r: pb.UnassignRoleRequest): Out<typeof pb.UnassignRoleResponseSchema> {
+export async function unassignRole(deps: Deps, r: pb.UnassignRoleRequest, actor: AuditParty): Out<typeof pb.UnassignRoleResponseSchema> {
   const subject = await subjectOf(deps, r);
-  if (!(await deps.store.unassignRole(r, subject, r.roleId))) {
-    throw notFound(`role ${r.roleId} is not assigned to that ${"userId" in subject ? "user" : "client"}`);
-  }
+  await audited(
+    deps,
+    async (store) => {
+      if (!(await store.unassignRole(r, subject, r.roleId))) {
+        throw notFound(`role ${r.roleId} is not assigned to that ${"userId" in subject ? "user" : "client"}`);
+      }
+    },
+    () => ({ chain: chainOf(r), action: "ROLE_UNASSIGNED", actor, target: assigneeOf(subject), changes: [fieldSet("role_id", r.roleId, undefined)] }),
+  );
   return {};
 }

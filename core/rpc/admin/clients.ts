@@ -5,7 +5,9 @@ import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "./default-t
 import type { Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";
-import type { ClientRecord, ProjectRef } from "../../store/types.js";
+import type { AuditParty, ClientRecord, ClientStore, ProjectRef } from "../../store/types.js";
+import { audited, party } from "../../audit/record.js";
+import { created, deleted, secretChanged, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toClient, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
 import {
@@ -24,16 +26,36 @@ import {
 const ACCESS_TTL = [60, 86_400] as const;
 const REFRESH_TTL = [60, 31_536_000] as const;
 
-const clientOf = async (deps: Deps, ref: ProjectRef, id: string) =>
-  found(await deps.store.getClient(ref, id), `client ${id} in ${ref.organization}/${ref.project}`);
+const clientOf = async (store: ClientStore, ref: ProjectRef, id: string) =>
+  found(await store.getClient(ref, id), `client ${id} in ${ref.organization}/${ref.project}`);
 
 const withRoles = async (deps: Deps, client: ClientRecord) =>
   toClient(client, await deps.store.getRolesOf(client, { clientId: client.id }));
 
+/** A client's fields, as the audit trail records them (Client of admin.proto; its project is the chain). */
+const clientFields = (c: ClientRecord): Fields => ({
+  id: c.id,
+  name: c.name,
+  type: c.type === "public" ? "CLIENT_TYPE_PUBLIC" : "CLIENT_TYPE_CONFIDENTIAL",
+  redirect_uris: c.redirectUris,
+  grant_types: c.grantTypes,
+  pkce_required: c.pkceRequired,
+  remember_consent: c.rememberConsent,
+  access_token_ttl: c.accessTokenTtl,
+  refresh_token_ttl: c.refreshTokenTtl,
+  post_logout_redirect_uris: c.postLogoutRedirectUris,
+  backchannel_logout_uri: c.backchannelLogoutUri,
+  id_token_signed_response_alg: c.idTokenSignedResponseAlg,
+  web_origins: c.webOrigins,
+  created_at: c.createdAt,
+});
+
+const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
+
 /** A caller-given secret, or a generated 256-bit one. */
 const secretOf = (given: string) => (given === "" ? randomToken(32) : checkSecret(given));
 
-export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<typeof pb.CreateClientResponseSchema> {
+export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor: AuditParty): Out<typeof pb.CreateClientResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
   const id = checkId("client", "client_id", r.clientId);
   // RFC 9068 §5: this client's own tokens will carry its id as `sub`; it must not be a user's.
@@ -66,12 +88,23 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest): Out<t
     webOrigins: checkWebOrigins(r.webOrigins),
     createdAt: epochSeconds(deps.clock),
   };
-  await deps.store.createClient(record);
+  await audited(
+    deps,
+    (store) => store.createClient(record),
+    () => ({
+      chain: chainOf(r),
+      action: "CLIENT_CREATED",
+      actor,
+      target: party("client", id),
+      // The secret's value stays out: only that one was set.
+      changes: created(type === "confidential" ? { ...clientFields(record), secret: "" } : clientFields(record)),
+    }),
+  );
   return { client: toClient(record, []), secret };
 }
 
 export async function getClient(deps: Deps, r: pb.GetClientRequest): Out<typeof pb.GetClientResponseSchema> {
-  return { client: await withRoles(deps, await clientOf(deps, r, r.clientId)) };
+  return { client: await withRoles(deps, await clientOf(deps.store, r, r.clientId)) };
 }
 
 export async function listClients(deps: Deps, r: pb.ListClientsRequest): Out<typeof pb.ListClientsResponseSchema> {
@@ -96,8 +129,29 @@ const UPDATABLE = [
   "web_origins",
 ] as const;
 
-export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<typeof pb.UpdateClientResponseSchema> {
-  const current = await clientOf(deps, r, r.clientId);
+export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor: AuditParty): Out<typeof pb.UpdateClientResponseSchema> {
+  const { next } = await audited(
+    deps,
+    async (store) => {
+      // Read inside the transaction: a field the request does not set keeps what the database holds now.
+      const current = await clientOf(store, r, r.clientId);
+      const next = nextClient(deps, r, current);
+      await store.updateClient(next);
+      return { current, next };
+    },
+    ({ current, next }) => ({
+      chain: chainOf(r),
+      action: "CLIENT_UPDATED",
+      actor,
+      target: party("client", current.id),
+      changes: updated(clientFields(current), clientFields(next)),
+    }),
+  );
+  return { client: await withRoles(deps, next) };
+}
+
+/** The client as UpdateClient leaves it: the fields of the mask set and checked, the others as they are. */
+function nextClient(deps: Deps, r: pb.UpdateClientRequest, current: ClientRecord): ClientRecord {
   const paths = maskOf(r.updateMask?.paths, UPDATABLE);
   const next: ClientRecord = {
     ...current,
@@ -122,19 +176,34 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest): Out<t
     webOrigins: paths.has("web_origins") ? checkWebOrigins(r.webOrigins) : current.webOrigins,
   };
   checkClientShape(next);
-  await deps.store.updateClient(next);
-  return { client: await withRoles(deps, next) };
+  return next;
 }
 
-export async function rotateClientSecret(deps: Deps, r: pb.RotateClientSecretRequest): Out<typeof pb.RotateClientSecretResponseSchema> {
-  const client = await clientOf(deps, r, r.clientId);
+export async function rotateClientSecret(deps: Deps, r: pb.RotateClientSecretRequest, actor: AuditParty): Out<typeof pb.RotateClientSecretResponseSchema> {
+  const client = await clientOf(deps.store, r, r.clientId);
   if (client.type === "public") throw invalid("a public client has no secret");
   const secret = secretOf(r.secret);
-  await deps.store.setClientSecret(r, client.id, await deps.passwords.hash(secret));
+  // Hashed before the transaction, which every writer waits for on SQLite.
+  const secretHash = await deps.passwords.hash(secret);
+  await audited(
+    deps,
+    async (store) => {
+      if (!(await store.setClientSecret(r, client.id, secretHash))) found(undefined, `client ${r.clientId} in ${r.organization}/${r.project}`);
+    },
+    () => ({ chain: chainOf(r), action: "CLIENT_SECRET_ROTATED", actor, target: party("client", client.id), changes: [secretChanged("secret")] }),
+  );
   return { secret };
 }
 
-export async function deleteClient(deps: Deps, r: pb.DeleteClientRequest): Out<typeof pb.DeleteClientResponseSchema> {
-  if (!(await deps.store.deleteClient(r, r.clientId))) found(undefined, `client ${r.clientId} in ${r.organization}/${r.project}`);
+export async function deleteClient(deps: Deps, r: pb.DeleteClientRequest, actor: AuditParty): Out<typeof pb.DeleteClientResponseSchema> {
+  await audited(
+    deps,
+    async (store) => {
+      const client = await clientOf(store, r, r.clientId);
+      await store.deleteClient(r, client.id);
+      return client;
+    },
+    (client) => ({ chain: chainOf(r), action: "CLIENT_DELETED", actor, target: party("client", client.id), changes: deleted(clientFields(client)) }),
+  );
   return {};
 }

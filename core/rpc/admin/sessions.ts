@@ -2,7 +2,9 @@ import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { announceLogout } from "../../logout/backchannel.js";
-import type { ProjectRef, SessionRecord, Store } from "../../store/types.js";
+import type { AuditParty, ProjectRef, SessionRecord, Store } from "../../store/types.js";
+import { audited, party } from "../../audit/record.js";
+import { fieldSet } from "../../audit/changes.js";
 import { found, notFound, toSession, type Out } from "./convert.js";
 
 /**
@@ -36,20 +38,46 @@ export async function listUserSessions(deps: Deps, r: pb.ListUserSessionsRequest
   return { sessions: live.map((s) => toSession(s, idle)) };
 }
 
-export async function revokeUserSession(deps: Deps, r: pb.RevokeUserSessionRequest): Out<typeof pb.RevokeUserSessionResponseSchema> {
+const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
+
+/** The event names the session ended (its public id, never its cookie's secret). */
+export async function revokeUserSession(deps: Deps, r: pb.RevokeUserSessionRequest, actor: AuditParty): Out<typeof pb.RevokeUserSessionResponseSchema> {
   await userOf(deps, r, r.userId);
   const what = `session ${r.sessionId} of user ${r.userId} in ${r.organization}/${r.project}`;
-  // A session of another user answers as an unknown one: nothing tells it exists.
-  const session = await deps.store.getSession(r, r.sessionId);
-  if (session === undefined || session.userId !== r.userId) throw notFound(what);
-  const ended = found(await deps.store.endSession(r, session.id, epochSeconds(deps.clock)), what);
+  const ended = await audited(
+    deps,
+    async (store) => {
+      // A session of another user answers as an unknown one: nothing tells it exists.
+      const session = await store.getSession(r, r.sessionId);
+      if (session === undefined || session.userId !== r.userId) throw notFound(what);
+      return found(await store.endSession(r, session.id, epochSeconds(deps.clock)), what);
+    },
+    (ended) => ({
+      chain: chainOf(r),
+      action: "USER_SESSIONS_REVOKED",
+      actor,
+      target: party("user", r.userId),
+      changes: [fieldSet("session_id", ended.id, undefined)],
+    }),
+  );
   announceLogout(deps, [ended]);
   return {};
 }
 
-export async function revokeUserSessions(deps: Deps, r: pb.RevokeUserSessionsRequest): Out<typeof pb.RevokeUserSessionsResponseSchema> {
+/** The event names the sessions ended (none, when the user had none live). */
+export async function revokeUserSessions(deps: Deps, r: pb.RevokeUserSessionsRequest, actor: AuditParty): Out<typeof pb.RevokeUserSessionsResponseSchema> {
   await userOf(deps, r, r.userId);
-  const ended = await endSessionsOf(deps, deps.store, r, r.userId);
+  const ended = await audited(
+    deps,
+    (store) => endSessionsOf(deps, store, r, r.userId),
+    (ended) => ({
+      chain: chainOf(r),
+      action: "USER_SESSIONS_REVOKED",
+      actor,
+      target: party("user", r.userId),
+      changes: [fieldSet("session_ids", ended.map((s) => s.id), undefined)],
+    }),
+  );
   announceLogout(deps, ended);
   return { sessionIds: ended.map((s) => s.id) };
 }

@@ -4,7 +4,9 @@ import { DEFAULT_TENANT, seedProjectAdministration } from "./default-tenant.js";
 import { issuerOf, type Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { SIGNING_ALGS } from "../../tokens/keys.js";
-import type { ProjectRef } from "../../store/types.js";
+import type { AuditChange, AuditParty, OrganizationRecord, ProjectRecord, ProjectRef, SigningAlg } from "../../store/types.js";
+import { audited, party, projectName, SERVER_CHAIN } from "../../audit/record.js";
+import { created, deleted, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toOrganization, toProject, type Out } from "./convert.js";
 import { pageOf, paginate } from "./pagination.js";
 import { checkId, checkSigningAlg, checkText, invalid } from "./validate.js";
@@ -15,10 +17,29 @@ const protectedOrganization = (id: string) => {
   }
 };
 
-export async function createOrganization(deps: Deps, r: pb.CreateOrganizationRequest): Out<typeof pb.CreateOrganizationResponseSchema> {
+/** An organization's and a project's fields, as the audit trail records them (Organization, Project of admin.proto). */
+const organizationFields = (o: OrganizationRecord): Fields => ({ id: o.id, name: o.name, created_at: o.createdAt });
+const projectFields = (deps: Deps, p: ProjectRecord): Fields => ({
+  organization: p.organization,
+  id: p.project,
+  name: p.name,
+  audience: p.audience,
+  issuer: issuerOf(deps.config.baseUrl, p),
+  access_token_signing_alg: p.accessTokenSigningAlg,
+  created_at: p.createdAt,
+});
+
+const organizationTarget = (id: string) => party("organization", id);
+const projectTarget = (ref: ProjectRef) => party("project", projectName(ref));
+
+export async function createOrganization(deps: Deps, r: pb.CreateOrganizationRequest, actor: AuditParty): Out<typeof pb.CreateOrganizationResponseSchema> {
   const id = checkId("organization", "id", r.id);
   const record = { id, name: checkText("name", r.name) || id, createdAt: epochSeconds(deps.clock) };
-  await deps.store.createOrganization(record);
+  await audited(
+    deps,
+    (store) => store.createOrganization(record),
+    () => ({ chain: SERVER_CHAIN, action: "ORGANIZATION_CREATED", actor, target: organizationTarget(id), changes: created(organizationFields(record)) }),
+  );
   return { organization: toOrganization(record) };
 }
 
@@ -32,22 +53,50 @@ export async function listOrganizations(deps: Deps, r: pb.ListOrganizationsReque
   return { organizations: items.map(toOrganization), nextPageToken };
 }
 
-export async function updateOrganization(deps: Deps, r: pb.UpdateOrganizationRequest): Out<typeof pb.UpdateOrganizationResponseSchema> {
+export async function updateOrganization(deps: Deps, r: pb.UpdateOrganizationRequest, actor: AuditParty): Out<typeof pb.UpdateOrganizationResponseSchema> {
   const name = checkText("name", r.name);
   if (name === "") throw invalid("name must not be empty");
-  if (!(await deps.store.updateOrganization(r.id, { name }))) found(undefined, `organization ${r.id}`);
-  return { organization: toOrganization(found(await deps.store.getOrganization(r.id), `organization ${r.id}`)) };
+  const { before, after } = await audited(
+    deps,
+    async (store) => {
+      const before = found(await store.getOrganization(r.id), `organization ${r.id}`);
+      await store.updateOrganization(r.id, { name });
+      return { before, after: found(await store.getOrganization(r.id), `organization ${r.id}`) };
+    },
+    ({ before, after }) => ({
+      chain: SERVER_CHAIN,
+      action: "ORGANIZATION_UPDATED",
+      actor,
+      target: organizationTarget(r.id),
+      changes: updated(organizationFields(before), organizationFields(after)),
+    }),
+  );
+  return { organization: toOrganization(after) };
 }
 
-export async function deleteOrganization(deps: Deps, r: pb.DeleteOrganizationRequest): Out<typeof pb.DeleteOrganizationResponseSchema> {
+export async function deleteOrganization(deps: Deps, r: pb.DeleteOrganizationRequest, actor: AuditParty): Out<typeof pb.DeleteOrganizationResponseSchema> {
   protectedOrganization(r.id);
-  const projects = await deps.store.listProjects(r.id, { after: "", limit: 1_000_000 });
-  if (!(await deps.store.deleteOrganization(r.id))) found(undefined, `organization ${r.id}`);
+  const { projects } = await audited(
+    deps,
+    async (store) => {
+      const organization = found(await store.getOrganization(r.id), `organization ${r.id}`);
+      const projects = await store.listProjects(r.id, { after: "", limit: 1_000_000 });
+      await store.deleteOrganization(r.id);
+      return { organization, projects };
+    },
+    ({ organization }) => ({
+      chain: SERVER_CHAIN,
+      action: "ORGANIZATION_DELETED",
+      actor,
+      target: organizationTarget(r.id),
+      changes: deleted(organizationFields(organization)),
+    }),
+  );
   for (const project of projects) deps.keys.forget(project);
   return {};
 }
 
-export async function createProject(deps: Deps, r: pb.CreateProjectRequest): Out<typeof pb.CreateProjectResponseSchema> {
+export async function createProject(deps: Deps, r: pb.CreateProjectRequest, actor: AuditParty): Out<typeof pb.CreateProjectResponseSchema> {
   const ref: ProjectRef = { organization: r.organization, project: checkId("project", "id", r.id) };
   found(await deps.store.getOrganization(r.organization), `organization ${r.organization}`);
   const record = {
@@ -60,11 +109,15 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest): Out
   };
   // Made before the transaction, which every writer waits for on SQLite.
   const keys = await deps.keys.make(ref);
-  await deps.store.transaction(async (store) => {
-    await store.createProject(record);
-    await deps.keys.create(ref, store, keys);
-    await seedProjectAdministration(store, ref);
-  });
+  await audited(
+    deps,
+    async (store) => {
+      await store.createProject(record);
+      await deps.keys.create(ref, store, keys);
+      await seedProjectAdministration(store, ref);
+    },
+    () => ({ chain: SERVER_CHAIN, action: "PROJECT_CREATED", actor, target: projectTarget(ref), changes: created(projectFields(deps, record)) }),
+  );
   return { project: toProject(deps.config.baseUrl, record) };
 }
 
@@ -79,28 +132,51 @@ export async function listProjects(deps: Deps, r: pb.ListProjectsRequest): Out<t
   return { projects: items.map((p) => toProject(deps.config.baseUrl, p)), nextPageToken };
 }
 
-export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest): Out<typeof pb.UpdateProjectResponseSchema> {
-  const current = found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
-  const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg"]);
-  const name = paths.has("name") ? checkText("name", r.name) : current.name;
-  const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
-  const accessTokenSigningAlg = paths.has("access_token_signing_alg")
-    ? checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256")
-    : current.accessTokenSigningAlg;
-  if (name === "" || audience === "") throw invalid("name and audience must not be empty");
-  await deps.store.updateProject(r, { name, audience, accessTokenSigningAlg });
-  return { project: toProject(deps.config.baseUrl, { ...current, name, audience, accessTokenSigningAlg }) };
+export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, actor: AuditParty): Out<typeof pb.UpdateProjectResponseSchema> {
+  const ref: ProjectRef = { organization: r.organization, project: r.project };
+  const { next } = await audited(
+    deps,
+    async (store) => {
+      // Read inside the transaction: a field the request does not set keeps what the database holds now.
+      const current = found(await store.getProject(ref), `project ${r.organization}/${r.project}`);
+      const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg"]);
+      const name = paths.has("name") ? checkText("name", r.name) : current.name;
+      const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
+      const accessTokenSigningAlg = paths.has("access_token_signing_alg")
+        ? checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256")
+        : current.accessTokenSigningAlg;
+      if (name === "" || audience === "") throw invalid("name and audience must not be empty");
+      await store.updateProject(ref, { name, audience, accessTokenSigningAlg });
+      return { current, next: { ...current, name, audience, accessTokenSigningAlg } };
+    },
+    ({ current, next }) => ({
+      chain: ref,
+      action: "PROJECT_UPDATED",
+      actor,
+      target: projectTarget(ref),
+      changes: updated(projectFields(deps, current), projectFields(deps, next)),
+    }),
+  );
+  return { project: toProject(deps.config.baseUrl, next) };
 }
 
-export async function deleteProject(deps: Deps, r: pb.DeleteProjectRequest): Out<typeof pb.DeleteProjectResponseSchema> {
+export async function deleteProject(deps: Deps, r: pb.DeleteProjectRequest, actor: AuditParty): Out<typeof pb.DeleteProjectResponseSchema> {
   if (r.organization === DEFAULT_TENANT.organization && r.project === DEFAULT_TENANT.project) {
     throw new ConnectError("the iam-admins project holds global administration and cannot be deleted", Code.FailedPrecondition);
   }
-  if (!(await deps.store.deleteProject(r))) found(undefined, `project ${r.organization}/${r.project}`);
-  deps.keys.forget(r);
+  const ref: ProjectRef = { organization: r.organization, project: r.project };
+  await audited(
+    deps,
+    async (store) => {
+      const project = found(await store.getProject(ref), `project ${r.organization}/${r.project}`);
+      await store.deleteProject(ref);
+      return project;
+    },
+    (project) => ({ chain: SERVER_CHAIN, action: "PROJECT_DELETED", actor, target: projectTarget(ref), changes: deleted(projectFields(deps, project)) }),
+  );
+  deps.keys.forget(ref);
   return {};
 }
-
 
 /**
  * A project's audience: any text up to 2048 characters (empty means its
@@ -122,7 +198,7 @@ function checkAudience(deps: Deps, ref: ProjectRef, audience: string): string {
  */
 const MAX_LIVE_KEYS = 10;
 
-export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest): Out<typeof pb.RotateSigningKeyResponseSchema> {
+export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest, actor: AuditParty): Out<typeof pb.RotateSigningKeyResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
   const keys = (await deps.keys.jwks(r)) ?? [];
   const live = Math.max(0, ...SIGNING_ALGS.map((alg) => keys.filter((k) => k.alg === alg).length));
@@ -134,7 +210,21 @@ export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest
   }
   // Made before the transaction, which every writer waits for on SQLite.
   const made = await deps.keys.make(r);
-  const rotated = await deps.store.transaction((store) => deps.keys.rotate(r, store, made));
+  const ref: ProjectRef = { organization: r.organization, project: r.project };
+  const { rotated } = await audited(
+    deps,
+    async (store) => {
+      const current = (await store.listSigningKeys(ref)).filter((k) => k.retiredAt === null).map((k) => ({ alg: k.alg, kid: k.kid }));
+      return { current, rotated: await deps.keys.rotate(ref, store, made) };
+    },
+    ({ current, rotated }) => ({
+      chain: ref,
+      action: "SIGNING_KEY_ROTATED",
+      actor,
+      target: projectTarget(ref),
+      changes: SIGNING_ALGS.flatMap((alg) => keyChanges(alg, current, rotated.kids[alg])),
+    }),
+  );
   return {
     kid: rotated.kid,
     retiredKid: rotated.retired[0] ?? "",
@@ -142,4 +232,16 @@ export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest
     kids: SIGNING_ALGS.map((alg) => rotated.kids[alg]),
     retiredKids: rotated.retired,
   };
+}
+
+/**
+ * One change per key of `alg` that stopped signing, from its kid to the new
+ * one's (`{"alg","kid"}`); a project that had no key of `alg` (a database of
+ * an earlier version) gains one from nothing.
+ */
+function keyChanges(alg: SigningAlg, current: { alg: string; kid: string }[], kid: string): AuditChange[] {
+  const after = JSON.stringify({ alg, kid });
+  const olds = current.filter((k) => k.alg === alg);
+  if (olds.length === 0) return [{ field: "kid", before: "", after }];
+  return olds.map((old) => ({ field: "kid", before: JSON.stringify({ alg, kid: old.kid }), after }));
 }
