@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { ConfigError, describeConfig, isPostgresUrl, loadConfig, type Config } from "../core/server/config.js";
 import { createLogger } from "../core/observe/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
+import { AUDIT_USAGE } from "./audit-usage.js";
 import { EXIT_PORT_TAKEN, runPrimary, workerCount } from "./cluster.js";
 
 const USAGE = `usage: iam [start | core | gateway | config | <administration command>]
@@ -10,7 +11,9 @@ const USAGE = `usage: iam [start | core | gateway | config | <administration com
   gateway  the gateway alone, calling the core at IAM_CORE_URL over gRPC
   config   print the effective configuration, secrets masked
 
-${ADMIN_USAGE}`;
+${ADMIN_USAGE}
+
+${AUDIT_USAGE}`;
 
 /**
  * The `iam` command. What serves, and the administration commands, are loaded
@@ -36,6 +39,11 @@ async function main(argv: string[]): Promise<void> {
   if (ADMIN_NOUNS.has(command)) {
     const { runAdminCommand } = await import("./admin-cli.js");
     process.exitCode = await runAdminCommand(argv, config);
+    return;
+  }
+  if (command === "audit") {
+    const { runAuditCommand } = await import("./audit-cli.js");
+    process.exitCode = await runAuditCommand(argv, config);
     return;
   }
   if (command === "config") {

@@ -158,6 +158,7 @@ export const DECLARATIONS: Declarations = {
   // AuditStore
   appendAuditEvent: auditTrail,
   listAuditEvents: read,
+  listAuditChains: read,
 
   // MaintenanceStore. Expired token state; when a retired signing key
   // expires with it, the backend moves the epoch itself (SQLite's triggers,

@@ -434,6 +434,8 @@ export interface AuditStore {
   appendAuditEvent(event: AuditEventInput): Promise<AuditEventRecord>;
   /** A chain's events after `page.after` (a sequence number) that pass the filter, in order, at most `page.limit`. */
   listAuditEvents(chain: ProjectRef, filter: AuditFilter, page: { after: number; limit: number }): Promise<AuditEventRecord[]>;
+  /** Every chain that has an event, the server's first (its names are ""), then by organization and project. */
+  listAuditChains(): Promise<ProjectRef[]>;
 }
 
 export interface MaintenanceStore {

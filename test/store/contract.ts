@@ -2070,6 +2070,7 @@ function auditContract(it: It): void {
     t.not(other.hash, first.hash, "the chain's name is part of the hash");
     t.deepEqual(await store.listAuditEvents(A, {}, { after: 0, limit: 10 }), [first, second]);
     t.deepEqual(await store.listAuditEvents({ organization: "", project: "" }, {}, { after: 0, limit: 10 }), [server]);
+    t.deepEqual(await store.listAuditChains(), [{ organization: "", project: "" }, A, B]);
   });
 
   it("an event appended in a transaction that fails is not kept, and its place in the chain is taken by the next", async (t, store) => {

@@ -49,6 +49,11 @@ export function audit(sql: Sql): AuditStore {
         );
         return { ...event, sequence, previousHash, hash };
       }),
+    listAuditChains: async () =>
+      (await rows("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id")).map((r) => ({
+        organization: r.organization_id as string,
+        project: r.project_id as string,
+      })),
     listAuditEvents: async (chain, filter, page) => {
       const where = ["organization_id = $1", "project_id = $2", "sequence > $3"];
       const args: unknown[] = [chain.organization, chain.project, page.after];

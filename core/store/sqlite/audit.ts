@@ -9,6 +9,7 @@ import { atomically, json, type Row } from "./sql.js";
 export function audit(db: Database.Database): Synchronous<AuditStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
+    chains: s("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id"),
     head: s("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1"),
     insert: s(`INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
       actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
@@ -48,6 +49,8 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
         );
         return { ...event, sequence, previousHash, hash };
       }),
+    listAuditChains: () =>
+      (q.chains.all() as Row[]).map((r) => ({ organization: r.organization_id as string, project: r.project_id as string })),
     listAuditEvents: (chain, filter, page) => {
       const where = ["organization_id = ?", "project_id = ?", "sequence > ?"];
       const args: unknown[] = [chain.organization, chain.project, page.after];

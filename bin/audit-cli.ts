@@ -1,0 +1,67 @@
+/**
+ * `iam audit verify` and `iam audit export`: the audit trail straight from
+ * the database (IAM_DB), without a running server or a token; whoever can run
+ * it can read the database file anyway.
+ */
+import { parseArgs } from "node:util";
+import { toJson } from "@bufbuild/protobuf";
+import { AuditEventSchema } from "../gen/iam/v1/audit_pb.js";
+import { verifyAll, verifyChain } from "../core/audit/verify.js";
+import { toAuditEvent } from "../core/rpc/audit.js";
+import { createCore } from "../core/server/compose.js";
+import type { Config } from "../core/server/config.js";
+import { createLogger } from "../core/observe/log.js";
+import type { ProjectRef } from "../core/store/types.js";
+import { AUDIT_USAGE } from "./audit-usage.js";
+
+const OPTIONS = {
+  organization: { type: "string" },
+  project: { type: "string" },
+  after: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const label = (chain: ProjectRef) => (chain.organization === "" ? "(server)" : `${chain.organization}/${chain.project}`);
+
+export async function runAuditCommand(argv: string[], config: Config, out = process.stdout, err = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv.slice(1), options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    err.write(`iam: ${(e as Error).message}\n${AUDIT_USAGE}\n`);
+    return 2;
+  }
+  const [verb, ...rest] = parsed.positionals;
+  const { organization, project, after, json } = parsed.values;
+  const usage = (message: string) => (err.write(`iam: ${message}\n${AUDIT_USAGE}\n`), 2);
+  if ((verb !== "verify" && verb !== "export") || rest.length > 0) return usage(`unknown command "audit ${[verb, ...rest].filter(Boolean).join(" ")}"`);
+  if ((organization === undefined) !== (project === undefined)) return usage("--organization and --project name one chain together");
+  if (after !== undefined && (verb !== "export" || !/^[0-9]{1,15}$/.test(after))) return usage("--after takes a sequence number, with export");
+  const chain = organization === undefined ? undefined : { organization, project: project! };
+
+  const core = await createCore(config, { logger: createLogger("warn") });
+  try {
+    const store = core.deps.store;
+    if (verb === "verify") {
+      const reports = chain === undefined ? await verifyAll(store) : [await verifyChain(store, chain)];
+      for (const r of reports) {
+        if (json === true) out.write(JSON.stringify({ chain: r.chain, events: r.events, head: r.head, broken: r.broken ?? null }) + "\n");
+        else if (r.broken === undefined) out.write(`ok      ${label(r.chain)}: ${r.events} events, head ${r.head.sequence} ${r.head.hash}\n`);
+        else out.write(`BROKEN  ${label(r.chain)} at event ${r.broken.sequence}: ${r.broken.problem}\n`);
+      }
+      return reports.some((r) => r.broken !== undefined) ? 1 : 0;
+    }
+    for (const c of chain === undefined ? await store.listAuditChains() : [chain]) {
+      let from = after === undefined ? 0 : Number(after);
+      for (;;) {
+        const page = await store.listAuditEvents(c, {}, { after: from, limit: 1000 });
+        for (const event of page) out.write(JSON.stringify(toJson(AuditEventSchema, toAuditEvent(event))) + "\n");
+        if (page.length < 1000) break;
+        from = page.at(-1)!.sequence;
+      }
+    }
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
