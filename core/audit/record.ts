@@ -24,6 +24,10 @@ export interface AuditNote {
   actor: AuditParty | null;
   target: AuditParty | null;
   changes?: AuditChange[];
+  /** For a token event, the request's grant type. */
+  grantType?: string;
+  /** The scopes approved or granted. */
+  scopes?: readonly string[];
   /** For a refusal: an RFC error code or a short reason; never a secret. */
   reason?: string;
   /** Overrides of the request's scope: the address a Login request carries, say. */
@@ -51,6 +55,8 @@ function eventOf(deps: Deps, note: AuditNote, outcome: "success" | "failure"): A
     userAgent: (note.userAgent ?? scope?.userAgent ?? "").slice(0, 256),
     requestId: scope?.requestId ?? "",
     changes: note.changes ?? [],
+    grantType: note.grantType ?? "",
+    scopes: [...(note.scopes ?? [])],
   };
 }
 

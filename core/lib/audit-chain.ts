@@ -33,6 +33,8 @@ export function canonicalEvent(event: AuditEventInput, sequence: number): string
     event.userAgent,
     event.requestId,
     event.changes.map((c) => [c.field, c.before, c.after]),
+    event.grantType,
+    event.scopes,
   ]);
 }
 

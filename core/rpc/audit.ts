@@ -53,6 +53,8 @@ export function toAuditEvent(e: AuditEventRecord) {
     userAgent: e.userAgent,
     requestId: e.requestId,
     changes: e.changes,
+    grantType: e.grantType,
+    scopes: e.scopes,
     previousHash: e.previousHash,
     hash: e.hash,
   });

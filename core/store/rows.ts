@@ -47,6 +47,8 @@ export function auditEventOf(r: Row): AuditEventRecord {
     userAgent: r.user_agent as string,
     requestId: r.request_id as string,
     changes: JSON.parse(r.changes as string) as AuditEventRecord["changes"],
+    grantType: r.grant_type as string,
+    scopes: JSON.parse(r.scopes as string) as string[],
     previousHash: r.previous_hash as string,
     hash: r.hash as string,
   };

@@ -404,6 +404,10 @@ export interface AuditEventInput extends ProjectRef {
   userAgent: string;
   requestId: string;
   changes: AuditChange[];
+  /** For a token event, the request's grant type; "" otherwise. */
+  grantType: string;
+  /** The scopes approved or granted; [] when none. */
+  scopes: string[];
 }
 
 /** An audit event in its chain. */

@@ -2054,6 +2054,8 @@ function auditContract(it: It): void {
     userAgent: "curl/8.5.0",
     requestId: "req-1",
     changes: [{ field: "redirect_uris", before: "", after: '["https://app.example/cb"]' }],
+    grantType: "",
+    scopes: [],
     ...over,
   });
 
@@ -2112,7 +2114,7 @@ function auditContract(it: It): void {
   });
 
   it("an event's strings round-trip exactly, U+0000 and all", async (t, store) => {
-    const odd = event(A, { userAgent: "agent\u0000with nul \uffff", reason: "naïve ✓", changes: [{ field: "name", before: '"a"', after: '"b\\u0000"' }] });
+    const odd = event(A, { userAgent: "agent\u0000with nul \uffff", reason: "naïve ✓", grantType: "refresh_token", scopes: ["openid", "docs.files.read"], changes: [{ field: "name", before: '"a"', after: '"b\\u0000"' }] });
     const stored = await store.appendAuditEvent(odd);
     t.deepEqual(await store.listAuditEvents(A, {}, { after: 0, limit: 1 }), [stored]);
     t.is(stored.hash, eventHash(GENESIS_HASH, odd, 1));

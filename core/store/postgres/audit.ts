@@ -25,7 +25,8 @@ export function audit(sql: Sql): AuditStore {
         await run(
           `INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
             actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
-            previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+            grant_type, scopes, previous_hash, hash)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
           [
             event.organization,
             event.project,
@@ -43,6 +44,8 @@ export function audit(sql: Sql): AuditStore {
             event.userAgent,
             event.requestId,
             JSON.stringify(event.changes),
+            event.grantType,
+            JSON.stringify(event.scopes),
             previousHash,
             hash,
           ],

@@ -13,7 +13,7 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
     head: s("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1"),
     insert: s(`INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
       actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
-      previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      grant_type, scopes, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   };
   const tx = atomically(db);
 
@@ -44,6 +44,8 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
           event.userAgent,
           event.requestId,
           json(event.changes),
+          event.grantType,
+          json(event.scopes),
           previousHash,
           hash,
         );

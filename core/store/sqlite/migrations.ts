@@ -383,6 +383,9 @@ export const migrations: readonly string[] = [
     request_id TEXT NOT NULL,
     -- The fields an administration change set (JSON).
     changes TEXT NOT NULL,
+    grant_type TEXT NOT NULL,
+    -- The scopes approved or granted (JSON).
+    scopes TEXT NOT NULL,
     previous_hash TEXT NOT NULL,
     hash TEXT NOT NULL,
     PRIMARY KEY (organization_id, project_id, sequence)
