@@ -14,8 +14,6 @@ const projectOf = async (deps: Deps, ref: ProjectRef) =>
 const permissionFields = (p: PermissionRecord): Fields => ({ id: p.id, description: p.description });
 const roleFields = (r: RoleRecord): Fields => ({ id: r.id, description: r.description, permissions: r.permissions });
 
-const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
-
 /** The user or client an assignment names, as the audit trail's target. */
 const assigneeOf = (subject: RoleSubject): AuditParty => ("userId" in subject ? party("user", subject.userId) : party("client", subject.clientId));
 
@@ -30,7 +28,7 @@ export async function createPermission(deps: Deps, r: pb.CreatePermissionRequest
   await audited(
     deps,
     (store) => store.createPermission(record),
-    () => ({ chain: chainOf(r), action: "PERMISSION_CREATED", actor, target: party("permission", record.id), changes: created(permissionFields(record)) }),
+    () => ({ chain: r, action: "PERMISSION_CREATED", actor, target: party("permission", record.id), changes: created(permissionFields(record)) }),
   );
   return { permission: toPermission(record) };
 }
@@ -52,7 +50,7 @@ export async function deletePermission(deps: Deps, r: pb.DeletePermissionRequest
       return permission;
     },
     (permission) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "PERMISSION_DELETED",
       actor,
       target: party("permission", permission.id),
@@ -73,7 +71,7 @@ export async function createRole(deps: Deps, r: pb.CreateRoleRequest, actor: Aud
   await audited(
     deps,
     (store) => store.createRole(record),
-    () => ({ chain: chainOf(r), action: "ROLE_CREATED", actor, target: party("role", id), changes: created(roleFields(record)) }),
+    () => ({ chain: r, action: "ROLE_CREATED", actor, target: party("role", id), changes: created(roleFields(record)) }),
   );
   return { role: toRole(record) };
 }
@@ -94,7 +92,7 @@ export async function deleteRole(deps: Deps, r: pb.DeleteRoleRequest, actor: Aud
       await store.deleteRole(r, role.id);
       return role;
     },
-    (role) => ({ chain: chainOf(r), action: "ROLE_DELETED", actor, target: party("role", role.id), changes: deleted(roleFields(role)) }),
+    (role) => ({ chain: r, action: "ROLE_DELETED", actor, target: party("role", role.id), changes: deleted(roleFields(role)) }),
   );
   return {};
 }
@@ -128,7 +126,7 @@ export async function assignRole(deps: Deps, r: pb.AssignRoleRequest, actor: Aud
       return held;
     },
     (held) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "ROLE_ASSIGNED",
       actor,
       target: assigneeOf(subject),
@@ -147,7 +145,7 @@ export async function unassignRole(deps: Deps, r: pb.UnassignRoleRequest, actor:
         throw notFound(`role ${r.roleId} is not assigned to that ${"userId" in subject ? "user" : "client"}`);
       }
     },
-    () => ({ chain: chainOf(r), action: "ROLE_UNASSIGNED", actor, target: assigneeOf(subject), changes: [fieldSet("role_id", r.roleId, undefined)] }),
+    () => ({ chain: r, action: "ROLE_UNASSIGNED", actor, target: assigneeOf(subject), changes: [fieldSet("role_id", r.roleId, undefined)] }),
   );
   return {};
 }

@@ -50,8 +50,6 @@ const clientFields = (c: ClientRecord): Fields => ({
   created_at: c.createdAt,
 });
 
-const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
-
 /** A caller-given secret, or a generated 256-bit one. */
 const secretOf = (given: string) => (given === "" ? randomToken(32) : checkSecret(given));
 
@@ -92,7 +90,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
     deps,
     (store) => store.createClient(record),
     () => ({
-      chain: chainOf(r),
+      chain: r,
       action: "CLIENT_CREATED",
       actor,
       target: party("client", id),
@@ -140,7 +138,7 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor:
       return { current, next };
     },
     ({ current, next }) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "CLIENT_UPDATED",
       actor,
       target: party("client", current.id),
@@ -190,7 +188,7 @@ export async function rotateClientSecret(deps: Deps, r: pb.RotateClientSecretReq
     async (store) => {
       if (!(await store.setClientSecret(r, client.id, secretHash))) found(undefined, `client ${r.clientId} in ${r.organization}/${r.project}`);
     },
-    () => ({ chain: chainOf(r), action: "CLIENT_SECRET_ROTATED", actor, target: party("client", client.id), changes: [secretChanged("secret")] }),
+    () => ({ chain: r, action: "CLIENT_SECRET_ROTATED", actor, target: party("client", client.id), changes: [secretChanged("secret")] }),
   );
   return { secret };
 }
@@ -203,7 +201,7 @@ export async function deleteClient(deps: Deps, r: pb.DeleteClientRequest, actor:
       await store.deleteClient(r, client.id);
       return client;
     },
-    (client) => ({ chain: chainOf(r), action: "CLIENT_DELETED", actor, target: party("client", client.id), changes: deleted(clientFields(client)) }),
+    (client) => ({ chain: r, action: "CLIENT_DELETED", actor, target: party("client", client.id), changes: deleted(clientFields(client)) }),
   );
   return {};
 }

@@ -38,8 +38,6 @@ export async function listUserSessions(deps: Deps, r: pb.ListUserSessionsRequest
   return { sessions: live.map((s) => toSession(s, idle)) };
 }
 
-const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
-
 /** The event names the session ended (its public id, never its cookie's secret). */
 export async function revokeUserSession(deps: Deps, r: pb.RevokeUserSessionRequest, actor: AuditParty): Out<typeof pb.RevokeUserSessionResponseSchema> {
   await userOf(deps, r, r.userId);
@@ -53,7 +51,7 @@ export async function revokeUserSession(deps: Deps, r: pb.RevokeUserSessionReque
       return found(await store.endSession(r, session.id, epochSeconds(deps.clock)), what);
     },
     (ended) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "USER_SESSIONS_REVOKED",
       actor,
       target: party("user", r.userId),
@@ -71,7 +69,7 @@ export async function revokeUserSessions(deps: Deps, r: pb.RevokeUserSessionsReq
     deps,
     (store) => endSessionsOf(deps, store, r, r.userId),
     (ended) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "USER_SESSIONS_REVOKED",
       actor,
       target: party("user", r.userId),

@@ -26,8 +26,6 @@ const userFields = (u: UserRecord): Fields => ({
   created_at: u.createdAt,
 });
 
-const chainOf = (ref: ProjectRef): ProjectRef => ({ organization: ref.organization, project: ref.project });
-
 /** `email_verified` speaks of an address: a user without one cannot have it verified. */
 function checkVerified(user: UserRecord): UserRecord {
   if (user.emailVerified && user.email === "") throw invalid("email_verified needs an email address");
@@ -58,7 +56,7 @@ export async function createUser(deps: Deps, r: pb.CreateUserRequest, actor: Aud
     deps,
     (store) => store.createUser(record),
     // The password's value stays out: only that one was set.
-    () => ({ chain: chainOf(r), action: "USER_CREATED", actor, target: party("user", id), changes: created({ ...userFields(record), password: "" }) }),
+    () => ({ chain: r, action: "USER_CREATED", actor, target: party("user", id), changes: created({ ...userFields(record), password: "" }) }),
   );
   return { user: toUser(record, []) };
 }
@@ -110,7 +108,7 @@ export async function updateUser(deps: Deps, r: pb.UpdateUserRequest, actor: Aud
       return { current, next, ended: await endSessionsOf(deps, store, next, next.id) };
     },
     ({ current, next }) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "USER_UPDATED",
       actor,
       target: party("user", next.id),
@@ -137,7 +135,7 @@ export async function setUserPassword(deps: Deps, r: pb.SetUserPasswordRequest, 
       await store.revokeUserGrants(r, user.id, epochSeconds(deps.clock));
       return endSessionsOf(deps, store, r, user.id);
     },
-    () => ({ chain: chainOf(r), action: "USER_PASSWORD_SET", actor, target: party("user", user.id), changes: [secretChanged("password")] }),
+    () => ({ chain: r, action: "USER_PASSWORD_SET", actor, target: party("user", user.id), changes: [secretChanged("password")] }),
   );
   announceLogout(deps, ended);
   return {};
@@ -154,7 +152,7 @@ export async function deleteUser(deps: Deps, r: pb.DeleteUserRequest, actor: Aud
       await store.deleteUser(r, user.id);
       return { user, ended };
     },
-    ({ user }) => ({ chain: chainOf(r), action: "USER_DELETED", actor, target: party("user", user.id), changes: deleted(userFields(user)) }),
+    ({ user }) => ({ chain: r, action: "USER_DELETED", actor, target: party("user", user.id), changes: deleted(userFields(user)) }),
   );
   announceLogout(deps, ended);
   return {};
@@ -179,7 +177,7 @@ export async function revokeUserConsent(deps: Deps, r: pb.RevokeUserConsentReque
       return consent;
     },
     (consent) => ({
-      chain: chainOf(r),
+      chain: r,
       action: "USER_CONSENT_REVOKED",
       actor,
       target: party("user", r.userId),
