@@ -5,7 +5,7 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   AuditAction,
   AuditEventSchema,
@@ -14,6 +14,8 @@ import {
   type AuditService,
   type ListEventsRequest,
   type ListEventsResponseSchema,
+  type StreamEventsRequest,
+  type StreamEventsResponseSchema,
 } from "../../gen/iam/v1/audit_pb.js";
 import type { Deps } from "../deps.js";
 import type { AuditEventRecord, AuditFilter, AuditParty, ProjectRef } from "../store/types.js";
@@ -77,8 +79,8 @@ function millis(t: Timestamp | undefined, name: string): number | undefined {
   return ms;
 }
 
-/** The filter of a ListEvents request; an unknown or unspecified action is INVALID_ARGUMENT. */
-function filterOf(request: ListEventsRequest): AuditFilter {
+/** The filter of a request; an unknown or unspecified action is INVALID_ARGUMENT. */
+function filterOf(request: Pick<ListEventsRequest, "actions" | "outcome"> & Partial<Omit<ListEventsRequest, "$typeName">>): AuditFilter {
   const actions = request.actions.map((action) => {
     const name = AuditAction[action];
     if (action === AuditAction.UNSPECIFIED || name === undefined) throw invalid(`actions: ${action} is not an audit action`);
@@ -95,8 +97,8 @@ function filterOf(request: ListEventsRequest): AuditFilter {
     untilMs,
     actions,
     outcome: request.outcome === AuditOutcome.SUCCESS ? "success" : request.outcome === AuditOutcome.FAILURE ? "failure" : undefined,
-    actorId: request.actorId === "" ? undefined : request.actorId,
-    targetId: request.targetId === "" ? undefined : request.targetId,
+    actorId: request.actorId === "" || request.actorId === undefined ? undefined : request.actorId,
+    targetId: request.targetId === "" || request.targetId === undefined ? undefined : request.targetId,
   };
 }
 
@@ -124,18 +126,88 @@ export async function listEvents(deps: Deps, request: ListEventsRequest): Promis
   return { events: events.map(toAuditEvent), nextPageToken: next };
 }
 
+/** How often an open stream looks for new events: well within the second its contract allows. */
+export const STREAM_POLL_MS = 250;
+/** Events read per look. */
+const STREAM_BATCH = 500;
+
+/** Whether an event passes a stream's filter (actions and outcome; a stream reads every event of its chain). */
+const passes = (filter: AuditFilter) => (e: AuditEventRecord) =>
+  (filter.actions === undefined || filter.actions.length === 0 || filter.actions.includes(e.action)) &&
+  (filter.outcome === undefined || e.outcome === filter.outcome);
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+/**
+ * The events of a chain after `after_sequence`, then each new one, until the
+ * caller goes away or `allowed` throws (the token expired, was revoked, or
+ * lost administration): it is asked again before each look. The database is
+ * read, not this process's memory, so an event committed by another worker
+ * or replica is sent as soon as one of its own.
+ */
+export async function* streamEvents(
+  deps: Deps,
+  request: StreamEventsRequest,
+  allowed: () => Promise<void>,
+  signal: AbortSignal,
+): AsyncGenerator<MessageInitShape<typeof StreamEventsResponseSchema>> {
+  const { chain } = chainOf(request);
+  const keep = passes(filterOf(request));
+  if (request.afterSequence > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("after_sequence is out of range");
+  let after = Number(request.afterSequence);
+  if (after > 0) {
+    const [last] = await deps.store.listAuditEvents(chain, {}, { after: after - 1, limit: 1 });
+    if (last?.sequence !== after) {
+      throw new ConnectError(`after_sequence ${after} is beyond the chain's last event`, Code.OutOfRange);
+    }
+  }
+  while (!signal.aborted) {
+    await allowed();
+    const batch = await deps.store.listAuditEvents(chain, {}, { after, limit: STREAM_BATCH });
+    for (const event of batch) {
+      after = event.sequence;
+      if (keep(event)) yield { event: toAuditEvent(event) };
+    }
+    if (batch.length < STREAM_BATCH) await pause(STREAM_POLL_MS, signal);
+  }
+}
+
 export function createAuditService(deps: Deps): ServiceImpl<typeof AuditService> {
+  /** Authenticates the call's token and checks it may read the chain; throws the Connect error otherwise. */
+  const mayRead = async (context: HandlerContext, request: { organization: string; project: string }) => {
+    const principal = await authenticate(deps, context.requestHeader);
+    const { target } = chainOf(request);
+    try {
+      authorize(principal, target);
+    } catch (err) {
+      noteRefusal("permission_denied", principal);
+      throw err;
+    }
+  };
   return {
+    async *streamEvents(request: StreamEventsRequest, context: HandlerContext) {
+      try {
+        await mayRead(context, request);
+        yield* streamEvents(deps, request, () => mayRead(context, request), context.signal);
+      } catch (err) {
+        throw toAdminError(deps, "streamEvents", err);
+      }
+    },
     async listEvents(request: ListEventsRequest, context: HandlerContext) {
       try {
-        const principal = await authenticate(deps, context.requestHeader);
-        const { target } = chainOf(request);
-        try {
-          authorize(principal, target);
-        } catch (err) {
-          noteRefusal("permission_denied", principal);
-          throw err;
-        }
+        await mayRead(context, request);
         return await listEvents(deps, request);
       } catch (err) {
         throw toAdminError(deps, "listEvents", err);

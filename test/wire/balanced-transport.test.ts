@@ -163,6 +163,7 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   "iam.v1.AdminService/ListRoles",
   // Added since: the audit trail is read, never written, by its readers.
   "iam.v1.AuditService/ListEvents",
+  "iam.v1.AuditService/StreamEvents",
 ]);
 
 const JWKS = "iam.v1.TokenService/GetJwks";
