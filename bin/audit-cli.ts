@@ -11,7 +11,7 @@ import { toAuditEvent } from "../core/rpc/audit.js";
 import { createCore } from "../core/server/compose.js";
 import type { Config } from "../core/server/config.js";
 import { createLogger } from "../core/observe/log.js";
-import type { ProjectRef } from "../core/store/types.js";
+import type { ProjectRef, Store } from "../core/store/types.js";
 import { AUDIT_USAGE } from "./audit-usage.js";
 
 const OPTIONS = {
@@ -22,6 +22,54 @@ const OPTIONS = {
 } as const;
 
 const label = (chain: ProjectRef) => (chain.organization === "" ? "(server)" : `${chain.organization}/${chain.project}`);
+
+/** How often tail looks for new events. */
+const TAIL_POLL_MS = 250;
+
+/**
+ * Prints each event committed from now on (or after `after`, for one chain)
+ * until SIGINT or SIGTERM: chains that appear meanwhile are followed from
+ * their first event.
+ */
+async function tail(
+  store: Store,
+  chain: ProjectRef | undefined,
+  after: number | undefined,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<void> {
+  const key = (c: ProjectRef) => `${c.organization}/${c.project}`;
+  const heads = new Map<string, { chain: ProjectRef; after: number }>();
+  const endOf = async (c: ProjectRef) => {
+    let last = 0;
+    for (;;) {
+      const page = await store.listAuditEvents(c, {}, { after: last, limit: 1000 });
+      if (page.length === 0) return last;
+      last = page.at(-1)!.sequence;
+    }
+  };
+  const chains = async () => (chain === undefined ? await store.listAuditChains() : [chain]);
+  for (const c of await chains()) heads.set(key(c), { chain: c, after: after ?? (await endOf(c)) });
+  err.write(`following ${chain === undefined ? `${heads.size} chains and any new one` : label(chain)}; Ctrl-C stops\n`);
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    while (!stopping) {
+      for (const c of await chains()) if (!heads.has(key(c))) heads.set(key(c), { chain: c, after: 0 });
+      for (const head of heads.values()) {
+        const page = await store.listAuditEvents(head.chain, {}, { after: head.after, limit: 1000 });
+        for (const event of page) out.write(JSON.stringify(toJson(AuditEventSchema, toAuditEvent(event))) + "\n");
+        if (page.length > 0) head.after = page.at(-1)!.sequence;
+      }
+      await new Promise((resolve) => setTimeout(resolve, TAIL_POLL_MS));
+    }
+  } finally {
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+  }
+}
 
 export async function runAuditCommand(argv: string[], config: Config, out = process.stdout, err = process.stderr): Promise<number> {
   let parsed;
@@ -34,9 +82,10 @@ export async function runAuditCommand(argv: string[], config: Config, out = proc
   const [verb, ...rest] = parsed.positionals;
   const { organization, project, after, json } = parsed.values;
   const usage = (message: string) => (err.write(`iam: ${message}\n${AUDIT_USAGE}\n`), 2);
-  if ((verb !== "verify" && verb !== "export") || rest.length > 0) return usage(`unknown command "audit ${[verb, ...rest].filter(Boolean).join(" ")}"`);
+  if ((verb !== "verify" && verb !== "export" && verb !== "tail") || rest.length > 0) return usage(`unknown command "audit ${[verb, ...rest].filter(Boolean).join(" ")}"`);
   if ((organization === undefined) !== (project === undefined)) return usage("--organization and --project name one chain together");
-  if (after !== undefined && (verb !== "export" || !/^[0-9]{1,15}$/.test(after))) return usage("--after takes a sequence number, with export");
+  if (after !== undefined && (verb === "verify" || !/^[0-9]{1,15}$/.test(after))) return usage("--after takes a sequence number, with export or tail");
+  if (after !== undefined && verb === "tail" && organization === undefined) return usage("tail --after names one chain: give --organization and --project");
   const chain = organization === undefined ? undefined : { organization, project: project! };
 
   const core = await createCore(config, { logger: createLogger("warn") });
@@ -50,6 +99,10 @@ export async function runAuditCommand(argv: string[], config: Config, out = proc
         else out.write(`BROKEN  ${label(r.chain)} at event ${r.broken.sequence}: ${r.broken.problem}\n`);
       }
       return reports.some((r) => r.broken !== undefined) ? 1 : 0;
+    }
+    if (verb === "tail") {
+      await tail(store, chain, after === undefined ? undefined : Number(after), out, err);
+      return 0;
     }
     for (const c of chain === undefined ? await store.listAuditChains() : [chain]) {
       let from = after === undefined ? 0 : Number(after);

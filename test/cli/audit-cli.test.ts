@@ -3,7 +3,7 @@
  * whose row was edited, removed or moved in the database is named at the
  * first event that breaks it, and the export is one JSON event per line.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import test from "ava";
 import Database from "better-sqlite3";
@@ -100,11 +100,33 @@ test("two events swapped in place break the chain at the first of them", (t) => 
   t.regex(verified.stdout, /at event 2: event 2 was altered/);
 });
 
+test("tail prints each new event as a JSON line as another process commits it, and stops on SIGINT", async (t) => {
+  const db = withEvents(t);
+  const child = spawn(process.execPath, [compiledIam(), "audit", "tail"], {
+    env: { ...process.env, IAM_DB: db, IAM_BASE_URL: BASE_URL, IAM_ADMIN_PASSWORD: "cli-admin-password" },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  const following = new Promise<void>((resolve) => child.stderr.on("data", (d) => ((stderr += d), /following/.test(stderr) && resolve())));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  t.teardown(() => child.kill("SIGKILL"));
+  await following;
+  t.is(stdout, "", "the events before it started are not printed");
+  t.is(iam(db, ["org", "delete", "while-tailing"]).code, 1);
+  const started = Date.now();
+  while (!stdout.includes("while-tailing") && Date.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 50));
+  const line = JSON.parse(stdout.trim().split("\n")[0]!) as { target: { id: string }; reason: string };
+  t.like(line, { target: { id: "while-tailing" }, reason: "not_found" });
+  child.kill("SIGINT");
+  t.is(await exited, 0);
+});
+
 test("bad arguments are a usage error (exit code 2) that opens nothing", (t) => {
   const { dir, cleanup } = tempDir();
   t.teardown(cleanup);
   const db = join(dir, "iam.db");
-  for (const args of [["audit"], ["audit", "delete"], ["audit", "verify", "--organization", "acme"], ["audit", "export", "--after", "x"], ["audit", "verify", "--after", "3"]]) {
+  for (const args of [["audit"], ["audit", "delete"], ["audit", "verify", "--organization", "acme"], ["audit", "export", "--after", "x"], ["audit", "verify", "--after", "3"], ["audit", "tail", "--after", "3"]]) {
     const r = iam(db, args);
     t.is(r.code, 2, args.join(" "));
     t.regex(r.stderr, /iam audit verify/);
