@@ -16,6 +16,7 @@ import test from "ava";
 import { decodeProtectedHeader } from "jose";
 import { createAccessTokenVerifier } from "../../client/index.js";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
+import { AuditAction, AuditService } from "../../gen/iam/v1/audit_pb.js";
 import { tempDir } from "../helpers.js";
 
 const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
@@ -82,7 +83,7 @@ function startCluster(env: Record<string, string>, nodeFlags: string[] = []) {
 function request(
   port: number,
   path: string,
-  options: { method?: string; form?: Record<string, string>; basic?: [string, string]; agent?: http.Agent } = {},
+  options: { method?: string; form?: Record<string, string>; basic?: [string, string]; agent?: http.Agent; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const body = options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
   return new Promise((resolve, reject) => {
@@ -98,6 +99,7 @@ function request(
           ...(options.basic === undefined
             ? {}
             : { authorization: `Basic ${Buffer.from(options.basic.map(encodeURIComponent).join(":")).toString("base64")}` }),
+          ...options.headers,
         },
       },
       (res) => {
@@ -149,6 +151,51 @@ test("without heap flags of the operator's, each worker runs with the bounded he
     t.true(argv.includes("--max-semi-space-size=8") && argv.includes("--heap-growing-percent=50"), argv.join(" "));
     t.true(argv.indexOf("--heap-growing-percent=50") < argv.indexOf(entry), "flags come before the script");
   }
+});
+
+test("an audit stream held on one worker gets the events both workers commit, within a second each, in order, without gaps or duplicates", async (t) => {
+  const c = startCluster({ IAM_LOGIN_FAILURE_DELAY_MS: "0" });
+  t.teardown(c.kill);
+  const { http: port, grpc } = await c.up;
+  const token = (JSON.parse((await clientCredentials(port)).body) as { access_token: string }).access_token;
+  const audit = createClient(AuditService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpc}` }));
+  const chain = { organization: "iam-admins", project: "iam-admins" };
+  const { events: past } = await audit.listEvents({ ...chain, pageSize: 1000 }, { headers: { authorization: `Bearer ${token}` } });
+  const abort = new AbortController();
+  t.teardown(() => abort.abort());
+  const seen: { sequence: bigint; at: number; target: string }[] = [];
+  const streaming = (async () => {
+    try {
+      for await (const { event } of audit.streamEvents(
+        { ...chain, afterSequence: past.at(-1)?.sequence ?? 0n, actions: [AuditAction.SIGN_IN] },
+        { headers: { authorization: `Bearer ${token}` }, signal: abort.signal },
+      )) {
+        seen.push({ sequence: event!.sequence, at: Date.now(), target: event!.target!.id });
+      }
+    } catch {
+      // ended by the test
+    }
+  })();
+  // Failed sign-ins, each over fresh connections: the workers take turns.
+  const committed: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const start = await request(port, `${PREFIX}/authorize?response_type=code&client_id=admin-client&state=s&redirect_uri=${encodeURIComponent(`http://localhost:${port}${PREFIX}/redirect`)}`, { method: "GET" });
+    const requestId = /name="request_id" value="([^"]*)"/.exec(start.body)?.[1];
+    t.truthy(requestId, start.body.slice(0, 200));
+    // The browser binding cookie of the page, sent back with the form (a new connection: maybe the other worker).
+    const cookie = String(start.headers["set-cookie"]?.find((c) => c.startsWith("iam_browser="))?.split(";")[0]);
+    const login = await request(port, `${PREFIX}/authorize`, { form: { request_id: requestId!, username: `nobody-${i}`, password: "wrong-password" }, headers: { cookie } });
+    t.is(login.status, 401);
+    committed.push(Date.now());
+  }
+  const started = Date.now();
+  while (seen.length < 6 && Date.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+  abort.abort();
+  await streaming;
+  t.deepEqual(seen.map((e) => e.target), Array.from({ length: 6 }, (_, i) => `nobody-${i}`), "every event, once, in order");
+  for (let i = 1; i < seen.length; i++) t.is(seen[i]!.sequence, seen[i - 1]!.sequence + 1n, "no gap: nothing else was signed in");
+  for (let i = 0; i < 6; i++) t.true(seen[i]!.at - committed[i]! < 1_000, `event ${i} arrived ${seen[i]!.at - committed[i]!} ms after its answer`);
+  t.deepEqual(workersThatServed(c.lines(), `${PREFIX}/authorize`), [0, 1], "both workers signed in");
 });
 
 test("two workers share both ports and the database: a token from one verifies on the other, a revocation and a key rotation through one hold on both at once", async (t) => {
