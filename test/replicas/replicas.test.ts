@@ -16,6 +16,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import test, { type ExecutionContext } from "ava";
 import { decodeProtectedHeader } from "jose";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
+import { AuditService } from "../../gen/iam/v1/audit_pb.js";
 import { TokenFailure, TokenService } from "../../gen/iam/v1/token_pb.js";
 import { createTokenClient } from "../../client/index.js";
 import { createDatabase, postgresSuite } from "../pg.js";
@@ -157,6 +158,48 @@ maybe("a token issued through one replica verifies on the other; a revocation an
   }
   const rotationMs = ms(started);
   t.log(`revocation through A refused by B's first verification once A answered (${revocationMs} ms); key rotation through A signing on B after ${rotationMs} ms`);
+});
+
+maybe("audit events appended by both replicas at once take one place each in their chain, and a stream on one replica gets every one within a second, in order", async (t) => {
+  const { gatewayUrl, urls } = await deployment(t);
+  const { token } = await tokenAt(gatewayUrl);
+  const auth = { headers: { authorization: `Bearer ${token}` } };
+  const admins = urls.map((baseUrl) => createClient(AdminService, createGrpcTransport({ baseUrl })));
+  const audit = createClient(AuditService, createGrpcTransport({ baseUrl: urls[0]! }));
+  const server = { organization: "", project: "" };
+  const head = (await audit.listEvents({ ...server, pageSize: 1000 }, auth)).events.at(-1)?.sequence ?? 0n;
+
+  const abort = new AbortController();
+  t.teardown(() => abort.abort());
+  const seen: { sequence: bigint; target: string; at: number }[] = [];
+  const streaming = (async () => {
+    try {
+      for await (const { event } of audit.streamEvents({ ...server, afterSequence: head }, { ...auth, signal: abort.signal })) {
+        seen.push({ sequence: event!.sequence, target: event!.target!.id, at: performance.now() });
+      }
+    } catch {
+      // ended by the test
+    }
+  })();
+
+  // Refused changes through both replicas at once: each writes its event in the server's chain.
+  const answered = new Map<string, number>();
+  const refuse = async (replica: number, i: number) => {
+    const id = `missing-${replica}-${i}`;
+    await t.throwsAsync(admins[replica]!.deleteOrganization({ id }, auth));
+    answered.set(id, performance.now());
+  };
+  await Promise.all([0, 1].flatMap((replica) => Array.from({ length: 10 }, (_, i) => refuse(replica, i))));
+  const started = performance.now();
+  while (seen.length < 20 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+  abort.abort();
+  await streaming;
+
+  t.deepEqual(seen.map((e) => e.sequence), Array.from({ length: 20 }, (_, i) => head + BigInt(i + 1)), "no gap, no duplicate, in order");
+  t.deepEqual(new Set(seen.map((e) => e.target)), new Set(answered.keys()), "every refused change, once");
+  const late = seen.map((e) => e.at - answered.get(e.target)!);
+  t.log(`delivered ${Math.round(Math.min(...late))}-${Math.round(Math.max(...late))} ms after the answer`);
+  t.true(Math.max(...late) < 1_000);
 });
 
 maybe("one replica killed under load: no verification fails and every token handed out still verifies", async (t) => {
