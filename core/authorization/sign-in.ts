@@ -54,7 +54,7 @@ export async function signIn(
     if (client?.rememberConsent === true && identityAssured(client, pending.redirectUri)) {
       const remembered = await deps.store.getConsent(pending, user.id, client.id);
       if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
-        return { offered, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes) };
+        return { offered, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes, { answered: false }) };
       }
     }
   }

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ConsentRequest, ConsentResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { party, recordRefusal, recordSuccess, type AuditNote } from "../audit/record.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -31,7 +32,7 @@ export async function consent(
     throw new OAuthError("invalid_request", "consent names a scope that was not offered");
   }
   const signedIn = { ...pending, userId: pending.userId, offeredScopes: pending.offeredScopes, authTime: pending.authTime };
-  return { redirectTo: await completeRequest(deps, signedIn, request.deny ? [] : approved) };
+  return { redirectTo: await completeRequest(deps, signedIn, request.deny ? [] : approved, { answered: true }) };
 }
 
 type SignedIn = AuthorizationRequestRecord & { userId: string; offeredScopes: string[]; authTime: number };
@@ -40,16 +41,29 @@ type SignedIn = AuthorizationRequestRecord & { userId: string; offeredScopes: st
  * Spends a signed-in pending request: with no approved scope, the client is
  * told `access_denied`; otherwise a code is issued for the approved ones (and
  * remembered, for a client that remembers consent). Answers where to send the
- * user agent.
+ * user agent. The decision's events land in the same transaction: the user's
+ * answer to the consent page (`answered`; a remembered consent answers
+ * without it), and the code issued.
  */
-export async function completeRequest(deps: Deps, pending: SignedIn, approved: readonly string[]): Promise<string> {
+export async function completeRequest(
+  deps: Deps,
+  pending: SignedIn,
+  approved: readonly string[],
+  { answered }: { answered: boolean },
+): Promise<string> {
   const issuer = issuerOf(deps.config.baseUrl, pending);
   const now = epochSeconds(deps.clock);
+  const decision = {
+    chain: { organization: pending.organization, project: pending.project },
+    actor: party("user", pending.userId),
+    target: party("client", pending.clientId),
+  } satisfies Partial<AuditNote>;
   return deps.store.transaction(async (store) => {
     if (!(await store.consumeAuthorizationRequest(pending.idHash))) {
       throw new OAuthError("invalid_request", "the authorization request was already completed");
     }
     if (approved.length === 0) {
+      await recordRefusal(deps, { ...decision, action: "CONSENT_DENIED", reason: "access_denied" }, store);
       return withQuery(pending.redirectUri, {
         error: "access_denied",
         error_description: "the user did not grant access",
@@ -87,6 +101,8 @@ export async function completeRequest(deps: Deps, pending: SignedIn, approved: r
     if (client?.rememberConsent === true) {
       await store.rememberConsent({ ...pending, userId: pending.userId, clientId: pending.clientId, scopes, grantedAt: now });
     }
+    if (answered) await recordSuccess(deps, { ...decision, action: "CONSENT_GIVEN", scopes }, store);
+    await recordSuccess(deps, { ...decision, action: "CODE_ISSUED", scopes }, store);
     return withQuery(pending.redirectUri, { code, state: pending.state, iss: issuer });
   });
 }
