@@ -1,10 +1,16 @@
+import { party, recordSuccess } from "../audit/record.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken } from "../lib/crypto.js";
 import { parseScope } from "../lib/scopes.js";
-import { issueTokens } from "../tokens/issue.js";
+import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { userHoldings } from "../tokens/oidc.js";
-import type { Grant } from "./types.js";
+import { grantEvent, refusalsRecorded, type GrantEvent } from "./audit.js";
+import type { Grant, GrantContext } from "./types.js";
+
+const GRANT_TYPE = "password";
+/** A username in an event: at most as long as a username may be (rpc/admin/validate.ts). */
+const MAX_USERNAME_IN_EVENT = 128;
 
 /**
  * `password`, the resource owner password credentials grant (RFC 6749 §4.3).
@@ -12,54 +18,67 @@ import type { Grant } from "./types.js";
  * password, and the flow cannot carry a second factor. It exists for
  * migrations only, for clients explicitly configured with it; no client has
  * it by default.
+ *
+ * Audited: TOKEN_ISSUED in the transaction that creates the grant, or,
+ * refused, with the RFC error as reason (a wrong password is invalid_grant).
  */
 export const passwordGrant: Grant = {
-  grantType: "password",
+  grantType: GRANT_TYPE,
   parameters: ["username", "password", "scope"],
-  async handler({ deps, request, project, client }) {
+  async handler(ctx) {
+    const { request, project, client } = ctx;
     if (request.username === "" || request.password === "") {
       throw new OAuthError("invalid_request", "username and password are required");
     }
-    const requested = parseScope(request.scope);
-    if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
-    const user = request.username.length > 1024 ? undefined : await deps.store.getUser(project, request.username);
-    const verified = await deps.passwords.verify(user?.passwordHash, request.password.slice(0, 1024));
-    if (user === undefined || !verified || !user.enabled) {
-      const reason = user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled";
-      deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
-      throw new OAuthError("invalid_grant", "invalid username or password", { detail: reason });
-    }
-    const { permissions, holds } = await userHoldings(deps.store, project, user.id);
-    // Empty asks for every permission held (the OpenID scopes only when named).
-    const scopes = requested.length === 0 ? permissions : requested.filter(holds);
-    if (requested.length > 0 && scopes.length === 0) {
-      throw new OAuthError("invalid_scope", "the user holds none of the requested scopes");
-    }
-    const now = epochSeconds(deps.clock);
-    return deps.store.transaction(async (store) => {
-      const grant = {
-        organization: project.organization,
-        project: project.project,
-        id: randomToken(16),
-        clientId: client.id,
-        kind: "user" as const,
-        userId: user.id,
-        scopes,
-        authTime: now,
-        createdAt: now,
-        expiresAt: now,
-        sessionId: "",
-        acr: "",
-        amr: [],
-        claims: "",
-        revokedAt: null,
-      };
-      await store.createGrant(grant);
-      // As for a code exchange: re-read once the grant holds the user's row.
-      const holder = await store.getUser(project, user.id);
-      if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
-      if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
-      return issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
-    });
+    // The username as given (an unknown one too), cut as sign-in cuts it.
+    const event = grantEvent(project, client, GRANT_TYPE, party("user", request.username.slice(0, MAX_USERNAME_IN_EVENT)));
+    return refusalsRecorded(ctx.deps, event, "TOKEN_ISSUED", () => issue(ctx, event));
   },
 };
+
+/** The password checked and the grant made, for the scopes the user holds. */
+async function issue({ deps, request, project, client }: GrantContext, event: GrantEvent): Promise<IssuedTokens> {
+  const requested = parseScope(request.scope);
+  if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
+  const user = request.username.length > 1024 ? undefined : await deps.store.getUser(project, request.username);
+  const verified = await deps.passwords.verify(user?.passwordHash, request.password.slice(0, 1024));
+  if (user === undefined || !verified || !user.enabled) {
+    const reason = user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled";
+    deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
+    throw new OAuthError("invalid_grant", "invalid username or password", { detail: reason });
+  }
+  const { permissions, holds } = await userHoldings(deps.store, project, user.id);
+  // Empty asks for every permission held (the OpenID scopes only when named).
+  const scopes = requested.length === 0 ? permissions : requested.filter(holds);
+  if (requested.length > 0 && scopes.length === 0) {
+    throw new OAuthError("invalid_scope", "the user holds none of the requested scopes");
+  }
+  const now = epochSeconds(deps.clock);
+  return deps.store.transaction(async (store) => {
+    const grant = {
+      organization: project.organization,
+      project: project.project,
+      id: randomToken(16),
+      clientId: client.id,
+      kind: "user" as const,
+      userId: user.id,
+      scopes,
+      authTime: now,
+      createdAt: now,
+      expiresAt: now,
+      sessionId: "",
+      acr: "",
+      amr: [],
+      claims: "",
+      revokedAt: null,
+    };
+    await store.createGrant(grant);
+    // As for a code exchange: re-read once the grant holds the user's row.
+    const holder = await store.getUser(project, user.id);
+    if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
+    if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
+    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
+    await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", target: party("user", user.id), scopes }, store);
+    return tokens;
+  });
+}

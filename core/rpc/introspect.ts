@@ -6,6 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import type { ProjectRecord } from "../store/types.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
+import { authenticateClient } from "../tokens/client-auth.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
 type Answer = MessageInitShape<typeof IntrospectResponseSchema>;
@@ -35,7 +36,7 @@ export async function endpointProject(deps: Deps, ref: { organization: string; p
 export async function introspect(deps: Deps, request: IntrospectRequest): Promise<Answer> {
   refuseRepeatedParameters(PARAMETERS.introspect, request.repeatedParameters);
   const project = await endpointProject(deps, request);
-  const { client } = await deps.clients.authenticate(project, request.client ?? { clientId: "", clientSecret: "" });
+  const { client } = await authenticateClient(deps, project, request.client ?? { clientId: "", clientSecret: "" });
   if (client.type !== "confidential") {
     throw new OAuthError("invalid_client", "introspection is for confidential clients", { detail: "public client" });
   }

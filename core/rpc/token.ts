@@ -5,6 +5,7 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";
+import { authenticateClient } from "../tokens/client-auth.js";
 import { declaredParametersOf, PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "../protocol/parameters.js";
 
 /**
@@ -42,7 +43,7 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   if (project === undefined) {
     throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown project" });
   }
-  const { client } = await deps.clients.authenticate(project, request);
+  const { client } = await authenticateClient(deps, project, request);
   if (!client.grantTypes.includes(grant.grantType)) {
     throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
   }

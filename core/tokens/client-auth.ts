@@ -4,6 +4,8 @@ export interface ClientCredentials {
   clientSecret: string;
   basic?: { clientId: string; clientSecret: string } | undefined;
 }
+import { party, recordRefusal } from "../audit/record.js";
+import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
@@ -17,6 +19,41 @@ export interface AuthenticatedClient {
 }
 
 const CACHE_LIMIT = 10_000;
+/** A client id in an event: at most as long as a client id may be (rpc/admin/validate.ts). */
+const MAX_CLIENT_ID_IN_EVENT = 128;
+
+/** A client of the project that failed to authenticate (not an unknown client id). */
+class ClientAuthenticationFailed extends OAuthError {
+  readonly clientId: string;
+
+  constructor(clientId: string, detail: string) {
+    super("invalid_client", "client authentication failed", { detail });
+    this.clientId = clientId;
+  }
+}
+
+/**
+ * Authenticates the client of a token, introspection or revocation request
+ * (`deps.clients`). A client of the project that fails is recorded
+ * (CLIENT_AUTHENTICATION_FAILED); an unknown client id is not: it names
+ * nothing of the project, and anyone could fill the trail with made-up ids.
+ */
+export async function authenticateClient(deps: Deps, project: ProjectRef, request: ClientCredentials): Promise<AuthenticatedClient> {
+  try {
+    return await deps.clients.authenticate(project, request);
+  } catch (err) {
+    if (err instanceof ClientAuthenticationFailed) {
+      await recordRefusal(deps, {
+        chain: { organization: project.organization, project: project.project },
+        action: "CLIENT_AUTHENTICATION_FAILED",
+        actor: null,
+        target: party("client", err.clientId.slice(0, MAX_CLIENT_ID_IN_EVENT)),
+        reason: err.error,
+      });
+    }
+    throw err;
+  }
+}
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3). Secrets are
@@ -45,15 +82,11 @@ export class ClientAuthenticator {
       throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown client" });
     }
     if (client.type === "public") {
-      if (method !== "none") {
-        throw new OAuthError("invalid_client", "client authentication failed", { detail: "public client sent a secret" });
-      }
+      if (method !== "none") throw new ClientAuthenticationFailed(id, "public client sent a secret");
       return { client, method };
     }
     if (method === "none" || client.secretHash === null || !(await this.#verifySecret(client, secret!))) {
-      throw new OAuthError("invalid_client", "client authentication failed", {
-        detail: method === "none" ? "confidential client sent no secret" : "wrong secret",
-      });
+      throw new ClientAuthenticationFailed(id, method === "none" ? "confidential client sent no secret" : "wrong secret");
     }
     return { client, method };
   }
