@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EndSessionRequest, EndSessionResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { audited, party } from "../audit/record.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -95,8 +96,22 @@ export async function endSession(deps: Deps, request: EndSessionRequest): Promis
   }
 
   if (session !== undefined) {
-    // The store revokes the grants made in the session with it (tokens issued under it stop verifying).
-    const ended = await deps.store.endSession(request, session.id, epochSeconds(deps.clock));
+    // The store revokes the grants made in the session with it (tokens issued
+    // under it stop verifying); its event lands with it, unless another
+    // request ended it first.
+    const ended = await audited(
+      deps,
+      (store) => store.endSession(request, session.id, epochSeconds(deps.clock)),
+      (ended) =>
+        ended === undefined
+          ? undefined
+          : {
+              chain: { organization: request.organization, project: request.project },
+              action: "SESSION_ENDED",
+              actor: party("user", ended.userId),
+              target: party("user", ended.userId),
+            },
+    );
     if (ended !== undefined) announceLogout(deps, [ended]);
   }
   return { ...answer, clearSession: presented, redirectTo };
