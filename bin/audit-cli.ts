@@ -6,12 +6,13 @@
 import { parseArgs } from "node:util";
 import { toJson } from "@bufbuild/protobuf";
 import { AuditEventSchema } from "../gen/iam/v1/audit_pb.js";
+import { checkCheckpoint } from "../core/audit/retention.js";
 import { verifyAll, verifyChain } from "../core/audit/verify.js";
 import { toAuditEvent } from "../core/rpc/audit.js";
 import { createCore } from "../core/server/compose.js";
 import type { Config } from "../core/server/config.js";
 import { createLogger } from "../core/observe/log.js";
-import type { ProjectRef, Store } from "../core/store/types.js";
+import type { AuditCheckpoint, ProjectRef, Store } from "../core/store/types.js";
 import { AUDIT_USAGE } from "./audit-usage.js";
 
 const OPTIONS = {
@@ -92,10 +93,13 @@ export async function runAuditCommand(argv: string[], config: Config, out = proc
   try {
     const store = core.deps.store;
     if (verb === "verify") {
-      const reports = chain === undefined ? await verifyAll(store) : [await verifyChain(store, chain)];
+      const check = (checkpoint: AuditCheckpoint) => checkCheckpoint(core.deps, checkpoint);
+      const reports = chain === undefined ? await verifyAll(store, check) : [await verifyChain(store, chain, check)];
       for (const r of reports) {
-        if (json === true) out.write(JSON.stringify({ chain: r.chain, events: r.events, head: r.head, broken: r.broken ?? null }) + "\n");
-        else if (r.broken === undefined) out.write(`ok      ${label(r.chain)}: ${r.events} events, head ${r.head.sequence} ${r.head.hash}\n`);
+        const from = r.checkpoint === undefined ? "" : ` after the checkpoint at ${r.checkpoint.sequence} (signature ${r.checkpoint.signature})`;
+        if (json === true) {
+          out.write(JSON.stringify({ chain: r.chain, events: r.events, head: r.head, checkpoint: r.checkpoint ?? null, broken: r.broken ?? null }) + "\n");
+        } else if (r.broken === undefined) out.write(`ok      ${label(r.chain)}: ${r.events} events${from}, head ${r.head.sequence} ${r.head.hash}\n`);
         else out.write(`BROKEN  ${label(r.chain)} at event ${r.broken.sequence}: ${r.broken.problem}\n`);
       }
       return reports.some((r) => r.broken !== undefined) ? 1 : 0;

@@ -11,7 +11,10 @@
  * compare.
  */
 import { eventHash, GENESIS_HASH } from "../lib/audit-chain.js";
-import type { AuditEventRecord, ProjectRef, Store } from "../store/types.js";
+import type { AuditCheckpoint, AuditEventRecord, ProjectRef, Store } from "../store/types.js";
+
+/** Checks a checkpoint's signature (retention.ts, checkCheckpoint). */
+export type CheckpointCheck = (checkpoint: AuditCheckpoint) => Promise<"valid" | "invalid" | "unknown key">;
 
 export interface ChainReport {
   chain: ProjectRef;
@@ -21,6 +24,8 @@ export interface ChainReport {
   head: { sequence: number; hash: string };
   /** The first break, if any. */
   broken?: { sequence: number; problem: string };
+  /** Where the chain begins after a purge: the last purged event, and what its signature says. */
+  checkpoint?: { sequence: number; signature: "valid" | "invalid" | "unknown key" };
 }
 
 const PAGE = 1000;
@@ -52,9 +57,29 @@ export function firstBreak(
   return undefined;
 }
 
-/** Reads one chain whole, a page at a time, and reports its first break. */
-export async function verifyChain(store: Store, chain: ProjectRef): Promise<ChainReport> {
+/**
+ * Reads one chain whole, a page at a time, and reports its first break. A
+ * chain whose older events were purged begins after its checkpoint, whose
+ * signature `check` judges: an altered one is a break at its sequence.
+ */
+export async function verifyChain(store: Store, chain: ProjectRef, check?: CheckpointCheck): Promise<ChainReport> {
   let head = { sequence: 0, hash: GENESIS_HASH };
+  let events = 0;
+  const saved = await store.getAuditCheckpoint(chain);
+  let checkpoint: ChainReport["checkpoint"];
+  if (saved !== undefined) {
+    head = { sequence: saved.sequence, hash: saved.hash };
+    checkpoint = { sequence: saved.sequence, signature: check === undefined ? "unknown key" : await check(saved) };
+    if (checkpoint.signature === "invalid") {
+      return { chain, events, head, checkpoint, broken: { sequence: saved.sequence, problem: `the checkpoint after event ${saved.sequence} was altered: its signature does not hold` } };
+    }
+  }
+  const report = await walk(store, chain, head);
+  return checkpoint === undefined ? report : { ...report, checkpoint };
+}
+
+async function walk(store: Store, chain: ProjectRef, from: { sequence: number; hash: string }): Promise<ChainReport> {
+  let head = from;
   let events = 0;
   for (;;) {
     const page = await store.listAuditEvents(chain, {}, { after: head.sequence, limit: PAGE });
@@ -70,8 +95,8 @@ export async function verifyChain(store: Store, chain: ProjectRef): Promise<Chai
 }
 
 /** Every chain of the store, verified. */
-export async function verifyAll(store: Store): Promise<ChainReport[]> {
+export async function verifyAll(store: Store, check?: CheckpointCheck): Promise<ChainReport[]> {
   const reports: ChainReport[] = [];
-  for (const chain of await store.listAuditChains()) reports.push(await verifyChain(store, chain));
+  for (const chain of await store.listAuditChains()) reports.push(await verifyChain(store, chain, check));
   return reports;
 }

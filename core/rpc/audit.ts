@@ -35,6 +35,7 @@ const PARTY_KINDS: Record<AuditParty["kind"], AuditPartyKind> = {
   project: AuditPartyKind.PROJECT,
   permission: AuditPartyKind.PERMISSION,
   role: AuditPartyKind.ROLE,
+  server: AuditPartyKind.SERVER,
 };
 
 const partyOf = (p: AuditParty | null) => (p === null ? undefined : { kind: PARTY_KINDS[p.kind], id: p.id, project: p.project });

@@ -9,6 +9,7 @@ import { RateLimiter } from "../lib/rate-limit.js";
 import { createLogger, type Logger } from "../observe/log.js";
 import { Metrics } from "../observe/metrics.js";
 import { startPurge } from "./purge.js";
+import { purgeAuditTrail } from "../audit/retention.js";
 import { HealthState } from "./health.js";
 import { createRoutes, IAM_SERVICES } from "./routes.js";
 import { createKeySealer, parseKek } from "../store/sealing.js";
@@ -88,7 +89,8 @@ export async function createCore(
       adminClientSecret: config.adminClientSecret,
     });
     if (options.warn !== false) await warnOnDefaultSecret(deps);
-    const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval);
+    const purgeAudit = () => purgeAuditTrail(deps, clock.now(), config.auditRetentionDays);
+    const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval, purgeAudit);
     const health = new HealthState(IAM_SERVICES.map((s) => s.typeName));
     return {
       deps,

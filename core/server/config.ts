@@ -47,6 +47,8 @@ export interface Config {
   /** Whether back-channel logout URIs may name loopback, private, link-local and unique-local hosts (and plain http to loopback). */
   backchannelLogoutPrivateNetworks: boolean;
   /** Seconds between purges of expired requests, codes and tokens. */
+  /** Days an audit event is kept; 0 keeps every event. */
+  auditRetentionDays: number;
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
   refreshTokenGrace: number;
@@ -248,6 +250,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
     parse: flag,
   },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
+  {
+    key: "auditRetentionDays",
+    env: "IAM_AUDIT_RETENTION_DAYS",
+    doc: "days an audit event is kept before the purge deletes it, leaving a signed checkpoint (docs/audit.md); 0 keeps every event",
+    default: () => 400,
+    parse: positive(0, 36500),
+  },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
   { key: "loginMaxFailuresPerUser", env: "IAM_LOGIN_MAX_FAILURES_PER_USER", doc: "failed sign-ins of one username within the window that lock it", default: () => 5, parse: positive(1, 1000) },
   { key: "loginMaxFailuresPerAddress", env: "IAM_LOGIN_MAX_FAILURES_PER_ADDRESS", doc: "failed sign-ins from one client address within the window that lock it", default: () => 20, parse: positive(1, 100000) },

@@ -5,9 +5,17 @@ import type { MaintenanceStore } from "../store/types.js";
 /**
  * Deletes expired pending requests, codes, refresh tokens and grants every
  * `intervalSeconds`, so that flows nobody finishes cannot grow the database
- * without bound. Answers a function that stops it.
+ * without bound, then audit events past their retention. Answers a function
+ * that stops it.
  */
-export function startPurge(store: MaintenanceStore, clock: Clock, logger: Logger, intervalSeconds: number): () => void {
+export function startPurge(
+  store: MaintenanceStore,
+  clock: Clock,
+  logger: Logger,
+  intervalSeconds: number,
+  /** The audit trail's retention (core/audit/retention.ts): answers how many events went. */
+  purgeAudit: () => Promise<number> = async () => 0,
+): () => void {
   let running = false;
   const timer = setInterval(async () => {
     if (running) return;
@@ -15,6 +23,8 @@ export function startPurge(store: MaintenanceStore, clock: Clock, logger: Logger
     try {
       const purged = await store.purgeExpired(epochSeconds(clock));
       if (Object.values(purged).some((n) => n > 0)) logger.debug("purged expired rows", purged);
+      const events = await purgeAudit();
+      if (events > 0) logger.info("purged audit events past their retention", { events });
     } catch (err) {
       logger.error("purge failed", { err });
     } finally {

@@ -159,6 +159,9 @@ export const DECLARATIONS: Declarations = {
   appendAuditEvent: auditTrail,
   listAuditEvents: read,
   listAuditChains: read,
+  auditPrefixBefore: read,
+  purgeAuditEvents: auditTrail,
+  getAuditCheckpoint: read,
 
   // MaintenanceStore. Expired token state; when a retired signing key
   // expires with it, the backend moves the epoch itself (SQLite's triggers,

@@ -1,4 +1,5 @@
 import type {
+  AuditCheckpoint,
   AuditEventRecord,
   AuditParty,
   AuthorizationCodeRecord,
@@ -51,6 +52,18 @@ export function auditEventOf(r: Row): AuditEventRecord {
     scopes: JSON.parse(r.scopes as string) as string[],
     previousHash: r.previous_hash as string,
     hash: r.hash as string,
+  };
+}
+
+/** A chain's checkpoint from its row. */
+export function auditCheckpointOf(r: Row): AuditCheckpoint {
+  return {
+    organization: r.organization_id as string,
+    project: r.project_id as string,
+    sequence: r.sequence as number,
+    hash: r.hash as string,
+    signature: r.signature as string,
+    createdAtMs: r.created_at_ms as number,
   };
 }
 

@@ -370,7 +370,7 @@ export interface ConsentStore {
 }
 
 /** Who or what an audit event's actor or target is (proto AuditPartyKind, lower case). */
-export type AuditPartyKind = "user" | "client" | "operator" | "organization" | "project" | "permission" | "role";
+export type AuditPartyKind = "user" | "client" | "operator" | "organization" | "project" | "permission" | "role" | "server";
 
 /** An actor or a target of an audit event. */
 export interface AuditParty {
@@ -428,6 +428,18 @@ export interface AuditFilter {
   targetId?: string;
 }
 
+/**
+ * Where a chain's remaining events begin once older ones were purged: the
+ * last purged event's sequence and hash, signed (a JWS) by the server.
+ */
+export interface AuditCheckpoint extends ProjectRef {
+  sequence: number;
+  hash: string;
+  /** Compact JWS (ES256) over the chain, sequence and hash (core/audit/retention.ts). */
+  signature: string;
+  createdAtMs: number;
+}
+
 export interface AuditStore {
   /**
    * Appends the event to its chain: the next sequence number, and the hash
@@ -440,6 +452,15 @@ export interface AuditStore {
   listAuditEvents(chain: ProjectRef, filter: AuditFilter, page: { after: number; limit: number }): Promise<AuditEventRecord[]>;
   /** Every chain that has an event, the server's first (its names are ""), then by organization and project. */
   listAuditChains(): Promise<ProjectRef[]>;
+  /**
+   * The last event of the chain's longest run from its first remaining event
+   * whose events are all older than `beforeMs`, never its last event (the
+   * chain goes on from it); undefined when there is none.
+   */
+  auditPrefixBefore(chain: ProjectRef, beforeMs: number): Promise<{ sequence: number; hash: string } | undefined>;
+  /** Deletes the chain's events up to the checkpoint's sequence and keeps the checkpoint in place of the last; answers how many went. */
+  purgeAuditEvents(checkpoint: AuditCheckpoint): Promise<number>;
+  getAuditCheckpoint(chain: ProjectRef): Promise<AuditCheckpoint | undefined>;
 }
 
 export interface MaintenanceStore {

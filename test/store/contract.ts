@@ -2113,6 +2113,26 @@ function auditContract(it: It): void {
     t.deepEqual(await store.listAuditEvents(B, {}, { after: 0, limit: 10 }), []);
   });
 
+  it("the prefix older than a time is found, never the last event; purging it keeps its checkpoint and the chain goes on", async (t, store) => {
+    for (const timeMs of [1_000, 2_000, 3_000, 4_000]) await store.appendAuditEvent(event(A, { timeMs }));
+    t.is(await store.auditPrefixBefore(B, 10_000), undefined, "an empty chain");
+    t.is(await store.auditPrefixBefore(A, 1_000), undefined, "nothing older");
+    const events = await store.listAuditEvents(A, {}, { after: 0, limit: 10 });
+    t.deepEqual(await store.auditPrefixBefore(A, 2_500), { sequence: 2, hash: events[1]!.hash });
+    t.deepEqual(await store.auditPrefixBefore(A, 99_000), { sequence: 3, hash: events[2]!.hash }, "all older: all but the last");
+    t.is(await store.getAuditCheckpoint(A), undefined);
+    const checkpoint = { ...A, sequence: 2, hash: events[1]!.hash, signature: "header.payload.signature", createdAtMs: 5_000 };
+    t.is(await store.purgeAuditEvents(checkpoint), 2);
+    t.deepEqual(await store.getAuditCheckpoint(A), checkpoint);
+    t.deepEqual((await store.listAuditEvents(A, {}, { after: 0, limit: 10 })).map((e) => e.sequence), [3, 4]);
+    t.deepEqual(await store.auditPrefixBefore(A, 99_000), { sequence: 3, hash: events[2]!.hash }, "from the first remaining");
+    const next = await store.appendAuditEvent(event(A, { timeMs: 6_000 }));
+    t.deepEqual([next.sequence, next.previousHash], [5, events[3]!.hash]);
+    const later = { ...checkpoint, sequence: 3, hash: events[2]!.hash, createdAtMs: 7_000 };
+    t.is(await store.purgeAuditEvents(later), 1);
+    t.deepEqual(await store.getAuditCheckpoint(A), later, "one checkpoint per chain, the latest");
+  });
+
   it("an event's strings round-trip exactly, U+0000 and all", async (t, store) => {
     const odd = event(A, { userAgent: "agent\u0000with nul \uffff", reason: "naïve ✓", grantType: "refresh_token", scopes: ["openid", "docs.files.read"], changes: [{ field: "name", before: '"a"', after: '"b\\u0000"' }] });
     const stored = await store.appendAuditEvent(odd);

@@ -49,6 +49,7 @@ test("environment variables override every default", (t) => {
     IAM_BACKCHANNEL_LOGOUT_RETRIES: "0",
     IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS: "true",
     IAM_PURGE_INTERVAL: "120",
+    IAM_AUDIT_RETENTION_DAYS: "90",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
     IAM_SHUTDOWN_GRACE: "30",
@@ -115,6 +116,7 @@ test("environment variables override every default", (t) => {
     backchannelLogoutTimeout: 3,
     backchannelLogoutRetries: 0,
     backchannelLogoutPrivateNetworks: true,
+    auditRetentionDays: 90,
     purgeInterval: 120,
     refreshTokenGrace: 0,
     workers: 3,
@@ -178,6 +180,8 @@ const invalid: [string, string][] = [
   ["IAM_AUTHORIZATION_REQUEST_TTL", "29"],
   ["IAM_AUTHORIZATION_CODE_TTL", "601"],
   ["IAM_PURGE_INTERVAL", "0"],
+  ["IAM_AUDIT_RETENTION_DAYS", "-1"],
+  ["IAM_AUDIT_RETENTION_DAYS", "36501"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
   ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
@@ -259,7 +263,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 43);
+  t.is(lines.length, 44);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

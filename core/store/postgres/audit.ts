@@ -1,12 +1,12 @@
 /** The audit trail's chains (AuditStore). */
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
-import { auditEventOf } from "../rows.js";
+import { auditCheckpointOf, auditEventOf } from "../rows.js";
 import type { AuditStore } from "../types.js";
 import { AUDIT_CHAIN_LOCK } from "./connection.js";
 import type { Row, Sql } from "./sql.js";
 
 export function audit(sql: Sql): AuditStore {
-  const { run, one, rows, atomic } = sql;
+  const { run, one, rows, count, atomic } = sql;
 
   return {
     // Replicas append to a chain one at a time: a transaction-scoped
@@ -57,6 +57,43 @@ export function audit(sql: Sql): AuditStore {
         organization: r.organization_id as string,
         project: r.project_id as string,
       })),
+    auditPrefixBefore: async (chain, beforeMs) => {
+      const row = (await one(
+        `SELECT min(sequence) AS first, max(sequence) AS last,
+          (SELECT min(sequence) FROM audit_events WHERE organization_id = $1 AND project_id = $2 AND time_ms >= $3) AS recent
+          FROM audit_events WHERE organization_id = $1 AND project_id = $2`,
+        [chain.organization, chain.project, beforeMs],
+      ))!;
+      if (row.first === null) return undefined;
+      const last = row.last as number;
+      const through = Math.min(row.recent === null ? last : (row.recent as number) - 1, last - 1);
+      if (through < (row.first as number)) return undefined;
+      const at = await one("SELECT hash FROM audit_events WHERE organization_id = $1 AND project_id = $2 AND sequence = $3", [
+        chain.organization,
+        chain.project,
+        through,
+      ]);
+      return { sequence: through, hash: at!.hash as string };
+    },
+    purgeAuditEvents: (c) =>
+      atomic(async () => {
+        const gone = await count("DELETE FROM audit_events WHERE organization_id = $1 AND project_id = $2 AND sequence <= $3", [
+          c.organization,
+          c.project,
+          c.sequence,
+        ]);
+        await run(
+          `INSERT INTO audit_checkpoints (organization_id, project_id, sequence, hash, signature, created_at_ms)
+            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id, project_id) DO UPDATE SET sequence = excluded.sequence,
+            hash = excluded.hash, signature = excluded.signature, created_at_ms = excluded.created_at_ms`,
+          [c.organization, c.project, c.sequence, c.hash, c.signature, c.createdAtMs],
+        );
+        return gone;
+      }),
+    getAuditCheckpoint: async (chain) => {
+      const row = await one("SELECT * FROM audit_checkpoints WHERE organization_id = $1 AND project_id = $2", [chain.organization, chain.project]);
+      return row === undefined ? undefined : auditCheckpointOf(row);
+    },
     listAuditEvents: async (chain, filter, page) => {
       const where = ["organization_id = $1", "project_id = $2", "sequence > $3"];
       const args: unknown[] = [chain.organization, chain.project, page.after];

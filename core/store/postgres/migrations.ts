@@ -371,5 +371,16 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (organization_id, project_id, sequence)
   );
   CREATE INDEX audit_events_time ON audit_events(organization_id, project_id, time_ms);
+  -- Where a chain whose older events were purged begins: the last purged
+  -- event's sequence and hash, signed by the server (one row per chain).
+  CREATE TABLE audit_checkpoints (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    sequence BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, project_id)
+  );
   `,
 ];

@@ -2,13 +2,21 @@
 import type Database from "better-sqlite3";
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
 import type { Synchronous } from "../backend.js";
-import { auditEventOf } from "../rows.js";
+import { auditCheckpointOf, auditEventOf } from "../rows.js";
 import type { AuditStore } from "../types.js";
-import { atomically, json, type Row } from "./sql.js";
+import { atomically, json, maybe, type Row } from "./sql.js";
 
 export function audit(db: Database.Database): Synchronous<AuditStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
+    oldest: s("SELECT min(sequence) AS first, max(sequence) AS last FROM audit_events WHERE organization_id = ? AND project_id = ?"),
+    firstRecent: s("SELECT min(sequence) AS n FROM audit_events WHERE organization_id = ? AND project_id = ? AND time_ms >= ?"),
+    hashAt: s("SELECT hash FROM audit_events WHERE organization_id = ? AND project_id = ? AND sequence = ?").pluck(),
+    purge: s("DELETE FROM audit_events WHERE organization_id = ? AND project_id = ? AND sequence <= ?"),
+    putCheckpoint: s(`INSERT INTO audit_checkpoints (organization_id, project_id, sequence, hash, signature, created_at_ms)
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, project_id) DO UPDATE SET sequence = excluded.sequence,
+      hash = excluded.hash, signature = excluded.signature, created_at_ms = excluded.created_at_ms`),
+    getCheckpoint: s("SELECT * FROM audit_checkpoints WHERE organization_id = ? AND project_id = ?"),
     chains: s("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id"),
     head: s("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1"),
     insert: s(`INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
@@ -53,6 +61,21 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
       }),
     listAuditChains: () =>
       (q.chains.all() as Row[]).map((r) => ({ organization: r.organization_id as string, project: r.project_id as string })),
+    auditPrefixBefore: (chain, beforeMs) => {
+      const { first, last } = q.oldest.get(chain.organization, chain.project) as Row;
+      if (first === null) return undefined;
+      const recent = (q.firstRecent.get(chain.organization, chain.project, beforeMs) as Row).n as number | null;
+      const through = Math.min(recent === null ? (last as number) : recent - 1, (last as number) - 1);
+      if (through < (first as number)) return undefined;
+      return { sequence: through, hash: q.hashAt.get(chain.organization, chain.project, through) as string };
+    },
+    purgeAuditEvents: (c) =>
+      tx(() => {
+        const gone = q.purge.run(c.organization, c.project, c.sequence).changes;
+        q.putCheckpoint.run(c.organization, c.project, c.sequence, c.hash, c.signature, c.createdAtMs);
+        return gone;
+      }),
+    getAuditCheckpoint: (chain) => maybe(q.getCheckpoint.get(chain.organization, chain.project), auditCheckpointOf),
     listAuditEvents: (chain, filter, page) => {
       const where = ["organization_id = ?", "project_id = ?", "sequence > ?"];
       const args: unknown[] = [chain.organization, chain.project, page.after];

@@ -391,5 +391,16 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (organization_id, project_id, sequence)
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX audit_events_time ON audit_events(organization_id, project_id, time_ms);
+  -- Where a chain whose older events were purged begins: the last purged
+  -- event's sequence and hash, signed by the server (one row per chain).
+  CREATE TABLE audit_checkpoints (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id)
+  ) STRICT;
   `,
 ];
