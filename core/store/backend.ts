@@ -58,7 +58,7 @@ export interface Backend {
    * How calls of one method enter the database: wraps `run` once, when the
    * store is built, so that a call costs no more than the wrapper.
    */
-  enter(kind: Declaration<unknown[]>["kind"], run: (args: unknown[]) => unknown): (args: unknown[]) => unknown;
+  enter(declaration: Declaration<unknown[]>, run: (args: unknown[]) => unknown): (args: unknown[]) => unknown;
   /**
    * Runs `fn` atomically, or within the caller's transaction when called
    * from one (through any store of this backend); rejects when it did not

@@ -102,7 +102,7 @@ export function cachedStore(
     const declaration: Declaration<unknown[]> = DECLARATIONS[name];
     const run = timed(name, backend.ops[name] as (...args: unknown[]) => unknown, observe);
     // Built once per method: a call costs the wrapper, no allocation of its own.
-    const entered = backend.enter(declaration.kind, declared(name, declaration, run));
+    const entered = backend.enter(declaration, declared(name, declaration, run));
     store[name] = async (...args: unknown[]) => entered(args);
   }
   store.transaction = <T>(fn: (s: Store) => Promise<T>): Promise<T> => backend.transaction(() => fn(store as unknown as Store));

@@ -97,7 +97,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...purge(sql, pool, changes),
     },
     // The pool lets every operation in at once; the server's row locks decide.
-    enter: (_kind, run) => run,
+    enter: (_declaration, run) => run,
     transaction,
     inTransaction,
     // Another caller's reads do not see this transaction's changes before it

@@ -66,13 +66,16 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
     if (closing === undefined) return;
     group = undefined;
     const started = performance.now();
+    const drained = drainAppends();
     try {
       db.exec("COMMIT");
       closing.resolve();
+      drained.committed();
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");
       events.rolledBack();
       closing.reject(err);
+      drained.failed(err);
     } finally {
       events.observe("commit", (performance.now() - started) / 1000);
     }
@@ -126,16 +129,80 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
     }
   };
 
+  /**
+   * Audit events appended outside any transaction (a token issued, a refusal)
+   * are queued and written together, at the end of the turn: into the group
+   * when one is open (its COMMIT makes them durable with the rest), else in a
+   * transaction of their own that takes the write lock only for those writes
+   * and its COMMIT. A group holds the lock from its first write to the end of
+   * the turn, through all the turn's other work; appends written that way
+   * would make another process wait a whole turn for each of them. Each
+   * caller is answered once its event is on disk.
+   */
+  let appends: { run: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
+  let flushScheduled = false;
+  /** Runs the queued appends in the open transaction; answers how to settle their callers once it commits, or fails. */
+  const drainAppends = () => {
+    const batch = appends;
+    appends = [];
+    const settled = batch.map((item) => {
+      try {
+        return { item, ok: true as const, value: item.run() };
+      } catch (err) {
+        return { item, ok: false as const, err };
+      }
+    });
+    return {
+      committed: () => settled.forEach((s) => (s.ok ? s.item.resolve(s.value) : s.item.reject(s.err))),
+      failed: (err: unknown) => settled.forEach((s) => s.item.reject(s.ok ? err : s.err)),
+    };
+  };
+  const flushAppends = async () => {
+    flushScheduled = false;
+    while (current !== undefined) await current;
+    // A group opened meanwhile takes them at its commit.
+    if (group !== undefined || appends.length === 0) return;
+    let release!: () => void;
+    const tx = new Promise<void>((resolve) => (release = resolve));
+    current = tx;
+    const started = performance.now();
+    let drained: ReturnType<typeof drainAppends> | undefined;
+    try {
+      await beginImmediate(db);
+      drained = drainAppends();
+      db.exec("COMMIT");
+      drained.committed();
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      if (drained === undefined) for (const item of appends.splice(0)) item.reject(err);
+      else drained.failed(err);
+    } finally {
+      current = undefined;
+      release();
+      events.observe("commit", (performance.now() - started) / 1000);
+    }
+  };
+  const queueAppend = (run: (args: unknown[]) => unknown, args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      appends.push({ run: () => run(args), resolve, reject });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(() => void flushAppends());
+      }
+    });
+
   return {
-    enter: (kind, run) =>
-      kind === "write"
-        ? (args) => (joined() ? run(args) : transaction(() => run(args)))
-        : (args) => (mustWait() ? afterRunning(run, args) : run(args)),
+    enter: (declaration, run) => {
+      if (declaration.kind !== "write") return (args) => (mustWait() ? afterRunning(run, args) : run(args));
+      if (declaration.changes === "audit trail") return (args) => (joined() ? run(args) : queueAppend(run, args));
+      return (args) => (joined() ? run(args) : transaction(() => run(args)));
+    },
     transaction,
     inTransaction: joined,
     async close() {
       while (current !== undefined) await current;
       await commitGroup();
+      await flushAppends();
       if (db.open) db.close();
     },
   };
