@@ -55,6 +55,56 @@ export function auditEventOf(r: Row): AuditEventRecord {
   };
 }
 
+/** The columns of an audit event's row, in the order of `auditEventValues`. */
+export const AUDIT_EVENT_COLUMNS = [
+  "organization_id",
+  "project_id",
+  "sequence",
+  "time_ms",
+  "action",
+  "outcome",
+  "reason",
+  "actor_kind",
+  "actor_id",
+  "actor_project",
+  "target_kind",
+  "target_id",
+  "client_address",
+  "user_agent",
+  "request_id",
+  "changes",
+  "grant_type",
+  "scopes",
+  "previous_hash",
+  "hash",
+] as const;
+
+/** An audit event's row, the same on either backend (changes and scopes as JSON text). */
+export function auditEventValues(e: AuditEventRecord): unknown[] {
+  return [
+    e.organization,
+    e.project,
+    e.sequence,
+    e.timeMs,
+    e.action,
+    e.outcome,
+    e.reason,
+    e.actor?.kind ?? "",
+    e.actor?.id ?? "",
+    e.actor?.project ?? "",
+    e.target?.kind ?? "",
+    e.target?.id ?? "",
+    e.clientAddress,
+    e.userAgent,
+    e.requestId,
+    JSON.stringify(e.changes),
+    e.grantType,
+    JSON.stringify(e.scopes),
+    e.previousHash,
+    e.hash,
+  ];
+}
+
 /** A chain's checkpoint from its row. */
 export function auditCheckpointOf(r: Row): AuditCheckpoint {
   return {

@@ -1,6 +1,6 @@
 /** The audit trail's chains (AuditStore). */
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
-import { auditCheckpointOf, auditEventOf } from "../rows.js";
+import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues } from "../rows.js";
 import type { AuditStore } from "../types.js";
 import { AUDIT_CHAIN_LOCK } from "./connection.js";
 import type { Row, Sql } from "./sql.js";
@@ -22,35 +22,12 @@ export function audit(sql: Sql): AuditStore {
         const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
         const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
         const hash = eventHash(previousHash, event, sequence);
+        const stored = { ...event, sequence, previousHash, hash };
         await run(
-          `INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
-            actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
-            grant_type, scopes, previous_hash, hash)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-          [
-            event.organization,
-            event.project,
-            sequence,
-            event.timeMs,
-            event.action,
-            event.outcome,
-            event.reason,
-            event.actor?.kind ?? "",
-            event.actor?.id ?? "",
-            event.actor?.project ?? "",
-            event.target?.kind ?? "",
-            event.target?.id ?? "",
-            event.clientAddress,
-            event.userAgent,
-            event.requestId,
-            JSON.stringify(event.changes),
-            event.grantType,
-            JSON.stringify(event.scopes),
-            previousHash,
-            hash,
-          ],
+          `INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
+          auditEventValues(stored),
         );
-        return { ...event, sequence, previousHash, hash };
+        return stored;
       }),
     listAuditChains: async () =>
       (await rows("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id")).map((r) => ({

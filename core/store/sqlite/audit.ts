@@ -2,9 +2,9 @@
 import type Database from "better-sqlite3";
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
 import type { Synchronous } from "../backend.js";
-import { auditCheckpointOf, auditEventOf } from "../rows.js";
+import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues } from "../rows.js";
 import type { AuditStore } from "../types.js";
-import { atomically, json, maybe, type Row } from "./sql.js";
+import { atomically, maybe, type Row } from "./sql.js";
 
 export function audit(db: Database.Database): Synchronous<AuditStore> {
   const s = (sql: string) => db.prepare(sql);
@@ -19,9 +19,7 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
     getCheckpoint: s("SELECT * FROM audit_checkpoints WHERE organization_id = ? AND project_id = ?"),
     chains: s("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id"),
     head: s("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1"),
-    insert: s(`INSERT INTO audit_events (organization_id, project_id, sequence, time_ms, action, outcome, reason,
-      actor_kind, actor_id, actor_project, target_kind, target_id, client_address, user_agent, request_id, changes,
-      grant_type, scopes, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insert: s(`INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES (${AUDIT_EVENT_COLUMNS.map(() => "?").join(", ")})`),
   };
   const tx = atomically(db);
 
@@ -35,29 +33,9 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
         const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
         const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
         const hash = eventHash(previousHash, event, sequence);
-        q.insert.run(
-          event.organization,
-          event.project,
-          sequence,
-          event.timeMs,
-          event.action,
-          event.outcome,
-          event.reason,
-          event.actor?.kind ?? "",
-          event.actor?.id ?? "",
-          event.actor?.project ?? "",
-          event.target?.kind ?? "",
-          event.target?.id ?? "",
-          event.clientAddress,
-          event.userAgent,
-          event.requestId,
-          json(event.changes),
-          event.grantType,
-          json(event.scopes),
-          previousHash,
-          hash,
-        );
-        return { ...event, sequence, previousHash, hash };
+        const stored = { ...event, sequence, previousHash, hash };
+        q.insert.run(...auditEventValues(stored));
+        return stored;
       }),
     listAuditChains: () =>
       (q.chains.all() as Row[]).map((r) => ({ organization: r.organization_id as string, project: r.project_id as string })),
