@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import type { AuditEventInput } from "./types.js";
 
 /**
  * Encryption of private signing keys at rest: AES-256-GCM under a key
@@ -16,6 +17,42 @@ export interface KeySealer {
   open(kid: string, stored: string): string;
   /** Whether a stored value should be written again: plaintext, or sealed under the previous KEK. */
   stale(stored: string): boolean;
+  /** The current KEK's id (the first 8 bytes of its SHA-256, in hex); "" without a KEK. */
+  readonly kekId: string;
+}
+
+/** The id of the KEK a stored private key is sealed under; "" for a plaintext one. */
+export function sealedUnder(stored: string): string {
+  return stored.startsWith(PREFIX) ? (stored.slice(PREFIX.length).split(":")[0] ?? "") : "";
+}
+
+/**
+ * The audit event of keys sealed again at start (a KEK set for the first
+ * time, or a new one): in the server's chain, by the server, naming the keys
+ * and the KEK ids before and after (an id is a fingerprint, not the key).
+ * Written in the transaction that re-encrypts them.
+ */
+export function resealedEvent(resealed: { kid: string; stored: string }[], sealer: KeySealer, timeMs: number): AuditEventInput {
+  const from = [...new Set(resealed.map((r) => sealedUnder(r.stored)))].sort();
+  return {
+    organization: "",
+    project: "",
+    timeMs,
+    action: "SIGNING_KEYS_RESEALED",
+    outcome: "success",
+    reason: "",
+    actor: { kind: "server", id: "", project: "" },
+    target: null,
+    clientAddress: "",
+    userAgent: "",
+    requestId: "",
+    changes: [
+      { field: "kek_id", before: JSON.stringify(from.length === 1 ? from[0] : from), after: JSON.stringify(sealer.kekId) },
+      { field: "kids", before: "", after: JSON.stringify(resealed.map((r) => r.kid)) },
+    ],
+    grantType: "",
+    scopes: [],
+  };
 }
 
 const PREFIX = "enc:v1:";
@@ -37,6 +74,7 @@ export function createKeySealer(current?: Buffer, previous?: Buffer): KeySealer 
   const currentId = current === undefined ? undefined : kekId(current);
   return {
     sealing: current !== undefined,
+    kekId: currentId ?? "",
     seal(kid, privateJwk) {
       if (current === undefined) return privateJwk;
       const iv = randomBytes(12);

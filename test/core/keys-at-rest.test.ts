@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import test from "ava";
@@ -22,6 +22,17 @@ async function m2mToken(c: TestCore): Promise<string> {
   return answer.accessToken;
 }
 
+/** The SIGNING_KEYS_RESEALED events of the server's chain: their KEK ids before and after, and how many keys. */
+async function reseals(c: TestCore) {
+  const events = await c.core.deps.store.listAuditEvents({ organization: "", project: "" }, { actions: ["SIGNING_KEYS_RESEALED"] }, { after: 0, limit: 100 });
+  return events.map((e) => {
+    const [kek, kids] = e.changes;
+    return { actor: e.actor?.kind, from: JSON.parse(kek!.before) as unknown, to: JSON.parse(kek!.after) as unknown, kids: (JSON.parse(kids!.after) as string[]).length };
+  });
+}
+
+const kekIdOf = (key: string) => createHash("sha256").update(Buffer.from(key, "base64")).digest("hex").slice(0, 16);
+
 async function open(dbPath: string, config: Parameters<typeof testConfig>[1]) {
   return startTestCore({ dbPath, config });
 }
@@ -44,6 +55,8 @@ test("with IAM_KEY_ENCRYPTION_KEY, private keys are stored encrypted, and a data
   t.regex(row!.private_jwk, /^enc:v1:[0-9a-f]{16}:[A-Za-z0-9_-]+$/);
   t.false(row!.private_jwk.includes('"d"'));
   t.false(after.lines.some((l) => l.includes("stored unencrypted")));
+  const keyCount = storedKeys(dbPath).length;
+  t.deepEqual(await reseals(after), [{ actor: "server", from: "", to: kekIdOf(key), kids: keyCount }], "sealing at start is recorded, with no secret");
   // The same key: tokens signed before verify, new ones are signed and verify.
   t.true((await after.tokens.verifyToken({ token })).active);
   t.true((await after.tokens.verifyToken({ token: await m2mToken(after) })).active);
@@ -84,6 +97,10 @@ test("changing the key encryption key: start once with the new one and the old o
 
   const done = await open(dbPath, { keyEncryptionKey: newKey });
   t.teardown(() => done.close());
+  const recorded = await reseals(done);
+  t.deepEqual(recorded.map((r) => [r.from, r.to]), [[kekIdOf(oldKey), kekIdOf(newKey)]], "the change of KEK, once: keys made under a KEK are sealed as made, and a start that changes nothing records nothing");
+  const serverEvents = JSON.stringify(await done.core.deps.store.listAuditEvents({ organization: "", project: "" }, {}, { after: 0, limit: 100 }));
+  for (const key of [oldKey, newKey]) t.false(serverEvents.includes(key), "no KEK in any event");
   t.true((await done.tokens.verifyToken({ token })).active);
   await t.throwsAsync(createCore(testConfig(dbPath, { keyEncryptionKey: oldKey }), { logger: memoryLogger().logger }), {
     instanceOf: KeyEncryptionError,

@@ -1,5 +1,8 @@
 /** The store contract (contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
+import { randomBytes } from "node:crypto";
 import test from "ava";
+import { createKeySealer } from "../../core/store/sealing.js";
+import { generateSigningKey } from "../../core/tokens/keys.js";
 import { migrations } from "../../core/store/postgres/migrations.js";
 import { openPostgresStore } from "../../core/store/postgres/store.js";
 import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
@@ -27,6 +30,24 @@ if (HAS_POSTGRES) {
         throw err;
       }
     },
+  });
+
+  test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
+    const db = await createDatabase();
+    t.teardown(() => db.drop());
+    const plain = await openPostgresStore(db.url);
+    await plain.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
+    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", createdAt: 1 });
+    await plain.addSigningKey(generateSigningKey({ organization: "acme", project: "shop" }, 1));
+    await plain.close();
+    const kek = randomBytes(32);
+    const sealed = await openPostgresStore(db.url, { sealer: createKeySealer(kek) });
+    t.teardown(() => sealed.close());
+    const events = await sealed.listAuditEvents({ organization: "", project: "" }, { actions: ["SIGNING_KEYS_RESEALED"] }, { after: 0, limit: 10 });
+    t.is(events.length, 1);
+    t.deepEqual(events[0]!.changes[0], { field: "kek_id", before: '""', after: JSON.stringify(createKeySealer(kek).kekId) });
+    t.is((JSON.parse(events[0]!.changes[1]!.after) as string[]).length, 1);
+    t.false(JSON.stringify(events).includes(kek.toString("base64")));
   });
 
   test("postgres: a database of the previous schema upgrades in place, every new field at its default", async (t) => {

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import type { Backend, BackendEvents } from "../backend.js";
 import { cachedStore } from "../cached.js";
-import { createKeySealer, type KeySealer } from "../sealing.js";
+import { createKeySealer, resealedEvent, type KeySealer } from "../sealing.js";
 import type { Store } from "../types.js";
 import { access } from "./access.js";
 import { authorization } from "./authorization.js";
@@ -21,7 +21,7 @@ import { ChangeListener } from "./listener.js";
 import { migrations } from "./migrations.js";
 import { purge } from "./purge.js";
 import { sessions } from "./sessions.js";
-import { postgresMappers } from "./sql.js";
+import { postgresMappers, statements, type Sql } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
 import { audit } from "./audit.js";
@@ -146,11 +146,18 @@ async function migrate(pool: pg.Pool): Promise<void> {
 async function sealKeys(pool: pg.Pool, sealer: KeySealer): Promise<void> {
   await withTransaction(pool, async (client) => {
     const { rows } = await client.query("SELECT kid, private_jwk FROM signing_keys FOR UPDATE");
+    const resealed: { kid: string; stored: string }[] = [];
     for (const row of rows) {
       const privateJwk = sealer.open(row.kid, row.private_jwk);
       if (sealer.stale(row.private_jwk)) {
         await client.query("UPDATE signing_keys SET private_jwk = $1 WHERE kid = $2", [sealer.seal(row.kid, privateJwk), row.kid]);
+        resealed.push({ kid: row.kid, stored: row.private_jwk });
       }
+    }
+    // Its event in the same transaction, through the audit trail's own statements on this connection.
+    if (resealed.length > 0) {
+      const inThis: Sql = { ...statements(() => client), atomic: (fn) => fn(), inTransaction: () => true, on: (_, fn) => fn() };
+      await audit(inThis).appendAuditEvent(resealedEvent(resealed, sealer, Date.now()));
     }
   });
 }

@@ -25,6 +25,7 @@ import { sqliteMappers } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
 import { audit } from "./audit.js";
+import { resealedEvent } from "../sealing.js";
 import { BUSY_TIMEOUT_MS, groupCommit } from "./transactions.js";
 import { users } from "./users.js";
 
@@ -118,10 +119,15 @@ function sealKeys(db: Database.Database, sealer: KeySealer): void {
   const rows = db.prepare("SELECT kid, private_jwk FROM signing_keys").all() as { kid: string; private_jwk: string }[];
   const update = db.prepare("UPDATE signing_keys SET private_jwk = ? WHERE kid = ?");
   db.transaction(() => {
+    const resealed: { kid: string; stored: string }[] = [];
     for (const row of rows) {
       const privateJwk = sealer.open(row.kid, row.private_jwk);
-      if (sealer.stale(row.private_jwk)) update.run(sealer.seal(row.kid, privateJwk), row.kid);
+      if (sealer.stale(row.private_jwk)) {
+        update.run(sealer.seal(row.kid, privateJwk), row.kid);
+        resealed.push({ kid: row.kid, stored: row.private_jwk });
+      }
     }
+    if (resealed.length > 0) audit(db).appendAuditEvent(resealedEvent(resealed, sealer, Date.now()));
   })();
 }
 
