@@ -105,7 +105,16 @@ const ANSWER_TIMEOUT_MS = 15_000;
 // ---------------------------------------------------------------------------
 // The database, before and after.
 
-type Snapshot = ReadonlyMap<string, { readonly rows: number; readonly hash: string }>;
+type Snapshot = ReadonlyMap<string, { readonly rows: number; readonly hash: string; readonly list?: readonly string[] }>;
+
+/**
+ * The audit trail records refusals by design (docs/audit.md): a refused
+ * request may append events, each a refusal, and never change or remove one.
+ * Its rows are kept whole in a snapshot to tell.
+ */
+const AUDIT_TABLE = "audit_events";
+/** The outcome column of audit_events, in the order SELECT * answers (SQLite migration 6). */
+const AUDIT_OUTCOME = 5;
 
 /**
  * Row count and contents hash of every table, through a read-only
@@ -125,10 +134,11 @@ class DbWatch {
     const version = this.#db.pragma("data_version", { simple: true }) as number;
     if (this.#last !== undefined && version === this.#version) return this.#last;
     const tables = this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];
-    const snapshot = new Map<string, { rows: number; hash: string }>();
+    const snapshot = new Map<string, { rows: number; hash: string; list?: readonly string[] }>();
     for (const table of tables) {
       const rows = (this.#db.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[]).map((row) => JSON.stringify(row)).sort();
-      snapshot.set(table, { rows: rows.length, hash: createHash("sha256").update(rows.join("\n")).digest("hex") });
+      const hash = createHash("sha256").update(rows.join("\n")).digest("hex");
+      snapshot.set(table, table === AUDIT_TABLE ? { rows: rows.length, hash, list: rows } : { rows: rows.length, hash });
     }
     this.#version = version;
     this.#last = snapshot;
@@ -163,12 +173,25 @@ const ALLOWED = {
   theft: { grants: "content", refresh_tokens: "content" },
 } as const satisfies Record<string, Allowance>;
 
+/** What a refused request may do to the audit trail: append refusals, nothing else. */
+function auditViolations(before: readonly string[], after: readonly string[]): string[] {
+  const now = new Set(after);
+  const earlier = new Set(before);
+  const out: string[] = [];
+  if (before.some((row) => !now.has(row))) out.push("an audit event was changed or removed");
+  for (const row of after.filter((r) => !earlier.has(r))) {
+    if ((JSON.parse(row) as unknown[])[AUDIT_OUTCOME] !== "failure") out.push(`a refused request recorded an allowed decision: ${row}`);
+  }
+  return out;
+}
+
 function dbViolations(before: Snapshot, after: Snapshot, allowance: Allowance): string[] {
   const out: string[] = [];
   for (const [table, b] of before) {
     const a = after.get(table);
     const allowed = allowance[table];
     if (a === undefined) out.push(`table ${table} disappeared`);
+    else if (table === AUDIT_TABLE) out.push(...auditViolations(b.list ?? [], a.list ?? []));
     else if (a.rows !== b.rows && allowed !== "rows") out.push(`database changed: ${table} went from ${b.rows} to ${a.rows} rows`);
     else if (a.hash !== b.hash && allowed === undefined) out.push(`database changed: rows of ${table} were modified`);
   }
