@@ -160,11 +160,54 @@ export async function startTestCore(
     tokens: createClient(TokenService, transport),
     dbPath,
     async close() {
+      const leaks = await auditSecretLeaks(core.deps.store).catch(() => []);
       await core.close();
       await pgDb?.drop();
       tmp?.cleanup();
+      if (leaks.length > 0) throw new Error(`secrets reached the audit trail: ${leaks.join("; ")}`);
     },
   };
+}
+
+/**
+ * The secrets the shared fixtures use (here and in test/core/flow.ts). When a
+ * test core closes, no event of its audit trail may hold one, nor anything
+ * shaped like a signed token outside a retention checkpoint: so every test
+ * that runs a core also checks that no secret reached the trail.
+ */
+const FIXTURE_SECRETS = [
+  ADMIN_PASSWORD,
+  ADMIN_CLIENT_SECRET,
+  RFC7636_VERIFIER,
+  "web-app-secret",
+  "web-app-2-secret",
+  "strict-secret",
+  "code-only-secret",
+  "m2m-secret",
+  "alice-password",
+  "bob-password",
+  "carol-password",
+];
+const SIGNED_TOKEN = /eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/;
+
+/** Where the audit trail of `store` holds a fixture secret or a signed token: one line each. */
+export async function auditSecretLeaks(store: Core["deps"]["store"]): Promise<string[]> {
+  const found: string[] = [];
+  for (const chain of await store.listAuditChains()) {
+    for (let after = 0; ; ) {
+      const page = await store.listAuditEvents(chain, {}, { after, limit: 1000 });
+      for (const event of page) {
+        // A retention checkpoint is a JWS by design; nothing else of an event is.
+        const text = JSON.stringify({ ...event, changes: event.action === "AUDIT_EVENTS_PURGED" ? [] : event.changes });
+        const where = `${chain.organization}/${chain.project} #${event.sequence} ${event.action}`;
+        for (const secret of FIXTURE_SECRETS) if (text.includes(secret)) found.push(`${where} holds "${secret}"`);
+        if (SIGNED_TOKEN.test(text)) found.push(`${where} holds a signed token`);
+      }
+      if (page.length < 1000) break;
+      after = page.at(-1)!.sequence;
+    }
+  }
+  return found;
 }
 
 export interface TestServer extends TestCore {

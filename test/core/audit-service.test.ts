@@ -10,7 +10,7 @@ import { Code, createClient, type CallOptions } from "@connectrpc/connect";
 import test from "ava";
 import { AuditAction, AuditOutcome, AuditPartyKind, AuditService, ListEventsRequestSchema } from "../../gen/iam/v1/audit_pb.js";
 import { eventHash, GENESIS_HASH } from "../../core/lib/audit-chain.js";
-import { DEFAULT, type TestCore } from "../helpers.js";
+import { auditSecretLeaks, DEFAULT, startTestCore, type TestCore } from "../helpers.js";
 import { expectCode, globalAdminToken } from "../admin/rpc-support.js";
 import { A, B, openWorld } from "../admin/isolation-support.js";
 import { ALICE, authorizeRequest, CAROL, setup } from "./flow.js";
@@ -159,4 +159,15 @@ test("a project administrator reads their project's chain only; the server's cha
   t.true(server.events.every((e) => e.organization === "" && e.project === ""), "a global administrator reads the server's chain");
   const other = await audit.listEvents({ ...B, pageSize: 1000 }, global);
   t.true(other.events.every((e) => e.organization === B.organization && e.project === B.project), "and any project's");
+});
+
+test("every test core's close searches its audit trail for the fixtures' secrets and signed tokens, and fails on one", async (t) => {
+  const c = await startTestCore();
+  const base = { ...DEFAULT, timeMs: 1, outcome: "failure" as const, actor: null, target: null, clientAddress: "", userAgent: "", requestId: "", changes: [], grantType: "", scopes: [] };
+  await c.core.deps.store.appendAuditEvent({ ...base, action: "SIGN_IN", reason: "wrong password" });
+  t.deepEqual(await auditSecretLeaks(c.core.deps.store), [], "an event without a secret passes");
+  await c.core.deps.store.appendAuditEvent({ ...base, action: "SIGN_IN", reason: `typed ${ALICE.password} as the username` });
+  await c.core.deps.store.appendAuditEvent({ ...base, action: "TOKEN_ISSUED", reason: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln" });
+  t.is((await auditSecretLeaks(c.core.deps.store)).length, 2);
+  await t.throwsAsync(c.close(), { message: /secrets reached the audit trail: iam-admins\/iam-admins #\d+ SIGN_IN holds "alice-password"; .* TOKEN_ISSUED holds a signed token/ });
 });
