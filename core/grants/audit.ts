@@ -48,8 +48,30 @@ export async function refusalsRecorded<T>(deps: Deps, event: GrantEvent, action:
   }
 }
 
+/**
+ * A grant's decision that may revoke (a code's exchange, a refresh): a
+ * refusal it throws is recorded as with `refusalsRecorded`; a Revocation it
+ * answers is carried out with its refusal (`revokeRefused`), then refused to
+ * the caller as `refusal(detail)`.
+ */
+export async function decidedWithRevocation<T extends object>(
+  deps: Deps,
+  event: GrantEvent,
+  action: AuditActionName,
+  at: EpochSeconds,
+  refusal: (detail: string) => OAuthError,
+  decide: () => Promise<T | Revocation>,
+): Promise<T> {
+  const decided = await refusalsRecorded(deps, event, action, decide);
+  if ("action" in decided && "grantId" in decided) {
+    await revokeRefused(deps, event, decided, at);
+    throw refusal(decided.detail);
+  }
+  return decided as T;
+}
+
 /** Revokes the grant of `revocation` and records its refusal (invalid_grant) in the same transaction. */
-export async function revokeRefused(deps: Deps, event: GrantEvent, revocation: Revocation, at: EpochSeconds): Promise<void> {
+async function revokeRefused(deps: Deps, event: GrantEvent, revocation: Revocation, at: EpochSeconds): Promise<void> {
   await deps.store.transaction(async (store) => {
     if (revocation.grantId !== null) await store.revokeGrant(revocation.grantId, at);
     await recordRefusal(deps, { ...event, action: revocation.action, reason: "invalid_grant" }, store);

@@ -7,7 +7,7 @@ import { verifyPkce } from "../lib/pkce.js";
 import type { AuthorizationCodeRecord, EpochSeconds } from "../store/types.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { userHoldings } from "../tokens/oidc.js";
-import { grantEvent, refusalsRecorded, revokeRefused, type GrantEvent, type Revocation } from "./audit.js";
+import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
 const GRANT_TYPE = "authorization_code";
@@ -41,12 +41,7 @@ export const authorizationCodeGrant: Grant = {
     }
 
     const event = grantEvent(project, client, GRANT_TYPE, party("user", code.userId));
-    const exchanged = await refusalsRecorded(deps, event, "CODE_EXCHANGED", () => exchange(ctx, code, codeHash, now, event));
-    if ("action" in exchanged) {
-      await revokeRefused(deps, event, exchanged, now);
-      throw invalid(exchanged.detail);
-    }
-    return exchanged;
+    return decidedWithRevocation(deps, event, "CODE_EXCHANGED", now, invalid, () => exchange(ctx, code, codeHash, now, event));
   },
 };
 

@@ -72,9 +72,9 @@ async function issue({ deps, request, project, client }: GrantContext, event: Gr
     await deps.store.extendGrant(grant.id, now + client.accessTokenTtl + EXTENSION);
   }
   const access = await issueAccessToken(deps, project, grant, client, scopes);
-  // Nothing else is written here most of the time: the event is a write of
-  // its own, which joins the next group commit (SQLite) rather than paying
-  // a commit alone. Awaited, so that no token leaves without its event.
+  // Nothing else is written here most of the time: the event is queued and
+  // committed with the others of this turn (core/store/sqlite/transactions.ts).
+  // Awaited, so that no token leaves without its event on disk.
   await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", scopes });
   return { accessToken: access.token, expiresIn: access.expiresIn, scopes };
 }

@@ -6,7 +6,7 @@ import { isSubset, parseScope } from "../lib/scopes.js";
 import type { EpochSeconds, GrantRecord, RefreshTokenRecord } from "../store/types.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { userHoldings } from "../tokens/oidc.js";
-import { grantEvent, refusalsRecorded, revokeRefused, type GrantEvent, type Revocation } from "./audit.js";
+import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
 const GRANT_TYPE = "refresh_token";
@@ -45,12 +45,7 @@ export const refreshTokenGrant: Grant = {
     }
 
     const event = grantEvent(project, client, GRANT_TYPE, party("user", grant.userId));
-    const refreshed = await refusalsRecorded(deps, event, "TOKEN_REFRESHED", () => refresh(ctx, token, tokenHash, grant, now, event));
-    if ("action" in refreshed) {
-      await revokeRefused(deps, event, refreshed, now);
-      throw invalid(refreshed.detail);
-    }
-    return refreshed;
+    return decidedWithRevocation(deps, event, "TOKEN_REFRESHED", now, invalid, () => refresh(ctx, token, tokenHash, grant, now, event));
   },
 };
 
