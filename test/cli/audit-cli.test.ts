@@ -3,26 +3,13 @@
  * whose row was edited, removed or moved in the database is named at the
  * first event that breaks it, and the export is one JSON event per line.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import test from "ava";
 import Database from "better-sqlite3";
 import { BASE_URL, compiledIam, tempDir } from "../helpers.js";
+import { iam } from "./_support.js";
 
-function iam(db: string, args: string[]) {
-  const result = spawnSync(process.execPath, [compiledIam(), ...args], {
-    env: {
-      ...process.env,
-      IAM_DB: db,
-      IAM_BASE_URL: BASE_URL,
-      IAM_ADMIN_PASSWORD: "cli-admin-password",
-      IAM_PASSWORD_HASH_MEMORY_KIB: "64",
-      IAM_PASSWORD_HASH_ITERATIONS: "1",
-    },
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 /** A database whose server chain holds at least four events: refused operator changes record theirs. */
 function withEvents(t: { teardown(fn: () => void): void }): string {

@@ -4,27 +4,12 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { decodeJwt } from "jose";
-import { BASE_URL, compiledIam, queryOf, startTestServer, tempDir, TestClock } from "../helpers.js";
+import { BASE_URL, queryOf, startTestServer, tempDir, TestClock } from "../helpers.js";
+import { iam } from "./_support.js";
 
 /** package.json's `iam` command: the same program through tsx's loader. */
 const packageBin = fileURLToPath(new URL("../../bin/iam.mjs", import.meta.url));
 
-/** Runs the `iam` command as a user would, on the given database file (compiled, as `npm start` runs it, unless `bin` is given). */
-function iam(db: string, args: string[], input?: string, bin = compiledIam()) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    env: {
-      ...process.env,
-      IAM_DB: db,
-      IAM_BASE_URL: BASE_URL,
-      IAM_ADMIN_PASSWORD: "cli-admin-password",
-      IAM_PASSWORD_HASH_MEMORY_KIB: "64",
-      IAM_PASSWORD_HASH_ITERATIONS: "1",
-    },
-    input: input ?? "",
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 test("the iam command sets up a tenant on the database file, and the server then signs its user in", async (t) => {
   const { dir, cleanup } = tempDir();
