@@ -102,3 +102,18 @@ test("a checkpoint whose claims were altered, or that is no JWS at all, is inval
   sql(`UPDATE audit_checkpoints SET signature = 'not-a-jws'`);
   t.is(await check((await c.core.deps.store.getAuditCheckpoint(DEFAULT))!), "invalid");
 });
+
+test("the purge job applies the retention on its own, at IAM_PURGE_INTERVAL, and logs how many events went", async (t) => {
+  const c = await setup(t, { loginFailureDelayMs: 0, purgeInterval: 1, auditRetentionDays: 1 });
+  for (const password of [ALICE.password, "wrong"]) await signIn(c, password);
+  c.clock.advance(2 * 86_400);
+  await signIn(c, ALICE.password);
+  const started = Date.now();
+  while ((await c.core.deps.store.getAuditCheckpoint(DEFAULT)) === undefined && Date.now() - started < 5_000) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const checkpoint = await c.core.deps.store.getAuditCheckpoint(DEFAULT);
+  t.truthy(checkpoint, "a checkpoint within a few intervals");
+  t.true(c.lines.some((l) => l.includes("purged audit events past their retention")));
+  t.is((await verifyChain(c.core.deps.store, DEFAULT, (cp) => checkCheckpoint(c.core.deps, cp))).broken, undefined);
+});
