@@ -1,15 +1,16 @@
-/** The client credentials of a token, introspection or revocation request. */
-export interface ClientCredentials {
-  clientId: string;
-  clientSecret: string;
-  basic?: { clientId: string; clientSecret: string } | undefined;
-}
 import { party, recordRefusal } from "../audit/record.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef } from "../store/types.js";
+
+/** The client credentials of a token, introspection or revocation request. */
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+  basic?: { clientId: string; clientSecret: string } | undefined;
+}
 
 export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
 
