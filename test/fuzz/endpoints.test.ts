@@ -168,9 +168,11 @@ const ALLOWED = {
   /**
    * README "Security choices": a code presented again by its client, or a
    * rotated refresh token reused, revokes the grant and its refresh tokens
-   * (marked revoked in place; no row added or removed).
+   * (marked revoked in place; no row added or removed); on SQLite a
+   * revocation moves the change epoch with it (migration 5), so that every
+   * worker's copy of the grant in memory is dropped.
    */
-  theft: { grants: "content", refresh_tokens: "content" },
+  theft: { grants: "content", refresh_tokens: "content", change_epoch: "content" },
 } as const satisfies Record<string, Allowance>;
 
 /** What a refused request may do to the audit trail: append refusals, nothing else. */
