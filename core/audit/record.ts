@@ -7,6 +7,7 @@
  */
 import type { AuditAction } from "../../gen/iam/v1/audit_pb.js";
 import { currentRequest } from "../../wire/request-id.js";
+import type { Clock } from "../lib/clock.js";
 import type { Deps } from "../deps.js";
 import type { AuditChange, AuditEventInput, AuditParty, ProjectRef, Store } from "../store/types.js";
 
@@ -40,12 +41,13 @@ export const party = (kind: AuditParty["kind"], id: string, project = ""): Audit
 /** `organization/project`, as an actor's project is written. */
 export const projectName = (ref: ProjectRef) => `${ref.organization}/${ref.project}`;
 
-function eventOf(deps: Deps, note: AuditNote, outcome: "success" | "failure"): AuditEventInput {
+/** The event of `note`, at the clock's time, from the current request. */
+export function auditEvent(clock: Clock, note: AuditNote, outcome: "success" | "failure"): AuditEventInput {
   const scope = currentRequest();
   return {
     organization: note.chain.organization,
     project: note.chain.project,
-    timeMs: deps.clock.now(),
+    timeMs: clock.now(),
     action: note.action,
     outcome,
     reason: note.reason ?? "",
@@ -68,17 +70,17 @@ export async function audited<T>(deps: Deps, change: (store: Store) => Promise<T
   return deps.store.transaction(async (tx) => {
     const result = await change(tx);
     const said = note(result);
-    if (said !== undefined) await tx.appendAuditEvent(eventOf(deps, said, "success"));
+    if (said !== undefined) await tx.appendAuditEvent(auditEvent(deps.clock, said, "success"));
     return result;
   });
 }
 
 /** Records a decision that allowed something and changed nothing else (a sign-in, a token issued). */
 export async function recordSuccess(deps: Deps, note: AuditNote, store: Store = deps.store): Promise<void> {
-  await store.appendAuditEvent(eventOf(deps, note, "success"));
+  await store.appendAuditEvent(auditEvent(deps.clock, note, "success"));
 }
 
 /** Records a refusal: nothing changed but this event. */
 export async function recordRefusal(deps: Deps, note: AuditNote & { reason: string }, store: Store = deps.store): Promise<void> {
-  await store.appendAuditEvent(eventOf(deps, note, "failure"));
+  await store.appendAuditEvent(auditEvent(deps.clock, note, "failure"));
 }

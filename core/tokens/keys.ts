@@ -11,7 +11,8 @@ import {
 import { promisify } from "node:util";
 import type { Clock } from "../lib/clock.js";
 import { epochSeconds } from "../lib/clock.js";
-import type { ProjectRef, SigningAlg, SigningKeyRecord, SigningKeyStore } from "../store/types.js";
+import { auditEvent, party, projectName } from "../audit/record.js";
+import type { AuditStore, ProjectRef, SigningAlg, SigningKeyRecord, SigningKeyStore } from "../store/types.js";
 
 /** Every algorithm a project signs with; each has a current key. */
 export const SIGNING_ALGS: readonly SigningAlg[] = ["ES256", "RS256"];
@@ -52,9 +53,9 @@ export interface VerifyingKey {
   alg: SigningAlg;
 }
 
-/** What a KeyRing needs of the store: the keys, and a transaction to add a missing one. */
+/** What a KeyRing needs of the store: the keys, and a transaction to add a missing one with its audit event. */
 export type KeyStore = SigningKeyStore & {
-  transaction<T>(fn: (store: SigningKeyStore) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (store: SigningKeyStore & Pick<AuditStore, "appendAuditEvent">) => Promise<T>): Promise<T>;
 };
 
 interface ProjectKeys {
@@ -263,7 +264,8 @@ export class KeyRing {
   }
 
   /**
-   * Adds the project's missing key of `alg` and answers the current one.
+   * Adds the project's missing key of `alg` and answers the current one,
+ * recording SIGNING_KEY_ADDED with it.
    * The key is made first, then checked for again and stored in one
    * transaction (joining the caller's, if any: the first ID token of an old
    * project is signed inside the code exchange's): on SQLite transactions
@@ -283,6 +285,19 @@ export class KeyRing {
       // Only for a project that still has keys: a deleted one has none.
       if (current.length === 0) throw new Error(`project ${ref.organization}/${ref.project} has no signing key`);
       await store.addSigningKey(made);
+      await store.appendAuditEvent(
+        auditEvent(
+          this.#clock,
+          {
+            chain: ref,
+            action: "SIGNING_KEY_ADDED",
+            actor: party("server", ""),
+            target: party("project", projectName(ref)),
+            changes: [{ field: "kid", before: "", after: JSON.stringify({ alg, kid: made.kid }) }],
+          },
+          "success",
+        ),
+      );
       return made;
     });
     this.forget(ref);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import test from "ava";
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
 import { openSqliteStore } from "../../core/store/sqlite/store.js";
-import type { ProjectRef, SigningKeyRecord, SigningKeyStore } from "../../core/store/types.js";
+import type { AuditEventInput, AuditEventRecord, AuditStore, ProjectRef, SigningKeyRecord, SigningKeyStore } from "../../core/store/types.js";
 import { generateSigningKey, KeyRing, signJwt, type KeyStore, type PublicJwk, type RsaPublicJwk } from "../../core/tokens/keys.js";
 import { tempDir } from "../helpers.js";
 
@@ -69,6 +69,7 @@ test("signJwt refuses to sign with a key of another type than the header's alg, 
  */
 class MemoryKeyStore implements KeyStore {
   records: SigningKeyRecord[] = [];
+  events: AuditEventInput[] = [];
   epoch = 0;
   #gate: Promise<void> | undefined;
   #open: () => void = () => {};
@@ -99,13 +100,19 @@ class MemoryKeyStore implements KeyStore {
   async maxAccessTokenTtl(): Promise<number> {
     return 300;
   }
-  async transaction<T>(fn: (store: SigningKeyStore) => Promise<T>): Promise<T> {
+  async appendAuditEvent(event: AuditEventInput): Promise<AuditEventRecord> {
+    this.events.push(event);
+    return { ...event, sequence: this.events.length, previousHash: "", hash: "" };
+  }
+  async transaction<T>(fn: (store: SigningKeyStore & Pick<AuditStore, "appendAuditEvent">) => Promise<T>): Promise<T> {
     if (this.#gate === undefined) return fn(this);
     const staged: SigningKeyRecord[] = [];
-    const view: SigningKeyStore = {
+    const stagedEvents: AuditEventInput[] = [];
+    const view = {
       ...this,
-      addSigningKey: async (key) => void staged.push(key),
-      listSigningKeys: async (ref) => ordered([...(await this.listSigningKeys(ref)), ...staged]),
+      addSigningKey: async (key: SigningKeyRecord) => void staged.push(key),
+      appendAuditEvent: async (event: AuditEventInput) => (stagedEvents.push(event), { ...event, sequence: 0, previousHash: "", hash: "" }),
+      listSigningKeys: async (ref: ProjectRef) => ordered([...(await this.listSigningKeys(ref)), ...staged]),
       retireSigningKeys: () => Promise.reject(new Error("not used")),
       maxAccessTokenTtl: () => this.maxAccessTokenTtl(),
       getChangeEpoch: () => this.getChangeEpoch(),
@@ -114,6 +121,7 @@ class MemoryKeyStore implements KeyStore {
     const result = await fn(view);
     await this.#gate;
     for (const key of staged) await this.addSigningKey(key);
+    for (const event of stagedEvents) await this.appendAuditEvent(event);
     return result;
   }
 }
@@ -203,6 +211,22 @@ test("a project with only an ES256 key (an older database) gains an RS256 key th
   ]);
   const token = signJwt({ alg: "RS256", kid: made.kid }, { sub: "alice" }, made.key);
   await t.notThrowsAsync(jwtVerify(token, (await ring.verifying(REF, made.kid))!.key, { algorithms: ["RS256"] }));
+  // Recorded once, in the project's chain, by the server.
+  t.deepEqual(
+    store.events.map((e) => [e.organization, e.project, e.action, e.outcome, e.actor, e.target, e.changes]),
+    [
+      [
+        REF.organization,
+        REF.project,
+        "SIGNING_KEY_ADDED",
+        "success",
+        { kind: "server", id: "", project: "" },
+        { kind: "project", id: `${REF.organization}/${REF.project}`, project: "" },
+        [{ field: "kid", before: "", after: JSON.stringify({ alg: "RS256", kid: made.kid }) }],
+      ],
+    ],
+  );
+  t.is(store.events[0]!.timeMs, NOW_MS);
 });
 
 test("a project without keys gains none: signing fails for either algorithm", async (t) => {
@@ -267,4 +291,10 @@ test("two processes on one SQLite file that need the missing RS256 key at once m
   t.deepEqual(keys.map((k) => k.alg).sort(), ["ES256", "RS256"]);
   t.is((await here.signing(REF, "RS256")).kid, a.kid);
   t.is((await elsewhere.signing(REF, "RS256")).kid, a.kid);
+  const added = await first.listAuditEvents(REF, { actions: ["SIGNING_KEY_ADDED"] }, { after: 0, limit: 10 });
+  t.deepEqual(
+    added.map((e) => e.changes),
+    [[{ field: "kid", before: "", after: JSON.stringify({ alg: "RS256", kid: a.kid }) }]],
+    "one event, by the process whose key was kept",
+  );
 });

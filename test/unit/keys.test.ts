@@ -118,7 +118,10 @@ class MemoryKeyStore implements SigningKeyStore {
   async maxAccessTokenTtl(): Promise<number> {
     return 600;
   }
-  async transaction<T>(fn: (store: SigningKeyStore) => Promise<T>): Promise<T> {
+  async appendAuditEvent(): Promise<never> {
+    throw new Error("these projects have a key of every algorithm: none is added, nothing is recorded");
+  }
+  async transaction<T>(fn: (store: this) => Promise<T>): Promise<T> {
     return fn(this);
   }
 }
