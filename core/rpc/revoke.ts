@@ -69,11 +69,7 @@ export async function revoke(deps: Deps, request: RevokeRequest): Promise<Messag
     const revoked = grant;
     await audited(
       deps,
-      async (store) => {
-        const live = (await store.getGrant(revoked.id))?.revokedAt === null;
-        await store.revokeGrant(revoked.id, now);
-        return live;
-      },
+      (store) => store.revokeGrant(revoked.id, now),
       (live) => (live ? { ...event(revoked), action: "TOKEN_REVOKED" } : undefined),
     );
   }

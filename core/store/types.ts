@@ -340,8 +340,12 @@ export interface GrantStore {
   findClientGrant(ref: ProjectRef, clientId: string): Promise<GrantRecord | undefined>;
   /** Pushes the grant's expiry out to cover a newly issued token. */
   extendGrant(id: string, expiresAt: EpochSeconds): Promise<void>;
-  /** Revokes the grant and every refresh token of it. */
-  revokeGrant(id: string, at: EpochSeconds): Promise<void>;
+  /**
+   * Revokes the grant and every refresh token of it. Answers whether this
+   * call revoked it: false for a grant unknown or already revoked, also when
+   * another transaction revoked it first while this one waited.
+   */
+  revokeGrant(id: string, at: EpochSeconds): Promise<boolean>;
 }
 
 export interface RefreshTokenStore {

@@ -13,6 +13,7 @@ import { eventHash, GENESIS_HASH } from "../../core/lib/audit-chain.js";
 import {
   AlreadyExists,
   type AuditEventInput,
+  type AuditEventRecord,
   type AuditFilter,
   type AuthorizationCodeRecord,
   type AuthorizationRequestRecord,
@@ -808,17 +809,24 @@ export function storeContract(backend: StoreBackend): void {
     const t2 = refreshRecord("rt-2", "grant-1", { rotatedAt: 700, parentHash: "rt-0" });
     const t3 = refreshRecord("rt-3", "grant-2");
     for (const r of [t1, t2, t3]) await store.createRefreshToken(r);
-    await store.revokeGrant("grant-1", 1_000);
+    t.true(await store.revokeGrant("grant-1", 1_000));
     t.deepEqual(await store.getGrant("grant-1"), { ...grant, revokedAt: 1_000 });
     t.deepEqual(await store.getRefreshToken("rt-1"), { ...t1, rotatedAt: 1_000 });
     t.deepEqual(await store.getRefreshToken("rt-2"), { ...t2, rotatedAt: 700 });
     t.deepEqual(await store.getGrant("grant-2"), other);
     t.deepEqual(await store.getRefreshToken("rt-3"), t3);
-    await store.revokeGrant("grant-1", 2_000);
+    t.false(await store.revokeGrant("grant-1", 2_000), "an already revoked grant is not revoked again");
     t.deepEqual(await store.getGrant("grant-1"), { ...grant, revokedAt: 1_000 }, "the first revocation stands");
     t.deepEqual(await store.getRefreshToken("rt-1"), { ...t1, rotatedAt: 1_000 });
     t.is(await store.rotateRefreshToken("rt-1", 2_100), false);
-    await t.notThrowsAsync(store.revokeGrant("grant-unknown", 2_000));
+    t.false(await store.revokeGrant("grant-unknown", 2_000));
+  });
+
+  it("10 concurrent revocations of one grant, each in its own transaction: exactly one revokes it", async (t, store) => {
+    await store.createGrant(grantRecord(A, "grant-1"));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.transaction((tx) => tx.revokeGrant("grant-1", 1_000 + i))));
+    t.is(results.filter((revoked) => revoked).length, 1);
+    t.is((await store.getGrant("grant-1"))!.revokedAt, 1_000 + results.indexOf(true));
   });
 
   // ------------------------------------------------------ refresh tokens
@@ -2058,12 +2066,18 @@ function auditContract(it: It): void {
     scopes: [],
     ...over,
   });
+  /** Outside a transaction, an append answers the event as stored. */
+  const standalone = async (store: Store, e: AuditEventInput): Promise<AuditEventRecord> => {
+    const stored = await store.appendAuditEvent(e);
+    if (stored === undefined) throw new Error("an append outside a transaction answered no event");
+    return stored;
+  };
 
   it("events of a chain are numbered 1, 2, 3, each hashing its predecessor; chains are apart", async (t, store) => {
-    const first = await store.appendAuditEvent(event(A));
-    const second = await store.appendAuditEvent(event(A, { action: "CLIENT_UPDATED", actor: null, target: null, changes: [] }));
-    const other = await store.appendAuditEvent(event(B));
-    const server = await store.appendAuditEvent(event({ organization: "", project: "" }, { action: "ORGANIZATION_CREATED" }));
+    const first = await standalone(store, event(A));
+    const second = await standalone(store, event(A, { action: "CLIENT_UPDATED", actor: null, target: null, changes: [] }));
+    const other = await standalone(store, event(B));
+    const server = await standalone(store, event({ organization: "", project: "" }, { action: "ORGANIZATION_CREATED" }));
     t.deepEqual([first.sequence, second.sequence, other.sequence, server.sequence], [1, 2, 1, 1]);
     t.is(first.previousHash, GENESIS_HASH);
     t.is(first.hash, eventHash(GENESIS_HASH, event(A), 1));
@@ -2076,7 +2090,7 @@ function auditContract(it: It): void {
   });
 
   it("an event appended in a transaction that fails is not kept, and its place in the chain is taken by the next", async (t, store) => {
-    await store.appendAuditEvent(event(A));
+    await standalone(store, event(A));
     await t.throwsAsync(
       store.transaction(async (tx) => {
         await tx.appendAuditEvent(event(A, { requestId: "rolled-back" }));
@@ -2084,23 +2098,23 @@ function auditContract(it: It): void {
       }),
       { message: "refused" },
     );
-    const next = await store.appendAuditEvent(event(A, { requestId: "req-2" }));
+    const next = await standalone(store, event(A, { requestId: "req-2" }));
     t.is(next.sequence, 2);
     t.deepEqual((await store.listAuditEvents(A, {}, { after: 0, limit: 10 })).map((e) => e.requestId), ["req-1", "req-2"]);
   });
 
   it("appends from many callers at once take distinct places without gaps", async (t, store) => {
-    const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendAuditEvent(event(A, { requestId: `r${i}` }))));
+    const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => standalone(store, event(A, { requestId: `r${i}` }))));
     t.deepEqual(appended.map((e) => e.sequence).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
     const listed = await store.listAuditEvents(A, {}, { after: 0, limit: 100 });
     for (let i = 1; i < listed.length; i++) t.is(listed[i]!.previousHash, listed[i - 1]!.hash);
   });
 
   it("listAuditEvents filters by time, actions, outcome, actor and target, after a sequence, at most a page", async (t, store) => {
-    await store.appendAuditEvent(event(A, { timeMs: 1_000, action: "SIGN_IN", outcome: "failure", reason: "wrong password", actor: null, target: { kind: "user", id: "bob", project: "" } }));
-    await store.appendAuditEvent(event(A, { timeMs: 2_000, action: "SIGN_IN", actor: { kind: "user", id: "bob", project: "" }, target: { kind: "user", id: "bob", project: "" } }));
-    await store.appendAuditEvent(event(A, { timeMs: 3_000 }));
-    await store.appendAuditEvent(event(A, { timeMs: 4_000, action: "CLIENT_DELETED" }));
+    await standalone(store, event(A, { timeMs: 1_000, action: "SIGN_IN", outcome: "failure", reason: "wrong password", actor: null, target: { kind: "user", id: "bob", project: "" } }));
+    await standalone(store, event(A, { timeMs: 2_000, action: "SIGN_IN", actor: { kind: "user", id: "bob", project: "" }, target: { kind: "user", id: "bob", project: "" } }));
+    await standalone(store, event(A, { timeMs: 3_000 }));
+    await standalone(store, event(A, { timeMs: 4_000, action: "CLIENT_DELETED" }));
     const seq = async (filter: AuditFilter, after = 0, limit = 10) => (await store.listAuditEvents(A, filter, { after, limit })).map((e) => e.sequence);
     t.deepEqual(await seq({ sinceMs: 2_000, untilMs: 4_000 }), [2, 3]);
     t.deepEqual(await seq({ actions: ["SIGN_IN", "CLIENT_DELETED"] }), [1, 2, 4]);
@@ -2114,7 +2128,7 @@ function auditContract(it: It): void {
   });
 
   it("the prefix older than a time is found, never the last event; purging it keeps its checkpoint and the chain goes on", async (t, store) => {
-    for (const timeMs of [1_000, 2_000, 3_000, 4_000]) await store.appendAuditEvent(event(A, { timeMs }));
+    for (const timeMs of [1_000, 2_000, 3_000, 4_000]) await standalone(store, event(A, { timeMs }));
     t.is(await store.auditPrefixBefore(B, 10_000), undefined, "an empty chain");
     t.is(await store.auditPrefixBefore(A, 1_000), undefined, "nothing older");
     const events = await store.listAuditEvents(A, {}, { after: 0, limit: 10 });
@@ -2126,7 +2140,7 @@ function auditContract(it: It): void {
     t.deepEqual(await store.getAuditCheckpoint(A), checkpoint);
     t.deepEqual((await store.listAuditEvents(A, {}, { after: 0, limit: 10 })).map((e) => e.sequence), [3, 4]);
     t.deepEqual(await store.auditPrefixBefore(A, 99_000), { sequence: 3, hash: events[2]!.hash }, "from the first remaining");
-    const next = await store.appendAuditEvent(event(A, { timeMs: 6_000 }));
+    const next = await standalone(store, event(A, { timeMs: 6_000 }));
     t.deepEqual([next.sequence, next.previousHash], [5, events[3]!.hash]);
     const later = { ...checkpoint, sequence: 3, hash: events[2]!.hash, createdAtMs: 7_000 };
     t.is(await store.purgeAuditEvents(later), 1);
@@ -2135,7 +2149,7 @@ function auditContract(it: It): void {
 
   it("an event's strings round-trip exactly, U+0000 and all", async (t, store) => {
     const odd = event(A, { userAgent: "agent\u0000with nul \uffff", reason: "naïve ✓", grantType: "refresh_token", scopes: ["openid", "docs.files.read"], changes: [{ field: "name", before: '"a"', after: '"b\\u0000"' }] });
-    const stored = await store.appendAuditEvent(odd);
+    const stored = await standalone(store, odd);
     t.deepEqual(await store.listAuditEvents(A, {}, { after: 0, limit: 1 }), [stored]);
     t.is(stored.hash, eventHash(GENESIS_HASH, odd, 1));
   });

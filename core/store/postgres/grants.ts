@@ -68,8 +68,11 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore {
     },
     revokeGrant: (id, at) =>
       atomic(async () => {
-        await run("UPDATE grants SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2", [at, id]);
+        // At READ COMMITTED, a transaction that revoked it first is waited
+        // for, and the row then read again: this one revokes nothing.
+        const revoked = await run("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [at, id]);
         await run("UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, $1) WHERE grant_id = $2", [at, id]);
+        return revoked.rowCount === 1;
       }),
     createRefreshToken: (t) =>
       insert("refresh token", () =>

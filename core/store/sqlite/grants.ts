@@ -14,7 +14,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
     findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
       AND kind = 'client' AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`),
     extendGrant: s("UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?"),
-    revokeGrant: s("UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?"),
+    revokeGrant: s("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
     revokeGrantTokens: s(
       "UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?) WHERE grant_id = ?",
     ),
@@ -64,12 +64,12 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
     extendGrant: (id, expiresAt) => {
       q.extendGrant.run(expiresAt, id);
     },
-    revokeGrant: (id, at) => {
-      db.transaction(() => {
-        q.revokeGrant.run(at, id);
+    revokeGrant: (id, at) =>
+      tx(() => {
+        const revoked = q.revokeGrant.run(at, id).changes === 1;
         q.revokeGrantTokens.run(at, id);
-      })();
-    },
+        return revoked;
+      }),
     createRefreshToken: (t) =>
       insert("refresh token", () =>
         q.insertRefresh.run(t.tokenHash, t.grantId, t.clientId, json(t.scopes), t.createdAt, t.expiresAt, t.rotatedAt, t.parentHash),
