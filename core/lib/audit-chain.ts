@@ -9,7 +9,7 @@
  * actor, target and changes as arrays too. docs/audit.md spells it out for
  * anyone verifying a chain with other tools.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditEventInput, AuditParty } from "../store/types.js";
 
 /** The previous hash of a chain's first event. */
@@ -39,5 +39,5 @@ export function canonicalEvent(event: AuditEventInput, sequence: number): string
 }
 
 export function eventHash(previousHash: string, event: AuditEventInput, sequence: number): string {
-  return createHash("sha256").update(`${previousHash}\n${canonicalEvent(event, sequence)}`).digest("hex");
+  return hash("sha256", `${previousHash}\n${canonicalEvent(event, sequence)}`, "hex");
 }

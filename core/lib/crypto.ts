@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
 
 /**
  * Random bytes are drawn from the operating system's generator 4 KiB at a
@@ -29,12 +29,13 @@ export function randomToken(bytes = 32): string {
 
 /** SHA-256 of a string, base64url: how codes, refresh tokens and request ids are stored. */
 export function sha256(value: string): string {
-  return createHash("sha256").update(value).digest("base64url");
+  // The one-shot form: half the cost of a Hash object, on every request.
+  return hash("sha256", value, "base64url");
 }
 
 /** SHA-256 of a string, as its 32 bytes: what is kept to compare a secret presented again (sameDigest). */
 export function sha256Digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
+  return hash("sha256", value, "buffer");
 }
 
 /** Whether two SHA-256 digests are equal, in time that depends on neither (both are 32 bytes). */

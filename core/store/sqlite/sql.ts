@@ -22,11 +22,46 @@ export type Mappers = ReturnType<typeof sqliteMappers>;
 export const maybe = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
   row === undefined ? undefined : map(row as Row);
 
-/** Several statements that must land together: a transaction, or a savepoint within the caller's. */
-export const atomically =
-  (db: Database.Database) =>
-  <T>(fn: () => T): T =>
-    db.transaction(fn)();
+/**
+ * Several statements that must land together: a transaction, or a savepoint
+ * within the caller's. What better-sqlite3's db.transaction(fn)() does, with
+ * its statements prepared once per connection: that call builds four
+ * wrapper functions each time, a cost every write paid.
+ */
+export function atomically(db: Database.Database): <T>(fn: () => T) => T {
+  let control = controls.get(db);
+  if (control === undefined) {
+    const s = (sql: string) => db.prepare(sql);
+    control = {
+      begin: s("BEGIN"),
+      commit: s("COMMIT"),
+      rollback: s("ROLLBACK"),
+      savepoint: s("SAVEPOINT atomically"),
+      release: s("RELEASE atomically"),
+      rollbackTo: s("ROLLBACK TO atomically"),
+    };
+    controls.set(db, control);
+  }
+  const { begin, commit, rollback, savepoint, release, rollbackTo } = control;
+  return (fn) => {
+    const nested = db.inTransaction;
+    (nested ? savepoint : begin).run();
+    try {
+      const result = fn();
+      (nested ? release : commit).run();
+      return result;
+    } catch (err) {
+      // A failed COMMIT may have ended the transaction already.
+      if (db.inTransaction) {
+        if (nested) (rollbackTo.run(), release.run());
+        else rollback.run();
+      }
+      throw err;
+    }
+  };
+}
+
+const controls = new WeakMap<Database.Database, Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Database.Statement>>();
 
 function uniqueViolation(err: unknown): boolean {
   return err instanceof Database.SqliteError && /CONSTRAINT_(PRIMARYKEY|UNIQUE)/.test(err.code);
