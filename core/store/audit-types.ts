@@ -81,9 +81,10 @@ export interface AuditStore {
    * Appends the event to its chain: the next sequence number, and the hash
    * of the chain's last event as `previousHash`. Within a transaction, the
    * event lands if and only if the transaction commits. Answers the event as
-   * stored.
+   * stored; or, within a transaction whose events a backend writes at its
+   * commit (SQLite, batched in the group commit), undefined.
    */
-  appendAuditEvent(event: AuditEventInput): Promise<AuditEventRecord>;
+  appendAuditEvent(event: AuditEventInput): Promise<AuditEventRecord | undefined>;
   /** A chain's events after `page.after` (a sequence number) that pass the filter, in order, at most `page.limit`. */
   listAuditEvents(chain: ProjectRef, filter: AuditFilter, page: { after: number; limit: number }): Promise<AuditEventRecord[]>;
   /** Every chain that has an event, the server's first (its names are ""), then by organization and project. */

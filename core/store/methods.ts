@@ -36,16 +36,19 @@ export type Declaration<A extends unknown[]> =
    * clients, users, roles or permissions; what is kept in memory is dropped
    * and the change epoch moves (the key ring reloads a project's keys on
    * it). `token state`: only the login and token flows' rows; memory and the
-   * epoch are left alone. `audit trail`: an event appended to its chain;
-   * memory and the epoch are left alone.
+   * epoch are left alone. `audit event`: an event appended to its chain,
+   * which a backend may write at its transaction's commit (SQLite batches
+   * them in the group commit); `audit trail`: the trail's other writes (its
+   * purge). Memory and the epoch are left alone by both.
    */
-  | { readonly kind: "write"; readonly changes: "administration" | "token state" | "audit trail" };
+  | { readonly kind: "write"; readonly changes: "administration" | "token state" | "audit event" | "audit trail" };
 
 export type Declarations = { readonly [K in StoreMethod]: Declaration<Parameters<Store[K]>> };
 
 const read = { kind: "read" } as const;
 const administration = { kind: "write", changes: "administration" } as const;
 const tokenState = { kind: "write", changes: "token state" } as const;
+const auditEvent = { kind: "write", changes: "audit event" } as const;
 const auditTrail = { kind: "write", changes: "audit trail" } as const;
 
 const project = (ref: ProjectRef) => `${ref.organization}\u0000${ref.project}`;
@@ -156,7 +159,7 @@ export const DECLARATIONS: Declarations = {
   clearLoginFailures: tokenState,
 
   // AuditStore
-  appendAuditEvent: auditTrail,
+  appendAuditEvent: auditEvent,
   listAuditEvents: read,
   listAuditChains: read,
   auditPrefixBefore: read,

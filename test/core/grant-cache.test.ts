@@ -70,11 +70,11 @@ test("once warm, client_credentials, VerifyToken and introspection read no datab
     t.true((await verify(c, accessToken)).active);
     t.true((await introspect(c, client, accessToken)).active);
   }
-  // The one write: each client_credentials token's audit event, queued and committed at the end of its turn
-  // (alone, as the calls come one at a time), without a transaction of its own around it.
+  // The one write: each client_credentials token's audit event, queued and written at the end of its turn
+  // (alone, as the calls come one at a time) with its COMMIT, without a transaction of its own around it.
   t.deepEqual(
     reachedSince(before, await databaseOperations(c)),
-    { appendAuditEvent: 10, commit: 10 },
+    { appendAuditEvents: 10, commit: 10 },
     "no store operation but the audit events reached the database",
   );
 });

@@ -3,8 +3,35 @@ import type Database from "better-sqlite3";
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
 import type { Synchronous } from "../backend.js";
 import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues } from "../rows.js";
-import type { AuditStore } from "../types.js";
+import type { AuditEventInput, AuditEventRecord, AuditStore } from "../types.js";
 import { atomically, maybe, type Row } from "./sql.js";
+
+/**
+ * Appends events to their chains in the transaction open on `db`, in order:
+ * each chain's head is read once, under SQLite's write lock (no other
+ * connection or process can take the same places), and each event takes
+ * the next sequence and hashes its predecessor.
+ */
+export function auditAppender(db: Database.Database): (events: readonly AuditEventInput[]) => AuditEventRecord[] {
+  const head = db.prepare("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1");
+  const insert = db.prepare(`INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES (${AUDIT_EVENT_COLUMNS.map(() => "?").join(", ")})`);
+  return (events) => {
+    const heads = new Map<string, { sequence: number; hash: string }>();
+    return events.map((event) => {
+      const chain = `${event.organization}\u0000${event.project}`;
+      let last = heads.get(chain);
+      if (last === undefined) {
+        const row = head.get(event.organization, event.project) as Row | undefined;
+        last = row === undefined ? { sequence: 0, hash: GENESIS_HASH } : { sequence: row.sequence as number, hash: row.hash as string };
+      }
+      const sequence = last.sequence + 1;
+      const stored = { ...event, sequence, previousHash: last.hash, hash: eventHash(last.hash, event, sequence) };
+      insert.run(...auditEventValues(stored));
+      heads.set(chain, stored);
+      return stored;
+    });
+  };
+}
 
 export function audit(db: Database.Database): Synchronous<AuditStore> {
   const s = (sql: string) => db.prepare(sql);
@@ -18,25 +45,14 @@ export function audit(db: Database.Database): Synchronous<AuditStore> {
       hash = excluded.hash, signature = excluded.signature, created_at_ms = excluded.created_at_ms`),
     getCheckpoint: s("SELECT * FROM audit_checkpoints WHERE organization_id = ? AND project_id = ?"),
     chains: s("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id"),
-    head: s("SELECT sequence, hash FROM audit_events WHERE organization_id = ? AND project_id = ? ORDER BY sequence DESC LIMIT 1"),
-    insert: s(`INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES (${AUDIT_EVENT_COLUMNS.map(() => "?").join(", ")})`),
   };
   const tx = atomically(db);
+  const append = auditAppender(db);
 
   return {
-    // The chain's head is read and the event written under SQLite's write
-    // lock (a transaction of its own, or the caller's): no other connection
-    // or process can take the same place in the chain.
-    appendAuditEvent: (event) =>
-      tx(() => {
-        const head = q.head.get(event.organization, event.project) as Row | undefined;
-        const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
-        const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
-        const hash = eventHash(previousHash, event, sequence);
-        const stored = { ...event, sequence, previousHash, hash };
-        q.insert.run(...auditEventValues(stored));
-        return stored;
-      }),
+    // Called through the store, an append is batched in the group commit
+    // (transactions.ts); this is the one-off form (at start, say).
+    appendAuditEvent: (event) => tx(() => append([event])[0]),
     listAuditChains: () =>
       (q.chains.all() as Row[]).map((r) => ({ organization: r.organization_id as string, project: r.project_id as string })),
     auditPrefixBefore: (chain, beforeMs) => {

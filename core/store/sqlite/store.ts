@@ -24,7 +24,7 @@ import { sessions } from "./sessions.js";
 import { sqliteMappers } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
-import { audit } from "./audit.js";
+import { audit, auditAppender } from "./audit.js";
 import { resealedEvent } from "../sealing.js";
 import { BUSY_TIMEOUT_MS, groupCommit } from "./transactions.js";
 import { users } from "./users.js";
@@ -84,7 +84,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...audit(db),
       ...purge(db),
     },
-    ...groupCommit(db, events),
+    ...groupCommit(db, events, auditAppender(db)),
     changes,
     // A transaction's own changes move the epoch it reads, and its rollback is told.
     cacheInTransaction: true,

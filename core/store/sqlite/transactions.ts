@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import Database from "better-sqlite3";
 import type { Backend, BackendEvents } from "../backend.js";
+import type { AuditEventInput, AuditEventRecord } from "../types.js";
 
 /** How long a transaction waits for another process's write to end before it fails with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -37,7 +38,12 @@ async function beginImmediate(db: Database.Database): Promise<void> {
  * themselves. A write outside any transaction joins the commit group like a
  * transaction of its own: it returns once it is on disk.
  */
-export function groupCommit(db: Database.Database, events: BackendEvents): Omit<Backend, "ops" | "changes" | "cacheInTransaction" | "revocationsMoveEpoch"> {
+export function groupCommit(
+  db: Database.Database,
+  events: BackendEvents,
+  /** Appends audit events in the open transaction (audit.ts, auditAppender). */
+  appendEvents: (events: readonly AuditEventInput[]) => AuditEventRecord[],
+): Omit<Backend, "ops" | "changes" | "cacheInTransaction" | "revocationsMoveEpoch"> {
   let current: Promise<void> | undefined;
   const flow = new AsyncLocalStorage<Promise<void>>();
   const joined = () => current !== undefined && flow.getStore() === current;
@@ -58,24 +64,33 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
    * that fails rolls the whole group back, and every transaction in it fails.
    * Reads outside transactions may see a released, not yet committed
    * transaction of the group; if that COMMIT fails, its writer is told so.
+   *
+   * Audit events are batched in the group commit too: a transaction's events
+   * are kept aside while it runs, join the group's when it is released (and
+   * are dropped with it if it rolls back), and are written just before the
+   * COMMIT, each chain's head read once for them all. They are in the
+   * group's transaction, so they land if and only if its changes do.
    */
-  let group: { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  let group: { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void; events: AuditEventInput[] } | undefined;
+  /** The events of the transaction running now, until it is released into the group. */
+  let txEvents: AuditEventInput[] = [];
   const commitGroup = async () => {
     while (current !== undefined) await current;
     const closing = group;
     if (closing === undefined) return;
     group = undefined;
     const started = performance.now();
-    const drained = drainAppends();
+    const queued = appends.splice(0);
     try {
+      const stored = writeEvents(closing.events, queued);
       db.exec("COMMIT");
       closing.resolve();
-      drained.committed();
+      queued.forEach((item, i) => item.resolve(stored[i]!));
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");
       events.rolledBack();
       closing.reject(err);
-      drained.failed(err);
+      for (const item of queued) item.reject(err);
     } finally {
       events.observe("commit", (performance.now() - started) / 1000);
     }
@@ -87,7 +102,7 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
     const committed = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
     // Nobody may be waiting yet; the rejection is delivered to those who are.
     committed.catch(() => {});
-    group = { committed, resolve, reject };
+    group = { committed, resolve, reject, events: [] };
     setImmediate(() => void commitGroup());
     return group;
   };
@@ -105,16 +120,20 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
       // process) must still release the store.
       joinedGroup = group ?? (await openGroup());
       db.exec("SAVEPOINT tx");
+      txEvents = [];
       let result: T;
       try {
         result = await flow.run(tx, fn);
         db.exec("RELEASE tx");
+        for (const event of txEvents) joinedGroup.events.push(event);
       } catch (err) {
         db.exec("ROLLBACK TO tx");
         db.exec("RELEASE tx");
         // Reads inside it may have remembered what was just rolled back.
         events.rolledBack();
         throw err;
+      } finally {
+        txEvents = [];
       }
       current = undefined;
       release();
@@ -137,25 +156,19 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
    * and its COMMIT. A group holds the lock from its first write to the end of
    * the turn, through all the turn's other work; appends written that way
    * would make another process wait a whole turn for each of them. Each
-   * caller is answered once its event is on disk.
+   * caller is answered once its event is on disk, with the event as stored.
    */
-  let appends: { run: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
+  let appends: { event: AuditEventInput; resolve: (value: AuditEventRecord) => void; reject: (err: unknown) => void }[] = [];
   let flushScheduled = false;
-  /** Runs the queued appends in the open transaction; answers how to settle their callers once it commits, or fails. */
-  const drainAppends = () => {
-    const batch = appends;
-    appends = [];
-    const settled = batch.map((item) => {
-      try {
-        return { item, ok: true as const, value: item.run() };
-      } catch (err) {
-        return { item, ok: false as const, err };
-      }
-    });
-    return {
-      committed: () => settled.forEach((s) => (s.ok ? s.item.resolve(s.value) : s.item.reject(s.err))),
-      failed: (err: unknown) => settled.forEach((s) => s.item.reject(s.ok ? err : s.err)),
-    };
+  /** Writes a group's events, then the queued ones, in the open transaction; answers the queued ones as stored. */
+  const writeEvents = (grouped: readonly AuditEventInput[], queued: readonly { event: AuditEventInput }[]): AuditEventRecord[] => {
+    if (grouped.length + queued.length === 0) return [];
+    const started = performance.now();
+    try {
+      return appendEvents([...grouped, ...queued.map((item) => item.event)]).slice(grouped.length);
+    } finally {
+      events.observe("appendAuditEvents", (performance.now() - started) / 1000);
+    }
   };
   const flushAppends = async () => {
     flushScheduled = false;
@@ -166,25 +179,24 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
     const tx = new Promise<void>((resolve) => (release = resolve));
     current = tx;
     const started = performance.now();
-    let drained: ReturnType<typeof drainAppends> | undefined;
+    const queued = appends.splice(0);
     try {
       await beginImmediate(db);
-      drained = drainAppends();
+      const stored = writeEvents([], queued);
       db.exec("COMMIT");
-      drained.committed();
+      queued.forEach((item, i) => item.resolve(stored[i]!));
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");
-      if (drained === undefined) for (const item of appends.splice(0)) item.reject(err);
-      else drained.failed(err);
+      for (const item of queued) item.reject(err);
     } finally {
       current = undefined;
       release();
       events.observe("commit", (performance.now() - started) / 1000);
     }
   };
-  const queueAppend = (run: (args: unknown[]) => unknown, args: unknown[]) =>
-    new Promise((resolve, reject) => {
-      appends.push({ run: () => run(args), resolve, reject });
+  const queueAppend = (event: AuditEventInput) =>
+    new Promise<AuditEventRecord>((resolve, reject) => {
+      appends.push({ event, resolve, reject });
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(() => void flushAppends());
@@ -194,7 +206,10 @@ export function groupCommit(db: Database.Database, events: BackendEvents): Omit<
   return {
     enter: (declaration, run) => {
       if (declaration.kind !== "write") return (args) => (mustWait() ? afterRunning(run, args) : run(args));
-      if (declaration.changes === "audit trail") return (args) => (joined() ? run(args) : queueAppend(run, args));
+      if (declaration.changes === "audit event") {
+        // Within the transaction: kept with it, written at its group's commit.
+        return (args) => (joined() ? void txEvents.push(args[0] as AuditEventInput) : queueAppend(args[0] as AuditEventInput));
+      }
       return (args) => (joined() ? run(args) : transaction(() => run(args)));
     },
     transaction,
