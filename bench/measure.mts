@@ -38,6 +38,14 @@ export function summarize(output: LoadOutput): Measured {
   };
 }
 
+/** Several measurements of one load on one target, as one: every run's result, every error. */
+export function merged(parts: Measured[]): Measured {
+  const runs = parts.flatMap((m) => m.runs);
+  const runErrors = runs.reduce((n, r) => n + r.errors, 0);
+  const firstError = parts.find((m) => m.firstError !== undefined)?.firstError;
+  return summarize({ runs, warmupErrors: parts.reduce((n, m) => n + m.errors, 0) - runErrors, ...(firstError === undefined ? {} : { firstError }) });
+}
+
 const rounded = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /** Progress on stderr: the table comes at the end, on stdout. */

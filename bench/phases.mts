@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { benchFixture, seed, startIam, PREFIX, type IamServer } from "./iam-server.mjs";
 import { isGrpcScenario, type Fixture, type HttpScenario, type LoadPlan, type Scenario } from "./load/plan.mjs";
-import { measure, type Unit } from "./measure.mjs";
+import { measure, type Measured, type Unit } from "./measure.mjs";
 import { MemoryWatch, runNode, startService } from "./processes.mjs";
 import type { Ceiling, Row } from "./results.mjs";
 import type { Part, Settings } from "./settings.mjs";
@@ -41,7 +41,7 @@ const IAM_HTTP: { scenario: HttpScenario; what: string; unit: Unit }[] = [
   { scenario: "silent-sign-in", what: "authorize prompt=none with the session cookie (302 + code), then token (2 requests)", unit: "sign-ins/s" },
 ];
 
-function planFor(bench: Bench, scenario: Scenario, target: { http: string; grpc: string }, fixture: Fixture, extra: Partial<LoadPlan> = {}): LoadPlan {
+export function planFor(bench: Bench, scenario: Scenario, target: { http: string; grpc: string }, fixture: Fixture, extra: Partial<LoadPlan> = {}): LoadPlan {
   const s = bench.settings;
   return { ...fixture, ...s.timing, ...target, scenario, inFlight: s.inFlight, channels: 1, tokens: 1000, serverWorkers: s.serverWorkers, ...extra };
 }
@@ -50,10 +50,15 @@ type RowMeta = Pick<Row, "name" | "what" | "unit" | "server">;
 
 /** Measures one row and notes how to measure its load's ceiling (the same plan against the do-nothing targets). */
 async function row(bench: Bench, plan: LoadPlan, meta: RowMeta, server?: IamServer): Promise<Row> {
-  const grpc = isGrpcScenario(plan.scenario);
-  const load = grpc ? `${plan.scenario}-${plan.channels}ch` : plan.scenario;
   const measured = await measure(plan, meta.name, meta.unit, server?.child.pid);
   server?.assertRunning(meta.name);
+  return addRow(bench, plan, meta, measured);
+}
+
+/** Adds a measured row, and notes how to measure its load's ceiling. */
+export function addRow(bench: Bench, plan: LoadPlan, meta: RowMeta, measured: Measured): Row {
+  const grpc = isGrpcScenario(plan.scenario);
+  const load = grpc ? `${plan.scenario}-${plan.channels}ch` : plan.scenario;
   const r: Row = { ...measured, ...meta, load, generator: grpc ? "grpc-js" : "autocannon" };
   bench.rows.push(r);
   if (!bench.ceilingPlans.has(load)) {
@@ -119,7 +124,7 @@ export async function barePhase(bench: Bench): Promise<void> {
 }
 
 /** The production and the cheapest argon2id setting. */
-const HASHES = { production: { memoryKib: 19456, iterations: 2 }, cheapest: { memoryKib: 8, iterations: 1 } };
+export const HASHES = { production: { memoryKib: 19456, iterations: 2 }, cheapest: { memoryKib: 8, iterations: 1 } };
 
 /** argon2id alone, and the flow on a server whose hash costs next to nothing. */
 export async function hashPhase(bench: Bench): Promise<void> {

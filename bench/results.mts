@@ -16,7 +16,7 @@ export interface Row extends Measured {
   name: string;
   what: string;
   unit: Unit;
-  server: "iam-core" | "oidc-provider" | "grpc-js";
+  server: "iam-core" | "iam-core without audit events" | "oidc-provider" | "grpc-js";
   generator: Generator;
   /** The load's identity (generator, scenario, channels): rows of the same load share a ceiling. */
   load: string;

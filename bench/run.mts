@@ -13,6 +13,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { auditCostPhase } from "./audit-cost.mjs";
 import { crossCheck, crossCheckBare } from "./cross-check.mjs";
 import { h2loadInstalled } from "./h2load.mjs";
 import { RATE_LIMITS_OFF } from "./iam-server.mjs";
@@ -38,6 +39,7 @@ async function measureAll(bench: Bench): Promise<SoakReport | undefined> {
   if (wanted("grpc-bare") || wanted("grpc-ceiling") || wanted("grpc-verify")) await barePhase(bench);
   if (wanted("h2load") && (wanted("grpc-bare") || wanted("grpc-verify"))) await crossCheckBare(bench);
   if (wanted("flow")) await hashPhase(bench);
+  if (wanted("audit-cost")) await auditCostPhase(bench);
   if (wanted("peer-client-credentials") || wanted("peer-introspection")) await peerPhase(bench, false);
   if (wanted("peer-jwt")) await peerPhase(bench, true);
   await ceilingPhase(bench);

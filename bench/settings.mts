@@ -6,8 +6,8 @@ import type { ServerOptions } from "./iam-server.mjs";
 import { GRPC_SCENARIOS, HTTP_SCENARIOS, type Timing } from "./load/plan.mjs";
 import { ROOT } from "./processes.mjs";
 
-/** What --only accepts: the rows of the table (by scenario), the cross-check, and the soak. */
-export const PARTS = [...HTTP_SCENARIOS, ...GRPC_SCENARIOS, "grpc-bare", "peer-jwt", "h2load", "soak"] as const;
+/** What --only accepts: the rows of the table (by scenario), the cross-check, the audit trail's cost, and the soak. */
+export const PARTS = [...HTTP_SCENARIOS, ...GRPC_SCENARIOS, "grpc-bare", "peer-jwt", "h2load", "audit-cost", "soak"] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface Settings {

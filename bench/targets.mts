@@ -3,6 +3,7 @@
  * of its runs), and the limits every row must keep. A target whose rows did
  * not run is "not run", neither met nor missed.
  */
+import { AUDITED } from "./audit-cost.mjs";
 import { CEILING_FACTOR, type Row } from "./results.mjs";
 import type { SoakVerdict } from "./soak-verdict.mjs";
 
@@ -30,7 +31,9 @@ export interface TargetInputs {
 export const MEMORY_LIMIT_MB = 300;
 export const P99_LIMIT_MS = 50;
 /** Rows whose unit is a whole sign-in (several requests, a password hash): no p99 limit. */
-export const FLOWS = new Set(["flow", "flow-cheap-hash", "silent-sign-in"]);
+export const FLOWS = new Set(["flow", "flow-cheap-hash", "silent-sign-in", "audit-on-flow"]);
+/** The share of a hot path's rate that writing its audit events may cost. */
+export const AUDIT_COST_LIMIT = 0.1;
 
 const percent = (v: number) => `${(v * 100).toFixed(0)}%`;
 const times = (v: number) => `${v.toFixed(2)}×`;
@@ -69,6 +72,9 @@ export function computeTargets(input: TargetInputs): Target[] {
     ratio(rows, "introspection ≥ 2× oidc-provider", "introspection", "peer-introspection", 2, times),
     ratio(rows, "refresh ≥ 50% of client_credentials", "refresh", "client-credentials", 0.5, percent),
     ratio(rows, "full flow ≥ 75% of what argon2id alone allows", "flow", input.hashRate, 0.75, percent),
+    ...AUDITED.map(({ scenario }) =>
+      ratio(rows, `audit events: ${scenario} keeps ≥ ${percent(1 - AUDIT_COST_LIMIT)} of its rate without them`, `audit-on-${scenario}`, `audit-off-${scenario}`, 1 - AUDIT_COST_LIMIT, percent),
+    ),
     {
       target: "no errors",
       value: withErrors.length === 0 ? "0 errors" : withErrors.map((r) => `${r.name}: ${r.errors}`).join(", "),

@@ -1,6 +1,6 @@
 import test from "ava";
 import { grpcFrame, parseH2load } from "../../bench/h2load.mjs";
-import type { Measured } from "../../bench/measure.mjs";
+import { merged, summarize, type Measured } from "../../bench/measure.mjs";
 import { applyCeilings, type Row } from "../../bench/results.mjs";
 import { curveLines, floors, soakVerdict } from "../../bench/soak-verdict.mjs";
 import { median, percentile, slope } from "../../bench/stats.mjs";
@@ -87,6 +87,33 @@ test("targets are ratios of rows of the run, met at their threshold, 'not run' w
   t.false(find("memory").ok);
   t.is(find("no memory growth").value, "not run");
   t.true(find("every generator").ok, "rows without a measured ceiling are not marked");
+});
+
+test("the audit trail's cost: each hot path's rate with audit events over its rate without, met from 90%", (t) => {
+  const rows = [
+    row("audit-on-client-credentials", 9000),
+    row("audit-off-client-credentials", 10000, { server: "iam-core without audit events" }),
+    row("audit-on-refresh", 5000),
+    row("audit-off-refresh", 6000, { server: "iam-core without audit events" }),
+  ];
+  const targets = computeTargets({ rows, channels: 4, inFlight: 64, defaultWorkers: true });
+  const find = (scenario: string) => targets.find((x) => x.target.startsWith(`audit events: ${scenario} keeps ≥ 90%`))!;
+  t.deepEqual([find("client-credentials").value, find("client-credentials").ok], ["90%", true]);
+  t.deepEqual([find("refresh").value, find("refresh").ok], ["83%", false]);
+  t.deepEqual([find("flow").value, find("flow").ok], ["not run", undefined]);
+});
+
+test("measurements of one load on one target merge into one: the median of every run, every error counted once", (t) => {
+  const run = (completed: number, errors: number) => ({ completed, requests: completed, errors, seconds: 1, loadCpu: 1, p50: 1, p99: completed / 100 });
+  const a = summarize({ runs: [run(100, 0)], warmupErrors: 2, firstError: "first" });
+  const b = summarize({ runs: [run(300, 1)], warmupErrors: 0 });
+  const c = summarize({ runs: [run(200, 0)], warmupErrors: 1, firstError: "third" });
+  const m = merged([a, b, c]);
+  t.is(m.rate, 200);
+  t.is(m.p99, 2);
+  t.is(m.errors, 4);
+  t.is(m.firstError, "first");
+  t.is(m.runs.length, 3);
 });
 
 test("a target computed from a generator-bound row says so beside its value", (t) => {
