@@ -14,20 +14,38 @@ export const BUSY_TIMEOUT_MS = 5000;
  */
 async function beginImmediate(db: Database.Database): Promise<void> {
   const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  const { noWait, wait, begin } = lockStatements(db);
   for (let attempt = 0; ; attempt++) {
-    db.pragma("busy_timeout = 0");
+    noWait.get();
     try {
-      db.exec("BEGIN IMMEDIATE");
+      begin.run();
       return;
     } catch (err) {
       if (!(err instanceof Database.SqliteError && err.code === "SQLITE_BUSY") || performance.now() > deadline) throw err;
     } finally {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      wait.get();
     }
     // A few quick turns first (another process's group commits within one), then every millisecond.
     await new Promise((resolve) => (attempt < 4 ? setImmediate(resolve) : setTimeout(resolve, 1)));
   }
 }
+
+/** The statements of beginImmediate, prepared once per connection: under contention it runs them every turn. */
+const lockStatements = (() => {
+  const prepared = new WeakMap<Database.Database, Record<"noWait" | "wait" | "begin", Database.Statement>>();
+  return (db: Database.Database) => {
+    let statements = prepared.get(db);
+    if (statements === undefined) {
+      statements = {
+        noWait: db.prepare("PRAGMA busy_timeout = 0"),
+        wait: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
+        begin: db.prepare("BEGIN IMMEDIATE"),
+      };
+      prepared.set(db, statements);
+    }
+    return statements;
+  };
+})();
 
 /**
  * How operations enter the connection, and its transactions. A transaction
