@@ -1,5 +1,6 @@
 import type {
   AuditCheckpoint,
+  AuditEventInput,
   AuditEventRecord,
   AuditParty,
   AuthorizationCodeRecord,
@@ -78,6 +79,32 @@ export const AUDIT_EVENT_COLUMNS = [
   "previous_hash",
   "hash",
 ] as const;
+
+/**
+ * The event as stored at `sequence`. Written out field by field: an object
+ * spread of an event costs microseconds, and every event is copied so.
+ */
+export function auditRecord(e: AuditEventInput, sequence: number, previousHash: string, hash: string): AuditEventRecord {
+  return {
+    organization: e.organization,
+    project: e.project,
+    sequence,
+    timeMs: e.timeMs,
+    action: e.action,
+    outcome: e.outcome,
+    reason: e.reason,
+    actor: e.actor,
+    target: e.target,
+    clientAddress: e.clientAddress,
+    userAgent: e.userAgent,
+    requestId: e.requestId,
+    changes: e.changes,
+    grantType: e.grantType,
+    scopes: e.scopes,
+    previousHash,
+    hash,
+  };
+}
 
 /** An audit event's row, the same on either backend (changes and scopes as JSON text). */
 export function auditEventValues(e: AuditEventRecord): unknown[] {

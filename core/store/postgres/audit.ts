@@ -1,6 +1,6 @@
 /** The audit trail's chains (AuditStore). */
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
-import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues } from "../rows.js";
+import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../rows.js";
 import type { AuditStore } from "../types.js";
 import { AUDIT_CHAIN_LOCK } from "./connection.js";
 import type { Row, Sql } from "./sql.js";
@@ -22,7 +22,7 @@ export function audit(sql: Sql): AuditStore {
         const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
         const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
         const hash = eventHash(previousHash, event, sequence);
-        const stored = { ...event, sequence, previousHash, hash };
+        const stored = auditRecord(event, sequence, previousHash, hash);
         await run(
           `INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
           auditEventValues(stored),

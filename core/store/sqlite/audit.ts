@@ -2,7 +2,7 @@
 import type Database from "better-sqlite3";
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
 import type { Synchronous } from "../backend.js";
-import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues } from "../rows.js";
+import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../rows.js";
 import type { AuditEventInput, AuditEventRecord, AuditStore } from "../types.js";
 import { atomically, maybe, type Row } from "./sql.js";
 
@@ -24,8 +24,7 @@ export function auditAppender(db: Database.Database): (events: readonly AuditEve
         const row = head.get(event.organization, event.project) as Row | undefined;
         last = row === undefined ? { sequence: 0, hash: GENESIS_HASH } : { sequence: row.sequence as number, hash: row.hash as string };
       }
-      const sequence = last.sequence + 1;
-      const stored = { ...event, sequence, previousHash: last.hash, hash: eventHash(last.hash, event, sequence) };
+      const stored = auditRecord(event, last.sequence + 1, last.hash, eventHash(last.hash, event, last.sequence + 1));
       insert.run(...auditEventValues(stored));
       heads.set(chain, stored);
       return stored;
