@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EndSessionRequest, EndSessionResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { fieldSet } from "../audit/changes.js";
 import { audited, party } from "../audit/record.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
@@ -110,6 +111,7 @@ export async function endSession(deps: Deps, request: EndSessionRequest): Promis
               action: "SESSION_ENDED",
               actor: party("user", ended.userId),
               target: party("user", ended.userId),
+              changes: [fieldSet("session_id", ended.id, undefined)],
             },
     );
     if (ended !== undefined) announceLogout(deps, [ended]);

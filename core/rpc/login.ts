@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
+import { fieldSet } from "../audit/changes.js";
 import { audited, party, recordRefusal } from "../audit/record.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { redirectError } from "../authorization/errors.js";
@@ -95,7 +96,8 @@ export async function login(
         clientAddress: request.clientAddress,
         userAgent: request.userAgent,
       }),
-    () => ({ ...attempt, action: "SIGN_IN", actor: party("user", user.id) }),
+    // The session it started, by its public id (never the cookie).
+    (started) => ({ ...attempt, action: "SIGN_IN", actor: party("user", user.id), changes: [fieldSet("session_id", undefined, started.session.id)] }),
   );
   announceLogout(deps, opened.ended);
   const outcome = await signIn(deps, pending, user, opened.session);

@@ -370,9 +370,14 @@ test("a logout records SESSION_ENDED with the end of the session and its grants;
   const tokens = keep(await c.tokens.token(exchangeRequest(code)));
   const session = login.session!.value;
   const logout = () => c.authorization.endSession({ ...DEFAULT, session, confirmation: "binding-1", browserBinding: "binding-1" });
+  const [open] = await c.core.deps.store.listUserSessions(DEFAULT, ALICE.id);
+  const started = (await eventsOf(c)).find((e) => e.action === "SIGN_IN" && e.outcome === "success");
+  t.deepEqual(started?.changes, [{ field: "session_id", before: "", after: JSON.stringify(open!.id) }], "the sign-in names the session it started");
 
+  const before = (await eventsOf(c)).length;
   const added = await recorded(c, logout);
   t.deepEqual(added, [event({ action: "SESSION_ENDED", actor: user(ALICE.id), target: user(ALICE.id) })]);
+  t.deepEqual((await eventsOf(c))[before]!.changes, [{ field: "session_id", before: JSON.stringify(open!.id), after: "" }], "and the logout the session it ended");
   t.is((await c.tokens.verifyToken({ token: tokens.accessToken })).failure, TokenFailure.REVOKED, "the session's grants ended with it");
   t.deepEqual(await recorded(c, logout), []);
   await clean();

@@ -427,7 +427,8 @@ export enum AuditAction {
   /**
    * A user signed in with a password (SUCCESS), or did not (FAILURE: unknown
    * user, disabled user or wrong password, told apart in `reason`). Target:
-   * the username given.
+   * the username given. A success is written with the sign-in session it
+   * starts, and `changes` names it (`session_id`, its public id).
    *
    * @generated from enum value: AUDIT_ACTION_SIGN_IN = 1;
    */
@@ -595,7 +596,7 @@ export enum AuditAction {
 
   /**
    * A sign-in session ended by the user's logout (RP-initiated logout).
-   * Actor and target: the user.
+   * Actor and target: the user; `changes` names the session (`session_id`).
    *
    * @generated from enum value: AUDIT_ACTION_SESSION_ENDED = 40;
    */
