@@ -169,7 +169,16 @@ export async function* streamEvents(
   if (request.afterSequence > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("after_sequence is out of range");
   let after = Number(request.afterSequence);
   if (after > 0) {
-    const [last] = await deps.store.listAuditEvents(chain, {}, { after: after - 1, limit: 1 });
+    // A follower that resumes where the retention has purged would miss
+    // events without knowing: refused, naming where the chain now begins.
+    const purgedThrough = (await deps.store.getAuditCheckpoint(chain))?.sequence ?? 0;
+    if (after < purgedThrough) {
+      throw new ConnectError(
+        `events after ${after} through ${purgedThrough} were purged by the retention; resume after ${purgedThrough}`,
+        Code.FailedPrecondition,
+      );
+    }
+    const [last] = after === purgedThrough ? [{ sequence: after }] : await deps.store.listAuditEvents(chain, {}, { after: after - 1, limit: 1 });
     if (last?.sequence !== after) {
       throw new ConnectError(`after_sequence ${after} is beyond the chain's last event`, Code.OutOfRange);
     }

@@ -4,7 +4,10 @@
  * records itself in the chain, and verification goes on from the checkpoint,
  * naming a checkpoint or a remaining event that was tampered with.
  */
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import test from "ava";
+import { AuditService } from "../../gen/iam/v1/audit_pb.js";
+import { globalAdminToken } from "../admin/rpc-support.js";
 import Database from "better-sqlite3";
 import { checkCheckpoint, purgeAuditTrail } from "../../core/audit/retention.js";
 import { verifyChain } from "../../core/audit/verify.js";
@@ -57,6 +60,30 @@ test("events past the retention go, a signed checkpoint stays, the purge is itse
   t.is(report.broken, undefined, JSON.stringify(report));
   t.deepEqual(report.checkpoint, { sequence: checkpoint.sequence, signature: "valid" });
   t.is(await purgeAuditTrail(c.core.deps, c.clock.now(), 1), 0, "nothing more is old enough");
+});
+
+test("a stream resumed where the retention purged events is FAILED_PRECONDITION naming where to resume; resumed there, it goes on", async (t) => {
+  const { c } = await agedChain(t);
+  const token = await globalAdminToken(c);
+  await purgeAuditTrail(c.core.deps, c.clock.now(), 1);
+  const { sequence: through } = (await c.core.deps.store.getAuditCheckpoint(DEFAULT))!;
+  const audit = createClient(AuditService, c.transport);
+  const first = async (afterSequence: number) => {
+    const abort = new AbortController();
+    try {
+      for await (const res of audit.streamEvents({ ...DEFAULT, afterSequence: BigInt(afterSequence) }, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal })) {
+        return res.event!.sequence;
+      }
+      return undefined;
+    } finally {
+      abort.abort();
+    }
+  };
+  const purged = await first(through - 1).catch((err: unknown) => ConnectError.from(err));
+  t.true(purged instanceof ConnectError);
+  t.is((purged as ConnectError).code, Code.FailedPrecondition);
+  t.regex((purged as ConnectError).rawMessage, new RegExp(`resume after ${through}$`));
+  t.is(await first(through), BigInt(through + 1), "from the checkpoint, the first remaining event");
 });
 
 test("a retention of 0 keeps every event", async (t) => {

@@ -858,7 +858,8 @@ export const AuditService: GenService<{
    * replica), until the caller ends the call or its token stops being valid
    * (UNAUTHENTICATED, or PERMISSION_DENIED once it lost administration). A
    * reader resumes where it stopped by passing the last sequence it saw; one
-   * beyond the chain's end is OUT_OF_RANGE.
+   * beyond the chain's end is OUT_OF_RANGE, one the retention has purged
+   * events after is FAILED_PRECONDITION (the message says where to resume).
    *
    * @generated from rpc iam.v1.AuditService.StreamEvents
    */
