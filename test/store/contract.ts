@@ -2110,6 +2110,25 @@ function auditContract(it: It): void {
     for (let i = 1; i < listed.length; i++) t.is(listed[i]!.previousHash, listed[i - 1]!.hash);
   });
 
+  it("transactions appending to two chains in opposite orders at once all commit, each chain numbered without gaps", async (t, store) => {
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.transaction(async (tx) => {
+          const [first, second] = i % 2 === 0 ? [A, B] : [B, A];
+          await tx.appendAuditEvent(event(first, { requestId: `t${i}-1` }));
+          await pause();
+          await tx.appendAuditEvent(event(second, { requestId: `t${i}-2` }));
+        }),
+      ),
+    );
+    for (const chain of [A, B]) {
+      const listed = await store.listAuditEvents(chain, {}, { after: 0, limit: 100 });
+      t.deepEqual(listed.map((e) => e.sequence), Array.from({ length: 8 }, (_, i) => i + 1));
+      for (let i = 1; i < listed.length; i++) t.is(listed[i]!.previousHash, listed[i - 1]!.hash);
+    }
+  });
+
   it("listAuditEvents filters by time, actions, outcome, actor and target, after a sequence, at most a page", async (t, store) => {
     await standalone(store, event(A, { timeMs: 1_000, action: "SIGN_IN", outcome: "failure", reason: "wrong password", actor: null, target: { kind: "user", id: "bob", project: "" } }));
     await standalone(store, event(A, { timeMs: 2_000, action: "SIGN_IN", actor: { kind: "user", id: "bob", project: "" }, target: { kind: "user", id: "bob", project: "" } }));

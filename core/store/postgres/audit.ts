@@ -1,34 +1,62 @@
 /** The audit trail's chains (AuditStore). */
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
 import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../rows.js";
-import type { AuditStore } from "../types.js";
+import type { AuditEventInput, AuditEventRecord, AuditStore, ProjectRef } from "../types.js";
 import { AUDIT_CHAIN_LOCK } from "./connection.js";
 import type { Row, Sql } from "./sql.js";
 
+/**
+ * Appends events to their chains in the caller's transaction. Replicas
+ * append to a chain one at a time: a transaction-scoped advisory lock on the
+ * chain, held until its commit, before its head is read; its sequence
+ * numbers then follow commit order, without gaps. The chains are locked in
+ * one order (by name), so two transactions writing the same chains cannot
+ * wait on each other. A chain's events go in one INSERT.
+ */
+export function auditAppender(sql: Sql): (events: readonly AuditEventInput[]) => Promise<AuditEventRecord[]> {
+  const { run, one } = sql;
+  return async (events) => {
+    const chains = new Map<string, { ref: ProjectRef; at: number[] }>();
+    events.forEach((e, i) => {
+      const key = `${e.organization}\u0000${e.project}`;
+      const chain = chains.get(key) ?? { ref: { organization: e.organization, project: e.project }, at: [] };
+      chain.at.push(i);
+      chains.set(key, chain);
+    });
+    const stored: AuditEventRecord[] = new Array(events.length);
+    for (const key of [...chains.keys()].sort()) {
+      const { ref, at } = chains.get(key)!;
+      await run("SELECT pg_advisory_xact_lock($1::int, hashtext($2 || '/' || $3))", [AUDIT_CHAIN_LOCK, ref.organization, ref.project]);
+      const head = await one(
+        "SELECT sequence, hash FROM audit_events WHERE organization_id = $1 AND project_id = $2 ORDER BY sequence DESC LIMIT 1",
+        [ref.organization, ref.project],
+      );
+      let sequence = head === undefined ? 0 : (head.sequence as number);
+      let previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
+      const values: unknown[] = [];
+      for (const i of at) {
+        sequence += 1;
+        const record = auditRecord(events[i]!, sequence, previousHash, eventHash(previousHash, events[i]!, sequence));
+        values.push(...auditEventValues(record));
+        stored[i] = record;
+        previousHash = record.hash;
+      }
+      const width = AUDIT_EVENT_COLUMNS.length;
+      const rows = at.map((_, r) => `(${AUDIT_EVENT_COLUMNS.map((__, c) => `$${r * width + c + 1}`).join(", ")})`);
+      await run(`INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES ${rows.join(", ")}`, values);
+    }
+    return stored;
+  };
+}
+
 export function audit(sql: Sql): AuditStore {
   const { run, one, rows, count, atomic } = sql;
+  const append = auditAppender(sql);
 
   return {
-    // Replicas append to a chain one at a time: a transaction-scoped
-    // advisory lock on the chain, held until its commit, before its head is
-    // read. Its sequence numbers then follow commit order, without gaps.
-    appendAuditEvent: (event) =>
-      atomic(async () => {
-        await run("SELECT pg_advisory_xact_lock($1::int, hashtext($2 || '/' || $3))", [AUDIT_CHAIN_LOCK, event.organization, event.project]);
-        const head = await one(
-          "SELECT sequence, hash FROM audit_events WHERE organization_id = $1 AND project_id = $2 ORDER BY sequence DESC LIMIT 1",
-          [event.organization, event.project],
-        );
-        const sequence = head === undefined ? 1 : (head.sequence as number) + 1;
-        const previousHash = head === undefined ? GENESIS_HASH : (head.hash as string);
-        const hash = eventHash(previousHash, event, sequence);
-        const stored = auditRecord(event, sequence, previousHash, hash);
-        await run(
-          `INSERT INTO audit_events (${AUDIT_EVENT_COLUMNS.join(", ")}) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
-          auditEventValues(stored),
-        );
-        return stored;
-      }),
+    // Called through the store within a transaction, an event is written at
+    // its commit (transactions.ts); this is the form of one on its own.
+    appendAuditEvent: (event) => atomic(async () => (await append([event]))[0]),
     listAuditChains: async () =>
       (await rows("SELECT DISTINCT organization_id, project_id FROM audit_events ORDER BY organization_id, project_id")).map((r) => ({
         organization: r.organization_id as string,

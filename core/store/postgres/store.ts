@@ -9,7 +9,7 @@ import pg from "pg";
 import type { Backend, BackendEvents } from "../backend.js";
 import { cachedStore } from "../cached.js";
 import { createKeySealer, resealedEvent, type KeySealer } from "../sealing.js";
-import type { Store } from "../types.js";
+import type { AuditEventInput, Store } from "../types.js";
 import { access } from "./access.js";
 import { authorization } from "./authorization.js";
 import { clients } from "./clients.js";
@@ -24,7 +24,7 @@ import { sessions } from "./sessions.js";
 import { postgresMappers, statements, type Sql } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
-import { audit } from "./audit.js";
+import { audit, auditAppender } from "./audit.js";
 import { transactions } from "./transactions.js";
 import { users } from "./users.js";
 
@@ -79,7 +79,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
 /** The operations over `pool`, its transactions, and the change epoch `changes` keeps. */
 export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: ChangeListener, events: BackendEvents): Backend {
-  const { sql, transaction, inTransaction, changes: feed } = transactions(pool, changes, events);
+  let appendEvents: ReturnType<typeof auditAppender> | undefined;
+  const { sql, transaction, inTransaction, changes: feed, deferEvent } = transactions(pool, changes, events, (e) => appendEvents!(e));
+  appendEvents = auditAppender(sql);
   const map = postgresMappers(sealer);
   return {
     ops: {
@@ -97,7 +99,11 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...purge(sql, pool, changes),
     },
     // The pool lets every operation in at once; the server's row locks decide.
-    enter: (_declaration, run) => run,
+    // Within a transaction, an audit event waits for its commit (transactions.ts).
+    enter: (declaration, run) =>
+      declaration.kind === "write" && declaration.changes === "audit event"
+        ? (args) => (deferEvent(args[0] as AuditEventInput) ? undefined : run(args))
+        : run,
     transaction,
     inTransaction,
     // Another caller's reads do not see this transaction's changes before it

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type pg from "pg";
 import type { BackendEvents, ChangeFeed } from "../backend.js";
+import type { AuditEventInput } from "../types.js";
 import { checkout, commit, type Queryable } from "./connection.js";
 import type { ChangeListener } from "./listener.js";
 import { statements, type Sql } from "./sql.js";
@@ -11,6 +12,8 @@ interface Tx {
   changed: boolean;
   /** Set once it has committed or rolled back. */
   ended: boolean;
+  /** A transaction's audit events, written just before its COMMIT; none on a connection borrowed with `on`. */
+  events?: AuditEventInput[];
 }
 
 /**
@@ -20,7 +23,13 @@ interface Tx {
  * transaction is announced to this process when it ends, not before: until
  * it commits, other callers still read (and may keep) what was there.
  */
-export function transactions(pool: pg.Pool, changes: ChangeListener, events: BackendEvents) {
+export function transactions(
+  pool: pg.Pool,
+  changes: ChangeListener,
+  events: BackendEvents,
+  /** Writes audit events in the current transaction (audit.ts, auditAppender); bound once `sql` exists. */
+  writeEvents: (events: readonly AuditEventInput[]) => Promise<unknown>,
+) {
   const flow = new AsyncLocalStorage<Tx>();
   const db = (): Queryable => {
     const tx = flow.getStore();
@@ -34,11 +43,13 @@ export function transactions(pool: pg.Pool, changes: ChangeListener, events: Bac
     if (joined !== undefined && !joined.ended) return fn();
     const started = performance.now();
     const held = await checkout(pool);
-    const tx: Tx = { client: held.client, changed: false, ended: false };
+    const tx: Tx = { client: held.client, changed: false, ended: false, events: [] };
     let broken: Error | undefined;
     try {
       await tx.client.query("BEGIN");
       const result = await flow.run(tx, fn);
+      // Last, so that each chain's lock is held from here to the COMMIT only.
+      if (tx.events!.length > 0) await flow.run(tx, () => writeEvents(tx.events!));
       // Ended before COMMIT is sent: work the transaction started and left
       // running must not slip onto the connection behind it (and run outside it).
       tx.ended = true;
@@ -74,5 +85,12 @@ export function transactions(pool: pg.Pool, changes: ChangeListener, events: Bac
       return nothing;
     },
   };
-  return { sql, transaction, inTransaction, changes: feed };
+  /** Keeps an audit event for the current transaction's commit; false outside one. */
+  const deferEvent = (event: AuditEventInput): boolean => {
+    const tx = flow.getStore();
+    if (tx?.events === undefined || tx.ended) return false;
+    tx.events.push(event);
+    return true;
+  };
+  return { sql, transaction, inTransaction, changes: feed, deferEvent };
 }
