@@ -3,7 +3,6 @@
  * verification of old and new tokens, the purge, the `iam key rotate`
  * command) and the refresh-token reuse grace window (IAM_REFRESH_TOKEN_GRACE).
  */
-import { spawnSync } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
 import { join } from "node:path";
 import { Code, createClient, type CallOptions, type Client } from "@connectrpc/connect";
@@ -15,7 +14,8 @@ import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { loadConfig } from "../../core/server/config.js";
 import { signJwt } from "../../core/tokens/keys.js";
 import type { ProjectRef } from "../../core/store/types.js";
-import { ADMIN_CLIENT_SECRET, BASE_URL, compiledIam, DEFAULT, startTestCore, TestClock, tempDir, type TestCore } from "../helpers.js";
+import { ADMIN_CLIENT_SECRET, DEFAULT, startTestCore, TestClock, tempDir, type TestCore } from "../helpers.js";
+import { iam } from "../cli/_support.js";
 import { ALICE, expectOAuthError, nowSeconds, obtainTokens, READ, refreshRequest, WEB, WEB2 } from "../core/flow.js";
 import { clientToken, createApp, createTenant, expectCode, globalAdminToken, startAdmin, type AdminTest } from "../admin/rpc-support.js";
 import { headerOf, m2mToken, standardCore, verifyIdToken } from "./core-support.js";
@@ -157,23 +157,6 @@ test("a project admin may rotate their own project's key; another project's admi
   await t.notThrowsAsync(c.admin.rotateSigningKey(globex, c.auth));
   await expectCode(t, c.admin.rotateSigningKey({ organization: "acme", project: "nope" }, c.auth), Code.NotFound, "unknown project");
 });
-
-/** Runs the `iam` command (compiled, as `npm start` runs it) on a database file, as an operator would. */
-function iam(db: string, args: string[]) {
-  const result = spawnSync(process.execPath, [compiledIam(), ...args], {
-    env: {
-      ...process.env,
-      IAM_DB: db,
-      IAM_BASE_URL: BASE_URL,
-      IAM_ADMIN_PASSWORD: "cli-admin-password",
-      IAM_PASSWORD_HASH_MEMORY_KIB: "64",
-      IAM_PASSWORD_HASH_ITERATIONS: "1",
-    },
-    input: "",
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 /** A TestClock at the real time: the `iam` command stamps keys with it. */
 function realClock(): TestClock {
