@@ -178,9 +178,10 @@ export async function* streamEvents(
         Code.FailedPrecondition,
       );
     }
-    const [last] = after === purgedThrough ? [{ sequence: after }] : await deps.store.listAuditEvents(chain, {}, { after: after - 1, limit: 1 });
-    if (last?.sequence !== after) {
-      throw new ConnectError(`after_sequence ${after} is beyond the chain's last event`, Code.OutOfRange);
+    // The checkpoint's own sequence is a place to resume from; any later one must be an event of the chain.
+    if (after > purgedThrough) {
+      const [last] = await deps.store.listAuditEvents(chain, {}, { after: after - 1, limit: 1 });
+      if (last?.sequence !== after) throw new ConnectError(`after_sequence ${after} is beyond the chain's last event`, Code.OutOfRange);
     }
   }
   while (!signal.aborted) {
