@@ -24,7 +24,7 @@ import { sessions } from "./sessions.js";
 import { postgresMappers, statements, type Sql } from "./sql.js";
 import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
-import { audit, auditAppender } from "./audit.js";
+import { audit } from "./audit.js";
 import { transactions } from "./transactions.js";
 import { users } from "./users.js";
 
@@ -79,9 +79,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
 /** The operations over `pool`, its transactions, and the change epoch `changes` keeps. */
 export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: ChangeListener, events: BackendEvents): Backend {
-  let appendEvents: ReturnType<typeof auditAppender> | undefined;
-  const { sql, transaction, inTransaction, changes: feed, deferEvent } = transactions(pool, changes, events, (e) => appendEvents!(e));
-  appendEvents = auditAppender(sql);
+  const { sql, transaction, inTransaction, changes: feed, deferEvent } = transactions(pool, changes, events);
   const map = postgresMappers(sealer);
   return {
     ops: {

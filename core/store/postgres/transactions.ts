@@ -4,6 +4,7 @@ import type { BackendEvents, ChangeFeed } from "../backend.js";
 import type { AuditEventInput } from "../types.js";
 import { checkout, commit, type Queryable } from "./connection.js";
 import type { ChangeListener } from "./listener.js";
+import { auditAppender } from "./audit.js";
 import { statements, type Sql } from "./sql.js";
 
 /** The transaction an operation runs in: its connection, and whether it changed administration's tables. */
@@ -23,13 +24,7 @@ interface Tx {
  * transaction is announced to this process when it ends, not before: until
  * it commits, other callers still read (and may keep) what was there.
  */
-export function transactions(
-  pool: pg.Pool,
-  changes: ChangeListener,
-  events: BackendEvents,
-  /** Writes audit events in the current transaction (audit.ts, auditAppender); bound once `sql` exists. */
-  writeEvents: (events: readonly AuditEventInput[]) => Promise<unknown>,
-) {
+export function transactions(pool: pg.Pool, changes: ChangeListener, events: BackendEvents) {
   const flow = new AsyncLocalStorage<Tx>();
   const db = (): Queryable => {
     const tx = flow.getStore();
@@ -73,6 +68,8 @@ export function transactions(
     inTransaction,
     on: (client, fn) => flow.run({ client, changed: false, ended: false }, fn),
   };
+  /** Writes audit events in the current transaction. */
+  const writeEvents = auditAppender(sql);
   // Outside a transaction, the write has committed (or failed) when it answers.
   const bump = () => changes.bump();
   const nothing = () => {};
