@@ -63,3 +63,51 @@ test("sqlite: a database of the previous schema upgrades in place, every new fie
   t.teardown(() => upgraded.close());
   t.is(upgraded.pragma("user_version", { simple: true }), migrations.length);
 });
+
+test("sqlite: audit events are written at their group's commit; when that write fails, the group's changes fail with it and none is kept", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const path = join(dir, "iam.db");
+  const store = openSqliteStore(path);
+  t.teardown(() => store.close());
+  await store.createOrganization({ id: "acme", name: "Acme", createdAt: 0 });
+  const event = (requestId: string) => ({
+    organization: "acme",
+    project: "",
+    timeMs: 1_000,
+    action: "ORGANIZATION_UPDATED",
+    outcome: "success" as const,
+    reason: "",
+    actor: null,
+    target: null,
+    clientAddress: "",
+    userAgent: "",
+    requestId,
+    changes: [],
+    grantType: "",
+    scopes: [],
+  });
+  const chain = { organization: "acme", project: "" };
+  // Another connection makes every insert into the trail fail from now on, as a full disk would.
+  const other = new Database(path);
+  other.exec("CREATE TRIGGER refuse_events BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no room for events'); END");
+  await t.throwsAsync(
+    store.transaction(async (tx) => {
+      await tx.updateOrganization("acme", { name: "Renamed" });
+      t.is(await tx.appendAuditEvent(event("in-tx")), undefined, "within a transaction the event waits for the commit");
+    }),
+    { any: true, message: /no room for events/ },
+  );
+  await t.throwsAsync(store.appendAuditEvent(event("alone")), { any: true, message: /no room for events/ });
+  t.is((await store.getOrganization("acme"))?.name, "Acme", "the change went with its event");
+  other.exec("DROP TRIGGER refuse_events");
+  other.close();
+  t.deepEqual(await store.listAuditEvents(chain, {}, { after: 0, limit: 10 }), []);
+
+  await store.transaction(async (tx) => {
+    await tx.updateOrganization("acme", { name: "Renamed" });
+    await tx.appendAuditEvent(event("kept"));
+  });
+  t.is((await store.getOrganization("acme"))?.name, "Renamed");
+  t.deepEqual((await store.listAuditEvents(chain, {}, { after: 0, limit: 10 })).map((e) => [e.sequence, e.requestId]), [[1, "kept"]]);
+});
