@@ -33,6 +33,8 @@ export interface OpenIdParameters {
   loginHint: string;
   /** The `claims` parameter, normalised JSON; "" when absent. */
   claims: string;
+  /** Whether the client asked for a multi-factor sign-in (factors/levels.ts). */
+  mfaRequested: boolean;
 }
 
 export type AuthorizeCheck = (ctx: AuthorizeContext) => Promise<void> | void;

@@ -14,6 +14,7 @@ import { checkScope } from "../authorization/checks/scope.js";
 import type { AuthorizeCheck, AuthorizeContext, OpenIdParameters } from "../authorization/context.js";
 import { redirectError } from "../authorization/errors.js";
 import { signIn } from "../authorization/sign-in.js";
+import { secondFactorDue } from "../factors/policy.js";
 import { liveSession, recordSessionUse } from "../sessions/session.js";
 import type { AuthorizationRequestRecord, SessionRecord } from "../store/types.js";
 
@@ -87,6 +88,8 @@ export async function authorize(
     amr: [],
     claims: openid.claims,
     forceConsent: openid.prompt.has("consent"),
+    mfaRequested: openid.mfaRequested,
+    secondFactor: null,
     createdAt: now,
     expiresAt: now + ttl,
   };
@@ -105,7 +108,19 @@ export async function authorize(
   if (serving === undefined || user === undefined) {
     // The login page: filled with the user the client named, or the one a
     // new sign-in was asked of.
-    return { ...answer, loginHint: openid.loginHint || openid.hintedUser || session?.userId || "" };
+    const passwordless = (await deps.store.getMfaPolicy(request)).passwordless;
+    return { ...answer, loginHint: openid.loginHint || openid.hintedUser || session?.userId || "", passwordless };
+  }
+  // A session of one factor, where the client or the policy requires two:
+  // its user steps up with a second factor (or enrols one), no password asked.
+  const due = await secondFactorDue(deps, pending, user, serving.amr, true);
+  if (due !== undefined) {
+    if (openid.prompt.has("none")) {
+      await deps.store.consumeAuthorizationRequest(pending.idHash);
+      throw redirectError(target, "interaction_required", "the user must sign in with a second factor");
+    }
+    await deps.store.awaitSecondFactor(pending.idHash, { userId: user.id, stage: due.stage, amr: serving.amr, sessionId: serving.id });
+    return { ...answer, secondFactor: { ...due, username: user.id } };
   }
   await recordSessionUse(deps, serving);
   const outcome = await signIn(deps, pending, user, serving);

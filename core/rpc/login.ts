@@ -1,15 +1,14 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema, type LoginRequest, type LoginResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
-import { fieldSet } from "../audit/changes.js";
-import { audited, party, recordRefusal } from "../audit/record.js";
+import { party, recordRefusal } from "../audit/record.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { redirectError } from "../authorization/errors.js";
 import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
 import { OAuthError } from "../errors.js";
-import { announceLogout } from "../logout/backchannel.js";
-import { openSession } from "../sessions/session.js";
-import { signIn } from "../authorization/sign-in.js";
+import { completeSignIn } from "../authorization/complete-sign-in.js";
+import { PASSWORD_ACR, PASSWORD_AMR } from "../factors/levels.js";
+import { secondFactorDue } from "../factors/policy.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
 import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
@@ -26,7 +25,9 @@ export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
  * hold when none were requested. The same answer is given for an unknown
  * user, a disabled one and a wrong password, after the same work. A locked
  * username or address is refused before any password is checked (throttle.ts).
- * A successful sign-in opens the browser's sign-in session (single sign-on,
+ * A user with a second factor, or due to enrol one, is asked for it next
+ * (rpc/factors.ts): the answer names the step and nothing is signed in yet.
+ * Otherwise the sign-in opens the browser's sign-in session (single sign-on,
  * sessions/session.ts) and answers its cookie. When the client remembers
  * consent and the user approved every offered scope before, the request
  * completes here (authorization/sign-in.ts).
@@ -75,7 +76,6 @@ export async function login(
       details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, context) }],
     });
   }
-  await recordSuccess(deps, keys);
   // OpenID Connect Core §5.5.1: the client asked for this user's sign-in only.
   const required = requiredSubject(requestedClaims(pending.claims));
   if (required !== undefined && required !== user.id) {
@@ -86,27 +86,13 @@ export async function login(
       "the client asked for another user's sign-in",
     );
   }
-
-  // The session and the sign-in's event land together.
-  const opened = await audited(
-    deps,
-    (store) =>
-      openSession({ ...deps, store }, user, {
-        previousCookie: request.session,
-        clientAddress: request.clientAddress,
-        userAgent: request.userAgent,
-      }),
-    // The session it started, by its public id (never the cookie).
-    (started) => ({ ...attempt, action: "SIGN_IN", actor: party("user", user.id), changes: [fieldSet("session_id", undefined, started.session.id)] }),
-  );
-  announceLogout(deps, opened.ended);
-  const outcome = await signIn(deps, pending, user, opened.session);
-  return {
-    requestId: request.requestId,
-    scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })),
-    client: context.client,
-    projectName: context.projectName,
-    redirectTo: outcome.redirectTo ?? "",
-    session: { value: opened.cookie.value, maxAge: BigInt(opened.cookie.maxAge) },
-  };
+  // A second factor due: the request waits for it, no session is opened, and
+  // the username's failures stand until the sign-in completes.
+  const due = await secondFactorDue(deps, pending, user, PASSWORD_AMR, false);
+  if (due !== undefined) {
+    await deps.store.awaitSecondFactor(pending.idHash, { userId: user.id, stage: due.stage, amr: [...PASSWORD_AMR], sessionId: "" });
+    return { requestId: request.requestId, client: context.client, projectName: context.projectName, secondFactor: { ...due, username: user.id } };
+  }
+  await recordSuccess(deps, keys);
+  return completeSignIn(deps, pending, user, { amr: [...PASSWORD_AMR], acr: PASSWORD_ACR }, request, context);
 }

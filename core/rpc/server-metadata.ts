@@ -5,7 +5,7 @@ import { issuerOf, type Deps } from "../deps.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
 import { GRANTS } from "../grants/registry.js";
 import { ADMIN_CLIENT_ID, DEFAULT_TENANT } from "./admin/default-tenant.js";
-import { PASSWORD_ACR } from "../sessions/session.js";
+import { ACR_VALUES } from "../factors/levels.js";
 import type { ClientRecord, ProjectRef } from "../store/types.js";
 
 /**
@@ -78,7 +78,7 @@ export async function getServerMetadata(
     subjectTypesSupported: ["public"],
     // Discovery §3: RS256 MUST be listed; it is also the default of clients that registered no algorithm.
     idTokenSigningAlgValuesSupported: ["RS256", "ES256"],
-    acrValuesSupported: [PASSWORD_ACR],
+    acrValuesSupported: [...ACR_VALUES],
     promptValuesSupported: ["none", "login", "consent", "select_account"],
     uiLocalesSupported: ["en"],
     claimsLocalesSupported: ["en"],

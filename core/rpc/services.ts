@@ -5,6 +5,7 @@ import { authorize } from "./authorize.js";
 import { consent } from "./consent.js";
 import { endSession } from "./end-session.js";
 import { login } from "./login.js";
+import { finishEnrolment, startPasskey, startTotpEnrolment, verifyFactor } from "./factors.js";
 import type { Deps } from "../deps.js";
 import { OAuthError, toConnectError } from "../errors.js";
 import { noteRefusal } from "../observe/context.js";
@@ -41,6 +42,10 @@ export function createAuthorizationService(deps: Deps): ServiceImpl<typeof Autho
     authorize: rpc(deps, "Authorize", authorize),
     login: rpc(deps, "Login", login),
     consent: rpc(deps, "Consent", consent),
+    startPasskey: rpc(deps, "StartPasskey", startPasskey),
+    startTotpEnrolment: rpc(deps, "StartTotpEnrolment", startTotpEnrolment),
+    verifyFactor: rpc(deps, "VerifyFactor", verifyFactor),
+    finishEnrolment: rpc(deps, "FinishEnrolment", finishEnrolment),
     endSession: rpc(deps, "EndSession", endSession),
   };
 }

@@ -15,9 +15,6 @@ import type { ProjectRef, SessionRecord, UserRecord } from "../store/types.js";
 /** What a session's secret looks like: 256 random bits, base64url. Anything else is no session. */
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
-/** `amr` (RFC 8176) and `acr` of a sign-in with a password, the one method so far. */
-export const PASSWORD_AMR: readonly string[] = ["pwd"];
-export const PASSWORD_ACR = "urn:iam-core:acr:password";
 
 /** How often a used session's last use is written: more often costs a write per sign-in for nothing. */
 const TOUCH_INTERVAL = 60;
@@ -52,7 +49,8 @@ export interface SessionCookie {
 }
 
 /**
- * Opens the session of a sign-in with a password. When the browser already
+ * Opens the session of a sign-in, made as `level` says (its `amr` and
+ * `acr`: a password, with or without a second factor). When the browser already
  * holds a live session of the same user (a new sign-in forced by
  * `prompt=login` or `max_age`), that session is kept (same `sid`, so its
  * clients stay signed in) with a new secret, so a secret seen before the
@@ -64,12 +62,13 @@ export async function openSession(
   deps: Deps,
   user: UserRecord,
   sign: { previousCookie: string; clientAddress: string; userAgent: string },
+  level: { amr: string[]; acr: string },
 ): Promise<{ session: SessionRecord; cookie: SessionCookie; ended: SessionRecord[] }> {
   const now = epochSeconds(deps.clock);
   const secret = randomToken();
   const expiresAt = now + deps.config.sessionMax;
   const cookie = { value: secret, maxAge: deps.config.sessionMax };
-  const fresh = { secretHash: sha256(secret), authTime: now, amr: [...PASSWORD_AMR], acr: PASSWORD_ACR, lastSeenAt: now, expiresAt };
+  const fresh = { secretHash: sha256(secret), authTime: now, amr: level.amr, acr: level.acr, lastSeenAt: now, expiresAt };
   const previous = await liveSession(deps, user, sign.previousCookie);
   if (previous !== undefined && previous.userId === user.id) {
     if (await deps.store.reauthenticateSession(user, previous.id, fresh)) {

@@ -114,6 +114,7 @@ export const DECLARATIONS: Declarations = {
   createAuthorizationRequest: tokenState,
   getAuthorizationRequest: read,
   authenticateAuthorizationRequest: tokenState,
+  awaitSecondFactor: tokenState,
   recordFailedLogin: tokenState,
   consumeAuthorizationRequest: tokenState,
 
@@ -157,6 +158,23 @@ export const DECLARATIONS: Declarations = {
   lockedUntil: read,
   recordLoginFailure: tokenState,
   clearLoginFailures: tokenState,
+
+  // FactorStore. Read at every sign-in from the database: a factor removed
+  // or used through one process must count in every other at once. The
+  // policy is administration's, kept in memory while the epoch stands.
+  createFactor: tokenState,
+  listFactors: read,
+  findPasskey: read,
+  useFactor: tokenState,
+  deleteFactor: tokenState,
+  deleteUserFactors: tokenState,
+  setRecoveryCodes: tokenState,
+  useRecoveryCode: tokenState,
+  countRecoveryCodes: read,
+  createCeremony: tokenState,
+  takeCeremony: tokenState,
+  getMfaPolicy: { kind: "read", cacheKey: project },
+  setMfaPolicy: administration,
 
   // AuditStore
   appendAuditEvent: auditEvent,

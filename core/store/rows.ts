@@ -5,10 +5,13 @@ import type {
   AuditParty,
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
+  CeremonyRecord,
   ClientRecord,
   ConsentRecord,
+  FactorRecord,
   GrantRecord,
   LogoutDeliveryRecord,
+  MfaPolicyRecord,
   OrganizationRecord,
   PermissionRecord,
   ProjectRecord,
@@ -235,8 +238,47 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     amr: d.list(r.amr),
     claims: r.claims,
     forceConsent: d.flag(r.force_consent),
+    mfaRequested: d.flag(r.mfa_requested),
+    secondFactor:
+      r.factor_user_id === null
+        ? null
+        : { userId: r.factor_user_id, stage: r.factor_stage, amr: d.list(r.factor_amr), sessionId: r.factor_session_id },
     createdAt: r.created_at,
     expiresAt: r.expires_at,
+  });
+  const factor = (r: Row): FactorRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    userId: r.user_id,
+    kind: r.kind,
+    name: r.name,
+    // A TOTP secret is sealed bound to its factor, so it cannot be moved to another row.
+    secret: r.kind === "totp" ? sealer.open(factorSealId(r.organization_id, r.project_id, r.id), r.secret) : r.secret,
+    credentialId: r.credential_id,
+    counter: Number(r.counter),
+    transports: d.list(r.transports),
+    deviceType: r.device_type,
+    backedUp: d.flag(r.backed_up),
+    confirmed: d.flag(r.confirmed),
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+  });
+  const ceremony = (r: Row): CeremonyRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    challengeHash: r.challenge_hash,
+    purpose: r.purpose,
+    requestIdHash: r.request_id_hash,
+    userId: r.user_id,
+    expiresAt: r.expires_at,
+  });
+  const mfaPolicy = (r: Row): MfaPolicyRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    required: r.required,
+    roles: d.list(r.roles),
+    passwordless: d.flag(r.passwordless),
   });
   const code = (r: Row): AuthorizationCodeRecord => ({
     organization: r.organization_id,
@@ -332,6 +374,9 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     role,
     signingKey,
     request,
+    factor,
+    ceremony,
+    mfaPolicy,
     code,
     grant,
     refresh,
@@ -340,3 +385,11 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     logoutDelivery,
   };
 }
+
+/** What a TOTP secret is sealed bound to: its factor, wherever it is. */
+export function factorSealId(organization: string, project: string, id: string): string {
+  return `factor:${organization}/${project}/${id}`;
+}
+
+/** The policy of a project that never set one: a second factor for those who enrolled one, passwords required. */
+export const DEFAULT_MFA_POLICY = { required: "optional", roles: [], passwordless: false } as const;

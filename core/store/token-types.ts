@@ -33,8 +33,25 @@ export interface AuthorizationRequestRecord extends ProjectRef {
   claims: string;
   /** `prompt=consent`: the consent page is shown even when consent is remembered. */
   forceConsent: boolean;
+  /** Whether the client asked for a multi-factor sign-in (`acr_values`, or an essential `acr` claim). */
+  mfaRequested: boolean;
+  /**
+   * Set once a first factor (a password, or the browser's session) has
+   * identified the user and a second one is due: to be verified, or, for a
+   * user who has none, enrolled. The request is not authenticated until then.
+   */
+  secondFactor: SecondFactorStage | null;
   createdAt: EpochSeconds;
   expiresAt: EpochSeconds;
+}
+
+/** The second step of a sign-in: who it is for, what is due, and the `amr` of the first. */
+export interface SecondFactorStage {
+  userId: string;
+  stage: "verify" | "enrol";
+  amr: string[];
+  /** The sign-in session that stepped up (its id); "" after a password. */
+  sessionId: string;
 }
 
 export interface AuthorizationCodeRecord extends ProjectRef {
@@ -109,6 +126,8 @@ export interface AuthorizationRequestStore {
     idHash: string,
     login: { userId: string; authTime: EpochSeconds; offeredScopes: string[]; sessionId: string; acr: string; amr: string[] },
   ): Promise<void>;
+  /** Records that a first factor identified the user of a pending request and a second one is due. */
+  awaitSecondFactor(idHash: string, stage: SecondFactorStage): Promise<void>;
   /** Counts a failed login on a pending request; answers the failures so far. */
   recordFailedLogin(idHash: string): Promise<number>;
   /** Deletes a pending request; false when it was already gone (used or expired). */

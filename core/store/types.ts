@@ -7,6 +7,7 @@
  */
 import type { LoginThrottleStore, SessionStore } from "./sign-in-types.js";
 import type { AuditStore } from "./audit-types.js";
+import type { FactorStore } from "./factor-types.js";
 import type { AuthorizationCodeStore, AuthorizationRequestStore, ConsentStore, GrantStore, RefreshTokenStore } from "./token-types.js";
 
 // The contracts of the token flows, of signing in and of the audit trail live in token-types.ts, sign-in-types.ts
@@ -22,7 +23,9 @@ export type {
   GrantStore,
   RefreshTokenRecord,
   RefreshTokenStore,
+  SecondFactorStage,
 } from "./token-types.js";
+export type { CeremonyRecord, FactorKind, FactorRecord, FactorStore, MfaPolicyRecord, RecoveryCodeCount } from "./factor-types.js";
 export type { LoginFailurePolicy, LoginThrottleStore, LogoutDeliveryRecord, SessionRecord, SessionStore } from "./sign-in-types.js";
 export type { AuditChange, AuditCheckpoint, AuditEventInput, AuditEventRecord, AuditFilter, AuditParty, AuditPartyKind, AuditStore } from "./audit-types.js";
 
@@ -241,6 +244,7 @@ export interface Store
     ConsentStore,
     SessionStore,
     LoginThrottleStore,
+    FactorStore,
     AuditStore,
     MaintenanceStore {
   /**

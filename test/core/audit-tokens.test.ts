@@ -372,7 +372,14 @@ test("a logout records SESSION_ENDED with the end of the session and its grants;
   const logout = () => c.authorization.endSession({ ...DEFAULT, session, confirmation: "binding-1", browserBinding: "binding-1" });
   const [open] = await c.core.deps.store.listUserSessions(DEFAULT, ALICE.id);
   const started = (await eventsOf(c)).find((e) => e.action === "SIGN_IN" && e.outcome === "success");
-  t.deepEqual(started?.changes, [{ field: "session_id", before: "", after: JSON.stringify(open!.id) }], "the sign-in names the session it started");
+  t.deepEqual(
+    started?.changes,
+    [
+      { field: "session_id", before: "", after: JSON.stringify(open!.id) },
+      { field: "amr", before: "", after: JSON.stringify(["pwd"]) },
+    ],
+    "the sign-in names the session it started, and how",
+  );
 
   const before = (await eventsOf(c)).length;
   const added = await recorded(c, logout);

@@ -157,6 +157,8 @@ const requestRecord = (
   amr: [],
   claims: "",
   forceConsent: false,
+  mfaRequested: false,
+  secondFactor: null,
   createdAt: 1_000,
   expiresAt: 1_600,
   ...over,
@@ -1610,6 +1612,7 @@ export function storeContract(backend: StoreBackend): void {
       login_failures: 3,
       sessions: 0,
       logout_deliveries: 0,
+      ceremonies: 0,
     });
 
     t.is(await store.getAuthorizationRequest("req-old"), undefined);
@@ -1641,6 +1644,7 @@ export function storeContract(backend: StoreBackend): void {
       login_failures: 0,
       sessions: 0,
       logout_deliveries: 0,
+      ceremonies: 0,
     });
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
@@ -1652,6 +1656,7 @@ export function storeContract(backend: StoreBackend): void {
       login_failures: 2,
       sessions: 0,
       logout_deliveries: 0,
+      ceremonies: 0,
     });
     t.is(await store.getAuthorizationCode("code-recent"), undefined);
     t.deepEqual(await store.getAuthorizationCode("code-live"), codes.live);

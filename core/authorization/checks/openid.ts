@@ -1,6 +1,6 @@
 import { verifyIdTokenHint } from "../../tokens/id-token-hint.js";
 import { scopesForClaims } from "../../tokens/oidc.js";
-import { PASSWORD_ACR } from "../../sessions/session.js";
+import { ACR_VALUES, asksMultiFactor } from "../../factors/levels.js";
 import type { AuthorizeCheck, OpenIdParameters } from "../context.js";
 import { redirectError } from "../errors.js";
 
@@ -71,14 +71,21 @@ export const checkOpenIdParameters: AuthorizeCheck = async (ctx) => {
     hintedUser = requiredUser;
   }
   // §5.5.1.1: an essential acr whose values iam-core cannot satisfy is a failed authentication.
-  if (!acrSatisfiable(requested)) throw redirectError(target, "access_denied", `the essential acr requested cannot be satisfied; iam-core offers ${PASSWORD_ACR}`);
+  const essentialAcr = essentialAcrValues(requested);
+  if (essentialAcr.length > 0 && !essentialAcr.some((v) => ACR_VALUES.includes(v))) {
+    throw redirectError(target, "access_denied", `the essential acr requested cannot be satisfied; iam-core offers ${ACR_VALUES.join(", ")}`);
+  }
+  // A multi-factor sign-in asked for by `acr_values` (voluntary, honoured
+  // when it can be) or by an essential acr claim.
+  const acrValues = request.acrValues.split(" ").filter((v) => v !== "");
+  const mfaRequested = asksMultiFactor(acrValues) || asksMultiFactor(essentialAcr);
   // A user claim asked for by name is asked for through the scope that
   // releases it, so the consent page shows it (an OpenID request only).
   if (ctx.scopes!.includes("openid")) {
     for (const scope of scopesForClaims(requested)) if (!ctx.scopes!.includes(scope)) ctx.scopes!.push(scope);
   }
   const claims = request.claims === "" ? "" : JSON.stringify(requested);
-  ctx.openid = { prompt, maxAge, hintedUser, loginHint: request.loginHint.slice(0, 256), claims };
+  ctx.openid = { prompt, maxAge, hintedUser, loginHint: request.loginHint.slice(0, 256), claims, mfaRequested };
 };
 
 /** The `claims` parameter, validated and normalised: what is kept of it (as JSON) with a request, code and grant. */
@@ -95,12 +102,11 @@ export function requiredSubject(requested: RequestedClaims): string | undefined 
   return typeof value === "string" ? value : undefined;
 }
 
-/** Whether an essential `acr` with values in the `claims` parameter includes the one iam-core offers. */
-function acrSatisfiable(requested: RequestedClaims): boolean {
+/** The values of an essential `acr` claim in the `claims` parameter; [] when it asks for none. */
+function essentialAcrValues(requested: RequestedClaims): string[] {
   const acr = requested.id_token?.acr;
-  if (acr == null || acr.essential !== true) return true;
-  const wanted = [...(acr.values ?? []), ...(acr.value !== undefined ? [acr.value] : [])];
-  return wanted.length === 0 || wanted.includes(PASSWORD_ACR);
+  if (acr == null || acr.essential !== true) return [];
+  return [...(acr.values ?? []), ...(acr.value !== undefined ? [acr.value] : [])].filter((v): v is string => typeof v === "string");
 }
 
 type ClaimRequest = { essential?: boolean; value?: unknown; values?: unknown[] } | null;

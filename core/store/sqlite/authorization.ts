@@ -12,11 +12,14 @@ export function authorization(
   const q = {
     insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
       scopes, state, code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time,
-      offered_scopes, session_id, acr, amr, claims, force_consent, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      offered_scopes, session_id, acr, amr, claims, force_consent, mfa_requested, factor_user_id, factor_stage,
+      factor_amr, factor_session_id, created_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
     authenticateRequest: s(`UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ?,
       session_id = ?, acr = ?, amr = ? WHERE id_hash = ?`),
+    awaitSecondFactor: s(`UPDATE authorization_requests SET factor_user_id = ?, factor_stage = ?, factor_amr = ?,
+      factor_session_id = ? WHERE id_hash = ?`),
     failedLogin: s(
       "UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = ? RETURNING failed_logins",
     ),
@@ -54,6 +57,11 @@ export function authorization(
           json(r.amr),
           r.claims,
           r.forceConsent ? 1 : 0,
+          r.mfaRequested ? 1 : 0,
+          r.secondFactor?.userId ?? null,
+          r.secondFactor?.stage ?? "",
+          r.secondFactor === null ? null : json(r.secondFactor.amr),
+          r.secondFactor?.sessionId ?? "",
           r.createdAt,
           r.expiresAt,
         ),
@@ -69,6 +77,9 @@ export function authorization(
         json(login.amr),
         idHash,
       );
+    },
+    awaitSecondFactor: (idHash, f) => {
+      q.awaitSecondFactor.run(f.userId, f.stage, json(f.amr), f.sessionId, idHash);
     },
     recordFailedLogin: (idHash) => ((q.failedLogin.get(idHash) as Row | undefined)?.failed_logins as number) ?? 0,
     consumeAuthorizationRequest: (idHash) => q.deleteRequest.run(idHash).changes === 1,

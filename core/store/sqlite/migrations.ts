@@ -218,4 +218,69 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (organization_id, project_id)
   ) STRICT;
   `,
+  // 7: multi-factor sign-in. A user's second factors (TOTP authenticators
+  // and passkeys) and recovery codes; the challenges of WebAuthn ceremonies
+  // under way; each project's policy (administration's: it moves the epoch);
+  // and the second step of a pending sign-in.
+  `
+  CREATE TABLE factors (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('totp', 'passkey')),
+    name TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    transports TEXT NOT NULL,
+    device_type TEXT NOT NULL,
+    backed_up INTEGER NOT NULL,
+    confirmed INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    PRIMARY KEY (organization_id, project_id, id),
+    FOREIGN KEY (organization_id, project_id, user_id) REFERENCES users(organization_id, project_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX factors_user ON factors(organization_id, project_id, user_id);
+  -- A credential id names one passkey in a project (TOTP factors have none).
+  CREATE UNIQUE INDEX factors_credential ON factors(organization_id, project_id, credential_id) WHERE kind = 'passkey';
+  CREATE TABLE recovery_codes (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    used_at INTEGER,
+    PRIMARY KEY (organization_id, project_id, user_id, code_hash),
+    FOREIGN KEY (organization_id, project_id, user_id) REFERENCES users(organization_id, project_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE TABLE ceremonies (
+    challenge_hash TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    purpose TEXT NOT NULL CHECK (purpose IN ('register', 'authenticate')),
+    request_id_hash TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX ceremonies_expires ON ceremonies(expires_at);
+  CREATE TABLE mfa_policies (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    required TEXT NOT NULL CHECK (required IN ('optional', 'everyone', 'roles')),
+    roles TEXT NOT NULL,
+    passwordless INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE TRIGGER mfa_policies_changed_insert AFTER INSERT ON mfa_policies BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER mfa_policies_changed_update AFTER UPDATE ON mfa_policies BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER mfa_policies_changed_delete AFTER DELETE ON mfa_policies BEGIN UPDATE change_epoch SET n = n + 1; END;
+  ALTER TABLE authorization_requests ADD COLUMN mfa_requested INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE authorization_requests ADD COLUMN factor_user_id TEXT;
+  ALTER TABLE authorization_requests ADD COLUMN factor_stage TEXT NOT NULL DEFAULT '';
+  ALTER TABLE authorization_requests ADD COLUMN factor_amr TEXT;
+  ALTER TABLE authorization_requests ADD COLUMN factor_session_id TEXT NOT NULL DEFAULT '';
+  `,
 ];

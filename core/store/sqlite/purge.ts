@@ -16,6 +16,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
     purgeExpiredSessions: s("DELETE FROM sessions WHERE expires_at < ?"),
     purgeEndedSessions: s("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?"),
     purgeDeliveries: s("DELETE FROM logout_deliveries WHERE at < ?"),
+    purgeCeremonies: s("DELETE FROM ceremonies WHERE expires_at < ?"),
   };
 
   return {
@@ -34,6 +35,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
         // still known as ended, and its logout as it went.
         sessions: q.purgeExpiredSessions.run(now).changes + q.purgeEndedSessions.run(now - SESSION_KEPT_ENDED).changes,
         logout_deliveries: q.purgeDeliveries.run(now - DELIVERIES_KEPT).changes,
+        ceremonies: q.purgeCeremonies.run(now).changes,
       }))(),
   };
 }

@@ -16,6 +16,7 @@ import { authorization } from "./authorization.js";
 import { changeEpoch } from "./changes.js";
 import { clients } from "./clients.js";
 import { consents } from "./consents.js";
+import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
 import { migrations } from "./migrations.js";
@@ -81,6 +82,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...consents(db, map),
       ...sessions(db, map),
       ...throttle(db),
+      ...factors(db, map, sealer),
       ...audit(db),
       ...purge(db),
     },

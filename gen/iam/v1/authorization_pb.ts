@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/authorization.proto.
  */
 export const file_iam_v1_authorization: GenFile = /*@__PURE__*/
-  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIqQEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAkilAIKEUF1dGhvcml6ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSGAoQc2NvcGVzX3JlcXVlc3RlZBgDIAMoCRISCgpleHBpcmVzX2luGAQgASgDEhQKDG9yZ2FuaXphdGlvbhgFIAEoCRIPCgdwcm9qZWN0GAYgASgJEhQKDHByb2plY3RfbmFtZRgHIAEoCRISCgpsb2dpbl9oaW50GAggASgJEhMKC3JlZGlyZWN0X3RvGAkgASgJEhEKCXNpZ25lZF9pbhgKIAEoCBIdCgZzY29wZXMYCyADKAsyDS5pYW0udjEuU2NvcGUiLwoNU2Vzc2lvbkNvb2tpZRINCgV2YWx1ZRgBIAEoCRIPCgdtYXhfYWdlGAIgASgDIikKDUNsaWVudFN1bW1hcnkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSIqCgVTY29wZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIvkBCgxMb2dpblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIQCghwYXNzd29yZBgFIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBiABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgHIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAggAygJEhIKCnVzZXJfYWdlbnQYCSABKAkSDwoHc2Vzc2lvbhgKIAEoCUISChBfYnJvd3Nlcl9iaW5kaW5nImAKDExvZ2luRmFpbHVyZRIlCgZjbGllbnQYASABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAiABKAkSEwoLcmV0cnlfYWZ0ZXIYAyABKAMivAEKDUxvZ2luUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIdCgZzY29wZXMYAiADKAsyDS5pYW0udjEuU2NvcGUSJQoGY2xpZW50GAMgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSEwoLcmVkaXJlY3RfdG8YBCABKAkSFAoMcHJvamVjdF9uYW1lGAUgASgJEiYKB3Nlc3Npb24YBiABKAsyFS5pYW0udjEuU2Vzc2lvbkNvb2tpZSK4AQoOQ29uc2VudFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIOCgZzY29wZXMYBCADKAkSDAoEZGVueRgFIAEoCBIcCg9icm93c2VyX2JpbmRpbmcYBiABKAlIAIgBARIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAcgAygJQhIKEF9icm93c2VyX2JpbmRpbmciJgoPQ29uc2VudFJlc3BvbnNlEhMKC3JlZGlyZWN0X3RvGAEgASgJIpsCChFFbmRTZXNzaW9uUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIVCg1pZF90b2tlbl9oaW50GAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRITCgtsb2dvdXRfaGludBgFIAEoCRIgChhwb3N0X2xvZ291dF9yZWRpcmVjdF91cmkYBiABKAkSDQoFc3RhdGUYByABKAkSEgoKdWlfbG9jYWxlcxgIIAEoCRIPCgdzZXNzaW9uGAkgASgJEhQKDGNvbmZpcm1hdGlvbhgKIAEoCRIXCg9icm93c2VyX2JpbmRpbmcYCyABKAkSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCSKOAQoSRW5kU2Vzc2lvblJlc3BvbnNlEg8KB2NvbmZpcm0YASABKAgSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSFAoMcHJvamVjdF9uYW1lGAMgASgJEhUKDWNsZWFyX3Nlc3Npb24YBCABKAgSEwoLcmVkaXJlY3RfdG8YBSABKAkyjwIKFEF1dGhvcml6YXRpb25TZXJ2aWNlEkAKCUF1dGhvcml6ZRIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0GhkuaWFtLnYxLkF1dGhvcml6ZVJlc3BvbnNlEjQKBUxvZ2luEhQuaWFtLnYxLkxvZ2luUmVxdWVzdBoVLmlhbS52MS5Mb2dpblJlc3BvbnNlEjoKB0NvbnNlbnQSFi5pYW0udjEuQ29uc2VudFJlcXVlc3QaFy5pYW0udjEuQ29uc2VudFJlc3BvbnNlEkMKCkVuZFNlc3Npb24SGS5pYW0udjEuRW5kU2Vzc2lvblJlcXVlc3QaGi5pYW0udjEuRW5kU2Vzc2lvblJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIqQEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAki2wIKEUF1dGhvcml6ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSJQoGY2xpZW50GAIgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSGAoQc2NvcGVzX3JlcXVlc3RlZBgDIAMoCRISCgpleHBpcmVzX2luGAQgASgDEhQKDG9yZ2FuaXphdGlvbhgFIAEoCRIPCgdwcm9qZWN0GAYgASgJEhQKDHByb2plY3RfbmFtZRgHIAEoCRISCgpsb2dpbl9oaW50GAggASgJEhMKC3JlZGlyZWN0X3RvGAkgASgJEhEKCXNpZ25lZF9pbhgKIAEoCBIdCgZzY29wZXMYCyADKAsyDS5pYW0udjEuU2NvcGUSLwoNc2Vjb25kX2ZhY3RvchgMIAEoCzIYLmlhbS52MS5TZWNvbmRGYWN0b3JTdGVwEhQKDHBhc3N3b3JkbGVzcxgNIAEoCCIvCg1TZXNzaW9uQ29va2llEg0KBXZhbHVlGAEgASgJEg8KB21heF9hZ2UYAiABKAMiKQoNQ2xpZW50U3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJIioKBVNjb3BlEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAki+QEKDExvZ2luUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEhAKCHBhc3N3b3JkGAUgASgJEhwKD2Jyb3dzZXJfYmluZGluZxgGIAEoCUgAiAEBEhYKDmNsaWVudF9hZGRyZXNzGAcgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYCCADKAkSEgoKdXNlcl9hZ2VudBgJIAEoCRIPCgdzZXNzaW9uGAogASgJQhIKEF9icm93c2VyX2JpbmRpbmciYAoMTG9naW5GYWlsdXJlEiUKBmNsaWVudBgBIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtyZXRyeV9hZnRlchgDIAEoAyLtAQoNTG9naW5SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEh0KBnNjb3BlcxgCIAMoCzINLmlhbS52MS5TY29wZRIlCgZjbGllbnQYAyABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRITCgtyZWRpcmVjdF90bxgEIAEoCRIUCgxwcm9qZWN0X25hbWUYBSABKAkSJgoHc2Vzc2lvbhgGIAEoCzIVLmlhbS52MS5TZXNzaW9uQ29va2llEi8KDXNlY29uZF9mYWN0b3IYByABKAsyGC5pYW0udjEuU2Vjb25kRmFjdG9yU3RlcCJEChBTZWNvbmRGYWN0b3JTdGVwEg0KBXN0YWdlGAEgASgJEg8KB21ldGhvZHMYAiADKAkSEAoIdXNlcm5hbWUYAyABKAkiuQEKDVBlbmRpbmdTaWduSW4SFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBCABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg8KB3Nlc3Npb24YByABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyJOChNTdGFydFBhc3NrZXlSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIPCgdwdXJwb3NlGAIgASgJIiwKFFN0YXJ0UGFzc2tleVJlc3BvbnNlEhQKDG9wdGlvbnNfanNvbhgBIAEoCSJDChlTdGFydFRvdHBFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbiJMChpTdGFydFRvdHBFbnJvbG1lbnRSZXNwb25zZRIRCglmYWN0b3JfaWQYASABKAkSDgoGc2VjcmV0GAIgASgJEgsKA3VyaRgDIAEoCSKBAQoTVmVyaWZ5RmFjdG9yUmVxdWVzdBImCgdzaWduX2luGAEgASgLMhUuaWFtLnYxLlBlbmRpbmdTaWduSW4SEQoJdG90cF9jb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSGAoQcGFzc2tleV9yZXNwb25zZRgEIAEoCSI8ChRWZXJpZnlGYWN0b3JSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlIo4BChZGaW5pc2hFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIRCglmYWN0b3JfaWQYAiABKAkSEQoJdG90cF9jb2RlGAMgASgJEhgKEHBhc3NrZXlfcmVzcG9uc2UYBCABKAkSDAoEbmFtZRgFIAEoCSJXChdGaW5pc2hFbnJvbG1lbnRSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIrgBCg5Db25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIMCgRkZW55GAUgASgIEhwKD2Jyb3dzZXJfYmluZGluZxgGIAEoCUgAiAEBEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYByADKAlCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkimwIKEUVuZFNlc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDWlkX3Rva2VuX2hpbnQYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhMKC2xvZ291dF9oaW50GAUgASgJEiAKGHBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaRgGIAEoCRINCgVzdGF0ZRgHIAEoCRISCgp1aV9sb2NhbGVzGAggASgJEg8KB3Nlc3Npb24YCSABKAkSFAoMY29uZmlybWF0aW9uGAogASgJEhcKD2Jyb3dzZXJfYmluZGluZxgLIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAwgAygJIo4BChJFbmRTZXNzaW9uUmVzcG9uc2USDwoHY29uZmlybRgBIAEoCBIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAyABKAkSFQoNY2xlYXJfc2Vzc2lvbhgEIAEoCBITCgtyZWRpcmVjdF90bxgFIAEoCTLWBAoUQXV0aG9yaXphdGlvblNlcnZpY2USQAoJQXV0aG9yaXplEhguaWFtLnYxLkF1dGhvcml6ZVJlcXVlc3QaGS5pYW0udjEuQXV0aG9yaXplUmVzcG9uc2USNAoFTG9naW4SFC5pYW0udjEuTG9naW5SZXF1ZXN0GhUuaWFtLnYxLkxvZ2luUmVzcG9uc2USSQoMU3RhcnRQYXNza2V5EhsuaWFtLnYxLlN0YXJ0UGFzc2tleVJlcXVlc3QaHC5pYW0udjEuU3RhcnRQYXNza2V5UmVzcG9uc2USWwoSU3RhcnRUb3RwRW5yb2xtZW50EiEuaWFtLnYxLlN0YXJ0VG90cEVucm9sbWVudFJlcXVlc3QaIi5pYW0udjEuU3RhcnRUb3RwRW5yb2xtZW50UmVzcG9uc2USSQoMVmVyaWZ5RmFjdG9yEhsuaWFtLnYxLlZlcmlmeUZhY3RvclJlcXVlc3QaHC5pYW0udjEuVmVyaWZ5RmFjdG9yUmVzcG9uc2USUgoPRmluaXNoRW5yb2xtZW50Eh4uaWFtLnYxLkZpbmlzaEVucm9sbWVudFJlcXVlc3QaHy5pYW0udjEuRmluaXNoRW5yb2xtZW50UmVzcG9uc2USOgoHQ29uc2VudBIWLmlhbS52MS5Db25zZW50UmVxdWVzdBoXLmlhbS52MS5Db25zZW50UmVzcG9uc2USQwoKRW5kU2Vzc2lvbhIZLmlhbS52MS5FbmRTZXNzaW9uUmVxdWVzdBoaLmlhbS52MS5FbmRTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * AuthorizeRequest holds the parameters of an authorization request.
@@ -297,6 +297,23 @@ export type AuthorizeResponse = Message<"iam.v1.AuthorizeResponse"> & {
    * @generated from field: repeated iam.v1.Scope scopes = 11;
    */
   scopes: Scope[];
+
+  /**
+   * Set when the browser's session identified the user but the request
+   * needs a second factor the session did not prove (step-up): show its
+   * page instead of the login page.
+   *
+   * @generated from field: iam.v1.SecondFactorStep second_factor = 12;
+   */
+  secondFactor?: SecondFactorStep | undefined;
+
+  /**
+   * True when the project lets a passkey alone sign in: the login page
+   * offers it.
+   *
+   * @generated from field: bool passwordless = 13;
+   */
+  passwordless: boolean;
 };
 
 /**
@@ -565,6 +582,14 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
    * @generated from field: iam.v1.SessionCookie session = 6;
    */
   session?: SessionCookie | undefined;
+
+  /**
+   * Set when the sign-in needs a second factor: nothing else is set then but
+   * request_id, client and project_name; no session is opened yet.
+   *
+   * @generated from field: iam.v1.SecondFactorStep second_factor = 7;
+   */
+  secondFactor?: SecondFactorStep | undefined;
 };
 
 /**
@@ -573,6 +598,314 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_iam_v1_authorization, 7);
+
+/**
+ * SecondFactorStep is what a sign-in asks for after its first factor.
+ *
+ * @generated from message iam.v1.SecondFactorStep
+ */
+export type SecondFactorStep = Message<"iam.v1.SecondFactorStep"> & {
+  /**
+   * `verify`: one of the user's factors; `enrol`: the user has none and the
+   * project's policy or the client requires one: enrol one now.
+   *
+   * @generated from field: string stage = 1;
+   */
+  stage: string;
+
+  /**
+   * With `verify`: the methods the user can use, of `totp`, `passkey`,
+   * `recovery_code`. With `enrol`: those that can be enrolled.
+   *
+   * @generated from field: repeated string methods = 2;
+   */
+  methods: string[];
+
+  /**
+   * The username, for the page.
+   *
+   * @generated from field: string username = 3;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message iam.v1.SecondFactorStep.
+ * Use `create(SecondFactorStepSchema)` to create a new message.
+ */
+export const SecondFactorStepSchema: GenMessage<SecondFactorStep> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 8);
+
+/**
+ * A pending request's identity, as in LoginRequest: which request, from
+ * which browser, at which address.
+ *
+ * @generated from message iam.v1.PendingSignIn
+ */
+export type PendingSignIn = Message<"iam.v1.PendingSignIn"> & {
+  /**
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * The browser binding cookie of a form post; absent for API callers.
+   *
+   * @generated from field: optional string browser_binding = 4;
+   */
+  browserBinding?: string | undefined;
+
+  /**
+   * @generated from field: string client_address = 5;
+   */
+  clientAddress: string;
+
+  /**
+   * @generated from field: string user_agent = 6;
+   */
+  userAgent: string;
+
+  /**
+   * The browser's current sign-in session cookie, if any.
+   *
+   * @generated from field: string session = 7;
+   */
+  session: string;
+};
+
+/**
+ * Describes the message iam.v1.PendingSignIn.
+ * Use `create(PendingSignInSchema)` to create a new message.
+ */
+export const PendingSignInSchema: GenMessage<PendingSignIn> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 9);
+
+/**
+ * @generated from message iam.v1.StartPasskeyRequest
+ */
+export type StartPasskeyRequest = Message<"iam.v1.StartPasskeyRequest"> & {
+  /**
+   * @generated from field: iam.v1.PendingSignIn sign_in = 1;
+   */
+  signIn?: PendingSignIn | undefined;
+
+  /**
+   * `authenticate` or `register`.
+   *
+   * @generated from field: string purpose = 2;
+   */
+  purpose: string;
+};
+
+/**
+ * Describes the message iam.v1.StartPasskeyRequest.
+ * Use `create(StartPasskeyRequestSchema)` to create a new message.
+ */
+export const StartPasskeyRequestSchema: GenMessage<StartPasskeyRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 10);
+
+/**
+ * @generated from message iam.v1.StartPasskeyResponse
+ */
+export type StartPasskeyResponse = Message<"iam.v1.StartPasskeyResponse"> & {
+  /**
+   * PublicKeyCredentialRequestOptionsJSON or
+   * PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3 §5.1.12).
+   *
+   * @generated from field: string options_json = 1;
+   */
+  optionsJson: string;
+};
+
+/**
+ * Describes the message iam.v1.StartPasskeyResponse.
+ * Use `create(StartPasskeyResponseSchema)` to create a new message.
+ */
+export const StartPasskeyResponseSchema: GenMessage<StartPasskeyResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 11);
+
+/**
+ * @generated from message iam.v1.StartTotpEnrolmentRequest
+ */
+export type StartTotpEnrolmentRequest = Message<"iam.v1.StartTotpEnrolmentRequest"> & {
+  /**
+   * @generated from field: iam.v1.PendingSignIn sign_in = 1;
+   */
+  signIn?: PendingSignIn | undefined;
+};
+
+/**
+ * Describes the message iam.v1.StartTotpEnrolmentRequest.
+ * Use `create(StartTotpEnrolmentRequestSchema)` to create a new message.
+ */
+export const StartTotpEnrolmentRequestSchema: GenMessage<StartTotpEnrolmentRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 12);
+
+/**
+ * @generated from message iam.v1.StartTotpEnrolmentResponse
+ */
+export type StartTotpEnrolmentResponse = Message<"iam.v1.StartTotpEnrolmentResponse"> & {
+  /**
+   * The factor being enrolled: FinishEnrolment names it.
+   *
+   * @generated from field: string factor_id = 1;
+   */
+  factorId: string;
+
+  /**
+   * The secret, base32, for typing into an authenticator app.
+   *
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+
+  /**
+   * The `otpauth://totp/…` URI a QR code carries.
+   *
+   * @generated from field: string uri = 3;
+   */
+  uri: string;
+};
+
+/**
+ * Describes the message iam.v1.StartTotpEnrolmentResponse.
+ * Use `create(StartTotpEnrolmentResponseSchema)` to create a new message.
+ */
+export const StartTotpEnrolmentResponseSchema: GenMessage<StartTotpEnrolmentResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 13);
+
+/**
+ * @generated from message iam.v1.VerifyFactorRequest
+ */
+export type VerifyFactorRequest = Message<"iam.v1.VerifyFactorRequest"> & {
+  /**
+   * @generated from field: iam.v1.PendingSignIn sign_in = 1;
+   */
+  signIn?: PendingSignIn | undefined;
+
+  /**
+   * Exactly one of: a six-digit TOTP code, a recovery code, or a passkey's
+   * AuthenticationResponseJSON.
+   *
+   * @generated from field: string totp_code = 2;
+   */
+  totpCode: string;
+
+  /**
+   * @generated from field: string recovery_code = 3;
+   */
+  recoveryCode: string;
+
+  /**
+   * @generated from field: string passkey_response = 4;
+   */
+  passkeyResponse: string;
+};
+
+/**
+ * Describes the message iam.v1.VerifyFactorRequest.
+ * Use `create(VerifyFactorRequestSchema)` to create a new message.
+ */
+export const VerifyFactorRequestSchema: GenMessage<VerifyFactorRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 14);
+
+/**
+ * @generated from message iam.v1.VerifyFactorResponse
+ */
+export type VerifyFactorResponse = Message<"iam.v1.VerifyFactorResponse"> & {
+  /**
+   * What comes next, as Login's answer.
+   *
+   * @generated from field: iam.v1.LoginResponse login = 1;
+   */
+  login?: LoginResponse | undefined;
+};
+
+/**
+ * Describes the message iam.v1.VerifyFactorResponse.
+ * Use `create(VerifyFactorResponseSchema)` to create a new message.
+ */
+export const VerifyFactorResponseSchema: GenMessage<VerifyFactorResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 15);
+
+/**
+ * @generated from message iam.v1.FinishEnrolmentRequest
+ */
+export type FinishEnrolmentRequest = Message<"iam.v1.FinishEnrolmentRequest"> & {
+  /**
+   * @generated from field: iam.v1.PendingSignIn sign_in = 1;
+   */
+  signIn?: PendingSignIn | undefined;
+
+  /**
+   * TOTP: the factor StartTotpEnrolment answered and its first code.
+   *
+   * @generated from field: string factor_id = 2;
+   */
+  factorId: string;
+
+  /**
+   * @generated from field: string totp_code = 3;
+   */
+  totpCode: string;
+
+  /**
+   * Passkey: the RegistrationResponseJSON of the authenticator.
+   *
+   * @generated from field: string passkey_response = 4;
+   */
+  passkeyResponse: string;
+
+  /**
+   * A name for the factor, as the user sees it in lists; optional.
+   *
+   * @generated from field: string name = 5;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message iam.v1.FinishEnrolmentRequest.
+ * Use `create(FinishEnrolmentRequestSchema)` to create a new message.
+ */
+export const FinishEnrolmentRequestSchema: GenMessage<FinishEnrolmentRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 16);
+
+/**
+ * @generated from message iam.v1.FinishEnrolmentResponse
+ */
+export type FinishEnrolmentResponse = Message<"iam.v1.FinishEnrolmentResponse"> & {
+  /**
+   * What comes next, as Login's answer.
+   *
+   * @generated from field: iam.v1.LoginResponse login = 1;
+   */
+  login?: LoginResponse | undefined;
+
+  /**
+   * The user's first factor: ten single-use recovery codes, shown once.
+   *
+   * @generated from field: repeated string recovery_codes = 2;
+   */
+  recoveryCodes: string[];
+};
+
+/**
+ * Describes the message iam.v1.FinishEnrolmentResponse.
+ * Use `create(FinishEnrolmentResponseSchema)` to create a new message.
+ */
+export const FinishEnrolmentResponseSchema: GenMessage<FinishEnrolmentResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 17);
 
 /**
  * ConsentRequest records the user's decision on a pending request.
@@ -636,7 +969,7 @@ export type ConsentRequest = Message<"iam.v1.ConsentRequest"> & {
  * Use `create(ConsentRequestSchema)` to create a new message.
  */
 export const ConsentRequestSchema: GenMessage<ConsentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 8);
+  messageDesc(file_iam_v1_authorization, 18);
 
 /**
  * ConsentResponse says where to send the user agent next.
@@ -658,7 +991,7 @@ export type ConsentResponse = Message<"iam.v1.ConsentResponse"> & {
  * Use `create(ConsentResponseSchema)` to create a new message.
  */
 export const ConsentResponseSchema: GenMessage<ConsentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 9);
+  messageDesc(file_iam_v1_authorization, 19);
 
 /**
  * EndSessionRequest holds the parameters of an RP-Initiated Logout request.
@@ -758,7 +1091,7 @@ export type EndSessionRequest = Message<"iam.v1.EndSessionRequest"> & {
  * Use `create(EndSessionRequestSchema)` to create a new message.
  */
 export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 10);
+  messageDesc(file_iam_v1_authorization, 20);
 
 /**
  * EndSessionResponse says what the browser is shown next.
@@ -810,7 +1143,7 @@ export type EndSessionResponse = Message<"iam.v1.EndSessionResponse"> & {
  * Use `create(EndSessionResponseSchema)` to create a new message.
  */
 export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 11);
+  messageDesc(file_iam_v1_authorization, 21);
 
 /**
  * AuthorizationService runs the front half of the OAuth 2.0 authorization code
@@ -856,6 +1189,58 @@ export const AuthorizationService: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * StartPasskey begins a WebAuthn ceremony for a pending request: the
+   * options a browser passes to navigator.credentials (as JSON), with a
+   * single-use challenge. `authenticate` for the second factor of the
+   * request's user, or, without one and where the project allows it, for a
+   * sign-in with a passkey alone; `register` to enrol a passkey.
+   *
+   * @generated from rpc iam.v1.AuthorizationService.StartPasskey
+   */
+  startPasskey: {
+    methodKind: "unary";
+    input: typeof StartPasskeyRequestSchema;
+    output: typeof StartPasskeyResponseSchema;
+  },
+  /**
+   * StartTotpEnrolment gives the user of a pending request, identified by a
+   * first factor and due to enrol, a new TOTP secret (RFC 6238) to add to an
+   * authenticator app. It signs no one in until FinishEnrolment confirms it
+   * with a first code.
+   *
+   * @generated from rpc iam.v1.AuthorizationService.StartTotpEnrolment
+   */
+  startTotpEnrolment: {
+    methodKind: "unary";
+    input: typeof StartTotpEnrolmentRequestSchema;
+    output: typeof StartTotpEnrolmentResponseSchema;
+  },
+  /**
+   * VerifyFactor completes a sign-in with its second factor (a TOTP code, a
+   * recovery code or a passkey assertion), or with a passkey alone. The
+   * answer is as Login's. A wrong or replayed code counts as a failed
+   * sign-in (the same lockout as passwords).
+   *
+   * @generated from rpc iam.v1.AuthorizationService.VerifyFactor
+   */
+  verifyFactor: {
+    methodKind: "unary";
+    input: typeof VerifyFactorRequestSchema;
+    output: typeof VerifyFactorResponseSchema;
+  },
+  /**
+   * FinishEnrolment confirms a factor being enrolled (the first TOTP code,
+   * or the passkey's attestation) and completes the sign-in; a user's first
+   * factor also gets ten recovery codes, answered once.
+   *
+   * @generated from rpc iam.v1.AuthorizationService.FinishEnrolment
+   */
+  finishEnrolment: {
+    methodKind: "unary";
+    input: typeof FinishEnrolmentRequestSchema;
+    output: typeof FinishEnrolmentResponseSchema;
   },
   /**
    * Consent records the scopes the user approved (or their refusal) and

@@ -1,0 +1,259 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  FinishEnrolmentRequest,
+  FinishEnrolmentResponseSchema,
+  StartPasskeyRequest,
+  StartPasskeyResponseSchema,
+  StartTotpEnrolmentRequest,
+  StartTotpEnrolmentResponseSchema,
+  VerifyFactorRequest,
+  VerifyFactorResponseSchema,
+} from "../../gen/iam/v1/authorization_pb.js";
+import { fieldSet } from "../audit/changes.js";
+import { audited, party } from "../audit/record.js";
+import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
+import { redirectError } from "../authorization/errors.js";
+import { completeSignIn } from "../authorization/complete-sign-in.js";
+import { recordSuccess } from "../authorization/throttle.js";
+import { issuerOf, type Deps } from "../deps.js";
+import { OAuthError } from "../errors.js";
+import { factorAmr, passkeyOnly, withSecondFactor } from "../factors/levels.js";
+import { authenticationOptions, passkeyError, PasskeyRefused, registrationOptions, verifyAuthentication, verifyRegistration } from "../factors/passkeys.js";
+import { usableFactors } from "../factors/policy.js";
+import { newRecoveryCodes, normalizeRecoveryCode, recoveryCodeHash } from "../factors/recovery.js";
+import { factorUsed, identified, loadStep, lockable, refuseFactor, type Step } from "../factors/step.js";
+import { newTotpSecret, totpStep, totpUri } from "../factors/totp.js";
+import { epochSeconds } from "../lib/clock.js";
+import { randomToken } from "../lib/crypto.js";
+import type { FactorRecord } from "../store/types.js";
+import { MAX_FAILED_LOGINS_PER_REQUEST } from "./login.js";
+
+const MAX_NAME_LENGTH = 64;
+
+/**
+ * StartPasskey: the WebAuthn options of a ceremony for a pending request.
+ * `authenticate` at a second step gets the user's passkeys; at the login
+ * page (no first factor yet) any discoverable passkey, where the project
+ * allows a passkey alone. `register` only at an enrolment step.
+ */
+export async function startPasskey(deps: Deps, request: StartPasskeyRequest): Promise<MessageInitShape<typeof StartPasskeyResponseSchema>> {
+  const step = await loadStep(deps, request.signIn);
+  if (request.purpose === "register") {
+    const at = await identified(deps, step, "enrol");
+    const factors = await deps.store.listFactors(at.user, at.user.id);
+    return { optionsJson: await registrationOptions(deps, step.pending, at.user, step.context.projectName, factors) };
+  }
+  if (request.purpose !== "authenticate") throw new OAuthError("invalid_request", 'purpose must be "authenticate" or "register"');
+  if (step.pending.secondFactor === null) {
+    await passwordlessAllowed(deps, step);
+    return { optionsJson: await authenticationOptions(deps, step.pending, undefined, []) };
+  }
+  const at = await identified(deps, step, "verify");
+  const factors = await usableFactors(deps, at.user);
+  if (!factors.some((f) => f.kind === "passkey")) throw new OAuthError("invalid_request", "the user has no passkey");
+  return { optionsJson: await authenticationOptions(deps, step.pending, at.user, factors) };
+}
+
+async function passwordlessAllowed(deps: Deps, step: Step): Promise<void> {
+  if (step.pending.userId !== null) throw new OAuthError("invalid_request", "this sign-in is complete");
+  if (!(await deps.store.getMfaPolicy(step.pending)).passwordless) {
+    throw new OAuthError("invalid_request", "this project does not allow signing in with a passkey alone");
+  }
+}
+
+/** StartTotpEnrolment: a new secret for the user due to enrol; unconfirmed until its first code. */
+export async function startTotpEnrolment(deps: Deps, request: StartTotpEnrolmentRequest): Promise<MessageInitShape<typeof StartTotpEnrolmentResponseSchema>> {
+  const at = await identified(deps, await loadStep(deps, request.signIn), "enrol");
+  // One enrolment under way at a time: an earlier, unconfirmed secret goes.
+  for (const old of await deps.store.listFactors(at.user, at.user.id)) {
+    if (!old.confirmed) await deps.store.deleteFactor(at.user, at.user.id, old.id);
+  }
+  const secret = newTotpSecret();
+  const factor: FactorRecord = {
+    organization: at.user.organization,
+    project: at.user.project,
+    id: randomToken(12),
+    userId: at.user.id,
+    kind: "totp",
+    name: "Authenticator app",
+    secret,
+    credentialId: "",
+    counter: 0,
+    transports: [],
+    deviceType: "",
+    backedUp: false,
+    confirmed: false,
+    createdAt: epochSeconds(deps.clock),
+    lastUsedAt: null,
+  };
+  await deps.store.createFactor(factor);
+  return { factorId: factor.id, secret, uri: totpUri(secret, at.context.projectName, at.user.id) };
+}
+
+/** VerifyFactor: the second factor of a sign-in, or a passkey alone. */
+export async function verifyFactor(deps: Deps, request: VerifyFactorRequest): Promise<MessageInitShape<typeof VerifyFactorResponseSchema>> {
+  const given = [request.totpCode, request.recoveryCode, request.passkeyResponse].filter((v) => v !== "").length;
+  if (given !== 1) throw new OAuthError("invalid_request", "give exactly one of totp_code, recovery_code and passkey_response");
+  const step = await loadStep(deps, request.signIn);
+  if (step.pending.secondFactor === null && request.passkeyResponse !== "") return { login: await passkeyAlone(deps, step, request.passkeyResponse) };
+  const at = await identified(deps, step, "verify");
+  const now = epochSeconds(deps.clock);
+  let method: string;
+  let factorId = "";
+  if (request.totpCode !== "") {
+    const code = request.totpCode.replace(/\s/g, "");
+    const totps = (await usableFactors(deps, at.user)).filter((f) => f.kind === "totp");
+    const matched = totps.map((f) => ({ f, s: totpStep(f.secret, code, deps.clock.now()) })).find((m) => m.s !== undefined);
+    if (matched === undefined) return refuseFactor(deps, at, "wrong code", "totp");
+    // The step is kept: the same code, or an older one, is refused from now on, by every process.
+    if (!(await deps.store.useFactor(at.user, matched.f.id, matched.s!, now))) return refuseFactor(deps, at, "code already used", "totp");
+    method = factorAmr(matched.f);
+    factorId = matched.f.id;
+  } else if (request.recoveryCode !== "") {
+    const code = normalizeRecoveryCode(request.recoveryCode);
+    // The code is spent and its use recorded together, with the codes left.
+    const used =
+      code !== "" &&
+      (await audited(
+        deps,
+        async (store) => (await store.useRecoveryCode(at.user, at.user.id, recoveryCodeHash(at.user.id, code), now)) && (await store.countRecoveryCodes(at.user, at.user.id)),
+        (spent) => (spent === false ? undefined : { ...eventOf(at), action: "RECOVERY_CODE_USED", changes: [fieldSet("recovery_codes_left", undefined, spent.left)] }),
+      ));
+    if (used === false) return refuseFactor(deps, at, "wrong or used recovery code", "recovery_code", "the recovery code is not valid");
+    method = factorAmr("recovery_code");
+  } else {
+    const verified = await verifyPasskey(deps, at, request.passkeyResponse);
+    method = factorAmr(verified.factor);
+    factorId = verified.factor.id;
+  }
+  await factorUsed(deps, at, at.user, { factor: factorId, method: request.recoveryCode !== "" ? "recovery_code" : method });
+  await recordSuccess(deps, at.keys);
+  return { login: await completeSignIn(deps, at.pending, at.user, withSecondFactor(at.stage.amr, method), at.origin, at.context) };
+}
+
+const eventOf = (at: Required<Step>) => ({
+  chain: { organization: at.pending.organization, project: at.pending.project },
+  actor: party("user", at.user.id),
+  target: party("user", at.user.id),
+  clientAddress: at.origin.clientAddress,
+  userAgent: at.origin.userAgent,
+});
+
+/** A passkey answer verified and its use recorded; a refusal counts as a failed sign-in. */
+async function verifyPasskey(deps: Deps, at: Required<Step>, raw: string) {
+  try {
+    const verified = await verifyAuthentication(deps, at.pending, at.user, raw);
+    await usePasskey(deps, verified);
+    return verified;
+  } catch (err) {
+    if (!(err instanceof PasskeyRefused)) throw err;
+    return refuseFactor(deps, at, err.reason, "passkey", "the passkey could not be verified");
+  }
+}
+
+/** Records a passkey's use: refused when its counter went backwards or stood still (a cloned authenticator), by any process. */
+async function usePasskey(deps: Deps, verified: { factor: FactorRecord; counter: number; backedUp: boolean }): Promise<void> {
+  if (!(await deps.store.useFactor(verified.factor, verified.factor.id, verified.counter, epochSeconds(deps.clock), { backedUp: verified.backedUp }))) {
+    throw new PasskeyRefused("signature counter did not increase: a cloned authenticator?");
+  }
+}
+
+/**
+ * A sign-in with a passkey alone, where the project allows it: the
+ * credential names the user, whom the authenticator verified (a PIN or
+ * biometric), itself two factors. A refusal counts against the request and
+ * the address; there is no username to count it against.
+ */
+async function passkeyAlone(deps: Deps, step: Step, raw: string) {
+  await passwordlessAllowed(deps, step);
+  let verified;
+  try {
+    verified = await verifyAuthentication(deps, step.pending, undefined, raw);
+  } catch (err) {
+    if (!(err instanceof PasskeyRefused)) throw err;
+    const failures = await deps.store.recordFailedLogin(step.pending.idHash);
+    if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(step.pending.idHash);
+    throw passkeyError(`${err.reason} (failure ${failures} of this request)`);
+  }
+  const user = await deps.store.getUser(step.pending, verified.factor.userId);
+  if (user === undefined || !user.enabled) throw passkeyError("the passkey's user is disabled or gone");
+  const keys = await lockable(deps, step, user);
+  const at = { ...step, user, keys, stage: { userId: user.id, stage: "verify" as const, amr: [], sessionId: "" } };
+  try {
+    await usePasskey(deps, verified);
+  } catch (err) {
+    if (!(err instanceof PasskeyRefused)) throw err;
+    return refuseFactor(deps, at, err.reason, "passkey", "the passkey could not be verified");
+  }
+  await requiredUser(deps, step, user.id);
+  const method = factorAmr(verified.factor);
+  await factorUsed(deps, step, user, { factor: verified.factor.id, method });
+  await recordSuccess(deps, keys);
+  return completeSignIn(deps, step.pending, user, passkeyOnly(method), step.origin, step.context);
+}
+
+/** OpenID Connect Core §5.5.1: a request for one user's sign-in only is not completed by another's passkey. */
+async function requiredUser(deps: Deps, step: Step, userId: string): Promise<void> {
+  const required = requiredSubject(requestedClaims(step.pending.claims));
+  if (required !== undefined && required !== userId) {
+    await deps.store.consumeAuthorizationRequest(step.pending.idHash);
+    throw redirectError(
+      { redirectUri: step.pending.redirectUri, state: step.pending.state, issuer: issuerOf(deps.config.baseUrl, step.pending) },
+      "access_denied",
+      "the client asked for another user's sign-in",
+    );
+  }
+}
+
+const enrolled = (at: Required<Step>, f: FactorRecord) => ({
+  ...eventOf(at),
+  action: "FACTOR_ENROLLED" as const,
+  changes: [fieldSet("factor", undefined, { id: f.id, kind: f.kind, name: f.name })],
+});
+
+/**
+ * FinishEnrolment: the factor confirmed (a TOTP secret's first code, a
+ * passkey's attestation), the user's first factor given ten recovery codes,
+ * and the sign-in completed as a multi-factor one. A wrong code counts as a
+ * failed sign-in.
+ */
+export async function finishEnrolment(deps: Deps, request: FinishEnrolmentRequest): Promise<MessageInitShape<typeof FinishEnrolmentResponseSchema>> {
+  const at = await identified(deps, await loadStep(deps, request.signIn), "enrol");
+  const name = request.name.trim().slice(0, MAX_NAME_LENGTH);
+  const now = epochSeconds(deps.clock);
+  let factor: FactorRecord;
+  if (request.factorId !== "" && request.passkeyResponse === "") {
+    const pending = (await deps.store.listFactors(at.user, at.user.id)).find((f) => f.id === request.factorId && f.kind === "totp" && !f.confirmed);
+    if (pending === undefined) throw new OAuthError("invalid_request", "no authenticator app is being enrolled with this factor_id; start again");
+    const step = totpStep(pending.secret, request.totpCode.replace(/\s/g, ""), deps.clock.now());
+    factor = { ...pending, confirmed: true, counter: step ?? 0, lastUsedAt: now };
+    const confirmed =
+      step !== undefined &&
+      (await audited(deps, (store) => store.useFactor(at.user, pending.id, step, now, { confirm: true }), (ok) => (ok ? enrolled(at, factor) : undefined)));
+    if (!confirmed) return refuseFactor(deps, at, "wrong code at enrolment", "totp");
+  } else if (request.passkeyResponse !== "" && request.factorId === "") {
+    try {
+      factor = { ...(await verifyRegistration(deps, at.pending, at.user, request.passkeyResponse, name || "Passkey")), id: randomToken(12) };
+    } catch (err) {
+      if (!(err instanceof PasskeyRefused)) throw err;
+      return refuseFactor(deps, at, err.reason, "passkey", "the passkey could not be registered");
+    }
+    const registered = factor;
+    await audited(deps, (store) => store.createFactor(registered), () => enrolled(at, registered));
+  } else {
+    throw new OAuthError("invalid_request", "give factor_id and totp_code, or passkey_response");
+  }
+  // The first factor comes with recovery codes, shown once.
+  let recoveryCodes: string[] = [];
+  if ((await deps.store.countRecoveryCodes(at.user, at.user.id)).left === 0) {
+    recoveryCodes = newRecoveryCodes();
+    await audited(
+      deps,
+      (store) => store.setRecoveryCodes(at.user, at.user.id, recoveryCodes.map((c) => recoveryCodeHash(at.user.id, normalizeRecoveryCode(c))), now),
+      () => ({ ...eventOf(at), action: "RECOVERY_CODES_ISSUED", changes: [fieldSet("recovery_codes", undefined, recoveryCodes.length)] }),
+    );
+  }
+  await recordSuccess(deps, at.keys);
+  const login = await completeSignIn(deps, at.pending, at.user, withSecondFactor(at.stage.amr, factorAmr(factor)), at.origin, at.context);
+  return { login, recoveryCodes };
+}
