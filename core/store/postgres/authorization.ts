@@ -12,8 +12,8 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
         run(
           `INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri, scopes, state,
             code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time, offered_scopes, session_id, acr, amr,
-            claims, force_consent, created_at, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+            claims, force_consent, mfa_requested, factor_user_id, factor_stage, factor_amr, factor_session_id, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
           [
             r.idHash,
             r.organization,
@@ -34,6 +34,11 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
             r.amr,
             r.claims,
             r.forceConsent,
+            r.mfaRequested,
+            r.secondFactor?.userId ?? null,
+            r.secondFactor?.stage ?? "",
+            r.secondFactor?.amr ?? null,
+            r.secondFactor?.sessionId ?? "",
             r.createdAt,
             r.expiresAt,
           ],
@@ -45,6 +50,15 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
         "UPDATE authorization_requests SET user_id = $1, auth_time = $2, offered_scopes = $3, session_id = $4, acr = $5, amr = $6 WHERE id_hash = $7",
         [login.userId, login.authTime, login.offeredScopes, login.sessionId, login.acr, login.amr, idHash],
       );
+    },
+    awaitSecondFactor: async (idHash, f) => {
+      await run("UPDATE authorization_requests SET factor_user_id = $1, factor_stage = $2, factor_amr = $3, factor_session_id = $4 WHERE id_hash = $5", [
+        f.userId,
+        f.stage,
+        f.amr,
+        f.sessionId,
+        idHash,
+      ]);
     },
     recordFailedLogin: async (idHash) =>
       ((await one("UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = $1 RETURNING failed_logins", [idHash]))

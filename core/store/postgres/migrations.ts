@@ -383,4 +383,77 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (organization_id, project_id)
   );
   `,
+  // 4: SQLite's migration 7, multi-factor sign-in. A user's second factors
+  // (TOTP authenticators and passkeys) and recovery codes go with the user;
+  // the challenges of WebAuthn ceremonies under way are token state, purged
+  // at expiry; each project's policy is administration's and announces its
+  // changes as the other administration tables do (iam_changed), so that
+  // every replica drops the policy it keeps in memory. The pending request
+  // gains its second step, each column with a constant default.
+  `
+  CREATE TABLE factors (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('totp', 'passkey')),
+    name TEXT NOT NULL,
+    -- TOTP: the secret, sealed under the KEK when one is set; passkey: the COSE public key.
+    secret TEXT NOT NULL,
+    credential_id TEXT COLLATE "C" NOT NULL,
+    -- TOTP: the last time step accepted; passkey: the signature counter (32 bits unsigned).
+    counter BIGINT NOT NULL,
+    transports TEXT[] NOT NULL,
+    device_type TEXT NOT NULL,
+    backed_up BOOLEAN NOT NULL,
+    confirmed BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    PRIMARY KEY (organization_id, project_id, id),
+    FOREIGN KEY (organization_id, project_id, user_id) REFERENCES users(organization_id, project_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX factors_user ON factors(organization_id, project_id, user_id);
+  -- A credential id names one passkey in a project (TOTP factors have none).
+  CREATE UNIQUE INDEX factors_credential ON factors(organization_id, project_id, credential_id) WHERE kind = 'passkey';
+
+  CREATE TABLE recovery_codes (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    code_hash TEXT COLLATE "C" NOT NULL,
+    issued_at BIGINT NOT NULL,
+    used_at BIGINT,
+    PRIMARY KEY (organization_id, project_id, user_id, code_hash),
+    FOREIGN KEY (organization_id, project_id, user_id) REFERENCES users(organization_id, project_id, id) ON DELETE CASCADE
+  );
+
+  CREATE TABLE ceremonies (
+    challenge_hash TEXT COLLATE "C" PRIMARY KEY,
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    purpose TEXT NOT NULL CHECK (purpose IN ('register', 'authenticate')),
+    request_id_hash TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX ceremonies_expiry ON ceremonies(expires_at);
+
+  CREATE TABLE mfa_policies (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    required TEXT NOT NULL CHECK (required IN ('optional', 'everyone', 'roles')),
+    roles TEXT[] NOT NULL,
+    passwordless BOOLEAN NOT NULL,
+    PRIMARY KEY (organization_id, project_id),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  );
+  CREATE TRIGGER mfa_policies_changed AFTER INSERT OR UPDATE OR DELETE ON mfa_policies FOR EACH STATEMENT EXECUTE FUNCTION iam_changed();
+
+  ALTER TABLE authorization_requests
+    ADD COLUMN mfa_requested BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN factor_user_id TEXT COLLATE "C",
+    ADD COLUMN factor_stage TEXT NOT NULL DEFAULT '',
+    ADD COLUMN factor_amr TEXT[],
+    ADD COLUMN factor_session_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+  `,
 ];

@@ -43,6 +43,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
         login_failures: 0,
         sessions: 0,
         logout_deliveries: 0,
+        ceremonies: 0,
       };
       const { client: connection, release } = await checkout(pool);
       let locked = false;
@@ -70,6 +71,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
             (await purgeBatches("sessions", "expires_at < $1", [now])) +
             (await purgeBatches("sessions", "ended_at IS NOT NULL AND ended_at < $1", [now - SESSION_KEPT_ENDED]));
           purged.logout_deliveries = await purgeBatches("logout_deliveries", "at < $1", [now - DELIVERIES_KEPT]);
+          purged.ceremonies = await purgeBatches("ceremonies", "expires_at < $1", [now]);
         });
         return purged;
       } finally {

@@ -15,6 +15,7 @@ import { authorization } from "./authorization.js";
 import { clients } from "./clients.js";
 import { connectionConfig, LOCKS, withTransaction } from "./connection.js";
 import { consents } from "./consents.js";
+import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
 import { ChangeListener } from "./listener.js";
@@ -93,6 +94,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...consents(sql, map),
       ...sessions(sql, map),
       ...throttle(sql),
+      ...factors(sql, map, sealer),
       ...audit(sql),
       ...purge(sql, pool, changes),
     },
