@@ -1,25 +1,26 @@
-/** The store contract (contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
+/** The store contract (contract.ts) and the multi-factor one (factor-contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
 import { randomBytes } from "node:crypto";
 import test from "ava";
-import { createKeySealer } from "../../core/store/sealing.js";
+import { createKeySealer, type KeySealer } from "../../core/store/sealing.js";
 import { generateSigningKey } from "../../core/tokens/keys.js";
 import { migrations } from "../../core/store/postgres/migrations.js";
 import { openPostgresStore } from "../../core/store/postgres/store.js";
 import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
 import { storeContract } from "./contract.js";
+import { factorContract, type FactorBackend } from "./factor-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
 const PREVIOUS_VERSION = 1;
 
 if (HAS_POSTGRES) {
-  storeContract({
+  const backend: FactorBackend = {
     name: "postgres",
     revocationsMoveEpoch: false,
-    async open(t) {
+    async open(t, options: { sealer?: KeySealer } = {}) {
       const db = await createDatabase();
       try {
-        const store = await openPostgresStore(db.url);
+        const store = await openPostgresStore(db.url, options);
         t.teardown(async () => {
           await store.close();
           await db.drop();
@@ -30,7 +31,9 @@ if (HAS_POSTGRES) {
         throw err;
       }
     },
-  });
+  };
+  storeContract(backend);
+  factorContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
     const db = await createDatabase();
@@ -48,6 +51,26 @@ if (HAS_POSTGRES) {
     t.deepEqual(events[0]!.changes[0], { field: "kek_id", before: '""', after: JSON.stringify(createKeySealer(kek).kekId) });
     t.is((JSON.parse(events[0]!.changes[1]!.after) as string[]).length, 1);
     t.false(JSON.stringify(events).includes(kek.toString("base64")));
+  });
+
+  test("postgres: a multi-factor policy set through another replica is answered by this one once announced, not from its memory", async (t) => {
+    const db = await createDatabase();
+    t.teardown(() => db.drop());
+    const ref = { organization: "acme", project: "shop" };
+    const here = await openPostgresStore(db.url);
+    t.teardown(() => here.close());
+    const there = await openPostgresStore(db.url);
+    t.teardown(() => there.close());
+    await here.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
+    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", createdAt: 1 });
+    t.like(await here.getMfaPolicy(ref), { required: "optional" });
+    const epoch = await here.getChangeEpoch();
+    const policy = { ...ref, required: "roles" as const, roles: ["admin"], passwordless: true };
+    await there.setMfaPolicy(policy);
+    // The announcement arrives within milliseconds of the commit.
+    for (let i = 0; i < 100 && (await here.getChangeEpoch()) === epoch; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    t.not(await here.getChangeEpoch(), epoch, "the change is announced to this replica");
+    t.deepEqual(await here.getMfaPolicy(ref), policy);
   });
 
   test("postgres: a database of the previous schema upgrades in place, every new field at its default", async (t) => {

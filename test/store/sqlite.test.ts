@@ -1,22 +1,24 @@
-/** The store contract (contract.ts) on the SQLite store, and the upgrade of a database of the previous schema. */
+/** The store contract (contract.ts) and the multi-factor one (factor-contract.ts) on the SQLite store, and the upgrade of a database of the previous schema. */
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import Database from "better-sqlite3";
 import { migrations } from "../../core/store/sqlite/migrations.js";
 import { openSqliteStore } from "../../core/store/sqlite/store.js";
+import type { KeySealer } from "../../core/store/sealing.js";
 import type { Store } from "../../core/store/types.js";
 import { tempDir } from "../helpers.js";
 import { storeContract } from "./contract.js";
+import { factorContract } from "./factor-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** How long closing may take before the test fails (a transaction that never ends keeps close waiting). */
 const CLOSE_TIMEOUT_MS = 5_000;
 
-async function open(t: ExecutionContext): Promise<Store> {
+async function open(t: ExecutionContext, options: { sealer?: KeySealer } = {}): Promise<Store> {
   const { dir, cleanup } = tempDir();
   let store: Store;
   try {
-    store = openSqliteStore(join(dir, "iam.db"));
+    store = openSqliteStore(join(dir, "iam.db"), options);
   } catch (err) {
     cleanup();
     throw err;
@@ -39,6 +41,7 @@ async function open(t: ExecutionContext): Promise<Store> {
 }
 
 storeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
+factorContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */
 const PREVIOUS_VERSION = 3;

@@ -69,7 +69,14 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
     enabled: true,
     createdAt: 4,
   });
-  t.like(await store.getAuthorizationRequest("request-hash"), { ...none, forceConsent: false, userId: "alice", scopes: ["openid", "profile"] });
+  t.like(await store.getAuthorizationRequest("request-hash"), {
+    ...none,
+    forceConsent: false,
+    mfaRequested: false,
+    secondFactor: null,
+    userId: "alice",
+    scopes: ["openid", "profile"],
+  });
   t.like(await store.getAuthorizationCode("code-hash"), { ...none, grantId: "grant-1", consumedAt: 7 });
   const grant = await store.getGrant("grant-1");
   t.like(grant, { ...none, revokedAt: null, expiresAt: 9000 });
@@ -96,4 +103,28 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
   t.deepEqual(await store.getGrant("grant-1"), grant);
   await store.recordLogoutDelivery({ ...A, sessionId: "sid-1", clientId: "web", uri: "https://app.example/bcl", status: 200, outcome: "delivered", attempts: 1, error: "", at: 12 });
   t.is((await store.listLogoutDeliveries(A, "sid-1")).length, 1);
+
+  // Multi-factor sign-in: a project without a policy has the default; an existing user enrols and steps up.
+  t.deepEqual(await store.getMfaPolicy(A), { ...A, required: "optional", roles: [], passwordless: false });
+  await store.createFactor({
+    ...A,
+    id: "factor-1",
+    userId: "alice",
+    kind: "totp",
+    name: "Authenticator app",
+    secret: "JBSWY3DPEHPK3PXP",
+    credentialId: "",
+    counter: 0,
+    transports: [],
+    deviceType: "",
+    backedUp: false,
+    confirmed: false,
+    createdAt: 13,
+    lastUsedAt: null,
+  });
+  t.true(await store.useFactor(A, "factor-1", 100, 14, { confirm: true }));
+  t.like((await store.listFactors(A, "alice"))[0], { confirmed: true, counter: 100, secret: "JBSWY3DPEHPK3PXP" });
+  const stage = { userId: "alice", stage: "verify" as const, amr: ["pwd"], sessionId: "" };
+  await store.awaitSecondFactor("request-hash", stage);
+  t.like(await store.getAuthorizationRequest("request-hash"), { secondFactor: stage, mfaRequested: false });
 }
