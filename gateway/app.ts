@@ -8,10 +8,12 @@ import { propagateRequestId } from "../wire/request-id.js";
 import type { HttpMetrics, Logger } from "../wire/observe.js";
 import { anyOrigin, registeredOrigins } from "./cors.js";
 import { PREFIX, type EndpointDeps } from "./endpoint.js";
+import { asset } from "./endpoints/assets.js";
 import { authorize } from "./endpoints/authorize.js";
 import { consent } from "./endpoints/consent.js";
 import { discovery } from "./endpoints/discovery.js";
 import { endSession } from "./endpoints/end-session.js";
+import { factor, factorPasskeyOptions, factorTotp } from "./endpoints/factor.js";
 import { healthz, readyz } from "./endpoints/health.js";
 import { introspect } from "./endpoints/introspect.js";
 import { jwks } from "./endpoints/jwks.js";
@@ -70,6 +72,8 @@ export function createGateway(options: GatewayOptions): Koa {
   probes.get("/healthz", healthz);
   if (options.serveMetrics !== false) probes.get("/metrics", metricsEndpoint(options.metrics));
   probes.get("/readyz", readyz(deps));
+  // The passkey pages' two scripts.
+  probes.get("/assets/:name", asset);
   app.use(probes.routes());
 
   // CORS (cors.ts): the public documents for any page; what a single-page
@@ -90,6 +94,9 @@ export function createGateway(options: GatewayOptions): Koa {
   const project = new Router({ prefix: PREFIX });
   project.get("/authorize", authorize(deps));
   project.post("/authorize", login(deps));
+  project.post("/factor", factor(deps));
+  project.post("/factor/totp", factorTotp(deps));
+  project.post("/factor/passkey-options", factorPasskeyOptions(deps));
   project.post("/consent", consent(deps));
   project.get("/redirect", redirectPage(deps));
   // RP-Initiated Logout: pages for the browser, so no CORS.

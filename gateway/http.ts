@@ -116,6 +116,12 @@ export async function readFormOrJson(ctx: Context, maxBytes: number): Promise<Fo
       password: params.get("password"),
       scopes: params.getAll("scope"),
       deny: params.get("action") === "deny",
+      // A sign-in's second step (endpoints/factor.ts).
+      step: params.get("step"),
+      totp_code: params.get("totp_code"),
+      recovery_code: params.get("recovery_code"),
+      passkey_response: params.get("passkey_response"),
+      factor_id: params.get("factor_id"),
     };
     return { form: true, body, params };
   }

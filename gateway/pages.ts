@@ -35,7 +35,18 @@ ul.scopes label{margin:0;font-weight:400}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.875rem;background:var(--code);border-radius:4px}
 code{padding:.1rem .3rem;word-break:break-all}
 pre{padding:.75rem;white-space:pre-wrap;word-break:break-all}
-.muted{color:var(--muted);font-size:.875rem}`;
+.muted{color:var(--muted);font-size:.875rem}
+input[inputmode=numeric]{letter-spacing:.3em;font-variant-numeric:tabular-nums}
+section{margin-top:1.5rem;padding-top:1.25rem;border-top:1px solid var(--line)}
+h2{margin:0 0 .5rem;font-size:1.125rem}
+.qr{display:block;width:12rem;height:12rem;margin:0 auto 1rem;background:#fff;padding:.5rem;border-radius:8px}
+.qr svg{width:100%;height:100%}
+ol.codes{columns:2;gap:1.5rem;padding-left:1.5rem;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
+details{margin-top:1.25rem}summary{cursor:pointer;color:var(--accent);font-weight:600}
+a.button{display:block;text-align:center;min-height:2.75rem;padding:.55rem 1.25rem;margin-top:1.5rem;font-weight:600;border-radius:8px;background:var(--accent);color:var(--accent-text);text-decoration:none}
+.or{margin:1.25rem 0 0;text-align:center;color:var(--muted);font-size:.875rem}`;
+
+const STYLE_SOURCE = `'sha256-${createHash("sha256").update(STYLE).digest("base64")}'`;
 
 /**
  * Every page: no script at all, styles only from the block above (allowed
@@ -44,7 +55,7 @@ pre{padding:.75rem;white-space:pre-wrap;word-break:break-all}
  * post, which would block the return to the client.
  */
 export const PAGE_SECURITY_HEADERS: Record<string, string> = {
-  "Content-Security-Policy": `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; frame-ancestors 'none'; base-uri 'none'`,
+  "Content-Security-Policy": `default-src 'none'; style-src ${STYLE_SOURCE}; frame-ancestors 'none'; base-uri 'none'`,
   "X-Frame-Options": "DENY",
   "Referrer-Policy": "no-referrer",
   "X-Content-Type-Options": "nosniff",
@@ -52,11 +63,22 @@ export const PAGE_SECURITY_HEADERS: Record<string, string> = {
   Pragma: "no-cache",
 };
 
-/** Every page: the style sheet above around a card holding `body`. */
-export function layout(title: string, body: SafeHtml): string {
+/**
+ * The policy of a page that uses a passkey: the same, and the gateway's two
+ * WebAuthn scripts, by their exact URLs (no inline script, nothing else).
+ */
+export function passkeyPageSecurityHeaders(scripts: readonly string[]): Record<string, string> {
+  return {
+    ...PAGE_SECURITY_HEADERS,
+    "Content-Security-Policy": `default-src 'none'; style-src ${STYLE_SOURCE}; script-src ${scripts.join(" ")}; frame-ancestors 'none'; base-uri 'none'`,
+  };
+}
+
+/** Every page: the style sheet above around a card holding `body`, and the scripts it names (served by the gateway). */
+export function layout(title: string, body: SafeHtml, scripts: readonly string[] = []): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${title}</title><style>${new SafeHtml(STYLE)}</style></head>
+<meta name="robots" content="noindex"><title>${title}</title><style>${new SafeHtml(STYLE)}</style>${scripts.map((src) => html`<script src="${src}" defer></script>`)}</head>
 <body><main>${body}</main></body></html>`.value;
 }
 
@@ -71,6 +93,8 @@ export interface LoginPage {
   error?: string;
   /** When sign-ins are locked: seconds until they may be tried again. */
   lockedFor?: number;
+  /** Where the project allows a passkey alone: its ceremony's options, the form's action and the scripts. */
+  passkey?: { options: string; factorAction: string; scripts: readonly string[] };
 }
 
 /** "a minute", "15 minutes": how long a lockout lasts, for people. */
@@ -97,8 +121,21 @@ ${invalid ? html`<p id="login-error" class="alert" role="alert">${page.error!}</
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required${page.username ? html` autofocus` : ""}${invalid ? html` aria-invalid="true"` : ""}>
 <button type="submit" id="sign-in">Sign in</button>
-</form>`,
+</form>
+${page.passkey !== undefined ? passwordlessForm({ action: page.passkey.factorAction, requestId: page.requestId, options: page.passkey.options }) : ""}`,
+    page.passkey?.scripts ?? [],
   );
+}
+
+/** The login page's sign-in with a passkey alone, where the project allows it. */
+export function passwordlessForm(page: { action: string; requestId: string; options: string }): SafeHtml {
+  return html`<p class="or">or</p>
+<form id="passkey-signin-form" method="post" action="${page.action}" data-passkey="authenticate" data-options="${page.options}">
+<input type="hidden" name="request_id" value="${page.requestId}"><input type="hidden" name="step" value="passkey">
+<input type="hidden" name="passkey_response" value="">
+<button type="button" class="secondary" id="passkey-signin" data-passkey-button disabled>Sign in with a passkey</button>
+<p class="muted" id="passkey-signin-status" role="status" aria-live="polite"></p>
+</form>`;
 }
 
 export interface ConsentPage {
@@ -110,9 +147,12 @@ export interface ConsentPage {
 }
 
 export function consentPage(page: ConsentPage): string {
-  return layout(
-    `Allow ${page.clientName}?`,
-    html`<p class="eyebrow">${page.projectName}</p>
+  return layout(`Allow ${page.clientName}?`, consentBody(page));
+}
+
+/** The consent page's card, which the recovery codes page also ends with. */
+export function consentBody(page: ConsentPage): SafeHtml {
+  return html`<p class="eyebrow">${page.projectName}</p>
 <h1>Allow ${page.clientName} to access your account?</h1>
 <form id="consent-form" method="post" action="${page.action}">
 <input type="hidden" name="request_id" value="${page.requestId}">
@@ -128,8 +168,7 @@ ${
 <button type="submit" id="approve" name="action" value="approve">Allow</button>
 <button type="submit" id="deny" name="action" value="deny" class="secondary">Deny</button>
 </div>
-</form>`,
-  );
+</form>`;
 }
 
 export function errorPage(title: string, error: string, description: string): string {

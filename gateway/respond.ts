@@ -30,8 +30,9 @@ export function text(ctx: Context, status: number, type: string, body: string): 
   ctx.body = body;
 }
 
-export function page(ctx: Context, status: number, body: string): void {
-  ctx.set(PAGE_SECURITY_HEADERS);
+/** An HTML page, with the pages' security headers (a passkey page's allow its two scripts). */
+export function page(ctx: Context, status: number, body: string, headers: Record<string, string> = PAGE_SECURITY_HEADERS): void {
+  ctx.set(headers);
   ctx.status = status;
   ctx.type = "text/html; charset=utf-8";
   ctx.body = body;

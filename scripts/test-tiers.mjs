@@ -34,6 +34,7 @@ export const TIERS = {
   fast: [
     "test/core/",
     "test/sessions/",
+    "test/factors/",
     "test/admin/",
     "test/store/sqlite.test.ts",
     "test/standards/core-oidc.test.ts",

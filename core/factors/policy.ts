@@ -47,10 +47,13 @@ export async function secondFactorDue(
   const factors = await usableFactors(deps, user);
   const required = pending.mfaRequested || (await policyRequires(deps, user));
   if (fromSession && !required) return undefined;
-  if (factors.length > 0) {
-    const methods: string[] = [...new Set(factors.map((f) => f.kind))].sort().reverse();
-    if ((await deps.store.countRecoveryCodes(user, user.id)).left > 0) methods.push("recovery_code");
-    return { stage: "verify", methods };
-  }
+  if (factors.length > 0) return { stage: "verify", methods: await methodsOf(deps, user, factors) };
   return required ? { stage: "enrol", methods: ["totp", "passkey"] } : undefined;
+}
+
+/** The ways a user with `factors` can verify: `totp`, `passkey`, and `recovery_code` while codes are left. */
+export async function methodsOf(deps: Deps, user: UserRecord, factors: readonly FactorRecord[]): Promise<string[]> {
+  const methods: string[] = [...new Set(factors.map((f) => f.kind))].sort().reverse();
+  if ((await deps.store.countRecoveryCodes(user, user.id)).left > 0) methods.push("recovery_code");
+  return methods;
 }

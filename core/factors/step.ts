@@ -13,6 +13,7 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import type { AuthorizationRequestRecord, SecondFactorStage, UserRecord } from "../store/types.js";
 import { MAX_FAILED_LOGINS_PER_REQUEST } from "../rpc/login.js";
+import { methodsOf, usableFactors, type SecondFactorDue } from "./policy.js";
 
 export interface Step {
   pending: AuthorizationRequestRecord;
@@ -89,11 +90,19 @@ export async function refuseFactor(deps: Deps, step: Required<Step>, reason: str
   });
   const detail = `${reason} (failure ${failures} of this request)`;
   if (lockout > 0) throw lockedOut(lockout, step.context, `${detail}; sign-in now locked`);
+  // The page is shown again, as it was: unless the request is spent.
+  const shown = failures >= MAX_FAILED_LOGINS_PER_REQUEST ? undefined : { ...(await stepOf(deps, step.user, step.stage.stage)), username: step.user.id };
   throw new OAuthError("access_denied", message, {
     status: 401,
     detail,
-    details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, step.context) }],
+    details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, { ...step.context, secondFactor: shown }) }],
   });
+}
+
+/** The step a user is shown: the methods they can verify with, or those they can enrol. */
+export async function stepOf(deps: Deps, user: UserRecord, stage: SecondFactorStage["stage"]): Promise<SecondFactorDue> {
+  if (stage === "enrol") return { stage, methods: ["totp", "passkey"] };
+  return { stage, methods: await methodsOf(deps, user, await usableFactors(deps, user)) };
 }
 
 /** Records a factor used to sign in. */

@@ -64,9 +64,16 @@ async function passwordlessAllowed(deps: Deps, step: Step): Promise<void> {
 /** StartTotpEnrolment: a new secret for the user due to enrol; unconfirmed until its first code. */
 export async function startTotpEnrolment(deps: Deps, request: StartTotpEnrolmentRequest): Promise<MessageInitShape<typeof StartTotpEnrolmentResponseSchema>> {
   const at = await identified(deps, await loadStep(deps, request.signIn), "enrol");
-  // One enrolment under way at a time: an earlier, unconfirmed secret goes.
+  // One enrolment under way at a time. The page shown again (after a wrong
+  // code) shows the same secret, the one the user's app already has; an
+  // older one, from an earlier sign-in, is replaced.
+  const now = epochSeconds(deps.clock);
   for (const old of await deps.store.listFactors(at.user, at.user.id)) {
-    if (!old.confirmed) await deps.store.deleteFactor(at.user, at.user.id, old.id);
+    if (old.confirmed) continue;
+    if (old.kind === "totp" && old.createdAt >= at.pending.createdAt) {
+      return { factorId: old.id, secret: old.secret, uri: totpUri(old.secret, at.context.projectName, at.user.id) };
+    }
+    await deps.store.deleteFactor(at.user, at.user.id, old.id);
   }
   const secret = newTotpSecret();
   const factor: FactorRecord = {
@@ -83,7 +90,7 @@ export async function startTotpEnrolment(deps: Deps, request: StartTotpEnrolment
     deviceType: "",
     backedUp: false,
     confirmed: false,
-    createdAt: epochSeconds(deps.clock),
+    createdAt: now,
     lastUsedAt: null,
   };
   await deps.store.createFactor(factor);

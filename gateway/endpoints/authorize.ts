@@ -2,9 +2,11 @@ import type { Context } from "koa";
 import { bindingOf, setBindingCookie } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../endpoint.js";
 import { parseParams, wantsJson, type Params } from "../http.js";
-import { consentPage, loginPage } from "../pages.js";
+import { consentPage, loginPage, passkeyPageSecurityHeaders } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie } from "../session-cookie.js";
+import { scriptUrls } from "./assets.js";
+import { pendingSignIn, secondFactorJson, showSecondFactor } from "./factor.js";
 
 /**
  * Step 1, the authorization request (RFC 6749 §4.1.1, OpenID Connect Core
@@ -51,6 +53,11 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       return redirect(ctx, redirectStatus, answer.redirectTo);
     }
     const client = { id: answer.client?.id ?? "", name: answer.client?.name ?? "" };
+    // The browser's session must step up: a second factor's page, no password asked.
+    if (answer.secondFactor !== undefined) {
+      if (asJson) return json(ctx, 200, { ...secondFactorJson(answer.requestId, answer.secondFactor), client, expires_in: Number(answer.expiresIn) });
+      return await showSecondFactor(deps, ctx, { requestId: answer.requestId, step: answer.secondFactor, clientName: client.name, projectName: answer.projectName, binding });
+    }
     // Signed in by the browser's session: the consent page.
     if (answer.signedIn) {
       const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
@@ -74,8 +81,17 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
         scopes_requested: answer.scopesRequested,
         expires_in: Number(answer.expiresIn),
         ...(answer.loginHint !== "" ? { login_hint: answer.loginHint } : {}),
+        ...(answer.passwordless ? { passwordless: true } : {}),
       });
     }
+    // Where the project allows a passkey alone, the login page offers it (a ceremony begun for it).
+    const passkey = answer.passwordless
+      ? {
+          options: (await deps.services.authorization.startPasskey({ signIn: pendingSignIn(deps, ctx, answer.requestId, binding), purpose: "authenticate" })).optionsJson,
+          factorAction: `${projectPath(ctx)}/factor`,
+          scripts: scriptUrls(deps.baseUrl),
+        }
+      : undefined;
     page(
       ctx,
       200,
@@ -85,7 +101,9 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
         clientName: client.name,
         projectName: answer.projectName,
         username: answer.loginHint,
+        ...(passkey !== undefined ? { passkey } : {}),
       }),
+      passkey === undefined ? undefined : passkeyPageSecurityHeaders(passkey.scripts),
     );
   } catch (err) {
     authorizationError(ctx, toWireError(err, deps.logger), asJson, redirectStatus);

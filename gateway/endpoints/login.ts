@@ -7,6 +7,7 @@ import { consentPage, loginPage } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { authorizationRequest } from "./authorize.js";
+import { secondFactorJson, showSecondFactor } from "./factor.js";
 
 /**
  * Step 2, POST /authorize: the user's credentials, from the login form or as
@@ -38,6 +39,12 @@ export const login: Endpoint = (deps) => async (ctx) => {
       userAgent: ctx.get("user-agent"),
       session: readSessionCookie(deps, ctx),
     });
+    // A second factor due: its page (or, as JSON, what to call next).
+    if (answer.secondFactor !== undefined) {
+      if (asJson) return json(ctx, 200, secondFactorJson(answer.requestId, answer.secondFactor));
+      const names = { clientName: answer.client?.name ?? "", projectName: answer.projectName };
+      return await showSecondFactor(deps, ctx, { requestId: answer.requestId, step: answer.secondFactor, ...names, binding: presentedBinding(ctx, true) });
+    }
     if (answer.session !== undefined) setSessionCookie(deps, ctx, answer.session);
     const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
     if (answer.redirectTo !== "") {

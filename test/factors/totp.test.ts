@@ -135,10 +135,16 @@ test("enrolment refuses a wrong first code (counted as a failure) and leaves no 
   await expectOAuthError(t, c.authorization.finishEnrolment({ signIn: signInOf(requestId), factorId: started.factorId, totpCode: "123456" }), { error: "access_denied", status: "401" });
   const factors = await c.core.deps.store.listFactors(DEFAULT, ALICE.id);
   t.deepEqual(factors.map((f) => f.confirmed), [false]);
-  // A new secret replaces the unconfirmed one.
-  const restarted = await c.authorization.startTotpEnrolment({ signIn: signInOf(requestId) });
+  // The page shown again shows the same secret (the app has it already)…
+  const again = await c.authorization.startTotpEnrolment({ signIn: signInOf(requestId) });
+  t.is(again.secret, started.secret);
+  t.is(again.factorId, started.factorId);
+  // …and a later sign-in's enrolment replaces it with a new one.
+  c.clock.advance(5);
+  const later = await passwordStep(c);
+  const restarted = await c.authorization.startTotpEnrolment({ signIn: signInOf(later.requestId) });
   t.not(restarted.secret, started.secret);
-  t.is((await c.core.deps.store.listFactors(DEFAULT, ALICE.id)).length, 1);
+  t.deepEqual((await c.core.deps.store.listFactors(DEFAULT, ALICE.id)).map((f) => f.id), [restarted.factorId]);
 });
 
 test("a one-factor session steps up when the client asks acr_values for multi-factor; without it the session serves as before", async (t) => {
