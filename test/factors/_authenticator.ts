@@ -51,7 +51,7 @@ export class SoftAuthenticator {
   private authData(rpId: string, counter: number, attested?: Credential): Buffer {
     const count = Buffer.alloc(4);
     count.writeUInt32BE(counter);
-    const parts = [sha256(rpId), Buffer.from([this.flagByte(attested !== undefined)]), count];
+    const parts: Buffer[] = [sha256(rpId), Buffer.from([this.flagByte(attested !== undefined)]), count];
     if (attested !== undefined) {
       const length = Buffer.alloc(2);
       length.writeUInt16BE(attested.id.length);

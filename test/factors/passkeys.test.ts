@@ -19,14 +19,14 @@ const OPENID = { scope: "openid", nonce: "n" };
 const unauthorized = { error: "access_denied", status: "401", redirect: false } as const;
 
 /** Enrols a passkey for the user of a new password sign-in (policy: everyone); answers the FinishEnrolment answer. */
-async function enrolPasskey(c: TestCore, authenticator: SoftAuthenticator, user = ALICE) {
+async function enrolPasskey(c: TestCore, authenticator: SoftAuthenticator, user: { id: string; password: string } = ALICE) {
   const { requestId } = await passwordStep(c, { user, authorize: OPENID });
   const { optionsJson } = await c.authorization.startPasskey({ signIn: signInOf(requestId), purpose: "register" });
   return c.authorization.finishEnrolment({ signIn: signInOf(requestId), passkeyResponse: authenticator.register(optionsJson), name: "Test key" });
 }
 
 /** A password sign-in of `user` at its passkey step: the request and the challenge's options. */
-async function passkeyStep(c: TestCore, user = ALICE) {
+async function passkeyStep(c: TestCore, user: { id: string; password: string } = ALICE) {
   const { requestId, login } = await passwordStep(c, { user, authorize: OPENID });
   const { optionsJson } = await c.authorization.startPasskey({ signIn: signInOf(requestId), purpose: "authenticate" });
   return { requestId, login, optionsJson };
@@ -38,7 +38,7 @@ const idTokenOf = async (c: TestCore, requestId: string, scopes: { name: string 
   return decodeJwt(tokens.idToken);
 };
 
-const passkeyOf = async (c: TestCore, user = ALICE.id) => (await c.core.deps.store.listFactors(DEFAULT, user)).find((f) => f.kind === "passkey")!;
+const passkeyOf = async (c: TestCore, user: string = ALICE.id) => (await c.core.deps.store.listFactors(DEFAULT, user)).find((f) => f.kind === "passkey")!;
 
 test("a passkey enrolled at sign-in signs in as a second factor; its counter and device type are stored; amr hwk", async (t) => {
   const c = await setup(t);

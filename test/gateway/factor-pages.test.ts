@@ -21,6 +21,9 @@ async function password(s: TestServer) {
   return { res, page: await res.text(), cookie, request_id };
 }
 
+/** A JSON answer's fields. */
+const bodyOf = async (res: Response): Promise<Record<string, any>> => (await res.json()) as Record<string, any>;
+
 const secretOf = (page: string) => /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(page)![1]!.replace(/ /g, "");
 const factorIdOf = (page: string) => /name="factor_id" value="([^"]+)"/.exec(page)![1]!;
 
@@ -93,27 +96,27 @@ test("a form post of the second step from another browser is refused (login CSRF
 test("JSON clients drive the same steps: second_factor, a TOTP secret, passkey options, then recovery codes and scopes", async (t) => {
   const s = await serve(t);
   await everyone(s);
-  const start = await (await get(authorizeUrl(s, adminRequest()), { accept: "application/json" })).json();
+  const start = await bodyOf(await get(authorizeUrl(s, adminRequest()), { accept: "application/json" }));
   const request_id = start.request_id as string;
   const login = await postJson(`${s.project}/authorize`, { request_id, username: "admin", password: ADMIN_PASSWORD });
   t.is(login.status, 200);
-  t.deepEqual(await login.json(), { request_id, second_factor: { stage: "enrol", methods: ["totp", "passkey"] } });
+  t.deepEqual(await bodyOf(login), { request_id, second_factor: { stage: "enrol", methods: ["totp", "passkey"] } });
 
   const options = await postJson(`${s.project}/factor/passkey-options`, { request_id, purpose: "register" });
   t.is(options.status, 200);
-  const creation = await options.json();
+  const creation = await bodyOf(options);
   t.is(creation.rp.id, "iam.test");
   t.regex(creation.challenge, /^[A-Za-z0-9_-]{43}$/);
 
   const totp = await postJson(`${s.project}/factor/totp`, { request_id });
-  const { factor_id, secret, uri } = await totp.json();
+  const { factor_id, secret, uri } = await bodyOf(totp);
   t.regex(uri, /^otpauth:\/\/totp\//);
   const wrong = await postJson(`${s.project}/factor`, { request_id, step: "enrol", factor_id, totp_code: "000000" });
   t.is(wrong.status, 401);
-  t.deepEqual(await wrong.json(), { error: "access_denied", error_description: "the code is not valid" });
+  t.deepEqual(await bodyOf(wrong), { error: "access_denied", error_description: "the code is not valid" });
   const done = await postJson(`${s.project}/factor`, { request_id, step: "enrol", factor_id, totp_code: totpCode(secret, s.clock.now()) });
   t.is(done.status, 200);
-  const body = await done.json();
+  const body = await bodyOf(done);
   t.is(body.recovery_codes.length, 10);
   t.deepEqual(body.scopes.map((x: { name: string }) => x.name), ["iam.global.admin"]);
   void DEFAULT_REDIRECT;
@@ -121,17 +124,17 @@ test("JSON clients drive the same steps: second_factor, a TOTP secret, passkey o
 
 test("a step that is not due is refused with invalid_request; a bad step name is 400", async (t) => {
   const s = await serve(t);
-  const start = await (await get(authorizeUrl(s, adminRequest()), { accept: "application/json" })).json();
+  const start = await bodyOf(await get(authorizeUrl(s, adminRequest()), { accept: "application/json" }));
   const request_id = start.request_id as string;
   const early = await postJson(`${s.project}/factor`, { request_id, step: "verify", totp_code: "123456" });
   t.is(early.status, 400);
-  t.is((await early.json()).error, "invalid_request");
+  t.is((await bodyOf(early)).error, "invalid_request");
   const bad = await postJson(`${s.project}/factor`, { request_id, step: "other" });
   t.is(bad.status, 400);
   // A passkey alone where the project does not allow it.
   const alone = await postJson(`${s.project}/factor/passkey-options`, { request_id, purpose: "authenticate" });
   t.is(alone.status, 400);
-  t.regex((await alone.json()).error_description, /does not allow signing in with a passkey alone/);
+  t.regex((await bodyOf(alone)).error_description, /does not allow signing in with a passkey alone/);
 });
 
 test("the scripts are served with a JavaScript type, nosniff and a cache lifetime; other assets are 404", async (t) => {
