@@ -32,8 +32,14 @@ export function sealedUnder(stored: string): string {
  * and the KEK ids before and after (an id is a fingerprint, not the key).
  * Written in the transaction that re-encrypts them.
  */
-export function resealedEvent(resealed: { kid: string; stored: string }[], sealer: KeySealer, timeMs: number): AuditEventInput {
-  const from = [...new Set(resealed.map((r) => sealedUnder(r.stored)))].sort();
+export function resealedEvent(
+  resealed: { kid: string; stored: string }[],
+  sealer: KeySealer,
+  timeMs: number,
+  /** TOTP secrets sealed again with them (their factors' seal ids, rows.ts factorSealId). */
+  factors: { kid: string; stored: string }[] = [],
+): AuditEventInput {
+  const from = [...new Set([...resealed, ...factors].map((r) => sealedUnder(r.stored)))].sort();
   return {
     organization: "",
     project: "",
@@ -49,6 +55,7 @@ export function resealedEvent(resealed: { kid: string; stored: string }[], seale
     changes: [
       { field: "kek_id", before: JSON.stringify(from.length === 1 ? from[0] : from), after: JSON.stringify(sealer.kekId) },
       { field: "kids", before: "", after: JSON.stringify(resealed.map((r) => r.kid)) },
+      ...(factors.length > 0 ? [{ field: "factors", before: "", after: JSON.stringify(factors.map((f) => f.kid)) }] : []),
     ],
     grantType: "",
     scopes: [],
@@ -64,6 +71,8 @@ export class KeyEncryptionError extends Error {
   }
 }
 
+/** What a sealed value is, for messages: a factor's TOTP secret (rows.ts factorSealId), or a private signing key. */
+const what = (kid: string) => (kid.startsWith("factor:") ? "TOTP secret of" : "private key");
 const kekId = (kek: Buffer) => createHash("sha256").update(kek).digest("hex").slice(0, 16);
 const aad = (kid: string) => Buffer.from(`iam-core signing key ${kid}`);
 
@@ -88,7 +97,7 @@ export function createKeySealer(current?: Buffer, previous?: Buffer): KeySealer 
       const kek = keks.get(id ?? "");
       if (kek === undefined) {
         throw new KeyEncryptionError(
-          `the private key ${kid} is encrypted with key ${id}, which is not configured: set IAM_KEY_ENCRYPTION_KEY (and IAM_KEY_ENCRYPTION_KEY_PREVIOUS while changing it)`,
+          `the ${what(kid)} ${kid} is encrypted with key ${id}, which is not configured: set IAM_KEY_ENCRYPTION_KEY (and IAM_KEY_ENCRYPTION_KEY_PREVIOUS while changing it)`,
         );
       }
       const body = Buffer.from(encoded ?? "", "base64url");
@@ -97,7 +106,7 @@ export function createKeySealer(current?: Buffer, previous?: Buffer): KeySealer 
         decipher.setAuthTag(body.subarray(body.length - 16));
         return Buffer.concat([decipher.update(body.subarray(12, body.length - 16)), decipher.final()]).toString("utf8");
       } catch {
-        throw new KeyEncryptionError(`the private key ${kid} does not decrypt: the database row was altered or moved`);
+        throw new KeyEncryptionError(`the ${what(kid)} ${kid} does not decrypt: the database row was altered or moved`);
       }
     },
     stale(stored) {

@@ -9,6 +9,7 @@ import pg from "pg";
 import type { Backend, BackendEvents } from "../backend.js";
 import { cachedStore } from "../cached.js";
 import { createKeySealer, resealedEvent, type KeySealer } from "../sealing.js";
+import { factorSealId } from "../rows.js";
 import type { AuditEventInput, Store } from "../types.js";
 import { access } from "./access.js";
 import { authorization } from "./authorization.js";
@@ -160,10 +161,26 @@ async function sealKeys(pool: pg.Pool, sealer: KeySealer): Promise<void> {
         resealed.push({ kid: row.kid, stored: row.private_jwk });
       }
     }
+    // TOTP secrets likewise, each bound to its factor.
+    const totps = await client.query("SELECT organization_id, project_id, id, secret FROM factors WHERE kind = 'totp' FOR UPDATE");
+    const factors: { kid: string; stored: string }[] = [];
+    for (const row of totps.rows) {
+      const kid = factorSealId(row.organization_id, row.project_id, row.id);
+      const secret = sealer.open(kid, row.secret);
+      if (sealer.stale(row.secret)) {
+        await client.query("UPDATE factors SET secret = $1 WHERE organization_id = $2 AND project_id = $3 AND id = $4", [
+          sealer.seal(kid, secret),
+          row.organization_id,
+          row.project_id,
+          row.id,
+        ]);
+        factors.push({ kid, stored: row.secret });
+      }
+    }
     // Its event in the same transaction, through the audit trail's own statements on this connection.
-    if (resealed.length > 0) {
+    if (resealed.length + factors.length > 0) {
       const inThis: Sql = { ...statements(() => client), atomic: (fn) => fn(), inTransaction: () => true, on: (_, fn) => fn() };
-      await audit(inThis).appendAuditEvent(resealedEvent(resealed, sealer, Date.now()));
+      await audit(inThis).appendAuditEvent(resealedEvent(resealed, sealer, Date.now(), factors));
     }
   });
 }

@@ -27,6 +27,7 @@ import { tenants } from "./tenants.js";
 import { throttle } from "./throttle.js";
 import { audit, auditAppender } from "./audit.js";
 import { resealedEvent } from "../sealing.js";
+import { factorSealId, type Row } from "../rows.js";
 import { BUSY_TIMEOUT_MS, groupCommit } from "./transactions.js";
 import { users } from "./users.js";
 
@@ -120,6 +121,8 @@ export function openDatabase(path: string, synchronous: StoreOptions["synchronou
 function sealKeys(db: Database.Database, sealer: KeySealer): void {
   const rows = db.prepare("SELECT kid, private_jwk FROM signing_keys").all() as { kid: string; private_jwk: string }[];
   const update = db.prepare("UPDATE signing_keys SET private_jwk = ? WHERE kid = ?");
+  const totps = db.prepare("SELECT organization_id, project_id, id, secret FROM factors WHERE kind = 'totp'").all() as Row[];
+  const updateTotp = db.prepare("UPDATE factors SET secret = ? WHERE organization_id = ? AND project_id = ? AND id = ?");
   db.transaction(() => {
     const resealed: { kid: string; stored: string }[] = [];
     for (const row of rows) {
@@ -129,7 +132,17 @@ function sealKeys(db: Database.Database, sealer: KeySealer): void {
         resealed.push({ kid: row.kid, stored: row.private_jwk });
       }
     }
-    if (resealed.length > 0) audit(db).appendAuditEvent(resealedEvent(resealed, sealer, Date.now()));
+    // TOTP secrets likewise, each bound to its factor.
+    const factors: { kid: string; stored: string }[] = [];
+    for (const row of totps) {
+      const kid = factorSealId(row.organization_id, row.project_id, row.id);
+      const secret = sealer.open(kid, row.secret);
+      if (sealer.stale(row.secret)) {
+        updateTotp.run(sealer.seal(kid, secret), row.organization_id, row.project_id, row.id);
+        factors.push({ kid, stored: row.secret });
+      }
+    }
+    if (resealed.length + factors.length > 0) audit(db).appendAuditEvent(resealedEvent(resealed, sealer, Date.now(), factors));
   })();
 }
 

@@ -745,7 +745,8 @@ export enum AuditAction {
    * encryption key given for the first time, or under a new one (the old one
    * given as IAM_KEY_ENCRYPTION_KEY_PREVIOUS). Server's chain; actor: the
    * server; `changes` name the KEK ids before and after (fingerprints, not
-   * keys) and the `kids` sealed again.
+   * keys), the `kids` sealed again and, when there are any, the TOTP
+   * `factors` whose secrets were sealed again with them.
    *
    * @generated from enum value: AUDIT_ACTION_SIGNING_KEYS_RESEALED = 61;
    */
