@@ -4,7 +4,7 @@ import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
-import type { ProjectRecord } from "../store/types.js";
+import type { GrantRecord, ProjectRecord } from "../store/types.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
 import { authenticateClient } from "../tokens/client-auth.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
@@ -32,6 +32,7 @@ export async function endpointProject(deps: Deps, ref: { organization: string; p
  * are checked as VerifyToken does, restricted to this project; refresh tokens
  * must be unrotated, unexpired, of a live grant and of an enabled user. Every
  * other case, foreign and garbage tokens included, is `{"active": false}`.
+ * A user's token is answered with how and when the user signed in.
  */
 export async function introspect(deps: Deps, request: IntrospectRequest): Promise<Answer> {
   refuseRepeatedParameters(PARAMETERS.introspect, request.repeatedParameters);
@@ -71,7 +72,17 @@ async function asAccess(deps: Deps, project: ProjectRecord, token: string): Prom
     aud: audience,
     iss: issuer,
     jti: payload.jti!,
+    ...signInOf(grant),
   };
+}
+
+/**
+ * acr, amr and auth_time of the sign-in behind a user's grant (RFC 9470 §6.2,
+ * RFC 8176), which its tokens carry; nothing for a client's own grant.
+ */
+function signInOf(grant: GrantRecord): Pick<Answer, "acr" | "amr" | "authTime"> {
+  if (grant.kind !== "user") return {};
+  return { acr: grant.acr, amr: grant.amr, authTime: BigInt(grant.authTime) };
 }
 
 async function asRefresh(deps: Deps, project: ProjectRecord, token: string): Promise<Answer> {
@@ -94,5 +105,6 @@ async function asRefresh(deps: Deps, project: ProjectRecord, token: string): Pro
     aud: [project.audience],
     iss: issuerOf(deps.config.baseUrl, project),
     jti: "",
+    ...signInOf(grant),
   };
 }

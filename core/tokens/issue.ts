@@ -19,7 +19,8 @@ export const GRANT_CLAIM = "gid";
 
 /**
  * Signs an access token as a JWT per RFC 9068 §2: header `typ: at+jwt`, claims
- * iss, sub, aud, client_id, scope, iat, exp, jti, auth_time, and the grant id.
+ * iss, sub, aud, client_id, scope, iat, exp, jti, the grant id, and for a
+ * user's token auth_time, acr and amr of the sign-in behind the grant.
  */
 export async function issueAccessToken(
   deps: Deps,
@@ -43,14 +44,24 @@ export async function issueAccessToken(
       iat,
       exp,
       jti: randomToken(16),
-      // RFC 9068 §2.2.1: the time the user authenticated; a client acting for
-      // itself has none.
-      ...(grant.kind === "user" ? { auth_time: grant.authTime } : {}),
+      // RFC 9068 §2.2.1: when and how the user authenticated, which a
+      // resource server may require (RFC 9470); a client acting for itself
+      // has none of them.
+      ...(grant.kind === "user" ? userAuthentication(grant) : {}),
       [GRANT_CLAIM]: grant.id,
     },
     key,
   );
   return { token, expiresAt: exp, expiresIn: client.accessTokenTtl };
+}
+
+/** The auth_time of a user's grant, and its acr and amr when the sign-in recorded them (the password grant does not). */
+function userAuthentication(grant: GrantRecord): { auth_time: number; acr?: string; amr?: string[] } {
+  return {
+    auth_time: grant.authTime,
+    ...(grant.acr !== "" ? { acr: grant.acr } : {}),
+    ...(grant.amr.length > 0 ? { amr: grant.amr } : {}),
+  };
 }
 
 /**

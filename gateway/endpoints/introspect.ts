@@ -25,5 +25,9 @@ export const introspect: Endpoint = (deps) =>
       aud: a.aud.length === 1 ? a.aud[0] : a.aud,
       iss: a.iss,
       ...(a.jti !== "" ? { jti: a.jti } : {}),
+      // How and when the user signed in (RFC 9470 §6.2); absent for a client's own token.
+      ...(a.authTime !== 0n ? { auth_time: Number(a.authTime) } : {}),
+      ...(a.acr !== "" ? { acr: a.acr } : {}),
+      ...(a.amr.length > 0 ? { amr: a.amr } : {}),
     });
   });

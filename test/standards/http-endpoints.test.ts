@@ -46,7 +46,7 @@ function challenge(header: string | null): { scheme: string; params: Record<stri
 
 // ---------------------------------------------------------------- /introspect
 
-test("POST /introspect with Basic answers exactly the RFC 7662 fields of an access token, aud a string", async (t) => {
+test("POST /introspect with Basic answers exactly the RFC 7662 fields of an access token, aud a string, and how the user signed in (RFC 9470 §6.2)", async (t) => {
   const s = await serve(t);
   const res = await obtainTokens(s);
   const claims = decodeJwt(res.accessToken);
@@ -63,13 +63,16 @@ test("POST /introspect with Basic answers exactly the RFC 7662 fields of an acce
     aud: ISSUER,
     iss: ISSUER,
     jti: claims.jti,
+    auth_time: claims.auth_time,
+    acr: "urn:iam-core:acr:password",
+    amr: ["pwd"],
   });
   // client_secret_post answers the same.
   const post = await json200(t, await introspect(s, { token: res.accessToken, client_id: WEB.id, client_secret: WEB.secret }, {}));
   t.deepEqual(post, body);
 });
 
-test("POST /introspect of a refresh token: token_type refresh_token and no jti; of a client token: no username", async (t) => {
+test("POST /introspect of a refresh token: token_type refresh_token and no jti; of a client token: no username, auth_time, acr or amr", async (t) => {
   const s = await serve(t);
   const res = await obtainTokens(s);
   const refresh = await json200(t, await introspect(s, { token: res.refreshToken, token_type_hint: "refresh_token" }));
@@ -85,6 +88,9 @@ test("POST /introspect of a refresh token: token_type refresh_token and no jti; 
     sub: ALICE.id,
     aud: ISSUER,
     iss: ISSUER,
+    auth_time: now,
+    acr: "urn:iam-core:acr:password",
+    amr: ["pwd"],
   });
   const client = await m2mToken(s);
   const c = await json200(t, await introspect(s, { token: client.accessToken }));
@@ -92,6 +98,7 @@ test("POST /introspect of a refresh token: token_type refresh_token and no jti; 
   t.is(c.sub, M2M.id);
   t.is(c.client_id, M2M.id);
   t.false("username" in c, "no username for a client acting for itself");
+  for (const claim of ["auth_time", "acr", "amr"]) t.false(claim in c, `no ${claim}: no user signed in`);
 });
 
 test("POST /introspect of an inactive token answers exactly {\"active\":false}, no-store", async (t) => {
