@@ -20,8 +20,12 @@ interface StepPage {
   /** The scripts' URLs, when the page offers a passkey. */
   scripts: readonly string[];
   error?: string;
+  /** What the refused attempt used: only its field is marked invalid (a code from the app when unsaid). */
+  refused?: RefusedMethod;
   lockedFor?: number;
 }
+
+export type RefusedMethod = "totp" | "recovery_code" | "passkey";
 
 export interface ChallengePage extends StepPage {
   methods: readonly string[];
@@ -42,6 +46,9 @@ const alert = (page: StepPage) => {
   return page.error === undefined ? "" : html`<p id="factor-error" class="alert" role="alert">${page.error}</p>`;
 };
 
+/** Whether the field of `method` holds what was just refused. */
+const invalidField = (page: StepPage, method: RefusedMethod) => page.error !== undefined && !(page.lockedFor! > 0) && (page.refused ?? "totp") === method;
+
 const hidden = (page: StepPage, step: "verify" | "enrol") =>
   html`<input type="hidden" name="request_id" value="${page.requestId}"><input type="hidden" name="step" value="${step}">`;
 
@@ -54,7 +61,8 @@ ${hidden(page, step)}<input type="hidden" name="passkey_response" value="">
 </form>`;
 
 export function challengePage(page: ChallengePage): string {
-  const invalid = page.error !== undefined && !(page.lockedFor! > 0);
+  const invalid = invalidField(page, "totp");
+  const invalidRecovery = invalidField(page, "recovery_code");
   return layout(
     `Verify it's you: ${page.projectName}`,
     html`<p class="eyebrow">${page.projectName}</p>
@@ -65,7 +73,7 @@ ${
   page.methods.includes("totp")
     ? html`<form id="totp-form" method="post" action="${page.action}">${hidden(page, "verify")}
 <label for="totp_code">Code from your authenticator app</label>
-<input type="text" id="totp_code" name="totp_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required autofocus${invalid ? html` aria-invalid="true" aria-describedby="factor-error"` : ""}>
+<input type="text" id="totp_code" name="totp_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required${invalidRecovery ? "" : html` autofocus`}${invalid ? html` aria-invalid="true" aria-describedby="factor-error"` : ""}>
 <button type="submit" id="verify">Verify</button>
 </form>`
     : ""
@@ -73,10 +81,10 @@ ${
 ${page.passkeyOptions !== undefined ? html`${page.methods.includes("totp") ? html`<p class="or">or</p>` : ""}${passkeyForm(page, "verify", page.passkeyOptions, "Use a passkey", "passkey-form")}` : ""}
 ${
   page.methods.includes("recovery_code")
-    ? html`<details id="recovery"${page.methods.length === 1 ? " open" : ""}><summary>Use a recovery code</summary>
+    ? html`<details id="recovery"${page.methods.length === 1 || invalidRecovery ? " open" : ""}><summary>Use a recovery code</summary>
 <form id="recovery-form" method="post" action="${page.action}">${hidden(page, "verify")}
 <label for="recovery_code">Recovery code</label>
-<input type="text" id="recovery_code" name="recovery_code" autocomplete="off" autocapitalize="none" spellcheck="false" required>
+<input type="text" id="recovery_code" name="recovery_code" autocomplete="off" autocapitalize="none" spellcheck="false" required${invalidRecovery ? html` autofocus aria-invalid="true" aria-describedby="factor-error"` : ""}>
 <button type="submit" id="use-recovery" class="secondary">Use this code</button>
 </form></details>`
     : ""
@@ -98,7 +106,7 @@ function qrSvg(uri: string): SafeHtml {
 }
 
 export function enrolPage(page: EnrolPage): string {
-  const invalid = page.error !== undefined && !(page.lockedFor! > 0);
+  const invalid = invalidField(page, "totp");
   return layout(
     `Set up two-step verification: ${page.projectName}`,
     html`<p class="eyebrow">${page.projectName}</p>
@@ -115,7 +123,7 @@ ${
 <form id="enrol-totp-form" method="post" action="${page.action}">${hidden(page, "enrol")}
 <input type="hidden" name="factor_id" value="${page.totp.factorId}">
 <label for="totp_code">The app's 6-digit code</label>
-<input type="text" id="totp_code" name="totp_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required${invalid ? html` aria-invalid="true" aria-describedby="factor-error"` : ""}>
+<input type="text" id="totp_code" name="totp_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required${invalid ? html` autofocus aria-invalid="true" aria-describedby="factor-error"` : ""}>
 <button type="submit" id="enrol-totp">Turn on</button>
 </form></section>`
 }

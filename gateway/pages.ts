@@ -41,7 +41,7 @@ section{margin-top:1.5rem;padding-top:1.25rem;border-top:1px solid var(--line)}
 h2{margin:0 0 .5rem;font-size:1.125rem}
 .qr{display:block;width:12rem;height:12rem;margin:0 auto 1rem;background:#fff;padding:.5rem;border-radius:8px}
 .qr svg{width:100%;height:100%}
-ol.codes{columns:2;gap:1.5rem;padding-left:1.5rem;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
+ol.codes{padding-left:2rem;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}ol.codes code{white-space:nowrap;word-break:normal}
 details{margin-top:1.25rem}summary{cursor:pointer;color:var(--accent);font-weight:600}
 a.button{display:block;text-align:center;min-height:2.75rem;padding:.55rem 1.25rem;margin-top:1.5rem;font-weight:600;border-radius:8px;background:var(--accent);color:var(--accent-text);text-decoration:none}
 .or{margin:1.25rem 0 0;text-align:center;color:var(--muted);font-size:.875rem}`;

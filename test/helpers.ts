@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import type { RequestListener } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -211,7 +212,7 @@ export async function auditSecretLeaks(store: Core["deps"]["store"]): Promise<st
 }
 
 export interface TestServer extends TestCore {
-  /** Gateway origin, e.g. http://127.0.0.1:PORT */
+  /** Gateway origin, e.g. http://127.0.0.1:PORT (http://localhost:PORT, its base URL, for a `localhost` server) */
   httpUrl: string;
   /** Core origin (HTTP/2 cleartext). */
   grpcUrl: string;
@@ -222,20 +223,37 @@ export interface TestServer extends TestCore {
 /**
  * Core and gateway on real loopback ports, as `npm start` runs them: the
  * gateway reaches the core in process; the core also serves HTTP/2.
+ *
+ * `localhost`: the base URL is http://localhost:PORT, the gateway's own
+ * port, and the browser visits it there. WebAuthn needs this: a secure
+ * context whose host is the relying party the base URL names.
  */
 export async function startTestServer(
-  options: { dbPath?: string; clock?: TestClock; config?: Partial<Config> } = {},
+  options: { dbPath?: string; clock?: TestClock; config?: Partial<Config>; localhost?: boolean } = {},
 ): Promise<TestServer> {
-  const base = await startTestCore(options);
+  // The gateway listens first, so that a base URL can name its port; it answers once the core exists.
+  let listener: RequestListener = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const http = await startGatewayServer((req, res) => listener(req, res), "127.0.0.1", 0);
+  const localhost = options.localhost === true ? `http://localhost:${http.port}` : undefined;
+  let base: TestCore;
+  try {
+    base = await startTestCore(localhost === undefined ? options : { ...options, config: { ...options.config, baseUrl: localhost } });
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
   const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0, { metrics: base.core.deps.metrics });
   const app = createGateway({
     transport: createInProcessTransport(base.core.routes),
-    baseUrl: BASE_URL,
+    baseUrl: base.core.deps.config.baseUrl,
     logger: base.core.deps.logger,
     metrics: base.core.deps.metrics,
   });
-  const http = await startGatewayServer(app.callback(), "127.0.0.1", 0);
-  const httpUrl = `http://127.0.0.1:${http.port}`;
+  listener = app.callback();
+  const httpUrl = localhost ?? `http://127.0.0.1:${http.port}`;
   return {
     ...base,
     httpUrl,

@@ -3,7 +3,7 @@ import type { Context } from "koa";
 import { LoginFailureSchema, type LoginResponse, type PendingSignIn, type SecondFactorStep } from "../../gen/iam/v1/authorization_pb.js";
 import { presentedBinding } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../endpoint.js";
-import { challengePage, enrolPage, recoveryCodesPage } from "../factor-pages.js";
+import { challengePage, enrolPage, recoveryCodesPage, type RefusedMethod } from "../factor-pages.js";
 import { BadRequest, mediaType, readFormOrJson, stringField } from "../http.js";
 import { consentPage, loginPage, passkeyPageSecurityHeaders } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
@@ -31,6 +31,8 @@ export interface ShownStep {
   /** The browser binding the forms will present ("" for none). */
   binding: string | undefined;
   error?: string;
+  /** What the refused attempt used, whose field the page marks. */
+  refused?: RefusedMethod;
   lockedFor?: number;
 }
 
@@ -50,7 +52,7 @@ export async function showSecondFactor(deps: EndpointDeps, ctx: Context, shown: 
     projectName: shown.projectName,
     username: shown.step.username,
     scripts,
-    ...(shown.error !== undefined ? { error: shown.error } : {}),
+    ...(shown.error !== undefined ? { error: shown.error, refused: shown.refused } : {}),
     ...(shown.lockedFor !== undefined ? { lockedFor: shown.lockedFor } : {}),
   };
   const headers = passkeyPageSecurityHeaders(scripts);
@@ -109,6 +111,7 @@ export const factor: Endpoint = (deps) => async (ctx) => {
   let asJson = mediaType(ctx) === "application/json";
   let requestId = "";
   let stepName = "";
+  let refused: RefusedMethod = "totp";
   try {
     const { form, body } = await readFormOrJson(ctx, deps.maxBodyBytes);
     asJson = !form;
@@ -116,13 +119,15 @@ export const factor: Endpoint = (deps) => async (ctx) => {
     stepName = stringField(body, "step");
     const signIn = pendingSignIn(deps, ctx, requestId, presentedBinding(ctx, form));
     const fields = { totpCode: stringField(body, "totp_code"), passkeyResponse: stringField(body, "passkey_response") };
+    const recoveryCode = stringField(body, "recovery_code");
+    refused = fields.passkeyResponse !== "" ? "passkey" : recoveryCode !== "" ? "recovery_code" : "totp";
     const { authorization } = deps.services;
     if (stepName === "enrol") {
       const answer = await authorization.finishEnrolment({ signIn, ...fields, factorId: stringField(body, "factor_id") });
       return (asJson ? signedInJson : signedIn)(deps, ctx, answer.login!, answer.recoveryCodes);
     }
     if (stepName !== "verify" && stepName !== "passkey") throw new BadRequest(400, 'step must be "verify", "enrol" or "passkey"');
-    const answer = await authorization.verifyFactor({ signIn, ...fields, recoveryCode: stringField(body, "recovery_code") });
+    const answer = await authorization.verifyFactor({ signIn, ...fields, recoveryCode });
     (asJson ? signedInJson : signedIn)(deps, ctx, answer.login!);
   } catch (err) {
     const e = toWireError(err, deps.logger);
@@ -134,7 +139,7 @@ export const factor: Endpoint = (deps) => async (ctx) => {
     const names = { clientName: failure?.client?.name || "The application", projectName: failure?.projectName || projectOf(ctx).project };
     const message = e.status === 429 ? undefined : `${e.description.charAt(0).toUpperCase()}${e.description.slice(1)}.`;
     if (failure?.secondFactor !== undefined && e.status === 401) {
-      return showSecondFactor(deps, ctx, { requestId, step: failure.secondFactor, ...names, binding: presentedBinding(ctx, true), error: message! }, 401);
+      return showSecondFactor(deps, ctx, { requestId, step: failure.secondFactor, ...names, binding: presentedBinding(ctx, true), error: message!, refused }, 401);
     }
     // A passkey alone refused, or a lockout: the login page again.
     page(
