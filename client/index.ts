@@ -1,11 +1,13 @@
 /**
  * What an internal service needs to trust iam-core's access tokens:
  * a ready TokenService client for a core URL, a verifier bound to one
- * project, and the RFC 6750 answer for a request whose token does not pass.
+ * project, and the RFC 6750 (and RFC 9470) answer for a request whose token
+ * does not pass.
  *
- *   import { createAccessTokenVerifier, bearerChallenge } from "iam-core/client";
+ *   import { createAccessTokenVerifier, bearerChallenge, MFA_ACR } from "iam-core/client";
  *   const verify = createAccessTokenVerifier({ coreUrl: "http://127.0.0.1:50051", organization, project });
  *   const result = await verify(bearerToken(req.headers.authorization), ["notes:read"]);
+ *   const strong = await verify(token, ["notes:delete"], { acrValues: [MFA_ACR], maxAuthAge: 300 });
  */
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -13,6 +15,14 @@ import { TokenFailure, TokenService, type VerifyTokenResponse } from "../gen/iam
 import { createBalancedTransport } from "../wire/balanced-transport.js";
 
 export { TokenFailure, TokenService, type VerifyTokenResponse };
+
+/**
+ * The authentication context classes iam-core issues (a token's `acr`): a
+ * sign-in with a password alone, and a multi-factor one (a password and a
+ * second factor, or a passkey that verified its user).
+ */
+export const PASSWORD_ACR = "urn:iam-core:acr:password";
+export const MFA_ACR = "urn:iam-core:acr:mfa";
 
 /** Enough for the worker processes of a core on a small machine; each costs one idle HTTP/2 connection. */
 const DEFAULT_CONNECTIONS = 4;
@@ -65,23 +75,42 @@ export interface VerifierOptions extends TokenClientOptions {
 }
 
 /**
+ * What a route requires of the user's sign-in behind a token (RFC 9470 §3).
+ * A token issued to a client for itself meets neither requirement.
+ */
+export interface SignInRequirement {
+  /** The token's `acr` must be one of these: `[MFA_ACR]` for a multi-factor sign-in. */
+  acrValues?: readonly string[];
+  /** The user must have signed in at most this many seconds ago (the token's `auth_time`). */
+  maxAuthAge?: number;
+}
+
+/**
  * Verifies access tokens of one project through the core's VerifyToken: the
- * signature, expiry, issuer, project, audience, required scopes, and that the
- * grant behind the token was not revoked. Any refusal is `active: false` with
- * its `failure`; only an unreachable core throws.
+ * signature, expiry, issuer, project, audience, required scopes, that the
+ * grant behind the token was not revoked, and, when asked, how strong and
+ * how recent the user's sign-in was. Any refusal is `active: false` with its
+ * `failure`; only an unreachable core (or a malformed requirement) throws.
  */
 export function createAccessTokenVerifier(
   options: VerifierOptions,
-): (token: string, requiredScopes?: string[]) => Promise<VerifyTokenResponse> {
+): (token: string, requiredScopes?: string[], signIn?: SignInRequirement) => Promise<VerifyTokenResponse> {
   const client = createTokenClient(options.coreUrl, options);
-  return (token, requiredScopes = []) =>
-    client.verifyToken({
+  return (token, requiredScopes = [], signIn = {}) => {
+    const { maxAuthAge } = signIn;
+    if (maxAuthAge !== undefined && !(Number.isSafeInteger(maxAuthAge) && maxAuthAge >= 0)) {
+      return Promise.reject(new RangeError("maxAuthAge must be a whole number of seconds, 0 or more"));
+    }
+    return client.verifyToken({
       token,
       organization: options.organization,
       project: options.project,
       audience: options.audience ?? "",
       requiredScopes,
+      acrValues: [...(signIn.acrValues ?? [])],
+      ...(maxAuthAge !== undefined ? { maxAuthAge: BigInt(maxAuthAge) } : {}),
     });
+  };
 }
 
 /**
@@ -110,11 +139,14 @@ const quoted = (value: string) => `"${value.replace(/["\\]/g, "")}"`;
  * - no token: 401 with a bare challenge (§3.1: no error code);
  * - a malformed Authorization header: 400 `invalid_request`;
  * - an inactive token: 401 `invalid_token`;
- * - a token without the required scopes: 403 `insufficient_scope`, naming them.
+ * - a token without the required scopes: 403 `insufficient_scope`, naming them;
+ * - a token whose sign-in is not strong or recent enough: 401
+ *   `insufficient_user_authentication` (RFC 9470 §3), with the `acr_values`
+ *   and `max_age` the client must ask for in a new authorization request.
  */
 export function bearerChallenge(
   realm: string,
-  refusal: { missing: true } | { malformed: true } | { result: VerifyTokenResponse; requiredScopes: string[] },
+  refusal: { missing: true } | { malformed: true } | { result: VerifyTokenResponse; requiredScopes: string[]; signIn?: SignInRequirement },
 ): Challenge {
   const head = `Bearer realm=${quoted(realm)}`;
   if ("missing" in refusal) return { status: 401, header: head, body: {} };
@@ -127,6 +159,19 @@ export function bearerChallenge(
   const { result, requiredScopes } = refusal;
   if (result.failure === TokenFailure.INSUFFICIENT_SCOPE) {
     return answer(403, "insufficient_scope", "the access token lacks a required scope", `, scope=${quoted(requiredScopes.join(" "))}`);
+  }
+  if (result.failure === TokenFailure.INSUFFICIENT_USER_AUTHENTICATION) {
+    const { acrValues = [], maxAuthAge } = refusal.signIn ?? {};
+    // §3: both may be given; the new token must meet every requirement of the route.
+    const strength = acrValues.length > 0 ? `, acr_values=${quoted(acrValues.join(" "))}` : "";
+    const recency = maxAuthAge !== undefined ? `, max_age=${quoted(String(maxAuthAge))}` : "";
+    const description =
+      strength !== "" && recency !== ""
+        ? "a stronger or more recent sign-in is required"
+        : recency !== ""
+          ? "a more recent sign-in is required"
+          : "a stronger sign-in is required";
+    return answer(401, "insufficient_user_authentication", description, strength + recency);
   }
   const why: Partial<Record<TokenFailure, string>> = {
     [TokenFailure.EXPIRED]: "the access token expired",

@@ -1,6 +1,9 @@
 /**
- * An example resource server: a tiny notes API whose one protected route
- * needs an iam-core access token carrying the `notes.note.read` scope.
+ * An example resource server: a tiny notes API whose routes need an iam-core
+ * access token carrying the `notes.note.read` scope. `GET /notes` takes any
+ * such token; `GET /notes/export`, which hands over every note at once, also
+ * needs a multi-factor sign-in made in the last 15 minutes, and answers an
+ * RFC 9470 step-up challenge to a token that lacks it.
  *
  *   IAM_CORE_URL=http://127.0.0.1:50051 node --import tsx examples/resource-server/server.ts
  *
@@ -19,7 +22,9 @@ import {
   bearerChallenge,
   bearerToken,
   createAccessTokenVerifier,
+  MFA_ACR,
   TokenFailure,
+  type SignInRequirement,
   type VerifyTokenResponse,
 } from "iam-core/client";
 
@@ -37,17 +42,34 @@ export interface ResourceServerOptions {
 }
 
 export const REQUIRED_SCOPE = "notes.note.read";
+/** What `GET /notes/export` requires of the sign-in behind a token. */
+export const EXPORT_SIGN_IN: SignInRequirement = { acrValues: [MFA_ACR], maxAuthAge: 15 * 60 };
 const REALM = "notes";
 
-type Verify = (token: string, requiredScopes: string[]) => Promise<VerifyTokenResponse>;
+type Verify = (token: string, requiredScopes: string[], signIn?: SignInRequirement) => Promise<VerifyTokenResponse>;
+
+/** The routes: each one's scopes and, for some, what the sign-in behind the token must have been. */
+const ROUTES: ReadonlyMap<string, { scopes: string[]; signIn?: SignInRequirement }> = new Map([
+  ["/notes", { scopes: [REQUIRED_SCOPE] }],
+  ["/notes/export", { scopes: [REQUIRED_SCOPE], signIn: EXPORT_SIGN_IN }],
+]);
+
+/** Whether a token's claims meet a sign-in requirement: its `acr` one of those asked, its `auth_time` recent enough. */
+function signInMeets(claims: Record<string, unknown>, signIn: SignInRequirement): boolean {
+  const { acrValues = [], maxAuthAge } = signIn;
+  if (acrValues.length > 0 && !(typeof claims.acr === "string" && acrValues.includes(claims.acr))) return false;
+  if (maxAuthAge === undefined) return true;
+  return typeof claims.auth_time === "number" && Date.now() / 1000 - claims.auth_time <= maxAuthAge;
+}
 
 /**
  * Local verification: signature (ES256, or RS256 for a project that chose it: the JWKS names each key's `alg`,
- * and jose uses only the key whose kid and alg the token names), issuer, expiry, RFC 9068 `typ`, and the scopes.
+ * and jose uses only the key whose kid and alg the token names), issuer, expiry, RFC 9068 `typ`, the scopes,
+ * and the `acr` and `auth_time` a route may require.
  */
 function localVerifier(options: ResourceServerOptions): Verify {
   const keys = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/.well-known/jwks.json`));
-  return async (token, requiredScopes) => {
+  return async (token, requiredScopes, signIn = {}) => {
     try {
       const { payload } = await jwtVerify(token, keys, {
         issuer: options.issuer,
@@ -57,6 +79,9 @@ function localVerifier(options: ResourceServerOptions): Verify {
       const scopes = typeof payload.scope === "string" ? payload.scope.split(" ") : [];
       if (!requiredScopes.every((s) => scopes.includes(s))) {
         return { active: false, failure: TokenFailure.INSUFFICIENT_SCOPE } as VerifyTokenResponse;
+      }
+      if (!signInMeets(payload, signIn)) {
+        return { active: false, failure: TokenFailure.INSUFFICIENT_USER_AUTHENTICATION } as VerifyTokenResponse;
       }
       return { active: true, subject: payload.sub ?? "", scopes, failure: TokenFailure.UNSPECIFIED } as VerifyTokenResponse;
     } catch (err) {
@@ -80,7 +105,8 @@ export async function startResourceServer(
   };
 
   const server = http.createServer(async (req, res) => {
-    if (req.url !== "/notes" || req.method !== "GET") return send(res, 404, { error: "not_found" });
+    const route = req.method === "GET" ? ROUTES.get(req.url ?? "") : undefined;
+    if (route === undefined) return send(res, 404, { error: "not_found" });
     const token = bearerToken(req.headers.authorization);
     const refuse = (challenge: ReturnType<typeof bearerChallenge>) =>
       send(res, challenge.status, challenge.body, { "www-authenticate": challenge.header });
@@ -88,13 +114,14 @@ export async function startResourceServer(
     if (token === null) return refuse(bearerChallenge(REALM, { malformed: true }));
     let result: VerifyTokenResponse;
     try {
-      result = await verify(token, [REQUIRED_SCOPE]);
+      result = await verify(token, route.scopes, route.signIn);
     } catch {
       // The core is unreachable: fail closed, and say it is temporary.
       return send(res, 503, { error: "temporarily_unavailable" }, { "retry-after": "1" });
     }
-    if (!result.active) return refuse(bearerChallenge(REALM, { result, requiredScopes: [REQUIRED_SCOPE] }));
-    send(res, 200, { owner: result.subject, notes: [`Notes of ${result.subject}`] });
+    if (!result.active) return refuse(bearerChallenge(REALM, { result, requiredScopes: route.scopes, signIn: route.signIn }));
+    const notes = [`Notes of ${result.subject}`];
+    send(res, 200, route.signIn === undefined ? { owner: result.subject, notes } : { owner: result.subject, notes, exported: true });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   return {
@@ -120,5 +147,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     mode: process.env.VERIFY === "local" ? "local" : "remote",
     port: Number(process.env.PORT ?? 3000),
   });
-  console.log(`notes API on ${server.url}/notes (needs scope ${REQUIRED_SCOPE})`);
+  console.log(`notes API on ${server.url}/notes (needs scope ${REQUIRED_SCOPE}; /notes/export also a multi-factor sign-in)`);
 }
