@@ -113,6 +113,8 @@ export const POSTGRES_PASS = [
   { file: "test/sessions/single-sign-on.test.ts", why: "sign-in sessions opened, renewed and ended; ending one revokes the grants made in it" },
   { file: "test/admin/rpc-sessions.test.ts", why: "sessions listed and ended by administration, with the user disabled, deleted or given a new password" },
   { file: "test/logout/rp-initiated.test.ts", why: "a logout ends the session and the grants made in it at once" },
+  { file: "test/factors/totp.test.ts", why: "a TOTP step and a recovery code accepted once, by conditional updates; failures counted with the passwords'" },
+  { file: "test/factors/passkeys.test.ts", why: "passkey counters and single-use challenges, by conditional updates and DELETE … RETURNING" },
   { file: "test/tokens-algs/core.test.ts", why: "an older project's RS256 key added once, inside the code exchange's transaction; both algorithms rotated" },
 ];
 

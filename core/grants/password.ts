@@ -1,5 +1,6 @@
 import { party, recordSuccess } from "../audit/record.js";
 import { OAuthError } from "../errors.js";
+import { policyRequires, usableFactors } from "../factors/policy.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken } from "../lib/crypto.js";
 import { parseScope } from "../lib/scopes.js";
@@ -46,6 +47,11 @@ async function issue({ deps, request, project, client }: GrantContext, event: Gr
     const reason = user === undefined ? "unknown user" : user.enabled ? "wrong password" : "user disabled";
     deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
     throw new OAuthError("invalid_grant", "invalid username or password", { detail: reason });
+  }
+  // The grant cannot carry a second factor: a user who has one, or whom the
+  // project's policy requires to, signs in through the authorization code flow.
+  if ((await usableFactors(deps, user)).length > 0 || (await policyRequires(deps, user))) {
+    throw new OAuthError("invalid_grant", "this user signs in with a second factor: use the authorization code flow", { detail: "second factor required" });
   }
   const { permissions, holds } = await userHoldings(deps.store, project, user.id);
   // Empty asks for every permission held (the OpenID scopes only when named).

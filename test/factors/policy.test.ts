@@ -7,6 +7,7 @@ import { Code } from "@connectrpc/connect";
 import test from "ava";
 import { MFA_ACR, PASSWORD_ACR } from "../../core/factors/levels.js";
 import { totpCode } from "../../core/factors/totp.js";
+import { DEFAULT, seedClient } from "../helpers.js";
 import { ALICE, authorizeRequest, BOB, expectOAuthError, setup } from "../core/flow.js";
 import { enrolTotp, nextStep, passwordStep, setPolicy, signInOf } from "./_flow.js";
 
@@ -56,4 +57,19 @@ test("a session that proved two factors serves a multi-factor request without as
   nextStep(c);
   const done = await c.authorization.verifyFactor({ signIn: signInOf(stale.requestId, session), totpCode: totpCode(secret, c.clock.now()) });
   t.truthy(done.login?.session?.value);
+});
+
+test("the password grant cannot carry a second factor: refused for a user who has one or must, as invalid_grant", async (t) => {
+  const c = await setup(t);
+  await seedClient(c.core, { id: "legacy", secret: "legacy-secret", redirectUris: ["https://legacy.example/cb"], grantTypes: ["password"] });
+  const grant = (user: { id: string; password: string }) =>
+    c.tokens.token({ ...DEFAULT, grantType: "password", username: user.id, password: user.password, basic: { clientId: "legacy", clientSecret: "legacy-secret" } });
+  t.truthy((await grant(ALICE)).accessToken, "no factor, optional policy: as before");
+  await setPolicy(c, { required: "roles", roles: ["role-alice"] });
+  const required = await expectOAuthError(t, grant(ALICE), { error: "invalid_grant" });
+  t.regex(required.rawMessage, /second factor: use the authorization code flow/);
+  t.truthy((await grant(BOB)).accessToken, "bob holds no listed role");
+  await setPolicy(c, { required: "optional" });
+  await enrolTotp(c, (await passwordStep(c, { authorize: { acrValues: MFA_ACR } })).requestId);
+  await expectOAuthError(t, grant(ALICE), { error: "invalid_grant" });
 });
