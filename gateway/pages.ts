@@ -34,6 +34,7 @@ ul.scopes label{margin:0;font-weight:400}
 .scope-name{display:block;color:var(--muted);font-size:.875rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.875rem;background:var(--code);border-radius:4px}
 code{padding:.1rem .3rem;word-break:break-all}
+#totp-secret{word-break:normal}
 pre{padding:.75rem;white-space:pre-wrap;word-break:break-all}
 .muted{color:var(--muted);font-size:.875rem}
 input[inputmode=numeric]{letter-spacing:.3em;font-variant-numeric:tabular-nums}
@@ -91,6 +92,8 @@ export interface LoginPage {
   username?: string;
   /** After a failed sign-in: the message, which never says which field was wrong. */
   error?: string;
+  /** The failure was not the form's (a passkey alone, a second step's code): its fields are not marked. */
+  refusedElsewhere?: boolean;
   /** When sign-ins are locked: seconds until they may be tried again. */
   lockedFor?: number;
   /** Where the project allows a passkey alone: its ceremony's options, the form's action and the scripts. */
@@ -105,7 +108,8 @@ export function waitText(seconds: number): string {
 
 export function loginPage(page: LoginPage): string {
   const locked = page.lockedFor !== undefined && page.lockedFor > 0;
-  const invalid = page.error !== undefined && !locked;
+  const failed = page.error !== undefined && !locked;
+  const invalid = failed && page.refusedElsewhere !== true;
   const describedBy = locked ? "login-locked" : invalid ? "login-error" : undefined;
   return layout(
     `Sign in to ${page.projectName}`,
@@ -113,7 +117,7 @@ export function loginPage(page: LoginPage): string {
 <h1>Sign in to ${page.projectName}</h1>
 <p><strong>${page.clientName}</strong> asks you to sign in.</p>
 ${locked ? html`<p id="login-locked" class="alert" role="alert">Too many failed sign-ins. For your security, signing in is paused: try again in ${waitText(page.lockedFor!)}.</p>` : ""}
-${invalid ? html`<p id="login-error" class="alert" role="alert">${page.error!}</p>` : ""}
+${failed ? html`<p id="login-error" class="alert" role="alert">${page.error!}</p>` : ""}
 <form id="login-form" method="post" action="${page.action}"${describedBy ? html` aria-describedby="${describedBy}"` : ""}>
 <input type="hidden" name="request_id" value="${page.requestId}">
 <label for="username">Username</label>

@@ -145,7 +145,7 @@ export const factor: Endpoint = (deps) => async (ctx) => {
     page(
       ctx,
       e.status,
-      loginPage({ action: `${projectPath(ctx)}/authorize`, requestId, ...names, error: message ?? "", lockedFor: retryAfter }),
+      loginPage({ action: `${projectPath(ctx)}/authorize`, requestId, ...names, error: message ?? "", refusedElsewhere: true, lockedFor: retryAfter }),
     );
   }
 };

@@ -221,6 +221,19 @@ test("an authenticator app enrolled from the page: a wrong code refused in place
   t.regex(shownKey, /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/, "the key in groups of four");
   const secret = shownKey.replace(/ /g, "");
   t.is(secret.length, 32, "160 bits, base32");
+  t.deepEqual(
+    await page.evaluate<number[]>(`(() => {
+      const text = document.querySelector("#totp-secret").firstChild;
+      return [...text.data.matchAll(/[^ ]+/g)].map((group) => {
+        const range = document.createRange();
+        range.setStart(text, group.index);
+        range.setEnd(text, group.index + group[0].length);
+        return range.getClientRects().length;
+      });
+    })()`),
+    Array(8).fill(1),
+    "the key wraps between groups, never inside one",
+  );
   t.deepEqual(await page.evaluate<string[]>(UNLABELLED_CONTROLS), [], "every field labelled");
   t.is(await page.getByLabel("The app's 6-digit code").getAttribute("autocomplete"), "one-time-code");
   t.true(await page.getByRole("button", { name: "Create a passkey" }).isEnabled(), "a passkey is offered too");
@@ -287,7 +300,14 @@ test("an authenticator app enrolled from the page: a wrong code refused in place
   const again = await approve(t, s, second.page, next, "10-callback");
   t.deepEqual(again["amr"], ["pwd", "otp", "mfa"]);
   t.is(again["acr"], MFA_ACR);
-  t.deepEqual(await s.core.deps.store.countRecoveryCodes(DEFAULT, "admin"), { total: 10, left: 9, issuedAt: (await s.core.deps.store.countRecoveryCodes(DEFAULT, "admin")).issuedAt });
+  const left = await s.core.deps.store.countRecoveryCodes(DEFAULT, "admin");
+  t.deepEqual([left.total, left.left], [10, 9], "the code is spent");
+  const spent = await s.core.deps.store.listAuditEvents(DEFAULT, { actions: ["RECOVERY_CODE_USED"] }, { after: 0, limit: 10 });
+  t.deepEqual(
+    spent.map((e) => [e.outcome, e.target?.id]),
+    [["success", "admin"]],
+    "its use recorded",
+  );
 
   // The same recovery code a second time: refused in place.
   const third = await newBrowser(t, b);
@@ -306,4 +326,163 @@ test("an authenticator app enrolled from the page: a wrong code refused in place
   t.is(await activeElementId(third.page), "recovery_code");
   assertQuiet(t, second.reported);
   assertQuiet(t, third.reported);
+});
+
+/**
+ * Enrols a passkey at the first sign-in of a new browser with a virtual
+ * authenticator; approves the consent. Answers the browser, its
+ * authenticator and the ID token.
+ */
+async function enrolPasskey(t: ExecutionContext, b: Browser, s: TestServer) {
+  const browserOf = await newBrowser(t, b);
+  const { page } = browserOf;
+  const authenticator = await virtualAuthenticator(page);
+  const req = request(s);
+  await loginPage(t, page, req.url, "1-login");
+  const enrol = await typePassword(t, page, "2-enrolment");
+  t.is(enrol.status(), 200);
+  await assertPasskeyPageHeaders(t, s, enrol);
+  t.is(await page.getByRole("heading", { name: "Passkey", level: 2 }).count(), 1);
+  const codes = await usePasskey(t, page, "Create a passkey", "3-recovery-codes");
+  t.is(codes.status(), 200, await page.locator("body").innerText());
+  t.is(await page.locator("ol#recovery-codes > li").count(), 10);
+  const { credentials } = await authenticator.cdp.send("WebAuthn.getCredentials", { authenticatorId: authenticator.authenticatorId });
+  t.is(credentials.length, 1, "the authenticator holds one credential");
+  t.true(credentials[0]!.isResidentCredential, "a discoverable credential");
+  t.is(credentials[0]!.rpId, "localhost", "for the base URL's host");
+  const passkey = await onlyFactor(t, s, "passkey");
+  t.is(passkey.credentialId, Buffer.from(credentials[0]!.credentialId, "base64").toString("base64url"));
+  t.is(passkey.deviceType, "singleDevice");
+  t.true(passkey.confirmed);
+  const id = await approve(t, s, page, req, "4-callback");
+  return { ...browserOf, authenticator, id };
+}
+
+/** Signs in again in the same browser, its cookies cleared (no session): the password, then the challenge page's passkey. */
+async function passwordAndPasskey(t: ExecutionContext, s: TestServer, page: Page, prefix: string) {
+  await page.context().clearCookies();
+  const req = request(s);
+  await loginPage(t, page, req.url, `${prefix}a-login`);
+  const challenge = await typePassword(t, page, `${prefix}b-challenge-with-passkey`);
+  t.is(challenge.status(), 200);
+  await assertPasskeyPageHeaders(t, s, challenge);
+  t.is(await textOf(page, "h1"), "Verify it's you");
+  t.is(await countOf(page, "#totp_code"), 0, "no authenticator app: no code field");
+  t.is(await countOf(page, "details#recovery"), 1, "the recovery codes stay offered");
+  const consent = await usePasskey(t, page, "Use a passkey", `${prefix}c-consent`);
+  return { req, consent };
+}
+
+test("a passkey through Chrome's virtual authenticator: enrolled on the enrolment page, then a second factor after the password, then alone from the login page where the project allows it", async (t) => {
+  const { b, s } = await serve(t);
+  const { page, reported, id } = await enrolPasskey(t, b, s);
+  t.deepEqual(id["amr"], ["pwd", "hwk", "mfa"], "a single-device passkey: hwk");
+  t.is(id["acr"], MFA_ACR);
+  const enrolled = await onlyFactor(t, s, "passkey");
+
+  // The password, then the passkey.
+  const second = await passwordAndPasskey(t, s, page, "5");
+  t.is(second.consent.status(), 200);
+  t.is(await countOf(page, "#recovery-codes"), 0, "recovery codes only at the first enrolment");
+  const secondId = await approve(t, s, page, second.req, "6-callback");
+  t.deepEqual(secondId["amr"], ["pwd", "hwk", "mfa"]);
+  t.is(secondId["acr"], MFA_ACR);
+  const afterSecond = await onlyFactor(t, s, "passkey");
+  t.true(afterSecond.counter > enrolled.counter, `the counter moved: ${enrolled.counter} → ${afterSecond.counter}`);
+
+  // The project allows a passkey alone: the login page offers it; no password is typed.
+  await setPolicy(s, { required: "everyone", passwordless: true });
+  await page.context().clearCookies();
+  const req = request(s);
+  const login = await loginPage(t, page, req.url, "7-login-with-passkey");
+  await assertPasskeyPageHeaders(t, s, login);
+  t.is(await page.locator("#passkey-signin-status").getAttribute("role"), "status");
+  const consent = await usePasskey(t, page, "Sign in with a passkey", "8-consent");
+  t.is(consent.status(), 200);
+  t.is(await countOf(page, "form#consent-form"), 1);
+  const aloneId = await approve(t, s, page, req, "9-callback");
+  t.deepEqual(aloneId["amr"], ["hwk", "mfa"], "no password in this sign-in");
+  t.is(aloneId["acr"], MFA_ACR);
+  const afterAlone = await onlyFactor(t, s, "passkey");
+  t.true(afterAlone.counter > afterSecond.counter, `the counter moved: ${afterSecond.counter} → ${afterAlone.counter}`);
+  assertQuiet(t, reported);
+});
+
+test("a cloned authenticator, its counter behind the stored one, is refused on the challenge page (the attempt recorded) and alone on the login page, and nothing else changes", async (t) => {
+  const { b, s } = await serve(t);
+  const original = await enrolPasskey(t, b, s);
+  const second = await passwordAndPasskey(t, s, original.page, "5");
+  await approve(t, s, original.page, second.req, "6-callback");
+  const stored = await onlyFactor(t, s, "passkey");
+  t.true(stored.counter > 0, "the virtual authenticator counts its signatures");
+
+  // Another browser holding a copy of the credential, its counter reset.
+  const { credentials } = await original.authenticator.cdp.send("WebAuthn.getCredentials", { authenticatorId: original.authenticator.authenticatorId });
+  const credential = credentials[0]!;
+  t.true(credential.signCount >= stored.counter);
+  const clone = await newBrowser(t, b);
+  const cloned = await virtualAuthenticator(clone.page);
+  await cloned.cdp.send("WebAuthn.addCredential", { authenticatorId: cloned.authenticatorId, credential: { ...credential, signCount: 0 } });
+  const req = request(s);
+  await loginPage(t, clone.page, req.url, "7-clone-login");
+  await typePassword(t, clone.page, "8-clone-challenge");
+  const eventsBefore = await s.core.deps.store.listAuditEvents(DEFAULT, { actions: ["FACTOR_VERIFIED"] }, { after: 0, limit: 100 });
+  const refused = await usePasskey(t, clone.page, "Use a passkey", "9-clone-refused");
+  t.is(refused.status(), 401);
+  t.is(await textOf(clone.page, "#factor-error"), "The passkey could not be verified.");
+  t.is(await clone.page.getByRole("alert").count(), 1);
+  t.true(await clone.page.getByRole("button", { name: "Use a passkey" }).isEnabled(), "another try is offered");
+  t.is((await clone.page.context().cookies()).filter((c) => c.name.startsWith("iam_session")).length, 0, "no session");
+
+  // Recorded as a failed second factor; the stored passkey unchanged.
+  const events = await s.core.deps.store.listAuditEvents(DEFAULT, { actions: ["FACTOR_VERIFIED"] }, { after: 0, limit: 100 });
+  const added = events.slice(eventsBefore.length);
+  t.is(added.length, 1, JSON.stringify(added));
+  t.is(added[0]!.outcome, "failure");
+  t.is(added[0]!.target?.id, "admin");
+  t.regex(added[0]!.reason, /counter/);
+  t.deepEqual(added[0]!.changes, [{ field: "method", before: "", after: '"passkey"' }]);
+  t.deepEqual(await onlyFactor(t, s, "passkey"), stored, "counter and last use unchanged");
+
+  // The original authenticator still signs in.
+  const third = await passwordAndPasskey(t, s, original.page, "10");
+  t.is(third.consent.status(), 200);
+  t.is(await countOf(original.page, "form#consent-form"), 1);
+  await approve(t, s, original.page, third.req, "11-callback");
+  const afterThird = await onlyFactor(t, s, "passkey");
+
+  // The clone alone, from the login page where the project allows a passkey alone: refused too.
+  await setPolicy(s, { required: "everyone", passwordless: true });
+  await clone.page.context().clearCookies();
+  await loginPage(t, clone.page, request(s).url, "12-clone-login-with-passkey");
+  const refusedAlone = await usePasskey(t, clone.page, "Sign in with a passkey", "13-clone-alone-refused");
+  t.is(refusedAlone.status(), 401);
+  t.is(await textOf(clone.page, "#login-error"), "The passkey could not be verified.");
+  t.is(await clone.page.getByRole("alert").count(), 1);
+  // The password form was not used: its fields are not blamed.
+  t.is(await clone.page.locator("#username").getAttribute("aria-invalid"), null);
+  t.is(await clone.page.locator("#password").getAttribute("aria-invalid"), null);
+  t.is((await clone.page.context().cookies()).filter((c) => c.name.startsWith("iam_session")).length, 0, "no session");
+  t.deepEqual(await onlyFactor(t, s, "passkey"), afterThird, "counter and last use unchanged");
+  assertQuiet(t, original.reported);
+  assertQuiet(t, clone.reported);
+});
+
+test("without WebAuthn in the browser, each passkey button says so and stays disabled; the code forms still work", async (t) => {
+  const { b, s } = await serve(t, { required: "everyone", passwordless: true });
+  const { context, page, reported } = await newBrowser(t, b);
+  // As a browser without the Web Authentication API: the pages' scripts find no PublicKeyCredential.
+  await context.addInitScript("delete window.PublicKeyCredential");
+  const req = request(s);
+  await loginPage(t, page, req.url, "1-login-without-webauthn");
+  t.false(await page.getByRole("button", { name: "Sign in with a passkey" }).isEnabled());
+  t.is(await textOf(page, "#passkey-signin-status"), "This browser cannot use passkeys.");
+  await typePassword(t, page, "2-enrolment-without-webauthn");
+  t.false(await page.getByRole("button", { name: "Create a passkey" }).isEnabled());
+  t.is(await textOf(page, "#enrol-passkey-form-status"), "This browser cannot use passkeys.");
+  const secret = ((await textOf(page, "#totp-secret")) ?? "").replace(/ /g, "");
+  const codes = await typeCode(t, page, "#totp_code", totpCode(secret, s.clock.now()), "3-recovery-codes");
+  t.is(codes.status(), 200);
+  t.is(await page.locator("ol#recovery-codes > li").count(), 10);
+  assertQuiet(t, reported);
 });
