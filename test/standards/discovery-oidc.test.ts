@@ -93,7 +93,7 @@ test("both documents carry what the conformance suite's discovery checks require
     t.is(m.backchannel_logout_supported, true);
     t.is(m.backchannel_logout_session_supported, true);
     // Discovery §3 and Prompt Create 1.0 §4.1.
-    t.deepEqual(m.acr_values_supported, ["urn:iam-core:acr:password"]);
+    t.deepEqual(m.acr_values_supported, ["urn:iam-core:acr:password", "urn:iam-core:acr:mfa"]);
     t.deepEqual(m.prompt_values_supported, ["none", "login", "consent", "select_account"]);
     t.deepEqual(m.ui_locales_supported, ["en"]);
     t.deepEqual(m.claims_locales_supported, ["en"]);
