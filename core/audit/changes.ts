@@ -16,7 +16,8 @@ export type Fields = Readonly<Record<string, Json>>;
 /** What a secret's value is written as. */
 export const SECRET = JSON.stringify("(secret)");
 
-const SECRET_FIELD = /secret|password|private/i;
+// `passwordless` (a policy's flag, no secret) is not a password.
+const SECRET_FIELD = /secret|password(?!less)|private/i;
 
 const valueOf = (field: string, value: Json): string => (SECRET_FIELD.test(field) ? SECRET : JSON.stringify(value));
 

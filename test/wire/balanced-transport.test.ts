@@ -159,6 +159,9 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   "iam.v1.AdminService/ListUserConsents",
   // Added since: it reads a user's sign-in sessions, as ListUserConsents reads their consents.
   "iam.v1.AdminService/ListUserSessions",
+  // Added since: a user's second factors and a project's multi-factor policy, read as sessions are.
+  "iam.v1.AdminService/ListUserFactors",
+  "iam.v1.AdminService/GetMfaPolicy",
   "iam.v1.AdminService/ListPermissions",
   "iam.v1.AdminService/ListRoles",
   // Added since: the audit trail is read, never written, by its readers.

@@ -2,10 +2,14 @@ import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   ClientType,
+  MfaRequirement,
   type ClientSchema,
+  type FactorSchema,
+  type MfaPolicySchema,
   type OrganizationSchema,
   type PermissionSchema,
   type ProjectSchema,
+  type RecoveryCodesSchema,
   type RoleSchema,
   type SessionSchema,
   type UserSchema,
@@ -14,9 +18,12 @@ import { issuerOf } from "../../deps.js";
 import { invalid } from "./validate.js";
 import type {
   ClientRecord,
+  FactorRecord,
+  MfaPolicyRecord,
   OrganizationRecord,
   PermissionRecord,
   ProjectRecord,
+  RecoveryCodeCount,
   RoleRecord,
   SessionRecord,
   UserRecord,
@@ -101,6 +108,44 @@ export const toSession = (s: SessionRecord, idle: number): MessageInitShape<type
   clientAddress: s.clientAddress,
   userAgent: s.userAgent,
   clientIds: s.clients,
+});
+
+/** Characters of a passkey's credential id answered: enough to tell a user's passkeys apart, not to name the credential. */
+export const CREDENTIAL_ID_PREFIX = 8;
+
+/** A factor, without what proves it: no TOTP secret, no public key, a few characters of the credential id. */
+export const toFactor = (f: FactorRecord): MessageInitShape<typeof FactorSchema> => ({
+  id: f.id,
+  kind: f.kind,
+  name: f.name,
+  createdAt: BigInt(f.createdAt),
+  lastUsedAt: BigInt(f.lastUsedAt ?? 0),
+  confirmed: f.confirmed,
+  deviceType: f.deviceType,
+  backedUp: f.backedUp,
+  transports: f.transports,
+  credentialIdPrefix: f.credentialId.slice(0, CREDENTIAL_ID_PREFIX),
+});
+
+export const toRecoveryCodes = (c: RecoveryCodeCount): MessageInitShape<typeof RecoveryCodesSchema> => ({
+  total: c.total,
+  left: c.left,
+  issuedAt: BigInt(c.issuedAt ?? 0),
+});
+
+/** A policy's requirement in the store and in admin.proto. */
+export const MFA_REQUIREMENTS = {
+  optional: MfaRequirement.OPTIONAL,
+  everyone: MfaRequirement.EVERYONE,
+  roles: MfaRequirement.ROLES,
+} as const satisfies Record<MfaPolicyRecord["required"], MfaRequirement>;
+
+export const toMfaPolicy = (p: MfaPolicyRecord): MessageInitShape<typeof MfaPolicySchema> => ({
+  organization: p.organization,
+  project: p.project,
+  required: MFA_REQUIREMENTS[p.required],
+  roles: p.roles,
+  passwordless: p.passwordless,
 });
 
 export function notFound(what: string): ConnectError {

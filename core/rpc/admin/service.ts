@@ -5,6 +5,7 @@ import { noteRefusal } from "../../observe/context.js";
 import { AlreadyExists, type ProjectRef } from "../../store/types.js";
 import * as access from "./access.js";
 import * as clients from "./clients.js";
+import * as factors from "./factors.js";
 import { party, projectName, recordRefusal, SERVER_CHAIN, type AuditActionName } from "../../audit/record.js";
 import type { AuditParty } from "../../store/types.js";
 import { authenticate, authorize, GLOBAL, projectTarget, type Principal, type Target } from "./principal.js";
@@ -82,6 +83,11 @@ export const ADMIN_METHODS = {
   listUserSessions: inProject(sessions.listUserSessions),
   revokeUserSession: inProject(sessions.revokeUserSession, recorded("USER_SESSIONS_REVOKED", user)),
   revokeUserSessions: inProject(sessions.revokeUserSessions, recorded("USER_SESSIONS_REVOKED", user)),
+  listUserFactors: inProject(factors.listUserFactors),
+  deleteUserFactor: inProject(factors.deleteUserFactor, recorded("FACTOR_REMOVED", user)),
+  resetUserFactors: inProject(factors.resetUserFactors, recorded("FACTOR_REMOVED", user)),
+  getMfaPolicy: inProject(factors.getMfaPolicy),
+  updateMfaPolicy: inProject(factors.updateMfaPolicy, recorded("MFA_POLICY_UPDATED", ownProject)),
   createPermission: inProject(access.createPermission, recorded("PERMISSION_CREATED", permission)),
   listPermissions: inProject(access.listPermissions),
   deletePermission: inProject(access.deletePermission, recorded("PERMISSION_DELETED", permission)),
