@@ -24,7 +24,7 @@ import { newRecoveryCodes, normalizeRecoveryCode, recoveryCodeHash } from "../fa
 import { factorUsed, identified, loadStep, lockable, refuseFactor, type Step } from "../factors/step.js";
 import { newTotpSecret, totpStep, totpUri } from "../factors/totp.js";
 import { epochSeconds } from "../lib/clock.js";
-import { randomToken } from "../lib/crypto.js";
+import { randomToken, sha256 } from "../lib/crypto.js";
 import type { FactorRecord } from "../store/types.js";
 import { MAX_FAILED_LOGINS_PER_REQUEST } from "./login.js";
 
@@ -61,16 +61,24 @@ async function passwordlessAllowed(deps: Deps, step: Step): Promise<void> {
   }
 }
 
+/**
+ * The id of the authenticator app a sign-in enrols, derived from its pending
+ * request: only that sign-in finds its secret again or confirms it, never
+ * another sign-in of the same user (whoever knows the password can start one).
+ */
+const enrolmentFactorId = (pending: { idHash: string }) => sha256(`totp-enrolment:${pending.idHash}`).slice(0, 16);
+
 /** StartTotpEnrolment: a new secret for the user due to enrol; unconfirmed until its first code. */
 export async function startTotpEnrolment(deps: Deps, request: StartTotpEnrolmentRequest): Promise<MessageInitShape<typeof StartTotpEnrolmentResponseSchema>> {
   const at = await identified(deps, await loadStep(deps, request.signIn), "enrol");
   // One enrolment under way at a time. The page shown again (after a wrong
-  // code) shows the same secret, the one the user's app already has; an
-  // older one, from an earlier sign-in, is replaced.
+  // code) shows the same secret, the one the user's app already has; a
+  // secret another sign-in was enrolling is removed, never shown here.
   const now = epochSeconds(deps.clock);
+  const id = enrolmentFactorId(at.pending);
   for (const old of await deps.store.listFactors(at.user, at.user.id)) {
     if (old.confirmed) continue;
-    if (old.kind === "totp" && old.createdAt >= at.pending.createdAt) {
+    if (old.kind === "totp" && old.id === id) {
       return { factorId: old.id, secret: old.secret, uri: totpUri(old.secret, at.context.projectName, at.user.id) };
     }
     await deps.store.deleteFactor(at.user, at.user.id, old.id);
@@ -79,7 +87,7 @@ export async function startTotpEnrolment(deps: Deps, request: StartTotpEnrolment
   const factor: FactorRecord = {
     organization: at.user.organization,
     project: at.user.project,
-    id: randomToken(12),
+    id,
     userId: at.user.id,
     kind: "totp",
     name: "Authenticator app",
@@ -230,7 +238,8 @@ export async function finishEnrolment(deps: Deps, request: FinishEnrolmentReques
   const now = epochSeconds(deps.clock);
   let factor: FactorRecord;
   if (request.factorId !== "" && request.passkeyResponse === "") {
-    const pending = (await deps.store.listFactors(at.user, at.user.id)).find((f) => f.id === request.factorId && f.kind === "totp" && !f.confirmed);
+    const id = enrolmentFactorId(at.pending);
+    const pending = request.factorId !== id ? undefined : (await deps.store.listFactors(at.user, at.user.id)).find((f) => f.id === id && f.kind === "totp" && !f.confirmed);
     if (pending === undefined) throw new OAuthError("invalid_request", "no authenticator app is being enrolled with this factor_id; start again");
     const step = totpStep(pending.secret, request.totpCode.replace(/\s/g, ""), deps.clock.now());
     factor = { ...pending, confirmed: true, counter: step ?? 0, lastUsedAt: now };

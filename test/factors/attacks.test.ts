@@ -1,0 +1,42 @@
+/**
+ * Attacks on two-step sign-in, each as an attacker would try it: someone who
+ * knows a user's password, holds another account, or replays what they saw.
+ * Each test names the attack and asserts that it fails, with the exact
+ * refusal, and that it changes nothing it should not.
+ */
+import { Code } from "@connectrpc/connect";
+import test from "ava";
+import { totpCode } from "../../core/factors/totp.js";
+import { DEFAULT } from "../helpers.js";
+import { ALICE, expectOAuthError, setup } from "../core/flow.js";
+import { passwordStep, setPolicy, signInOf } from "./_flow.js";
+
+test("a sign-in begun with the password cannot read the authenticator-app secret another sign-in of the same user is enrolling", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  // The attacker knows Alice's password and stops at the enrolment step.
+  const attacker = await passwordStep(c);
+  t.is(attacker.login.secondFactor?.stage, "enrol");
+  // Alice, later, enrols her app: the page shows her a secret.
+  c.clock.advance(5);
+  const alice = await passwordStep(c);
+  const hers = await c.authorization.startTotpEnrolment({ signIn: signInOf(alice.requestId) });
+  // The attacker's own sign-in asks for an enrolment too: it must not be Alice's secret.
+  const seen = await c.authorization.startTotpEnrolment({ signIn: signInOf(attacker.requestId) });
+  t.not(seen.secret, hers.secret);
+  t.not(seen.factorId, hers.factorId);
+});
+
+test("a sign-in cannot confirm the authenticator app another sign-in is enrolling", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  const alice = await passwordStep(c);
+  const hers = await c.authorization.startTotpEnrolment({ signIn: signInOf(alice.requestId) });
+  const attacker = await passwordStep(c);
+  await expectOAuthError(
+    t,
+    c.authorization.finishEnrolment({ signIn: signInOf(attacker.requestId), factorId: hers.factorId, totpCode: totpCode(hers.secret, c.clock.now()) }),
+    { error: "invalid_request", code: Code.InvalidArgument, redirect: false },
+  );
+  t.deepEqual((await c.core.deps.store.listFactors(DEFAULT, ALICE.id)).map((f) => f.confirmed), [false]);
+});
