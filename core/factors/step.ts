@@ -51,6 +51,12 @@ export async function identified(deps: Deps, step: Step, stage: SecondFactorStag
     await deps.store.consumeAuthorizationRequest(step.pending.idHash);
     throw new OAuthError("access_denied", "the user can no longer sign in; start again from the application");
   }
+  // An enrolment is a user's first factor only: one who has enrolled since
+  // this step began (in another sign-in) verifies it instead, and no one who
+  // merely knows the password adds a factor of their own beside it.
+  if (stage === "enrol" && (await usableFactors(deps, user)).length > 0) {
+    throw new OAuthError("invalid_request", "this sign-in is not enrolling a factor: the user has one now; start again from the application");
+  }
   const keys = await lockable(deps, step, user);
   return { ...step, stage: due, user, keys };
 }

@@ -7,9 +7,10 @@
 import { Code } from "@connectrpc/connect";
 import test from "ava";
 import { totpCode } from "../../core/factors/totp.js";
-import { DEFAULT } from "../helpers.js";
+import { BASE_URL, DEFAULT } from "../helpers.js";
 import { ALICE, expectOAuthError, setup } from "../core/flow.js";
-import { passwordStep, setPolicy, signInOf } from "./_flow.js";
+import { SoftAuthenticator } from "./_authenticator.js";
+import { enrolTotp, passwordStep, setPolicy, signInOf } from "./_flow.js";
 
 test("a sign-in begun with the password cannot read the authenticator-app secret another sign-in of the same user is enrolling", async (t) => {
   const c = await setup(t);
@@ -39,4 +40,22 @@ test("a sign-in cannot confirm the authenticator app another sign-in is enrollin
     { error: "invalid_request", code: Code.InvalidArgument, redirect: false },
   );
   t.deepEqual((await c.core.deps.store.listFactors(DEFAULT, ALICE.id)).map((f) => f.confirmed), [false]);
+});
+
+test("an enrolment step begun before the user enrolled a factor cannot add a second one: the attacker's passkey is refused", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  // The attacker knows the password and waits at the enrolment step…
+  const attacker = await passwordStep(c);
+  const options = await c.authorization.startPasskey({ signIn: signInOf(attacker.requestId), purpose: "register" });
+  // …while Alice enrols her authenticator app.
+  await enrolTotp(c, (await passwordStep(c)).requestId);
+  const key = new SoftAuthenticator(BASE_URL);
+  await expectOAuthError(t, c.authorization.finishEnrolment({ signIn: signInOf(attacker.requestId), passkeyResponse: key.register(options.optionsJson) }), {
+    error: "invalid_request",
+    code: Code.InvalidArgument,
+    redirect: false,
+  });
+  await expectOAuthError(t, c.authorization.startTotpEnrolment({ signIn: signInOf(attacker.requestId) }), { error: "invalid_request", redirect: false });
+  t.deepEqual((await c.core.deps.store.listFactors(DEFAULT, ALICE.id)).map((f) => f.kind), ["totp"]);
 });
