@@ -146,6 +146,6 @@ export function recoveryCodesPage(page: { projectName: string; codes: readonly s
 <h1>Save your recovery codes</h1>
 <p>Two-step verification is on. If you lose your authenticator, each of these codes signs you in once. They are shown only now: keep them somewhere safe.</p>
 <ol class="codes" id="recovery-codes">${page.codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
-${page.consent !== undefined ? html`<section>${consentBody(page.consent)}</section>` : html`<a class="button" id="continue" href="${page.redirectTo ?? ""}">I saved them: continue</a>`}`,
+${page.consent !== undefined ? html`<section>${consentBody(page.consent, true)}</section>` : html`<a class="button" id="continue" href="${page.redirectTo ?? ""}">I saved them: continue</a>`}`,
   );
 }

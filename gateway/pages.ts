@@ -154,10 +154,11 @@ export function consentPage(page: ConsentPage): string {
   return layout(`Allow ${page.clientName}?`, consentBody(page));
 }
 
-/** The consent page's card, which the recovery codes page also ends with. */
-export function consentBody(page: ConsentPage): SafeHtml {
+/** The consent page's card, which the recovery codes page also ends with (its heading one level down there). */
+export function consentBody(page: ConsentPage, nested = false): SafeHtml {
+  const question = `Allow ${page.clientName} to access your account?`;
   return html`<p class="eyebrow">${page.projectName}</p>
-<h1>Allow ${page.clientName} to access your account?</h1>
+${nested ? html`<h2>${question}</h2>` : html`<h1>${question}</h1>`}
 <form id="consent-form" method="post" action="${page.action}">
 <input type="hidden" name="request_id" value="${page.requestId}">
 ${

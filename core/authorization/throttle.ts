@@ -34,6 +34,8 @@ const keysOf = (keys: SignInKeys) => (keys.address === undefined ? [keys.user] :
 export interface LoginContext {
   client: { id: string; name: string };
   projectName: string;
+  /** Whether the project lets a passkey alone sign in (the login page shown again offers it). */
+  passwordless?: boolean;
 }
 
 /** The refusal of a locked sign-in: 429, with the seconds to wait. */
@@ -76,16 +78,20 @@ export async function refuseWhileLocked(
   }
 }
 
+/** The username's policy of failures: its window, its maximum, its lockout. */
+export const userFailurePolicy = ({ config }: Deps) => ({ windowSeconds: config.loginFailureWindow, lockoutSeconds: config.loginLockout, maxFailures: config.loginMaxFailuresPerUser });
+
 /**
- * Counts a failure against both keys. Answers the lockout it caused (seconds
- * to wait, 0 when none), after holding back the answer when the username has
+ * Counts a failure against both keys (the username's already, when
+ * `userCounted` is its count). Answers the lockout it caused (seconds to
+ * wait, 0 when none), after holding back the answer when the username has
  * failed before in this window.
  */
-export async function recordFailure(deps: Deps, keys: SignInKeys): Promise<number> {
+export async function recordFailure(deps: Deps, keys: SignInKeys, userCounted?: { failures: number; lockedUntil: number }): Promise<number> {
   const now = epochSeconds(deps.clock);
   const { config } = deps;
   const window = { windowSeconds: config.loginFailureWindow, lockoutSeconds: config.loginLockout };
-  const user = await deps.store.recordLoginFailure(keys.user, now, { ...window, maxFailures: config.loginMaxFailuresPerUser });
+  const user = userCounted ?? (await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps)));
   const address =
     keys.address === undefined
       ? { failures: 0, lockedUntil: 0 }

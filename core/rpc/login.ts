@@ -43,6 +43,8 @@ export async function login(
   const context = {
     client: { id: pending.clientId, name: client?.name ?? pending.clientId },
     projectName: project?.name ?? pending.project,
+    // The login page shown again offers a passkey again.
+    passwordless: (await deps.store.getMfaPolicy(pending)).passwordless,
   };
   const keys = signInKeys(pending, request.username.slice(0, MAX_CREDENTIAL_LENGTH), request.clientAddress);
   const attempt = {

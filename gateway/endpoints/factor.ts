@@ -5,7 +5,7 @@ import { presentedBinding } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../endpoint.js";
 import { challengePage, enrolPage, recoveryCodesPage, type RefusedMethod } from "../factor-pages.js";
 import { BadRequest, mediaType, readFormOrJson, stringField } from "../http.js";
-import { consentPage, loginPage, passkeyPageSecurityHeaders } from "../pages.js";
+import { consentPage, loginPage, passkeyPageSecurityHeaders, type LoginPage } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { scriptUrls } from "./assets.js";
@@ -142,13 +142,35 @@ export const factor: Endpoint = (deps) => async (ctx) => {
       return showSecondFactor(deps, ctx, { requestId, step: failure.secondFactor, ...names, binding: presentedBinding(ctx, true), error: message!, refused }, 401);
     }
     // A passkey alone refused, or a lockout: the login page again.
-    page(
-      ctx,
-      e.status,
-      loginPage({ action: `${projectPath(ctx)}/authorize`, requestId, ...names, error: message ?? "", refusedElsewhere: true, lockedFor: retryAfter }),
-    );
+    await loginPageAgain(deps, ctx, e.status, { requestId, ...names, error: message ?? "", refusedElsewhere: true, lockedFor: retryAfter }, failure?.passwordless === true);
   }
 };
+
+/**
+ * The login page shown again after a refusal, with its "Sign in with a
+ * passkey" where the project allows it (a new ceremony: each is answered
+ * once). Not while sign-in is locked, nor once the request is spent.
+ */
+export async function loginPageAgain(
+  deps: EndpointDeps,
+  ctx: Context,
+  status: number,
+  shown: Omit<LoginPage, "action" | "passkey">,
+  passwordless: boolean,
+): Promise<void> {
+  let passkey: LoginPage["passkey"];
+  if (passwordless && !(shown.lockedFor! > 0)) {
+    try {
+      const signIn = pendingSignIn(deps, ctx, shown.requestId, presentedBinding(ctx, true));
+      const options = (await deps.services.authorization.startPasskey({ signIn, purpose: "authenticate" })).optionsJson;
+      passkey = { options, factorAction: `${projectPath(ctx)}/factor`, scripts: scriptUrls(deps.baseUrl) };
+    } catch {
+      // The request is spent or gone: the page without a passkey, its own error says why.
+    }
+  }
+  const body = loginPage({ action: `${projectPath(ctx)}/authorize`, ...shown, ...(passkey !== undefined ? { passkey } : {}) });
+  page(ctx, status, body, passkey === undefined ? undefined : passkeyPageSecurityHeaders(passkey.scripts));
+}
 
 /** POST /factor/totp (JSON): a new authenticator app secret for the user due to enrol. */
 export const factorTotp: Endpoint = (deps) => async (ctx) => {

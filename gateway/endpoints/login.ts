@@ -3,11 +3,11 @@ import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { presentedBinding } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint } from "../endpoint.js";
 import { mediaType, readFormOrJson, stringField } from "../http.js";
-import { consentPage, loginPage } from "../pages.js";
+import { consentPage } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { authorizationRequest } from "./authorize.js";
-import { secondFactorJson, showSecondFactor } from "./factor.js";
+import { loginPageAgain, secondFactorJson, showSecondFactor } from "./factor.js";
 
 /**
  * Step 2, POST /authorize: the user's credentials, from the login form or as
@@ -79,19 +79,15 @@ export const login: Endpoint = (deps) => async (ctx) => {
           ...(retryAfter > 0 ? { retry_after: retryAfter } : {}),
         });
       }
-      return page(
-        ctx,
-        e.status,
-        loginPage({
-          action: `${projectPath(ctx)}/authorize`,
-          requestId,
-          clientName: failure?.client?.name || "The application",
-          projectName: failure?.projectName || projectOf(ctx).project,
-          username,
-          error: "Invalid username or password.",
-          lockedFor: retryAfter,
-        }),
-      );
+      const shown = {
+        requestId,
+        clientName: failure?.client?.name || "The application",
+        projectName: failure?.projectName || projectOf(ctx).project,
+        username,
+        error: "Invalid username or password.",
+        lockedFor: retryAfter,
+      };
+      return await loginPageAgain(deps, ctx, e.status, shown, failure?.passwordless === true);
     }
     authorizationError(ctx, e, asJson, 303);
   }

@@ -150,3 +150,21 @@ test("the scripts are served with a JavaScript type, nosniff and a cache lifetim
   t.is((await get(`${s.httpUrl}/assets/other.js`)).status, 404);
   t.is((await get(`${s.httpUrl}/assets/..%2Fpackage.json`)).status, 404);
 });
+
+test("on a project that allows a passkey alone, the login page shown again after a wrong password offers it again, with a new ceremony", async (t) => {
+  const s = await serve(t);
+  await s.core.deps.store.setMfaPolicy({ ...DEFAULT, required: "optional", roles: [], passwordless: true });
+  const start = await get(authorizeUrl(s, adminRequest()));
+  const first = await start.text();
+  t.regex(first, /id="passkey-signin-form"/);
+  const cookie = browserCookie(start);
+  const request_id = requestIdOf(first);
+  const wrong = await postForm(`${s.project}/authorize`, { request_id, username: "admin", password: "wrong" }, { cookie });
+  const again = await wrong.text();
+  t.is(wrong.status, 401);
+  t.regex(again, /Invalid username or password\./);
+  t.regex(again, /id="passkey-signin-form"/);
+  t.regex(wrong.headers.get("content-security-policy")!, /script-src http:\/\/iam\.test\/assets\/webauthn\.js/);
+  const challenge = (html: string) => /&quot;challenge&quot;:&quot;([^&]+)&quot;/.exec(html)![1];
+  t.not(challenge(again), challenge(first), "a new challenge: each is answered once");
+});
