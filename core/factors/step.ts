@@ -8,9 +8,10 @@ import { LoginFailureSchema, type PendingSignIn } from "../../gen/iam/v1/authori
 import { fieldSet } from "../audit/changes.js";
 import { party, recordRefusal, recordSuccess as recordEvent } from "../audit/record.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { lockedOut, recordFailure, refuseWhileLocked, signInKeys, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
+import { lockedOut, recordFailure, refuseWhileLocked, signInKeys, userFailurePolicy, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
+import { epochSeconds } from "../lib/clock.js";
 import type { AuthorizationRequestRecord, SecondFactorStage, UserRecord } from "../store/types.js";
 import { MAX_FAILED_LOGINS_PER_REQUEST } from "../rpc/login.js";
 import { methodsOf, usableFactors, type SecondFactorDue } from "./policy.js";
@@ -77,16 +78,47 @@ const note = (step: Step, user: UserRecord) => ({
   userAgent: step.origin.userAgent,
 });
 
+/** A guess counted before it was checked: the request's failures and the username's count with it. */
+export interface CountedGuess {
+  failures: number;
+  user: { failures: number; lockedUntil: number };
+}
+
+/**
+ * Counts a guess of a code (six digits can be guessed) against the request
+ * and the username before it is checked, so that guesses sent at once
+ * cannot outrun either limit: one past the request's allowance, or past
+ * the username's maximum, is refused unchecked. The check that follows
+ * either succeeds (the sign-in's success clears the username's count) or is
+ * refused by refuseFactor, which counts it no further against them.
+ */
+export async function countGuess(deps: Deps, step: Required<Step>): Promise<CountedGuess> {
+  const failures = await deps.store.recordFailedLogin(step.pending.idHash);
+  const now = epochSeconds(deps.clock);
+  const user = await deps.store.recordLoginFailure(step.keys.user, now, userFailurePolicy(deps));
+  // 0: the request was spent by another guess meanwhile.
+  if (failures === 0 || failures > MAX_FAILED_LOGINS_PER_REQUEST) {
+    await deps.store.consumeAuthorizationRequest(step.pending.idHash);
+    throw new OAuthError("invalid_request", "the authorization request is unknown or has expired; start again from the application", { detail: "guess past the request's allowance" });
+  }
+  if (user.failures > deps.config.loginMaxFailuresPerUser) {
+    await recordRefusal(deps, { ...note(step, step.user), action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" });
+    throw lockedOut(user.lockedUntil - now, step.context, "sign-in locked: guess past the username's allowance");
+  }
+  return { failures, user };
+}
+
 /**
  * A wrong, replayed or foreign factor: counted against the request (spent
  * after a few) and against the user's and address's lockout exactly as a
- * wrong password, recorded, and refused with 401 (429 once locked).
+ * wrong password (unless `counted` before it was checked), recorded, and
+ * refused with 401 (429 once locked).
  */
-export async function refuseFactor(deps: Deps, step: Required<Step>, reason: string, method: string, message = "the code is not valid"): Promise<never> {
-  const failures = await deps.store.recordFailedLogin(step.pending.idHash);
+export async function refuseFactor(deps: Deps, step: Required<Step>, reason: string, method: string, message = "the code is not valid", counted?: CountedGuess): Promise<never> {
+  const failures = counted?.failures ?? (await deps.store.recordFailedLogin(step.pending.idHash));
   if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(step.pending.idHash);
   deps.metrics.loginFailures.inc({ reason: "wrong_factor" });
-  const lockout = await recordFailure(deps, step.keys);
+  const lockout = await recordFailure(deps, step.keys, counted?.user);
   await recordRefusal(deps, {
     ...note(step, step.user),
     action: "FACTOR_VERIFIED",

@@ -21,7 +21,7 @@ import { factorAmr, passkeyOnly, withSecondFactor } from "../factors/levels.js";
 import { authenticationOptions, passkeyError, PasskeyRefused, registrationOptions, verifyAuthentication, verifyRegistration } from "../factors/passkeys.js";
 import { usableFactors } from "../factors/policy.js";
 import { newRecoveryCodes, normalizeRecoveryCode, recoveryCodeHash } from "../factors/recovery.js";
-import { factorUsed, identified, loadStep, lockable, refuseFactor, type Step } from "../factors/step.js";
+import { countGuess, factorUsed, identified, loadStep, lockable, refuseFactor, type Step } from "../factors/step.js";
 import { newTotpSecret, totpStep, totpUri } from "../factors/totp.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
@@ -116,12 +116,13 @@ export async function verifyFactor(deps: Deps, request: VerifyFactorRequest): Pr
   let method: string;
   let factorId = "";
   if (request.totpCode !== "") {
+    const counted = await countGuess(deps, at);
     const code = request.totpCode.replace(/\s/g, "");
     const totps = (await usableFactors(deps, at.user)).filter((f) => f.kind === "totp");
     const matched = totps.map((f) => ({ f, s: totpStep(f.secret, code, deps.clock.now()) })).find((m) => m.s !== undefined);
-    if (matched === undefined) return refuseFactor(deps, at, "wrong code", "totp");
+    if (matched === undefined) return refuseFactor(deps, at, "wrong code", "totp", undefined, counted);
     // The step is kept: the same code, or an older one, is refused from now on, by every process.
-    if (!(await deps.store.useFactor(at.user, matched.f.id, matched.s!, now))) return refuseFactor(deps, at, "code already used", "totp");
+    if (!(await deps.store.useFactor(at.user, matched.f.id, matched.s!, now))) return refuseFactor(deps, at, "code already used", "totp", undefined, counted);
     method = factorAmr(matched.f);
     factorId = matched.f.id;
   } else if (request.recoveryCode !== "") {

@@ -10,7 +10,7 @@ import { totpCode } from "../../core/factors/totp.js";
 import { BASE_URL, DEFAULT } from "../helpers.js";
 import { ALICE, expectOAuthError, setup } from "../core/flow.js";
 import { SoftAuthenticator } from "./_authenticator.js";
-import { enrolTotp, passwordStep, setPolicy, signInOf } from "./_flow.js";
+import { enrolTotp, nextStep, passwordStep, setPolicy, signInOf } from "./_flow.js";
 
 test("a sign-in begun with the password cannot read the authenticator-app secret another sign-in of the same user is enrolling", async (t) => {
   const c = await setup(t);
@@ -58,4 +58,24 @@ test("an enrolment step begun before the user enrolled a factor cannot add a sec
   });
   await expectOAuthError(t, c.authorization.startTotpEnrolment({ signIn: signInOf(attacker.requestId) }), { error: "invalid_request", redirect: false });
   t.deepEqual((await c.core.deps.store.listFactors(DEFAULT, ALICE.id)).map((f) => f.kind), ["totp"]);
+});
+
+test("TOTP guesses sent at once cannot outrun the lockout: each is counted before it is checked, and the right code past the allowance is refused", async (t) => {
+  const c = await setup(t, { loginMaxFailuresPerUser: 3, loginMaxFailuresPerAddress: 1000, loginFailureDelayMs: 0, loginLockout: 600 });
+  await setPolicy(c, { required: "everyone" });
+  const { secret } = await enrolTotp(c, (await passwordStep(c)).requestId);
+  nextStep(c);
+  const requests = await Promise.all(Array.from({ length: 8 }, () => passwordStep(c)));
+  // Thirty wrong guesses, then the right code, all at once, over eight requests of five attempts each.
+  const right = totpCode(secret, c.clock.now());
+  const guesses = Array.from({ length: 31 }, (_, i) => (i === 30 ? right : String((Number(right) + 1 + i) % 1_000_000).padStart(6, "0")));
+  const answers = await Promise.allSettled(guesses.map((code, i) => c.authorization.verifyFactor({ signIn: signInOf(requests[i % 8]!.requestId), totpCode: code })));
+  t.is(answers[30]!.status, "rejected", "the right code, past the lockout, is not accepted");
+  // Three guesses checked (the username's allowance), the others refused unchecked.
+  const checked = await c.core.deps.store.listAuditEvents(DEFAULT, { actions: ["FACTOR_VERIFIED"] }, { after: 0, limit: 100 });
+  t.is(checked.filter((e) => /wrong code/.test(e.reason)).length, 3);
+  t.is(checked.filter((e) => e.outcome === "success").length, 0);
+  t.true(answers.every((a) => a.status === "rejected"));
+  // The lockout holds for the right code afterwards too.
+  await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(requests[7]!.requestId), totpCode: right }), { error: "access_denied", status: "429", code: Code.ResourceExhausted });
 });
