@@ -17,6 +17,7 @@ import type { ProjectRef } from "../store/types.js";
  * slowly. The counts live in the database: they survive restarts.
  */
 export interface SignInKeys {
+  /** "" for a sign-in that names no username (a passkey alone): the address alone counts. */
   user: string;
   address: string | undefined;
 }
@@ -29,7 +30,7 @@ export function signInKeys(ref: ProjectRef, username: string, address: string): 
   };
 }
 
-const keysOf = (keys: SignInKeys) => (keys.address === undefined ? [keys.user] : [keys.user, keys.address]);
+const keysOf = (keys: SignInKeys) => [keys.user, keys.address].filter((key): key is string => key !== undefined && key !== "");
 
 export interface LoginContext {
   client: { id: string; name: string };
@@ -91,7 +92,7 @@ export async function recordFailure(deps: Deps, keys: SignInKeys, userCounted?: 
   const now = epochSeconds(deps.clock);
   const { config } = deps;
   const window = { windowSeconds: config.loginFailureWindow, lockoutSeconds: config.loginLockout };
-  const user = userCounted ?? (await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps)));
+  const user = userCounted ?? (keys.user === "" ? { failures: 0, lockedUntil: 0 } : await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps)));
   const address =
     keys.address === undefined
       ? { failures: 0, lockedUntil: 0 }

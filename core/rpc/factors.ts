@@ -10,11 +10,11 @@ import type {
   VerifyFactorResponseSchema,
 } from "../../gen/iam/v1/authorization_pb.js";
 import { fieldSet } from "../audit/changes.js";
-import { audited, party } from "../audit/record.js";
+import { audited, party, recordRefusal } from "../audit/record.js";
 import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
 import { redirectError } from "../authorization/errors.js";
 import { completeSignIn } from "../authorization/complete-sign-in.js";
-import { recordSuccess } from "../authorization/throttle.js";
+import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { factorAmr, passkeyOnly, withSecondFactor } from "../factors/levels.js";
@@ -182,6 +182,9 @@ async function usePasskey(deps: Deps, verified: { factor: FactorRecord; counter:
  */
 async function passkeyAlone(deps: Deps, step: Step, raw: string) {
   await passwordlessAllowed(deps, step);
+  // No username yet: the address's rate and lockout apply, as to a password.
+  const address = { user: "", address: signInKeys(step.pending, "", step.origin.clientAddress).address };
+  await refuseWhileLocked(deps, address, step.context);
   let verified;
   try {
     verified = await verifyAuthentication(deps, step.pending, undefined, raw);
@@ -189,7 +192,22 @@ async function passkeyAlone(deps: Deps, step: Step, raw: string) {
     if (!(err instanceof PasskeyRefused)) throw err;
     const failures = await deps.store.recordFailedLogin(step.pending.idHash);
     if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(step.pending.idHash);
-    throw passkeyError(`${err.reason} (failure ${failures} of this request)`);
+    deps.metrics.loginFailures.inc({ reason: "wrong_factor" });
+    const lockout = await recordFailure(deps, address);
+    const reason = lockout > 0 ? `${err.reason}; sign-in now locked` : err.reason;
+    await recordRefusal(deps, {
+      chain: { organization: step.pending.organization, project: step.pending.project },
+      action: "FACTOR_VERIFIED",
+      actor: null,
+      target: null,
+      changes: [fieldSet("method", undefined, "passkey")],
+      clientAddress: step.origin.clientAddress,
+      userAgent: step.origin.userAgent,
+      reason,
+    });
+    const detail = `${reason} (failure ${failures} of this request)`;
+    if (lockout > 0) throw lockedOut(lockout, step.context, detail);
+    throw passkeyError(detail);
   }
   const user = await deps.store.getUser(step.pending, verified.factor.userId);
   if (user === undefined || !user.enabled) throw passkeyError("the passkey's user is disabled or gone");

@@ -8,7 +8,7 @@ import { Code } from "@connectrpc/connect";
 import test from "ava";
 import { totpCode } from "../../core/factors/totp.js";
 import { BASE_URL, DEFAULT } from "../helpers.js";
-import { ALICE, expectOAuthError, setup } from "../core/flow.js";
+import { ALICE, authorizeRequest, BOB, expectOAuthError, setup } from "../core/flow.js";
 import { SoftAuthenticator } from "./_authenticator.js";
 import { enrolTotp, nextStep, passwordStep, setPolicy, signInOf } from "./_flow.js";
 
@@ -78,4 +78,30 @@ test("TOTP guesses sent at once cannot outrun the lockout: each is counted befor
   t.true(answers.every((a) => a.status === "rejected"));
   // The lockout holds for the right code afterwards too.
   await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(requests[7]!.requestId), totpCode: right }), { error: "access_denied", status: "429", code: Code.ResourceExhausted });
+});
+
+test("refused passkeys alone count toward the address's lockout and are recorded, as wrong passwords are; a locked address cannot try more", async (t) => {
+  const c = await setup(t, { loginMaxFailuresPerAddress: 2, loginLockout: 600 });
+  await setPolicy(c, { required: "everyone", passwordless: true });
+  const key = new SoftAuthenticator(BASE_URL);
+  const { requestId } = await passwordStep(c);
+  const options = await c.authorization.startPasskey({ signIn: signInOf(requestId), purpose: "register" });
+  await c.authorization.finishEnrolment({ signIn: signInOf(requestId), passkeyResponse: key.register(options.optionsJson) });
+
+  // From one address, answers signed for another origin (a phishing page's), each on a new request.
+  const tryAlone = async () => {
+    const started = await c.authorization.authorize(authorizeRequest({ scope: "" }));
+    const { optionsJson } = await c.authorization.startPasskey({ signIn: signInOf(started.requestId), purpose: "authenticate" });
+    return c.authorization.verifyFactor({ signIn: signInOf(started.requestId), passkeyResponse: key.assert(optionsJson, { origin: "https://evil.example" }) });
+  };
+  await expectOAuthError(t, tryAlone(), { error: "access_denied", status: "401", redirect: false });
+  await expectOAuthError(t, tryAlone(), { error: "access_denied", status: "429", code: Code.ResourceExhausted });
+  await expectOAuthError(t, tryAlone(), { error: "access_denied", status: "429", code: Code.ResourceExhausted });
+  // The address is locked for passwords too.
+  await expectOAuthError(t, passwordStep(c, { user: BOB }), { error: "access_denied", status: "429", code: Code.ResourceExhausted });
+  const refused = await c.core.deps.store.listAuditEvents(DEFAULT, { actions: ["FACTOR_VERIFIED"] }, { after: 0, limit: 10 });
+  t.deepEqual(
+    refused.filter((e) => e.outcome === "failure").map((e) => e.reason.replace(/:.*?(;|$)/, "$1")),
+    ["passkey assertion refused", "passkey assertion refused; sign-in now locked"],
+  );
 });
