@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { create, toJson, type DescMessage } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import * as pb from "../gen/iam/v1/admin_pb.js";
@@ -16,56 +16,10 @@ import { createLogger } from "../core/observe/log.js";
  * validation; whoever can run it can read the database file anyway.
  */
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
+import { lines, list, OPTIONS, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
+import { FACTOR_COMMANDS } from "./admin-factors.js";
 
 export { ADMIN_NOUNS, ADMIN_USAGE };
-
-class UsageError extends Error {}
-
-const OPTIONS = {
-  json: { type: "boolean" },
-  name: { type: "string" },
-  audience: { type: "string" },
-  public: { type: "boolean" },
-  secret: { type: "string" },
-  "redirect-uri": { type: "string", multiple: true },
-  grant: { type: "string", multiple: true },
-  pkce: { type: "boolean" },
-  "remember-consent": { type: "boolean" },
-  password: { type: "string" },
-  "password-stdin": { type: "boolean" },
-  email: { type: "string" },
-  description: { type: "string" },
-  permission: { type: "string", multiple: true },
-  user: { type: "string" },
-  client: { type: "string" },
-  "access-token-alg": { type: "string" },
-  "post-logout-redirect-uri": { type: "string", multiple: true },
-  "backchannel-logout-uri": { type: "string" },
-  "id-token-alg": { type: "string" },
-  "web-origin": { type: "string", multiple: true },
-  "email-verified": { type: "boolean" },
-  "email-unverified": { type: "boolean" },
-  "given-name": { type: "string" },
-  "family-name": { type: "string" },
-  session: { type: "string" },
-} as const;
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
-
-interface Command {
-  method: keyof typeof ADMIN_METHODS;
-  request: DescMessage;
-  response: DescMessage;
-  /** Positional argument names after noun and verb. */
-  args: string[];
-  build(a: Record<string, string>, o: Values, stdin: () => Promise<string>): Promise<Record<string, unknown>> | Record<string, unknown>;
-  /** One line per item for people; --json prints the whole response. */
-  show(out: any): string[];
-  /** Another command that runs instead, given the options (one verb over two RPCs). */
-  instead?(o: Values): Command | undefined;
-}
-
-const ref = (a: Record<string, string>) => ({ organization: a.org!, project: a.project! });
 
 async function passwordOf(o: Values, stdin: () => Promise<string>): Promise<string> {
   if (o["password-stdin"]) return (await stdin()).replace(/\r?\n$/, "");
@@ -73,31 +27,10 @@ async function passwordOf(o: Values, stdin: () => Promise<string>): Promise<stri
   throw new UsageError("give the password with --password-stdin (or --password, which shells keep in their history)");
 }
 
-/** A repeated option: absent, or its values; a single empty value (`--web-origin ''`) is the empty list. */
-const list = (values: string[] | undefined) => (values === undefined ? undefined : values.length === 1 && values[0] === "" ? [] : values);
-
-/**
- * An update: the fields given as options (`field` is the request's field,
- * `path` its name in update_mask); none given is a usage error, as the
- * handler would refuse an empty mask.
- */
-function update(fields: [path: string, field: string, value: unknown][], flags: string): Record<string, unknown> {
-  const given = fields.filter(([, , value]) => value !== undefined);
-  if (given.length === 0) throw new UsageError(`name what to change: ${flags}`);
-  return {
-    ...Object.fromEntries(given.map(([, field, value]) => [field, value])),
-    updateMask: create(FieldMaskSchema, { paths: given.map(([path]) => path) }),
-  };
-}
-
 function emailVerifiedOf(o: Values): boolean | undefined {
   if (o["email-verified"] && o["email-unverified"]) throw new UsageError("give --email-verified or --email-unverified, not both");
   return o["email-verified"] ? true : o["email-unverified"] ? false : undefined;
 }
-
-const time = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
-
-const lines = <T>(items: T[], line: (item: T) => string) => (items.length === 0 ? ["(none)"] : items.map(line));
 
 const COMMANDS: Record<string, Command> = {
   "org create": {
@@ -263,6 +196,7 @@ const COMMANDS: Record<string, Command> = {
     args: ["org", "project", "id", "client"], build: (a) => ({ ...ref(a), userId: a.id, clientId: a.client }),
     show: () => ["consent revoked; the client's tokens for this user are revoked"],
   },
+
   "permission create": {
     method: "createPermission", request: pb.CreatePermissionRequestSchema, response: pb.CreatePermissionResponseSchema,
     args: ["org", "project", "id"], build: (a, o) => ({ ...ref(a), permissionId: a.id, description: o.description ?? "" }),
@@ -298,6 +232,7 @@ const COMMANDS: Record<string, Command> = {
     method: "unassignRole", request: pb.UnassignRoleRequestSchema, response: pb.UnassignRoleResponseSchema,
     args: ["org", "project", "role"], build: (a, o) => ({ ...ref(a), roleId: a.role, subject: subjectOf(o) }), show: () => ["unassigned"],
   },
+  ...FACTOR_COMMANDS,
 };
 
 /** `iam user end-sessions … --session SID`: one session. */
@@ -318,6 +253,21 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * The command the words name, and its arguments. Most are two words (`user
+ * factors`); a third word names one of three (`user factors remove`) when
+ * the arguments of that one follow, or when those of the two-word one do
+ * not: an organization may be called `reset`.
+ */
+function commandNamed(positionals: string[]): { name: string; given: string[] } {
+  const [noun, verb, ...rest] = positionals;
+  const two = [noun, verb].filter(Boolean).join(" ");
+  const three = COMMANDS[`${two} ${rest[0]}`];
+  const fits = (command: Command | undefined, given: string[]) => command !== undefined && command.args.length === given.length;
+  if (three !== undefined && (fits(three, rest.slice(1)) || !fits(COMMANDS[two], rest))) return { name: `${two} ${rest[0]}`, given: rest.slice(1) };
+  return { name: two, given: rest };
+}
+
 /** Runs one admin command; answers the process exit code (0 done, 1 refused, 2 usage). */
 export async function runAdminCommand(argv: string[], config: Config, out = process.stdout, err = process.stderr): Promise<number> {
   let parsed;
@@ -327,14 +277,14 @@ export async function runAdminCommand(argv: string[], config: Config, out = proc
     err.write(`iam: ${(e as Error).message}\n${ADMIN_USAGE}\n`);
     return 2;
   }
-  const [noun, verb, ...rest] = parsed.positionals;
-  const named = COMMANDS[`${noun} ${verb}`];
+  const { name, given } = commandNamed(parsed.positionals);
+  const named = COMMANDS[name];
   const command = named?.instead?.(parsed.values) ?? named;
-  if (command === undefined || rest.length !== command.args.length) {
-    err.write(`iam: ${command === undefined ? `unknown command "${[noun, verb].filter(Boolean).join(" ")}"` : `"${noun} ${verb}" takes ${command.args.map((a) => a.toUpperCase()).join(" ") || "no arguments"}`}\n${ADMIN_USAGE}\n`);
+  if (command === undefined || given.length !== command.args.length) {
+    err.write(`iam: ${command === undefined ? `unknown command "${name}"` : `"${name}" takes ${command.args.map((a) => a.toUpperCase()).join(" ") || "no arguments"}`}\n${ADMIN_USAGE}\n`);
     return 2;
   }
-  const args = Object.fromEntries(command.args.map((name, i) => [name, rest[i]!]));
+  const args = Object.fromEntries(command.args.map((arg, i) => [arg, given[i]!]));
   // The request is built before the database is opened: a usage error opens,
   // creates and logs nothing.
   let init: Record<string, unknown>;

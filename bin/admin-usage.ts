@@ -7,6 +7,8 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam project update ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256]
   iam project list ORG
   iam project delete ORG ID
+  iam project mfa-policy ORG ID [--required optional|everyone|roles] [--roles ROLE,...] [--passwordless true|false]
+      (with no option it shows the policy; --roles '' empties the list)
   iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--remember-consent] [--name NAME]
       [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]...
   iam client update ORG PROJECT ID [--name NAME] [--redirect-uri URI]... [--grant TYPE]... [--post-logout-redirect-uri URI]...
@@ -26,6 +28,9 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam user end-sessions ORG PROJECT ID [--session SID]
   iam user consents ORG PROJECT ID
   iam user revoke-consent ORG PROJECT ID CLIENT
+  iam user factors ORG PROJECT ID
+  iam user factors remove ORG PROJECT ID FACTOR
+  iam user factors reset ORG PROJECT ID      (every factor and recovery code: the user enrols again)
   iam permission create ORG PROJECT ID [--description TEXT]
   iam permission list ORG PROJECT
   iam role create ORG PROJECT ID [--permission P]... [--description TEXT]

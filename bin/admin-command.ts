@@ -1,0 +1,84 @@
+/**
+ * What an `iam` administration command is made of (bin/admin-cli.ts runs
+ * them): the options every command may take, a command's shape, and the
+ * helpers that build requests from arguments and show answers.
+ */
+import type { parseArgs } from "node:util";
+import { create, type DescMessage } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import type { ADMIN_METHODS } from "../core/rpc/admin/service.js";
+
+/** Bad usage: exit code 2, before the database is opened. */
+export class UsageError extends Error {}
+
+export const OPTIONS = {
+  json: { type: "boolean" },
+  name: { type: "string" },
+  audience: { type: "string" },
+  public: { type: "boolean" },
+  secret: { type: "string" },
+  "redirect-uri": { type: "string", multiple: true },
+  grant: { type: "string", multiple: true },
+  pkce: { type: "boolean" },
+  "remember-consent": { type: "boolean" },
+  password: { type: "string" },
+  "password-stdin": { type: "boolean" },
+  email: { type: "string" },
+  description: { type: "string" },
+  permission: { type: "string", multiple: true },
+  user: { type: "string" },
+  client: { type: "string" },
+  "access-token-alg": { type: "string" },
+  "post-logout-redirect-uri": { type: "string", multiple: true },
+  "backchannel-logout-uri": { type: "string" },
+  "id-token-alg": { type: "string" },
+  "web-origin": { type: "string", multiple: true },
+  "email-verified": { type: "boolean" },
+  "email-unverified": { type: "boolean" },
+  "given-name": { type: "string" },
+  "family-name": { type: "string" },
+  session: { type: "string" },
+  required: { type: "string" },
+  roles: { type: "string" },
+  passwordless: { type: "string" },
+} as const;
+
+export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+export interface Command {
+  method: keyof typeof ADMIN_METHODS;
+  request: DescMessage;
+  response: DescMessage;
+  /** Positional argument names after noun and verb. */
+  args: string[];
+  build(a: Record<string, string>, o: Values, stdin: () => Promise<string>): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** One line per item for people; --json prints the whole response. */
+  show(out: any): string[];
+  /** Another command that runs instead, given the options (one verb over two RPCs). */
+  instead?(o: Values): Command | undefined;
+}
+
+export const ref = (a: Record<string, string>) => ({ organization: a.org!, project: a.project! });
+
+/** A repeated option: absent, or its values; a single empty value (`--web-origin ''`) is the empty list. */
+export const list = (values: string[] | undefined) => (values === undefined ? undefined : values.length === 1 && values[0] === "" ? [] : values);
+
+/**
+ * An update: the fields given as options (`field` is the request's field,
+ * `path` its name in update_mask); none given is a usage error, as the
+ * handler would refuse an empty mask.
+ */
+export function update(fields: [path: string, field: string, value: unknown][], flags: string): Record<string, unknown> {
+  const given = fields.filter(([, , value]) => value !== undefined);
+  if (given.length === 0) throw new UsageError(`name what to change: ${flags}`);
+  return {
+    ...Object.fromEntries(given.map(([, field, value]) => [field, value])),
+    updateMask: create(FieldMaskSchema, { paths: given.map(([path]) => path) }),
+  };
+}
+
+/** Seconds since the Unix epoch, as people read a time. */
+export const time = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
+
+/** One line per item; `(none)` for none. */
+export const lines = <T>(items: T[], line: (item: T) => string) => (items.length === 0 ? ["(none)"] : items.map(line));
