@@ -34,6 +34,8 @@ export interface ChallengePage extends StepPage {
 }
 
 export interface EnrolPage extends StepPage {
+  /** The user has factors and adds one more (iam_action=add_factor). */
+  adding?: boolean;
   totp?: { factorId: string; secret: string; uri: string };
   /** PublicKeyCredentialCreationOptionsJSON. */
   passkeyOptions?: string;
@@ -107,11 +109,16 @@ function qrSvg(uri: string): SafeHtml {
 
 export function enrolPage(page: EnrolPage): string {
   const invalid = invalidField(page, "totp");
+  const title = page.adding ? "Add a sign-in method" : "Set up two-step verification";
   return layout(
-    `Set up two-step verification: ${page.projectName}`,
+    `${title}: ${page.projectName}`,
     html`<p class="eyebrow">${page.projectName}</p>
-<h1>Set up two-step verification</h1>
-<p><strong>${page.projectName}</strong> asks for a second step when <strong>${page.username}</strong> signs in. Set one up to continue to <strong>${page.clientName}</strong>.</p>
+<h1>${title}</h1>
+${
+  page.adding
+    ? html`<p><strong>${page.clientName}</strong> asks you to add an authenticator app or a passkey to <strong>${page.username}</strong>. It will sign you in as the ones you have do.</p>`
+    : html`<p><strong>${page.projectName}</strong> asks for a second step when <strong>${page.username}</strong> signs in. Set one up to continue to <strong>${page.clientName}</strong>.</p>`
+}
 ${alert(page)}
 ${
   page.totp === undefined

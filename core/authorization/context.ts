@@ -35,6 +35,11 @@ export interface OpenIdParameters {
   claims: string;
   /** Whether the client asked for a multi-factor sign-in (factors/levels.ts). */
   mfaRequested: boolean;
+  /** An application-initiated action on the user's sign-in methods (`iam_action`); "" for none. */
+  action: SignInAction;
 }
+
+/** What `iam_action` may ask, after a new sign-in: enrol one more factor, or new recovery codes. */
+export type SignInAction = "" | "add_factor" | "new_recovery_codes";
 
 export type AuthorizeCheck = (ctx: AuthorizeContext) => Promise<void> | void;

@@ -43,8 +43,14 @@ export async function secondFactorDue(
   amr: readonly string[],
   fromSession: boolean,
 ): Promise<SecondFactorDue | undefined> {
-  if (isMultiFactor(amr)) return undefined;
   const factors = await usableFactors(deps, user);
+  // An action on the sign-in methods (iam_action) asks for every factor the
+  // user has, whatever the session proved, then the action; a user with none
+  // enrols one (which comes with recovery codes).
+  if (pending.action !== "") {
+    return factors.length > 0 ? { stage: "verify", methods: await methodsOf(deps, user, factors) } : { stage: "enrol", methods: ["totp", "passkey"] };
+  }
+  if (isMultiFactor(amr)) return undefined;
   const required = pending.mfaRequested || (await policyRequires(deps, user));
   if (fromSession && !required) return undefined;
   if (factors.length > 0) return { stage: "verify", methods: await methodsOf(deps, user, factors) };

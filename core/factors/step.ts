@@ -14,6 +14,7 @@ import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import type { AuthorizationRequestRecord, SecondFactorStage, UserRecord } from "../store/types.js";
 import { MAX_FAILED_LOGINS_PER_REQUEST } from "../rpc/login.js";
+import { isMultiFactor } from "./levels.js";
 import { methodsOf, usableFactors, type SecondFactorDue } from "./policy.js";
 
 export interface Step {
@@ -55,7 +56,9 @@ export async function identified(deps: Deps, step: Step, stage: SecondFactorStag
   // An enrolment is a user's first factor only: one who has enrolled since
   // this step began (in another sign-in) verifies it instead, and no one who
   // merely knows the password adds a factor of their own beside it.
-  if (stage === "enrol" && (await usableFactors(deps, user)).length > 0) {
+  // Adding one more (iam_action=add_factor) follows a second factor proven
+  // in this very sign-in: its stage's amr says so.
+  if (stage === "enrol" && !isMultiFactor(due.amr) && (await usableFactors(deps, user)).length > 0) {
     throw new OAuthError("invalid_request", "this sign-in is not enrolling a factor: the user has one now; start again from the application");
   }
   const keys = await lockable(deps, step, user);

@@ -89,6 +89,7 @@ export async function authorize(
     claims: openid.claims,
     forceConsent: openid.prompt.has("consent"),
     mfaRequested: openid.mfaRequested,
+    action: openid.action,
     secondFactor: null,
     createdAt: now,
     expiresAt: now + ttl,
@@ -138,11 +139,14 @@ const CONSENT_REQUIRED = "the user has not consented to this client's request";
  * Whether a live session may authenticate this request without a new
  * sign-in: not when the request asks for one (`prompt=login`, or
  * `select_account`, where choosing means signing in as the account), when
- * the sign-in is older than `max_age` (`max_age=0`: always), or when an
+ * the sign-in is older than `max_age` (`max_age=0`: always), for an action
+ * on the sign-in methods (`iam_action`), or when an
  * `id_token_hint` names another user than the session's.
  */
 function sessionMayServe(session: SessionRecord, openid: OpenIdParameters, now: number): boolean {
   if (openid.prompt.has("login") || openid.prompt.has("select_account")) return false;
+  // A change to the sign-in methods follows a new sign-in, whatever the session.
+  if (openid.action !== "") return false;
   if (openid.maxAge !== undefined && (openid.maxAge === 0 || now - session.authTime > openid.maxAge)) return false;
   if (openid.hintedUser !== undefined && openid.hintedUser !== session.userId) return false;
   return true;

@@ -144,7 +144,26 @@ export async function verifyFactor(deps: Deps, request: VerifyFactorRequest): Pr
   }
   await factorUsed(deps, at, at.user, { factor: factorId, method: request.recoveryCode !== "" ? "recovery_code" : method });
   await recordSuccess(deps, at.keys);
-  return { login: await completeSignIn(deps, at.pending, at.user, withSecondFactor(at.stage.amr, method), at.origin, at.context) };
+  const level = withSecondFactor(at.stage.amr, method);
+  // An action on the sign-in methods (iam_action), now that the user proved every factor.
+  if (at.pending.action === "add_factor") {
+    await deps.store.awaitSecondFactor(at.pending.idHash, { userId: at.user.id, stage: "enrol", amr: level.amr, sessionId: at.stage.sessionId });
+    const adding = { stage: "enrol", methods: ["totp", "passkey"], username: at.user.id, adding: true };
+    return { login: { requestId: at.origin.requestId, client: at.context.client, projectName: at.context.projectName, secondFactor: adding } };
+  }
+  const recoveryCodes = at.pending.action === "new_recovery_codes" ? await issueRecoveryCodes(deps, at) : [];
+  return { login: await completeSignIn(deps, at.pending, at.user, level, at.origin, at.context), recoveryCodes };
+}
+
+/** Ten new recovery codes for the user, the old ones gone, recorded; answered once. */
+async function issueRecoveryCodes(deps: Deps, at: Required<Step>): Promise<string[]> {
+  const codes = newRecoveryCodes();
+  await audited(
+    deps,
+    (store) => store.setRecoveryCodes(at.user, at.user.id, codes.map((c) => recoveryCodeHash(at.user.id, normalizeRecoveryCode(c))), epochSeconds(deps.clock)),
+    () => ({ ...eventOf(at), action: "RECOVERY_CODES_ISSUED", changes: [fieldSet("recovery_codes", undefined, codes.length)] }),
+  );
+  return codes;
 }
 
 const eventOf = (at: Required<Step>) => ({
@@ -279,15 +298,7 @@ export async function finishEnrolment(deps: Deps, request: FinishEnrolmentReques
     throw new OAuthError("invalid_request", "give factor_id and totp_code, or passkey_response");
   }
   // The first factor comes with recovery codes, shown once.
-  let recoveryCodes: string[] = [];
-  if ((await deps.store.countRecoveryCodes(at.user, at.user.id)).left === 0) {
-    recoveryCodes = newRecoveryCodes();
-    await audited(
-      deps,
-      (store) => store.setRecoveryCodes(at.user, at.user.id, recoveryCodes.map((c) => recoveryCodeHash(at.user.id, normalizeRecoveryCode(c))), now),
-      () => ({ ...eventOf(at), action: "RECOVERY_CODES_ISSUED", changes: [fieldSet("recovery_codes", undefined, recoveryCodes.length)] }),
-    );
-  }
+  const recoveryCodes = (await deps.store.countRecoveryCodes(at.user, at.user.id)).left === 0 ? await issueRecoveryCodes(deps, at) : [];
   await recordSuccess(deps, at.keys);
   const login = await completeSignIn(deps, at.pending, at.user, withSecondFactor(at.stage.amr, factorAmr(factor)), at.origin, at.context);
   return { login, recoveryCodes };

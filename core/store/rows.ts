@@ -239,6 +239,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     claims: r.claims,
     forceConsent: d.flag(r.force_consent),
     mfaRequested: d.flag(r.mfa_requested),
+    action: r.action,
     secondFactor:
       r.factor_user_id === null
         ? null

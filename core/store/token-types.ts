@@ -35,6 +35,8 @@ export interface AuthorizationRequestRecord extends ProjectRef {
   forceConsent: boolean;
   /** Whether the client asked for a multi-factor sign-in (`acr_values`, or an essential `acr` claim). */
   mfaRequested: boolean;
+  /** `iam_action`: what the user does with their sign-in methods after signing in anew; "" for none. */
+  action: "" | "add_factor" | "new_recovery_codes";
   /**
    * Set once a first factor (a password, or the browser's session) has
    * identified the user and a second one is due: to be verified, or, for a

@@ -44,6 +44,7 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       display: params.get("display"),
       responseMode: params.get("response_mode"),
       registration: params.get("registration"),
+      iamAction: params.get("iam_action"),
       session: readSessionCookie(deps, ctx),
     });
     if (presented !== binding) setBindingCookie(deps, ctx, binding);

@@ -25,7 +25,7 @@ export function pendingSignIn(deps: EndpointDeps, ctx: Context, requestId: strin
 
 export interface ShownStep {
   requestId: string;
-  step: Pick<SecondFactorStep, "stage" | "methods" | "username">;
+  step: Pick<SecondFactorStep, "stage" | "methods" | "username" | "adding">;
   clientName: string;
   projectName: string;
   /** The browser binding the forms will present ("" for none). */
@@ -59,7 +59,7 @@ export async function showSecondFactor(deps: EndpointDeps, ctx: Context, shown: 
   if (shown.step.stage === "enrol") {
     const totp = await authorization.startTotpEnrolment({ signIn });
     const passkey = await authorization.startPasskey({ signIn, purpose: "register" });
-    return page(ctx, status, enrolPage({ ...common, totp, passkeyOptions: passkey.optionsJson }), headers);
+    return page(ctx, status, enrolPage({ ...common, adding: shown.step.adding === true, totp, passkeyOptions: passkey.optionsJson }), headers);
   }
   const passkey = shown.step.methods.includes("passkey") ? (await authorization.startPasskey({ signIn, purpose: "authenticate" })).optionsJson : undefined;
   page(ctx, status, challengePage({ ...common, methods: shown.step.methods, ...(passkey !== undefined ? { passkeyOptions: passkey } : {}) }), passkey === undefined ? undefined : headers);
@@ -96,9 +96,9 @@ export function signedInJson(deps: EndpointDeps, ctx: Context, answer: LoginResp
 }
 
 /** A step due, as JSON: what the client drives next (POST /factor, /factor/totp, /factor/passkey-options). */
-export const secondFactorJson = (requestId: string, step: Pick<SecondFactorStep, "stage" | "methods">) => ({
+export const secondFactorJson = (requestId: string, step: Pick<SecondFactorStep, "stage" | "methods" | "adding">) => ({
   request_id: requestId,
-  second_factor: { stage: step.stage, methods: step.methods },
+  second_factor: { stage: step.stage, methods: step.methods, ...(step.adding ? { adding: true } : {}) },
 });
 
 /**
@@ -128,7 +128,14 @@ export const factor: Endpoint = (deps) => async (ctx) => {
     }
     if (stepName !== "verify" && stepName !== "passkey") throw new BadRequest(400, 'step must be "verify", "enrol" or "passkey"');
     const answer = await authorization.verifyFactor({ signIn, ...fields, recoveryCode });
-    (asJson ? signedInJson : signedIn)(deps, ctx, answer.login!);
+    const next = answer.login!.secondFactor;
+    // iam_action=add_factor: now the enrolment of one more.
+    if (next !== undefined) {
+      if (asJson) return json(ctx, 200, secondFactorJson(answer.login!.requestId, next));
+      const names = { clientName: answer.login!.client?.name ?? "", projectName: answer.login!.projectName };
+      return await showSecondFactor(deps, ctx, { requestId, step: next, ...names, binding: presentedBinding(ctx, form) });
+    }
+    (asJson ? signedInJson : signedIn)(deps, ctx, answer.login!, answer.recoveryCodes);
   } catch (err) {
     const e = toWireError(err, deps.logger);
     const failure = err instanceof ConnectError ? err.findDetails(LoginFailureSchema)[0] : undefined;

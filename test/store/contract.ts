@@ -158,6 +158,7 @@ const requestRecord = (
   claims: "",
   forceConsent: false,
   mfaRequested: false,
+  action: "",
   secondFactor: null,
   createdAt: 1_000,
   expiresAt: 1_600,

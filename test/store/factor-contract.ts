@@ -129,6 +129,7 @@ const requestRecord = (ref: ProjectRef, idHash: string, over: Partial<Authorizat
   claims: "",
   forceConsent: false,
   mfaRequested: false,
+  action: "",
   secondFactor: null,
   createdAt: 1_000,
   expiresAt: 1_600,

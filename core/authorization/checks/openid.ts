@@ -1,12 +1,13 @@
 import { verifyIdTokenHint } from "../../tokens/id-token-hint.js";
 import { scopesForClaims } from "../../tokens/oidc.js";
 import { ACR_VALUES, asksMultiFactor } from "../../factors/levels.js";
-import type { AuthorizeCheck, OpenIdParameters } from "../context.js";
+import type { AuthorizeCheck, OpenIdParameters, SignInAction } from "../context.js";
 import { redirectError } from "../errors.js";
 
 const PROMPTS = new Set(["none", "login", "consent", "select_account"] as const);
 type Prompt = OpenIdParameters["prompt"] extends ReadonlySet<infer P> ? P : never;
 const DISPLAYS = new Set(["", "page", "popup", "touch", "wap"]);
+const ACTIONS = new Set<SignInAction>(["", "add_factor", "new_recovery_codes"]);
 const MAX_LENGTH = 2048;
 /** An ID token with every claim iam-core releases, in RS256, is well under this; as at the logout endpoint. */
 const MAX_HINT_LENGTH = 8192;
@@ -79,13 +80,15 @@ export const checkOpenIdParameters: AuthorizeCheck = async (ctx) => {
   // when it can be) or by an essential acr claim.
   const acrValues = request.acrValues.split(" ").filter((v) => v !== "");
   const mfaRequested = asksMultiFactor(acrValues) || asksMultiFactor(essentialAcr);
+  if (!ACTIONS.has(request.iamAction as SignInAction)) throw refuse(`iam_action "${request.iamAction.slice(0, 40)}" is not supported`);
+  const action = request.iamAction as SignInAction;
   // A user claim asked for by name is asked for through the scope that
   // releases it, so the consent page shows it (an OpenID request only).
   if (ctx.scopes!.includes("openid")) {
     for (const scope of scopesForClaims(requested)) if (!ctx.scopes!.includes(scope)) ctx.scopes!.push(scope);
   }
   const claims = request.claims === "" ? "" : JSON.stringify(requested);
-  ctx.openid = { prompt, maxAge, hintedUser, loginHint: request.loginHint.slice(0, 256), claims, mfaRequested };
+  ctx.openid = { prompt, maxAge, hintedUser, loginHint: request.loginHint.slice(0, 256), claims, mfaRequested, action };
 };
 
 /** The `claims` parameter, validated and normalised: what is kept of it (as JSON) with a request, code and grant. */

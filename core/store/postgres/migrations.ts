@@ -451,6 +451,7 @@ export const migrations: readonly string[] = [
 
   ALTER TABLE authorization_requests
     ADD COLUMN mfa_requested BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN action TEXT NOT NULL DEFAULT '',
     ADD COLUMN factor_user_id TEXT COLLATE "C",
     ADD COLUMN factor_stage TEXT NOT NULL DEFAULT '',
     ADD COLUMN factor_amr TEXT[],

@@ -12,9 +12,9 @@ export function authorization(
   const q = {
     insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
       scopes, state, code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time,
-      offered_scopes, session_id, acr, amr, claims, force_consent, mfa_requested, factor_user_id, factor_stage,
+      offered_scopes, session_id, acr, amr, claims, force_consent, mfa_requested, action, factor_user_id, factor_stage,
       factor_amr, factor_session_id, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
     authenticateRequest: s(`UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ?,
       session_id = ?, acr = ?, amr = ? WHERE id_hash = ?`),
@@ -58,6 +58,7 @@ export function authorization(
           r.claims,
           r.forceConsent ? 1 : 0,
           r.mfaRequested ? 1 : 0,
+          r.action,
           r.secondFactor?.userId ?? null,
           r.secondFactor?.stage ?? "",
           r.secondFactor === null ? null : json(r.secondFactor.amr),

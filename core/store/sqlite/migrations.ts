@@ -278,6 +278,7 @@ export const migrations: readonly string[] = [
   CREATE TRIGGER mfa_policies_changed_update AFTER UPDATE ON mfa_policies BEGIN UPDATE change_epoch SET n = n + 1; END;
   CREATE TRIGGER mfa_policies_changed_delete AFTER DELETE ON mfa_policies BEGIN UPDATE change_epoch SET n = n + 1; END;
   ALTER TABLE authorization_requests ADD COLUMN mfa_requested INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE authorization_requests ADD COLUMN action TEXT NOT NULL DEFAULT '';
   ALTER TABLE authorization_requests ADD COLUMN factor_user_id TEXT;
   ALTER TABLE authorization_requests ADD COLUMN factor_stage TEXT NOT NULL DEFAULT '';
   ALTER TABLE authorization_requests ADD COLUMN factor_amr TEXT;
