@@ -53,6 +53,16 @@ export async function identified(deps: Deps, step: Step, stage: SecondFactorStag
     await deps.store.consumeAuthorizationRequest(step.pending.idHash);
     throw new OAuthError("access_denied", "the user can no longer sign in; start again from the application");
   }
+  // A step-up continues the browser's session, its first factor: once that
+  // session has ended (a logout, a new password, an administrator), it
+  // proves nothing, and a second factor alone must not open a new one.
+  if (due.sessionId !== "") {
+    const session = await deps.store.getSession(step.pending, due.sessionId);
+    if (session === undefined || session.userId !== user.id || session.endedAt !== null || session.expiresAt <= epochSeconds(deps.clock)) {
+      await deps.store.consumeAuthorizationRequest(step.pending.idHash);
+      throw new OAuthError("access_denied", "the sign-in session has ended; start again from the application");
+    }
+  }
   // An enrolment is a user's first factor only: one who has enrolled since
   // this step began (in another sign-in) verifies it instead, and no one who
   // merely knows the password adds a factor of their own beside it.

@@ -6,9 +6,10 @@
  */
 import { Code } from "@connectrpc/connect";
 import test from "ava";
+import { MFA_ACR } from "../../core/factors/levels.js";
 import { totpCode } from "../../core/factors/totp.js";
 import { BASE_URL, DEFAULT } from "../helpers.js";
-import { ALICE, authorizeRequest, BOB, expectOAuthError, setup } from "../core/flow.js";
+import { ALICE, authorizeRequest, BOB, expectOAuthError, nowSeconds, pendingOf, setup } from "../core/flow.js";
 import { SoftAuthenticator } from "./_authenticator.js";
 import { enrolTotp, nextStep, passwordStep, setPolicy, signInOf } from "./_flow.js";
 
@@ -104,4 +105,25 @@ test("refused passkeys alone count toward the address's lockout and are recorded
     refused.filter((e) => e.outcome === "failure").map((e) => e.reason.replace(/:.*?(;|$)/, "$1")),
     ["passkey assertion refused", "passkey assertion refused; sign-in now locked"],
   );
+});
+
+test("a step-up of a session that has since ended is refused: a second factor alone does not open a new session", async (t) => {
+  const c = await setup(t);
+  // Alice signs in with her password alone, then enrols an app in another sign-in: the first session stays one-factor.
+  const first = await passwordStep(c);
+  const session = first.login.session!.value;
+  const { secret } = await enrolTotp(c, (await passwordStep(c, { authorize: { acrValues: MFA_ACR } })).requestId);
+  nextStep(c);
+  // Someone holding the one-factor session's cookie starts a step-up…
+  const asked = await c.authorization.authorize({ ...authorizeRequest({ scope: "", acrValues: MFA_ACR }), session });
+  t.is(asked.secondFactor?.stage, "verify");
+  // …and Alice signs out of that session.
+  const [ended] = (await c.core.deps.store.listUserSessions(DEFAULT, ALICE.id)).filter((s) => s.amr.length === 1);
+  await c.core.deps.store.endSession(DEFAULT, ended!.id, nowSeconds(c));
+  await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(asked.requestId, session), totpCode: totpCode(secret, c.clock.now()) }), {
+    error: "access_denied",
+    redirect: false,
+  });
+  t.is(await pendingOf(c, asked.requestId), undefined, "the request is spent");
+  t.is((await c.core.deps.store.listUserSessions(DEFAULT, ALICE.id)).filter((s) => s.endedAt === null).length, 1, "no new session");
 });
