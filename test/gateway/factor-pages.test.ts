@@ -168,3 +168,27 @@ test("on a project that allows a passkey alone, the login page shown again after
   const challenge = (html: string) => /&quot;challenge&quot;:&quot;([^&]+)&quot;/.exec(html)![1];
   t.not(challenge(again), challenge(first), "a new challenge: each is answered once");
 });
+
+test("iam_action=add_factor: the login page though a session is live, the challenge, then the Add a sign-in method page", async (t) => {
+  const s = await serve(t);
+  await everyone(s);
+  const first = await password(s);
+  const secret = secretOf(first.page);
+  const enrolled = await postForm(`${s.project}/factor`, { request_id: first.request_id, step: "enrol", factor_id: factorIdOf(first.page), totp_code: totpCode(secret, s.clock.now()) }, { cookie: first.cookie });
+  const session = setCookies(enrolled).find((c) => c.startsWith("iam_session="))!.split(";")[0]!;
+  s.clock.advance(30);
+
+  const start = await get(authorizeUrl(s, adminRequest({ iam_action: "add_factor" })), { cookie: `${first.cookie}; ${session}` });
+  const login = await start.text();
+  t.regex(login, /name="password"/, "a new sign-in, whatever the session");
+  const request_id = requestIdOf(login);
+  const cookie = `${first.cookie}; ${session}`;
+  const challenge = await postForm(`${s.project}/authorize`, { request_id, username: "admin", password: ADMIN_PASSWORD }, { cookie });
+  t.regex(await challenge.text(), /<h1>Verify it's you<\/h1>/);
+  const adding = await postForm(`${s.project}/factor`, { request_id, step: "verify", totp_code: totpCode(secret, s.clock.now()) }, { cookie });
+  const page = await adding.text();
+  t.is(adding.status, 200, page);
+  t.regex(page, /<h1>Add a sign-in method<\/h1>/);
+  t.regex(page, /data-passkey="register"/);
+  t.not(secretOf(page), secret, "a new authenticator app's key");
+});
