@@ -11,7 +11,11 @@ import { PASSKEY_SCRIPT } from "../assets/passkey-script.js";
  */
 const webauthnBundle = readFileSync(join(dirname(createRequire(import.meta.url).resolve("@simplewebauthn/browser")), "..", "dist", "bundle", "index.umd.min.js"), "utf8");
 
-const FILES: Record<string, string> = { "webauthn.js": webauthnBundle, "passkey.js": PASSKEY_SCRIPT };
+/** A Map, not an object: a name such as `__proto__` or `constructor` must find nothing. */
+const FILES = new Map([
+  ["webauthn.js", webauthnBundle],
+  ["passkey.js", PASSKEY_SCRIPT],
+]);
 
 /** The path of each script, as pages name them. */
 export const SCRIPT_PATHS = ["/assets/webauthn.js", "/assets/passkey.js"] as const;
@@ -21,7 +25,7 @@ export const scriptUrls = (baseUrl: string): string[] => SCRIPT_PATHS.map((path)
 
 /** GET /assets/{name}: a script, cacheable for an hour; anything else 404. */
 export async function asset(ctx: Context): Promise<void> {
-  const body = FILES[ctx.params.name as string];
+  const body = FILES.get(ctx.params.name as string);
   if (body === undefined) {
     ctx.status = 404;
     return;

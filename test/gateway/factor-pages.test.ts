@@ -148,6 +148,8 @@ test("the scripts are served with a JavaScript type, nosniff and a cache lifetim
     t.true((await res.text()).length > 500);
   }
   t.is((await get(`${s.httpUrl}/assets/other.js`)).status, 404);
+  // Names an object inherits: nothing either (an object lookup answered {} or a 500).
+  for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) t.is((await get(`${s.httpUrl}/assets/${name}`)).status, 404, name);
   t.is((await get(`${s.httpUrl}/assets/..%2Fpackage.json`)).status, 404);
 });
 
