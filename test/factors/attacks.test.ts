@@ -127,3 +127,79 @@ test("a step-up of a session that has since ended is refused: a second factor al
   t.is(await pendingOf(c, asked.requestId), undefined, "the request is spent");
   t.is((await c.core.deps.store.listUserSessions(DEFAULT, ALICE.id)).filter((s) => s.endedAt === null).length, 1, "no new session");
 });
+
+test("held: one TOTP code sent on two sign-ins at once signs in once; the other is refused as used", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  const { secret } = await enrolTotp(c, (await passwordStep(c)).requestId);
+  nextStep(c);
+  const [a, b] = await Promise.all([passwordStep(c), passwordStep(c)]);
+  const code = totpCode(secret, c.clock.now());
+  const answers = await Promise.allSettled([a, b].map((r) => c.authorization.verifyFactor({ signIn: signInOf(r!.requestId), totpCode: code })));
+  t.is(answers.filter((x) => x.status === "fulfilled").length, 1);
+  const refused = await c.core.deps.store.listAuditEvents(DEFAULT, { actions: ["FACTOR_VERIFIED"] }, { after: 0, limit: 10 });
+  t.deepEqual(refused.filter((e) => e.outcome === "failure").map((e) => e.reason), ["code already used"]);
+});
+
+test("held: a passkey answer to another request's challenge, to a registration challenge, or to an expired one is refused", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  const key = new SoftAuthenticator(BASE_URL);
+  // A sign-in that began enrolling (a registration challenge), left waiting while Alice enrols her passkey elsewhere.
+  const early = await passwordStep(c);
+  const registration = JSON.parse((await c.authorization.startPasskey({ signIn: signInOf(early.requestId), purpose: "register" })).optionsJson);
+  const enrolling = await passwordStep(c);
+  const options = await c.authorization.startPasskey({ signIn: signInOf(enrolling.requestId), purpose: "register" });
+  await c.authorization.finishEnrolment({ signIn: signInOf(enrolling.requestId), passkeyResponse: key.register(options.optionsJson) });
+  const unauthorized = { error: "access_denied", status: "401", redirect: false } as const;
+  const challenge = async () => {
+    const { requestId } = await passwordStep(c);
+    return { requestId, options: (await c.authorization.startPasskey({ signIn: signInOf(requestId), purpose: "authenticate" })).optionsJson };
+  };
+
+  // Another request's challenge (the victim's, say), answered on the attacker's request.
+  const victim = await challenge();
+  const attacker = await challenge();
+  await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(attacker.requestId), passkeyResponse: key.assert(victim.options) }), unauthorized);
+  // The registration challenge, answered as a sign-in on its own request (now at its verify step).
+  t.is((await c.authorization.login({ ...signInOf(early.requestId), username: ALICE.id, password: ALICE.password })).secondFactor?.stage, "verify");
+  const asSignIn = key.assert(JSON.stringify({ challenge: registration.challenge, rpId: registration.rp.id }));
+  await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(early.requestId), passkeyResponse: asSignIn }), unauthorized);
+  // An expired challenge: five minutes and more.
+  const late = await challenge();
+  c.clock.advance(301);
+  await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(late.requestId), passkeyResponse: key.assert(late.options) }), unauthorized);
+  const reasons = (await c.core.deps.store.listAuditEvents(DEFAULT, { actions: ["FACTOR_VERIFIED"] }, { after: 0, limit: 20 })).filter((e) => e.outcome === "failure").map((e) => e.reason);
+  t.deepEqual(reasons, Array(3).fill("unknown, used or expired passkey challenge"));
+  t.is((await c.core.deps.store.listFactors(DEFAULT, ALICE.id))[0]!.counter, 0, "no answer was accepted");
+});
+
+test("held: Login again on a request waiting for its second factor does not pass it; another account's password only signs in that account", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  await enrolTotp(c, (await passwordStep(c)).requestId);
+  const { requestId } = await passwordStep(c);
+  const again = await c.authorization.login({ ...signInOf(requestId), username: ALICE.id, password: ALICE.password });
+  t.is(again.secondFactor?.stage, "verify");
+  t.is(again.session, undefined);
+  await expectOAuthError(t, c.authorization.consent({ ...DEFAULT, requestId, scopes: [] }), { error: "invalid_request", redirect: false });
+  // Bob (no factor, optional policy) on Alice's waiting request: Bob's sign-in, and Alice's step is over.
+  await setPolicy(c, { required: "optional" });
+  const bob = await c.authorization.login({ ...signInOf(requestId), username: BOB.id, password: BOB.password });
+  t.is(bob.secondFactor, undefined);
+  t.is((await pendingOf(c, requestId))?.userId, BOB.id);
+  await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(requestId), totpCode: "123456" }), { error: "invalid_request", redirect: false });
+});
+
+test("held: a wrong password answers the same whether or not the user has a second factor", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  await enrolTotp(c, (await passwordStep(c)).requestId);
+  const refusal = async (username: string) => {
+    const { requestId } = await c.authorization.authorize(authorizeRequest({ scope: "" }));
+    const err = await expectOAuthError(t, c.authorization.login({ ...signInOf(requestId), username, password: "wrong" }), { error: "access_denied", status: "401", redirect: false });
+    return { message: err.rawMessage, details: err.details.length };
+  };
+  t.deepEqual(await refusal(ALICE.id), await refusal(BOB.id));
+  t.deepEqual(await refusal(ALICE.id), await refusal("nobody"));
+});
