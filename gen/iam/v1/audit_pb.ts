@@ -699,8 +699,10 @@ export enum AuditAction {
 
   /**
    * One factor removed (by the AdminService), or all of a user's factors
-   * and recovery codes (a reset, `changes` naming each). Actor: the
-   * administrator; target: the user.
+   * and recovery codes (a reset). Actor: the administrator; target: the
+   * user; `changes`: a `factor` for each factor removed (its id, kind and
+   * name, as FACTOR_ENROLLED names it) and, for a reset of a user who had
+   * recovery codes, `recovery_codes`: how many were left unspent.
    *
    * @generated from enum value: AUDIT_ACTION_FACTOR_REMOVED = 72;
    */
@@ -724,7 +726,8 @@ export enum AuditAction {
 
   /**
    * A project's multi-factor policy changed. Actor: the administrator;
-   * target: the project; `changes` the policy's fields.
+   * target: the project; `changes`: the fields that differ (`required`,
+   * `roles`, `passwordless`, as MfaPolicy names them), before and after.
    *
    * @generated from enum value: AUDIT_ACTION_MFA_POLICY_UPDATED = 75;
    */
