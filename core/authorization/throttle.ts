@@ -16,6 +16,20 @@ import type { ProjectRef } from "../store/types.js";
  * before any password is checked. Repeated failures are also answered more
  * slowly. The counts live in the database: they survive restarts.
  */
+/** Failed logins one pending authorization request allows before it is spent. */
+export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
+
+/**
+ * Counts a failed attempt against a pending request (a password, a code, a
+ * passkey) and spends the request at the allowance: guessing must start a
+ * new authorization request each time. Answers the failures so far.
+ */
+export async function countRequestFailure(deps: Deps, idHash: string): Promise<number> {
+  const failures = await deps.store.recordFailedLogin(idHash);
+  if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(idHash);
+  return failures;
+}
+
 export interface SignInKeys {
   /** "" for a sign-in that names no username (a passkey alone): the address alone counts. */
   user: string;

@@ -8,12 +8,11 @@ import { LoginFailureSchema, type PendingSignIn } from "../../gen/iam/v1/authori
 import { fieldSet } from "../audit/changes.js";
 import { party, recordRefusal, recordSuccess as recordEvent } from "../audit/record.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { lockedOut, recordFailure, refuseWhileLocked, signInKeys, userFailurePolicy, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
+import { lockedOut, MAX_FAILED_LOGINS_PER_REQUEST, recordFailure, refuseWhileLocked, signInKeys, userFailurePolicy, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import type { AuthorizationRequestRecord, SecondFactorStage, UserRecord } from "../store/types.js";
-import { MAX_FAILED_LOGINS_PER_REQUEST } from "../rpc/login.js";
 import { isMultiFactor } from "./levels.js";
 import { methodsOf, usableFactors, type SecondFactorDue } from "./policy.js";
 
@@ -128,6 +127,7 @@ export async function countGuess(deps: Deps, step: Required<Step>): Promise<Coun
  * refused with 401 (429 once locked).
  */
 export async function refuseFactor(deps: Deps, step: Required<Step>, reason: string, method: string, message = "the code is not valid", counted?: CountedGuess): Promise<never> {
+  // A code was counted before it was checked (countGuess); anything else is counted now.
   const failures = counted?.failures ?? (await deps.store.recordFailedLogin(step.pending.idHash));
   if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(step.pending.idHash);
   deps.metrics.loginFailures.inc({ reason: "wrong_factor" });

@@ -14,7 +14,7 @@ import { audited, party, recordRefusal } from "../audit/record.js";
 import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
 import { redirectError } from "../authorization/errors.js";
 import { completeSignIn } from "../authorization/complete-sign-in.js";
-import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
+import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { factorAmr, passkeyOnly, withSecondFactor } from "../factors/levels.js";
@@ -26,7 +26,6 @@ import { newTotpSecret, totpStep, totpUri } from "../factors/totp.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
 import type { FactorRecord } from "../store/types.js";
-import { MAX_FAILED_LOGINS_PER_REQUEST } from "./login.js";
 
 const MAX_NAME_LENGTH = 64;
 
@@ -209,8 +208,7 @@ async function passkeyAlone(deps: Deps, step: Step, raw: string) {
     verified = await verifyAuthentication(deps, step.pending, undefined, raw);
   } catch (err) {
     if (!(err instanceof PasskeyRefused)) throw err;
-    const failures = await deps.store.recordFailedLogin(step.pending.idHash);
-    if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(step.pending.idHash);
+    const failures = await countRequestFailure(deps, step.pending.idHash);
     deps.metrics.loginFailures.inc({ reason: "wrong_factor" });
     const lockout = await recordFailure(deps, address);
     const reason = lockout > 0 ? `${err.reason}; sign-in now locked` : err.reason;

@@ -11,13 +11,11 @@ import { PASSWORD_ACR, PASSWORD_AMR } from "../factors/levels.js";
 import { secondFactorDue } from "../factors/policy.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
+import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 /** A username in an event: at most as long as a username may be (admin/validate.ts). */
 const MAX_USERNAME_IN_EVENT = 128;
-/** Failed logins one pending authorization request allows before it is spent. */
-export const MAX_FAILED_LOGINS_PER_REQUEST = 5;
 
 /**
  * Authenticates the resource owner of a pending request and answers the
@@ -62,10 +60,8 @@ export async function login(
   const user = tooLong || request.username === "" ? undefined : await deps.store.getUser(pending, request.username);
   const verified = !tooLong && (await deps.passwords.verify(user?.passwordHash, request.password));
   if (user === undefined || !verified || !user.enabled) {
-    // A pending request allows a few attempts, then is spent: guessing must
-    // start a new authorization request each time.
-    const failures = await deps.store.recordFailedLogin(pending.idHash);
-    if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(pending.idHash);
+    // A pending request allows a few attempts, then is spent.
+    const failures = await countRequestFailure(deps, pending.idHash);
     const reason = user === undefined ? "unknown user" : !user.enabled ? "user disabled" : "wrong password";
     deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
     const detail = `${reason} (failure ${failures} of this request)`;

@@ -5,7 +5,7 @@
  * no secret.
  */
 import test from "ava";
-import { MAX_FAILED_LOGINS_PER_REQUEST } from "../../core/rpc/login.js";
+import { MAX_FAILED_LOGINS_PER_REQUEST } from "../../core/authorization/throttle.js";
 import { DEFAULT } from "../helpers.js";
 import { ALICE, WEB2, authorizeRequest, exchangeRequest, expectOAuthError, obtainTokens, pendingOf, setup } from "./flow.js";
 
