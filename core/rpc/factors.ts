@@ -270,7 +270,8 @@ const enrolled = (at: Required<Step>, f: FactorRecord) => ({
  */
 export async function finishEnrolment(deps: Deps, request: FinishEnrolmentRequest): Promise<MessageInitShape<typeof FinishEnrolmentResponseSchema>> {
   const at = await identified(deps, await loadStep(deps, request.signIn), "enrol");
-  const name = request.name.trim().slice(0, MAX_NAME_LENGTH);
+  // What the user calls it, shown in lists and terminals: no control or format characters.
+  const name = request.name.replace(/[\p{Cc}\p{Cf}]/gu, "").trim().slice(0, MAX_NAME_LENGTH);
   const now = epochSeconds(deps.clock);
   let factor: FactorRecord;
   if (request.factorId !== "" && request.passkeyResponse === "") {

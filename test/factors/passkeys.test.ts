@@ -175,3 +175,14 @@ test("a passkey alone signs in where the project allows it, the user verified; n
   const opts = await c.authorization.startPasskey({ signIn: signInOf(again.requestId), purpose: "authenticate" });
   await expectOAuthError(t, c.authorization.verifyFactor({ signIn: signInOf(again.requestId), passkeyResponse: presenceOnly.assert(opts.optionsJson) }), unauthorized);
 });
+
+test("a passkey's name is kept without control or format characters, at most 64 characters", async (t) => {
+  const c = await setup(t);
+  await setPolicy(c, { required: "everyone" });
+  const { requestId } = await passwordStep(c);
+  const { optionsJson } = await c.authorization.startPasskey({ signIn: signInOf(requestId), purpose: "register" });
+  const name = `\u001b[31mRed\u202e key\u0000 ${"x".repeat(100)}`;
+  await c.authorization.finishEnrolment({ signIn: signInOf(requestId), passkeyResponse: new SoftAuthenticator(BASE_URL).register(optionsJson), name });
+  const stored = await passkeyOf(c);
+  t.is(stored.name, `[31mRed key ${"x".repeat(100)}`.slice(0, 64));
+});
