@@ -14,6 +14,9 @@ import {
   type AuthenticatorTransportFuture,
   type RegistrationResponseJSON,
 } from "@simplewebauthn/server";
+import { create } from "@bufbuild/protobuf";
+import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
+import type { LoginContext } from "../authorization/throttle.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -185,4 +188,10 @@ export async function verifyAuthentication(
 }
 
 /** The refusal a client sees of any passkey failure. */
-export const passkeyError = (detail: string) => new OAuthError("access_denied", "the passkey could not be verified", { status: 401, detail });
+export const passkeyError = (detail: string, context: LoginContext) =>
+  new OAuthError("access_denied", "the passkey could not be verified", {
+    status: 401,
+    detail,
+    // What the login page, shown again, needs: the names, and whether to offer a passkey again.
+    details: [{ desc: LoginFailureSchema, value: create(LoginFailureSchema, context) }],
+  });

@@ -32,7 +32,12 @@ export async function loadStep(deps: Deps, call: PendingSignIn | undefined): Pro
   const pending = await loadPendingRequest(deps, call);
   const client = await deps.store.getClient(pending, pending.clientId);
   const project = await deps.store.getProject(pending);
-  const context = { client: { id: pending.clientId, name: client?.name ?? pending.clientId }, projectName: project?.name ?? pending.project };
+  const context = {
+    client: { id: pending.clientId, name: client?.name ?? pending.clientId },
+    projectName: project?.name ?? pending.project,
+    // A refused passkey alone shows the login page again, which offers one again.
+    passwordless: (await deps.store.getMfaPolicy(pending)).passwordless,
+  };
   const origin = { requestId: call.requestId, session: call.session, clientAddress: call.clientAddress, userAgent: call.userAgent };
   return { pending, context, origin };
 }

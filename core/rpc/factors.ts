@@ -14,7 +14,7 @@ import { audited, party, recordRefusal } from "../audit/record.js";
 import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
 import { redirectError } from "../authorization/errors.js";
 import { completeSignIn } from "../authorization/complete-sign-in.js";
-import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
+import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys, type SignInKeys } from "../authorization/throttle.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { factorAmr, passkeyOnly, withSecondFactor } from "../factors/levels.js";
@@ -203,38 +203,43 @@ async function passkeyAlone(deps: Deps, step: Step, raw: string) {
   // No username yet: the address's rate and lockout apply, as to a password.
   const address = { user: "", address: signInKeys(step.pending, "", step.origin.clientAddress).address };
   await refuseWhileLocked(deps, address, step.context);
+  // A refusal counts against the request and the keys known (the address;
+  // the user too once the credential named one), is recorded, and shows the
+  // login page again.
+  const refuse = async (reason: string, keys: SignInKeys, user: string | null): Promise<never> => {
+    const failures = await countRequestFailure(deps, step.pending.idHash);
+    deps.metrics.loginFailures.inc({ reason: "wrong_factor" });
+    const lockout = await recordFailure(deps, keys);
+    const said = lockout > 0 ? `${reason}; sign-in now locked` : reason;
+    await recordRefusal(deps, {
+      chain: { organization: step.pending.organization, project: step.pending.project },
+      action: "FACTOR_VERIFIED",
+      actor: null,
+      target: user === null ? null : party("user", user),
+      changes: [fieldSet("method", undefined, "passkey")],
+      clientAddress: step.origin.clientAddress,
+      userAgent: step.origin.userAgent,
+      reason: said,
+    });
+    const detail = `${said} (failure ${failures} of this request)`;
+    if (lockout > 0) throw lockedOut(lockout, step.context, detail);
+    throw passkeyError(detail, step.context);
+  };
   let verified;
   try {
     verified = await verifyAuthentication(deps, step.pending, undefined, raw);
   } catch (err) {
     if (!(err instanceof PasskeyRefused)) throw err;
-    const failures = await countRequestFailure(deps, step.pending.idHash);
-    deps.metrics.loginFailures.inc({ reason: "wrong_factor" });
-    const lockout = await recordFailure(deps, address);
-    const reason = lockout > 0 ? `${err.reason}; sign-in now locked` : err.reason;
-    await recordRefusal(deps, {
-      chain: { organization: step.pending.organization, project: step.pending.project },
-      action: "FACTOR_VERIFIED",
-      actor: null,
-      target: null,
-      changes: [fieldSet("method", undefined, "passkey")],
-      clientAddress: step.origin.clientAddress,
-      userAgent: step.origin.userAgent,
-      reason,
-    });
-    const detail = `${reason} (failure ${failures} of this request)`;
-    if (lockout > 0) throw lockedOut(lockout, step.context, detail);
-    throw passkeyError(detail);
+    return refuse(err.reason, address, null);
   }
   const user = await deps.store.getUser(step.pending, verified.factor.userId);
-  if (user === undefined || !user.enabled) throw passkeyError("the passkey's user is disabled or gone");
+  if (user === undefined || !user.enabled) return refuse("the passkey's user is disabled or gone", address, null);
   const keys = await lockable(deps, step, user);
-  const at = { ...step, user, keys, stage: { userId: user.id, stage: "verify" as const, amr: [], sessionId: "" } };
   try {
     await usePasskey(deps, verified);
   } catch (err) {
     if (!(err instanceof PasskeyRefused)) throw err;
-    return refuseFactor(deps, at, err.reason, "passkey", "the passkey could not be verified");
+    return refuse(err.reason, keys, user.id);
   }
   await requiredUser(deps, step, user.id);
   const method = factorAmr(verified.factor);

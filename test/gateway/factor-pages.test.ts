@@ -7,7 +7,8 @@
  */
 import test from "ava";
 import { totpCode } from "../../core/factors/totp.js";
-import { ADMIN_PASSWORD, DEFAULT, DEFAULT_REDIRECT, type TestServer } from "../helpers.js";
+import { ADMIN_PASSWORD, BASE_URL, DEFAULT, DEFAULT_REDIRECT, type TestServer } from "../helpers.js";
+import { SoftAuthenticator } from "../factors/_authenticator.js";
 import { adminRequest, assertPageHeaders, authorizeUrl, browserCookie, get, postForm, postJson, requestIdOf, serve, setCookies } from "./_support.js";
 
 const everyone = (s: TestServer) => s.core.deps.store.setMfaPolicy({ ...DEFAULT, required: "everyone", roles: [], passwordless: false });
@@ -193,4 +194,31 @@ test("iam_action=add_factor: the login page though a session is live, the challe
   t.regex(page, /<h1>Add a sign-in method<\/h1>/);
   t.regex(page, /data-passkey="register"/);
   t.not(secretOf(page), secret, "a new authenticator app's key");
+});
+
+test("a passkey alone refused (a clone whose counter is behind) shows the login page again, with the names and a new passkey ceremony, not a second step", async (t) => {
+  const s = await serve(t);
+  await everyone(s);
+  const first = await password(s);
+  const key = new SoftAuthenticator(BASE_URL);
+  const options = /data-passkey="register" data-options="([^"]+)"/.exec(first.page)![1]!.replace(/&quot;/g, '"');
+  const enrolled = await postForm(`${s.project}/factor`, { request_id: first.request_id, step: "enrol", passkey_response: key.register(options, { counter: 7 }) }, { cookie: first.cookie });
+  t.is(enrolled.status, 200);
+  await s.core.deps.store.setMfaPolicy({ ...DEFAULT, required: "everyone", roles: [], passwordless: true });
+
+  const start = await get(authorizeUrl(s, adminRequest()));
+  const login = await start.text();
+  const cookie = browserCookie(start);
+  const request_id = requestIdOf(login);
+  const signIn = /id="passkey-signin-form"[^>]* data-options="([^"]+)"/.exec(login)![1]!.replace(/&quot;/g, '"');
+  const refused = await postForm(`${s.project}/factor`, { request_id, step: "passkey", passkey_response: key.assert(signIn, { counter: 3 }) }, { cookie });
+  const again = await refused.text();
+  t.is(refused.status, 401, again);
+  t.regex(again, /The passkey could not be verified\./);
+  t.regex(again, /IAM administration client/, "the client's name, not a placeholder");
+  t.regex(again, /name="password"/, "the login page");
+  t.regex(again, /id="passkey-signin-form"/, "offering a passkey again");
+  t.is(setCookies(refused).filter((c) => c.startsWith("iam_session")).length, 0);
+  const [stored] = (await s.core.deps.store.listFactors(DEFAULT, "admin")).filter((f) => f.kind === "passkey");
+  t.is(stored!.counter, 7, "unchanged");
 });
