@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import test from "ava";
+import Database from "better-sqlite3";
 import { totpCode } from "../../core/factors/totp.js";
 import { BASE_URL, startTestServer, tempDir, TestClock, type TestServer } from "../helpers.js";
 import { SoftAuthenticator } from "../factors/_authenticator.js";
@@ -103,12 +104,18 @@ test("iam user factors lists a user's factors and recovery codes; remove takes o
   t.is(alice.step?.stage, "enrol", "alice holds staff");
   const totp = await s.authorization.startTotpEnrolment({ signIn: alice.signIn });
   await s.authorization.finishEnrolment({ signIn: alice.signIn, factorId: totp.factorId, totpCode: totpCode(totp.secret, clock.now()) });
-  // Bob names his passkey with a terminal escape sequence.
+  // Bob names his passkey with a terminal escape sequence: enrolment keeps no control character.
   const bob = await passwordStep(s, BOB);
   const key = new SoftAuthenticator(BASE_URL);
   const { optionsJson } = await s.authorization.startPasskey({ signIn: bob.signIn, purpose: "register" });
   await s.authorization.finishEnrolment({ signIn: bob.signIn, passkeyResponse: key.register(optionsJson), name: "Key \u001b[31mred\u001b[0m" });
   await s.close();
+  const stored = new Database(db);
+  const [bobsKey] = stored.prepare("SELECT name FROM factors WHERE user_id = ?").all(BOB.id) as { name: string }[];
+  t.is(bobsKey!.name, "Key [31mred[0m");
+  // A name written by other means still reaches no terminal raw.
+  stored.prepare("UPDATE factors SET name = ? WHERE user_id = ?").run("Key \u001b[31mred\u001b[0m", BOB.id);
+  stored.close();
 
   const listed = iam(db, ["user", "factors", "acme", "shop", ALICE.id]);
   t.is(listed.code, 0, listed.stderr);
