@@ -43,17 +43,19 @@ export async function secondFactorDue(
   amr: readonly string[],
   fromSession: boolean,
 ): Promise<SecondFactorDue | undefined> {
-  const factors = await usableFactors(deps, user);
   // An action on the sign-in methods (iam_action) asks for every factor the
   // user has, whatever the session proved, then the action; a user with none
   // enrols one (which comes with recovery codes).
-  if (pending.action !== "") {
-    return factors.length > 0 ? { stage: "verify", methods: await methodsOf(deps, user, factors) } : { stage: "enrol", methods: ["totp", "passkey"] };
+  if (pending.action === "") {
+    if (isMultiFactor(amr)) return undefined;
+    // A session of one factor serves what needs no more, without reading the
+    // user's factors (the policy is kept in memory): silent sign-ins stay cheap.
+    if (fromSession && !(pending.mfaRequested || (await policyRequires(deps, user)))) return undefined;
   }
-  if (isMultiFactor(amr)) return undefined;
-  const required = pending.mfaRequested || (await policyRequires(deps, user));
-  if (fromSession && !required) return undefined;
+  const factors = await usableFactors(deps, user);
   if (factors.length > 0) return { stage: "verify", methods: await methodsOf(deps, user, factors) };
+  if (pending.action !== "") return { stage: "enrol", methods: ["totp", "passkey"] };
+  const required = pending.mfaRequested || (await policyRequires(deps, user));
   return required ? { stage: "enrol", methods: ["totp", "passkey"] } : undefined;
 }
 
