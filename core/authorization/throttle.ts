@@ -93,6 +93,45 @@ export async function refuseWhileLocked(
   }
 }
 
+/** An attempt counted before it was checked: the request's failures so far and the username's count with it. */
+export interface CountedAttempt {
+  failures: number;
+  user: { failures: number; lockedUntil: number };
+}
+
+/**
+ * Counts an attempt (a password, a code) against its pending request and
+ * its username before it is checked, so that attempts sent at once cannot
+ * outrun either allowance: one past the request's is refused and spends
+ * it; one past the username's maximum is refused as locked; neither is
+ * checked. A success then clears the username's count (recordSuccess); a
+ * failure is not counted against it twice (recordFailure's `userCounted`).
+ */
+export async function countAttempt(
+  deps: Deps,
+  idHash: string,
+  keys: SignInKeys,
+  context: LoginContext,
+  /** Told of a refusal because of the username's lockout. */
+  onLocked: () => Promise<void>,
+): Promise<CountedAttempt> {
+  const failures = await deps.store.recordFailedLogin(idHash);
+  const now = epochSeconds(deps.clock);
+  const user = await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps));
+  // 0: the request was spent by another attempt meanwhile.
+  if (failures === 0 || failures > MAX_FAILED_LOGINS_PER_REQUEST) {
+    await deps.store.consumeAuthorizationRequest(idHash);
+    throw new OAuthError("invalid_request", "the authorization request is unknown or has expired; start again from the application", {
+      detail: "attempt past the request's allowance",
+    });
+  }
+  if (user.failures > deps.config.loginMaxFailuresPerUser) {
+    await onLocked();
+    throw lockedOut(user.lockedUntil - now, context, "sign-in locked: attempt past the username's allowance");
+  }
+  return { failures, user };
+}
+
 /** The username's policy of failures: its window, its maximum, its lockout. */
 export const userFailurePolicy = ({ config }: Deps) => ({ windowSeconds: config.loginFailureWindow, lockoutSeconds: config.loginLockout, maxFailures: config.loginMaxFailuresPerUser });
 

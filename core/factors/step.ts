@@ -8,7 +8,7 @@ import { LoginFailureSchema, type PendingSignIn } from "../../gen/iam/v1/authori
 import { fieldSet } from "../audit/changes.js";
 import { party, recordRefusal, recordSuccess as recordEvent } from "../audit/record.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { lockedOut, MAX_FAILED_LOGINS_PER_REQUEST, recordFailure, refuseWhileLocked, signInKeys, userFailurePolicy, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
+import { countAttempt, lockedOut, MAX_FAILED_LOGINS_PER_REQUEST, recordFailure, refuseWhileLocked, signInKeys, type CountedAttempt, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -95,11 +95,7 @@ const note = (step: Step, user: UserRecord) => ({
   userAgent: step.origin.userAgent,
 });
 
-/** A guess counted before it was checked: the request's failures and the username's count with it. */
-export interface CountedGuess {
-  failures: number;
-  user: { failures: number; lockedUntil: number };
-}
+export type CountedGuess = CountedAttempt;
 
 /**
  * Counts a guess of a code (six digits can be guessed) against the request
@@ -110,19 +106,9 @@ export interface CountedGuess {
  * refused by refuseFactor, which counts it no further against them.
  */
 export async function countGuess(deps: Deps, step: Required<Step>): Promise<CountedGuess> {
-  const failures = await deps.store.recordFailedLogin(step.pending.idHash);
-  const now = epochSeconds(deps.clock);
-  const user = await deps.store.recordLoginFailure(step.keys.user, now, userFailurePolicy(deps));
-  // 0: the request was spent by another guess meanwhile.
-  if (failures === 0 || failures > MAX_FAILED_LOGINS_PER_REQUEST) {
-    await deps.store.consumeAuthorizationRequest(step.pending.idHash);
-    throw new OAuthError("invalid_request", "the authorization request is unknown or has expired; start again from the application", { detail: "guess past the request's allowance" });
-  }
-  if (user.failures > deps.config.loginMaxFailuresPerUser) {
-    await recordRefusal(deps, { ...note(step, step.user), action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" });
-    throw lockedOut(user.lockedUntil - now, step.context, "sign-in locked: guess past the username's allowance");
-  }
-  return { failures, user };
+  return countAttempt(deps, step.pending.idHash, step.keys, step.context, () =>
+    recordRefusal(deps, { ...note(step, step.user), action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" }),
+  );
 }
 
 /**
