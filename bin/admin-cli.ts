@@ -268,11 +268,33 @@ function commandNamed(positionals: string[]): { name: string; given: string[] } 
   return { name: two, given: rest };
 }
 
+/**
+ * A value that begins with "-" given to an option that takes one (`--session
+ * -Xq…`: ids are base64url, one in 64 begins so) is that option's value, as
+ * `--session=-Xq…` says, unless it is itself one of the options: parseArgs
+ * would refuse it as ambiguous, and a forgotten value is still caught.
+ */
+export function withDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const option = arg.startsWith("--") ? OPTIONS[arg.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (option?.type === "string" && next !== undefined && next.startsWith("-") && next !== "--" && !(next.slice(2) in OPTIONS && next.startsWith("--"))) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Runs one admin command; answers the process exit code (0 done, 1 refused, 2 usage). */
 export async function runAdminCommand(argv: string[], config: Config, out = process.stdout, err = process.stderr): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: withDashValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     err.write(`iam: ${(e as Error).message}\n${ADMIN_USAGE}\n`);
     return 2;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   FinishEnrolmentRequest,
@@ -24,7 +25,7 @@ import { newRecoveryCodes, normalizeRecoveryCode, recoveryCodeHash } from "../fa
 import { countGuess, factorUsed, identified, loadStep, lockable, refuseFactor, type Step } from "../factors/step.js";
 import { newTotpSecret, totpStep, totpUri } from "../factors/totp.js";
 import { epochSeconds } from "../lib/clock.js";
-import { randomToken, sha256 } from "../lib/crypto.js";
+import { sha256Digest } from "../lib/crypto.js";
 import type { FactorRecord } from "../store/types.js";
 
 const MAX_NAME_LENGTH = 64;
@@ -65,7 +66,13 @@ async function passwordlessAllowed(deps: Deps, step: Step): Promise<void> {
  * request: only that sign-in finds its secret again or confirms it, never
  * another sign-in of the same user (whoever knows the password can start one).
  */
-const enrolmentFactorId = (pending: { idHash: string }) => sha256(`totp-enrolment:${pending.idHash}`).slice(0, 16);
+const enrolmentFactorId = (pending: { idHash: string }) => sha256Digest(`totp-enrolment:${pending.idHash}`).toString("hex").slice(0, 24);
+
+/**
+ * A passkey's id: 96 random bits in hex. Never base64url: an id beginning
+ * with "-" would read as an option to the `iam` command that removes it.
+ */
+const newFactorId = () => randomBytes(12).toString("hex");
 
 /** StartTotpEnrolment: a new secret for the user due to enrol; unconfirmed until its first code. */
 export async function startTotpEnrolment(deps: Deps, request: StartTotpEnrolmentRequest): Promise<MessageInitShape<typeof StartTotpEnrolmentResponseSchema>> {
@@ -291,7 +298,7 @@ export async function finishEnrolment(deps: Deps, request: FinishEnrolmentReques
     if (!confirmed) return refuseFactor(deps, at, "wrong code at enrolment", "totp");
   } else if (request.passkeyResponse !== "" && request.factorId === "") {
     try {
-      factor = { ...(await verifyRegistration(deps, at.pending, at.user, request.passkeyResponse, name || "Passkey")), id: randomToken(12) };
+      factor = { ...(await verifyRegistration(deps, at.pending, at.user, request.passkeyResponse, name || "Passkey")), id: newFactorId() };
     } catch (err) {
       if (!(err instanceof PasskeyRefused)) throw err;
       return refuseFactor(deps, at, err.reason, "passkey", "the passkey could not be registered");
