@@ -109,18 +109,17 @@ export interface CountedAttempt {
  */
 export async function countAttempt(
   deps: Deps,
-  /** The pending request, for an attempt it counts before it is checked (a code); undefined for one it counts after (a password). */
-  idHash: string | undefined,
+  idHash: string,
   keys: SignInKeys,
   context: LoginContext,
   /** Told of a refusal because of the username's lockout. */
   onLocked: () => Promise<void>,
 ): Promise<CountedAttempt> {
-  const failures = idHash === undefined ? 0 : await deps.store.recordFailedLogin(idHash);
+  const failures = await deps.store.recordFailedLogin(idHash);
   const now = epochSeconds(deps.clock);
   const user = await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps));
   // 0: the request was spent by another attempt meanwhile.
-  if (idHash !== undefined && (failures === 0 || failures > MAX_FAILED_LOGINS_PER_REQUEST)) {
+  if (failures === 0 || failures > MAX_FAILED_LOGINS_PER_REQUEST) {
     await deps.store.consumeAuthorizationRequest(idHash);
     throw new OAuthError("invalid_request", "the authorization request is unknown or has expired; start again from the application", {
       detail: "attempt past the request's allowance",

@@ -11,7 +11,7 @@ import { PASSWORD_ACR, PASSWORD_AMR } from "../factors/levels.js";
 import { secondFactorDue } from "../factors/policy.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { countAttempt, countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
+import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 /** A username in an event: at most as long as a username may be (admin/validate.ts). */
@@ -56,12 +56,6 @@ export async function login(
     recordRefusal(deps, { ...attempt, action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" }),
   );
 
-  // Counted against the username before it is checked, so that passwords
-  // sent at once cannot outrun its allowance (throttle.ts); against the
-  // request once it failed.
-  const counted = await countAttempt(deps, undefined, keys, context, () =>
-    recordRefusal(deps, { ...attempt, action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" }),
-  );
   const tooLong = request.username.length > MAX_CREDENTIAL_LENGTH || request.password.length > MAX_CREDENTIAL_LENGTH;
   const user = tooLong || request.username === "" ? undefined : await deps.store.getUser(pending, request.username);
   const verified = !tooLong && (await deps.passwords.verify(user?.passwordHash, request.password));
@@ -71,7 +65,7 @@ export async function login(
     const reason = user === undefined ? "unknown user" : !user.enabled ? "user disabled" : "wrong password";
     deps.metrics.loginFailures.inc({ reason: reason.replace(" ", "_") });
     const detail = `${reason} (failure ${failures} of this request)`;
-    const lockout = await recordFailure(deps, keys, counted.user);
+    const lockout = await recordFailure(deps, keys);
     await recordRefusal(deps, { ...attempt, action: "SIGN_IN", actor: null, reason: lockout > 0 ? `${reason}; sign-in now locked` : reason });
     if (lockout > 0) throw lockedOut(lockout, context, `${detail}; sign-in now locked`);
     throw new OAuthError("access_denied", "invalid username or password", {
@@ -91,11 +85,9 @@ export async function login(
     );
   }
   // A second factor due: the request waits for it, no session is opened, and
-  // the username's failures stand until the sign-in completes (this right
-  // password's count is taken back: it was no failure).
+  // the username's failures stand until the sign-in completes.
   const due = await secondFactorDue(deps, pending, user, PASSWORD_AMR, false);
   if (due !== undefined) {
-    await deps.store.releaseLoginFailure(keys.user, deps.config.loginMaxFailuresPerUser);
     await deps.store.awaitSecondFactor(pending.idHash, { userId: user.id, stage: due.stage, amr: [...PASSWORD_AMR], sessionId: "" });
     return { requestId: request.requestId, client: context.client, projectName: context.projectName, secondFactor: { ...due, username: user.id } };
   }

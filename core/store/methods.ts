@@ -158,7 +158,6 @@ export const DECLARATIONS: Declarations = {
   lockedUntil: read,
   recordLoginFailure: tokenState,
   clearLoginFailures: tokenState,
-  releaseLoginFailure: tokenState,
 
   // FactorStore. Read at every sign-in from the database: a factor removed
   // or used through one process must count in every other at once. The

@@ -96,11 +96,5 @@ export interface LoginThrottleStore {
   /** Counts a failure of `key`; answers the failures in the window and the lockout it led to (0 when none). */
   recordLoginFailure(key: string, now: EpochSeconds, policy: LoginFailurePolicy): Promise<{ failures: number; lockedUntil: EpochSeconds }>;
   clearLoginFailures(key: string): Promise<void>;
-  /**
-   * Takes back one failure counted before its attempt was checked (a
-   * password that was right, its sign-in going on to a second factor); the
-   * lockout goes with it when the count falls below `maxFailures`.
-   */
-  releaseLoginFailure(key: string, maxFailures: number): Promise<void>;
 }
 

@@ -1416,22 +1416,6 @@ export function storeContract(backend: StoreBackend): void {
     t.is(await store.lockedUntil(["user:b"], 1_119), 1_419);
   });
 
-  it("releaseLoginFailure takes back one failure, and the lock with it once the count is below the maximum; never below zero", async (t, store) => {
-    const policy: LoginFailurePolicy = { maxFailures: 3, windowSeconds: 60, lockoutSeconds: 300 };
-    await store.recordLoginFailure("user:r", 1_000, policy);
-    await store.recordLoginFailure("user:r", 1_001, policy);
-    t.deepEqual(await store.recordLoginFailure("user:r", 1_002, policy), { failures: 3, lockedUntil: 1_302 });
-    await store.releaseLoginFailure("user:r", 3);
-    t.is(await store.lockedUntil(["user:r"], 1_003), 0, "below the maximum: unlocked");
-    t.deepEqual(await store.recordLoginFailure("user:r", 1_004, policy), { failures: 3, lockedUntil: 1_304 }, "the count went back to 2");
-    // Four counted: one taken back leaves three, still locked.
-    await store.recordLoginFailure("user:r", 1_005, policy);
-    await store.releaseLoginFailure("user:r", 3);
-    t.is(await store.lockedUntil(["user:r"], 1_006), 1_305);
-    await store.releaseLoginFailure("user:none", 3);
-    t.deepEqual(await store.recordLoginFailure("user:none", 1_000, policy), { failures: 1, lockedUntil: 0 }, "an unknown key: nothing to take back");
-  });
-
   it("lockedUntil answers the latest future lock among the keys; clearLoginFailures forgets a key", async (t, store) => {
     const lockAtOnce: LoginFailurePolicy = { maxFailures: 1, windowSeconds: 60, lockoutSeconds: 300 };
     await store.recordLoginFailure("k-a", 1_000, lockAtOnce); // until 1300

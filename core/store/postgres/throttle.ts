@@ -34,12 +34,5 @@ export function throttle(sql: Sql): LoginThrottleStore {
     clearLoginFailures: async (key) => {
       await run("DELETE FROM login_failures WHERE key = $1", [key]);
     },
-    // One statement: the right-hand side reads the row as it was.
-    releaseLoginFailure: async (key, maxFailures) => {
-      await run(
-        "UPDATE login_failures SET failures = failures - 1, locked_until = CASE WHEN failures - 1 < $1::int THEN 0 ELSE locked_until END WHERE key = $2 AND failures > 0",
-        [maxFailures, key],
-      );
-    },
   };
 }

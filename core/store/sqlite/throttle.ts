@@ -12,9 +12,6 @@ export function throttle(db: Database.Database): Synchronous<LoginThrottleStore>
       ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_ends_at = excluded.window_ends_at,
       locked_until = excluded.locked_until`),
     deleteLoginFailures: s("DELETE FROM login_failures WHERE key = ?"),
-    // The right-hand side reads the row as it was.
-    releaseLoginFailure: s(`UPDATE login_failures SET failures = failures - 1,
-      locked_until = CASE WHEN failures - 1 < ? THEN 0 ELSE locked_until END WHERE key = ? AND failures > 0`),
   };
   const tx = atomically(db);
 
@@ -38,9 +35,6 @@ export function throttle(db: Database.Database): Synchronous<LoginThrottleStore>
       }),
     clearLoginFailures: (key) => {
       q.deleteLoginFailures.run(key);
-    },
-    releaseLoginFailure: (key, maxFailures) => {
-      q.releaseLoginFailure.run(maxFailures, key);
     },
   };
 }
