@@ -443,3 +443,17 @@ test("a project administrator manages the factors and policy of their own projec
   await expectCode(t, c.admin.deleteUserFactor({ ...CAROL_REF, factorId: alice.factorId }, shopAdmin), Code.NotFound, "a factor of iam-admins named in acme/shop");
   t.deepEqual((await c.admin.listUserFactors(ALICE_REF, c.auth)).factors.map((f) => f.id), [alice.factorId]);
 });
+
+test("DeleteRole refuses a role the multi-factor policy names (FAILED_PRECONDITION): its holders would stop being asked for a second factor; once out of the policy, it deletes", async (t) => {
+  const c = await world(t);
+  await requireOf(c, MfaRequirement.ROLES, ["role-alice"]);
+  const err = await expectCode(t, c.admin.deleteRole({ ...DEFAULT, roleId: "role-alice" }, c.auth), Code.FailedPrecondition);
+  t.regex(err?.rawMessage ?? "", /multi-factor policy requires a second factor of role role-alice's holders/);
+  t.truthy(await c.core.deps.store.getRole(DEFAULT, "role-alice"), "the role stays");
+  t.is((await stepOf(c))?.stage, "enrol", "and alice is still asked");
+  // Another role deletes; so does this one once the policy no longer names it.
+  await c.admin.deleteRole({ ...DEFAULT, roleId: "role-bob" }, c.auth);
+  await requireOf(c, MfaRequirement.EVERYONE);
+  await c.admin.deleteRole({ ...DEFAULT, roleId: "role-alice" }, c.auth);
+  t.is(await c.core.deps.store.getRole(DEFAULT, "role-alice"), undefined);
+});

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../../deps.js";
 import type { AuditParty, PermissionRecord, ProjectRef, RoleRecord, RoleSubject } from "../../store/types.js";
@@ -89,6 +90,12 @@ export async function deleteRole(deps: Deps, r: pb.DeleteRoleRequest, actor: Aud
     async (store) => {
       const role = await store.getRole(r, r.roleId);
       if (role === undefined) throw notFound(`role ${r.roleId} in ${r.organization}/${r.project}`);
+      // A multi-factor policy that names the role would silently stop
+      // requiring a second factor of its holders: change the policy first.
+      const policy = await store.getMfaPolicy(r);
+      if (policy.required === "roles" && policy.roles.includes(role.id)) {
+        throw new ConnectError(`the project's multi-factor policy requires a second factor of role ${role.id}'s holders: take it out of the policy first (UpdateMfaPolicy)`, Code.FailedPrecondition);
+      }
       await store.deleteRole(r, role.id);
       return role;
     },
