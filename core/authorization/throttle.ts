@@ -6,7 +6,7 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
-import type { ProjectRef } from "../store/types.js";
+import type { AuthorizationRequestRecord, ProjectRef } from "../store/types.js";
 
 /**
  * Brute-force defence of the sign-in step. Failed sign-ins are counted per
@@ -51,6 +51,21 @@ export interface LoginContext {
   projectName: string;
   /** Whether the project lets a passkey alone sign in (the login page shown again offers it). */
   passwordless?: boolean;
+}
+
+/**
+ * What the pages of a pending request's sign-in show, and what a refusal
+ * carries back to them: the client's and project's names, and whether the
+ * project lets a passkey alone sign in (the login page offers one again).
+ */
+export async function loginContext(deps: Deps, pending: AuthorizationRequestRecord): Promise<LoginContext> {
+  const client = await deps.store.getClient(pending, pending.clientId);
+  const project = await deps.store.getProject(pending);
+  return {
+    client: { id: pending.clientId, name: client?.name ?? pending.clientId },
+    projectName: project?.name ?? pending.project,
+    passwordless: (await deps.store.getMfaPolicy(pending)).passwordless,
+  };
 }
 
 /** The refusal of a locked sign-in: 429, with the seconds to wait. */

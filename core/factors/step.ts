@@ -8,7 +8,7 @@ import { LoginFailureSchema, type PendingSignIn } from "../../gen/iam/v1/authori
 import { fieldSet } from "../audit/changes.js";
 import { party, recordRefusal, recordSuccess as recordEvent } from "../audit/record.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { countAttempt, lockedOut, MAX_FAILED_LOGINS_PER_REQUEST, recordFailure, refuseWhileLocked, signInKeys, type CountedAttempt, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
+import { countAttempt, lockedOut, loginContext, MAX_FAILED_LOGINS_PER_REQUEST, recordFailure, refuseWhileLocked, signInKeys, type CountedAttempt, type LoginContext, type SignInKeys } from "../authorization/throttle.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -30,14 +30,7 @@ export interface Step {
 export async function loadStep(deps: Deps, call: PendingSignIn | undefined): Promise<Step> {
   if (call === undefined) throw new OAuthError("invalid_request", "sign_in is missing");
   const pending = await loadPendingRequest(deps, call);
-  const client = await deps.store.getClient(pending, pending.clientId);
-  const project = await deps.store.getProject(pending);
-  const context = {
-    client: { id: pending.clientId, name: client?.name ?? pending.clientId },
-    projectName: project?.name ?? pending.project,
-    // A refused passkey alone shows the login page again, which offers one again.
-    passwordless: (await deps.store.getMfaPolicy(pending)).passwordless,
-  };
+  const context = await loginContext(deps, pending);
   const origin = { requestId: call.requestId, session: call.session, clientAddress: call.clientAddress, userAgent: call.userAgent };
   return { pending, context, origin };
 }
@@ -95,8 +88,6 @@ const note = (step: Step, user: UserRecord) => ({
   userAgent: step.origin.userAgent,
 });
 
-export type CountedGuess = CountedAttempt;
-
 /**
  * Counts a guess of a code (six digits can be guessed) against the request
  * and the username before it is checked, so that guesses sent at once
@@ -105,7 +96,7 @@ export type CountedGuess = CountedAttempt;
  * either succeeds (the sign-in's success clears the username's count) or is
  * refused by refuseFactor, which counts it no further against them.
  */
-export async function countGuess(deps: Deps, step: Required<Step>): Promise<CountedGuess> {
+export async function countGuess(deps: Deps, step: Required<Step>): Promise<CountedAttempt> {
   return countAttempt(deps, step.pending.idHash, step.keys, step.context, () =>
     recordRefusal(deps, { ...note(step, step.user), action: "SIGN_IN_LOCKED_OUT", actor: null, reason: "sign-in locked" }),
   );
@@ -117,7 +108,7 @@ export async function countGuess(deps: Deps, step: Required<Step>): Promise<Coun
  * wrong password (unless `counted` before it was checked), recorded, and
  * refused with 401 (429 once locked).
  */
-export async function refuseFactor(deps: Deps, step: Required<Step>, reason: string, method: string, message = "the code is not valid", counted?: CountedGuess): Promise<never> {
+export async function refuseFactor(deps: Deps, step: Required<Step>, reason: string, method: string, message = "the code is not valid", counted?: CountedAttempt): Promise<never> {
   // A code was counted before it was checked (countGuess); anything else is counted now.
   const failures = counted?.failures ?? (await deps.store.recordFailedLogin(step.pending.idHash));
   if (failures >= MAX_FAILED_LOGINS_PER_REQUEST) await deps.store.consumeAuthorizationRequest(step.pending.idHash);

@@ -11,7 +11,7 @@ import { PASSWORD_ACR, PASSWORD_AMR } from "../factors/levels.js";
 import { secondFactorDue } from "../factors/policy.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 import { loadPendingRequest } from "../authorization/pending.js";
-import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
+import { countRequestFailure, lockedOut, loginContext, recordFailure, recordSuccess, refuseWhileLocked, signInKeys } from "../authorization/throttle.js";
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 /** A username in an event: at most as long as a username may be (admin/validate.ts). */
@@ -36,14 +36,7 @@ export async function login(
 ): Promise<MessageInitShape<typeof LoginResponseSchema>> {
   refuseRepeatedParameters(PARAMETERS.login, request.repeatedParameters);
   const pending = await loadPendingRequest(deps, request);
-  const client = await deps.store.getClient(pending, pending.clientId);
-  const project = await deps.store.getProject(pending);
-  const context = {
-    client: { id: pending.clientId, name: client?.name ?? pending.clientId },
-    projectName: project?.name ?? pending.project,
-    // The login page shown again offers a passkey again.
-    passwordless: (await deps.store.getMfaPolicy(pending)).passwordless,
-  };
+  const context = await loginContext(deps, pending);
   const keys = signInKeys(pending, request.username.slice(0, MAX_CREDENTIAL_LENGTH), request.clientAddress);
   const attempt = {
     chain: { organization: pending.organization, project: pending.project },
