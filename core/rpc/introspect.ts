@@ -4,8 +4,8 @@ import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
-import type { GrantRecord, ProjectRecord } from "../store/types.js";
-import { inspectAccessToken } from "../tokens/access-token.js";
+import type { ProjectRecord } from "../store/types.js";
+import { inspectAccessToken, signInOf } from "../tokens/access-token.js";
 import { authenticateClient } from "../tokens/client-auth.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
@@ -74,15 +74,6 @@ async function asAccess(deps: Deps, project: ProjectRecord, token: string): Prom
     jti: payload.jti!,
     ...signInOf(grant),
   };
-}
-
-/**
- * acr, amr and auth_time of the sign-in behind a user's grant (RFC 9470 §6.2,
- * RFC 8176), which its tokens carry; nothing for a client's own grant.
- */
-function signInOf(grant: GrantRecord): Pick<Answer, "acr" | "amr" | "authTime"> {
-  if (grant.kind !== "user") return {};
-  return { acr: grant.acr, amr: grant.amr, authTime: BigInt(grant.authTime) };
 }
 
 async function asRefresh(deps: Deps, project: ProjectRecord, token: string): Promise<Answer> {

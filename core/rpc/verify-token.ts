@@ -5,7 +5,7 @@ import { OAuthError } from "../errors.js";
 import { ACR_VALUES } from "../factors/levels.js";
 import { epochSeconds } from "../lib/clock.js";
 import type { GrantRecord } from "../store/types.js";
-import { inspectAccessToken } from "../tokens/access-token.js";
+import { inspectAccessToken, signInOf } from "../tokens/access-token.js";
 
 type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
 
@@ -56,7 +56,6 @@ async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTok
   if (!signInSuffices(deps, grant, request)) {
     return { active: false, failure: TokenFailure.INSUFFICIENT_USER_AUTHENTICATION };
   }
-  const user = grant.kind === "user";
   return {
     active: true,
     subject: payload.sub!,
@@ -71,9 +70,7 @@ async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTok
     issuer,
     failure: TokenFailure.UNSPECIFIED,
     // The sign-in the token carries (its acr, amr, auth_time: they are the grant's).
-    acr: user ? grant.acr : "",
-    amr: user ? grant.amr : [],
-    authTime: user ? BigInt(grant.authTime) : 0n,
+    ...signInOf(grant),
   };
 }
 

@@ -105,3 +105,13 @@ async function verifySignature(
     verified: { payload: payload as VerifiedSignature["payload"], ref, issuer, kid, expiresAt: payload.exp! },
   };
 }
+
+/**
+ * acr, amr and auth_time of the sign-in behind a user's grant (RFC 9470 §6.2,
+ * RFC 8176), as its tokens carry them, for VerifyToken and introspection to
+ * answer; nothing for a client's own grant.
+ */
+export function signInOf(grant: GrantRecord): { acr?: string; amr?: string[]; authTime?: bigint } {
+  if (grant.kind !== "user") return {};
+  return { acr: grant.acr, amr: grant.amr, authTime: BigInt(grant.authTime) };
+}
