@@ -31,20 +31,23 @@ export async function countRequestFailure(deps: Deps, idHash: string): Promise<n
 }
 
 export interface SignInKeys {
-  /** "" for a sign-in that names no username (a passkey alone): the address alone counts. */
   user: string;
   address: string | undefined;
 }
 
+/** The keys of an attempt that names no username yet (a passkey alone): its address's only. */
+export type AddressKeys = Omit<SignInKeys, "user"> & { user?: undefined };
+
+const addressKey = (address: string) => (isIP(address) === 0 ? undefined : `address:${address.toLowerCase()}`);
+
 export function signInKeys(ref: ProjectRef, username: string, address: string): SignInKeys {
-  return {
-    // Hashed: a username may be anything a caller typed, of any length.
-    user: `user:${sha256(`${ref.organization}/${ref.project}/${username}`)}`,
-    address: isIP(address) === 0 ? undefined : `address:${address.toLowerCase()}`,
-  };
+  // Hashed: a username may be anything a caller typed, of any length.
+  return { user: `user:${sha256(`${ref.organization}/${ref.project}/${username}`)}`, address: addressKey(address) };
 }
 
-const keysOf = (keys: SignInKeys) => [keys.user, keys.address].filter((key): key is string => key !== undefined && key !== "");
+export const addressKeys = (address: string): AddressKeys => ({ address: addressKey(address) });
+
+const keysOf = (keys: SignInKeys | AddressKeys) => [keys.user, keys.address].filter((key): key is string => key !== undefined);
 
 export interface LoginContext {
   client: { id: string; name: string };
@@ -91,7 +94,7 @@ export function lockedOut(retryAfter: number, context: LoginContext, detail: str
  */
 export async function refuseWhileLocked(
   deps: Deps,
-  keys: SignInKeys,
+  keys: SignInKeys | AddressKeys,
   context: LoginContext,
   /** Told of a refusal because of a lockout (not of the address's rate, which sheds load and records nothing). */
   onLocked: () => Promise<void> = async () => {},
@@ -156,11 +159,11 @@ export const userFailurePolicy = ({ config }: Deps) => ({ windowSeconds: config.
  * wait, 0 when none), after holding back the answer when the username has
  * failed before in this window.
  */
-export async function recordFailure(deps: Deps, keys: SignInKeys, userCounted?: { failures: number; lockedUntil: number }): Promise<number> {
+export async function recordFailure(deps: Deps, keys: SignInKeys | AddressKeys, userCounted?: { failures: number; lockedUntil: number }): Promise<number> {
   const now = epochSeconds(deps.clock);
   const { config } = deps;
   const window = { windowSeconds: config.loginFailureWindow, lockoutSeconds: config.loginLockout };
-  const user = userCounted ?? (keys.user === "" ? { failures: 0, lockedUntil: 0 } : await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps)));
+  const user = userCounted ?? (keys.user === undefined ? { failures: 0, lockedUntil: 0 } : await deps.store.recordLoginFailure(keys.user, now, userFailurePolicy(deps)));
   const address =
     keys.address === undefined
       ? { failures: 0, lockedUntil: 0 }

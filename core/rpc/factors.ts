@@ -15,7 +15,7 @@ import { audited, party, recordRefusal } from "../audit/record.js";
 import { requestedClaims, requiredSubject } from "../authorization/checks/openid.js";
 import { redirectError } from "../authorization/errors.js";
 import { completeSignIn } from "../authorization/complete-sign-in.js";
-import { countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, signInKeys, type SignInKeys } from "../authorization/throttle.js";
+import { addressKeys, countRequestFailure, lockedOut, recordFailure, recordSuccess, refuseWhileLocked, type AddressKeys, type SignInKeys } from "../authorization/throttle.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { factorAmr, passkeyOnly, withSecondFactor } from "../factors/levels.js";
@@ -208,12 +208,12 @@ async function usePasskey(deps: Deps, verified: { factor: FactorRecord; counter:
 async function passkeyAlone(deps: Deps, step: Step, raw: string) {
   await passwordlessAllowed(deps, step);
   // No username yet: the address's rate and lockout apply, as to a password.
-  const address = { user: "", address: signInKeys(step.pending, "", step.origin.clientAddress).address };
+  const address = addressKeys(step.origin.clientAddress);
   await refuseWhileLocked(deps, address, step.context);
   // A refusal counts against the request and the keys known (the address;
   // the user too once the credential named one), is recorded, and shows the
   // login page again.
-  const refuse = async (reason: string, keys: SignInKeys, user: string | null): Promise<never> => {
+  const refuse = async (reason: string, keys: SignInKeys | AddressKeys, user: string | null): Promise<never> => {
     const failures = await countRequestFailure(deps, step.pending.idHash);
     deps.metrics.loginFailures.inc({ reason: "wrong_factor" });
     const lockout = await recordFailure(deps, keys);
