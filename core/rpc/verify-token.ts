@@ -28,7 +28,8 @@ export async function verifyToken(deps: Deps, request: VerifyTokenRequest): Prom
  * passed off as the token's.
  */
 function refuseMalformedRequirement(request: VerifyTokenRequest): void {
-  const unknown = request.acrValues.filter((acr) => !ACR_VALUES.includes(acr));
+  // The common call names no requirement: nothing to look through.
+  const unknown = request.acrValues.length === 0 ? [] : request.acrValues.filter((acr) => !ACR_VALUES.includes(acr));
   if (unknown.length > 0) {
     throw new OAuthError("invalid_request", `acr_values may name only ${ACR_VALUES.join(", ")}`, { detail: `acr_values: ${unknown.slice(0, 3).join(", ").slice(0, 200)}` });
   }
