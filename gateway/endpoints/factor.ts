@@ -6,7 +6,7 @@ import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../end
 import { challengePage, enrolPage, recoveryCodesPage, type RefusedMethod } from "../factor-pages.js";
 import { BadRequest, mediaType, readFormOrJson, stringField } from "../http.js";
 import { consentPage, loginPage, passkeyPageSecurityHeaders, type LoginPage } from "../pages.js";
-import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
+import { authorizationError, json, page, redirect, toWireError, type WireError } from "../respond.js";
 import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { scriptUrls } from "./assets.js";
 
@@ -138,12 +138,10 @@ export const factor: Endpoint = (deps) => async (ctx) => {
     (asJson ? signedInJson : signedIn)(deps, ctx, answer.login!, answer.recoveryCodes);
   } catch (err) {
     const e = toWireError(err, deps.logger);
-    const failure = err instanceof ConnectError ? err.findDetails(LoginFailureSchema)[0] : undefined;
-    if (e.status !== 401 && e.status !== 429) return authorizationError(ctx, e, asJson, 303);
-    const retryAfter = e.status === 429 ? Math.max(1, Number(failure?.retryAfter ?? 60n)) : 0;
-    if (retryAfter > 0) ctx.set("Retry-After", String(retryAfter));
-    if (asJson) return json(ctx, e.status, { error: e.error, error_description: e.description, ...(retryAfter > 0 ? { retry_after: retryAfter } : {}) });
-    const names = { clientName: failure?.client?.name || "The application", projectName: failure?.projectName || projectOf(ctx).project };
+    const refusal = signInRefusal(ctx, e, err);
+    if (refusal === undefined) return authorizationError(ctx, e, asJson, 303);
+    if (asJson) return refusal.json();
+    const { failure, retryAfter, names } = refusal;
     const message = e.status === 429 ? undefined : `${e.description.charAt(0).toUpperCase()}${e.description.slice(1)}.`;
     if (failure?.secondFactor !== undefined && e.status === 401) {
       return showSecondFactor(deps, ctx, { requestId, step: failure.secondFactor, ...names, binding: presentedBinding(ctx, true), error: message!, refused }, 401);
@@ -177,6 +175,26 @@ export async function loginPageAgain(
   }
   const body = loginPage({ action: `${projectPath(ctx)}/authorize`, ...shown, ...(passkey !== undefined ? { passkey } : {}) });
   page(ctx, status, body, passkey === undefined ? undefined : passkeyPageSecurityHeaders(passkey.scripts));
+}
+
+/**
+ * A refused sign-in step (401, or 429 while locked), as the password and the
+ * second step answer it: the LoginFailure its page needs, the seconds to
+ * wait (told in Retry-After), and the JSON answer for API callers. Undefined
+ * for any other error.
+ */
+export function signInRefusal(ctx: Context, e: WireError, err: unknown) {
+  if (e.status !== 401 && e.status !== 429) return undefined;
+  const failure = err instanceof ConnectError ? err.findDetails(LoginFailureSchema)[0] : undefined;
+  const retryAfter = e.status === 429 ? Math.max(1, Number(failure?.retryAfter ?? 60n)) : 0;
+  if (retryAfter > 0) ctx.set("Retry-After", String(retryAfter));
+  return {
+    failure,
+    retryAfter,
+    /** The project's and client's names for the page, from the failure when the request was known. */
+    names: { clientName: failure?.client?.name || "The application", projectName: failure?.projectName || projectOf(ctx).project },
+    json: () => json(ctx, e.status, { error: e.error, error_description: e.description, ...(retryAfter > 0 ? { retry_after: retryAfter } : {}) }),
+  };
 }
 
 /** POST /factor/totp (JSON): a new authenticator app secret for the user due to enrol. */

@@ -1,5 +1,3 @@
-import { ConnectError } from "@connectrpc/connect";
-import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { presentedBinding } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint } from "../endpoint.js";
 import { mediaType, readFormOrJson, stringField } from "../http.js";
@@ -7,7 +5,7 @@ import { consentPage } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { authorizationRequest } from "./authorize.js";
-import { loginPageAgain, secondFactorJson, showSecondFactor } from "./factor.js";
+import { loginPageAgain, secondFactorJson, showSecondFactor, signInRefusal } from "./factor.js";
 
 /**
  * Step 2, POST /authorize: the user's credentials, from the login form or as
@@ -66,29 +64,12 @@ export const login: Endpoint = (deps) => async (ctx) => {
     );
   } catch (err) {
     const e = toWireError(err, deps.logger);
-    const failure = err instanceof ConnectError ? err.findDetails(LoginFailureSchema)[0] : undefined;
-    if (e.status === 401 || e.status === 429) {
-      // A failed or locked sign-in: the form again, with a message that
-      // does not say which part was wrong, or how long to wait.
-      const retryAfter = e.status === 429 ? Math.max(1, Number(failure?.retryAfter ?? 60n)) : 0;
-      if (retryAfter > 0) ctx.set("Retry-After", String(retryAfter));
-      if (asJson) {
-        return json(ctx, e.status, {
-          error: e.error,
-          error_description: e.description,
-          ...(retryAfter > 0 ? { retry_after: retryAfter } : {}),
-        });
-      }
-      const shown = {
-        requestId,
-        clientName: failure?.client?.name || "The application",
-        projectName: failure?.projectName || projectOf(ctx).project,
-        username,
-        error: "Invalid username or password.",
-        lockedFor: retryAfter,
-      };
-      return await loginPageAgain(deps, ctx, e.status, shown, failure?.passwordless === true);
-    }
-    authorizationError(ctx, e, asJson, 303);
+    const refusal = signInRefusal(ctx, e, err);
+    if (refusal === undefined) return authorizationError(ctx, e, asJson, 303);
+    if (asJson) return refusal.json();
+    // A failed or locked sign-in: the form again, with a message that does
+    // not say which part was wrong, or how long to wait.
+    const shown = { requestId, ...refusal.names, username, error: "Invalid username or password.", lockedFor: refusal.retryAfter };
+    await loginPageAgain(deps, ctx, e.status, shown, refusal.failure?.passwordless === true);
   }
 };
