@@ -134,7 +134,8 @@ const keyRecord = (ref: ProjectRef, kid: string, over: Partial<SigningKeyRecord>
   ...over,
 });
 
-const requestRecord = (
+/** A pending authorization request of `ref`, before sign-in; overrides win. */
+export const requestRecord = (
   ref: ProjectRef,
   idHash: string,
   over: Partial<AuthorizationRequestRecord> = {},

@@ -12,14 +12,13 @@ import { factorSealId } from "../../core/store/rows.js";
 import { createKeySealer, type KeySealer } from "../../core/store/sealing.js";
 import {
   AlreadyExists,
-  type AuthorizationRequestRecord,
   type CeremonyRecord,
   type FactorRecord,
   type MfaPolicyRecord,
   type ProjectRef,
   type Store,
 } from "../../core/store/types.js";
-import type { StoreBackend } from "./contract.js";
+import { requestRecord, type StoreBackend } from "./contract.js";
 
 /** A backend of the store contract whose stores can also be opened with a given sealer (a KEK). */
 export interface FactorBackend extends StoreBackend {
@@ -106,33 +105,6 @@ const ceremonyRecord = (ref: ProjectRef, challengeHash: string, over: Partial<Ce
   requestIdHash: `request-of-${challengeHash}`,
   userId: "alice",
   expiresAt: 1_300,
-  ...over,
-});
-
-const requestRecord = (ref: ProjectRef, idHash: string, over: Partial<AuthorizationRequestRecord> = {}): AuthorizationRequestRecord => ({
-  ...ref,
-  idHash,
-  clientId: "web",
-  redirectUri: "https://app.example/callback",
-  scopes: ["openid"],
-  state: `state-${idHash}`,
-  codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-  codeChallengeMethod: "S256",
-  nonce: `nonce-${idHash}`,
-  browserBindingHash: `binding-${idHash}`,
-  userId: null,
-  authTime: null,
-  offeredScopes: null,
-  sessionId: "",
-  acr: "",
-  amr: [],
-  claims: "",
-  forceConsent: false,
-  mfaRequested: false,
-  action: "",
-  secondFactor: null,
-  createdAt: 1_000,
-  expiresAt: 1_600,
   ...over,
 });
 
