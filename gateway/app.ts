@@ -6,6 +6,8 @@ import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { propagateRequestId } from "../wire/request-id.js";
 import type { HttpMetrics, Logger } from "../wire/observe.js";
+import { consoleApi, CONSOLE_API_PREFIX } from "./console/api.js";
+import { consoleAsset, consolePage } from "./console/shell.js";
 import { anyOrigin, registeredOrigins } from "./cors.js";
 import { PREFIX, type EndpointDeps } from "./endpoint.js";
 import { asset } from "./endpoints/assets.js";
@@ -75,6 +77,14 @@ export function createGateway(options: GatewayOptions): Koa {
   // The passkey pages' two scripts.
   probes.get("/assets/:name", asset);
   app.use(probes.routes());
+
+  // The administration console: one page, its two files, and its API (console/api.ts).
+  const admin = new Router();
+  admin.get("/admin/assets/:name", consoleAsset);
+  admin.post(`${CONSOLE_API_PREFIX}/:service/:method`, consoleApi(transport));
+  admin.get("/admin", consolePage(options.baseUrl));
+  admin.get("/admin/*path", consolePage(options.baseUrl));
+  app.use(admin.routes());
 
   // CORS (cors.ts): the public documents for any page; what a single-page
   // application calls with its tokens for the project's web origins only.

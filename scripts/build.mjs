@@ -23,18 +23,43 @@ import { build, version as esbuildVersion } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const SOURCES = ["bin", "core", "gateway", "gen", "client", "wire"];
+/** The administration console's browser sources: bundled, with what they import, into dist/console/. */
+const CONSOLE = join(root, "console");
 const dist = join(root, "dist");
 const STAMP = ".build-stamp";
 const lock = join(root, "dist.lock");
 /** How long a build waits for another one before it gives up and says which process holds the lock. */
 const LOCK_WAIT_MS = 120_000;
 
-function* typescript(dir) {
+function* files(dir, wanted) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* typescript(path);
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) yield path;
+    if (entry.isDirectory()) yield* files(path, wanted);
+    else if (wanted(entry.name)) yield path;
   }
+}
+
+const typescript = (dir) => files(dir, (name) => name.endsWith(".ts") && !name.endsWith(".d.ts"));
+
+/**
+ * The console, for the browser: one script (Preact and the Connect client
+ * with it, minified) and one style sheet. The gateway serves both by their
+ * exact URLs (gateway/console/shell.ts).
+ */
+function buildConsole(outdir) {
+  const common = { bundle: true, minify: true, outdir: join(outdir, "console"), logLevel: "warning", legalComments: "none" };
+  return Promise.all([
+    build({
+      ...common,
+      entryPoints: { console: join(CONSOLE, "main.tsx") },
+      format: "esm",
+      platform: "browser",
+      target: ["chrome111", "firefox111", "safari16.4"],
+      jsx: "automatic",
+      jsxImportSource: "preact",
+    }),
+    build({ ...common, entryPoints: { console: join(CONSOLE, "style.css") } }),
+  ]);
 }
 
 /** What dist/ is made from: every source's path and content, this script and the compiler's version. */
@@ -97,7 +122,8 @@ async function acquireLock() {
 }
 
 const entryPoints = SOURCES.flatMap((dir) => [...typescript(join(root, dir))]);
-const stamp = stampOf(entryPoints);
+// The console's bundle also holds the generated messages (gen/) and what it imports from node_modules (the lock file).
+const stamp = stampOf([...entryPoints, ...files(CONSOLE, () => true), join(root, "package-lock.json")]);
 const where = relative(process.cwd(), dist) || ".";
 if (upToDate(stamp)) {
   if (process.argv.includes("--verbose")) console.log(`${where}/ is up to date`);
@@ -124,6 +150,7 @@ try {
         sourcemap: true,
         logLevel: "warning",
       });
+      await buildConsole(fresh);
       writeFileSync(join(fresh, STAMP), stamp);
       // dist/ is missing only between the two renames, while the lock is held:
       // a start waits for the lock before it runs dist/, or found dist/ up to date.
