@@ -7,6 +7,7 @@ import { Code } from "@connectrpc/connect";
 import test from "ava";
 import { ClientType, GetClientResponseSchema, ListClientsResponseSchema } from "../../gen/iam/v1/admin_pb.js";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
+import { CONSOLE_CLIENT_ID } from "../../core/rpc/admin/default-tenant.js";
 import {
   ACME,
   ALICE,
@@ -161,7 +162,7 @@ test("CreateClient refuses client ids that break the rules with InvalidArgument 
     t.is((await c.admin.createClient(confidential({ clientId }), c.auth)).client?.id, clientId);
   }
   const listed = (await c.admin.listClients({ ...ACME, pageSize: 1000 }, c.auth)).clients.map((x) => x.id);
-  t.deepEqual(listed, [...good].sort());
+  t.deepEqual(listed, [CONSOLE_CLIENT_ID, ...good].sort(), "the new project's console client, and those created");
 });
 
 test("CreateClient refuses redirect URIs that are relative, have a fragment or credentials, plain http on a non-loopback host, or javascript:", async (t) => {
@@ -254,7 +255,7 @@ test("CreateClient refuses unknown, repeated or impossible grant types with Inva
     "authorization_code without redirect URI",
   );
   await expectCode(t, c.admin.createClient(confidential({ redirectUris: [] }), c.auth), Code.InvalidArgument, "default grants without redirect URI");
-  t.deepEqual((await c.admin.listClients(ACME, c.auth)).clients, [], "nothing was created");
+  t.deepEqual((await c.admin.listClients(ACME, c.auth)).clients.map((x) => x.id), [CONSOLE_CLIENT_ID], "nothing was created beside the project's console client");
 });
 
 test("CreateClient accepts every documented grant type", async (t) => {
@@ -358,13 +359,15 @@ test("ListClients answers a project's clients ordered by id, paginated, never wi
     pageToken = res.nextPageToken;
     pages++;
   } while (pageToken !== "" && pages < 10);
+  // The project's own console client, and those created.
+  const expected = [CONSOLE_CLIENT_ID, ...ids].sort();
   t.is(pages, 3);
-  t.deepEqual(seen, [...ids].sort());
+  t.deepEqual(seen, expected);
 
   const all = await c.admin.listClients(ACME, c.auth);
   t.deepEqual(
     all.clients.map((x) => x.id),
-    [...ids].sort(),
+    expected,
   );
   t.is(all.nextPageToken, "");
   await expectCode(t, c.admin.listClients({ organization: "acme", project: "nope" }, c.auth), Code.NotFound, "missing project");
@@ -543,7 +546,7 @@ test("DeleteClient deletes the client and its tokens stop verifying", async (t) 
   await expectOAuth(t, refresh(c, app, user.refreshToken), "invalid_client", Code.Unauthenticated, "refresh");
   t.deepEqual(
     (await c.admin.listClients(ACME, c.auth)).clients.map((x) => x.id),
-    ["other"],
+    [CONSOLE_CLIENT_ID, "other"],
   );
   t.true((await verify(c, otherUser.accessToken)).active, "the other client's token");
   t.is((await c.admin.getUser({ ...ACME, userId: ALICE.id }, c.auth)).user?.id, ALICE.id, "users stay");

@@ -1,10 +1,12 @@
 import { issuerOf, type Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";
-import type { AccessStore, ProjectRef } from "../../store/types.js";
+import type { AccessStore, ClientRecord, ClientStore, EpochSeconds, ProjectRef } from "../../store/types.js";
 
 export const DEFAULT_TENANT: ProjectRef = { organization: "iam-admins", project: "iam-admins" };
 export const ADMIN_CLIENT_ID = "admin-client";
+/** The client the administration console (the browser application at `/admin`) signs in with, in every project. */
+export const CONSOLE_CLIENT_ID = "iam-console";
 export const ADMIN_USER_ID = "admin";
 export const GLOBAL_ADMIN_ROLE = "global-admin";
 export const GLOBAL_ADMIN_PERMISSION = "iam.global.admin";
@@ -13,9 +15,15 @@ export const PROJECT_ADMIN_PERMISSION = "iam.project.admin";
 
 /**
  * What every project starts with besides its key: the permission that lets a
- * token of the project administer it, and a role holding it.
+ * token of the project administer it, a role holding it, and the console's
+ * client, through which those who hold it sign in to the console.
  */
-export async function seedProjectAdministration(store: AccessStore, ref: ProjectRef): Promise<void> {
+export async function seedProjectAdministration(
+  store: AccessStore & ClientStore,
+  ref: ProjectRef,
+  baseUrl: string,
+  createdAt: EpochSeconds,
+): Promise<void> {
   await store.createPermission({ ...ref, id: PROJECT_ADMIN_PERMISSION, description: "Administer this project" });
   await store.createRole({
     ...ref,
@@ -23,6 +31,41 @@ export async function seedProjectAdministration(store: AccessStore, ref: Project
     description: "Administration of this project",
     permissions: [PROJECT_ADMIN_PERMISSION],
   });
+  await store.createClient(consoleClient(baseUrl, ref, createdAt));
+}
+
+/**
+ * The console's client in `ref`: a public client of the code flow with PKCE
+ * (it runs in the browser and keeps no secret), called back at
+ * `{base_url}/admin/callback`. It holds no role: its tokens carry what the
+ * person signed in holds. An ordinary client otherwise: deleting it turns
+ * console sign-in off for the project.
+ */
+export function consoleClient(baseUrl: string, ref: ProjectRef, createdAt: EpochSeconds): ClientRecord {
+  return {
+    ...ref,
+    id: CONSOLE_CLIENT_ID,
+    name: "iam-core console",
+    type: "public",
+    secretHash: null,
+    redirectUris: [`${baseUrl}/admin/callback`],
+    grantTypes: ["authorization_code", "refresh_token"],
+    // RFC 9700 §2.1.1: public clients always use PKCE.
+    pkceRequired: true,
+    // A person approves the console's scopes once, not at every sign-in.
+    rememberConsent: true,
+    // Short: a token held by a page is what a script running in it could take.
+    accessTokenTtl: 300,
+    // An administrator's working day: past it, they sign in again.
+    refreshTokenTtl: 8 * 3600,
+    postLogoutRedirectUris: [`${baseUrl}/admin/`],
+    backchannelLogoutUri: "",
+    // OpenID Connect Registration §2: RS256 unless the client registered another.
+    idTokenSignedResponseAlg: "RS256",
+    // Empty: as for any public client, its redirect URI's origin (where the console is served) may call the token endpoints.
+    webOrigins: [],
+    createdAt,
+  };
 }
 
 /** Lifetimes of the default client's tokens, seconds. */
@@ -38,8 +81,8 @@ export interface BootstrapResult {
 /**
  * Creates the default tenant of an empty database (DESIGN.md): organization
  * and project `iam-admins` with their signing key, the confidential
- * `admin-client`, and the `admin` user holding global administration (as
- * does admin-client itself, for client_credentials).
+ * `admin-client`, the `admin` user holding global administration (as does
+ * admin-client itself, for client_credentials), and the console's client.
  * A database that has any organization is left as it is.
  */
 export async function bootstrap(
@@ -111,7 +154,7 @@ export async function bootstrap(
     // admin-client holds it too, so that a client_credentials token of it can
     // drive the admin API (the README's first step).
     await store.assignRole(ref, { clientId: ADMIN_CLIENT_ID }, GLOBAL_ADMIN_ROLE);
-    await seedProjectAdministration(store, ref);
+    await seedProjectAdministration(store, ref, deps.config.baseUrl, now);
     return true;
   });
   return created ? { created: true, generatedAdminPassword } : { created: false };

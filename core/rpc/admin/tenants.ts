@@ -114,7 +114,7 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest, acto
     async (store) => {
       await store.createProject(record);
       await deps.keys.create(ref, store, keys);
-      await seedProjectAdministration(store, ref);
+      await seedProjectAdministration(store, ref, deps.config.baseUrl, record.createdAt);
     },
     () => ({ chain: SERVER_CHAIN, action: "PROJECT_CREATED", actor, target: projectTarget(ref), changes: created(projectFields(deps, record)) }),
   );
