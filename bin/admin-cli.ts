@@ -151,7 +151,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "user list": {
     method: "listUsers", request: pb.ListUsersRequestSchema, response: pb.ListUsersResponseSchema,
-    args: ["org", "project"], build: (a) => ({ ...ref(a), pageSize: 1000 }),
+    args: ["org", "project"], build: (a, o) => ({ ...ref(a), pageSize: 1000, query: o.query ?? "" }),
     show: (r) => lines(r.users, (u: pb.User) => `${u.id}\t${u.enabled ? "enabled" : "disabled"}\t${u.roles.join(",")}`),
   },
   "user set-password": {

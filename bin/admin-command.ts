@@ -43,6 +43,7 @@ export const OPTIONS = {
   required: { type: "string" },
   roles: { type: "string" },
   passwordless: { type: "string" },
+  query: { type: "string" },
 } as const;
 
 export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];

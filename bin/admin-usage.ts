@@ -20,7 +20,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam user create ORG PROJECT ID (--password-stdin | --password P) [--name NAME] [--email EMAIL] [--email-verified]
       [--given-name NAME] [--family-name NAME]
   iam user update ORG PROJECT ID [--name NAME] [--email EMAIL] [--email-verified | --email-unverified] [--given-name NAME] [--family-name NAME]
-  iam user list ORG PROJECT
+  iam user list ORG PROJECT [--query TEXT]      (those whose id or email begins with TEXT, case-sensitive)
   iam user set-password ORG PROJECT ID (--password-stdin | --password P)
   iam user enable|disable ORG PROJECT ID
   iam user delete ORG PROJECT ID
