@@ -134,7 +134,8 @@ function DeleteClient(props: { organization: string; project: string; client: Cl
       {client.id === CONSOLE_CLIENT_ID ? (
         <p>
           <strong>The console signs in to {organization}/{project} through this client:</strong> without it, the project's administrators cannot sign in
-          to the console{signedInHere ? ", you included, once your session ends" : ""}.
+          to the console{signedInHere ? ", you included, once your session ends" : ""}. <code>iam console-client {organization} {project}</code> adds it
+          again.
         </p>
       ) : null}
     </ConfirmButton>

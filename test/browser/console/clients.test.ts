@@ -20,7 +20,6 @@ const browser = useBrowser(test);
 const ORG = "acme";
 const PROJECT = "shop";
 const ref = { organization: ORG, project: PROJECT };
-const ADMINS = { organization: "iam-admins", project: "iam-admins" };
 const CLIENTS = `/admin/p/${ORG}/${PROJECT}/clients`;
 /** The create form's fields have the ids `${form key}-${proto field name}`. */
 const NEW = `#create-client-${ORG}-${PROJECT}`;
@@ -68,9 +67,6 @@ test.before(async () => {
   };
   // The console's own path to the core, as the console calls it.
   api = createClient(AdminService, createConnectTransport({ baseUrl: `${s.httpUrl}/admin/api`, httpVersion: "1.1", interceptors: [bearer] }));
-  // A page opened by its URL signs in again silently, its consent remembered: over the test's
-  // http://localhost, a public client's consent is remembered only for a web origin it registered.
-  await api.updateClient({ ...ADMINS, clientId: "iam-console", webOrigins: [s.httpUrl], updateMask: { paths: ["web_origins"] } });
   await api.createOrganization({ id: ORG, name: "Acme" });
   await api.createProject({ organization: ORG, id: PROJECT, name: "Shop" });
   await api.createPermission({ ...ref, permissionId: "shop.orders.read", description: "Read orders" });
