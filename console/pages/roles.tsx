@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { Permission, Role } from "../../gen/iam/v1/admin_pb.js";
 import { admin } from "../api.js";
 import type { Session } from "../auth.js";
+import { GLOBAL_ADMIN_SCOPE, isAdminTenant, PROJECT_ADMIN_SCOPE } from "../config.js";
 import type { Route } from "../routes.js";
 import { ChoiceField, chosenOf } from "../ui/choices.js";
 import { ConfirmButton } from "../ui/confirm.js";
@@ -39,6 +40,32 @@ export function focusHeading(id: string): void {
   });
 }
 
+/**
+ * When a permission, or a role granting it, is the one administration rests
+ * on (global administration in iam-admins, a project's own elsewhere): what
+ * deleting it takes away, said in the confirmation, which then asks for the
+ * id to be typed.
+ */
+function administrationLost(organization: string, project: string, permissions: readonly string[]): string | undefined {
+  if (isAdminTenant({ organization, project })) {
+    return permissions.includes(GLOBAL_ADMIN_SCOPE)
+      ? "Global administration rests on it: those who hold it through this lose the administration of every organization from their next token, you too if you are one of them."
+      : undefined;
+  }
+  return permissions.includes(PROJECT_ADMIN_SCOPE)
+    ? `The administration of ${organization}/${project} rests on it: its administrators who hold it through this lose it from their next token, you too if you are one of them.`
+    : undefined;
+}
+
+function AdministrationLost(props: ProjectProps & { permissions: readonly string[] }) {
+  const lost = administrationLost(props.organization, props.project, props.permissions);
+  return lost === undefined ? null : (
+    <p>
+      <strong>{lost}</strong>
+    </p>
+  );
+}
+
 function Permissions({ organization, project, permissions, changed }: ProjectProps & { permissions: Paged<Permission>; changed: () => void }) {
   const form = useForm(`create-permission-${organization}-${project}`, { permission_id: "", description: "" }, { aliases: { permission: "permission_id" } });
   return (
@@ -59,6 +86,7 @@ function Permissions({ organization, project, permissions, changed }: ProjectPro
                 label={`Delete ${permission.id}`}
                 title={`Delete the permission ${permission.id}?`}
                 confirm="Delete permission"
+                typeToConfirm={administrationLost(organization, project, [permission.id]) === undefined ? undefined : permission.id}
                 action={async () => {
                   await admin.deletePermission({ organization, project, permissionId: permission.id });
                   announce(`Permission ${permission.id} deleted`);
@@ -70,6 +98,7 @@ function Permissions({ organization, project, permissions, changed }: ProjectPro
                   Every role that grants <code>{permission.id}</code> loses it, and so do the users and clients holding those roles: access tokens
                   issued or refreshed from now on no longer carry the scope. Tokens already issued keep it until they expire.
                 </p>
+                <AdministrationLost organization={organization} project={project} permissions={[permission.id]} />
               </ConfirmButton>
             </td>
           </tr>
@@ -135,6 +164,7 @@ function Roles({ organization, project, roles, permissionsVersion }: ProjectProp
                 label={`Delete ${role.id}`}
                 title={`Delete the role ${role.id}?`}
                 confirm="Delete role"
+                typeToConfirm={administrationLost(organization, project, role.permissions) === undefined ? undefined : role.id}
                 action={async () => {
                   await admin.deleteRole({ organization, project, roleId: role.id });
                   announce(`Role ${role.id} deleted`);
@@ -147,6 +177,7 @@ function Roles({ organization, project, roles, permissionsVersion }: ProjectProp
                   {role.permissions.length === 0 ? "" : `, and with it the permissions it grants them (${role.permissions.join(", ")})`}: access
                   tokens issued or refreshed from now on no longer carry what it gave. Tokens already issued keep it until they expire.
                 </p>
+                <AdministrationLost organization={organization} project={project} permissions={role.permissions} />
                 <p>A role the project's multi-factor policy names cannot be deleted: take it out of the policy first.</p>
               </ConfirmButton>
             </td>
