@@ -4,6 +4,7 @@ import { ORGANIZATION_ROUTES } from "./pages/organizations.js";
 import { PROJECT_ROUTES } from "./pages/project.js";
 import { DASHBOARD_ROUTES } from "./pages/dashboard.js";
 import { ROLE_ROUTES } from "./pages/roles.js";
+import { KEY_ROUTES } from "./pages/keys.js";
 
 /** One screen: its path pattern under /admin, and whether only global administrators reach it. */
 export interface Route {
@@ -13,4 +14,4 @@ export interface Route {
 }
 
 /** Every screen, first match wins. Each page module lists its own. */
-export const ROUTES: readonly Route[] = [...DASHBOARD_ROUTES, ...ORGANIZATION_ROUTES, ...PROJECT_ROUTES, ...ROLE_ROUTES];
+export const ROUTES: readonly Route[] = [...DASHBOARD_ROUTES, ...ORGANIZATION_ROUTES, ...PROJECT_ROUTES, ...ROLE_ROUTES, ...KEY_ROUTES];
