@@ -8,7 +8,7 @@
 import { createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import test, { type ExecutionContext } from "ava";
 import type { Page } from "playwright-core";
-import { AdminService, MfaRequirement } from "../../../gen/iam/v1/admin_pb.js";
+import { AdminService, MfaRequirement, SigningKeyState } from "../../../gen/iam/v1/admin_pb.js";
 import { globalAdminToken } from "../../admin/rpc-support.js";
 import { startTestServer, type TestServer } from "../../helpers.js";
 import { useBrowser } from "../_browser.js";
@@ -161,5 +161,35 @@ test("the multi-factor policy is set to a role's holders and back, naming only w
   await announced(page, "Multi-factor policy saved");
   t.like((await admin.getMfaPolicy(SHOP, auth)).policy, { required: MfaRequirement.OPTIONAL, roles: [], passwordless: true });
   t.true(await policyForm.getByLabel("A passkey alone signs in").isChecked(), "the form shows the policy saved");
+  t.deepEqual(problems, []);
+});
+
+test("rotating the signing keys makes a new key of each algorithm current, announced by its kid, while the keys it replaces are listed as retiring", async (t) => {
+  const served = await serve(t);
+  const { admin, auth } = served;
+  const { page, problems } = served.console;
+  const currentKids = async () => (await admin.listSigningKeys(SHOP, auth)).keys.filter((k) => k.state === SigningKeyState.CURRENT).map((k) => k.kid);
+  const before = await currentKids();
+  t.is(before.length, 2, "a key of each algorithm");
+  await open(page, "Signing keys");
+  const rowOf = (kid: string) => page.getByRole("table", { name: /Signing keys of shop/ }).getByRole("row").filter({ hasText: kid });
+  for (const kid of before) t.regex((await rowOf(kid).textContent()) ?? "", /Current/, kid);
+  t.deepEqual(await axeViolations(page), []);
+
+  await page.getByRole("button", { name: "Rotate signing keys" }).click();
+  const dialog = page.getByRole("dialog", { name: "Rotate the signing keys of acme/shop?" });
+  t.regex((await dialog.textContent()) ?? "", /keep verifying the tokens they signed until those expire/);
+  await dialog.getByRole("button", { name: "Rotate signing keys" }).click();
+  await announced(page, "Signing keys rotated");
+  const after = await currentKids();
+  t.is(after.length, 2);
+  t.false(after.some((kid) => before.includes(kid)), "new keys are current");
+  t.is(await page.getByRole("status").textContent(), `Signing keys rotated: the new current keys are ${after.join(" and ")}`);
+  for (const kid of after) {
+    await rowOf(kid).waitFor();
+    t.regex((await rowOf(kid).textContent()) ?? "", /Current/, kid);
+  }
+  for (const kid of before) t.regex((await rowOf(kid).textContent()) ?? "", /Retiring/, kid);
+  t.deepEqual(await axeViolations(page), []);
   t.deepEqual(problems, []);
 });
