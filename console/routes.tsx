@@ -1,9 +1,11 @@
 import type { JSX } from "preact";
 import type { Session } from "./auth.js";
+import { DASHBOARD_ROUTES } from "./pages/dashboard.js";
 import { ORGANIZATION_ROUTES } from "./pages/organizations.js";
 import { PROJECT_ROUTES } from "./pages/project.js";
-import { DASHBOARD_ROUTES } from "./pages/dashboard.js";
 import { CLIENT_ROUTES } from "./pages/clients.js";
+import { ROLE_ROUTES } from "./pages/roles.js";
+import { KEY_ROUTES } from "./pages/keys.js";
 
 /** One screen: its path pattern under /admin, and whether only global administrators reach it. */
 export interface Route {
@@ -13,4 +15,11 @@ export interface Route {
 }
 
 /** Every screen, first match wins. Each page module lists its own. */
-export const ROUTES: readonly Route[] = [...DASHBOARD_ROUTES, ...ORGANIZATION_ROUTES, ...PROJECT_ROUTES, ...CLIENT_ROUTES];
+export const ROUTES: readonly Route[] = [
+  ...DASHBOARD_ROUTES,
+  ...ORGANIZATION_ROUTES,
+  ...PROJECT_ROUTES,
+  ...CLIENT_ROUTES,
+  ...ROLE_ROUTES,
+  ...KEY_ROUTES,
+];
