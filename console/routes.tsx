@@ -3,6 +3,8 @@ import type { Session } from "./auth.js";
 import { ORGANIZATION_ROUTES } from "./pages/organizations.js";
 import { PROJECT_ROUTES } from "./pages/project.js";
 import { DASHBOARD_ROUTES } from "./pages/dashboard.js";
+import { USERS_ROUTES } from "./pages/users.js";
+import { USER_ROUTES } from "./pages/user.js";
 
 /** One screen: its path pattern under /admin, and whether only global administrators reach it. */
 export interface Route {
@@ -12,4 +14,4 @@ export interface Route {
 }
 
 /** Every screen, first match wins. Each page module lists its own. */
-export const ROUTES: readonly Route[] = [...DASHBOARD_ROUTES, ...ORGANIZATION_ROUTES, ...PROJECT_ROUTES];
+export const ROUTES: readonly Route[] = [...DASHBOARD_ROUTES, ...ORGANIZATION_ROUTES, ...PROJECT_ROUTES, ...USERS_ROUTES, ...USER_ROUTES];
