@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import type { Context } from "koa";
 import { html } from "../html.js";
 
@@ -14,9 +15,21 @@ import { html } from "../html.js";
 /** dist/console/, from dist/gateway/console/ when running the build, or from gateway/console/ when running the sources. */
 const BUILT = new URL(import.meta.url.endsWith(".ts") ? "../../dist/console/" : "../../console/", import.meta.url);
 
+/** A file as sent: as it is, and compressed once at start for the browsers that take it. */
+interface Asset {
+  plain: Buffer;
+  br: Buffer;
+  gzip: Buffer;
+}
+
+function asset(text: string): Asset {
+  const plain = Buffer.from(text);
+  return { plain, br: brotliCompressSync(plain), gzip: gzipSync(plain, { level: 9 }) };
+}
+
 interface Bundle {
-  script: string;
-  style: string;
+  script: Asset;
+  style: Asset;
   /** A hash of both, in their URLs: a new build is a new URL, so the files can be cached for good. */
   version: string;
 }
@@ -29,7 +42,7 @@ function loadBundle(): Bundle | undefined {
     const script = readFileSync(fileURLToPath(new URL("console.js", BUILT)), "utf8");
     const style = readFileSync(fileURLToPath(new URL("console.css", BUILT)), "utf8");
     const version = createHash("sha256").update(script).update("\0").update(style).digest("base64url").slice(0, 16);
-    bundle = { script, style, version };
+    bundle = { script: asset(script), style: asset(style), version };
   } catch {
     return undefined; // not built: the page says so, and the next request looks again
   }
@@ -91,8 +104,8 @@ export function consolePage(baseUrl: string): (ctx: Context) => void {
 export function consoleAsset(ctx: Context): void {
   const built = loadBundle();
   const name = ctx.params.name;
-  const body = name === "console.js" ? built?.script : name === "console.css" ? built?.style : undefined;
-  if (body === undefined) {
+  const file = name === "console.js" ? built?.script : name === "console.css" ? built?.style : undefined;
+  if (file === undefined) {
     ctx.status = 404;
     return;
   }
@@ -100,5 +113,8 @@ export function consoleAsset(ctx: Context): void {
   const cache = ctx.query.v === built!.version ? "public, max-age=31536000, immutable" : "no-cache";
   ctx.set({ "Cache-Control": cache, "X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "same-origin" });
   ctx.type = name === "console.js" ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
-  ctx.body = body;
+  ctx.vary("Accept-Encoding");
+  const encoding = ctx.acceptsEncodings("br", "gzip", "identity");
+  if (encoding === "br" || encoding === "gzip") ctx.set("Content-Encoding", encoding);
+  ctx.body = encoding === "br" ? file.br : encoding === "gzip" ? file.gzip : file.plain;
 }
