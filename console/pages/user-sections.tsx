@@ -139,6 +139,7 @@ export function RolesSection({ who, held, onChange }: { who: UserRef; held: read
               <td>{role.description}</td>
               <td>{role.permissions.join(", ")}</td>
               <td>
+                {has ? "Yes " : "No "}
                 <button type="button" disabled={action.busy} onClick={() => void change(role.id, !has)} aria-label={`${has ? "Unassign" : "Assign"} ${role.id}`}>
                   {has ? "Unassign" : "Assign"}
                 </button>
@@ -157,7 +158,7 @@ export function ConsentsSection({ who, version }: { who: UserRef; version: numbe
     <Section title="Remembered consents">
       <Table
         caption="Clients the user approved, that do not ask again"
-        columns={["Client", "Scopes", "Approved", ""]}
+        columns={["Client", "Scopes", "Approved", "Revoke"]}
         items={consents.value}
         error={consents.error}
         empty="No consent remembered."
@@ -201,27 +202,26 @@ export function SessionsSection({ who, version }: { who: UserRef; version: numbe
     <Section title="Sign-in sessions">
       <Table
         caption="Browsers signed in, newest first"
-        columns={["Session", "Signed in", "How", "Last seen", "Ends", "Address", "Browser", "Clients", ""]}
+        columns={["Signed in", "Last seen", "Ends", "From", "Clients", "Revoke"]}
         items={sessions.value}
         error={sessions.error}
         empty="No browser is signed in."
         row={(s: SignInSession) => (
           <tr key={s.id}>
             <td>
-              <code>{s.id.slice(0, 8)}</code>
+              <Time seconds={s.authTime} /> ({s.amr.join(", ")})
             </td>
-            <td>
-              <Time seconds={s.authTime} />
-            </td>
-            <td>{s.amr.join(", ")}</td>
             <td>
               <Time seconds={s.lastSeenAt} />
             </td>
             <td>
               <Time seconds={s.expiresAt} />
             </td>
-            <td>{s.clientAddress}</td>
-            <td>{s.userAgent}</td>
+            <td>
+              {s.clientAddress}
+              <br />
+              <span class="meta">{s.userAgent}</span>
+            </td>
             <td>{s.clientIds.join(", ")}</td>
             <td>
               <ConfirmButton
@@ -283,7 +283,7 @@ export function FactorsSection({ who, version }: { who: UserRef; version: number
     <Section title="Second factors">
       <Table
         caption="Authenticator apps and passkeys, oldest first"
-        columns={["Name", "Kind", "Enrolled", "Last used", "State", ""]}
+        columns={["Name", "Kind", "Enrolled", "Last used", "State", "Remove"]}
         items={list}
         error={factors.error}
         empty="No second factor."
