@@ -37,6 +37,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam role list ORG PROJECT
   iam role assign|unassign ORG PROJECT ROLE (--user ID | --client ID)
   iam key rotate ORG PROJECT
+  iam console-client ORG PROJECT      (adds the client the administration console signs in with, where it is missing)
 options: --json prints the answer as JSON (the AdminService response message)`;
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key"]);
+export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key", "console-client"]);
