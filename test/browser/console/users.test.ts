@@ -145,11 +145,18 @@ test("a project of 10,000 users is read 25 at a time, one ListUsers call for eac
     ],
   );
 
+  // A filter the core refuses: its message at the filter.
+  await page.getByLabel("Find users").fill("u".repeat(255));
+  await page.locator("#users-filter-error").waitFor();
+  t.is(await page.locator("#users-filter-error").textContent(), "query must be at most 254 characters");
+  t.is(await page.getByLabel("Find users").getAttribute("aria-invalid"), "true");
+
   // Emptied, the filter leaves the URL and the whole list is back.
   await page.getByLabel("Find users").fill("");
   t.deepEqual(await shownIds(page, idOf(0)), range(0, 25));
   await page.waitForURL(/\/users$/);
-  t.is(calls.length, 11);
+  t.is(await page.locator("#users-filter-error").count(), 0);
+  t.is(calls.length, 12);
   t.deepEqual(problems, []);
 });
 
@@ -178,6 +185,14 @@ test("creating a user with an id the core refuses shows the core's message at th
   await form.getByRole("button", { name: "Create user" }).click();
   await page.getByRole("heading", { name: "User newcomer" }).waitFor();
   t.like((await api.getUser({ ...DESK, userId: "newcomer" }, auth)).user, { id: "newcomer", email: "newcomer@desk.example", enabled: true });
+
+  // The core's "user newcomer already exists" names the id otherwise than the form does: it is shown at the id all the same.
+  await page.getByRole("link", { name: "Users", exact: true }).first().click();
+  await form.getByLabel("Id").fill("newcomer");
+  await form.getByLabel("Password").fill("another-password");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await page.locator("#create-user-bulk-desk-user_id-error").waitFor();
+  t.is(await page.locator("#create-user-bulk-desk-user_id-error").textContent(), "user newcomer already exists");
   t.deepEqual(problems, []);
 });
 
