@@ -6,6 +6,8 @@ import { PROJECT_ROUTES } from "./pages/project.js";
 import { CLIENT_ROUTES } from "./pages/clients.js";
 import { ROLE_ROUTES } from "./pages/roles.js";
 import { KEY_ROUTES } from "./pages/keys.js";
+import { USERS_ROUTES } from "./pages/users.js";
+import { USER_ROUTES } from "./pages/user.js";
 
 /** One screen: its path pattern under /admin, and whether only global administrators reach it. */
 export interface Route {
@@ -22,4 +24,6 @@ export const ROUTES: readonly Route[] = [
   ...CLIENT_ROUTES,
   ...ROLE_ROUTES,
   ...KEY_ROUTES,
+  ...USERS_ROUTES,
+  ...USER_ROUTES,
 ];
