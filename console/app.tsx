@@ -1,7 +1,7 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { completeSignIn, currentSession, onSessionChange, signOut, SignInError, trySilentSignIn, type Session } from "./auth.js";
-import { isAdminTenant, type Tenant } from "./config.js";
+import type { Tenant } from "./config.js";
 import { match, navigate, pathOf, useLocation } from "./router.js";
 import { ROUTES } from "./routes.js";
 import { Link, Screen } from "./ui/page.js";
@@ -142,7 +142,6 @@ export function App(): JSX.Element | null {
         </Link>
         <span class="who">
           {session.name} · {session.kind === "global" ? "global administrator" : `administrator of ${session.tenant.organization}/${session.tenant.project}`}
-          {isAdminTenant(session.tenant) && session.kind !== "global" ? " (no global rights)" : ""}
         </span>
         <ThemeSelect />
         <button type="button" onClick={() => void signOut()}>

@@ -186,7 +186,8 @@ export class SignInError extends Error {
 
 function sessionOf(tenant: Tenant, answer: TokenAnswer, previous?: Session): Session {
   const scopes = new Set((answer.scope ?? "").split(" "));
-  const kind = isAdminTenant(tenant) && scopes.has(GLOBAL_ADMIN_SCOPE) ? "global" : scopes.has(PROJECT_ADMIN_SCOPE) ? "project" : undefined;
+  // In iam-admins only global administration counts: its project-admin role grants nothing (docs/administration.md).
+  const kind = isAdminTenant(tenant) ? (scopes.has(GLOBAL_ADMIN_SCOPE) ? "global" : undefined) : scopes.has(PROJECT_ADMIN_SCOPE) ? "project" : undefined;
   if (kind === undefined) throw new SignInError("access_denied", "this account may not administer this project");
   const idToken = answer.id_token ?? previous?.idToken;
   const claims = idToken === undefined ? {} : claimsOf(idToken);

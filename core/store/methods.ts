@@ -110,6 +110,10 @@ export const DECLARATIONS: Declarations = {
   // Kept in memory while the epoch stands: the value kept is the epoch itself.
   getChangeEpoch: { kind: "read", cacheKey: () => "" },
 
+  // ProjectOverviewStore: a dashboard's counts and key list, from the database at every call.
+  countProject: read,
+  listSigningKeyMetadata: read,
+
   // AuthorizationRequestStore
   createAuthorizationRequest: tokenState,
   getAuthorizationRequest: read,

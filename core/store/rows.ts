@@ -18,6 +18,7 @@ import type {
   RefreshTokenRecord,
   RoleRecord,
   SessionRecord,
+  SigningKeyMetadata,
   SigningKeyRecord,
   UserRecord,
 } from "./types.js";
@@ -35,6 +36,12 @@ export interface ColumnDecoders {
 /** Sessions newest first (by creation, then id), as listUserSessions answers them. */
 const partyOf = (kind: unknown, id: unknown, project: unknown): AuditParty | null =>
   kind === "" ? null : ({ kind, id, project } as AuditParty);
+
+/** A signing key without its key material, from its row (the columns that hold keys need not be read). */
+export const signingKeyMetadataOf = (r: Row): SigningKeyMetadata => ({
+  organization: r.organization_id, project: r.project_id, kid: r.kid, alg: r.alg,
+  createdAt: r.created_at, retiredAt: r.retired_at, expiresAt: r.expires_at,
+});
 
 /** An audit event from its row; the same columns on either backend (changes as JSON text). */
 export function auditEventOf(r: Row): AuditEventRecord {
@@ -208,15 +215,9 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     permissions,
   });
   const signingKey = (r: Row): SigningKeyRecord => ({
-    organization: r.organization_id,
-    project: r.project_id,
-    kid: r.kid,
-    alg: r.alg,
+    ...signingKeyMetadataOf(r),
     privateJwk: sealer.open(r.kid, r.private_jwk),
     publicJwk: r.public_jwk,
-    createdAt: r.created_at,
-    retiredAt: r.retired_at,
-    expiresAt: r.expires_at,
   });
   const request = (r: Row): AuthorizationRequestRecord => ({
     organization: r.organization_id,

@@ -124,6 +124,22 @@ export interface SigningKeyRecord extends ProjectRef {
   expiresAt: EpochSeconds | null;
 }
 
+/** What administration may see of a signing key: neither its private nor its public key. */
+export type SigningKeyMetadata = Omit<SigningKeyRecord, "privateJwk" | "publicJwk">;
+
+/** How many of each thing a project holds, counted by the database. */
+export interface ProjectCounts {
+  clients: number;
+  users: number;
+  enabledUsers: number;
+  roles: number;
+  permissions: number;
+  /** The keys that sign or still verify: current, or retired with `expiresAt` still ahead. */
+  signingKeys: number;
+  /** The sign-in sessions not ended, not past `expiresAt`, and used since `seenSince`. */
+  liveSessions: number;
+}
+
 export class NotFound extends Error {
   constructor(what: string) {
     super(`${what} not found`);
@@ -177,7 +193,11 @@ export interface ClientStore {
 export interface UserStore {
   createUser(user: UserRecord): Promise<void>;
   getUser(ref: ProjectRef, id: string): Promise<UserRecord | undefined>;
-  listUsers(ref: ProjectRef, page: Page): Promise<UserRecord[]>;
+  /**
+   * The project's users by id; with `prefix`, only those whose id or email
+   * begins with it (case-sensitive, as stored), read from indexes.
+   */
+  listUsers(ref: ProjectRef, page: Page, prefix?: string): Promise<UserRecord[]>;
   /** Writes name, email, enabled, emailVerified, givenName and familyName; false when it does not exist. */
   updateUser(user: UserRecord): Promise<boolean>;
   setUserPassword(ref: ProjectRef, id: string, passwordHash: string): Promise<boolean>;
@@ -186,6 +206,9 @@ export interface UserStore {
   /** Revokes every grant the user holds. */
   revokeUserGrants(ref: ProjectRef, userId: string, at: EpochSeconds): Promise<void>;
 }
+
+/** The longest user id or email the store holds (an email address: 254 characters, RFC 5321 §4.5.3.1). */
+export const LONGEST_USER_FIELD = 254;
 
 export type RoleSubject = { userId: string } | { clientId: string };
 
@@ -226,6 +249,23 @@ export interface SigningKeyStore {
   getChangeEpoch(): Promise<number>;
 }
 
+/** What administration reads of a project as a whole: its counts, and its signing keys without their keys. */
+export interface ProjectOverviewStore {
+  /**
+   * Counts what the project holds (ProjectCounts) without reading its rows
+   * out: signing keys as of `now`, sessions live at `now` and used since
+   * `seenSince` (the idle limit). Zeros for a project that does not exist.
+   */
+  countProject(ref: ProjectRef, at: { now: EpochSeconds; seenSince: EpochSeconds }): Promise<ProjectCounts>;
+  /**
+   * Every signing key of the project without its key material, newest first
+   * (among keys of one second: current first, then ES256 before RS256, then
+   * by kid, so that the first current key of an algorithm is the one that
+   * signs). Expired keys are answered until the purge deletes them.
+   */
+  listSigningKeyMetadata(ref: ProjectRef): Promise<SigningKeyMetadata[]>;
+}
+
 export interface MaintenanceStore {
   /** Deletes what has expired; answers how many rows of each kind went. */
   purgeExpired(now: EpochSeconds): Promise<Record<string, number>>;
@@ -237,6 +277,7 @@ export interface Store
     UserStore,
     AccessStore,
     SigningKeyStore,
+    ProjectOverviewStore,
     AuthorizationRequestStore,
     AuthorizationCodeStore,
     GrantStore,

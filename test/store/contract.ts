@@ -75,7 +75,7 @@ const projectRecord = (ref: ProjectRef, over: Partial<ProjectRecord> = {}): Proj
   ...over,
 });
 
-const clientRecord = (ref: ProjectRef, id: string, over: Partial<ClientRecord> = {}): ClientRecord => ({
+export const clientRecord = (ref: ProjectRef, id: string, over: Partial<ClientRecord> = {}): ClientRecord => ({
   ...ref,
   id,
   name: `Client ${id}`,
@@ -95,7 +95,7 @@ const clientRecord = (ref: ProjectRef, id: string, over: Partial<ClientRecord> =
   ...over,
 });
 
-const userRecord = (ref: ProjectRef, id: string, over: Partial<UserRecord> = {}): UserRecord => ({
+export const userRecord = (ref: ProjectRef, id: string, over: Partial<UserRecord> = {}): UserRecord => ({
   ...ref,
   id,
   name: `User ${id}`,
@@ -109,20 +109,20 @@ const userRecord = (ref: ProjectRef, id: string, over: Partial<UserRecord> = {})
   ...over,
 });
 
-const permissionRecord = (ref: ProjectRef, id: string): PermissionRecord => ({
+export const permissionRecord = (ref: ProjectRef, id: string): PermissionRecord => ({
   ...ref,
   id,
   description: `May ${id}`,
 });
 
-const roleRecord = (ref: ProjectRef, id: string, permissions: string[]): RoleRecord => ({
+export const roleRecord = (ref: ProjectRef, id: string, permissions: string[]): RoleRecord => ({
   ...ref,
   id,
   description: `Role ${id}`,
   permissions,
 });
 
-const keyRecord = (ref: ProjectRef, kid: string, over: Partial<SigningKeyRecord> = {}): SigningKeyRecord => ({
+export const keyRecord = (ref: ProjectRef, kid: string, over: Partial<SigningKeyRecord> = {}): SigningKeyRecord => ({
   ...ref,
   kid,
   alg: "ES256",
@@ -229,7 +229,7 @@ const consentRecord = (ref: ProjectRef, userId: string, clientId: string, scopes
   grantedAt,
 });
 
-const sessionRecord = (ref: ProjectRef, id: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
+export const sessionRecord = (ref: ProjectRef, id: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
   ...ref,
   id,
   secretHash: `secret-of-${ref.organization}.${ref.project}.${id}`,
@@ -260,10 +260,10 @@ const deliveryRecord = (ref: ProjectRef, sessionId: string, over: Partial<Logout
   ...over,
 });
 
-const ALL: Page = { after: "", limit: 1000 };
+export const ALL: Page = { after: "", limit: 1000 };
 
 /** Creates the project (and its organization when missing). */
-async function seedProject(store: Store, ref: ProjectRef): Promise<ProjectRecord> {
+export async function seedProject(store: Store, ref: ProjectRef): Promise<ProjectRecord> {
   if ((await store.getOrganization(ref.organization)) === undefined) await store.createOrganization(orgRecord(ref.organization));
   const project = projectRecord(ref);
   await store.createProject(project);
@@ -410,7 +410,7 @@ const GONE: Awaited<ReturnType<typeof tenantState>> = {
 };
 
 /** Walks a listing page by page (`limit` rows each) and answers the ids of each page. */
-async function pages<T>(list: (page: Page) => Promise<T[]>, id: (row: T) => string, limit: number): Promise<string[][]> {
+export async function pages<T>(list: (page: Page) => Promise<T[]>, id: (row: T) => string, limit: number): Promise<string[][]> {
   const out: string[][] = [];
   let after = "";
   for (let i = 0; i < 100; i++) {

@@ -1,4 +1,4 @@
-/** The store contract (contract.ts) and the multi-factor one (factor-contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
+/** The store contract (contract.ts), the multi-factor one (factor-contract.ts) and administration's overview (overview-contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
 import { randomBytes } from "node:crypto";
 import test from "ava";
 import { createKeySealer, type KeySealer } from "../../core/store/sealing.js";
@@ -8,6 +8,7 @@ import { openPostgresStore } from "../../core/store/postgres/store.js";
 import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
 import { storeContract } from "./contract.js";
 import { factorContract, type FactorBackend } from "./factor-contract.js";
+import { overviewContract } from "./overview-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -34,6 +35,7 @@ if (HAS_POSTGRES) {
   };
   storeContract(backend);
   factorContract(backend);
+  overviewContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
     const db = await createDatabase();

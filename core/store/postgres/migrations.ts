@@ -223,4 +223,13 @@ export const migrations: readonly string[] = [
     ADD COLUMN factor_amr TEXT[],
     ADD COLUMN factor_session_id TEXT COLLATE "C" NOT NULL DEFAULT '';
   `,
+  // 5: SQLite's migration 8, administration of projects of many users.
+  // ListUsers finds users by the beginning of their email in byte order (the
+  // "C" collation: the email column has the database's), the index holding
+  // the id for the page's order; the disabled users, few, are counted from a
+  // partial index.
+  `
+  CREATE INDEX users_email ON users(organization_id, project_id, (email COLLATE "C"), id);
+  CREATE INDEX users_disabled ON users(organization_id, project_id) WHERE NOT enabled;
+  `,
 ];

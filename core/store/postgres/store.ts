@@ -21,6 +21,7 @@ import { grants } from "./grants.js";
 import { keys } from "./keys.js";
 import { ChangeListener } from "./listener.js";
 import { migrations } from "./migrations.js";
+import { overview } from "./overview.js";
 import { purge } from "./purge.js";
 import { sessions } from "./sessions.js";
 import { postgresMappers, statements, type Sql } from "./sql.js";
@@ -90,6 +91,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...users(sql, map),
       ...access(sql, map),
       ...keys(sql, map, sealer, feed),
+      ...overview(sql),
       ...authorization(sql, map),
       ...grants(sql, map),
       ...consents(sql, map),

@@ -1,5 +1,6 @@
 /** Users (UserStore). */
-import type { UserStore } from "../types.js";
+import { prefixRange } from "../../lib/prefix.js";
+import { LONGEST_USER_FIELD, type UserStore } from "../types.js";
 import { insert, type Mappers, maybe, type Sql } from "./sql.js";
 
 export function users(sql: Sql, map: Mappers): UserStore {
@@ -17,15 +18,44 @@ export function users(sql: Sql, map: Mappers): UserStore {
       ),
     getUser: async (ref, id) =>
       maybe(await one("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id = $3", [ref.organization, ref.project, id]), user),
-    listUsers: async (ref, page) =>
-      (
-        await rows("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
-          ref.organization,
-          ref.project,
-          page.after,
-          page.limit,
-        ])
-      ).map(user),
+    listUsers: async (ref, page, prefix) => {
+      if (prefix === undefined || prefix === "") {
+        return (
+          await rows("SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4", [
+            ref.organization,
+            ref.project,
+            page.after,
+            page.limit,
+          ])
+        ).map(user);
+      }
+      const { from, to } = prefixRange(prefix, LONGEST_USER_FIELD);
+      // As SQLite's (sqlite/users.ts): the ids in the prefix's range from the
+      // page's start (the primary key) and the emails in it (users_email,
+      // migration 5, in byte order), each cut to the page, then merged. Each
+      // part is planned alone (MATERIALIZED), and the page's rows are read by
+      // primary key one each (LATERAL … LIMIT 1): a plan that stays cheap
+      // before the table has statistics too (after a bulk import), when the
+      // planner would otherwise run a part once per user of the project.
+      const start = Buffer.compare(Buffer.from(page.after), Buffer.from(from)) > 0 ? page.after : from;
+      return (
+        await rows(
+          `WITH by_email AS MATERIALIZED (
+              SELECT id FROM users WHERE organization_id = $1 AND project_id = $2
+                AND email COLLATE "C" >= $5 AND email COLLATE "C" < $6 AND id > $3
+            ), matches AS MATERIALIZED (
+              (SELECT id FROM users WHERE organization_id = $1 AND project_id = $2
+                AND id >= $4 AND id <> $3 AND id < $6 ORDER BY id LIMIT $7)
+              UNION
+              (SELECT id FROM by_email ORDER BY id LIMIT $7)
+            )
+            SELECT u.* FROM (SELECT id FROM matches ORDER BY id LIMIT $7) AS page
+              CROSS JOIN LATERAL (SELECT * FROM users WHERE organization_id = $1 AND project_id = $2 AND id = page.id LIMIT 1) AS u
+            ORDER BY u.id`,
+          [ref.organization, ref.project, page.after, start, from, to, page.limit],
+        )
+      ).map(user);
+    },
     updateUser: async (u) =>
       (await count(
         `UPDATE users SET name = $1, email = $2, email_verified = $3, given_name = $4, family_name = $5, enabled = $6

@@ -284,4 +284,12 @@ export const migrations: readonly string[] = [
   ALTER TABLE authorization_requests ADD COLUMN factor_amr TEXT;
   ALTER TABLE authorization_requests ADD COLUMN factor_session_id TEXT NOT NULL DEFAULT '';
   `,
+  // 8: administration of projects of many users. ListUsers finds users by
+  // the beginning of their email (ids by the primary key), the index holding
+  // the id for the page's order; the disabled users, few, are counted from a
+  // partial index (enabled users are all users less them).
+  `
+  CREATE INDEX users_email ON users(organization_id, project_id, email, id);
+  CREATE INDEX users_disabled ON users(organization_id, project_id) WHERE enabled = 0;
+  `,
 ];

@@ -20,6 +20,7 @@ import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
 import { migrations } from "./migrations.js";
+import { overview } from "./overview.js";
 import { purge } from "./purge.js";
 import { sessions } from "./sessions.js";
 import { sqliteMappers } from "./sql.js";
@@ -78,6 +79,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...users(db, map),
       ...access(db, map),
       ...keys(db, map, sealer, changes),
+      ...overview(db),
       ...authorization(db, map),
       ...grants(db, map),
       ...consents(db, map),
