@@ -10,10 +10,10 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport } from "@connectrpc/connect-node";
 import test, { type ExecutionContext } from "ava";
 import type { Page } from "playwright-core";
-import { AdminService } from "../../../gen/iam/v1/admin_pb.js";
+import { AdminService, ClientType } from "../../../gen/iam/v1/admin_pb.js";
 import { ADMIN_CLIENT_SECRET, startTestServer, type TestServer } from "../../helpers.js";
 import { useBrowser } from "../_browser.js";
-import { axeViolations, openConsole, signIn } from "./_console.js";
+import { axeViolations, openConsole, passSignInPages, signIn } from "./_console.js";
 
 const browser = useBrowser(test);
 
@@ -123,6 +123,8 @@ test("the trail is read newest first, a page at a time, without a gap or a repea
   }
   const { page, problems } = await openConsole(t, browser());
   await signIn(page, s);
+  // The dashboard's newest events read first, the trail's reads are counted from here.
+  await page.locator("table.events").waitFor();
   const reads: number[] = [];
   page.on("request", (request) => {
     if (request.url().endsWith("/iam.v1.AuditService/ListEvents")) reads.push((JSON.parse(request.postData() ?? "{}") as { pageSize?: number }).pageSize ?? 0);
@@ -137,9 +139,9 @@ test("the trail is read newest first, a page at a time, without a gap or a repea
       pages.push((await settled(page)).map((row) => row[4]!.replace("organization ", "")));
       const older = page.getByRole("button", { name: "Older page" });
       if (await older.isDisabled()) return pages;
-      const caption = await page.locator("table.events caption").textContent();
+      const caption = (await page.locator("table.events caption").textContent()) ?? "";
       await older.click();
-      await page.waitForFunction(`document.querySelector("table.events caption")?.textContent !== ${JSON.stringify(caption)}`);
+      await page.locator("table.events caption").filter({ hasNotText: caption }).waitFor();
     }
   };
   const created = Array.from({ length: 60 }, (_, i) => `org-${60 - i}`);
@@ -221,5 +223,89 @@ test("following live shows a change made meanwhile, pauses, resumes after the to
   await page.getByRole("heading", { name: "Dashboard" }).waitFor();
   while (ended() === before) await new Promise((resolve) => setTimeout(resolve, 50));
   t.is(ended(), before + 1);
+  t.deepEqual(problems, []);
+});
+
+/** Signs in to the console as an administrator of one project, through that project's sign-in page. */
+async function signInToProject(page: Page, s: TestServer, account: { username: string; password: string; organization: string; project: string }) {
+  await page.goto(`${s.httpUrl}/admin/`);
+  await page.getByLabel("Organization", { exact: true }).fill(account.organization);
+  await page.getByLabel("Project", { exact: true }).fill(account.project);
+  await page.getByRole("button", { name: "Sign in to this project" }).click();
+  await passSignInPages(page, account);
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+}
+
+/** The dashboard's cards: the text of each, as "3 clients" or "4 users 3 may sign in". */
+async function cards(page: Page, list: string): Promise<string[]> {
+  const items = page.getByRole("list", { name: list }).getByRole("listitem");
+  await items.first().waitFor();
+  return (await items.allInnerTexts()).map((text) => text.replace(/\s+/g, " ").trim());
+}
+
+test("the dashboard shows a seeded project's counts to its administrator, linking to their screens, and its newest events", async (t) => {
+  const s = await server(t);
+  const admin = await globalAdmin(s);
+  const ref = { organization: "acme", project: "shop" };
+  await admin.createOrganization({ id: "acme", name: "Acme" });
+  await admin.createProject({ ...ref, id: "shop", organization: "acme", name: "Shop" });
+  // The project holds iam-console, the permission iam.project.admin and the role project-admin from its creation.
+  await admin.createPermission({ ...ref, permissionId: "shop.orders.read", description: "Read orders" });
+  await admin.createRole({ ...ref, roleId: "clerk", description: "Clerk", permissions: ["shop.orders.read"] });
+  for (const clientId of ["web", "batch"]) {
+    await admin.createClient({ ...ref, clientId, name: clientId, type: ClientType.PUBLIC, redirectUris: ["https://shop.example/cb"], grantTypes: ["authorization_code"], pkceRequired: true });
+  }
+  for (const userId of ["alice", "bob", "carol"]) await admin.createUser({ ...ref, userId, name: userId, password: `${userId}-password-123` });
+  await admin.updateUser({ ...ref, userId: "carol", enabled: false, updateMask: { paths: ["enabled"] } });
+  await admin.createUser({ ...ref, userId: "pat", name: "Pat", password: "pat-password-123" });
+  await admin.assignRole({ ...ref, roleId: "project-admin", subject: { case: "userId", value: "pat" } });
+  // A rotation: the new key of each algorithm (ES256, RS256) signs, the old one still verifies.
+  await admin.rotateSigningKey(ref);
+
+  const { page, problems } = await openConsole(t, browser());
+  await signInToProject(page, s, { username: "pat", password: "pat-password-123", ...ref });
+  t.deepEqual(await cards(page, "Counts of acme/shop"), [
+    "3 clients",
+    "4 users 3 may sign in",
+    "1 live session",
+    "2 roles",
+    "2 permissions",
+    "4 signing keys signing or verifying",
+  ]);
+  t.is(await page.getByRole("link", { name: "3 clients" }).getAttribute("href"), "/admin/p/acme/shop/clients");
+  t.is(await page.getByRole("link", { name: "4 users" }).getAttribute("href"), "/admin/p/acme/shop/users");
+  t.is(await page.getByRole("link", { name: "4 signing keys" }).getAttribute("href"), "/admin/p/acme/shop/keys");
+  // No server-wide count for a project's administrator.
+  t.is(await page.getByRole("list", { name: "Counts of the server" }).count(), 0);
+
+  // The project's newest events, the administrator's own sign-in first.
+  const events = await rows(page);
+  t.is(events.length, 10);
+  t.deepEqual(events.slice(0, 4).map((row) => row[1]), ["Authorization code exchanged", "Authorization code issued", "Consent given", "Sign-in"]);
+  t.deepEqual(events[3]!.slice(2, 5), ["Success", "user pat", "user pat"]);
+  t.deepEqual(await axeViolations(page), []);
+
+  // An event's action leads to the trail filtered by it.
+  await page.getByRole("link", { name: "Sign-in", exact: true }).first().click();
+  await page.getByRole("heading", { name: "Audit trail of shop" }).waitFor();
+  t.regex(page.url(), /\/admin\/p\/acme\/shop\/audit\?action=SIGN_IN$/);
+  t.deepEqual([...new Set((await settled(page)).map((row) => row[1]))], ["Sign-in"]);
+  t.deepEqual(await axeViolations(page), []);
+  t.deepEqual(problems, []);
+});
+
+test("a global administrator's dashboard counts the organizations and iam-admins, and shows the server's newest events", async (t) => {
+  const s = await server(t);
+  const admin = await globalAdmin(s);
+  await admin.createOrganization({ id: "acme", name: "Acme" });
+  await admin.createProject({ organization: "acme", id: "shop", name: "Shop" });
+  const { page, problems } = await openConsole(t, browser(), { colorScheme: "dark" });
+  await signIn(page, s);
+  t.deepEqual(await cards(page, "Counts of the server"), ["2 organizations"]);
+  const admins = await cards(page, "Counts of iam-admins/iam-admins");
+  t.is(admins[1], "1 user 1 may sign in");
+  t.is(admins[2], "1 live session");
+  t.deepEqual((await rows(page)).map((row) => `${row[1]} ${row[4]}`), ["Project created project acme/shop", "Organization created organization acme"]);
+  t.deepEqual(await axeViolations(page), []);
   t.deepEqual(problems, []);
 });
