@@ -2,7 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { AuditEvent, AuditParty } from "../../gen/iam/v1/audit_pb.js";
-import { ACTION_LABELS, actionName, outcomeText, partyText } from "./labels.js";
+import { actionLabel, actionName, outcomeText, partyText } from "./labels.js";
 
 /** Audit events as tables: each event's time, action, outcome, actor, target and address, and everything else it holds on demand. */
 
@@ -85,7 +85,7 @@ function EventRow({ event, action }: { event: AuditEvent; action?: (event: Audit
         <td>
           <EventTime event={event} />
         </td>
-        <td>{action === undefined ? ACTION_LABELS[event.action] ?? actionName(event.action) : action(event)}</td>
+        <td>{action === undefined ? actionLabel(event.action) : action(event)}</td>
         <td>{outcomeText(event)}</td>
         <td>{actorText(event)}</td>
         <td>{partyText(event.target)}</td>

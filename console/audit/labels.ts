@@ -71,8 +71,11 @@ export const ACTION_GROUPS: readonly (readonly [string, readonly AuditAction[]])
   ["Keys and the trail", [A.SIGNING_KEY_ROTATED, A.SIGNING_KEY_ADDED, A.SIGNING_KEYS_RESEALED, A.AUDIT_EVENTS_PURGED]],
 ];
 
+/** An action as people read it; an action newer than this console by its number. */
+export const actionLabel = (action: AuditAction): string => ACTION_LABELS[action] ?? `Action ${action}`;
+
 /** An action's name in a URL: the enum's own (`SIGN_IN`), so that a bookmark survives a reordering. */
-export const actionName = (action: AuditAction): string => AuditAction[action];
+export const actionName = (action: AuditAction): string => AuditAction[action] ?? String(action);
 
 export function actionOf(name: string): AuditAction | undefined {
   const value = (AuditAction as unknown as Record<string, unknown>)[name];

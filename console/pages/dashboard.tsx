@@ -4,7 +4,7 @@ import type { GetProjectSummaryResponse } from "../../gen/iam/v1/admin_pb.js";
 import type { AuditEvent } from "../../gen/iam/v1/audit_pb.js";
 import { admin, messageOf } from "../api.js";
 import { EventTable } from "../audit/events.js";
-import { ACTION_LABELS, actionName } from "../audit/labels.js";
+import { actionLabel, actionName } from "../audit/labels.js";
 import { chainEnds, NO_FILTER, pageAt, type Chain } from "../audit/read.js";
 import type { Session } from "../auth.js";
 import { ADMIN_TENANT, type Tenant } from "../config.js";
@@ -126,7 +126,7 @@ function RecentEvents({ chain, title }: { chain: Chain; title: string }) {
             <EventTable
               events={events}
               caption={`The ${events.length} newest events`}
-              action={(event) => <Link to={auditPath(chain, `action=${actionName(event.action)}`)}>{ACTION_LABELS[event.action]}</Link>}
+              action={(event) => <Link to={auditPath(chain, `action=${actionName(event.action)}`)}>{actionLabel(event.action)}</Link>}
             />
           )
         }
