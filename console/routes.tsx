@@ -8,6 +8,7 @@ import { ROLE_ROUTES } from "./pages/roles.js";
 import { KEY_ROUTES } from "./pages/keys.js";
 import { USERS_ROUTES } from "./pages/users.js";
 import { USER_ROUTES } from "./pages/user.js";
+import { AUDIT_ROUTES } from "./pages/audit.js";
 
 /** One screen: its path pattern under /admin, and whether only global administrators reach it. */
 export interface Route {
@@ -26,4 +27,5 @@ export const ROUTES: readonly Route[] = [
   ...KEY_ROUTES,
   ...USERS_ROUTES,
   ...USER_ROUTES,
+  ...AUDIT_ROUTES,
 ];
