@@ -279,6 +279,7 @@ test("the dashboard shows a seeded project's counts to its administrator, linkin
   t.is(await page.getByRole("list", { name: "Counts of the server" }).count(), 0);
 
   // The project's newest events, the administrator's own sign-in first.
+  await page.getByRole("table", { name: "The 10 newest events" }).waitFor();
   const events = await rows(page);
   t.is(events.length, 10);
   t.deepEqual(events.slice(0, 4).map((row) => row[1]), ["Authorization code exchanged", "Authorization code issued", "Consent given", "Sign-in"]);
