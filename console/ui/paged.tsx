@@ -27,10 +27,14 @@ export interface Paged<T> {
  * `deps` (a filter) starts again at the first page.
  */
 export function usePaged<T>(load: (pageToken: string) => Promise<Page<T>>, deps: unknown[]): Paged<T> {
-  const [tokens, setTokens] = useState<string[]>([""]);
+  // The page tokens belong to the `deps` they were read with: new deps start at the first page at once,
+  // rather than reading the old page's token with the new filter first.
+  const key = JSON.stringify(deps, (_name, value: unknown) => (typeof value === "bigint" ? String(value) : value));
+  const [paging, setPaging] = useState<{ key: string; tokens: string[] }>({ key, tokens: [""] });
+  const tokens = paging.key === key ? paging.tokens : [""];
+  const setTokens = (next: (tokens: string[]) => string[]) => setPaging((current) => ({ key, tokens: next(current.key === key ? current.tokens : [""]) }));
   const [state, setState] = useState<{ items: T[]; next: string; loading: boolean; error?: string }>({ items: [], next: "", loading: true });
   const [version, setVersion] = useState(0);
-  useEffect(() => setTokens([""]), deps);
   const token = tokens[tokens.length - 1] ?? "";
   useEffect(() => {
     let current = true;
@@ -42,7 +46,7 @@ export function usePaged<T>(load: (pageToken: string) => Promise<Page<T>>, deps:
     return () => {
       current = false;
     };
-  }, [token, version, ...deps]);
+  }, [token, version, key]);
   return {
     items: state.items,
     loading: state.loading,
