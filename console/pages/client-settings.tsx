@@ -20,6 +20,21 @@ export type Settings = {
 };
 
 /** The grant types the core knows (core/rpc/admin/validate.ts), with what each is for. */
+/** Settings with nothing typed yet. */
+export const BLANK_SETTINGS: Settings = {
+  name: "",
+  redirect_uris: "",
+  grant_types: "",
+  pkce_required: false,
+  remember_consent: false,
+  access_token_ttl: "",
+  refresh_token_ttl: "",
+  post_logout_redirect_uris: "",
+  backchannel_logout_uri: "",
+  id_token_signed_response_alg: "RS256",
+  web_origins: "",
+};
+
 export const GRANT_TYPES = [
   ["authorization_code", "people sign in through the browser"],
   ["refresh_token", "access is renewed without signing in again"],

@@ -10,24 +10,12 @@ import { Screen, Section, Time } from "../ui/page.js";
 import { PagedTable, usePaged } from "../ui/paged.js";
 import { OneTimeSecret } from "../ui/secret.js";
 import { announce } from "../ui/status.js";
-import { changedPaths, SETTINGS_ALIASES, settingsOf, settingsRequest, SettingsFields, type Settings } from "./client-settings.js";
+import { BLANK_SETTINGS, changedPaths, SETTINGS_ALIASES, settingsOf, settingsRequest, SettingsFields, type Settings } from "./client-settings.js";
 import { projectCrumbs } from "./project.js";
 
 const PAGE_SIZE = 25;
 
-const BLANK: Settings = {
-  name: "",
-  redirect_uris: "",
-  grant_types: "",
-  pkce_required: false,
-  remember_consent: false,
-  access_token_ttl: "",
-  refresh_token_ttl: "",
-  post_logout_redirect_uris: "",
-  backchannel_logout_uri: "",
-  id_token_signed_response_alg: "RS256",
-  web_origins: "",
-};
+
 
 /**
  * The secret of a client just created, handed from the create form to the
@@ -148,7 +136,7 @@ export function ClientScreen(props: { organization: string; project: string; cli
   const [client, setClient] = useState<Client>();
   const [error, setError] = useState<string>();
   const [secret, setSecret] = useState(() => takeFreshSecret(pathOf("p", organization, project, "clients", clientId)));
-  const form = useForm(`client-${organization}-${project}-${clientId}`, BLANK, { aliases: SETTINGS_ALIASES });
+  const form = useForm(`client-${organization}-${project}-${clientId}`, BLANK_SETTINGS, { aliases: SETTINGS_ALIASES });
   const load = (replaceForm: boolean) =>
     admin.getClient({ organization, project, clientId }).then(
       ({ client: found }) => {

@@ -8,7 +8,7 @@ import { Link, Screen, Section } from "../ui/page.js";
 import { PagedTable, usePaged } from "../ui/paged.js";
 import { announce } from "../ui/status.js";
 import { ClientScreen, showSecretOnce } from "./client.js";
-import { SETTINGS_ALIASES, settingsRequest, SettingsFields, type Settings } from "./client-settings.js";
+import { BLANK_SETTINGS, SETTINGS_ALIASES, settingsRequest, SettingsFields, type Settings } from "./client-settings.js";
 import { projectCrumbs } from "./project.js";
 
 /** A project's clients: the list, a page at a time, and the form of a new one. */
@@ -18,21 +18,13 @@ const PAGE_SIZE = 25;
 type NewClient = Settings & { client_id: string; type: string };
 
 const NEW_CLIENT: NewClient = {
+  ...BLANK_SETTINGS,
   client_id: "",
   type: "confidential",
-  name: "",
-  redirect_uris: "",
   // What the core gives a client created with none.
   grant_types: "authorization_code\nrefresh_token",
   // RFC 9700 §2.1.1: PKCE for confidential clients too.
   pkce_required: true,
-  remember_consent: false,
-  access_token_ttl: "",
-  refresh_token_ttl: "",
-  post_logout_redirect_uris: "",
-  backchannel_logout_uri: "",
-  id_token_signed_response_alg: "RS256",
-  web_origins: "",
 };
 
 /** A new client's refusals that name no field of the settings: its id taken, by a client or by a user (whose `sub` it would share). */

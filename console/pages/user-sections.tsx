@@ -4,7 +4,7 @@ import type { Consent, Factor, ListUserFactorsResponse, Role, Session as SignInS
 import { admin, messageOf } from "../api.js";
 import { ConfirmButton } from "../ui/confirm.js";
 import { Section, Time } from "../ui/page.js";
-import { PagedTable, usePaged } from "../ui/paged.js";
+import { PagedTable, Table, usePaged } from "../ui/paged.js";
 import { announce } from "../ui/status.js";
 
 /**
@@ -65,31 +65,9 @@ function useList<T>(load: () => Promise<T>, deps: unknown[]): { value: T | undef
   return { value: state.value, error: state.error, reload: () => setVersion((v) => v + 1) };
 }
 
-/** A table of a list answered whole. */
-function Table<T>(props: { caption: string; columns: readonly string[]; items: readonly T[] | undefined; error: string | undefined; empty: string; row: (item: T) => ComponentChildren }) {
-  return (
-    <div class="table-wrap" aria-busy={props.items === undefined && props.error === undefined ? "true" : undefined}>
-      <table>
-        <caption>{props.caption}</caption>
-        <thead>
-          <tr>
-            {props.columns.map((c) => (
-              <th scope="col" key={c}>
-                {c}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>{(props.items ?? []).map(props.row)}</tbody>
-      </table>
-      {props.error === undefined ? null : (
-        <p class="form-error" role="alert">
-          {props.error}
-        </p>
-      )}
-      {props.items?.length === 0 ? <p class="empty">{props.empty}</p> : null}
-    </div>
-  );
+/** A table of a list answered whole: busy until it is read. */
+function WholeTable<T>(props: { caption: string; columns: readonly string[]; items: readonly T[] | undefined; error: string | undefined; empty: string; row: (item: T) => ComponentChildren }) {
+  return <Table {...props} items={props.items ?? []} loading={props.items === undefined && props.error === undefined} />;
 }
 
 export function RolesSection({ who, held, onChange }: { who: UserRef; held: readonly string[]; onChange: () => void }) {
@@ -156,7 +134,7 @@ export function ConsentsSection({ who, version }: { who: UserRef; version: numbe
   const consents = useList(async () => (await admin.listUserConsents(who)).consents, [who.organization, who.project, who.userId, version]);
   return (
     <Section title="Remembered consents">
-      <Table
+      <WholeTable
         caption="Clients the user approved, that do not ask again"
         columns={["Client", "Scopes", "Approved", "Revoke"]}
         items={consents.value}
@@ -200,7 +178,7 @@ export function SessionsSection({ who, version }: { who: UserRef; version: numbe
   const live = sessions.value ?? [];
   return (
     <Section title="Sign-in sessions">
-      <Table
+      <WholeTable
         caption="Browsers signed in, newest first"
         columns={["Signed in", "Last seen", "Ends", "From", "Clients", "Revoke"]}
         items={sessions.value}
@@ -281,7 +259,7 @@ export function FactorsSection({ who, version }: { who: UserRef; version: number
   const untouched = "The user's sign-in sessions are not ended and their tokens keep working: where the factor may be in someone else's hands, revoke their sessions too.";
   return (
     <Section title="Second factors">
-      <Table
+      <WholeTable
         caption="Authenticator apps and passkeys, oldest first"
         columns={["Name", "Kind", "Enrolled", "Last used", "State", "Remove"]}
         items={list}

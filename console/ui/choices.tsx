@@ -1,5 +1,5 @@
 import type { Form } from "./form.js";
-import { usePaged, type Page } from "./paged.js";
+import { Pager, usePaged, type Page, type Paged } from "./paged.js";
 
 /** One thing that may be chosen: its id (what the API takes) and what it is. */
 export interface Choice {
@@ -68,17 +68,7 @@ export function ChoiceField<V extends Record<string, string | boolean>>(props: {
           </li>
         ))}
       </ul>
-      {paged.hasNext || paged.hasPrevious ? (
-        <div class="pager" role="group" aria-label={`${props.label}: pages`}>
-          <button type="button" onClick={paged.previous} disabled={!paged.hasPrevious}>
-            Previous page
-          </button>
-          <span>Page {paged.page}</span>
-          <button type="button" onClick={paged.next} disabled={!paged.hasNext}>
-            Next page
-          </button>
-        </div>
-      ) : null}
+      {paged.hasNext || paged.hasPrevious ? <Pager paged={paged as Paged<unknown>} label={`${props.label}: pages`} as="group" /> : null}
       <p class="meta">{chosen.length === 0 ? "None chosen." : `Chosen: ${chosen.join(", ")}`}</p>
       {error === undefined ? null : (
         <p class="field-error" id={`${id}-error`}>
