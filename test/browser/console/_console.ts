@@ -49,8 +49,8 @@ export async function signIn(page: Page, s: TestServer, account: Account = GLOBA
   if (account.organization === undefined) {
     await page.getByRole("button", { name: "Sign in as a global administrator" }).click();
   } else {
-    await page.getByLabel("Organization").fill(account.organization);
-    await page.getByLabel("Project").fill(account.project ?? "");
+    await page.getByLabel("Organization", { exact: true }).fill(account.organization);
+    await page.getByLabel("Project", { exact: true }).fill(account.project ?? "");
     await page.getByRole("button", { name: "Sign in to this project" }).click();
   }
   await passSignInPages(page, account);
