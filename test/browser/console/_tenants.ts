@@ -88,8 +88,5 @@ export function recordBearerTokens(page: Page): string[] {
  * in memory stay, where a load of the URL would sign in again.
  */
 export async function visit(page: Page, path: string): Promise<void> {
-  await page.evaluate((to) => {
-    history.pushState(null, "", to);
-    dispatchEvent(new PopStateEvent("popstate"));
-  }, path);
+  await page.evaluate(`history.pushState(null, "", ${JSON.stringify(path)}); dispatchEvent(new PopStateEvent("popstate"))`);
 }
