@@ -206,7 +206,11 @@ test("iam client, user and project create and update take the logout URIs, ID to
     t.true(result.stderr.endsWith(r.message), `${r.args.join(" ")}: ${result.stderr}`);
   }
   const after = JSON.parse(iam(db, ["client", "list", "acme", "shop", "--json"]).stdout) as { clients: Record<string, unknown>[] };
-  t.deepEqual(after.clients.map((c) => [c.id, c.name, c.idTokenSignedResponseAlg, c.backchannelLogoutUri]), [["web", "Web shop", "RS256", "https://web.example/backchannel"]], "the refusals changed nothing");
+  t.deepEqual(
+    after.clients.map((c) => [c.id, c.name, c.idTokenSignedResponseAlg, c.backchannelLogoutUri]),
+    [["iam-console", "iam-core console", "RS256", undefined], ["web", "Web shop", "RS256", "https://web.example/backchannel"]],
+    "the refusals changed nothing (iam-console: the console's client, which every project starts with)",
+  );
 });
 
 test("iam user sessions lists a user's sign-in sessions; iam user end-sessions ends one (--session) or all, and their tokens stop", async (t) => {

@@ -8,13 +8,14 @@
  * browser itself is test/browser/cors.test.ts.
  */
 import test, { type ExecutionContext } from "ava";
-import { DEFAULT, DEFAULT_REDIRECT, seedClient, seedProject, startTestServer, type TestServer } from "../helpers.js";
+import { BASE_URL, DEFAULT, DEFAULT_REDIRECT, seedClient, seedProject, startTestServer, type TestServer } from "../helpers.js";
 import { obtainTokens, SPA, WEB } from "../core/flow.js";
 import { seedStandard, spaTokens } from "../standards/core-support.js";
 import { adminRequest, authorizeUrl, basic, FORM, postForm, postJson } from "./_support.js";
 
 /** The web origins of the project once `setup` has run, as GetServerMetadata answers them: sorted. */
 const WEB_ORIGINS = [
+  new URL(BASE_URL).origin, // iam-console, which every project starts with: where the console is served
   "http://localhost:3000", // mixed-case: the second redirect URI's origin
   "https://bff.example", // bff: confidential, registered web origins
   "https://declared.example:8443", // spa-declared: its web origins, not its redirect URI's

@@ -62,8 +62,10 @@ export function consoleClient(baseUrl: string, ref: ProjectRef, createdAt: Epoch
     backchannelLogoutUri: "",
     // OpenID Connect Registration §2: RS256 unless the client registered another.
     idTokenSignedResponseAlg: "RS256",
-    // Empty: as for any public client, its redirect URI's origin (where the console is served) may call the token endpoints.
-    webOrigins: [],
+    // Where the console is served: it may call the token endpoints from
+    // there, and a remembered consent holds for its http://localhost callback
+    // too (identityAssured, authorization/sign-in.ts), as it does for https.
+    webOrigins: [new URL(baseUrl).origin],
     createdAt,
   };
 }
