@@ -5,6 +5,7 @@
  * API directly, as a script would, to see what the core answers.
  */
 import type { Page } from "playwright-core";
+import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService } from "../../../gen/iam/v1/admin_pb.js";
@@ -24,18 +25,18 @@ export async function globalAdminToken(s: TestServer): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-/** The AdminService as the console reaches it (Connect over HTTP/1.1 through /admin/api), calling with `token`. */
-export function adminApi(s: TestServer, token: string): Client<typeof AdminService> {
+/** A service of the console's API as the console reaches it (Connect over HTTP/1.1 through /admin/api), calling with `token`. */
+export function consoleApi<T extends DescService>(service: T, s: TestServer, token: string): Client<T> {
   const bearer: Interceptor = (next) => (request) => {
     request.header.set("authorization", `Bearer ${token}`);
     return next(request);
   };
-  return createClient(AdminService, createConnectTransport({ baseUrl: `${s.httpUrl}/admin/api`, httpVersion: "1.1", interceptors: [bearer] }));
+  return createClient(service, createConnectTransport({ baseUrl: `${s.httpUrl}/admin/api`, httpVersion: "1.1", interceptors: [bearer] }));
 }
 
 /** The AdminService with a global administrator's token. */
 export async function globalAdmin(s: TestServer): Promise<Client<typeof AdminService>> {
-  return adminApi(s, await globalAdminToken(s));
+  return consoleApi(AdminService, s, await globalAdminToken(s));
 }
 
 /** A Connect error as it travels (the Connect protocol's JSON error body). */

@@ -58,9 +58,13 @@ test("a project administrator sees their project alone, and the core refuses the
   // No way to delete the project: a project administrator may not (the core refuses it anyway).
   t.is(await page.getByRole("button", { name: "Delete project" }).count(), 0);
 
-  // Another project's URL, followed from a link or a bookmark: the core's refusal, and nothing of that project.
-  for (const path of ["/admin/p/acme/warehouse", "/admin/p/globex/lab"]) {
-    await visit(page, path);
+  // Another project's URL, typed into the address bar (the page loads again and signs in silently) or followed
+  // within the page: the core's refusal, and nothing of that project.
+  for (const [path, open] of [
+    ["/admin/p/acme/warehouse", () => page.goto(`${s.httpUrl}/admin/p/acme/warehouse`)],
+    ["/admin/p/globex/lab", () => visit(page, "/admin/p/globex/lab")],
+  ] as const) {
+    await open();
     await page.getByRole("alert").filter({ hasText: REFUSAL }).waitFor();
     const main = (await page.getByRole("main").textContent()) ?? "";
     t.false(main.includes("/services/oauth2/"), `${path} shows no issuer`);
