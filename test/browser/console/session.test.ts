@@ -158,10 +158,11 @@ test("a reload signs in silently while the sign-in session lives; signing out en
   await tab.getByRole("heading", { name: "Sign in to the iam-core console" }).waitFor();
   t.is(tabAsked.length, 1);
   t.is(new URL(tabAsked[0]!).searchParams.get("prompt"), "none");
-  // Signing in again asks for the password.
+  t.is(new URL(tab.url()).pathname, "/admin/organizations", "the sign-in screen is shown where the person was going");
+  // Signing in again asks for the password, and brings them where they were going.
   await tab.getByRole("button", { name: "Sign in as a global administrator" }).click();
   await tab.locator("#password").waitFor();
   await passSignInPages(tab, GLOBAL_ADMIN);
-  await tab.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+  await tab.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
   t.deepEqual(problems, []);
 });
