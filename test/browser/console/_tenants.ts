@@ -75,10 +75,13 @@ export function recordBearerTokens(page: Page): string[] {
   const tokens: string[] = [];
   page.on("request", (request) => {
     if (!new URL(request.url()).pathname.includes("/admin/api/")) return;
-    void request.allHeaders().then((headers) => {
-      const match = /^Bearer (.+)$/.exec(headers["authorization"] ?? "");
-      if (match !== null && tokens.at(-1) !== match[1]) tokens.push(match[1]!);
-    });
+    request.allHeaders().then(
+      (headers) => {
+        const match = /^Bearer (.+)$/.exec(headers["authorization"] ?? "");
+        if (match !== null && tokens.at(-1) !== match[1]) tokens.push(match[1]!);
+      },
+      () => {}, // the page closed meanwhile
+    );
   });
   return tokens;
 }

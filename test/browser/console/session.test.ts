@@ -1,11 +1,13 @@
 /**
- * The console's sign-in session as a person lives it: the token revoked (or
- * expired) while they type, with no refresh token left to renew it, sends
- * them through iam-core's sign-in page and back to the same screen with what
- * they typed, and the refused call changed nothing; a reload signs in
- * silently (prompt=none) while the sign-in session lives; signing out ends
- * that session, so that neither a reload nor a new tab signs in again
- * without the password.
+ * The console's sign-in session as a person lives it. While they type, the
+ * token stops being good: expired (renewed at once with the refresh token,
+ * and the submit goes through), expired past renewal with the sign-in
+ * session (they sign in on iam-core's page), or revoked with its refresh
+ * token (the live sign-in session brings them back without a password);
+ * either way they come back to the same screen with what they typed, and
+ * what they submitted is done once. A reload signs in silently (prompt=none)
+ * while the sign-in session lives; signing out ends that session, so that
+ * neither a reload nor a new tab signs in again without the password.
  */
 import test, { type ExecutionContext } from "ava";
 import type { Page } from "playwright-core";
@@ -22,7 +24,10 @@ function recordRefreshTokens(page: Page, s: TestServer): string[] {
   const tokens: string[] = [];
   page.on("response", (response) => {
     if (response.url() !== `${s.project}/token` || response.status() !== 200) return;
-    void response.json().then((body: { refresh_token?: string }) => void (body.refresh_token !== undefined && tokens.push(body.refresh_token)));
+    response.json().then(
+      (body: { refresh_token?: string }) => void (body.refresh_token !== undefined && tokens.push(body.refresh_token)),
+      () => {}, // the page closed meanwhile
+    );
   });
   return tokens;
 }
@@ -38,6 +43,15 @@ async function revoke(s: TestServer, token: string, hint: "access_token" | "refr
   return res.status;
 }
 
+/** The statuses of the console's renewals by refresh token from now on. */
+function recordRenewals(page: Page, s: TestServer): number[] {
+  const statuses: number[] = [];
+  page.on("response", (response) => {
+    if (response.url() === `${s.project}/token` && response.request().postData()?.includes("grant_type=refresh_token")) statuses.push(response.status());
+  });
+  return statuses;
+}
+
 /** The main frame's committed documents from now on (redirects are not documents). */
 function recordDocuments(page: Page): string[] {
   const urls: string[] = [];
@@ -45,18 +59,27 @@ function recordDocuments(page: Page): string[] {
   return urls;
 }
 
+/** How the console's token stops being good while the person types. */
+type Loss =
+  /** The access token expires (five minutes); the refresh token renews it. */
+  | "expired"
+  /** Nine hours pass: the access token, the refresh token (a working day) and the sign-in session (30 idle minutes) expire. */
+  | "expired-past-renewal"
+  /** The access token and the refresh token are revoked at the project's revocation endpoint; the sign-in session lives. */
+  | "revoked";
+
 /**
- * The person types a new organization; meanwhile the console's access token
- * and refresh token are revoked at the project's revocation endpoint (what
- * an expiry past renewal looks like to the page), and, unless
- * `sessionLives`, the browser's sign-in session lapses too. They submit.
+ * The person types a new organization; meanwhile the console's token stops
+ * being good (`loss`). They submit: the organization is created once, and
+ * what they typed was never lost.
  */
-async function loseTokenMidEdit(t: ExecutionContext, options: { sessionLives: boolean }): Promise<void> {
+async function loseTokenMidEdit(t: ExecutionContext, loss: Loss): Promise<void> {
   const b = browser();
   const s = await startTestServer({ localhost: true });
   t.teardown(() => s.close());
-  const admin = await globalAdmin(s);
-  const { context, page, problems } = await openConsole(t, b);
+  // The organizations as they are, with a global administrator's token of the moment (the test moves the clock).
+  const organizations = async () => (await (await globalAdmin(s)).listOrganizations({})).organizations.map((o) => [o.id, o.name]);
+  const { page, problems } = await openConsole(t, b);
   const bearers = recordBearerTokens(page);
   const refreshTokens = recordRefreshTokens(page, s);
   await signIn(page, s);
@@ -69,32 +92,42 @@ async function loseTokenMidEdit(t: ExecutionContext, options: { sessionLives: bo
   const accessToken = bearers.at(-1);
   const refreshToken = refreshTokens.at(-1);
   if (accessToken === undefined || refreshToken === undefined) return t.fail("the console's tokens were not seen");
-  t.is(await revoke(s, accessToken, "access_token"), 200);
-  t.is(await revoke(s, refreshToken, "refresh_token"), 200);
-  t.is((await callAdmin(s, "ListOrganizations", {}, { authorization: `Bearer ${accessToken}` })).status, 401, "the token is no longer good");
-  if (!options.sessionLives) await context.clearCookies();
-
-  // The submit is refused (unauthenticated), renewal fails, and the browser goes to the authorization endpoint.
-  const documents = recordDocuments(page);
-  await form.getByRole("button", { name: "Create organization" }).click();
-  if (!options.sessionLives) {
-    await page.locator("#username").waitFor();
-    t.true(page.url().startsWith(`${s.project}/authorize?`), page.url());
-    t.deepEqual((await admin.listOrganizations({})).organizations.map((o) => o.id), ["iam-admins"], "the refused call created nothing");
-    await passSignInPages(page, GLOBAL_ADMIN);
+  if (loss === "revoked") {
+    t.is(await revoke(s, accessToken, "access_token"), 200);
+    t.is(await revoke(s, refreshToken, "refresh_token"), 200);
+  } else {
+    s.clock.advance(loss === "expired" ? 301 : 9 * 3600);
   }
-  await page.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
-  t.is(new URL(page.url()).pathname, "/admin/organizations", "back on the same screen");
-  t.is(await form.getByLabel("Id").inputValue(), "globex");
-  t.is(await form.getByLabel("Display name").inputValue(), "Globex Corporation");
-  const shown = documents.filter((url) => url.startsWith(s.project));
-  if (options.sessionLives) t.deepEqual(shown, [], "the live sign-in session answered: no page of iam-core was shown");
-  else t.true(shown.some((url) => url.startsWith(`${s.project}/authorize`)), "iam-core's sign-in page was shown");
-  t.deepEqual((await admin.listOrganizations({})).organizations.map((o) => o.id), ["iam-admins"], "nothing was sent again by itself");
+  t.is((await callAdmin(s, "ListOrganizations", {}, { authorization: `Bearer ${accessToken}` })).status, 401, "the token is no longer good");
 
+  // The submit is refused (unauthenticated); the console renews the token, or sends the browser to the authorization endpoint.
+  const documents = recordDocuments(page);
+  const renewals = recordRenewals(page, s);
   await form.getByRole("button", { name: "Create organization" }).click();
-  await page.getByRole("heading", { name: "Organization globex", level: 1 }).waitFor();
-  t.deepEqual((await admin.listOrganizations({})).organizations.map((o) => [o.id, o.name]), [
+  if (loss === "expired") {
+    await page.getByRole("heading", { name: "Organization globex", level: 1 }).waitFor();
+    t.deepEqual(renewals, [200], "one renewal with the refresh token");
+    t.deepEqual(documents.filter((url) => !url.startsWith(`${s.httpUrl}/admin/`)), [], "the page never left");
+  } else {
+    if (loss === "expired-past-renewal") {
+      await page.locator("#username").waitFor();
+      t.true(page.url().startsWith(`${s.project}/authorize?`), page.url());
+      t.deepEqual(await organizations(), [["iam-admins", "IAM administrators"]], "the refused call created nothing");
+      await passSignInPages(page, GLOBAL_ADMIN);
+    }
+    await page.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
+    t.is(new URL(page.url()).pathname, "/admin/organizations", "back on the same screen");
+    t.is(await form.getByLabel("Id").inputValue(), "globex");
+    t.is(await form.getByLabel("Display name").inputValue(), "Globex Corporation");
+    t.deepEqual(renewals, [400], "the renewal was refused");
+    const shown = documents.filter((url) => url.startsWith(s.project));
+    if (loss === "revoked") t.deepEqual(shown, [], "the live sign-in session answered: no page of iam-core was shown");
+    else t.true(shown.some((url) => url.startsWith(`${s.project}/authorize`)), "iam-core's sign-in page was shown");
+    t.deepEqual(await organizations(), [["iam-admins", "IAM administrators"]], "nothing was sent again by itself");
+    await form.getByRole("button", { name: "Create organization" }).click();
+    await page.getByRole("heading", { name: "Organization globex", level: 1 }).waitFor();
+  }
+  t.deepEqual(await organizations(), [
     ["globex", "Globex Corporation"],
     ["iam-admins", "IAM administrators"],
   ]);
@@ -105,11 +138,14 @@ async function loseTokenMidEdit(t: ExecutionContext, options: { sessionLives: bo
   t.deepEqual(problems, []);
 }
 
-test("a revoked token mid-edit, no refresh token to renew it, the sign-in session gone: the person signs in on iam-core's page and comes back to what they typed, created once", (t) =>
-  loseTokenMidEdit(t, { sessionLives: false }));
+test("the access token expires mid-edit: the console renews it with the refresh token and the submit goes through, once, with nothing asked", (t) =>
+  loseTokenMidEdit(t, "expired"));
 
-test("a revoked token mid-edit while the sign-in session lives: back through the authorization endpoint without a password, to what they typed, created once", (t) =>
-  loseTokenMidEdit(t, { sessionLives: true }));
+test("the tokens and the sign-in session expire mid-edit: the person signs in on iam-core's page and comes back to what they typed, created once", (t) =>
+  loseTokenMidEdit(t, "expired-past-renewal"));
+
+test("the token and the refresh token are revoked mid-edit while the sign-in session lives: back through the authorization endpoint without a password, to what they typed, created once", (t) =>
+  loseTokenMidEdit(t, "revoked"));
 
 test("a reload signs in silently while the sign-in session lives; signing out ends it, so a reload and a new tab show the sign-in screen", async (t) => {
   const b = browser();
