@@ -18,6 +18,7 @@ import { createLogger } from "../core/observe/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { lines, list, OPTIONS, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
 import { FACTOR_COMMANDS } from "./admin-factors.js";
+import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
 
 export { ADMIN_NOUNS, ADMIN_USAGE };
 
@@ -150,7 +151,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "user list": {
     method: "listUsers", request: pb.ListUsersRequestSchema, response: pb.ListUsersResponseSchema,
-    args: ["org", "project"], build: (a) => ({ ...ref(a), pageSize: 1000 }),
+    args: ["org", "project"], build: (a, o) => ({ ...ref(a), pageSize: 1000, query: o.query ?? "" }),
     show: (r) => lines(r.users, (u: pb.User) => `${u.id}\t${u.enabled ? "enabled" : "disabled"}\t${u.roles.join(",")}`),
   },
   "user set-password": {
@@ -233,6 +234,7 @@ const COMMANDS: Record<string, Command> = {
     args: ["org", "project", "role"], build: (a, o) => ({ ...ref(a), roleId: a.role, subject: subjectOf(o) }), show: () => ["unassigned"],
   },
   ...FACTOR_COMMANDS,
+  ...CONSOLE_CLIENT_COMMANDS,
 };
 
 /** `iam user end-sessions … --session SID`: one session. */
@@ -255,12 +257,13 @@ async function readStdin(): Promise<string> {
 
 /**
  * The command the words name, and its arguments. Most are two words (`user
- * factors`); a third word names one of three (`user factors remove`) when
- * the arguments of that one follow, or when those of the two-word one do
- * not: an organization may be called `reset`.
+ * factors`), a few one (`console-client`); a third word names one of three
+ * (`user factors remove`) when the arguments of that one follow, or when
+ * those of the two-word one do not: an organization may be called `reset`.
  */
 function commandNamed(positionals: string[]): { name: string; given: string[] } {
   const [noun, verb, ...rest] = positionals;
+  if (noun !== undefined && COMMANDS[noun] !== undefined) return { name: noun, given: positionals.slice(1) };
   const two = [noun, verb].filter(Boolean).join(" ");
   const three = COMMANDS[`${two} ${rest[0]}`];
   const fits = (command: Command | undefined, given: string[]) => command !== undefined && command.args.length === given.length;
@@ -325,14 +328,20 @@ export async function runAdminCommand(argv: string[], config: Config, out = proc
     const request = create(command.request, init as never);
     const method = ADMIN_METHODS[command.method] as unknown as AdminMethod<unknown>;
     let answer;
+    let said: string[] | undefined;
     try {
-      answer = create(command.response, (await method.handler(core.deps, request, OPERATOR.actor)) as never);
+      const ran =
+        command.run === undefined
+          ? { response: await method.handler(core.deps, request, OPERATOR.actor), said: undefined }
+          : await command.run(core.deps, request, OPERATOR.actor);
+      said = ran.said;
+      answer = create(command.response, ran.response as never);
     } catch (e) {
       const failure = toAdminError(core.deps, command.method, e);
       await recordRefusedChange(core.deps, method, request, OPERATOR.actor, failure);
       throw failure;
     }
-    out.write(parsed.values.json ? JSON.stringify(toJson(command.response, answer)) + "\n" : command.show(answer).join("\n") + "\n");
+    out.write(parsed.values.json ? JSON.stringify(toJson(command.response, answer)) + "\n" : (said ?? command.show(answer)).join("\n") + "\n");
     return 0;
   } catch (e) {
     const failure = toAdminError(core.deps, command.method, e);

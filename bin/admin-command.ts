@@ -7,6 +7,8 @@ import type { parseArgs } from "node:util";
 import { create, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import type { ADMIN_METHODS } from "../core/rpc/admin/service.js";
+import type { Deps } from "../core/deps.js";
+import type { AuditParty } from "../core/store/types.js";
 
 /** Bad usage: exit code 2, before the database is opened. */
 export class UsageError extends Error {}
@@ -41,6 +43,7 @@ export const OPTIONS = {
   required: { type: "string" },
   roles: { type: "string" },
   passwordless: { type: "string" },
+  query: { type: "string" },
 } as const;
 
 export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -56,6 +59,12 @@ export interface Command {
   show(out: any): string[];
   /** Another command that runs instead, given the options (one verb over two RPCs). */
   instead?(o: Values): Command | undefined;
+  /**
+   * Runs in place of `method`'s handler, for a command that is more than one
+   * call (its refusals are still `method`'s): answers the response and, when
+   * what it did is not what `show` says, the lines to show instead.
+   */
+  run?(deps: Deps, request: any, actor: AuditParty): Promise<{ response: Record<string, unknown>; said?: string[] }>;
 }
 
 export const ref = (a: Record<string, string>) => ({ organization: a.org!, project: a.project! });

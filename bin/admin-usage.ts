@@ -20,7 +20,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam user create ORG PROJECT ID (--password-stdin | --password P) [--name NAME] [--email EMAIL] [--email-verified]
       [--given-name NAME] [--family-name NAME]
   iam user update ORG PROJECT ID [--name NAME] [--email EMAIL] [--email-verified | --email-unverified] [--given-name NAME] [--family-name NAME]
-  iam user list ORG PROJECT
+  iam user list ORG PROJECT [--query TEXT]      (those whose id or email begins with TEXT, case-sensitive)
   iam user set-password ORG PROJECT ID (--password-stdin | --password P)
   iam user enable|disable ORG PROJECT ID
   iam user delete ORG PROJECT ID
@@ -37,6 +37,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam role list ORG PROJECT
   iam role assign|unassign ORG PROJECT ROLE (--user ID | --client ID)
   iam key rotate ORG PROJECT
+  iam console-client ORG PROJECT      (adds the client the administration console signs in with, where it is missing)
 options: --json prints the answer as JSON (the AdminService response message)`;
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key"]);
+export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key", "console-client"]);

@@ -91,7 +91,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
         const app = gatewayApp(createInProcessTransport(core.routes));
         listener = app.callback();
         if (config.httpPort !== 0) gatewayPort = await listenGateway();
-        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl });
+        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl, console: `${config.baseUrl}/admin/` });
         if (worker === undefined) {
           process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n${signInHint(config)}`);
         }
@@ -111,7 +111,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       const app = gatewayApp(transport);
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
-      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrls.join(",") });
+      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrls.join(","), console: `${config.baseUrl}/admin/` });
       if (worker === undefined) {
         process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrls.join(", ")}.\n`);
       }
@@ -144,7 +144,8 @@ function announceBootstrap(core: Core, config: Config, logger: Logger): void {
     // Shown once, on the terminal, not in the log; only its hash is stored.
     process.stdout.write(
       `\n  Default administrator: user "admin", password ${core.bootstrap.generatedAdminPassword}\n` +
-        `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n\n`,
+        `  (generated; set IAM_ADMIN_PASSWORD on first start to choose it)\n` +
+        `  Console: ${config.baseUrl}/admin/\n\n`,
     );
   }
 }

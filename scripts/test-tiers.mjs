@@ -112,6 +112,8 @@ export const POSTGRES_PASS = [
   { file: "test/standards/grace-siblings.test.ts", why: "siblings of a refresh token rotated within the grace window" },
   { file: "test/sessions/single-sign-on.test.ts", why: "sign-in sessions opened, renewed and ended; ending one revokes the grants made in it" },
   { file: "test/admin/rpc-sessions.test.ts", why: "sessions listed and ended by administration, with the user disabled, deleted or given a new password" },
+  { file: "test/admin/rpc-users-query.test.ts", why: "users found by the beginning of their id or email, a page at a time, in a project of 10,000" },
+  { file: "test/admin/rpc-overview.test.ts", why: "a project's counts and its signing keys' states, read by the database" },
   { file: "test/admin/rpc-factors.test.ts", why: "a user's factors and recovery codes removed by administration in the event's transaction; a policy change reaching the next sign-in" },
   { file: "test/logout/rp-initiated.test.ts", why: "a logout ends the session and the grants made in it at once" },
   { file: "test/factors/totp.test.ts", why: "a TOTP step and a recovery code accepted once, by conditional updates; failures counted with the passwords'" },

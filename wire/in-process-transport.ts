@@ -12,6 +12,7 @@ import {
   ConnectError,
   createContextValues,
   type ConnectRouter,
+  type ContextValues,
   type HandlerContext,
   type Transport,
 } from "@connectrpc/connect";
@@ -20,7 +21,7 @@ import { IN_PROCESS } from "./request-id.js";
 /** The protocolName of in-process calls (HandlerContext.protocolName). */
 export const IN_PROCESS_PROTOCOL = "in-process";
 
-type UnaryHandler = (request: unknown, context: HandlerContext) => unknown;
+type Handler = (request: unknown, context: HandlerContext) => unknown;
 
 /** The signal of a call nobody can cancel (the caller passed none). */
 const NEVER_ABORTED = new AbortController().signal;
@@ -39,12 +40,12 @@ const NO_DEADLINE = () => undefined;
  * the request id (wire/request-id.ts) needs no header to travel.
  */
 export function createInProcessTransport(routes: (router: ConnectRouter) => void): Transport {
-  const handlers = new Map<string, { service: DescService; handler: UnaryHandler }>();
+  const handlers = new Map<string, { service: DescService; handler: Handler }>();
   const collector = {
-    service(service: DescService, impl: Record<string, UnaryHandler>) {
+    service(service: DescService, impl: Record<string, Handler>) {
       for (const method of service.methods) {
         const handler = impl[method.localName];
-        if (method.methodKind === "unary" && handler !== undefined) {
+        if ((method.methodKind === "unary" || method.methodKind === "server_streaming") && handler !== undefined) {
           handlers.set(method.parent.typeName + "/" + method.name, { service, handler: handler.bind(impl) });
         }
       }
@@ -53,36 +54,48 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
   };
   routes(collector as unknown as ConnectRouter);
 
+  /** The registered handler of `method` and the lean context of one call of it. */
+  const callOf = (
+    method: DescMethod,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: ConstructorParameters<typeof Headers>[0],
+    contextValues: ContextValues | undefined,
+  ) => {
+    const entry = handlers.get(method.parent.typeName + "/" + method.name);
+    if (entry === undefined) throw new ConnectError(`${method.name} is not implemented`, Code.Unimplemented);
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    let requestHeader: Headers | undefined;
+    let responseHeader: Headers | undefined;
+    let responseTrailer: Headers | undefined;
+    const context: HandlerContext = {
+      service: entry.service,
+      method,
+      protocolName: IN_PROCESS_PROTOCOL,
+      requestMethod: "POST",
+      url: `in-process:/${method.parent.typeName}/${method.name}`,
+      signal: signal ?? NEVER_ABORTED,
+      timeoutMs: deadline === undefined ? NO_DEADLINE : () => deadline - Date.now(),
+      get requestHeader() {
+        return (requestHeader ??= new Headers(header));
+      },
+      get responseHeader() {
+        return (responseHeader ??= new Headers());
+      },
+      get responseTrailer() {
+        return (responseTrailer ??= new Headers());
+      },
+      values: contextValues ?? createContextValues(),
+    };
+    return { handler: entry.handler, context };
+  };
+
   const transport = {
     [IN_PROCESS]: true,
     async unary(method, signal, timeoutMs, header, input, contextValues) {
-      const entry = handlers.get(method.parent.typeName + "/" + method.name);
-      if (entry === undefined) throw new ConnectError(`${method.name} is not implemented`, Code.Unimplemented);
-      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-      let requestHeader: Headers | undefined;
-      let responseHeader: Headers | undefined;
-      let responseTrailer: Headers | undefined;
-      const context: HandlerContext = {
-        service: entry.service,
-        method: method as DescMethod,
-        protocolName: IN_PROCESS_PROTOCOL,
-        requestMethod: "POST",
-        url: `in-process:/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? NEVER_ABORTED,
-        timeoutMs: deadline === undefined ? NO_DEADLINE : () => deadline - Date.now(),
-        get requestHeader() {
-          return (requestHeader ??= new Headers(header));
-        },
-        get responseHeader() {
-          return (responseHeader ??= new Headers());
-        },
-        get responseTrailer() {
-          return (responseTrailer ??= new Headers());
-        },
-        values: contextValues ?? createContextValues(),
-      };
+      const { handler, context } = callOf(method as DescMethod, signal, timeoutMs, header, contextValues);
       try {
-        const output = await entry.handler(create(method.input, input), context);
+        const output = await handler(create(method.input, input), context);
         return {
           stream: false as const,
           service: method.parent,
@@ -95,8 +108,36 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
         throw ConnectError.from(err);
       }
     },
-    stream() {
-      throw new ConnectError("streaming is not supported in process", Code.Unimplemented);
+    /**
+     * A server stream (the audit trail's StreamEvents, for the console): its
+     * one request message handed to the handler, whose messages are passed
+     * on as it yields them. The caller's signal ends it. Client and
+     * bidirectional streams have no use in process.
+     */
+    async stream(method, signal, timeoutMs, header, input, contextValues) {
+      if (method.methodKind !== "server_streaming") throw new ConnectError(`${method.name}: only server streams are supported in process`, Code.Unimplemented);
+      const { handler, context } = callOf(method as DescMethod, signal, timeoutMs, header, contextValues);
+      let request: unknown;
+      for await (const message of input) {
+        request = message;
+        break;
+      }
+      const output = handler(create(method.input, request as never), context) as AsyncIterable<unknown>;
+      async function* messages() {
+        try {
+          for await (const message of output) yield create(method.output, message as never);
+        } catch (err) {
+          throw ConnectError.from(err);
+        }
+      }
+      return {
+        stream: true as const,
+        service: method.parent,
+        method,
+        header: context.responseHeader,
+        trailer: context.responseTrailer,
+        message: messages(),
+      };
     },
   } as Transport & { [IN_PROCESS]: true };
   return transport;

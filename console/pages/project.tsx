@@ -8,6 +8,7 @@ import { ConfirmButton } from "../ui/confirm.js";
 import { FormBox, SelectField, TextField, useForm } from "../ui/form.js";
 import { Screen, Section, Time } from "../ui/page.js";
 import { announce } from "../ui/status.js";
+import { MfaPolicySection } from "./mfa-policy.js";
 
 /** The crumbs above every screen of a project. */
 export function projectCrumbs(session: Session, organization: string, project: string): [string, string][] {
@@ -120,6 +121,7 @@ function ProjectScreen({ organization, project, session }: { organization: strin
           />
         </FormBox>
       </Section>
+      <MfaPolicySection organization={organization} project={project} />
     </Screen>
   );
 }

@@ -29,11 +29,11 @@ export interface Form<V extends Values> {
   secrets: ReadonlySet<string>;
 }
 
-/** The field a core message names: the longest field name it begins with, followed by a space, `[`, `.` or `:`. */
+/** The field a core message names: the longest field name (or alias) it begins with, followed by a space, `[`, `.`, `:` or nothing. */
 export function fieldOf(message: string, names: readonly string[], aliases: Record<string, string> = {}): string | undefined {
   const candidates = [...names.map((name) => [name, name] as const), ...Object.entries(aliases)].sort((a, b) => b[0].length - a[0].length);
   for (const [said, field] of candidates) {
-    if (message.startsWith(said) && /^[\s[.:]/.test(message.slice(said.length))) return field;
+    if (message.startsWith(said) && /^([\s[.:]|$)/.test(message.slice(said.length))) return field;
   }
   return undefined;
 }

@@ -27,10 +27,14 @@ export interface Paged<T> {
  * `deps` (a filter) starts again at the first page.
  */
 export function usePaged<T>(load: (pageToken: string) => Promise<Page<T>>, deps: unknown[]): Paged<T> {
-  const [tokens, setTokens] = useState<string[]>([""]);
+  // The page tokens belong to the `deps` they were read with: new deps start at the first page at once,
+  // rather than reading the old page's token with the new filter first.
+  const key = JSON.stringify(deps, (_name, value: unknown) => (typeof value === "bigint" ? String(value) : value));
+  const [paging, setPaging] = useState<{ key: string; tokens: string[] }>({ key, tokens: [""] });
+  const tokens = paging.key === key ? paging.tokens : [""];
+  const setTokens = (next: (tokens: string[]) => string[]) => setPaging((current) => ({ key, tokens: next(current.key === key ? current.tokens : [""]) }));
   const [state, setState] = useState<{ items: T[]; next: string; loading: boolean; error?: string }>({ items: [], next: "", loading: true });
   const [version, setVersion] = useState(0);
-  useEffect(() => setTokens([""]), deps);
   const token = tokens[tokens.length - 1] ?? "";
   useEffect(() => {
     let current = true;
@@ -42,7 +46,7 @@ export function usePaged<T>(load: (pageToken: string) => Promise<Page<T>>, deps:
     return () => {
       current = false;
     };
-  }, [token, version, ...deps]);
+  }, [token, version, key]);
   return {
     items: state.items,
     loading: state.loading,
@@ -56,17 +60,22 @@ export function usePaged<T>(load: (pageToken: string) => Promise<Page<T>>, deps:
   };
 }
 
-/** The table of a paged list, with its caption, its state and its pager. */
-export function PagedTable<T>(props: {
-  paged: Paged<T>;
+/**
+ * A table of rows with its caption and column headers, what its reading
+ * said (busy, a refusal, nothing found), and anything below it.
+ */
+export function Table<T>(props: {
   caption: string;
   columns: readonly string[];
+  items: readonly T[];
   row: (item: T) => ComponentChildren;
   empty: string;
+  loading: boolean;
+  error: string | undefined;
+  children?: ComponentChildren;
 }) {
-  const { paged } = props;
   return (
-    <div class="table-wrap" aria-busy={paged.loading ? "true" : undefined}>
+    <div class="table-wrap" aria-busy={props.loading ? "true" : undefined}>
       <table>
         <caption>{props.caption}</caption>
         <thead>
@@ -78,23 +87,56 @@ export function PagedTable<T>(props: {
             ))}
           </tr>
         </thead>
-        <tbody>{paged.items.map(props.row)}</tbody>
+        <tbody>{props.items.map(props.row)}</tbody>
       </table>
-      {paged.error === undefined ? null : (
+      {props.error === undefined ? null : (
         <p class="form-error" role="alert">
-          {paged.error}
+          {props.error}
         </p>
       )}
-      {!paged.loading && paged.error === undefined && paged.items.length === 0 ? <p class="empty">{props.empty}</p> : null}
-      <nav class="pager" aria-label={`${props.caption} pages`}>
-        <button type="button" onClick={paged.previous} disabled={!paged.hasPrevious}>
-          Previous page
-        </button>
-        <span>Page {paged.page}</span>
-        <button type="button" onClick={paged.next} disabled={!paged.hasNext}>
-          Next page
-        </button>
-      </nav>
+      {!props.loading && props.error === undefined && props.items.length === 0 ? <p class="empty">{props.empty}</p> : null}
+      {props.children}
     </div>
+  );
+}
+
+/** Previous and next page of a paged list, and which page it is. */
+export function Pager(props: { paged: Paged<unknown>; label: string; as?: "nav" | "group" }) {
+  const { paged } = props;
+  const buttons = (
+    <>
+      <button type="button" onClick={paged.previous} disabled={!paged.hasPrevious}>
+        Previous page
+      </button>
+      <span>Page {paged.page}</span>
+      <button type="button" onClick={paged.next} disabled={!paged.hasNext}>
+        Next page
+      </button>
+    </>
+  );
+  return props.as === "group" ? (
+    <div class="pager" role="group" aria-label={props.label}>
+      {buttons}
+    </div>
+  ) : (
+    <nav class="pager" aria-label={props.label}>
+      {buttons}
+    </nav>
+  );
+}
+
+/** The table of a paged list, with its caption, its state and its pager. */
+export function PagedTable<T>(props: {
+  paged: Paged<T>;
+  caption: string;
+  columns: readonly string[];
+  row: (item: T) => ComponentChildren;
+  empty: string;
+}) {
+  const { paged } = props;
+  return (
+    <Table caption={props.caption} columns={props.columns} items={paged.items} row={props.row} empty={props.empty} loading={paged.loading} error={paged.error}>
+      <Pager paged={paged as Paged<unknown>} label={`${props.caption} pages`} />
+    </Table>
   );
 }

@@ -1,5 +1,5 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { ADMIN_CLIENT_ID, bootstrap, DEFAULT_TENANT, type BootstrapResult } from "../rpc/admin/default-tenant.js";
+import { ADMIN_CLIENT_ID, bootstrap, CONSOLE_CLIENT_ID, DEFAULT_TENANT, type BootstrapResult } from "../rpc/admin/default-tenant.js";
 import { isPostgresUrl, type Config } from "./config.js";
 import type { Deps } from "../deps.js";
 import { KeyRing, type PrivateKeySource } from "../tokens/keys.js";
@@ -88,7 +88,10 @@ export async function createCore(
       adminPassword: config.adminPassword,
       adminClientSecret: config.adminClientSecret,
     });
-    if (options.warn !== false) await warnOnDefaultSecret(deps);
+    if (options.warn !== false) {
+      await warnOnDefaultSecret(deps);
+      await warnOnMissingConsoleClient(deps);
+    }
     const purgeAudit = () => purgeAuditTrail(deps, clock.now(), config.auditRetentionDays);
     const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval, purgeAudit);
     const health = new HealthState(IAM_SERVICES.map((s) => s.typeName));
@@ -141,4 +144,12 @@ async function warnOnDefaultSecret(deps: Deps): Promise<void> {
       "admin-client still has the published default secret and holds global administration: rotate it (iam client rotate-secret iam-admins iam-admins admin-client)",
     );
   }
+}
+
+/** A database made before the console, or one whose console client was deleted, signs nobody in to it. */
+async function warnOnMissingConsoleClient(deps: Deps): Promise<void> {
+  if ((await deps.store.getClient(DEFAULT_TENANT, CONSOLE_CLIENT_ID)) !== undefined) return;
+  deps.logger.warn(
+    `nobody can sign in to the administration console (/admin) through iam-admins/iam-admins: it has no client ${CONSOLE_CLIENT_ID} (a database made by an earlier version, or the client was deleted); add it with: iam console-client iam-admins iam-admins`,
+  );
 }

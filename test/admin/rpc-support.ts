@@ -198,6 +198,15 @@ export function clientToken(c: AdminTest, ref: ProjectRef, clientId: string, sec
   return c.tokens.token({ ...ref, grantType: "client_credentials", scope, basic: { clientId, clientSecret: secret } });
 }
 
+/** Call options of a project administrator of `ref`: a client `clientId` of it, holding project-admin, with its client_credentials token. */
+export async function projectAdminAuth(c: AdminTest, ref: ProjectRef, clientId = "ops"): Promise<CallOptions> {
+  const app = await createApp(c, ref, { clientId, redirectUris: [], grantTypes: ["client_credentials"] });
+  await c.admin.assignRole({ ...ref, roleId: "project-admin", subject: { case: "clientId", value: app.id } }, c.auth);
+  const token = await clientToken(c, ref, app.id, app.secret);
+  if (!scopesOf(token.scope).includes("iam.project.admin")) throw new Error(`not a project admin token: ${token.scope}`);
+  return { headers: { authorization: `Bearer ${token.accessToken}` } };
+}
+
 export function verify(c: AdminTest, token: string): Promise<VerifyTokenResponse> {
   return c.tokens.verifyToken({ token });
 }

@@ -38,6 +38,8 @@ test("the iam command sets up a tenant on the database file, and the server then
     [["alice", ["reader"], true]],
   );
   t.regex(iam(db, ["user", "list", "acme", "shop"]).stdout, /^alice\tenabled\treader$/m);
+  t.regex(iam(db, ["user", "list", "acme", "shop", "--query", "alice@acme"]).stdout, /^alice\tenabled\treader$/m, "found by her email");
+  t.is(iam(db, ["user", "list", "acme", "shop", "--query", "Alice"]).stdout, "(none)\n", "case-sensitive");
   t.false(users.stdout.includes("password"), "listing never shows a password or its hash");
 
   // The server started on that file signs alice in with the password set last.
@@ -79,6 +81,7 @@ test("the iam command refuses bad input with a clear message and a non-zero exit
     { args: ["org", "create", "acme"], code: 1, message: /AlreadyExists: organization acme already exists/ },
     { args: ["project", "create", "nowhere", "p"], code: 1, message: /NotFound: organization nowhere not found/ },
     { args: ["user", "list", "acme", "nope"], code: 1, message: /NotFound: project acme\/nope not found/ },
+    { args: ["user", "list", "iam-admins", "iam-admins", "--query", "a".repeat(255)], code: 1, message: /InvalidArgument: query must be at most 254 characters/ },
     { args: ["org", "delete", "iam-admins"], code: 1, message: /FailedPrecondition/ },
     { args: ["user", "create", "iam-admins", "iam-admins", "bob"], code: 2, message: /--password-stdin/ },
     { args: ["user", "create", "iam-admins", "iam-admins", "bob", "--password-stdin"], code: 1, message: /password must be 8 to 1024/, input: "short" },

@@ -164,6 +164,9 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   "iam.v1.AdminService/GetMfaPolicy",
   "iam.v1.AdminService/ListPermissions",
   "iam.v1.AdminService/ListRoles",
+  // Added since: what an administration console shows of a project, its counts and its keys' states.
+  "iam.v1.AdminService/GetProjectSummary",
+  "iam.v1.AdminService/ListSigningKeys",
   // Added since: the audit trail is read, never written, by its readers.
   "iam.v1.AuditService/ListEvents",
   "iam.v1.AuditService/StreamEvents",

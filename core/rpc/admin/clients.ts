@@ -33,7 +33,7 @@ const withRoles = async (deps: Deps, client: ClientRecord) =>
   toClient(client, await deps.store.getRolesOf(client, { clientId: client.id }));
 
 /** A client's fields, as the audit trail records them (Client of admin.proto; its project is the chain). */
-const clientFields = (c: ClientRecord): Fields => ({
+export const clientFields = (c: ClientRecord): Fields => ({
   id: c.id,
   name: c.name,
   type: c.type === "public" ? "CLIENT_TYPE_PUBLIC" : "CLIENT_TYPE_CONFIDENTIAL",

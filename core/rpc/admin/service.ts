@@ -8,6 +8,7 @@ import * as clients from "./clients.js";
 import * as factors from "./factors.js";
 import { party, projectName, recordRefusal, SERVER_CHAIN, type AuditActionName } from "../../audit/record.js";
 import type { AuditParty } from "../../store/types.js";
+import * as overview from "./overview.js";
 import { authenticate, authorize, GLOBAL, projectTarget, type Principal, type Target } from "./principal.js";
 import * as sessions from "./sessions.js";
 import * as tenants from "./tenants.js";
@@ -63,6 +64,7 @@ export const ADMIN_METHODS = {
   deleteOrganization: global(tenants.deleteOrganization, recorded("ORGANIZATION_DELETED", organization)),
   createProject: global(tenants.createProject, recorded("PROJECT_CREATED", project)),
   getProject: inProject(tenants.getProject),
+  getProjectSummary: inProject(overview.getProjectSummary),
   listProjects: global(tenants.listProjects),
   updateProject: inProject(tenants.updateProject, recorded("PROJECT_UPDATED", ownProject)),
   deleteProject: global(tenants.deleteProject, recorded("PROJECT_DELETED", ownProject)),
@@ -97,6 +99,7 @@ export const ADMIN_METHODS = {
   assignRole: inProject(access.assignRole, recorded("ROLE_ASSIGNED", assignee)),
   unassignRole: inProject(access.unassignRole, recorded("ROLE_UNASSIGNED", assignee)),
   rotateSigningKey: inProject(tenants.rotateSigningKey, recorded("SIGNING_KEY_ROTATED", ownProject)),
+  listSigningKeys: inProject(overview.listSigningKeys),
 };
 
 /**

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type * as pb from "../../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
-import type { AuditParty, ProjectRef, UserRecord, UserStore } from "../../store/types.js";
+import { LONGEST_USER_FIELD, type AuditParty, type ProjectRef, type UserRecord, type UserStore } from "../../store/types.js";
 import { audited, party } from "../../audit/record.js";
 import { created, deleted, fieldSet, secretChanged, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, notFound, toUser, type Out } from "./convert.js";
@@ -65,10 +65,16 @@ export async function getUser(deps: Deps, r: pb.GetUserRequest): Out<typeof pb.G
   return { user: await withRoles(deps, await userOf(deps.store, r, r.userId)) };
 }
 
+/**
+ * With `query`, the users whose id or email begins with it. The page token
+ * only says where the next page starts (after an id): the filter is applied
+ * to every page, so that no token reaches a user outside it.
+ */
 export async function listUsers(deps: Deps, r: pb.ListUsersRequest): Out<typeof pb.ListUsersResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
   const page = pageOf(r);
-  const { items, nextPageToken } = paginate(await deps.store.listUsers(r, page), page, (u) => u.id);
+  const query = checkText("query", r.query, LONGEST_USER_FIELD);
+  const { items, nextPageToken } = paginate(await deps.store.listUsers(r, page, query), page, (u) => u.id);
   return { users: await Promise.all(items.map((u) => withRoles(deps, u))), nextPageToken };
 }
 
