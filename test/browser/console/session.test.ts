@@ -4,8 +4,8 @@
  * and the submit goes through), expired past renewal with the sign-in
  * session (they sign in on iam-core's page), or revoked with its refresh
  * token (the live sign-in session brings them back without a password);
- * either way they come back to the same screen with what they typed, and
- * what they submitted is done once. A reload signs in silently (prompt=none)
+ * either way they come back to the same screen with what they typed (but a
+ * password, which is never kept), and what they submitted is done once. A reload signs in silently (prompt=none)
  * while the sign-in session lives; signing out ends that session, so that
  * neither a reload nor a new tab signs in again without the password.
  */
@@ -15,7 +15,7 @@ import { AuditAction, AuditService } from "../../../gen/iam/v1/audit_pb.js";
 import { startTestServer, type TestServer } from "../../helpers.js";
 import { useBrowser } from "../_browser.js";
 import { GLOBAL_ADMIN, openConsole, passSignInPages, signIn } from "./_console.js";
-import { callAdmin, consoleApi, globalAdmin, globalAdminToken, recordBearerTokens } from "./_tenants.js";
+import { callAdmin, consoleApi, globalAdmin, globalAdminToken, recordBearerTokens, visit } from "./_tenants.js";
 
 const browser = useBrowser(test);
 
@@ -68,26 +68,81 @@ type Loss =
   /** The access token and the refresh token are revoked at the project's revocation endpoint; the sign-in session lives. */
   | "revoked";
 
+/** A form the person fills in: where it is, what they type, and what its submit creates. */
+interface Edit {
+  path: string;
+  heading: string;
+  section: string;
+  submit: string;
+  /** [label, value, a secret (never kept in a draft)]. */
+  fields: [string, string, boolean][];
+  /** The heading of the screen the creation leads to. */
+  done: string;
+  /** The ids of what the form creates, as the AdminService lists them. */
+  existing: (admin: Awaited<ReturnType<typeof globalAdmin>>) => Promise<string[]>;
+  /** The audit chain, action and target of its creation. */
+  audit: { organization: string; project: string; action: AuditAction; targetId: string };
+}
+
+const SHOP = { organization: "acme", project: "shop" };
+
+/** A new organization: an id and a name. */
+const NEW_ORGANIZATION: Edit = {
+  path: "/admin/organizations",
+  heading: "Organizations",
+  section: "New organization",
+  submit: "Create organization",
+  fields: [
+    ["Id (required)", "globex", false],
+    ["Display name", "Globex Corporation", false],
+  ],
+  done: "Organization globex",
+  existing: async (admin) => (await admin.listOrganizations({})).organizations.map((o) => o.id),
+  audit: { organization: "", project: "", action: AuditAction.ORGANIZATION_CREATED, targetId: "globex" },
+};
+
+/** A new user of a project: their id, name, email, and a password, which is a secret. */
+const NEW_USER: Edit = {
+  path: "/admin/p/acme/shop/users",
+  heading: "Users",
+  section: "New user",
+  submit: "Create user",
+  fields: [
+    ["Id (required)", "carol", false],
+    ["Display name", "Carol Diaz", false],
+    ["Email address", "carol@acme.example", false],
+    ["Password (required)", "carol-password-typed-once", true],
+  ],
+  done: "User carol",
+  existing: async (admin) => (await admin.listUsers({ ...SHOP, pageSize: 50 })).users.map((u) => u.id),
+  audit: { ...SHOP, action: AuditAction.USER_CREATED, targetId: "carol" },
+};
+
 /**
- * The person types a new organization; meanwhile the console's token stops
- * being good (`loss`). They submit: the organization is created once, and
- * what they typed was never lost.
+ * The person fills in a form (`edit`); meanwhile the console's token stops
+ * being good (`loss`). They submit: what they typed is never lost (secrets
+ * excepted, typed again), and what they create is created once.
  */
-async function loseTokenMidEdit(t: ExecutionContext, loss: Loss): Promise<void> {
+async function loseTokenMidEdit(t: ExecutionContext, loss: Loss, edit: Edit): Promise<void> {
   const b = browser();
   const s = await startTestServer({ localhost: true });
   t.teardown(() => s.close());
-  // The organizations as they are, with a global administrator's token of the moment (the test moves the clock).
-  const organizations = async () => (await (await globalAdmin(s)).listOrganizations({})).organizations.map((o) => [o.id, o.name]);
+  // What exists, read with a global administrator's token of the moment (the test moves the clock).
+  const existing = async () => edit.existing(await globalAdmin(s));
+  if (edit === NEW_USER) {
+    const admin = await globalAdmin(s);
+    await admin.createOrganization({ id: SHOP.organization });
+    await admin.createProject({ organization: SHOP.organization, id: SHOP.project });
+  }
+  const before = await existing();
   const { page, problems } = await openConsole(t, b);
   const bearers = recordBearerTokens(page);
   const refreshTokens = recordRefreshTokens(page, s);
   await signIn(page, s);
-  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Organizations" }).click();
-  await page.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
-  const form = page.getByRole("region", { name: "New organization" });
-  await form.getByLabel("Id").fill("globex");
-  await form.getByLabel("Display name").fill("Globex Corporation");
+  await visit(page, edit.path);
+  await page.getByRole("heading", { name: edit.heading, level: 1 }).waitFor();
+  const form = page.getByRole("region", { name: edit.section });
+  for (const [label, value] of edit.fields) await form.getByLabel(label, { exact: true }).fill(value);
 
   const accessToken = bearers.at(-1);
   const refreshToken = refreshTokens.at(-1);
@@ -103,49 +158,49 @@ async function loseTokenMidEdit(t: ExecutionContext, loss: Loss): Promise<void> 
   // The submit is refused (unauthenticated); the console renews the token, or sends the browser to the authorization endpoint.
   const documents = recordDocuments(page);
   const renewals = recordRenewals(page, s);
-  await form.getByRole("button", { name: "Create organization" }).click();
+  await form.getByRole("button", { name: edit.submit }).click();
   if (loss === "expired") {
-    await page.getByRole("heading", { name: "Organization globex", level: 1 }).waitFor();
+    await page.getByRole("heading", { name: edit.done, level: 1 }).waitFor();
     t.deepEqual(renewals, [200], "one renewal with the refresh token");
     t.deepEqual(documents.filter((url) => !url.startsWith(`${s.httpUrl}/admin/`)), [], "the page never left");
   } else {
     if (loss === "expired-past-renewal") {
       await page.locator("#username").waitFor();
       t.true(page.url().startsWith(`${s.project}/authorize?`), page.url());
-      t.deepEqual(await organizations(), [["iam-admins", "IAM administrators"]], "the refused call created nothing");
+      t.deepEqual(await existing(), before, "the refused call created nothing");
       await passSignInPages(page, GLOBAL_ADMIN);
     }
-    await page.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
-    t.is(new URL(page.url()).pathname, "/admin/organizations", "back on the same screen");
-    t.is(await form.getByLabel("Id").inputValue(), "globex");
-    t.is(await form.getByLabel("Display name").inputValue(), "Globex Corporation");
+    await page.getByRole("heading", { name: edit.heading, level: 1 }).waitFor();
+    t.is(new URL(page.url()).pathname, edit.path, "back on the same screen");
+    for (const [label, value, secret] of edit.fields) {
+      t.is(await form.getByLabel(label, { exact: true }).inputValue(), secret ? "" : value, secret ? `${label}: a secret is not kept` : label);
+    }
     t.deepEqual(renewals, [400], "the renewal was refused");
     const shown = documents.filter((url) => url.startsWith(s.project));
     if (loss === "revoked") t.deepEqual(shown, [], "the live sign-in session answered: no page of iam-core was shown");
     else t.true(shown.some((url) => url.startsWith(`${s.project}/authorize`)), "iam-core's sign-in page was shown");
-    t.deepEqual(await organizations(), [["iam-admins", "IAM administrators"]], "nothing was sent again by itself");
-    await form.getByRole("button", { name: "Create organization" }).click();
-    await page.getByRole("heading", { name: "Organization globex", level: 1 }).waitFor();
+    t.deepEqual(await existing(), before, "nothing was sent again by itself");
+    for (const [label, value, secret] of edit.fields) if (secret) await form.getByLabel(label, { exact: true }).fill(value);
+    await form.getByRole("button", { name: edit.submit }).click();
+    await page.getByRole("heading", { name: edit.done, level: 1 }).waitFor();
   }
-  t.deepEqual(await organizations(), [
-    ["globex", "Globex Corporation"],
-    ["iam-admins", "IAM administrators"],
-  ]);
-  // One creation in the server's audit trail: the refused attempt never reached the rule that creates.
+  t.deepEqual(await existing(), [...before, edit.audit.targetId].sort());
+  // One creation in the audit trail: the refused attempt never reached the rule that creates.
   const audit = consoleApi(AuditService, s, await globalAdminToken(s));
-  const created = await audit.listEvents({ organization: "", project: "", actions: [AuditAction.ORGANIZATION_CREATED], targetId: "globex", pageSize: 10 });
+  const { organization, project, action, targetId } = edit.audit;
+  const created = await audit.listEvents({ organization, project, actions: [action], targetId, pageSize: 10 });
   t.is(created.events.length, 1);
   t.deepEqual(problems, []);
 }
 
 test("the access token expires mid-edit: the console renews it with the refresh token and the submit goes through, once, with nothing asked", (t) =>
-  loseTokenMidEdit(t, "expired"));
+  loseTokenMidEdit(t, "expired", NEW_ORGANIZATION));
 
-test("the tokens and the sign-in session expire mid-edit: the person signs in on iam-core's page and comes back to what they typed, created once", (t) =>
-  loseTokenMidEdit(t, "expired-past-renewal"));
+test("the tokens and the sign-in session expire mid-edit: the person signs in on iam-core's page and comes back to what they typed but the password, created once", (t) =>
+  loseTokenMidEdit(t, "expired-past-renewal", NEW_USER));
 
 test("the token and the refresh token are revoked mid-edit while the sign-in session lives: back through the authorization endpoint without a password, to what they typed, created once", (t) =>
-  loseTokenMidEdit(t, "revoked"));
+  loseTokenMidEdit(t, "revoked", NEW_ORGANIZATION));
 
 test("a reload signs in silently while the sign-in session lives; signing out ends it, so a reload and a new tab show the sign-in screen", async (t) => {
   const b = browser();
