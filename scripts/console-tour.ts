@@ -136,6 +136,8 @@ class Album {
     await settle(page);
     for (const violation of await axeViolations(page)) this.violations.push(`${file}: ${violation}`);
     await hideRandomText(page);
+    // The screen's title takes the focus as it opens; its ring, drawn or not by how the screen was reached, is left out.
+    await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { blur?: () => void } | null } }).document.activeElement?.blur?.());
     const png = await page.screenshot({ fullPage: options.fullPage ?? true, animations: "disabled", caret: "hide" });
     this.pictures.push({ file: `${file}.png`, title, says, png });
   }
@@ -179,7 +181,7 @@ async function visit(page: Page, album: Album): Promise<void> {
   await open(page, "acme", "Organization acme");
   await album.take(page, "organization", "An organization", "An organization's name, its projects, a new project, and its deletion behind a confirmation naming what goes with it.");
   await open(page, "shop", "Project shop");
-  await album.take(page, "project", "A project", "A project's issuer and discovery document, its settings and who must use a second factor.");
+  await album.take(page, "project", "A project", "A project's issuer and discovery document, its settings, and who must sign in with a second factor.");
 
   await go(page, "Clients", "Clients");
   await album.take(page, "clients", "Clients", "A project's clients, a page at a time, and the form of a new one with every setting the core knows.");
@@ -214,7 +216,9 @@ function tourPage(pictures: Picture[]): string {
   const sections = pictures.map((p) => `## ${p.title}\n\n![${p.title}](console/${p.file})\n\n${p.says}\n`);
   return `# The console's tour
 
-The administration console at \`/admin\` (see [administration](administration.md)), screen by screen, on a small tenant: the web shop of the organization Acme, its clients, roles and people. The pictures are made by \`scripts/console-tour.ts\` (\`npm run docs:console-tour\`), which starts iam-core on a throwaway database, signs in as the global administrator through iam-core's own pages and visits every screen, checking each with axe-core; run it again when the console changes.
+The administration console, served by the gateway at \`/admin\` and signed in to through iam-core itself (see [the console's client](administration.md#the-consoles-client)), screen by screen. The pictures show a small tenant, the web shop of the organization Acme with its clients, roles and people, as a global administrator sees it in a window of 1280 by 800 pixels, in light colours unless said otherwise.
+
+They are made by \`scripts/console-tour.ts\` (\`npm run docs:console-tour\`), never by hand: it starts iam-core on a throwaway database with its clock held still, makes the tenant (\`scripts/console-tour-seed.ts\`), signs in through iam-core's own pages and visits each screen, checking it with axe-core, and writes nothing if any screen has a serious or critical violation. Run it again when the console changes: a picture changes only when its screen did.
 
 ${sections.join("\n")}`;
 }
