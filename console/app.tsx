@@ -69,9 +69,10 @@ function Callback() {
     completeSignIn(new URLSearchParams(location.search)).then(
       (returnTo) => navigate(returnTo.startsWith("/admin/callback") ? "/" : returnTo, { replace: true }),
       (err: unknown) => {
-        // A silent sign-in that found no session simply shows the sign-in screen.
+        // A silent sign-in that found no session simply shows the sign-in screen, at the URL the person
+        // opened, so that signing in brings them there.
         if (err instanceof SignInError && ["login_required", "consent_required", "interaction_required"].includes(err.error)) {
-          navigate("/signin", { replace: true });
+          navigate(err.returnTo ?? "/signin", { replace: true });
         } else {
           setError(err instanceof SignInError ? err : new SignInError("server_error", String(err)));
         }

@@ -179,6 +179,8 @@ export class SignInError extends Error {
   constructor(
     readonly error: string,
     readonly description: string,
+    /** Where the person was going, when a silent sign-in found no session: the sign-in screen is shown there. */
+    readonly returnTo?: string,
   ) {
     super(description === "" ? error : `${error}: ${description}`);
   }
@@ -221,7 +223,7 @@ export async function completeSignIn(params: URLSearchParams): Promise<string> {
   const error = params.get("error");
   if (error !== null) {
     if (pending.silent) sessionStorage.setItem(NO_SILENT, "1");
-    throw new SignInError(error, params.get("error_description") ?? "");
+    throw new SignInError(error, params.get("error_description") ?? "", pending.silent ? pending.returnTo : undefined);
   }
   const answer = await tokenCall(pending.tenant, {
     grant_type: "authorization_code",

@@ -4,8 +4,6 @@
  * files by that URL), a page that records every script error and CSP
  * violation, the sign-in through iam-core's own pages, and an axe-core check.
  */
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { ExecutionContext } from "ava";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ADMIN_PASSWORD, type TestServer } from "../../helpers.js";
@@ -49,8 +47,8 @@ export async function signIn(page: Page, s: TestServer, account: Account = GLOBA
   if (account.organization === undefined) {
     await page.getByRole("button", { name: "Sign in as a global administrator" }).click();
   } else {
-    await page.getByLabel("Organization").fill(account.organization);
-    await page.getByLabel("Project").fill(account.project ?? "");
+    await page.getByLabel("Organization", { exact: true }).fill(account.organization);
+    await page.getByLabel("Project", { exact: true }).fill(account.project ?? "");
     await page.getByRole("button", { name: "Sign in to this project" }).click();
   }
   await passSignInPages(page, account);
@@ -66,22 +64,4 @@ export async function passSignInPages(page: Page, account: Account): Promise<voi
   if (await page.locator("#approve").count()) await Promise.all([page.waitForLoadState("load"), page.click("#approve")]);
 }
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-/**
- * The serious and critical axe-core violations of the page as it is now (WCAG
- * 2.1 A and AA rules and best practices), one line each. axe runs in the
- * page through the debugging protocol, as a test tool does: the page's own CSP
- * still allows no script but the console's.
- */
-export async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in globalThis))) await page.evaluate(AXE);
-  const results = await page.evaluate(() =>
-    (globalThis as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
-    }),
-  );
-  return results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
-}
+export { axeViolations } from "./_screen.js";
