@@ -2,7 +2,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { completeSignIn, currentSession, onSessionChange, signOut, SignInError, trySilentSignIn, type Session } from "./auth.js";
 import type { Tenant } from "./config.js";
-import { match, navigate, pathOf, useLocation } from "./router.js";
+import { href, match, navigate, pathOf, useLocation } from "./router.js";
 import { ROUTES } from "./routes.js";
 import { Link, Screen } from "./ui/page.js";
 import { StatusRegion } from "./ui/status.js";
@@ -66,8 +66,11 @@ function Navigation({ session, path }: { session: Session; path: string }) {
 function Callback() {
   const [error, setError] = useState<SignInError>();
   useEffect(() => {
-    completeSignIn(new URLSearchParams(location.search)).then(
-      (returnTo) => navigate(returnTo.startsWith("/admin/callback") ? "/" : returnTo, { replace: true }),
+    const params = new URLSearchParams(location.search);
+    // The code leaves the address bar and the history at once, whatever comes of it.
+    history.replaceState(null, "", href("/callback"));
+    completeSignIn(params).then(
+      (returnTo) => navigate(returnTo.startsWith(href("/callback")) ? "/" : returnTo, { replace: true }),
       (err: unknown) => {
         // A silent sign-in that found no session simply shows the sign-in screen, at the URL the person
         // opened, so that signing in brings them there.

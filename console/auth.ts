@@ -9,7 +9,7 @@ import {
   REDIRECT_URI,
   type Tenant,
 } from "./config.js";
-import { saveDrafts } from "./drafts.js";
+import { discardDrafts, saveDrafts } from "./drafts.js";
 
 /**
  * The console's sign-in: authorization code with PKCE S256 at the chosen
@@ -219,7 +219,8 @@ export async function completeSignIn(params: URLSearchParams): Promise<string> {
   if (saved === null) throw new SignInError("invalid_request", "this sign-in was not started here, or was already completed");
   const pending = JSON.parse(saved) as PendingSignIn;
   const issuer = issuerOf(pending.tenant);
-  if (params.has("iss") && params.get("iss") !== issuer) throw new SignInError("invalid_request", "the answer came from another issuer");
+  // RFC 9207 §2.4: iam-core always sends `iss`, so an answer without it is refused like one from another issuer.
+  if (params.get("iss") !== issuer) throw new SignInError("invalid_request", "the answer did not come from the project's issuer");
   const error = params.get("error");
   if (error !== null) {
     if (pending.silent) sessionStorage.setItem(NO_SILENT, "1");
@@ -271,6 +272,7 @@ export async function accessToken(): Promise<string | undefined> {
 export async function signOut(): Promise<void> {
   const current = session;
   sessionStorage.setItem(NO_SILENT, "1");
+  discardDrafts();
   setSession(undefined);
   if (current === undefined) return;
   if (current.refreshToken !== undefined) {

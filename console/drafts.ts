@@ -25,11 +25,22 @@ export function saveDrafts(): void {
   if (open.size > 0) sessionStorage.setItem(STORAGE, JSON.stringify(drafts));
 }
 
+/** Forgets every kept value: at sign-out, so that the next person in the tab finds nothing of this one's. */
+export function discardDrafts(): void {
+  sessionStorage.removeItem(STORAGE);
+}
+
 /** The values kept for the form `key`, once: they are removed as they are taken. */
 export function takeDraft(key: string): Values | undefined {
   const text = sessionStorage.getItem(STORAGE);
   if (text === null) return undefined;
-  const drafts = JSON.parse(text) as Record<string, Values>;
+  let drafts: Record<string, Values>;
+  try {
+    drafts = JSON.parse(text) as Record<string, Values>;
+  } catch {
+    sessionStorage.removeItem(STORAGE);
+    return undefined;
+  }
   const draft = drafts[key];
   if (draft === undefined) return undefined;
   delete drafts[key];

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { lastTenant, signIn } from "../auth.js";
 import { ADMIN_TENANT, isAdminTenant } from "../config.js";
+import { href } from "../router.js";
 import { Screen } from "../ui/page.js";
 
 /**
@@ -12,7 +13,7 @@ export function SignInScreen() {
   const last = lastTenant();
   const [organization, setOrganization] = useState(last !== undefined && !isAdminTenant(last) ? last.organization : "");
   const [project, setProject] = useState(last !== undefined && !isAdminTenant(last) ? last.project : "");
-  const returnTo = location.pathname.endsWith("/signin") ? "/admin/" : location.pathname + location.search;
+  const returnTo = location.pathname.endsWith("/signin") ? href("/") : location.pathname + location.search;
   return (
     <Screen title="Sign in to the iam-core console">
       <section class="section" aria-labelledby="global-title">
