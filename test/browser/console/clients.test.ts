@@ -140,6 +140,7 @@ test("a confidential client is created with every setting of the form, and its s
   await page.getByRole("link", { name: "Clients", exact: true }).first().click();
   await page.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
   const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: "billing" }) });
+  await row.waitFor();
   t.deepEqual(await row.getByRole("cell").allTextContents(), ["billing", "Billing", "Confidential", "authorization_coderefresh_tokenclient_credentials"]);
   await row.getByRole("link", { name: "billing" }).click();
   await page.getByRole("heading", { name: "Client billing", level: 1 }).waitFor();
