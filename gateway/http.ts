@@ -34,6 +34,22 @@ export class BadRequest extends Error {
   }
 }
 
+/**
+ * Whether a browser sent this request for a page's script (Fetch Metadata:
+ * `Sec-Fetch-Dest` is `empty` for fetch() and XMLHttpRequest, a resource's
+ * kind for a subresource) rather than to navigate a window or frame to it.
+ * Programs other than browsers send no `Sec-Fetch-Dest` and are not scripts
+ * of a page. The authorization and consent endpoints act on the browser's
+ * sign-in session only for a navigation: a script on iam-core's own origin
+ * could otherwise read the code a session-authenticated request redirects
+ * with (the answer's URL), or give consent for the person.
+ */
+export function sentByScript(ctx: Context): boolean {
+  const dest = ctx.get("sec-fetch-dest");
+  return dest !== "" && !NAVIGATIONS.has(dest);
+}
+const NAVIGATIONS = new Set(["document", "iframe", "frame"]);
+
 /** The default largest body read (IAM_HTTP_MAX_BODY_BYTES): every request of these endpoints fits in a few KiB. */
 export const DEFAULT_MAX_BODY = 16 * 1024;
 

@@ -1,5 +1,5 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { ADMIN_CLIENT_ID, bootstrap, CONSOLE_CLIENT_ID, DEFAULT_TENANT, type BootstrapResult } from "../rpc/admin/default-tenant.js";
+import { ADMIN_CLIENT_ID, bootstrap, CONSOLE_CLIENT_ID, consoleClient, DEFAULT_TENANT, type BootstrapResult } from "../rpc/admin/default-tenant.js";
 import { isPostgresUrl, type Config } from "./config.js";
 import type { Deps } from "../deps.js";
 import { KeyRing, type PrivateKeySource } from "../tokens/keys.js";
@@ -90,7 +90,8 @@ export async function createCore(
     });
     if (options.warn !== false) {
       await warnOnDefaultSecret(deps);
-      await warnOnMissingConsoleClient(deps);
+      await warnOnConsoleClient(deps);
+      warnOnSharedOrigin(deps);
     }
     const purgeAudit = () => purgeAuditTrail(deps, clock.now(), config.auditRetentionDays);
     const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval, purgeAudit);
@@ -146,10 +147,40 @@ async function warnOnDefaultSecret(deps: Deps): Promise<void> {
   }
 }
 
-/** A database made before the console, or one whose console client was deleted, signs nobody in to it. */
-async function warnOnMissingConsoleClient(deps: Deps): Promise<void> {
-  if ((await deps.store.getClient(DEFAULT_TENANT, CONSOLE_CLIENT_ID)) !== undefined) return;
+/**
+ * The console's sign-in through iam-admins/iam-admins: nobody signs in when
+ * its client is missing (a database made before the console, or the client
+ * deleted), nor when its redirect URI names another base URL than this
+ * server's (IAM_BASE_URL changed since the client was made).
+ */
+async function warnOnConsoleClient(deps: Deps): Promise<void> {
+  const client = await deps.store.getClient(DEFAULT_TENANT, CONSOLE_CLIENT_ID);
+  if (client === undefined) {
+    deps.logger.warn(
+      `nobody can sign in to the administration console (/admin) through iam-admins/iam-admins: it has no client ${CONSOLE_CLIENT_ID} (a database made by an earlier version, or the client was deleted); add it with: iam console-client iam-admins iam-admins`,
+    );
+    return;
+  }
+  const callback = consoleClient(deps.config.baseUrl, DEFAULT_TENANT, client.createdAt).redirectUris[0];
+  if (callback !== undefined && !client.redirectUris.includes(callback)) {
+    deps.logger.warn(
+      `nobody can sign in to the administration console (/admin) through iam-admins/iam-admins: client ${CONSOLE_CLIENT_ID} does not name this base URL's callback ${callback} (IAM_BASE_URL changed since it was made); ` +
+        `make it again with: iam client delete iam-admins iam-admins ${CONSOLE_CLIENT_ID} && iam console-client iam-admins iam-admins`,
+      { redirect_uris: client.redirectUris },
+    );
+  }
+}
+
+/**
+ * A base URL with a path shares its origin with whatever else the host
+ * serves there: a script of any page on that origin runs as iam-core's own
+ * (it could drive the sign-in pages in a window it opened, and read the
+ * console's tokens). Browsers draw their security boundary at the origin.
+ */
+function warnOnSharedOrigin(deps: Deps): void {
+  const { pathname } = new URL(deps.config.baseUrl);
+  if (pathname === "/" || pathname === "") return;
   deps.logger.warn(
-    `nobody can sign in to the administration console (/admin) through iam-admins/iam-admins: it has no client ${CONSOLE_CLIENT_ID} (a database made by an earlier version, or the client was deleted); add it with: iam console-client iam-admins iam-admins`,
+    `IAM_BASE_URL has a path (${pathname}): iam-core shares its origin with every other page the host serves, and a script on any of them can act as a person signed in to iam-core; give iam-core an origin of its own (docs/security.md)`,
   );
 }

@@ -1,7 +1,7 @@
 import type { Context } from "koa";
 import { bindingOf, setBindingCookie } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../endpoint.js";
-import { parseParams, wantsJson, type Params } from "../http.js";
+import { parseParams, sentByScript, wantsJson, type Params } from "../http.js";
 import { consentPage, loginPage, passkeyPageSecurityHeaders } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie } from "../session-cookie.js";
@@ -45,7 +45,8 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       responseMode: params.get("response_mode"),
       registration: params.get("registration"),
       iamAction: params.get("iam_action"),
-      session: readSessionCookie(deps, ctx),
+      // A page's script gets no single sign-on: it could read the code (http.ts, sentByScript).
+      session: sentByScript(ctx) ? "" : readSessionCookie(deps, ctx),
     });
     if (presented !== binding) setBindingCookie(deps, ctx, binding);
     // Signed in by the browser's session, consent remembered: back to the client.

@@ -1,12 +1,14 @@
 import { presentedBinding } from "../browser-binding.js";
 import { projectOf, type Endpoint } from "../endpoint.js";
-import { BadRequest, mediaType, readFormOrJson, stringField, stringListField } from "../http.js";
+import { BadRequest, mediaType, readFormOrJson, sentByScript, stringField, stringListField } from "../http.js";
 import { authorizationError, json, redirect, toWireError } from "../respond.js";
 
 /** Step 3, POST /consent: the user's decision, then back to the client with the code. */
 export const consent: Endpoint = (deps) => async (ctx) => {
   let asJson = mediaType(ctx) === "application/json";
   try {
+    // The person decides on the consent page; a page's script never decides for them (http.ts, sentByScript).
+    if (sentByScript(ctx)) throw new BadRequest(403, "consent is given on the consent page, not by a script");
     const { form, body, params } = await readFormOrJson(ctx, deps.maxBodyBytes);
     asJson = !form;
     if (body.deny !== undefined && typeof body.deny !== "boolean") throw new BadRequest(400, "deny must be a boolean");

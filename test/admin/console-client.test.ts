@@ -219,3 +219,35 @@ test("a database without iam-console in iam-admins (made by an earlier version) 
   t.is(warning?.level, "warn");
   t.regex(warning?.msg ?? "", /administration console .*no client iam-console.*: iam console-client iam-admins iam-admins$/);
 });
+
+test("a base URL changed since iam-console was made logs one warning naming the new callback and how to remake the client", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const dbPath = join(dir, "iam.db");
+  const warnings = (lines: string[]) => lines.filter((line) => line.includes(CONSOLE_CLIENT_ID)).map((line) => JSON.parse(line) as { level: string; msg: string; redirect_uris?: string[] });
+
+  const before = await startTestCore({ dbPath, config: { baseUrl: "https://id.example.com" } });
+  t.deepEqual(warnings(before.lines), []);
+  await before.close();
+
+  const moved = await startTestCore({ dbPath, config: { baseUrl: "https://login.example.com" } });
+  t.teardown(() => moved.close());
+  const [warning, ...more] = warnings(moved.lines);
+  t.deepEqual(more, []);
+  t.is(warning?.level, "warn");
+  t.regex(warning?.msg ?? "", /does not name this base URL's callback https:\/\/login\.example\.com\/admin\/callback .*iam console-client iam-admins iam-admins$/);
+  t.deepEqual(warning?.redirect_uris, ["https://id.example.com/admin/callback"]);
+});
+
+test("a base URL with a path logs that iam-core shares its origin; one without a path does not", async (t) => {
+  const shared = (lines: string[]) => lines.filter((line) => line.includes("shares its origin")).map((line) => JSON.parse(line) as { level: string; msg: string });
+  const own = await startTestCore({ config: { baseUrl: "https://id.example.com" } });
+  t.teardown(() => own.close());
+  t.deepEqual(shared(own.lines), []);
+  const path = await startTestCore({ config: { baseUrl: "https://apps.example.com/identity" } });
+  t.teardown(() => path.close());
+  const [warning, ...more] = shared(path.lines);
+  t.deepEqual(more, []);
+  t.is(warning?.level, "warn");
+  t.regex(warning?.msg ?? "", /^IAM_BASE_URL has a path \(\/identity\)/);
+});

@@ -290,3 +290,32 @@ test("prompt=login with the session cookie: the login page with the session's us
   t.true(page.includes('name="password"'));
   t.true(page.includes(`name="username" value="${ALICE.id}"`));
 });
+
+test("Fetch Metadata: the session signs in navigations only; a page's script (Sec-Fetch-Dest empty or a subresource) gets the login step, and its consent is refused", async (t) => {
+  const s = await serveWithFixtures(t);
+  const first = await formSignIn(s, webRequest());
+  const silent = (dest: string) => get(authorizeUrl(s, rememberRequest({ prompt: "none" })), { cookie: first.cookie, "sec-fetch-dest": dest, "sec-fetch-mode": "cors" });
+  // A window's or a frame's navigation: single sign-on as for a program that sends no Fetch Metadata.
+  for (const dest of ["document", "iframe", "frame"]) {
+    const res = await get(authorizeUrl(s, webRequest({ prompt: "none", state: dest })), { cookie: first.cookie, "sec-fetch-dest": dest, "sec-fetch-mode": "navigate" });
+    t.is(res.status, 302, dest);
+    t.is(query(res.headers.get("location") ?? "").get("error"), "consent_required", dest);
+  }
+  // fetch() and XMLHttpRequest (empty), and subresources: as if no session were there.
+  for (const dest of ["empty", "script", "image"]) {
+    assertErrorRedirect(t, await silent(dest), 302, "login_required", { redirectUri: REMEMBER.redirectUri });
+  }
+  const asJson = (await (await getJson(authorizeUrl(s, rememberRequest()), { cookie: first.cookie, "sec-fetch-dest": "empty" })).json()) as Record<string, unknown>;
+  t.is(asJson.signed_in, undefined);
+  t.is(asJson.redirect_to, undefined);
+
+  // Consent posted by a script: 403 invalid_request, and the request can still be decided on its page.
+  const pending = (await (await getJson(authorizeUrl(s, webRequest()), { cookie: first.cookie })).json()) as { request_id: string; signed_in: boolean };
+  t.true(pending.signed_in);
+  const scripted = await postJson(`${s.project}/consent`, { request_id: pending.request_id, scopes: ["openid", READ] }, { "sec-fetch-dest": "empty", "sec-fetch-mode": "same-origin" });
+  t.is(scripted.status, 403);
+  t.like(await scripted.json(), { error: "invalid_request" });
+  const decided = await postJson(`${s.project}/consent`, { request_id: pending.request_id, scopes: ["openid", READ] });
+  t.is(decided.status, 200);
+  t.truthy(query(((await decided.json()) as { redirect_to: string }).redirect_to).get("code"));
+});
