@@ -41,6 +41,8 @@ export interface Deps {
     | "loginFailureWindow"
     | "loginLockout"
     | "loginFailureDelayMs"
+    | "auditStreamsPerCaller"
+    | "auditStreamsMax"
   >;
 }
 

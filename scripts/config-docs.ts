@@ -35,6 +35,8 @@ const MORE: Record<string, string> = {
   IAM_BACKCHANNEL_LOGOUT_RETRIES: "flows.md#logout",
   IAM_REFRESH_TOKEN_GRACE: "flows.md#refresh-and-its-grace-window",
   IAM_PURGE_INTERVAL: "operations.md#the-database-and-the-purge",
+  IAM_AUDIT_STREAMS_PER_CALLER: "audit.md#following-it-auditservicestreamevents",
+  IAM_AUDIT_STREAMS_MAX: "audit.md#following-it-auditservicestreamevents",
   IAM_LOGIN_MAX_FAILURES_PER_USER: "flows.md#brute-force-slow-down-then-lock-out",
   IAM_LOGIN_MAX_FAILURES_PER_ADDRESS: "flows.md#brute-force-slow-down-then-lock-out",
   IAM_LOGIN_FAILURE_WINDOW: "flows.md#brute-force-slow-down-then-lock-out",

@@ -20,7 +20,8 @@ import {
 import type { Deps } from "../deps.js";
 import type { AuditEventRecord, AuditFilter, AuditParty, ProjectRef } from "../store/types.js";
 import { noteRefusal } from "../observe/context.js";
-import { authenticate, authorize, GLOBAL, projectTarget, type Target } from "./admin/principal.js";
+import { AuditFeeds, type FeedSubscription } from "../audit/feed.js";
+import { authenticate, authorize, GLOBAL, projectTarget, type Principal, type Target } from "./admin/principal.js";
 import { toAdminError } from "./admin/service.js";
 import { invalid } from "./admin/validate.js";
 
@@ -127,8 +128,10 @@ export async function listEvents(deps: Deps, request: ListEventsRequest): Promis
   return { events: events.map(toAuditEvent), nextPageToken: next };
 }
 
-/** How often an open stream looks for new events: well within the second its contract allows. */
+/** How often the streams of a chain look for new events: well within the second their contract allows. */
 export const STREAM_POLL_MS = 250;
+/** How often an open stream asks again whether its token still may read the chain (revoked, expired, role taken away). */
+const STREAM_RECHECK_MS = 1000;
 /** Events read per look. */
 const STREAM_BATCH = 500;
 
@@ -137,31 +140,17 @@ const passes = (filter: AuditFilter) => (e: AuditEventRecord) =>
   (filter.actions === undefined || filter.actions.length === 0 || filter.actions.includes(e.action)) &&
   (filter.outcome === undefined || e.outcome === filter.outcome);
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-
 /**
- * The events of a chain after `after_sequence`, then each new one, until the
- * caller goes away or `allowed` throws (the token expired, was revoked, or
- * lost administration): it is asked again before each look. The database is
- * read, not this process's memory, so an event committed by another worker
- * or replica is sent as soon as one of its own.
+ * The events of a chain after `after_sequence`, then each new one as the
+ * chain's watch (audit/feed.ts) finds it, until the caller goes away or
+ * `allowed` throws (the token expired, was revoked, or lost administration):
+ * it is asked again before each read, and every second while idle.
  */
 export async function* streamEvents(
   deps: Deps,
   request: StreamEventsRequest,
   allowed: () => Promise<void>,
+  feed: FeedSubscription,
   signal: AbortSignal,
 ): AsyncGenerator<MessageInitShape<typeof StreamEventsResponseSchema>> {
   const { chain } = chainOf(request);
@@ -184,20 +173,34 @@ export async function* streamEvents(
       if (last?.sequence !== after) throw new ConnectError(`after_sequence ${after} is beyond the chain's last event`, Code.OutOfRange);
     }
   }
+  let checked = 0;
+  let fresh = true;
   while (!signal.aborted) {
-    await allowed();
-    const batch = await deps.store.listAuditEvents(chain, {}, { after, limit: STREAM_BATCH });
-    for (const event of batch) {
-      after = event.sequence;
-      if (keep(event)) yield { event: toAuditEvent(event) };
+    // Asked again before anything new is sent, and every second while idle.
+    if (fresh || Date.now() - checked >= STREAM_RECHECK_MS) {
+      await allowed();
+      checked = Date.now();
     }
-    if (batch.length < STREAM_BATCH) await pause(STREAM_POLL_MS, signal);
+    if (fresh) {
+      const batch = await deps.store.listAuditEvents(chain, {}, { after, limit: STREAM_BATCH });
+      for (const event of batch) {
+        after = event.sequence;
+        if (keep(event)) yield { event: toAuditEvent(event) };
+      }
+      feed.saw(after);
+      if (batch.length === STREAM_BATCH) continue;
+    }
+    // Idle: woken by the chain's watch when an event comes, or in time to ask about the token again.
+    fresh = await feed.next(after, Math.max(0, STREAM_RECHECK_MS - (Date.now() - checked)), signal);
   }
 }
 
+/** Whom a stream counts against: the token's user or client in its project (every token of theirs together). */
+const callerOf = (principal: Principal): string => JSON.stringify([principal.actor.kind, principal.actor.project, principal.actor.id]);
+
 export function createAuditService(deps: Deps): ServiceImpl<typeof AuditService> {
   /** Authenticates the call's token and checks it may read the chain; throws the Connect error otherwise. */
-  const mayRead = async (context: HandlerContext, request: { organization: string; project: string }) => {
+  const mayRead = async (context: HandlerContext, request: { organization: string; project: string }): Promise<Principal> => {
     const principal = await authenticate(deps, context.requestHeader);
     const { target } = chainOf(request);
     try {
@@ -206,14 +209,24 @@ export function createAuditService(deps: Deps): ServiceImpl<typeof AuditService>
       noteRefusal("permission_denied", principal);
       throw err;
     }
+    return principal;
   };
+  const feeds = new AuditFeeds(deps.store, {
+    perCaller: deps.config.auditStreamsPerCaller,
+    total: deps.config.auditStreamsMax,
+    pollMs: STREAM_POLL_MS,
+  });
   return {
     async *streamEvents(request: StreamEventsRequest, context: HandlerContext) {
+      let feed: FeedSubscription | undefined;
       try {
-        await mayRead(context, request);
-        yield* streamEvents(deps, request, () => mayRead(context, request), context.signal);
+        const principal = await mayRead(context, request);
+        feed = feeds.join(callerOf(principal), chainOf(request).chain);
+        yield* streamEvents(deps, request, () => mayRead(context, request).then(() => {}), feed, context.signal);
       } catch (err) {
         throw toAdminError(deps, "streamEvents", err);
+      } finally {
+        feed?.close();
       }
     },
     async listEvents(request: ListEventsRequest, context: HandlerContext) {

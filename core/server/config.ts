@@ -49,6 +49,10 @@ export interface Config {
   /** Seconds between purges of expired requests, codes and tokens. */
   /** Days an audit event is kept; 0 keeps every event. */
   auditRetentionDays: number;
+  /** Audit streams (StreamEvents) one caller may have open at once on this process. */
+  auditStreamsPerCaller: number;
+  /** Audit streams this process serves at once, every caller together. */
+  auditStreamsMax: number;
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
   refreshTokenGrace: number;
@@ -256,6 +260,20 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
     doc: "days an audit event is kept before the purge deletes it, leaving a signed checkpoint (docs/audit.md); 0 keeps every event",
     default: () => 400,
     parse: positive(0, 36500),
+  },
+  {
+    key: "auditStreamsPerCaller",
+    env: "IAM_AUDIT_STREAMS_PER_CALLER",
+    doc: "audit streams (AuditService.StreamEvents, the console's live audit) one user or client may have open at once on a process; past it RESOURCE_EXHAUSTED",
+    default: () => 8,
+    parse: positive(1, 1000),
+  },
+  {
+    key: "auditStreamsMax",
+    env: "IAM_AUDIT_STREAMS_MAX",
+    doc: "audit streams a process serves at once, every caller together; past it RESOURCE_EXHAUSTED",
+    default: () => 256,
+    parse: positive(1, 100000),
   },
   { key: "purgeInterval", env: "IAM_PURGE_INTERVAL", doc: "seconds between purges of expired rows", default: () => 60, parse: positive(1, 86400) },
   { key: "loginMaxFailuresPerUser", env: "IAM_LOGIN_MAX_FAILURES_PER_USER", doc: "failed sign-ins of one username within the window that lock it", default: () => 5, parse: positive(1, 1000) },
