@@ -35,6 +35,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       logger,
       metrics,
       serveMetrics: config.metrics,
+      serveConsole: config.console,
       trustProxy: config.trustProxy,
       maxBodyBytes: config.httpMaxBodyBytes,
     });
@@ -91,7 +92,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
         const app = gatewayApp(createInProcessTransport(core.routes));
         listener = app.callback();
         if (config.httpPort !== 0) gatewayPort = await listenGateway();
-        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl, console: `${config.baseUrl}/admin/` });
+        logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl, ...(config.console ? { console: `${config.baseUrl}/admin/` } : {}) });
         if (worker === undefined) {
           process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n${signInHint(config)}`);
         }
@@ -111,7 +112,7 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       const app = gatewayApp(transport);
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
-      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrls.join(","), console: `${config.baseUrl}/admin/` });
+      logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrls.join(","), ...(config.console ? { console: `${config.baseUrl}/admin/` } : {}) });
       if (worker === undefined) {
         process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrls.join(", ")}.\n`);
       }

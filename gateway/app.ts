@@ -43,6 +43,8 @@ export interface GatewayOptions {
   trustProxy?: boolean;
   /** Answer `GET /metrics` (default true). */
   serveMetrics?: boolean;
+  /** Serve the administration console and its API at /admin (default true). */
+  serveConsole?: boolean;
 }
 
 /**
@@ -78,13 +80,15 @@ export function createGateway(options: GatewayOptions): Koa {
   probes.get("/assets/:name", asset);
   app.use(probes.routes());
 
-  // The administration console: one page, its two files, and its API (console/api.ts).
-  const admin = new Router();
-  admin.get("/admin/assets/:name", consoleAsset);
-  admin.post(`${CONSOLE_API_PREFIX}/:service/:method`, consoleApi(transport));
-  admin.get("/admin", consolePage(options.baseUrl));
-  admin.get("/admin/*path", consolePage(options.baseUrl));
-  app.use(admin.routes());
+  // The administration console: one page, its two files, and its API (console/api.ts); IAM_CONSOLE=false turns it off.
+  if (options.serveConsole !== false) {
+    const admin = new Router();
+    admin.get("/admin/assets/:name", consoleAsset);
+    admin.post(`${CONSOLE_API_PREFIX}/:service/:method`, consoleApi(transport));
+    admin.get("/admin", consolePage(options.baseUrl));
+    admin.get("/admin/*path", consolePage(options.baseUrl));
+    app.use(admin.routes());
+  }
 
   // CORS (cors.ts): the public documents for any page; what a single-page
   // application calls with its tokens for the project's web origins only.

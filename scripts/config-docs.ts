@@ -35,6 +35,7 @@ const MORE: Record<string, string> = {
   IAM_BACKCHANNEL_LOGOUT_RETRIES: "flows.md#logout",
   IAM_REFRESH_TOKEN_GRACE: "flows.md#refresh-and-its-grace-window",
   IAM_PURGE_INTERVAL: "operations.md#the-database-and-the-purge",
+  IAM_CONSOLE: "console.md#turning-it-off",
   IAM_AUDIT_STREAMS_PER_CALLER: "audit.md#following-it-auditservicestreamevents",
   IAM_AUDIT_STREAMS_MAX: "audit.md#following-it-auditservicestreamevents",
   IAM_LOGIN_MAX_FAILURES_PER_USER: "flows.md#brute-force-slow-down-then-lock-out",

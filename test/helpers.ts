@@ -251,6 +251,7 @@ export async function startTestServer(
     baseUrl: base.core.deps.config.baseUrl,
     logger: base.core.deps.logger,
     metrics: base.core.deps.metrics,
+    serveConsole: options.config?.console,
   });
   listener = app.callback();
   const httpUrl = localhost ?? `http://127.0.0.1:${http.port}`;

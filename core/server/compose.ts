@@ -90,7 +90,7 @@ export async function createCore(
     });
     if (options.warn !== false) {
       await warnOnDefaultSecret(deps);
-      await warnOnConsoleClient(deps);
+      if (config.console) await warnOnConsoleClient(deps);
       warnOnSharedOrigin(deps);
     }
     const purgeAudit = () => purgeAuditTrail(deps, clock.now(), config.auditRetentionDays);

@@ -52,6 +52,8 @@ export interface Config {
   /** Audit streams (StreamEvents) one caller may have open at once on this process. */
   auditStreamsPerCaller: number;
   /** Audit streams this process serves at once, every caller together. */
+  /** Whether the gateway serves the administration console (and its API) at /admin. */
+  console: boolean;
   auditStreamsMax: number;
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
@@ -298,6 +300,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "dbSynchronous", env: "IAM_DB_SYNCHRONOUS", doc: "full: a commit survives a power loss; normal: a process crash only, but commits are ~10x cheaper", default: () => "full", parse: synchronous },
   { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
   { key: "workers", env: "IAM_WORKERS", doc: "processes that serve the ports together, on one database (0: one per CPU core; 1: a single process)", default: () => 0, parse: positive(0, 64) },
+  {
+    key: "console",
+    env: "IAM_CONSOLE",
+    doc: "serve the administration console and its API at /admin on the gateway (true or false); off, /admin answers 404 and administration is by the core's port (buf curl, iam) alone",
+    default: () => true,
+    parse: flag,
+  },
   { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
 ];
 

@@ -10,8 +10,10 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import test, { type ExecutionContext } from "ava";
-import { CreateOrganizationRequestSchema } from "../../gen/iam/v1/admin_pb.js";
-import { ADMIN_PASSWORD, BASE_URL, compiledIam, type TestServer } from "../helpers.js";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AdminService, CreateOrganizationRequestSchema } from "../../gen/iam/v1/admin_pb.js";
+import { ADMIN_PASSWORD, BASE_URL, compiledIam, startTestServer, type TestServer } from "../helpers.js";
 import { adminBasic, adminRequest, authorizeUrl, get, getJson, postJson, serve, token } from "./_support.js";
 
 const ASSETS = `${BASE_URL}/admin/assets`;
@@ -261,4 +263,27 @@ test("/admin/api runs a Connect call with a valid administrator's token, and ans
   // The audit service is there too, for the same token.
   const audit = await postJson(`${s.httpUrl}/admin/api/iam.v1.AuditService/ListEvents`, { organization: "iam-admins", project: "iam-admins", pageSize: 5 }, { authorization: `Bearer ${bearer}` });
   t.is(audit.status, 200, await audit.clone().text());
+});
+
+test("IAM_CONSOLE=false: /admin, its files and /admin/api answer 404 even to an administrator's token, and the core's own port still administers", async (t) => {
+  const s = await startTestServer({ config: { console: false } });
+  t.teardown(() => s.close());
+  const bearer = await adminToken(s);
+  for (const path of ["/admin", "/admin/", "/admin/organizations", "/admin/assets/console.js"]) {
+    const res = await get(`${s.httpUrl}${path}`);
+    await res.body?.cancel();
+    t.is(res.status, 404, path);
+  }
+  const call = await fetch(`${s.httpUrl}${API}/CreateOrganization`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${bearer}` },
+    body: JSON.stringify({ id: "through-the-gateway", name: "Refused" }),
+  });
+  await call.body?.cancel();
+  t.is(call.status, 404);
+  const core = createClient(AdminService, createGrpcTransport({ baseUrl: s.grpcUrl }));
+  const auth = { headers: { authorization: `Bearer ${bearer}` } };
+  t.false((await core.listOrganizations({ pageSize: 100 }, auth)).organizations.some((o) => o.id === "through-the-gateway"));
+  await core.createOrganization({ id: "through-the-core", name: "Administered" }, auth);
+  t.true((await core.listOrganizations({ pageSize: 100 }, auth)).organizations.some((o) => o.id === "through-the-core"));
 });
