@@ -9,7 +9,7 @@ import {
   REDIRECT_URI,
   type Tenant,
 } from "./config.js";
-import { discardDrafts, saveDrafts } from "./drafts.js";
+import { discardDrafts, saveDrafts, setDraftOwner } from "./drafts.js";
 
 /**
  * The console's sign-in: authorization code with PKCE S256 at the chosen
@@ -73,6 +73,7 @@ export function onSessionChange(listener: () => void): () => void {
 
 function setSession(next: Session | undefined): void {
   session = next;
+  setDraftOwner(next === undefined ? undefined : { ...next.tenant, subject: next.subject });
   clearTimeout(renewal);
   if (next?.refreshToken !== undefined) {
     renewal = setTimeout(() => void refresh(), Math.max(5_000, next.expiresAt - Date.now() - 60_000));

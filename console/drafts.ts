@@ -4,12 +4,19 @@
  * written to sessionStorage just before the browser leaves for the
  * authorization endpoint, and each form takes its own back (and removes it)
  * when it is shown again. Passwords and secrets are never written: those
- * fields come back empty.
+ * fields come back empty. Drafts belong to who typed them (the project and
+ * subject signed in): another person signing in in the tab finds none.
  */
 type Values = Record<string, unknown>;
 
 const STORAGE = "iam-console:drafts";
 const open = new Map<string, () => Values>();
+/** Who is signed in now, as drafts are kept for them: set by auth.ts with the session. */
+let owner: string | undefined;
+
+export function setDraftOwner(who: { organization: string; project: string; subject: string } | undefined): void {
+  owner = who === undefined ? undefined : JSON.stringify([who.organization, who.project, who.subject]);
+}
 
 /** A form on the page: `read` answers its values (secrets left out) at the moment of saving. */
 export function registerDraft(key: string, read: () => Values): () => void {
@@ -20,9 +27,10 @@ export function registerDraft(key: string, read: () => Values): () => void {
 }
 
 export function saveDrafts(): void {
+  if (owner === undefined || open.size === 0) return;
   const drafts: Record<string, Values> = {};
   for (const [key, read] of open) drafts[key] = read();
-  if (open.size > 0) sessionStorage.setItem(STORAGE, JSON.stringify(drafts));
+  sessionStorage.setItem(STORAGE, JSON.stringify({ owner, drafts }));
 }
 
 /** Forgets every kept value: at sign-out, so that the next person in the tab finds nothing of this one's. */
@@ -34,17 +42,22 @@ export function discardDrafts(): void {
 export function takeDraft(key: string): Values | undefined {
   const text = sessionStorage.getItem(STORAGE);
   if (text === null) return undefined;
-  let drafts: Record<string, Values>;
+  let kept: { owner?: unknown; drafts?: Record<string, Values> };
   try {
-    drafts = JSON.parse(text) as Record<string, Values>;
+    kept = JSON.parse(text) as typeof kept;
   } catch {
+    kept = {};
+  }
+  // Another person's, or unreadable: forgotten.
+  if (kept.owner !== owner || typeof kept.drafts !== "object" || kept.drafts === null) {
     sessionStorage.removeItem(STORAGE);
     return undefined;
   }
+  const { drafts } = kept;
   const draft = drafts[key];
   if (draft === undefined) return undefined;
   delete drafts[key];
   if (Object.keys(drafts).length === 0) sessionStorage.removeItem(STORAGE);
-  else sessionStorage.setItem(STORAGE, JSON.stringify(drafts));
+  else sessionStorage.setItem(STORAGE, JSON.stringify({ owner, drafts }));
   return draft;
 }

@@ -136,7 +136,7 @@ export function ClientScreen(props: { organization: string; project: string; cli
   const [client, setClient] = useState<Client>();
   const [error, setError] = useState<string>();
   const [secret, setSecret] = useState(() => takeFreshSecret(pathOf("p", organization, project, "clients", clientId)));
-  const form = useForm(`client-${organization}-${project}-${clientId}`, BLANK_SETTINGS, { aliases: SETTINGS_ALIASES });
+  const form = useForm(["client", organization, project, clientId], BLANK_SETTINGS, { aliases: SETTINGS_ALIASES });
   const load = (replaceForm: boolean) =>
     admin.getClient({ organization, project, clientId }).then(
       ({ client: found }) => {

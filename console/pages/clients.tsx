@@ -40,7 +40,7 @@ function Clients({ organization, project, session }: { organization: string; pro
     },
     [organization, project],
   );
-  const form = useForm(`create-client-${organization}-${project}`, NEW_CLIENT, { aliases: NEW_CLIENT_ALIASES });
+  const form = useForm(["create-client", organization, project], NEW_CLIENT, { aliases: NEW_CLIENT_ALIASES });
   const isPublic = form.values.type === "public";
   return (
     <Screen title="Clients" crumbs={projectCrumbs(session, organization, project)}>

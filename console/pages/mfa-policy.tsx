@@ -30,7 +30,7 @@ export function MfaPolicySection({ organization, project }: { organization: stri
   const [error, setError] = useState<string>();
   // `required` is empty until the policy is read: then the form shows it, unless it came back with a draft.
   const form = useForm(
-    `mfa-policy-${organization}-${project}`,
+    ["mfa-policy", organization, project],
     { required: "", roles: "", passwordless: false as boolean },
     { aliases: { "unknown role": "roles", MFA_REQUIREMENT_ROLES: "roles" } },
   );

@@ -21,7 +21,7 @@ function Organizations() {
     },
     [],
   );
-  const form = useForm("create-organization", { id: "", name: "" });
+  const form = useForm(["create-organization"], { id: "", name: "" });
   return (
     <Screen title="Organizations">
       <PagedTable
@@ -63,8 +63,8 @@ function Organizations() {
 function OrganizationScreen({ id }: { id: string }) {
   const [org, setOrg] = useState<Organization>();
   const [error, setError] = useState<string>();
-  const rename = useForm(`rename-organization-${id}`, { name: "" });
-  const create = useForm(`create-project-${id}`, { id: "", name: "", audience: "", access_token_signing_alg: "" });
+  const rename = useForm(["rename-organization", id], { name: "" });
+  const create = useForm(["create-project", id], { id: "", name: "", audience: "", access_token_signing_alg: "" });
   const projects = usePaged(
     async (pageToken) => {
       const page = await admin.listProjects({ organization: id, pageSize: PAGE_SIZE, pageToken });

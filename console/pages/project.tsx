@@ -19,7 +19,7 @@ export function projectCrumbs(session: Session, organization: string, project: s
 function ProjectScreen({ organization, project, session }: { organization: string; project: string; session: Session }) {
   const [current, setCurrent] = useState<Project>();
   const [error, setError] = useState<string>();
-  const form = useForm(`project-${organization}-${project}`, { name: "", audience: "", access_token_signing_alg: "ES256" });
+  const form = useForm(["project", organization, project], { name: "", audience: "", access_token_signing_alg: "ES256" });
   useEffect(() => {
     admin.getProject({ organization, project }).then(
       ({ project: found }) => {

@@ -67,7 +67,7 @@ function AdministrationLost(props: ProjectProps & { permissions: readonly string
 }
 
 function Permissions({ organization, project, permissions, changed }: ProjectProps & { permissions: Paged<Permission>; changed: () => void }) {
-  const form = useForm(`create-permission-${organization}-${project}`, { permission_id: "", description: "" }, { aliases: { permission: "permission_id" } });
+  const form = useForm(["create-permission", organization, project], { permission_id: "", description: "" }, { aliases: { permission: "permission_id" } });
   return (
     <Section title="Permissions">
       <PagedTable
@@ -131,7 +131,7 @@ function Permissions({ organization, project, permissions, changed }: ProjectPro
 
 function Roles({ organization, project, roles, permissionsVersion }: ProjectProps & { roles: Paged<Role>; permissionsVersion: number }) {
   const form = useForm(
-    `create-role-${organization}-${project}`,
+    ["create-role", organization, project],
     { role_id: "", description: "", permissions: "" },
     { aliases: { role: "role_id", "unknown permission": "permissions" } },
   );

@@ -33,7 +33,7 @@ const changed = (values: Profile, user: User): string[] =>
   (Object.keys(values) as (keyof Profile)[]).filter((name) => values[name] !== profileOf(user)[name]);
 
 function ProfileSection({ who, user, onSaved }: { who: UserRef; user: User; onSaved: (user: User) => void }) {
-  const form = useForm(`user-profile-${who.organization}-${who.project}-${who.userId}`, profileOf(user));
+  const form = useForm(["user-profile", who.organization, who.project, who.userId], profileOf(user));
   return (
     <Section title="Profile">
       <FormBox
@@ -109,7 +109,7 @@ function AccessSection({ who, user, onSaved }: { who: UserRef; user: User; onSav
 }
 
 function PasswordSection({ who, onSet }: { who: UserRef; onSet: () => void }) {
-  const form = useForm(`user-password-${who.organization}-${who.project}-${who.userId}`, { password: "" }, { secrets: ["password"] });
+  const form = useForm(["user-password", who.organization, who.project, who.userId], { password: "" }, { secrets: ["password"] });
   return (
     <Section title="Password">
       <FormBox

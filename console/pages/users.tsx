@@ -98,7 +98,7 @@ function Users({ organization, project, session }: { organization: string; proje
   const [text, setText, applyNow] = useFilter(path, applied);
   const [refusal, setRefusal] = useState<string>();
   const form = useForm(
-    `create-user-${organization}-${project}`,
+    ["create-user", organization, project],
     { user_id: "", name: "", email: "", email_verified: false, given_name: "", family_name: "", password: "" },
     // "user bob already exists", "a client bob exists in this project": both are about the id.
     { secrets: ["password"], aliases: { user: "user_id", "a client": "user_id" } },

@@ -38,13 +38,21 @@ export function fieldOf(message: string, names: readonly string[], aliases: Reco
   return undefined;
 }
 
+/**
+ * A form's state. `parts` name it: what it edits and where (its kind, then
+ * the ids of the organization, project, client or user): its kept draft is
+ * found by them as a list, so that ids holding `-` never meet another
+ * form's; its elements' ids join them with `-`.
+ */
 export function useForm<V extends Values>(
-  key: string,
+  parts: readonly string[],
   initial: V,
   options: { secrets?: readonly (keyof V & string)[]; aliases?: Record<string, keyof V & string> } = {},
 ): Form<V> {
+  const key = parts.join("-");
+  const draftKey = JSON.stringify(parts);
   const secrets = new Set<string>(options.secrets ?? []);
-  const [values, setValues] = useState<V>(() => ({ ...initial, ...(takeDraft(key) as Partial<V> | undefined) }));
+  const [values, setValues] = useState<V>(() => ({ ...initial, ...(takeDraft(draftKey) as Partial<V> | undefined) }));
   const [errors, setErrors] = useState<Partial<Record<keyof V, string>>>({});
   const [formError, setFormError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -55,8 +63,8 @@ export function useForm<V extends Values>(
 
   useEffect(
     () =>
-      registerDraft(key, () => Object.fromEntries(Object.entries(latest.current).filter(([name]) => !secrets.has(name)))),
-    [key],
+      registerDraft(draftKey, () => Object.fromEntries(Object.entries(latest.current).filter(([name]) => !secrets.has(name)))),
+    [draftKey],
   );
 
   return {

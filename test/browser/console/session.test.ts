@@ -258,3 +258,27 @@ test("a reload signs in silently while the sign-in session lives; signing out en
   await tab.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
   t.deepEqual(problems, []);
 });
+
+test("what one administrator typed is not shown to another who signs in in the same tab after their session ended", async (t) => {
+  const s = await startTestServer({ localhost: true });
+  t.teardown(() => s.close());
+  const admin = await globalAdmin(s);
+  const second = { username: "second-admin", password: "second-admin-password-long-enough" };
+  await admin.createUser({ organization: "iam-admins", project: "iam-admins", userId: second.username, password: second.password });
+  await admin.assignRole({ organization: "iam-admins", project: "iam-admins", roleId: "global-admin", subject: { case: "userId", value: second.username } });
+  const { page, problems } = await openConsole(t, browser());
+  await signIn(page, s);
+  await visit(page, NEW_ORGANIZATION.path);
+  const form = page.getByRole("region", { name: NEW_ORGANIZATION.section });
+  for (const [label, value] of NEW_ORGANIZATION.fields) await form.getByLabel(label, { exact: true }).fill(value);
+
+  // Nine hours: the tokens and the sign-in session are gone; the submit sends the tab to iam-core's sign-in page.
+  s.clock.advance(9 * 3600);
+  await form.getByRole("button", { name: NEW_ORGANIZATION.submit }).click();
+  await page.locator("#username").waitFor();
+  await passSignInPages(page, second);
+  await page.getByRole("heading", { name: NEW_ORGANIZATION.heading, level: 1 }).waitFor();
+  for (const [label] of NEW_ORGANIZATION.fields) t.is(await form.getByLabel(label, { exact: true }).inputValue(), "", `${label}: the first administrator's draft is not shown`);
+  t.is(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem("iam-console:drafts")), null, "and it is forgotten");
+  t.deepEqual(problems, []);
+});
