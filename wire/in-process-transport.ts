@@ -27,6 +27,21 @@ type Handler = (request: unknown, context: HandlerContext) => unknown;
 const NEVER_ABORTED = new AbortController().signal;
 const NO_DEADLINE = () => undefined;
 
+/** A call's deadline: a signal aborted when it passes, a promise rejected then, and `clear` once the call is done. */
+function deadlineOf(ms: number): { signal: AbortSignal; passed: Promise<never>; clear: () => void } {
+  const controller = new AbortController();
+  const reason = new ConnectError("the call's deadline passed", Code.DeadlineExceeded);
+  let timer: NodeJS.Timeout | undefined;
+  const passed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort(reason);
+      reject(reason);
+    }, Math.max(0, ms));
+  });
+  passed.catch(() => {}); // a call that ends first never looks at it
+  return { signal: controller.signal, passed, clear: () => clearTimeout(timer) };
+}
+
 /**
  * A Transport that hands request messages straight to the service
  * implementations registered by `routes`: the same RPC contract as the
@@ -36,7 +51,8 @@ const NO_DEADLINE = () => undefined;
  *
  * The handler context is built lean: headers are made only when a handler
  * reads them, and no abort controller or deadline timer is set up for a
- * call that has neither. The call runs in the caller's async context, so
+ * call that has neither. A call given `timeoutMs` ends with
+ * DEADLINE_EXCEEDED when it passes, its handler's signal aborted. The call runs in the caller's async context, so
  * the request id (wire/request-id.ts) needs no header to travel.
  */
 export function createInProcessTransport(routes: (router: ConnectRouter) => void): Transport {
@@ -64,7 +80,10 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
   ) => {
     const entry = handlers.get(method.parent.typeName + "/" + method.name);
     if (entry === undefined) throw new ConnectError(`${method.name} is not implemented`, Code.Unimplemented);
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    const deadline = timeoutMs === undefined || timeoutMs <= 0 ? undefined : Date.now() + timeoutMs;
+    // A deadline aborts the call as the network's would: its handler's signal, and DEADLINE_EXCEEDED for the caller.
+    const expiry = deadline === undefined ? undefined : deadlineOf(deadline - Date.now());
+    const callSignal = expiry === undefined ? (signal ?? NEVER_ABORTED) : signal === undefined ? expiry.signal : AbortSignal.any([signal, expiry.signal]);
     let requestHeader: Headers | undefined;
     let responseHeader: Headers | undefined;
     let responseTrailer: Headers | undefined;
@@ -74,7 +93,7 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
       protocolName: IN_PROCESS_PROTOCOL,
       requestMethod: "POST",
       url: `in-process:/${method.parent.typeName}/${method.name}`,
-      signal: signal ?? NEVER_ABORTED,
+      signal: callSignal,
       timeoutMs: deadline === undefined ? NO_DEADLINE : () => deadline - Date.now(),
       get requestHeader() {
         return (requestHeader ??= new Headers(header));
@@ -87,15 +106,16 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
       },
       values: contextValues ?? createContextValues(),
     };
-    return { handler: entry.handler, context };
+    return { handler: entry.handler, context, expiry };
   };
 
   const transport = {
     [IN_PROCESS]: true,
     async unary(method, signal, timeoutMs, header, input, contextValues) {
-      const { handler, context } = callOf(method as DescMethod, signal, timeoutMs, header, contextValues);
+      const { handler, context, expiry } = callOf(method as DescMethod, signal, timeoutMs, header, contextValues);
       try {
-        const output = await handler(create(method.input, input), context);
+        const call = handler(create(method.input, input), context);
+        const output = await (expiry === undefined ? call : Promise.race([call, expiry.passed]));
         return {
           stream: false as const,
           service: method.parent,
@@ -106,6 +126,8 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
         };
       } catch (err) {
         throw ConnectError.from(err);
+      } finally {
+        expiry?.clear();
       }
     },
     /**
@@ -116,7 +138,7 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
      */
     async stream(method, signal, timeoutMs, header, input, contextValues) {
       if (method.methodKind !== "server_streaming") throw new ConnectError(`${method.name}: only server streams are supported in process`, Code.Unimplemented);
-      const { handler, context } = callOf(method as DescMethod, signal, timeoutMs, header, contextValues);
+      const { handler, context, expiry } = callOf(method as DescMethod, signal, timeoutMs, header, contextValues);
       let request: unknown;
       for await (const message of input) {
         request = message;
@@ -125,9 +147,15 @@ export function createInProcessTransport(routes: (router: ConnectRouter) => void
       const output = handler(create(method.input, request as never), context) as AsyncIterable<unknown>;
       async function* messages() {
         try {
-          for await (const message of output) yield create(method.output, message as never);
+          for await (const message of output) {
+            if (expiry?.signal.aborted === true) break;
+            yield create(method.output, message as never);
+          }
+          if (expiry?.signal.aborted === true) throw expiry.signal.reason;
         } catch (err) {
           throw ConnectError.from(err);
+        } finally {
+          expiry?.clear();
         }
       }
       return {

@@ -51,3 +51,19 @@ test("the caller's signal reaches the handler; a handler's error arrives as a Co
   t.true(err instanceof ConnectError);
   t.is((err as ConnectError).code, Code.NotFound);
 });
+
+test("a call whose timeout passes ends with DEADLINE_EXCEEDED, its handler's signal aborted; one that ends in time is answered", async (t) => {
+  let aborted: Promise<unknown> | undefined;
+  const slow = healthWith(
+    (_request, context) =>
+      new Promise((resolve) => {
+        aborted = new Promise((done) => context.signal.addEventListener("abort", () => done(context.signal.reason)));
+        setTimeout(() => resolve({}), 2_000).unref();
+      }),
+  );
+  const err = await t.throwsAsync(slow.check({}, { timeoutMs: 50 }));
+  t.is(ConnectError.from(err).code, Code.DeadlineExceeded);
+  t.is(ConnectError.from(await aborted).code, Code.DeadlineExceeded, "the handler was told");
+  const quick = healthWith(() => ({ status: HealthCheckResponse_ServingStatus.SERVING }));
+  t.is((await quick.check({}, { timeoutMs: 1_000 })).status, HealthCheckResponse_ServingStatus.SERVING);
+});
