@@ -82,14 +82,14 @@ function EventRow({ event, action }: { event: AuditEvent; action?: (event: Audit
   return (
     <>
       <tr>
-        <td>
+        <td data-label="Time">
           <EventTime event={event} />
         </td>
-        <td>{action === undefined ? actionLabel(event.action) : action(event)}</td>
-        <td>{outcomeText(event)}</td>
-        <td>{actorText(event)}</td>
-        <td>{partyText(event.target)}</td>
-        <td>{event.clientAddress === "" ? "—" : event.clientAddress}</td>
+        <td data-label="Action">{action === undefined ? actionLabel(event.action) : action(event)}</td>
+        <td data-label="Outcome">{outcomeText(event)}</td>
+        <td data-label="Actor">{actorText(event)}</td>
+        <td data-label="Target">{partyText(event.target)}</td>
+        <td data-label="Address">{event.clientAddress === "" ? "—" : event.clientAddress}</td>
         <td>
           <button type="button" class="small" aria-expanded={open ? "true" : "false"} aria-controls={id} onClick={() => setOpen(!open)}>
             Details<span class="sr-only"> of event {sequence}</span>

@@ -41,7 +41,10 @@ export async function settle(page: Page): Promise<void> {
 /** How far the page is wider than the window, in CSS pixels (0 when nothing is cut off and nothing scrolls sideways). */
 export function overflow(page: Page): Promise<number> {
   return page.evaluate(() => {
-    const window = globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number } } };
-    return Math.max(0, window.document.documentElement.scrollWidth - window.innerWidth);
+    type Box = { scrollWidth: number; clientWidth: number };
+    const window = globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number }; querySelectorAll(selector: string): Iterable<Box> } };
+    // The page itself, and each table's own scrolling box: a table that scrolls sideways inside the page is cut off too.
+    const tables = [...window.document.querySelectorAll(".table-wrap")].map((box) => box.scrollWidth - box.clientWidth);
+    return Math.max(0, window.document.documentElement.scrollWidth - window.innerWidth, ...tables);
   });
 }
