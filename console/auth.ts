@@ -284,11 +284,23 @@ export async function signOut(): Promise<void> {
       credentials: "omit",
     }).catch(() => undefined);
   }
-  const url = new URL(`${issuerOf(current.tenant)}/logout`);
-  url.search = new URLSearchParams({
+  // By a form's POST (RP-Initiated Logout 1.0 §2 allows it): the ID token goes in the body, never in a URL
+  // that the browser's history keeps. The console's CSP lets forms go to the projects' endpoints alone.
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = `${issuerOf(current.tenant)}/logout`;
+  const fields = {
     client_id: CONSOLE_CLIENT_ID,
     post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI,
     ...(current.idToken === undefined ? {} : { id_token_hint: current.idToken }),
-  }).toString();
-  location.assign(url.toString());
+  };
+  for (const [name, value] of Object.entries(fields)) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.append(input);
+  }
+  document.body.append(form);
+  form.submit();
 }

@@ -65,7 +65,9 @@ export function consoleSecurityHeaders(baseUrl: string): Record<string, string> 
       `style-src ${files}console.css`,
       "connect-src 'self'",
       "img-src 'self' data:",
-      "form-action 'none'",
+      // Sign-out posts a form to the project's logout endpoint (its redirect back is matched by host alone, CSP3 §6.7.2.12);
+      // no form of the console's own screens is ever sent by the browser.
+      `form-action ${baseUrl}/services/oauth2/`,
       "frame-ancestors 'none'",
       "base-uri 'none'",
       "require-trusted-types-for 'script'",

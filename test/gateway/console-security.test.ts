@@ -74,7 +74,7 @@ function assertConsolePage(t: ExecutionContext, res: Response, login: Response, 
   t.notRegex(policy, /'unsafe-|'nonce-|'sha(256|384|512)-|'strict-dynamic'|\*/, where);
   t.deepEqual(csp.get("frame-ancestors"), ["'none'"], where);
   t.deepEqual(csp.get("base-uri"), ["'none'"], where);
-  t.deepEqual(csp.get("form-action"), ["'none'"], where);
+  t.deepEqual(csp.get("form-action"), [`${BASE_URL}/services/oauth2/`], where);
   t.deepEqual(csp.get("connect-src"), ["'self'"], where);
   // Trusted Types with no policy: no string can become markup or script.
   t.deepEqual(csp.get("require-trusted-types-for"), ["'script'"], where);

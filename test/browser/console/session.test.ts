@@ -229,8 +229,13 @@ test("a reload signs in silently while the sign-in session lives; signing out en
 
   // Sign-out: the refresh token is revoked and the sign-in session ended.
   const refreshToken = refreshTokens.at(-1);
+  const logouts: { method: string; url: string; body: string }[] = [];
+  page.on("request", (r) => void (r.url().startsWith(`${s.project}/logout`) && logouts.push({ method: r.method(), url: r.url(), body: r.postData() ?? "" })));
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in to the iam-core console" }).waitFor();
+  // RP-Initiated Logout by POST: the ID token travels in the body, never in a URL the history keeps.
+  t.deepEqual(logouts.map((l) => [l.method, l.url]), [["POST", `${s.project}/logout`]]);
+  t.truthy(new URLSearchParams(logouts[0]?.body).get("id_token_hint"));
   if (refreshToken === undefined) return t.fail("no refresh token was seen");
   const renewal = await fetch(`${s.project}/token`, {
     method: "POST",
