@@ -287,3 +287,17 @@ test("IAM_CONSOLE=false: /admin, its files and /admin/api answer 404 even to an 
   await core.createOrganization({ id: "through-the-core", name: "Administered" }, auth);
   t.true((await core.listOrganizations({ pageSize: 100 }, auth)).organizations.some((o) => o.id === "through-the-core"));
 });
+
+test("/admin/api reads at most 64 KiB, the core's own limit: a larger call is refused resource_exhausted and creates nothing", async (t) => {
+  const s = await serve(t);
+  const bearer = await adminToken(s);
+  const before = await organizationIds(s, bearer);
+  const res = await fetch(`${s.httpUrl}${API}/CreateOrganization`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${bearer}` },
+    body: JSON.stringify({ id: "too-large", name: "x".repeat(70_000) }),
+  });
+  t.is(res.status, 429, "Connect's HTTP status for resource_exhausted");
+  t.like(await res.json(), { code: "resource_exhausted" });
+  t.deepEqual(await organizationIds(s, bearer), before);
+});
