@@ -43,6 +43,7 @@ export const TIERS = {
     "test/gateway/core-decides.test.ts",
     "test/store/declarations.test.ts",
     "test/unit/",
+    "test/dpop/",
     "test/tokens-algs/",
     "test/wire/imports.test.ts",
     "test/scripts/tiers.test.ts",

@@ -34,7 +34,10 @@ export type OAuthErrorCode =
   | "account_selection_required"
   | "request_not_supported"
   | "request_uri_not_supported"
-  | "registration_not_supported";
+  | "registration_not_supported"
+  // RFC 9449 §12.2
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -82,6 +85,8 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   request_not_supported: Code.InvalidArgument,
   request_uri_not_supported: Code.InvalidArgument,
   registration_not_supported: Code.InvalidArgument,
+  invalid_dpop_proof: Code.InvalidArgument,
+  use_dpop_nonce: Code.InvalidArgument,
 };
 
 /** The Connect code an RFC error usually travels with. */

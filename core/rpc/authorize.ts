@@ -4,6 +4,7 @@ import { issuerOf, type Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
 import { checkClient } from "../authorization/checks/client.js";
+import { checkDpopJkt } from "../authorization/checks/dpop-jkt.js";
 import { checkOpenIdParameters } from "../authorization/checks/openid.js";
 import { checkParameters } from "../authorization/checks/parameters.js";
 import { checkPkce } from "../authorization/checks/pkce.js";
@@ -31,6 +32,7 @@ const CHECKS: readonly AuthorizeCheck[] = [
   checkResponseType,
   checkScope,
   checkPkce,
+  checkDpopJkt,
   checkOpenIdParameters,
 ];
 
@@ -93,6 +95,7 @@ export async function authorize(
     secondFactor: null,
     createdAt: now,
     expiresAt: now + ttl,
+    dpopJkt: request.dpopJkt,
   };
   await deps.store.createAuthorizationRequest(pending);
   const answer = {

@@ -161,6 +161,7 @@ export const DECLARATIONS: Declarations = {
   // LoginThrottleStore
   lockedUntil: read,
   recordLoginFailure: tokenState,
+  recordDpopProof: tokenState,
   clearLoginFailures: tokenState,
 
   // FactorStore. Read at every sign-in from the database: a factor removed

@@ -8,7 +8,7 @@
 import type { LoginThrottleStore, SessionStore } from "./sign-in-types.js";
 import type { AuditStore } from "./audit-types.js";
 import type { FactorStore } from "./factor-types.js";
-import type { AuthorizationCodeStore, AuthorizationRequestStore, ConsentStore, GrantStore, RefreshTokenStore } from "./token-types.js";
+import type { AuthorizationCodeStore, AuthorizationRequestStore, ConsentStore, DpopProofStore, GrantStore, RefreshTokenStore } from "./token-types.js";
 
 // The contracts of the token flows, of signing in and of the audit trail live in token-types.ts, sign-in-types.ts
 // and audit-types.ts; every record and store is named here too.
@@ -19,6 +19,7 @@ export type {
   AuthorizationRequestStore,
   ConsentRecord,
   ConsentStore,
+  DpopProofStore,
   GrantRecord,
   GrantStore,
   RefreshTokenRecord,
@@ -282,6 +283,7 @@ export interface Store
     AuthorizationCodeStore,
     GrantStore,
     RefreshTokenStore,
+    DpopProofStore,
     ConsentStore,
     SessionStore,
     LoginThrottleStore,

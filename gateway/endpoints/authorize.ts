@@ -45,6 +45,7 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       responseMode: params.get("response_mode"),
       registration: params.get("registration"),
       iamAction: params.get("iam_action"),
+      dpopJkt: params.get("dpop_jkt"),
       // A page's script gets no single sign-on: it could read the code (http.ts, sentByScript).
       session: sentByScript(ctx) ? "" : readSessionCookie(deps, ctx),
     });

@@ -23,6 +23,7 @@ export const token: Endpoint = (deps) =>
       password: params.get("password"),
       basic,
       repeatedParameters: params.repeated,
+      dpopProof: ctx.get("dpop"),
     });
     json(ctx, 200, {
       access_token: answer.accessToken,

@@ -163,10 +163,11 @@ export const requestRecord = (
   secondFactor: null,
   createdAt: 1_000,
   expiresAt: 1_600,
+  dpopJkt: "",
   ...over,
 });
 
-const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<AuthorizationCodeRecord> = {}): AuthorizationCodeRecord => ({
+export const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<AuthorizationCodeRecord> = {}): AuthorizationCodeRecord => ({
   ...ref,
   codeHash,
   clientId: "web",
@@ -185,10 +186,11 @@ const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<Authorizati
   expiresAt: 1_060,
   consumedAt: null,
   grantId: null,
+  dpopJkt: "",
   ...over,
 });
 
-const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {}): GrantRecord => ({
+export const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {}): GrantRecord => ({
   ...ref,
   id,
   clientId: "web",
@@ -203,6 +205,7 @@ const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {
   createdAt: 1_000,
   expiresAt: 100_000,
   revokedAt: null,
+  dpopJkt: "",
   ...over,
 });
 

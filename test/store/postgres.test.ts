@@ -8,6 +8,7 @@ import { openPostgresStore } from "../../core/store/postgres/store.js";
 import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
 import { storeContract } from "./contract.js";
 import { factorContract, type FactorBackend } from "./factor-contract.js";
+import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
@@ -36,6 +37,7 @@ if (HAS_POSTGRES) {
   storeContract(backend);
   factorContract(backend);
   overviewContract(backend);
+  dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
     const db = await createDatabase();

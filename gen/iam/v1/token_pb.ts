@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/token.proto.
  */
 export const file_iam_v1_token: GenFile = /*@__PURE__*/
-  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSK+AgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCSI8ChBCYXNpY0NyZWRlbnRpYWxzEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJIoUBCg1Ub2tlblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSFQoNcmVmcmVzaF90b2tlbhgEIAEoCRINCgVzY29wZRgFIAEoCRIQCghpZF90b2tlbhgGIAEoCSK1AQoSVmVyaWZ5VG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhAKCGF1ZGllbmNlGAIgASgJEhcKD3JlcXVpcmVkX3Njb3BlcxgDIAMoCRIUCgxvcmdhbml6YXRpb24YBCABKAkSDwoHcHJvamVjdBgFIAEoCRISCgphY3JfdmFsdWVzGAYgAygJEhkKDG1heF9hdXRoX2FnZRgHIAEoA0gAiAEBQg8KDV9tYXhfYXV0aF9hZ2UirwIKE1ZlcmlmeVRva2VuUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg8KB3N1YmplY3QYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIQCghhdWRpZW5jZRgFIAMoCRISCgpleHBpcmVzX2F0GAYgASgDEhEKCWlzc3VlZF9hdBgHIAEoAxIUCgxvcmdhbml6YXRpb24YCCABKAkSDwoHcHJvamVjdBgJIAEoCRIQCgh0b2tlbl9pZBgKIAEoCRIOCgZpc3N1ZXIYCyABKAkSJQoHZmFpbHVyZRgMIAEoDjIULmlhbS52MS5Ub2tlbkZhaWx1cmUSCwoDYWNyGA0gASgJEgsKA2FtchgOIAMoCRIRCglhdXRoX3RpbWUYDyABKAMiNwoOR2V0Sndrc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkicgoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJEgkKAW4YCCABKAkSCQoBZRgJIAEoCSIsCg9HZXRKd2tzUmVzcG9uc2USGQoEa2V5cxgBIAMoCzILLmlhbS52MS5Kd2siaQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSJwoFYmFzaWMYAyABKAsyGC5pYW0udjEuQmFzaWNDcmVkZW50aWFscyKtAQoRSW50cm9zcGVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJEiwKBmNsaWVudBgFIAEoCzIcLmlhbS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAYgAygJIucBChJJbnRyb3NwZWN0UmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg0KBXNjb3BlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRISCgp0b2tlbl90eXBlGAUgASgJEgsKA2V4cBgGIAEoAxILCgNpYXQYByABKAMSCwoDc3ViGAggASgJEgsKA2F1ZBgJIAMoCRILCgNpc3MYCiABKAkSCwoDanRpGAsgASgJEgsKA2FjchgMIAEoCRILCgNhbXIYDSADKAkSEQoJYXV0aF90aW1lGA4gASgDIqkBCg1SZXZva2VSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg0KBXRva2VuGAMgASgJEhcKD3Rva2VuX3R5cGVfaGludBgEIAEoCRIsCgZjbGllbnQYBSABKAsyHC5pYW0udjEuQ2xpZW50QXV0aGVudGljYXRpb24SGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgGIAMoCSIQCg5SZXZva2VSZXNwb25zZSJHCg9Vc2VySW5mb1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDQoFdG9rZW4YAyABKAkikwIKEFVzZXJJbmZvUmVzcG9uc2USCwoDc3ViGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARIfChJwcmVmZXJyZWRfdXNlcm5hbWUYAyABKAlIAYgBARISCgVlbWFpbBgEIAEoCUgCiAEBEhcKCmdpdmVuX25hbWUYBSABKAlIA4gBARIYCgtmYW1pbHlfbmFtZRgGIAEoCUgEiAEBEhsKDmVtYWlsX3ZlcmlmaWVkGAcgASgISAWIAQFCBwoFX25hbWVCFQoTX3ByZWZlcnJlZF91c2VybmFtZUIICgZfZW1haWxCDQoLX2dpdmVuX25hbWVCDgoMX2ZhbWlseV9uYW1lQhEKD19lbWFpbF92ZXJpZmllZCJBChhHZXRTZXJ2ZXJNZXRhZGF0YVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAki9AgKGUdldFNlcnZlck1ldGFkYXRhUmVzcG9uc2USDgoGaXNzdWVyGAEgASgJEh4KFmF1dGhvcml6YXRpb25fZW5kcG9pbnQYAiABKAkSFgoOdG9rZW5fZW5kcG9pbnQYAyABKAkSEAoIandrc191cmkYBCABKAkSGQoRdXNlcmluZm9fZW5kcG9pbnQYBSABKAkSHgoWaW50cm9zcGVjdGlvbl9lbmRwb2ludBgGIAEoCRIbChNyZXZvY2F0aW9uX2VuZHBvaW50GAcgASgJEiAKGHJlc3BvbnNlX3R5cGVzX3N1cHBvcnRlZBgIIAMoCRIgChhyZXNwb25zZV9tb2Rlc19zdXBwb3J0ZWQYCSADKAkSHQoVZ3JhbnRfdHlwZXNfc3VwcG9ydGVkGAogAygJEigKIGNvZGVfY2hhbGxlbmdlX21ldGhvZHNfc3VwcG9ydGVkGAsgAygJEi0KJXRva2VuX2VuZHBvaW50X2F1dGhfbWV0aG9kc19zdXBwb3J0ZWQYDCADKAkSNQotaW50cm9zcGVjdGlvbl9lbmRwb2ludF9hdXRoX21ldGhvZHNfc3VwcG9ydGVkGA0gAygJEjIKKnJldm9jYXRpb25fZW5kcG9pbnRfYXV0aF9tZXRob2RzX3N1cHBvcnRlZBgOIAMoCRIYChBzY29wZXNfc3VwcG9ydGVkGA8gAygJEhgKEGNsYWltc19zdXBwb3J0ZWQYECADKAkSHwoXc3ViamVjdF90eXBlc19zdXBwb3J0ZWQYESADKAkSLQolaWRfdG9rZW5fc2lnbmluZ19hbGdfdmFsdWVzX3N1cHBvcnRlZBgSIAMoCRI2Ci5hdXRob3JpemF0aW9uX3Jlc3BvbnNlX2lzc19wYXJhbWV0ZXJfc3VwcG9ydGVkGBMgASgIEiMKG3JlcXVlc3RfcGFyYW1ldGVyX3N1cHBvcnRlZBgUIAEoCBInCh9yZXF1ZXN0X3VyaV9wYXJhbWV0ZXJfc3VwcG9ydGVkGBUgASgIEiIKGmNsYWltc19wYXJhbWV0ZXJfc3VwcG9ydGVkGBYgASgIEisKDWNhbGxiYWNrX3BhZ2UYFyABKAsyFC5pYW0udjEuQ2FsbGJhY2tQYWdlEhwKFGVuZF9zZXNzaW9uX2VuZHBvaW50GBggASgJEiQKHGJhY2tjaGFubmVsX2xvZ291dF9zdXBwb3J0ZWQYGSABKAgSLAokYmFja2NoYW5uZWxfbG9nb3V0X3Nlc3Npb25fc3VwcG9ydGVkGBogASgIEhwKFGFjcl92YWx1ZXNfc3VwcG9ydGVkGBsgAygJEh8KF3Byb21wdF92YWx1ZXNfc3VwcG9ydGVkGBwgAygJEhMKC3dlYl9vcmlnaW5zGB0gAygJEhwKFHVpX2xvY2FsZXNfc3VwcG9ydGVkGB4gAygJEiAKGGNsYWltc19sb2NhbGVzX3N1cHBvcnRlZBgfIAMoCRIdChVjbGFpbV90eXBlc19zdXBwb3J0ZWQYICADKAkiNwoMQ2FsbGJhY2tQYWdlEhEKCWNsaWVudF9pZBgBIAEoCRIUCgxyZWRpcmVjdF91cmkYAiABKAkq9AEKDFRva2VuRmFpbHVyZRIdChlUT0tFTl9GQUlMVVJFX1VOU1BFQ0lGSUVEEAASGQoVVE9LRU5fRkFJTFVSRV9JTlZBTElEEAESGQoVVE9LRU5fRkFJTFVSRV9FWFBJUkVEEAISGQoVVE9LRU5fRkFJTFVSRV9SRVZPS0VEEAMSGgoWVE9LRU5fRkFJTFVSRV9BVURJRU5DRRAEEiQKIFRPS0VOX0ZBSUxVUkVfSU5TVUZGSUNJRU5UX1NDT1BFEAUSMgouVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfVVNFUl9BVVRIRU5USUNBVElPThAGMvgDCgxUb2tlblNlcnZpY2USNAoFVG9rZW4SFC5pYW0udjEuVG9rZW5SZXF1ZXN0GhUuaWFtLnYxLlRva2VuUmVzcG9uc2USSwoLVmVyaWZ5VG9rZW4SGi5pYW0udjEuVmVyaWZ5VG9rZW5SZXF1ZXN0GhsuaWFtLnYxLlZlcmlmeVRva2VuUmVzcG9uc2UiA5ACARI/CgdHZXRKd2tzEhYuaWFtLnYxLkdldEp3a3NSZXF1ZXN0GhcuaWFtLnYxLkdldEp3a3NSZXNwb25zZSIDkAIBEkgKCkludHJvc3BlY3QSGS5pYW0udjEuSW50cm9zcGVjdFJlcXVlc3QaGi5pYW0udjEuSW50cm9zcGVjdFJlc3BvbnNlIgOQAgESNwoGUmV2b2tlEhUuaWFtLnYxLlJldm9rZVJlcXVlc3QaFi5pYW0udjEuUmV2b2tlUmVzcG9uc2USQgoIVXNlckluZm8SFy5pYW0udjEuVXNlckluZm9SZXF1ZXN0GhguaWFtLnYxLlVzZXJJbmZvUmVzcG9uc2UiA5ACARJdChFHZXRTZXJ2ZXJNZXRhZGF0YRIgLmlhbS52MS5HZXRTZXJ2ZXJNZXRhZGF0YVJlcXVlc3QaIS5pYW0udjEuR2V0U2VydmVyTWV0YWRhdGFSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSLSAgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCRISCgpkcG9wX3Byb29mGA8gASgJIjwKEEJhc2ljQ3JlZGVudGlhbHMSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkihQEKDVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEg0KBXNjb3BlGAUgASgJEhAKCGlkX3Rva2VuGAYgASgJIo4CChJWZXJpZnlUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSEAoIYXVkaWVuY2UYAiABKAkSFwoPcmVxdWlyZWRfc2NvcGVzGAMgAygJEhQKDG9yZ2FuaXphdGlvbhgEIAEoCRIPCgdwcm9qZWN0GAUgASgJEhIKCmFjcl92YWx1ZXMYBiADKAkSGQoMbWF4X2F1dGhfYWdlGAcgASgDSACIAQESEgoKZHBvcF9wcm9vZhgIIAEoCRITCgtodHRwX21ldGhvZBgJIAEoCRIQCghodHRwX3VybBgKIAEoCRIcChRhdXRob3JpemF0aW9uX3NjaGVtZRgLIAEoCUIPCg1fbWF4X2F1dGhfYWdlIrwCChNWZXJpZnlUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSEgoKZXhwaXJlc19hdBgGIAEoAxIRCglpc3N1ZWRfYXQYByABKAMSFAoMb3JnYW5pemF0aW9uGAggASgJEg8KB3Byb2plY3QYCSABKAkSEAoIdG9rZW5faWQYCiABKAkSDgoGaXNzdWVyGAsgASgJEiUKB2ZhaWx1cmUYDCABKA4yFC5pYW0udjEuVG9rZW5GYWlsdXJlEgsKA2FjchgNIAEoCRILCgNhbXIYDiADKAkSEQoJYXV0aF90aW1lGA8gASgDEgsKA2prdBgQIAEoCSI3Cg5HZXRKd2tzUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCSJyCgNKd2sSCwoDa3R5GAEgASgJEgsKA2NydhgCIAEoCRIJCgF4GAMgASgJEgkKAXkYBCABKAkSCwoDa2lkGAUgASgJEgsKA2FsZxgGIAEoCRILCgN1c2UYByABKAkSCQoBbhgIIAEoCRIJCgFlGAkgASgJIiwKD0dldEp3a3NSZXNwb25zZRIZCgRrZXlzGAEgAygLMgsuaWFtLnYxLkp3ayJpChRDbGllbnRBdXRoZW50aWNhdGlvbhIRCgljbGllbnRfaWQYASABKAkSFQoNY2xpZW50X3NlY3JldBgCIAEoCRInCgViYXNpYxgDIAEoCzIYLmlhbS52MS5CYXNpY0NyZWRlbnRpYWxzIq0BChFJbnRyb3NwZWN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkSLAoGY2xpZW50GAUgASgLMhwuaWFtLnYxLkNsaWVudEF1dGhlbnRpY2F0aW9uEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYBiADKAki+AEKEkludHJvc3BlY3RSZXNwb25zZRIOCgZhY3RpdmUYASABKAgSDQoFc2NvcGUYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEhIKCnRva2VuX3R5cGUYBSABKAkSCwoDZXhwGAYgASgDEgsKA2lhdBgHIAEoAxILCgNzdWIYCCABKAkSCwoDYXVkGAkgAygJEgsKA2lzcxgKIAEoCRILCgNqdGkYCyABKAkSCwoDYWNyGAwgASgJEgsKA2FtchgNIAMoCRIRCglhdXRoX3RpbWUYDiABKAMSDwoHY25mX2prdBgPIAEoCSKpAQoNUmV2b2tlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkSLAoGY2xpZW50GAUgASgLMhwuaWFtLnYxLkNsaWVudEF1dGhlbnRpY2F0aW9uEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYBiADKAkiEAoOUmV2b2tlUmVzcG9uc2UijgEKD1VzZXJJbmZvUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRINCgV0b2tlbhgDIAEoCRISCgpkcG9wX3Byb29mGAQgASgJEhMKC2h0dHBfbWV0aG9kGAUgASgJEhwKFGF1dGhvcml6YXRpb25fc2NoZW1lGAYgASgJIpMCChBVc2VySW5mb1Jlc3BvbnNlEgsKA3N1YhgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESHwoScHJlZmVycmVkX3VzZXJuYW1lGAMgASgJSAGIAQESEgoFZW1haWwYBCABKAlIAogBARIXCgpnaXZlbl9uYW1lGAUgASgJSAOIAQESGAoLZmFtaWx5X25hbWUYBiABKAlIBIgBARIbCg5lbWFpbF92ZXJpZmllZBgHIAEoCEgFiAEBQgcKBV9uYW1lQhUKE19wcmVmZXJyZWRfdXNlcm5hbWVCCAoGX2VtYWlsQg0KC19naXZlbl9uYW1lQg4KDF9mYW1pbHlfbmFtZUIRCg9fZW1haWxfdmVyaWZpZWQiQQoYR2V0U2VydmVyTWV0YWRhdGFSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJIp8JChlHZXRTZXJ2ZXJNZXRhZGF0YVJlc3BvbnNlEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhAKCGp3a3NfdXJpGAQgASgJEhkKEXVzZXJpbmZvX2VuZHBvaW50GAUgASgJEh4KFmludHJvc3BlY3Rpb25fZW5kcG9pbnQYBiABKAkSGwoTcmV2b2NhdGlvbl9lbmRwb2ludBgHIAEoCRIgChhyZXNwb25zZV90eXBlc19zdXBwb3J0ZWQYCCADKAkSIAoYcmVzcG9uc2VfbW9kZXNfc3VwcG9ydGVkGAkgAygJEh0KFWdyYW50X3R5cGVzX3N1cHBvcnRlZBgKIAMoCRIoCiBjb2RlX2NoYWxsZW5nZV9tZXRob2RzX3N1cHBvcnRlZBgLIAMoCRItCiV0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHNfc3VwcG9ydGVkGAwgAygJEjUKLWludHJvc3BlY3Rpb25fZW5kcG9pbnRfYXV0aF9tZXRob2RzX3N1cHBvcnRlZBgNIAMoCRIyCipyZXZvY2F0aW9uX2VuZHBvaW50X2F1dGhfbWV0aG9kc19zdXBwb3J0ZWQYDiADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgPIAMoCRIYChBjbGFpbXNfc3VwcG9ydGVkGBAgAygJEh8KF3N1YmplY3RfdHlwZXNfc3VwcG9ydGVkGBEgAygJEi0KJWlkX3Rva2VuX3NpZ25pbmdfYWxnX3ZhbHVlc19zdXBwb3J0ZWQYEiADKAkSNgouYXV0aG9yaXphdGlvbl9yZXNwb25zZV9pc3NfcGFyYW1ldGVyX3N1cHBvcnRlZBgTIAEoCBIjChtyZXF1ZXN0X3BhcmFtZXRlcl9zdXBwb3J0ZWQYFCABKAgSJwofcmVxdWVzdF91cmlfcGFyYW1ldGVyX3N1cHBvcnRlZBgVIAEoCBIiChpjbGFpbXNfcGFyYW1ldGVyX3N1cHBvcnRlZBgWIAEoCBIrCg1jYWxsYmFja19wYWdlGBcgASgLMhQuaWFtLnYxLkNhbGxiYWNrUGFnZRIcChRlbmRfc2Vzc2lvbl9lbmRwb2ludBgYIAEoCRIkChxiYWNrY2hhbm5lbF9sb2dvdXRfc3VwcG9ydGVkGBkgASgIEiwKJGJhY2tjaGFubmVsX2xvZ291dF9zZXNzaW9uX3N1cHBvcnRlZBgaIAEoCBIcChRhY3JfdmFsdWVzX3N1cHBvcnRlZBgbIAMoCRIfChdwcm9tcHRfdmFsdWVzX3N1cHBvcnRlZBgcIAMoCRITCgt3ZWJfb3JpZ2lucxgdIAMoCRIcChR1aV9sb2NhbGVzX3N1cHBvcnRlZBgeIAMoCRIgChhjbGFpbXNfbG9jYWxlc19zdXBwb3J0ZWQYHyADKAkSHQoVY2xhaW1fdHlwZXNfc3VwcG9ydGVkGCAgAygJEikKIWRwb3Bfc2lnbmluZ19hbGdfdmFsdWVzX3N1cHBvcnRlZBghIAMoCSI3CgxDYWxsYmFja1BhZ2USEQoJY2xpZW50X2lkGAEgASgJEhQKDHJlZGlyZWN0X3VyaRgCIAEoCSqSAgoMVG9rZW5GYWlsdXJlEh0KGVRPS0VOX0ZBSUxVUkVfVU5TUEVDSUZJRUQQABIZChVUT0tFTl9GQUlMVVJFX0lOVkFMSUQQARIZChVUT0tFTl9GQUlMVVJFX0VYUElSRUQQAhIZChVUT0tFTl9GQUlMVVJFX1JFVk9LRUQQAxIaChZUT0tFTl9GQUlMVVJFX0FVRElFTkNFEAQSJAogVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfU0NPUEUQBRIyCi5UT0tFTl9GQUlMVVJFX0lOU1VGRklDSUVOVF9VU0VSX0FVVEhFTlRJQ0FUSU9OEAYSHAoYVE9LRU5fRkFJTFVSRV9EUE9QX1BST09GEAcy+AMKDFRva2VuU2VydmljZRI0CgVUb2tlbhIULmlhbS52MS5Ub2tlblJlcXVlc3QaFS5pYW0udjEuVG9rZW5SZXNwb25zZRJLCgtWZXJpZnlUb2tlbhIaLmlhbS52MS5WZXJpZnlUb2tlblJlcXVlc3QaGy5pYW0udjEuVmVyaWZ5VG9rZW5SZXNwb25zZSIDkAIBEj8KB0dldEp3a3MSFi5pYW0udjEuR2V0Sndrc1JlcXVlc3QaFy5pYW0udjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgESSAoKSW50cm9zcGVjdBIZLmlhbS52MS5JbnRyb3NwZWN0UmVxdWVzdBoaLmlhbS52MS5JbnRyb3NwZWN0UmVzcG9uc2UiA5ACARI3CgZSZXZva2USFS5pYW0udjEuUmV2b2tlUmVxdWVzdBoWLmlhbS52MS5SZXZva2VSZXNwb25zZRJCCghVc2VySW5mbxIXLmlhbS52MS5Vc2VySW5mb1JlcXVlc3QaGC5pYW0udjEuVXNlckluZm9SZXNwb25zZSIDkAIBEl0KEUdldFNlcnZlck1ldGFkYXRhEiAuaWFtLnYxLkdldFNlcnZlck1ldGFkYXRhUmVxdWVzdBohLmlhbS52MS5HZXRTZXJ2ZXJNZXRhZGF0YVJlc3BvbnNlIgOQAgFiBnByb3RvMw");
 
 /**
  * TokenRequest holds the parameters of a token request (RFC 6749 §4.1.3, §6).
@@ -119,6 +119,16 @@ export type TokenRequest = Message<"iam.v1.TokenRequest"> & {
    * @generated from field: string password = 14;
    */
   password: string;
+
+  /**
+   * The request's DPoP proof (RFC 9449 §4: the `DPoP` header), empty when
+   * none. With one, the access token is bound to the proof's key (`cnf.jkt`)
+   * and its type is `DPoP`. The core checks it against the token endpoint's
+   * URL and POST; the gateway refuses a request that sends the header twice.
+   *
+   * @generated from field: string dpop_proof = 15;
+   */
+  dpopProof: string;
 };
 
 /**
@@ -171,7 +181,7 @@ export type TokenResponse = Message<"iam.v1.TokenResponse"> & {
   accessToken: string;
 
   /**
-   * Always `Bearer`.
+   * `DPoP` for a token bound to the request's DPoP key (RFC 9449 §5), else `Bearer`.
    *
    * @generated from field: string token_type = 2;
    */
@@ -275,6 +285,41 @@ export type VerifyTokenRequest = Message<"iam.v1.VerifyTokenRequest"> & {
    * @generated from field: optional int64 max_auth_age = 7;
    */
   maxAuthAge?: bigint | undefined;
+
+  /**
+   * The DPoP proof of the resource request that presents the token (RFC 9449
+   * §7: its `DPoP` header), empty when none. A token bound to a key
+   * (`cnf.jkt`) is active only with a proof of that key for `http_method` and
+   * `http_url`, carrying the token's hash (`ath`).
+   *
+   * @generated from field: string dpop_proof = 8;
+   */
+  dpopProof: string;
+
+  /**
+   * The resource request's method (GET, POST…), for the proof's `htm`.
+   *
+   * @generated from field: string http_method = 9;
+   */
+  httpMethod: string;
+
+  /**
+   * The resource request's URL as its clients call it, for the proof's `htu`
+   * (compared without query and fragment).
+   *
+   * @generated from field: string http_url = 10;
+   */
+  httpUrl: string;
+
+  /**
+   * The scheme the token came with in the Authorization header: `Bearer` or
+   * `DPoP` (RFC 9449 §7.1), empty when the caller does not say. A token bound
+   * to a key is never active as `Bearer` (§7.2); one presented as `DPoP`
+   * must be bound.
+   *
+   * @generated from field: string authorization_scheme = 11;
+   */
+  authorizationScheme: string;
 };
 
 /**
@@ -398,6 +443,14 @@ export type VerifyTokenResponse = Message<"iam.v1.VerifyTokenResponse"> & {
    * @generated from field: int64 auth_time = 15;
    */
   authTime: bigint;
+
+  /**
+   * The JWK SHA-256 thumbprint of the DPoP key the token is bound to
+   * (`cnf.jkt`, RFC 9449 §6), empty for a bearer token.
+   *
+   * @generated from field: string jkt = 16;
+   */
+  jkt: string;
 };
 
 /**
@@ -734,6 +787,14 @@ export type IntrospectResponse = Message<"iam.v1.IntrospectResponse"> & {
    * @generated from field: int64 auth_time = 14;
    */
   authTime: bigint;
+
+  /**
+   * The JWK SHA-256 thumbprint of the DPoP key an access token is bound to
+   * (RFC 9449 §6.2: `cnf.jkt`), empty for a bearer token.
+   *
+   * @generated from field: string cnf_jkt = 15;
+   */
+  cnfJkt: string;
 };
 
 /**
@@ -841,6 +902,29 @@ export type UserInfoRequest = Message<"iam.v1.UserInfoRequest"> & {
    * @generated from field: string token = 3;
    */
   token: string;
+
+  /**
+   * The request's DPoP proof (RFC 9449 §7), empty when none: required for a
+   * token bound to a key, checked against the endpoint's URL and `http_method`.
+   *
+   * @generated from field: string dpop_proof = 4;
+   */
+  dpopProof: string;
+
+  /**
+   * The request's method, GET or POST, for the proof's `htm`.
+   *
+   * @generated from field: string http_method = 5;
+   */
+  httpMethod: string;
+
+  /**
+   * The scheme the token came with: `Bearer`, `DPoP`, or empty for a token
+   * sent in the body (RFC 6750 §2.2), which counts as `Bearer`.
+   *
+   * @generated from field: string authorization_scheme = 6;
+   */
+  authorizationScheme: string;
 };
 
 /**
@@ -1174,6 +1258,13 @@ export type GetServerMetadataResponse = Message<"iam.v1.GetServerMetadataRespons
    * @generated from field: repeated string claim_types_supported = 32;
    */
   claimTypesSupported: string[];
+
+  /**
+   * The algorithms a DPoP proof may be signed with (RFC 9449 §5.1).
+   *
+   * @generated from field: repeated string dpop_signing_alg_values_supported = 33;
+   */
+  dpopSigningAlgValuesSupported: string[];
 };
 
 /**
@@ -1272,6 +1363,15 @@ export enum TokenFailure {
    * @generated from enum value: TOKEN_FAILURE_INSUFFICIENT_USER_AUTHENTICATION = 6;
    */
   INSUFFICIENT_USER_AUTHENTICATION = 6,
+
+  /**
+   * The token is bound to a DPoP key (RFC 9449) and the request's proof is
+   * missing, invalid, replayed or of another key; or the scheme does not
+   * match the token's binding (§7).
+   *
+   * @generated from enum value: TOKEN_FAILURE_DPOP_PROOF = 7;
+   */
+  DPOP_PROOF = 7,
 }
 
 /**
