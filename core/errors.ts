@@ -17,6 +17,8 @@ interface OAuthErrorOptions {
   details?: OutgoingDetail[];
   /** Seconds after which the caller may try again (sent as `retry-after` metadata, then the HTTP header). */
   retryAfter?: number;
+  /** A resource's refusal to challenge under the DPoP scheme (RFC 9449 §7.1) rather than Bearer. */
+  challenge?: "DPoP";
 }
 
 type OutgoingDetail = ConstructorParameters<typeof ConnectError>[3] extends (infer D)[] | undefined ? D : never;
@@ -33,6 +35,7 @@ export class OAuthError extends Error {
   readonly code: Code | undefined;
   readonly details: OutgoingDetail[] | undefined;
   readonly retryAfter: number | undefined;
+  readonly challenge: "DPoP" | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -44,6 +47,7 @@ export class OAuthError extends Error {
     this.code = options.code;
     this.details = options.details;
     this.retryAfter = options.retryAfter;
+    this.challenge = options.challenge;
   }
 }
 

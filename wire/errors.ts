@@ -44,6 +44,8 @@ export const ERROR_KEY = "oauth-error";
 export const REDIRECT_KEY = "oauth-redirect";
 export const STATUS_KEY = "oauth-status";
 export const RETRY_AFTER_KEY = "retry-after";
+/** The authentication scheme a resource's refusal challenges with, where it is not Bearer (RFC 9449 §7.1: `DPoP`). */
+export const CHALLENGE_KEY = "oauth-challenge";
 
 /** The HTTP status of each error at the token endpoint (RFC 6749 §5.2). */
 export function httpStatusOf(error: OAuthErrorCode): number {
@@ -103,6 +105,8 @@ export interface OAuthErrorFields {
   status?: number | undefined;
   /** Seconds after which the caller may try again. */
   retryAfter?: number | undefined;
+  /** The scheme of the WWW-Authenticate challenge, where it is not Bearer. */
+  challenge?: "DPoP" | undefined;
 }
 
 /** The error metadata of a refusal: its RFC code, and what differs from the code's usual answer. */
@@ -111,6 +115,7 @@ export function oauthErrorMetadata(fields: OAuthErrorFields): Headers {
   if (fields.redirectTo !== undefined) metadata.set(REDIRECT_KEY, fields.redirectTo);
   if (fields.status !== undefined && fields.status !== httpStatusOf(fields.error)) metadata.set(STATUS_KEY, String(fields.status));
   if (fields.retryAfter !== undefined) metadata.set(RETRY_AFTER_KEY, String(fields.retryAfter));
+  if (fields.challenge !== undefined) metadata.set(CHALLENGE_KEY, fields.challenge);
   return metadata;
 }
 

@@ -9,18 +9,24 @@ import { constants, createPublicKey, verify, type KeyObject } from "node:crypto"
 import { sha256 } from "../lib/crypto.js";
 
 /**
- * The signature algorithms a proof may use (`dpop_signing_alg_values_supported`):
+ * The signature algorithms a proof may use (`dpop_signing_alg_values_supported`),
+ * in the order a client should prefer them (it takes the first it supports):
  * asymmetric only (§4.3 check 5), each with the one key type it signs with.
- * RS256 is kept for clients whose platforms have nothing better; the FAPI 2.0
- * profile narrows the list to PS256, ES256 and EdDSA.
+ * Ed25519 is EdDSA's fully specified name (RFC 9864). RS256 is kept for
+ * clients whose platforms have nothing better; the FAPI 2.0 profile narrows
+ * the list to PS256, ES256 and EdDSA.
  */
-export const DPOP_ALGS = ["ES256", "ES384", "PS256", "PS384", "RS256", "EdDSA"] as const;
+export const DPOP_ALGS = ["ES256", "PS256", "EdDSA", "Ed25519", "ES384", "PS384", "RS256"] as const;
 export type DpopAlg = (typeof DPOP_ALGS)[number];
 
-/** Seconds a proof's `iat` may lie in the past: its jti is remembered for as long. */
-export const DPOP_MAX_AGE = 60;
+/**
+ * Seconds a proof's `iat` may lie in the past: its jti is remembered for as
+ * long. Five minutes, as certified servers allow: a device's clock may be
+ * minutes off, and replay is stopped by the jti, not by the window.
+ */
+export const DPOP_MAX_AGE = 300;
 /** Seconds a proof's `iat` may lie in the future: the client's clock running ahead. */
-export const DPOP_CLOCK_SKEW = 5;
+export const DPOP_CLOCK_SKEW = 60;
 
 /** The longest proof read: a 4096-bit RSA key and a nonce fit several times. */
 const MAX_PROOF_LENGTH = 8192;
@@ -72,7 +78,7 @@ const refuse = (message: string): never => {
  * Checks a DPoP proof (RFC 9449 §4.3, checks 2 to 12; check 1, one header
  * only, is the caller's): a JWT of type `dpop+jwt`, signed with an allowed
  * asymmetric algorithm by the public key in its header, for this method and
- * URL, made within the last minute, with `ath` for a presented token and the
+ * URL, made within the last five minutes, with `ath` for a presented token and the
  * server's nonce when one is required.
  */
 export function checkProof(proof: string, expected: ProofExpectation): CheckedProof {
@@ -133,6 +139,7 @@ const KEY_OF: Record<DpopAlg, { kty: string; crv?: string }> = {
   PS384: { kty: "RSA" },
   RS256: { kty: "RSA" },
   EdDSA: { kty: "OKP", crv: "Ed25519" },
+  Ed25519: { kty: "OKP", crv: "Ed25519" },
 };
 
 /** The required members of each key type, in the lexicographic order of RFC 7638 §3.2. */
@@ -182,6 +189,7 @@ function verifies(alg: DpopAlg, key: KeyObject, input: string, signature: Buffer
     case "RS256":
       return verify("sha256", data, key, signature);
     case "EdDSA":
+    case "Ed25519":
       return verify(null, data, key, signature);
   }
 }

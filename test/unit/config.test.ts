@@ -50,6 +50,9 @@ test("environment variables override every default", (t) => {
     IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS: "true",
     IAM_PURGE_INTERVAL: "120",
     IAM_AUDIT_RETENTION_DAYS: "90",
+    IAM_AUDIT_STREAMS_PER_CALLER: "4",
+    IAM_AUDIT_STREAMS_MAX: "50",
+    IAM_CONSOLE: "false",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
     IAM_SHUTDOWN_GRACE: "30",
@@ -117,6 +120,9 @@ test("environment variables override every default", (t) => {
     backchannelLogoutRetries: 0,
     backchannelLogoutPrivateNetworks: true,
     auditRetentionDays: 90,
+    auditStreamsPerCaller: 4,
+    auditStreamsMax: 50,
+    console: false,
     purgeInterval: 120,
     refreshTokenGrace: 0,
     workers: 3,
@@ -182,6 +188,9 @@ const invalid: [string, string][] = [
   ["IAM_PURGE_INTERVAL", "0"],
   ["IAM_AUDIT_RETENTION_DAYS", "-1"],
   ["IAM_AUDIT_RETENTION_DAYS", "36501"],
+  ["IAM_AUDIT_STREAMS_PER_CALLER", "0"],
+  ["IAM_AUDIT_STREAMS_MAX", "0"],
+  ["IAM_CONSOLE", "off"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
   ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
@@ -263,7 +272,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 44);
+  t.is(lines.length, 47);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
