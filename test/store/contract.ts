@@ -1618,6 +1618,7 @@ export function storeContract(backend: StoreBackend): void {
       sessions: 0,
       logout_deliveries: 0,
       ceremonies: 0,
+      dpop_proofs: 0,
     });
 
     t.is(await store.getAuthorizationRequest("req-old"), undefined);
@@ -1650,6 +1651,7 @@ export function storeContract(backend: StoreBackend): void {
       sessions: 0,
       logout_deliveries: 0,
       ceremonies: 0,
+      dpop_proofs: 0,
     });
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
@@ -1662,6 +1664,7 @@ export function storeContract(backend: StoreBackend): void {
       sessions: 0,
       logout_deliveries: 0,
       ceremonies: 0,
+      dpop_proofs: 0,
     });
     t.is(await store.getAuthorizationCode("code-recent"), undefined);
     t.deepEqual(await store.getAuthorizationCode("code-live"), codes.live);
