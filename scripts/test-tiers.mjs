@@ -64,6 +64,8 @@ export const TIERS = {
     "test/wire/balanced-transport.test.ts",
     "test/examples/",
     "test/tokens-algs/http.test.ts",
+    "test/dpop/token.test.ts",
+    "test/dpop/resource.test.ts",
     "test/core/core-port-limits.test.ts",
     "test/core/core-port-http2.test.ts",
     "test/core/grpc-unary.test.ts",
@@ -119,6 +121,8 @@ export const POSTGRES_PASS = [
   { file: "test/logout/rp-initiated.test.ts", why: "a logout ends the session and the grants made in it at once" },
   { file: "test/factors/totp.test.ts", why: "a TOTP step and a recovery code accepted once, by conditional updates; failures counted with the passwords'" },
   { file: "test/factors/passkeys.test.ts", why: "passkey counters and single-use challenges, by conditional updates and DELETE … RETURNING" },
+  { file: "test/dpop/token.test.ts", why: "a DPoP proof accepted once by a conditional insert; a public client's grant and a code bound to its key" },
+  { file: "test/dpop/resource.test.ts", why: "a bound token's proofs at UserInfo and VerifyToken, each recorded once" },
   { file: "test/tokens-algs/core.test.ts", why: "an older project's RS256 key added once, inside the code exchange's transaction; both algorithms rotated" },
 ];
 
