@@ -43,6 +43,7 @@ export interface Deps {
     | "loginFailureDelayMs"
     | "auditStreamsPerCaller"
     | "auditStreamsMax"
+    | "dpopNonce"
   >;
 }
 

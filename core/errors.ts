@@ -19,6 +19,8 @@ interface OAuthErrorOptions {
   retryAfter?: number;
   /** A resource's refusal to challenge under the DPoP scheme (RFC 9449 §7.1) rather than Bearer. */
   challenge?: "DPoP";
+  /** The DPoP nonce the client must use next (RFC 9449 §8): the DPoP-Nonce header. */
+  dpopNonce?: string;
 }
 
 type OutgoingDetail = ConstructorParameters<typeof ConnectError>[3] extends (infer D)[] | undefined ? D : never;
@@ -36,6 +38,7 @@ export class OAuthError extends Error {
   readonly details: OutgoingDetail[] | undefined;
   readonly retryAfter: number | undefined;
   readonly challenge: "DPoP" | undefined;
+  readonly dpopNonce: string | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -48,6 +51,7 @@ export class OAuthError extends Error {
     this.details = options.details;
     this.retryAfter = options.retryAfter;
     this.challenge = options.challenge;
+    this.dpopNonce = options.dpopNonce;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Context, Next } from "koa";
-import { CHALLENGE_KEY, ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../wire/errors.js";
+import { CHALLENGE_KEY, DPOP_NONCE_KEY, ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../wire/errors.js";
 import type { Logger } from "../wire/observe.js";
 import { BadRequest } from "./http.js";
 import { errorPage, PAGE_SECURITY_HEADERS } from "./pages.js";
@@ -60,6 +60,8 @@ export interface WireError {
   retryAfter?: number;
   /** A resource's refusal challenged under DPoP rather than Bearer (RFC 9449 §7.1). */
   challenge?: "DPoP";
+  /** The DPoP nonce the client must use next (RFC 9449 §8): the DPoP-Nonce header. */
+  dpopNonce?: string;
 }
 
 /**
@@ -98,6 +100,7 @@ export function toWireError(err: unknown, logger: Logger): WireError {
       redirectTo,
       ...(Number.isInteger(retryAfter) && retryAfter > 0 ? { retryAfter } : {}),
       ...(err.metadata.get(CHALLENGE_KEY) === "DPoP" ? { challenge: "DPoP" as const } : {}),
+      ...(/^[\x21-\x7e]{1,64}$/.test(err.metadata.get(DPOP_NONCE_KEY) ?? "") ? { dpopNonce: err.metadata.get(DPOP_NONCE_KEY)! } : {}),
     };
   }
   logger.error("unexpected gateway error", { err });
@@ -129,6 +132,7 @@ export function authorizationError(ctx: Context, e: WireError, asJson: boolean, 
  */
 export function clientError(ctx: Context, e: WireError, basicRealm: string | undefined): void {
   if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
+  if (e.dpopNonce !== undefined) ctx.set("DPoP-Nonce", e.dpopNonce);
   if (e.error === "invalid_client" && basicRealm !== undefined) {
     ctx.set("WWW-Authenticate", `Basic realm="${basicRealm}", charset="UTF-8"`);
   }

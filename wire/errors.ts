@@ -46,6 +46,8 @@ export const STATUS_KEY = "oauth-status";
 export const RETRY_AFTER_KEY = "retry-after";
 /** The authentication scheme a resource's refusal challenges with, where it is not Bearer (RFC 9449 §7.1: `DPoP`). */
 export const CHALLENGE_KEY = "oauth-challenge";
+/** The DPoP nonce a refusal gives the client to use next (RFC 9449 §8): the gateway's DPoP-Nonce header. */
+export const DPOP_NONCE_KEY = "dpop-nonce";
 
 /** The HTTP status of each error at the token endpoint (RFC 6749 §5.2). */
 export function httpStatusOf(error: OAuthErrorCode): number {
@@ -107,6 +109,8 @@ export interface OAuthErrorFields {
   retryAfter?: number | undefined;
   /** The scheme of the WWW-Authenticate challenge, where it is not Bearer. */
   challenge?: "DPoP" | undefined;
+  /** The DPoP nonce to use next. */
+  dpopNonce?: string | undefined;
 }
 
 /** The error metadata of a refusal: its RFC code, and what differs from the code's usual answer. */
@@ -116,6 +120,7 @@ export function oauthErrorMetadata(fields: OAuthErrorFields): Headers {
   if (fields.status !== undefined && fields.status !== httpStatusOf(fields.error)) metadata.set(STATUS_KEY, String(fields.status));
   if (fields.retryAfter !== undefined) metadata.set(RETRY_AFTER_KEY, String(fields.retryAfter));
   if (fields.challenge !== undefined) metadata.set(CHALLENGE_KEY, fields.challenge);
+  if (fields.dpopNonce !== undefined) metadata.set(DPOP_NONCE_KEY, fields.dpopNonce);
   return metadata;
 }
 

@@ -43,8 +43,6 @@ export interface ProofExpectation {
   now: number;
   /** The access token the request presents (§7): the proof must carry its hash, `ath`. */
   accessToken?: string;
-  /** The nonce the server gave the client, when it requires one (§8). */
-  nonce?: string;
   /** The algorithms allowed here (a profile may narrow them). */
   algorithms?: readonly string[];
 }
@@ -57,6 +55,8 @@ export interface CheckedProof {
   jti: string;
   /** When the proof was made (seconds). */
   iat: number;
+  /** The nonce it carries (§8), for the caller to check when it requires one. */
+  nonce: unknown;
 }
 
 /** Why a proof was refused: `use_dpop_nonce` when the only fault is a missing or stale nonce. */
@@ -78,8 +78,8 @@ const refuse = (message: string): never => {
  * Checks a DPoP proof (RFC 9449 §4.3, checks 2 to 12; check 1, one header
  * only, is the caller's): a JWT of type `dpop+jwt`, signed with an allowed
  * asymmetric algorithm by the public key in its header, for this method and
- * URL, made within the last five minutes, with `ath` for a presented token and the
- * server's nonce when one is required.
+ * URL, made within the last five minutes, with `ath` for a presented token.
+ * The nonce it carries is the caller's to check (nonce.ts).
  */
 export function checkProof(proof: string, expected: ProofExpectation): CheckedProof {
   if (proof.length === 0 || proof.length > MAX_PROOF_LENGTH) refuse("the DPoP proof is missing or too long");
@@ -114,10 +114,7 @@ export function checkProof(proof: string, expected: ProofExpectation): CheckedPr
     if (typeof claims.ath !== "string") refuse("the DPoP proof must carry ath, the hash of the access token it presents");
     if (claims.ath !== sha256(expected.accessToken)) refuse("the DPoP proof's ath is not the hash of the access token presented");
   }
-  if (expected.nonce !== undefined && claims.nonce !== expected.nonce) {
-    throw new DpopProofError("use_dpop_nonce", claims.nonce === undefined ? "the DPoP proof must carry the server's nonce" : "the DPoP proof's nonce is not the server's current one");
-  }
-  return { jkt: thumbprint, jti: jti as string, iat: iat as number };
+  return { jkt: thumbprint, jti: jti as string, iat: iat as number, nonce: claims.nonce };
 }
 
 function jsonPart(part: string, what: string): Record<string, unknown> {

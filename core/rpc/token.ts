@@ -50,7 +50,7 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   }
 
   // RFC 9449 §5: with a proof, the tokens are bound to its key.
-  const dpop = request.dpopProof === "" ? undefined : await acceptServerProof(deps, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/token` });
+  const dpop = request.dpopProof === "" ? undefined : await acceptServerProof(deps, project, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/token` });
   const issued = await grant.handler({ deps, request: declaredParametersOf(grant, request), project, client, dpop });
   const issuedOf = (tokenType: string) => deps.metrics.tokensIssued.inc({ grant_type: grant.grantType, token_type: tokenType });
   issuedOf("access_token");

@@ -6,9 +6,9 @@
  */
 import test from "ava";
 import { decodeJwt } from "jose";
-import { ISSUER, M2M, SPA } from "../core/flow.js";
+import { ISSUER, M2M, SPA, seedFixtures } from "../core/flow.js";
 import { assertJsonError, authorizeUrl, basic, getJson, token } from "../gateway/_support.js";
-import { pkcePair, type TestServer } from "../helpers.js";
+import { pkcePair, startTestServer, type TestServer } from "../helpers.js";
 import { exchange, proofFor, refresh, server, spaCode } from "./_flow.js";
 import { makeProof, proofKey, thumbprintOf } from "./_proof.js";
 
@@ -107,4 +107,28 @@ test("dpop_jkt binds the code: exchanged with a proof of that key only (invalid_
   const location = new URL(bad.headers.get("location") ?? "");
   t.is(location.searchParams.get("error"), "invalid_request");
   t.regex(location.searchParams.get("error_description") ?? "", /dpop_jkt/);
+});
+
+test("IAM_DPOP_NONCE: a proof without the server's nonce is 400 use_dpop_nonce with a DPoP-Nonce header; with it, a token; ten minutes on, the nonce is stale and a new one is given", async (t) => {
+  const s = await startTestServer({ config: { dpopNonce: true } });
+  t.teardown(() => s.close());
+  await seedFixtures(s);
+  const key = await proofKey();
+  const first = await clientCredentials(s, { dpop: await proofFor(s, key) });
+  await assertJsonError(t, first, 400, "use_dpop_nonce");
+  const nonce = first.headers.get("dpop-nonce");
+  t.regex(nonce ?? "", /^[A-Za-z0-9._-]{20,64}$/);
+  const second = await clientCredentials(s, { dpop: await proofFor(s, key, { claims: { nonce: nonce! } }) });
+  t.is(second.status, 200);
+  t.is(((await second.json()) as { token_type: string }).token_type, "DPoP");
+
+  s.clock.advance(601);
+  const stale = await clientCredentials(s, { dpop: await proofFor(s, key, { claims: { nonce: nonce! } }) });
+  const body = await assertJsonError(t, stale, 400, "use_dpop_nonce");
+  t.regex(body.error_description ?? "", /not a current one/);
+  t.not(stale.headers.get("dpop-nonce"), nonce);
+  // Any other fault of the proof tells the nonce too.
+  const wrongUrl = await clientCredentials(s, { dpop: await proofFor(s, key, { url: `${ISSUER}/userinfo` }) });
+  await assertJsonError(t, wrongUrl, 400, "invalid_dpop_proof");
+  t.is(wrongUrl.headers.get("dpop-nonce"), stale.headers.get("dpop-nonce"));
 });

@@ -53,6 +53,7 @@ test("environment variables override every default", (t) => {
     IAM_AUDIT_STREAMS_PER_CALLER: "4",
     IAM_AUDIT_STREAMS_MAX: "50",
     IAM_CONSOLE: "false",
+    IAM_DPOP_NONCE: "true",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
     IAM_SHUTDOWN_GRACE: "30",
@@ -123,6 +124,7 @@ test("environment variables override every default", (t) => {
     auditStreamsPerCaller: 4,
     auditStreamsMax: 50,
     console: false,
+    dpopNonce: true,
     purgeInterval: 120,
     refreshTokenGrace: 0,
     workers: 3,
@@ -191,6 +193,7 @@ const invalid: [string, string][] = [
   ["IAM_AUDIT_STREAMS_PER_CALLER", "0"],
   ["IAM_AUDIT_STREAMS_MAX", "0"],
   ["IAM_CONSOLE", "off"],
+  ["IAM_DPOP_NONCE", "1"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
   ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
@@ -272,7 +275,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 47);
+  t.is(lines.length, 48);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
