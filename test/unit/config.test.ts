@@ -193,7 +193,7 @@ const invalid: [string, string][] = [
   ["IAM_AUDIT_STREAMS_PER_CALLER", "0"],
   ["IAM_AUDIT_STREAMS_MAX", "0"],
   ["IAM_CONSOLE", "off"],
-  ["IAM_DPOP_NONCE", "1"],
+  ["IAM_DPOP_NONCE", "yes"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
   ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
