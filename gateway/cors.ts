@@ -99,7 +99,11 @@ export function registeredOrigins(deps: EndpointDeps, methods: readonly string[]
       const origin = ctx.get("origin");
       const allowed = origin === "" ? undefined : isRegistered(deps, ctx, origin);
       await next();
-      if (allowed !== undefined && (await allowed)) ctx.set("Access-Control-Allow-Origin", origin);
+      if (allowed !== undefined && (await allowed)) {
+        ctx.set("Access-Control-Allow-Origin", origin);
+        // A page's client reads a refusal's challenge and the DPoP nonce to use next (RFC 9449 §7.1, §8).
+        ctx.set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce");
+      }
     },
     preflight: async (ctx: Context) => {
       options(ctx, methods);

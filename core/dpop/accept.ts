@@ -12,6 +12,9 @@ import type { ProjectRef } from "../store/types.js";
 import { currentNonce, isCurrentNonce } from "./nonce.js";
 import { checkProof, DPOP_MAX_AGE, DpopProofError, type CheckedProof, type ProofExpectation } from "./proof.js";
 
+/** Seconds a proof's record outlives its acceptance: a replica whose clock runs ahead must not purge it early. */
+const RECORD_MARGIN = 120;
+
 /** Checks `proof` for this request and records it; throws DpopProofError, a replay included. */
 export async function acceptProof(
   deps: Deps,
@@ -25,7 +28,7 @@ export async function acceptProof(
     throw new DpopProofError("use_dpop_nonce", checked.nonce === undefined ? "the DPoP proof must carry the server's nonce (the DPoP-Nonce header)" : "the DPoP proof's nonce is not a current one: use the DPoP-Nonce header's");
   }
   // The jti is the client's choice: another client's key makes it another proof.
-  const first = await deps.store.recordDpopProof(sha256(`${checked.jkt}\u0000${checked.jti}`), checked.iat + DPOP_MAX_AGE + 1);
+  const first = await deps.store.recordDpopProof(sha256(`${checked.jkt}\u0000${checked.jti}`), checked.iat + DPOP_MAX_AGE + RECORD_MARGIN);
   if (!first) throw new DpopProofError("invalid_dpop_proof", "the DPoP proof was used before: make a new one for each request");
   return checked;
 }

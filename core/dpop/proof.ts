@@ -98,23 +98,29 @@ export function checkProof(proof: string, expected: ProofExpectation): CheckedPr
   if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) refuse("the DPoP proof's header has no jwk");
   const key = jwk as Record<string, unknown>;
   if (PRIVATE_MEMBERS.some((member) => member in key)) refuse("the DPoP proof's jwk must be a public key");
-  const { thumbprint, publicKey } = importKey(key, alg as DpopAlg);
+  const { thumbprint, publicKey, remember } = importKey(key, alg as DpopAlg);
   if (!verifies(alg as DpopAlg, publicKey, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2]!, "base64url"))) {
     refuse("the DPoP proof's signature does not verify with its jwk");
   }
+  // Kept for the client's next proofs only once it has signed one: unsigned keys cannot push others out.
+  remember();
 
   const { jti, htm, htu, iat } = claims;
-  if (typeof jti !== "string" || jti.length < 8 || jti.length > 256) refuse("the DPoP proof's jti must be a string of 8 to 256 characters");
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > 256) refuse("the DPoP proof's jti must be a string of 1 to 256 characters");
   if (htm !== expected.method) refuse(`the DPoP proof's htm must be ${expected.method}`);
   if (typeof htu !== "string" || !sameResource(htu, expected.url)) refuse(`the DPoP proof's htu must be ${withoutQuery(expected.url)}`);
-  if (typeof iat !== "number" || !Number.isInteger(iat)) refuse("the DPoP proof's iat must be a number of seconds");
+  // RFC 7519 §2 NumericDate: seconds, fractions allowed.
+  if (typeof iat !== "number" || !Number.isFinite(iat)) refuse("the DPoP proof's iat must be a number of seconds");
   if ((iat as number) > expected.now + DPOP_CLOCK_SKEW) refuse("the DPoP proof's iat is in the future");
   if ((iat as number) < expected.now - DPOP_MAX_AGE) refuse(`the DPoP proof is older than ${DPOP_MAX_AGE} seconds`);
+  // Optional, but honoured when present (RFC 7519 §4.1.4, §4.1.5), with the same leeway.
+  if (claims.exp !== undefined && !(typeof claims.exp === "number" && claims.exp > expected.now - DPOP_CLOCK_SKEW)) refuse("the DPoP proof has expired (exp)");
+  if (claims.nbf !== undefined && !(typeof claims.nbf === "number" && claims.nbf <= expected.now + DPOP_CLOCK_SKEW)) refuse("the DPoP proof is not valid yet (nbf)");
   if (expected.accessToken !== undefined) {
     if (typeof claims.ath !== "string") refuse("the DPoP proof must carry ath, the hash of the access token it presents");
     if (claims.ath !== sha256(expected.accessToken)) refuse("the DPoP proof's ath is not the hash of the access token presented");
   }
-  return { jkt: thumbprint, jti: jti as string, iat: iat as number, nonce: claims.nonce };
+  return { jkt: thumbprint, jti: jti as string, iat: Math.floor(iat as number), nonce: claims.nonce };
 }
 
 function jsonPart(part: string, what: string): Record<string, unknown> {
@@ -147,7 +153,7 @@ const imported = new Map<string, KeyObject>();
 const IMPORTED_MAX = 10_000;
 
 /** The proof's key as a KeyObject, and its thumbprint; refused unless it is the key type of `alg`. */
-function importKey(jwk: Record<string, unknown>, alg: DpopAlg): { thumbprint: string; publicKey: KeyObject } {
+function importKey(jwk: Record<string, unknown>, alg: DpopAlg): { thumbprint: string; publicKey: KeyObject; remember: () => void } {
   const wanted = KEY_OF[alg];
   if (jwk.kty !== wanted.kty || (wanted.crv !== undefined && jwk.crv !== wanted.crv)) {
     refuse(`the DPoP proof's jwk must be a ${wanted.kty}${wanted.crv === undefined ? "" : ` ${wanted.crv}`} key for ${alg}`);
@@ -158,18 +164,22 @@ function importKey(jwk: Record<string, unknown>, alg: DpopAlg): { thumbprint: st
   }
   const canonical = JSON.stringify(Object.fromEntries(members.map((m) => [m, jwk[m]])));
   const thumbprint = sha256(canonical);
-  let publicKey = imported.get(thumbprint);
-  if (publicKey === undefined) {
-    try {
-      publicKey = createPublicKey({ key: JSON.parse(canonical) as Record<string, string>, format: "jwk" });
-    } catch {
-      refuse("the DPoP proof's jwk is not a valid public key");
-    }
-    if (wanted.kty === "RSA" && (publicKey!.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) refuse("the DPoP proof's RSA key must have at least 2048 bits");
-    if (imported.size >= IMPORTED_MAX) imported.delete(imported.keys().next().value!);
-    imported.set(thumbprint, publicKey!);
+  const known = imported.get(thumbprint);
+  if (known !== undefined) return { thumbprint, publicKey: known, remember: () => {} };
+  // RSA: the usual public exponent only, and no more than 4096 bits; a huge one makes each check cost milliseconds.
+  if (wanted.kty === "RSA" && (jwk.e !== "AQAB" || (jwk.n as string).length > 683)) refuse("the DPoP proof's RSA key must have the exponent 65537 and at most 4096 bits");
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: JSON.parse(canonical) as Record<string, string>, format: "jwk" });
+  } catch {
+    return refuse("the DPoP proof's jwk is not a valid public key");
   }
-  return { thumbprint, publicKey: publicKey! };
+  if (wanted.kty === "RSA" && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) refuse("the DPoP proof's RSA key must have at least 2048 bits");
+  const remember = () => {
+    if (imported.size >= IMPORTED_MAX) imported.delete(imported.keys().next().value!);
+    imported.set(thumbprint, publicKey);
+  };
+  return { thumbprint, publicKey, remember };
 }
 
 function verifies(alg: DpopAlg, key: KeyObject, input: string, signature: Buffer): boolean {
@@ -199,6 +209,9 @@ function withoutQuery(url: string): string {
 
 function sameResource(htu: string, url: string): boolean {
   try {
+    // User information has no place in an htu (RFC 9110 §4.2.4 deprecates it), and would be dropped by the comparison.
+    const parsed = new URL(htu);
+    if (parsed.username !== "" || parsed.password !== "") return false;
     return withoutQuery(htu) === withoutQuery(url);
   } catch {
     return false;

@@ -6,6 +6,7 @@ import { randomToken, sha256 } from "../lib/crypto.js";
 import { verifyPkce } from "../lib/pkce.js";
 import type { AuthorizationCodeRecord, EpochSeconds } from "../store/types.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
+import { grantKeyOf } from "../dpop/binding.js";
 import { userHoldings } from "../tokens/oidc.js";
 import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
@@ -106,8 +107,8 @@ async function exchange(
       createdAt: now,
       expiresAt: now,
       revokedAt: null,
-      // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
-      dpopJkt: client.type === "public" ? (dpop?.jkt ?? "") : "",
+      // RFC 9449 §5: the key its refreshes need (binding.ts).
+      dpopJkt: grantKeyOf(dpop),
     };
     await store.createGrant(grant);
     // The sign-in session must still be live: a logout between the code and

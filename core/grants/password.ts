@@ -1,3 +1,4 @@
+import { grantKeyOf } from "../dpop/binding.js";
 import { party, recordSuccess } from "../audit/record.js";
 import { OAuthError } from "../errors.js";
 import { policyRequires, usableFactors } from "../factors/policy.js";
@@ -77,7 +78,8 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
       amr: [],
       claims: "",
       revokedAt: null,
-      dpopJkt: "",
+      // RFC 9449 §5: the key its refreshes need (binding.ts).
+      dpopJkt: grantKeyOf(dpop),
     };
     await store.createGrant(grant);
     // As for a code exchange: re-read once the grant holds the user's row.

@@ -1,3 +1,4 @@
+import { checkRefreshBinding } from "../dpop/binding.js";
 import { party, recordSuccess } from "../audit/record.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -65,10 +66,8 @@ async function refresh(
     return { grantId: grant.id, action: "REFRESH_TOKEN_REUSED", detail: "rotated refresh token reused; family revoked" };
   }
   if (token.expiresAt <= now) throw invalid("refresh token expired");
-  // RFC 9449 §5: a public client's refresh token is bound to the key it was issued with.
-  if (grant.dpopJkt !== "" && dpop?.jkt !== grant.dpopJkt) {
-    throw new OAuthError("invalid_grant", dpop === undefined ? "the refresh token is bound to a DPoP key: send a DPoP proof of it" : "the DPoP proof's key is not the one the refresh token is bound to");
-  }
+  // RFC 9449 §5: the proof a grant begun with DPoP needs (binding.ts).
+  checkRefreshBinding(grant, client, dpop);
 
   const requested = parseScope(request.scope);
   if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");

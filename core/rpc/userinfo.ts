@@ -18,7 +18,7 @@ export async function userInfo(deps: Deps, request: UserInfoRequest): Promise<Me
   const inspected = await inspectAccessToken(deps, request.token, request);
   if (!inspected.ok) throw new OAuthError("invalid_token", "the access token is invalid, expired or revoked");
   const scheme = request.authorizationScheme === "DPoP" ? "DPoP" : "Bearer";
-  const method = request.httpMethod === "POST" ? "POST" : "GET";
+  const method = request.httpMethod === "POST" || request.httpMethod === "HEAD" ? request.httpMethod : "GET";
   try {
     await checkPresentation(deps, request.token, inspected.token.payload, { scheme, proof: request.dpopProof, method, url: `${issuerOf(deps.config.baseUrl, request)}/userinfo` });
   } catch (err) {

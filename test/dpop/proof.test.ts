@@ -56,7 +56,10 @@ test("each malformed or mismatched proof is invalid_dpop_proof, naming what is w
     ["htu of another host", makeProof(key, URL_.replace("id.example.com", "id.example.org"), good), /htu must be/],
     ["htu not a URL", makeProof(key, "token", good), /htu must be/],
     ["jti missing", makeProof(key, URL_, { ...good, claims: { jti: undefined } }), /jti must be/],
-    ["jti too short", makeProof(key, URL_, { ...good, claims: { jti: "1" } }), /jti must be/],
+    ["jti empty", makeProof(key, URL_, { ...good, claims: { jti: "" } }), /jti must be/],
+    ["htu with user information", makeProof(key, URL_.replace("https://", "https://user:pw@"), good), /htu must be/],
+    ["exp passed", makeProof(key, URL_, { ...good, claims: { exp: NOW - 120 } }), /expired \(exp\)/],
+    ["nbf ahead", makeProof(key, URL_, { ...good, claims: { nbf: NOW + 3600 } }), /not valid yet \(nbf\)/],
     ["iat missing", makeProof(key, URL_, { ...good, claims: { iat: undefined } }), /iat must be/],
     ["iat a string", makeProof(key, URL_, { ...good, claims: { iat: String(NOW) } }), /iat must be/],
     ["iat in the future", makeProof(key, URL_, { now: NOW + 120 }), /in the future/],
@@ -75,6 +78,17 @@ test("each malformed or mismatched proof is invalid_dpop_proof, naming what is w
 test("a clock a little off either way is accepted: iat five minutes ago, or a minute ahead (FAPI 2.0 asks for 10 s and 8 s at least)", async (t) => {
   const key = await proofKey();
   for (const now of [NOW - DPOP_MAX_AGE, NOW - 10, NOW + 8, NOW + 60]) t.truthy(checkProof(await makeProof(key, URL_, { now }), expect()).jkt, String(now - NOW));
+});
+
+test("an RSA key with another exponent than 65537 is refused before any work on its signature", (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 3 });
+  const proof = rsaSignedProof(privateKey, { typ: "dpop+jwt", alg: "RS256", jwk: publicKey.export({ format: "jwk" }) }, { jti: "odd-exponent", htm: "POST", htu: URL_, iat: NOW });
+  refusal(t, () => checkProof(proof, expect()), "invalid_dpop_proof", /exponent 65537 and at most 4096 bits/);
+});
+
+test("a fractional iat is a NumericDate like any other", async (t) => {
+  const key = await proofKey();
+  t.is(checkProof(await makeProof(key, URL_, { claims: { iat: NOW - 0.5 } }), expect()).iat, NOW - 1);
 });
 
 test("an RSA key of fewer than 2048 bits is refused", (t) => {

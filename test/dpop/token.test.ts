@@ -6,9 +6,9 @@
  */
 import test from "ava";
 import { decodeJwt } from "jose";
-import { ISSUER, M2M, SPA, seedFixtures } from "../core/flow.js";
+import { ALICE, ISSUER, M2M, SPA, seedFixtures } from "../core/flow.js";
 import { assertJsonError, authorizeUrl, basic, getJson, token } from "../gateway/_support.js";
-import { pkcePair, startTestServer, type TestServer } from "../helpers.js";
+import { pkcePair, seedClient, startTestServer, type TestServer } from "../helpers.js";
 import { exchange, proofFor, refresh, server, spaCode } from "./_flow.js";
 import { makeProof, proofKey, thumbprintOf } from "./_proof.js";
 
@@ -68,7 +68,7 @@ test("a public client's refresh token is bound to its DPoP key: refreshed with a
   const otherKey = await assertJsonError(t, await refresh(s, first.refresh_token, { dpop: await proofFor(s, await proofKey()) }), 400, "invalid_grant");
   t.regex(otherKey.error_description ?? "", /not the one the refresh token is bound to/);
   const none = await assertJsonError(t, await refresh(s, first.refresh_token), 400, "invalid_grant");
-  t.regex(none.error_description ?? "", /bound to a DPoP key/);
+  t.regex(none.error_description ?? "", /issued with DPoP: send a DPoP proof/);
 
   // Neither refusal spent the token: the right key still refreshes it, and the new one is bound too.
   const renewed = await refresh(s, first.refresh_token, { dpop: await proofFor(s, key) });
@@ -131,4 +131,28 @@ test("IAM_DPOP_NONCE: a proof without the server's nonce is 400 use_dpop_nonce w
   const wrongUrl = await clientCredentials(s, { dpop: await proofFor(s, key, { url: `${ISSUER}/userinfo` }) });
   await assertJsonError(t, wrongUrl, 400, "invalid_dpop_proof");
   t.is(wrongUrl.headers.get("dpop-nonce"), stale.headers.get("dpop-nonce"));
+});
+
+test("a grant begun with DPoP keeps needing it: a public client's password grant binds its refresh token to the key; a confidential client may refresh with a new key but not without one", async (t) => {
+  const s = await server(t);
+  await seedClient(s.core, { id: "cli-app", redirectUris: [], grantTypes: ["password", "refresh_token"] });
+  const key = await proofKey();
+  const issued = await token(s, { grant_type: "password", client_id: "cli-app", username: ALICE.id, password: ALICE.password, scope: "openid" }, { dpop: await proofFor(s, key) });
+  t.is(issued.status, 200);
+  const { refresh_token } = (await issued.json()) as { refresh_token: string };
+  await assertJsonError(t, await token(s, { grant_type: "refresh_token", client_id: "cli-app", refresh_token }), 400, "invalid_grant");
+  await assertJsonError(t, await token(s, { grant_type: "refresh_token", client_id: "cli-app", refresh_token }, { dpop: await proofFor(s, await proofKey()) }), 400, "invalid_grant");
+  t.is((await token(s, { grant_type: "refresh_token", client_id: "cli-app", refresh_token }, { dpop: await proofFor(s, key) })).status, 200);
+
+  // A confidential client authenticates its refreshes itself: a new key is fine, no key is not.
+  await seedClient(s.core, { id: "svc-app", secret: "svc-app-secret", redirectUris: [], grantTypes: ["password", "refresh_token"] });
+  const service = basic("svc-app", "svc-app-secret");
+  const web = await token(s, { grant_type: "password", username: ALICE.id, password: ALICE.password, scope: "openid" }, { ...service, dpop: await proofFor(s, key) });
+  t.is(web.status, 200);
+  const webRefresh = ((await web.json()) as { refresh_token: string }).refresh_token;
+  const without = await assertJsonError(t, await token(s, { grant_type: "refresh_token", refresh_token: webRefresh }, service), 400, "invalid_grant");
+  t.regex(without.error_description ?? "", /issued with DPoP/);
+  const moved = await token(s, { grant_type: "refresh_token", refresh_token: webRefresh }, { ...service, dpop: await proofFor(s, await proofKey()) });
+  t.is(moved.status, 200);
+  t.is(((await moved.json()) as { token_type: string }).token_type, "DPoP");
 });

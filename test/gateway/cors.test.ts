@@ -159,7 +159,7 @@ test("token, revocation and UserInfo name a registered origin, vary on Origin, a
     for (const origin of WEB_ORIGINS) {
       const res = await endpoint.call(s, { origin });
       t.is(res.status, endpoint.status, `${endpoint.name} ${origin}`);
-      t.deepEqual(corsHeaders(res), { "access-control-allow-origin": origin }, `${endpoint.name} ${origin}`);
+      t.deepEqual(corsHeaders(res), { "access-control-allow-origin": origin, "access-control-expose-headers": "WWW-Authenticate, DPoP-Nonce" }, `${endpoint.name} ${origin}`);
       t.true(varies(res).includes("origin"), endpoint.name);
       t.is(((await res.json()) as { error: string }).error, endpoint.error, endpoint.name);
     }
