@@ -34,7 +34,9 @@ export type OAuthErrorCode =
   | "account_selection_required"
   | "request_not_supported"
   | "request_uri_not_supported"
-  | "registration_not_supported";
+  | "registration_not_supported"
+  // RFC 9101 §6.2 (OpenID Connect Core §3.1.2.6): a request_uri unknown, used or expired
+  | "invalid_request_uri";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -82,6 +84,7 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   request_not_supported: Code.InvalidArgument,
   request_uri_not_supported: Code.InvalidArgument,
   registration_not_supported: Code.InvalidArgument,
+  invalid_request_uri: Code.InvalidArgument,
 };
 
 /** The Connect code an RFC error usually travels with. */

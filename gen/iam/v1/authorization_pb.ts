@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ClientAuthentication } from "./token_pb.js";
+import { file_iam_v1_token } from "./token_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file iam/v1/authorization.proto.
  */
 export const file_iam_v1_authorization: GenFile = /*@__PURE__*/
-  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIrgEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAkSEgoKaWFtX2FjdGlvbhgbIAEoCSLbAgoRQXV0aG9yaXplUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIYChBzY29wZXNfcmVxdWVzdGVkGAMgAygJEhIKCmV4cGlyZXNfaW4YBCABKAMSFAoMb3JnYW5pemF0aW9uGAUgASgJEg8KB3Byb2plY3QYBiABKAkSFAoMcHJvamVjdF9uYW1lGAcgASgJEhIKCmxvZ2luX2hpbnQYCCABKAkSEwoLcmVkaXJlY3RfdG8YCSABKAkSEQoJc2lnbmVkX2luGAogASgIEh0KBnNjb3BlcxgLIAMoCzINLmlhbS52MS5TY29wZRIvCg1zZWNvbmRfZmFjdG9yGAwgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXASFAoMcGFzc3dvcmRsZXNzGA0gASgIIi8KDVNlc3Npb25Db29raWUSDQoFdmFsdWUYASABKAkSDwoHbWF4X2FnZRgCIAEoAyIpCg1DbGllbnRTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiKgoFU2NvcGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSL5AQoMTG9naW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQESFgoOY2xpZW50X2FkZHJlc3MYByABKAkSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgIIAMoCRISCgp1c2VyX2FnZW50GAkgASgJEg8KB3Nlc3Npb24YCiABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyKnAQoMTG9naW5GYWlsdXJlEiUKBmNsaWVudBgBIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtyZXRyeV9hZnRlchgDIAEoAxIvCg1zZWNvbmRfZmFjdG9yGAQgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXASFAoMcGFzc3dvcmRsZXNzGAUgASgIIu0BCg1Mb2dpblJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSHQoGc2NvcGVzGAIgAygLMg0uaWFtLnYxLlNjb3BlEiUKBmNsaWVudBgDIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhMKC3JlZGlyZWN0X3RvGAQgASgJEhQKDHByb2plY3RfbmFtZRgFIAEoCRImCgdzZXNzaW9uGAYgASgLMhUuaWFtLnYxLlNlc3Npb25Db29raWUSLwoNc2Vjb25kX2ZhY3RvchgHIAEoCzIYLmlhbS52MS5TZWNvbmRGYWN0b3JTdGVwIlQKEFNlY29uZEZhY3RvclN0ZXASDQoFc3RhZ2UYASABKAkSDwoHbWV0aG9kcxgCIAMoCRIQCgh1c2VybmFtZRgDIAEoCRIOCgZhZGRpbmcYBCABKAgiuQEKDVBlbmRpbmdTaWduSW4SFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBCABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg8KB3Nlc3Npb24YByABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyJOChNTdGFydFBhc3NrZXlSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIPCgdwdXJwb3NlGAIgASgJIiwKFFN0YXJ0UGFzc2tleVJlc3BvbnNlEhQKDG9wdGlvbnNfanNvbhgBIAEoCSJDChlTdGFydFRvdHBFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbiJMChpTdGFydFRvdHBFbnJvbG1lbnRSZXNwb25zZRIRCglmYWN0b3JfaWQYASABKAkSDgoGc2VjcmV0GAIgASgJEgsKA3VyaRgDIAEoCSKBAQoTVmVyaWZ5RmFjdG9yUmVxdWVzdBImCgdzaWduX2luGAEgASgLMhUuaWFtLnYxLlBlbmRpbmdTaWduSW4SEQoJdG90cF9jb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSGAoQcGFzc2tleV9yZXNwb25zZRgEIAEoCSJUChRWZXJpZnlGYWN0b3JSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIo4BChZGaW5pc2hFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIRCglmYWN0b3JfaWQYAiABKAkSEQoJdG90cF9jb2RlGAMgASgJEhgKEHBhc3NrZXlfcmVzcG9uc2UYBCABKAkSDAoEbmFtZRgFIAEoCSJXChdGaW5pc2hFbnJvbG1lbnRSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIrgBCg5Db25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIMCgRkZW55GAUgASgIEhwKD2Jyb3dzZXJfYmluZGluZxgGIAEoCUgAiAEBEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYByADKAlCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkimwIKEUVuZFNlc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDWlkX3Rva2VuX2hpbnQYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhMKC2xvZ291dF9oaW50GAUgASgJEiAKGHBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaRgGIAEoCRINCgVzdGF0ZRgHIAEoCRISCgp1aV9sb2NhbGVzGAggASgJEg8KB3Nlc3Npb24YCSABKAkSFAoMY29uZmlybWF0aW9uGAogASgJEhcKD2Jyb3dzZXJfYmluZGluZxgLIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAwgAygJIo4BChJFbmRTZXNzaW9uUmVzcG9uc2USDwoHY29uZmlybRgBIAEoCBIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAyABKAkSFQoNY2xlYXJfc2Vzc2lvbhgEIAEoCBITCgtyZWRpcmVjdF90bxgFIAEoCTLWBAoUQXV0aG9yaXphdGlvblNlcnZpY2USQAoJQXV0aG9yaXplEhguaWFtLnYxLkF1dGhvcml6ZVJlcXVlc3QaGS5pYW0udjEuQXV0aG9yaXplUmVzcG9uc2USNAoFTG9naW4SFC5pYW0udjEuTG9naW5SZXF1ZXN0GhUuaWFtLnYxLkxvZ2luUmVzcG9uc2USSQoMU3RhcnRQYXNza2V5EhsuaWFtLnYxLlN0YXJ0UGFzc2tleVJlcXVlc3QaHC5pYW0udjEuU3RhcnRQYXNza2V5UmVzcG9uc2USWwoSU3RhcnRUb3RwRW5yb2xtZW50EiEuaWFtLnYxLlN0YXJ0VG90cEVucm9sbWVudFJlcXVlc3QaIi5pYW0udjEuU3RhcnRUb3RwRW5yb2xtZW50UmVzcG9uc2USSQoMVmVyaWZ5RmFjdG9yEhsuaWFtLnYxLlZlcmlmeUZhY3RvclJlcXVlc3QaHC5pYW0udjEuVmVyaWZ5RmFjdG9yUmVzcG9uc2USUgoPRmluaXNoRW5yb2xtZW50Eh4uaWFtLnYxLkZpbmlzaEVucm9sbWVudFJlcXVlc3QaHy5pYW0udjEuRmluaXNoRW5yb2xtZW50UmVzcG9uc2USOgoHQ29uc2VudBIWLmlhbS52MS5Db25zZW50UmVxdWVzdBoXLmlhbS52MS5Db25zZW50UmVzcG9uc2USQwoKRW5kU2Vzc2lvbhIZLmlhbS52MS5FbmRTZXNzaW9uUmVxdWVzdBoaLmlhbS52MS5FbmRTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIrgEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAkSEgoKaWFtX2FjdGlvbhgbIAEoCSLEAQofUHVzaEF1dGhvcml6YXRpb25SZXF1ZXN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIsCgZjbGllbnQYAyABKAsyHC5pYW0udjEuQ2xpZW50QXV0aGVudGljYXRpb24SLwoNYXV0aG9yaXphdGlvbhgEIAEoCzIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0EhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYBSADKAkiSwogUHVzaEF1dGhvcml6YXRpb25SZXF1ZXN0UmVzcG9uc2USEwoLcmVxdWVzdF91cmkYASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyLbAgoRQXV0aG9yaXplUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIYChBzY29wZXNfcmVxdWVzdGVkGAMgAygJEhIKCmV4cGlyZXNfaW4YBCABKAMSFAoMb3JnYW5pemF0aW9uGAUgASgJEg8KB3Byb2plY3QYBiABKAkSFAoMcHJvamVjdF9uYW1lGAcgASgJEhIKCmxvZ2luX2hpbnQYCCABKAkSEwoLcmVkaXJlY3RfdG8YCSABKAkSEQoJc2lnbmVkX2luGAogASgIEh0KBnNjb3BlcxgLIAMoCzINLmlhbS52MS5TY29wZRIvCg1zZWNvbmRfZmFjdG9yGAwgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXASFAoMcGFzc3dvcmRsZXNzGA0gASgIIi8KDVNlc3Npb25Db29raWUSDQoFdmFsdWUYASABKAkSDwoHbWF4X2FnZRgCIAEoAyIpCg1DbGllbnRTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiKgoFU2NvcGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSL5AQoMTG9naW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQESFgoOY2xpZW50X2FkZHJlc3MYByABKAkSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgIIAMoCRISCgp1c2VyX2FnZW50GAkgASgJEg8KB3Nlc3Npb24YCiABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyKnAQoMTG9naW5GYWlsdXJlEiUKBmNsaWVudBgBIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtyZXRyeV9hZnRlchgDIAEoAxIvCg1zZWNvbmRfZmFjdG9yGAQgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXASFAoMcGFzc3dvcmRsZXNzGAUgASgIIu0BCg1Mb2dpblJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSHQoGc2NvcGVzGAIgAygLMg0uaWFtLnYxLlNjb3BlEiUKBmNsaWVudBgDIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhMKC3JlZGlyZWN0X3RvGAQgASgJEhQKDHByb2plY3RfbmFtZRgFIAEoCRImCgdzZXNzaW9uGAYgASgLMhUuaWFtLnYxLlNlc3Npb25Db29raWUSLwoNc2Vjb25kX2ZhY3RvchgHIAEoCzIYLmlhbS52MS5TZWNvbmRGYWN0b3JTdGVwIlQKEFNlY29uZEZhY3RvclN0ZXASDQoFc3RhZ2UYASABKAkSDwoHbWV0aG9kcxgCIAMoCRIQCgh1c2VybmFtZRgDIAEoCRIOCgZhZGRpbmcYBCABKAgiuQEKDVBlbmRpbmdTaWduSW4SFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBCABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg8KB3Nlc3Npb24YByABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyJOChNTdGFydFBhc3NrZXlSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIPCgdwdXJwb3NlGAIgASgJIiwKFFN0YXJ0UGFzc2tleVJlc3BvbnNlEhQKDG9wdGlvbnNfanNvbhgBIAEoCSJDChlTdGFydFRvdHBFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbiJMChpTdGFydFRvdHBFbnJvbG1lbnRSZXNwb25zZRIRCglmYWN0b3JfaWQYASABKAkSDgoGc2VjcmV0GAIgASgJEgsKA3VyaRgDIAEoCSKBAQoTVmVyaWZ5RmFjdG9yUmVxdWVzdBImCgdzaWduX2luGAEgASgLMhUuaWFtLnYxLlBlbmRpbmdTaWduSW4SEQoJdG90cF9jb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSGAoQcGFzc2tleV9yZXNwb25zZRgEIAEoCSJUChRWZXJpZnlGYWN0b3JSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIo4BChZGaW5pc2hFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIRCglmYWN0b3JfaWQYAiABKAkSEQoJdG90cF9jb2RlGAMgASgJEhgKEHBhc3NrZXlfcmVzcG9uc2UYBCABKAkSDAoEbmFtZRgFIAEoCSJXChdGaW5pc2hFbnJvbG1lbnRSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIrgBCg5Db25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIMCgRkZW55GAUgASgIEhwKD2Jyb3dzZXJfYmluZGluZxgGIAEoCUgAiAEBEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYByADKAlCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkimwIKEUVuZFNlc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDWlkX3Rva2VuX2hpbnQYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhMKC2xvZ291dF9oaW50GAUgASgJEiAKGHBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaRgGIAEoCRINCgVzdGF0ZRgHIAEoCRISCgp1aV9sb2NhbGVzGAggASgJEg8KB3Nlc3Npb24YCSABKAkSFAoMY29uZmlybWF0aW9uGAogASgJEhcKD2Jyb3dzZXJfYmluZGluZxgLIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAwgAygJIo4BChJFbmRTZXNzaW9uUmVzcG9uc2USDwoHY29uZmlybRgBIAEoCBIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAyABKAkSFQoNY2xlYXJfc2Vzc2lvbhgEIAEoCBITCgtyZWRpcmVjdF90bxgFIAEoCTLFBQoUQXV0aG9yaXphdGlvblNlcnZpY2USQAoJQXV0aG9yaXplEhguaWFtLnYxLkF1dGhvcml6ZVJlcXVlc3QaGS5pYW0udjEuQXV0aG9yaXplUmVzcG9uc2USbQoYUHVzaEF1dGhvcml6YXRpb25SZXF1ZXN0EicuaWFtLnYxLlB1c2hBdXRob3JpemF0aW9uUmVxdWVzdFJlcXVlc3QaKC5pYW0udjEuUHVzaEF1dGhvcml6YXRpb25SZXF1ZXN0UmVzcG9uc2USNAoFTG9naW4SFC5pYW0udjEuTG9naW5SZXF1ZXN0GhUuaWFtLnYxLkxvZ2luUmVzcG9uc2USSQoMU3RhcnRQYXNza2V5EhsuaWFtLnYxLlN0YXJ0UGFzc2tleVJlcXVlc3QaHC5pYW0udjEuU3RhcnRQYXNza2V5UmVzcG9uc2USWwoSU3RhcnRUb3RwRW5yb2xtZW50EiEuaWFtLnYxLlN0YXJ0VG90cEVucm9sbWVudFJlcXVlc3QaIi5pYW0udjEuU3RhcnRUb3RwRW5yb2xtZW50UmVzcG9uc2USSQoMVmVyaWZ5RmFjdG9yEhsuaWFtLnYxLlZlcmlmeUZhY3RvclJlcXVlc3QaHC5pYW0udjEuVmVyaWZ5RmFjdG9yUmVzcG9uc2USUgoPRmluaXNoRW5yb2xtZW50Eh4uaWFtLnYxLkZpbmlzaEVucm9sbWVudFJlcXVlc3QaHy5pYW0udjEuRmluaXNoRW5yb2xtZW50UmVzcG9uc2USOgoHQ29uc2VudBIWLmlhbS52MS5Db25zZW50UmVxdWVzdBoXLmlhbS52MS5Db25zZW50UmVzcG9uc2USQwoKRW5kU2Vzc2lvbhIZLmlhbS52MS5FbmRTZXNzaW9uUmVxdWVzdBoaLmlhbS52MS5FbmRTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_iam_v1_token]);
 
 /**
  * AuthorizeRequest holds the parameters of an authorization request.
@@ -170,6 +172,11 @@ export type AuthorizeRequest = Message<"iam.v1.AuthorizeRequest"> & {
   request: string;
 
   /**
+   * The `request_uri` of a pushed authorization request (RFC 9126 §4,
+   * `urn:ietf:params:oauth:request_uri:…`): the request's parameters are
+   * those pushed, and the others here but client_id are ignored. Any other
+   * request_uri (a request object by reference, RFC 9101) is refused.
+   *
    * @generated from field: string request_uri = 22;
    */
   requestUri: string;
@@ -220,6 +227,91 @@ export type AuthorizeRequest = Message<"iam.v1.AuthorizeRequest"> & {
  */
 export const AuthorizeRequestSchema: GenMessage<AuthorizeRequest> = /*@__PURE__*/
   messageDesc(file_iam_v1_authorization, 0);
+
+/**
+ * PushAuthorizationRequestRequest is a pushed authorization request
+ * (RFC 9126 §2.1).
+ *
+ * @generated from message iam.v1.PushAuthorizationRequestRequest
+ */
+export type PushAuthorizationRequestRequest = Message<"iam.v1.PushAuthorizationRequestRequest"> & {
+  /**
+   * The organization of the endpoint called.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project of the endpoint called.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The calling client's credentials, as the token endpoint takes them
+   * (RFC 9126 §2: the same client authentication). A public client gives
+   * its client_id alone.
+   *
+   * @generated from field: iam.v1.ClientAuthentication client = 3;
+   */
+  client?: ClientAuthentication | undefined;
+
+  /**
+   * The authorization request's parameters, as Authorize takes them. Its
+   * organization and project are this call's; its browser_binding, session
+   * and repeated_parameters are not read. Its client_id must be the client
+   * authenticated; a request_uri in it is refused (RFC 9126 §2.1).
+   *
+   * @generated from field: iam.v1.AuthorizeRequest authorization = 4;
+   */
+  authorization?: AuthorizeRequest | undefined;
+
+  /**
+   * Names of the parameters that appeared more than once in the request
+   * body (RFC 6749 §3.1: parameters must not be repeated).
+   *
+   * @generated from field: repeated string repeated_parameters = 5;
+   */
+  repeatedParameters: string[];
+};
+
+/**
+ * Describes the message iam.v1.PushAuthorizationRequestRequest.
+ * Use `create(PushAuthorizationRequestRequestSchema)` to create a new message.
+ */
+export const PushAuthorizationRequestRequestSchema: GenMessage<PushAuthorizationRequestRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 1);
+
+/**
+ * PushAuthorizationRequestResponse is RFC 9126 §2.2's answer.
+ *
+ * @generated from message iam.v1.PushAuthorizationRequestResponse
+ */
+export type PushAuthorizationRequestResponse = Message<"iam.v1.PushAuthorizationRequestResponse"> & {
+  /**
+   * `urn:ietf:params:oauth:request_uri:` and 256 random bits: the handle
+   * of the pushed request, for one authorization request.
+   *
+   * @generated from field: string request_uri = 1;
+   */
+  requestUri: string;
+
+  /**
+   * Seconds the request_uri may still be used.
+   *
+   * @generated from field: int64 expires_in = 2;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message iam.v1.PushAuthorizationRequestResponse.
+ * Use `create(PushAuthorizationRequestResponseSchema)` to create a new message.
+ */
+export const PushAuthorizationRequestResponseSchema: GenMessage<PushAuthorizationRequestResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 2);
 
 /**
  * AuthorizeResponse is the login context of a pending authorization request.
@@ -332,7 +424,7 @@ export type AuthorizeResponse = Message<"iam.v1.AuthorizeResponse"> & {
  * Use `create(AuthorizeResponseSchema)` to create a new message.
  */
 export const AuthorizeResponseSchema: GenMessage<AuthorizeResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 1);
+  messageDesc(file_iam_v1_authorization, 3);
 
 /**
  * SessionCookie is the sign-in session the browser is to keep.
@@ -360,7 +452,7 @@ export type SessionCookie = Message<"iam.v1.SessionCookie"> & {
  * Use `create(SessionCookieSchema)` to create a new message.
  */
 export const SessionCookieSchema: GenMessage<SessionCookie> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 2);
+  messageDesc(file_iam_v1_authorization, 4);
 
 /**
  * ClientSummary is what the user is shown of a client.
@@ -388,7 +480,7 @@ export type ClientSummary = Message<"iam.v1.ClientSummary"> & {
  * Use `create(ClientSummarySchema)` to create a new message.
  */
 export const ClientSummarySchema: GenMessage<ClientSummary> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 3);
+  messageDesc(file_iam_v1_authorization, 5);
 
 /**
  * Scope is one permission the user may grant, with its description.
@@ -416,7 +508,7 @@ export type Scope = Message<"iam.v1.Scope"> & {
  * Use `create(ScopeSchema)` to create a new message.
  */
 export const ScopeSchema: GenMessage<Scope> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 4);
+  messageDesc(file_iam_v1_authorization, 6);
 
 /**
  * LoginRequest authenticates the user of a pending request.
@@ -505,7 +597,7 @@ export type LoginRequest = Message<"iam.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 5);
+  messageDesc(file_iam_v1_authorization, 7);
 
 /**
  * LoginFailure is the error detail of a refused Login: what the login page
@@ -556,7 +648,7 @@ export type LoginFailure = Message<"iam.v1.LoginFailure"> & {
  * Use `create(LoginFailureSchema)` to create a new message.
  */
 export const LoginFailureSchema: GenMessage<LoginFailure> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 6);
+  messageDesc(file_iam_v1_authorization, 8);
 
 /**
  * LoginResponse lists the scopes the authenticated user may grant.
@@ -623,7 +715,7 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 7);
+  messageDesc(file_iam_v1_authorization, 9);
 
 /**
  * SecondFactorStep is what a sign-in asks for after its first factor.
@@ -668,7 +760,7 @@ export type SecondFactorStep = Message<"iam.v1.SecondFactorStep"> & {
  * Use `create(SecondFactorStepSchema)` to create a new message.
  */
 export const SecondFactorStepSchema: GenMessage<SecondFactorStep> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 8);
+  messageDesc(file_iam_v1_authorization, 10);
 
 /**
  * A pending request's identity, as in LoginRequest: which request, from
@@ -722,7 +814,7 @@ export type PendingSignIn = Message<"iam.v1.PendingSignIn"> & {
  * Use `create(PendingSignInSchema)` to create a new message.
  */
 export const PendingSignInSchema: GenMessage<PendingSignIn> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 9);
+  messageDesc(file_iam_v1_authorization, 11);
 
 /**
  * @generated from message iam.v1.StartPasskeyRequest
@@ -746,7 +838,7 @@ export type StartPasskeyRequest = Message<"iam.v1.StartPasskeyRequest"> & {
  * Use `create(StartPasskeyRequestSchema)` to create a new message.
  */
 export const StartPasskeyRequestSchema: GenMessage<StartPasskeyRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 10);
+  messageDesc(file_iam_v1_authorization, 12);
 
 /**
  * @generated from message iam.v1.StartPasskeyResponse
@@ -766,7 +858,7 @@ export type StartPasskeyResponse = Message<"iam.v1.StartPasskeyResponse"> & {
  * Use `create(StartPasskeyResponseSchema)` to create a new message.
  */
 export const StartPasskeyResponseSchema: GenMessage<StartPasskeyResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 11);
+  messageDesc(file_iam_v1_authorization, 13);
 
 /**
  * @generated from message iam.v1.StartTotpEnrolmentRequest
@@ -783,7 +875,7 @@ export type StartTotpEnrolmentRequest = Message<"iam.v1.StartTotpEnrolmentReques
  * Use `create(StartTotpEnrolmentRequestSchema)` to create a new message.
  */
 export const StartTotpEnrolmentRequestSchema: GenMessage<StartTotpEnrolmentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 12);
+  messageDesc(file_iam_v1_authorization, 14);
 
 /**
  * @generated from message iam.v1.StartTotpEnrolmentResponse
@@ -816,7 +908,7 @@ export type StartTotpEnrolmentResponse = Message<"iam.v1.StartTotpEnrolmentRespo
  * Use `create(StartTotpEnrolmentResponseSchema)` to create a new message.
  */
 export const StartTotpEnrolmentResponseSchema: GenMessage<StartTotpEnrolmentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 13);
+  messageDesc(file_iam_v1_authorization, 15);
 
 /**
  * @generated from message iam.v1.VerifyFactorRequest
@@ -851,7 +943,7 @@ export type VerifyFactorRequest = Message<"iam.v1.VerifyFactorRequest"> & {
  * Use `create(VerifyFactorRequestSchema)` to create a new message.
  */
 export const VerifyFactorRequestSchema: GenMessage<VerifyFactorRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 14);
+  messageDesc(file_iam_v1_authorization, 16);
 
 /**
  * @generated from message iam.v1.VerifyFactorResponse
@@ -879,7 +971,7 @@ export type VerifyFactorResponse = Message<"iam.v1.VerifyFactorResponse"> & {
  * Use `create(VerifyFactorResponseSchema)` to create a new message.
  */
 export const VerifyFactorResponseSchema: GenMessage<VerifyFactorResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 15);
+  messageDesc(file_iam_v1_authorization, 17);
 
 /**
  * @generated from message iam.v1.FinishEnrolmentRequest
@@ -922,7 +1014,7 @@ export type FinishEnrolmentRequest = Message<"iam.v1.FinishEnrolmentRequest"> & 
  * Use `create(FinishEnrolmentRequestSchema)` to create a new message.
  */
 export const FinishEnrolmentRequestSchema: GenMessage<FinishEnrolmentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 16);
+  messageDesc(file_iam_v1_authorization, 18);
 
 /**
  * @generated from message iam.v1.FinishEnrolmentResponse
@@ -948,7 +1040,7 @@ export type FinishEnrolmentResponse = Message<"iam.v1.FinishEnrolmentResponse"> 
  * Use `create(FinishEnrolmentResponseSchema)` to create a new message.
  */
 export const FinishEnrolmentResponseSchema: GenMessage<FinishEnrolmentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 17);
+  messageDesc(file_iam_v1_authorization, 19);
 
 /**
  * ConsentRequest records the user's decision on a pending request.
@@ -1012,7 +1104,7 @@ export type ConsentRequest = Message<"iam.v1.ConsentRequest"> & {
  * Use `create(ConsentRequestSchema)` to create a new message.
  */
 export const ConsentRequestSchema: GenMessage<ConsentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 18);
+  messageDesc(file_iam_v1_authorization, 20);
 
 /**
  * ConsentResponse says where to send the user agent next.
@@ -1034,7 +1126,7 @@ export type ConsentResponse = Message<"iam.v1.ConsentResponse"> & {
  * Use `create(ConsentResponseSchema)` to create a new message.
  */
 export const ConsentResponseSchema: GenMessage<ConsentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 19);
+  messageDesc(file_iam_v1_authorization, 21);
 
 /**
  * EndSessionRequest holds the parameters of an RP-Initiated Logout request.
@@ -1134,7 +1226,7 @@ export type EndSessionRequest = Message<"iam.v1.EndSessionRequest"> & {
  * Use `create(EndSessionRequestSchema)` to create a new message.
  */
 export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 20);
+  messageDesc(file_iam_v1_authorization, 22);
 
 /**
  * EndSessionResponse says what the browser is shown next.
@@ -1186,7 +1278,7 @@ export type EndSessionResponse = Message<"iam.v1.EndSessionResponse"> & {
  * Use `create(EndSessionResponseSchema)` to create a new message.
  */
 export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 21);
+  messageDesc(file_iam_v1_authorization, 23);
 
 /**
  * AuthorizationService runs the front half of the OAuth 2.0 authorization code
@@ -1214,6 +1306,22 @@ export const AuthorizationService: GenService<{
     methodKind: "unary";
     input: typeof AuthorizeRequestSchema;
     output: typeof AuthorizeResponseSchema;
+  },
+  /**
+   * PushAuthorizationRequest is the pushed authorization request endpoint
+   * (RFC 9126 §2): an authenticated client sends the parameters of an
+   * authorization request directly; they go through every check Authorize
+   * makes (a request it would refuse is refused here, with the same code)
+   * and are kept, for a short while, under a one-time `request_uri` that the
+   * client then sends the user agent to Authorize with (§4). Errors are
+   * those of the token endpoint (RFC 6749 §5.2): never a redirect.
+   *
+   * @generated from rpc iam.v1.AuthorizationService.PushAuthorizationRequest
+   */
+  pushAuthorizationRequest: {
+    methodKind: "unary";
+    input: typeof PushAuthorizationRequestRequestSchema;
+    output: typeof PushAuthorizationRequestResponseSchema;
   },
   /**
    * Login authenticates the resource owner of a pending request with a
