@@ -118,6 +118,9 @@ export const POSTGRES_PASS = [
   { file: "test/logout/rp-initiated.test.ts", why: "a logout ends the session and the grants made in it at once" },
   { file: "test/factors/totp.test.ts", why: "a TOTP step and a recovery code accepted once, by conditional updates; failures counted with the passwords'" },
   { file: "test/factors/passkeys.test.ts", why: "passkey counters and single-use challenges, by conditional updates and DELETE … RETURNING" },
+  { file: "test/gateway/par.test.ts", why: "pushed authorization requests kept only once every check passed, nothing for a refusal" },
+  { file: "test/gateway/par-authorize.test.ts", why: "a pushed request's request_uri taken once, by DELETE … RETURNING, in its project only; expiry and requirements" },
+  { file: "test/core/pushed-requests.test.ts", why: "a pushed request replayed by Authorize with the parameters kept" },
   { file: "test/tokens-algs/core.test.ts", why: "an older project's RS256 key added once, inside the code exchange's transaction; both algorithms rotated" },
 ];
 
