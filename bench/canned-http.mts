@@ -25,6 +25,8 @@ const TOKEN = JSON.stringify({
   refresh_token: filler(43),
   id_token: filler(640, true),
 });
+// A DPoP-bound token's answer: the same, its type DPoP.
+const DPOP_TOKEN = TOKEN.replace('"token_type":"Bearer"', '"token_type":"DPoP"');
 const INTROSPECTION = JSON.stringify({
   active: true,
   scope: "notes.note.read",
@@ -66,7 +68,7 @@ function answer(req: http.IncomingMessage, body: string, res: http.ServerRespons
   if (req.method === "GET" && path === "/healthz") return send(res, 200, HEALTH);
   if (req.method === "GET" && path.endsWith("/authorize")) return authorize(url, res);
   if (req.method !== "POST") return send(res, 404, "{}");
-  if (path.endsWith("/token")) return send(res, 200, TOKEN);
+  if (path.endsWith("/token")) return send(res, 200, req.headers.dpop === undefined ? TOKEN : DPOP_TOKEN);
   if (path.endsWith("/introspect") || path.endsWith("/token/introspection")) return send(res, 200, INTROSPECTION);
   if (path.endsWith("/authorize")) {
     const { request_id } = JSON.parse(body) as { request_id: string };

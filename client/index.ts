@@ -86,17 +86,32 @@ export interface SignInRequirement {
 }
 
 /**
+ * How the resource request presented its token, for a DPoP-bound token (RFC
+ * 9449 §7): its scheme, its `DPoP` header, and the request's method and URL
+ * as clients call it (behind a proxy, the public URL). Without it a bound
+ * token is never active.
+ */
+export interface Presentation {
+  scheme: "Bearer" | "DPoP";
+  /** The request's DPoP header, "" or undefined for none. */
+  dpopProof?: string | undefined;
+  method: string;
+  url: string;
+}
+
+/**
  * Verifies access tokens of one project through the core's VerifyToken: the
  * signature, expiry, issuer, project, audience, required scopes, that the
  * grant behind the token was not revoked, and, when asked, how strong and
- * how recent the user's sign-in was. Any refusal is `active: false` with its
+ * how recent the user's sign-in was, and for a DPoP-bound token the request's
+ * proof of its key (`presentation`). Any refusal is `active: false` with its
  * `failure`; only an unreachable core (or a malformed requirement) throws.
  */
 export function createAccessTokenVerifier(
   options: VerifierOptions,
-): (token: string, requiredScopes?: string[], signIn?: SignInRequirement) => Promise<VerifyTokenResponse> {
+): (token: string, requiredScopes?: string[], signIn?: SignInRequirement, presentation?: Presentation) => Promise<VerifyTokenResponse> {
   const client = createTokenClient(options.coreUrl, options);
-  return (token, requiredScopes = [], signIn = {}) => {
+  return (token, requiredScopes = [], signIn = {}, presentation) => {
     const { maxAuthAge } = signIn;
     if (maxAuthAge !== undefined && !(Number.isSafeInteger(maxAuthAge) && maxAuthAge >= 0)) {
       return Promise.reject(new RangeError("maxAuthAge must be a whole number of seconds, 0 or more"));
@@ -109,8 +124,23 @@ export function createAccessTokenVerifier(
       requiredScopes,
       acrValues: [...(signIn.acrValues ?? [])],
       ...(maxAuthAge !== undefined ? { maxAuthAge: BigInt(maxAuthAge) } : {}),
+      ...(presentation === undefined
+        ? {}
+        : { authorizationScheme: presentation.scheme, dpopProof: presentation.dpopProof ?? "", httpMethod: presentation.method, httpUrl: presentation.url }),
     });
   };
+}
+
+/**
+ * The token of an `Authorization` header with its scheme: `Bearer` (RFC 6750
+ * §2.1) or `DPoP` (RFC 9449 §7.1), the scheme's name in any case;
+ * `undefined` when there is none, `null` when it is malformed.
+ */
+export function presentedToken(header: string | undefined): { scheme: "Bearer" | "DPoP"; token: string } | null | undefined {
+  if (header === undefined || header === "") return undefined;
+  const match = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+  if (match === null) return null;
+  return { scheme: match[1]!.toLowerCase() === "dpop" ? "DPoP" : "Bearer", token: match[2]! };
 }
 
 /**
@@ -142,13 +172,19 @@ const quoted = (value: string) => `"${value.replace(/["\\]/g, "")}"`;
  * - a token without the required scopes: 403 `insufficient_scope`, naming them;
  * - a token whose sign-in is not strong or recent enough: 401
  *   `insufficient_user_authentication` (RFC 9470 §3), with the `acr_values`
- *   and `max_age` the client must ask for in a new authorization request.
+ *   and `max_age` the client must ask for in a new authorization request;
+ * - a DPoP-bound token presented without a good proof of its key (RFC 9449
+ *   §7.1): 401 under the DPoP scheme, `invalid_token` when it came as
+ *   Bearer, `invalid_dpop_proof` otherwise.
  */
 export function bearerChallenge(
   realm: string,
-  refusal: { missing: true } | { malformed: true } | { result: VerifyTokenResponse; requiredScopes: string[]; signIn?: SignInRequirement },
+  refusal:
+    | { missing: true }
+    | { malformed: true }
+    | { result: VerifyTokenResponse; requiredScopes: string[]; signIn?: SignInRequirement; scheme?: "Bearer" | "DPoP" },
 ): Challenge {
-  const head = `Bearer realm=${quoted(realm)}`;
+  const head = `${"scheme" in refusal && refusal.scheme === "DPoP" ? "DPoP" : "Bearer"} realm=${quoted(realm)}`;
   if ("missing" in refusal) return { status: 401, header: head, body: {} };
   const answer = (status: 400 | 401 | 403, error: string, description: string, extra = ""): Challenge => ({
     status,
@@ -157,6 +193,11 @@ export function bearerChallenge(
   });
   if ("malformed" in refusal) return answer(400, "invalid_request", "the Authorization header is not a Bearer token");
   const { result, requiredScopes } = refusal;
+  if (result.failure === TokenFailure.DPOP_PROOF) {
+    const error = refusal.scheme === "DPoP" ? "invalid_dpop_proof" : "invalid_token";
+    const description = refusal.scheme === "DPoP" ? "the DPoP proof is missing, invalid or not of the token's key" : "the access token is bound to a DPoP key: present it with the DPoP scheme and a proof";
+    return { status: 401, header: `DPoP realm=${quoted(realm)}, error=${quoted(error)}, error_description=${quoted(description)}`, body: { error, error_description: description } };
+  }
   if (result.failure === TokenFailure.INSUFFICIENT_SCOPE) {
     return answer(403, "insufficient_scope", "the access token lacks a required scope", `, scope=${quoted(requiredScopes.join(" "))}`);
   }

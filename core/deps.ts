@@ -44,6 +44,7 @@ export interface Deps {
     | "loginFailureDelayMs"
     | "auditStreamsPerCaller"
     | "auditStreamsMax"
+    | "dpopNonce"
   >;
 }
 

@@ -17,6 +17,10 @@ interface OAuthErrorOptions {
   details?: OutgoingDetail[];
   /** Seconds after which the caller may try again (sent as `retry-after` metadata, then the HTTP header). */
   retryAfter?: number;
+  /** A resource's refusal to challenge under the DPoP scheme (RFC 9449 §7.1) rather than Bearer. */
+  challenge?: "DPoP";
+  /** The DPoP nonce the client must use next (RFC 9449 §8): the DPoP-Nonce header. */
+  dpopNonce?: string;
 }
 
 type OutgoingDetail = ConstructorParameters<typeof ConnectError>[3] extends (infer D)[] | undefined ? D : never;
@@ -33,6 +37,8 @@ export class OAuthError extends Error {
   readonly code: Code | undefined;
   readonly details: OutgoingDetail[] | undefined;
   readonly retryAfter: number | undefined;
+  readonly challenge: "DPoP" | undefined;
+  readonly dpopNonce: string | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -44,6 +50,8 @@ export class OAuthError extends Error {
     this.code = options.code;
     this.details = options.details;
     this.retryAfter = options.retryAfter;
+    this.challenge = options.challenge;
+    this.dpopNonce = options.dpopNonce;
   }
 }
 

@@ -95,8 +95,9 @@ export function createGateway(options: GatewayOptions): Koa {
   // application calls with its tokens for the project's web origins only.
   // The authorization, sign-in and consent endpoints have none, ever.
   const publicDocument = anyOrigin(["GET"]);
-  const tokenCall = registeredOrigins(deps, ["POST"], ["authorization", "content-type"]);
-  const userinfoCall = registeredOrigins(deps, ["GET", "POST"], ["authorization", "content-type"]);
+  // `dpop`: a browser client's proof of possession (RFC 9449 §4.1).
+  const tokenCall = registeredOrigins(deps, ["POST"], ["authorization", "content-type", "dpop"]);
+  const userinfoCall = registeredOrigins(deps, ["GET", "POST"], ["authorization", "content-type", "dpop"]);
 
   // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the
   // well-known path inserted between host and issuer path.

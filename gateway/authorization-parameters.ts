@@ -31,5 +31,6 @@ export function authorizationParameters(params: Params) {
     responseMode: params.get("response_mode"),
     registration: params.get("registration"),
     iamAction: params.get("iam_action"),
+    dpopJkt: params.get("dpop_jkt"),
   };
 }

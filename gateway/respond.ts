@@ -4,7 +4,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Context, Next } from "koa";
-import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../wire/errors.js";
+import { CHALLENGE_KEY, DPOP_NONCE_KEY, ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../wire/errors.js";
 import type { Logger } from "../wire/observe.js";
 import { BadRequest } from "./http.js";
 import { errorPage, PAGE_SECURITY_HEADERS } from "./pages.js";
@@ -58,6 +58,10 @@ export interface WireError {
   redirectTo?: string;
   /** Seconds before trying again (a rate limit or a lockout): the Retry-After header. */
   retryAfter?: number;
+  /** A resource's refusal challenged under DPoP rather than Bearer (RFC 9449 §7.1). */
+  challenge?: "DPoP";
+  /** The DPoP nonce the client must use next (RFC 9449 §8): the DPoP-Nonce header. */
+  dpopNonce?: string;
 }
 
 /**
@@ -95,6 +99,8 @@ export function toWireError(err: unknown, logger: Logger): WireError {
       status: status >= 400 && status < 600 ? status : 400,
       redirectTo,
       ...(Number.isInteger(retryAfter) && retryAfter > 0 ? { retryAfter } : {}),
+      ...(err.metadata.get(CHALLENGE_KEY) === "DPoP" ? { challenge: "DPoP" as const } : {}),
+      ...(/^[\x21-\x7e]{1,64}$/.test(err.metadata.get(DPOP_NONCE_KEY) ?? "") ? { dpopNonce: err.metadata.get(DPOP_NONCE_KEY)! } : {}),
     };
   }
   logger.error("unexpected gateway error", { err });
@@ -126,6 +132,7 @@ export function authorizationError(ctx: Context, e: WireError, asJson: boolean, 
  */
 export function clientError(ctx: Context, e: WireError, basicRealm: string | undefined): void {
   if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
+  if (e.dpopNonce !== undefined) ctx.set("DPoP-Nonce", e.dpopNonce);
   if (e.error === "invalid_client" && basicRealm !== undefined) {
     ctx.set("WWW-Authenticate", `Basic realm="${basicRealm}", charset="UTF-8"`);
   }
@@ -139,12 +146,22 @@ export function bearerTokenRequired(ctx: Context, realm: string): void {
 }
 
 /** An error of a protected resource (RFC 6750 §3): its challenge, and the same as JSON. */
-export function bearerError(ctx: Context, e: WireError, realm: string): void {
-  const error = e.status === 401 ? "invalid_token" : e.error;
+export function bearerError(ctx: Context, e: WireError, realm: string, scheme: "Bearer" | "DPoP" = "Bearer"): void {
+  // RFC 9449 §7.1: a proof's faults, and a DPoP-presented token's, are told under the DPoP scheme.
+  const dpop = scheme === "DPoP" || e.challenge === "DPoP" || DPOP_ERRORS.has(e.error);
+  const error = e.status === 401 && !DPOP_ERRORS.has(e.error) ? "invalid_token" : e.error;
   const scope = error === "insufficient_scope" ? ', scope="openid"' : "";
-  ctx.set("WWW-Authenticate", `Bearer realm="${realm}", error="${error}", error_description="${e.description.replace(/["\\]/g, "")}"${scope}`);
+  const description = e.description.replace(/["\\]/g, "");
+  ctx.set(
+    "WWW-Authenticate",
+    dpop
+      ? `DPoP realm="${realm}", error="${error}", error_description="${description}"${scope}`
+      : `Bearer realm="${realm}", error="${error}", error_description="${description}"${scope}`,
+  );
   json(ctx, e.status, { error, error_description: e.description });
 }
+
+const DPOP_ERRORS = new Set(["invalid_dpop_proof", "use_dpop_nonce"]);
 
 /** Unknown paths and methods answer JSON too, never Koa's plain text. */
 export async function answerUnmatched(ctx: Context, next: Next): Promise<void> {

@@ -36,6 +36,7 @@ const MORE: Record<string, string> = {
   IAM_REFRESH_TOKEN_GRACE: "flows.md#refresh-and-its-grace-window",
   IAM_PURGE_INTERVAL: "operations.md#the-database-and-the-purge",
   IAM_CONSOLE: "console.md#turning-it-off",
+  IAM_DPOP_NONCE: "dpop.md#nonces",
   IAM_AUDIT_STREAMS_PER_CALLER: "audit.md#following-it-auditservicestreamevents",
   IAM_AUDIT_STREAMS_MAX: "audit.md#following-it-auditservicestreamevents",
   IAM_LOGIN_MAX_FAILURES_PER_USER: "flows.md#brute-force-slow-down-then-lock-out",

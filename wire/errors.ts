@@ -35,6 +35,9 @@ export type OAuthErrorCode =
   | "request_not_supported"
   | "request_uri_not_supported"
   | "registration_not_supported"
+  // RFC 9449 §12.2
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce"
   // RFC 9101 §6.2 (OpenID Connect Core §3.1.2.6): a request_uri unknown, used or expired
   | "invalid_request_uri";
 
@@ -43,6 +46,10 @@ export const ERROR_KEY = "oauth-error";
 export const REDIRECT_KEY = "oauth-redirect";
 export const STATUS_KEY = "oauth-status";
 export const RETRY_AFTER_KEY = "retry-after";
+/** The authentication scheme a resource's refusal challenges with, where it is not Bearer (RFC 9449 §7.1: `DPoP`). */
+export const CHALLENGE_KEY = "oauth-challenge";
+/** The DPoP nonce a refusal gives the client to use next (RFC 9449 §8): the gateway's DPoP-Nonce header. */
+export const DPOP_NONCE_KEY = "dpop-nonce";
 
 /** The HTTP status of each error at the token endpoint (RFC 6749 §5.2). */
 export function httpStatusOf(error: OAuthErrorCode): number {
@@ -84,6 +91,8 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   request_not_supported: Code.InvalidArgument,
   request_uri_not_supported: Code.InvalidArgument,
   registration_not_supported: Code.InvalidArgument,
+  invalid_dpop_proof: Code.InvalidArgument,
+  use_dpop_nonce: Code.InvalidArgument,
   invalid_request_uri: Code.InvalidArgument,
 };
 
@@ -101,6 +110,10 @@ export interface OAuthErrorFields {
   status?: number | undefined;
   /** Seconds after which the caller may try again. */
   retryAfter?: number | undefined;
+  /** The scheme of the WWW-Authenticate challenge, where it is not Bearer. */
+  challenge?: "DPoP" | undefined;
+  /** The DPoP nonce to use next. */
+  dpopNonce?: string | undefined;
 }
 
 /** The error metadata of a refusal: its RFC code, and what differs from the code's usual answer. */
@@ -109,6 +122,8 @@ export function oauthErrorMetadata(fields: OAuthErrorFields): Headers {
   if (fields.redirectTo !== undefined) metadata.set(REDIRECT_KEY, fields.redirectTo);
   if (fields.status !== undefined && fields.status !== httpStatusOf(fields.error)) metadata.set(STATUS_KEY, String(fields.status));
   if (fields.retryAfter !== undefined) metadata.set(RETRY_AFTER_KEY, String(fields.retryAfter));
+  if (fields.challenge !== undefined) metadata.set(CHALLENGE_KEY, fields.challenge);
+  if (fields.dpopNonce !== undefined) metadata.set(DPOP_NONCE_KEY, fields.dpopNonce);
   return metadata;
 }
 

@@ -3,6 +3,7 @@
  * carries and what proves its answer right. The same steps run against
  * iam-core, the peer, and the canned target (the generator's ceiling).
  */
+import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import { header, type Answer, type HttpLoad, type Step } from "./autocannon.mjs";
 import { FORM, JSON_BODY, basic, parseJson, pkcePairs, unexpected, type TokenAnswer } from "./oauth.mjs";
 import type { HttpScenario, LoadPlan } from "./plan.mjs";
@@ -40,6 +41,45 @@ function clientCredentials(plan: LoadPlan): HttpLoad {
     check: expectJson("client_credentials", 200, hasAccessToken),
   }));
   return { connection: (i) => rotated(steps, i, plan.inFlight), unit: 1 };
+}
+
+/**
+ * The token endpoint's URL as the server names it (a DPoP proof's htu): from
+ * its discovery document, or, from a target that serves none (the canned
+ * one), the default base URL of the port.
+ */
+async function tokenEndpoint(plan: LoadPlan): Promise<string> {
+  const discovery = await fetch(`${plan.http}${plan.prefix}/.well-known/openid-configuration`).catch(() => undefined);
+  const metadata = discovery?.ok === true ? ((await discovery.json()) as { token_endpoint?: string }) : {};
+  return metadata.token_endpoint ?? `http://localhost:${new URL(plan.http).port}${plan.prefix}/token`;
+}
+
+/**
+ * client_credentials with a DPoP proof (RFC 9449) at every request: one P-256
+ * key per connection, a new proof (jti, iat) signed for each request, as a
+ * client does. The answer must be a DPoP-bound token.
+ */
+async function dpopClientCredentials(plan: LoadPlan): Promise<HttpLoad> {
+  const htu = await tokenEndpoint(plan);
+  const body = new URLSearchParams({ grant_type: "client_credentials", scope: plan.scope }).toString();
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return {
+    connection: (i) => {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const header = part({ typ: "dpop+jwt", alg: "ES256", jwk: publicKey.export({ format: "jwk" }) });
+      return rotated(plan.clients, i, plan.inFlight).map((c) => ({
+        method: "POST",
+        path: `${plan.prefix}/token`,
+        vary: () => {
+          const input = `${header}.${part({ jti: randomUUID(), htm: "POST", htu, iat: Math.floor(Date.now() / 1000) })}`;
+          const signature = sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url");
+          return { headers: { "content-type": FORM, authorization: basic(c.id, c.secret), dpop: `${input}.${signature}` }, body };
+        },
+        check: expectJson<TokenAnswer>("DPoP client_credentials", 200, (t) => hasAccessToken(t) && t.token_type === "DPoP"),
+      }));
+    },
+    unit: 1,
+  };
 }
 
 function introspection(plan: LoadPlan, tokens: string[], path: string): HttpLoad {
@@ -239,6 +279,9 @@ export async function httpLoad(scenario: HttpScenario, plan: LoadPlan, setup: Se
     case "peer-client-credentials":
       await primeWorkers(plan, setup);
       return clientCredentials(plan);
+    case "dpop-client-credentials":
+      await primeWorkers(plan, setup);
+      return dpopClientCredentials(plan);
     case "introspection":
     case "peer-introspection": {
       await primeWorkers(plan, setup);

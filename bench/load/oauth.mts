@@ -14,6 +14,7 @@ export interface TokenAnswer {
   access_token?: unknown;
   refresh_token?: unknown;
   id_token?: unknown;
+  token_type?: unknown;
 }
 
 /** Parses a JSON answer, or undefined when it is not JSON. */

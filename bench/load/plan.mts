@@ -9,6 +9,7 @@
 export const HTTP_SCENARIOS = [
   "http-ceiling",
   "client-credentials",
+  "dpop-client-credentials",
   "refresh",
   "introspection",
   "flow",

@@ -1,6 +1,7 @@
 import type { AuthorizeRequest } from "../../gen/iam/v1/authorization_pb.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { checkClient } from "./checks/client.js";
+import { checkDpopJkt } from "./checks/dpop-jkt.js";
 import { checkOpenIdParameters } from "./checks/openid.js";
 import { checkParameters } from "./checks/parameters.js";
 import { checkPkce } from "./checks/pkce.js";
@@ -25,6 +26,7 @@ const CHECKS: readonly AuthorizeCheck[] = [
   checkResponseType,
   checkScope,
   checkPkce,
+  checkDpopJkt,
   checkOpenIdParameters,
 ];
 

@@ -47,7 +47,7 @@ export const authorizationCodeGrant: Grant = {
 
 /** The checks and the exchange of a code of the project; a replay is answered, for the caller to revoke. */
 async function exchange(
-  { deps, request, project, client }: GrantContext,
+  { deps, request, project, client, dpop }: GrantContext,
   code: AuthorizationCodeRecord,
   codeHash: string,
   now: EpochSeconds,
@@ -70,6 +70,10 @@ async function exchange(
     if (!verifyPkce(code.codeChallengeMethod === "S256" ? "S256" : "plain", code.codeChallenge, request.codeVerifier)) {
       throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
     }
+  }
+  // RFC 9449 §10: a code asked for with dpop_jkt is exchanged with a proof of that key only.
+  if (code.dpopJkt !== "" && dpop?.jkt !== code.dpopJkt) {
+    throw new OAuthError("invalid_grant", dpop === undefined ? "the code is bound to a DPoP key: send a DPoP proof of it" : "the DPoP proof's key is not the one the code is bound to (dpop_jkt)");
   }
 
   // The session the code was signed in by must still be live, by the same
@@ -102,6 +106,8 @@ async function exchange(
       createdAt: now,
       expiresAt: now,
       revokedAt: null,
+      // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+      dpopJkt: client.type === "public" ? (dpop?.jkt ?? "") : "",
     };
     await store.createGrant(grant);
     // The sign-in session must still be live: a logout between the code and
@@ -115,7 +121,7 @@ async function exchange(
     // user disabled or deleted by another replica meanwhile gets nothing.
     const holder = await store.getUser(project, code.userId);
     if (holder === undefined || !holder.enabled) throw invalid("user disabled or deleted since login");
-    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: code.nonce });
+    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: code.nonce }, null, dpop?.jkt);
     await recordSuccess(deps, { ...event, action: "CODE_EXCHANGED", scopes }, store);
     return tokens;
   });

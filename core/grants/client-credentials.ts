@@ -30,7 +30,7 @@ export const clientCredentialsGrant: Grant = {
 };
 
 /** The client's scopes selected and its token signed, off its one client grant. */
-async function issue({ deps, request, project, client }: GrantContext, event: GrantEvent): Promise<IssuedTokens> {
+async function issue({ deps, request, project, client, dpop }: GrantContext, event: GrantEvent): Promise<IssuedTokens> {
   if (client.type !== "confidential") {
     throw new OAuthError("unauthorized_client", "only confidential clients may use client_credentials");
   }
@@ -61,6 +61,7 @@ async function issue({ deps, request, project, client }: GrantContext, event: Gr
       amr: [],
       claims: "",
       revokedAt: null,
+      dpopJkt: "",
     };
     const made = grant;
     await deps.store.transaction(async (store) => {
@@ -71,7 +72,7 @@ async function issue({ deps, request, project, client }: GrantContext, event: Gr
   } else if (grant.expiresAt < now + client.accessTokenTtl) {
     await deps.store.extendGrant(grant.id, now + client.accessTokenTtl + EXTENSION);
   }
-  const access = await issueAccessToken(deps, project, grant, client, scopes);
+  const access = await issueAccessToken(deps, project, grant, client, scopes, dpop?.jkt);
   // Nothing else is written here most of the time: the event is queued and
   // committed with the others of this turn (core/store/sqlite/transactions.ts).
   // Awaited, so that no token leaves without its event on disk.

@@ -38,7 +38,7 @@ export const passwordGrant: Grant = {
 };
 
 /** The password checked and the grant made, for the scopes the user holds. */
-async function issue({ deps, request, project, client }: GrantContext, event: GrantEvent): Promise<IssuedTokens> {
+async function issue({ deps, request, project, client, dpop }: GrantContext, event: GrantEvent): Promise<IssuedTokens> {
   const requested = parseScope(request.scope);
   if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
   const user = request.username.length > 1024 ? undefined : await deps.store.getUser(project, request.username);
@@ -77,13 +77,14 @@ async function issue({ deps, request, project, client }: GrantContext, event: Gr
       amr: [],
       claims: "",
       revokedAt: null,
+      dpopJkt: "",
     };
     await store.createGrant(grant);
     // As for a code exchange: re-read once the grant holds the user's row.
     const holder = await store.getUser(project, user.id);
     if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
     if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
-    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" });
+    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" }, null, dpop?.jkt);
     await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", target: party("user", user.id), scopes }, store);
     return tokens;
   });

@@ -51,7 +51,7 @@ export const refreshTokenGrant: Grant = {
 
 /** The checks and the rotation of a refresh token of the project; a refusal that revokes the family is answered, for the caller to carry out. */
 async function refresh(
-  { deps, request, project, client }: GrantContext,
+  { deps, request, project, client, dpop }: GrantContext,
   token: RefreshTokenRecord,
   tokenHash: string,
   grant: GrantRecord,
@@ -65,6 +65,10 @@ async function refresh(
     return { grantId: grant.id, action: "REFRESH_TOKEN_REUSED", detail: "rotated refresh token reused; family revoked" };
   }
   if (token.expiresAt <= now) throw invalid("refresh token expired");
+  // RFC 9449 §5: a public client's refresh token is bound to the key it was issued with.
+  if (grant.dpopJkt !== "" && dpop?.jkt !== grant.dpopJkt) {
+    throw new OAuthError("invalid_grant", dpop === undefined ? "the refresh token is bound to a DPoP key: send a DPoP proof of it" : "the DPoP proof's key is not the one the refresh token is bound to");
+  }
 
   const requested = parseScope(request.scope);
   if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
@@ -89,7 +93,7 @@ async function refresh(
     // Re-read inside the transaction: a revocation that landed since the
     // checks above must not be answered with fresh (dead) tokens.
     if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
-    const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash);
+    const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash, dpop?.jkt);
     await recordSuccess(deps, { ...event, action: "TOKEN_REFRESHED", scopes: accessScopes }, store);
     return tokens;
   });

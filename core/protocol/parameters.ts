@@ -33,7 +33,7 @@ type Endpoint = "authorize" | "pushedAuthorization" | "login" | "consent" | "tok
 const AUTHORIZE = [
   "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce",
   "prompt", "max_age", "id_token_hint", "login_hint", "acr_values", "ui_locales", "claims_locales", "claims",
-  "request", "request_uri", "display", "response_mode", "registration", "iam_action",
+  "request", "request_uri", "display", "response_mode", "registration", "iam_action", "dpop_jkt",
 ];
 
 /**

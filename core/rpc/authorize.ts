@@ -74,6 +74,7 @@ export async function authorize(
     secondFactor: null,
     createdAt: now,
     expiresAt: now + ttl,
+    dpopJkt: request.dpopJkt,
   };
   await deps.store.createAuthorizationRequest(pending);
   const answer = {

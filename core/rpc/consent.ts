@@ -94,6 +94,7 @@ export async function completeRequest(
       expiresAt: now + deps.config.authorizationCodeTtl,
       consumedAt: null,
       grantId: null,
+      dpopJkt: pending.dpopJkt,
     });
     // The session now signs the user into this client: it is told of the session's end.
     if (pending.sessionId !== "") await store.touchSession(pending, pending.sessionId, now, pending.clientId);

@@ -1,3 +1,4 @@
+import { boundKeyOf } from "../dpop/resource.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IntrospectRequest, IntrospectResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import { issuerOf, type Deps } from "../deps.js";
@@ -65,7 +66,9 @@ async function asAccess(deps: Deps, project: ProjectRecord, token: string): Prom
     scope: scopes.join(" "),
     clientId: payload.client_id,
     username: grant.kind === "user" ? grant.userId : "",
-    tokenType: "Bearer",
+    // RFC 9449 §6.2: a bound token's type and key.
+    tokenType: boundKeyOf(payload) === "" ? "Bearer" : "DPoP",
+    cnfJkt: boundKeyOf(payload),
     exp: BigInt(payload.exp!),
     iat: BigInt(payload.iat!),
     sub: payload.sub!,
@@ -96,6 +99,7 @@ async function asRefresh(deps: Deps, project: ProjectRecord, token: string): Pro
     aud: [project.audience],
     iss: issuerOf(deps.config.baseUrl, project),
     jti: "",
+    cnfJkt: grant.dpopJkt,
     ...signInOf(grant),
   };
 }

@@ -1,3 +1,4 @@
+import { DPOP_ALGS } from "../dpop/proof.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { CallbackPageSchema, GetServerMetadataRequest, GetServerMetadataResponseSchema } from "../../gen/iam/v1/token_pb.js";
@@ -77,6 +78,8 @@ export async function getServerMetadata(
     scopesSupported: [...OIDC_SCOPES.keys()],
     claimsSupported: CLAIMS,
     claimTypesSupported: ["normal"],
+    // RFC 9449 §5.1: a client picks the first it supports.
+    dpopSigningAlgValuesSupported: [...DPOP_ALGS],
     subjectTypesSupported: ["public"],
     // Discovery §3: RS256 MUST be listed; it is also the default of clients that registered no algorithm.
     idTokenSigningAlgValuesSupported: ["RS256", "ES256"],

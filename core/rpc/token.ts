@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
-import type { Deps } from "../deps.js";
+import { issuerOf, type Deps } from "../deps.js";
+import { acceptServerProof } from "../dpop/accept.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";
@@ -33,14 +34,16 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
     throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
   }
 
-  const issued = await grant.handler({ deps, request: declaredParametersOf(grant, request), project, client });
+  // RFC 9449 §5: with a proof, the tokens are bound to its key.
+  const dpop = request.dpopProof === "" ? undefined : await acceptServerProof(deps, project, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/token` });
+  const issued = await grant.handler({ deps, request: declaredParametersOf(grant, request), project, client, dpop });
   const issuedOf = (tokenType: string) => deps.metrics.tokensIssued.inc({ grant_type: grant.grantType, token_type: tokenType });
   issuedOf("access_token");
   if (issued.refreshToken !== undefined) issuedOf("refresh_token");
   if (issued.idToken !== undefined) issuedOf("id_token");
   return {
     accessToken: issued.accessToken,
-    tokenType: "Bearer",
+    tokenType: dpop === undefined ? "Bearer" : "DPoP",
     expiresIn: BigInt(issued.expiresIn),
     refreshToken: issued.refreshToken ?? "",
     scope: formatScope(issued.scopes),

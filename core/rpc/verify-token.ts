@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { TokenFailure, type VerifyTokenRequest, type VerifyTokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import type { Deps } from "../deps.js";
+import { boundKeyOf, checkPresentation, ResourceRefusal } from "../dpop/resource.js";
 import { OAuthError } from "../errors.js";
 import { ACR_VALUES } from "../factors/levels.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -36,6 +37,12 @@ function refuseMalformedRequirement(request: VerifyTokenRequest): void {
   if (request.maxAuthAge !== undefined && request.maxAuthAge < 0n) {
     throw new OAuthError("invalid_request", "max_auth_age must not be negative");
   }
+  if (request.authorizationScheme !== "" && request.authorizationScheme !== "Bearer" && request.authorizationScheme !== "DPoP") {
+    throw new OAuthError("invalid_request", "authorization_scheme must be Bearer or DPoP");
+  }
+  if (request.dpopProof !== "" && (request.httpMethod === "" || !URL.canParse(request.httpUrl))) {
+    throw new OAuthError("invalid_request", "a dpop_proof needs the request's http_method and http_url (an absolute URL)");
+  }
 }
 
 async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTokenResult> {
@@ -57,6 +64,22 @@ async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTok
   if (!signInSuffices(deps, grant, request)) {
     return { active: false, failure: TokenFailure.INSUFFICIENT_USER_AUTHENTICATION };
   }
+  // RFC 9449 §7: a bound token with a proof of its key for this request only.
+  // Last, as the proof is then spent: a request refused for another reason may be sent again with it.
+  const jkt = boundKeyOf(payload);
+  if (jkt !== "" || request.authorizationScheme === "DPoP") {
+    try {
+      await checkPresentation(deps, request.token, payload, {
+        scheme: request.authorizationScheme === "Bearer" ? "Bearer" : "DPoP",
+        proof: request.dpopProof,
+        method: request.httpMethod.toUpperCase(),
+        url: request.httpUrl,
+      });
+    } catch (err) {
+      if (err instanceof ResourceRefusal) return { active: false, failure: TokenFailure.DPOP_PROOF, jkt };
+      throw err;
+    }
+  }
   return {
     active: true,
     subject: payload.sub!,
@@ -70,6 +93,7 @@ async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTok
     tokenId: payload.jti!,
     issuer,
     failure: TokenFailure.UNSPECIFIED,
+    jkt,
     // The sign-in the token carries (its acr, amr, auth_time: they are the grant's).
     ...signInOf(grant),
   };

@@ -56,6 +56,8 @@ export interface Config {
   /** Audit streams this process serves at once, every caller together. */
   /** Whether the gateway serves the administration console (and its API) at /admin. */
   console: boolean;
+  /** Whether DPoP proofs at the token endpoint must carry a nonce the server gave. */
+  dpopNonce: boolean;
   auditStreamsMax: number;
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
@@ -309,6 +311,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "dbSynchronous", env: "IAM_DB_SYNCHRONOUS", doc: "full: a commit survives a power loss; normal: a process crash only, but commits are ~10x cheaper", default: () => "full", parse: synchronous },
   { key: "shutdownGrace", env: "IAM_SHUTDOWN_GRACE", doc: "seconds in-flight requests may take to finish on SIGTERM before they are cut", default: () => 10, parse: positive(0, 600) },
   { key: "workers", env: "IAM_WORKERS", doc: "processes that serve the ports together, on one database (0: one per CPU core; 1: a single process)", default: () => 0, parse: positive(0, 64) },
+  {
+    key: "dpopNonce",
+    env: "IAM_DPOP_NONCE",
+    doc: "require DPoP proofs at the token endpoint to carry a nonce the server gave (RFC 9449 §8; use_dpop_nonce and the DPoP-Nonce header), so that a proof made in advance stops being usable within minutes (true or false)",
+    default: () => false,
+    parse: flag,
+  },
   {
     key: "console",
     env: "IAM_CONSOLE",

@@ -39,9 +39,13 @@ export type Declaration<A extends unknown[]> =
    * epoch are left alone. `audit event`: an event appended to its chain,
    * which a backend may write at its transaction's commit (SQLite batches
    * them in the group commit); `audit trail`: the trail's other writes (its
-   * purge). Memory and the epoch are left alone by both.
+   * purge). Memory and the epoch are left alone by both. `replay record`: a
+   * proof seen (DPoP, RFC 9449 §11.1), whose answer (first or replay) is
+   * known once written and whose durability the request's own later writes
+   * bring: a backend may answer before its commit (SQLite writes it in the
+   * open commit group, which commits before any later group).
    */
-  | { readonly kind: "write"; readonly changes: "administration" | "token state" | "audit event" | "audit trail" };
+  | { readonly kind: "write"; readonly changes: "administration" | "token state" | "audit event" | "audit trail" | "replay record" };
 
 export type Declarations = { readonly [K in StoreMethod]: Declaration<Parameters<Store[K]>> };
 
@@ -50,6 +54,7 @@ const administration = { kind: "write", changes: "administration" } as const;
 const tokenState = { kind: "write", changes: "token state" } as const;
 const auditEvent = { kind: "write", changes: "audit event" } as const;
 const auditTrail = { kind: "write", changes: "audit trail" } as const;
+const replayRecord = { kind: "write", changes: "replay record" } as const;
 
 const project = (ref: ProjectRef) => `${ref.organization}\u0000${ref.project}`;
 const inProject = (ref: ProjectRef, id: string) => `${project(ref)}\u0000${id}`;
@@ -166,6 +171,7 @@ export const DECLARATIONS: Declarations = {
   // LoginThrottleStore
   lockedUntil: read,
   recordLoginFailure: tokenState,
+  recordDpopProof: replayRecord,
   clearLoginFailures: tokenState,
 
   // FactorStore. Read at every sign-in from the database: a factor removed

@@ -250,6 +250,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
         : { userId: r.factor_user_id, stage: r.factor_stage, amr: d.list(r.factor_amr), sessionId: r.factor_session_id },
     createdAt: r.created_at,
     expiresAt: r.expires_at,
+    dpopJkt: r.dpop_jkt,
   });
   const pushed = (r: Row): PushedAuthorizationRequestRecord => ({
     organization: r.organization_id,
@@ -314,6 +315,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     expiresAt: r.expires_at,
     consumedAt: r.consumed_at,
     grantId: r.grant_id,
+    dpopJkt: r.dpop_jkt,
   });
   const grant = (r: Row): GrantRecord => ({
     organization: r.organization_id,
@@ -331,6 +333,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    dpopJkt: r.dpop_jkt,
   });
   const refresh = (r: Row): RefreshTokenRecord => ({
     tokenHash: r.token_hash,

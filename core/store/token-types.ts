@@ -45,6 +45,8 @@ export interface AuthorizationRequestRecord extends ProjectRef {
   secondFactor: SecondFactorStage | null;
   createdAt: EpochSeconds;
   expiresAt: EpochSeconds;
+  /** The DPoP key the request binds its code to (RFC 9449 §10 `dpop_jkt`), "" for none. */
+  dpopJkt: string;
 }
 
 /** The second step of a sign-in: who it is for, what is due, and the `amr` of the first. */
@@ -97,6 +99,8 @@ export interface AuthorizationCodeRecord extends ProjectRef {
   consumedAt: EpochSeconds | null;
   /** The grant the first exchange created; revoked when the code is replayed. */
   grantId: string | null;
+  /** The DPoP key the code is bound to (RFC 9449 §10: the request's `dpop_jkt`), "" for none. */
+  dpopJkt: string;
 }
 
 /**
@@ -125,6 +129,11 @@ export interface GrantRecord extends ProjectRef {
   /** The last expiry of any token issued in it: past that, the grant can be purged. */
   expiresAt: EpochSeconds;
   revokedAt: EpochSeconds | null;
+  /**
+   * The DPoP key a public client's grant is bound to (RFC 9449 §5): its
+   * refresh tokens are accepted only with a proof of that key. "" for none.
+   */
+  dpopJkt: string;
 }
 
 export interface RefreshTokenRecord {
@@ -195,6 +204,16 @@ export interface GrantStore {
    * another transaction revoked it first while this one waited.
    */
   revokeGrant(id: string, at: EpochSeconds): Promise<boolean>;
+}
+
+/** DPoP proofs seen (RFC 9449 §11.1): each accepted once, across every worker and replica. */
+export interface DpopProofStore {
+  /**
+   * Records a proof by the hash of its key and jti, kept until `expiresAt`,
+   * when it could no longer be accepted anyway; false when it was recorded
+   * before: a replay.
+   */
+  recordDpopProof(proofHash: string, expiresAt: EpochSeconds): Promise<boolean>;
 }
 
 export interface RefreshTokenStore {

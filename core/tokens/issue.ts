@@ -28,6 +28,8 @@ export async function issueAccessToken(
   grant: GrantRecord,
   client: ClientRecord,
   scopes: string[],
+  /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), "" for a bearer token. */
+  jkt = "",
 ): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
   // The project's choice of algorithm, ES256 unless it says otherwise.
   const { kid, key, alg } = await deps.keys.signing(project, project.accessTokenSigningAlg);
@@ -48,6 +50,8 @@ export async function issueAccessToken(
       // resource server may require (RFC 9470); a client acting for itself
       // has none of them.
       ...(grant.kind === "user" ? userAuthentication(grant) : {}),
+      // RFC 9449 §6.1: the key whose proofs must come with the token.
+      ...(jkt !== "" ? { cnf: { jkt } } : {}),
       [GRANT_CLAIM]: grant.id,
     },
     key,
@@ -81,8 +85,10 @@ export async function issueTokens(
   oidc?: { user: UserRecord; nonce: string },
   /** The refresh token exchanged for these (its hash), if any. */
   parentHash: string | null = null,
+  /** The DPoP key the access token is bound to, "" for none. */
+  jkt = "",
 ): Promise<IssuedTokens> {
-  const access = await issueAccessToken(deps, project, grant, client, accessScopes);
+  const access = await issueAccessToken(deps, project, grant, client, accessScopes, jkt);
   const idToken =
     oidc !== undefined && accessScopes.includes("openid")
       ? await issueIdToken(deps, project, grant, client, oidc.user, accessScopes, access.token, oidc.nonce)

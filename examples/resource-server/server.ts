@@ -20,8 +20,9 @@ import type { AddressInfo } from "node:net";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import {
   bearerChallenge,
-  bearerToken,
+  presentedToken,
   createAccessTokenVerifier,
+  type Presentation,
   MFA_ACR,
   TokenFailure,
   type SignInRequirement,
@@ -46,7 +47,7 @@ export const REQUIRED_SCOPE = "notes.note.read";
 export const EXPORT_SIGN_IN: SignInRequirement = { acrValues: [MFA_ACR], maxAuthAge: 15 * 60 };
 const REALM = "notes";
 
-type Verify = (token: string, requiredScopes: string[], signIn?: SignInRequirement) => Promise<VerifyTokenResponse>;
+type Verify = (token: string, requiredScopes: string[], signIn?: SignInRequirement, presentation?: Presentation) => Promise<VerifyTokenResponse>;
 
 /** The routes: each one's scopes and, for some, what the sign-in behind the token must have been. */
 const ROUTES: ReadonlyMap<string, { scopes: string[]; signIn?: SignInRequirement }> = new Map([
@@ -76,6 +77,8 @@ function localVerifier(options: ResourceServerOptions): Verify {
         algorithms: ["ES256", "RS256"],
         typ: "at+jwt",
       });
+      // A DPoP-bound token needs its proof checked, which this verifier does not do: refused (RFC 9449 §7.2).
+      if (payload.cnf !== undefined) return { active: false, failure: TokenFailure.DPOP_PROOF } as VerifyTokenResponse;
       const scopes = typeof payload.scope === "string" ? payload.scope.split(" ") : [];
       if (!requiredScopes.every((s) => scopes.includes(s))) {
         return { active: false, failure: TokenFailure.INSUFFICIENT_SCOPE } as VerifyTokenResponse;
@@ -104,26 +107,36 @@ export async function startResourceServer(
     res.end(JSON.stringify(body));
   };
 
+  // The URL clients call, which a DPoP proof names (its htu): known once the server listens.
+  let publicUrl = "";
   const server = http.createServer(async (req, res) => {
     const route = req.method === "GET" ? ROUTES.get(req.url ?? "") : undefined;
     if (route === undefined) return send(res, 404, { error: "not_found" });
-    const token = bearerToken(req.headers.authorization);
+    // A bearer token, or a DPoP-bound one with its proof (RFC 9449 §7).
+    const presented = presentedToken(req.headers.authorization);
+    const token = presented === undefined || presented === null ? presented : presented.token;
     const refuse = (challenge: ReturnType<typeof bearerChallenge>) =>
       send(res, challenge.status, challenge.body, { "www-authenticate": challenge.header });
     if (token === undefined) return refuse(bearerChallenge(REALM, { missing: true }));
     if (token === null) return refuse(bearerChallenge(REALM, { malformed: true }));
     let result: VerifyTokenResponse;
     try {
-      result = await verify(token, route.scopes, route.signIn);
+      result = await verify(token, route.scopes, route.signIn, {
+        scheme: presented!.scheme,
+        dpopProof: typeof req.headers.dpop === "string" ? req.headers.dpop : "",
+        method: req.method ?? "GET",
+        url: `${publicUrl}${req.url ?? "/"}`,
+      });
     } catch {
       // The core is unreachable: fail closed, and say it is temporary.
       return send(res, 503, { error: "temporarily_unavailable" }, { "retry-after": "1" });
     }
-    if (!result.active) return refuse(bearerChallenge(REALM, { result, requiredScopes: route.scopes, signIn: route.signIn }));
+    if (!result.active) return refuse(bearerChallenge(REALM, { result, requiredScopes: route.scopes, signIn: route.signIn, scheme: presented!.scheme }));
     const notes = [`Notes of ${result.subject}`];
     send(res, 200, route.signIn === undefined ? { owner: result.subject, notes } : { owner: result.subject, notes, exported: true });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>

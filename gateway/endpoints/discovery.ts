@@ -31,6 +31,7 @@ export const discovery: Endpoint = (deps) => async (ctx) => {
       scopes_supported: m.scopesSupported,
       claims_supported: m.claimsSupported,
       claim_types_supported: m.claimTypesSupported,
+      dpop_signing_alg_values_supported: m.dpopSigningAlgValuesSupported,
       subject_types_supported: m.subjectTypesSupported,
       id_token_signing_alg_values_supported: m.idTokenSigningAlgValuesSupported,
       acr_values_supported: m.acrValuesSupported,

@@ -25,6 +25,8 @@ export const introspect: Endpoint = (deps) =>
       aud: a.aud.length === 1 ? a.aud[0] : a.aud,
       iss: a.iss,
       ...(a.jti !== "" ? { jti: a.jti } : {}),
+      // RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+      ...(a.cnfJkt !== "" ? { cnf: { jkt: a.cnfJkt } } : {}),
       // How and when the user signed in (RFC 9470 §6.2); absent for a client's own token.
       ...(a.authTime !== 0n ? { auth_time: Number(a.authTime) } : {}),
       ...(a.acr !== "" ? { acr: a.acr } : {}),

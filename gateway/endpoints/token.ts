@@ -21,6 +21,7 @@ export const token: Endpoint = (deps) =>
       password: params.get("password"),
       client: clientOf(params, basic),
       repeatedParameters: params.repeated,
+      dpopProof: ctx.get("dpop"),
     });
     json(ctx, 200, {
       access_token: answer.accessToken,

@@ -195,10 +195,11 @@ test("an origin not registered gets no CORS header, and the same answer as a req
 
 test("preflights of token, revocation and UserInfo: 204 with methods, headers and max-age for a registered origin; 204 without CORS headers otherwise", async (t) => {
   const s = await setup(t);
-  for (const [path, methods] of [
-    ["/token", "POST"],
-    ["/revoke", "POST"],
-    ["/userinfo", "GET, POST"],
+  // A DPoP proof (RFC 9449 §4.1) travels to the token endpoint and UserInfo; revocation shares the token endpoint's policy.
+  for (const [path, methods, headers] of [
+    ["/token", "POST", "authorization, content-type, dpop"],
+    ["/revoke", "POST", "authorization, content-type, dpop"],
+    ["/userinfo", "GET, POST", "authorization, content-type, dpop"],
   ] as const) {
     const url = `${s.project}${path}`;
     const ok = await preflight(url, ALLOWED, "POST");
@@ -208,7 +209,7 @@ test("preflights of token, revocation and UserInfo: 204 with methods, headers an
       {
         "access-control-allow-origin": ALLOWED,
         "access-control-allow-methods": methods,
-        "access-control-allow-headers": "authorization, content-type",
+        "access-control-allow-headers": headers,
         "access-control-max-age": "7200",
       },
       path,

@@ -34,6 +34,7 @@ const grantOf = (id: string): GrantRecord => ({
   amr: [],
   claims: "",
   revokedAt: null,
+    dpopJkt: "",
 });
 const tokenOf = (tokenHash: string, grantId: string, parentHash: string | null): RefreshTokenRecord => ({
   tokenHash,

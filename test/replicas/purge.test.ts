@@ -34,6 +34,7 @@ async function expiredRows(n: number) {
     amr: [],
     claims: "",
     revokedAt: null,
+    dpopJkt: "",
   });
   await query(
     db.url,

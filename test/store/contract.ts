@@ -165,10 +165,11 @@ export const requestRecord = (
   secondFactor: null,
   createdAt: 1_000,
   expiresAt: 1_600,
+  dpopJkt: "",
   ...over,
 });
 
-const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<AuthorizationCodeRecord> = {}): AuthorizationCodeRecord => ({
+export const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<AuthorizationCodeRecord> = {}): AuthorizationCodeRecord => ({
   ...ref,
   codeHash,
   clientId: "web",
@@ -187,10 +188,11 @@ const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<Authorizati
   expiresAt: 1_060,
   consumedAt: null,
   grantId: null,
+  dpopJkt: "",
   ...over,
 });
 
-const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {}): GrantRecord => ({
+export const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {}): GrantRecord => ({
   ...ref,
   id,
   clientId: "web",
@@ -205,6 +207,7 @@ const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantRecord> = {
   createdAt: 1_000,
   expiresAt: 100_000,
   revokedAt: null,
+  dpopJkt: "",
   ...over,
 });
 
@@ -1619,6 +1622,7 @@ export function storeContract(backend: StoreBackend): void {
       sessions: 0,
       logout_deliveries: 0,
       ceremonies: 0,
+      dpop_proofs: 0,
     });
 
     t.is(await store.getAuthorizationRequest("req-old"), undefined);
@@ -1652,6 +1656,7 @@ export function storeContract(backend: StoreBackend): void {
       sessions: 0,
       logout_deliveries: 0,
       ceremonies: 0,
+      dpop_proofs: 0,
     });
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
@@ -1665,6 +1670,7 @@ export function storeContract(backend: StoreBackend): void {
       sessions: 0,
       logout_deliveries: 0,
       ceremonies: 0,
+      dpop_proofs: 0,
     });
     t.is(await store.getAuthorizationCode("code-recent"), undefined);
     t.deepEqual(await store.getAuthorizationCode("code-live"), codes.live);

@@ -8,6 +8,7 @@ import { openPostgresStore } from "../../core/store/postgres/store.js";
 import { createDatabase, HAS_POSTGRES, query, SKIP_NOTICE } from "../pg.js";
 import { storeContract } from "./contract.js";
 import { factorContract, type FactorBackend } from "./factor-contract.js";
+import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
@@ -38,6 +39,7 @@ if (HAS_POSTGRES) {
   factorContract(backend);
   overviewContract(backend);
   parContract(backend);
+  dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
     const db = await createDatabase();

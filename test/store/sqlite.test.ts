@@ -9,6 +9,7 @@ import type { Store } from "../../core/store/types.js";
 import { tempDir } from "../helpers.js";
 import { storeContract } from "./contract.js";
 import { factorContract } from "./factor-contract.js";
+import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
@@ -46,6 +47,7 @@ storeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 factorContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 overviewContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 parContract({ name: "sqlite", revocationsMoveEpoch: true, open });
+dpopContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */
 const PREVIOUS_VERSION = 3;

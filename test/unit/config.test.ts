@@ -52,6 +52,10 @@ test("environment variables override every default", (t) => {
     IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS: "true",
     IAM_PURGE_INTERVAL: "120",
     IAM_AUDIT_RETENTION_DAYS: "90",
+    IAM_AUDIT_STREAMS_PER_CALLER: "4",
+    IAM_AUDIT_STREAMS_MAX: "50",
+    IAM_CONSOLE: "false",
+    IAM_DPOP_NONCE: "true",
     IAM_REFRESH_TOKEN_GRACE: "0",
     IAM_METRICS: "false",
     IAM_SHUTDOWN_GRACE: "30",
@@ -76,9 +80,6 @@ test("environment variables override every default", (t) => {
     IAM_GRPC_IDLE_TIMEOUT: "600",
     IAM_GRPC_MAX_STREAMS: "250",
     IAM_WORKERS: "3",
-    IAM_AUDIT_STREAMS_PER_CALLER: "4",
-    IAM_AUDIT_STREAMS_MAX: "64",
-    IAM_CONSOLE: "false",
   });
   t.deepEqual(config, {
     httpPort: 9090,
@@ -123,12 +124,13 @@ test("environment variables override every default", (t) => {
     backchannelLogoutRetries: 0,
     backchannelLogoutPrivateNetworks: true,
     auditRetentionDays: 90,
+    auditStreamsPerCaller: 4,
+    auditStreamsMax: 50,
+    console: false,
+    dpopNonce: true,
     purgeInterval: 120,
     refreshTokenGrace: 0,
     workers: 3,
-    auditStreamsPerCaller: 4,
-    auditStreamsMax: 64,
-    console: false,
   });
 });
 
@@ -191,6 +193,10 @@ const invalid: [string, string][] = [
   ["IAM_PURGE_INTERVAL", "0"],
   ["IAM_AUDIT_RETENTION_DAYS", "-1"],
   ["IAM_AUDIT_RETENTION_DAYS", "36501"],
+  ["IAM_AUDIT_STREAMS_PER_CALLER", "0"],
+  ["IAM_AUDIT_STREAMS_MAX", "0"],
+  ["IAM_CONSOLE", "off"],
+  ["IAM_DPOP_NONCE", "1"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
   ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
@@ -272,7 +278,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 48);
+  t.is(lines.length, 49);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

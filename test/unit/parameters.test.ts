@@ -39,7 +39,7 @@ test("each endpoint declares each parameter once, and lets repeat only what it r
 });
 
 /** Fields of TokenRequest that are not parameters a grant reads. */
-const NOT_GRANT_PARAMETERS = ["organization", "project", "grant_type", "client_id", "client_secret", "basic", "client", "repeated_parameters"];
+const NOT_GRANT_PARAMETERS = ["organization", "project", "grant_type", "client_id", "client_secret", "basic", "client", "repeated_parameters", "dpop_proof"];
 
 test("every parameter field of TokenRequest is declared by a grant, and the token endpoint reads them all", (t) => {
   const declared = new Set([...GRANTS.values()].flatMap((grant) => grant.parameters));

@@ -1,8 +1,8 @@
 /** Grants and their refresh tokens (GrantStore, RefreshTokenStore). */
-import type { GrantStore, RefreshTokenStore } from "../types.js";
+import type { DpopProofStore, GrantStore, RefreshTokenStore } from "../types.js";
 import { insert, type Mappers, maybe, type Sql } from "./sql.js";
 
-export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore {
+export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore & DpopProofStore {
   const { run, one, count, atomic } = sql;
   const { grant, refresh } = map;
 
@@ -33,7 +33,7 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore {
         }
         await run(
           `INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time, session_id, acr, amr, claims,
-            created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+            created_at, expires_at, revoked_at, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
           [
             g.id,
             g.organization,
@@ -50,6 +50,7 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore {
             g.createdAt,
             g.expiresAt,
             revokedAt,
+            g.dpopJkt,
           ],
         );
       })),
@@ -83,6 +84,9 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore {
         ),
       ),
     getRefreshToken: async (tokenHash) => maybe(await one("SELECT * FROM refresh_tokens WHERE token_hash = $1", [tokenHash]), refresh),
+    // One conditional insert: of two replicas given one proof at once, the second finds the first's row.
+    recordDpopProof: async (proofHash, expiresAt) =>
+      (await sql.count("INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES ($1, $2) ON CONFLICT (proof_hash) DO NOTHING", [proofHash, expiresAt])) === 1,
     rotateRefreshToken: (tokenHash, at) =>
       atomic(async () => {
         // The grant's row first, held to the end of the caller's transaction:

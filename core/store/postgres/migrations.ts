@@ -232,7 +232,19 @@ export const migrations: readonly string[] = [
   CREATE INDEX users_email ON users(organization_id, project_id, (email COLLATE "C"), id);
   CREATE INDEX users_disabled ON users(organization_id, project_id) WHERE NOT enabled;
   `,
-  // 6: SQLite's migration 9, pushed authorization requests (RFC 9126) and
+  // 6: SQLite's migration 9, DPoP (RFC 9449): the keys grants, authorization
+  // requests and codes are bound to, and the proofs seen (§11.1).
+  `
+  ALTER TABLE grants ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+  ALTER TABLE authorization_requests ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+  ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+  CREATE TABLE dpop_proofs (
+    proof_hash TEXT COLLATE "C" PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX dpop_proofs_expiry ON dpop_proofs(expires_at);
+  `,
+  // 7: SQLite's migration 10, pushed authorization requests (RFC 9126) and
   // whether a project or a client accepts authorization requests only as
   // pushed ones.
   `

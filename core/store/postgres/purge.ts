@@ -45,6 +45,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
         sessions: 0,
         logout_deliveries: 0,
         ceremonies: 0,
+        dpop_proofs: 0,
       };
       const { client: connection, release } = await checkout(pool);
       let locked = false;
@@ -74,6 +75,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
             (await purgeBatches("sessions", "ended_at IS NOT NULL AND ended_at < $1", [now - SESSION_KEPT_ENDED]));
           purged.logout_deliveries = await purgeBatches("logout_deliveries", "at < $1", [now - DELIVERIES_KEPT]);
           purged.ceremonies = await purgeBatches("ceremonies", "expires_at < $1", [now]);
+          purged.dpop_proofs = await purgeBatches("dpop_proofs", "expires_at < $1", [now]);
         });
         return purged;
       } finally {

@@ -1,14 +1,14 @@
 /** Grants and their refresh tokens (GrantStore, RefreshTokenStore). */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
-import type { EpochSeconds, GrantRecord, GrantStore, RefreshTokenStore } from "../types.js";
+import type { DpopProofStore, EpochSeconds, GrantRecord, GrantStore, RefreshTokenStore } from "../types.js";
 import { atomically, insert, json, type Mappers, maybe, type Row } from "./sql.js";
 
-export function grants(db: Database.Database, map: Mappers): Synchronous<GrantStore & RefreshTokenStore> {
+export function grants(db: Database.Database, map: Mappers): Synchronous<GrantStore & RefreshTokenStore & DpopProofStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     insertGrant: s(`INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time,
-      session_id, acr, amr, claims, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      session_id, acr, amr, claims, created_at, expires_at, revoked_at, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     sessionEnd: s("SELECT ended_at FROM sessions WHERE organization_id = ? AND project_id = ? AND id = ?"),
     getGrant: s("SELECT * FROM grants WHERE id = ?"),
     findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
@@ -21,6 +21,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
     insertRefresh: s(`INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, created_at, expires_at,
       rotated_at, parent_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     getRefresh: s("SELECT * FROM refresh_tokens WHERE token_hash = ?"),
+    recordDpopProof: s("INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES (?, ?) ON CONFLICT (proof_hash) DO NOTHING"),
     rotateRefresh: s("UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL"),
     // Siblings are superseded, not exchanged: rotated_at 0 puts them outside
     // any grace window, so presenting one later is reuse.
@@ -56,6 +57,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
           g.createdAt,
           g.expiresAt,
           g.revokedAt ?? sessionEndedAt(g),
+          g.dpopJkt,
           ),
         ),
       ),
@@ -75,6 +77,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
         q.insertRefresh.run(t.tokenHash, t.grantId, t.clientId, json(t.scopes), t.createdAt, t.expiresAt, t.rotatedAt, t.parentHash),
       ),
     getRefreshToken: (tokenHash) => maybe(q.getRefresh.get(tokenHash), refresh),
+    recordDpopProof: (proofHash, expiresAt) => q.recordDpopProof.run(proofHash, expiresAt).changes === 1,
     rotateRefreshToken: (tokenHash, at) =>
       tx(() => {
         if (q.rotateRefresh.run(at, tokenHash).changes !== 1) return false;

@@ -292,7 +292,21 @@ export const migrations: readonly string[] = [
   CREATE INDEX users_email ON users(organization_id, project_id, email, id);
   CREATE INDEX users_disabled ON users(organization_id, project_id) WHERE enabled = 0;
   `,
-  // 9: pushed authorization requests (RFC 9126): the parameters a client
+  // 9: DPoP (RFC 9449). The key a public client's grant is bound to (its
+  // refresh tokens need a proof of it), the key an authorization request and
+  // its code are bound to (dpop_jkt, §10), and the proofs seen, by the hash of
+  // their key and jti, kept until they could no longer be accepted (§11.1).
+  `
+  ALTER TABLE grants ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+  ALTER TABLE authorization_requests ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+  ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+  CREATE TABLE dpop_proofs (
+    proof_hash TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX dpop_proofs_expiry ON dpop_proofs(expires_at);
+  `,
+  // 10: pushed authorization requests (RFC 9126): the parameters a client
   // pushed, under the hash of their request_uri, until used once or expired
   // (they go with their client); and whether a project or a client accepts
   // authorization requests only as pushed ones.

@@ -18,6 +18,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
     purgeEndedSessions: s("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?"),
     purgeDeliveries: s("DELETE FROM logout_deliveries WHERE at < ?"),
     purgeCeremonies: s("DELETE FROM ceremonies WHERE expires_at < ?"),
+    purgeDpopProofs: s("DELETE FROM dpop_proofs WHERE expires_at < ?"),
   };
 
   return {
@@ -38,6 +39,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
         sessions: q.purgeExpiredSessions.run(now).changes + q.purgeEndedSessions.run(now - SESSION_KEPT_ENDED).changes,
         logout_deliveries: q.purgeDeliveries.run(now - DELIVERIES_KEPT).changes,
         ceremonies: q.purgeCeremonies.run(now).changes,
+        dpop_proofs: q.purgeDpopProofs.run(now).changes,
       }))(),
   };
 }

@@ -167,6 +167,28 @@ export function groupCommit(
   };
 
   /**
+   * One statement written in the open commit group (opened for it if none
+   * is), answered at once, before the group's COMMIT: for a record whose
+   * answer is all its caller waits for (a DPoP proof seen, first or a replay).
+   * Any later write the caller awaits commits in this group or a later one,
+   * so once that is on disk, so is this. A COMMIT that fails takes it back
+   * with the group.
+   */
+  const inOpenGroup = async <T>(fn: () => T): Promise<T> => {
+    while (current !== undefined) await current;
+    let release!: () => void;
+    const tx = new Promise<void>((resolve) => (release = resolve));
+    current = tx;
+    try {
+      if (group === undefined) await openGroup();
+      return fn();
+    } finally {
+      current = undefined;
+      release();
+    }
+  };
+
+  /**
    * Audit events appended outside any transaction (a token issued, a refusal)
    * are queued and written together, at the end of the turn: into the group
    * when one is open (its COMMIT makes them durable with the rest), else in a
@@ -228,6 +250,7 @@ export function groupCommit(
         // Within the transaction: kept with it, written at its group's commit.
         return (args) => (joined() ? void txEvents.push(args[0] as AuditEventInput) : queueAppend(args[0] as AuditEventInput));
       }
+      if (declaration.changes === "replay record") return (args) => (joined() ? run(args) : inOpenGroup(() => run(args)));
       return (args) => (joined() ? run(args) : transaction(() => run(args)));
     },
     transaction,

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file iam/v1/token.proto.
  */
 export const file_iam_v1_token: GenFile = /*@__PURE__*/
-  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSLsAgoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCRIsCgZjbGllbnQYDyABKAsyHC5pYW0udjEuQ2xpZW50QXV0aGVudGljYXRpb24iPAoQQmFzaWNDcmVkZW50aWFscxIRCgljbGllbnRfaWQYASABKAkSFQoNY2xpZW50X3NlY3JldBgCIAEoCSKFAQoNVG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKdG9rZW5fdHlwZRgCIAEoCRISCgpleHBpcmVzX2luGAMgASgDEhUKDXJlZnJlc2hfdG9rZW4YBCABKAkSDQoFc2NvcGUYBSABKAkSEAoIaWRfdG9rZW4YBiABKAkitQEKElZlcmlmeVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIXCg9yZXF1aXJlZF9zY29wZXMYAyADKAkSFAoMb3JnYW5pemF0aW9uGAQgASgJEg8KB3Byb2plY3QYBSABKAkSEgoKYWNyX3ZhbHVlcxgGIAMoCRIZCgxtYXhfYXV0aF9hZ2UYByABKANIAIgBAUIPCg1fbWF4X2F1dGhfYWdlIq8CChNWZXJpZnlUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSEgoKZXhwaXJlc19hdBgGIAEoAxIRCglpc3N1ZWRfYXQYByABKAMSFAoMb3JnYW5pemF0aW9uGAggASgJEg8KB3Byb2plY3QYCSABKAkSEAoIdG9rZW5faWQYCiABKAkSDgoGaXNzdWVyGAsgASgJEiUKB2ZhaWx1cmUYDCABKA4yFC5pYW0udjEuVG9rZW5GYWlsdXJlEgsKA2FjchgNIAEoCRILCgNhbXIYDiADKAkSEQoJYXV0aF90aW1lGA8gASgDIjcKDkdldEp3a3NSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJInIKA0p3axILCgNrdHkYASABKAkSCwoDY3J2GAIgASgJEgkKAXgYAyABKAkSCQoBeRgEIAEoCRILCgNraWQYBSABKAkSCwoDYWxnGAYgASgJEgsKA3VzZRgHIAEoCRIJCgFuGAggASgJEgkKAWUYCSABKAkiLAoPR2V0Sndrc1Jlc3BvbnNlEhkKBGtleXMYASADKAsyCy5pYW0udjEuSndrImkKFENsaWVudEF1dGhlbnRpY2F0aW9uEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEicKBWJhc2ljGAMgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMirQEKEUludHJvc3BlY3RSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg0KBXRva2VuGAMgASgJEhcKD3Rva2VuX3R5cGVfaGludBgEIAEoCRIsCgZjbGllbnQYBSABKAsyHC5pYW0udjEuQ2xpZW50QXV0aGVudGljYXRpb24SGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgGIAMoCSLnAQoSSW50cm9zcGVjdFJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBINCgVzY29wZRgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEgoKdG9rZW5fdHlwZRgFIAEoCRILCgNleHAYBiABKAMSCwoDaWF0GAcgASgDEgsKA3N1YhgIIAEoCRILCgNhdWQYCSADKAkSCwoDaXNzGAogASgJEgsKA2p0aRgLIAEoCRILCgNhY3IYDCABKAkSCwoDYW1yGA0gAygJEhEKCWF1dGhfdGltZRgOIAEoAyKpAQoNUmV2b2tlUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkSLAoGY2xpZW50GAUgASgLMhwuaWFtLnYxLkNsaWVudEF1dGhlbnRpY2F0aW9uEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYBiADKAkiEAoOUmV2b2tlUmVzcG9uc2UiRwoPVXNlckluZm9SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEg0KBXRva2VuGAMgASgJIpMCChBVc2VySW5mb1Jlc3BvbnNlEgsKA3N1YhgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESHwoScHJlZmVycmVkX3VzZXJuYW1lGAMgASgJSAGIAQESEgoFZW1haWwYBCABKAlIAogBARIXCgpnaXZlbl9uYW1lGAUgASgJSAOIAQESGAoLZmFtaWx5X25hbWUYBiABKAlIBIgBARIbCg5lbWFpbF92ZXJpZmllZBgHIAEoCEgFiAEBQgcKBV9uYW1lQhUKE19wcmVmZXJyZWRfdXNlcm5hbWVCCAoGX2VtYWlsQg0KC19naXZlbl9uYW1lQg4KDF9mYW1pbHlfbmFtZUIRCg9fZW1haWxfdmVyaWZpZWQiQQoYR2V0U2VydmVyTWV0YWRhdGFSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJItIJChlHZXRTZXJ2ZXJNZXRhZGF0YVJlc3BvbnNlEg4KBmlzc3VlchgBIAEoCRIeChZhdXRob3JpemF0aW9uX2VuZHBvaW50GAIgASgJEhYKDnRva2VuX2VuZHBvaW50GAMgASgJEhAKCGp3a3NfdXJpGAQgASgJEhkKEXVzZXJpbmZvX2VuZHBvaW50GAUgASgJEh4KFmludHJvc3BlY3Rpb25fZW5kcG9pbnQYBiABKAkSGwoTcmV2b2NhdGlvbl9lbmRwb2ludBgHIAEoCRIgChhyZXNwb25zZV90eXBlc19zdXBwb3J0ZWQYCCADKAkSIAoYcmVzcG9uc2VfbW9kZXNfc3VwcG9ydGVkGAkgAygJEh0KFWdyYW50X3R5cGVzX3N1cHBvcnRlZBgKIAMoCRIoCiBjb2RlX2NoYWxsZW5nZV9tZXRob2RzX3N1cHBvcnRlZBgLIAMoCRItCiV0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHNfc3VwcG9ydGVkGAwgAygJEjUKLWludHJvc3BlY3Rpb25fZW5kcG9pbnRfYXV0aF9tZXRob2RzX3N1cHBvcnRlZBgNIAMoCRIyCipyZXZvY2F0aW9uX2VuZHBvaW50X2F1dGhfbWV0aG9kc19zdXBwb3J0ZWQYDiADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgPIAMoCRIYChBjbGFpbXNfc3VwcG9ydGVkGBAgAygJEh8KF3N1YmplY3RfdHlwZXNfc3VwcG9ydGVkGBEgAygJEi0KJWlkX3Rva2VuX3NpZ25pbmdfYWxnX3ZhbHVlc19zdXBwb3J0ZWQYEiADKAkSNgouYXV0aG9yaXphdGlvbl9yZXNwb25zZV9pc3NfcGFyYW1ldGVyX3N1cHBvcnRlZBgTIAEoCBIjChtyZXF1ZXN0X3BhcmFtZXRlcl9zdXBwb3J0ZWQYFCABKAgSJwofcmVxdWVzdF91cmlfcGFyYW1ldGVyX3N1cHBvcnRlZBgVIAEoCBIiChpjbGFpbXNfcGFyYW1ldGVyX3N1cHBvcnRlZBgWIAEoCBIrCg1jYWxsYmFja19wYWdlGBcgASgLMhQuaWFtLnYxLkNhbGxiYWNrUGFnZRIcChRlbmRfc2Vzc2lvbl9lbmRwb2ludBgYIAEoCRIkChxiYWNrY2hhbm5lbF9sb2dvdXRfc3VwcG9ydGVkGBkgASgIEiwKJGJhY2tjaGFubmVsX2xvZ291dF9zZXNzaW9uX3N1cHBvcnRlZBgaIAEoCBIcChRhY3JfdmFsdWVzX3N1cHBvcnRlZBgbIAMoCRIfChdwcm9tcHRfdmFsdWVzX3N1cHBvcnRlZBgcIAMoCRITCgt3ZWJfb3JpZ2lucxgdIAMoCRIcChR1aV9sb2NhbGVzX3N1cHBvcnRlZBgeIAMoCRIgChhjbGFpbXNfbG9jYWxlc19zdXBwb3J0ZWQYHyADKAkSHQoVY2xhaW1fdHlwZXNfc3VwcG9ydGVkGCAgAygJEi0KJXB1c2hlZF9hdXRob3JpemF0aW9uX3JlcXVlc3RfZW5kcG9pbnQYISABKAkSLQolcmVxdWlyZV9wdXNoZWRfYXV0aG9yaXphdGlvbl9yZXF1ZXN0cxgiIAEoCCI3CgxDYWxsYmFja1BhZ2USEQoJY2xpZW50X2lkGAEgASgJEhQKDHJlZGlyZWN0X3VyaRgCIAEoCSr0AQoMVG9rZW5GYWlsdXJlEh0KGVRPS0VOX0ZBSUxVUkVfVU5TUEVDSUZJRUQQABIZChVUT0tFTl9GQUlMVVJFX0lOVkFMSUQQARIZChVUT0tFTl9GQUlMVVJFX0VYUElSRUQQAhIZChVUT0tFTl9GQUlMVVJFX1JFVk9LRUQQAxIaChZUT0tFTl9GQUlMVVJFX0FVRElFTkNFEAQSJAogVE9LRU5fRkFJTFVSRV9JTlNVRkZJQ0lFTlRfU0NPUEUQBRIyCi5UT0tFTl9GQUlMVVJFX0lOU1VGRklDSUVOVF9VU0VSX0FVVEhFTlRJQ0FUSU9OEAYy+AMKDFRva2VuU2VydmljZRI0CgVUb2tlbhIULmlhbS52MS5Ub2tlblJlcXVlc3QaFS5pYW0udjEuVG9rZW5SZXNwb25zZRJLCgtWZXJpZnlUb2tlbhIaLmlhbS52MS5WZXJpZnlUb2tlblJlcXVlc3QaGy5pYW0udjEuVmVyaWZ5VG9rZW5SZXNwb25zZSIDkAIBEj8KB0dldEp3a3MSFi5pYW0udjEuR2V0Sndrc1JlcXVlc3QaFy5pYW0udjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgESSAoKSW50cm9zcGVjdBIZLmlhbS52MS5JbnRyb3NwZWN0UmVxdWVzdBoaLmlhbS52MS5JbnRyb3NwZWN0UmVzcG9uc2UiA5ACARI3CgZSZXZva2USFS5pYW0udjEuUmV2b2tlUmVxdWVzdBoWLmlhbS52MS5SZXZva2VSZXNwb25zZRJCCghVc2VySW5mbxIXLmlhbS52MS5Vc2VySW5mb1JlcXVlc3QaGC5pYW0udjEuVXNlckluZm9SZXNwb25zZSIDkAIBEl0KEUdldFNlcnZlck1ldGFkYXRhEiAuaWFtLnYxLkdldFNlcnZlck1ldGFkYXRhUmVxdWVzdBohLmlhbS52MS5HZXRTZXJ2ZXJNZXRhZGF0YVJlc3BvbnNlIgOQAgFiBnByb3RvMw");
+  fileDesc("ChJpYW0vdjEvdG9rZW4ucHJvdG8SBmlhbS52MSKAAwoMVG9rZW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCmdyYW50X3R5cGUYAyABKAkSDAoEY29kZRgEIAEoCRIUCgxyZWRpcmVjdF91cmkYBSABKAkSFQoNY29kZV92ZXJpZmllchgGIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAcgASgJEg0KBXNjb3BlGAggASgJEhEKCWNsaWVudF9pZBgJIAEoCRIVCg1jbGllbnRfc2VjcmV0GAogASgJEicKBWJhc2ljGAsgASgLMhguaWFtLnYxLkJhc2ljQ3JlZGVudGlhbHMSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgMIAMoCRIQCgh1c2VybmFtZRgNIAEoCRIQCghwYXNzd29yZBgOIAEoCRISCgpkcG9wX3Byb29mGA8gASgJEiwKBmNsaWVudBgQIAEoCzIcLmlhbS52MS5DbGllbnRBdXRoZW50aWNhdGlvbiI8ChBCYXNpY0NyZWRlbnRpYWxzEhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJIoUBCg1Ub2tlblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSFQoNcmVmcmVzaF90b2tlbhgEIAEoCRINCgVzY29wZRgFIAEoCRIQCghpZF90b2tlbhgGIAEoCSKOAgoSVmVyaWZ5VG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhAKCGF1ZGllbmNlGAIgASgJEhcKD3JlcXVpcmVkX3Njb3BlcxgDIAMoCRIUCgxvcmdhbml6YXRpb24YBCABKAkSDwoHcHJvamVjdBgFIAEoCRISCgphY3JfdmFsdWVzGAYgAygJEhkKDG1heF9hdXRoX2FnZRgHIAEoA0gAiAEBEhIKCmRwb3BfcHJvb2YYCCABKAkSEwoLaHR0cF9tZXRob2QYCSABKAkSEAoIaHR0cF91cmwYCiABKAkSHAoUYXV0aG9yaXphdGlvbl9zY2hlbWUYCyABKAlCDwoNX21heF9hdXRoX2FnZSK8AgoTVmVyaWZ5VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSDwoHc3ViamVjdBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSDgoGc2NvcGVzGAQgAygJEhAKCGF1ZGllbmNlGAUgAygJEhIKCmV4cGlyZXNfYXQYBiABKAMSEQoJaXNzdWVkX2F0GAcgASgDEhQKDG9yZ2FuaXphdGlvbhgIIAEoCRIPCgdwcm9qZWN0GAkgASgJEhAKCHRva2VuX2lkGAogASgJEg4KBmlzc3VlchgLIAEoCRIlCgdmYWlsdXJlGAwgASgOMhQuaWFtLnYxLlRva2VuRmFpbHVyZRILCgNhY3IYDSABKAkSCwoDYW1yGA4gAygJEhEKCWF1dGhfdGltZRgPIAEoAxILCgNqa3QYECABKAkiNwoOR2V0Sndrc1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkicgoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJEgkKAW4YCCABKAkSCQoBZRgJIAEoCSIsCg9HZXRKd2tzUmVzcG9uc2USGQoEa2V5cxgBIAMoCzILLmlhbS52MS5Kd2siaQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSJwoFYmFzaWMYAyABKAsyGC5pYW0udjEuQmFzaWNDcmVkZW50aWFscyKtAQoRSW50cm9zcGVjdFJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJEiwKBmNsaWVudBgFIAEoCzIcLmlhbS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAYgAygJIvgBChJJbnRyb3NwZWN0UmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg0KBXNjb3BlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRISCgp0b2tlbl90eXBlGAUgASgJEgsKA2V4cBgGIAEoAxILCgNpYXQYByABKAMSCwoDc3ViGAggASgJEgsKA2F1ZBgJIAMoCRILCgNpc3MYCiABKAkSCwoDanRpGAsgASgJEgsKA2FjchgMIAEoCRILCgNhbXIYDSADKAkSEQoJYXV0aF90aW1lGA4gASgDEg8KB2NuZl9qa3QYDyABKAkiqQEKDVJldm9rZVJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJEiwKBmNsaWVudBgFIAEoCzIcLmlhbS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAYgAygJIhAKDlJldm9rZVJlc3BvbnNlIo4BCg9Vc2VySW5mb1JlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSDQoFdG9rZW4YAyABKAkSEgoKZHBvcF9wcm9vZhgEIAEoCRITCgtodHRwX21ldGhvZBgFIAEoCRIcChRhdXRob3JpemF0aW9uX3NjaGVtZRgGIAEoCSKTAgoQVXNlckluZm9SZXNwb25zZRILCgNzdWIYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEh8KEnByZWZlcnJlZF91c2VybmFtZRgDIAEoCUgBiAEBEhIKBWVtYWlsGAQgASgJSAKIAQESFwoKZ2l2ZW5fbmFtZRgFIAEoCUgDiAEBEhgKC2ZhbWlseV9uYW1lGAYgASgJSASIAQESGwoOZW1haWxfdmVyaWZpZWQYByABKAhIBYgBAUIHCgVfbmFtZUIVChNfcHJlZmVycmVkX3VzZXJuYW1lQggKBl9lbWFpbEINCgtfZ2l2ZW5fbmFtZUIOCgxfZmFtaWx5X25hbWVCEQoPX2VtYWlsX3ZlcmlmaWVkIkEKGEdldFNlcnZlck1ldGFkYXRhUmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCSL9CQoZR2V0U2VydmVyTWV0YWRhdGFSZXNwb25zZRIOCgZpc3N1ZXIYASABKAkSHgoWYXV0aG9yaXphdGlvbl9lbmRwb2ludBgCIAEoCRIWCg50b2tlbl9lbmRwb2ludBgDIAEoCRIQCghqd2tzX3VyaRgEIAEoCRIZChF1c2VyaW5mb19lbmRwb2ludBgFIAEoCRIeChZpbnRyb3NwZWN0aW9uX2VuZHBvaW50GAYgASgJEhsKE3Jldm9jYXRpb25fZW5kcG9pbnQYByABKAkSIAoYcmVzcG9uc2VfdHlwZXNfc3VwcG9ydGVkGAggAygJEiAKGHJlc3BvbnNlX21vZGVzX3N1cHBvcnRlZBgJIAMoCRIdChVncmFudF90eXBlc19zdXBwb3J0ZWQYCiADKAkSKAogY29kZV9jaGFsbGVuZ2VfbWV0aG9kc19zdXBwb3J0ZWQYCyADKAkSLQoldG9rZW5fZW5kcG9pbnRfYXV0aF9tZXRob2RzX3N1cHBvcnRlZBgMIAMoCRI1Ci1pbnRyb3NwZWN0aW9uX2VuZHBvaW50X2F1dGhfbWV0aG9kc19zdXBwb3J0ZWQYDSADKAkSMgoqcmV2b2NhdGlvbl9lbmRwb2ludF9hdXRoX21ldGhvZHNfc3VwcG9ydGVkGA4gAygJEhgKEHNjb3Blc19zdXBwb3J0ZWQYDyADKAkSGAoQY2xhaW1zX3N1cHBvcnRlZBgQIAMoCRIfChdzdWJqZWN0X3R5cGVzX3N1cHBvcnRlZBgRIAMoCRItCiVpZF90b2tlbl9zaWduaW5nX2FsZ192YWx1ZXNfc3VwcG9ydGVkGBIgAygJEjYKLmF1dGhvcml6YXRpb25fcmVzcG9uc2VfaXNzX3BhcmFtZXRlcl9zdXBwb3J0ZWQYEyABKAgSIwobcmVxdWVzdF9wYXJhbWV0ZXJfc3VwcG9ydGVkGBQgASgIEicKH3JlcXVlc3RfdXJpX3BhcmFtZXRlcl9zdXBwb3J0ZWQYFSABKAgSIgoaY2xhaW1zX3BhcmFtZXRlcl9zdXBwb3J0ZWQYFiABKAgSKwoNY2FsbGJhY2tfcGFnZRgXIAEoCzIULmlhbS52MS5DYWxsYmFja1BhZ2USHAoUZW5kX3Nlc3Npb25fZW5kcG9pbnQYGCABKAkSJAocYmFja2NoYW5uZWxfbG9nb3V0X3N1cHBvcnRlZBgZIAEoCBIsCiRiYWNrY2hhbm5lbF9sb2dvdXRfc2Vzc2lvbl9zdXBwb3J0ZWQYGiABKAgSHAoUYWNyX3ZhbHVlc19zdXBwb3J0ZWQYGyADKAkSHwoXcHJvbXB0X3ZhbHVlc19zdXBwb3J0ZWQYHCADKAkSEwoLd2ViX29yaWdpbnMYHSADKAkSHAoUdWlfbG9jYWxlc19zdXBwb3J0ZWQYHiADKAkSIAoYY2xhaW1zX2xvY2FsZXNfc3VwcG9ydGVkGB8gAygJEh0KFWNsYWltX3R5cGVzX3N1cHBvcnRlZBggIAMoCRIpCiFkcG9wX3NpZ25pbmdfYWxnX3ZhbHVlc19zdXBwb3J0ZWQYISADKAkSLQolcHVzaGVkX2F1dGhvcml6YXRpb25fcmVxdWVzdF9lbmRwb2ludBgiIAEoCRItCiVyZXF1aXJlX3B1c2hlZF9hdXRob3JpemF0aW9uX3JlcXVlc3RzGCMgASgIIjcKDENhbGxiYWNrUGFnZRIRCgljbGllbnRfaWQYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJKpICCgxUb2tlbkZhaWx1cmUSHQoZVE9LRU5fRkFJTFVSRV9VTlNQRUNJRklFRBAAEhkKFVRPS0VOX0ZBSUxVUkVfSU5WQUxJRBABEhkKFVRPS0VOX0ZBSUxVUkVfRVhQSVJFRBACEhkKFVRPS0VOX0ZBSUxVUkVfUkVWT0tFRBADEhoKFlRPS0VOX0ZBSUxVUkVfQVVESUVOQ0UQBBIkCiBUT0tFTl9GQUlMVVJFX0lOU1VGRklDSUVOVF9TQ09QRRAFEjIKLlRPS0VOX0ZBSUxVUkVfSU5TVUZGSUNJRU5UX1VTRVJfQVVUSEVOVElDQVRJT04QBhIcChhUT0tFTl9GQUlMVVJFX0RQT1BfUFJPT0YQBzL4AwoMVG9rZW5TZXJ2aWNlEjQKBVRva2VuEhQuaWFtLnYxLlRva2VuUmVxdWVzdBoVLmlhbS52MS5Ub2tlblJlc3BvbnNlEksKC1ZlcmlmeVRva2VuEhouaWFtLnYxLlZlcmlmeVRva2VuUmVxdWVzdBobLmlhbS52MS5WZXJpZnlUb2tlblJlc3BvbnNlIgOQAgESPwoHR2V0SndrcxIWLmlhbS52MS5HZXRKd2tzUmVxdWVzdBoXLmlhbS52MS5HZXRKd2tzUmVzcG9uc2UiA5ACARJICgpJbnRyb3NwZWN0EhkuaWFtLnYxLkludHJvc3BlY3RSZXF1ZXN0GhouaWFtLnYxLkludHJvc3BlY3RSZXNwb25zZSIDkAIBEjcKBlJldm9rZRIVLmlhbS52MS5SZXZva2VSZXF1ZXN0GhYuaWFtLnYxLlJldm9rZVJlc3BvbnNlEkIKCFVzZXJJbmZvEhcuaWFtLnYxLlVzZXJJbmZvUmVxdWVzdBoYLmlhbS52MS5Vc2VySW5mb1Jlc3BvbnNlIgOQAgESXQoRR2V0U2VydmVyTWV0YWRhdGESIC5pYW0udjEuR2V0U2VydmVyTWV0YWRhdGFSZXF1ZXN0GiEuaWFtLnYxLkdldFNlcnZlck1ldGFkYXRhUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * TokenRequest holds the parameters of a token request (RFC 6749 §4.1.3, §6).
@@ -122,13 +122,23 @@ export type TokenRequest = Message<"iam.v1.TokenRequest"> & {
   password: string;
 
   /**
+   * The request's DPoP proof (RFC 9449 §4: the `DPoP` header), empty when
+   * none. With one, the access token is bound to the proof's key (`cnf.jkt`)
+   * and its type is `DPoP`. The core checks it against the token endpoint's
+   * URL and POST; the gateway refuses a request that sends the header twice.
+   *
+   * @generated from field: string dpop_proof = 15;
+   */
+  dpopProof: string;
+
+  /**
    * The client's credentials, as the other client-authenticated endpoints
    * take them (introspection, revocation, pushed authorization requests):
    * the same message everywhere, so that every way a client authenticates
    * reaches them all. Set it, or client_id, client_secret and basic, not
    * both (invalid_request).
    *
-   * @generated from field: iam.v1.ClientAuthentication client = 15;
+   * @generated from field: iam.v1.ClientAuthentication client = 16;
    */
   client?: ClientAuthentication | undefined;
 };
@@ -183,7 +193,7 @@ export type TokenResponse = Message<"iam.v1.TokenResponse"> & {
   accessToken: string;
 
   /**
-   * Always `Bearer`.
+   * `DPoP` for a token bound to the request's DPoP key (RFC 9449 §5), else `Bearer`.
    *
    * @generated from field: string token_type = 2;
    */
@@ -287,6 +297,41 @@ export type VerifyTokenRequest = Message<"iam.v1.VerifyTokenRequest"> & {
    * @generated from field: optional int64 max_auth_age = 7;
    */
   maxAuthAge?: bigint | undefined;
+
+  /**
+   * The DPoP proof of the resource request that presents the token (RFC 9449
+   * §7: its `DPoP` header), empty when none. A token bound to a key
+   * (`cnf.jkt`) is active only with a proof of that key for `http_method` and
+   * `http_url`, carrying the token's hash (`ath`).
+   *
+   * @generated from field: string dpop_proof = 8;
+   */
+  dpopProof: string;
+
+  /**
+   * The resource request's method (GET, POST…), for the proof's `htm`.
+   *
+   * @generated from field: string http_method = 9;
+   */
+  httpMethod: string;
+
+  /**
+   * The resource request's URL as its clients call it, for the proof's `htu`
+   * (compared without query and fragment).
+   *
+   * @generated from field: string http_url = 10;
+   */
+  httpUrl: string;
+
+  /**
+   * The scheme the token came with in the Authorization header: `Bearer` or
+   * `DPoP` (RFC 9449 §7.1), empty when the caller does not say. A token bound
+   * to a key is never active as `Bearer` (§7.2); one presented as `DPoP`
+   * must be bound.
+   *
+   * @generated from field: string authorization_scheme = 11;
+   */
+  authorizationScheme: string;
 };
 
 /**
@@ -410,6 +455,14 @@ export type VerifyTokenResponse = Message<"iam.v1.VerifyTokenResponse"> & {
    * @generated from field: int64 auth_time = 15;
    */
   authTime: bigint;
+
+  /**
+   * The JWK SHA-256 thumbprint of the DPoP key the token is bound to
+   * (`cnf.jkt`, RFC 9449 §6), empty for a bearer token.
+   *
+   * @generated from field: string jkt = 16;
+   */
+  jkt: string;
 };
 
 /**
@@ -747,6 +800,14 @@ export type IntrospectResponse = Message<"iam.v1.IntrospectResponse"> & {
    * @generated from field: int64 auth_time = 14;
    */
   authTime: bigint;
+
+  /**
+   * The JWK SHA-256 thumbprint of the DPoP key an access token is bound to
+   * (RFC 9449 §6.2: `cnf.jkt`), empty for a bearer token.
+   *
+   * @generated from field: string cnf_jkt = 15;
+   */
+  cnfJkt: string;
 };
 
 /**
@@ -854,6 +915,29 @@ export type UserInfoRequest = Message<"iam.v1.UserInfoRequest"> & {
    * @generated from field: string token = 3;
    */
   token: string;
+
+  /**
+   * The request's DPoP proof (RFC 9449 §7), empty when none: required for a
+   * token bound to a key, checked against the endpoint's URL and `http_method`.
+   *
+   * @generated from field: string dpop_proof = 4;
+   */
+  dpopProof: string;
+
+  /**
+   * The request's method, GET or POST, for the proof's `htm`.
+   *
+   * @generated from field: string http_method = 5;
+   */
+  httpMethod: string;
+
+  /**
+   * The scheme the token came with: `Bearer`, `DPoP`, or empty for a token
+   * sent in the body (RFC 6750 §2.2), which counts as `Bearer`.
+   *
+   * @generated from field: string authorization_scheme = 6;
+   */
+  authorizationScheme: string;
 };
 
 /**
@@ -1190,9 +1274,16 @@ export type GetServerMetadataResponse = Message<"iam.v1.GetServerMetadataRespons
   claimTypesSupported: string[];
 
   /**
+   * The algorithms a DPoP proof may be signed with (RFC 9449 §5.1).
+   *
+   * @generated from field: repeated string dpop_signing_alg_values_supported = 33;
+   */
+  dpopSigningAlgValuesSupported: string[];
+
+  /**
    * pushed_authorization_request_endpoint (RFC 9126 §5)
    *
-   * @generated from field: string pushed_authorization_request_endpoint = 33;
+   * @generated from field: string pushed_authorization_request_endpoint = 34;
    */
   pushedAuthorizationRequestEndpoint: string;
 
@@ -1201,7 +1292,7 @@ export type GetServerMetadataResponse = Message<"iam.v1.GetServerMetadataRespons
    * project accepts authorization requests only as pushed ones. A client
    * may be required to push its own while this is false.
    *
-   * @generated from field: bool require_pushed_authorization_requests = 34;
+   * @generated from field: bool require_pushed_authorization_requests = 35;
    */
   requirePushedAuthorizationRequests: boolean;
 };
@@ -1302,6 +1393,15 @@ export enum TokenFailure {
    * @generated from enum value: TOKEN_FAILURE_INSUFFICIENT_USER_AUTHENTICATION = 6;
    */
   INSUFFICIENT_USER_AUTHENTICATION = 6,
+
+  /**
+   * The token is bound to a DPoP key (RFC 9449) and the request's proof is
+   * missing, invalid, replayed or of another key; or the scheme does not
+   * match the token's binding (§7).
+   *
+   * @generated from enum value: TOKEN_FAILURE_DPOP_PROOF = 7;
+   */
+  DPOP_PROOF = 7,
 }
 
 /**
