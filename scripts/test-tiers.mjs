@@ -66,6 +66,7 @@ export const TIERS = {
     "test/tokens-algs/http.test.ts",
     "test/dpop/token.test.ts",
     "test/dpop/resource.test.ts",
+    "test/dpop/par.test.ts",
     "test/core/core-port-limits.test.ts",
     "test/core/core-port-http2.test.ts",
     "test/core/grpc-unary.test.ts",
@@ -125,6 +126,7 @@ export const POSTGRES_PASS = [
   { file: "test/gateway/par-authorize.test.ts", why: "a pushed request's request_uri taken once, by DELETE … RETURNING, in its project only; expiry and requirements" },
   { file: "test/core/pushed-requests.test.ts", why: "a pushed request replayed by Authorize with the parameters kept" },
   { file: "test/dpop/token.test.ts", why: "a DPoP proof accepted once by a conditional insert; a public client's grant and a code bound to its key" },
+  { file: "test/dpop/par.test.ts", why: "a DPoP proof at /par recorded once; the pushed request keeps the key the code is bound to" },
   { file: "test/dpop/resource.test.ts", why: "a bound token's proofs at UserInfo and VerifyToken, each recorded once" },
   { file: "test/tokens-algs/core.test.ts", why: "an older project's RS256 key added once, inside the code exchange's transaction; both algorithms rotated" },
 ];

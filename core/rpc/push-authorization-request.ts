@@ -4,7 +4,8 @@ import {
   type PushAuthorizationRequestRequest,
   type PushAuthorizationRequestResponseSchema,
 } from "../../gen/iam/v1/authorization_pb.js";
-import type { Deps } from "../deps.js";
+import { issuerOf, type Deps } from "../deps.js";
+import { acceptServerProof } from "../dpop/accept.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
@@ -23,7 +24,8 @@ import { endpointProject } from "./introspect.js";
  * /authorize would refuse is refused here with the same code, as the token
  * endpoint's JSON error (§2.3), never redirected. What is kept is the
  * request's parameters as pushed, under the SHA-256 of a request_uri of 256
- * random bits, until its first use or IAM_PAR_TTL seconds (§2.2: short).
+ * random bits, until its first use or IAM_PAR_TTL seconds (§2.2: short). A
+ * DPoP proof with the request binds its code to that key (RFC 9449 §10.1).
  */
 export async function pushAuthorizationRequest(
   deps: Deps,
@@ -46,6 +48,15 @@ export async function pushAuthorizationRequest(
     throw new OAuthError("invalid_request", "client_id is not the client authenticated", { detail: "pushed request for another client" });
   }
   const parameters = parametersOf(pushed);
+  // RFC 9449 §10.1: a proof of possession pushed with the request binds its
+  // code to the proof's key, as dpop_jkt does; given both, they name one key.
+  if (request.dpopProof !== "") {
+    const proof = await acceptServerProof(deps, project, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/par` });
+    if (pushed.dpopJkt !== "" && pushed.dpopJkt !== proof.jkt) {
+      throw new OAuthError("invalid_dpop_proof", "dpop_jkt is not the thumbprint of the DPoP proof's key", { status: 400 });
+    }
+    parameters.dpop_jkt = proof.jkt;
+  }
   // The request as /authorize will see it: these parameters only, no browser, no session.
   const replayed = withParameters(create(AuthorizeRequestSchema, { organization: project.organization, project: project.project }), parameters);
   try {

@@ -21,6 +21,8 @@ export const par: Endpoint = (deps) =>
         client: clientOf(params, basic),
         authorization: authorizationParameters(params),
         repeatedParameters: params.repeated,
+        // RFC 9449 §10.1: a proof of possession binds the code to its key.
+        dpopProof: ctx.get("dpop"),
       });
       json(ctx, 201, { request_uri: answer.requestUri, expires_in: Number(answer.expiresIn) });
     },
