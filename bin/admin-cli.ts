@@ -16,7 +16,7 @@ import { createLogger } from "../core/observe/log.js";
  * validation; whoever can run it can read the database file anyway.
  */
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
-import { lines, list, OPTIONS, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
+import { booleanOf, lines, list, OPTIONS, parColumn, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
 import { FACTOR_COMMANDS } from "./admin-factors.js";
 import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
 
@@ -32,6 +32,9 @@ function emailVerifiedOf(o: Values): boolean | undefined {
   if (o["email-verified"] && o["email-unverified"]) throw new UsageError("give --email-verified or --email-unverified, not both");
   return o["email-verified"] ? true : o["email-unverified"] ? false : undefined;
 }
+
+/** What a project's or client's answer says of pushed authorization requests when they are required (RFC 9126). */
+const pushedOnly = (o: { requirePushedAuthorizationRequests: boolean }) => (o.requirePushedAuthorizationRequests ? ", pushed authorization requests required" : "");
 
 const COMMANDS: Record<string, Command> = {
   "org create": {
@@ -51,8 +54,11 @@ const COMMANDS: Record<string, Command> = {
   "project create": {
     method: "createProject", request: pb.CreateProjectRequestSchema, response: pb.CreateProjectResponseSchema,
     args: ["org", "id"],
-    build: (a, o) => ({ organization: a.org, id: a.id, name: o.name ?? "", audience: o.audience ?? "", accessTokenSigningAlg: o["access-token-alg"] ?? "" }),
-    show: (r) => [`created project ${r.project.organization}/${r.project.id}, issuer ${r.project.issuer}`],
+    build: (a, o) => ({
+      organization: a.org, id: a.id, name: o.name ?? "", audience: o.audience ?? "", accessTokenSigningAlg: o["access-token-alg"] ?? "",
+      requirePushedAuthorizationRequests: booleanOf("--require-par", o["require-par"]) ?? false,
+    }),
+    show: (r) => [`created project ${r.project.organization}/${r.project.id}, issuer ${r.project.issuer}${pushedOnly(r.project)}`],
   },
   "project update": {
     method: "updateProject", request: pb.UpdateProjectRequestSchema, response: pb.UpdateProjectResponseSchema,
@@ -60,16 +66,23 @@ const COMMANDS: Record<string, Command> = {
     build: (a, o) => ({
       ...ref(a),
       ...update(
-        [["name", "name", o.name], ["audience", "audience", o.audience], ["access_token_signing_alg", "accessTokenSigningAlg", o["access-token-alg"]]],
-        "--name, --audience, --access-token-alg",
+        [
+          ["name", "name", o.name],
+          ["audience", "audience", o.audience],
+          ["access_token_signing_alg", "accessTokenSigningAlg", o["access-token-alg"]],
+          ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests", booleanOf("--require-par", o["require-par"])],
+        ],
+        "--name, --audience, --access-token-alg, --require-par",
       ),
     }),
-    show: (r) => [`updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}`],
+    show: (r) => [
+      `updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}${pushedOnly(r.project)}`,
+    ],
   },
   "project list": {
     method: "listProjects", request: pb.ListProjectsRequestSchema, response: pb.ListProjectsResponseSchema,
     args: ["org"], build: (a) => ({ organization: a.org, pageSize: 1000 }),
-    show: (r) => lines(r.projects, (p: pb.Project) => `${p.id}\t${p.issuer}`),
+    show: (r) => lines(r.projects, (p: pb.Project) => `${p.id}\t${p.issuer}\t${parColumn(p.requirePushedAuthorizationRequests)}`),
   },
   "project delete": {
     method: "deleteProject", request: pb.DeleteProjectRequestSchema, response: pb.DeleteProjectResponseSchema,
@@ -85,8 +98,9 @@ const COMMANDS: Record<string, Command> = {
       rememberConsent: o["remember-consent"] ?? false,
       postLogoutRedirectUris: list(o["post-logout-redirect-uri"]) ?? [], backchannelLogoutUri: o["backchannel-logout-uri"] ?? "",
       idTokenSignedResponseAlg: o["id-token-alg"] ?? "", webOrigins: list(o["web-origin"]) ?? [],
+      requirePushedAuthorizationRequests: booleanOf("--require-par", o["require-par"]) ?? false,
     }),
-    show: (r) => [`created client ${r.client.id}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
+    show: (r) => [`created client ${r.client.id}${pushedOnly(r.client)}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
   },
   "client update": {
     method: "updateClient", request: pb.UpdateClientRequestSchema, response: pb.UpdateClientResponseSchema,
@@ -102,16 +116,22 @@ const COMMANDS: Record<string, Command> = {
           ["backchannel_logout_uri", "backchannelLogoutUri", o["backchannel-logout-uri"]],
           ["id_token_signed_response_alg", "idTokenSignedResponseAlg", o["id-token-alg"]],
           ["web_origins", "webOrigins", list(o["web-origin"])],
+          ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests", booleanOf("--require-par", o["require-par"])],
         ],
-        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin",
+        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par",
       ),
     }),
-    show: (r) => [`updated client ${r.client.id}`],
+    show: (r) => [`updated client ${r.client.id}${pushedOnly(r.client)}`],
   },
   "client list": {
     method: "listClients", request: pb.ListClientsRequestSchema, response: pb.ListClientsResponseSchema,
     args: ["org", "project"], build: (a) => ({ ...ref(a), pageSize: 1000 }),
-    show: (r) => lines(r.clients, (c: pb.Client) => `${c.id}\t${c.type === pb.ClientType.PUBLIC ? "public" : "confidential"}\t${c.grantTypes.join(",")}\t${c.redirectUris.join(" ")}`),
+    show: (r) =>
+      lines(
+        r.clients,
+        (c: pb.Client) =>
+          `${c.id}\t${c.type === pb.ClientType.PUBLIC ? "public" : "confidential"}\t${c.grantTypes.join(",")}\t${c.redirectUris.join(" ")}\t${parColumn(c.requirePushedAuthorizationRequests)}`,
+      ),
   },
   "client rotate-secret": {
     method: "rotateClientSecret", request: pb.RotateClientSecretRequestSchema, response: pb.RotateClientSecretResponseSchema,

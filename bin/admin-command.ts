@@ -44,6 +44,7 @@ export const OPTIONS = {
   roles: { type: "string" },
   passwordless: { type: "string" },
   query: { type: "string" },
+  "require-par": { type: "string" },
 } as const;
 
 export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -85,6 +86,16 @@ export function update(fields: [path: string, field: string, value: unknown][], 
     updateMask: create(FieldMaskSchema, { paths: given.map(([path]) => path) }),
   };
 }
+
+/** A `true` or `false` option: absent, or its value; anything else is a usage error. */
+export function booleanOf(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "true" && value !== "false") throw new UsageError(`${flag} must be true or false`);
+  return value === "true";
+}
+
+/** Whether a project or client accepts authorization requests only as pushed ones (RFC 9126), as one column. */
+export const parColumn = (required: boolean) => (required ? "par:required" : "par:optional");
 
 /** Seconds since the Unix epoch, as people read a time. */
 export const time = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();

@@ -3,7 +3,7 @@
  * one removed, all reset) and a project's policy (shown, changed).
  */
 import * as pb from "../gen/iam/v1/admin_pb.js";
-import { lines, ref, time, update, UsageError, type Command } from "./admin-command.js";
+import { booleanOf, lines, ref, time, update, UsageError, type Command } from "./admin-command.js";
 
 /** Text a user chose (a factor's name), shown without the control characters that would move a terminal's cursor or colours. */
 const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "?");
@@ -39,12 +39,6 @@ function requirementOf(value: string | undefined): pb.MfaRequirement | undefined
 
 /** `--roles a,b`: the list; `--roles ''` empties it. */
 const rolesOf = (value: string | undefined) => (value === undefined ? undefined : value.split(",").map((r) => r.trim()).filter((r) => r !== ""));
-
-function booleanOf(flag: string, value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value !== "true" && value !== "false") throw new UsageError(`${flag} must be true or false`);
-  return value === "true";
-}
 
 const policyLines = (p: pb.MfaPolicy) => [
   `required\t${pb.MfaRequirement[p.required]!.toLowerCase()}`,

@@ -3,16 +3,18 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam org create ID [--name NAME]
   iam org list
   iam org delete ID
-  iam project create ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256]
-  iam project update ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256]
+  iam project create ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256] [--require-par true|false]
+  iam project update ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256] [--require-par true|false]
   iam project list ORG
   iam project delete ORG ID
   iam project mfa-policy ORG ID [--required optional|everyone|roles] [--roles ROLE,...] [--passwordless true|false]
       (with no option it shows the policy; --roles '' empties the list)
   iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--remember-consent] [--name NAME]
       [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]...
+      [--require-par true|false]
   iam client update ORG PROJECT ID [--name NAME] [--redirect-uri URI]... [--grant TYPE]... [--post-logout-redirect-uri URI]...
-      [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]...
+      [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]... [--require-par true|false]
+      (--require-par true: the client's authorization requests must be pushed ones, RFC 9126)
       (a repeated option replaces the whole list; given once as '' it empties it)
   iam client list ORG PROJECT
   iam client rotate-secret ORG PROJECT ID [--secret S]

@@ -30,6 +30,7 @@ export interface Deps {
     | "baseUrl"
     | "authorizationRequestTtl"
     | "authorizationCodeTtl"
+    | "pushedAuthorizationRequestTtl"
     | "sessionIdle"
     | "sessionMax"
     | "backchannelLogoutTimeout"

@@ -21,6 +21,7 @@ import { introspect } from "./endpoints/introspect.js";
 import { jwks } from "./endpoints/jwks.js";
 import { login } from "./endpoints/login.js";
 import { metricsEndpoint } from "./endpoints/metrics.js";
+import { par } from "./endpoints/par.js";
 import { redirectPage } from "./endpoints/redirect-page.js";
 import { revoke } from "./endpoints/revoke.js";
 import { token } from "./endpoints/token.js";
@@ -119,6 +120,11 @@ export function createGateway(options: GatewayOptions): Koa {
   project.post("/logout", endSession(deps));
   project.post("/token", tokenCall.answer, token(deps));
   project.options("/token", tokenCall.preflight);
+  // Pushed authorization requests: the token endpoint's kind (a client's
+  // own back-channel call, authenticated as there), so its CORS too: a
+  // single-page application pushes its requests as it redeems its codes.
+  project.post("/par", tokenCall.answer, par(deps));
+  project.options("/par", tokenCall.preflight);
   project.post("/introspect", introspect(deps));
   project.post("/revoke", tokenCall.answer, revoke(deps));
   project.options("/revoke", tokenCall.preflight);

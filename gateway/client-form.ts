@@ -7,21 +7,24 @@ export type BasicCredentials = ReturnType<typeof basicCredentials>;
 
 /**
  * The client-authenticated form endpoints (token, introspection,
- * revocation): a form body, nothing in the query, client credentials by
- * Basic or in the body. Errors are RFC 6749 §5.2 JSON; invalid_client after
- * Basic carries WWW-Authenticate.
+ * revocation, pushed authorization requests): a form body, nothing in the
+ * query, client credentials by Basic or in the body. Errors are RFC 6749
+ * §5.2 JSON; invalid_client after Basic carries WWW-Authenticate. A body of
+ * another media type is refused with `mediaTypeStatus`: 400 where the
+ * endpoint always answered so, 415 (RFC 9110 §15.5.16) for the others.
  */
 export function clientForm(
   deps: EndpointDeps,
   name: string,
   handle: (ctx: Context, params: Params, basic: BasicCredentials) => Promise<void>,
+  mediaTypeStatus: 400 | 415 = 400,
 ) {
   return async (ctx: Context): Promise<void> => {
     let usedBasic = false;
     try {
       if (ctx.querystring !== "") throw new BadRequest(400, `${name} request parameters must be sent in the body, not the query`);
       if (mediaType(ctx) !== "application/x-www-form-urlencoded") {
-        throw new BadRequest(400, `the ${name} request must be application/x-www-form-urlencoded`);
+        throw new BadRequest(mediaTypeStatus, `the ${name} request must be application/x-www-form-urlencoded`);
       }
       usedBasic = ctx.get("authorization") !== "";
       const basic = basicCredentials(ctx);
@@ -32,7 +35,11 @@ export function clientForm(
   };
 }
 
-/** The client authentication of introspection and revocation: in the body, or Basic. */
+/**
+ * The client authentication of every client-authenticated endpoint (the
+ * core's ClientAuthentication): in the body, or Basic. Another method
+ * (private_key_jwt's client_assertion) is read here, for them all.
+ */
 export function clientOf(params: Params, basic: BasicCredentials) {
   return { clientId: params.get("client_id"), clientSecret: params.get("client_secret"), basic };
 }

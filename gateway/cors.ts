@@ -7,7 +7,9 @@
  * - `anyOrigin`, for the public documents (discovery, the JWK Set): any
  *   origin reads them, never with credentials.
  * - `registeredOrigins`, for the endpoints a single-page application calls
- *   with its tokens (token, UserInfo, revocation): only the origins
+ *   with its tokens (token, UserInfo, revocation) and the pushed
+ *   authorization request endpoint, which it calls as it calls the token
+ *   endpoint (RFC 9126: the same client authentication): only the origins
  *   registered for the project's clients (GetServerMetadata's web_origins).
  *
  * Nothing else gets CORS headers. The authorization endpoint, the sign-in

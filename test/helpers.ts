@@ -313,6 +313,7 @@ export async function seedClient(
     backchannelLogoutUri: "",
     idTokenSignedResponseAlg: "RS256",
     webOrigins: [],
+    requirePushedAuthorizationRequests: false,
     createdAt: 0,
     ...rest,
   };
@@ -358,7 +359,7 @@ export async function seedProject(core: Core, ref: ProjectRef): Promise<void> {
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 0 });
   }
-  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, accessTokenSigningAlg: "ES256", createdAt: 0 });
+  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
   await keys.create(ref);
 }
 

@@ -37,7 +37,9 @@ export type OAuthErrorCode =
   | "registration_not_supported"
   // RFC 9449 §12.2
   | "invalid_dpop_proof"
-  | "use_dpop_nonce";
+  | "use_dpop_nonce"
+  // RFC 9101 §6.2 (OpenID Connect Core §3.1.2.6): a request_uri unknown, used or expired
+  | "invalid_request_uri";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -91,6 +93,7 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   registration_not_supported: Code.InvalidArgument,
   invalid_dpop_proof: Code.InvalidArgument,
   use_dpop_nonce: Code.InvalidArgument,
+  invalid_request_uri: Code.InvalidArgument,
 };
 
 /** The Connect code an RFC error usually travels with. */

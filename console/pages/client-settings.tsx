@@ -17,6 +17,7 @@ export type Settings = {
   backchannel_logout_uri: string;
   id_token_signed_response_alg: string;
   web_origins: string;
+  require_pushed_authorization_requests: boolean;
 };
 
 /** The grant types the core knows (core/rpc/admin/validate.ts), with what each is for. */
@@ -33,6 +34,7 @@ export const BLANK_SETTINGS: Settings = {
   backchannel_logout_uri: "",
   id_token_signed_response_alg: "RS256",
   web_origins: "",
+  require_pushed_authorization_requests: false,
 };
 
 export const GRANT_TYPES = [
@@ -75,6 +77,7 @@ export function settingsOf(client: Client): Settings {
     backchannel_logout_uri: client.backchannelLogoutUri,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     web_origins: client.webOrigins.join("\n"),
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
   };
 }
 
@@ -103,6 +106,7 @@ export function settingsRequest(v: Settings) {
     backchannelLogoutUri: v.backchannel_logout_uri.trim(),
     idTokenSignedResponseAlg: v.id_token_signed_response_alg,
     webOrigins: lines(v.web_origins),
+    requirePushedAuthorizationRequests: v.require_pushed_authorization_requests,
   };
 }
 
@@ -123,6 +127,7 @@ export function changedPaths(v: Settings, was: Settings): (keyof Settings)[] {
     ["backchannel_logout_uri", "backchannelLogoutUri"],
     ["id_token_signed_response_alg", "idTokenSignedResponseAlg"],
     ["web_origins", "webOrigins"],
+    ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests"],
   ];
   return fields.filter(([, request]) => !same(now[request], before[request])).map(([path]) => path);
 }
@@ -191,6 +196,12 @@ export function SettingsFields<V extends Settings>({ form, isPublic }: { form: F
       )}
       <TextField form={form} name="access_token_ttl" type="number" label="Access token lifetime (seconds)" hint="60 to 86400; empty for 600." />
       <TextField form={form} name="refresh_token_ttl" type="number" label="Refresh token lifetime (seconds)" hint="60 to 31536000; empty for 2592000 (30 days)." />
+      <CheckField
+        form={form}
+        name="require_pushed_authorization_requests"
+        label="Require pushed authorization requests"
+        hint="The client must push each authorization request to the project's /par endpoint first and send only its request_uri (RFC 9126); any other request is refused."
+      />
       <CheckField
         form={form}
         name="remember_consent"

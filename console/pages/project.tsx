@@ -5,7 +5,7 @@ import type { Session } from "../auth.js";
 import type { Route } from "../routes.js";
 import { navigate, pathOf } from "../router.js";
 import { ConfirmButton } from "../ui/confirm.js";
-import { FormBox, SelectField, TextField, useForm } from "../ui/form.js";
+import { CheckField, FormBox, SelectField, TextField, useForm } from "../ui/form.js";
 import { Screen, Section, Time } from "../ui/page.js";
 import { announce } from "../ui/status.js";
 import { MfaPolicySection } from "./mfa-policy.js";
@@ -19,13 +19,23 @@ export function projectCrumbs(session: Session, organization: string, project: s
 function ProjectScreen({ organization, project, session }: { organization: string; project: string; session: Session }) {
   const [current, setCurrent] = useState<Project>();
   const [error, setError] = useState<string>();
-  const form = useForm(["project", organization, project], { name: "", audience: "", access_token_signing_alg: "ES256" });
+  const form = useForm(["project", organization, project], {
+    name: "",
+    audience: "",
+    access_token_signing_alg: "ES256",
+    require_pushed_authorization_requests: false as boolean,
+  });
   useEffect(() => {
     admin.getProject({ organization, project }).then(
       ({ project: found }) => {
         setCurrent(found);
         if (found !== undefined && form.values.name === "") {
-          form.reset({ name: found.name, audience: found.audience, access_token_signing_alg: found.accessTokenSigningAlg });
+          form.reset({
+            name: found.name,
+            audience: found.audience,
+            access_token_signing_alg: found.accessTokenSigningAlg,
+            require_pushed_authorization_requests: found.requirePushedAuthorizationRequests,
+          });
         }
       },
       (err: unknown) => setError(messageOf(err)),
@@ -93,6 +103,7 @@ function ProjectScreen({ organization, project, session }: { organization: strin
               values.name !== current.name ? "name" : "",
               values.audience !== current.audience ? "audience" : "",
               values.access_token_signing_alg !== current.accessTokenSigningAlg ? "access_token_signing_alg" : "",
+              values.require_pushed_authorization_requests !== current.requirePushedAuthorizationRequests ? "require_pushed_authorization_requests" : "",
             ].filter((p) => p !== "");
             if (paths.length === 0) return announce("Nothing to save");
             const { project: saved } = await admin.updateProject({
@@ -101,6 +112,7 @@ function ProjectScreen({ organization, project, session }: { organization: strin
               name: values.name,
               audience: values.audience,
               accessTokenSigningAlg: values.access_token_signing_alg,
+              requirePushedAuthorizationRequests: values.require_pushed_authorization_requests,
               updateMask: { paths },
             });
             setCurrent(saved);
@@ -118,6 +130,12 @@ function ProjectScreen({ organization, project, session }: { organization: strin
               ["ES256", "ES256"],
               ["RS256", "RS256"],
             ]}
+          />
+          <CheckField
+            form={form}
+            name="require_pushed_authorization_requests"
+            label="Require pushed authorization requests"
+            hint="Every client must push its authorization requests to /par first (RFC 9126); discovery says so."
           />
         </FormBox>
       </Section>

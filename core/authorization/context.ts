@@ -11,6 +11,11 @@ export interface AuthorizeContext {
   deps: Deps;
   request: AuthorizeRequest;
   issuer: string;
+  /**
+   * Whether the request is a pushed one (RFC 9126): checked at the pushed
+   * authorization request endpoint, or replayed from there by its request_uri.
+   */
+  pushed: boolean;
   project?: ProjectRecord;
   client?: ClientRecord;
   /** Set once the redirect URI is trusted: from then on errors go back to the client. */

@@ -23,20 +23,27 @@ const CLIENT_AUTHENTICATION = ["client_id", "client_secret"];
 /** What the grants read, each name once: the token endpoint's parameters beyond grant_type and client authentication. */
 const GRANT_PARAMETERS = [...new Set([...GRANTS.values()].flatMap((grant) => grant.parameters))];
 
+type Endpoint = "authorize" | "pushedAuthorization" | "login" | "consent" | "token" | "introspect" | "revoke" | "endSession";
+
+/**
+ * RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1: each is a
+ * string field of AuthorizeRequest of the same name, and a pushed request
+ * keeps them all (authorization/pushed.ts).
+ */
+const AUTHORIZE = [
+  "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce",
+  "prompt", "max_age", "id_token_hint", "login_hint", "acr_values", "ui_locales", "claims_locales", "claims",
+  "request", "request_uri", "display", "response_mode", "registration", "iam_action", "dpop_jkt",
+];
+
 /**
  * The parameters of every endpoint whose RPC is handed the names the gateway
  * saw repeated, in one place: the token endpoint's are those of its grants.
  */
-export const PARAMETERS: Readonly<Record<"authorize" | "login" | "consent" | "token" | "introspect" | "revoke" | "endSession", EndpointParameters>> = {
-  /** RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1. */
-  authorize: {
-    reads: [
-      "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce",
-      "prompt", "max_age", "id_token_hint", "login_hint", "acr_values", "ui_locales", "claims_locales", "claims",
-      "request", "request_uri", "display", "response_mode", "registration", "iam_action", "dpop_jkt",
-    ],
-    mayRepeat: [],
-  },
+export const PARAMETERS: Readonly<Record<Endpoint, EndpointParameters>> = {
+  authorize: { reads: AUTHORIZE, mayRepeat: [] },
+  /** RFC 9126 §2.1: an authorization request's parameters, and the client's authentication. */
+  pushedAuthorization: { reads: [...AUTHORIZE, "client_secret"], mayRepeat: [] },
   /** The login form. */
   login: { reads: ["request_id", "username", "password"], mayRepeat: [] },
   /** The consent form: one `scope` field per approved scope. */

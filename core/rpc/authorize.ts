@@ -1,56 +1,35 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AuthorizeRequest, AuthorizeResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
-import { issuerOf, type Deps } from "../deps.js";
+import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { randomToken, sha256 } from "../lib/crypto.js";
-import { checkClient } from "../authorization/checks/client.js";
-import { checkDpopJkt } from "../authorization/checks/dpop-jkt.js";
-import { checkOpenIdParameters } from "../authorization/checks/openid.js";
-import { checkParameters } from "../authorization/checks/parameters.js";
-import { checkPkce } from "../authorization/checks/pkce.js";
-import { checkRedirectUri } from "../authorization/checks/redirect-uri.js";
-import { checkRequestObject } from "../authorization/checks/request-object.js";
-import { checkResponseType } from "../authorization/checks/response-type.js";
-import { checkScope } from "../authorization/checks/scope.js";
-import type { AuthorizeCheck, AuthorizeContext, OpenIdParameters } from "../authorization/context.js";
+import type { OpenIdParameters } from "../authorization/context.js";
 import { redirectError } from "../authorization/errors.js";
+import { isPushedRequestUri, pushedRequest } from "../authorization/pushed.js";
 import { signIn } from "../authorization/sign-in.js";
+import { validateAuthorizationRequest } from "../authorization/validate.js";
 import { secondFactorDue } from "../factors/policy.js";
 import { liveSession, recordSessionUse } from "../sessions/session.js";
 import type { AuthorizationRequestRecord, SessionRecord } from "../store/types.js";
 
 /**
- * The checks of an authorization request, in order. The first two establish
- * a client and a redirect URI that can be trusted; their failures are shown
- * to the user. Every later failure is redirected to the client.
- */
-const CHECKS: readonly AuthorizeCheck[] = [
-  checkClient,
-  checkRedirectUri,
-  checkParameters,
-  checkRequestObject,
-  checkResponseType,
-  checkScope,
-  checkPkce,
-  checkDpopJkt,
-  checkOpenIdParameters,
-];
-
-/**
- * @see RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1–§3.1.2.6.
+ * @see RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1–§3.1.2.6, RFC 9126 §4.
  *
- * A valid request is recorded as pending. When the browser's sign-in session
- * may authenticate it (single sign-on), no password is asked: the answer is
- * the consent page's scopes or, consent remembered, the way back to the
- * client. Otherwise it is the login page's context; with `prompt=none`, the
- * client is told `login_required` or `consent_required` instead.
+ * A request that names a pushed request by its request_uri is that request
+ * (authorization/pushed.ts). A valid request is recorded as pending. When
+ * the browser's sign-in session may authenticate it (single sign-on), no
+ * password is asked: the answer is the consent page's scopes or, consent
+ * remembered, the way back to the client. Otherwise it is the login page's
+ * context; with `prompt=none`, the client is told `login_required` or
+ * `consent_required` instead.
  */
 export async function authorize(
   deps: Deps,
-  request: AuthorizeRequest,
+  call: AuthorizeRequest,
 ): Promise<MessageInitShape<typeof AuthorizeResponseSchema>> {
-  const ctx: AuthorizeContext = { deps, request, issuer: issuerOf(deps.config.baseUrl, request) };
-  for (const check of CHECKS) await check(ctx);
+  const pushed = isPushedRequestUri(call.requestUri);
+  const request = pushed ? await pushedRequest(deps, call) : call;
+  const ctx = await validateAuthorizationRequest(deps, request, pushed);
   const openid = ctx.openid!;
   const target = { redirectUri: ctx.redirectUri!, state: request.state, issuer: ctx.issuer };
 

@@ -7,7 +7,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import type { ProjectRecord } from "../store/types.js";
 import { inspectAccessToken, signInOf } from "../tokens/access-token.js";
-import { authenticateClient } from "../tokens/client-auth.js";
+import { authenticateClient, NO_CREDENTIALS } from "../tokens/client-auth.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
 type Answer = MessageInitShape<typeof IntrospectResponseSchema>;
@@ -38,7 +38,7 @@ export async function endpointProject(deps: Deps, ref: { organization: string; p
 export async function introspect(deps: Deps, request: IntrospectRequest): Promise<Answer> {
   refuseRepeatedParameters(PARAMETERS.introspect, request.repeatedParameters);
   const project = await endpointProject(deps, request);
-  const { client } = await authenticateClient(deps, project, request.client ?? { clientId: "", clientSecret: "" });
+  const { client } = await authenticateClient(deps, project, request.client ?? NO_CREDENTIALS);
   if (client.type !== "confidential") {
     throw new OAuthError("invalid_client", "introspection is for confidential clients", { detail: "public client" });
   }

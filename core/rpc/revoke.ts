@@ -8,7 +8,7 @@ import { sha256 } from "../lib/crypto.js";
 import { endpointProject, tokenTypeHint } from "./introspect.js";
 import type { GrantRecord } from "../store/types.js";
 import { inspectAccessToken } from "../tokens/access-token.js";
-import { authenticateClient } from "../tokens/client-auth.js";
+import { authenticateClient, NO_CREDENTIALS } from "../tokens/client-auth.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
 /**
@@ -26,7 +26,7 @@ import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js"
 export async function revoke(deps: Deps, request: RevokeRequest): Promise<MessageInitShape<typeof RevokeResponseSchema>> {
   refuseRepeatedParameters(PARAMETERS.revoke, request.repeatedParameters);
   const project = await endpointProject(deps, request);
-  const { client } = await authenticateClient(deps, project, request.client ?? { clientId: "", clientSecret: "" });
+  const { client } = await authenticateClient(deps, project, request.client ?? NO_CREDENTIALS);
   if (request.token === "") throw new OAuthError("invalid_request", "token is missing");
   const hint = tokenTypeHint(request.tokenTypeHint);
   const now = epochSeconds(deps.clock);

@@ -53,9 +53,8 @@ export async function getServerMetadata(
   deps: Deps,
   request: GetServerMetadataRequest,
 ): Promise<MessageInitShape<typeof GetServerMetadataResponseSchema>> {
-  if ((await deps.store.getProject(request)) === undefined) {
-    throw new ConnectError("unknown organization or project", Code.NotFound);
-  }
+  const project = await deps.store.getProject(request);
+  if (project === undefined) throw new ConnectError("unknown organization or project", Code.NotFound);
   const issuer = issuerOf(deps.config.baseUrl, request);
   return {
     issuer,
@@ -66,6 +65,9 @@ export async function getServerMetadata(
     introspectionEndpoint: `${issuer}/introspect`,
     revocationEndpoint: `${issuer}/revoke`,
     endSessionEndpoint: `${issuer}/logout`,
+    pushedAuthorizationRequestEndpoint: `${issuer}/par`,
+    // RFC 9126 §5: the project's rule for every client; a client's own is its metadata (§6).
+    requirePushedAuthorizationRequests: project.requirePushedAuthorizationRequests,
     responseTypesSupported: ["code"],
     responseModesSupported: ["query"],
     grantTypesSupported: [...GRANTS.keys()],
@@ -87,9 +89,12 @@ export async function getServerMetadata(
     claimsLocalesSupported: ["en"],
     authorizationResponseIssParameterSupported: true,
     // Request objects (Core §6) are refused with request_not_supported and
-    // request_uri_not_supported; require_request_uri_registration, which only
-    // means something where request_uri is read, is left out. The claims
-    // parameter (§5.5) is honoured.
+    // request_uri_not_supported: request_uri is read only as the handle of a
+    // pushed request (RFC 9126 §4), not to fetch a request object (RFC 9101
+    // §5.2), which is what request_uri_parameter_supported announces.
+    // require_request_uri_registration, which only means something where
+    // such a request_uri is fetched, is left out. The claims parameter (§5.5)
+    // is honoured.
     requestParameterSupported: false,
     requestUriParameterSupported: false,
     claimsParameterSupported: true,

@@ -5,6 +5,7 @@ import { authorize } from "./authorize.js";
 import { consent } from "./consent.js";
 import { endSession } from "./end-session.js";
 import { login } from "./login.js";
+import { pushAuthorizationRequest } from "./push-authorization-request.js";
 import { finishEnrolment, startPasskey, startTotpEnrolment, verifyFactor } from "./factors.js";
 import type { Deps } from "../deps.js";
 import { OAuthError, toConnectError } from "../errors.js";
@@ -40,6 +41,7 @@ function rpc<I, O>(deps: Deps, name: string, handler: (deps: Deps, request: I) =
 export function createAuthorizationService(deps: Deps): ServiceImpl<typeof AuthorizationService> {
   return {
     authorize: rpc(deps, "Authorize", authorize),
+    pushAuthorizationRequest: rpc(deps, "PushAuthorizationRequest", pushAuthorizationRequest),
     login: rpc(deps, "Login", login),
     consent: rpc(deps, "Consent", consent),
     startPasskey: rpc(deps, "StartPasskey", startPasskey),

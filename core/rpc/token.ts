@@ -1,12 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
 import type { TokenRequest, TokenResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import { issuerOf, type Deps } from "../deps.js";
 import { acceptServerProof } from "../dpop/accept.js";
 import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";
-import { authenticateClient } from "../tokens/client-auth.js";
+import { authenticateClient, limitSecretGuessing, type ClientCredentials } from "../tokens/client-auth.js";
 import { declaredParametersOf, PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "../protocol/parameters.js";
 
 /**
@@ -24,27 +23,13 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   const grant = GRANTS.get(request.grantType);
   if (grant === undefined) throw new OAuthError("unsupported_grant_type", "the grant_type is not supported");
 
-  // Before authentication: guessing a client's secret is limited too. Only
-  // requests that present a secret are counted: a public client's id is no
-  // secret, and a bucket anyone can spend with it would let anyone stop every
-  // user of that application from signing in. Its codes and refresh tokens
-  // are not guessable, and sign-in itself is limited per address.
-  const clientId = request.basic?.clientId || request.clientId;
-  if (clientId !== "" && (request.basic !== undefined || request.clientSecret !== "")) {
-    const wait = deps.limits.token.take(`${request.organization}/${request.project}/${clientId}`, deps.clock.now());
-    if (wait > 0) {
-      throw new OAuthError("temporarily_unavailable", `too many token requests from this client: retry in ${wait} s`, {
-        status: 429,
-        code: Code.ResourceExhausted,
-        retryAfter: wait,
-      });
-    }
-  }
+  const credentials = credentialsOf(request);
+  limitSecretGuessing(deps, request, credentials, "token");
   const project = await deps.store.getProject(request);
   if (project === undefined) {
     throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown project" });
   }
-  const { client } = await authenticateClient(deps, project, request);
+  const { client } = await authenticateClient(deps, project, credentials);
   if (!client.grantTypes.includes(grant.grantType)) {
     throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
   }
@@ -64,4 +49,17 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
     scope: formatScope(issued.scopes),
     idToken: issued.idToken ?? "",
   };
+}
+
+/**
+ * The client's credentials: `client`, as every client-authenticated endpoint
+ * takes them, or the request's own client_id, client_secret and basic, as
+ * callers of the token endpoint set them before. Both at once is ambiguous.
+ */
+function credentialsOf(request: TokenRequest): ClientCredentials {
+  if (request.client === undefined) return request;
+  if (request.clientId !== "" || request.clientSecret !== "" || request.basic !== undefined) {
+    throw new OAuthError("invalid_request", "client credentials given both in client and beside it");
+  }
+  return request.client;
 }

@@ -150,8 +150,10 @@ async function warnOnDefaultSecret(deps: Deps): Promise<void> {
 /**
  * The console's sign-in through iam-admins/iam-admins: nobody signs in when
  * its client is missing (a database made before the console, or the client
- * deleted), nor when its redirect URI names another base URL than this
- * server's (IAM_BASE_URL changed since the client was made).
+ * deleted), when its redirect URI names another base URL than this server's
+ * (IAM_BASE_URL changed since the client was made), nor when the client or
+ * the project requires pushed authorization requests, which the console does
+ * not make.
  */
 async function warnOnConsoleClient(deps: Deps): Promise<void> {
   const client = await deps.store.getClient(DEFAULT_TENANT, CONSOLE_CLIENT_ID);
@@ -167,6 +169,15 @@ async function warnOnConsoleClient(deps: Deps): Promise<void> {
       `nobody can sign in to the administration console (/admin) through iam-admins/iam-admins: client ${CONSOLE_CLIENT_ID} does not name this base URL's callback ${callback} (IAM_BASE_URL changed since it was made); ` +
         `make it again with: iam client delete iam-admins iam-admins ${CONSOLE_CLIENT_ID} && iam console-client iam-admins iam-admins`,
       { redirect_uris: client.redirectUris },
+    );
+  }
+  const project = await deps.store.getProject(DEFAULT_TENANT);
+  if (client.requirePushedAuthorizationRequests || project?.requirePushedAuthorizationRequests === true) {
+    const [who, fix] = client.requirePushedAuthorizationRequests
+      ? [`client ${CONSOLE_CLIENT_ID}`, `iam client update iam-admins iam-admins ${CONSOLE_CLIENT_ID} --require-par false`]
+      : ["the project", "iam project update iam-admins iam-admins --require-par false"];
+    deps.logger.warn(
+      `nobody can sign in to the administration console (/admin) through iam-admins/iam-admins: ${who} requires pushed authorization requests (RFC 9126), which the console does not make; turn it off with: ${fix}`,
     );
   }
 }

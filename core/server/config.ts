@@ -36,6 +36,8 @@ export interface Config {
   authorizationRequestTtl: number;
   /** Lifetime of an authorization code, seconds. */
   authorizationCodeTtl: number;
+  /** Lifetime of a pushed authorization request's request_uri (RFC 9126), seconds. */
+  pushedAuthorizationRequestTtl: number;
   /** Seconds a sign-in session lives without being used. */
   sessionIdle: number;
   /** Seconds a sign-in session lives at most, however used; then the user signs in again. */
@@ -246,6 +248,13 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "passwordHashIterations", env: "IAM_PASSWORD_HASH_ITERATIONS", doc: "argon2id iterations of new hashes", default: () => 2, parse: positive(1, 100) },
   { key: "authorizationRequestTtl", env: "IAM_AUTHORIZATION_REQUEST_TTL", doc: "seconds a pending authorization request lives", default: () => 600, parse: positive(30, 3600) },
   { key: "authorizationCodeTtl", env: "IAM_AUTHORIZATION_CODE_TTL", doc: "seconds an authorization code lives", default: () => 60, parse: positive(5, 600) },
+  {
+    key: "pushedAuthorizationRequestTtl",
+    env: "IAM_PAR_TTL",
+    doc: "seconds the request_uri of a pushed authorization request (RFC 9126) may be used in, once; it should be short",
+    default: () => 60,
+    parse: positive(5, 600),
+  },
   { key: "sessionIdle", env: "IAM_SESSION_IDLE", doc: "seconds a sign-in session (single sign-on) lives unused; each sign-in through it renews it", default: () => 1800, parse: positive(60, 31536000) },
   { key: "sessionMax", env: "IAM_SESSION_MAX", doc: "seconds a sign-in session lives at most, however used; then the user signs in again", default: () => 36000, parse: positive(60, 31536000) },
   { key: "backchannelLogoutTimeout", env: "IAM_BACKCHANNEL_LOGOUT_TIMEOUT", doc: "seconds a client's back-channel logout endpoint has to answer a logout token (the user's sign-out never waits for it)", default: () => 5, parse: positive(1, 60) },
@@ -285,7 +294,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "loginFailureWindow", env: "IAM_LOGIN_FAILURE_WINDOW", doc: "seconds over which failed sign-ins are counted", default: () => 900, parse: positive(60, 86400) },
   { key: "loginLockout", env: "IAM_LOGIN_LOCKOUT", doc: "seconds a locked username or address stays locked", default: () => 900, parse: positive(1, 86400) },
   { key: "loginFailureDelayMs", env: "IAM_LOGIN_FAILURE_DELAY_MS", doc: "milliseconds the answer to a repeated failed sign-in is held back, doubling each time (at most 5000)", default: () => 250, parse: positive(0, 5000) },
-  { key: "tokenRatePerClient", env: "IAM_TOKEN_RATE_PER_CLIENT", doc: "token requests per second one client may make (0: no limit); past it 429 with Retry-After", default: () => 100, parse: positive(0, 1000000) },
+  { key: "tokenRatePerClient", env: "IAM_TOKEN_RATE_PER_CLIENT", doc: "token requests per second one client may make with a secret, pushed authorization requests included (0: no limit); past it 429 with Retry-After", default: () => 100, parse: positive(0, 1000000) },
   { key: "tokenRateBurst", env: "IAM_TOKEN_RATE_BURST", doc: "token requests one client may make at once above that rate", default: () => 200, parse: positive(1, 1000000) },
   { key: "loginRatePerAddress", env: "IAM_LOGIN_RATE_PER_ADDRESS", doc: "sign-in attempts per second from one client address (0: no limit); past it 429 with Retry-After", default: () => 5, parse: positive(0, 100000) },
   { key: "loginRateBurst", env: "IAM_LOGIN_RATE_BURST", doc: "sign-in attempts one address may make at once above that rate", default: () => 20, parse: positive(1, 100000) },

@@ -122,6 +122,11 @@ export const DECLARATIONS: Declarations = {
   recordFailedLogin: tokenState,
   consumeAuthorizationRequest: tokenState,
 
+  // PushedAuthorizationRequestStore. Taken from the database, once, by
+  // whichever process serves the authorization request.
+  createPushedAuthorizationRequest: tokenState,
+  takePushedAuthorizationRequest: tokenState,
+
   // AuthorizationCodeStore
   createAuthorizationCode: tokenState,
   getAuthorizationCode: read,

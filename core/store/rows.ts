@@ -12,6 +12,7 @@ import type {
   GrantRecord,
   LogoutDeliveryRecord,
   MfaPolicyRecord,
+  PushedAuthorizationRequestRecord,
   OrganizationRecord,
   PermissionRecord,
   ProjectRecord,
@@ -166,6 +167,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     name: r.name,
     audience: r.audience,
     accessTokenSigningAlg: r.access_token_signing_alg,
+    requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
     createdAt: r.created_at,
   });
   const client = (r: Row): ClientRecord => ({
@@ -185,6 +187,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     backchannelLogoutUri: r.backchannel_logout_uri,
     idTokenSignedResponseAlg: r.id_token_signed_response_alg,
     webOrigins: d.list(r.web_origins),
+    requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
     createdAt: r.created_at,
   });
   const user = (r: Row): UserRecord => ({
@@ -248,6 +251,15 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     dpopJkt: r.dpop_jkt,
+  });
+  const pushed = (r: Row): PushedAuthorizationRequestRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    uriHash: r.uri_hash,
+    clientId: r.client_id,
+    parameters: JSON.parse(r.parameters as string) as Record<string, string>,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
   });
   const factor = (r: Row): FactorRecord => ({
     organization: r.organization_id,
@@ -379,6 +391,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     role,
     signingKey,
     request,
+    pushed,
     factor,
     ceremony,
     mfaPolicy,

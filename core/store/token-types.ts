@@ -58,6 +58,26 @@ export interface SecondFactorStage {
   sessionId: string;
 }
 
+/**
+ * A pushed authorization request (RFC 9126): the parameters of an
+ * authorization request that passed every check, kept under the hash of
+ * its request_uri until that is used once or expires.
+ */
+export interface PushedAuthorizationRequestRecord extends ProjectRef {
+  /** SHA-256 of the request_uri handed to the client. */
+  uriHash: string;
+  /** The client that pushed it, authenticated: the one client it serves. */
+  clientId: string;
+  /**
+   * The request's parameters by their names on the wire (`redirect_uri`,
+   * `code_challenge`…), those given only: replayed through the
+   * authorization endpoint's checks when the request_uri is used.
+   */
+  parameters: Record<string, string>;
+  createdAt: EpochSeconds;
+  expiresAt: EpochSeconds;
+}
+
 export interface AuthorizationCodeRecord extends ProjectRef {
   codeHash: string;
   clientId: string;
@@ -143,6 +163,17 @@ export interface AuthorizationRequestStore {
   recordFailedLogin(idHash: string): Promise<number>;
   /** Deletes a pending request; false when it was already gone (used or expired). */
   consumeAuthorizationRequest(idHash: string): Promise<boolean>;
+}
+
+export interface PushedAuthorizationRequestStore {
+  /** Keeps a pushed request; a request_uri hash already kept is AlreadyExists. */
+  createPushedAuthorizationRequest(request: PushedAuthorizationRequestRecord): Promise<void>;
+  /**
+   * Removes and answers the pushed request of this project with this hash:
+   * each is answered once, whoever asks, expired or not (the caller decides
+   * on its expiry). Undefined when there is none, or it was taken already.
+   */
+  takePushedAuthorizationRequest(ref: ProjectRef, uriHash: string): Promise<PushedAuthorizationRequestRecord | undefined>;
 }
 
 export interface AuthorizationCodeStore {

@@ -8,7 +8,15 @@
 import type { LoginThrottleStore, SessionStore } from "./sign-in-types.js";
 import type { AuditStore } from "./audit-types.js";
 import type { FactorStore } from "./factor-types.js";
-import type { AuthorizationCodeStore, AuthorizationRequestStore, ConsentStore, DpopProofStore, GrantStore, RefreshTokenStore } from "./token-types.js";
+import type {
+  AuthorizationCodeStore,
+  AuthorizationRequestStore,
+  ConsentStore,
+  DpopProofStore,
+  GrantStore,
+  PushedAuthorizationRequestStore,
+  RefreshTokenStore,
+} from "./token-types.js";
 
 // The contracts of the token flows, of signing in and of the audit trail live in token-types.ts, sign-in-types.ts
 // and audit-types.ts; every record and store is named here too.
@@ -22,6 +30,8 @@ export type {
   DpopProofStore,
   GrantRecord,
   GrantStore,
+  PushedAuthorizationRequestRecord,
+  PushedAuthorizationRequestStore,
   RefreshTokenRecord,
   RefreshTokenStore,
   SecondFactorStage,
@@ -50,6 +60,8 @@ export interface ProjectRecord extends ProjectRef {
   audience: string;
   /** The `alg` of the project's access tokens: ES256 unless the project says otherwise. */
   accessTokenSigningAlg: SigningAlg;
+  /** RFC 9126 §5: every authorization request of the project must be a pushed one. */
+  requirePushedAuthorizationRequests: boolean;
   createdAt: EpochSeconds;
 }
 
@@ -80,6 +92,8 @@ export interface ClientRecord extends ProjectRef {
    * origins of its redirect URIs; for a confidential one, none.
    */
   webOrigins: string[];
+  /** RFC 9126 §6: the client's authorization requests must be pushed ones. */
+  requirePushedAuthorizationRequests: boolean;
   createdAt: EpochSeconds;
 }
 
@@ -172,8 +186,11 @@ export interface TenantStore {
   createProject(project: ProjectRecord): Promise<void>;
   getProject(ref: ProjectRef): Promise<ProjectRecord | undefined>;
   listProjects(organization: string, page: Page): Promise<ProjectRecord[]>;
-  /** Writes name and audience, and the access tokens' `alg` when given. */
-  updateProject(ref: ProjectRef, change: { name: string; audience: string; accessTokenSigningAlg?: SigningAlg }): Promise<boolean>;
+  /** Writes name and audience, and the access tokens' `alg` and the pushed requests' requirement when given. */
+  updateProject(
+    ref: ProjectRef,
+    change: { name: string; audience: string; accessTokenSigningAlg?: SigningAlg; requirePushedAuthorizationRequests?: boolean },
+  ): Promise<boolean>;
   /** Deletes it and everything in it, tokens included; false when it does not exist. */
   deleteProject(ref: ProjectRef): Promise<boolean>;
   /** True when no organization exists yet: the database is new. */
@@ -280,6 +297,7 @@ export interface Store
     SigningKeyStore,
     ProjectOverviewStore,
     AuthorizationRequestStore,
+    PushedAuthorizationRequestStore,
     AuthorizationCodeStore,
     GrantStore,
     RefreshTokenStore,

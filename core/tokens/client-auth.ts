@@ -1,3 +1,4 @@
+import { Code } from "@connectrpc/connect";
 import { party, recordRefusal } from "../audit/record.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
@@ -5,12 +6,22 @@ import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef } from "../store/types.js";
 
-/** The client credentials of a token, introspection or revocation request. */
+/**
+ * The client credentials of a token, introspection, revocation or pushed
+ * authorization request, as the HTTP request held them (ClientAuthentication
+ * of token.proto). Every endpoint that authenticates clients takes them so
+ * and hands them to `authenticateClient`: a new way to authenticate
+ * (private_key_jwt, RFC 7523 §2.2) is a field here and a case in
+ * `credentialsOf`, and reaches them all.
+ */
 export interface ClientCredentials {
   clientId: string;
   clientSecret: string;
   basic?: { clientId: string; clientSecret: string } | undefined;
 }
+
+/** A request that carried no credentials at all. */
+export const NO_CREDENTIALS: ClientCredentials = { clientId: "", clientSecret: "" };
 
 export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
 
@@ -34,7 +45,31 @@ class ClientAuthenticationFailed extends OAuthError {
 }
 
 /**
- * Authenticates the client of a token, introspection or revocation request
+ * Before authentication: guessing a client's secret is limited too, at the
+ * token endpoint and at the pushed authorization request endpoint, which
+ * authenticates clients the same way (one budget per client for both, else
+ * either would be a way around the other's). Only requests that present a
+ * secret are counted: a public client's id is no secret, and a bucket anyone
+ * can spend with it would let anyone stop every user of that application
+ * from signing in. Its codes and refresh tokens are not guessable, and
+ * sign-in itself is limited per address.
+ */
+export function limitSecretGuessing(deps: Deps, project: ProjectRef, request: ClientCredentials, endpoint: string): void {
+  const clientId = request.basic?.clientId || request.clientId;
+  if (clientId === "" || (request.basic === undefined && request.clientSecret === "")) return;
+  const wait = deps.limits.token.take(`${project.organization}/${project.project}/${clientId}`, deps.clock.now());
+  if (wait > 0) {
+    throw new OAuthError("temporarily_unavailable", `too many ${endpoint} requests from this client: retry in ${wait} s`, {
+      status: 429,
+      code: Code.ResourceExhausted,
+      retryAfter: wait,
+    });
+  }
+}
+
+/**
+ * Authenticates the client of a token, introspection, revocation or pushed
+ * authorization request
  * (`deps.clients`). A client of the project that fails is recorded
  * (CLIENT_AUTHENTICATION_FAILED); an unknown client id is not: it names
  * nothing of the project, and anyone could fill the trail with made-up ids.

@@ -1,4 +1,5 @@
 import type { Context } from "koa";
+import { authorizationParameters } from "../authorization-parameters.js";
 import { bindingOf, setBindingCookie } from "../browser-binding.js";
 import { projectOf, projectPath, type Endpoint, type EndpointDeps } from "../endpoint.js";
 import { parseParams, sentByScript, wantsJson, type Params } from "../http.js";
@@ -21,31 +22,9 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
     const { binding, presented } = bindingOf(ctx);
     const answer = await deps.services.authorization.authorize({
       ...projectOf(ctx),
-      responseType: params.get("response_type"),
-      clientId: params.get("client_id"),
-      redirectUri: params.get("redirect_uri"),
-      scope: params.get("scope"),
-      state: params.get("state"),
-      codeChallenge: params.get("code_challenge"),
-      codeChallengeMethod: params.get("code_challenge_method"),
-      nonce: params.get("nonce"),
+      ...authorizationParameters(params),
       browserBinding: binding,
       repeatedParameters: params.repeated,
-      prompt: params.get("prompt"),
-      maxAge: params.get("max_age"),
-      idTokenHint: params.get("id_token_hint"),
-      loginHint: params.get("login_hint"),
-      acrValues: params.get("acr_values"),
-      uiLocales: params.get("ui_locales"),
-      claimsLocales: params.get("claims_locales"),
-      claims: params.get("claims"),
-      request: params.get("request"),
-      requestUri: params.get("request_uri"),
-      display: params.get("display"),
-      responseMode: params.get("response_mode"),
-      registration: params.get("registration"),
-      iamAction: params.get("iam_action"),
-      dpopJkt: params.get("dpop_jkt"),
       // A page's script gets no single sign-on: it could read the code (http.ts, sentByScript).
       session: sentByScript(ctx) ? "" : readSessionCookie(deps, ctx),
     });

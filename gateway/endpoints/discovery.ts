@@ -19,6 +19,8 @@ export const discovery: Endpoint = (deps) => async (ctx) => {
       introspection_endpoint: m.introspectionEndpoint,
       revocation_endpoint: m.revocationEndpoint,
       end_session_endpoint: m.endSessionEndpoint,
+      pushed_authorization_request_endpoint: m.pushedAuthorizationRequestEndpoint,
+      require_pushed_authorization_requests: m.requirePushedAuthorizationRequests,
       response_types_supported: m.responseTypesSupported,
       response_modes_supported: m.responseModesSupported,
       grant_types_supported: m.grantTypesSupported,

@@ -18,9 +18,10 @@ export const login: Endpoint = (deps) => async (ctx) => {
   let username = "";
   try {
     const { form, body, params } = await readFormOrJson(ctx, deps.maxBodyBytes);
-    // A form post without request_id but with response_type is an
-    // authorization request sent by POST, not a login.
-    if (params !== undefined && params.get("request_id") === "" && params.get("response_type") !== "") {
+    // A form post without request_id but with response_type (or the
+    // request_uri of a pushed request, RFC 9126 §4) is an authorization
+    // request sent by POST, not a login.
+    if (params !== undefined && params.get("request_id") === "" && (params.get("response_type") !== "" || params.get("request_uri") !== "")) {
       return await authorizationRequest(deps, ctx, params, 303);
     }
     asJson = !form;

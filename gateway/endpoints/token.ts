@@ -1,4 +1,4 @@
-import { clientForm } from "../client-form.js";
+import { clientForm, clientOf } from "../client-form.js";
 import { projectOf, type Endpoint } from "../endpoint.js";
 import { json } from "../respond.js";
 
@@ -17,11 +17,9 @@ export const token: Endpoint = (deps) =>
       codeVerifier: params.get("code_verifier"),
       refreshToken: params.get("refresh_token"),
       scope: params.get("scope"),
-      clientId: params.get("client_id"),
-      clientSecret: params.get("client_secret"),
       username: params.get("username"),
       password: params.get("password"),
-      basic,
+      client: clientOf(params, basic),
       repeatedParameters: params.repeated,
       dpopProof: ctx.get("dpop"),
     });

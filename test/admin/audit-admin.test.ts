@@ -301,6 +301,7 @@ test("every AdminService change records its exact event, in the server's chain o
       set("audience", issuerOf(ACME)),
       set("issuer", issuerOf(ACME)),
       set("access_token_signing_alg", "ES256"),
+      set("require_pushed_authorization_requests", false),
       set("created_at", now),
     ],
   }));
@@ -347,6 +348,7 @@ test("every AdminService change records its exact event, in the server's chain o
         set("backchannel_logout_uri", ""),
         set("id_token_signed_response_alg", "RS256"),
         set("web_origins", []),
+        set("require_pushed_authorization_requests", false),
         set("created_at", now),
         { field: "secret", before: "", after: SECRET_TEXT },
       ],
@@ -375,6 +377,7 @@ test("every AdminService change records its exact event, in the server's chain o
         set("backchannel_logout_uri", ""),
         set("id_token_signed_response_alg", "RS256"),
         set("web_origins", []),
+        set("require_pushed_authorization_requests", false),
         set("created_at", now),
       ],
     }),
@@ -574,6 +577,7 @@ test("every AdminService change records its exact event, in the server's chain o
       gone("backchannel_logout_uri", ""),
       gone("id_token_signed_response_alg", "RS256"),
       gone("web_origins", []),
+      gone("require_pushed_authorization_requests", false),
       gone("created_at", now),
     ],
   }));
@@ -589,6 +593,7 @@ test("every AdminService change records its exact event, in the server's chain o
       gone("audience", issuerOf(ACME)),
       gone("issuer", issuerOf(ACME)),
       gone("access_token_signing_alg", "ES256"),
+      gone("require_pushed_authorization_requests", false),
       gone("created_at", now),
     ],
   }));

@@ -239,6 +239,33 @@ test("a base URL changed since iam-console was made logs one warning naming the 
   t.deepEqual(warning?.redirect_uris, ["https://id.example.com/admin/callback"]);
 });
 
+test("iam-admins or iam-console requiring pushed authorization requests, which the console does not make, logs one warning saying how to turn it off", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const dbPath = join(dir, "iam.db");
+  const warnings = (lines: string[]) => lines.filter((line) => line.includes("pushed authorization requests")).map((line) => JSON.parse(line) as { level: string; msg: string });
+
+  const first = await startTestCore({ dbPath });
+  t.deepEqual(warnings(first.lines), []);
+  const project = (await first.core.deps.store.getProject(DEFAULT))!;
+  await first.core.deps.store.updateProject(DEFAULT, { name: project.name, audience: project.audience, requirePushedAuthorizationRequests: true });
+  await first.close();
+
+  const projectWide = await startTestCore({ dbPath });
+  const [warning, ...more] = warnings(projectWide.lines);
+  t.deepEqual(more, []);
+  t.is(warning?.level, "warn");
+  t.regex(warning?.msg ?? "", /administration console .*the project requires pushed authorization requests .*: iam project update iam-admins iam-admins --require-par false$/);
+  await projectWide.core.deps.store.updateProject(DEFAULT, { name: project.name, audience: project.audience, requirePushedAuthorizationRequests: false });
+  const client = (await projectWide.core.deps.store.getClient(DEFAULT, CONSOLE_CLIENT_ID))!;
+  await projectWide.core.deps.store.updateClient({ ...client, requirePushedAuthorizationRequests: true });
+  await projectWide.close();
+
+  const clientOnly = await startTestCore({ dbPath });
+  t.teardown(() => clientOnly.close());
+  t.regex(warnings(clientOnly.lines)[0]?.msg ?? "", /client iam-console requires pushed authorization requests .*--require-par false$/);
+});
+
 test("a base URL with a path logs that iam-core shares its origin; one without a path does not", async (t) => {
   const shared = (lines: string[]) => lines.filter((line) => line.includes("shares its origin")).map((line) => JSON.parse(line) as { level: string; msg: string });
   const own = await startTestCore({ config: { baseUrl: "https://id.example.com" } });

@@ -181,7 +181,7 @@ test("iam client, user and project create and update take the logout URIs, ID to
   t.like((JSON.parse(verified.stdout) as { user: object }).user, { emailVerified: true });
 
   const refusals: { args: string[]; code: number; message: string }[] = [
-    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg\n" },
+    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg, --require-par\n" },
     { args: ["project", "create", "acme", "other", "--access-token-alg", "HS256"], code: 1, message: "iam: InvalidArgument: access_token_signing_alg must be RS256 or ES256\n" },
     { args: ["client", "update", "acme", "shop", "web", "--id-token-alg", "none"], code: 1, message: "iam: InvalidArgument: id_token_signed_response_alg must be RS256 or ES256\n" },
     {
@@ -199,7 +199,11 @@ test("iam client, user and project create and update take the logout URIs, ID to
       code: 1,
       message: "iam: InvalidArgument: post-logout redirect URI https://web.example/bye#x must not have a fragment\n",
     },
-    { args: ["client", "update", "acme", "shop", "web"], code: 2, message: "iam: name what to change: --name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin\n" },
+    {
+      args: ["client", "update", "acme", "shop", "web"],
+      code: 2,
+      message: "iam: name what to change: --name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par\n",
+    },
     { args: ["user", "update", "acme", "shop", "alice", "--email-verified", "--email-unverified"], code: 2, message: "iam: give --email-verified or --email-unverified, not both\n" },
     { args: ["user", "create", "acme", "shop", "bob", "--password", "bob-password", "--email-verified"], code: 1, message: "iam: InvalidArgument: email_verified needs an email address\n" },
   ];
@@ -214,6 +218,29 @@ test("iam client, user and project create and update take the logout URIs, ID to
     [["iam-console", "iam-core console", "RS256", undefined], ["web", "Web shop", "RS256", "https://web.example/backchannel"]],
     "the refusals changed nothing (iam-console: the console's client, which every project starts with)",
   );
+});
+
+test("iam project and client --require-par: pushed authorization requests required (RFC 9126), shown in the lists; another value is a usage error", (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  t.is(iam(db, ["org", "create", "acme"]).code, 0);
+  t.is(iam(db, ["project", "create", "acme", "shop", "--require-par", "true"]).stdout, `created project acme/shop, issuer ${BASE_URL}/services/oauth2/acme/shop, pushed authorization requests required\n`);
+  t.is(iam(db, ["project", "list", "acme"]).stdout, `shop\t${BASE_URL}/services/oauth2/acme/shop\tpar:required\n`);
+  t.is(iam(db, ["project", "update", "acme", "shop", "--require-par", "false"]).stdout, `updated project acme/shop: audience ${BASE_URL}/services/oauth2/acme/shop, access tokens ES256\n`);
+  t.is(iam(db, ["project", "list", "acme"]).stdout, `shop\t${BASE_URL}/services/oauth2/acme/shop\tpar:optional\n`);
+
+  const created = iam(db, ["client", "create", "acme", "shop", "web", "--redirect-uri", "https://web.example/cb", "--require-par", "true"]);
+  t.regex(created.stdout, /^created client web, pushed authorization requests required\nsecret: /);
+  t.regex(iam(db, ["client", "list", "acme", "shop"]).stdout, /^web\tconfidential\tauthorization_code,refresh_token\thttps:\/\/web\.example\/cb\tpar:required$/m);
+  const json = iam(db, ["client", "update", "acme", "shop", "web", "--require-par", "false", "--json"]);
+  t.is((JSON.parse(json.stdout) as { client: Record<string, unknown> }).client.requirePushedAuthorizationRequests, undefined, "false is omitted from JSON");
+  t.regex(iam(db, ["client", "list", "acme", "shop"]).stdout, /^web\t.*\tpar:optional$/m);
+  for (const args of [["client", "update", "acme", "shop", "web", "--require-par", "yes"], ["project", "create", "acme", "other", "--require-par", "1"]]) {
+    const refused = iam(db, args);
+    t.is(refused.code, 2, args.join(" "));
+    t.true(refused.stderr.endsWith("iam: --require-par must be true or false\n"), refused.stderr);
+  }
 });
 
 test("iam user sessions lists a user's sign-in sessions; iam user end-sessions ends one (--session) or all, and their tokens stop", async (t) => {

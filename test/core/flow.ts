@@ -227,6 +227,7 @@ export const CONNECT_CODE_OF: Record<string, Code> = {
   unsupported_response_type: Code.InvalidArgument,
   invalid_scope: Code.InvalidArgument,
   access_denied: Code.PermissionDenied,
+  invalid_request_uri: Code.InvalidArgument,
 };
 
 export interface ExpectedRedirect {

@@ -605,6 +605,7 @@ const RFC_ERRORS = new Set([
   "request_not_supported",
   "request_uri_not_supported",
   "registration_not_supported",
+  "invalid_request_uri",
 ]);
 /** README: unknown paths and projects answer `{"error":"not_found"}`. */
 const JSON_ERRORS = new Set([...RFC_ERRORS, "not_found"]);

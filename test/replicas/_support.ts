@@ -62,12 +62,13 @@ export const CLIENT: ClientRecord = {
   backchannelLogoutUri: "",
   idTokenSignedResponseAlg: "RS256",
   webOrigins: [],
+  requirePushedAuthorizationRequests: false,
   createdAt: 1,
 };
 
 export async function seed(store: Store): Promise<void> {
   await store.createOrganization({ id: REF.organization, name: "Org", createdAt: 1 });
-  await store.createProject({ ...REF, name: "Project", audience: "aud", accessTokenSigningAlg: "ES256", createdAt: 1 });
+  await store.createProject({ ...REF, name: "Project", audience: "aud", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
   await store.createUser(USER);
   await store.createClient(CLIENT);
 }

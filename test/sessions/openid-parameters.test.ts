@@ -120,8 +120,10 @@ test("request, request_uri and registration are refused by redirect with their o
   const { session } = await passwordSignIn(c);
   const cases = [
     { field: { request: "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6ImlubmVyIn0." }, error: "request_not_supported" },
+    // Request objects by reference (RFC 9101): whatever the URI, unless it is a pushed request's.
     { field: { requestUri: "https://web.example/request.jwt" }, error: "request_uri_not_supported" },
-    { field: { requestUri: "urn:ietf:params:oauth:request_uri:abc" }, error: "request_uri_not_supported" },
+    { field: { requestUri: "urn:example:request_uri:abc" }, error: "request_uri_not_supported" },
+    { field: { requestUri: "URN:IETF:PARAMS:OAUTH:REQUEST_URI:abc" }, error: "request_uri_not_supported" },
     { field: { registration: '{"client_name":"x"}' }, error: "registration_not_supported" },
   ];
   for (const { field, error } of cases) {
@@ -129,6 +131,13 @@ test("request, request_uri and registration are refused by redirect with their o
     // A live session changes nothing: the request is refused before anything is signed in.
     await expectRedirected(t, withSession(c, session, { ...field, state: "outer", prompt: "none" }), error, { state: "outer" });
   }
+});
+
+test("a pushed request's request_uri that names nothing is invalid_request_uri on the page: no redirect URI can be trusted from it", async (t) => {
+  const c = await sessionCore(t);
+  const requestUri = "urn:ietf:params:oauth:request_uri:abc";
+  await expectOAuthError(t, withSession(c, "", { requestUri, state: "outer" }), { error: "invalid_request_uri", redirect: false });
+  await expectOAuthError(t, withSession(c, "", { requestUri, clientId: "" }), { error: "invalid_request", redirect: false });
 });
 
 test("with a redirect URI that cannot be trusted, a request object is refused by the error page, never redirected", async (t) => {

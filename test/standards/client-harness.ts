@@ -40,7 +40,7 @@ async function seedOwnProject(core: Core, ref: ProjectRef, issuer: string): Prom
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 0 });
   }
-  await store.createProject({ ...ref, name: ref.project, audience: issuer, accessTokenSigningAlg: "ES256", createdAt: 0 });
+  await store.createProject({ ...ref, name: ref.project, audience: issuer, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
   await keys.create(ref);
 }
 
@@ -127,6 +127,46 @@ export async function userApproves(
   if (consent.status !== 200) throw new Error(`POST consent: ${consent.status} ${await consent.text()}`);
   const { redirect_to } = (await consent.json()) as { redirect_to: string };
   return { redirectTo: new URL(redirect_to), offered };
+}
+
+/**
+ * The user's part of the flow as a browser goes through it: the login page
+ * (HTML), its form posted with the browser's cookie, the consent page's form
+ * posted with every scope it offers checked, and the 303 back to the client.
+ * Answers that redirect and the scopes the page offered.
+ */
+export async function userApprovesByPages(
+  authorizationUrl: URL | string,
+  user: { id: string; password: string } = USER,
+): Promise<{ redirectTo: URL; offered: string[] }> {
+  const url = new URL(authorizationUrl);
+  const start = await fetch(url, { redirect: "manual", headers: { accept: "text/html" } });
+  const loginPage = await start.text();
+  if (start.status !== 200) throw new Error(`GET authorize: ${start.status} ${start.headers.get("location") ?? loginPage}`);
+  const cookie = start.headers.getSetCookie().map((c) => c.split(";")[0]!).join("; ");
+  const form = (page: string) => {
+    const action = /<form[^>]* action="([^"]+)"/.exec(page)?.[1];
+    const requestId = /name="request_id" value="([^"]*)"/.exec(page)?.[1];
+    if (action === undefined || requestId === undefined) throw new Error(`no form in ${page}`);
+    return { action: new URL(action, url.origin), requestId };
+  };
+  const post = (to: URL, body: [string, string][]) =>
+    fetch(to, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+      body: new URLSearchParams(body).toString(),
+    });
+  const login = form(loginPage);
+  const signedIn = await post(login.action, [["request_id", login.requestId], ["username", user.id], ["password", user.password]]);
+  const consentPage = await signedIn.text();
+  if (signedIn.status !== 200) throw new Error(`POST authorize: ${signedIn.status} ${consentPage}`);
+  const consent = form(consentPage);
+  const offered = [...consentPage.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]!);
+  const approved = await post(consent.action, [["request_id", consent.requestId], ...offered.map((scope): [string, string] => ["scope", scope]), ["action", "approve"]]);
+  const location = approved.headers.get("location");
+  if (approved.status !== 303 || location === null) throw new Error(`POST consent: ${approved.status} ${await approved.text()}`);
+  return { redirectTo: new URL(location), offered };
 }
 
 /** Decodes a JWT's header and payload (no verification: that is what the tests check otherwise). */

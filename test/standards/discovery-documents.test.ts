@@ -28,6 +28,8 @@ interface Metadata {
   userinfo_endpoint: string;
   introspection_endpoint: string;
   revocation_endpoint: string;
+  pushed_authorization_request_endpoint: string;
+  require_pushed_authorization_requests: boolean;
   response_types_supported: string[];
   response_modes_supported: string[];
   grant_types_supported: string[];
@@ -209,6 +211,7 @@ test("every endpoint of the metadata answers at its URL with its documented meth
     m.userinfo_endpoint,
     m.introspection_endpoint,
     m.revocation_endpoint,
+    m.pushed_authorization_request_endpoint,
   ];
   for (const endpoint of endpoints) {
     t.true(endpoint.startsWith(`${m.issuer}/`), endpoint);
@@ -233,8 +236,13 @@ test("every endpoint of the metadata answers at its URL with its documented meth
     t.is(res.status, 401, endpoint);
     t.is(((await res.json()) as { error: string }).error, "invalid_client", endpoint);
   }
+  // Pushed authorization requests: POST (RFC 9126 §2.1), the client authenticated as at the token endpoint.
+  const par = await postForm(m.pushed_authorization_request_endpoint, { response_type: "code", client_id: CONFIDENTIAL.id, redirect_uri: REDIRECT_URI });
+  t.is(par.status, 401);
+  t.is(((await par.json()) as { error: string }).error, "invalid_client");
+  t.false(m.require_pushed_authorization_requests);
   // ...and refuse GET with 405, not 404.
-  for (const endpoint of [m.token_endpoint, m.introspection_endpoint, m.revocation_endpoint]) {
+  for (const endpoint of [m.token_endpoint, m.introspection_endpoint, m.revocation_endpoint, m.pushed_authorization_request_endpoint]) {
     t.is((await fetch(endpoint, { redirect: "manual" })).status, 405, endpoint);
   }
 

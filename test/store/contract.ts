@@ -71,6 +71,7 @@ const projectRecord = (ref: ProjectRef, over: Partial<ProjectRecord> = {}): Proj
   name: `Project ${ref.project}`,
   audience: `https://api.example/${ref.organization}/${ref.project}`,
   accessTokenSigningAlg: "ES256",
+  requirePushedAuthorizationRequests: false,
   createdAt: 1_700_000_100,
   ...over,
 });
@@ -91,6 +92,7 @@ export const clientRecord = (ref: ProjectRef, id: string, over: Partial<ClientRe
   backchannelLogoutUri: "",
   idTokenSignedResponseAlg: "RS256",
   webOrigins: [],
+  requirePushedAuthorizationRequests: false,
   createdAt: 1_700_000_200,
   ...over,
 });
@@ -1610,6 +1612,8 @@ export function storeContract(backend: StoreBackend): void {
 
     t.deepEqual(await store.purgeExpired(now), {
       authorization_requests: 1,
+      // Pushed requests: their own contract (par-contract.ts).
+      pushed_authorization_requests: 0,
       authorization_codes: 2,
       refresh_tokens: 2,
       grants: 1,
@@ -1643,6 +1647,7 @@ export function storeContract(backend: StoreBackend): void {
 
     t.deepEqual(await store.purgeExpired(now), {
       authorization_requests: 0,
+      pushed_authorization_requests: 0,
       authorization_codes: 0,
       refresh_tokens: 0,
       grants: 0,
@@ -1656,6 +1661,7 @@ export function storeContract(backend: StoreBackend): void {
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
       authorization_requests: 2,
+      pushed_authorization_requests: 0,
       authorization_codes: 2,
       refresh_tokens: 1,
       grants: 1,

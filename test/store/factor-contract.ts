@@ -44,6 +44,7 @@ async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
     name: `Project ${ref.project}`,
     audience: `https://api.example/${ref.organization}/${ref.project}`,
     accessTokenSigningAlg: "ES256",
+    requirePushedAuthorizationRequests: false,
     createdAt: 1_700_000_100,
   });
   for (const id of ["alice", "bob"]) {

@@ -1,4 +1,4 @@
-/** The store contract (contract.ts), the multi-factor one (factor-contract.ts) and administration's overview (overview-contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
+/** The store contract (contract.ts), the multi-factor one (factor-contract.ts) administration's overview (overview-contract.ts) and pushed authorization requests (par-contract.ts) on the PostgreSQL store, and the upgrade of a database of the previous schema. */
 import { randomBytes } from "node:crypto";
 import test from "ava";
 import { createKeySealer, type KeySealer } from "../../core/store/sealing.js";
@@ -10,6 +10,7 @@ import { storeContract } from "./contract.js";
 import { factorContract, type FactorBackend } from "./factor-contract.js";
 import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
+import { parContract } from "./par-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -37,6 +38,7 @@ if (HAS_POSTGRES) {
   storeContract(backend);
   factorContract(backend);
   overviewContract(backend);
+  parContract(backend);
   dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
@@ -44,7 +46,7 @@ if (HAS_POSTGRES) {
     t.teardown(() => db.drop());
     const plain = await openPostgresStore(db.url);
     await plain.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
-    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", createdAt: 1 });
+    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
     await plain.addSigningKey(generateSigningKey({ organization: "acme", project: "shop" }, 1));
     await plain.close();
     const kek = randomBytes(32);
@@ -66,7 +68,7 @@ if (HAS_POSTGRES) {
     const there = await openPostgresStore(db.url);
     t.teardown(() => there.close());
     await here.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
-    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", createdAt: 1 });
+    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
     t.like(await here.getMfaPolicy(ref), { required: "optional" });
     const epoch = await here.getChangeEpoch();
     const policy = { ...ref, required: "roles" as const, roles: ["admin"], passwordless: true };

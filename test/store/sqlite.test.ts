@@ -1,4 +1,4 @@
-/** The store contract (contract.ts), the multi-factor one (factor-contract.ts) and administration's overview (overview-contract.ts) on the SQLite store, and the upgrade of a database of the previous schema. */
+/** The store contract (contract.ts), the multi-factor one (factor-contract.ts) administration's overview (overview-contract.ts) and pushed authorization requests (par-contract.ts) on the SQLite store, and the upgrade of a database of the previous schema. */
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import Database from "better-sqlite3";
@@ -11,6 +11,7 @@ import { storeContract } from "./contract.js";
 import { factorContract } from "./factor-contract.js";
 import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
+import { parContract } from "./par-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** How long closing may take before the test fails (a transaction that never ends keeps close waiting). */
@@ -45,6 +46,7 @@ async function open(t: ExecutionContext, options: { sealer?: KeySealer } = {}): 
 storeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 factorContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 overviewContract({ name: "sqlite", revocationsMoveEpoch: true, open });
+parContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 dpopContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */

@@ -37,7 +37,14 @@ export function previousRows(list: (values: string[]) => string, flag: (value: b
 /** The previous rows read through the upgraded store: every new field at its default; sessions work. */
 export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<void> {
   const none = { sessionId: "", acr: "", amr: [], claims: "" };
-  t.deepEqual(await store.getProject(A), { ...A, name: "Docs", audience: "https://api.example", accessTokenSigningAlg: "ES256", createdAt: 2 });
+  t.deepEqual(await store.getProject(A), {
+    ...A,
+    name: "Docs",
+    audience: "https://api.example",
+    accessTokenSigningAlg: "ES256",
+    requirePushedAuthorizationRequests: false,
+    createdAt: 2,
+  });
   t.deepEqual(await store.getClient(A, "web"), {
     ...A,
     id: "web",
@@ -55,6 +62,7 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
     // OpenID Connect's default for a client that registered no algorithm, existing clients included.
     idTokenSignedResponseAlg: "RS256",
     webOrigins: [],
+    requirePushedAuthorizationRequests: false,
     createdAt: 3,
   });
   t.deepEqual(await store.getUser(A, "alice"), {
@@ -127,4 +135,9 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
   const stage = { userId: "alice", stage: "verify" as const, amr: ["pwd"], sessionId: "" };
   await store.awaitSecondFactor("request-hash", stage);
   t.like(await store.getAuthorizationRequest("request-hash"), { secondFactor: stage, mfaRequested: false });
+
+  // Pushed authorization requests: an existing client pushes one, taken once.
+  const pushed = { ...A, uriHash: "uri-hash", clientId: "web", parameters: { response_type: "code" }, createdAt: 15, expiresAt: 75 };
+  await store.createPushedAuthorizationRequest(pushed);
+  t.deepEqual(await store.takePushedAuthorizationRequest(A, "uri-hash"), pushed);
 }

@@ -16,6 +16,7 @@ test("loadConfig without variables gives the documented defaults", (t) => {
   t.is(config.passwordHashIterations, 2);
   t.is(config.authorizationRequestTtl, 600);
   t.is(config.authorizationCodeTtl, 60);
+  t.is(config.pushedAuthorizationRequestTtl, 60);
   t.is(config.purgeInterval, 60);
   t.is(config.workers, 0, "one worker per CPU core");
 });
@@ -43,6 +44,7 @@ test("environment variables override every default", (t) => {
     IAM_PASSWORD_HASH_ITERATIONS: "3",
     IAM_AUTHORIZATION_REQUEST_TTL: "300",
     IAM_AUTHORIZATION_CODE_TTL: "30",
+    IAM_PAR_TTL: "90",
     IAM_SESSION_IDLE: "900",
     IAM_SESSION_MAX: "7200",
     IAM_BACKCHANNEL_LOGOUT_TIMEOUT: "3",
@@ -115,6 +117,7 @@ test("environment variables override every default", (t) => {
     grpcMaxStreams: 250,
     authorizationRequestTtl: 300,
     authorizationCodeTtl: 30,
+    pushedAuthorizationRequestTtl: 90,
     sessionIdle: 900,
     sessionMax: 7200,
     backchannelLogoutTimeout: 3,
@@ -275,7 +278,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 48);
+  t.is(lines.length, 49);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

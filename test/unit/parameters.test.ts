@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import test from "ava";
+import { AuthorizeRequestSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { TokenRequestSchema } from "../../gen/iam/v1/token_pb.js";
+import { parametersOf, withParameters } from "../../core/authorization/pushed.js";
 import { OAuthError } from "../../core/errors.js";
 import { GRANTS } from "../../core/grants/registry.js";
 import {
@@ -37,7 +39,7 @@ test("each endpoint declares each parameter once, and lets repeat only what it r
 });
 
 /** Fields of TokenRequest that are not parameters a grant reads. */
-const NOT_GRANT_PARAMETERS = ["organization", "project", "grant_type", "client_id", "client_secret", "basic", "repeated_parameters"];
+const NOT_GRANT_PARAMETERS = ["organization", "project", "grant_type", "client_id", "client_secret", "basic", "client", "repeated_parameters", "dpop_proof"];
 
 test("every parameter field of TokenRequest is declared by a grant, and the token endpoint reads them all", (t) => {
   const declared = new Set([...GRANTS.values()].flatMap((grant) => grant.parameters));
@@ -75,4 +77,40 @@ test("a grant sees the parameters it declares, with client authentication, and e
 
   const code = declaredParametersOf(GRANTS.get("authorization_code")!, request);
   t.deepEqual([code.code, code.redirectUri, code.codeVerifier, code.scope, code.refreshToken], ["a-code", "https://app.example/cb", "a-verifier", "", ""]);
+});
+
+/** Fields of AuthorizeRequest that are the call's (its project, its browser), not parameters a client sends. */
+const CALL_FIELDS = ["organization", "project", "browser_binding", "session", "repeated_parameters"];
+
+test("every field of AuthorizeRequest is a parameter the authorization endpoint reads, or the call's: a pushed request keeps every parameter", (t) => {
+  for (const field of AuthorizeRequestSchema.fields) {
+    if (CALL_FIELDS.includes(field.name)) continue;
+    t.true(PARAMETERS.authorize.reads.includes(field.name), `${field.name}: list it in PARAMETERS.authorize, or it is lost from pushed requests`);
+  }
+  for (const name of PARAMETERS.authorize.reads) t.true(PARAMETERS.pushedAuthorization.reads.includes(name), name);
+});
+
+test("a pushed request's parameters replace every parameter of the request that names it, and keep the call's own fields", (t) => {
+  const pushed = create(AuthorizeRequestSchema, { responseType: "code", clientId: "web", scope: "read", state: "pushed", iamAction: "add_factor" });
+  const parameters = parametersOf(pushed);
+  t.deepEqual(parameters, { response_type: "code", client_id: "web", scope: "read", state: "pushed", iam_action: "add_factor" });
+  const call = create(AuthorizeRequestSchema, {
+    organization: "acme",
+    project: "shop",
+    clientId: "web",
+    requestUri: "urn:ietf:params:oauth:request_uri:x",
+    redirectUri: "https://evil.example/cb",
+    scope: "write",
+    browserBinding: "binding",
+    session: "session",
+    repeatedParameters: ["scope"],
+  });
+  const replayed = withParameters(call, parameters);
+  t.like(replayed, { organization: "acme", project: "shop", browserBinding: "binding", session: "session" });
+  t.like(replayed, { responseType: "code", clientId: "web", scope: "read", state: "pushed", iamAction: "add_factor" });
+  t.is(replayed.requestUri, "");
+  t.is(replayed.redirectUri, "");
+  t.deepEqual(replayed.repeatedParameters, []);
+  t.deepEqual(parametersOf(replayed), parameters);
+  t.is(call.scope, "write", "the call itself is left as it was");
 });

@@ -8,6 +8,11 @@ import { redirectError } from "../errors.js";
  * `state` inside the object, say, would be silently lost. Dynamic
  * registration in the request (`registration`, §7.2.1) likewise. Runs once
  * the redirect URI is trusted, so the refusal is redirected to the client.
+ *
+ * The request_uri of a pushed request (RFC 9126 §4) never reaches here: the
+ * request it stands for replaces it first (authorization/pushed.ts), and
+ * a pushed request may not hold one (rpc/push-authorization-request.ts).
+ * Any request_uri seen here is a request object by reference (RFC 9101).
  */
 export const checkRequestObject: AuthorizeCheck = (ctx) => {
   const { request } = ctx;

@@ -47,6 +47,7 @@ export const clientFields = (c: ClientRecord): Fields => ({
   backchannel_logout_uri: c.backchannelLogoutUri,
   id_token_signed_response_alg: c.idTokenSignedResponseAlg,
   web_origins: c.webOrigins,
+  require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
   created_at: c.createdAt,
 });
 
@@ -84,6 +85,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
     // OpenID Connect Registration §2: RS256 unless the client registers another.
     idTokenSignedResponseAlg: checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256"),
     webOrigins: checkWebOrigins(r.webOrigins),
+    requirePushedAuthorizationRequests: r.requirePushedAuthorizationRequests,
     createdAt: epochSeconds(deps.clock),
   };
   await audited(
@@ -125,6 +127,7 @@ const UPDATABLE = [
   "backchannel_logout_uri",
   "id_token_signed_response_alg",
   "web_origins",
+  "require_pushed_authorization_requests",
 ] as const;
 
 export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor: AuditParty): Out<typeof pb.UpdateClientResponseSchema> {
@@ -172,6 +175,9 @@ function nextClient(deps: Deps, r: pb.UpdateClientRequest, current: ClientRecord
       ? checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256")
       : current.idTokenSignedResponseAlg,
     webOrigins: paths.has("web_origins") ? checkWebOrigins(r.webOrigins) : current.webOrigins,
+    requirePushedAuthorizationRequests: paths.has("require_pushed_authorization_requests")
+      ? r.requirePushedAuthorizationRequests
+      : current.requirePushedAuthorizationRequests,
   };
   checkClientShape(next);
   return next;

@@ -43,6 +43,7 @@ export const toProject = (baseUrl: string, p: ProjectRecord): MessageInitShape<t
   audience: p.audience,
   issuer: issuerOf(baseUrl, p),
   accessTokenSigningAlg: p.accessTokenSigningAlg,
+  requirePushedAuthorizationRequests: p.requirePushedAuthorizationRequests,
   createdAt: BigInt(p.createdAt),
 });
 
@@ -62,6 +63,7 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   backchannelLogoutUri: c.backchannelLogoutUri,
   idTokenSignedResponseAlg: c.idTokenSignedResponseAlg,
   webOrigins: c.webOrigins,
+  requirePushedAuthorizationRequests: c.requirePushedAuthorizationRequests,
   roles,
   createdAt: BigInt(c.createdAt),
 });

@@ -66,6 +66,7 @@ export function consoleClient(baseUrl: string, ref: ProjectRef, createdAt: Epoch
     // there, and a remembered consent holds for its http://localhost callback
     // too (identityAssured, authorization/sign-in.ts), as it does for https.
     webOrigins: [new URL(baseUrl).origin],
+    requirePushedAuthorizationRequests: false,
     createdAt,
   };
 }
@@ -107,7 +108,7 @@ export async function bootstrap(
     // empty database, one creates the tenant and the others find it made.
     if (!(await store.isEmpty())) return false;
     await store.createOrganization({ id: ref.organization, name: "IAM administrators", createdAt: now });
-    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, accessTokenSigningAlg: "ES256", createdAt: now });
+    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: now });
     await deps.keys.create(ref, store);
     await store.createClient({
       ...ref,
@@ -127,6 +128,7 @@ export async function bootstrap(
       // OpenID Connect Registration §2: RS256 unless the client registered another.
       idTokenSignedResponseAlg: "RS256",
       webOrigins: [],
+      requirePushedAuthorizationRequests: false,
       createdAt: now,
     });
     await store.createPermission({

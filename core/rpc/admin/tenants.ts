@@ -26,6 +26,7 @@ const projectFields = (deps: Deps, p: ProjectRecord): Fields => ({
   audience: p.audience,
   issuer: issuerOf(deps.config.baseUrl, p),
   access_token_signing_alg: p.accessTokenSigningAlg,
+  require_pushed_authorization_requests: p.requirePushedAuthorizationRequests,
   created_at: p.createdAt,
 });
 
@@ -105,6 +106,7 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest, acto
     audience: checkAudience(deps, ref, r.audience),
     // Access tokens stay ES256 unless the project says otherwise.
     accessTokenSigningAlg: checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256"),
+    requirePushedAuthorizationRequests: r.requirePushedAuthorizationRequests,
     createdAt: epochSeconds(deps.clock),
   };
   // Made before the transaction, which every writer waits for on SQLite.
@@ -139,15 +141,19 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
     async (store) => {
       // Read inside the transaction: a field the request does not set keeps what the database holds now.
       const current = found(await store.getProject(ref), `project ${r.organization}/${r.project}`);
-      const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg"]);
+      const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg", "require_pushed_authorization_requests"]);
       const name = paths.has("name") ? checkText("name", r.name) : current.name;
       const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
       const accessTokenSigningAlg = paths.has("access_token_signing_alg")
         ? checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256")
         : current.accessTokenSigningAlg;
+      const requirePushedAuthorizationRequests = paths.has("require_pushed_authorization_requests")
+        ? r.requirePushedAuthorizationRequests
+        : current.requirePushedAuthorizationRequests;
       if (name === "" || audience === "") throw invalid("name and audience must not be empty");
-      await store.updateProject(ref, { name, audience, accessTokenSigningAlg });
-      return { current, next: { ...current, name, audience, accessTokenSigningAlg } };
+      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests };
+      await store.updateProject(ref, change);
+      return { current, next: { ...current, ...change } };
     },
     ({ current, next }) => ({
       chain: ref,

@@ -1,10 +1,14 @@
-/** Pending authorization requests and authorization codes (AuthorizationRequestStore, AuthorizationCodeStore). */
-import type { AuthorizationCodeStore, AuthorizationRequestStore } from "../types.js";
-import { insert, type Mappers, maybe, type Sql } from "./sql.js";
+/**
+ * Pending authorization requests, pushed ones and authorization codes
+ * (AuthorizationRequestStore, PushedAuthorizationRequestStore,
+ * AuthorizationCodeStore).
+ */
+import type { AuthorizationCodeStore, AuthorizationRequestStore, PushedAuthorizationRequestStore } from "../types.js";
+import { insert, insertForClient, type Mappers, maybe, type Sql } from "./sql.js";
 
-export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore & AuthorizationCodeStore {
+export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore & PushedAuthorizationRequestStore & AuthorizationCodeStore {
   const { run, one, count } = sql;
-  const { request, code } = map;
+  const { request, pushed, code } = map;
 
   return {
     createAuthorizationRequest: (r) =>
@@ -66,6 +70,24 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
       ((await one("UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = $1 RETURNING failed_logins", [idHash]))
         ?.failed_logins as number | undefined) ?? 0,
     consumeAuthorizationRequest: async (idHash) => (await count("DELETE FROM authorization_requests WHERE id_hash = $1", [idHash])) === 1,
+    createPushedAuthorizationRequest: (p) =>
+      insertForClient("pushed authorization request", p, () =>
+        run(
+          `INSERT INTO pushed_authorization_requests (uri_hash, organization_id, project_id, client_id, parameters, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [p.uriHash, p.organization, p.project, p.clientId, JSON.stringify(p.parameters), p.createdAt, p.expiresAt],
+        ),
+      ),
+    // One DELETE … RETURNING: of two replicas taking one request_uri at once, the second finds no row.
+    takePushedAuthorizationRequest: async (ref, uriHash) =>
+      maybe(
+        await one("DELETE FROM pushed_authorization_requests WHERE uri_hash = $1 AND organization_id = $2 AND project_id = $3 RETURNING *", [
+          uriHash,
+          ref.organization,
+          ref.project,
+        ]),
+        pushed,
+      ),
     createAuthorizationCode: (c) =>
       insert("authorization code", () =>
         run(

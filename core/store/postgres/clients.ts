@@ -12,8 +12,8 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
         run(
           `INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris, grant_types,
             pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris, backchannel_logout_uri,
-            id_token_signed_response_alg, web_origins, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+            id_token_signed_response_alg, web_origins, require_pushed_authorization_requests, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
           [
             c.organization,
             c.project,
@@ -31,6 +31,7 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
             c.backchannelLogoutUri,
             c.idTokenSignedResponseAlg,
             c.webOrigins,
+            c.requirePushedAuthorizationRequests,
             c.createdAt,
           ],
         ),
@@ -50,7 +51,8 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
       (await count(
         `UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, pkce_required = $4, remember_consent = $5,
           access_token_ttl = $6, refresh_token_ttl = $7, post_logout_redirect_uris = $8, backchannel_logout_uri = $9,
-          id_token_signed_response_alg = $10, web_origins = $11 WHERE organization_id = $12 AND project_id = $13 AND id = $14`,
+          id_token_signed_response_alg = $10, web_origins = $11, require_pushed_authorization_requests = $12
+          WHERE organization_id = $13 AND project_id = $14 AND id = $15`,
         [
           c.name,
           c.redirectUris,
@@ -63,6 +65,7 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
           c.backchannelLogoutUri,
           c.idTokenSignedResponseAlg,
           c.webOrigins,
+          c.requirePushedAuthorizationRequests,
           c.organization,
           c.project,
           c.id,

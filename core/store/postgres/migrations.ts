@@ -244,4 +244,24 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX dpop_proofs_expiry ON dpop_proofs(expires_at);
   `,
+  // 7: SQLite's migration 10, pushed authorization requests (RFC 9126) and
+  // whether a project or a client accepts authorization requests only as
+  // pushed ones.
+  `
+  CREATE TABLE pushed_authorization_requests (
+    uri_hash TEXT COLLATE "C" PRIMARY KEY,
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    client_id TEXT COLLATE "C" NOT NULL,
+    -- The request's parameters by their names on the wire (a JSON object, as text: U+0000 escaped by JSON).
+    parameters TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    FOREIGN KEY (organization_id, project_id, client_id) REFERENCES clients(organization_id, project_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX pushed_authorization_requests_expiry ON pushed_authorization_requests(expires_at);
+  CREATE INDEX pushed_authorization_requests_client ON pushed_authorization_requests(organization_id, project_id, client_id);
+  ALTER TABLE projects ADD COLUMN require_pushed_authorization_requests BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests BOOLEAN NOT NULL DEFAULT false;
+  `,
 ];

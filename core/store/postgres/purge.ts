@@ -36,6 +36,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
     purgeExpired: async (now: EpochSeconds) => {
       const purged = {
         authorization_requests: 0,
+        pushed_authorization_requests: 0,
         authorization_codes: 0,
         refresh_tokens: 0,
         grants: 0,
@@ -54,6 +55,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
         if (!locked) return purged;
         await sql.on(connection, async () => {
           purged.authorization_requests = await purgeBatches("authorization_requests", "expires_at < $1", [now]);
+          purged.pushed_authorization_requests = await purgeBatches("pushed_authorization_requests", "expires_at < $1", [now]);
           // A used code is kept for an hour past its expiry, so that a late
           // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
           purged.authorization_codes = await purgeBatches("authorization_codes", "expires_at < $1", [now - 3600]);

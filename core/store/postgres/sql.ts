@@ -2,7 +2,7 @@
 import type pg from "pg";
 import { rowMappers, type Row } from "../rows.js";
 import type { KeySealer } from "../sealing.js";
-import { AlreadyExists } from "../types.js";
+import { AlreadyExists, NotFound } from "../types.js";
 import type { Queryable } from "./connection.js";
 
 export type { Row };
@@ -103,6 +103,20 @@ export async function insert(what: string, run: () => Promise<unknown>): Promise
     await run();
   } catch (err) {
     if (uniqueViolation(err)) throw new AlreadyExists(what);
+    throw err;
+  }
+}
+
+/**
+ * An INSERT of a row that belongs to a client (a foreign key, its deletion
+ * cascading): a duplicate is AlreadyExists; a client deleted meanwhile is
+ * NotFound, not a failure of the database.
+ */
+export async function insertForClient(what: string, ref: { clientId: string }, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await insert(what, run);
+  } catch (err) {
+    if (err instanceof Error && (err as { code?: string }).code === "23503") throw new NotFound(`client ${ref.clientId}`);
     throw err;
   }
 }

@@ -31,8 +31,9 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
     createProject: (p) =>
       insert(`project ${p.organization}/${p.project} (or its audience)`, () =>
         run(
-          "INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-          [p.organization, p.project, p.name, p.audience, p.accessTokenSigningAlg, p.createdAt],
+          `INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg, require_pushed_authorization_requests, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [p.organization, p.project, p.name, p.audience, p.accessTokenSigningAlg, p.requirePushedAuthorizationRequests, p.createdAt],
         ),
       ),
     getProject: async (ref) =>
@@ -46,9 +47,16 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
       await insert(`a project with audience ${change.audience}`, async () => {
         changed =
           (await count(
-            `UPDATE projects SET name = $1, audience = $2, access_token_signing_alg = coalesce($3, access_token_signing_alg)
-              WHERE organization_id = $4 AND id = $5`,
-            [change.name, change.audience, change.accessTokenSigningAlg ?? null, ref.organization, ref.project],
+            `UPDATE projects SET name = $1, audience = $2, access_token_signing_alg = coalesce($3, access_token_signing_alg),
+              require_pushed_authorization_requests = coalesce($4, require_pushed_authorization_requests) WHERE organization_id = $5 AND id = $6`,
+            [
+              change.name,
+              change.audience,
+              change.accessTokenSigningAlg ?? null,
+              change.requirePushedAuthorizationRequests ?? null,
+              ref.organization,
+              ref.project,
+            ],
           )) === 1;
       });
       return changed;

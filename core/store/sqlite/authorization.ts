@@ -1,13 +1,17 @@
-/** Pending authorization requests and authorization codes (AuthorizationRequestStore, AuthorizationCodeStore). */
+/**
+ * Pending authorization requests, pushed ones and authorization codes
+ * (AuthorizationRequestStore, PushedAuthorizationRequestStore,
+ * AuthorizationCodeStore).
+ */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
-import type { AuthorizationCodeStore, AuthorizationRequestStore } from "../types.js";
-import { insert, json, type Mappers, maybe, type Row } from "./sql.js";
+import type { AuthorizationCodeStore, AuthorizationRequestStore, PushedAuthorizationRequestStore } from "../types.js";
+import { insert, insertForClient, json, type Mappers, maybe, type Row } from "./sql.js";
 
 export function authorization(
   db: Database.Database,
   map: Mappers,
-): Synchronous<AuthorizationRequestStore & AuthorizationCodeStore> {
+): Synchronous<AuthorizationRequestStore & PushedAuthorizationRequestStore & AuthorizationCodeStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
@@ -24,6 +28,9 @@ export function authorization(
       "UPDATE authorization_requests SET failed_logins = failed_logins + 1 WHERE id_hash = ? RETURNING failed_logins",
     ),
     deleteRequest: s("DELETE FROM authorization_requests WHERE id_hash = ?"),
+    insertPushed: s(`INSERT INTO pushed_authorization_requests (uri_hash, organization_id, project_id, client_id, parameters,
+      created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    takePushed: s("DELETE FROM pushed_authorization_requests WHERE uri_hash = ? AND organization_id = ? AND project_id = ? RETURNING *"),
     insertCode: s(`INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id,
       redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, session_id, acr, amr, claims,
       created_at, expires_at, consumed_at, grant_id, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -32,7 +39,7 @@ export function authorization(
       "UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
     ),
   };
-  const { request, code } = map;
+  const { request, pushed, code } = map;
 
   return {
     createAuthorizationRequest: (r) =>
@@ -85,6 +92,11 @@ export function authorization(
     },
     recordFailedLogin: (idHash) => ((q.failedLogin.get(idHash) as Row | undefined)?.failed_logins as number) ?? 0,
     consumeAuthorizationRequest: (idHash) => q.deleteRequest.run(idHash).changes === 1,
+    createPushedAuthorizationRequest: (p) =>
+      insertForClient("pushed authorization request", p, () =>
+        q.insertPushed.run(p.uriHash, p.organization, p.project, p.clientId, json(p.parameters), p.createdAt, p.expiresAt),
+      ),
+    takePushedAuthorizationRequest: (ref, uriHash) => maybe(q.takePushed.get(uriHash, ref.organization, ref.project), pushed),
     createAuthorizationCode: (c) =>
       insert("authorization code", () =>
         q.insertCode.run(

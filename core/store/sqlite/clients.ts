@@ -9,13 +9,13 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
   const q = {
     insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
       grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris,
-      backchannel_logout_uri, id_token_signed_response_alg, web_origins, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      backchannel_logout_uri, id_token_signed_response_alg, web_origins, require_pushed_authorization_requests, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
       remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?, post_logout_redirect_uris = ?,
-      backchannel_logout_uri = ?, id_token_signed_response_alg = ?, web_origins = ?
+      backchannel_logout_uri = ?, id_token_signed_response_alg = ?, web_origins = ?, require_pushed_authorization_requests = ?
       WHERE organization_id = ? AND project_id = ? AND id = ?`),
     setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
@@ -48,6 +48,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
           c.backchannelLogoutUri,
           c.idTokenSignedResponseAlg,
           json(c.webOrigins),
+          c.requirePushedAuthorizationRequests ? 1 : 0,
           c.createdAt,
         ),
       ),
@@ -67,6 +68,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
         c.backchannelLogoutUri,
         c.idTokenSignedResponseAlg,
         json(c.webOrigins),
+        c.requirePushedAuthorizationRequests ? 1 : 0,
         c.organization,
         c.project,
         c.id,

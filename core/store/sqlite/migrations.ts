@@ -306,4 +306,25 @@ export const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX dpop_proofs_expiry ON dpop_proofs(expires_at);
   `,
+  // 10: pushed authorization requests (RFC 9126): the parameters a client
+  // pushed, under the hash of their request_uri, until used once or expired
+  // (they go with their client); and whether a project or a client accepts
+  // authorization requests only as pushed ones.
+  `
+  CREATE TABLE pushed_authorization_requests (
+    uri_hash TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    -- The request's parameters by their names on the wire (JSON object).
+    parameters TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    FOREIGN KEY (organization_id, project_id, client_id) REFERENCES clients(organization_id, project_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX pushed_authorization_requests_expiry ON pushed_authorization_requests(expires_at);
+  CREATE INDEX pushed_authorization_requests_client ON pushed_authorization_requests(organization_id, project_id, client_id);
+  ALTER TABLE projects ADD COLUMN require_pushed_authorization_requests INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -8,6 +8,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     purgeRequests: s("DELETE FROM authorization_requests WHERE expires_at < ?"),
+    purgePushed: s("DELETE FROM pushed_authorization_requests WHERE expires_at < ?"),
     purgeCodes: s("DELETE FROM authorization_codes WHERE expires_at < ?"),
     purgeRefresh: s("DELETE FROM refresh_tokens WHERE expires_at < ?"),
     purgeGrants: s("DELETE FROM grants WHERE expires_at < ?"),
@@ -24,6 +25,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
     purgeExpired: (now: EpochSeconds) =>
       db.transaction(() => ({
         authorization_requests: q.purgeRequests.run(now).changes,
+        pushed_authorization_requests: q.purgePushed.run(now).changes,
         // A used code is kept for an hour past its expiry, so that a late
         // replay still revokes the tokens issued from it (RFC 6749 §4.1.2).
         authorization_codes: q.purgeCodes.run(now - 3600).changes,

@@ -2,7 +2,7 @@
 import Database from "better-sqlite3";
 import { rowMappers, type Row } from "../rows.js";
 import type { KeySealer } from "../sealing.js";
-import { AlreadyExists } from "../types.js";
+import { AlreadyExists, NotFound } from "../types.js";
 
 export type { Row };
 
@@ -73,6 +73,20 @@ export function insert(what: string, run: () => void): void {
     run();
   } catch (err) {
     if (uniqueViolation(err)) throw new AlreadyExists(what);
+    throw err;
+  }
+}
+
+/**
+ * An INSERT of a row that belongs to a client (a foreign key, its deletion
+ * cascading): a duplicate is AlreadyExists; a client deleted meanwhile is
+ * NotFound, not a failure of the database.
+ */
+export function insertForClient(what: string, ref: { clientId: string }, run: () => void): void {
+  try {
+    insert(what, run);
+  } catch (err) {
+    if (err instanceof Database.SqliteError && err.code === "SQLITE_CONSTRAINT_FOREIGNKEY") throw new NotFound(`client ${ref.clientId}`);
     throw err;
   }
 }

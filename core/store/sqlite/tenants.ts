@@ -18,13 +18,12 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
     deleteOrgCodes: s("DELETE FROM authorization_codes WHERE organization_id = ?"),
     deleteOrgRequests: s("DELETE FROM authorization_requests WHERE organization_id = ?"),
     deleteOrg: s("DELETE FROM organizations WHERE id = ?"),
-    insertProject: s(
-      "INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
+    insertProject: s(`INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg,
+      require_pushed_authorization_requests, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     getProject: s("SELECT * FROM projects WHERE organization_id = ? AND id = ?"),
     listProjects: s("SELECT * FROM projects WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?"),
-    updateProject: s(`UPDATE projects SET name = ?, audience = ?, access_token_signing_alg = coalesce(?, access_token_signing_alg)
-      WHERE organization_id = ? AND id = ?`),
+    updateProject: s(`UPDATE projects SET name = ?, audience = ?, access_token_signing_alg = coalesce(?, access_token_signing_alg),
+      require_pushed_authorization_requests = coalesce(?, require_pushed_authorization_requests) WHERE organization_id = ? AND id = ?`),
     deleteProjectGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ?"),
     deleteProjectCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ?"),
     deleteProjectRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ?"),
@@ -48,7 +47,15 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
       }),
     createProject: (p) =>
       insert(`project ${p.organization}/${p.project} (or its audience)`, () =>
-        q.insertProject.run(p.organization, p.project, p.name, p.audience, p.accessTokenSigningAlg, p.createdAt),
+        q.insertProject.run(
+          p.organization,
+          p.project,
+          p.name,
+          p.audience,
+          p.accessTokenSigningAlg,
+          p.requirePushedAuthorizationRequests ? 1 : 0,
+          p.createdAt,
+        ),
       ),
     getProject: (ref) => maybe(q.getProject.get(ref.organization, ref.project), project),
     listProjects: (org, page) => (q.listProjects.all(org, page.after, page.limit) as Row[]).map(project),
@@ -56,8 +63,14 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
       let changed = false;
       insert(`a project with audience ${change.audience}`, () => {
         changed =
-          q.updateProject.run(change.name, change.audience, change.accessTokenSigningAlg ?? null, ref.organization, ref.project)
-            .changes === 1;
+          q.updateProject.run(
+            change.name,
+            change.audience,
+            change.accessTokenSigningAlg ?? null,
+            change.requirePushedAuthorizationRequests === undefined ? null : change.requirePushedAuthorizationRequests ? 1 : 0,
+            ref.organization,
+            ref.project,
+          ).changes === 1;
       });
       return changed;
     },

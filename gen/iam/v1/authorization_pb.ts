@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ClientAuthentication } from "./token_pb.js";
+import { file_iam_v1_token } from "./token_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file iam/v1/authorization.proto.
  */
 export const file_iam_v1_authorization: GenFile = /*@__PURE__*/
-  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIsoEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAkSEgoKaWFtX2FjdGlvbhgbIAEoCRIQCghkcG9wX2prdBgcIAEoCSLbAgoRQXV0aG9yaXplUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIYChBzY29wZXNfcmVxdWVzdGVkGAMgAygJEhIKCmV4cGlyZXNfaW4YBCABKAMSFAoMb3JnYW5pemF0aW9uGAUgASgJEg8KB3Byb2plY3QYBiABKAkSFAoMcHJvamVjdF9uYW1lGAcgASgJEhIKCmxvZ2luX2hpbnQYCCABKAkSEwoLcmVkaXJlY3RfdG8YCSABKAkSEQoJc2lnbmVkX2luGAogASgIEh0KBnNjb3BlcxgLIAMoCzINLmlhbS52MS5TY29wZRIvCg1zZWNvbmRfZmFjdG9yGAwgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXASFAoMcGFzc3dvcmRsZXNzGA0gASgIIi8KDVNlc3Npb25Db29raWUSDQoFdmFsdWUYASABKAkSDwoHbWF4X2FnZRgCIAEoAyIpCg1DbGllbnRTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiKgoFU2NvcGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSL5AQoMTG9naW5SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQESFgoOY2xpZW50X2FkZHJlc3MYByABKAkSGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgIIAMoCRISCgp1c2VyX2FnZW50GAkgASgJEg8KB3Nlc3Npb24YCiABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyKnAQoMTG9naW5GYWlsdXJlEiUKBmNsaWVudBgBIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtyZXRyeV9hZnRlchgDIAEoAxIvCg1zZWNvbmRfZmFjdG9yGAQgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXASFAoMcGFzc3dvcmRsZXNzGAUgASgIIu0BCg1Mb2dpblJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSHQoGc2NvcGVzGAIgAygLMg0uaWFtLnYxLlNjb3BlEiUKBmNsaWVudBgDIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhMKC3JlZGlyZWN0X3RvGAQgASgJEhQKDHByb2plY3RfbmFtZRgFIAEoCRImCgdzZXNzaW9uGAYgASgLMhUuaWFtLnYxLlNlc3Npb25Db29raWUSLwoNc2Vjb25kX2ZhY3RvchgHIAEoCzIYLmlhbS52MS5TZWNvbmRGYWN0b3JTdGVwIlQKEFNlY29uZEZhY3RvclN0ZXASDQoFc3RhZ2UYASABKAkSDwoHbWV0aG9kcxgCIAMoCRIQCgh1c2VybmFtZRgDIAEoCRIOCgZhZGRpbmcYBCABKAgiuQEKDVBlbmRpbmdTaWduSW4SFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBCABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg8KB3Nlc3Npb24YByABKAlCEgoQX2Jyb3dzZXJfYmluZGluZyJOChNTdGFydFBhc3NrZXlSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIPCgdwdXJwb3NlGAIgASgJIiwKFFN0YXJ0UGFzc2tleVJlc3BvbnNlEhQKDG9wdGlvbnNfanNvbhgBIAEoCSJDChlTdGFydFRvdHBFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbiJMChpTdGFydFRvdHBFbnJvbG1lbnRSZXNwb25zZRIRCglmYWN0b3JfaWQYASABKAkSDgoGc2VjcmV0GAIgASgJEgsKA3VyaRgDIAEoCSKBAQoTVmVyaWZ5RmFjdG9yUmVxdWVzdBImCgdzaWduX2luGAEgASgLMhUuaWFtLnYxLlBlbmRpbmdTaWduSW4SEQoJdG90cF9jb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSGAoQcGFzc2tleV9yZXNwb25zZRgEIAEoCSJUChRWZXJpZnlGYWN0b3JSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIo4BChZGaW5pc2hFbnJvbG1lbnRSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIRCglmYWN0b3JfaWQYAiABKAkSEQoJdG90cF9jb2RlGAMgASgJEhgKEHBhc3NrZXlfcmVzcG9uc2UYBCABKAkSDAoEbmFtZRgFIAEoCSJXChdGaW5pc2hFbnJvbG1lbnRSZXNwb25zZRIkCgVsb2dpbhgBIAEoCzIVLmlhbS52MS5Mb2dpblJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAIgAygJIrgBCg5Db25zZW50UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIMCgRkZW55GAUgASgIEhwKD2Jyb3dzZXJfYmluZGluZxgGIAEoCUgAiAEBEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYByADKAlCEgoQX2Jyb3dzZXJfYmluZGluZyImCg9Db25zZW50UmVzcG9uc2USEwoLcmVkaXJlY3RfdG8YASABKAkimwIKEUVuZFNlc3Npb25SZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDWlkX3Rva2VuX2hpbnQYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhMKC2xvZ291dF9oaW50GAUgASgJEiAKGHBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaRgGIAEoCRINCgVzdGF0ZRgHIAEoCRISCgp1aV9sb2NhbGVzGAggASgJEg8KB3Nlc3Npb24YCSABKAkSFAoMY29uZmlybWF0aW9uGAogASgJEhcKD2Jyb3dzZXJfYmluZGluZxgLIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAwgAygJIo4BChJFbmRTZXNzaW9uUmVzcG9uc2USDwoHY29uZmlybRgBIAEoCBIlCgZjbGllbnQYAiABKAsyFS5pYW0udjEuQ2xpZW50U3VtbWFyeRIUCgxwcm9qZWN0X25hbWUYAyABKAkSFQoNY2xlYXJfc2Vzc2lvbhgEIAEoCBITCgtyZWRpcmVjdF90bxgFIAEoCTLWBAoUQXV0aG9yaXphdGlvblNlcnZpY2USQAoJQXV0aG9yaXplEhguaWFtLnYxLkF1dGhvcml6ZVJlcXVlc3QaGS5pYW0udjEuQXV0aG9yaXplUmVzcG9uc2USNAoFTG9naW4SFC5pYW0udjEuTG9naW5SZXF1ZXN0GhUuaWFtLnYxLkxvZ2luUmVzcG9uc2USSQoMU3RhcnRQYXNza2V5EhsuaWFtLnYxLlN0YXJ0UGFzc2tleVJlcXVlc3QaHC5pYW0udjEuU3RhcnRQYXNza2V5UmVzcG9uc2USWwoSU3RhcnRUb3RwRW5yb2xtZW50EiEuaWFtLnYxLlN0YXJ0VG90cEVucm9sbWVudFJlcXVlc3QaIi5pYW0udjEuU3RhcnRUb3RwRW5yb2xtZW50UmVzcG9uc2USSQoMVmVyaWZ5RmFjdG9yEhsuaWFtLnYxLlZlcmlmeUZhY3RvclJlcXVlc3QaHC5pYW0udjEuVmVyaWZ5RmFjdG9yUmVzcG9uc2USUgoPRmluaXNoRW5yb2xtZW50Eh4uaWFtLnYxLkZpbmlzaEVucm9sbWVudFJlcXVlc3QaHy5pYW0udjEuRmluaXNoRW5yb2xtZW50UmVzcG9uc2USOgoHQ29uc2VudBIWLmlhbS52MS5Db25zZW50UmVxdWVzdBoXLmlhbS52MS5Db25zZW50UmVzcG9uc2USQwoKRW5kU2Vzc2lvbhIZLmlhbS52MS5FbmRTZXNzaW9uUmVxdWVzdBoaLmlhbS52MS5FbmRTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChppYW0vdjEvYXV0aG9yaXphdGlvbi5wcm90bxIGaWFtLnYxIsoEChBBdXRob3JpemVSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhUKDXJlc3BvbnNlX3R5cGUYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhQKDHJlZGlyZWN0X3VyaRgFIAEoCRINCgVzY29wZRgGIAEoCRINCgVzdGF0ZRgHIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgIIAEoCRIdChVjb2RlX2NoYWxsZW5nZV9tZXRob2QYCSABKAkSDQoFbm9uY2UYCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkSDgoGcHJvbXB0GA0gASgJEg8KB21heF9hZ2UYDiABKAkSFQoNaWRfdG9rZW5faGludBgPIAEoCRISCgpsb2dpbl9oaW50GBAgASgJEhIKCmFjcl92YWx1ZXMYESABKAkSEgoKdWlfbG9jYWxlcxgSIAEoCRIWCg5jbGFpbXNfbG9jYWxlcxgTIAEoCRIOCgZjbGFpbXMYFCABKAkSDwoHcmVxdWVzdBgVIAEoCRITCgtyZXF1ZXN0X3VyaRgWIAEoCRIPCgdzZXNzaW9uGBcgASgJEg8KB2Rpc3BsYXkYGCABKAkSFQoNcmVzcG9uc2VfbW9kZRgZIAEoCRIUCgxyZWdpc3RyYXRpb24YGiABKAkSEgoKaWFtX2FjdGlvbhgbIAEoCRIQCghkcG9wX2prdBgcIAEoCSLYAQofUHVzaEF1dGhvcml6YXRpb25SZXF1ZXN0UmVxdWVzdBIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRIsCgZjbGllbnQYAyABKAsyHC5pYW0udjEuQ2xpZW50QXV0aGVudGljYXRpb24SLwoNYXV0aG9yaXphdGlvbhgEIAEoCzIYLmlhbS52MS5BdXRob3JpemVSZXF1ZXN0EhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYBSADKAkSEgoKZHBvcF9wcm9vZhgGIAEoCSJLCiBQdXNoQXV0aG9yaXphdGlvblJlcXVlc3RSZXNwb25zZRITCgtyZXF1ZXN0X3VyaRgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDItsCChFBdXRob3JpemVSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEiUKBmNsaWVudBgCIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhgKEHNjb3Blc19yZXF1ZXN0ZWQYAyADKAkSEgoKZXhwaXJlc19pbhgEIAEoAxIUCgxvcmdhbml6YXRpb24YBSABKAkSDwoHcHJvamVjdBgGIAEoCRIUCgxwcm9qZWN0X25hbWUYByABKAkSEgoKbG9naW5faGludBgIIAEoCRITCgtyZWRpcmVjdF90bxgJIAEoCRIRCglzaWduZWRfaW4YCiABKAgSHQoGc2NvcGVzGAsgAygLMg0uaWFtLnYxLlNjb3BlEi8KDXNlY29uZF9mYWN0b3IYDCABKAsyGC5pYW0udjEuU2Vjb25kRmFjdG9yU3RlcBIUCgxwYXNzd29yZGxlc3MYDSABKAgiLwoNU2Vzc2lvbkNvb2tpZRINCgV2YWx1ZRgBIAEoCRIPCgdtYXhfYWdlGAIgASgDIikKDUNsaWVudFN1bW1hcnkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSIqCgVTY29wZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIvkBCgxMb2dpblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIQCghwYXNzd29yZBgFIAEoCRIcCg9icm93c2VyX2JpbmRpbmcYBiABKAlIAIgBARIWCg5jbGllbnRfYWRkcmVzcxgHIAEoCRIbChNyZXBlYXRlZF9wYXJhbWV0ZXJzGAggAygJEhIKCnVzZXJfYWdlbnQYCSABKAkSDwoHc2Vzc2lvbhgKIAEoCUISChBfYnJvd3Nlcl9iaW5kaW5nIqcBCgxMb2dpbkZhaWx1cmUSJQoGY2xpZW50GAEgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSFAoMcHJvamVjdF9uYW1lGAIgASgJEhMKC3JldHJ5X2FmdGVyGAMgASgDEi8KDXNlY29uZF9mYWN0b3IYBCABKAsyGC5pYW0udjEuU2Vjb25kRmFjdG9yU3RlcBIUCgxwYXNzd29yZGxlc3MYBSABKAgi7QEKDUxvZ2luUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIdCgZzY29wZXMYAiADKAsyDS5pYW0udjEuU2NvcGUSJQoGY2xpZW50GAMgASgLMhUuaWFtLnYxLkNsaWVudFN1bW1hcnkSEwoLcmVkaXJlY3RfdG8YBCABKAkSFAoMcHJvamVjdF9uYW1lGAUgASgJEiYKB3Nlc3Npb24YBiABKAsyFS5pYW0udjEuU2Vzc2lvbkNvb2tpZRIvCg1zZWNvbmRfZmFjdG9yGAcgASgLMhguaWFtLnYxLlNlY29uZEZhY3RvclN0ZXAiVAoQU2Vjb25kRmFjdG9yU3RlcBINCgVzdGFnZRgBIAEoCRIPCgdtZXRob2RzGAIgAygJEhAKCHVzZXJuYW1lGAMgASgJEg4KBmFkZGluZxgEIAEoCCK5AQoNUGVuZGluZ1NpZ25JbhIUCgxvcmdhbml6YXRpb24YASABKAkSDwoHcHJvamVjdBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEhwKD2Jyb3dzZXJfYmluZGluZxgEIAEoCUgAiAEBEhYKDmNsaWVudF9hZGRyZXNzGAUgASgJEhIKCnVzZXJfYWdlbnQYBiABKAkSDwoHc2Vzc2lvbhgHIAEoCUISChBfYnJvd3Nlcl9iaW5kaW5nIk4KE1N0YXJ0UGFzc2tleVJlcXVlc3QSJgoHc2lnbl9pbhgBIAEoCzIVLmlhbS52MS5QZW5kaW5nU2lnbkluEg8KB3B1cnBvc2UYAiABKAkiLAoUU3RhcnRQYXNza2V5UmVzcG9uc2USFAoMb3B0aW9uc19qc29uGAEgASgJIkMKGVN0YXJ0VG90cEVucm9sbWVudFJlcXVlc3QSJgoHc2lnbl9pbhgBIAEoCzIVLmlhbS52MS5QZW5kaW5nU2lnbkluIkwKGlN0YXJ0VG90cEVucm9sbWVudFJlc3BvbnNlEhEKCWZhY3Rvcl9pZBgBIAEoCRIOCgZzZWNyZXQYAiABKAkSCwoDdXJpGAMgASgJIoEBChNWZXJpZnlGYWN0b3JSZXF1ZXN0EiYKB3NpZ25faW4YASABKAsyFS5pYW0udjEuUGVuZGluZ1NpZ25JbhIRCgl0b3RwX2NvZGUYAiABKAkSFQoNcmVjb3ZlcnlfY29kZRgDIAEoCRIYChBwYXNza2V5X3Jlc3BvbnNlGAQgASgJIlQKFFZlcmlmeUZhY3RvclJlc3BvbnNlEiQKBWxvZ2luGAEgASgLMhUuaWFtLnYxLkxvZ2luUmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYAiADKAkijgEKFkZpbmlzaEVucm9sbWVudFJlcXVlc3QSJgoHc2lnbl9pbhgBIAEoCzIVLmlhbS52MS5QZW5kaW5nU2lnbkluEhEKCWZhY3Rvcl9pZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkSGAoQcGFzc2tleV9yZXNwb25zZRgEIAEoCRIMCgRuYW1lGAUgASgJIlcKF0ZpbmlzaEVucm9sbWVudFJlc3BvbnNlEiQKBWxvZ2luGAEgASgLMhUuaWFtLnYxLkxvZ2luUmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYAiADKAkiuAEKDkNvbnNlbnRSZXF1ZXN0EhQKDG9yZ2FuaXphdGlvbhgBIAEoCRIPCgdwcm9qZWN0GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGc2NvcGVzGAQgAygJEgwKBGRlbnkYBSABKAgSHAoPYnJvd3Nlcl9iaW5kaW5nGAYgASgJSACIAQESGwoTcmVwZWF0ZWRfcGFyYW1ldGVycxgHIAMoCUISChBfYnJvd3Nlcl9iaW5kaW5nIiYKD0NvbnNlbnRSZXNwb25zZRITCgtyZWRpcmVjdF90bxgBIAEoCSKbAgoRRW5kU2Vzc2lvblJlcXVlc3QSFAoMb3JnYW5pemF0aW9uGAEgASgJEg8KB3Byb2plY3QYAiABKAkSFQoNaWRfdG9rZW5faGludBgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSEwoLbG9nb3V0X2hpbnQYBSABKAkSIAoYcG9zdF9sb2dvdXRfcmVkaXJlY3RfdXJpGAYgASgJEg0KBXN0YXRlGAcgASgJEhIKCnVpX2xvY2FsZXMYCCABKAkSDwoHc2Vzc2lvbhgJIAEoCRIUCgxjb25maXJtYXRpb24YCiABKAkSFwoPYnJvd3Nlcl9iaW5kaW5nGAsgASgJEhsKE3JlcGVhdGVkX3BhcmFtZXRlcnMYDCADKAkijgEKEkVuZFNlc3Npb25SZXNwb25zZRIPCgdjb25maXJtGAEgASgIEiUKBmNsaWVudBgCIAEoCzIVLmlhbS52MS5DbGllbnRTdW1tYXJ5EhQKDHByb2plY3RfbmFtZRgDIAEoCRIVCg1jbGVhcl9zZXNzaW9uGAQgASgIEhMKC3JlZGlyZWN0X3RvGAUgASgJMsUFChRBdXRob3JpemF0aW9uU2VydmljZRJACglBdXRob3JpemUSGC5pYW0udjEuQXV0aG9yaXplUmVxdWVzdBoZLmlhbS52MS5BdXRob3JpemVSZXNwb25zZRJtChhQdXNoQXV0aG9yaXphdGlvblJlcXVlc3QSJy5pYW0udjEuUHVzaEF1dGhvcml6YXRpb25SZXF1ZXN0UmVxdWVzdBooLmlhbS52MS5QdXNoQXV0aG9yaXphdGlvblJlcXVlc3RSZXNwb25zZRI0CgVMb2dpbhIULmlhbS52MS5Mb2dpblJlcXVlc3QaFS5pYW0udjEuTG9naW5SZXNwb25zZRJJCgxTdGFydFBhc3NrZXkSGy5pYW0udjEuU3RhcnRQYXNza2V5UmVxdWVzdBocLmlhbS52MS5TdGFydFBhc3NrZXlSZXNwb25zZRJbChJTdGFydFRvdHBFbnJvbG1lbnQSIS5pYW0udjEuU3RhcnRUb3RwRW5yb2xtZW50UmVxdWVzdBoiLmlhbS52MS5TdGFydFRvdHBFbnJvbG1lbnRSZXNwb25zZRJJCgxWZXJpZnlGYWN0b3ISGy5pYW0udjEuVmVyaWZ5RmFjdG9yUmVxdWVzdBocLmlhbS52MS5WZXJpZnlGYWN0b3JSZXNwb25zZRJSCg9GaW5pc2hFbnJvbG1lbnQSHi5pYW0udjEuRmluaXNoRW5yb2xtZW50UmVxdWVzdBofLmlhbS52MS5GaW5pc2hFbnJvbG1lbnRSZXNwb25zZRI6CgdDb25zZW50EhYuaWFtLnYxLkNvbnNlbnRSZXF1ZXN0GhcuaWFtLnYxLkNvbnNlbnRSZXNwb25zZRJDCgpFbmRTZXNzaW9uEhkuaWFtLnYxLkVuZFNlc3Npb25SZXF1ZXN0GhouaWFtLnYxLkVuZFNlc3Npb25SZXNwb25zZWIGcHJvdG8z", [file_iam_v1_token]);
 
 /**
  * AuthorizeRequest holds the parameters of an authorization request.
@@ -170,6 +172,11 @@ export type AuthorizeRequest = Message<"iam.v1.AuthorizeRequest"> & {
   request: string;
 
   /**
+   * The `request_uri` of a pushed authorization request (RFC 9126 §4,
+   * `urn:ietf:params:oauth:request_uri:…`): the request's parameters are
+   * those pushed, and the others here but client_id are ignored. Any other
+   * request_uri (a request object by reference, RFC 9101) is refused.
+   *
    * @generated from field: string request_uri = 22;
    */
   requestUri: string;
@@ -228,6 +235,100 @@ export type AuthorizeRequest = Message<"iam.v1.AuthorizeRequest"> & {
  */
 export const AuthorizeRequestSchema: GenMessage<AuthorizeRequest> = /*@__PURE__*/
   messageDesc(file_iam_v1_authorization, 0);
+
+/**
+ * PushAuthorizationRequestRequest is a pushed authorization request
+ * (RFC 9126 §2.1).
+ *
+ * @generated from message iam.v1.PushAuthorizationRequestRequest
+ */
+export type PushAuthorizationRequestRequest = Message<"iam.v1.PushAuthorizationRequestRequest"> & {
+  /**
+   * The organization of the endpoint called.
+   *
+   * @generated from field: string organization = 1;
+   */
+  organization: string;
+
+  /**
+   * The project of the endpoint called.
+   *
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * The calling client's credentials, as the token endpoint takes them
+   * (RFC 9126 §2: the same client authentication). A public client gives
+   * its client_id alone.
+   *
+   * @generated from field: iam.v1.ClientAuthentication client = 3;
+   */
+  client?: ClientAuthentication | undefined;
+
+  /**
+   * The authorization request's parameters, as Authorize takes them. Its
+   * organization and project are this call's; its browser_binding, session
+   * and repeated_parameters are not read. Its client_id must be the client
+   * authenticated; a request_uri in it is refused (RFC 9126 §2.1).
+   *
+   * @generated from field: iam.v1.AuthorizeRequest authorization = 4;
+   */
+  authorization?: AuthorizeRequest | undefined;
+
+  /**
+   * Names of the parameters that appeared more than once in the request
+   * body (RFC 6749 §3.1: parameters must not be repeated).
+   *
+   * @generated from field: repeated string repeated_parameters = 5;
+   */
+  repeatedParameters: string[];
+
+  /**
+   * The request's DPoP proof (RFC 9449 §10.1: the `DPoP` header), empty when
+   * none: the code is then bound to its key, as by `dpop_jkt`, which must
+   * name the same key when both are given.
+   *
+   * @generated from field: string dpop_proof = 6;
+   */
+  dpopProof: string;
+};
+
+/**
+ * Describes the message iam.v1.PushAuthorizationRequestRequest.
+ * Use `create(PushAuthorizationRequestRequestSchema)` to create a new message.
+ */
+export const PushAuthorizationRequestRequestSchema: GenMessage<PushAuthorizationRequestRequest> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 1);
+
+/**
+ * PushAuthorizationRequestResponse is RFC 9126 §2.2's answer.
+ *
+ * @generated from message iam.v1.PushAuthorizationRequestResponse
+ */
+export type PushAuthorizationRequestResponse = Message<"iam.v1.PushAuthorizationRequestResponse"> & {
+  /**
+   * `urn:ietf:params:oauth:request_uri:` and 256 random bits: the handle
+   * of the pushed request, for one authorization request.
+   *
+   * @generated from field: string request_uri = 1;
+   */
+  requestUri: string;
+
+  /**
+   * Seconds the request_uri may still be used.
+   *
+   * @generated from field: int64 expires_in = 2;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message iam.v1.PushAuthorizationRequestResponse.
+ * Use `create(PushAuthorizationRequestResponseSchema)` to create a new message.
+ */
+export const PushAuthorizationRequestResponseSchema: GenMessage<PushAuthorizationRequestResponse> = /*@__PURE__*/
+  messageDesc(file_iam_v1_authorization, 2);
 
 /**
  * AuthorizeResponse is the login context of a pending authorization request.
@@ -340,7 +441,7 @@ export type AuthorizeResponse = Message<"iam.v1.AuthorizeResponse"> & {
  * Use `create(AuthorizeResponseSchema)` to create a new message.
  */
 export const AuthorizeResponseSchema: GenMessage<AuthorizeResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 1);
+  messageDesc(file_iam_v1_authorization, 3);
 
 /**
  * SessionCookie is the sign-in session the browser is to keep.
@@ -368,7 +469,7 @@ export type SessionCookie = Message<"iam.v1.SessionCookie"> & {
  * Use `create(SessionCookieSchema)` to create a new message.
  */
 export const SessionCookieSchema: GenMessage<SessionCookie> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 2);
+  messageDesc(file_iam_v1_authorization, 4);
 
 /**
  * ClientSummary is what the user is shown of a client.
@@ -396,7 +497,7 @@ export type ClientSummary = Message<"iam.v1.ClientSummary"> & {
  * Use `create(ClientSummarySchema)` to create a new message.
  */
 export const ClientSummarySchema: GenMessage<ClientSummary> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 3);
+  messageDesc(file_iam_v1_authorization, 5);
 
 /**
  * Scope is one permission the user may grant, with its description.
@@ -424,7 +525,7 @@ export type Scope = Message<"iam.v1.Scope"> & {
  * Use `create(ScopeSchema)` to create a new message.
  */
 export const ScopeSchema: GenMessage<Scope> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 4);
+  messageDesc(file_iam_v1_authorization, 6);
 
 /**
  * LoginRequest authenticates the user of a pending request.
@@ -513,7 +614,7 @@ export type LoginRequest = Message<"iam.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 5);
+  messageDesc(file_iam_v1_authorization, 7);
 
 /**
  * LoginFailure is the error detail of a refused Login: what the login page
@@ -564,7 +665,7 @@ export type LoginFailure = Message<"iam.v1.LoginFailure"> & {
  * Use `create(LoginFailureSchema)` to create a new message.
  */
 export const LoginFailureSchema: GenMessage<LoginFailure> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 6);
+  messageDesc(file_iam_v1_authorization, 8);
 
 /**
  * LoginResponse lists the scopes the authenticated user may grant.
@@ -631,7 +732,7 @@ export type LoginResponse = Message<"iam.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 7);
+  messageDesc(file_iam_v1_authorization, 9);
 
 /**
  * SecondFactorStep is what a sign-in asks for after its first factor.
@@ -676,7 +777,7 @@ export type SecondFactorStep = Message<"iam.v1.SecondFactorStep"> & {
  * Use `create(SecondFactorStepSchema)` to create a new message.
  */
 export const SecondFactorStepSchema: GenMessage<SecondFactorStep> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 8);
+  messageDesc(file_iam_v1_authorization, 10);
 
 /**
  * A pending request's identity, as in LoginRequest: which request, from
@@ -730,7 +831,7 @@ export type PendingSignIn = Message<"iam.v1.PendingSignIn"> & {
  * Use `create(PendingSignInSchema)` to create a new message.
  */
 export const PendingSignInSchema: GenMessage<PendingSignIn> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 9);
+  messageDesc(file_iam_v1_authorization, 11);
 
 /**
  * @generated from message iam.v1.StartPasskeyRequest
@@ -754,7 +855,7 @@ export type StartPasskeyRequest = Message<"iam.v1.StartPasskeyRequest"> & {
  * Use `create(StartPasskeyRequestSchema)` to create a new message.
  */
 export const StartPasskeyRequestSchema: GenMessage<StartPasskeyRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 10);
+  messageDesc(file_iam_v1_authorization, 12);
 
 /**
  * @generated from message iam.v1.StartPasskeyResponse
@@ -774,7 +875,7 @@ export type StartPasskeyResponse = Message<"iam.v1.StartPasskeyResponse"> & {
  * Use `create(StartPasskeyResponseSchema)` to create a new message.
  */
 export const StartPasskeyResponseSchema: GenMessage<StartPasskeyResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 11);
+  messageDesc(file_iam_v1_authorization, 13);
 
 /**
  * @generated from message iam.v1.StartTotpEnrolmentRequest
@@ -791,7 +892,7 @@ export type StartTotpEnrolmentRequest = Message<"iam.v1.StartTotpEnrolmentReques
  * Use `create(StartTotpEnrolmentRequestSchema)` to create a new message.
  */
 export const StartTotpEnrolmentRequestSchema: GenMessage<StartTotpEnrolmentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 12);
+  messageDesc(file_iam_v1_authorization, 14);
 
 /**
  * @generated from message iam.v1.StartTotpEnrolmentResponse
@@ -824,7 +925,7 @@ export type StartTotpEnrolmentResponse = Message<"iam.v1.StartTotpEnrolmentRespo
  * Use `create(StartTotpEnrolmentResponseSchema)` to create a new message.
  */
 export const StartTotpEnrolmentResponseSchema: GenMessage<StartTotpEnrolmentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 13);
+  messageDesc(file_iam_v1_authorization, 15);
 
 /**
  * @generated from message iam.v1.VerifyFactorRequest
@@ -859,7 +960,7 @@ export type VerifyFactorRequest = Message<"iam.v1.VerifyFactorRequest"> & {
  * Use `create(VerifyFactorRequestSchema)` to create a new message.
  */
 export const VerifyFactorRequestSchema: GenMessage<VerifyFactorRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 14);
+  messageDesc(file_iam_v1_authorization, 16);
 
 /**
  * @generated from message iam.v1.VerifyFactorResponse
@@ -887,7 +988,7 @@ export type VerifyFactorResponse = Message<"iam.v1.VerifyFactorResponse"> & {
  * Use `create(VerifyFactorResponseSchema)` to create a new message.
  */
 export const VerifyFactorResponseSchema: GenMessage<VerifyFactorResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 15);
+  messageDesc(file_iam_v1_authorization, 17);
 
 /**
  * @generated from message iam.v1.FinishEnrolmentRequest
@@ -930,7 +1031,7 @@ export type FinishEnrolmentRequest = Message<"iam.v1.FinishEnrolmentRequest"> & 
  * Use `create(FinishEnrolmentRequestSchema)` to create a new message.
  */
 export const FinishEnrolmentRequestSchema: GenMessage<FinishEnrolmentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 16);
+  messageDesc(file_iam_v1_authorization, 18);
 
 /**
  * @generated from message iam.v1.FinishEnrolmentResponse
@@ -956,7 +1057,7 @@ export type FinishEnrolmentResponse = Message<"iam.v1.FinishEnrolmentResponse"> 
  * Use `create(FinishEnrolmentResponseSchema)` to create a new message.
  */
 export const FinishEnrolmentResponseSchema: GenMessage<FinishEnrolmentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 17);
+  messageDesc(file_iam_v1_authorization, 19);
 
 /**
  * ConsentRequest records the user's decision on a pending request.
@@ -1020,7 +1121,7 @@ export type ConsentRequest = Message<"iam.v1.ConsentRequest"> & {
  * Use `create(ConsentRequestSchema)` to create a new message.
  */
 export const ConsentRequestSchema: GenMessage<ConsentRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 18);
+  messageDesc(file_iam_v1_authorization, 20);
 
 /**
  * ConsentResponse says where to send the user agent next.
@@ -1042,7 +1143,7 @@ export type ConsentResponse = Message<"iam.v1.ConsentResponse"> & {
  * Use `create(ConsentResponseSchema)` to create a new message.
  */
 export const ConsentResponseSchema: GenMessage<ConsentResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 19);
+  messageDesc(file_iam_v1_authorization, 21);
 
 /**
  * EndSessionRequest holds the parameters of an RP-Initiated Logout request.
@@ -1142,7 +1243,7 @@ export type EndSessionRequest = Message<"iam.v1.EndSessionRequest"> & {
  * Use `create(EndSessionRequestSchema)` to create a new message.
  */
 export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 20);
+  messageDesc(file_iam_v1_authorization, 22);
 
 /**
  * EndSessionResponse says what the browser is shown next.
@@ -1194,7 +1295,7 @@ export type EndSessionResponse = Message<"iam.v1.EndSessionResponse"> & {
  * Use `create(EndSessionResponseSchema)` to create a new message.
  */
 export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
-  messageDesc(file_iam_v1_authorization, 21);
+  messageDesc(file_iam_v1_authorization, 23);
 
 /**
  * AuthorizationService runs the front half of the OAuth 2.0 authorization code
@@ -1222,6 +1323,22 @@ export const AuthorizationService: GenService<{
     methodKind: "unary";
     input: typeof AuthorizeRequestSchema;
     output: typeof AuthorizeResponseSchema;
+  },
+  /**
+   * PushAuthorizationRequest is the pushed authorization request endpoint
+   * (RFC 9126 §2): an authenticated client sends the parameters of an
+   * authorization request directly; they go through every check Authorize
+   * makes (a request it would refuse is refused here, with the same code)
+   * and are kept, for a short while, under a one-time `request_uri` that the
+   * client then sends the user agent to Authorize with (§4). Errors are
+   * those of the token endpoint (RFC 6749 §5.2): never a redirect.
+   *
+   * @generated from rpc iam.v1.AuthorizationService.PushAuthorizationRequest
+   */
+  pushAuthorizationRequest: {
+    methodKind: "unary";
+    input: typeof PushAuthorizationRequestRequestSchema;
+    output: typeof PushAuthorizationRequestResponseSchema;
   },
   /**
    * Login authenticates the resource owner of a pending request with a

@@ -285,6 +285,54 @@ test("a lifetime is edited: the update names that field alone, and a refused one
   t.deepEqual(problems, []);
 });
 
+test("requiring pushed authorization requests is one checkbox, of a client and of its project: each update names that field alone, and /authorize then refuses a plain request", async (t) => {
+  await api.createClient({ ...ref, clientId: "pusher", type: ClientType.PUBLIC, redirectUris: ["https://pusher.example/cb"] });
+  const plain = `${s.httpUrl}/services/oauth2/${ORG}/${PROJECT}/authorize?${new URLSearchParams({
+    response_type: "code",
+    client_id: "pusher",
+    redirect_uri: "https://pusher.example/cb",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+  }).toString()}`;
+  const refusal = async () => new URL((await fetch(plain, { redirect: "manual" })).headers.get("location") ?? "about:blank").searchParams.get("error");
+  t.is(await refusal(), null, "a plain request is served");
+
+  const { page, problems } = await consoleAt(t, `${CLIENTS}/pusher`, "Client pusher");
+  const [update] = await Promise.all([
+    page.waitForRequest((r) => r.url().endsWith("/iam.v1.AdminService/UpdateClient")),
+    (async () => {
+      await page.getByLabel("Require pushed authorization requests", { exact: true }).check();
+      await page.getByRole("button", { name: "Save settings" }).click();
+    })(),
+  ]);
+  t.is((update.postDataJSON() as { updateMask: string }).updateMask, "requirePushedAuthorizationRequests");
+  await page.getByRole("status").getByText("Client pusher saved").waitFor();
+  t.true((await api.getClient({ ...ref, clientId: "pusher" })).client?.requirePushedAuthorizationRequests);
+  t.is(await refusal(), "invalid_request");
+  await api.updateClient({ ...ref, clientId: "pusher", updateMask: { paths: ["require_pushed_authorization_requests"] } });
+  t.is(await refusal(), null);
+
+  await page.goto(`${s.httpUrl}/admin/p/${ORG}/${PROJECT}`);
+  await page.getByRole("heading", { name: `Project ${PROJECT}`, exact: true, level: 1 }).waitFor();
+  const box = page.getByLabel("Require pushed authorization requests", { exact: true });
+  t.false(await box.isChecked());
+  const [projectUpdate] = await Promise.all([
+    page.waitForRequest((r) => r.url().endsWith("/iam.v1.AdminService/UpdateProject")),
+    (async () => {
+      await box.check();
+      await page.getByRole("button", { name: "Save settings" }).click();
+    })(),
+  ]);
+  t.is((projectUpdate.postDataJSON() as { updateMask: string }).updateMask, "requirePushedAuthorizationRequests");
+  await page.getByRole("status").getByText(`Project ${PROJECT} saved`).waitFor();
+  t.is(await refusal(), "invalid_request", "the project's rule binds its clients");
+  const discovery = (await (await fetch(`${s.httpUrl}/services/oauth2/${ORG}/${PROJECT}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+  t.true(discovery.require_pushed_authorization_requests);
+  t.deepEqual(await axeViolations(page), []);
+  await api.updateProject({ ...ref, updateMask: { paths: ["require_pushed_authorization_requests"] } });
+  t.deepEqual(problems, []);
+});
+
 test("a rotated secret is shown once; the old one is refused at /token as invalid_client, the new one accepted", async (t) => {
   const old = "worker-secret-0123456789";
   await api.createClient({ ...ref, clientId: "worker", type: ClientType.CONFIDENTIAL, secret: old, grantTypes: ["client_credentials"] });
