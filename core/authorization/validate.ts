@@ -34,8 +34,9 @@ const CHECKS: readonly AuthorizeCheck[] = [
  * Runs every check of an authorization request (RFC 6749 §4.1.1, RFC 7636
  * §4.3, OpenID Connect Core §3.1.2.1–§3.1.2.6) and answers what they
  * established. The same checks, whether the request came in a URL, was
- * pushed (RFC 9126 §2.1: "the same ... as the authorization endpoint") or is
- * replayed from a request_uri (§4).
+ * pushed (RFC 9126 §2.1: validated "as it would an authorization request
+ * sent to the authorization endpoint") or is replayed from a request_uri
+ * (§4).
  */
 export async function validateAuthorizationRequest(deps: Deps, request: AuthorizeRequest, pushed: boolean): Promise<AuthorizeContext> {
   const ctx: AuthorizeContext = { deps, request, issuer: issuerOf(deps.config.baseUrl, request), pushed };

@@ -606,6 +606,9 @@ const RFC_ERRORS = new Set([
   "request_uri_not_supported",
   "registration_not_supported",
   "invalid_request_uri",
+  // RFC 9449 §12.2
+  "invalid_dpop_proof",
+  "use_dpop_nonce",
 ]);
 /** README: unknown paths and projects answer `{"error":"not_found"}`. */
 const JSON_ERRORS = new Set([...RFC_ERRORS, "not_found"]);
@@ -843,6 +846,8 @@ const CODE_OF: Record<string, Code> = {
   request_not_supported: Code.InvalidArgument,
   request_uri_not_supported: Code.InvalidArgument,
   registration_not_supported: Code.InvalidArgument,
+  invalid_dpop_proof: Code.InvalidArgument,
+  use_dpop_nonce: Code.InvalidArgument,
 };
 /** README "Administration": bad fields, duplicates, missing objects, the undeletable default tenant. */
 const ADMIN_REFUSALS = new Set<Code>([Code.InvalidArgument, Code.AlreadyExists, Code.NotFound, Code.FailedPrecondition]);
