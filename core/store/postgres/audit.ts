@@ -1,6 +1,6 @@
 /** The audit trail's chains (AuditStore). */
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
-import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../rows.js";
+import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../audit-rows.js";
 import type { AuditEventInput, AuditEventRecord, AuditStore, ProjectRef } from "../types.js";
 import { AUDIT_CHAIN_LOCK } from "./connection.js";
 import type { Row, Sql } from "./sql.js";

@@ -2,7 +2,7 @@
 import type Database from "better-sqlite3";
 import { eventHash, GENESIS_HASH } from "../../lib/audit-chain.js";
 import type { Synchronous } from "../backend.js";
-import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../rows.js";
+import { AUDIT_EVENT_COLUMNS, auditCheckpointOf, auditEventOf, auditEventValues, auditRecord } from "../audit-rows.js";
 import type { AuditEventInput, AuditEventRecord, AuditStore } from "../types.js";
 import { atomically, maybe, type Row } from "./sql.js";
 
