@@ -3,7 +3,7 @@ import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
-import { AddressRefused, addressCheckingLookup, describeError as describe, hostRefusal, openRequest, systemResolve, type ResolveHost } from "../lib/outbound.js";
+import { AddressRefused, addressCheckingLookup, describeError as describe, hostRefusal, openRequest, systemResolve, type ResolveHost } from "../outbound/request.js";
 import { PRIVATE_NETWORKS_OPTION } from "../rpc/admin/validate.js";
 import type { ClientRecord, LogoutDeliveryRecord, SessionRecord } from "../store/types.js";
 import { signLogoutToken } from "./logout-token.js";
@@ -27,7 +27,7 @@ import { signLogoutToken } from "./logout-token.js";
  * not contacted: the delivery is recorded as failed, and not tried again.
  * The addresses are checked as the connection is made (the `lookup` of the
  * request), so a name that resolved to a public address at registration and
- * resolves to 127.0.0.1 now (DNS rebinding) is refused too (lib/outbound.ts).
+ * resolves to 127.0.0.1 now (DNS rebinding) is refused too (outbound/request.ts).
  */
 
 /** The first pause between two attempts at one delivery, doubled after each. */

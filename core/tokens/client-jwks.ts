@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Clock } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
-import { addressCheckingLookup, boundedGet, describeError, hostRefusal, OutboundError, systemResolve, type ResolveHost } from "../lib/outbound.js";
+import { addressCheckingLookup, boundedGet, describeError, hostRefusal, OutboundError, systemResolve, type ResolveHost } from "../outbound/request.js";
 import type { Logger } from "../observe/log.js";
 import type { Config } from "../server/config.js";
 import { CLIENT_KEY_ALGS, describeKey, isClientKeyAlg, JWKS_URI_PRIVATE_NETWORKS_OPTION, keyFitsAlg, MAX_JWKS_BYTES, readKeySet, type ClientKey } from "./jwks-rules.js";
@@ -197,7 +197,7 @@ export class ClientKeys {
     throw new ClientKeysError("the client's keys could not be fetched from its jwks_uri");
   }
 
-  /** GETs a JWK Set, held to the outbound rules (lib/outbound.ts); rejects with the reason, for the log. */
+  /** GETs a JWK Set, held to the outbound rules (outbound/request.ts); rejects with the reason, for the log. */
   async #fetch(uri: string): Promise<{ keys: ClientKey[]; freshMs: number }> {
     let url: URL;
     try {

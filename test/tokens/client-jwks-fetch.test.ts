@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import test, { type ExecutionContext } from "ava";
-import { systemResolve, type ResolveHost } from "../../core/lib/outbound.js";
+import { systemResolve, type ResolveHost } from "../../core/outbound/request.js";
 import { ClientKeysError } from "../../core/tokens/client-jwks.js";
 import { client, clientKeys, ecKey, jwksServer, serving, setOf, verifies } from "./_support.js";
 

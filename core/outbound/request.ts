@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
-import { describeKind, nonPublicHost, nonPublicKind } from "./network-address.js";
+import { describeKind, nonPublicHost, nonPublicKind } from "../lib/network-address.js";
 
 /**
  * Requests iam-core makes to URIs a project administrator registered (a
