@@ -8,6 +8,7 @@ import type { Logger } from "./observe/log.js";
 import type { Metrics } from "./observe/metrics.js";
 import type { ProjectRef, Store } from "./store/types.js";
 import type { ClientAuthenticator } from "./tokens/client-auth.js";
+import type { ClientKeys } from "./tokens/client-jwks.js";
 import type { VerifiedTokens } from "./tokens/verified-tokens.js";
 
 /** What the RPC handlers need; built once by the composition root. */
@@ -17,6 +18,8 @@ export interface Deps {
   clock: Clock;
   passwords: PasswordHashing;
   clients: ClientAuthenticator;
+  /** The public keys that verify clients' private_key_jwt assertions, registered or fetched (tokens/client-jwks.ts). */
+  clientKeys: ClientKeys;
   /** Access tokens whose signature was verified (tokens/verified-tokens.ts). */
   verifiedTokens: VerifiedTokens;
   /** Back-channel logout deliveries in flight (logout/backchannel.ts), ended at shutdown. */

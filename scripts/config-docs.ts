@@ -33,6 +33,8 @@ const MORE: Record<string, string> = {
   IAM_AUTHORIZATION_CODE_TTL: "flows.md#with-curl-json",
   IAM_BACKCHANNEL_LOGOUT_TIMEOUT: "flows.md#logout",
   IAM_BACKCHANNEL_LOGOUT_RETRIES: "flows.md#logout",
+  IAM_JWKS_URI_TIMEOUT: "client-keys.md#fetched-keys-jwks_uri",
+  IAM_JWKS_URI_PRIVATE_NETWORKS: "client-keys.md#fetched-keys-jwks_uri",
   IAM_REFRESH_TOKEN_GRACE: "flows.md#refresh-and-its-grace-window",
   IAM_PURGE_INTERVAL: "operations.md#the-database-and-the-purge",
   IAM_CONSOLE: "console.md#turning-it-off",

@@ -1,11 +1,9 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
-import { describeKind, nonPublicHost, nonPublicKind } from "../lib/network-address.js";
+import { AddressRefused, addressCheckingLookup, describeError as describe, hostRefusal, openRequest, systemResolve, type ResolveHost } from "../outbound/request.js";
 import { PRIVATE_NETWORKS_OPTION } from "../rpc/admin/validate.js";
 import type { ClientRecord, LogoutDeliveryRecord, SessionRecord } from "../store/types.js";
 import { signLogoutToken } from "./logout-token.js";
@@ -29,7 +27,7 @@ import { signLogoutToken } from "./logout-token.js";
  * not contacted: the delivery is recorded as failed, and not tried again.
  * The addresses are checked as the connection is made (the `lookup` of the
  * request), so a name that resolved to a public address at registration and
- * resolves to 127.0.0.1 now (DNS rebinding) is refused too.
+ * resolves to 127.0.0.1 now (DNS rebinding) is refused too (outbound/request.ts).
  */
 
 /** The first pause between two attempts at one delivery, doubled after each. */
@@ -61,10 +59,7 @@ interface Job {
   recorded: () => void;
 }
 
-/** How names are resolved: every address of `hostname`, as dns.lookup with `all` answers them. */
-export type ResolveHost = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
-
-const systemResolve: ResolveHost = (hostname, callback) => dnsLookup(hostname, { all: true }, callback);
+export type { ResolveHost };
 
 /**
  * The deliveries of this process: at most `limits.inFlight` run at once, at
@@ -206,7 +201,7 @@ async function deliver(deps: Deps, session: SessionRecord, clientId: string, shu
     await record(deps, session, client, { status: 0, error: refused }, 0);
     return;
   }
-  const lookup = addressCheckingLookup(deps.logoutDeliveries.resolveHost, backchannelLogoutPrivateNetworks);
+  const lookup = addressCheckingLookup(deps.logoutDeliveries.resolveHost, backchannelLogoutPrivateNetworks, PRIVATE_NETWORKS_OPTION);
   let attempts = 0;
   let last: Attempt;
   for (;;) {
@@ -259,8 +254,6 @@ async function recordUnsent(deps: Deps, session: SessionRecord, clientId: string
   await record(deps, session, client, { status: 0, error }, 0);
 }
 
-const NOT_ALLOWED = `and ${PRIVATE_NETWORKS_OPTION} is not set`;
-
 /** Why a stored URI may not be contacted while private networks are not allowed; undefined when it may. */
 function refusalOf(uri: string): string | undefined {
   let url: URL;
@@ -269,41 +262,8 @@ function refusalOf(uri: string): string | undefined {
   } catch {
     return undefined; // postLogoutToken says so
   }
-  const host = nonPublicHost(url.hostname);
-  if (host !== undefined) return `not sent: ${host}, ${NOT_ALLOWED}`;
-  if (url.protocol === "http:") return `not sent: plain http, ${NOT_ALLOWED}`;
-  return undefined;
-}
-
-/** A name that resolved to an address the delivery may not reach. */
-class AddressRefused extends Error {}
-
-/**
- * The `lookup` of a delivery's connection: the system's answer, refused
- * whole when any of its addresses is not public (unless private networks are
- * allowed), so that the address checked is the address connected to.
- */
-function addressCheckingLookup(resolve: ResolveHost, privateNetworks: boolean): LookupFunction {
-  return (hostname, options, callback) => {
-    resolve(hostname, (err, answers) => {
-      if (err !== null) return callback(err, "", 0);
-      if (!privateNetworks) {
-        for (const { address } of answers) {
-          const kind = nonPublicKind(address);
-          if (kind !== undefined) return callback(new AddressRefused(`not sent: ${hostname} resolves to ${address}, ${describeKind(kind)}, ${NOT_ALLOWED}`), "", 0);
-        }
-      }
-      const family = options.family === 4 || options.family === "IPv4" ? 4 : options.family === 6 || options.family === "IPv6" ? 6 : 0;
-      const usable = family === 0 ? answers : answers.filter((a) => a.family === family);
-      if (usable.length === 0) {
-        const none: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-        none.code = "ENOTFOUND";
-        return callback(none, "", 0);
-      }
-      if (options.all === true) return callback(null, usable);
-      callback(null, usable[0]!.address, usable[0]!.family);
-    });
-  };
+  const refusal = hostRefusal(url, PRIVATE_NETWORKS_OPTION);
+  return refusal === undefined ? undefined : `not sent: ${refusal}`;
 }
 
 /**
@@ -323,14 +283,8 @@ function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: nu
   }
   const body = new URLSearchParams({ logout_token: token }).toString();
   const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
-  const options: RequestOptions = {
-    method: "POST",
-    // No pooled connection outlives the delivery (Connection: close).
-    agent: false,
-    lookup,
-    signal: AbortSignal.any([shutdown, timeout]),
-    headers: { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(body) },
-  };
+  const signal = AbortSignal.any([shutdown, timeout]);
+  const headers = { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(body) };
   return new Promise((resolve) => {
     const onAnswer = (res: IncomingMessage) => {
       // The body says nothing we act on; read and drop it (still bounded by the signal).
@@ -341,9 +295,9 @@ function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: nu
         status >= 200 && status < 300 ? "" : status >= 300 && status < 400 ? `answered ${status}; redirects are not followed` : `answered ${status}`;
       resolve({ status, error });
     };
-    const req: ClientRequest = (uri.protocol === "https:" ? httpsRequest : httpRequest)(uri, options, onAnswer);
+    const req: ClientRequest = openRequest(uri, { method: "POST", headers, signal, lookup }, onAnswer);
     req.on("error", (err) => {
-      if (err instanceof AddressRefused) return resolve({ status: 0, error: err.message, final: true });
+      if (err instanceof AddressRefused) return resolve({ status: 0, error: `not sent: ${err.message}`, final: true });
       const error = timeout.aborted
         ? `no answer within ${timeoutSeconds} s`
         : shutdown.aborted
@@ -353,13 +307,4 @@ function postLogoutToken(client: ClientRecord, token: string, timeoutSeconds: nu
     });
     req.end(body);
   });
-}
-
-/** An error as one short line for the operator: its code (ECONNREFUSED) or message. */
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code !== undefined ? `${code} (${err.message})` : err.message;
-  }
-  return String(err);
 }

@@ -19,6 +19,7 @@ import { currentRequest } from "../../wire/request-id.js";
 
 const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "../tokens/client-auth.js";
+import { ClientKeys } from "../tokens/client-jwks.js";
 import { VerifiedTokens } from "../tokens/verified-tokens.js";
 import { LogoutDeliveries } from "../logout/backchannel.js";
 
@@ -74,6 +75,7 @@ export async function createCore(
       clock,
       passwords,
       clients: new ClientAuthenticator(store, passwords),
+      clientKeys: new ClientKeys(clock, config, logger),
       verifiedTokens: new VerifiedTokens(),
       logoutDeliveries: new LogoutDeliveries(),
       logger,

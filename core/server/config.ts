@@ -48,6 +48,10 @@ export interface Config {
   backchannelLogoutRetries: number;
   /** Whether back-channel logout URIs may name loopback, private, link-local and unique-local hosts (and plain http to loopback). */
   backchannelLogoutPrivateNetworks: boolean;
+  /** Seconds a client's jwks_uri has to answer whole (connection, headers and body) when its keys are fetched. */
+  jwksUriTimeout: number;
+  /** Whether a client's jwks_uri may name loopback, private, link-local and unique-local hosts (and plain http to loopback). */
+  jwksUriPrivateNetworks: boolean;
   /** Seconds between purges of expired requests, codes and tokens. */
   /** Days an audit event is kept; 0 keeps every event. */
   auditRetentionDays: number;
@@ -263,6 +267,20 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
     key: "backchannelLogoutPrivateNetworks",
     env: "IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS",
     doc: "allow back-channel logout URIs on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the relying parties really live there",
+    default: () => false,
+    parse: flag,
+  },
+  {
+    key: "jwksUriTimeout",
+    env: "IAM_JWKS_URI_TIMEOUT",
+    doc: "seconds a client's jwks_uri has to answer whole, connection through the last byte, when its keys for private_key_jwt are fetched; past it the client's authentication fails",
+    default: () => 5,
+    parse: positive(1, 60),
+  },
+  {
+    key: "jwksUriPrivateNetworks",
+    env: "IAM_JWKS_URI_PRIVATE_NETWORKS",
+    doc: "allow clients' jwks_uri on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the clients really live there",
     default: () => false,
     parse: flag,
   },

@@ -50,6 +50,8 @@ test("environment variables override every default", (t) => {
     IAM_BACKCHANNEL_LOGOUT_TIMEOUT: "3",
     IAM_BACKCHANNEL_LOGOUT_RETRIES: "0",
     IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS: "true",
+    IAM_JWKS_URI_TIMEOUT: "2",
+    IAM_JWKS_URI_PRIVATE_NETWORKS: "true",
     IAM_PURGE_INTERVAL: "120",
     IAM_AUDIT_RETENTION_DAYS: "90",
     IAM_AUDIT_STREAMS_PER_CALLER: "4",
@@ -123,6 +125,8 @@ test("environment variables override every default", (t) => {
     backchannelLogoutTimeout: 3,
     backchannelLogoutRetries: 0,
     backchannelLogoutPrivateNetworks: true,
+    jwksUriTimeout: 2,
+    jwksUriPrivateNetworks: true,
     auditRetentionDays: 90,
     auditStreamsPerCaller: 4,
     auditStreamsMax: 50,
@@ -200,6 +204,10 @@ const invalid: [string, string][] = [
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "0"],
   ["IAM_BACKCHANNEL_LOGOUT_TIMEOUT", "61"],
   ["IAM_BACKCHANNEL_LOGOUT_RETRIES", "11"],
+  ["IAM_JWKS_URI_TIMEOUT", "0"],
+  ["IAM_JWKS_URI_TIMEOUT", "61"],
+  ["IAM_JWKS_URI_TIMEOUT", "1.5"],
+  ["IAM_JWKS_URI_PRIVATE_NETWORKS", "yes"],
   ["IAM_METRICS", "yes"],
   ["IAM_SHUTDOWN_GRACE", "601"],
   ["IAM_LOGIN_MAX_FAILURES_PER_USER", "0"],
@@ -278,7 +286,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 49);
+  t.is(lines.length, 51);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);
