@@ -35,6 +35,14 @@ function emailVerifiedOf(o: Values): boolean | undefined {
 
 /** What a project's or client's answer says of pushed authorization requests when they are required (RFC 9126). */
 const pushedOnly = (o: { requirePushedAuthorizationRequests: boolean }) => (o.requirePushedAuthorizationRequests ? ", pushed authorization requests required" : "");
+/** What a client is held to, after its name. */
+const clientNotes = (c: pb.Client) =>
+  [
+    pushedOnly(c),
+    c.tokenEndpointAuthMethod === "" ? "" : `, authenticates with ${c.tokenEndpointAuthMethod}`,
+    c.dpopBoundAccessTokens ? ", DPoP required" : "",
+    c.securityProfile === "fapi2" ? ", FAPI 2.0 Security Profile" : "",
+  ].join("");
 
 const COMMANDS: Record<string, Command> = {
   "org create": {
@@ -99,8 +107,10 @@ const COMMANDS: Record<string, Command> = {
       postLogoutRedirectUris: list(o["post-logout-redirect-uri"]) ?? [], backchannelLogoutUri: o["backchannel-logout-uri"] ?? "",
       idTokenSignedResponseAlg: o["id-token-alg"] ?? "", webOrigins: list(o["web-origin"]) ?? [],
       requirePushedAuthorizationRequests: booleanOf("--require-par", o["require-par"]) ?? false,
+      tokenEndpointAuthMethod: o["auth-method"] ?? "", jwks: o.jwks ?? "", jwksUri: o["jwks-uri"] ?? "",
+      dpopBoundAccessTokens: booleanOf("--dpop-bound", o["dpop-bound"]) ?? false, securityProfile: o.profile ?? "",
     }),
-    show: (r) => [`created client ${r.client.id}${pushedOnly(r.client)}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
+    show: (r) => [`created client ${r.client.id}${clientNotes(r.client)}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
   },
   "client update": {
     method: "updateClient", request: pb.UpdateClientRequestSchema, response: pb.UpdateClientResponseSchema,
@@ -117,11 +127,16 @@ const COMMANDS: Record<string, Command> = {
           ["id_token_signed_response_alg", "idTokenSignedResponseAlg", o["id-token-alg"]],
           ["web_origins", "webOrigins", list(o["web-origin"])],
           ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests", booleanOf("--require-par", o["require-par"])],
+          ["token_endpoint_auth_method", "tokenEndpointAuthMethod", o["auth-method"]],
+          ["jwks", "jwks", o.jwks],
+          ["jwks_uri", "jwksUri", o["jwks-uri"]],
+          ["dpop_bound_access_tokens", "dpopBoundAccessTokens", booleanOf("--dpop-bound", o["dpop-bound"])],
+          ["security_profile", "securityProfile", o.profile],
         ],
-        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par",
+        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par, --auth-method, --jwks, --jwks-uri, --dpop-bound, --profile",
       ),
     }),
-    show: (r) => [`updated client ${r.client.id}${pushedOnly(r.client)}`],
+    show: (r) => [`updated client ${r.client.id}${clientNotes(r.client)}`],
   },
   "client list": {
     method: "listClients", request: pb.ListClientsRequestSchema, response: pb.ListClientsResponseSchema,

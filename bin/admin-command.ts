@@ -45,6 +45,11 @@ export const OPTIONS = {
   passwordless: { type: "string" },
   query: { type: "string" },
   "require-par": { type: "string" },
+  "auth-method": { type: "string" },
+  jwks: { type: "string" },
+  "jwks-uri": { type: "string" },
+  "dpop-bound": { type: "string" },
+  profile: { type: "string" },
 } as const;
 
 export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];

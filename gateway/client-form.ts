@@ -37,9 +37,15 @@ export function clientForm(
 
 /**
  * The client authentication of every client-authenticated endpoint (the
- * core's ClientAuthentication): in the body, or Basic. Another method
- * (private_key_jwt's client_assertion) is read here, for them all.
+ * core's ClientAuthentication): a secret in the body or by Basic, or a
+ * private_key_jwt assertion (RFC 7523 §2.2), read here for them all.
  */
 export function clientOf(params: Params, basic: BasicCredentials) {
-  return { clientId: params.get("client_id"), clientSecret: params.get("client_secret"), basic };
+  return {
+    clientId: params.get("client_id"),
+    clientSecret: params.get("client_secret"),
+    basic,
+    clientAssertionType: params.get("client_assertion_type"),
+    clientAssertion: params.get("client_assertion"),
+  };
 }

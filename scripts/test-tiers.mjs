@@ -66,6 +66,7 @@ export const TIERS = {
     "test/examples/",
     "test/tokens-algs/http.test.ts",
     "test/tokens/client-jwks-fetch.test.ts",
+    "test/client-auth/",
     "test/dpop/token.test.ts",
     "test/dpop/resource.test.ts",
     "test/dpop/par.test.ts",
@@ -130,6 +131,8 @@ export const POSTGRES_PASS = [
   { file: "test/dpop/token.test.ts", why: "a DPoP proof accepted once by a conditional insert; a public client's grant and a code bound to its key" },
   { file: "test/dpop/par.test.ts", why: "a DPoP proof at /par recorded once; the pushed request keeps the key the code is bound to" },
   { file: "test/dpop/resource.test.ts", why: "a bound token's proofs at UserInfo and VerifyToken, each recorded once" },
+  { file: "test/client-auth/private-key-jwt.test.ts", why: "a client assertion's jti accepted once by a conditional insert, at every endpoint" },
+  { file: "test/client-auth/fapi2.test.ts", why: "a FAPI 2.0 client's client, code and refresh token as both stores keep them; its refresh token not rotated" },
   { file: "test/tokens-algs/core.test.ts", why: "an older project's RS256 key added once, inside the code exchange's transaction; both algorithms rotated" },
 ];
 

@@ -17,6 +17,7 @@ import { s256 } from "../core/lib/pkce.js";
 import { createLogger, type Logger } from "../core/observe/log.js";
 import { startCoreServer, type RunningServer } from "../core/server/listen.js";
 import type { ClientRecord, ProjectRef, UserRecord } from "../core/store/types.js";
+import { CLIENT_AUTH_DEFAULTS } from "../core/store/types.js";
 import { newPrivateKey, type PrivateKeySource } from "../core/tokens/keys.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
@@ -314,6 +315,7 @@ export async function seedClient(
     idTokenSignedResponseAlg: "RS256",
     webOrigins: [],
     requirePushedAuthorizationRequests: false,
+    ...CLIENT_AUTH_DEFAULTS,
     createdAt: 0,
     ...rest,
   };

@@ -18,6 +18,11 @@ export type Settings = {
   id_token_signed_response_alg: string;
   web_origins: string;
   require_pushed_authorization_requests: boolean;
+  token_endpoint_auth_method: string;
+  jwks: string;
+  jwks_uri: string;
+  dpop_bound_access_tokens: boolean;
+  security_profile: string;
 };
 
 /** The grant types the core knows (core/rpc/admin/validate.ts), with what each is for. */
@@ -35,6 +40,11 @@ export const BLANK_SETTINGS: Settings = {
   id_token_signed_response_alg: "RS256",
   web_origins: "",
   require_pushed_authorization_requests: false,
+  token_endpoint_auth_method: "",
+  jwks: "",
+  jwks_uri: "",
+  dpop_bound_access_tokens: false,
+  security_profile: "",
 };
 
 export const GRANT_TYPES = [
@@ -78,6 +88,11 @@ export function settingsOf(client: Client): Settings {
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     web_origins: client.webOrigins.join("\n"),
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    jwks: client.jwks,
+    jwks_uri: client.jwksUri,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens,
+    security_profile: client.securityProfile,
   };
 }
 
@@ -107,6 +122,11 @@ export function settingsRequest(v: Settings) {
     idTokenSignedResponseAlg: v.id_token_signed_response_alg,
     webOrigins: lines(v.web_origins),
     requirePushedAuthorizationRequests: v.require_pushed_authorization_requests,
+    tokenEndpointAuthMethod: v.token_endpoint_auth_method,
+    jwks: v.jwks.trim(),
+    jwksUri: v.jwks_uri.trim(),
+    dpopBoundAccessTokens: v.dpop_bound_access_tokens,
+    securityProfile: v.security_profile,
   };
 }
 
@@ -128,6 +148,11 @@ export function changedPaths(v: Settings, was: Settings): (keyof Settings)[] {
     ["id_token_signed_response_alg", "idTokenSignedResponseAlg"],
     ["web_origins", "webOrigins"],
     ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests"],
+    ["token_endpoint_auth_method", "tokenEndpointAuthMethod"],
+    ["jwks", "jwks"],
+    ["jwks_uri", "jwksUri"],
+    ["dpop_bound_access_tokens", "dpopBoundAccessTokens"],
+    ["security_profile", "securityProfile"],
   ];
   return fields.filter(([, request]) => !same(now[request], before[request])).map(([path]) => path);
 }
@@ -176,6 +201,44 @@ function GrantTypesField<V extends Settings>({ form }: { form: Form<V> }) {
   );
 }
 
+/** How a confidential client authenticates, its keys for private_key_jwt, and its security profile. */
+function AuthenticationFields<V extends Settings>({ form }: { form: Form<V> }) {
+  return (
+    <>
+      <SelectField
+        form={form}
+        name="token_endpoint_auth_method"
+        label="Client authentication"
+        hint="The one way the client proves itself at the token, PAR, introspection and revocation endpoints."
+        options={[
+          ["", "A secret, by Basic or in the body"],
+          ["client_secret_basic", "A secret, by HTTP Basic only"],
+          ["client_secret_post", "A secret, in the body only"],
+          ["private_key_jwt", "A JWT signed with its private key (private_key_jwt)"],
+        ]}
+      />
+      <ListField
+        form={form}
+        name="jwks"
+        label="Public keys (JWK Set)"
+        rows={4}
+        hint='For private_key_jwt: the client’s public keys as JSON, {"keys": [...]}; or leave empty and give a JWK Set URL.'
+      />
+      <TextField form={form} name="jwks_uri" type="url" label="JWK Set URL" hint="For private_key_jwt: where iam-core fetches the client's public keys (https)." />
+      <SelectField
+        form={form}
+        name="security_profile"
+        label="Security profile"
+        hint="FAPI 2.0 holds the client to pushed requests, PKCE S256, private_key_jwt, DPoP and 60-second codes."
+        options={[
+          ["", "None"],
+          ["fapi2", "FAPI 2.0 Security Profile"],
+        ]}
+      />
+    </>
+  );
+}
+
 /** Every setting of a client an administrator sets, for a new client and an existing one. */
 export function SettingsFields<V extends Settings>({ form, isPublic }: { form: Form<V>; isPublic: boolean }) {
   return (
@@ -201,6 +264,13 @@ export function SettingsFields<V extends Settings>({ form, isPublic }: { form: F
         name="require_pushed_authorization_requests"
         label="Require pushed authorization requests"
         hint="The client must push each authorization request to the project's /par endpoint first and send only its request_uri (RFC 9126); any other request is refused."
+      />
+      {isPublic ? null : <AuthenticationFields form={form} />}
+      <CheckField
+        form={form}
+        name="dpop_bound_access_tokens"
+        label="Require DPoP"
+        hint="Every token request must carry a DPoP proof, so each access token is bound to the client's key (RFC 9449)."
       />
       <CheckField
         form={form}

@@ -28,7 +28,7 @@ export async function acceptProof(
     throw new DpopProofError("use_dpop_nonce", checked.nonce === undefined ? "the DPoP proof must carry the server's nonce (the DPoP-Nonce header)" : "the DPoP proof's nonce is not a current one: use the DPoP-Nonce header's");
   }
   // The jti is the client's choice: another client's key makes it another proof.
-  const first = await deps.store.recordDpopProof(sha256(`${checked.jkt}\u0000${checked.jti}`), checked.iat + DPOP_MAX_AGE + RECORD_MARGIN);
+  const first = await deps.store.recordSingleUse(sha256(`${checked.jkt}\u0000${checked.jti}`), checked.iat + DPOP_MAX_AGE + RECORD_MARGIN);
   if (!first) throw new DpopProofError("invalid_dpop_proof", "the DPoP proof was used before: make a new one for each request");
   return checked;
 }

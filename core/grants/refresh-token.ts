@@ -7,6 +7,7 @@ import { isSubset, parseScope } from "../lib/scopes.js";
 import type { EpochSeconds, GrantRecord, RefreshTokenRecord } from "../store/types.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { userHoldings } from "../tokens/oidc.js";
+import { rotatesRefreshTokens } from "../tokens/profile.js";
 import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
@@ -15,7 +16,8 @@ const GRANT_TYPE = "refresh_token";
 const invalid = (detail: string) => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", { detail });
 
 /**
- * `refresh_token` (RFC 6749 §6). Every use rotates the token; presenting one
+ * `refresh_token` (RFC 6749 §6). Every use rotates the token (except for a
+ * FAPI 2.0 client's, which is kept, tokens/profile.ts); presenting one
  * already rotated revokes its whole family, access tokens included
  * (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3), unless its own client presents it
  * again within the grace window (IAM_REFRESH_TOKEN_GRACE). Tokens answered
@@ -81,8 +83,10 @@ async function refresh(
   const { holds } = await userHoldings(deps.store, project, user.id);
   const accessScopes = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(holds);
 
+  // FAPI 2.0 §5.3.2.1 item 9: a client under the profile keeps its refresh token, so a lost answer costs it nothing.
+  const rotate = rotatesRefreshTokens(client);
   const issued = await deps.store.transaction(async (store) => {
-    if (!(await store.rotateRefreshToken(tokenHash, now))) {
+    if (rotate && !(await store.rotateRefreshToken(tokenHash, now))) {
       // Already rotated, by an earlier request or one racing this one. Within
       // the grace window, from the same client, that is two tabs refreshing
       // at once: answer a second new token and keep the family.
@@ -92,7 +96,7 @@ async function refresh(
     // Re-read inside the transaction: a revocation that landed since the
     // checks above must not be answered with fresh (dead) tokens.
     if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
-    const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash, dpop?.jkt);
+    const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash, dpop?.jkt, rotate);
     await recordSuccess(deps, { ...event, action: "TOKEN_REFRESHED", scopes: accessScopes }, store);
     return tokens;
   });

@@ -1,3 +1,4 @@
+import { codeTtl } from "../tokens/profile.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ConsentRequest, ConsentResponseSchema } from "../../gen/iam/v1/authorization_pb.js";
 import { party, recordRefusal, recordSuccess, type AuditNote } from "../audit/record.js";
@@ -74,6 +75,7 @@ export async function completeRequest(
     // Kept in the order they were offered, whatever order the form sent.
     const scopes = pending.offeredScopes.filter((scope) => approved.includes(scope));
     const code = randomToken();
+    const client = await store.getClient(pending, pending.clientId);
     await store.createAuthorizationCode({
       organization: pending.organization,
       project: pending.project,
@@ -91,14 +93,14 @@ export async function completeRequest(
       amr: pending.amr,
       claims: pending.claims,
       createdAt: now,
-      expiresAt: now + deps.config.authorizationCodeTtl,
+      // FAPI 2.0 §5.3.2.1 item 11: at most 60 s for a client under the profile.
+      expiresAt: now + (client === undefined ? deps.config.authorizationCodeTtl : codeTtl(client, deps.config.authorizationCodeTtl)),
       consumedAt: null,
       grantId: null,
       dpopJkt: pending.dpopJkt,
     });
     // The session now signs the user into this client: it is told of the session's end.
     if (pending.sessionId !== "") await store.touchSession(pending, pending.sessionId, now, pending.clientId);
-    const client = await store.getClient(pending, pending.clientId);
     if (client?.rememberConsent === true) {
       await store.rememberConsent({ ...pending, userId: pending.userId, clientId: pending.clientId, scopes, grantedAt: now });
     }

@@ -1,3 +1,4 @@
+import { proofAlgorithms } from "../tokens/profile.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   AuthorizeRequestSchema,
@@ -51,7 +52,11 @@ export async function pushAuthorizationRequest(
   // RFC 9449 §10.1: a proof of possession pushed with the request binds its
   // code to the proof's key, as dpop_jkt does; given both, they name one key.
   if (request.dpopProof !== "") {
-    const proof = await acceptServerProof(deps, project, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/par` });
+    const proof = await acceptServerProof(deps, project, request.dpopProof, {
+      method: "POST",
+      url: `${issuerOf(deps.config.baseUrl, project)}/par`,
+      ...proofAlgorithms(client),
+    });
     if (pushed.dpopJkt !== "" && pushed.dpopJkt !== proof.jkt) {
       throw new OAuthError("invalid_dpop_proof", "dpop_jkt is not the thumbprint of the DPoP proof's key", { status: 400 });
     }

@@ -1,4 +1,5 @@
 import { DPOP_ALGS } from "../dpop/proof.js";
+import { ASSERTION_ALGS } from "../tokens/profile.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { CallbackPageSchema, GetServerMetadataRequest, GetServerMetadataResponseSchema } from "../../gen/iam/v1/token_pb.js";
@@ -72,9 +73,11 @@ export async function getServerMetadata(
     responseModesSupported: ["query"],
     grantTypesSupported: [...GRANTS.keys()],
     codeChallengeMethodsSupported: ["S256", "plain"],
-    tokenEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
-    introspectionEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post"],
-    revocationEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
+    tokenEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+    introspectionEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+    revocationEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+    // RFC 8414 §2: private_key_jwt's algorithms (tokens/client-assertion.ts), preferred first; a FAPI 2.0 client's are the first four.
+    tokenEndpointAuthSigningAlgValuesSupported: [...ASSERTION_ALGS],
     scopesSupported: [...OIDC_SCOPES.keys()],
     claimsSupported: CLAIMS,
     claimTypesSupported: ["normal"],

@@ -6,6 +6,7 @@ import { OAuthError } from "../errors.js";
 import { formatScope } from "../lib/scopes.js";
 import { GRANTS } from "../grants/registry.js";
 import { authenticateClient, limitSecretGuessing, type ClientCredentials } from "../tokens/client-auth.js";
+import { proofAlgorithms, requiresDpop } from "../tokens/profile.js";
 import { declaredParametersOf, PARAMETERS, REPEATED_PARAMETERS, repeatedParameters } from "../protocol/parameters.js";
 
 /**
@@ -34,8 +35,15 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
     throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
   }
 
+  // RFC 9449 §5.2: a client registered dpop_bound_access_tokens (or under FAPI 2.0) gets no bearer token.
+  if (request.dpopProof === "" && requiresDpop(client)) {
+    throw new OAuthError("invalid_dpop_proof", "this client's token requests must carry a DPoP proof (RFC 9449 §5.2)");
+  }
   // RFC 9449 §5: with a proof, the tokens are bound to its key.
-  const dpop = request.dpopProof === "" ? undefined : await acceptServerProof(deps, project, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/token` });
+  const dpop =
+    request.dpopProof === ""
+      ? undefined
+      : await acceptServerProof(deps, project, request.dpopProof, { method: "POST", url: `${issuerOf(deps.config.baseUrl, project)}/token`, ...proofAlgorithms(client) });
   const issued = await grant.handler({ deps, request: declaredParametersOf(grant, request), project, client, dpop });
   const issuedOf = (tokenType: string) => deps.metrics.tokensIssued.inc({ grant_type: grant.grantType, token_type: tokenType });
   issuedOf("access_token");

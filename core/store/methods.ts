@@ -166,7 +166,7 @@ export const DECLARATIONS: Declarations = {
   // LoginThrottleStore
   lockedUntil: read,
   recordLoginFailure: tokenState,
-  recordDpopProof: tokenState,
+  recordSingleUse: tokenState,
   clearLoginFailures: tokenState,
 
   // FactorStore. Read at every sign-in from the database: a factor removed

@@ -70,6 +70,11 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     idTokenSignedResponseAlg: r.id_token_signed_response_alg,
     webOrigins: d.list(r.web_origins),
     requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
+    tokenEndpointAuthMethod: r.token_endpoint_auth_method,
+    jwks: r.jwks,
+    jwksUri: r.jwks_uri,
+    dpopBoundAccessTokens: d.flag(r.dpop_bound_access_tokens),
+    securityProfile: r.security_profile,
     createdAt: r.created_at,
   });
   const user = (r: Row): UserRecord => ({

@@ -206,14 +206,20 @@ export interface GrantStore {
   revokeGrant(id: string, at: EpochSeconds): Promise<boolean>;
 }
 
-/** DPoP proofs seen (RFC 9449 §11.1): each accepted once, across every worker and replica. */
+/**
+ * One-time JWTs seen: DPoP proofs (RFC 9449 §11.1) and client assertions
+ * (RFC 7523 §3 item 7, OpenID Connect Core §9), each accepted once across
+ * every worker and replica (the dpop_proofs table holds both; their hashes
+ * are domain-separated by their callers).
+ */
 export interface DpopProofStore {
   /**
-   * Records a proof by the hash of its key and jti, kept until `expiresAt`,
-   * when it could no longer be accepted anyway; false when it was recorded
-   * before: a replay.
+   * Records a JWT by the hash of what makes it unique (a proof's key and
+   * jti, an assertion's client and jti), kept until `expiresAt`, when it
+   * could no longer be accepted anyway; false when it was recorded before:
+   * a replay.
    */
-  recordDpopProof(proofHash: string, expiresAt: EpochSeconds): Promise<boolean>;
+  recordSingleUse(proofHash: string, expiresAt: EpochSeconds): Promise<boolean>;
 }
 
 export interface RefreshTokenStore {

@@ -94,10 +94,36 @@ export interface ClientRecord extends ProjectRef {
   webOrigins: string[];
   /** RFC 9126 §6: the client's authorization requests must be pushed ones. */
   requirePushedAuthorizationRequests: boolean;
+  /** RFC 7591 §2: the one way it authenticates; "" for either secret method (confidential) or none (public). */
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod | "";
+  /** For private_key_jwt: its JWK Set as registered (JSON), or "". */
+  jwks: string;
+  /** For private_key_jwt: where its JWK Set is fetched, or "". */
+  jwksUri: string;
+  /** RFC 9449 §5.2: every token request must carry a DPoP proof. */
+  dpopBoundAccessTokens: boolean;
+  /** The security profile it is held to ("" for none). */
+  securityProfile: SecurityProfile;
   createdAt: EpochSeconds;
 }
 
 export type SigningAlg = "ES256" | "RS256";
+
+/** RFC 7591 §2 `token_endpoint_auth_method` values iam-core supports. */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
+export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
+
+/** What a client registered without them has of its authentication and profile settings. */
+export const CLIENT_AUTH_DEFAULTS = {
+  tokenEndpointAuthMethod: "",
+  jwks: "",
+  jwksUri: "",
+  dpopBoundAccessTokens: false,
+  securityProfile: "",
+} as const satisfies Partial<ClientRecord>;
+
+/** "" for none; `fapi2`: the FAPI 2.0 Security Profile (core/tokens/profile.ts). */
+export type SecurityProfile = "" | "fapi2";
 
 export interface UserRecord extends ProjectRef {
   id: string;

@@ -4,7 +4,8 @@ import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
-import type { ClientRecord, ClientStore, ProjectRef } from "../store/types.js";
+import type { ClientRecord, ClientStore, ProjectRef, TokenEndpointAuthMethod } from "../store/types.js";
+import { AssertionRefused, assertedClientId, JWT_BEARER_ASSERTION, verifyClientAssertion } from "./client-assertion.js";
 
 /**
  * The client credentials of a token, introspection, revocation or pushed
@@ -18,12 +19,15 @@ export interface ClientCredentials {
   clientId: string;
   clientSecret: string;
   basic?: { clientId: string; clientSecret: string } | undefined;
+  /** RFC 7521 §4.2 `client_assertion_type` and `client_assertion`, "" when absent. */
+  clientAssertionType?: string;
+  clientAssertion?: string;
 }
 
 /** A request that carried no credentials at all. */
 export const NO_CREDENTIALS: ClientCredentials = { clientId: "", clientSecret: "" };
 
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
+export type ClientAuthMethod = TokenEndpointAuthMethod;
 
 export interface AuthenticatedClient {
   client: ClientRecord;
@@ -76,7 +80,7 @@ export function limitSecretGuessing(deps: Deps, project: ProjectRef, request: Cl
  */
 export async function authenticateClient(deps: Deps, project: ProjectRef, request: ClientCredentials): Promise<AuthenticatedClient> {
   try {
-    return await deps.clients.authenticate(project, request);
+    return await deps.clients.authenticate(project, request, (client, assertion) => verifyClientAssertion(deps, client, assertion));
   } catch (err) {
     if (err instanceof ClientAuthenticationFailed) {
       await recordRefusal(deps, {
@@ -109,21 +113,39 @@ export class ClientAuthenticator {
     this.#passwords = passwords;
   }
 
-  async authenticate(ref: ProjectRef, request: ClientCredentials): Promise<AuthenticatedClient> {
-    const { id, secret, method } = credentialsOf(request);
+  /**
+   * The client the credentials prove, by the one method it registered
+   * (RFC 7591 §2 `token_endpoint_auth_method`; a confidential client that
+   * registered none takes either secret method). `verifyAssertion` checks
+   * a private_key_jwt assertion (client-assertion.ts).
+   */
+  async authenticate(
+    ref: ProjectRef,
+    request: ClientCredentials,
+    verifyAssertion: (client: ClientRecord, assertion: string) => Promise<void>,
+  ): Promise<AuthenticatedClient> {
+    const { id, secret, assertion, method } = credentialsOf(request);
     const client = id === "" ? undefined : await this.#store.getClient(ref, id);
     if (client === undefined) {
       // Same work as for a known client with a wrong secret.
       await this.#passwords.verify(undefined, secret ?? "");
       throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown client" });
     }
-    if (client.type === "public") {
-      if (method !== "none") throw new ClientAuthenticationFailed(id, "public client sent a secret");
+    if (!accepts(client, method)) {
+      const registered = client.tokenEndpointAuthMethod || (client.type === "public" ? "none" : "a secret");
+      throw new ClientAuthenticationFailed(id, `the client authenticates with ${registered}, not ${method}`);
+    }
+    if (method === "private_key_jwt") {
+      try {
+        await verifyAssertion(client, assertion!);
+      } catch (err) {
+        if (err instanceof AssertionRefused) throw new ClientAuthenticationFailed(id, err.message);
+        throw err;
+      }
       return { client, method };
     }
-    if (method === "none" || client.secretHash === null || !(await this.#verifySecret(client, secret!))) {
-      throw new ClientAuthenticationFailed(id, method === "none" ? "confidential client sent no secret" : "wrong secret");
-    }
+    if (client.type === "public") return { client, method };
+    if (client.secretHash === null || !(await this.#verifySecret(client, secret!))) throw new ClientAuthenticationFailed(id, "wrong secret");
     return { client, method };
   }
 
@@ -142,11 +164,52 @@ export class ClientAuthenticator {
 }
 
 /**
+ * Whether a client may authenticate by `method`: the one it registered; or,
+ * registered without one, `none` when public and either secret method when
+ * confidential.
+ */
+function accepts(client: ClientRecord, method: ClientAuthMethod): boolean {
+  const registered = client.tokenEndpointAuthMethod;
+  if (registered !== "") return method === registered;
+  return client.type === "public" ? method === "none" : method === "client_secret_basic" || method === "client_secret_post";
+}
+
+interface Presented {
+  id: string;
+  secret: string | undefined;
+  assertion: string | undefined;
+  method: ClientAuthMethod;
+}
+
+/**
  * Which credentials the request carries. RFC 6749 §2.3: a client must not use
  * more than one authentication method in a request.
  */
-function credentialsOf(request: ClientCredentials): { id: string; secret: string | undefined; method: ClientAuthMethod } {
+function credentialsOf(request: ClientCredentials): Presented {
   const { basic } = request;
+  const assertionType = request.clientAssertionType ?? "";
+  const assertion = request.clientAssertion ?? "";
+  if (assertionType !== "" || assertion !== "") {
+    if (basic !== undefined || request.clientSecret !== "") {
+      throw new OAuthError("invalid_request", "more than one client authentication method was used");
+    }
+    // RFC 7521 §4.2: both parameters, and the one type iam-core supports.
+    if (assertionType !== JWT_BEARER_ASSERTION) {
+      throw new OAuthError("invalid_request", `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
+    }
+    if (assertion === "") throw new OAuthError("invalid_request", "client_assertion is missing");
+    let id: string;
+    try {
+      id = assertedClientId(assertion);
+    } catch (err) {
+      throw new OAuthError("invalid_client", "client authentication failed", { detail: (err as Error).message });
+    }
+    // RFC 7523 §3: client_id, optional, must name the client the assertion is about.
+    if (request.clientId !== "" && request.clientId !== id) {
+      throw new OAuthError("invalid_client", "client authentication failed", { detail: "client_id differs from the client assertion's sub" });
+    }
+    return { id, secret: undefined, assertion, method: "private_key_jwt" };
+  }
   if (basic !== undefined) {
     if (request.clientSecret !== "") {
       throw new OAuthError("invalid_request", "more than one client authentication method was used");
@@ -154,10 +217,10 @@ function credentialsOf(request: ClientCredentials): { id: string; secret: string
     if (request.clientId !== "" && request.clientId !== basic.clientId) {
       throw new OAuthError("invalid_request", "client_id differs from the client authenticated by HTTP Basic");
     }
-    return { id: basic.clientId, secret: basic.clientSecret, method: "client_secret_basic" };
+    return { id: basic.clientId, secret: basic.clientSecret, assertion: undefined, method: "client_secret_basic" };
   }
   if (request.clientSecret !== "") {
-    return { id: request.clientId, secret: request.clientSecret, method: "client_secret_post" };
+    return { id: request.clientId, secret: request.clientSecret, assertion: undefined, method: "client_secret_post" };
   }
-  return { id: request.clientId, secret: undefined, method: "none" };
+  return { id: request.clientId, secret: undefined, assertion: undefined, method: "none" };
 }

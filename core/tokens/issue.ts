@@ -5,6 +5,7 @@ import { randomToken, sha256 } from "../lib/crypto.js";
 import { formatScope } from "../lib/scopes.js";
 import type { ClientRecord, GrantRecord, ProjectRecord, Store, UserRecord } from "../store/types.js";
 import { issueIdToken } from "./oidc.js";
+import { accessTokenAlg } from "./profile.js";
 
 export interface IssuedTokens {
   accessToken: string;
@@ -31,8 +32,8 @@ export async function issueAccessToken(
   /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), "" for a bearer token. */
   jkt = "",
 ): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
-  // The project's choice of algorithm, ES256 unless it says otherwise.
-  const { kid, key, alg } = await deps.keys.signing(project, project.accessTokenSigningAlg);
+  // The project's choice of algorithm, ES256 unless it says otherwise; never RS256 for a FAPI 2.0 client (§5.4.1).
+  const { kid, key, alg } = await deps.keys.signing(project, accessTokenAlg(client, project.accessTokenSigningAlg));
   const iat = epochSeconds(deps.clock);
   const exp = iat + client.accessTokenTtl;
   const token = signJwt(
@@ -87,6 +88,8 @@ export async function issueTokens(
   parentHash: string | null = null,
   /** The DPoP key the access token is bound to, "" for none. */
   jkt = "",
+  /** Whether a new refresh token is issued when the client may refresh; false when the one presented is kept. */
+  newRefreshToken = true,
 ): Promise<IssuedTokens> {
   const access = await issueAccessToken(deps, project, grant, client, accessScopes, jkt);
   const idToken =
@@ -95,7 +98,7 @@ export async function issueTokens(
       : undefined;
   let refreshToken: string | undefined;
   let expiresAt = access.expiresAt;
-  if (client.grantTypes.includes("refresh_token")) {
+  if (newRefreshToken && client.grantTypes.includes("refresh_token")) {
     refreshToken = randomToken();
     const now = epochSeconds(deps.clock);
     const refreshExpiresAt = now + client.refreshTokenTtl;

@@ -6,6 +6,7 @@
 import type { ExecutionContext } from "ava";
 import { openPostgresStore } from "../../core/store/postgres/store.js";
 import type { ClientRecord, ProjectRef, Store, UserRecord } from "../../core/store/types.js";
+import { CLIENT_AUTH_DEFAULTS } from "../../core/store/types.js";
 import { createDatabase } from "../pg.js";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -63,6 +64,7 @@ export const CLIENT: ClientRecord = {
   idTokenSignedResponseAlg: "RS256",
   webOrigins: [],
   requirePushedAuthorizationRequests: false,
+  ...CLIENT_AUTH_DEFAULTS,
   createdAt: 1,
 };
 

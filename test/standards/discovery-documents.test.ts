@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import test, { type ExecutionContext } from "ava";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createRemoteJWKSet, jwtVerify, SignJWT } from "jose";
 import {
   CONFIDENTIAL,
   PERMISSION,
@@ -19,6 +19,7 @@ import {
   type StandardServer,
 } from "./client-harness.js";
 import { seedUser } from "../helpers.js";
+import { byAssertion, clientKey, jwksOf } from "../client-auth/_assertion.js";
 
 interface Metadata {
   issuer: string;
@@ -141,10 +142,23 @@ async function introspect(m: Metadata, token: string): Promise<{ active: boolean
   return (await res.json()) as { active: boolean };
 }
 
-async function setup(t: ExecutionContext): Promise<{ s: StandardServer; m: Metadata }> {
+async function setup(t: ExecutionContext): Promise<{ s: StandardServer; m: Metadata; signed: () => Promise<Record<string, string>> }> {
   const s = await startStandardServer(t);
-  return { s, m: await metadataOf(s) };
+  const m = await metadataOf(s);
+  // A client that authenticates by private_key_jwt (RFC 7523 §2.2), and a fresh assertion of it for each request.
+  const key = await clientKey("ES256");
+  await addClient(s, { id: KEYED, type: "confidential", secretHash: null, tokenEndpointAuthMethod: "private_key_jwt", jwks: jwksOf(key) });
+  const signed = async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = await new SignJWT({ iss: KEYED, sub: KEYED, aud: m.issuer, jti: randomBytes(16).toString("base64url"), iat: now, exp: now + 60 })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid })
+      .sign(key.privateKey);
+    return byAssertion(jwt);
+  };
+  return { s, m, signed };
 }
+
+const KEYED = "rp-keys";
 
 test("the OpenID Connect, RFC 8414 and RFC 8414 §3.1 documents are the same bytes, JSON, cacheable, and name the issuer", async (t) => {
   const { s } = await setup(t);
@@ -351,9 +365,9 @@ test("code_challenge_methods_supported: S256 and plain both bind the code to its
   }
 });
 
-test("token_endpoint_auth_methods_supported: basic, post and none each authenticate at the token endpoint; nothing else does", async (t) => {
-  const { m } = await setup(t);
-  t.deepEqual([...m.token_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "none"]);
+test("token_endpoint_auth_methods_supported: basic, post, private_key_jwt and none each authenticate at the token endpoint; nothing else does", async (t) => {
+  const { m, signed } = await setup(t);
+  t.deepEqual([...m.token_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]);
 
   const how: Record<string, { clientId: string; call: (body: Record<string, string>) => ReturnType<typeof tokenCall> }> = {
     client_secret_basic: { clientId: CONFIDENTIAL.id, call: (body) => tokenCall(m, body, basic(CONFIDENTIAL.id, CONFIDENTIAL.secret)) },
@@ -362,6 +376,7 @@ test("token_endpoint_auth_methods_supported: basic, post and none each authentic
       call: (body) => tokenCall(m, { ...body, client_id: CONFIDENTIAL.id, client_secret: CONFIDENTIAL.secret }),
     },
     none: { clientId: PUBLIC_CLIENT.id, call: (body) => tokenCall(m, { ...body, client_id: PUBLIC_CLIENT.id }) },
+    private_key_jwt: { clientId: KEYED, call: async (body) => tokenCall(m, { ...body, ...(await signed()) }) },
   };
   for (const method of m.token_endpoint_auth_methods_supported) {
     const use = how[method];
@@ -380,7 +395,7 @@ test("token_endpoint_auth_methods_supported: basic, post and none each authentic
   const none = await tokenCall(m, { ...codeGrant(code, verifier), client_id: CONFIDENTIAL.id });
   t.is(none.status, 401);
   t.is(none.body.error, "invalid_client");
-  // client_secret_jwt / private_key_jwt are not listed: a client assertion authenticates nobody.
+  // client_secret_jwt is not listed: an assertion signed with a shared secret authenticates nobody.
   const assertion = await tokenCall(m, {
     ...codeGrant(code, verifier),
     client_id: CONFIDENTIAL.id,
@@ -393,14 +408,15 @@ test("token_endpoint_auth_methods_supported: basic, post and none each authentic
   t.is((await tokenCall(m, codeGrant(code, verifier), basic(CONFIDENTIAL.id, CONFIDENTIAL.secret))).status, 200);
 });
 
-test("introspection_endpoint_auth_methods_supported: basic and post work; a public client is refused with 401 invalid_client", async (t) => {
-  const { m } = await setup(t);
-  t.deepEqual([...m.introspection_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post"]);
+test("introspection_endpoint_auth_methods_supported: basic, post and private_key_jwt work; a public client is refused with 401 invalid_client", async (t) => {
+  const { m, signed } = await setup(t);
+  t.deepEqual([...m.introspection_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
   const tokens = await fullTokens(m);
   const how: Record<string, () => Promise<Response>> = {
     client_secret_basic: () => postForm(m.introspection_endpoint, { token: tokens.access_token }, basic(CONFIDENTIAL.id, CONFIDENTIAL.secret)),
     client_secret_post: () =>
       postForm(m.introspection_endpoint, { token: tokens.access_token, client_id: CONFIDENTIAL.id, client_secret: CONFIDENTIAL.secret }),
+    private_key_jwt: async () => postForm(m.introspection_endpoint, { token: tokens.access_token, ...(await signed()) }),
   };
   for (const method of m.introspection_endpoint_auth_methods_supported) {
     const call = how[method];
@@ -426,9 +442,9 @@ test("introspection_endpoint_auth_methods_supported: basic and post work; a publ
   t.is(((await noSecret.json()) as { error: string }).error, "invalid_client");
 });
 
-test("revocation_endpoint_auth_methods_supported: basic, post, and none for a public client revoking its own refresh token", async (t) => {
-  const { m } = await setup(t);
-  t.deepEqual([...m.revocation_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "none"]);
+test("revocation_endpoint_auth_methods_supported: basic, post, private_key_jwt, and none for a public client revoking its own refresh token", async (t) => {
+  const { m, signed } = await setup(t);
+  t.deepEqual([...m.revocation_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]);
   const how: Record<string, { clientId: string; revoke: (token: string) => Promise<Response>; exchange: (body: Record<string, string>) => ReturnType<typeof tokenCall> }> = {
     client_secret_basic: {
       clientId: CONFIDENTIAL.id,
@@ -444,6 +460,11 @@ test("revocation_endpoint_auth_methods_supported: basic, post, and none for a pu
       clientId: PUBLIC_CLIENT.id,
       revoke: (token) => postForm(m.revocation_endpoint, { token, token_type_hint: "refresh_token", client_id: PUBLIC_CLIENT.id }),
       exchange: (body) => tokenCall(m, { ...body, client_id: PUBLIC_CLIENT.id }),
+    },
+    private_key_jwt: {
+      clientId: KEYED,
+      revoke: async (token) => postForm(m.revocation_endpoint, { token, token_type_hint: "refresh_token", ...(await signed()) }),
+      exchange: async (body) => tokenCall(m, { ...body, ...(await signed()) }),
     },
   };
   for (const method of m.revocation_endpoint_auth_methods_supported) {

@@ -32,6 +32,7 @@ import {
   type SessionRecord,
   type SigningKeyRecord,
   type Store,
+  CLIENT_AUTH_DEFAULTS,
   type UserRecord,
 } from "../../core/store/types.js";
 
@@ -93,6 +94,7 @@ export const clientRecord = (ref: ProjectRef, id: string, over: Partial<ClientRe
   idTokenSignedResponseAlg: "RS256",
   webOrigins: [],
   requirePushedAuthorizationRequests: false,
+  ...CLIENT_AUTH_DEFAULTS,
   createdAt: 1_700_000_200,
   ...over,
 });

@@ -21,24 +21,24 @@ export function dpopContract(backend: StoreBackend): void {
     });
 
   it("a DPoP proof is recorded once: the same hash again is a replay, another hash is not", async (t, store) => {
-    t.true(await store.recordDpopProof("proof-1", 1_060));
-    t.false(await store.recordDpopProof("proof-1", 1_060));
-    t.false(await store.recordDpopProof("proof-1", 9_999), "a later expiry changes nothing");
-    t.true(await store.recordDpopProof("proof-2", 1_060));
+    t.true(await store.recordSingleUse("proof-1", 1_060));
+    t.false(await store.recordSingleUse("proof-1", 1_060));
+    t.false(await store.recordSingleUse("proof-1", 9_999), "a later expiry changes nothing");
+    t.true(await store.recordSingleUse("proof-2", 1_060));
   });
 
   it("of ten recordings of one proof at once, exactly one is first", async (t, store) => {
-    const firsts = await Promise.all(Array.from({ length: 10 }, () => store.recordDpopProof("proof-race", 1_060)));
+    const firsts = await Promise.all(Array.from({ length: 10 }, () => store.recordSingleUse("proof-race", 1_060)));
     t.is(firsts.filter(Boolean).length, 1);
   });
 
   it("the purge removes the proofs that could no longer be accepted, and keeps the others", async (t, store) => {
-    await store.recordDpopProof("proof-old", 1_000);
-    await store.recordDpopProof("proof-live", 2_000);
+    await store.recordSingleUse("proof-old", 1_000);
+    await store.recordSingleUse("proof-live", 2_000);
     const purged = await store.purgeExpired(1_500);
     t.is(purged.dpop_proofs, 1);
-    t.false(await store.recordDpopProof("proof-live", 2_000), "still known");
-    t.true(await store.recordDpopProof("proof-old", 3_000), "forgotten once it could no longer be accepted");
+    t.false(await store.recordSingleUse("proof-live", 2_000), "still known");
+    t.true(await store.recordSingleUse("proof-old", 3_000), "forgotten once it could no longer be accepted");
   });
 
   it("the DPoP key of an authorization request, its code and a grant round-trips", async (t, store) => {

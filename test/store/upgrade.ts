@@ -63,6 +63,12 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
     idTokenSignedResponseAlg: "RS256",
     webOrigins: [],
     requirePushedAuthorizationRequests: false,
+    // An existing client authenticates as before: by its type, no keys, no DPoP requirement, no profile.
+    tokenEndpointAuthMethod: "",
+    jwks: "",
+    jwksUri: "",
+    dpopBoundAccessTokens: false,
+    securityProfile: "",
     createdAt: 3,
   });
   t.deepEqual(await store.getUser(A, "alice"), {

@@ -9,6 +9,7 @@ import type { AuditParty, ClientRecord, ClientStore, ProjectRef } from "../../st
 import { audited, party } from "../../audit/record.js";
 import { created, deleted, secretChanged, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toClient, type Out } from "./convert.js";
+import { authenticationOf, checkClientAuthentication, nextAuthentication } from "./client-authentication.js";
 import { pageOf, paginate } from "./pagination.js";
 import {
   checkBackchannelLogoutUri,
@@ -48,6 +49,11 @@ export const clientFields = (c: ClientRecord): Fields => ({
   id_token_signed_response_alg: c.idTokenSignedResponseAlg,
   web_origins: c.webOrigins,
   require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
+  token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+  jwks: c.jwks,
+  jwks_uri: c.jwksUri,
+  dpop_bound_access_tokens: c.dpopBoundAccessTokens,
+  security_profile: c.securityProfile,
   created_at: c.createdAt,
 });
 
@@ -62,16 +68,20 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
   if (r.type === ClientType.UNSPECIFIED) throw invalid("type must be CLIENT_TYPE_CONFIDENTIAL or CLIENT_TYPE_PUBLIC");
   const type = r.type === ClientType.PUBLIC ? "public" : "confidential";
   if (type === "public" && r.secret !== "") throw invalid("a public client has no secret");
+  const authentication = authenticationOf(deps, r);
+  // RFC 7591 §2: it authenticates with its keys alone; a secret would be a second way in.
+  const keysOnly = authentication.tokenEndpointAuthMethod === "private_key_jwt";
+  if (keysOnly && r.secret !== "") throw invalid("a private_key_jwt client has no secret");
   const grantTypes = r.grantTypes.length === 0 ? ["authorization_code", "refresh_token"] : [...r.grantTypes];
   checkClientShape({ type, grantTypes, redirectUris: r.redirectUris });
-  const secret = type === "confidential" ? secretOf(r.secret) : "";
+  const secret = type === "confidential" && !keysOnly ? secretOf(r.secret) : "";
   const record: ClientRecord = {
     organization: r.organization,
     project: r.project,
     id,
     name: checkText("name", r.name) || id,
     type,
-    secretHash: type === "confidential" ? await deps.passwords.hash(secret) : null,
+    secretHash: secret === "" ? null : await deps.passwords.hash(secret),
     redirectUris: [...r.redirectUris],
     grantTypes,
     // RFC 9700 §2.1.1: public clients always use PKCE.
@@ -86,8 +96,10 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
     idTokenSignedResponseAlg: checkSigningAlg("id_token_signed_response_alg", r.idTokenSignedResponseAlg, "RS256"),
     webOrigins: checkWebOrigins(r.webOrigins),
     requirePushedAuthorizationRequests: r.requirePushedAuthorizationRequests,
+    ...authentication,
     createdAt: epochSeconds(deps.clock),
   };
+  checkClientAuthentication(record);
   await audited(
     deps,
     (store) => store.createClient(record),
@@ -97,7 +109,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
       actor,
       target: party("client", id),
       // The secret's value stays out: only that one was set.
-      changes: created(type === "confidential" ? { ...clientFields(record), secret: "" } : clientFields(record)),
+      changes: created(secret !== "" ? { ...clientFields(record), secret: "" } : clientFields(record)),
     }),
   );
   return { client: toClient(record, []), secret };
@@ -128,6 +140,11 @@ const UPDATABLE = [
   "id_token_signed_response_alg",
   "web_origins",
   "require_pushed_authorization_requests",
+  "token_endpoint_auth_method",
+  "jwks",
+  "jwks_uri",
+  "dpop_bound_access_tokens",
+  "security_profile",
 ] as const;
 
 export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor: AuditParty): Out<typeof pb.UpdateClientResponseSchema> {
@@ -178,14 +195,19 @@ function nextClient(deps: Deps, r: pb.UpdateClientRequest, current: ClientRecord
     requirePushedAuthorizationRequests: paths.has("require_pushed_authorization_requests")
       ? r.requirePushedAuthorizationRequests
       : current.requirePushedAuthorizationRequests,
+    ...nextAuthentication(deps, r, paths, current),
   };
   checkClientShape(next);
+  checkClientAuthentication(next);
   return next;
 }
 
 export async function rotateClientSecret(deps: Deps, r: pb.RotateClientSecretRequest, actor: AuditParty): Out<typeof pb.RotateClientSecretResponseSchema> {
   const client = await clientOf(deps.store, r, r.clientId);
   if (client.type === "public") throw invalid("a public client has no secret");
+  if (client.tokenEndpointAuthMethod === "private_key_jwt") {
+    throw invalid("a private_key_jwt client has no secret: it authenticates with its keys (change its jwks or jwks_uri)");
+  }
   const secret = secretOf(r.secret);
   // Hashed before the transaction, which every writer waits for on SQLite.
   const secretHash = await deps.passwords.hash(secret);

@@ -64,6 +64,11 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   idTokenSignedResponseAlg: c.idTokenSignedResponseAlg,
   webOrigins: c.webOrigins,
   requirePushedAuthorizationRequests: c.requirePushedAuthorizationRequests,
+  tokenEndpointAuthMethod: c.tokenEndpointAuthMethod,
+  jwks: c.jwks,
+  jwksUri: c.jwksUri,
+  dpopBoundAccessTokens: c.dpopBoundAccessTokens,
+  securityProfile: c.securityProfile,
   roles,
   createdAt: BigInt(c.createdAt),
 });

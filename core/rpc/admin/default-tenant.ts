@@ -2,6 +2,7 @@ import { issuerOf, type Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";
 import type { AccessStore, ClientRecord, ClientStore, EpochSeconds, ProjectRef } from "../../store/types.js";
+import { CLIENT_AUTH_DEFAULTS } from "../../store/types.js";
 
 export const DEFAULT_TENANT: ProjectRef = { organization: "iam-admins", project: "iam-admins" };
 export const ADMIN_CLIENT_ID = "admin-client";
@@ -67,6 +68,7 @@ export function consoleClient(baseUrl: string, ref: ProjectRef, createdAt: Epoch
     // too (identityAssured, authorization/sign-in.ts), as it does for https.
     webOrigins: [new URL(baseUrl).origin],
     requirePushedAuthorizationRequests: false,
+    ...CLIENT_AUTH_DEFAULTS,
     createdAt,
   };
 }
@@ -129,6 +131,7 @@ export async function bootstrap(
       idTokenSignedResponseAlg: "RS256",
       webOrigins: [],
       requirePushedAuthorizationRequests: false,
+      ...CLIENT_AUTH_DEFAULTS,
       createdAt: now,
     });
     await store.createPermission({

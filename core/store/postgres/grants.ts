@@ -85,7 +85,7 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore &
       ),
     getRefreshToken: async (tokenHash) => maybe(await one("SELECT * FROM refresh_tokens WHERE token_hash = $1", [tokenHash]), refresh),
     // One conditional insert: of two replicas given one proof at once, the second finds the first's row.
-    recordDpopProof: async (proofHash, expiresAt) =>
+    recordSingleUse: async (proofHash, expiresAt) =>
       (await sql.count("INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES ($1, $2) ON CONFLICT (proof_hash) DO NOTHING", [proofHash, expiresAt])) === 1,
     rotateRefreshToken: (tokenHash, at) =>
       atomic(async () => {

@@ -264,4 +264,13 @@ export const migrations: readonly string[] = [
   ALTER TABLE projects ADD COLUMN require_pushed_authorization_requests BOOLEAN NOT NULL DEFAULT false;
   ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests BOOLEAN NOT NULL DEFAULT false;
   `,
+  // 8: SQLite's migration 11, a client's authentication method, its keys
+  // for private_key_jwt, whether it must use DPoP, and its security profile.
+  `
+  ALTER TABLE clients ADD COLUMN token_endpoint_auth_method TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE clients ADD COLUMN security_profile TEXT NOT NULL DEFAULT '';
+  `,
 ];

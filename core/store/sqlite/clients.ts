@@ -1,21 +1,27 @@
 /** Clients (ClientStore). */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
-import type { ClientStore } from "../types.js";
+import type { ClientRecord, ClientStore } from "../types.js";
 import { atomically, insert, json, type Mappers, maybe, type Row } from "./sql.js";
+
+/** The columns of migration 11, in their statements' order. */
+const security = (c: ClientRecord) =>
+  [c.tokenEndpointAuthMethod, c.jwks, c.jwksUri, c.dpopBoundAccessTokens ? 1 : 0, c.securityProfile] as const;
 
 export function clients(db: Database.Database, map: Mappers): Synchronous<ClientStore> {
   const s = (sql: string) => db.prepare(sql);
   const q = {
     insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
       grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris,
-      backchannel_logout_uri, id_token_signed_response_alg, web_origins, require_pushed_authorization_requests, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      backchannel_logout_uri, id_token_signed_response_alg, web_origins, require_pushed_authorization_requests,
+      token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
       remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?, post_logout_redirect_uris = ?,
-      backchannel_logout_uri = ?, id_token_signed_response_alg = ?, web_origins = ?, require_pushed_authorization_requests = ?
+      backchannel_logout_uri = ?, id_token_signed_response_alg = ?, web_origins = ?, require_pushed_authorization_requests = ?,
+      token_endpoint_auth_method = ?, jwks = ?, jwks_uri = ?, dpop_bound_access_tokens = ?, security_profile = ?
       WHERE organization_id = ? AND project_id = ? AND id = ?`),
     setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
@@ -49,6 +55,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
           c.idTokenSignedResponseAlg,
           json(c.webOrigins),
           c.requirePushedAuthorizationRequests ? 1 : 0,
+          ...security(c),
           c.createdAt,
         ),
       ),
@@ -69,6 +76,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
         c.idTokenSignedResponseAlg,
         json(c.webOrigins),
         c.requirePushedAuthorizationRequests ? 1 : 0,
+        ...security(c),
         c.organization,
         c.project,
         c.id,

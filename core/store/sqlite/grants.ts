@@ -21,7 +21,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
     insertRefresh: s(`INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, created_at, expires_at,
       rotated_at, parent_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     getRefresh: s("SELECT * FROM refresh_tokens WHERE token_hash = ?"),
-    recordDpopProof: s("INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES (?, ?) ON CONFLICT (proof_hash) DO NOTHING"),
+    recordSingleUse: s("INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES (?, ?) ON CONFLICT (proof_hash) DO NOTHING"),
     rotateRefresh: s("UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL"),
     // Siblings are superseded, not exchanged: rotated_at 0 puts them outside
     // any grace window, so presenting one later is reuse.
@@ -77,7 +77,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
         q.insertRefresh.run(t.tokenHash, t.grantId, t.clientId, json(t.scopes), t.createdAt, t.expiresAt, t.rotatedAt, t.parentHash),
       ),
     getRefreshToken: (tokenHash) => maybe(q.getRefresh.get(tokenHash), refresh),
-    recordDpopProof: (proofHash, expiresAt) => q.recordDpopProof.run(proofHash, expiresAt).changes === 1,
+    recordSingleUse: (proofHash, expiresAt) => q.recordSingleUse.run(proofHash, expiresAt).changes === 1,
     rotateRefreshToken: (tokenHash, at) =>
       tx(() => {
         if (q.rotateRefresh.run(at, tokenHash).changes !== 1) return false;

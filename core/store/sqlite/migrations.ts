@@ -327,4 +327,15 @@ export const migrations: readonly string[] = [
   ALTER TABLE projects ADD COLUMN require_pushed_authorization_requests INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests INTEGER NOT NULL DEFAULT 0;
   `,
+  // 11: how a client authenticates (RFC 7591 §2 token_endpoint_auth_method,
+  // '' for what its type implies), its public keys for private_key_jwt
+  // (jwks, or jwks_uri), whether it must use DPoP (RFC 9449 §5.2), and the
+  // security profile it is held to ('' or 'fapi2').
+  `
+  ALTER TABLE clients ADD COLUMN token_endpoint_auth_method TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE clients ADD COLUMN security_profile TEXT NOT NULL DEFAULT '';
+  `,
 ];

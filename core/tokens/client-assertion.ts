@@ -1,0 +1,132 @@
+/**
+ * private_key_jwt client authentication (RFC 7523 §2.2 and §3, OpenID
+ * Connect Core §9): the client signs a short-lived JWT about itself with a
+ * private key whose public half it registered (`jwks` or `jwks_uri`).
+ *
+ * What iam-core asks of an assertion, beyond the RFC's minimum:
+ * - `aud` is the issuer identifier, as a single string compared exactly.
+ *   FAPI 2.0 Security Profile Final §5.3.2.1 and RFC 7523's update make
+ *   this the only audience, since endpoint URLs as audiences let a
+ *   malicious authorization server obtain an assertion it can replay here.
+ * - `jti` is required (OpenID Connect Core §9) and accepted once, across
+ *   every worker and replica (the store's single-use record).
+ * - `exp` is required and at most MAX_LIFETIME ahead, so a leaked
+ *   assertion is good for minutes, and its jti record is bounded.
+ * - `iat` and `nbf`, when present, at most CLOCK_SKEW ahead (FAPI 2.0
+ *   §5.3.2.1 item 13: 10 s accepted, over 60 s refused).
+ * - `typ`, when present, `JWT` or `client-authentication+jwt`: a DPoP
+ *   proof, an ID token or an access token is not an assertion.
+ * - only asymmetric algorithms (no client_secret_jwt), and under FAPI 2.0
+ *   only PS256, ES256 and EdDSA (§5.4.1).
+ * Every refusal is `invalid_client` (RFC 7523 §3.2).
+ */
+import { compactVerify, decodeJwt, decodeProtectedHeader, errors } from "jose";
+import type { Deps } from "../deps.js";
+import { issuerOf } from "../deps.js";
+import { epochSeconds } from "../lib/clock.js";
+import { sha256 } from "../lib/crypto.js";
+import type { ClientRecord } from "../store/types.js";
+import { ClientKeysError } from "./client-jwks.js";
+import { assertionAlgorithms } from "./profile.js";
+
+/** RFC 7523 §2.2: the `client_assertion_type` of a JWT assertion. */
+export const JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/** Seconds an assertion may be valid for, from now. */
+export const MAX_LIFETIME = 300;
+/** Seconds an iat or nbf may be ahead of iam-core's clock (FAPI 2.0 §5.3.2.1 item 13). */
+export const CLOCK_SKEW = 60;
+/** Seconds an assertion is still taken after its exp, for a client whose clock runs a little behind. */
+const EXPIRY_LEEWAY = 10;
+/** An assertion's size: a signed JWT with a 4096-bit RSA signature is well under it. */
+const MAX_LENGTH = 8192;
+/** Seconds a jti record outlives the assertion: a replica whose clock runs behind must still find it. */
+const RECORD_MARGIN = 120;
+
+const TYPES = new Set(["JWT", "client-authentication+jwt"]);
+
+/** A refusal of the assertion, with what the client may be told. */
+export class AssertionRefused extends Error {}
+
+const refuse = (message: string): never => {
+  throw new AssertionRefused(message);
+};
+
+/**
+ * The client an assertion names (`sub`, RFC 7523 §3 item 2), read before
+ * its signature is checked: it is only where to look for the keys.
+ */
+export function assertedClientId(assertion: string): string {
+  if (assertion.length > MAX_LENGTH) refuse(`the client assertion is longer than ${MAX_LENGTH} characters`);
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(assertion);
+  } catch {
+    return refuse("the client assertion is not a JWT");
+  }
+  if (typeof claims.sub !== "string" || claims.sub === "") refuse("the client assertion has no sub: it must be the client_id");
+  return claims.sub!;
+}
+
+/** Verifies `assertion` as `client`'s, for the project's endpoints, and records its jti; throws AssertionRefused. */
+export async function verifyClientAssertion(deps: Deps, client: ClientRecord, assertion: string): Promise<void> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(assertion);
+  } catch {
+    return refuse("the client assertion is not a JWT");
+  }
+  const algorithms = assertionAlgorithms(client);
+  if (typeof header.alg !== "string" || !algorithms.includes(header.alg)) refuse(`the client assertion's alg must be one of ${algorithms.join(", ")}`);
+  if (header.typ !== undefined && !TYPES.has(header.typ)) refuse("the client assertion's typ must be JWT or client-authentication+jwt");
+  if (header.crit !== undefined) refuse("the client assertion names critical header parameters iam-core does not know");
+
+  let key: Awaited<ReturnType<Deps["clientKeys"]["keyFor"]>>;
+  try {
+    key = await deps.clientKeys.keyFor(client, { alg: header.alg!, ...(typeof header.kid === "string" ? { kid: header.kid } : {}) });
+  } catch (err) {
+    if (err instanceof ClientKeysError) return refuse(err.message);
+    throw err;
+  }
+  let payload: Uint8Array;
+  try {
+    ({ payload } = await compactVerify(assertion, key, { algorithms: [header.alg!] }));
+  } catch (err) {
+    if (err instanceof errors.JOSEError) return refuse("the client assertion's signature does not verify with the client's keys");
+    throw err;
+  }
+  const claims = parseClaims(payload);
+  checkClaims(claims, client, issuerOf(deps.config.baseUrl, client), epochSeconds(deps.clock));
+  const record = sha256(`client-assertion\u0000${client.organization}\u0000${client.project}\u0000${client.id}\u0000${claims.jti as string}`);
+  if (!(await deps.store.recordSingleUse(record, (claims.exp as number) + EXPIRY_LEEWAY + RECORD_MARGIN))) {
+    refuse("the client assertion was used before: make a new one, with a new jti, for each request");
+  }
+}
+
+function parseClaims(payload: Uint8Array): Record<string, unknown> {
+  let claims: unknown;
+  try {
+    claims = JSON.parse(new TextDecoder().decode(payload));
+  } catch {
+    return refuse("the client assertion's claims are not JSON");
+  }
+  if (typeof claims !== "object" || claims === null || Array.isArray(claims)) refuse("the client assertion's claims are not a JSON object");
+  return claims as Record<string, unknown>;
+}
+
+/** RFC 7523 §3 and OpenID Connect Core §9, as the file's comment tightens them. */
+function checkClaims(claims: Record<string, unknown>, client: ClientRecord, issuer: string, now: number): void {
+  if (claims.iss !== client.id) refuse("the client assertion's iss must be the client_id");
+  if (claims.sub !== client.id) refuse("the client assertion's sub must be the client_id");
+  if (claims.aud !== issuer) refuse(`the client assertion's aud must be the issuer, ${issuer}, as a single string`);
+  const { jti, exp, iat, nbf } = claims;
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > 256) refuse("the client assertion's jti must be a string of 1 to 256 characters");
+  if (typeof exp !== "number" || !Number.isFinite(exp)) refuse("the client assertion must carry exp, a number of seconds");
+  if ((exp as number) <= now - EXPIRY_LEEWAY) refuse("the client assertion has expired");
+  if ((exp as number) > now + MAX_LIFETIME + CLOCK_SKEW) refuse(`the client assertion must expire within ${MAX_LIFETIME} seconds`);
+  for (const [name, value] of [["iat", iat], ["nbf", nbf]] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value)) refuse(`the client assertion's ${name} must be a number of seconds`);
+    if ((value as number) > now + CLOCK_SKEW) refuse(`the client assertion's ${name} is in the future`);
+  }
+}
