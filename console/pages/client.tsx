@@ -162,6 +162,8 @@ export function ClientScreen(props: { organization: string; project: string; cli
     );
   }
   const confidential = client.type === ClientType.CONFIDENTIAL;
+  // A private_key_jwt client has no secret to rotate: its keys are its settings.
+  const keyed = client.tokenEndpointAuthMethod === "private_key_jwt";
   return (
     <Screen
       title={`Client ${clientId}`}
@@ -173,7 +175,7 @@ export function ClientScreen(props: { organization: string; project: string; cli
       )}
       <dl class="facts">
         <dt>Type</dt>
-        <dd>{confidential ? "Confidential: authenticates with its secret" : "Public: no secret, always PKCE"}</dd>
+        <dd>{!confidential ? "Public: no secret, always PKCE" : keyed ? "Confidential: authenticates with its private key (private_key_jwt)" : "Confidential: authenticates with its secret"}</dd>
         <dt>Created</dt>
         <dd>
           <Time seconds={client.createdAt} />
@@ -203,7 +205,7 @@ export function ClientScreen(props: { organization: string; project: string; cli
           <SettingsFields form={form} isPublic={!confidential} />
         </FormBox>
       </Section>
-      {confidential ? (
+      {confidential && !keyed ? (
         <Section title="Secret">
           <p>A new secret replaces the current one at once. Tokens already issued stay valid.</p>
           <ConfirmButton
