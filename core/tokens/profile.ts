@@ -16,17 +16,17 @@
  * The `iss` authorization response parameter (§5.3.2.2 item 7) is sent to
  * every client already.
  */
-import { DPOP_ALGS } from "../dpop/proof.js";
 import type { ClientRecord, ProjectRecord, SigningAlg } from "../store/types.js";
 
 /** FAPI 2.0 Security Profile §5.4.1: PS256, ES256, and EdDSA with Ed25519 (by either name, RFC 9864). */
 export const FAPI2_ALGS = ["PS256", "ES256", "EdDSA", "Ed25519"] as const;
 
 /**
- * The algorithms of client assertions iam-core verifies: asymmetric only,
- * the DPoP list (the same key types and the same verification code paths).
+ * The algorithms of client assertions iam-core verifies, preferred first
+ * (token_endpoint_auth_signing_alg_values_supported): asymmetric only, every
+ * one a registered key may be for (CLIENT_KEY_ALGS of jwks-rules.ts).
  */
-export const ASSERTION_ALGS: readonly string[] = DPOP_ALGS;
+export const ASSERTION_ALGS: readonly string[] = ["ES256", "PS256", "EdDSA", "Ed25519", "ES384", "PS384", "ES512", "PS512", "RS256", "RS384", "RS512"];
 
 /** FAPI 2.0 Security Profile Final: the client's switch. */
 export const isFapi2 = (client: Pick<ClientRecord, "securityProfile">): boolean => client.securityProfile === "fapi2";

@@ -6,12 +6,16 @@
  * another method is 400 invalid_request; a client is held to the method it
  * registered.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import test, { type ExecutionContext } from "ava";
 import { decodeJwt, SignJWT } from "jose";
+import { CLIENT_KEY_ALGS } from "../../core/tokens/client-jwks.js";
+import { ASSERTION_ALGS } from "../../core/tokens/profile.js";
 import { countRows, ISSUER, M2M, seedFixtures, SPA } from "../core/flow.js";
 import { assertJsonError, basic, getJson, postForm, token } from "../gateway/_support.js";
 import { startTestServer, type TestServer } from "../helpers.js";
-import { assertion, byAssertion, clientKey, JWT_BEARER, seedKeyClient, type ClientKey } from "./_assertion.js";
+import { assertion, byAssertion, clientKey, jwksOf, JWT_BEARER, seedKeyClient, type ClientKey } from "./_assertion.js";
 
 const SIGNER = "signer";
 
@@ -39,8 +43,10 @@ test("client_credentials with a signed assertion: 200 and a token of the client;
   const metadata = (await (await getJson(`${s.project}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
   for (const endpoint of ["token", "introspection", "revocation"]) {
     t.true(metadata[`${endpoint}_endpoint_auth_methods_supported`]!.includes("private_key_jwt"), endpoint);
-    t.deepEqual(metadata[`${endpoint}_endpoint_auth_signing_alg_values_supported`], ["ES256", "PS256", "EdDSA", "Ed25519", "ES384", "PS384", "RS256"]);
+    t.deepEqual(metadata[`${endpoint}_endpoint_auth_signing_alg_values_supported`], [...ASSERTION_ALGS]);
   }
+  // Every algorithm a registered key may be for is one an assertion may use, and no other.
+  t.deepEqual([...ASSERTION_ALGS].sort(), [...CLIENT_KEY_ALGS].sort());
 });
 
 test("an assertion is accepted once: used again it is 401 invalid_client, and nothing is issued", async (t) => {
@@ -157,4 +163,30 @@ test("introspection, revocation and pushed authorization requests take the asser
   t.is((await revokeWith(await assertion(s, SIGNER, key))).status, 200);
   const after = (await (await introspectWith(await assertion(s, SIGNER, key))).json()) as { active: boolean };
   t.false(after.active, "revoked by the client authenticated with its assertion");
+});
+
+test("keys at a jwks_uri: fetched once and used; a key the client adds later is found by the refetch its new kid causes", async (t) => {
+  const s = await startTestServer({ config: { jwksUriPrivateNetworks: true } });
+  t.teardown(() => s.close());
+  const first = await clientKey();
+  const published = [first];
+  let fetches = 0;
+  const keysServer = createServer((_req, res) => {
+    fetches++;
+    res.setHeader("content-type", "application/json");
+    res.end(jwksOf(...published));
+  });
+  await new Promise<void>((resolve) => keysServer.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => keysServer.close());
+  const jwksUri = `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}/jwks.json`;
+  await seedKeyClient(s, SIGNER, [], { jwks: "", jwksUri });
+
+  for (let i = 0; i < 3; i++) t.is((await clientCredentials(s, byAssertion(await assertion(s, SIGNER, first)))).status, 200);
+  t.is(fetches, 1, "fetched once, then cached");
+  // The client rotates: a new key, published at its jwks_uri, known by its kid once the cooldown allows a refetch.
+  const second = await clientKey();
+  published.push(second);
+  s.clock.advance(31);
+  t.is((await clientCredentials(s, byAssertion(await assertion(s, SIGNER, second)))).status, 200);
+  t.is(fetches, 2);
 });
