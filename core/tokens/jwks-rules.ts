@@ -1,7 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { JSONWebKeySet, JWK } from "jose";
 import { nonPublicHost } from "../lib/network-address.js";
-import { invalid } from "../rpc/admin/validate.js";
+import { checkOutboundUri, invalid } from "../rpc/admin/validate.js";
 
 /**
  * What a client may register as the keys that verify its private_key_jwt
@@ -151,29 +151,5 @@ export function describeKey(jwk: JWK): string {
  * INVALID_ARGUMENT naming the fault.
  */
 export function checkJwksUri(value: string, privateNetworks: boolean): string {
-  const what = "jwks_uri";
-  if (value === "") throw invalid(`${what} must not be empty`);
-  if (value.length > 2048) throw invalid(`${what} must be at most 2048 characters`);
-  if (value.includes("#")) throw invalid(`${what} ${value} must not have a fragment`);
-  if (/\s/.test(value)) throw invalid(`${what} ${value} must not contain white space`);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(`${what} ${value} is not an absolute URI`);
-  }
-  if (url.username !== "" || url.password !== "") throw invalid(`${what} ${value} must not carry credentials`);
-  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(url.hostname);
-  if (!(url.protocol === "https:" || (url.protocol === "http:" && loopback))) {
-    throw invalid(`${what} ${value}: the scheme must be https${url.protocol === "http:" ? " (http is allowed only for loopback hosts)" : ""}`);
-  }
-  if (url.hostname === "") throw invalid(`${what} ${value} has no host`);
-  if (!privateNetworks) {
-    const refusal = nonPublicHost(url.hostname);
-    if (refusal !== undefined) {
-      throw invalid(`${what} ${value}: ${refusal}; the server fetches keys there only when its operator sets ${JWKS_URI_PRIVATE_NETWORKS_OPTION}=true`);
-    }
-    if (url.protocol !== "https:") throw invalid(`${what} ${value}: the scheme must be https`);
-  }
-  return value;
+  return checkOutboundUri("jwks_uri", value, privateNetworks, { purpose: "fetches keys", option: JWKS_URI_PRIVATE_NETWORKS_OPTION });
 }

@@ -138,15 +138,25 @@ export const PRIVATE_NETWORKS_OPTION = "IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS"
  */
 export function checkBackchannelLogoutUri(value: string, privateNetworks = false): string {
   if (value === "") return value;
-  const what = "backchannel_logout_uri";
+  return checkOutboundUri("backchannel_logout_uri", value, privateNetworks, { purpose: "sends logout tokens", option: PRIVATE_NETWORKS_OPTION });
+}
+
+/**
+ * A URI the server itself calls, chosen by a project administrator
+ * (back-channel logout, a client's jwks_uri): absolute, `https` to a host
+ * that is not `localhost` nor an IP literal of a non-public address, unless
+ * the operator's `option` allows private networks; then `http` on a
+ * loopback host too. What it `purpose`s there names the refusal.
+ */
+export function checkOutboundUri(what: string, value: string, privateNetworks: boolean, refusal: { purpose: string; option: string }): string {
   const url = absoluteUri(what, value);
   if (!webScheme(what, value, url)) {
     throw invalid(`${what} ${value}: the scheme must be https, or http on a loopback host`);
   }
   if (!privateNetworks) {
-    const refusal = nonPublicHost(url.hostname);
-    if (refusal !== undefined) {
-      throw invalid(`${what} ${value}: ${refusal}; the server sends logout tokens there only when its operator sets ${PRIVATE_NETWORKS_OPTION}=true`);
+    const nonPublic = nonPublicHost(url.hostname);
+    if (nonPublic !== undefined) {
+      throw invalid(`${what} ${value}: ${nonPublic}; the server ${refusal.purpose} there only when its operator sets ${refusal.option}=true`);
     }
     if (url.protocol !== "https:") throw invalid(`${what} ${value}: the scheme must be https`);
   }
