@@ -55,6 +55,9 @@ export function updated(before: Fields, after: Fields): AuditChange[] {
 /** A secret replaced, whose values are never known to the trail (a client secret rotated, a password set). */
 export const secretChanged = (field: string): AuditChange => ({ field, before: SECRET, after: SECRET });
 
+/** A secret taken away, none in its place (a client that now authenticates with its keys). */
+export const secretRemoved = (field: string): AuditChange => ({ field, before: SECRET, after: "" });
+
 /** One field set where there was none (before "") or taken away (after ""): a role assigned, a consent revoked. */
 export const fieldSet = (field: string, before: Json | undefined, after: Json | undefined): AuditChange => ({
   field,

@@ -4,7 +4,9 @@
  * key for the request, carrying the token's hash; a token bound to no key is
  * accepted only as a bearer token.
  */
-import type { Deps } from "../deps.js";
+import { projectOfIssuer, type Deps } from "../deps.js";
+import type { ClientRecord } from "../store/types.js";
+import { proofAlgorithms } from "../tokens/profile.js";
 import { acceptProof } from "./accept.js";
 import { DpopProofError } from "./proof.js";
 
@@ -51,10 +53,23 @@ export async function checkPresentation(deps: Deps, token: string, payload: Reco
   if (presented.proof === "") throw new ResourceRefusal("invalid_dpop_proof", "a DPoP proof is required with a DPoP-bound access token");
   let proven;
   try {
-    proven = await acceptProof(deps, presented.proof, { method: presented.method, url: presented.url, accessToken: token });
+    const algorithms = proofAlgorithms((await clientOfToken(deps, payload)) ?? { securityProfile: "" });
+    proven = await acceptProof(deps, presented.proof, { method: presented.method, url: presented.url, accessToken: token, ...algorithms });
   } catch (err) {
     if (err instanceof DpopProofError) throw new ResourceRefusal(err.error, err.message);
     throw err;
   }
   if (proven.jkt !== jkt) throw new ResourceRefusal("invalid_dpop_proof", "the DPoP proof's key is not the one the access token is bound to");
+}
+
+/**
+ * The client a verified access token was issued to (its `iss` and
+ * `client_id`, RFC 9068 §2.2), read from the store's cache: its profile
+ * narrows the proofs that may present the token (a FAPI 2.0 client's are
+ * PS256, ES256 or EdDSA at resources too, §5.4.1).
+ */
+async function clientOfToken(deps: Deps, payload: Record<string, unknown>): Promise<ClientRecord | undefined> {
+  const project = typeof payload.iss === "string" ? projectOfIssuer(deps.config.baseUrl, payload.iss) : undefined;
+  if (project === undefined || typeof payload.client_id !== "string") return undefined;
+  return deps.store.getClient(project, payload.client_id);
 }

@@ -31,6 +31,11 @@ const CREDENTIAL_FIELDS = [
   "idToken",
   "authorization",
   "cookie",
+  // private_key_jwt assertions and DPoP proofs: each good for one request, but good for that.
+  "client_assertion",
+  "clientAssertion",
+  "dpop",
+  "dpopProof",
 ];
 
 const CENSORED = new Set(CREDENTIAL_FIELDS);

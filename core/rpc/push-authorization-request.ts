@@ -1,4 +1,4 @@
-import { proofAlgorithms } from "../tokens/profile.js";
+import { proofAlgorithms, requestUriTtl } from "../tokens/profile.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   AuthorizeRequestSchema,
@@ -72,7 +72,7 @@ export async function pushAuthorizationRequest(
 
   const requestUri = `${PUSHED_REQUEST_URI_PREFIX}${randomToken()}`;
   const now = epochSeconds(deps.clock);
-  const ttl = deps.config.pushedAuthorizationRequestTtl;
+  const ttl = requestUriTtl(client, deps.config.pushedAuthorizationRequestTtl);
   try {
     await deps.store.createPushedAuthorizationRequest({
       organization: project.organization,

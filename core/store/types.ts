@@ -229,7 +229,8 @@ export interface ClientStore {
   listClients(ref: ProjectRef, page: Page): Promise<ClientRecord[]>;
   /** Writes every mutable field of the client (not its secret); false when it does not exist. */
   updateClient(client: ClientRecord): Promise<boolean>;
-  setClientSecret(ref: ProjectRef, id: string, secretHash: string): Promise<boolean>;
+  /** Replaces the client's secret hash; null removes it (a client that authenticates with its keys). */
+  setClientSecret(ref: ProjectRef, id: string, secretHash: string | null): Promise<boolean>;
   /** Deletes the client and its grants, codes and pending requests; false when it does not exist. */
   deleteClient(ref: ProjectRef, id: string): Promise<boolean>;
 }

@@ -43,7 +43,8 @@ const MAX_LENGTH = 8192;
 /** Seconds a jti record outlives the assertion: a replica whose clock runs behind must still find it. */
 const RECORD_MARGIN = 120;
 
-const TYPES = new Set(["JWT", "client-authentication+jwt"]);
+/** `typ` values taken, lower case: a media type, with or without its `application/` (RFC 7515 §4.1.9). */
+const TYPES = new Set(["jwt", "client-authentication+jwt", "application/jwt", "application/client-authentication+jwt"]);
 
 /** A refusal of the assertion, with what the client may be told. */
 export class AssertionRefused extends Error {}
@@ -78,7 +79,7 @@ export async function verifyClientAssertion(deps: Deps, client: ClientRecord, as
   }
   const algorithms = assertionAlgorithms(client);
   if (typeof header.alg !== "string" || !algorithms.includes(header.alg)) refuse(`the client assertion's alg must be one of ${algorithms.join(", ")}`);
-  if (header.typ !== undefined && !TYPES.has(header.typ)) refuse("the client assertion's typ must be JWT or client-authentication+jwt");
+  if (header.typ !== undefined && !TYPES.has(header.typ.toLowerCase())) refuse("the client assertion's typ must be JWT or client-authentication+jwt");
   if (header.crit !== undefined) refuse("the client assertion names critical header parameters iam-core does not know");
 
   let key: Awaited<ReturnType<Deps["clientKeys"]["keyFor"]>>;
@@ -98,7 +99,7 @@ export async function verifyClientAssertion(deps: Deps, client: ClientRecord, as
   const claims = parseClaims(payload);
   checkClaims(claims, client, issuerOf(deps.config.baseUrl, client), epochSeconds(deps.clock));
   const record = sha256(`client-assertion\u0000${client.organization}\u0000${client.project}\u0000${client.id}\u0000${claims.jti as string}`);
-  if (!(await deps.store.recordSingleUse(record, (claims.exp as number) + EXPIRY_LEEWAY + RECORD_MARGIN))) {
+  if (!(await deps.store.recordSingleUse(record, Math.ceil(claims.exp as number) + EXPIRY_LEEWAY + RECORD_MARGIN))) {
     refuse("the client assertion was used before: make a new one, with a new jti, for each request");
   }
 }

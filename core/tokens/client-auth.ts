@@ -127,8 +127,9 @@ export class ClientAuthenticator {
     const { id, secret, assertion, method } = credentialsOf(request);
     const client = id === "" ? undefined : await this.#store.getClient(ref, id);
     if (client === undefined) {
-      // Same work as for a known client with a wrong secret.
-      await this.#passwords.verify(undefined, secret ?? "");
+      // Same work as for a known client with a wrong secret. Not for an assertion: a known client's costs a
+      // signature check, not a password hash, and a made-up sub must not take the sign-in pages' hashing time.
+      if (method !== "private_key_jwt") await this.#passwords.verify(undefined, secret ?? "");
       throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown client" });
     }
     if (!accepts(client, method)) {

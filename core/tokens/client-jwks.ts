@@ -51,11 +51,16 @@ export interface AssertionHeader {
 
 /** A fetched set is kept this long when its answer gives no max-age. */
 export const DEFAULT_FRESH_MS = 10 * 60_000;
-/** The bounds of a max-age: a set is not fetched more often than every minute, and is fetched again at least daily. */
+/**
+ * The bounds of a max-age: a set is not fetched more often than every
+ * minute, and is fetched again at least hourly, so that a key the client
+ * withdrew (a leaked one) stops working within the hour whatever its
+ * Cache-Control said.
+ */
 export const MIN_FRESH_MS = 60_000;
-export const MAX_FRESH_MS = 24 * 3600_000;
-/** A set this old is no longer used when fetching it again fails. */
-export const MAX_STALE_MS = 24 * 3600_000;
+export const MAX_FRESH_MS = 3600_000;
+/** A set this old is no longer used when fetching it again fails: a withdrawn key is not kept alive by an outage either. */
+export const MAX_STALE_MS = 3600_000;
 /**
  * The least time between two fetches of one URI (but the first): an
  * assertion with a made-up kid costs a fetch at most this often, so that

@@ -61,6 +61,13 @@ export const FAPI2_CODE_TTL = 60;
 export const codeTtl = (client: Pick<ClientRecord, "securityProfile">, configured: number): number =>
   isFapi2(client) ? Math.min(configured, FAPI2_CODE_TTL) : configured;
 
+/** FAPI 2.0 §5.3.2.2 item 12: a request_uri lives under 600 s; iam-core gives a profile client's at most 300. */
+export const FAPI2_REQUEST_URI_TTL = 300;
+
+/** Seconds the request_uri of its pushed request lives. */
+export const requestUriTtl = (client: Pick<ClientRecord, "securityProfile">, configured: number): number =>
+  isFapi2(client) ? Math.min(configured, FAPI2_REQUEST_URI_TTL) : configured;
+
 /** Whether a refresh answers a new refresh token and retires the one used. */
 export const rotatesRefreshTokens = (client: Pick<ClientRecord, "securityProfile">): boolean => !isFapi2(client);
 

@@ -125,3 +125,26 @@ test("UpdateClient changes each setting only under its mask path; a FAPI 2.0 cli
   t.is(off.client!.securityProfile, "");
   t.true(off.client!.dpopBoundAccessTokens);
 });
+
+test("a client switched to private_key_jwt loses its secret: switched back, the old secret is refused until a new one is made; the trail records the secret taken away", async (t) => {
+  const c = await startAdmin(t);
+  await createTenant(c, ACME);
+  const { secret } = await confidential(c, "mover", { grantTypes: ["client_credentials"] });
+  const withSecret = () => c.tokens.token({ ...ACME, grantType: "client_credentials", basic: { clientId: "mover", clientSecret: secret } });
+  t.truthy((await withSecret()).accessToken);
+  const update = (fields: Record<string, unknown>, ...paths: string[]) =>
+    c.admin.updateClient({ ...ACME, clientId: "mover", ...fields, updateMask: mask(...paths) }, c.auth);
+
+  await update({ tokenEndpointAuthMethod: "private_key_jwt", jwks: await jwks() }, "token_endpoint_auth_method", "jwks");
+  t.is((await c.core.deps.store.getClient(ACME, "mover"))!.secretHash, null);
+  const [event] = await c.core.deps.store.listAuditEvents(ACME, { actions: ["CLIENT_UPDATED"], targetId: "mover" }, { after: 0, limit: 10 });
+  t.deepEqual(
+    event!.changes.find((change) => change.field === "secret"),
+    { field: "secret", before: JSON.stringify("(secret)"), after: "" },
+  );
+
+  await update({ tokenEndpointAuthMethod: "", jwks: "" }, "token_endpoint_auth_method", "jwks");
+  await expectOAuth(t, withSecret(), "invalid_client", Code.Unauthenticated, "the secret it had before is gone");
+  const { secret: fresh } = await c.admin.rotateClientSecret({ ...ACME, clientId: "mover" }, c.auth);
+  t.truthy((await c.tokens.token({ ...ACME, grantType: "client_credentials", basic: { clientId: "mover", clientSecret: fresh } })).accessToken);
+});

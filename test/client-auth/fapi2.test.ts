@@ -9,9 +9,9 @@
  * rotated (§5.3.2.1 item 9).
  */
 import test, { type ExecutionContext } from "ava";
-import { decodeJwt, decodeProtectedHeader } from "jose";
+import { decodeJwt, decodeProtectedHeader, exportJWK, importJWK, type CryptoKey } from "jose";
 import { ISSUER } from "../core/flow.js";
-import { proofKey, makeProof, thumbprintOf, type ProofKey } from "../dpop/_proof.js";
+import { athOf, proofKey, makeProof, thumbprintOf, type ProofKey } from "../dpop/_proof.js";
 import { aliceApproves, ALICE, authorizeWith, challenge, READ, REDIRECT, verifier } from "../gateway/_par.js";
 import { assertJsonError, basic, postForm, token } from "../gateway/_support.js";
 import { DEFAULT, seedClient, seedUser, startTestServer, type TestServer } from "../helpers.js";
@@ -114,6 +114,29 @@ test("token requests need a DPoP proof signed PS256, ES256 or EdDSA; assertions 
   await assertJsonError(t, await exchange(s, key, code, { dpop: await proof(s, await proofKey("RS256"), "token") }), 400, "invalid_dpop_proof");
   // Every refusal left the code unspent.
   t.is((await exchange(s, key, code, { dpop: await proof(s, dpop, "token") })).status, 200);
+});
+
+test("at UserInfo too, its DPoP-bound token is presented only with proofs of the profile's algorithms: the same RSA key signing RS256 is refused", async (t) => {
+  const { s, key } = await fapiServer(t);
+  const dpop = await proofKey("PS256");
+  const code = await fapiCode(s, key, dpop);
+  const { access_token } = (await (await exchange(s, key, code, { dpop: await proof(s, dpop, "token") })).json()) as { access_token: string };
+  const userinfo = async (with_: ProofKey) =>
+    fetch(`${s.project}/userinfo`, {
+      headers: { authorization: `DPoP ${access_token}`, dpop: await makeProof(with_, `${ISSUER}/userinfo`, { method: "GET", now: now(s), claims: { ath: athOf(access_token) } }) },
+    });
+  const rs256 = { ...dpop, alg: "RS256", privateKey: (await importJWK(await exportJWK(dpop.privateKey), "RS256")) as CryptoKey };
+  const refused = await userinfo(rs256);
+  t.is(refused.status, 401);
+  t.regex(refused.headers.get("www-authenticate") ?? "", /^DPoP .*error="invalid_dpop_proof", error_description="the DPoP proof.s alg must be one of PS256, ES256, EdDSA, Ed25519"/);
+  t.is((await userinfo(dpop)).status, 200);
+});
+
+test("its request_uri lives at most 300 s however long the server's live (§5.3.2.2 item 12: under 600)", async (t) => {
+  const { s, key } = await fapiServer(t, { pushedAuthorizationRequestTtl: 600 });
+  const par = await postForm(`${s.project}/par`, { ...pushed(), ...byAssertion(await assertion(s, BANK, key)) });
+  t.is(par.status, 201);
+  t.is(((await par.json()) as { expires_in: number }).expires_in, 300);
 });
 
 test("codes of a FAPI 2.0 client live 60 s however long the server's codes live", async (t) => {

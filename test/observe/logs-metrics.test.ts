@@ -194,9 +194,15 @@ test("IAM_LOG_LEVEL decides which lines are written", (t) => {
 test("a field named like a credential is censored even if a caller logs one", (t) => {
   const written: string[] = [];
   const logger = createLogger("info", (line) => written.push(line));
-  logger.info("careless", { password: "hunter2", client: { client_secret: "s3cr3t" }, refresh_token: "rt", kept: "visible" });
+  logger.info("careless", {
+    password: "hunter2",
+    client: { client_secret: "s3cr3t", client_assertion: "eyJassertion" },
+    refresh_token: "rt",
+    dpop: "eyJproof",
+    kept: "visible",
+  });
   t.is(written.length, 1);
-  t.false(/hunter2|s3cr3t|"rt"/.test(written[0]!));
+  t.false(/hunter2|s3cr3t|"rt"|eyJassertion|eyJproof/.test(written[0]!));
   t.true(written[0]!.includes("visible"));
 });
 

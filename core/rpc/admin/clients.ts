@@ -7,7 +7,7 @@ import { epochSeconds } from "../../lib/clock.js";
 import { randomToken } from "../../lib/crypto.js";
 import type { AuditParty, ClientRecord, ClientStore, ProjectRef } from "../../store/types.js";
 import { audited, party } from "../../audit/record.js";
-import { created, deleted, secretChanged, updated, type Fields } from "../../audit/changes.js";
+import { created, deleted, secretChanged, secretRemoved, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toClient, type Out } from "./convert.js";
 import { authenticationOf, checkClientAuthentication, nextAuthentication } from "./client-authentication.js";
 import { pageOf, paginate } from "./pagination.js";
@@ -155,14 +155,20 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor:
       const current = await clientOf(store, r, r.clientId);
       const next = nextClient(deps, r, current);
       await store.updateClient(next);
-      return { current, next };
+      // A client that now authenticates with its keys keeps no secret: one kept would work again if it ever went back to secrets.
+      const secretRemoved = next.tokenEndpointAuthMethod === "private_key_jwt" && current.secretHash !== null;
+      if (secretRemoved) {
+        await store.setClientSecret(r, current.id, null);
+        next.secretHash = null;
+      }
+      return { current, next, secretRemoved };
     },
-    ({ current, next }) => ({
+    ({ current, next, secretRemoved: removed }) => ({
       chain: r,
       action: "CLIENT_UPDATED",
       actor,
       target: party("client", current.id),
-      changes: updated(clientFields(current), clientFields(next)),
+      changes: [...updated(clientFields(current), clientFields(next)), ...(removed ? [secretRemoved("secret")] : [])],
     }),
   );
   return { client: await withRoles(deps, next) };
