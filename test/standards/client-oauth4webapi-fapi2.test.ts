@@ -135,8 +135,10 @@ for (const backend of BACKENDS) {
   let started: Promise<RelyingParty> | undefined;
   let stop = async () => {};
   /** The server, started by the first test that needs it, and the client discovered from its issuer. */
-  const relyingParty = (): Promise<RelyingParty> =>
-    (started ??= (async () => {
+  const relyingParty = (t: ExecutionContext): Promise<RelyingParty> => {
+    // Two workers starting one after the other, then seven `iam` commands: on a loaded machine, more than ava's minute.
+    if (started === undefined) t.timeout(180_000, "the server's start and the registration");
+    return (started ??= (async () => {
       const db = await backend.database();
       stop = db.drop;
       const s = await startFapi2Server({ ...db.env, ...(backend.nonces ? { IAM_DPOP_NONCE: "true" } : {}) });
@@ -150,12 +152,13 @@ for (const backend of BACKENDS) {
       const client: oauth.Client = { client_id: BANK.id, id_token_signed_response_alg: "ES256" };
       return { s, nonces: backend.nonces, as, client, auth: oauth.PrivateKeyJwt({ key: s.key.privateKey, kid: s.key.kid }) };
     })());
+  };
   test.after.always(() => stop());
 
   backend.register(
     `${backend.name}: iam registers the FAPI 2.0 client, its keys and alice beside the running server; oauth4webapi discovers what it needs of the project`,
     async (t) => {
-      const rp = await relyingParty();
+      const rp = await relyingParty(t);
       t.deepEqual(rp.s.registered, [
         "created organization acme",
         `created project acme/bank, issuer ${rp.s.issuer}`,
@@ -175,7 +178,7 @@ for (const backend of BACKENDS) {
   backend.register(
     `${backend.name}: oauth4webapi pushes with an assertion and a proof, signs alice in, gets a DPoP-bound token and an ES256 ID token, calls UserInfo, and refreshes twice with the one refresh token`,
     async (t) => {
-      const rp = await relyingParty();
+      const rp = await relyingParty(t);
       const session = await sessionOf(rp);
       const jkt = await session.dpop.calculateThumbprint();
       const { tokens, nonce } = await signIn(session);
@@ -213,7 +216,7 @@ for (const backend of BACKENDS) {
   backend.register(
     `${backend.name}: a client assertion and a DPoP proof are each accepted once; sent again to the other worker, 401 invalid_client and 400 invalid_dpop_proof`,
     async (t) => {
-      const rp = await relyingParty();
+      const rp = await relyingParty(t);
       const { s } = rp;
       const assertion = async () => byAssertion(await assertionFor(s.issuer, BANK.id, s.key));
       const workersOf = async (...answers: { requestId: string }[]) => Promise.all(answers.map((a) => s.workerOf(a.requestId)));
@@ -266,7 +269,7 @@ for (const backend of BACKENDS) {
   backend.register(
     `${backend.name}: what an oauth4webapi user meets without PAR or without DPoP: invalid_request redirected with state and iss; 400 invalid_dpop_proof, the code left unspent`,
     async (t) => {
-      const rp = await relyingParty();
+      const rp = await relyingParty(t);
       // FAPI 2.0 §5.3.2.2 item 3: an authorization request that was not pushed.
       const state = oauth.generateRandomState();
       const url = new URL(rp.as.authorization_endpoint!);
