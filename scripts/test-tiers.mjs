@@ -82,6 +82,7 @@ export const TIERS = {
     "test/scripts/build.test.ts",
     "test/replicas/replicas.test.ts",
     "test/gateway/cluster.test.ts",
+    "test/standards/client-oauth4webapi-fapi2.test.ts",
     "test/gateway/process.test.ts",
     "test/standards/core-rotation-grace.test.ts",
   ],

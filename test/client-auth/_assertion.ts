@@ -38,9 +38,13 @@ export interface AssertionOptions {
 }
 
 /** An assertion of `clientId`, for the default project's issuer, made at the server's clock. */
-export async function assertion(s: TestServer, clientId: string, key: ClientKey, options: AssertionOptions = {}): Promise<string> {
-  const now = options.now ?? Math.floor(s.clock.now() / 1000);
-  const claims: Record<string, unknown> = { iss: clientId, sub: clientId, aud: ISSUER, jti: randomUUID(), iat: now, exp: now + 60, ...options.claims };
+export const assertion = (s: TestServer, clientId: string, key: ClientKey, options: AssertionOptions = {}): Promise<string> =>
+  assertionFor(ISSUER, clientId, key, { ...options, now: options.now ?? Math.floor(s.clock.now() / 1000) });
+
+/** An assertion of `clientId` for `issuer` (its `aud`, RFC 7523 §3 item 3), made at `options.now`, else now. */
+export async function assertionFor(issuer: string, clientId: string, key: ClientKey, options: AssertionOptions = {}): Promise<string> {
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = { iss: clientId, sub: clientId, aud: issuer, jti: randomUUID(), iat: now, exp: now + 60, ...options.claims };
   const header: Record<string, unknown> = { alg: key.alg, kid: key.kid, ...options.header };
   for (const [name, value] of Object.entries(claims)) if (value === undefined) delete claims[name];
   for (const [name, value] of Object.entries(header)) if (value === undefined) delete header[name];

@@ -58,7 +58,7 @@ export async function pushAsWeb(s: TestServer, extra: Record<string, string> = {
 }
 
 /** GET /authorize with `query`, as JSON. */
-export const authorizeWith = (s: TestServer, query: Record<string, string>) =>
+export const authorizeWith = (s: Pick<TestServer, "project">, query: Record<string, string>) =>
   getJson(`${s.project}/authorize?${new URLSearchParams(query).toString()}`);
 
 /**
@@ -67,7 +67,7 @@ export const authorizeWith = (s: TestServer, query: Record<string, string>) =>
  * context and the redirect back to the client.
  */
 export async function aliceApproves(
-  s: TestServer,
+  s: Pick<TestServer, "project">,
   query: Record<string, string>,
 ): Promise<{ context: { scopes_requested: string[]; client: { id: string } }; redirectTo: URL }> {
   const start = await authorizeWith(s, query);
