@@ -38,7 +38,7 @@ export async function endpointProject(deps: Deps, ref: { organization: string; p
 export async function introspect(deps: Deps, request: IntrospectRequest): Promise<Answer> {
   refuseRepeatedParameters(PARAMETERS.introspect, request.repeatedParameters);
   const project = await endpointProject(deps, request);
-  const { client } = await authenticateClient(deps, project, request.client ?? NO_CREDENTIALS);
+  const { client } = await authenticateClient(deps, project, request.client ?? NO_CREDENTIALS, "introspect");
   if (client.type !== "confidential") {
     throw new OAuthError("invalid_client", "introspection is for confidential clients", { detail: "public client" });
   }

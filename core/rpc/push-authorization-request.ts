@@ -36,7 +36,7 @@ export async function pushAuthorizationRequest(
   const credentials = request.client ?? NO_CREDENTIALS;
   limitSecretGuessing(deps, request, credentials, "pushed authorization");
   const project = await endpointProject(deps, request);
-  const { client } = await authenticateClient(deps, project, credentials);
+  const { client } = await authenticateClient(deps, project, credentials, "par");
 
   const pushed = request.authorization ?? create(AuthorizeRequestSchema);
   // §2.1: "The request_uri authorization request parameter MUST NOT be provided in this case."

@@ -26,7 +26,7 @@ import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js"
 export async function revoke(deps: Deps, request: RevokeRequest): Promise<MessageInitShape<typeof RevokeResponseSchema>> {
   refuseRepeatedParameters(PARAMETERS.revoke, request.repeatedParameters);
   const project = await endpointProject(deps, request);
-  const { client } = await authenticateClient(deps, project, request.client ?? NO_CREDENTIALS);
+  const { client } = await authenticateClient(deps, project, request.client ?? NO_CREDENTIALS, "revoke");
   if (request.token === "") throw new OAuthError("invalid_request", "token is missing");
   const hint = tokenTypeHint(request.tokenTypeHint);
   const now = epochSeconds(deps.clock);

@@ -30,7 +30,7 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
   if (project === undefined) {
     throw new OAuthError("invalid_client", "client authentication failed", { detail: "unknown project" });
   }
-  const { client } = await authenticateClient(deps, project, credentials);
+  const { client } = await authenticateClient(deps, project, credentials, "token");
   if (!client.grantTypes.includes(grant.grantType)) {
     throw new OAuthError("unauthorized_client", `this client may not use grant_type ${grant.grantType}`);
   }

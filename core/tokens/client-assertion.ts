@@ -4,10 +4,15 @@
  * private key whose public half it registered (`jwks` or `jwks_uri`).
  *
  * What iam-core asks of an assertion, beyond the RFC's minimum:
- * - `aud` is the issuer identifier, as a single string compared exactly.
- *   FAPI 2.0 Security Profile Final §5.3.2.1 and RFC 7523's update make
- *   this the only audience, since endpoint URLs as audiences let a
- *   malicious authorization server obtain an assertion it can replay here.
+ * - `aud` is one string, compared exactly: the issuer identifier; or, but
+ *   for a FAPI 2.0 client, the token endpoint's URL (OpenID Connect Core
+ *   §9, RFC 7523 §3, what the OpenID Foundation's conformance suite sends
+ *   outside FAPI) or the URL of the endpoint called (RFC 9126 §2). FAPI 2.0
+ *   Security Profile Final §5.3.2.1 item 8 and RFC 7523's update allow the
+ *   issuer alone: endpoint URLs as audiences let a malicious authorization
+ *   server, naming this one's endpoint as its own, obtain an assertion it
+ *   can replay here. An array is refused: an assertion for several
+ *   audiences is one each of them could replay.
  * - `jti` is required (OpenID Connect Core §9) and accepted once, across
  *   every worker and replica (the store's single-use record).
  * - `exp` is required and at most MAX_LIFETIME ahead, so a leaked
@@ -27,7 +32,10 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import type { ClientRecord } from "../store/types.js";
 import { ClientKeysError } from "./client-jwks.js";
-import { assertionAlgorithms } from "./profile.js";
+import { assertionAlgorithms, isFapi2 } from "./profile.js";
+
+/** The endpoints that authenticate clients, by their path under the issuer. */
+export type ClientEndpoint = "token" | "par" | "introspect" | "revoke";
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT assertion. */
 export const JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -70,7 +78,7 @@ export function assertedClientId(assertion: string): string {
 }
 
 /** Verifies `assertion` as `client`'s, for the project's endpoints, and records its jti; throws AssertionRefused. */
-export async function verifyClientAssertion(deps: Deps, client: ClientRecord, assertion: string): Promise<void> {
+export async function verifyClientAssertion(deps: Deps, client: ClientRecord, assertion: string, endpoint: ClientEndpoint): Promise<void> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(assertion);
@@ -97,7 +105,8 @@ export async function verifyClientAssertion(deps: Deps, client: ClientRecord, as
     throw err;
   }
   const claims = parseClaims(payload);
-  checkClaims(claims, client, issuerOf(deps.config.baseUrl, client), epochSeconds(deps.clock));
+  const issuer = issuerOf(deps.config.baseUrl, client);
+  checkClaims(claims, client, audiencesOf(client, issuer, endpoint), epochSeconds(deps.clock));
   const record = sha256(`client-assertion\u0000${client.organization}\u0000${client.project}\u0000${client.id}\u0000${claims.jti as string}`);
   if (!(await deps.store.recordSingleUse(record, Math.ceil(claims.exp as number) + EXPIRY_LEEWAY + RECORD_MARGIN))) {
     refuse("the client assertion was used before: make a new one, with a new jti, for each request");
@@ -115,11 +124,18 @@ function parseClaims(payload: Uint8Array): Record<string, unknown> {
   return claims as Record<string, unknown>;
 }
 
+/** The audiences an assertion to `endpoint` may name: the issuer first (the only one under FAPI 2.0). */
+function audiencesOf(client: ClientRecord, issuer: string, endpoint: ClientEndpoint): string[] {
+  return isFapi2(client) ? [issuer] : [issuer, `${issuer}/token`, `${issuer}/${endpoint}`];
+}
+
 /** RFC 7523 §3 and OpenID Connect Core §9, as the file's comment tightens them. */
-function checkClaims(claims: Record<string, unknown>, client: ClientRecord, issuer: string, now: number): void {
+function checkClaims(claims: Record<string, unknown>, client: ClientRecord, audiences: string[], now: number): void {
   if (claims.iss !== client.id) refuse("the client assertion's iss must be the client_id");
   if (claims.sub !== client.id) refuse("the client assertion's sub must be the client_id");
-  if (claims.aud !== issuer) refuse(`the client assertion's aud must be the issuer, ${issuer}, as a single string`);
+  if (typeof claims.aud !== "string" || !audiences.includes(claims.aud)) {
+    refuse(`the client assertion's aud must be the issuer, ${audiences[0]}, as a single string${audiences.length > 1 ? " (or the token endpoint's URL)" : ""}`);
+  }
   const { jti, exp, iat, nbf } = claims;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > 256) refuse("the client assertion's jti must be a string of 1 to 256 characters");
   if (typeof exp !== "number" || !Number.isFinite(exp)) refuse("the client assertion must carry exp, a number of seconds");

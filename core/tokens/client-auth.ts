@@ -5,7 +5,7 @@ import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef, TokenEndpointAuthMethod } from "../store/types.js";
-import { AssertionRefused, assertedClientId, JWT_BEARER_ASSERTION, verifyClientAssertion } from "./client-assertion.js";
+import { AssertionRefused, assertedClientId, JWT_BEARER_ASSERTION, verifyClientAssertion, type ClientEndpoint } from "./client-assertion.js";
 
 /**
  * The client credentials of a token, introspection, revocation or pushed
@@ -78,9 +78,15 @@ export function limitSecretGuessing(deps: Deps, project: ProjectRef, request: Cl
  * (CLIENT_AUTHENTICATION_FAILED); an unknown client id is not: it names
  * nothing of the project, and anyone could fill the trail with made-up ids.
  */
-export async function authenticateClient(deps: Deps, project: ProjectRef, request: ClientCredentials): Promise<AuthenticatedClient> {
+export async function authenticateClient(
+  deps: Deps,
+  project: ProjectRef,
+  request: ClientCredentials,
+  /** The endpoint called, whose URL a non-FAPI client's assertion may name as its audience. */
+  endpoint: ClientEndpoint,
+): Promise<AuthenticatedClient> {
   try {
-    return await deps.clients.authenticate(project, request, (client, assertion) => verifyClientAssertion(deps, client, assertion));
+    return await deps.clients.authenticate(project, request, (client, assertion) => verifyClientAssertion(deps, client, assertion, endpoint));
   } catch (err) {
     if (err instanceof ClientAuthenticationFailed) {
       await recordRefusal(deps, {

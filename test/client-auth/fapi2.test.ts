@@ -108,6 +108,16 @@ test("token requests need a DPoP proof signed PS256, ES256 or EdDSA; assertions 
   const dpop = await proofKey("ES256");
   const code = await fapiCode(s, key, dpop);
   await assertJsonError(t, await exchange(s, rsa, code, { dpop: await proof(s, dpop, "token") }), 401, "invalid_client");
+  // §5.3.2.1 item 8: the issuer alone; the token endpoint's URL, which another client may use, is refused.
+  const tokenAudience = await assertion(s, BANK, key, { claims: { aud: `${ISSUER}/token` } });
+  await assertJsonError(
+    t,
+    await token(s, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier, ...byAssertion(tokenAudience) }, { dpop: await proof(s, dpop, "token") }),
+    401,
+    "invalid_client",
+  );
+  const parAudience = await assertion(s, BANK, key, { claims: { aud: `${ISSUER}/par` } });
+  await assertJsonError(t, await postForm(`${s.project}/par`, { ...pushed(), ...byAssertion(parAudience) }), 401, "invalid_client");
   const none = await assertJsonError(t, await exchange(s, key, code, {}), 400, "invalid_dpop_proof");
   t.regex(none.error_description ?? "", /must carry a DPoP proof/);
   await assertJsonError(t, await exchange(s, key, code, { dpop: await proof(s, await proofKey("ES384"), "token") }), 400, "invalid_dpop_proof");

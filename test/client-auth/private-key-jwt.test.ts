@@ -67,7 +67,8 @@ test("each fault in an assertion is 401 invalid_client", async (t) => {
   const unsigned = `${Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url")}.${Buffer.from(JSON.stringify({ iss: SIGNER, sub: SIGNER, aud: ISSUER, jti: "n", exp: now + 60 })).toString("base64url")}.`;
   const good = await assertion(s, SIGNER, key);
   const wrong: [string, string][] = [
-    ["aud the token endpoint's URL", await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/token` } })],
+    ["aud the introspection endpoint's URL, at the token endpoint", await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/introspect` } })],
+    ["aud the issuer with a trailing slash", await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/` } })],
     ["aud an array holding the issuer", await assertion(s, SIGNER, key, { claims: { aud: [ISSUER] } })],
     ["aud another issuer", await assertion(s, SIGNER, key, { claims: { aud: "https://other.example" } })],
     ["aud missing", await assertion(s, SIGNER, key, { claims: { aud: undefined } })],
@@ -100,6 +101,8 @@ test("each fault in an assertion is 401 invalid_client", async (t) => {
   // fractions are NumericDates (RFC 7519 §2); typ is a media type, in any case, with or without application/.
   const fine: [string, string][] = [
     ["iat and nbf 8 s ahead", await assertion(s, SIGNER, key, { now: now + 8, claims: { nbf: now + 8 } })],
+    // OpenID Connect Core §9's audience, which the OpenID Foundation's suite sends outside FAPI.
+    ["aud the token endpoint's URL", await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/token` } })],
     ["exp with a fraction", await assertion(s, SIGNER, key, { claims: { exp: now + 60.5, iat: now + 0.25 } })],
     ["typ application/client-authentication+jwt", await assertion(s, SIGNER, key, { header: { typ: "application/client-authentication+jwt" } })],
     ["typ jwt", await assertion(s, SIGNER, key, { header: { typ: "jwt" } })],
@@ -163,7 +166,10 @@ test("introspection, revocation and pushed authorization requests take the asser
       ...byAssertion(value),
     });
   t.is((await pushWith(await assertion(s, SIGNER, key))).status, 201);
-  await assertJsonError(t, await pushWith(await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/par` } })), 401, "invalid_client");
+  // RFC 9126 §2: the endpoint's own URL is an audience there, and only there.
+  t.is((await pushWith(await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/par` } }))).status, 201);
+  await assertJsonError(t, await introspectWith(await assertion(s, SIGNER, key, { claims: { aud: `${ISSUER}/par` } })), 401, "invalid_client");
+  await assertJsonError(t, await pushWith(await assertion(s, SIGNER, key, { claims: { aud: [ISSUER] } })), 401, "invalid_client");
 
   const revokeWith = async (value: string) => postForm(`${s.project}/revoke`, { token: issued.access_token, ...byAssertion(value) });
   await assertJsonError(t, await revokeWith(await assertion(s, SIGNER, key, { claims: { exp: undefined } })), 401, "invalid_client");
