@@ -3,6 +3,7 @@
  * SQLite file), with the rate limits off, and the project the scenarios use.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { openSync } from "node:fs";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -89,6 +90,11 @@ export function benchFixture(prefix: string): Fixture {
       secret: `bench-secret-${String(i).padStart(3, "0")}-0123456789abcdef`,
     })),
     users: Array.from({ length: 64 }, (_, i) => ({ id: `user-${i}`, password: `bench-password-${i}` })),
+    signers: {
+      ids: Array.from({ length: 64 }, (_, i) => `signer-${String(i).padStart(3, "0")}`),
+      kid: "bench-signer",
+      privateJwk: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }) as Record<string, string>,
+    },
     publicClient: { id: "web", redirectUri: "http://127.0.0.1:9/callback" },
     ssoClient: { id: "app", redirectUri: "http://127.0.0.1:9/app/callback" },
   };
@@ -128,6 +134,12 @@ export async function seed(server: IamServer): Promise<Fixture> {
       grantTypes: ["client_credentials", "refresh_token", "password"],
     });
     await admin.assignRole({ ...ref, roleId: "reader", subject: { case: "clientId", value: c.id } });
+  });
+  const { d: _private, ...publicJwk } = fixture.signers.privateJwk;
+  const jwks = JSON.stringify({ keys: [{ ...publicJwk, kid: fixture.signers.kid, use: "sig" }] });
+  await inBatches(fixture.signers.ids, async (id) => {
+    await admin.createClient({ ...ref, clientId: id, type: ClientType.CONFIDENTIAL, grantTypes: ["client_credentials"], tokenEndpointAuthMethod: "private_key_jwt", jwks });
+    await admin.assignRole({ ...ref, roleId: "reader", subject: { case: "clientId", value: id } });
   });
   await inBatches(fixture.users, async (u) => {
     await admin.createUser({ ...ref, userId: u.id, password: u.password });

@@ -36,6 +36,7 @@ const IAM_HTTP: { scenario: HttpScenario; what: string; unit: Unit }[] = [
   { scenario: "http-ceiling", what: "do-nothing route of the gateway (GET /healthz)", unit: "requests/s" },
   { scenario: "client-credentials", what: "client_credentials at /token, 256 clients, client_secret_basic", unit: "requests/s" },
   { scenario: "dpop-client-credentials", what: "the same with a DPoP proof (ES256, a new jti each request): a DPoP-bound token", unit: "requests/s" },
+  { scenario: "private-key-jwt-client-credentials", what: "client_credentials, 64 clients, private_key_jwt (ES256 assertion, a new jti each request)", unit: "requests/s" },
   { scenario: "refresh", what: "refresh_token at /token, rotation (one chain per connection)", unit: "requests/s" },
   { scenario: "introspection", what: "introspection (RFC 7662), 1,000 distinct tokens", unit: "requests/s" },
   { scenario: "flow", what: "authorize + login + consent + token (4 requests), PKCE, argon2id m=19 MiB t=2", unit: "flows/s" },

@@ -3,7 +3,7 @@
  * carries and what proves its answer right. The same steps run against
  * iam-core, the peer, and the canned target (the generator's ceiling).
  */
-import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import { header, type Answer, type HttpLoad, type Step } from "./autocannon.mjs";
 import { FORM, JSON_BODY, basic, parseJson, pkcePairs, unexpected, type TokenAnswer } from "./oauth.mjs";
 import type { HttpScenario, LoadPlan } from "./plan.mjs";
@@ -67,19 +67,51 @@ async function dpopClientCredentials(plan: LoadPlan): Promise<HttpLoad> {
     connection: (i) => {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const header = part({ typ: "dpop+jwt", alg: "ES256", jwk: publicKey.export({ format: "jwk" }) });
-      return rotated(plan.clients, i, plan.inFlight).map((c) => ({
-        method: "POST",
-        path: `${plan.prefix}/token`,
-        vary: () => {
-          const input = `${header}.${part({ jti: randomUUID(), htm: "POST", htu, iat: Math.floor(Date.now() / 1000) })}`;
-          const signature = sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url");
-          return { headers: { "content-type": FORM, authorization: basic(c.id, c.secret), dpop: `${input}.${signature}` }, body };
-        },
-        check: expectJson<TokenAnswer>("DPoP client_credentials", 200, (t) => hasAccessToken(t) && t.token_type === "DPoP"),
-      }));
+      return rotated(plan.clients, i, plan.inFlight).map((c) => {
+        // What does not change between requests is made once: only the proof is new each time.
+        const authorization = basic(c.id, c.secret);
+        return {
+          method: "POST",
+          path: `${plan.prefix}/token`,
+          vary: () => {
+            const input = `${header}.${part({ jti: randomUUID(), htm: "POST", htu, iat: Math.floor(Date.now() / 1000) })}`;
+            const signature = sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url");
+            return { headers: { "content-type": FORM, authorization, dpop: `${input}.${signature}` }, body };
+          },
+          check: expectJson<TokenAnswer>("DPoP client_credentials", 200, (t) => hasAccessToken(t) && t.token_type === "DPoP"),
+        };
+      });
     },
     unit: 1,
   };
+}
+
+/**
+ * client_credentials authenticated by private_key_jwt (RFC 7523): a new
+ * ES256 assertion (jti, iat, exp) signed for each request, as a client
+ * does, by 64 clients in turn. Each is verified and its jti recorded once.
+ */
+async function privateKeyJwtClientCredentials(plan: LoadPlan): Promise<HttpLoad> {
+  const issuer = (await tokenEndpoint(plan)).replace(/\/token$/, "");
+  const body = new URLSearchParams({ grant_type: "client_credentials", scope: plan.scope }).toString();
+  const key = createPrivateKey({ key: plan.signers.privateJwk, format: "jwk" });
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const header = part({ alg: "ES256", kid: plan.signers.kid });
+  const steps: Step[] = plan.signers.ids.map((id) => ({
+    method: "POST",
+    path: `${plan.prefix}/token`,
+    vary: () => {
+      const iat = Math.floor(Date.now() / 1000);
+      const input = `${header}.${part({ iss: id, sub: id, aud: issuer, jti: randomUUID(), iat, exp: iat + 60 })}`;
+      const signature = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
+      return {
+        headers: { "content-type": FORM },
+        body: `${body}&client_assertion_type=${encodeURIComponent("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")}&client_assertion=${input}.${signature}`,
+      };
+    },
+    check: expectJson("private_key_jwt client_credentials", 200, hasAccessToken),
+  }));
+  return { connection: (i) => rotated(steps, i, plan.inFlight), unit: 1 };
 }
 
 function introspection(plan: LoadPlan, tokens: string[], path: string): HttpLoad {
@@ -282,6 +314,8 @@ export async function httpLoad(scenario: HttpScenario, plan: LoadPlan, setup: Se
     case "dpop-client-credentials":
       await primeWorkers(plan, setup);
       return dpopClientCredentials(plan);
+    case "private-key-jwt-client-credentials":
+      return privateKeyJwtClientCredentials(plan);
     case "introspection":
     case "peer-introspection": {
       await primeWorkers(plan, setup);

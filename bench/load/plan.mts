@@ -10,6 +10,7 @@ export const HTTP_SCENARIOS = [
   "http-ceiling",
   "client-credentials",
   "dpop-client-credentials",
+  "private-key-jwt-client-credentials",
   "refresh",
   "introspection",
   "flow",
@@ -34,6 +35,8 @@ export interface Fixture {
   project: string;
   scope: string;
   clients: { id: string; secret: string }[];
+  /** Confidential clients that authenticate by private_key_jwt, all with one P-256 key (its private JWK). */
+  signers: { ids: string[]; kid: string; privateJwk: Record<string, string> };
   users: { id: string; password: string }[];
   /** A public PKCE client that asks for consent every time. */
   publicClient: { id: string; redirectUri: string };

@@ -5,7 +5,8 @@
  * to which tokens are then bound (`cnf.jkt`). Whether its `jti` was seen
  * before is the store's to say (replay.ts).
  */
-import { constants, createPublicKey, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { verifiesJws } from "../lib/jws.js";
 import { sha256 } from "../lib/crypto.js";
 
 /**
@@ -99,7 +100,7 @@ export function checkProof(proof: string, expected: ProofExpectation): CheckedPr
   const key = jwk as Record<string, unknown>;
   if (PRIVATE_MEMBERS.some((member) => member in key)) refuse("the DPoP proof's jwk must be a public key");
   const { thumbprint, publicKey, remember } = importKey(key, alg as DpopAlg);
-  if (!verifies(alg as DpopAlg, publicKey, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2]!, "base64url"))) {
+  if (!verifiesJws(alg as DpopAlg, publicKey, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2]!, "base64url"))) {
     refuse("the DPoP proof's signature does not verify with its jwk");
   }
   // Kept for the client's next proofs only once it has signed one: unsigned keys cannot push others out.
@@ -180,25 +181,6 @@ function importKey(jwk: Record<string, unknown>, alg: DpopAlg): { thumbprint: st
     imported.set(thumbprint, publicKey);
   };
   return { thumbprint, publicKey, remember };
-}
-
-function verifies(alg: DpopAlg, key: KeyObject, input: string, signature: Buffer): boolean {
-  const data = Buffer.from(input);
-  switch (alg) {
-    case "ES256":
-      return verify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, signature);
-    case "ES384":
-      return verify("sha384", data, { key, dsaEncoding: "ieee-p1363" }, signature);
-    case "PS256":
-      return verify("sha256", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature);
-    case "PS384":
-      return verify("sha384", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, signature);
-    case "RS256":
-      return verify("sha256", data, key, signature);
-    case "EdDSA":
-    case "Ed25519":
-      return verify(null, data, key, signature);
-  }
 }
 
 /** A URL without its query and fragment, scheme and host in lower case, the default port left out (§4.3 check 9, RFC 3986 §6.2). */

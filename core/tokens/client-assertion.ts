@@ -25,11 +25,13 @@
  *   only PS256, ES256 and EdDSA (§5.4.1).
  * Every refusal is `invalid_client` (RFC 7523 §3.2).
  */
-import { compactVerify, decodeJwt, decodeProtectedHeader, errors } from "jose";
+import type { KeyObject } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import type { Deps } from "../deps.js";
 import { issuerOf } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
+import { verifiesJws } from "../lib/jws.js";
 import type { ClientRecord } from "../store/types.js";
 import { ClientKeysError } from "./client-jwks.js";
 import { assertionAlgorithms, isFapi2 } from "./profile.js";
@@ -97,19 +99,25 @@ export async function verifyClientAssertion(deps: Deps, client: ClientRecord, as
     if (err instanceof ClientKeysError) return refuse(err.message);
     throw err;
   }
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(assertion, key, { algorithms: [header.alg!] }));
-  } catch (err) {
-    if (err instanceof errors.JOSEError) return refuse("the client assertion's signature does not verify with the client's keys");
-    throw err;
-  }
-  const claims = parseClaims(payload);
+  // RFC 7515 §5.2 over node:crypto (lib/jws.ts): three base64url parts, the key's signature of the first two, with the key's own algorithm.
+  const parts = assertion.split(".");
+  if (parts.length !== 3 || parts[2] === "" || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part))) refuse("the client assertion is not a signed JWT in compact form");
+  if (!signedBy(header.alg!, key, parts)) refuse("the client assertion's signature does not verify with the client's keys");
+  const claims = parseClaims(Buffer.from(parts[1]!, "base64url"));
   const issuer = issuerOf(deps.config.baseUrl, client);
   checkClaims(claims, client, audiencesOf(client, issuer, endpoint), epochSeconds(deps.clock));
   const record = sha256(`client-assertion\u0000${client.organization}\u0000${client.project}\u0000${client.id}\u0000${claims.jti as string}`);
   if (!(await deps.store.recordSingleUse(record, Math.ceil(claims.exp as number) + EXPIRY_LEEWAY + RECORD_MARGIN))) {
     refuse("the client assertion was used before: make a new one, with a new jti, for each request");
+  }
+}
+
+function signedBy(alg: string, key: KeyObject, parts: string[]): boolean {
+  try {
+    return verifiesJws(alg, key, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2]!, "base64url"));
+  } catch {
+    // A signature of the wrong size or shape for the key: not its signature.
+    return false;
   }
 }
 
