@@ -6,7 +6,7 @@
  * before is the store's to say (replay.ts).
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { verifiesJws } from "../lib/jws.js";
+import { KEY_OF_ALG, verifiesJws } from "../lib/jws.js";
 import { sha256 } from "../lib/crypto.js";
 
 /**
@@ -135,17 +135,6 @@ function jsonPart(part: string, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** The key types and curves each algorithm signs with. */
-const KEY_OF: Record<DpopAlg, { kty: string; crv?: string }> = {
-  ES256: { kty: "EC", crv: "P-256" },
-  ES384: { kty: "EC", crv: "P-384" },
-  PS256: { kty: "RSA" },
-  PS384: { kty: "RSA" },
-  RS256: { kty: "RSA" },
-  EdDSA: { kty: "OKP", crv: "Ed25519" },
-  Ed25519: { kty: "OKP", crv: "Ed25519" },
-};
-
 /** The required members of each key type, in the lexicographic order of RFC 7638 §3.2. */
 const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { EC: ["crv", "kty", "x", "y"], RSA: ["e", "kty", "n"], OKP: ["crv", "kty", "x"] };
 
@@ -155,7 +144,7 @@ const IMPORTED_MAX = 10_000;
 
 /** The proof's key as a KeyObject, and its thumbprint; refused unless it is the key type of `alg`. */
 function importKey(jwk: Record<string, unknown>, alg: DpopAlg): { thumbprint: string; publicKey: KeyObject; remember: () => void } {
-  const wanted = KEY_OF[alg];
+  const wanted = KEY_OF_ALG[alg];
   if (jwk.kty !== wanted.kty || (wanted.crv !== undefined && jwk.crv !== wanted.crv)) {
     refuse(`the DPoP proof's jwk must be a ${wanted.kty}${wanted.crv === undefined ? "" : ` ${wanted.crv}`} key for ${alg}`);
   }

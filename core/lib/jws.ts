@@ -8,8 +8,26 @@
  */
 import { constants, verify, type KeyObject } from "node:crypto";
 
-export const VERIFIED_ALGS = ["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA", "Ed25519"] as const;
+export const VERIFIED_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"] as const;
 export type VerifiedAlg = (typeof VERIFIED_ALGS)[number];
+
+/** The key type (and curve) each algorithm verifies with (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864 §2.2). */
+export const KEY_OF_ALG: Readonly<Record<VerifiedAlg, { kty: "RSA" | "EC" | "OKP"; crv?: string }>> = {
+  ES256: { kty: "EC", crv: "P-256" },
+  ES384: { kty: "EC", crv: "P-384" },
+  ES512: { kty: "EC", crv: "P-521" },
+  PS256: { kty: "RSA" },
+  PS384: { kty: "RSA" },
+  PS512: { kty: "RSA" },
+  RS256: { kty: "RSA" },
+  RS384: { kty: "RSA" },
+  RS512: { kty: "RSA" },
+  EdDSA: { kty: "OKP", crv: "Ed25519" },
+  Ed25519: { kty: "OKP", crv: "Ed25519" },
+};
+
+/** Whether `alg` is one of VERIFIED_ALGS. */
+export const isVerifiedAlg = (alg: string): alg is VerifiedAlg => Object.hasOwn(KEY_OF_ALG, alg);
 
 const HASH = { 256: "sha256", 384: "sha384", 512: "sha512" } as const;
 
@@ -20,7 +38,7 @@ export function verifiesJws(alg: string, key: KeyObject, input: string, signatur
   const family = alg.slice(0, 2);
   const bits = Number(alg.slice(2)) as keyof typeof HASH;
   const hash = HASH[bits];
-  if (hash === undefined || !(VERIFIED_ALGS as readonly string[]).includes(alg)) return false;
+  if (hash === undefined || !isVerifiedAlg(alg)) return false;
   switch (family) {
     case "ES":
       // RFC 7518 §3.4: R and S concatenated, not DER.

@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { JSONWebKeySet, JWK } from "jose";
 import { nonPublicHost } from "../lib/network-address.js";
+import { isVerifiedAlg, KEY_OF_ALG, VERIFIED_ALGS } from "../lib/jws.js";
 import { checkOutboundUri, invalid } from "../rpc/admin/validate.js";
 
 /**
@@ -20,26 +21,11 @@ export const MAX_JWKS_KEYS = 20;
 /** The operator option that lets jwks_uri reach loopback and private networks. */
 export const JWKS_URI_PRIVATE_NETWORKS_OPTION = "IAM_JWKS_URI_PRIVATE_NETWORKS";
 
-/** The key type (and curve) each signature algorithm verifies with (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864 §2.2). */
-const KEY_OF_ALG: Record<string, { kty: "RSA" | "EC" | "OKP"; crv?: string }> = {
-  RS256: { kty: "RSA" },
-  RS384: { kty: "RSA" },
-  RS512: { kty: "RSA" },
-  PS256: { kty: "RSA" },
-  PS384: { kty: "RSA" },
-  PS512: { kty: "RSA" },
-  ES256: { kty: "EC", crv: "P-256" },
-  ES384: { kty: "EC", crv: "P-384" },
-  ES512: { kty: "EC", crv: "P-521" },
-  EdDSA: { kty: "OKP", crv: "Ed25519" },
-  Ed25519: { kty: "OKP", crv: "Ed25519" },
-};
-
 /** The signature algorithms a client's key may verify: asymmetric only (RFC 7523 §3 item 9 leaves MACs to shared secrets). */
-export const CLIENT_KEY_ALGS: readonly string[] = Object.keys(KEY_OF_ALG);
+export const CLIENT_KEY_ALGS: readonly string[] = VERIFIED_ALGS;
 
 /** Whether `alg` is one of CLIENT_KEY_ALGS. */
-export const isClientKeyAlg = (alg: string): boolean => Object.hasOwn(KEY_OF_ALG, alg);
+export const isClientKeyAlg = isVerifiedAlg;
 
 /** Whether a key's type (and curve) is the one `alg` signs with. */
 export function keyFitsAlg(jwk: JWK, alg: string): boolean {
