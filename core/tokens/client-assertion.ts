@@ -26,7 +26,6 @@
  * Every refusal is `invalid_client` (RFC 7523 §3.2).
  */
 import type { KeyObject } from "node:crypto";
-import { decodeJwt, decodeProtectedHeader } from "jose";
 import type { Deps } from "../deps.js";
 import { issuerOf } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
@@ -64,46 +63,47 @@ const refuse = (message: string): never => {
 };
 
 /**
- * The client an assertion names (`sub`, RFC 7523 §3 item 2), read before
- * its signature is checked: it is only where to look for the keys.
+ * An assertion read once, before anything is checked: its three parts, its
+ * header and its claims. The claims read here are the bytes the signature
+ * covers, so once it verifies they are the client's.
  */
-export function assertedClientId(assertion: string): string {
-  if (assertion.length > MAX_LENGTH) refuse(`the client assertion is longer than ${MAX_LENGTH} characters`);
-  let claims: ReturnType<typeof decodeJwt>;
-  try {
-    claims = decodeJwt(assertion);
-  } catch {
-    return refuse("the client assertion is not a JWT");
-  }
-  if (typeof claims.sub !== "string" || claims.sub === "") refuse("the client assertion has no sub: it must be the client_id");
-  return claims.sub!;
+export interface ReadAssertion {
+  parts: [string, string, string];
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+  /** `sub` (RFC 7523 §3 item 2): the client whose keys to look in, not yet proven. */
+  clientId: string;
 }
 
-/** Verifies `assertion` as `client`'s, for the project's endpoints, and records its jti; throws AssertionRefused. */
-export async function verifyClientAssertion(deps: Deps, client: ClientRecord, assertion: string, endpoint: ClientEndpoint): Promise<void> {
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(assertion);
-  } catch {
-    return refuse("the client assertion is not a JWT");
-  }
+/** Reads a compact JWS assertion (RFC 7515 §7.1); throws AssertionRefused when it is not one, or names no client. */
+export function readAssertion(assertion: string): ReadAssertion {
+  if (assertion.length > MAX_LENGTH) refuse(`the client assertion is longer than ${MAX_LENGTH} characters`);
+  const parts = assertion.split(".");
+  if (parts.length !== 3 || parts[2] === "" || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part))) refuse("the client assertion is not a signed JWT in compact form");
+  const [header, claims] = [jsonObject(parts[0]!, "header"), jsonObject(parts[1]!, "claims")];
+  if (typeof claims.sub !== "string" || claims.sub === "") refuse("the client assertion has no sub: it must be the client_id");
+  return { parts: parts as [string, string, string], header, claims, clientId: claims.sub as string };
+}
+
+/** Verifies the assertion as `client`'s, for the project's endpoints, and records its jti; throws AssertionRefused. */
+export async function verifyClientAssertion(deps: Deps, client: ClientRecord, assertion: ReadAssertion, endpoint: ClientEndpoint): Promise<void> {
+  const { header, claims, parts } = assertion;
   const algorithms = assertionAlgorithms(client);
   if (typeof header.alg !== "string" || !algorithms.includes(header.alg)) refuse(`the client assertion's alg must be one of ${algorithms.join(", ")}`);
-  if (header.typ !== undefined && !TYPES.has(header.typ.toLowerCase())) refuse("the client assertion's typ must be JWT or client-authentication+jwt");
+  if (header.typ !== undefined && !(typeof header.typ === "string" && TYPES.has(header.typ.toLowerCase()))) {
+    refuse("the client assertion's typ must be JWT or client-authentication+jwt");
+  }
   if (header.crit !== undefined) refuse("the client assertion names critical header parameters iam-core does not know");
 
-  let key: Awaited<ReturnType<Deps["clientKeys"]["keyFor"]>>;
+  let key: KeyObject;
   try {
-    key = await deps.clientKeys.keyFor(client, { alg: header.alg!, ...(typeof header.kid === "string" ? { kid: header.kid } : {}) });
+    key = await deps.clientKeys.keyFor(client, { alg: header.alg as string, ...(typeof header.kid === "string" ? { kid: header.kid } : {}) });
   } catch (err) {
     if (err instanceof ClientKeysError) return refuse(err.message);
     throw err;
   }
-  // RFC 7515 §5.2 over node:crypto (lib/jws.ts): three base64url parts, the key's signature of the first two, with the key's own algorithm.
-  const parts = assertion.split(".");
-  if (parts.length !== 3 || parts[2] === "" || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part))) refuse("the client assertion is not a signed JWT in compact form");
-  if (!signedBy(header.alg!, key, parts)) refuse("the client assertion's signature does not verify with the client's keys");
-  const claims = parseClaims(Buffer.from(parts[1]!, "base64url"));
+  // RFC 7515 §5.2 over node:crypto (lib/jws.ts): the key's signature of the first two parts, with the header's algorithm.
+  if (!signedBy(header.alg as string, key, parts)) refuse("the client assertion's signature does not verify with the client's keys");
   const issuer = issuerOf(deps.config.baseUrl, client);
   checkClaims(claims, client, audiencesOf(client, issuer, endpoint), epochSeconds(deps.clock));
   const record = sha256(`client-assertion\u0000${client.organization}\u0000${client.project}\u0000${client.id}\u0000${claims.jti as string}`);
@@ -121,15 +121,15 @@ function signedBy(alg: string, key: KeyObject, parts: string[]): boolean {
   }
 }
 
-function parseClaims(payload: Uint8Array): Record<string, unknown> {
-  let claims: unknown;
+function jsonObject(part: string, what: string): Record<string, unknown> {
+  let value: unknown;
   try {
-    claims = JSON.parse(new TextDecoder().decode(payload));
+    value = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
   } catch {
-    return refuse("the client assertion's claims are not JSON");
+    return refuse(`the client assertion's ${what} is not JSON`);
   }
-  if (typeof claims !== "object" || claims === null || Array.isArray(claims)) refuse("the client assertion's claims are not a JSON object");
-  return claims as Record<string, unknown>;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) refuse(`the client assertion's ${what} is not a JSON object`);
+  return value as Record<string, unknown>;
 }
 
 /** The audiences an assertion to `endpoint` may name: the issuer first (the only one under FAPI 2.0). */

@@ -5,7 +5,7 @@ import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef, TokenEndpointAuthMethod } from "../store/types.js";
-import { AssertionRefused, assertedClientId, JWT_BEARER_ASSERTION, verifyClientAssertion, type ClientEndpoint } from "./client-assertion.js";
+import { AssertionRefused, JWT_BEARER_ASSERTION, readAssertion, verifyClientAssertion, type ClientEndpoint, type ReadAssertion } from "./client-assertion.js";
 
 /**
  * The client credentials of a token, introspection, revocation or pushed
@@ -128,7 +128,7 @@ export class ClientAuthenticator {
   async authenticate(
     ref: ProjectRef,
     request: ClientCredentials,
-    verifyAssertion: (client: ClientRecord, assertion: string) => Promise<void>,
+    verifyAssertion: (client: ClientRecord, assertion: ReadAssertion) => Promise<void>,
   ): Promise<AuthenticatedClient> {
     const { id, secret, assertion, method } = credentialsOf(request);
     const client = id === "" ? undefined : await this.#store.getClient(ref, id);
@@ -184,7 +184,7 @@ function accepts(client: ClientRecord, method: ClientAuthMethod): boolean {
 interface Presented {
   id: string;
   secret: string | undefined;
-  assertion: string | undefined;
+  assertion: ReadAssertion | undefined;
   method: ClientAuthMethod;
 }
 
@@ -205,17 +205,18 @@ function credentialsOf(request: ClientCredentials): Presented {
       throw new OAuthError("invalid_request", `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
     }
     if (assertion === "") throw new OAuthError("invalid_request", "client_assertion is missing");
-    let id: string;
+    let read: ReadAssertion;
     try {
-      id = assertedClientId(assertion);
+      read = readAssertion(assertion);
     } catch (err) {
       throw new OAuthError("invalid_client", "client authentication failed", { detail: (err as Error).message });
     }
+    const id = read.clientId;
     // RFC 7523 §3: client_id, optional, must name the client the assertion is about.
     if (request.clientId !== "" && request.clientId !== id) {
       throw new OAuthError("invalid_client", "client authentication failed", { detail: "client_id differs from the client assertion's sub" });
     }
-    return { id, secret: undefined, assertion, method: "private_key_jwt" };
+    return { id, secret: undefined, assertion: read, method: "private_key_jwt" };
   }
   if (basic !== undefined) {
     if (request.clientSecret !== "") {
