@@ -203,3 +203,28 @@ test("keys at a jwks_uri: fetched once and used; a key the client adds later is 
   t.is((await clientCredentials(s, byAssertion(await assertion(s, SIGNER, second)))).status, 200);
   t.is(fetches, 2);
 });
+
+test("a jwks_uri that never answers, or answers a huge body, is 401 invalid_client within the timeout, never a 5xx or a hung request", async (t) => {
+  const s = await startTestServer({ config: { jwksUriPrivateNetworks: true, jwksUriTimeout: 1 } });
+  t.teardown(() => s.close());
+  const key = await clientKey();
+  const keysServer = createServer((req, res) => {
+    if (req.url === "/huge") {
+      res.setHeader("content-type", "application/json");
+      // The client's own key, in a set padded past 64 KiB: used, it would authenticate the assertion.
+      res.end(`{"keys":[${JSON.stringify(key.publicJwk)}],"pad":"${"x".repeat(200_000)}"}`);
+    }
+    // "/silent": the request is taken and never answered.
+  });
+  await new Promise<void>((resolve) => keysServer.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    keysServer.closeAllConnections();
+    keysServer.close();
+  });
+  const origin = `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}`;
+  for (const path of ["/silent", "/huge"]) {
+    const id = `keys${path.replace("/", "-")}`;
+    await seedKeyClient(s, id, [], { jwks: "", jwksUri: `${origin}${path}` });
+    await assertJsonError(t, await clientCredentials(s, byAssertion(await assertion(s, id, key))), 401, "invalid_client");
+  }
+});
