@@ -351,13 +351,15 @@ test("a replica that comes back gets calls again once its back-off is over", asy
   // Taken before the failure that starts the back-off: the time since is never shorter than the back-off's own.
   const failingFrom = performance.now();
   for (let i = 0; i < 2; i++) await tokens.getJwks(DEFAULT);
+  const states = transport.replicas();
+  const elapsed = performance.now() - failingFrom;
   t.deepEqual(
-    transport.replicas().map((r) => [r.up, r.backoffMs]),
-    [
-      [true, 0],
-      [false, 1500],
-    ],
+    states.map((r) => r.backoffMs),
+    [0, 1500],
   );
+  t.true(states[0]!.up);
+  // The state is a function of the clock: on a loaded machine the two calls can outlast the back-off itself.
+  if (elapsed < 1500) t.false(states[1]!.up, "out of the rotation while its back-off lasts");
   await b!.start();
   for (let i = 0; i < 4; i++) await tokens.getJwks(DEFAULT);
   // Inside its back-off, the replica is left alone even though it is back.
