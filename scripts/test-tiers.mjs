@@ -62,6 +62,7 @@ export const TIERS = {
     "test/grpc/",
     "test/observe/",
     "test/store/postgres.test.ts",
+    "test/store/schema-versions.test.ts",
     "test/wire/balanced-transport.test.ts",
     "test/examples/",
     "test/tokens-algs/http.test.ts",

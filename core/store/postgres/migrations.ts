@@ -273,4 +273,29 @@ export const migrations: readonly string[] = [
   ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens BOOLEAN NOT NULL DEFAULT false;
   ALTER TABLE clients ADD COLUMN security_profile TEXT NOT NULL DEFAULT '';
   `,
+  // 9: SQLite's migration 12, what the database is (core/store/schema.ts):
+  // the deployment it belongs to, and the oldest schema whose iam-core can
+  // serve it. The release before this one knows 8 migrations and serves this
+  // schema: it only adds.
+  `
+  ALTER TABLE iam_schema
+    ADD COLUMN deployment_id TEXT COLLATE "C",
+    ADD COLUMN created_at BIGINT,
+    ADD COLUMN oldest_compatible INTEGER;
+  UPDATE iam_schema SET
+    deployment_id = replace(gen_random_uuid()::text, '-', ''),
+    created_at = (extract(epoch FROM now()) * 1000)::bigint,
+    oldest_compatible = 8;
+  ALTER TABLE iam_schema
+    ALTER COLUMN deployment_id SET NOT NULL,
+    ALTER COLUMN created_at SET NOT NULL,
+    ALTER COLUMN oldest_compatible SET NOT NULL;
+  `,
 ];
+
+/**
+ * The oldest schema version whose iam-core can serve a database this one has
+ * migrated: raised to N by a migration N that drops or changes what older
+ * code reads (core/store/schema.ts).
+ */
+export const OLDEST_COMPATIBLE = 8;

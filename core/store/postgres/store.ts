@@ -20,7 +20,8 @@ import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
 import { ChangeListener } from "./listener.js";
-import { migrations } from "./migrations.js";
+import { migrations, OLDEST_COMPATIBLE } from "./migrations.js";
+import { schemaVerdict } from "../schema.js";
 import { overview } from "./overview.js";
 import { purge } from "./purge.js";
 import { sessions } from "./sessions.js";
@@ -132,12 +133,14 @@ async function migrate(pool: pg.Pool): Promise<void> {
       await client.query("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0");
       await client.query("SELECT pg_advisory_xact_lock($1)", [LOCKS.migrate]);
       await client.query("CREATE TABLE IF NOT EXISTS iam_schema (version INTEGER NOT NULL)");
-      const { rows } = await client.query("SELECT version FROM iam_schema");
+      const { rows } = await client.query("SELECT * FROM iam_schema");
       const version = rows.length === 0 ? 0 : (rows[0]!.version as number);
-      if (version > migrations.length) {
-        throw new Error(`the database schema (version ${version}) is newer than this iam-core knows (${migrations.length}): run a newer iam-core`);
+      const oldestCompatible = (rows[0]?.oldest_compatible as number | undefined) ?? undefined;
+      if (schemaVerdict("PostgreSQL", migrations.length, { version, oldestCompatible }) === "compatible") return false;
+      if (version === migrations.length) {
+        await client.query("UPDATE iam_schema SET oldest_compatible = greatest(oldest_compatible, $1)", [OLDEST_COMPATIBLE]);
+        return false;
       }
-      if (version === migrations.length) return false;
       await client.query(migrations[version]!);
       if (rows.length === 0) await client.query("INSERT INTO iam_schema (version) VALUES (1)");
       else await client.query("UPDATE iam_schema SET version = $1", [version + 1]);

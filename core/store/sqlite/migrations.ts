@@ -338,4 +338,23 @@ export const migrations: readonly string[] = [
   ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE clients ADD COLUMN security_profile TEXT NOT NULL DEFAULT '';
   `,
+  // 12: what the database is (core/store/schema.ts): the deployment it
+  // belongs to (a random id, carried by its backups and by a move to another
+  // store), and the oldest schema whose iam-core can serve it. The release
+  // before this one knows 11 migrations and serves this schema: it only adds.
+  `
+  CREATE TABLE iam_schema (
+    deployment_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    oldest_compatible INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO iam_schema (deployment_id, created_at, oldest_compatible) VALUES (lower(hex(randomblob(16))), unixepoch() * 1000, 11);
+  `,
 ];
+
+/**
+ * The oldest schema version whose iam-core can serve a database this one has
+ * migrated: raised to N by a migration N that drops or changes what older
+ * code reads (core/store/schema.ts).
+ */
+export const OLDEST_COMPATIBLE = 11;

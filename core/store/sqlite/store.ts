@@ -19,7 +19,8 @@ import { consents } from "./consents.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
-import { migrations } from "./migrations.js";
+import { migrations, OLDEST_COMPATIBLE } from "./migrations.js";
+import { schemaVerdict } from "../schema.js";
 import { overview } from "./overview.js";
 import { purge } from "./purge.js";
 import { sessions } from "./sessions.js";
@@ -154,7 +155,11 @@ function migrate(db: Database.Database): void {
   // the others see it applied.
   const step = db.transaction(() => {
     const applied = db.pragma("user_version", { simple: true }) as number;
-    if (applied >= migrations.length) return false;
+    if (schemaVerdict("SQLite", migrations.length, { version: applied, oldestCompatible: oldestCompatible(db) }) === "compatible") return false;
+    if (applied === migrations.length) {
+      db.prepare("UPDATE iam_schema SET oldest_compatible = max(oldest_compatible, ?)").run(OLDEST_COMPATIBLE);
+      return false;
+    }
     db.exec(migrations[applied]!);
     db.pragma(`user_version = ${applied + 1}`);
     return true;
@@ -162,4 +167,10 @@ function migrate(db: Database.Database): void {
   while (step.immediate()) {
     // applied one; look again
   }
+}
+
+function oldestCompatible(db: Database.Database): number | undefined {
+  const table = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'iam_schema'").get();
+  if (table === undefined) return undefined;
+  return (db.prepare("SELECT oldest_compatible FROM iam_schema").get() as { oldest_compatible: number } | undefined)?.oldest_compatible;
 }
