@@ -78,6 +78,7 @@ export const TIERS = {
   process: [
     "test/crash/",
     "test/fuzz/",
+    "test/upgrade/",
     "test/cli/",
     "test/browser/",
     "test/scripts/build.test.ts",

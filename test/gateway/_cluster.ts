@@ -18,13 +18,14 @@ export const ADMIN = { id: "admin-client", secret: "cluster-admin-secret-0123456
 /**
  * `iam start` with two workers on a database file of its own, on ports it
  * chooses (`up` answers them), the default tenant's administrator set;
- * `env` overrides any of it, IAM_DB included (a PostgreSQL database, say).
+ * `env` overrides any of it, IAM_DB included (a PostgreSQL database, say);
+ * `bin` runs another build of the `iam` command (another release's).
  */
-export function startCluster(env: Record<string, string>, nodeFlags: string[] = []) {
-  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
+export function startCluster(env: Record<string, string>, nodeFlags: string[] = [], bin = entry) {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test runs it first)`);
   const { dir, cleanup } = tempDir();
   const db = env.IAM_DB ?? join(dir, "iam.db");
-  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", entry, "start"], {
+  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", bin, "start"], {
     env: {
       ...process.env,
       IAM_DB: db,
@@ -80,9 +81,18 @@ export function startCluster(env: Record<string, string>, nodeFlags: string[] = 
 export function request(
   port: number,
   path: string,
-  options: { method?: string; form?: Record<string, string>; basic?: [string, string]; agent?: http.Agent; headers?: Record<string, string> } = {},
+  options: {
+    method?: string;
+    form?: Record<string, string>;
+    json?: unknown;
+    basic?: [string, string];
+    agent?: http.Agent;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  const body = options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
+  const body =
+    options.json !== undefined ? JSON.stringify(options.json) : options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
+  const type = options.json !== undefined ? "application/json" : "application/x-www-form-urlencoded";
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -92,7 +102,7 @@ export function request(
         method: options.method ?? (body === undefined ? "GET" : "POST"),
         agent: options.agent ?? false,
         headers: {
-          ...(body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+          ...(body === undefined ? {} : { "content-type": type }),
           ...(options.basic === undefined
             ? {}
             : { authorization: `Basic ${Buffer.from(options.basic.map(encodeURIComponent).join(":")).toString("base64")}` }),
