@@ -39,6 +39,7 @@ export const TIERS = {
     "test/store/sqlite.test.ts",
     "test/standards/core-oidc.test.ts",
     "test/standards/core-introspect-revoke.test.ts",
+    "test/standards/core-rotation-leaked.test.ts",
     "test/standards/grace-siblings.test.ts",
     "test/gateway/core-decides.test.ts",
     "test/store/declarations.test.ts",
