@@ -80,6 +80,7 @@ export const TIERS = {
     "test/crash/",
     "test/fuzz/",
     "test/upgrade/",
+    "test/drills/",
     "test/cli/",
     "test/browser/",
     "test/scripts/build.test.ts",

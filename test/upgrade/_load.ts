@@ -106,22 +106,24 @@ export async function refreshed(a: Target, b: Target, refreshToken: string): Pro
 /**
  * `loops` requesters running every step above without pause, each step
  * through the next of the servers `targets` answers at the start of the
- * round. `failures` holds every unexpected answer; `served` counts the rounds
- * by "issuer→verifier". `retarget` changes the servers and returns once no
- * round started before it is still running: a server dropped from the list
- * can then be stopped with nothing in flight, as a load balancer drains one.
+ * round. `failures` holds every unexpected answer, with the generation of
+ * the round (how many times the servers had changed when it started);
+ * `served` counts the rounds by "issuer→verifier". `retarget` changes the
+ * servers and answers the new generation once no round started before it is
+ * still running: a server dropped from the list can then be stopped with
+ * nothing in flight, as a load balancer drains one.
  */
 export function loadLoop(initial: Target[], loops = 4) {
   let targets = initial;
   let generation = 0;
   let stopped = false;
-  const failures: string[] = [];
+  const failures: { generation: number; message: string }[] = [];
   const served = new Map<string, number>();
   const running = new Array<number>(loops).fill(0);
   const count = (x: Target, y: Target) => served.set(`${x.name}→${y.name}`, (served.get(`${x.name}→${y.name}`) ?? 0) + 1);
   const loop = async (slot: number) => {
     for (let round = slot; !stopped; round++) {
-      running[slot] = generation;
+      const started = (running[slot] = generation);
       const now = targets;
       const x = now[round % now.length]!;
       const y = now[(round + 1) % now.length]!;
@@ -131,7 +133,8 @@ export function loadLoop(initial: Target[], loops = 4) {
         await signInAndRefresh(x, y);
         count(x, y);
       } catch (err) {
-        failures.push(err instanceof Error ? err.message : String(err));
+        // A connection refused or cut names no server: the round's do.
+        failures.push({ generation: started, message: `${x.name}, ${y.name}: ${err instanceof Error ? err.message : String(err)}` });
       }
     }
     running[slot] = Infinity;
@@ -140,10 +143,11 @@ export function loadLoop(initial: Target[], loops = 4) {
   return {
     failures,
     served,
-    async retarget(next: Target[]): Promise<void> {
+    async retarget(next: Target[]): Promise<number> {
       targets = next;
       const mark = ++generation;
       while (running.some((g) => g < mark)) await new Promise((resolve) => setTimeout(resolve, 20));
+      return mark;
     },
     async stop(): Promise<void> {
       stopped = true;

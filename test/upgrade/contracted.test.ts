@@ -32,7 +32,7 @@ interface Next {
  * release starts on it. Expanded: it serves. Contracted: it refuses.
  */
 async function olderReplica(t: ExecutionContext, db: string, backend: string, known: number, simulate: (next: Next) => Promise<void>) {
-  t.timeout(120_000);
+  t.timeout(300_000);
   await simulate({ version: known + 1, oldestCompatible: known });
   const expanded = startCluster({ ...SERVER_ENV, IAM_DB: db });
   t.teardown(expanded.kill);
