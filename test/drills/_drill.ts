@@ -13,14 +13,19 @@ import { tempDir } from "../helpers.js";
 import { createDatabase, postgresSuite, query } from "../pg.js";
 import { PREFIX, SERVER_ENV, type Target } from "../upgrade/_load.js";
 
-/** Registers a drill on a SQLite file and on a PostgreSQL database (skipped, with a notice, without one). */
+/**
+ * Registers a drill on a SQLite file and on a PostgreSQL database (skipped,
+ * with a notice, without one), one after the other: a drill runs the `iam`
+ * command synchronously, which would hold the other drill's requests
+ * unanswered in this process meanwhile.
+ */
 export function onBothStores(title: string, drill: (t: ExecutionContext, db: string) => Promise<void>): void {
-  test(`sqlite: ${title}`, async (t) => {
+  test.serial(`sqlite: ${title}`, async (t) => {
     const { dir, cleanup } = tempDir();
     t.teardown(cleanup);
     await drill(t, join(dir, "iam.db"));
   });
-  postgresSuite(`${title} (PostgreSQL)`)(`postgres: ${title}`, async (t) => {
+  postgresSuite(`${title} (PostgreSQL)`, test.serial)(`postgres: ${title}`, async (t) => {
     const db = await createDatabase();
     t.teardown(() => db.drop());
     await drill(t, db.url);
@@ -83,6 +88,23 @@ export async function jwksKids(at: Target): Promise<string[]> {
   const answer = await request(at.port, `${PREFIX}/.well-known/jwks.json`);
   if (answer.status !== 200) throw new Error(`JWKS at ${at.name}: ${answer.status}`);
   return (JSON.parse(answer.body) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
+}
+
+/**
+ * Waits until every worker refuses `token` and publishes only `kids`: on
+ * SQLite from its next request, on PostgreSQL once the change notification
+ * has reached it (milliseconds; the test's timeout bounds the wait). Each
+ * look asks twice of each, on fresh connections, which the two workers
+ * answer in turn; two looks in a row must find it so.
+ */
+export async function retiredEverywhere(at: Target, token: string, client: { id: string; secret: string }, kids: string[]): Promise<void> {
+  const published = [...kids].sort().join();
+  const refused = async () => {
+    const answers = [await active(at, token, client), await active(at, token, client), (await jwksKids(at)).join(), (await jwksKids(at)).join()];
+    return answers[0] === false && answers[1] === false && answers[2] === published && answers[3] === published;
+  };
+  let inRow = 0;
+  while (inRow < 2) inRow = (await refused()) ? inRow + 1 : 0;
 }
 
 /** Whether introspection at `at` says the token is active. */

@@ -14,7 +14,7 @@ import { createKeySealer, KeyEncryptionError, sealedUnder } from "../../core/sto
 import { iam } from "../cli/_support.js";
 import { compiledIam } from "../helpers.js";
 import { APP, refreshed, seed, signInAndRefresh, tokenIntrospected } from "../upgrade/_load.js";
-import { active, jwksKids, onBothStores, refusedStart, server, storedKeys } from "./_drill.js";
+import { active, jwksKids, onBothStores, refusedStart, retiredEverywhere, server, storedKeys } from "./_drill.js";
 
 test.before(() => compiledIam());
 
@@ -57,6 +57,7 @@ onBothStores("a leaked KEK replaced: the keys sealed again at start, the old KEK
   const rotated = iam(db, ["key", "rotate", "iam-admins", "iam-admins", "--retire-immediately", "--json"], undefined, undefined, env(newKek));
   t.is(rotated.code, 0, rotated.stderr);
   const { kids } = JSON.parse(rotated.stdout) as { kids: string[] };
+  await retiredEverywhere(after.target, token, APP, kids);
   t.false(await active(after.target, token, APP), "what the old keys signed is refused");
   t.deepEqual(await jwksKids(after.target), [...kids].sort());
   const fresh = await tokenIntrospected(after.target, after.target);
