@@ -140,3 +140,50 @@ export async function writableGauge(s: TestServer): Promise<string | undefined> 
   if (registry.getSingleMetric("iam_storage_writable") === undefined) return undefined;
   return /^iam_storage_writable (\d)$/m.exec(await registry.getSingleMetricAsString("iam_storage_writable"))?.[1];
 }
+
+/** A server (closed at teardown) with an admin token issued while it can write, and a Watch of its health. */
+export async function watched(t: ExecutionContext, s: TestServer): Promise<{ s: TestServer; token: string; seen: Status[] }> {
+  t.teardown(() => s.close());
+  const token = await adminToken(t, s);
+  const seen = watchHealth(t, s);
+  t.true(await until(() => seen.length === 1, 5000));
+  t.is(await writableGauge(s), "1");
+  return { s, token, seen };
+}
+
+/**
+ * While the fault lasts: writes refused as unavailable, health NOT_SERVING,
+ * one log line naming the fault; reads that need no write answered (the JWK
+ * Set, introspection of a token issued before), or, where the database cannot
+ * even be read, refused as unavailable too, never as a server error.
+ */
+export async function duringFault(
+  t: ExecutionContext,
+  s: TestServer,
+  token: string,
+  expect: { reason: RegExp; reads: "answered" | "unavailable" },
+): Promise<void> {
+  await assertTokenUnavailable(t, s);
+  await assertNotServing(t, s);
+  t.is(await writableGauge(s), "0");
+  await assertCreateUserUnavailable(t, s, token, "made-during-fault");
+  const introspected = await introspect(s, token);
+  if (expect.reads === "answered") {
+    t.is((await fetch(`${s.project}/.well-known/jwks.json`)).status, 200);
+    t.deepEqual([introspected.status, introspected.body.active], [200, true], "introspection needs no write");
+  } else {
+    t.deepEqual([introspected.status, (introspected.body as { error?: string }).error], [503, "temporarily_unavailable"]);
+  }
+  const faults = s.lines.filter((line) => line.includes("the database cannot be written"));
+  t.is(faults.length, 1, "one log line when the fault begins");
+  t.regex(faults[0] ?? "", expect.reason);
+}
+
+/** After the fault: SERVING again, and the same requests succeed (the refused ones left nothing behind). */
+export async function afterFault(t: ExecutionContext, s: TestServer, token: string, seen: Status[]): Promise<void> {
+  await assertRecovered(t, s, seen);
+  t.is(await writableGauge(s), "1");
+  t.is(s.lines.filter((line) => line.includes("the database can be written again")).length, 1);
+  t.is((await tokenRequest(s)).status, 200);
+  t.is((await createUser(s, token, "made-during-fault")).user?.id, "made-during-fault", "the refused CreateUser, sent again, succeeds");
+}
