@@ -10,7 +10,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { ExecutionContext } from "ava";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
-import { ADMIN_CLIENT_SECRET, DEFAULT, type TestServer } from "../helpers.js";
+import { ADMIN_CLIENT_SECRET, DEFAULT, DEFAULT_REDIRECT, pkcePair, type TestServer } from "../helpers.js";
 
 export { Status };
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -118,6 +118,23 @@ export async function assertCreateUserUnavailable(t: ExecutionContext, s: TestSe
   t.is(err?.metadata.get("grpc-retry-pushback-ms"), `${Number(RETRY_AFTER) * 1000}`);
 }
 
+/** A browser starting a sign-in (its pending request is a write) is shown a plain page: 503, Retry-After. */
+export async function assertPageUnavailable(t: ExecutionContext, s: TestServer): Promise<void> {
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: "admin-client",
+    redirect_uri: DEFAULT_REDIRECT,
+    state: "s",
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: "S256",
+  });
+  const res = await fetch(`${s.project}/authorize?${query}`, { headers: { accept: "text/html" }, redirect: "manual" });
+  t.is(res.status, 503, "the sign-in page cannot be started: 503");
+  t.is(res.headers.get("retry-after"), RETRY_AFTER);
+  t.regex(res.headers.get("content-type") ?? "", /^text\/html/);
+  t.regex(await res.text(), /temporarily_unavailable/);
+}
+
 /** Readiness and gRPC health both say NOT_SERVING. */
 export async function assertNotServing(t: ExecutionContext, s: TestServer): Promise<void> {
   t.deepEqual(await readiness(s), { status: 503, body: { status: "not serving" } });
@@ -167,6 +184,7 @@ export async function duringFault(
   await assertNotServing(t, s);
   t.is(await writableGauge(s), "0");
   await assertCreateUserUnavailable(t, s, token, "made-during-fault");
+  await assertPageUnavailable(t, s);
   const introspected = await introspect(s, token);
   if (expect.reads === "answered") {
     t.is((await fetch(`${s.project}/.well-known/jwks.json`)).status, 200);
