@@ -16,15 +16,16 @@ export const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.
 export const ADMIN = { id: "admin-client", secret: "cluster-admin-secret-0123456789" };
 
 /**
- * `iam start` with two workers on a database file of its own, on ports it
- * chooses (`up` answers them, the primary's management port too), the default tenant's administrator set;
- * `env` overrides any of it, IAM_DB included (a PostgreSQL database, say).
+ * `iam start` (or `command`) with two workers on a database file of its own,
+ * on ports it chooses (`up` answers them, 0 for one it does not serve), the
+ * default tenant's administrator set; `env` overrides any of it, IAM_DB
+ * included (a PostgreSQL database, say).
  */
-export function startCluster(env: Record<string, string>, nodeFlags: string[] = []) {
+export function startCluster(env: Record<string, string>, nodeFlags: string[] = [], command: "start" | "core" | "gateway" = "start") {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
   const { dir, cleanup } = tempDir();
   const db = env.IAM_DB ?? join(dir, "iam.db");
-  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", entry, "start"], {
+  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", entry, command], {
     env: {
       ...process.env,
       IAM_DB: db,
@@ -52,9 +53,11 @@ export function startCluster(env: Record<string, string>, nodeFlags: string[] = 
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   const up = new Promise<{ http: number; grpc: number; management: number }>((resolve, reject) => {
     child.stdout.on("data", () => {
-      // IAM_WORKERS=1 in `env`: one process, whose line names no workers.
-      const m = /gateway on port (\d+), core \(gRPC\) on port (\d+)(?:, \d+ worker processes)?, management on port (\d+)/.exec(stdout);
-      if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]), management: Number(m[3]) });
+      // The line that says so, whole: "iam-core is up: gateway on port …", "iam-core gateway is up on port …".
+      const line = /^.*is up.*\n/m.exec(stdout)?.[0];
+      if (line === undefined) return;
+      const port = (pattern: RegExp) => Number(pattern.exec(line)?.[1] ?? 0);
+      resolve({ http: port(/gateway (?:is up )?on port (\d+)/), grpc: port(/core \(gRPC\) on port (\d+)/), management: port(/management on port (\d+)/) });
     });
     void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
   });

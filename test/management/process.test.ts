@@ -103,3 +103,31 @@ test("IAM_MANAGEMENT_HOST is honoured: the management port listens there and not
   t.false(metrics.body.includes("iam_"));
   t.true(c.lines().some((l) => l.msg === "management listening" && l.url === `http://127.0.0.2:${management}`));
 });
+
+test("iam core and iam gateway each have a management listener; the gateway's readiness is the core's, 503 once it cannot reach one", async (t) => {
+  const core = startCluster({ IAM_WORKERS: "1" }, [], "core");
+  t.teardown(core.kill);
+  const { grpc, management: coreManagement } = await core.up;
+  const gateway = startCluster({ IAM_WORKERS: "1", IAM_CORE_URL: `http://127.0.0.1:${grpc}` }, [], "gateway");
+  t.teardown(gateway.kill);
+  const { http, management } = await gateway.up;
+  t.not(management, coreManagement);
+
+  t.is((await request(http, TOKEN_PATH, { form: { grant_type: "client_credentials" }, basic: ["admin-client", "cluster-admin-secret-0123456789"] })).status, 200);
+  // Each process's own series: the gateway's requests at the gateway, the core's RPCs at the core.
+  const gatewayPage = parsePrometheus((await request(management, "/metrics")).body);
+  t.is(total(gatewayPage, "iam_http_requests_total", { method: "POST", route: "/services/oauth2/:organization/:project/token", status: "200" }), 1);
+  const corePage = parsePrometheus((await request(coreManagement, "/metrics")).body);
+  t.is(total(corePage, "iam_rpc_requests_total", { method: "iam.v1.TokenService/Token", code: "ok" }), 1);
+  t.is((await request(http, "/metrics")).status, 404);
+  t.is((await request(grpc, "/metrics")).status, 404);
+
+  t.is((await request(coreManagement, "/readyz")).status, 200);
+  t.is((await request(management, "/readyz")).status, 200);
+  process.kill(core.child.pid!, "SIGKILL");
+  await core.exited;
+  const unreachable = await request(management, "/readyz");
+  t.is(unreachable.status, 503);
+  t.deepEqual(JSON.parse(unreachable.body), { status: "core unreachable" });
+  t.is((await request(management, "/healthz")).status, 200);
+});
