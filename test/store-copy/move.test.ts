@@ -142,3 +142,23 @@ pgTest("migrate-store refuses a target that is not empty, and leaves it as it wa
   t.is(refused.stderr.trim().split("\n").length, 1);
   t.deepEqual(await dump(target.url), before);
 });
+
+pgTest("a PostgreSQL backup restores row for row into another PostgreSQL database, and a second restore over it is refused unchanged", async (t) => {
+  const { dir, cleanup } = tempDir();
+  const [source, target] = [await createDatabase(), await createDatabase()];
+  t.teardown(async () => (cleanup(), await source.drop(), await target.drop()));
+  const server = await startServer(source.url);
+  await clientCredentials(server.url);
+  await server.stop();
+  const file = join(dir, "pg.backup");
+  const taken = iam(source.url, ["backup", file]);
+  t.is(taken.code, 0, taken.stderr);
+  t.regex(taken.stdout, /postgres schema \d+/);
+  t.is(iam(target.url, ["restore", file]).code, 0);
+  const restored = await dump(target.url);
+  t.deepEqual(restored, await dump(source.url));
+  const again = iam(target.url, ["restore", file]);
+  t.is(again.code, 1);
+  t.regex(again.stderr, /^iam: the target postgres:\/\/.* is not empty/);
+  t.deepEqual(await dump(target.url), restored);
+});

@@ -9,7 +9,7 @@
  * either is refused whole, before anything is written anywhere.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, rmSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, fsyncSync, linkSync, openSync, closeSync, renameSync, rmSync, statSync } from "node:fs";
 import { once } from "node:events";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -53,6 +53,8 @@ export interface BackupSummary {
  */
 export async function writeBackup(snapshot: Snapshot, file: string, replace: boolean): Promise<BackupSummary> {
   if (!replace && existsSync(file)) throw new CopyRefused(`${file} exists: name another file, or give --force to replace it`);
+  // A missing folder is made, owner only, as the store makes the database's.
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString("hex")}.partial`);
   try {
     const header: Header = {
@@ -130,19 +132,30 @@ async function* linesOf(file: string): AsyncGenerator<string> {
   if (!existsSync(file)) throw new CopyRefused(`there is no backup at ${file}`);
   const gunzip = createGunzip();
   const input = createReadStream(file);
+  // gzip's own checks (its CRC-32 and length, the deflate stream) fail here: kept, and said once reading stops.
+  let failure: NodeJS.ErrnoException | undefined;
+  gunzip.on("error", (err) => (failure ??= err));
   input.on("error", (err) => gunzip.destroy(err));
   input.pipe(gunzip);
   const lines = createInterface({ input: gunzip, crlfDelay: Infinity });
+  const closed = new Promise<void>((resolve) => gunzip.once("close", resolve));
   try {
-    for await (const text of lines) yield text;
+    for await (const text of lines) {
+      if (failure !== undefined) break;
+      yield text;
+    }
+    await closed;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "Z_BUF_ERROR") throw new CopyRefused(`the backup ${file} is truncated: it ends before its last line`);
-    if (typeof code === "string" && code.startsWith("Z_")) throw new CopyRefused(`the backup ${file} is damaged or not an iam-core backup (${(err as Error).message})`);
-    throw new CopyRefused(`cannot read the backup ${file}: ${(err as Error).message}`);
+    failure ??= err as NodeJS.ErrnoException;
   } finally {
     lines.close();
     input.destroy();
+  }
+  if (failure !== undefined) {
+    const code = failure.code;
+    if (code === "Z_BUF_ERROR") throw new CopyRefused(`the backup ${file} is truncated: it ends before its last line`);
+    if (typeof code === "string" && code.startsWith("Z_")) throw new CopyRefused(`the backup ${file} is damaged or not an iam-core backup (gzip: ${failure.message})`);
+    throw new CopyRefused(`cannot read the backup ${file}: ${failure.message}`);
   }
 }
 

@@ -47,11 +47,11 @@ export function checkSource(source: Snapshot, what: string): void {
 }
 
 export async function copyInto(source: Snapshot, target: Target, options: CopyOptions): Promise<CopyReport> {
-  checkSource(source, options.what);
-  const version = equivalentVersion(source.backend, source.version, target.backend);
-  if (version < 1) throw new CopyRefused(`${options.what} is at ${source.backend} schema ${source.version}, which has no ${target.backend} equivalent: restore it into ${source.backend} first, then move it`);
-  await target.begin();
   try {
+    checkSource(source, options.what);
+    const version = equivalentVersion(source.backend, source.version, target.backend);
+    if (version < 1) throw new CopyRefused(`${options.what} is at ${source.backend} schema ${source.version}, which has no ${target.backend} equivalent: restore it into ${source.backend} first, then move it`);
+    await target.begin();
     const state = await target.inspect();
     if (state.version > KNOWN_VERSION[target.backend]) {
       throw new CopyRefused(`the target ${target.name} is at ${target.backend} schema ${state.version}, newer than this iam-core knows (${KNOWN_VERSION[target.backend]})`);
