@@ -158,6 +158,13 @@ export async function userinfo(url: string, accessToken: string): Promise<number
 }
 export const jwks = async (url: string) => (await fetch(`${url}/.well-known/jwks.json`)).json();
 
+/** A server on a new database (`db`) whose default tenant also has the app client. */
+export async function startWithApp(db: string, env: Record<string, string> = {}): Promise<Server> {
+  await (await startServer(db, env)).stop();
+  seedApp(db);
+  return startServer(db, env);
+}
+
 /** Makes the app client (remembered consent) in the database of a stopped server. */
 export function seedApp(db: string): void {
   const made = iam(db, ["client", "create", "iam-admins", "iam-admins", APP.id, "--secret", APP.secret, "--redirect-uri", APP.redirect,

@@ -12,15 +12,14 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import test from "ava";
 import { tempDir } from "../helpers.js";
-import { clientCredentials, codeFlow, dump, iam, iamAsync, introspect, refresh, seedApp, startServer } from "./_support.js";
+import { clientCredentials, codeFlow, dump, iam, iamAsync, introspect, refresh, startServer, startWithApp } from "./_support.js";
 
 test.serial("a backup taken while the server issues tokens verifies, and restores into an empty database that serves the tokens issued before it", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   t.teardown(cleanup);
   const db = join(dir, "live.db");
-  await (await startServer(db)).stop();
-  seedApp(db);
-  const server = await startServer(db);
+  const server = await startWithApp(db);
   t.teardown(() => server.stop());
   const user = await codeFlow(server.url);
 
@@ -62,12 +61,11 @@ test.serial("a backup taken while the server issues tokens verifies, and restore
 });
 
 test.serial("a SQLite backup restores row for row, every table", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   t.teardown(cleanup);
   const db = join(dir, "a.db");
-  await (await startServer(db)).stop();
-  seedApp(db);
-  const server = await startServer(db);
+  const server = await startWithApp(db);
   await codeFlow(server.url);
   await clientCredentials(server.url);
   await server.stop();
@@ -150,7 +148,8 @@ const refusals: [string, (f: Awaited<ReturnType<typeof fixture>>) => { file: str
 ];
 
 for (const [name, make, message] of refusals) {
-  test(`restore refuses ${name}, exit 1, and the target is unchanged`, async (t) => {
+  test.serial(`restore refuses ${name}, exit 1, and the target is unchanged`, async (t) => {
+    t.timeout(180_000);
     const f = await fixture(t);
     const { file, args = [], target = "live" } = make(f);
     const db = target === "live" ? f.live : join(f.dir, "empty.db");
@@ -164,7 +163,8 @@ for (const [name, make, message] of refusals) {
   });
 }
 
-test("a backup of the same deployment replaces it with --force, and one of another with --force --replace-deployment", async (t) => {
+test.serial("a backup of the same deployment replaces it with --force, and one of another with --force --replace-deployment", async (t) => {
+  t.timeout(180_000);
   const f = await fixture(t);
   const mine = join(f.dir, "live.backup");
   t.is(iam(f.live, ["backup", mine]).code, 0);
@@ -174,7 +174,8 @@ test("a backup of the same deployment replaces it with --force, and one of anoth
   t.deepEqual(await dump(f.live), await dump(f.source));
 });
 
-test("backup refuses to overwrite a file unless --force, and usage errors exit 2", async (t) => {
+test.serial("backup refuses to overwrite a file unless --force, and usage errors exit 2", async (t) => {
+  t.timeout(180_000);
   const f = await fixture(t);
   const again = iam(f.source, ["backup", f.file]);
   t.is(again.code, 1);

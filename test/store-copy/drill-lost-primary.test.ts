@@ -8,15 +8,14 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
 import { tempDir } from "../helpers.js";
-import { clientCredentials, codeFlow, iam, introspect, jwks, refresh, seedApp, startServer } from "./_support.js";
+import { clientCredentials, codeFlow, iam, introspect, jwks, refresh, startServer, startWithApp } from "./_support.js";
 
-test("drill: the primary SQLite database is lost, restored from the last backup, and serves the tokens issued before it", async (t) => {
+test.serial("drill: the primary SQLite database is lost, restored from the last backup, and serves the tokens issued before it", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   t.teardown(cleanup);
   const db = join(dir, "data", "iam.db");
-  await (await startServer(db)).stop();
-  seedApp(db);
-  const server = await startServer(db);
+  const server = await startWithApp(db);
   const user = await codeFlow(server.url);
   const client = await clientCredentials(server.url);
   const keys = await jwks(server.url);

@@ -20,24 +20,22 @@ import {
   jwks,
   refresh,
   revoke,
-  seedApp,
-  startServer,
+    startServer,
+  startWithApp,
   userinfo,
 } from "./_support.js";
 
 const pgTest = postgresSuite("moving between stores", test.serial);
 
 pgTest("tokens issued on SQLite verify, refresh and revoke on two PostgreSQL replicas after iam migrate-store", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   const target = await createDatabase();
   t.teardown(async () => (cleanup(), await target.drop()));
   const sqlite = join(dir, "iam.db");
 
   // Tokens of every kind on SQLite.
-  const first = await startServer(sqlite);
-  await first.stop();
-  seedApp(sqlite);
-  const server = await startServer(sqlite);
+  const server = await startWithApp(sqlite);
   const user = await codeFlow(server.url);
   const spare = await codeFlow(server.url);
   const client = await clientCredentials(server.url);
@@ -104,13 +102,11 @@ function readDeployment(sqlite: string): string {
 }
 
 pgTest("a PostgreSQL deployment moves to SQLite row for row, and serves its tokens there", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   const source = await createDatabase();
   t.teardown(async () => (cleanup(), await source.drop()));
-  const first = await startServer(source.url);
-  await first.stop();
-  seedApp(source.url);
-  const server = await startServer(source.url);
+  const server = await startWithApp(source.url);
   const user = await codeFlow(server.url);
   await server.stop();
   const before = await dump(source.url);
@@ -128,6 +124,7 @@ pgTest("a PostgreSQL deployment moves to SQLite row for row, and serves its toke
 });
 
 pgTest("migrate-store refuses a target that is not empty, and leaves it as it was", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   const target = await createDatabase();
   t.teardown(async () => (cleanup(), await target.drop()));
@@ -144,6 +141,7 @@ pgTest("migrate-store refuses a target that is not empty, and leaves it as it wa
 });
 
 pgTest("a PostgreSQL backup restores row for row into another PostgreSQL database, and a second restore over it is refused unchanged", async (t) => {
+  t.timeout(180_000);
   const { dir, cleanup } = tempDir();
   const [source, target] = [await createDatabase(), await createDatabase()];
   t.teardown(async () => (cleanup(), await source.drop(), await target.drop()));
