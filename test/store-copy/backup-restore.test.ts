@@ -6,7 +6,7 @@
  * another deployment, and a target that is not empty, are each refused with
  * one line, and the target is left as it was.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -184,4 +184,14 @@ test.serial("backup refuses to overwrite a file unless --force, and usage errors
   t.is(iam(f.source, ["backup"]).code, 2);
   t.is(iam(f.source, ["restore", f.file, "--replace-deployment"]).code, 2);
   t.is(iam(f.source, ["migrate-store", "--from", f.source]).code, 2);
+});
+
+test.serial("restore refuses a backup whose sealed keys the configured KEK cannot open, and writes nothing", async (t) => {
+  t.timeout(180_000);
+  const f = await fixture(t);
+  const db = join(f.dir, "elsewhere.db");
+  const refused = iam(db, ["restore", f.file], { IAM_KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64") });
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /^iam: the configured key-encryption key cannot open what was copied: the private key \S+ is encrypted with key [0-9a-f]{16}, which is not configured/);
+  t.throws(() => statSync(db));
 });
