@@ -48,6 +48,38 @@ export function iamAsync(db: string, args: string[]): Promise<{ code: number | n
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }
 
+/**
+ * `iam backup` of `db` into `file` while a client keeps requesting tokens
+ * from the server at `url`: the command's answer, the requests that failed,
+ * and how many succeeded while it ran.
+ */
+export async function backupWhileWriting(db: string, url: string, file: string) {
+  let writing = true;
+  let issued = 0;
+  const failures: string[] = [];
+  const writer = (async () => {
+    while (writing) {
+      try {
+        await clientCredentials(url);
+        issued++;
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  })();
+  const waitFor = async (n: number) => {
+    while (issued < n && failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  await waitFor(20);
+  const before = issued;
+  const backup = await iamAsync(db, ["backup", file]);
+  const issuedDuring = issued - before;
+  await waitFor(issued + 20);
+  writing = false;
+  await writer;
+  return { backup, failures, issuedDuring };
+}
+
 export interface Server {
   url: string;
   stop(): Promise<void>;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import test from "ava";
 import { tempDir } from "../helpers.js";
-import { clientCredentials, codeFlow, dump, iam, iamAsync, introspect, refresh, startServer, startWithApp } from "./_support.js";
+import { backupWhileWriting, clientCredentials, codeFlow, dump, iam, introspect, refresh, startServer, startWithApp } from "./_support.js";
 
 test.serial("a backup taken while the server issues tokens verifies, and restores into an empty database that serves the tokens issued before it", async (t) => {
   t.timeout(180_000);
@@ -23,29 +23,11 @@ test.serial("a backup taken while the server issues tokens verifies, and restore
   t.teardown(() => server.stop());
   const user = await codeFlow(server.url);
 
-  // A writer that keeps asking for tokens while the backup runs.
-  let writing = true;
-  let issued = 0;
-  const failures: string[] = [];
-  const writer = (async () => {
-    while (writing) {
-      try {
-        await clientCredentials(server.url);
-        issued++;
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-  })();
-  while (issued < 20) await new Promise((resolve) => setTimeout(resolve, 10));
   const file = join(dir, "live.backup");
-  const backup = await iamAsync(db, ["backup", file]);
-  const during = issued;
-  while (issued < during + 20) await new Promise((resolve) => setTimeout(resolve, 10));
-  writing = false;
-  await writer;
+  const { backup, failures, issuedDuring } = await backupWhileWriting(db, server.url, file);
   t.is(backup.code, 0, backup.stderr);
   t.deepEqual(failures, [], "no token request failed during the backup");
+  t.true(issuedDuring > 0, "tokens were issued while the backup ran");
   t.regex(backup.stdout, /^backup written to .* \d+ tables, \d+ rows, \d+ bytes, sqlite schema \d+, deployment [0-9a-f]{32}/);
   t.is(statSync(file).mode & 0o777, 0o600);
 

@@ -12,6 +12,7 @@ import { decodeJwt } from "jose";
 import { tempDir } from "../helpers.js";
 import { createDatabase, postgresSuite, query } from "../pg.js";
 import {
+  backupWhileWriting,
   clientCredentials,
   codeFlow,
   dump,
@@ -159,4 +160,28 @@ pgTest("a PostgreSQL backup restores row for row into another PostgreSQL databas
   t.is(again.code, 1);
   t.regex(again.stderr, /^iam: the target postgres:\/\/.* is not empty/);
   t.deepEqual(await dump(target.url), restored);
+});
+
+pgTest("a backup of PostgreSQL replicas taken while they issue tokens restores into SQLite and serves the tokens issued before it", async (t) => {
+  t.timeout(180_000);
+  const { dir, cleanup } = tempDir();
+  const source = await createDatabase();
+  t.teardown(async () => (cleanup(), await source.drop()));
+  const a = await startWithApp(source.url);
+  const b = await startServer(source.url);
+  t.teardown(() => Promise.all([a.stop(), b.stop()]));
+  const user = await codeFlow(b.url);
+  const file = join(dir, "replicas.backup");
+  const { backup, failures, issuedDuring } = await backupWhileWriting(source.url, a.url, file);
+  t.is(backup.code, 0, backup.stderr);
+  t.deepEqual(failures, []);
+  t.true(issuedDuring > 0);
+
+  const restored = join(dir, "restored.db");
+  t.is(iam(restored, ["restore", file]).code, 0);
+  const server = await startServer(restored);
+  t.teardown(() => server.stop());
+  t.like(await introspect(server.url, user.access_token), { active: true, sub: "admin" });
+  t.is((await refresh(server.url, user.refresh_token)).status, 200);
+  t.is(iam(restored, ["audit", "verify"]).code, 0);
 });
