@@ -93,3 +93,20 @@ pgTest("after a move into PostgreSQL, the next generated id follows the copied o
   );
   t.is(Number(next!.id), 42);
 });
+
+pgTest("a PostgreSQL schema shared with another application: its tables are neither copied, counted, nor dropped", async (t) => {
+  const { dir, cleanup } = tempDir();
+  const target = await createDatabase();
+  t.teardown(async () => (cleanup(), await target.drop()));
+  await query(target.url, "CREATE TABLE other_app (doc JSONB NOT NULL); INSERT INTO other_app VALUES ('{\"kept\": true}')");
+  const path = join(dir, "iam.db");
+  openDatabase(path).close();
+  await copy(await openSnapshot(path), target.url);
+  const forced = await openTarget(target.url);
+  t.teardown(() => forced.close());
+  await copyInto(await openSnapshot(path), forced, { sealer, what: "the source", force: true });
+  t.deepEqual(await query(target.url, "SELECT doc FROM other_app"), [{ doc: { kept: true } }]);
+  const backup = await openSnapshot(target.url);
+  t.false(backup.tables.some((table) => table.name === "other_app"));
+  await backup.close();
+});

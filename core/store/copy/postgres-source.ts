@@ -6,10 +6,22 @@
  */
 import pg from "pg";
 import { connectionConfig } from "../postgres/connection.js";
+import { migrations } from "../postgres/migrations.js";
 import { CopyRefused, INTERNAL_TABLES, parentsFirst, type Column, type ColumnType, type Deployment, type Table } from "./shape.js";
 import type { Snapshot } from "./snapshot.js";
 
 export const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * What iam-core's migrations create in the database's schema, read from
+ * them: the only tables a copy reads or writes, and the only objects a forced
+ * restore drops, so that tables of anyone else sharing the schema stay out of it.
+ */
+export const OWNED = (() => {
+  const all = migrations.join("\n");
+  const names = (pattern: RegExp) => [...new Set([...all.matchAll(pattern)].map((m) => m[1]!))];
+  return { tables: ["iam_schema", ...names(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/g)], functions: names(/CREATE (?:OR REPLACE )?FUNCTION (\w+)/g) };
+})();
 
 const TYPES: Record<string, ColumnType> = { text: "text", int2: "integer", int4: "integer", int8: "integer", bool: "boolean", _text: "text[]" };
 
@@ -25,7 +37,7 @@ export async function connectForCopy(url: string, purpose: string): Promise<pg.C
   return client;
 }
 
-/** The data tables of the current schema, from information_schema and pg_constraint, parents first. */
+/** iam-core's data tables in the current schema, from information_schema and pg_constraint, parents first. */
 export async function postgresTables(client: pg.Client): Promise<Table[]> {
   const { rows } = await client.query<{ table_name: string; column_name: string; udt_name: string }>(
     `SELECT c.table_name, c.column_name, c.udt_name FROM information_schema.columns c
@@ -40,7 +52,7 @@ export async function postgresTables(client: pg.Client): Promise<Table[]> {
   );
   const tables = new Map<string, Table>();
   for (const row of rows) {
-    if (INTERNAL_TABLES.has(row.table_name)) continue;
+    if (INTERNAL_TABLES.has(row.table_name) || !OWNED.tables.includes(row.table_name)) continue;
     const type = TYPES[row.udt_name];
     if (type === undefined) throw new CopyRefused(`column ${row.table_name}.${row.column_name} has type ${row.udt_name}, which a copy does not know`);
     let table = tables.get(row.table_name);

@@ -4,19 +4,8 @@ import { LOCKS } from "../postgres/connection.js";
 import { migrations, OLDEST_COMPATIBLE } from "../postgres/migrations.js";
 import type { Row } from "../rows.js";
 import { KNOWN_VERSION } from "./shape.js";
-import { connectForCopy, postgresSchema, postgresTables, quote } from "./postgres-source.js";
+import { connectForCopy, OWNED, postgresSchema, postgresTables, quote } from "./postgres-source.js";
 import type { Target } from "./target.js";
-
-/**
- * What iam-core's migrations create in the database's schema: the only
- * objects a forced restore drops, so that tables of anyone else sharing the
- * schema stay.
- */
-const OWNED = (() => {
-  const all = migrations.join("\n");
-  const names = (pattern: RegExp) => [...new Set([...all.matchAll(pattern)].map((m) => m[1]!))];
-  return { tables: ["iam_schema", ...names(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/g)], functions: names(/CREATE (?:OR REPLACE )?FUNCTION (\w+)/g) };
-})();
 
 /** Rows per INSERT statement: PostgreSQL takes at most 65,535 parameters in one. */
 const batchOf = (columns: number) => Math.max(1, Math.min(1000, Math.floor(60_000 / columns)));
