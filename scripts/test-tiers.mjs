@@ -48,6 +48,7 @@ export const TIERS = {
     "test/tokens-algs/",
     "test/wire/imports.test.ts",
     "test/scripts/tiers.test.ts",
+    "test/store-copy/versions.test.ts",
     "test/bench/",
   ],
   integration: [
@@ -77,6 +78,7 @@ export const TIERS = {
     "test/core/grpc-unary.test.ts",
   ],
   process: [
+    "test/store-copy/",
     "test/crash/",
     "test/fuzz/",
     "test/cli/",
