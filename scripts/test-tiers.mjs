@@ -48,6 +48,7 @@ export const TIERS = {
     "test/tokens-algs/",
     "test/wire/imports.test.ts",
     "test/scripts/tiers.test.ts",
+    "test/store-copy/versions.test.ts",
     "test/bench/",
   ],
   integration: [
@@ -62,6 +63,7 @@ export const TIERS = {
     "test/standards/",
     "test/grpc/",
     "test/observe/",
+    "test/management/",
     "test/store/postgres.test.ts",
     "test/store/schema-versions.test.ts",
     "test/wire/balanced-transport.test.ts",
@@ -77,6 +79,7 @@ export const TIERS = {
     "test/core/grpc-unary.test.ts",
   ],
   process: [
+    "test/store-copy/",
     "test/crash/",
     "test/fuzz/",
     "test/cli/",
@@ -84,6 +87,7 @@ export const TIERS = {
     "test/scripts/build.test.ts",
     "test/replicas/replicas.test.ts",
     "test/gateway/cluster.test.ts",
+    "test/management/process.test.ts",
     "test/standards/client-oauth4webapi-fapi2.test.ts",
     "test/gateway/process.test.ts",
     "test/standards/core-rotation-grace.test.ts",
