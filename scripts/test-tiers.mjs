@@ -56,6 +56,7 @@ export const TIERS = {
     "test/security/",
     "test/admin/isolation.test.ts",
     "test/replicas/",
+    "test/storage-faults/",
     "test/gateway/",
     "test/sessions/gateway.test.ts",
     "test/logout/",

@@ -1,5 +1,5 @@
 import type { HttpMetrics } from "../../wire/observe.js";
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The metrics of one iam-core process, in Prometheus text format on
@@ -70,6 +70,14 @@ export class Metrics implements HttpMetrics {
     registers: [this.registry],
   });
 
+  readonly storageWritable = new Gauge({
+    name: "iam_storage_writable",
+    help: "1 while the database can be written, 0 from a storage fault (disk full, read-only, connection lost) until a probe write succeeds.",
+    // Of several workers (IAM_WORKERS), the lowest: 0 when any of them cannot write.
+    aggregator: "min",
+    registers: [this.registry],
+  });
+
   /**
    * `process`: also export the process's CPU, memory, event-loop lag and GC
    * (once per process). `clustered`: this process is one worker of several
@@ -78,6 +86,7 @@ export class Metrics implements HttpMetrics {
    */
   constructor(options: { process?: boolean; clustered?: boolean } = {}) {
     if (options.process === true) collectDefaultMetrics({ register: this.registry });
+    this.storageWritable.set(1);
     if (options.clustered === true && process.send !== undefined) {
       AggregatorRegistry.setRegistries([this.registry]);
       // Constructing one is what makes prom-client answer the primary's requests in a worker.
