@@ -31,6 +31,8 @@ export interface IamServer {
   child: ChildProcess;
   http: string;
   grpc: string;
+  /** The management listener's origin: /metrics, /healthz, /readyz. */
+  management: string;
   /** Throws if the server has stopped, other than by `stop` (its measurements would be of nothing). */
   assertRunning(during: string): void;
   stop(): Promise<void>;
@@ -38,7 +40,7 @@ export interface IamServer {
 
 /** Starts iam-core on a fresh database in `dir`; its log goes to `dir/name.log`. */
 export async function startIam(dir: string, name: string, options: ServerOptions, env: Record<string, string> = {}): Promise<IamServer> {
-  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const [httpPort, grpcPort, managementPort] = [await freePort(), await freePort(), await freePort()];
   const log = openSync(path.join(dir, `${name}.log`), "w");
   const profile = options.profile === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(options.profile)}`];
   const flags = options.nodeFlags === "" ? [] : options.nodeFlags.split(" ");
@@ -49,6 +51,7 @@ export async function startIam(dir: string, name: string, options: ServerOptions
       IAM_DB: path.join(dir, `${name}.db`),
       IAM_HTTP_PORT: String(httpPort),
       IAM_GRPC_PORT: String(grpcPort),
+      IAM_MANAGEMENT_PORT: String(managementPort),
       IAM_ADMIN_PASSWORD: "bench-admin-password",
       ...RATE_LIMITS_OFF,
       ...(options.workers === "" ? {} : { IAM_WORKERS: options.workers }),
@@ -63,6 +66,7 @@ export async function startIam(dir: string, name: string, options: ServerOptions
     child,
     http: `http://127.0.0.1:${httpPort}`,
     grpc: `127.0.0.1:${grpcPort}`,
+    management: `http://127.0.0.1:${managementPort}`,
     assertRunning: (during) => {
       if (exit !== undefined) throw new Error(`iam-core (${name}) stopped during ${during}: ${exit}; see its log`);
     },

@@ -104,7 +104,7 @@ export async function iamPhase(bench: Bench, during: (server: IamServer, fixture
       }
     }
     await during(server, fixture);
-    if (s.metrics !== "") writeFileSync(s.metrics, await (await fetch(`${server.http}/metrics`)).text());
+    if (s.metrics !== "") writeFileSync(s.metrics, await (await fetch(`${server.management}/metrics`)).text());
   } finally {
     watch.stop();
     bench.iamPeakPssMb = Math.max(bench.iamPeakPssMb, watch.peak);

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { AggregatorRegistry } from "prom-client";
 import type { Config } from "../core/server/config.js";
 import type { Logger } from "../core/observe/log.js";
+import type { HealthMessage } from "./cluster-health.js";
 
 /**
  * Several processes serving the same ports on one database (IAM_WORKERS): the
@@ -18,7 +19,12 @@ import type { Logger } from "../core/observe/log.js";
  * of projects, clients, users and keys is stale. What they do not share: the
  * per-client and per-address request rates, which each worker enforces for
  * its share (1/N) of the configured rate and burst; and the metrics, which the
- * primary sums over the workers when a worker is asked for /metrics.
+ * primary sums over the workers.
+ *
+ * The primary alone listens on the management port (IAM_MANAGEMENT_PORT):
+ * one address for the whole server, that answers while workers die and are
+ * replaced, with the metrics summed over the workers and a readiness that is
+ * every running worker's (cluster-health.ts).
  */
 
 /** Set by the primary in each worker's environment: its slot (0-based) and how many there are. */
@@ -26,10 +32,7 @@ export const WORKER_SLOT = "IAM_WORKER_SLOT";
 export const WORKER_COUNT = "IAM_WORKER_COUNT";
 
 /** Messages between a worker and the primary. */
-export type ClusterMessage =
-  | { type: "iam:ready" }
-  | { type: "iam:metrics"; id: number }
-  | { type: "iam:metrics-answer"; id: number; body?: string; contentType?: string; error?: string };
+export type ClusterMessage = { type: "iam:ready" } | HealthMessage;
 
 export function workerCount(config: Config): number {
   return config.workers === 0 ? availableParallelism() : config.workers;
@@ -129,6 +132,19 @@ export async function runPrimary(options: {
   let announced = false;
   let exitCode = 0;
 
+  // Loaded here: the primary of a cluster is the only `iam` process without serve.ts that needs them.
+  const [{ startManagement }, { clusterHealth }] = await Promise.all([import("./management.js"), import("./cluster-health.js")]);
+  // Ready once every worker has started, until the primary is told to stop.
+  const health = clusterHealth(() => (announced && !stopping ? [...ready] : undefined));
+  const management = await startManagement(
+    { host: config.managementHost, port: config.managementPort },
+    {
+      transport: health.transport,
+      metrics: config.metrics ? { render: async () => ({ body: await aggregator.clusterMetrics(), contentType: aggregator.contentType }) } : undefined,
+      logger,
+    },
+  );
+
   const stopAll = (signal: NodeJS.Signals, code: number) => {
     if (stopping) return;
     stopping = true;
@@ -163,13 +179,10 @@ export async function runPrimary(options: {
           const what =
             command === "core" ? `core (gRPC) on port ${config.grpcPort}` : command === "gateway" ? `gateway on port ${config.httpPort}` : `gateway on port ${config.httpPort}, core (gRPC) on port ${config.grpcPort}`;
           // One write: whoever waits for the first line gets the sign-in URL with it.
-          process.stdout.write(`iam-core is up: ${what}, ${count} worker processes.\n${command === "start" ? signInHint(config) : ""}`);
+          process.stdout.write(`iam-core is up: ${what}, ${count} worker processes, management on port ${management.port}.\n${command === "start" ? signInHint(config) : ""}`);
         }
-      } else if (message?.type === "iam:metrics") {
-        aggregator.clusterMetrics().then(
-          (body) => worker.send({ type: "iam:metrics-answer", id: message.id, body, contentType: aggregator.contentType } satisfies ClusterMessage),
-          (err: unknown) => worker.send({ type: "iam:metrics-answer", id: message.id, error: String(err) } satisfies ClusterMessage),
-        );
+      } else if (message?.type === "iam:health-answer") {
+        health.answered(message);
       }
     });
     worker.on("exit", (code, signal) => {

@@ -3,6 +3,7 @@ import { ConfigError, describeConfig, isPostgresUrl, loadConfig, type Config } f
 import { createLogger } from "../core/observe/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { AUDIT_USAGE } from "./audit-usage.js";
+import { STORE_USAGE } from "./store-usage.js";
 import { EXIT_PORT_TAKEN, runPrimary, workerCount } from "./cluster.js";
 
 const USAGE = `usage: iam [start | core | gateway | config | <administration command>]
@@ -13,7 +14,9 @@ const USAGE = `usage: iam [start | core | gateway | config | <administration com
 
 ${ADMIN_USAGE}
 
-${AUDIT_USAGE}`;
+${AUDIT_USAGE}
+
+${STORE_USAGE}`;
 
 /**
  * The `iam` command. What serves, and the administration commands, are loaded
@@ -44,6 +47,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === "audit") {
     const { runAuditCommand } = await import("./audit-cli.js");
     process.exitCode = await runAuditCommand(argv, config);
+    return;
+  }
+  if (command === "backup" || command === "restore" || command === "migrate-store") {
+    const { runStoreCommand } = await import("./store-cli.js");
+    process.exitCode = await runStoreCommand(argv, config);
     return;
   }
   if (command === "config") {

@@ -1,7 +1,8 @@
 import cluster from "node:cluster";
 import type http from "node:http";
 import { availableParallelism } from "node:os";
-import type { Transport } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { createCore, type Core } from "../core/server/compose.js";
 import { displayDb, type Config } from "../core/server/config.js";
 import { createInProcessTransport } from "../wire/in-process-transport.js";
@@ -12,6 +13,8 @@ import { createGateway } from "../gateway/app.js";
 import { createBalancedTransport } from "../wire/balanced-transport.js";
 import { startGatewayServer } from "../gateway/server.js";
 import { reportReady, shareRates, signInHint, workerSlot } from "./cluster.js";
+import { answerHealthQueries } from "./cluster-health.js";
+import { startManagement } from "./management.js";
 
 const timeoutsOf = (config: Config) => ({ headersSeconds: config.httpHeadersTimeout, requestSeconds: config.httpRequestTimeout });
 
@@ -26,6 +29,12 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
   const servers: RunningServer[] = [];
   const closers: (() => Promise<void>)[] = [];
   const drainers: (() => void)[] = [];
+  // The management listener, first (management.ts); a worker has none, its primary has the one.
+  const management =
+    worker === undefined ? await startManagement({ host: config.managementHost, port: config.managementPort }, { metrics: config.metrics ? metrics : undefined, logger }) : undefined;
+  const managementNote = management === undefined ? "" : `, management on port ${management.port}`;
+  // What readiness asks: the core in this process, or the cores the gateway calls.
+  let health: Transport | undefined;
   // The core in this process, or over gRPC at IAM_CORE_URL (the gateway alone).
   // Read at call time: config.baseUrl may be set once the gateway has its port.
   const gatewayApp = (transport: Transport) =>
@@ -34,7 +43,6 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       baseUrl: config.baseUrl,
       logger,
       metrics,
-      serveMetrics: config.metrics,
       serveConsole: config.console,
       trustProxy: config.trustProxy,
       maxBodyBytes: config.httpMaxBodyBytes,
@@ -79,7 +87,6 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       drainers.push(() => core.health.drain());
       announceBootstrap(core, config, logger);
       const grpc = await startCoreServer(core.routes, config.host, config.grpcPort, {
-        metrics: config.metrics ? metrics : undefined,
         http2: {
           requestTimeoutMs: config.grpcRequestTimeout * 1000,
           idleTimeoutMs: config.grpcIdleTimeout * 1000,
@@ -88,16 +95,17 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
       });
       servers.push(grpc);
       logger.info("core listening", { url: `http://${config.host}:${grpc.port}`, protocols: "grpc, grpc-web, connect" });
+      health = createInProcessTransport(core.routes);
       if (command === "start") {
-        const app = gatewayApp(createInProcessTransport(core.routes));
+        const app = gatewayApp(health);
         listener = app.callback();
         if (config.httpPort !== 0) gatewayPort = await listenGateway();
         logger.info("gateway listening", { url: `http://${config.host}:${gatewayPort}`, base_url: config.baseUrl, ...(config.console ? { console: `${config.baseUrl}/admin/` } : {}) });
         if (worker === undefined) {
-          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}.\n${signInHint(config)}`);
+          process.stdout.write(`iam-core is up: gateway on port ${gatewayPort}, core (gRPC) on port ${grpc.port}${managementNote}.\n${signInHint(config)}`);
         }
       } else if (worker === undefined) {
-        process.stdout.write(`iam-core is up: core (gRPC) on port ${grpc.port}.\n`);
+        process.stdout.write(`iam-core is up: core (gRPC) on port ${grpc.port}${managementNote}.\n`);
       }
       break;
     }
@@ -109,17 +117,22 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
             ? logger.info("core replica answers again", { core: c.url })
             : logger.warn("core replica down", { core: c.url, retry_in_ms: c.backoffMs, error: c.error.message }),
       });
+      health = transport;
       const app = gatewayApp(transport);
       const gateway = await startGatewayServer(app.callback(), config.host, config.httpPort, timeoutsOf(config));
       servers.push(gateway);
       logger.info("gateway listening", { url: `http://${config.host}:${gateway.port}`, core: config.coreUrls.join(","), ...(config.console ? { console: `${config.baseUrl}/admin/` } : {}) });
       if (worker === undefined) {
-        process.stdout.write(`iam-core gateway is up on port ${gateway.port}, calling the core at ${config.coreUrls.join(", ")}.\n`);
+        process.stdout.write(`iam-core gateway is up on port ${gateway.port}${managementNote}, calling the core at ${config.coreUrls.join(", ")}.\n`);
       }
       break;
     }
   }
-  if (worker !== undefined) reportReady();
+  management?.healthFrom(health!);
+  if (worker !== undefined) {
+    answerHealthQueries(createClient(Health, health!));
+    reportReady();
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -127,9 +140,12 @@ export async function serve(command: "start" | "core" | "gateway", config: Confi
     stopping = true;
     logger.info("draining", { signal });
     for (const drain of drainers) drain();
-    // Servers first (in-flight requests finish), then the database.
+    management?.drain();
+    // Servers first (in-flight requests finish), then the database; the
+    // management listener last, answering "not ready" meanwhile.
     await Promise.all(servers.reverse().map((s) => s.close(config.shutdownGrace * 1000)));
     for (const close of closers) await close();
+    await management?.close(0);
     logger.info("stopped");
     process.exit(0);
   };

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectCodeOf, ERROR_KEY, httpStatusOf, oauthErrorMetadata, type OAuthErrorCode } from "../wire/errors.js";
+import { STORAGE_RETRY_AFTER_SECONDS, StorageUnavailable } from "./store/faults.js";
 
 // The RFC codes, the metadata keys and the mapping between them and HTTP or
 // Connect are shared with every caller of the core: wire/errors.ts.
@@ -57,14 +58,16 @@ export class OAuthError extends Error {
 
 /**
  * Turns anything a handler threw into the ConnectError sent to the caller. An
- * OAuthError keeps its RFC code in metadata; anything else is a server_error
- * with a generic message, its cause reported through `onUnexpected`.
+ * OAuthError keeps its RFC code in metadata; a storage fault is UNAVAILABLE
+ * (storageUnavailable); anything else is a server_error with a generic
+ * message, its cause reported through `onUnexpected`.
  */
 export function toConnectError(err: unknown, onUnexpected: (err: unknown) => void): ConnectError {
   if (err instanceof OAuthError) {
     return new ConnectError(err.message, err.code ?? connectCodeOf(err.error), oauthErrorMetadata(err), err.details, err);
   }
   if (err instanceof ConnectError) return err;
+  if (err instanceof StorageUnavailable) return storageUnavailable(err);
   onUnexpected(err);
   return new ConnectError(
     "the server could not complete the request",
@@ -73,4 +76,20 @@ export function toConnectError(err: unknown, onUnexpected: (err: unknown) => voi
     undefined,
     err,
   );
+}
+
+/**
+ * A request that met a storage fault (store/faults.ts): it left no trace and
+ * may be sent again as it was. UNAVAILABLE, the code gRPC names for "most
+ * likely a transient condition, corrected by retrying with a backoff", with
+ * temporarily_unavailable (RFC 6749 §4.1.2.1) as its RFC code, which the
+ * gateway answers as HTTP 503. When to try again: `retry-after` in seconds
+ * (the gateway's Retry-After), and gRPC's server pushback
+ * `grpc-retry-pushback-ms` (gRFC A6), which a gRPC client with a retry policy
+ * for UNAVAILABLE waits before its next attempt.
+ */
+export function storageUnavailable(err: StorageUnavailable): ConnectError {
+  const metadata = oauthErrorMetadata({ error: "temporarily_unavailable", retryAfter: STORAGE_RETRY_AFTER_SECONDS });
+  metadata.set("grpc-retry-pushback-ms", String(STORAGE_RETRY_AFTER_SECONDS * 1000));
+  return new ConnectError("the service is temporarily unavailable: try again later", Code.Unavailable, metadata, undefined, err);
 }

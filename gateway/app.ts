@@ -20,7 +20,6 @@ import { healthz, readyz } from "./endpoints/health.js";
 import { introspect } from "./endpoints/introspect.js";
 import { jwks } from "./endpoints/jwks.js";
 import { login } from "./endpoints/login.js";
-import { metricsEndpoint } from "./endpoints/metrics.js";
 import { par } from "./endpoints/par.js";
 import { redirectPage } from "./endpoints/redirect-page.js";
 import { revoke } from "./endpoints/revoke.js";
@@ -36,14 +35,12 @@ export interface GatewayOptions {
   /** Public base URL; decides whether cookies are Secure. */
   baseUrl: string;
   logger: Logger;
-  /** Where request counts and latencies go; `GET /metrics` renders it. */
+  /** Where request counts and latencies go; the management listener renders them (gateway/management.ts). */
   metrics: HttpMetrics;
   /** Largest request body read, bytes (default 16 KiB). */
   maxBodyBytes?: number;
   /** Take the client address from X-Forwarded-For (default false). */
   trustProxy?: boolean;
-  /** Answer `GET /metrics` (default true). */
-  serveMetrics?: boolean;
   /** Serve the administration console and its API at /admin (default true). */
   serveConsole?: boolean;
 }
@@ -72,10 +69,11 @@ export function createGateway(options: GatewayOptions): Koa {
   app.use(observeRequests(options.logger, options.metrics));
   app.use(answerUnmatched);
 
-  // Outside any project: liveness, readiness and the metrics.
+  // Outside any project: liveness and readiness, also here for load balancers
+  // that probe the port they send traffic to; they tell nothing but up or
+  // down. The metrics are on the management listener only (gateway/management.ts).
   const probes = new Router();
   probes.get("/healthz", healthz);
-  if (options.serveMetrics !== false) probes.get("/metrics", metricsEndpoint(options.metrics));
   probes.get("/readyz", readyz(deps));
   // The passkey pages' two scripts.
   probes.get("/assets/:name", asset);

@@ -109,12 +109,21 @@ export function toWireError(err: unknown, logger: Logger): WireError {
 
 /** The RFC 6749 §5.2 body of an error. */
 export function errorJson(ctx: Context, e: WireError): void {
+  setRetryAfter(ctx, e);
   json(ctx, e.status, { error: e.error, error_description: e.description });
+}
+
+/**
+ * When to try again, in seconds (RFC 9110 §10.2.3): a rate limit, a lockout,
+ * or a storage fault the core answered temporarily_unavailable (503).
+ */
+export function setRetryAfter(ctx: Context, e: WireError): void {
+  if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
 }
 
 /** An error of the authorization endpoints: a redirect to the client, JSON, or a page. */
 export function authorizationError(ctx: Context, e: WireError, asJson: boolean, redirectStatus: 302 | 303): void {
-  if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
+  setRetryAfter(ctx, e);
   if (e.redirectTo !== undefined) {
     if (asJson && ctx.method === "POST") {
       return json(ctx, e.status, { error: e.error, error_description: e.description, redirect_to: e.redirectTo });
@@ -131,7 +140,6 @@ export function authorizationError(ctx: Context, e: WireError, asJson: boolean, 
  * carries their challenge (`basicRealm`).
  */
 export function clientError(ctx: Context, e: WireError, basicRealm: string | undefined): void {
-  if (e.retryAfter !== undefined) ctx.set("Retry-After", String(e.retryAfter));
   if (e.dpopNonce !== undefined) ctx.set("DPoP-Nonce", e.dpopNonce);
   if (e.error === "invalid_client" && basicRealm !== undefined) {
     ctx.set("WWW-Authenticate", `Basic realm="${basicRealm}", charset="UTF-8"`);
@@ -152,6 +160,7 @@ export function bearerError(ctx: Context, e: WireError, realm: string, scheme: "
   const error = e.status === 401 && !DPOP_ERRORS.has(e.error) ? "invalid_token" : e.error;
   const scope = error === "insufficient_scope" ? ', scope="openid"' : "";
   const description = e.description.replace(/["\\]/g, "");
+  setRetryAfter(ctx, e);
   ctx.set(
     "WWW-Authenticate",
     dpop

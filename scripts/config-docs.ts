@@ -21,6 +21,8 @@ const MORE: Record<string, string> = {
   IAM_HTTP_PORT: "operations.md#running-it",
   IAM_GRPC_PORT: "operations.md#running-it",
   IAM_HOST: "operations.md#running-it",
+  IAM_MANAGEMENT_PORT: "operations.md#management-listener",
+  IAM_MANAGEMENT_HOST: "operations.md#management-listener",
   IAM_DB: "operations.md#the-database-and-the-purge",
   IAM_BASE_URL: "flows.md#the-default-tenant",
   IAM_ADMIN_PASSWORD: "flows.md#the-default-tenant",

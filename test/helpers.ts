@@ -21,6 +21,7 @@ import { CLIENT_AUTH_DEFAULTS } from "../core/store/types.js";
 import { newPrivateKey, type PrivateKeySource } from "../core/tokens/keys.js";
 import { createGateway } from "../gateway/app.js";
 import { startGatewayServer } from "../gateway/server.js";
+import { startManagement } from "../bin/management.js";
 import { createMigratedDatabase, ON_POSTGRES } from "./pg.js";
 
 export const BASE_URL = "http://iam.test";
@@ -100,6 +101,7 @@ export function testConfig(db: string, overrides: Partial<Config> = {}): Config 
       baseUrl: BASE_URL,
       httpPort: 0,
       grpcPort: 0,
+      managementPort: 0,
       adminPassword: ADMIN_PASSWORD,
       adminClientSecret: ADMIN_CLIENT_SECRET,
       passwordHashMemoryKib: 64,
@@ -217,6 +219,8 @@ export interface TestServer extends TestCore {
   httpUrl: string;
   /** Core origin (HTTP/2 cleartext). */
   grpcUrl: string;
+  /** Management listener's origin (bin/management.ts): /metrics, /healthz, /readyz. */
+  managementUrl: string;
   /** `${httpUrl}/services/oauth2/iam-admins/iam-admins` */
   project: string;
 }
@@ -246,9 +250,14 @@ export async function startTestServer(
     await http.close();
     throw err;
   }
-  const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0, { metrics: base.core.deps.metrics });
+  const grpc: RunningServer = await startCoreServer(base.core.routes, "127.0.0.1", 0);
+  const inProcess = createInProcessTransport(base.core.routes);
+  const management = await startManagement(
+    { host: "127.0.0.1", port: 0 },
+    { transport: inProcess, metrics: base.core.deps.metrics, logger: base.core.deps.logger },
+  );
   const app = createGateway({
-    transport: createInProcessTransport(base.core.routes),
+    transport: inProcess,
     baseUrl: base.core.deps.config.baseUrl,
     logger: base.core.deps.logger,
     metrics: base.core.deps.metrics,
@@ -260,9 +269,11 @@ export async function startTestServer(
     ...base,
     httpUrl,
     grpcUrl: `http://127.0.0.1:${grpc.port}`,
+    managementUrl: `http://127.0.0.1:${management.port}`,
     project: `${httpUrl}/services/oauth2/iam-admins/iam-admins`,
     async close() {
       await http.close();
+      await management.close(500);
       // Clients of a test may keep their HTTP/2 sessions open: cut them off soon.
       await grpc.close(500);
       await base.close();
@@ -277,7 +288,7 @@ export async function startTestServer(
 export async function startExtraGateway(
   t: { teardown(fn: () => Promise<void>): void },
   s: TestServer,
-  options: { overNetwork?: boolean; trustProxy?: boolean; serveMetrics?: boolean } = {},
+  options: { overNetwork?: boolean; trustProxy?: boolean } = {},
 ): Promise<{ origin: string; project: string }> {
   const app = createGateway({
     transport: options.overNetwork === false ? createInProcessTransport(s.core.routes) : createGrpcTransport({ baseUrl: s.grpcUrl }),
@@ -285,7 +296,6 @@ export async function startExtraGateway(
     logger: s.core.deps.logger,
     metrics: s.core.deps.metrics,
     trustProxy: options.trustProxy,
-    serveMetrics: options.serveMetrics,
   });
   const server = await startGatewayServer(app.callback(), "127.0.0.1", 0);
   t.teardown(() => server.close());

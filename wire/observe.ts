@@ -22,7 +22,7 @@ export interface HttpLabels {
   status: string;
 }
 
-/** The metrics the gateway writes, and the page it serves at GET /metrics. */
+/** The metrics the gateway writes, and the page the management listener serves at GET /metrics (gateway/management.ts). */
 export interface HttpMetrics {
   readonly httpRequests: { inc(labels: HttpLabels): void };
   readonly httpSeconds: { observe(labels: HttpLabels, seconds: number): void };

@@ -1,9 +1,9 @@
 import type { HttpMetrics } from "../../wire/observe.js";
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The metrics of one iam-core process, in Prometheus text format on
- * `GET /metrics`. Labels name methods, routes, codes and grant types only:
+ * `GET /metrics` of the management listener. Labels name methods, routes, codes and grant types only:
  * never a tenant, client, user or token, so the series stay few and the
  * page reveals nothing about who uses the server.
  */
@@ -70,49 +70,32 @@ export class Metrics implements HttpMetrics {
     registers: [this.registry],
   });
 
-  readonly #clustered: boolean;
+  readonly storageWritable = new Gauge({
+    name: "iam_storage_writable",
+    help: "1 while the database can be written, 0 from a storage fault (disk full, read-only, connection lost) until a probe write succeeds.",
+    // Of several workers (IAM_WORKERS), the lowest: 0 when any of them cannot write.
+    aggregator: "min",
+    registers: [this.registry],
+  });
 
   /**
    * `process`: also export the process's CPU, memory, event-loop lag and GC
    * (once per process). `clustered`: this process is one worker of several
-   * (IAM_WORKERS); `/metrics` answers the sum over all of them, which the
-   * primary collects.
+   * (IAM_WORKERS); the primary's management listener answers the sum over
+   * all of them, which it collects from each (bin/cluster.ts).
    */
   constructor(options: { process?: boolean; clustered?: boolean } = {}) {
     if (options.process === true) collectDefaultMetrics({ register: this.registry });
-    this.#clustered = options.clustered === true && process.send !== undefined;
-    if (this.#clustered) {
+    this.storageWritable.set(1);
+    if (options.clustered === true && process.send !== undefined) {
       AggregatorRegistry.setRegistries([this.registry]);
       // Constructing one is what makes prom-client answer the primary's requests in a worker.
       new AggregatorRegistry();
     }
   }
 
-  /** The body and content type of `GET /metrics`. */
+  /** The body and content type of `GET /metrics`: this process's own series (a worker's are summed by the primary). */
   async render(): Promise<{ body: string; contentType: string }> {
-    if (this.#clustered) return askPrimary();
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
-}
-
-let asked = 0;
-
-/** Asks the primary for the metrics of every worker, summed (see bin/cluster.ts). */
-function askPrimary(): Promise<{ body: string; contentType: string }> {
-  const id = ++asked;
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type?: string; id?: number; body?: string; contentType?: string; error?: string }) => {
-      if (message?.type !== "iam:metrics-answer" || message.id !== id) return;
-      clearTimeout(timer);
-      process.off("message", onMessage);
-      if (message.body === undefined) reject(new Error(`the metrics of the workers could not be collected: ${message.error}`));
-      else resolve({ body: message.body, contentType: message.contentType ?? "text/plain" });
-    };
-    const timer = setTimeout(() => {
-      process.off("message", onMessage);
-      reject(new Error("the metrics of the workers could not be collected in time"));
-    }, 10_000);
-    process.on("message", onMessage);
-    process.send!({ type: "iam:metrics", id });
-  });
 }

@@ -98,6 +98,7 @@ export async function createCore(
     const purgeAudit = () => purgeAuditTrail(deps, clock.now(), config.auditRetentionDays);
     const stopPurge = options.purge === false ? () => {} : startPurge(store, clock, logger, config.purgeInterval, purgeAudit);
     const health = new HealthState(IAM_SERVICES.map((s) => s.typeName));
+    reportWritability(store, health, metrics, logger);
     return {
       deps,
       health,
@@ -114,6 +115,26 @@ export async function createCore(
     await store.close();
     throw err;
   }
+}
+
+/**
+ * Each change of whether the database can be written, told to health
+ * (NOT_SERVING while it cannot), the iam_storage_writable gauge, and the log:
+ * one line when a fault begins, with the database's code for it (never a
+ * statement or a value), and one when a probe write succeeds again.
+ */
+function reportWritability(store: Store, health: HealthState, metrics: Metrics, logger: Logger): void {
+  store.writability.onChange((writable, reason) => {
+    health.storageWritable(writable);
+    metrics.storageWritable.set(writable ? 1 : 0);
+    if (writable) logger.info("the database can be written again: serving", { storage: "writable" });
+    else {
+      logger.error("the database cannot be written: answering 503 (UNAVAILABLE) and NOT_SERVING until a probe write succeeds", {
+        storage: "unwritable",
+        reason,
+      });
+    }
+  });
 }
 
 /** The database IAM_DB names: a PostgreSQL URL, or else a SQLite file. */

@@ -13,6 +13,10 @@ export interface Config {
   grpcPort: number;
   /** Interface both servers listen on. */
   host: string;
+  /** Management listener's port (HTTP/1.1: /metrics, /healthz, /readyz); 0 picks a free one. */
+  managementPort: number;
+  /** Interface the management listener listens on; not IAM_HOST, so that opening the public ports opens nothing else. */
+  managementHost: string;
   /** SQLite database file. */
   db: string;
   /** Public base URL: the prefix of every issuer and of the default client's redirect URI. */
@@ -108,7 +112,7 @@ export interface Config {
   dbPoolSize: number;
   /** Seconds in-flight requests may take to finish after SIGTERM before they are cut. */
   shutdownGrace: number;
-  /** Whether `GET /metrics` answers on both ports. */
+  /** Whether `GET /metrics` answers on the management listener. */
   metrics: boolean;
   /** Processes serving the ports, sharing them and the database; 0: one per CPU core. */
   workers: number;
@@ -230,6 +234,20 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "httpPort", env: "IAM_HTTP_PORT", doc: "gateway port (HTTP/1.1); 0 picks a free one", default: () => 8080, parse: port },
   { key: "grpcPort", env: "IAM_GRPC_PORT", doc: "core port (HTTP/2 cleartext gRPC, gRPC-Web, Connect); 0 picks a free one", default: () => 50051, parse: port },
   { key: "host", env: "IAM_HOST", doc: "interface to listen on (0.0.0.0 for every interface)", default: () => "127.0.0.1", parse: text },
+  {
+    key: "managementPort",
+    env: "IAM_MANAGEMENT_PORT",
+    doc: "management listener's port: GET /metrics, /healthz and /readyz (HTTP/1.1), never on the public ports; 0 picks a free one",
+    default: () => 9000,
+    parse: port,
+  },
+  {
+    key: "managementHost",
+    env: "IAM_MANAGEMENT_HOST",
+    doc: "interface the management listener listens on, whatever IAM_HOST is (0.0.0.0 where Prometheus or the probes come from another host)",
+    default: () => "127.0.0.1",
+    parse: text,
+  },
   { key: "db", env: "IAM_DB", doc: "SQLite database file, or a PostgreSQL database: postgres://user:password@host:5432/db", default: () => "./data/iam.db", parse: database },
   {
     key: "baseUrl",
@@ -343,7 +361,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
     default: () => true,
     parse: flag,
   },
-  { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on both ports (true or false)", default: () => true, parse: flag },
+  { key: "metrics", env: "IAM_METRICS", doc: "serve Prometheus metrics at GET /metrics on the management listener (true or false)", default: () => true, parse: flag },
 ];
 
 /** Reads the configuration from `env`; throws a ConfigError naming the first bad variable. */

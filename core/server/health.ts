@@ -3,12 +3,17 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/g
 
 /**
  * gRPC health checking (grpc.health.v1): the server as a whole ("") and each
- * service are SERVING once the database is open, and NOT_SERVING from the
- * moment shutdown starts draining. An unknown service is NOT_FOUND for Check
- * and SERVICE_UNKNOWN for Watch, as the protocol says.
+ * service are SERVING once the database is open, NOT_SERVING while the
+ * database cannot be written (a storage fault, until a probe write succeeds:
+ * store/writability.ts), and NOT_SERVING for good from the moment shutdown
+ * starts draining. Every service depends on the one database, so all change
+ * together. An unknown service is NOT_FOUND for Check and SERVICE_UNKNOWN for
+ * Watch, as the protocol says.
  */
 export class HealthState {
   #status = Status.SERVING;
+  #draining = false;
+  #writable = true;
   readonly #services: ReadonlySet<string>;
   readonly #watchers = new Set<() => void>();
 
@@ -18,7 +23,20 @@ export class HealthState {
 
   /** Marks the server NOT_SERVING (shutdown has begun); watchers are told at once. */
   drain(): void {
-    this.#status = Status.NOT_SERVING;
+    this.#draining = true;
+    this.#update();
+  }
+
+  /** Whether the database can be written: NOT_SERVING while it cannot (unless draining, which outlasts it). */
+  storageWritable(writable: boolean): void {
+    this.#writable = writable;
+    this.#update();
+  }
+
+  #update(): void {
+    const status = !this.#draining && this.#writable ? Status.SERVING : Status.NOT_SERVING;
+    if (status === this.#status) return;
+    this.#status = status;
     for (const wake of this.#watchers) wake();
   }
 

@@ -12,7 +12,6 @@ import {
 import { withParseErrorsAsInvalidArgument } from "./parse-errors.js";
 import { recordUnaryMethods, serveGrpcUnary } from "./grpc-unary.js";
 import { DEFAULT_HTTP2_LIMITS, Http2Connections, type Http2Limits } from "./http2-connections.js";
-import type { Metrics } from "../observe/metrics.js";
 
 export interface RunningServer {
   port: number;
@@ -72,8 +71,9 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 /**
  * Serves the core on one port: gRPC, gRPC-Web and Connect over HTTP/2
- * cleartext, and Connect, gRPC-Web and `GET /metrics` over HTTP/1.1 (so that
- * Prometheus and plain curl need no HTTP/2). Each connection is handed to the
+ * cleartext, and Connect and gRPC-Web over HTTP/1.1 (so that plain curl needs
+ * no HTTP/2); the metrics are on the management listener (bin/management.ts),
+ * not here. Each connection is handed to the
  * HTTP/2 or the HTTP/1.1 server by its first bytes. How long an HTTP/2
  * connection and its streams may hold on is bounded by `http2`
  * (http2-connections.ts).
@@ -82,24 +82,10 @@ export async function startCoreServer(
   routes: (router: ConnectRouter) => void,
   host: string,
   port: number,
-  options: { metrics?: Metrics; http2?: Partial<Http2Limits> } = {},
+  options: { http2?: Partial<Http2Limits> } = {},
 ): Promise<RunningServer> {
-  const { metrics } = options;
   const limits: Http2Limits = { ...DEFAULT_HTTP2_LIMITS, ...options.http2 };
-  const fallback = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
-    if (metrics !== undefined && req.method === "GET" && req.url === "/metrics") {
-      metrics.render().then(
-        ({ body, contentType }) => {
-          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
-          res.end(body);
-        },
-        (err: unknown) => {
-          res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
-          res.end(`${err instanceof Error ? err.message : String(err)}\n`);
-        },
-      );
-      return;
-    }
+  const fallback = (_req: NodeRequest, res: NodeResponse) => {
     res.writeHead(404, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: "not_found", error_description: "no such endpoint" }));
   };

@@ -21,7 +21,7 @@ export type Synchronous<S> = {
 };
 
 /** Every Store method but transaction and close, as one backend's plain operation. */
-export type Operations = Plain<Omit<Store, "transaction" | "close">>;
+export type Operations = Plain<Omit<Store, "transaction" | "close" | "writability">>;
 
 /**
  * The change epoch of administration's tables (organizations, projects,
@@ -82,5 +82,11 @@ export interface Backend {
    */
   readonly revocationsMoveEpoch: boolean;
   readonly changes: ChangeFeed;
+  /**
+   * A write that changes nothing and grows nothing, committed as any
+   * transaction is: whether the database can be written again after a
+   * storage fault (writability.ts).
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }

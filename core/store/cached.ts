@@ -12,10 +12,15 @@
  * names it) outside transactions, and again after the unit writes: a
  * request that starts after a change was acknowledged reads the new epoch,
  * and the rest of a request pays nothing more to know that nothing moved.
+ *
+ * Every call's failure passes through the store's Writability: a storage
+ * fault (faults.ts) leaves as StorageUnavailable and makes the store
+ * unwritable until a probe write succeeds (writability.ts).
  */
 import type { Backend, BackendEvents, ChangeFeed, Operations } from "./backend.js";
 import { DECLARATIONS, STORE_METHODS, type Declaration, type StoreMethod } from "./methods.js";
 import type { Store } from "./types.js";
+import { Writability } from "./writability.js";
 
 /** Entries a process keeps at most; past it the copy starts again empty. */
 export const CACHE_LIMIT = 20_000;
@@ -40,6 +45,10 @@ export function cachedStore(
   checkDeclarations(backend.ops);
   const { changes } = backend;
   const inTransaction = () => backend.inTransaction();
+  const writability = new Writability(() => backend.probeWrite());
+  const failed = (err: unknown) => {
+    throw writability.failed(err);
+  };
 
   const epochs = new WeakMap<object, number>();
   const currentEpoch = (): number => {
@@ -103,10 +112,20 @@ export function cachedStore(
     const run = timed(name, backend.ops[name] as (...args: unknown[]) => unknown, observe);
     // Built once per method: a call costs the wrapper, no allocation of its own.
     const entered = backend.enter(declaration, declared(name, declaration, run));
-    store[name] = async (...args: unknown[]) => entered(args);
+    store[name] = async (...args: unknown[]) => {
+      try {
+        return await entered(args);
+      } catch (err) {
+        return failed(err);
+      }
+    };
   }
-  store.transaction = <T>(fn: (s: Store) => Promise<T>): Promise<T> => backend.transaction(() => fn(store as unknown as Store));
-  store.close = () => backend.close();
+  store.transaction = <T>(fn: (s: Store) => Promise<T>): Promise<T> => backend.transaction(() => fn(store as unknown as Store)).catch(failed);
+  store.writability = writability;
+  store.close = () => {
+    writability.close();
+    return backend.close();
+  };
   Object.defineProperty(store, "cachedReads", { get: () => memory.size });
   return store as unknown as Store;
 }

@@ -8,7 +8,7 @@
 import type { ProjectRef, Store } from "./types.js";
 
 /** The Store's methods that reach the database: all but transaction and close. */
-export type StoreMethod = Exclude<keyof Store, "transaction" | "close">;
+export type StoreMethod = Exclude<keyof Store, "transaction" | "close" | "writability">;
 
 export type Declaration<A extends unknown[]> =
   /**

@@ -8,6 +8,7 @@
 import type { LoginThrottleStore, SessionStore } from "./sign-in-types.js";
 import type { AuditStore } from "./audit-types.js";
 import type { FactorStore } from "./factor-types.js";
+import type { Writability } from "./writability.js";
 import type {
   AuthorizationCodeStore,
   AuthorizationRequestStore,
@@ -342,5 +343,7 @@ export interface Store
    * lands, or none does. Other callers wait until it ends.
    */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+  /** Whether the database can be written, as this process last saw it; told at each change (writability.ts). */
+  readonly writability: Writability;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { projectOfIssuer, type Deps } from "../deps.js";
 import type { GrantRecord, ProjectRef } from "../store/types.js";
+import { StorageUnavailable } from "../store/faults.js";
 import { GRANT_CLAIM } from "./issue.js";
 import { SIGNING_ALGS } from "./keys.js";
 import type { VerifiedSignature } from "./verified-tokens.js";
@@ -98,6 +99,8 @@ async function verifySignature(
       },
     ));
   } catch (err) {
+    // The key could not be read (a storage fault): that says nothing about the token.
+    if (err instanceof StorageUnavailable) throw err;
     return fail(err instanceof errors.JWTExpired ? TokenFailure.EXPIRED : TokenFailure.INVALID);
   }
   return {

@@ -4,7 +4,7 @@ import { projectOf, projectPath, type Endpoint } from "../endpoint.js";
 import { BadRequest, mediaType, parseParams, readBody, type Params } from "../http.js";
 import { logoutConfirmationPage, signedOutPage } from "../logout-pages.js";
 import { errorPage } from "../pages.js";
-import { page, redirect, toWireError } from "../respond.js";
+import { page, redirect, setRetryAfter, toWireError } from "../respond.js";
 import { clearSessionCookie, readSessionCookie } from "../session-cookie.js";
 
 /** The parameters of RP-Initiated Logout 1.0 §2 that the confirmation page posts back. */
@@ -62,6 +62,7 @@ export const endSession: Endpoint = (deps) => async (ctx) => {
     page(ctx, 200, signedOutPage({ projectName: answer.projectName }));
   } catch (err) {
     const e = toWireError(err, deps.logger);
+    setRetryAfter(ctx, e);
     page(ctx, e.status, errorPage("Sign-out request refused", e.error, e.description));
   }
 };

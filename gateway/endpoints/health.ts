@@ -8,7 +8,11 @@ export async function healthz(ctx: Context): Promise<void> {
   json(ctx, 200, { status: "ok" });
 }
 
-/** Readiness: the core answers SERVING, which it does once its database is open and until it drains. */
+/**
+ * Readiness: the core answers SERVING, which it does once its database is
+ * open, while the database can be written (core/server/health.ts: not from a
+ * storage fault until a probe write succeeds) and until it drains.
+ */
 export const readyz: Endpoint = (deps) => async (ctx) => {
   try {
     const { status } = await deps.services.health.check({ service: "" });

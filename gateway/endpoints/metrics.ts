@@ -2,8 +2,8 @@ import type { Context } from "koa";
 import type { HttpMetrics } from "../../wire/observe.js";
 import { text } from "../respond.js";
 
-/** GET /metrics: the Prometheus text of this process, or of every worker of it. */
-export function metricsEndpoint(metrics: HttpMetrics) {
+/** GET /metrics on the management listener: the Prometheus text of this process, or of every worker of it. */
+export function metricsEndpoint(metrics: Pick<HttpMetrics, "render">) {
   return async (ctx: Context): Promise<void> => {
     try {
       const { body, contentType } = await metrics.render();

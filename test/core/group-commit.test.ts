@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import test from "ava";
 import Database from "better-sqlite3";
+import { StorageUnavailable } from "../../core/store/faults.js";
 import { openSqliteStore } from "../../core/store/sqlite/store.js";
 import { tempDir } from "../helpers.js";
 
@@ -142,7 +143,9 @@ test("a write that waits more than 5 s for another process's lock fails with SQL
     () => undefined,
     (e: unknown) => e,
   );
-  t.is((err as { code?: string } | undefined)?.code, "SQLITE_BUSY");
+  // A storage fault (core/store/faults.ts): the caller is told to try again later.
+  t.true(err instanceof StorageUnavailable);
+  t.is((err as StorageUnavailable).reason, "SQLITE_BUSY");
   t.true(performance.now() - started >= 4900);
   other.exec("ROLLBACK");
   t.is(await store.getOrganization("never"), undefined);

@@ -100,7 +100,7 @@ async function start(t: ExecutionContext): Promise<Harness> {
   const c = await startTestCore();
   t.teardown(() => c.close());
   await seedFixtures(c);
-  const server = await startCoreServer(c.core.routes, "127.0.0.1", 0, { metrics: c.core.deps.metrics });
+  const server = await startCoreServer(c.core.routes, "127.0.0.1", 0);
   t.teardown(() => server.close(100));
   const session = http2.connect(`http://127.0.0.1:${server.port}`);
   session.on("error", () => {});

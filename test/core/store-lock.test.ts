@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import test from "ava";
 import Database from "better-sqlite3";
+import { StorageUnavailable } from "../../core/store/faults.js";
 import { openSqliteStore } from "../../core/store/sqlite/store.js";
 import { tempDir } from "../helpers.js";
 
@@ -15,8 +16,8 @@ test("a transaction that cannot begin (the database locked by another process) f
   const other = new Database(path, { timeout: 0 });
   other.exec("BEGIN IMMEDIATE");
   // The store waits busy_timeout (5 s) for the lock, then gives up.
-  const err = await t.throwsAsync(store.transaction(async (s) => s.isEmpty()), { any: true });
-  t.is((err as { code?: string }).code, "SQLITE_BUSY");
+  const err = await t.throwsAsync(store.transaction(async (s) => s.isEmpty()), { instanceOf: StorageUnavailable });
+  t.is(err?.reason, "SQLITE_BUSY");
   other.exec("ROLLBACK");
   other.close();
   t.true(await store.isEmpty());

@@ -16,21 +16,23 @@ export const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.
 export const ADMIN = { id: "admin-client", secret: "cluster-admin-secret-0123456789" };
 
 /**
- * `iam start` with two workers on a database file of its own, on ports it
- * chooses (`up` answers them), the default tenant's administrator set;
- * `env` overrides any of it, IAM_DB included (a PostgreSQL database, say);
- * `bin` runs another build of the `iam` command (another release's).
+ * `iam start` (or `command`) with two workers on a database file of its own,
+ * on ports it chooses (`up` answers them, 0 for one it does not serve), the
+ * default tenant's administrator set; `env` overrides any of it, IAM_DB
+ * included (a PostgreSQL database, say); `bin` runs another build of the
+ * `iam` command (another release's).
  */
-export function startCluster(env: Record<string, string>, nodeFlags: string[] = [], bin = entry) {
+export function startCluster(env: Record<string, string>, nodeFlags: string[] = [], command: "start" | "core" | "gateway" = "start", bin = entry) {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test runs it first)`);
   const { dir, cleanup } = tempDir();
   const db = env.IAM_DB ?? join(dir, "iam.db");
-  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", bin, "start"], {
+  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", bin, command], {
     env: {
       ...process.env,
       IAM_DB: db,
       IAM_HTTP_PORT: "0",
       IAM_GRPC_PORT: "0",
+      IAM_MANAGEMENT_PORT: "0",
       IAM_WORKERS: "2",
       IAM_LOG_LEVEL: "info",
       IAM_ADMIN_PASSWORD: "cluster-admin-password",
@@ -50,10 +52,13 @@ export function startCluster(env: Record<string, string>, nodeFlags: string[] = 
   child.stderr.on("data", (d) => (stderr += d));
   // "close": the process has exited and its output has all been read.
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  const up = new Promise<{ http: number; grpc: number }>((resolve, reject) => {
+  const up = new Promise<{ http: number; grpc: number; management: number }>((resolve, reject) => {
     child.stdout.on("data", () => {
-      const m = /gateway on port (\d+), core \(gRPC\) on port (\d+), 2 worker processes/.exec(stdout);
-      if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
+      // The line that says so, whole: "iam-core is up: gateway on port …", "iam-core gateway is up on port …".
+      const line = /^.*is up.*\n/m.exec(stdout)?.[0];
+      if (line === undefined) return;
+      const port = (pattern: RegExp) => Number(pattern.exec(line)?.[1] ?? 0);
+      resolve({ http: port(/gateway (?:is up )?on port (\d+)/), grpc: port(/core \(gRPC\) on port (\d+)/), management: port(/management on port (\d+)/) });
     });
     void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
   });
@@ -88,6 +93,7 @@ export function request(
     basic?: [string, string];
     agent?: http.Agent;
     headers?: Record<string, string>;
+    host?: string;
   } = {},
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const body =
@@ -96,7 +102,7 @@ export function request(
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
-        host: "127.0.0.1",
+        host: options.host ?? "127.0.0.1",
         port,
         path,
         method: options.method ?? (body === undefined ? "GET" : "POST"),
@@ -121,6 +127,22 @@ export function request(
     req.setTimeout(10_000, () => req.destroy(new Error(`${path}: no answer in 10 s`)));
     req.end(body);
   });
+}
+
+/** Sends a request's head and the first half of its body now; `finish()` sends the rest. */
+export function slowRequest(port: number, path: string, body: string, headers: Record<string, string>) {
+  const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { ...headers, "content-length": String(body.length) } });
+  const answer = new Promise<{ status: number; body: string } | Error>((resolve) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", (err) => resolve(err));
+    });
+    req.on("error", (err) => resolve(err));
+  });
+  req.write(body.slice(0, body.length / 2));
+  return { answer, finish: () => req.end(body.slice(body.length / 2)) };
 }
 
 /** The workers that logged a line about `path` (the gateway logs every request). */

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import http from "node:http";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { tempDir } from "../helpers.js";
+import { slowRequest } from "./_cluster.js";
 
 /** What `npm start` runs: the server compiled by `npm run build` (done by `npm test` first). */
 const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
@@ -13,7 +13,7 @@ const entry = fileURLToPath(new URL("../../dist/bin/iam.js", import.meta.url));
 function startProcess(env: Record<string, string>) {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
   const child = spawn(process.execPath, ["--enable-source-maps", entry, "start"], {
-    env: { ...process.env, IAM_LOG_LEVEL: "info", IAM_PASSWORD_HASH_MEMORY_KIB: "64", IAM_PASSWORD_HASH_ITERATIONS: "1", ...env },
+    env: { ...process.env, IAM_LOG_LEVEL: "info", IAM_MANAGEMENT_PORT: "0", IAM_PASSWORD_HASH_MEMORY_KIB: "64", IAM_PASSWORD_HASH_ITERATIONS: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -77,22 +77,6 @@ test("an invalid setting stops start-up with a message naming the variable", asy
   t.is(await p.exited, 2);
   t.regex(p.output().stderr, /IAM_HTTP_PORT/);
 });
-
-/** Sends a request's head and the first half of its body now; `finish()` sends the rest. */
-function slowRequest(port: number, path: string, body: string, headers: Record<string, string>) {
-  const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { ...headers, "content-length": String(body.length) } });
-  const answer = new Promise<{ status: number; body: string } | Error>((resolve) => {
-    req.on("response", (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on("error", (err) => resolve(err));
-    });
-    req.on("error", (err) => resolve(err));
-  });
-  req.write(body.slice(0, body.length / 2));
-  return { answer, finish: () => req.end(body.slice(body.length / 2)) };
-}
 
 test("SIGTERM stops accepting, lets a request in flight finish, cuts one that outlives IAM_SHUTDOWN_GRACE, and closes the database", async (t) => {
   const { dir, cleanup } = tempDir();

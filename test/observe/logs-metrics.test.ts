@@ -1,4 +1,3 @@
-import http2 from "node:http2";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import test from "ava";
@@ -211,7 +210,7 @@ async function metricsOf(url: string): Promise<{ text: string; type: string | nu
   return { text: await res.text(), type: res.headers.get("content-type"), status: res.status };
 }
 
-test("GET /metrics on the gateway and the core counts requests, RPCs, tokens by grant, verifications, login failures and database time", async (t) => {
+test("GET /metrics on the management listener counts requests, RPCs, tokens by grant, verifications, login failures and database time", async (t) => {
   const s = await serve(t);
   await fullFlow(s);
   const tokens = createClient(TokenService, createGrpcTransport({ baseUrl: s.grpcUrl }));
@@ -219,10 +218,10 @@ test("GET /metrics on the gateway and the core counts requests, RPCs, tokens by 
   t.true((await tokens.verifyToken({ token: accessToken })).active);
   t.false((await tokens.verifyToken({ token: "garbage" })).active);
 
-  const gateway = await metricsOf(`${s.httpUrl}/metrics`);
-  t.is(gateway.status, 200);
-  t.regex(gateway.type ?? "", /^text\/plain; version=0\.0\.4/);
-  const m = parsePrometheus(gateway.text);
+  const management = await metricsOf(`${s.managementUrl}/metrics`);
+  t.is(management.status, 200);
+  t.regex(management.type ?? "", /^text\/plain; version=0\.0\.4/);
+  const m = parsePrometheus(management.text);
   const tokenRoute = "/services/oauth2/:organization/:project/token";
   t.is(total(m, "iam_http_requests_total", { method: "POST", route: tokenRoute, status: "200" }), 2);
   t.is(total(m, "iam_http_requests_total", { method: "POST", route: tokenRoute, status: "401" }), 1);
@@ -244,24 +243,7 @@ test("GET /metrics on the gateway and the core counts requests, RPCs, tokens by 
   t.true(total(m, "iam_db_operation_duration_seconds_count", { operation: "transaction" }) > 0);
   t.true(total(m, "iam_db_operation_duration_seconds_count", { operation: "getClient" }) > 0);
   // No label names a tenant, client, user or token.
-  t.false(/admin-client|iam-admins|"admin"/.test(gateway.text));
-
-  // The core's port answers the same registry over plain HTTP/1.1 and over HTTP/2.
-  const core = await metricsOf(`${s.grpcUrl}/metrics`);
-  t.is(core.status, 200);
-  t.is(total(parsePrometheus(core.text), "iam_token_verifications_total", { result: "active" }), 1);
-  const overHttp2 = await new Promise<string>((resolve, reject) => {
-    const session = http2.connect(s.grpcUrl);
-    const stream = session.request({ ":path": "/metrics" });
-    let body = "";
-    stream.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    stream.on("end", () => {
-      session.close();
-      resolve(body);
-    });
-    stream.on("error", reject);
-  });
-  t.true(overHttp2.includes("# TYPE iam_rpc_requests_total counter"));
+  t.false(/admin-client|iam-admins|"admin"/.test(management.text));
 });
 
 test("the core's port serves Connect over HTTP/1.1 as well as gRPC over HTTP/2, and a JSON 404 for other paths", async (t) => {
@@ -285,12 +267,4 @@ test("the core's port serves Connect over HTTP/1.1 as well as gRPC over HTTP/2, 
   const missing = await fetch(`${s.grpcUrl}/nope`);
   t.is(missing.status, 404);
   t.deepEqual(await missing.json(), { error: "not_found", error_description: "no such endpoint" });
-});
-
-test("with IAM_METRICS=false, GET /metrics is not served", async (t) => {
-  const s = await serve(t);
-  const { origin } = await startExtraGateway(t, s, { serveMetrics: false });
-  const res = await fetch(`${origin}/metrics`);
-  t.is(res.status, 404);
-  t.false((await res.text()).includes("iam_"));
 });

@@ -44,6 +44,7 @@ function start(t: ExecutionContext, command: "core" | "gateway" | "start", env: 
       IAM_BASE_URL: BASE_URL,
       IAM_HTTP_PORT: "0",
       IAM_GRPC_PORT: "0",
+      IAM_MANAGEMENT_PORT: "0",
       IAM_WORKERS: "1",
       IAM_LOG_LEVEL: "warn",
       IAM_ADMIN_PASSWORD: "replica-admin-password",

@@ -49,6 +49,7 @@ function npmStart(dir: string, db: string): Started {
       IAM_DB: db,
       IAM_HTTP_PORT: "0",
       IAM_GRPC_PORT: "0",
+      IAM_MANAGEMENT_PORT: "0",
       IAM_WORKERS: "1",
       IAM_ADMIN_PASSWORD: "build-test-admin-password",
       IAM_PASSWORD_HASH_MEMORY_KIB: "64",

@@ -56,7 +56,7 @@ test("a public client with a DPoP key: dpop_jkt, a bound code exchange, UserInfo
   t.is(claims.sub, "alice");
 
   // The example resource server, verifying through the core with the request's proof.
-  const core = await startCoreServer(s.core.routes, "127.0.0.1", 0, { metrics: s.core.deps.metrics });
+  const core = await startCoreServer(s.core.routes, "127.0.0.1", 0);
   t.teardown(() => core.close());
   const api = await startResourceServer({ mode: "remote", coreUrl: `http://127.0.0.1:${core.port}`, organization: s.ref.organization, project: s.ref.project, issuer: s.issuer });
   t.teardown(api.close);

@@ -77,6 +77,7 @@ function fakeBackend(options: { async?: boolean; cacheInTransaction?: boolean; r
     cacheInTransaction: options.cacheInTransaction ?? true,
     revocationsMoveEpoch: options.revocationsMoveEpoch ?? true,
     changes: { epoch: () => (state.epochReads++, state.epoch), changing: () => () => void state.changed++ },
+    probeWrite: async () => {},
     close: async () => {},
   };
   const open = (given: BackendEvents) => {

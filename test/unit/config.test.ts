@@ -6,6 +6,9 @@ test("loadConfig without variables gives the documented defaults", (t) => {
   t.is(config.httpPort, 8080);
   t.is(config.grpcPort, 50051);
   t.is(config.host, "127.0.0.1");
+  t.is(config.managementPort, 9000, "Keycloak's management port");
+  t.is(config.managementHost, "127.0.0.1", "nothing but loopback reaches the metrics unless told");
+  t.is(config.metrics, true);
   t.is(config.db, "./data/iam.db");
   t.is(config.baseUrl, "http://localhost:8080");
   t.is(config.adminPassword, undefined);
@@ -34,6 +37,8 @@ test("environment variables override every default", (t) => {
     IAM_HTTP_PORT: "9090",
     IAM_GRPC_PORT: "6000",
     IAM_HOST: "0.0.0.0",
+    IAM_MANAGEMENT_PORT: "9100",
+    IAM_MANAGEMENT_HOST: "10.0.0.5",
     IAM_DB: "/var/lib/iam.db",
     IAM_BASE_URL: "https://iam.example.com",
     IAM_ADMIN_PASSWORD: "pw-from-env",
@@ -87,6 +92,8 @@ test("environment variables override every default", (t) => {
     httpPort: 9090,
     grpcPort: 6000,
     host: "0.0.0.0",
+    managementPort: 9100,
+    managementHost: "10.0.0.5",
     db: "/var/lib/iam.db",
     baseUrl: "https://iam.example.com",
     adminPassword: "pw-from-env",
@@ -143,9 +150,16 @@ test("the default base URL follows the HTTP port", (t) => {
 });
 
 test("port 0 is allowed, to pick a free port", (t) => {
-  const config = loadConfig({ IAM_HTTP_PORT: "0", IAM_GRPC_PORT: "0" });
+  const config = loadConfig({ IAM_HTTP_PORT: "0", IAM_GRPC_PORT: "0", IAM_MANAGEMENT_PORT: "0" });
   t.is(config.httpPort, 0);
   t.is(config.grpcPort, 0);
+  t.is(config.managementPort, 0);
+});
+
+test("the management listener's interface is its own: opening the public ports (IAM_HOST) leaves it on loopback", (t) => {
+  const config = loadConfig({ IAM_HOST: "0.0.0.0" });
+  t.is(config.host, "0.0.0.0");
+  t.is(config.managementHost, "127.0.0.1");
 });
 
 test("port 65535 is allowed", (t) => {
@@ -172,6 +186,8 @@ const invalid: [string, string][] = [
   ["IAM_HTTP_PORT", " 8080"],
   ["IAM_HTTP_PORT", "1e3"],
   ["IAM_GRPC_PORT", "0x50"],
+  ["IAM_MANAGEMENT_PORT", "65536"],
+  ["IAM_MANAGEMENT_PORT", "nine thousand"],
   ["IAM_BASE_URL", "not-a-url"],
   ["IAM_BASE_URL", "ftp://x"],
   ["IAM_BASE_URL", "http://x/?q=1"],
@@ -286,7 +302,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 51);
+  t.is(lines.length, 53);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

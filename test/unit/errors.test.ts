@@ -1,7 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import test from "ava";
 import { OAuthError, toConnectError } from "../../core/errors.js";
-import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, STATUS_KEY, type OAuthErrorCode } from "../../wire/errors.js";
+import { StorageUnavailable } from "../../core/store/faults.js";
+import { ERROR_KEY, httpStatusOf, oauthErrorOf, REDIRECT_KEY, RETRY_AFTER_KEY, STATUS_KEY, type OAuthErrorCode } from "../../wire/errors.js";
 
 const unexpectedNotCalled = (t: { fail: (message?: string) => void }) => (err: unknown) => t.fail(`onUnexpected called with ${String(err)}`);
 
@@ -69,6 +70,19 @@ test("an unexpected Error becomes Internal with a generic message, reported thro
   t.is(ce.metadata.get(ERROR_KEY), "server_error");
   t.deepEqual(reported, [original]);
   t.is(oauthErrorOf(ce), "server_error");
+});
+
+test("a storage fault becomes Unavailable, temporarily_unavailable, with when to try again; the database's error is neither sent nor reported", (t) => {
+  const original = Object.assign(new Error("disk I/O error at /secret/path/iam.db"), { code: "SQLITE_IOERR_WRITE" });
+  const ce = toConnectError(new StorageUnavailable(original), unexpectedNotCalled(t));
+  t.is(ce.code, Code.Unavailable);
+  t.is(ce.metadata.get(ERROR_KEY), "temporarily_unavailable");
+  t.is(oauthErrorOf(ce), "temporarily_unavailable");
+  t.is(ce.metadata.get(RETRY_AFTER_KEY), "5");
+  // gRFC A6 server pushback, in milliseconds.
+  t.is(ce.metadata.get("grpc-retry-pushback-ms"), "5000");
+  t.false(ce.message.includes("secret") || ce.message.includes("SQLITE"));
+  for (const [, value] of ce.metadata) t.false(value.includes("secret") || value.includes("SQLITE"));
 });
 
 test("a thrown non-Error value is also reported and hidden", (t) => {

@@ -27,7 +27,7 @@ test.before(() => {
 });
 
 function server(t: ExecutionContext, db: string, bin?: string) {
-  const started = startCluster({ ...SERVER_ENV, IAM_DB: db }, [], bin);
+  const started = startCluster({ ...SERVER_ENV, IAM_DB: db }, [], "start", bin);
   t.teardown(started.kill);
   return started;
 }
@@ -112,7 +112,7 @@ postgresSuite("rolling upgrade on PostgreSQL")(
 
     // The previous release predates the compatibility record: once migrated, it refuses to start on this
     // database (docs/upgrades.md: upgrade every replica forward; roll back from a backup).
-    const late = startCluster({ ...SERVER_ENV, IAM_DB: db.url }, [], previous.entry);
+    const late = startCluster({ ...SERVER_ENV, IAM_DB: db.url }, [], "start", previous.entry);
     t.teardown(late.kill);
     late.up.catch(() => {}); // it never comes up: what it says is read below
     t.is(await late.exited, 1);

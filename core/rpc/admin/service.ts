@@ -3,6 +3,8 @@ import { AdminService } from "../../../gen/iam/v1/admin_pb.js";
 import type { Deps } from "../../deps.js";
 import { noteRefusal } from "../../observe/context.js";
 import { AlreadyExists, type ProjectRef } from "../../store/types.js";
+import { StorageUnavailable } from "../../store/faults.js";
+import { storageUnavailable } from "../../errors.js";
 import * as access from "./access.js";
 import * as clients from "./clients.js";
 import * as factors from "./factors.js";
@@ -131,10 +133,11 @@ export async function recordRefusedChange<I>(deps: Deps, method: AdminMethod<I>,
   });
 }
 
-/** Turns store sentinels into their Connect codes; anything unexpected is logged and answered INTERNAL. */
+/** Turns store sentinels into their Connect codes, a storage fault into UNAVAILABLE; anything unexpected is logged and answered INTERNAL. */
 export function toAdminError(deps: Deps, method: string, err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof AlreadyExists) return new ConnectError(err.message, Code.AlreadyExists);
+  if (err instanceof StorageUnavailable) return storageUnavailable(err);
   deps.logger.error("unexpected error", { rpc: method, err });
   return new ConnectError("the server could not complete the request", Code.Internal);
 }

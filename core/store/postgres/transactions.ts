@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { BackendEvents, ChangeFeed } from "../backend.js";
 import type { AuditEventInput } from "../types.js";
 import { checkout, commit, type Queryable } from "./connection.js";
+import { isStorageFault } from "../faults.js";
 import type { ChangeListener } from "./listener.js";
 import { auditAppender } from "./audit.js";
 import { statements, type Sql } from "./sql.js";
@@ -53,6 +54,10 @@ export function transactions(pool: pg.Pool, changes: ChangeListener, events: Bac
     } catch (err) {
       tx.ended = true;
       await tx.client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      // A connection to a server that went read-only (a demoted primary, a
+      // standby behind a moved address) or is failing is not kept: the next
+      // transaction connects afresh, to wherever the address leads now.
+      if (isStorageFault(err)) broken ??= err as Error;
       throw err;
     } finally {
       tx.ended = true;

@@ -61,7 +61,7 @@ export function groupCommit(
   events: BackendEvents,
   /** Appends audit events in the open transaction (audit.ts, auditAppender). */
   appendEvents: (events: readonly AuditEventInput[]) => AuditEventRecord[],
-): Omit<Backend, "ops" | "changes" | "cacheInTransaction" | "revocationsMoveEpoch"> {
+): Omit<Backend, "ops" | "changes" | "cacheInTransaction" | "revocationsMoveEpoch" | "probeWrite"> {
   let current: Promise<void> | undefined;
   const flow = new AsyncLocalStorage<Promise<void>>();
   const joined = () => current !== undefined && flow.getStore() === current;
@@ -89,7 +89,16 @@ export function groupCommit(
    * COMMIT, each chain's head read once for them all. They are in the
    * group's transaction, so they land if and only if its changes do.
    */
-  let group: { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void; events: AuditEventInput[] } | undefined;
+  let group:
+    | {
+        committed: Promise<void>;
+        resolve: () => void;
+        reject: (err: unknown) => void;
+        events: AuditEventInput[];
+        /** The error with which SQLite rolled the whole group back itself, if it did. */
+        lost?: unknown;
+      }
+    | undefined;
   /** The events of the transaction running now, until it is released into the group. */
   let txEvents: AuditEventInput[] = [];
   const commitGroup = async () => {
@@ -100,6 +109,7 @@ export function groupCommit(
     const started = performance.now();
     const queued = appends.splice(0);
     try {
+      if (closing.lost !== undefined) throw closing.lost;
       const stored = writeEvents(closing.events, queued);
       db.exec("COMMIT");
       closing.resolve();
@@ -137,6 +147,8 @@ export function groupCommit(
       // Inside the try: a BEGIN that fails (SQLITE_BUSY from another
       // process) must still release the store.
       joinedGroup = group ?? (await openGroup());
+      // Outside the group's transaction, SAVEPOINT would begin one of its own and RELEASE commit it alone.
+      if (joinedGroup.lost !== undefined) throw joinedGroup.lost;
       db.exec("SAVEPOINT tx");
       txEvents = [];
       let result: T;
@@ -145,8 +157,15 @@ export function groupCommit(
         db.exec("RELEASE tx");
         for (const event of txEvents) joinedGroup.events.push(event);
       } catch (err) {
-        db.exec("ROLLBACK TO tx");
-        db.exec("RELEASE tx");
+        if (db.inTransaction) {
+          db.exec("ROLLBACK TO tx");
+          db.exec("RELEASE tx");
+        } else {
+          // SQLite rolled the whole group back itself, as it may on a full disk
+          // or an I/O error ("Response To Errors Within A Transaction"): none of
+          // its transactions can commit now, and each is told why.
+          joinedGroup.lost ??= err;
+        }
         // Reads inside it may have remembered what was just rolled back.
         events.rolledBack();
         throw err;
