@@ -259,9 +259,10 @@ const COMMANDS: Record<string, Command> = {
   },
   "key rotate": {
     method: "rotateSigningKey", request: pb.RotateSigningKeyRequestSchema, response: pb.RotateSigningKeyResponseSchema,
-    args: ["org", "project"], build: (a) => ref(a),
+    args: ["org", "project"], build: (a, o) => ({ ...ref(a), retireImmediately: o["retire-immediately"] ?? false }),
     show: (r) => [
-      `new signing keys ${r.kids.join(" ")}; ${r.retiredKids.join(" ") || "no key"} retired, in the JWKS until ${time(r.retiredKeyExpiresAt)}`,
+      `new signing keys ${r.kids.join(" ")}; ${r.retiredKids.join(" ") || "no key"} retired, ` +
+        (r.retiredKeyExpiresAt * 1000n <= BigInt(Date.now()) ? "out of the JWKS and verifying nothing from now on" : `in the JWKS until ${time(r.retiredKeyExpiresAt)}`),
     ],
   },
   "role unassign": {

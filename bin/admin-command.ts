@@ -50,6 +50,7 @@ export const OPTIONS = {
   "jwks-uri": { type: "string" },
   "dpop-bound": { type: "string" },
   profile: { type: "string" },
+  "retire-immediately": { type: "boolean" },
 } as const;
 
 export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];

@@ -43,7 +43,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam role create ORG PROJECT ID [--permission P]... [--description TEXT]
   iam role list ORG PROJECT
   iam role assign|unassign ORG PROJECT ROLE (--user ID | --client ID)
-  iam key rotate ORG PROJECT
+  iam key rotate ORG PROJECT [--retire-immediately]   (a leaked key: the old keys stop verifying at once)
   iam console-client ORG PROJECT      (adds the client the administration console signs in with, where it is missing)
 options: --json prints the answer as JSON (the AdminService response message)`;
 

@@ -106,6 +106,7 @@ export const DECLARATIONS: Declarations = {
   addSigningKey: administration,
   listSigningKeys: read,
   retireSigningKeys: administration,
+  expireSigningKeys: administration,
   maxAccessTokenTtl: read,
   // Kept in memory while the epoch stands: the value kept is the epoch itself.
   getChangeEpoch: { kind: "read", cacheKey: () => "" },

@@ -285,6 +285,8 @@ export interface SigningKeyStore {
   listSigningKeys(ref: ProjectRef): Promise<SigningKeyRecord[]>;
   /** Retires the project's current key(s): they stop signing, and stay for verification until `expiresAt`. */
   retireSigningKeys(ref: ProjectRef, at: EpochSeconds, expiresAt: EpochSeconds): Promise<string[]>;
+  /** Ends the verification of the project's retired keys still verifying after `at` (a leaked key): they expire at `at`. Answers their kids. */
+  expireSigningKeys(ref: ProjectRef, at: EpochSeconds): Promise<string[]>;
   /** The longest access token lifetime of the project's clients, seconds (0 without clients). */
   maxAccessTokenTtl(ref: ProjectRef): Promise<number>;
   /**

@@ -222,22 +222,30 @@ export class KeyRing {
    * signed has expired. Answers the new ES256 kid (the access tokens' key
    * unless the project chose otherwise), the new kid of each algorithm, and
    * the retired kids, ES256 first.
+   *
+   * `immediately` is for a private key that leaked: a self-contained token
+   * cannot be recalled one by one (RFC 9068 §6 leaves it to the key), so the
+   * keys replaced stop verifying and leave the JWKS now, and so do the keys
+   * retired before them (any may be the one that leaked); their kids follow.
    */
   async rotate(
     ref: ProjectRef,
     store: SigningKeyStore = this.#store,
     /** Keys made before the caller's transaction (`make`), as for `create`. */
     premade?: Record<SigningAlg, SigningKeyRecord>,
+    immediately = false,
   ): Promise<{ kid: string; kids: Record<SigningAlg, string>; retired: string[]; retiredUntil: number }> {
     // Made before the old keys are retired: on PostgreSQL the retirement locks the project's row until the end.
     const made = premade ?? (await this.make(ref));
     const now = epochSeconds(this.#clock);
     // The ID token lives as long as its access token; a minute of clock skew on top.
-    const retiredUntil = now + Math.max(await store.maxAccessTokenTtl(ref), 600) + 60;
+    const retiredUntil = immediately ? now : now + Math.max(await store.maxAccessTokenTtl(ref), 600) + 60;
     const algOf = new Map((await store.listSigningKeys(ref)).map((r) => [r.kid, r.alg]));
     const retired = await store.retireSigningKeys(ref, now, retiredUntil);
     const order = (kid: string) => SIGNING_ALGS.indexOf(algOf.get(kid) ?? "ES256");
-    retired.sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const byAlg = (kids: string[]) => kids.sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
+    byAlg(retired);
+    if (immediately) retired.push(...byAlg((await store.expireSigningKeys(ref, now)).filter((kid) => !retired.includes(kid))));
     const created = await this.#add(store, ref, made);
     return { kid: created.ES256.kid, kids: { ES256: created.ES256.kid, RS256: created.RS256.kid }, retired, retiredUntil };
   }

@@ -19,13 +19,14 @@ export const ADMIN = { id: "admin-client", secret: "cluster-admin-secret-0123456
  * `iam start` (or `command`) with two workers on a database file of its own,
  * on ports it chooses (`up` answers them, 0 for one it does not serve), the
  * default tenant's administrator set; `env` overrides any of it, IAM_DB
- * included (a PostgreSQL database, say).
+ * included (a PostgreSQL database, say); `bin` runs another build of the
+ * `iam` command (another release's).
  */
-export function startCluster(env: Record<string, string>, nodeFlags: string[] = [], command: "start" | "core" | "gateway" = "start") {
-  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test runs it first)`);
+export function startCluster(env: Record<string, string>, nodeFlags: string[] = [], command: "start" | "core" | "gateway" = "start", bin = entry) {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test runs it first)`);
   const { dir, cleanup } = tempDir();
   const db = env.IAM_DB ?? join(dir, "iam.db");
-  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", entry, command], {
+  const child = spawn(process.execPath, [...nodeFlags, "--enable-source-maps", bin, command], {
     env: {
       ...process.env,
       IAM_DB: db,
@@ -85,9 +86,19 @@ export function startCluster(env: Record<string, string>, nodeFlags: string[] = 
 export function request(
   port: number,
   path: string,
-  options: { method?: string; form?: Record<string, string>; basic?: [string, string]; agent?: http.Agent; headers?: Record<string, string>; host?: string } = {},
+  options: {
+    method?: string;
+    form?: Record<string, string>;
+    json?: unknown;
+    basic?: [string, string];
+    agent?: http.Agent;
+    headers?: Record<string, string>;
+    host?: string;
+  } = {},
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  const body = options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
+  const body =
+    options.json !== undefined ? JSON.stringify(options.json) : options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
+  const type = options.json !== undefined ? "application/json" : "application/x-www-form-urlencoded";
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -97,7 +108,7 @@ export function request(
         method: options.method ?? (body === undefined ? "GET" : "POST"),
         agent: options.agent ?? false,
         headers: {
-          ...(body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+          ...(body === undefined ? {} : { "content-type": type }),
           ...(options.basic === undefined
             ? {}
             : { authorization: `Basic ${Buffer.from(options.basic.map(encodeURIComponent).join(":")).toString("base64")}` }),

@@ -1234,6 +1234,23 @@ export function storeContract(backend: StoreBackend): void {
     ]);
   });
 
+  it("expireSigningKeys ends now the verification of the project's retired keys still verifying, and of no other key", async (t, store) => {
+    await seedProject(store, A);
+    await seedProject(store, A2);
+    const expired = keyRecord(A, "k-expired", { createdAt: 10, retiredAt: 20, expiresAt: 900 });
+    const verifying = keyRecord(A, "k-verifying", { createdAt: 30, retiredAt: 40, expiresAt: 2_000 });
+    const alsoVerifying = keyRecord(A, "k-also", { createdAt: 50, retiredAt: 60, expiresAt: 1_500 });
+    const current = keyRecord(A, "k-current", { createdAt: 100 });
+    const other = keyRecord(A2, "k-other", { createdAt: 30, retiredAt: 40, expiresAt: 2_000 });
+    for (const k of [expired, verifying, alsoVerifying, current, other]) await store.addSigningKey(k);
+    const epoch = await store.getChangeEpoch();
+    t.deepEqual(await store.expireSigningKeys(A, 1_000), ["k-also", "k-verifying"]);
+    t.not(await store.getChangeEpoch(), epoch, "every process reads the keys again");
+    t.deepEqual(await store.listSigningKeys(A), [current, { ...alsoVerifying, expiresAt: 1_000 }, { ...verifying, expiresAt: 1_000 }, expired]);
+    t.deepEqual(await store.listSigningKeys(A2), [other]);
+    t.deepEqual(await store.expireSigningKeys(A, 1_100), [], "nothing left verifying");
+  });
+
   it("maxAccessTokenTtl is the longest access token lifetime of the project's clients, 0 without clients", async (t, store) => {
     await seedProject(store, A);
     await seedProject(store, A2);

@@ -97,6 +97,12 @@ class MemoryKeyStore implements KeyStore {
     this.epoch++;
     return current.map((r) => r.kid);
   }
+  async expireSigningKeys(ref: ProjectRef, at: number): Promise<string[]> {
+    const cut = (await this.listSigningKeys(ref)).filter((r) => r.retiredAt !== null && (r.expiresAt ?? 0) > at);
+    for (const r of cut) r.expiresAt = at;
+    this.epoch++;
+    return cut.map((r) => r.kid).sort();
+  }
   async maxAccessTokenTtl(): Promise<number> {
     return 300;
   }
@@ -114,6 +120,7 @@ class MemoryKeyStore implements KeyStore {
       appendAuditEvent: async (event: AuditEventInput) => (stagedEvents.push(event), { ...event, sequence: 0, previousHash: "", hash: "" }),
       listSigningKeys: async (ref: ProjectRef) => ordered([...(await this.listSigningKeys(ref)), ...staged]),
       retireSigningKeys: () => Promise.reject(new Error("not used")),
+      expireSigningKeys: () => Promise.reject(new Error("not used")),
       maxAccessTokenTtl: () => this.maxAccessTokenTtl(),
       getChangeEpoch: () => this.getChangeEpoch(),
     };

@@ -115,6 +115,12 @@ class MemoryKeyStore implements SigningKeyStore {
     this.epoch++;
     return current.map((r) => r.kid);
   }
+  async expireSigningKeys(ref: ProjectRef, at: number): Promise<string[]> {
+    const cut = (await this.listSigningKeys(ref)).filter((r) => r.retiredAt !== null && (r.expiresAt ?? 0) > at);
+    for (const r of cut) r.expiresAt = at;
+    this.epoch++;
+    return cut.map((r) => r.kid).sort();
+  }
   async maxAccessTokenTtl(): Promise<number> {
     return 600;
   }

@@ -221,14 +221,18 @@ export async function rotateSigningKey(deps: Deps, r: pb.RotateSigningKeyRequest
     deps,
     async (store) => {
       const current = (await store.listSigningKeys(ref)).filter((k) => k.retiredAt === null).map((k) => ({ alg: k.alg, kid: k.kid }));
-      return { current, rotated: await deps.keys.rotate(ref, store, made) };
+      return { current, rotated: await deps.keys.rotate(ref, store, made, r.retireImmediately) };
     },
     ({ current, rotated }) => ({
       chain: ref,
       action: "SIGNING_KEY_ROTATED",
       actor,
       target: projectTarget(ref),
-      changes: SIGNING_ALGS.flatMap((alg) => keyChanges(alg, current, rotated.kids[alg])),
+      changes: [
+        ...SIGNING_ALGS.flatMap((alg) => keyChanges(alg, current, rotated.kids[alg])),
+        // Which keys a leaked-key rotation stopped at once: what was signed before is refused from here on.
+        ...(r.retireImmediately ? [{ field: "retired_immediately", before: "", after: JSON.stringify(rotated.retired) }] : []),
+      ],
     }),
   );
   return {

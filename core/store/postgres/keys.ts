@@ -41,6 +41,16 @@ export function keys(sql: Sql, map: Mappers, sealer: KeySealer, changes: ChangeF
         .map((r) => r.kid as string)
         .sort();
       }),
+    expireSigningKeys: async (ref, at) =>
+      (
+        await rows(
+          `UPDATE signing_keys SET expires_at = $1
+            WHERE organization_id = $2 AND project_id = $3 AND retired_at IS NOT NULL AND expires_at > $1 RETURNING kid`,
+          [at, ref.organization, ref.project],
+        )
+      )
+        .map((r) => r.kid as string)
+        .sort(),
     maxAccessTokenTtl: async (ref) =>
       (await one("SELECT coalesce(max(access_token_ttl), 0) AS ttl FROM clients WHERE organization_id = $1 AND project_id = $2", [
         ref.organization,

@@ -15,6 +15,10 @@ export function keys(db: Database.Database, map: Mappers, sealer: KeySealer, cha
     currentKeys: s("SELECT kid FROM signing_keys WHERE organization_id = ? AND project_id = ? AND retired_at IS NULL"),
     retireKeys: s(`UPDATE signing_keys SET retired_at = ?, expires_at = ?
       WHERE organization_id = ? AND project_id = ? AND retired_at IS NULL`),
+    expiringKeys: s(`SELECT kid FROM signing_keys WHERE organization_id = ? AND project_id = ? AND retired_at IS NOT NULL AND expires_at > ?
+      ORDER BY kid`),
+    expireKeys: s(`UPDATE signing_keys SET expires_at = ?
+      WHERE organization_id = ? AND project_id = ? AND retired_at IS NOT NULL AND expires_at > ?`),
     maxTtl: s("SELECT coalesce(max(access_token_ttl), 0) AS ttl FROM clients WHERE organization_id = ? AND project_id = ?"),
   };
   const { signingKey } = map;
@@ -31,6 +35,12 @@ export function keys(db: Database.Database, map: Mappers, sealer: KeySealer, cha
       tx(() => {
         const kids = (q.currentKeys.all(ref.organization, ref.project) as Row[]).map((r) => r.kid as string);
         q.retireKeys.run(at, expiresAt, ref.organization, ref.project);
+        return kids;
+      }),
+    expireSigningKeys: (ref, at) =>
+      tx(() => {
+        const kids = (q.expiringKeys.all(ref.organization, ref.project, at) as Row[]).map((r) => r.kid as string);
+        q.expireKeys.run(at, ref.organization, ref.project, at);
         return kids;
       }),
     maxAccessTokenTtl: (ref) => (q.maxTtl.get(ref.organization, ref.project) as Row).ttl as number,
