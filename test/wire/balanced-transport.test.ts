@@ -29,10 +29,33 @@ interface Replica {
   start(): Promise<void>;
 }
 
+/**
+ * Ports for replicas and refusing URLs, taken in turn from below the kernel's
+ * ephemeral range (32768 and up), which `listen(0)` never hands out: a port
+ * this file frees when it stops a replica is taken by no other server, here
+ * or in another test process, so that its URL keeps refusing connections
+ * until that same replica starts again. With ports from `listen(0)`, a
+ * stopped replica's URL could reach another test's core.
+ */
+let nextPort = 20_000 + Math.floor(Math.random() * 10_000);
+
+/** Runs `listen` on the next free port of this file's range; answers the port. */
+async function onOwnPort<T>(listen: (port: number) => Promise<T>): Promise<{ port: number; listening: T }> {
+  for (;;) {
+    const port = nextPort++;
+    try {
+      return { port, listening: await listen(port) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    }
+  }
+}
+
 async function startReplica(t: ExecutionContext): Promise<Replica> {
   const core = await startTestCore();
-  let server: RunningServer | undefined = await startCoreServer(core.core.routes, "127.0.0.1", 0);
-  const port = server.port;
+  const first = await onOwnPort((port) => startCoreServer(core.core.routes, "127.0.0.1", port));
+  let server: RunningServer | undefined = first.listening;
+  const port = first.port;
   const replica: Replica = {
     url: `http://127.0.0.1:${port}`,
     core,
@@ -55,11 +78,16 @@ async function startReplica(t: ExecutionContext): Promise<Replica> {
   return replica;
 }
 
-/** A port nothing listens on: connecting to it is refused. */
+/** A port nothing listens on (it was free, and no other server is given it): connecting to it is refused. */
 async function refusingUrl(): Promise<string> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
+  const { port, listening: probe } = await onOwnPort(async (port) => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once("error", reject);
+      probe.listen(port, "127.0.0.1", resolve);
+    });
+    return probe;
+  });
   await new Promise((resolve) => probe.close(resolve));
   return `http://127.0.0.1:${port}`;
 }
