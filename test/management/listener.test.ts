@@ -96,11 +96,9 @@ test("the gateway alone: its management readiness is the core's, and 503 core un
   t.teardown(() => reachable.close(0));
   t.is((await fetch(`http://127.0.0.1:${reachable.port}/readyz`)).status, 200);
 
-  // A port that was free a moment ago: nothing answers there.
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const gone = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  // A port that was free a moment ago, below the kernel's ephemeral range (32768 and up): no
+  // listen(0), here or in another test, is handed it afterwards, so nothing answers there.
+  const gone = await freeFixedPort();
   const unreachable = await startManagement({ host: "127.0.0.1", port: 0 }, { transport: createGrpcTransport({ baseUrl: `http://127.0.0.1:${gone}` }), logger });
   t.teardown(() => unreachable.close(0));
   const answer = await fetch(`http://127.0.0.1:${unreachable.port}/readyz`);
@@ -134,3 +132,18 @@ test("the management listener listens on the interface it is given only, and a t
   t.is((err as Error & { code?: string }).code, "EADDRINUSE");
   t.regex(err!.message, new RegExp(`^the management listener cannot listen on 127\\.0\\.0\\.2:${m.port} \\(IAM_MANAGEMENT_HOST, IAM_MANAGEMENT_PORT\\): `));
 });
+
+/** A free port below the ephemeral range, which listen(0) never hands out. */
+async function freeFixedPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const probe = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!free) continue;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  }
+}
