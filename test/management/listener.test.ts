@@ -4,7 +4,7 @@
  * readiness on a port of their own, and `GET /metrics` nowhere else.
  */
 import http2 from "node:http2";
-import net, { type AddressInfo } from "node:net";
+import net from "node:net";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import test from "ava";
 import { startManagement } from "../../bin/management.js";
