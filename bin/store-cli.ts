@@ -10,7 +10,7 @@ import { copyInto, type CopyReport } from "../core/store/copy/copy.js";
 import { countRows, openSnapshot, openTarget } from "../core/store/copy/open.js";
 import { CopyRefused } from "../core/store/copy/shape.js";
 import type { Snapshot } from "../core/store/copy/snapshot.js";
-import { createKeySealer, KeyEncryptionError, parseKek } from "../core/store/sealing.js";
+import { configuredSealer, KeyEncryptionError } from "../core/store/sealing.js";
 import { STORE_USAGE } from "./store-usage.js";
 
 const OPTIONS = {
@@ -23,7 +23,6 @@ const OPTIONS = {
 type Out = NodeJS.WritableStream;
 
 const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(2);
-const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 
 export async function runStoreCommand(argv: string[], config: Config, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
   const command = argv[0]!;
@@ -43,7 +42,7 @@ export async function runStoreCommand(argv: string[], config: Config, out: Out =
   if (values.from !== undefined && !migrating) return usage("--from and --to are migrate-store's");
   if (values["replace-deployment"] === true && (command !== "restore" || values.force !== true)) return usage("--replace-deployment goes with restore --force");
   if (migrating && values.force === true) return usage("migrate-store copies into an empty database only");
-  const sealer = createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious));
+  const sealer = configuredSealer(config);
   try {
     if (command === "backup") return await backup(config.db, positionals[0]!, values.force === true, out);
     if (command === "restore") {

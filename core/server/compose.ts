@@ -12,12 +12,11 @@ import { startPurge } from "./purge.js";
 import { purgeAuditTrail } from "../audit/retention.js";
 import { HealthState } from "./health.js";
 import { createRoutes, IAM_SERVICES } from "./routes.js";
-import { createKeySealer, parseKek } from "../store/sealing.js";
+import { configuredSealer } from "../store/sealing.js";
 import { openSqliteStore } from "../store/sqlite/store.js";
 import type { Store } from "../store/types.js";
 import { currentRequest } from "../../wire/request-id.js";
 
-const kekOf = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
 import { ClientAuthenticator } from "../tokens/client-auth.js";
 import { ClientKeys } from "../tokens/client-jwks.js";
 import { VerifiedTokens } from "../tokens/verified-tokens.js";
@@ -141,7 +140,7 @@ function reportWritability(store: Store, health: HealthState, metrics: Metrics, 
 async function openStore(config: Config, metrics: Metrics, logger: Logger): Promise<Store> {
   const onOperation = (operation: string, seconds: number) => metrics.dbSeconds.observe({ operation }, seconds);
   const unitOfWork = currentRequest;
-  const sealer = createKeySealer(kekOf(config.keyEncryptionKey), kekOf(config.keyEncryptionKeyPrevious));
+  const sealer = configuredSealer(config);
   if (!isPostgresUrl(config.db)) return openSqliteStore(config.db, { onOperation, sealer, synchronous: config.dbSynchronous, unitOfWork });
   const { openPostgresStore } = await import("../store/postgres/store.js");
   return openPostgresStore(config.db, {

@@ -122,3 +122,9 @@ export function parseKek(raw: string): Buffer | undefined {
   const key = Buffer.from(raw.replace(/\+/g, "-").replace(/\//g, "_").replace(/=$/, ""), "base64url");
   return key.length === 32 ? key : undefined;
 }
+
+/** The sealer of a configuration's IAM_KEY_ENCRYPTION_KEY and IAM_KEY_ENCRYPTION_KEY_PREVIOUS (base64, unset for none): the servers' and the copy commands' alike. */
+export function configuredSealer(keys: { keyEncryptionKey?: string | undefined; keyEncryptionKeyPrevious?: string | undefined }): KeySealer {
+  const kek = (raw: string | undefined) => (raw === undefined ? undefined : parseKek(raw));
+  return createKeySealer(kek(keys.keyEncryptionKey), kek(keys.keyEncryptionKeyPrevious));
+}
