@@ -18,6 +18,7 @@ import { createLogger } from "../core/observe/log.js";
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { booleanOf, lines, list, OPTIONS, parColumn, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
 import { FACTOR_COMMANDS } from "./admin-factors.js";
+import { RESOURCE_COMMANDS } from "./admin-resources.js";
 import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
 
 export { ADMIN_NOUNS, ADMIN_USAGE };
@@ -270,6 +271,7 @@ const COMMANDS: Record<string, Command> = {
     args: ["org", "project", "role"], build: (a, o) => ({ ...ref(a), roleId: a.role, subject: subjectOf(o) }), show: () => ["unassigned"],
   },
   ...FACTOR_COMMANDS,
+  ...RESOURCE_COMMANDS,
   ...CONSOLE_CLIENT_COMMANDS,
 };
 

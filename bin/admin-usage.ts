@@ -43,8 +43,12 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam role create ORG PROJECT ID [--permission P]... [--description TEXT]
   iam role list ORG PROJECT
   iam role assign|unassign ORG PROJECT ROLE (--user ID | --client ID)
+  iam resource create ORG PROJECT URI --permission P... [--name NAME]   (a protected resource, RFC 8707: its tokens' aud and scopes)
+  iam resource update ORG PROJECT URI [--permission P]... [--name NAME]
+  iam resource list ORG PROJECT
+  iam resource delete ORG PROJECT URI
   iam key rotate ORG PROJECT [--retire-immediately]   (a leaked key: the old keys stop verifying at once)
   iam console-client ORG PROJECT      (adds the client the administration console signs in with, where it is missing)
 options: --json prints the answer as JSON (the AdminService response message)`;
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "key", "console-client"]);
+export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "resource", "key", "console-client"]);

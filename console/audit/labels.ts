@@ -52,6 +52,9 @@ export const ACTION_LABELS: Record<AuditAction, string> = {
   [AuditAction.MFA_POLICY_UPDATED]: "Multi-factor policy updated",
   [AuditAction.AUDIT_EVENTS_PURGED]: "Audit events purged",
   [AuditAction.SIGNING_KEYS_RESEALED]: "Signing keys sealed again",
+  [AuditAction.RESOURCE_CREATED]: "Resource registered",
+  [AuditAction.RESOURCE_UPDATED]: "Resource updated",
+  [AuditAction.RESOURCE_DELETED]: "Resource removed",
 };
 
 const A = AuditAction;
@@ -68,6 +71,7 @@ export const ACTION_GROUPS: readonly (readonly [string, readonly AuditAction[]])
   ["Clients", [A.CLIENT_CREATED, A.CLIENT_UPDATED, A.CLIENT_SECRET_ROTATED, A.CLIENT_DELETED]],
   ["Users", [A.USER_CREATED, A.USER_UPDATED, A.USER_PASSWORD_SET, A.USER_DELETED, A.USER_CONSENT_REVOKED, A.USER_SESSIONS_REVOKED]],
   ["Roles and permissions", [A.PERMISSION_CREATED, A.PERMISSION_DELETED, A.ROLE_CREATED, A.ROLE_DELETED, A.ROLE_ASSIGNED, A.ROLE_UNASSIGNED]],
+  ["Resources", [A.RESOURCE_CREATED, A.RESOURCE_UPDATED, A.RESOURCE_DELETED]],
   ["Keys and the trail", [A.SIGNING_KEY_ROTATED, A.SIGNING_KEY_ADDED, A.SIGNING_KEYS_RESEALED, A.AUDIT_EVENTS_PURGED]],
 ];
 
@@ -98,6 +102,7 @@ const KINDS: Record<AuditPartyKind, string> = {
   [AuditPartyKind.PERMISSION]: "permission",
   [AuditPartyKind.ROLE]: "role",
   [AuditPartyKind.SERVER]: "iam-core",
+  [AuditPartyKind.RESOURCE]: "resource",
 };
 
 /** "user alice", "client web", "operator", "iam-core"; "—" for no party. */

@@ -37,6 +37,7 @@ const PARTY_KINDS: Record<AuditParty["kind"], AuditPartyKind> = {
   permission: AuditPartyKind.PERMISSION,
   role: AuditPartyKind.ROLE,
   server: AuditPartyKind.SERVER,
+  resource: AuditPartyKind.RESOURCE,
 };
 
 const partyOf = (p: AuditParty | null) => (p === null ? undefined : { kind: PARTY_KINDS[p.kind], id: p.id, project: p.project });

@@ -6,7 +6,7 @@
 import type { ProjectRef } from "./types.js";
 
 /** Who or what an audit event's actor or target is (proto AuditPartyKind, lower case). */
-export type AuditPartyKind = "user" | "client" | "operator" | "organization" | "project" | "permission" | "role" | "server";
+export type AuditPartyKind = "user" | "client" | "operator" | "organization" | "project" | "permission" | "role" | "server" | "resource";
 
 /** An actor or a target of an audit event. */
 export interface AuditParty {

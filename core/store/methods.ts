@@ -101,6 +101,12 @@ export const DECLARATIONS: Declarations = {
   getRolesOf: read,
   getUserPermissions: { kind: "read", cacheKey: inProject },
   getClientPermissions: { kind: "read", cacheKey: inProject },
+  // ResourceStore: read at every authorization and token request that names one.
+  createResource: administration,
+  getResource: { kind: "read", cacheKey: inProject },
+  listResources: read,
+  updateResource: administration,
+  deleteResource: administration,
 
   // SigningKeyStore
   addSigningKey: administration,

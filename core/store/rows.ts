@@ -11,6 +11,7 @@ import type {
   PushedAuthorizationRequestRecord,
   OrganizationRecord,
   PermissionRecord,
+  ResourceRecord,
   ProjectRecord,
   RefreshTokenRecord,
   RoleRecord,
@@ -95,6 +96,14 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     project: r.project_id,
     id: r.id,
     description: r.description,
+  });
+  const resource = (r: Row): ResourceRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    uri: r.uri,
+    name: r.name,
+    scopes: d.list(r.scopes),
+    createdAt: r.created_at,
   });
   /** A role, with its permissions as each backend reads them. */
   const role = (r: Row, permissions: string[]): RoleRecord => ({
@@ -275,6 +284,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     client,
     user,
     permission,
+    resource,
     role,
     signingKey,
     request,

@@ -146,6 +146,16 @@ export interface PermissionRecord extends ProjectRef {
   description: string;
 }
 
+/** A protected resource (RFC 8707): an API the project's clients ask tokens for by its URI. */
+export interface ResourceRecord extends ProjectRef {
+  /** Its URI, the `aud` of its tokens; unique across projects, as an audience is. */
+  uri: string;
+  name: string;
+  /** The scopes (permission ids) a token for it may carry. */
+  scopes: string[];
+  createdAt: EpochSeconds;
+}
+
 export interface RoleRecord extends ProjectRef {
   id: string;
   description: string;
@@ -279,6 +289,16 @@ export interface AccessStore {
   getClientPermissions(ref: ProjectRef, clientId: string): Promise<PermissionRecord[]>;
 }
 
+export interface ResourceStore {
+  /** A URI registered already, here or in another project, is AlreadyExists. */
+  createResource(resource: ResourceRecord): Promise<void>;
+  getResource(ref: ProjectRef, uri: string): Promise<ResourceRecord | undefined>;
+  listResources(ref: ProjectRef, page: Page): Promise<ResourceRecord[]>;
+  /** Writes name and scopes; false when there is no such resource. */
+  updateResource(resource: ResourceRecord): Promise<boolean>;
+  deleteResource(ref: ProjectRef, uri: string): Promise<boolean>;
+}
+
 export interface SigningKeyStore {
   addSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Every key of the project, current first. */
@@ -324,6 +344,7 @@ export interface Store
     ClientStore,
     UserStore,
     AccessStore,
+    ResourceStore,
     SigningKeyStore,
     ProjectOverviewStore,
     AuthorizationRequestStore,

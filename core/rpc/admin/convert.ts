@@ -8,6 +8,7 @@ import {
   type MfaPolicySchema,
   type OrganizationSchema,
   type PermissionSchema,
+  type ResourceSchema,
   type ProjectSchema,
   type RecoveryCodesSchema,
   type RoleSchema,
@@ -24,6 +25,7 @@ import type {
   PermissionRecord,
   ProjectRecord,
   RecoveryCodeCount,
+  ResourceRecord,
   RoleRecord,
   SessionRecord,
   UserRecord,
@@ -92,6 +94,15 @@ export const toPermission = (p: PermissionRecord): MessageInitShape<typeof Permi
   project: p.project,
   id: p.id,
   description: p.description,
+});
+
+export const toResource = (r: ResourceRecord): MessageInitShape<typeof ResourceSchema> => ({
+  organization: r.organization,
+  project: r.project,
+  uri: r.uri,
+  name: r.name,
+  scopes: r.scopes,
+  createdAt: BigInt(r.createdAt),
 });
 
 export const toRole = (r: RoleRecord): MessageInitShape<typeof RoleSchema> => ({

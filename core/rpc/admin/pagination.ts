@@ -15,7 +15,8 @@ export function pageOf(request: { pageSize: number; pageToken: string }): Page {
   let after = "";
   if (request.pageToken !== "") {
     after = Buffer.from(request.pageToken, "base64url").toString("utf8");
-    if (!/^[A-Za-z0-9._~@+-]{1,200}$/.test(after) || Buffer.from(after).toString("base64url") !== request.pageToken) {
+    // Ids, user names and URIs (resources, metadata-document clients) are printable ASCII.
+    if (!/^[\x21-\x7e]{1,2048}$/.test(after) || Buffer.from(after).toString("base64url") !== request.pageToken) {
       throw invalid("page_token is not one this server issued");
     }
   }

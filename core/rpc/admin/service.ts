@@ -11,6 +11,7 @@ import * as factors from "./factors.js";
 import { party, projectName, recordRefusal, SERVER_CHAIN, type AuditActionName } from "../../audit/record.js";
 import type { AuditParty } from "../../store/types.js";
 import * as overview from "./overview.js";
+import * as resources from "./resources.js";
 import { authenticate, authorize, GLOBAL, projectTarget, type Principal, type Target } from "./principal.js";
 import * as sessions from "./sessions.js";
 import * as tenants from "./tenants.js";
@@ -50,6 +51,7 @@ const client = (r: { clientId: string }) => party("client", r.clientId);
 const user = (r: { userId: string }) => party("user", r.userId);
 const permission = (r: { permissionId: string }) => party("permission", r.permissionId);
 const role = (r: { roleId: string }) => party("role", r.roleId);
+const resource = (r: { uri: string }) => party("resource", r.uri);
 const assignee = (r: { subject: { case: "userId" | "clientId" | undefined; value?: string } }) =>
   r.subject.case === "clientId" ? party("client", r.subject.value ?? "") : party("user", r.subject.value ?? "");
 
@@ -102,6 +104,11 @@ export const ADMIN_METHODS = {
   unassignRole: inProject(access.unassignRole, recorded("ROLE_UNASSIGNED", assignee)),
   rotateSigningKey: inProject(tenants.rotateSigningKey, recorded("SIGNING_KEY_ROTATED", ownProject)),
   listSigningKeys: inProject(overview.listSigningKeys),
+  createResource: inProject(resources.createResource, recorded("RESOURCE_CREATED", resource)),
+  getResource: inProject(resources.getResource),
+  listResources: inProject(resources.listResources),
+  updateResource: inProject(resources.updateResource, recorded("RESOURCE_UPDATED", resource)),
+  deleteResource: inProject(resources.deleteResource, recorded("RESOURCE_DELETED", resource)),
 };
 
 /**

@@ -291,6 +291,25 @@ export const migrations: readonly string[] = [
     ALTER COLUMN created_at SET NOT NULL,
     ALTER COLUMN oldest_compatible SET NOT NULL;
   `,
+  // 10: SQLite's migration 13, protected resources (RFC 8707) and the
+  // resources an authorization request, its code and its grant are for.
+  `
+  CREATE TABLE resources (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    uri TEXT COLLATE "C" NOT NULL,
+    name TEXT NOT NULL,
+    scopes TEXT[] NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, uri),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  );
+  CREATE UNIQUE INDEX resources_uri ON resources(uri);
+  CREATE TRIGGER resources_changed AFTER INSERT OR UPDATE OR DELETE ON resources FOR EACH STATEMENT EXECUTE FUNCTION iam_changed();
+  ALTER TABLE authorization_requests ADD COLUMN resources TEXT[] NOT NULL DEFAULT '{}';
+  ALTER TABLE authorization_codes ADD COLUMN resources TEXT[] NOT NULL DEFAULT '{}';
+  ALTER TABLE grants ADD COLUMN resources TEXT[] NOT NULL DEFAULT '{}';
+  `,
 ];
 
 /**

@@ -12,6 +12,7 @@ import { createKeySealer, resealedEvent, type KeySealer } from "../sealing.js";
 import { factorSealId } from "../rows.js";
 import type { AuditEventInput, Store } from "../types.js";
 import { access } from "./access.js";
+import { resources } from "./resources.js";
 import { authorization } from "./authorization.js";
 import { clients } from "./clients.js";
 import { connectionConfig, LOCKS, withTransaction } from "./connection.js";
@@ -91,6 +92,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...clients(sql, map),
       ...users(sql, map),
       ...access(sql, map),
+      ...resources(sql, map),
       ...keys(sql, map, sealer, feed),
       ...overview(sql),
       ...authorization(sql, map),

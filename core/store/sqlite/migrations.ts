@@ -350,6 +350,31 @@ export const migrations: readonly string[] = [
   ) STRICT;
   INSERT INTO iam_schema (deployment_id, created_at, oldest_compatible) VALUES (lower(hex(randomblob(16))), unixepoch() * 1000, 11);
   `,
+  // 13: protected resources (RFC 8707): the APIs a project's clients ask
+  // tokens for by URI, and the scopes a token for each may carry; the
+  // resources an authorization request, its code and its grant are for
+  // (JSON lists, empty for the project's audience).
+  `
+  CREATE TABLE resources (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    name TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id, uri),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  ) STRICT;
+  -- A resource URI names one project, as an audience does: a resource
+  -- server that checks only the audience never accepts another project's tokens.
+  CREATE UNIQUE INDEX resources_uri ON resources(uri);
+  CREATE TRIGGER resources_changed_insert AFTER INSERT ON resources BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER resources_changed_update AFTER UPDATE ON resources BEGIN UPDATE change_epoch SET n = n + 1; END;
+  CREATE TRIGGER resources_changed_delete AFTER DELETE ON resources BEGIN UPDATE change_epoch SET n = n + 1; END;
+  ALTER TABLE authorization_requests ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE authorization_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE grants ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 /**

@@ -12,6 +12,7 @@ import { cachedStore } from "../cached.js";
 import { createKeySealer, type KeySealer } from "../sealing.js";
 import type { Store } from "../types.js";
 import { access } from "./access.js";
+import { resources } from "./resources.js";
 import { authorization } from "./authorization.js";
 import { changeEpoch } from "./changes.js";
 import { clients } from "./clients.js";
@@ -82,6 +83,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...clients(db, map),
       ...users(db, map),
       ...access(db, map),
+      ...resources(db, map),
       ...keys(db, map, sealer, changes),
       ...overview(db),
       ...authorization(db, map),

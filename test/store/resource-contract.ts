@@ -1,0 +1,79 @@
+/**
+ * The contract of protected resources (ResourceStore, RFC 8707) as tests any
+ * backend must pass: `resourceContract(backend)` registers them, titled
+ * `${name}: ...`. Not a test file itself.
+ */
+import test, { type ExecutionContext } from "ava";
+import { AlreadyExists, type ProjectRef, type ResourceRecord, type Store } from "../../core/store/types.js";
+import type { StoreBackend } from "./contract.js";
+
+const A: ProjectRef = { organization: "org-a", project: "proj-a" };
+/** A project of another organization with the same project id. */
+const B: ProjectRef = { organization: "org-b", project: "proj-a" };
+
+async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
+  await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 1 });
+  await store.createProject({
+    ...ref,
+    name: ref.project,
+    audience: `https://api.example/${ref.organization}/${ref.project}`,
+    accessTokenSigningAlg: "ES256",
+    requirePushedAuthorizationRequests: false,
+    createdAt: 2,
+  });
+}
+
+const resource = (ref: ProjectRef, uri: string, scopes = ["notes.items.read"]): ResourceRecord => ({ ...ref, uri, name: `API ${uri}`, scopes, createdAt: 3 });
+
+export function resourceContract(backend: StoreBackend): void {
+  const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
+    test(`${backend.name}: ${title}`, async (t) => {
+      const store = await backend.open(t);
+      await seedProject(store, A);
+      await seedProject(store, B);
+      await body(t, store);
+    });
+
+  it("a resource is read back as written, listed by URI a page at a time, updated and deleted", async (t, store) => {
+    await store.createResource(resource(A, "https://b.example/mcp", ["notes.items.read", "notes.items.write"]));
+    await store.createResource(resource(A, "https://a.example/api"));
+    await store.createResource(resource(A, "https://c.example"));
+    t.deepEqual(await store.getResource(A, "https://b.example/mcp"), resource(A, "https://b.example/mcp", ["notes.items.read", "notes.items.write"]));
+    t.is(await store.getResource(B, "https://b.example/mcp"), undefined, "another project's resource is not found");
+    const first = await store.listResources(A, { after: "", limit: 2 });
+    t.deepEqual(first.map((r) => r.uri), ["https://a.example/api", "https://b.example/mcp"]);
+    const rest = await store.listResources(A, { after: first[1]!.uri, limit: 2 });
+    t.deepEqual(rest.map((r) => r.uri), ["https://c.example"]);
+    t.deepEqual(await store.listResources(B, { after: "", limit: 10 }), []);
+
+    t.true(await store.updateResource({ ...resource(A, "https://a.example/api", ["notes.items.write"]), name: "Renamed" }));
+    t.like(await store.getResource(A, "https://a.example/api"), { name: "Renamed", scopes: ["notes.items.write"], createdAt: 3 });
+    t.false(await store.updateResource(resource(B, "https://a.example/api")), "no such resource in B");
+
+    t.true(await store.deleteResource(A, "https://a.example/api"));
+    t.false(await store.deleteResource(A, "https://a.example/api"));
+    t.is(await store.getResource(A, "https://a.example/api"), undefined);
+  });
+
+  it("a URI names one resource across projects: registering it again, anywhere, is AlreadyExists", async (t, store) => {
+    await store.createResource(resource(A, "https://mcp.example/"));
+    await t.throwsAsync(store.createResource(resource(A, "https://mcp.example/")), { instanceOf: AlreadyExists });
+    await t.throwsAsync(store.createResource(resource(B, "https://mcp.example/")), { instanceOf: AlreadyExists });
+    t.is(await store.getResource(B, "https://mcp.example/"), undefined, "the refused one left nothing");
+  });
+
+  it("a resource moves the change epoch (what is kept in memory of it is dropped), and goes with its project", async (t, store) => {
+    const before = await store.getChangeEpoch();
+    await store.createResource(resource(A, "https://mcp.example/"));
+    const afterCreate = await store.getChangeEpoch();
+    t.not(afterCreate, before);
+    // Read through the cache, then changed: the next read sees the change.
+    t.deepEqual((await store.getResource(A, "https://mcp.example/"))?.scopes, ["notes.items.read"]);
+    await store.updateResource(resource(A, "https://mcp.example/", ["notes.items.write"]));
+    t.deepEqual((await store.getResource(A, "https://mcp.example/"))?.scopes, ["notes.items.write"]);
+    await store.deleteProject(A);
+    t.is(await store.getResource(A, "https://mcp.example/"), undefined);
+    await store.createResource(resource(B, "https://mcp.example/"));
+    t.like(await store.getResource(B, "https://mcp.example/"), { organization: "org-b" });
+  });
+}
