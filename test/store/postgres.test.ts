@@ -46,7 +46,7 @@ if (HAS_POSTGRES) {
     t.teardown(() => db.drop());
     const plain = await openPostgresStore(db.url);
     await plain.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
-    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
+    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 1 });
     await plain.addSigningKey(generateSigningKey({ organization: "acme", project: "shop" }, 1));
     await plain.close();
     const kek = randomBytes(32);
@@ -68,7 +68,7 @@ if (HAS_POSTGRES) {
     const there = await openPostgresStore(db.url);
     t.teardown(() => there.close());
     await here.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
-    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
+    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 1 });
     t.like(await here.getMfaPolicy(ref), { required: "optional" });
     const epoch = await here.getChangeEpoch();
     const policy = { ...ref, required: "roles" as const, roles: ["admin"], passwordless: true };

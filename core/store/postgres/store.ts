@@ -14,6 +14,7 @@ import type { AuditEventInput, Store } from "../types.js";
 import { access } from "./access.js";
 import { authorization } from "./authorization.js";
 import { clients } from "./clients.js";
+import { registrations } from "./registrations.js";
 import { connectionConfig, LOCKS, withTransaction } from "./connection.js";
 import { consents } from "./consents.js";
 import { factors } from "./factors.js";
@@ -89,6 +90,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
     ops: {
       ...tenants(sql, map),
       ...clients(sql, map),
+      ...registrations(sql, map),
       ...users(sql, map),
       ...access(sql, map),
       ...keys(sql, map, sealer, feed),

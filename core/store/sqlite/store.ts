@@ -15,6 +15,7 @@ import { access } from "./access.js";
 import { authorization } from "./authorization.js";
 import { changeEpoch } from "./changes.js";
 import { clients } from "./clients.js";
+import { registrations } from "./registrations.js";
 import { consents } from "./consents.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
@@ -80,6 +81,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
     ops: {
       ...tenants(db, map),
       ...clients(db, map),
+      ...registrations(db, map),
       ...users(db, map),
       ...access(db, map),
       ...keys(db, map, sealer, changes),
