@@ -747,7 +747,9 @@ export enum AuditAction {
 
   /**
    * A dynamically registered client replaced its metadata (RFC 7592 §2.2).
-   * Actor and target: the client; `changes`: the fields that differ.
+   * Actor and target: the client; `changes`: the fields that differ. A
+   * wrong registration access token is recorded as a FAILURE
+   * (`invalid_token`), with no actor.
    *
    * @generated from enum value: AUDIT_ACTION_CLIENT_REGISTRATION_UPDATED = 81;
    */
@@ -755,8 +757,8 @@ export enum AuditAction {
 
   /**
    * A dynamically registered client deleted itself (RFC 7592 §2.3). Actor
-   * and target: the client. A wrong registration access token presented
-   * for a client is recorded as this action's FAILURE (`invalid_token`).
+   * and target: the client. A wrong registration access token is recorded
+   * as a FAILURE (`invalid_token`), with no actor.
    *
    * @generated from enum value: AUDIT_ACTION_CLIENT_REGISTRATION_DELETED = 82;
    */
