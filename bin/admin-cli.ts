@@ -35,6 +35,8 @@ function emailVerifiedOf(o: Values): boolean | undefined {
 
 /** --client-registration: off (sent as "", RFC 7591 registration turned off), open or initial_access_token; the core checks the value. */
 const registrationOf = (value: string | undefined) => (value === undefined ? undefined : value === "off" ? "" : value);
+/** What a project's answer says of Dynamic Client Registration when it is on. */
+const registrationNote = (p: pb.Project) => (p.clientRegistration === "" ? "" : `, client registration ${p.clientRegistration}`);
 
 /** What a project's or client's answer says of pushed authorization requests when they are required (RFC 9126). */
 const pushedOnly = (o: { requirePushedAuthorizationRequests: boolean }) => (o.requirePushedAuthorizationRequests ? ", pushed authorization requests required" : "");
@@ -88,7 +90,7 @@ const COMMANDS: Record<string, Command> = {
       ),
     }),
     show: (r) => [
-      `updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}${pushedOnly(r.project)}, client registration ${r.project.clientRegistration || "off"}`,
+      `updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}${pushedOnly(r.project)}${registrationNote(r.project)}`,
     ],
   },
   "project list": {
