@@ -49,7 +49,11 @@ test("a valid initial access token registers a client; the event names the token
   t.is(changes.dynamically_registered, "true");
   t.is(changes.secret, JSON.stringify("(secret)"));
   const trail = JSON.stringify(event);
-  for (const secret of [token, info.client_secret!, info.registration_access_token]) t.false(trail.includes(secret));
+  const log = s.lines.join("");
+  for (const secret of [token, info.client_secret!, info.registration_access_token]) {
+    t.false(trail.includes(secret));
+    t.false(log.includes(secret), "nor any log line");
+  }
 });
 
 test("a token used up, expired or revoked no longer registers; an open project ignores tokens altogether", async (t) => {

@@ -6,6 +6,7 @@
  * deletes the client, which ends its registration; every change audited.
  */
 import test from "ava";
+import { sha256 } from "../../core/lib/crypto.js";
 import { DEFAULT } from "../helpers.js";
 import {
   assertError,
@@ -40,6 +41,9 @@ test("GET answers the registered client with the token as sent; a missing, wrong
   await assertInvalidToken(t, await manage(s, info, "GET", other.registration_access_token));
   await assertInvalidToken(t, await manage(s, { ...info, client_id: "admin-client" }, "GET", info.registration_access_token));
   t.regex((await manage(s, info, "GET", undefined)).headers.get("www-authenticate") ?? "", /^Bearer realm="/);
+  // Kept as its SHA-256 only; the secret as an argon2id hash.
+  t.is((await s.core.deps.store.getClientRegistration(DEFAULT, info.client_id))!.tokenHash, sha256(info.registration_access_token));
+  t.regex((await s.core.deps.store.getClient(DEFAULT, info.client_id))!.secretHash ?? "", /^\$argon2id\$/);
 });
 
 test("PUT replaces the metadata (omitted members go back to their defaults), keeps the secret and the registration access token, and is audited", async (t) => {
