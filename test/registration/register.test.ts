@@ -198,3 +198,29 @@ test("a project holds at most IAM_REGISTRATION_MAX_CLIENTS dynamically registere
   await s.admin.deleteClient({ ...DEFAULT, clientId: first.client_id }, s.auth);
   t.is((await register(s, WEB_METADATA)).status, 201);
 });
+
+test("hostile bodies: wrong types, prototype keys, private addresses to fetch, deep nesting; each a 400 with its code, never a 5xx, nothing kept", async (t) => {
+  const s = await registrationServer(t);
+  const cases: [unknown, string][] = [
+    ["null", "invalid_client_metadata"],
+    ['"a string"', "invalid_client_metadata"],
+    [{}, "invalid_redirect_uri"],
+    [{ ...WEB_METADATA, redirect_uris: [null] }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, redirect_uris: [{ uri: REDIRECT }] }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, client_name: { text: "x" } }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, contacts: "ops@app.example" }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, dpop_bound_access_tokens: "yes" }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, token_endpoint_auth_method: "private_key_jwt", jwks: "not an object" }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, token_endpoint_auth_method: "private_key_jwt", jwks: { keys: "x" } }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://10.0.0.1/jwks" }, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, backchannel_logout_uri: "https://169.254.169.254/latest" }, "invalid_client_metadata"],
+    [`{"__proto__":{"redirect_uris":["${REDIRECT}"]},"constructor":{"prototype":{"x":1}}}`, "invalid_redirect_uri"],
+    [`${"[".repeat(2000)}${"]".repeat(2000)}`, "invalid_client_metadata"],
+    [{ ...WEB_METADATA, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example/cb${i}`) }, "invalid_client_metadata"],
+  ];
+  for (const [body, error] of cases) {
+    await assertError(t, await register(s, body), 400, error);
+  }
+  t.is(await dynamicClients(s), 0);
+  t.false(s.lines.some((line) => line.includes('"level":"error"')), "no unexpected error logged");
+});
