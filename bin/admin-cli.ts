@@ -34,6 +34,11 @@ function emailVerifiedOf(o: Values): boolean | undefined {
   return o["email-verified"] ? true : o["email-unverified"] ? false : undefined;
 }
 
+/** --client-registration: off (sent as "", RFC 7591 registration turned off), open or initial_access_token; the core checks the value. */
+const registrationOf = (value: string | undefined) => (value === undefined ? undefined : value === "off" ? "" : value);
+/** What a project's answer says of Dynamic Client Registration when it is on. */
+const registrationNote = (p: pb.Project) => (p.clientRegistration === "" ? "" : `, client registration ${p.clientRegistration}`);
+
 /** What a project's or client's answer says of pushed authorization requests when they are required (RFC 9126). */
 const pushedOnly = (o: { requirePushedAuthorizationRequests: boolean }) => (o.requirePushedAuthorizationRequests ? ", pushed authorization requests required" : "");
 /** What a client is held to, after its name. */
@@ -80,12 +85,13 @@ const COMMANDS: Record<string, Command> = {
           ["audience", "audience", o.audience],
           ["access_token_signing_alg", "accessTokenSigningAlg", o["access-token-alg"]],
           ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests", booleanOf("--require-par", o["require-par"])],
+          ["client_registration", "clientRegistration", registrationOf(o["client-registration"])],
         ],
-        "--name, --audience, --access-token-alg, --require-par",
+        "--name, --audience, --access-token-alg, --require-par, --client-registration",
       ),
     }),
     show: (r) => [
-      `updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}${pushedOnly(r.project)}`,
+      `updated project ${r.project.organization}/${r.project.id}: audience ${r.project.audience}, access tokens ${r.project.accessTokenSigningAlg}${pushedOnly(r.project)}${registrationNote(r.project)}`,
     ],
   },
   "project list": {

@@ -45,6 +45,7 @@ export const OPTIONS = {
   passwordless: { type: "string" },
   query: { type: "string" },
   "require-par": { type: "string" },
+  "client-registration": { type: "string" },
   "auth-method": { type: "string" },
   jwks: { type: "string" },
   "jwks-uri": { type: "string" },

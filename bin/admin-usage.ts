@@ -5,6 +5,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam org delete ID
   iam project create ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256] [--require-par true|false]
   iam project update ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256] [--require-par true|false]
+      [--client-registration off|open|initial_access_token]   (Dynamic Client Registration, RFC 7591)
   iam project list ORG
   iam project delete ORG ID
   iam project mfa-policy ORG ID [--required optional|everyone|roles] [--roles ROLE,...] [--passwordless true|false]

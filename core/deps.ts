@@ -26,8 +26,8 @@ export interface Deps {
   logoutDeliveries: LogoutDeliveries;
   logger: Logger;
   metrics: Metrics;
-  /** Request rates: per client at the token endpoint, per address at sign-in. */
-  limits: { token: RateLimiter; login: RateLimiter };
+  /** Request rates: per client at the token endpoint, per address at sign-in and at client registration. */
+  limits: { token: RateLimiter; login: RateLimiter; registration: RateLimiter };
   config: Pick<
     Config,
     | "baseUrl"
@@ -48,6 +48,7 @@ export interface Deps {
     | "auditStreamsPerCaller"
     | "auditStreamsMax"
     | "dpopNonce"
+    | "registrationMaxClients"
   >;
 }
 

@@ -3,6 +3,7 @@ import Router from "@koa/router";
 import Koa from "koa";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { RegistrationService } from "../gen/iam/v1/registration_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import { propagateRequestId } from "../wire/request-id.js";
 import type { HttpMetrics, Logger } from "../wire/observe.js";
@@ -22,6 +23,7 @@ import { jwks } from "./endpoints/jwks.js";
 import { login } from "./endpoints/login.js";
 import { par } from "./endpoints/par.js";
 import { redirectPage } from "./endpoints/redirect-page.js";
+import { clientConfiguration, register } from "./endpoints/register.js";
 import { revoke } from "./endpoints/revoke.js";
 import { token } from "./endpoints/token.js";
 import { userinfo } from "./endpoints/userinfo.js";
@@ -56,6 +58,7 @@ export function createGateway(options: GatewayOptions): Koa {
     services: {
       authorization: createClient(AuthorizationService, transport),
       tokens: createClient(TokenService, transport),
+      registration: createClient(RegistrationService, transport),
       health: createClient(Health, transport),
     },
     baseUrl: options.baseUrl,
@@ -123,6 +126,12 @@ export function createGateway(options: GatewayOptions): Koa {
   // single-page application pushes its requests as it redeems its codes.
   project.post("/par", tokenCall.answer, par(deps));
   project.options("/par", tokenCall.preflight);
+  // Dynamic Client Registration (RFC 7591) and its management (RFC 7592):
+  // a program's back-channel calls, so no CORS (docs/registration.md).
+  project.post("/register", register(deps));
+  project.get("/register/:clientId", clientConfiguration(deps));
+  project.put("/register/:clientId", clientConfiguration(deps));
+  project.delete("/register/:clientId", clientConfiguration(deps));
   project.post("/introspect", introspect(deps));
   project.post("/revoke", tokenCall.answer, revoke(deps));
   project.options("/revoke", tokenCall.preflight);

@@ -2,6 +2,7 @@ import type { Client } from "@connectrpc/connect";
 import type { Context, Next } from "koa";
 import type { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import type { RegistrationService } from "../gen/iam/v1/registration_pb.js";
 import type { TokenService } from "../gen/iam/v1/token_pb.js";
 import type { Logger } from "../wire/observe.js";
 
@@ -12,6 +13,7 @@ export const PREFIX = "/services/oauth2/:organization/:project";
 export interface Services {
   authorization: Client<typeof AuthorizationService>;
   tokens: Client<typeof TokenService>;
+  registration: Client<typeof RegistrationService>;
   health: Client<typeof Health>;
 }
 

@@ -3,6 +3,7 @@ import Router from "@koa/router";
 import Koa from "koa";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AuthorizationService } from "../gen/iam/v1/authorization_pb.js";
+import { RegistrationService } from "../gen/iam/v1/registration_pb.js";
 import { TokenService } from "../gen/iam/v1/token_pb.js";
 import type { HttpMetrics, Logger } from "../wire/observe.js";
 import type { EndpointDeps } from "./endpoint.js";
@@ -36,6 +37,7 @@ export function createManagementApp(options: ManagementOptions): Koa {
     services: {
       authorization: createClient(AuthorizationService, options.transport),
       tokens: createClient(TokenService, options.transport),
+      registration: createClient(RegistrationService, options.transport),
       health: createClient(Health, options.transport),
     },
     baseUrl: "",

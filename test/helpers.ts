@@ -116,6 +116,7 @@ export function testConfig(db: string, overrides: Partial<Config> = {}): Config 
       loginFailureDelayMs: 0,
       tokenRatePerClient: 0,
       loginRatePerAddress: 0,
+      registrationRatePerAddress: 0,
       ...overrides,
     },
   );
@@ -371,7 +372,7 @@ export async function seedProject(core: Core, ref: ProjectRef): Promise<void> {
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 0 });
   }
-  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
+  await store.createProject({ ...ref, name: ref.project, audience: `${BASE_URL}/services/oauth2/${ref.organization}/${ref.project}`, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 0 });
   await keys.create(ref);
 }
 

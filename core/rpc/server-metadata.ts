@@ -69,6 +69,8 @@ export async function getServerMetadata(
     pushedAuthorizationRequestEndpoint: `${issuer}/par`,
     // RFC 9126 §5: the project's rule for every client; a client's own is its metadata (§6).
     requirePushedAuthorizationRequests: project.requirePushedAuthorizationRequests,
+    // RFC 8414 §2, RFC 7591 §3: named only where the project accepts registrations.
+    registrationEndpoint: project.clientRegistration === "" ? "" : `${issuer}/register`,
     responseTypesSupported: ["code"],
     responseModesSupported: ["query"],
     grantTypesSupported: [...GRANTS.keys()],

@@ -1,11 +1,14 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
+import { RegistrationService } from "../../gen/iam/v1/registration_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { authorize } from "./authorize.js";
 import { consent } from "./consent.js";
 import { endSession } from "./end-session.js";
 import { login } from "./login.js";
 import { pushAuthorizationRequest } from "./push-authorization-request.js";
+import { registerClient } from "./registration/register.js";
+import { deleteClientRegistration, getClientRegistration, updateClientRegistration } from "./registration/manage.js";
 import { finishEnrolment, startPasskey, startTotpEnrolment, verifyFactor } from "./factors.js";
 import type { Deps } from "../deps.js";
 import { OAuthError, toConnectError } from "../errors.js";
@@ -61,5 +64,14 @@ export function createTokenService(deps: Deps): ServiceImpl<typeof TokenService>
     revoke: rpc(deps, "Revoke", revoke),
     userInfo: rpc(deps, "UserInfo", userInfo),
     getServerMetadata: rpc(deps, "GetServerMetadata", getServerMetadata),
+  };
+}
+
+export function createRegistrationService(deps: Deps): ServiceImpl<typeof RegistrationService> {
+  return {
+    registerClient: rpc(deps, "RegisterClient", registerClient),
+    getClientRegistration: rpc(deps, "GetClientRegistration", getClientRegistration),
+    updateClientRegistration: rpc(deps, "UpdateClientRegistration", updateClientRegistration),
+    deleteClientRegistration: rpc(deps, "DeleteClientRegistration", deleteClientRegistration),
   };
 }

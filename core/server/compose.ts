@@ -82,6 +82,7 @@ export async function createCore(
       limits: {
         token: new RateLimiter(config.tokenRatePerClient, config.tokenRateBurst),
         login: new RateLimiter(config.loginRatePerAddress, config.loginRateBurst),
+        registration: new RateLimiter(config.registrationRatePerAddress / 60, config.registrationRateBurst),
       },
       config,
     };

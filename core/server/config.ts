@@ -66,6 +66,12 @@ export interface Config {
   console: boolean;
   /** Whether DPoP proofs at the token endpoint must carry a nonce the server gave. */
   dpopNonce: boolean;
+  /** Client registrations (RFC 7591) per minute from one client address in one project; 0: no limit. */
+  registrationRatePerAddress: number;
+  /** Registrations one address may make at once above that rate. */
+  registrationRateBurst: number;
+  /** Dynamically registered clients one project may hold. */
+  registrationMaxClients: number;
   auditStreamsMax: number;
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
@@ -333,6 +339,9 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "tokenRatePerClient", env: "IAM_TOKEN_RATE_PER_CLIENT", doc: "token requests per second one client may make with a secret, pushed authorization requests included (0: no limit); past it 429 with Retry-After", default: () => 100, parse: positive(0, 1000000) },
   { key: "tokenRateBurst", env: "IAM_TOKEN_RATE_BURST", doc: "token requests one client may make at once above that rate", default: () => 200, parse: positive(1, 1000000) },
   { key: "loginRatePerAddress", env: "IAM_LOGIN_RATE_PER_ADDRESS", doc: "sign-in attempts per second from one client address (0: no limit); past it 429 with Retry-After", default: () => 5, parse: positive(0, 100000) },
+  { key: "registrationRatePerAddress", env: "IAM_REGISTRATION_RATE_PER_ADDRESS", doc: "Dynamic Client Registration calls (registration, read, update, delete) per minute from one client address in one project (0: no limit); past it 429 with Retry-After", default: () => 10, parse: positive(0, 100000) },
+  { key: "registrationRateBurst", env: "IAM_REGISTRATION_RATE_BURST", doc: "Dynamic Client Registration calls one address may make at once above that rate", default: () => 10, parse: positive(1, 100000) },
+  { key: "registrationMaxClients", env: "IAM_REGISTRATION_MAX_CLIENTS", doc: "dynamically registered clients one project may hold; past it registration is refused (403 access_denied) until some are deleted", default: () => 10000, parse: positive(1, 10000000) },
   { key: "loginRateBurst", env: "IAM_LOGIN_RATE_BURST", doc: "sign-in attempts one address may make at once above that rate", default: () => 20, parse: positive(1, 100000) },
   { key: "httpMaxBodyBytes", env: "IAM_HTTP_MAX_BODY_BYTES", doc: "largest request body the gateway reads (bytes); larger is 413", default: () => 16384, parse: positive(1024, 1048576) },
   { key: "httpHeadersTimeout", env: "IAM_HTTP_HEADERS_TIMEOUT", doc: "seconds a client may take to send its request headers", default: () => 15, parse: positive(1, 300) },

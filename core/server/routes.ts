@@ -7,16 +7,17 @@ import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { AuditService } from "../../gen/iam/v1/audit_pb.js";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
+import { RegistrationService } from "../../gen/iam/v1/registration_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { createAdminService } from "../rpc/admin/service.js";
 import { createAuditService } from "../rpc/audit.js";
 import type { Deps } from "../deps.js";
 import type { HealthState } from "./health.js";
 import { createReflectionServices } from "./reflection.js";
-import { createAuthorizationService, createTokenService } from "../rpc/services.js";
+import { createAuthorizationService, createRegistrationService, createTokenService } from "../rpc/services.js";
 
 /** The services of iam-core itself, as reflection and health name them. */
-export const IAM_SERVICES = [AuthorizationService, TokenService, AdminService, AuditService] as const;
+export const IAM_SERVICES = [AuthorizationService, TokenService, RegistrationService, AdminService, AuditService] as const;
 
 /**
  * Registers every service of the core, with gRPC health checking and server
@@ -26,6 +27,7 @@ export const IAM_SERVICES = [AuthorizationService, TokenService, AdminService, A
 export function createRoutes(deps: Deps, health: HealthState): (router: ConnectRouter) => void {
   const authorization = createAuthorizationService(deps);
   const tokens = createTokenService(deps);
+  const registration = createRegistrationService(deps);
   const admin = createAdminService(deps);
   const audit = createAuditService(deps);
   const reflection = createReflectionServices([...IAM_SERVICES, Health]);
@@ -33,6 +35,7 @@ export function createRoutes(deps: Deps, health: HealthState): (router: ConnectR
   const services = [
     [AuthorizationService, observed(AuthorizationService, authorization)],
     [TokenService, observed(TokenService, tokens)],
+    [RegistrationService, observed(RegistrationService, registration)],
     [AdminService, observed(AdminService, admin)],
     [AuditService, observed(AuditService, audit)],
     [Health, observed(Health, health.service())],

@@ -78,6 +78,19 @@ export const DECLARATIONS: Declarations = {
   setClientSecret: administration,
   deleteClient: administration,
 
+  // RegistrationStore (RFC 7591, RFC 7592): read at each registration call,
+  // never kept; a registration's rows go with its client's creation, which is
+  // the administration write that moves the epoch.
+  countDynamicClients: read,
+  createClientRegistration: administration,
+  getClientRegistration: read,
+  updateClientRegistration: administration,
+  createInitialAccessToken: administration,
+  listInitialAccessTokens: read,
+  deleteInitialAccessToken: administration,
+  findInitialAccessToken: read,
+  spendInitialAccessToken: tokenState,
+
   // UserStore
   createUser: administration,
   getUser: { kind: "read", cacheKey: inProject },

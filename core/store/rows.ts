@@ -3,9 +3,11 @@ import type {
   AuthorizationRequestRecord,
   CeremonyRecord,
   ClientRecord,
+  ClientRegistrationRecord,
   ConsentRecord,
   FactorRecord,
   GrantRecord,
+  InitialAccessTokenRecord,
   LogoutDeliveryRecord,
   MfaPolicyRecord,
   PushedAuthorizationRequestRecord,
@@ -51,6 +53,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     audience: r.audience,
     accessTokenSigningAlg: r.access_token_signing_alg,
     requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
+    clientRegistration: r.client_registration,
     createdAt: r.created_at,
   });
   const client = (r: Row): ClientRecord => ({
@@ -76,7 +79,26 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     jwksUri: r.jwks_uri,
     dpopBoundAccessTokens: d.flag(r.dpop_bound_access_tokens),
     securityProfile: r.security_profile,
+    dynamicallyRegistered: d.flag(r.dynamically_registered),
     createdAt: r.created_at,
+  });
+  const clientRegistration = (r: Row): ClientRegistrationRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    clientId: r.client_id,
+    tokenHash: r.token_hash,
+    metadata: r.metadata,
+  });
+  const initialAccessToken = (r: Row): InitialAccessTokenRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    id: r.id,
+    tokenHash: r.token_hash,
+    description: r.description,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    usesLeft: r.uses_left === null ? null : Number(r.uses_left),
+    maxUses: Number(r.max_uses),
   });
   const user = (r: Row): UserRecord => ({
     organization: r.organization_id,
@@ -282,6 +304,8 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     organization,
     project,
     client,
+    clientRegistration,
+    initialAccessToken,
     user,
     permission,
     resource,

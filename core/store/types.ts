@@ -63,8 +63,14 @@ export interface ProjectRecord extends ProjectRef {
   accessTokenSigningAlg: SigningAlg;
   /** RFC 9126 §5: every authorization request of the project must be a pushed one. */
   requirePushedAuthorizationRequests: boolean;
+  /** Whether clients may register themselves (RFC 7591): "" no, `open`, or with an initial access token. */
+  clientRegistration: ClientRegistrationMode;
   createdAt: EpochSeconds;
 }
+
+/** A project's Dynamic Client Registration setting; "" is off. */
+export const CLIENT_REGISTRATION_MODES = ["", "open", "initial_access_token"] as const;
+export type ClientRegistrationMode = (typeof CLIENT_REGISTRATION_MODES)[number];
 
 export type ClientType = "confidential" | "public";
 
@@ -105,6 +111,8 @@ export interface ClientRecord extends ProjectRef {
   dpopBoundAccessTokens: boolean;
   /** The security profile it is held to ("" for none). */
   securityProfile: SecurityProfile;
+  /** Whether it registered itself (RFC 7591); set at creation only. */
+  dynamicallyRegistered: boolean;
   createdAt: EpochSeconds;
 }
 
@@ -114,13 +122,14 @@ export type SigningAlg = "ES256" | "RS256";
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
-/** What a client registered without them has of its authentication and profile settings. */
+/** What a client registered without them has of its authentication and profile settings (and an administrator's client is not dynamically registered). */
 export const CLIENT_AUTH_DEFAULTS = {
   tokenEndpointAuthMethod: "",
   jwks: "",
   jwksUri: "",
   dpopBoundAccessTokens: false,
   securityProfile: "",
+  dynamicallyRegistered: false,
 } as const satisfies Partial<ClientRecord>;
 
 /** "" for none; `fapi2`: the FAPI 2.0 Security Profile (core/tokens/profile.ts). */
@@ -226,7 +235,13 @@ export interface TenantStore {
   /** Writes name and audience, and the access tokens' `alg` and the pushed requests' requirement when given. */
   updateProject(
     ref: ProjectRef,
-    change: { name: string; audience: string; accessTokenSigningAlg?: SigningAlg; requirePushedAuthorizationRequests?: boolean },
+    change: {
+      name: string;
+      audience: string;
+      accessTokenSigningAlg?: SigningAlg;
+      requirePushedAuthorizationRequests?: boolean;
+      clientRegistration?: ClientRegistrationMode;
+    },
   ): Promise<boolean>;
   /** Deletes it and everything in it, tokens included; false when it does not exist. */
   deleteProject(ref: ProjectRef): Promise<boolean>;
@@ -339,9 +354,55 @@ export interface MaintenanceStore {
   purgeExpired(now: EpochSeconds): Promise<Record<string, number>>;
 }
 
+/** What a dynamically registered client has beyond its client row (RFC 7592); it goes with the client. */
+export interface ClientRegistrationRecord extends ProjectRef {
+  clientId: string;
+  /** SHA-256 of its registration access token (RFC 7592 §1). */
+  tokenHash: string;
+  /** The registered metadata the client row does not hold (JSON object): application_type, scope, client_uri… */
+  metadata: string;
+}
+
+/** An initial access token (RFC 7591 §3), known by the hash of its value; it goes with its project. */
+export interface InitialAccessTokenRecord extends ProjectRef {
+  id: string;
+  /** SHA-256 of the token. */
+  tokenHash: string;
+  description: string;
+  createdAt: EpochSeconds;
+  expiresAt: EpochSeconds;
+  /** Registrations it may still make; null: no limit but its expiry. */
+  usesLeft: number | null;
+  /** The uses it was made with; 0: no limit. */
+  maxUses: number;
+}
+
+export interface RegistrationStore {
+  /** How many clients of the project registered themselves. */
+  countDynamicClients(ref: ProjectRef): Promise<number>;
+  createClientRegistration(registration: ClientRegistrationRecord): Promise<void>;
+  getClientRegistration(ref: ProjectRef, clientId: string): Promise<ClientRegistrationRecord | undefined>;
+  /** Writes its token hash and metadata; false when it does not exist. */
+  updateClientRegistration(registration: ClientRegistrationRecord): Promise<boolean>;
+  createInitialAccessToken(token: InitialAccessTokenRecord): Promise<void>;
+  /** Newest first. */
+  listInitialAccessTokens(ref: ProjectRef): Promise<InitialAccessTokenRecord[]>;
+  /** False when it does not exist. */
+  deleteInitialAccessToken(ref: ProjectRef, id: string): Promise<boolean>;
+  /** The project's token of this hash, whatever its expiry and uses. */
+  findInitialAccessToken(ref: ProjectRef, tokenHash: string): Promise<InitialAccessTokenRecord | undefined>;
+  /**
+   * Spends one use of the token of this hash if it has one left and has not
+   * expired at `now`, in one statement (two registrations cannot both take
+   * its last use); false otherwise.
+   */
+  spendInitialAccessToken(ref: ProjectRef, tokenHash: string, now: EpochSeconds): Promise<boolean>;
+}
+
 export interface Store
   extends TenantStore,
     ClientStore,
+    RegistrationStore,
     UserStore,
     AccessStore,
     ResourceStore,

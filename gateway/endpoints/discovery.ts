@@ -21,6 +21,8 @@ export const discovery: Endpoint = (deps) => async (ctx) => {
       end_session_endpoint: m.endSessionEndpoint,
       pushed_authorization_request_endpoint: m.pushedAuthorizationRequestEndpoint,
       require_pushed_authorization_requests: m.requirePushedAuthorizationRequests,
+      // RFC 8414 §2: only where the project lets clients register themselves (RFC 7591).
+      ...(m.registrationEndpoint !== "" ? { registration_endpoint: m.registrationEndpoint } : {}),
       response_types_supported: m.responseTypesSupported,
       response_modes_supported: m.responseModesSupported,
       grant_types_supported: m.grantTypesSupported,

@@ -181,7 +181,7 @@ test("iam client, user and project create and update take the logout URIs, ID to
   t.like((JSON.parse(verified.stdout) as { user: object }).user, { emailVerified: true });
 
   const refusals: { args: string[]; code: number; message: string }[] = [
-    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg, --require-par\n" },
+    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg, --require-par, --client-registration\n" },
     { args: ["project", "create", "acme", "other", "--access-token-alg", "HS256"], code: 1, message: "iam: InvalidArgument: access_token_signing_alg must be RS256 or ES256\n" },
     { args: ["client", "update", "acme", "shop", "web", "--id-token-alg", "none"], code: 1, message: "iam: InvalidArgument: id_token_signed_response_alg must be RS256 or ES256\n" },
     {
@@ -219,6 +219,22 @@ test("iam client, user and project create and update take the logout URIs, ID to
     [["iam-console", "iam-core console", "RS256", undefined], ["web", "Web shop", "RS256", "https://web.example/backchannel"]],
     "the refusals changed nothing (iam-console: the console's client, which every project starts with)",
   );
+});
+
+test("iam project update --client-registration: open, initial_access_token, off; another value is refused and changes nothing", (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  const db = join(dir, "iam.db");
+  t.is(iam(db, ["org", "create", "acme"]).code, 0);
+  t.is(iam(db, ["project", "create", "acme", "shop"]).code, 0);
+  const project = `updated project acme/shop: audience ${BASE_URL}/services/oauth2/acme/shop, access tokens ES256`;
+  t.is(iam(db, ["project", "update", "acme", "shop", "--client-registration", "open"]).stdout, `${project}, client registration open\n`);
+  t.is(iam(db, ["project", "update", "acme", "shop", "--client-registration", "initial_access_token"]).stdout, `${project}, client registration initial_access_token\n`);
+  const refused = iam(db, ["project", "update", "acme", "shop", "--client-registration", "anyone"]);
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /client_registration must be empty \(off\), open or initial_access_token/);
+  t.is(iam(db, ["project", "update", "acme", "shop", "--name", "Shop"]).stdout, `${project}, client registration initial_access_token\n`, "unchanged by the refusal");
+  t.is(iam(db, ["project", "update", "acme", "shop", "--client-registration", "off"]).stdout, `${project}\n`);
 });
 
 test("iam project and client --require-par: pushed authorization requests required (RFC 9126), shown in the lists; another value is a usage error", (t) => {

@@ -33,6 +33,7 @@ test("buf curl lists every service and calls an RPC with no --schema, over refle
     "iam.v1.AdminService",
     "iam.v1.AuditService",
     "iam.v1.AuthorizationService",
+    "iam.v1.RegistrationService",
     "iam.v1.TokenService",
   ]);
   for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
@@ -83,7 +84,7 @@ test("health: Check and List answer SERVING, an unknown service is NOT_FOUND, an
   t.is((await health.check({ service: "iam.v1.TokenService" })).status, Status.SERVING);
   const unknown = await t.throwsAsync(health.check({ service: "iam.v1.Nope" }), { instanceOf: ConnectError });
   t.is(unknown?.code, Code.NotFound);
-  t.deepEqual(Object.keys((await health.list({})).statuses).sort(), ["", "iam.v1.AdminService", "iam.v1.AuditService", "iam.v1.AuthorizationService", "iam.v1.TokenService"]);
+  t.deepEqual(Object.keys((await health.list({})).statuses).sort(), ["", "iam.v1.AdminService", "iam.v1.AuditService", "iam.v1.AuthorizationService", "iam.v1.RegistrationService", "iam.v1.TokenService"]);
 
   const abort = new AbortController();
   const seen: Status[] = [];

@@ -70,7 +70,7 @@ export const CLIENT: ClientRecord = {
 
 export async function seed(store: Store): Promise<void> {
   await store.createOrganization({ id: REF.organization, name: "Org", createdAt: 1 });
-  await store.createProject({ ...REF, name: "Project", audience: "aud", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
+  await store.createProject({ ...REF, name: "Project", audience: "aud", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 1 });
   await store.createUser(USER);
   await store.createClient(CLIENT);
 }

@@ -17,7 +17,7 @@ async function expiredRows(n: number) {
   const stores = [await openPostgresStore(db.url), await openPostgresStore(db.url)] as const;
   const [store] = stores;
   await store.createOrganization({ id: "o", name: "O", createdAt: 0 });
-  await store.createProject({ organization: "o", project: "p", name: "P", audience: "aud", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
+  await store.createProject({ organization: "o", project: "p", name: "P", audience: "aud", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 0 });
   await store.createGrant({
     organization: "o",
     project: "p",

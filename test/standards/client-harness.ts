@@ -40,7 +40,7 @@ async function seedOwnProject(core: Core, ref: ProjectRef, issuer: string): Prom
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 0 });
   }
-  await store.createProject({ ...ref, name: ref.project, audience: issuer, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
+  await store.createProject({ ...ref, name: ref.project, audience: issuer, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 0 });
   await keys.create(ref);
 }
 

@@ -73,6 +73,7 @@ const projectRecord = (ref: ProjectRef, over: Partial<ProjectRecord> = {}): Proj
   audience: `https://api.example/${ref.organization}/${ref.project}`,
   accessTokenSigningAlg: "ES256",
   requirePushedAuthorizationRequests: false,
+  clientRegistration: "",
   createdAt: 1_700_000_100,
   ...over,
 });

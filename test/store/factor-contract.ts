@@ -45,6 +45,7 @@ async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
     audience: `https://api.example/${ref.organization}/${ref.project}`,
     accessTokenSigningAlg: "ES256",
     requirePushedAuthorizationRequests: false,
+    clientRegistration: "",
     createdAt: 1_700_000_100,
   });
   for (const id of ["alice", "bob"]) {

@@ -25,6 +25,7 @@ async function seedProject(store: Store, ref: ProjectRef, requirePushedAuthoriza
     audience: `https://api.example/${ref.organization}/${ref.project}`,
     accessTokenSigningAlg: "ES256",
     requirePushedAuthorizationRequests,
+    clientRegistration: "",
     createdAt: 2,
   });
   for (const id of ["web", "spa"]) await store.createClient(clientRecord(ref, id));
@@ -141,7 +142,7 @@ export function parContract(backend: StoreBackend): void {
 
   it("a project's and a client's require_pushed_authorization_requests round-trip, and updates change it only when given", async (t, store) => {
     const C: ProjectRef = { organization: "org-a", project: "proj-par" };
-    await store.createProject({ ...C, name: "PAR only", audience: "https://api.example/par", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: true, createdAt: 3 });
+    await store.createProject({ ...C, name: "PAR only", audience: "https://api.example/par", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: true, clientRegistration: "", createdAt: 3 });
     t.is((await store.getProject(C))?.requirePushedAuthorizationRequests, true);
     t.is((await store.listProjects("org-a", { after: "", limit: 10 })).find((p) => p.project === "proj-par")?.requirePushedAuthorizationRequests, true);
     t.true(await store.updateProject(C, { name: "Renamed", audience: "https://api.example/par" }));

@@ -12,6 +12,7 @@ import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
 import { resourceContract } from "./resource-contract.js";
+import { registrationContract } from "./registration-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -41,6 +42,7 @@ if (HAS_POSTGRES) {
   overviewContract(backend);
   parContract(backend);
   resourceContract(backend);
+  registrationContract(backend);
   dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {
@@ -48,7 +50,7 @@ if (HAS_POSTGRES) {
     t.teardown(() => db.drop());
     const plain = await openPostgresStore(db.url);
     await plain.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
-    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
+    await plain.createProject({ organization: "acme", project: "shop", name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 1 });
     await plain.addSigningKey(generateSigningKey({ organization: "acme", project: "shop" }, 1));
     await plain.close();
     const kek = randomBytes(32);
@@ -70,7 +72,7 @@ if (HAS_POSTGRES) {
     const there = await openPostgresStore(db.url);
     t.teardown(() => there.close());
     await here.createOrganization({ id: "acme", name: "Acme", createdAt: 1 });
-    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 1 });
+    await here.createProject({ ...ref, name: "Shop", audience: "", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 1 });
     t.like(await here.getMfaPolicy(ref), { required: "optional" });
     const epoch = await here.getChangeEpoch();
     const policy = { ...ref, required: "roles" as const, roles: ["admin"], passwordless: true };

@@ -19,6 +19,7 @@ async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
     audience: `https://api.example/${ref.organization}/${ref.project}`,
     accessTokenSigningAlg: "ES256",
     requirePushedAuthorizationRequests: false,
+    clientRegistration: "",
     createdAt: 2,
   });
 }

@@ -43,6 +43,8 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
     audience: "https://api.example",
     accessTokenSigningAlg: "ES256",
     requirePushedAuthorizationRequests: false,
+    // Dynamic Client Registration stays off until an administrator turns it on.
+    clientRegistration: "",
     createdAt: 2,
   });
   t.deepEqual(await store.getClient(A, "web"), {
@@ -69,6 +71,7 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
     jwksUri: "",
     dpopBoundAccessTokens: false,
     securityProfile: "",
+    dynamicallyRegistered: false,
     createdAt: 3,
   });
   t.deepEqual(await store.getUser(A, "alice"), {

@@ -342,7 +342,7 @@ test("a project of an older database, with only an ES256 key, gains its RS256 ke
   const c = await core(t);
   const OLD: ProjectRef = { organization: DEFAULT.organization, project: "older" };
   const { store } = c.core.deps;
-  await store.createProject({ ...OLD, name: "Older", audience: issuerOf(OLD), accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
+  await store.createProject({ ...OLD, name: "Older", audience: issuerOf(OLD), accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 0 });
   const es = generateSigningKey(OLD, 0);
   await store.addSigningKey(es);
   await seedClient(c.core, { ...OLD, id: WEB.id, secret: WEB.secret, redirectUris: [WEB.redirectUri] });

@@ -287,7 +287,7 @@ test("two processes on one SQLite file that need the missing RS256 key at once m
     tmp.cleanup();
   });
   await first.createOrganization({ id: REF.organization, name: "Acme", createdAt: 0 });
-  await first.createProject({ ...REF, name: "Shop", audience: "https://shop.example", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: 0 });
+  await first.createProject({ ...REF, name: "Shop", audience: "https://shop.example", accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: 0 });
   await first.addSigningKey(ec);
 
   const here = new KeyRing(first, clock);

@@ -80,6 +80,9 @@ test("environment variables override every default", (t) => {
     IAM_TOKEN_RATE_BURST: "5",
     IAM_LOGIN_RATE_PER_ADDRESS: "2",
     IAM_LOGIN_RATE_BURST: "4",
+    IAM_REGISTRATION_RATE_PER_ADDRESS: "3",
+    IAM_REGISTRATION_RATE_BURST: "6",
+    IAM_REGISTRATION_MAX_CLIENTS: "500",
     IAM_HTTP_MAX_BODY_BYTES: "4096",
     IAM_HTTP_HEADERS_TIMEOUT: "5",
     IAM_HTTP_REQUEST_TIMEOUT: "10",
@@ -118,6 +121,9 @@ test("environment variables override every default", (t) => {
     tokenRateBurst: 5,
     loginRatePerAddress: 2,
     loginRateBurst: 4,
+    registrationRatePerAddress: 3,
+    registrationRateBurst: 6,
+    registrationMaxClients: 500,
     httpMaxBodyBytes: 4096,
     httpHeadersTimeout: 5,
     httpRequestTimeout: 10,
@@ -302,7 +308,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 53);
+  t.is(lines.length, 56);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

@@ -97,6 +97,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
     webOrigins: checkWebOrigins(r.webOrigins),
     requirePushedAuthorizationRequests: r.requirePushedAuthorizationRequests,
     ...authentication,
+    dynamicallyRegistered: false,
     createdAt: epochSeconds(deps.clock),
   };
   checkClientAuthentication(record);

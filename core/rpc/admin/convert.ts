@@ -46,6 +46,7 @@ export const toProject = (baseUrl: string, p: ProjectRecord): MessageInitShape<t
   issuer: issuerOf(baseUrl, p),
   accessTokenSigningAlg: p.accessTokenSigningAlg,
   requirePushedAuthorizationRequests: p.requirePushedAuthorizationRequests,
+  clientRegistration: p.clientRegistration,
   createdAt: BigInt(p.createdAt),
 });
 
@@ -71,6 +72,7 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   jwksUri: c.jwksUri,
   dpopBoundAccessTokens: c.dpopBoundAccessTokens,
   securityProfile: c.securityProfile,
+  dynamicallyRegistered: c.dynamicallyRegistered,
   roles,
   createdAt: BigInt(c.createdAt),
 });

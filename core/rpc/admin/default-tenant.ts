@@ -110,7 +110,7 @@ export async function bootstrap(
     // empty database, one creates the tenant and the others find it made.
     if (!(await store.isEmpty())) return false;
     await store.createOrganization({ id: ref.organization, name: "IAM administrators", createdAt: now });
-    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, createdAt: now });
+    await store.createProject({ ...ref, name: "IAM administration", audience: issuer, accessTokenSigningAlg: "ES256", requirePushedAuthorizationRequests: false, clientRegistration: "", createdAt: now });
     await deps.keys.create(ref, store);
     await store.createClient({
       ...ref,

@@ -8,6 +8,7 @@ import { storageUnavailable } from "../../errors.js";
 import * as access from "./access.js";
 import * as clients from "./clients.js";
 import * as factors from "./factors.js";
+import * as initialAccessTokens from "./initial-access-tokens.js";
 import { party, projectName, recordRefusal, SERVER_CHAIN, type AuditActionName } from "../../audit/record.js";
 import type { AuditParty } from "../../store/types.js";
 import * as overview from "./overview.js";
@@ -109,6 +110,9 @@ export const ADMIN_METHODS = {
   listResources: inProject(resources.listResources),
   updateResource: inProject(resources.updateResource, recorded("RESOURCE_UPDATED", resource)),
   deleteResource: inProject(resources.deleteResource, recorded("RESOURCE_DELETED", resource)),
+  createInitialAccessToken: inProject(initialAccessTokens.createInitialAccessToken, recorded("INITIAL_ACCESS_TOKEN_CREATED", ownProject)),
+  listInitialAccessTokens: inProject(initialAccessTokens.listInitialAccessTokens),
+  revokeInitialAccessToken: inProject(initialAccessTokens.revokeInitialAccessToken, recorded("INITIAL_ACCESS_TOKEN_REVOKED", ownProject)),
 };
 
 /**

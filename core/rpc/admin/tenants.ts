@@ -4,7 +4,7 @@ import { DEFAULT_TENANT, seedProjectAdministration } from "./default-tenant.js";
 import { issuerOf, type Deps } from "../../deps.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { SIGNING_ALGS } from "../../tokens/keys.js";
-import type { AuditChange, AuditParty, OrganizationRecord, ProjectRecord, ProjectRef, SigningAlg } from "../../store/types.js";
+import { CLIENT_REGISTRATION_MODES, type AuditChange, type AuditParty, type ClientRegistrationMode, type OrganizationRecord, type ProjectRecord, type ProjectRef, type SigningAlg } from "../../store/types.js";
 import { audited, party, projectName, SERVER_CHAIN } from "../../audit/record.js";
 import { created, deleted, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toOrganization, toProject, type Out } from "./convert.js";
@@ -27,6 +27,7 @@ const projectFields = (deps: Deps, p: ProjectRecord): Fields => ({
   issuer: issuerOf(deps.config.baseUrl, p),
   access_token_signing_alg: p.accessTokenSigningAlg,
   require_pushed_authorization_requests: p.requirePushedAuthorizationRequests,
+  client_registration: p.clientRegistration,
   created_at: p.createdAt,
 });
 
@@ -107,6 +108,8 @@ export async function createProject(deps: Deps, r: pb.CreateProjectRequest, acto
     // Access tokens stay ES256 unless the project says otherwise.
     accessTokenSigningAlg: checkSigningAlg("access_token_signing_alg", r.accessTokenSigningAlg, "ES256"),
     requirePushedAuthorizationRequests: r.requirePushedAuthorizationRequests,
+    // Dynamic Client Registration is off until UpdateProject turns it on.
+    clientRegistration: "" as const,
     createdAt: epochSeconds(deps.clock),
   };
   // Made before the transaction, which every writer waits for on SQLite.
@@ -141,7 +144,13 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
     async (store) => {
       // Read inside the transaction: a field the request does not set keeps what the database holds now.
       const current = found(await store.getProject(ref), `project ${r.organization}/${r.project}`);
-      const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg", "require_pushed_authorization_requests"]);
+      const paths = maskOf(r.updateMask?.paths, [
+        "name",
+        "audience",
+        "access_token_signing_alg",
+        "require_pushed_authorization_requests",
+        "client_registration",
+      ]);
       const name = paths.has("name") ? checkText("name", r.name) : current.name;
       const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
       const accessTokenSigningAlg = paths.has("access_token_signing_alg")
@@ -150,8 +159,9 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
       const requirePushedAuthorizationRequests = paths.has("require_pushed_authorization_requests")
         ? r.requirePushedAuthorizationRequests
         : current.requirePushedAuthorizationRequests;
+      const clientRegistration = paths.has("client_registration") ? checkClientRegistration(r.clientRegistration) : current.clientRegistration;
       if (name === "" || audience === "") throw invalid("name and audience must not be empty");
-      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests };
+      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests, clientRegistration };
       await store.updateProject(ref, change);
       return { current, next: { ...current, ...change } };
     },
@@ -254,4 +264,10 @@ function keyChanges(alg: SigningAlg, current: { alg: string; kid: string }[], ki
   const olds = current.filter((k) => k.alg === alg);
   if (olds.length === 0) return [{ field: "kid", before: "", after }];
   return olds.map((old) => ({ field: "kid", before: JSON.stringify({ alg, kid: old.kid }), after }));
+}
+
+/** A project's Dynamic Client Registration setting (RFC 7591): "", `open` or `initial_access_token`. */
+function checkClientRegistration(value: string): ClientRegistrationMode {
+  if ((CLIENT_REGISTRATION_MODES as readonly string[]).includes(value)) return value as ClientRegistrationMode;
+  throw invalid("client_registration must be empty (off), open or initial_access_token");
 }

@@ -310,6 +310,36 @@ export const migrations: readonly string[] = [
   ALTER TABLE authorization_codes ADD COLUMN resources TEXT[] NOT NULL DEFAULT '{}';
   ALTER TABLE grants ADD COLUMN resources TEXT[] NOT NULL DEFAULT '{}';
   `,
+  // 11: SQLite's migration 14, Dynamic Client Registration (RFC 7591, RFC
+  // 7592): the project's setting, the client's mark, registrations (their
+  // access token's hash and extra metadata) and initial access tokens.
+  `
+  ALTER TABLE projects ADD COLUMN client_registration TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN dynamically_registered BOOLEAN NOT NULL DEFAULT false;
+  CREATE TABLE client_registrations (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    client_id TEXT COLLATE "C" NOT NULL,
+    token_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, client_id),
+    FOREIGN KEY (organization_id, project_id, client_id) REFERENCES clients(organization_id, project_id, id) ON DELETE CASCADE
+  );
+  CREATE TABLE initial_access_tokens (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    uses_left INTEGER,
+    max_uses INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id, id),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX initial_access_tokens_expiry ON initial_access_tokens(expires_at);
+  `,
 ];
 
 /**

@@ -15,6 +15,7 @@ import { access } from "./access.js";
 import { resources } from "./resources.js";
 import { authorization } from "./authorization.js";
 import { clients } from "./clients.js";
+import { registrations } from "./registrations.js";
 import { connectionConfig, LOCKS, withTransaction } from "./connection.js";
 import { consents } from "./consents.js";
 import { factors } from "./factors.js";
@@ -90,6 +91,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
     ops: {
       ...tenants(sql, map),
       ...clients(sql, map),
+      ...registrations(sql, map),
       ...users(sql, map),
       ...access(sql, map),
       ...resources(sql, map),

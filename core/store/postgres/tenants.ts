@@ -31,9 +31,18 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
     createProject: (p) =>
       insert(`project ${p.organization}/${p.project} (or its audience)`, () =>
         run(
-          `INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg, require_pushed_authorization_requests, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [p.organization, p.project, p.name, p.audience, p.accessTokenSigningAlg, p.requirePushedAuthorizationRequests, p.createdAt],
+          `INSERT INTO projects (organization_id, id, name, audience, access_token_signing_alg, require_pushed_authorization_requests,
+            client_registration, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            p.organization,
+            p.project,
+            p.name,
+            p.audience,
+            p.accessTokenSigningAlg,
+            p.requirePushedAuthorizationRequests,
+            p.clientRegistration,
+            p.createdAt,
+          ],
         ),
       ),
     getProject: async (ref) =>
@@ -48,12 +57,14 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
         changed =
           (await count(
             `UPDATE projects SET name = $1, audience = $2, access_token_signing_alg = coalesce($3, access_token_signing_alg),
-              require_pushed_authorization_requests = coalesce($4, require_pushed_authorization_requests) WHERE organization_id = $5 AND id = $6`,
+              require_pushed_authorization_requests = coalesce($4, require_pushed_authorization_requests),
+              client_registration = coalesce($5, client_registration) WHERE organization_id = $6 AND id = $7`,
             [
               change.name,
               change.audience,
               change.accessTokenSigningAlg ?? null,
               change.requirePushedAuthorizationRequests ?? null,
+              change.clientRegistration ?? null,
               ref.organization,
               ref.project,
             ],

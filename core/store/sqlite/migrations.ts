@@ -375,6 +375,41 @@ export const migrations: readonly string[] = [
   ALTER TABLE authorization_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
   ALTER TABLE grants ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
   `,
+  // 14: Dynamic Client Registration (RFC 7591, RFC 7592). Whether a project
+  // lets clients register themselves ('', 'open', 'initial_access_token');
+  // whether a client did; the hash of a registered client's registration
+  // access token and what it registered beyond the client's own columns
+  // (JSON object), which go with the client; and the initial access tokens
+  // an administrator gave out, by the hash of the token, which go with
+  // their project. Only adds: older servers serve it.
+  `
+  ALTER TABLE projects ADD COLUMN client_registration TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clients ADD COLUMN dynamically_registered INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE client_registrations (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, client_id),
+    FOREIGN KEY (organization_id, project_id, client_id) REFERENCES clients(organization_id, project_id, id) ON DELETE CASCADE
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE initial_access_tokens (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    -- NULL: no limit but the expiry.
+    uses_left INTEGER,
+    max_uses INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id, id),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX initial_access_tokens_expiry ON initial_access_tokens(expires_at);
+  `,
 ];
 
 /**

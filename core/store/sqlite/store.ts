@@ -16,6 +16,7 @@ import { resources } from "./resources.js";
 import { authorization } from "./authorization.js";
 import { changeEpoch } from "./changes.js";
 import { clients } from "./clients.js";
+import { registrations } from "./registrations.js";
 import { consents } from "./consents.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
@@ -81,6 +82,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
     ops: {
       ...tenants(db, map),
       ...clients(db, map),
+      ...registrations(db, map),
       ...users(db, map),
       ...access(db, map),
       ...resources(db, map),
