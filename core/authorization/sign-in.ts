@@ -1,13 +1,16 @@
 import { issuerOf, type Deps } from "../deps.js";
 import { isSubset, selectScopes } from "../lib/scopes.js";
 import { completeRequest } from "../rpc/consent.js";
-import type { AuthorizationRequestRecord, ClientRecord, PermissionRecord, SessionRecord, UserRecord } from "../store/types.js";
+import type { AuthorizationRequestRecord, ClientRecord, PermissionRecord, ResourceRecord, SessionRecord, UserRecord } from "../store/types.js";
 import { oidcScopesOf } from "../tokens/oidc.js";
+import { registeredResources, scopesForResources } from "../tokens/resources.js";
 import { redirectError } from "./errors.js";
 
 /** What a signed-in pending request leads to: the consent page for `offered`, or, consent remembered, the client. */
 export interface SignedInOutcome {
   offered: PermissionRecord[];
+  /** The resources the client asks access to (RFC 8707), for the consent page. */
+  resources: ResourceRecord[];
   /** Set when the request is complete: send the user agent here. */
   redirectTo?: string;
 }
@@ -29,7 +32,9 @@ export async function signIn(
 ): Promise<SignedInOutcome> {
   const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
   const byId = new Map(held.map((p) => [p.id, p]));
-  const offered = selectScopes(pending.scopes, [...byId.keys()]).map((id) => byId.get(id)!);
+  // RFC 8707: only what the named resources accept, also when the request named no scope (everything held).
+  const resources = await registeredResources(deps.store, pending, pending.resources);
+  const offered = scopesForResources(selectScopes(pending.scopes, [...byId.keys()]), resources).map((id) => byId.get(id)!);
   if (pending.scopes.length > 0 && offered.length === 0) {
     await deps.store.consumeAuthorizationRequest(pending.idHash);
     throw redirectError(
@@ -54,11 +59,11 @@ export async function signIn(
     if (client?.rememberConsent === true && identityAssured(client, pending.redirectUri)) {
       const remembered = await deps.store.getConsent(pending, user.id, client.id);
       if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
-        return { offered, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes, { answered: false }) };
+        return { offered, resources, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes, { answered: false }) };
       }
     }
   }
-  return { offered };
+  return { offered, resources };
 }
 
 /**
