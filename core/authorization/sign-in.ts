@@ -1,4 +1,5 @@
 import { issuerOf, type Deps } from "../deps.js";
+import { OAuthError } from "../errors.js";
 import { isSubset, selectScopes } from "../lib/scopes.js";
 import { completeRequest } from "../rpc/consent.js";
 import type { AuthorizationRequestRecord, ClientRecord, PermissionRecord, ResourceRecord, SessionRecord, UserRecord } from "../store/types.js";
@@ -32,17 +33,17 @@ export async function signIn(
 ): Promise<SignedInOutcome> {
   const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
   const byId = new Map(held.map((p) => [p.id, p]));
-  // RFC 8707: only what the named resources accept, also when the request named no scope (everything held).
-  const resources = await registeredResources(deps.store, pending, pending.resources);
-  const offered = scopesForResources(selectScopes(pending.scopes, [...byId.keys()]), resources).map((id) => byId.get(id)!);
-  if (pending.scopes.length > 0 && offered.length === 0) {
+  const refuse = async (error: "invalid_scope" | "invalid_target", description: string) => {
     await deps.store.consumeAuthorizationRequest(pending.idHash);
-    throw redirectError(
-      { redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) },
-      "invalid_scope",
-      "the user holds none of the requested scopes",
-    );
-  }
+    return redirectError({ redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) }, error, description);
+  };
+  // RFC 8707: only what the named resources accept, also when the request named no scope (everything held).
+  // A resource deleted since the request was made is no longer a target.
+  const resources = await registeredResources(deps.store, pending, pending.resources).catch(async (err: unknown) => {
+    throw err instanceof OAuthError ? await refuse("invalid_target", err.message) : err;
+  });
+  const offered = scopesForResources(selectScopes(pending.scopes, [...byId.keys()]), resources).map((id) => byId.get(id)!);
+  if (pending.scopes.length > 0 && offered.length === 0) throw await refuse("invalid_scope", "the user holds none of the requested scopes");
   const login = {
     userId: user.id,
     authTime: session.authTime,

@@ -7,7 +7,8 @@
  */
 import test from "ava";
 import { countRows, READ, WEB, WRITE } from "../core/flow.js";
-import { assertErrorRedirect, authorizeUrl, get, getJson, postForm } from "../gateway/_support.js";
+import { assertErrorRedirect, authorizeUrl, get, getJson, postForm, postJson } from "../gateway/_support.js";
+import { DEFAULT } from "../helpers.js";
 import { consentPage } from "../../gateway/pages.js";
 import { API, exchange, issued, MCP, PROJECT_AUDIENCE, resourceServer, signIn, webCode, webRequest } from "./_support.js";
 
@@ -125,4 +126,19 @@ test("the HTML consent page after a form login names the resources", async (t) =
   const page = await login.text();
   t.is(login.status, 200, page);
   t.true(page.includes(MCP.name) && page.includes(MCP.uri), "the resource is shown");
+});
+
+test("a resource deleted between the request and the sign-in sends the client invalid_target, and the request is spent", async (t) => {
+  const s = await resourceServer(t);
+  const start = await getJson(authorizeUrl(s, webRequest([MCP.uri])));
+  const { request_id } = (await start.json()) as { request_id: string };
+  t.true(await s.core.deps.store.deleteResource(DEFAULT, MCP.uri));
+  const login = await postJson(`${s.project}/authorize`, { request_id, username: "alice", password: "alice-password" });
+  const body = (await login.json()) as { error: string; redirect_to: string };
+  t.is(login.status, 400);
+  t.is(body.error, "invalid_target");
+  t.is(new URL(body.redirect_to).searchParams.get("error"), "invalid_target");
+  t.is(new URL(body.redirect_to).searchParams.get("state"), "st-1");
+  const again = await postJson(`${s.project}/authorize`, { request_id, username: "alice", password: "alice-password" });
+  t.is(again.status, 400, "the request was spent");
 });
