@@ -15,6 +15,14 @@ import { TokenFailure, TokenService, type VerifyTokenResponse } from "../gen/iam
 import { createBalancedTransport } from "../wire/balanced-transport.js";
 
 export { TokenFailure, TokenService, type VerifyTokenResponse };
+export {
+  protectedResourceMetadata,
+  RESOURCE_METADATA_SUFFIX,
+  resourceMetadataPath,
+  resourceMetadataUrl,
+  type ProtectedResourceMetadata,
+  type ResourceMetadataOptions,
+} from "./resource-metadata.js";
 
 /**
  * The authentication context classes iam-core issues (a token's `acr`): a
@@ -72,6 +80,13 @@ export interface VerifierOptions extends TokenClientOptions {
   project: string;
   /** When set, the token's `aud` must contain it (RFC 9068 §4). */
   audience?: string;
+  /**
+   * This resource server's own URI, as registered in iam-core (RFC 8707):
+   * a token whose `aud` does not include it, one issued for another
+   * resource, is refused (`TokenFailure.AUDIENCE`, answered `invalid_token`).
+   * The same check as `audience`; give one of them.
+   */
+  resource?: string;
 }
 
 /**
@@ -110,6 +125,10 @@ export interface Presentation {
 export function createAccessTokenVerifier(
   options: VerifierOptions,
 ): (token: string, requiredScopes?: string[], signIn?: SignInRequirement, presentation?: Presentation) => Promise<VerifyTokenResponse> {
+  if (options.resource !== undefined && options.audience !== undefined && options.resource !== options.audience) {
+    throw new TypeError("resource and audience name the same check: give one of them");
+  }
+  const audience = options.resource ?? options.audience ?? "";
   const client = createTokenClient(options.coreUrl, options);
   return (token, requiredScopes = [], signIn = {}, presentation) => {
     const { maxAuthAge } = signIn;
@@ -120,7 +139,7 @@ export function createAccessTokenVerifier(
       token,
       organization: options.organization,
       project: options.project,
-      audience: options.audience ?? "",
+      audience,
       requiredScopes,
       acrValues: [...(signIn.acrValues ?? [])],
       ...(maxAuthAge !== undefined ? { maxAuthAge: BigInt(maxAuthAge) } : {}),
@@ -176,6 +195,12 @@ const quoted = (value: string) => `"${value.replace(/["\\]/g, "")}"`;
  * - a DPoP-bound token presented without a good proof of its key (RFC 9449
  *   §7.1): 401 under the DPoP scheme, `invalid_token` when it came as
  *   Bearer, `invalid_dpop_proof` otherwise.
+ *
+ * With `resourceMetadata` (the URL of the resource's RFC 9728 document,
+ * resourceMetadataUrl), every 401 and 403 challenge names it
+ * (`resource_metadata`, RFC 9728 §5.1), so that a client that knows nothing
+ * of the resource learns where its authorization server is; the 403's
+ * `scope` tells it what to ask for next (step-up, RFC 6750 §3).
  */
 export function bearerChallenge(
   realm: string,
@@ -183,12 +208,14 @@ export function bearerChallenge(
     | { missing: true }
     | { malformed: true }
     | { result: VerifyTokenResponse; requiredScopes: string[]; signIn?: SignInRequirement; scheme?: "Bearer" | "DPoP" },
+  options: { resourceMetadata?: string } = {},
 ): Challenge {
+  const metadata = options.resourceMetadata === undefined ? "" : `, resource_metadata=${quoted(options.resourceMetadata)}`;
   const head = `${"scheme" in refusal && refusal.scheme === "DPoP" ? "DPoP" : "Bearer"} realm=${quoted(realm)}`;
-  if ("missing" in refusal) return { status: 401, header: head, body: {} };
+  if ("missing" in refusal) return { status: 401, header: head + metadata, body: {} };
   const answer = (status: 400 | 401 | 403, error: string, description: string, extra = ""): Challenge => ({
     status,
-    header: `${head}, error=${quoted(error)}, error_description=${quoted(description)}${extra}`,
+    header: `${head}, error=${quoted(error)}, error_description=${quoted(description)}${extra}${status === 400 ? "" : metadata}`,
     body: { error, error_description: description },
   });
   if ("malformed" in refusal) return answer(400, "invalid_request", "the Authorization header is not a Bearer token");
@@ -196,7 +223,7 @@ export function bearerChallenge(
   if (result.failure === TokenFailure.DPOP_PROOF) {
     const error = refusal.scheme === "DPoP" ? "invalid_dpop_proof" : "invalid_token";
     const description = refusal.scheme === "DPoP" ? "the DPoP proof is missing, invalid or not of the token's key" : "the access token is bound to a DPoP key: present it with the DPoP scheme and a proof";
-    return { status: 401, header: `DPoP realm=${quoted(realm)}, error=${quoted(error)}, error_description=${quoted(description)}`, body: { error, error_description: description } };
+    return { status: 401, header: `DPoP realm=${quoted(realm)}, error=${quoted(error)}, error_description=${quoted(description)}${metadata}`, body: { error, error_description: description } };
   }
   if (result.failure === TokenFailure.INSUFFICIENT_SCOPE) {
     return answer(403, "insufficient_scope", "the access token lacks a required scope", `, scope=${quoted(requiredScopes.join(" "))}`);

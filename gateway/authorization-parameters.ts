@@ -32,5 +32,7 @@ export function authorizationParameters(params: Params) {
     registration: params.get("registration"),
     iamAction: params.get("iam_action"),
     dpopJkt: params.get("dpop_jkt"),
+    // RFC 8707 §2: every value, in order.
+    resource: params.getAll("resource"),
   };
 }

@@ -148,6 +148,8 @@ export interface ConsentPage {
   clientName: string;
   projectName: string;
   scopes: { name: string; description: string }[];
+  /** The resources the client asks access to (RFC 8707); empty for the project's own. */
+  resources?: readonly { uri: string; name: string }[];
 }
 
 export function consentPage(page: ConsentPage): string {
@@ -161,7 +163,7 @@ export function consentBody(page: ConsentPage, nested = false): SafeHtml {
 ${nested ? html`<h2>${question}</h2>` : html`<h1>${question}</h1>`}
 <form id="consent-form" method="post" action="${page.action}">
 <input type="hidden" name="request_id" value="${page.requestId}">
-${
+${resourcesAsked(page)}${
   page.scopes.length === 0
     ? html`<p>${page.clientName} asks for no permissions: it will only know that you signed in.</p>`
     : html`<fieldset><legend>${page.clientName} asks to:</legend><ul class="scopes">${page.scopes.map(
@@ -174,6 +176,15 @@ ${
 <button type="submit" id="deny" name="action" value="deny" class="secondary">Deny</button>
 </div>
 </form>`;
+}
+
+/** RFC 8707: which APIs the access would reach, by name and URI, so that the person knows what they allow. */
+function resourcesAsked(page: ConsentPage): SafeHtml | false {
+  const resources = page.resources ?? [];
+  if (resources.length === 0) return false;
+  return html`<p>${page.clientName} asks for access to:</p><ul class="resources" id="resources">${resources.map(
+    (r) => html`<li>${r.name || r.uri} <span class="scope-name">${r.uri}</span></li>`,
+  )}</ul>`;
 }
 
 export function errorPage(title: string, error: string, description: string): string {

@@ -69,6 +69,7 @@ export const TIERS = {
     "test/store/schema-versions.test.ts",
     "test/wire/balanced-transport.test.ts",
     "test/examples/",
+    "test/resources/",
     "test/tokens-algs/http.test.ts",
     "test/tokens/client-jwks-fetch.test.ts",
     "test/client-auth/",

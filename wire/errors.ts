@@ -42,7 +42,9 @@ export type OAuthErrorCode =
   | "invalid_request_uri"
   // RFC 7591 §3.2.2: a client registration's refusals
   | "invalid_redirect_uri"
-  | "invalid_client_metadata";
+  | "invalid_client_metadata"
+  // RFC 8707 §2: a resource that is invalid, unknown or not allowed
+  | "invalid_target";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -99,6 +101,7 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   invalid_request_uri: Code.InvalidArgument,
   invalid_redirect_uri: Code.InvalidArgument,
   invalid_client_metadata: Code.InvalidArgument,
+  invalid_target: Code.InvalidArgument,
 };
 
 /** The Connect code an RFC error usually travels with. */

@@ -53,6 +53,7 @@ export async function completeSignIn(
   return {
     requestId: origin.requestId,
     scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })),
+    resources: outcome.resources.map((r) => ({ uri: r.uri, name: r.name })),
     client: context.client,
     projectName: context.projectName,
     redirectTo: outcome.redirectTo ?? "",

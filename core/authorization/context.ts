@@ -1,7 +1,7 @@
 import type { AuthorizeRequest } from "../../gen/iam/v1/authorization_pb.js";
 import type { Deps } from "../deps.js";
 import type { CodeChallengeMethod } from "../lib/pkce.js";
-import type { ClientRecord, ProjectRecord } from "../store/types.js";
+import type { ClientRecord, ProjectRecord, ResourceRecord } from "../store/types.js";
 
 /**
  * What the authorization request checks build up, in order: each check reads
@@ -21,6 +21,8 @@ export interface AuthorizeContext {
   /** Set once the redirect URI is trusted: from then on errors go back to the client. */
   redirectUri?: string;
   scopes?: string[];
+  /** The resources the request names (RFC 8707), registered ones; empty for the project's audience. */
+  resources?: ResourceRecord[];
   codeChallengeMethod?: CodeChallengeMethod | "";
   /** OpenID Connect Core §3.1.2.1, once validated (checks/openid.ts). */
   openid?: OpenIdParameters;

@@ -6,13 +6,13 @@
  * (a new field of AuthorizeRequest, listed in PARAMETERS.authorize) is kept
  * and replayed with the others, with nothing to add here.
  */
-import { ScalarType } from "@bufbuild/protobuf";
 import { AuthorizeRequestSchema, type AuthorizeRequest } from "../../gen/iam/v1/authorization_pb.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
-import { PARAMETERS } from "../protocol/parameters.js";
+import { PARAMETERS, parameterFields } from "../protocol/parameters.js";
+import type { PushedParameters } from "../store/types.js";
 
 /** RFC 9126 §2.2: the URN namespace of the request_uri values iam-core issues. */
 export const PUSHED_REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:";
@@ -23,22 +23,14 @@ export function isPushedRequestUri(requestUri: string): boolean {
 }
 
 /** The AuthorizeRequest field of each authorization request parameter (`redirect_uri` is `redirectUri`). */
-const PARAMETER_FIELDS = new Map(
-  PARAMETERS.authorize.reads.map((name) => {
-    const field = AuthorizeRequestSchema.fields.find((f) => f.name === name);
-    if (field?.fieldKind !== "scalar" || field.scalar !== ScalarType.STRING) {
-      throw new Error(`authorization request parameter ${name} is not a string field of AuthorizeRequest`);
-    }
-    return [name, field.localName as keyof AuthorizeRequest];
-  }),
-);
+const PARAMETER_FIELDS = parameterFields<AuthorizeRequest>(AuthorizeRequestSchema, PARAMETERS.authorize.reads, PARAMETERS.authorize.mayRepeat);
 
 /** The parameters of a request, by their names on the wire: those given (non-empty) only. */
-export function parametersOf(request: AuthorizeRequest): Record<string, string> {
-  const parameters: Record<string, string> = {};
-  for (const [name, field] of PARAMETER_FIELDS) {
-    const value = request[field] as string;
-    if (value !== "") parameters[name] = value;
+export function parametersOf(request: AuthorizeRequest): PushedParameters {
+  const parameters: PushedParameters = {};
+  for (const [name, { field }] of PARAMETER_FIELDS) {
+    const value = request[field] as string | string[];
+    if (value.length > 0) parameters[name] = value;
   }
   return parameters;
 }
@@ -50,9 +42,9 @@ export function parametersOf(request: AuthorizeRequest): Record<string, string> 
  * names are those the gateway saw repeated in `call`, which are not these
  * parameters: none.
  */
-export function withParameters(call: AuthorizeRequest, parameters: Readonly<Record<string, string>>): AuthorizeRequest {
+export function withParameters(call: AuthorizeRequest, parameters: Readonly<PushedParameters>): AuthorizeRequest {
   const request: Record<string, unknown> = { ...call, repeatedParameters: [] };
-  for (const [name, field] of PARAMETER_FIELDS) request[field] = Object.hasOwn(parameters, name) ? parameters[name] : "";
+  for (const [name, { field, list }] of PARAMETER_FIELDS) request[field] = Object.hasOwn(parameters, name) ? parameters[name] : list ? [] : "";
   return request as unknown as AuthorizeRequest;
 }
 

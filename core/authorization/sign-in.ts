@@ -1,13 +1,17 @@
 import { issuerOf, type Deps } from "../deps.js";
+import { OAuthError } from "../errors.js";
 import { isSubset, selectScopes } from "../lib/scopes.js";
 import { completeRequest } from "../rpc/consent.js";
-import type { AuthorizationRequestRecord, ClientRecord, PermissionRecord, SessionRecord, UserRecord } from "../store/types.js";
+import type { AuthorizationRequestRecord, ClientRecord, PermissionRecord, ResourceRecord, SessionRecord, UserRecord } from "../store/types.js";
 import { oidcScopesOf } from "../tokens/oidc.js";
+import { registeredResources, scopesForResources } from "../tokens/resources.js";
 import { redirectError } from "./errors.js";
 
 /** What a signed-in pending request leads to: the consent page for `offered`, or, consent remembered, the client. */
 export interface SignedInOutcome {
   offered: PermissionRecord[];
+  /** The resources the client asks access to (RFC 8707), for the consent page. */
+  resources: ResourceRecord[];
   /** Set when the request is complete: send the user agent here. */
   redirectTo?: string;
 }
@@ -29,15 +33,17 @@ export async function signIn(
 ): Promise<SignedInOutcome> {
   const held = [...(await deps.store.getUserPermissions(pending, user.id)), ...oidcScopesOf(pending, pending.scopes)];
   const byId = new Map(held.map((p) => [p.id, p]));
-  const offered = selectScopes(pending.scopes, [...byId.keys()]).map((id) => byId.get(id)!);
-  if (pending.scopes.length > 0 && offered.length === 0) {
+  const refuse = async (error: "invalid_scope" | "invalid_target", description: string) => {
     await deps.store.consumeAuthorizationRequest(pending.idHash);
-    throw redirectError(
-      { redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) },
-      "invalid_scope",
-      "the user holds none of the requested scopes",
-    );
-  }
+    return redirectError({ redirectUri: pending.redirectUri, state: pending.state, issuer: issuerOf(deps.config.baseUrl, pending) }, error, description);
+  };
+  // RFC 8707: only what the named resources accept, also when the request named no scope (everything held).
+  // A resource deleted since the request was made is no longer a target.
+  const resources = await registeredResources(deps.store, pending, pending.resources).catch(async (err: unknown) => {
+    throw err instanceof OAuthError ? await refuse("invalid_target", err.message) : err;
+  });
+  const offered = scopesForResources(selectScopes(pending.scopes, [...byId.keys()]), resources).map((id) => byId.get(id)!);
+  if (pending.scopes.length > 0 && offered.length === 0) throw await refuse("invalid_scope", "the user holds none of the requested scopes");
   const login = {
     userId: user.id,
     authTime: session.authTime,
@@ -54,11 +60,11 @@ export async function signIn(
     if (client?.rememberConsent === true && identityAssured(client, pending.redirectUri)) {
       const remembered = await deps.store.getConsent(pending, user.id, client.id);
       if (remembered !== undefined && isSubset(signedIn.offeredScopes, remembered.scopes)) {
-        return { offered, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes, { answered: false }) };
+        return { offered, resources, redirectTo: await completeRequest(deps, signedIn, signedIn.offeredScopes, { answered: false }) };
       }
     }
   }
-  return { offered };
+  return { offered, resources };
 }
 
 /**

@@ -8,6 +8,7 @@ import { checkPkce } from "./checks/pkce.js";
 import { checkPushedRequest } from "./checks/pushed-request.js";
 import { checkRedirectUri } from "./checks/redirect-uri.js";
 import { checkRequestObject } from "./checks/request-object.js";
+import { checkResource } from "./checks/resource.js";
 import { checkResponseType } from "./checks/response-type.js";
 import { checkScope } from "./checks/scope.js";
 import type { AuthorizeCheck, AuthorizeContext } from "./context.js";
@@ -25,6 +26,7 @@ const CHECKS: readonly AuthorizeCheck[] = [
   checkRequestObject,
   checkResponseType,
   checkScope,
+  checkResource,
   checkPkce,
   checkDpopJkt,
   checkOpenIdParameters,

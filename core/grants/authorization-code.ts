@@ -8,6 +8,7 @@ import type { AuthorizationCodeRecord, EpochSeconds } from "../store/types.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { grantKeyOf } from "../dpop/binding.js";
 import { userHoldings } from "../tokens/oidc.js";
+import { accessTarget } from "../tokens/resources.js";
 import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
@@ -28,7 +29,7 @@ const invalid = (detail: string) =>
  */
 export const authorizationCodeGrant: Grant = {
   grantType: GRANT_TYPE,
-  parameters: ["code", "redirect_uri", "code_verifier"],
+  parameters: ["code", "redirect_uri", "code_verifier", "resource"],
   async handler(ctx) {
     const { deps, request, project, client } = ctx;
     if (request.code === "") throw new OAuthError("invalid_request", "code is missing");
@@ -87,6 +88,8 @@ async function exchange(
   if (user === undefined || !user.enabled) throw invalid("user disabled or deleted since login");
   const { holds } = await userHoldings(deps.store, project, user.id);
   const scopes = code.scopes.filter(holds);
+  // RFC 8707 §2.2: the access token for some of the code's resources (all, unless named), its scopes narrowed to theirs.
+  const target = await accessTarget(deps.store, project, request.resource, code.resources, scopes);
 
   const issued = await deps.store.transaction(async (store) => {
     const grantId = randomToken(16);
@@ -109,6 +112,7 @@ async function exchange(
       revokedAt: null,
       // RFC 9449 §5: the key its refreshes need (binding.ts).
       dpopJkt: grantKeyOf(dpop),
+      resources: code.resources,
     };
     await store.createGrant(grant);
     // The sign-in session must still be live: a logout between the code and
@@ -122,8 +126,8 @@ async function exchange(
     // user disabled or deleted by another replica meanwhile gets nothing.
     const holder = await store.getUser(project, code.userId);
     if (holder === undefined || !holder.enabled) throw invalid("user disabled or deleted since login");
-    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: code.nonce }, null, dpop?.jkt);
-    await recordSuccess(deps, { ...event, action: "CODE_EXCHANGED", scopes }, store);
+    const tokens = await issueTokens(deps, store, project, grant, client, target.scopes, scopes, { user, nonce: code.nonce }, null, dpop?.jkt, true, target.resources);
+    await recordSuccess(deps, { ...event, action: "CODE_EXCHANGED", scopes: target.scopes }, store);
     return tokens;
   });
   // Another exchange of the same code won the race: a replay.

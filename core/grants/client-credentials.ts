@@ -4,6 +4,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { randomToken } from "../lib/crypto.js";
 import { parseScope, selectScopes } from "../lib/scopes.js";
 import { issueAccessToken, type IssuedTokens } from "../tokens/issue.js";
+import { accessTarget } from "../tokens/resources.js";
 import { grantEvent, refusalsRecorded, type GrantEvent } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
@@ -22,7 +23,7 @@ const EXTENSION = 3600;
  */
 export const clientCredentialsGrant: Grant = {
   grantType: GRANT_TYPE,
-  parameters: ["scope"],
+  parameters: ["scope", "resource"],
   async handler(ctx) {
     const event = grantEvent(ctx.project, ctx.client, GRANT_TYPE, party("client", ctx.client.id));
     return refusalsRecorded(ctx.deps, event, "TOKEN_ISSUED", () => issue(ctx, event));
@@ -37,9 +38,14 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
   const requested = parseScope(request.scope);
   if (requested === undefined) throw new OAuthError("invalid_scope", "scope has characters RFC 6749 §3.3 does not allow");
   const held = (await deps.store.getClientPermissions(project, client.id)).map((p) => p.id);
-  const scopes = selectScopes(requested, held);
-  if (requested.length > 0 && scopes.length === 0) {
+  const selected = selectScopes(requested, held);
+  if (requested.length > 0 && selected.length === 0) {
     throw new OAuthError("invalid_scope", "the client holds none of the requested scopes");
+  }
+  // RFC 8707 §2: registered resources of the project; the token is for them only, with the scopes they accept.
+  const { resources, scopes } = await accessTarget(deps.store, project, request.resource, [], selected);
+  if (requested.length > 0 && scopes.length === 0) {
+    throw new OAuthError("invalid_scope", "the requested resources accept none of the client's scopes");
   }
 
   const now = epochSeconds(deps.clock);
@@ -62,6 +68,8 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
       claims: "",
       revokedAt: null,
       dpopJkt: "",
+      // Shared by all the client's tokens: each names its own resources.
+      resources: [],
     };
     const made = grant;
     await deps.store.transaction(async (store) => {
@@ -72,7 +80,7 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
   } else if (grant.expiresAt < now + client.accessTokenTtl) {
     await deps.store.extendGrant(grant.id, now + client.accessTokenTtl + EXTENSION);
   }
-  const access = await issueAccessToken(deps, project, grant, client, scopes, dpop?.jkt);
+  const access = await issueAccessToken(deps, project, grant, client, scopes, dpop?.jkt, resources);
   // Nothing else is written here most of the time: the event is queued and
   // committed with the others of this turn (core/store/sqlite/transactions.ts).
   // Awaited, so that no token leaves without its event on disk.

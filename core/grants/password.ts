@@ -80,6 +80,8 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
       revokedAt: null,
       // RFC 9449 §5: the key its refreshes need (binding.ts).
       dpopJkt: grantKeyOf(dpop),
+      // RFC 8707 is not read here: a deprecated grant (RFC 9700 §2.4) gets no new parameters.
+      resources: [],
     };
     await store.createGrant(grant);
     // As for a code exchange: re-read once the grant holds the user's row.

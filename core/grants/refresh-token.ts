@@ -7,6 +7,7 @@ import { isSubset, parseScope } from "../lib/scopes.js";
 import type { EpochSeconds, GrantRecord, RefreshTokenRecord } from "../store/types.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { userHoldings } from "../tokens/oidc.js";
+import { accessTarget } from "../tokens/resources.js";
 import { rotatesRefreshTokens } from "../tokens/profile.js";
 import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
@@ -32,7 +33,7 @@ const invalid = (detail: string) => new OAuthError("invalid_grant", "the refresh
  */
 export const refreshTokenGrant: Grant = {
   grantType: GRANT_TYPE,
-  parameters: ["refresh_token", "scope"],
+  parameters: ["refresh_token", "scope", "resource"],
   async handler(ctx) {
     const { deps, request, project, client } = ctx;
     if (request.refreshToken === "") throw new OAuthError("invalid_request", "refresh_token is missing");
@@ -81,7 +82,9 @@ async function refresh(
   // Only what the user still holds: a permission taken away since the
   // grant stops reaching new access tokens at once.
   const { holds } = await userHoldings(deps.store, project, user.id);
-  const accessScopes = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(holds);
+  const held = (requested.length === 0 ? token.scopes : token.scopes.filter((s) => requested.includes(s))).filter(holds);
+  // RFC 8707 §2.2: a narrower resource for the new access token; the new refresh token keeps the grant's whole set.
+  const { resources, scopes: accessScopes } = await accessTarget(deps.store, project, request.resource, grant.resources, held);
 
   // FAPI 2.0 §5.3.2.1 item 9: a client under the profile keeps its refresh token, so a lost answer costs it nothing.
   const rotate = rotatesRefreshTokens(client);
@@ -96,7 +99,7 @@ async function refresh(
     // Re-read inside the transaction: a revocation that landed since the
     // checks above must not be answered with fresh (dead) tokens.
     if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
-    const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash, dpop?.jkt, rotate);
+    const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash, dpop?.jkt, rotate, resources);
     await recordSuccess(deps, { ...event, action: "TOKEN_REFRESHED", scopes: accessScopes }, store);
     return tokens;
   });

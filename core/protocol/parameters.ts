@@ -3,7 +3,7 @@
  * once (RFC 6749 §3.1, §3.2): declared here once, applied by the RPCs and the
  * authorization checks alike, so that the gateway only reports what it saw.
  */
-import { ScalarType } from "@bufbuild/protobuf";
+import { ScalarType, type DescField } from "@bufbuild/protobuf";
 import { TokenRequestSchema, type TokenRequest } from "../../gen/iam/v1/token_pb.js";
 import { OAuthError } from "../errors.js";
 import { GRANTS } from "../grants/registry.js";
@@ -34,22 +34,31 @@ const AUTHORIZE = [
   "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce",
   "prompt", "max_age", "id_token_hint", "login_hint", "acr_values", "ui_locales", "claims_locales", "claims",
   "request", "request_uri", "display", "response_mode", "registration", "iam_action", "dpop_jkt",
+  // RFC 8707 §2: a list field, one value per resource.
+  "resource",
 ];
+
+/**
+ * RFC 8707 §2: "the resource parameter MAY be used multiple times" to name
+ * several resources, at the authorization and token endpoints alike; every
+ * other parameter is given once.
+ */
+const RESOURCE = ["resource"];
 
 /**
  * The parameters of every endpoint whose RPC is handed the names the gateway
  * saw repeated, in one place: the token endpoint's are those of its grants.
  */
 export const PARAMETERS: Readonly<Record<Endpoint, EndpointParameters>> = {
-  authorize: { reads: AUTHORIZE, mayRepeat: [] },
+  authorize: { reads: AUTHORIZE, mayRepeat: RESOURCE },
   /** RFC 9126 §2.1: an authorization request's parameters, and the client's authentication. */
-  pushedAuthorization: { reads: [...AUTHORIZE, "client_secret"], mayRepeat: [] },
+  pushedAuthorization: { reads: [...AUTHORIZE, "client_secret"], mayRepeat: RESOURCE },
   /** The login form. */
   login: { reads: ["request_id", "username", "password"], mayRepeat: [] },
   /** The consent form: one `scope` field per approved scope. */
   consent: { reads: ["request_id", "scope", "action"], mayRepeat: ["scope"] },
   /** RFC 6749 §3.2. */
-  token: { reads: ["grant_type", ...CLIENT_AUTHENTICATION, ...GRANT_PARAMETERS], mayRepeat: [] },
+  token: { reads: ["grant_type", ...CLIENT_AUTHENTICATION, ...GRANT_PARAMETERS], mayRepeat: RESOURCE },
   /** RFC 7662 §2.1. */
   introspect: { reads: ["token", "token_type_hint", ...CLIENT_AUTHENTICATION], mayRepeat: [] },
   /** RFC 7009 §2.1. */
@@ -78,16 +87,31 @@ export function refuseRepeatedParameters(endpoint: EndpointParameters, reported:
   if (repeatedParameters(endpoint, reported).length > 0) throw new OAuthError("invalid_request", REPEATED_PARAMETERS);
 }
 
-/** The TokenRequest field of each grant parameter (`code_verifier` is `codeVerifier`). */
-const GRANT_FIELDS = new Map(
-  GRANT_PARAMETERS.map((name) => {
-    const field = TokenRequestSchema.fields.find((f) => f.name === name);
-    if (field?.fieldKind !== "scalar" || field.scalar !== ScalarType.STRING) {
-      throw new Error(`grant parameter ${name} is not a string field of TokenRequest`);
-    }
-    return [name, field.localName as keyof TokenRequest];
-  }),
-);
+/**
+ * The message field of each parameter of `names` (`code_verifier` is
+ * `codeVerifier`): a string field, or a list of strings for a parameter that
+ * may repeat.
+ */
+export function parameterFields<T>(
+  schema: { fields: readonly DescField[]; typeName: string },
+  names: readonly string[],
+  mayRepeat: readonly string[],
+): Map<string, { field: keyof T; list: boolean }> {
+  return new Map(
+    names.map((name) => {
+      const field = schema.fields.find((f) => f.name === name);
+      const list = mayRepeat.includes(name);
+      const ok = list
+        ? field?.fieldKind === "list" && field.listKind === "scalar" && field.scalar === ScalarType.STRING
+        : field?.fieldKind === "scalar" && field.scalar === ScalarType.STRING;
+      if (!ok) throw new Error(`parameter ${name} is not a ${list ? "repeated " : ""}string field of ${schema.typeName}`);
+      return [name, { field: field!.localName as keyof T, list }];
+    }),
+  );
+}
+
+/** The TokenRequest field of each grant parameter. */
+const GRANT_FIELDS = parameterFields<TokenRequest>(TokenRequestSchema, GRANT_PARAMETERS, PARAMETERS.token.mayRepeat);
 
 /**
  * The token request as a grant sees it: the parameters it declares, every
@@ -95,6 +119,6 @@ const GRANT_FIELDS = new Map(
  */
 export function declaredParametersOf(grant: Grant, request: TokenRequest): TokenRequest {
   const seen: Record<string, unknown> = { ...request };
-  for (const [name, field] of GRANT_FIELDS) if (!grant.parameters.includes(name)) seen[field] = "";
+  for (const [name, { field, list }] of GRANT_FIELDS) if (!grant.parameters.includes(name)) seen[field] = list ? [] : "";
   return seen as unknown as TokenRequest;
 }

@@ -75,6 +75,7 @@ export async function authorize(
     createdAt: now,
     expiresAt: now + ttl,
     dpopJkt: request.dpopJkt,
+    resources: ctx.resources!.map((r) => r.uri),
   };
   await deps.store.createAuthorizationRequest(pending);
   const answer = {
@@ -112,7 +113,12 @@ export async function authorize(
     await deps.store.consumeAuthorizationRequest(pending.idHash);
     throw redirectError(target, "consent_required", CONSENT_REQUIRED);
   }
-  return { ...answer, signedIn: true, scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })) };
+  return {
+    ...answer,
+    signedIn: true,
+    scopes: outcome.offered.map((p) => ({ name: p.id, description: p.description })),
+    resources: outcome.resources.map((r) => ({ uri: r.uri, name: r.name })),
+  };
 }
 
 const CONSENT_REQUIRED = "the user has not consented to this client's request";

@@ -98,6 +98,7 @@ export async function completeRequest(
       consumedAt: null,
       grantId: null,
       dpopJkt: pending.dpopJkt,
+      resources: pending.resources,
     });
     // The session now signs the user into this client: it is told of the session's end.
     if (pending.sessionId !== "") await store.touchSession(pending, pending.sessionId, now, pending.clientId);

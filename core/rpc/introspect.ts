@@ -96,7 +96,8 @@ async function asRefresh(deps: Deps, project: ProjectRecord, token: string): Pro
     exp: BigInt(record.expiresAt),
     iat: BigInt(record.createdAt),
     sub: user.id,
-    aud: [project.audience],
+    // RFC 8707 §2.2: a refresh token serves every resource of its grant.
+    aud: grant.resources.length > 0 ? grant.resources : [project.audience],
     iss: issuerOf(deps.config.baseUrl, project),
     jti: "",
     cnfJkt: grant.dpopJkt,

@@ -26,7 +26,14 @@ export async function userInfo(deps: Deps, request: UserInfoRequest): Promise<Me
     if (err instanceof ResourceRefusal) throw new OAuthError(err.error, err.message, { status: 401, ...(boundKeyOf(inspected.token.payload) !== "" ? { challenge: "DPoP" as const } : {}) });
     throw err;
   }
-  const { grant, scopes } = inspected.token;
+  const { grant, scopes, audience } = inspected.token;
+  // RFC 9068 §4: the UserInfo endpoint is a resource of iam-core's own, whose
+  // identifier is the project's audience: a token issued for another
+  // resource (RFC 8707) is not meant for it, whatever its scopes.
+  const project = await deps.store.getProject(request);
+  if (project === undefined || !audience.includes(project.audience)) {
+    throw new OAuthError("invalid_token", "the access token is not meant for the UserInfo endpoint (its audience is another resource)");
+  }
   if (grant.kind !== "user" || !scopes.includes("openid")) {
     throw new OAuthError("insufficient_scope", "the access token lacks the openid scope");
   }

@@ -11,6 +11,7 @@ import type {
   LogoutDeliveryRecord,
   MfaPolicyRecord,
   PushedAuthorizationRequestRecord,
+  PushedParameters,
   OrganizationRecord,
   PermissionRecord,
   ResourceRecord,
@@ -169,13 +170,14 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     dpopJkt: r.dpop_jkt,
+    resources: d.list(r.resources),
   });
   const pushed = (r: Row): PushedAuthorizationRequestRecord => ({
     organization: r.organization_id,
     project: r.project_id,
     uriHash: r.uri_hash,
     clientId: r.client_id,
-    parameters: JSON.parse(r.parameters as string) as Record<string, string>,
+    parameters: JSON.parse(r.parameters as string) as PushedParameters,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
   });
@@ -234,6 +236,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     consumedAt: r.consumed_at,
     grantId: r.grant_id,
     dpopJkt: r.dpop_jkt,
+    resources: d.list(r.resources),
   });
   const grant = (r: Row): GrantRecord => ({
     organization: r.organization_id,
@@ -252,6 +255,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
     dpopJkt: r.dpop_jkt,
+    resources: d.list(r.resources),
   });
   const refresh = (r: Row): RefreshTokenRecord => ({
     tokenHash: r.token_hash,

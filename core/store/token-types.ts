@@ -47,6 +47,8 @@ export interface AuthorizationRequestRecord extends ProjectRef {
   expiresAt: EpochSeconds;
   /** The DPoP key the request binds its code to (RFC 9449 §10 `dpop_jkt`), "" for none. */
   dpopJkt: string;
+  /** The resources the request asks tokens for (RFC 8707 `resource`), registered ones; empty for the project's audience. */
+  resources: string[];
 }
 
 /** The second step of a sign-in: who it is for, what is due, and the `amr` of the first. */
@@ -57,6 +59,9 @@ export interface SecondFactorStage {
   /** The sign-in session that stepped up (its id); "" after a password. */
   sessionId: string;
 }
+
+/** Parameters by their names on the wire: one value each, a list for those that may repeat (RFC 8707 `resource`). */
+export type PushedParameters = Record<string, string | string[]>;
 
 /**
  * A pushed authorization request (RFC 9126): the parameters of an
@@ -73,7 +78,7 @@ export interface PushedAuthorizationRequestRecord extends ProjectRef {
    * `code_challenge`…), those given only: replayed through the
    * authorization endpoint's checks when the request_uri is used.
    */
-  parameters: Record<string, string>;
+  parameters: PushedParameters;
   createdAt: EpochSeconds;
   expiresAt: EpochSeconds;
 }
@@ -101,6 +106,8 @@ export interface AuthorizationCodeRecord extends ProjectRef {
   grantId: string | null;
   /** The DPoP key the code is bound to (RFC 9449 §10: the request's `dpop_jkt`), "" for none. */
   dpopJkt: string;
+  /** The resources of its request (RFC 8707), which its grant keeps; empty for the project's audience. */
+  resources: string[];
 }
 
 /**
@@ -134,6 +141,12 @@ export interface GrantRecord extends ProjectRef {
    * refresh tokens are accepted only with a proof of that key. "" for none.
    */
   dpopJkt: string;
+  /**
+   * The resources its tokens may be for (RFC 8707 §2.2: the refresh token
+   * keeps the whole set, each access token names some of them); empty for
+   * the project's audience.
+   */
+  resources: string[];
 }
 
 export interface RefreshTokenRecord {

@@ -33,6 +33,7 @@ export type {
   GrantStore,
   PushedAuthorizationRequestRecord,
   PushedAuthorizationRequestStore,
+  PushedParameters,
   RefreshTokenRecord,
   RefreshTokenStore,
   SecondFactorStage,

@@ -6,6 +6,7 @@ import { formatScope } from "../lib/scopes.js";
 import type { ClientRecord, GrantRecord, ProjectRecord, Store, UserRecord } from "../store/types.js";
 import { issueIdToken } from "./oidc.js";
 import { accessTokenAlg } from "./profile.js";
+import { audienceOf } from "./resources.js";
 
 export interface IssuedTokens {
   accessToken: string;
@@ -31,6 +32,8 @@ export async function issueAccessToken(
   scopes: string[],
   /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), "" for a bearer token. */
   jkt = "",
+  /** The resources the token is for (RFC 8707, resources.ts), its `aud`; none for the project's audience. */
+  resources: readonly string[] = grant.resources,
 ): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
   // The project's choice of algorithm, ES256 unless it says otherwise; never RS256 for a FAPI 2.0 client (§5.4.1).
   const { kid, key, alg } = await deps.keys.signing(project, accessTokenAlg(client, project.accessTokenSigningAlg));
@@ -41,7 +44,7 @@ export async function issueAccessToken(
     {
       iss: issuerOf(deps.config.baseUrl, project),
       sub: grant.kind === "client" ? grant.clientId : grant.userId,
-      aud: project.audience,
+      aud: audienceOf(project, resources),
       client_id: client.id,
       scope: formatScope(scopes),
       iat,
@@ -90,8 +93,10 @@ export async function issueTokens(
   jkt = "",
   /** Whether a new refresh token is issued when the client may refresh; false when the one presented is kept. */
   newRefreshToken = true,
+  /** The resources the access token is for (RFC 8707 §2.2: some of the grant's); the refresh token keeps the grant's. */
+  resources: readonly string[] = grant.resources,
 ): Promise<IssuedTokens> {
-  const access = await issueAccessToken(deps, project, grant, client, accessScopes, jkt);
+  const access = await issueAccessToken(deps, project, grant, client, accessScopes, jkt, resources);
   const idToken =
     oidc !== undefined && accessScopes.includes("openid")
       ? await issueIdToken(deps, project, grant, client, oidc.user, accessScopes, access.token, oidc.nonce)

@@ -7,7 +7,7 @@ import { consentPage, loginPage, passkeyPageSecurityHeaders } from "../pages.js"
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie } from "../session-cookie.js";
 import { scriptUrls } from "./assets.js";
-import { pendingSignIn, secondFactorJson, showSecondFactor } from "./factor.js";
+import { pendingSignIn, resourcesJson, secondFactorJson, showSecondFactor } from "./factor.js";
 
 /**
  * Step 1, the authorization request (RFC 6749 §4.1.1, OpenID Connect Core
@@ -43,7 +43,8 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
     // Signed in by the browser's session: the consent page.
     if (answer.signedIn) {
       const scopes = answer.scopes.map(({ name, description }) => ({ name, description }));
-      if (asJson) return json(ctx, 200, { request_id: answer.requestId, client, signed_in: true, scopes, expires_in: Number(answer.expiresIn) });
+      const resources = resourcesJson(answer.resources);
+      if (asJson) return json(ctx, 200, { request_id: answer.requestId, client, signed_in: true, scopes, ...resources, expires_in: Number(answer.expiresIn) });
       return page(
         ctx,
         200,
@@ -53,6 +54,7 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
           clientName: client.name,
           projectName: answer.projectName,
           scopes: answer.scopes,
+          resources: answer.resources,
         }),
       );
     }

@@ -74,6 +74,7 @@ export function signedIn(deps: EndpointDeps, ctx: Context, answer: LoginResponse
     clientName: answer.client?.name ?? "",
     projectName: answer.projectName,
     scopes: answer.scopes,
+    resources: answer.resources,
   };
   const done = answer.redirectTo !== "";
   if (recoveryCodes.length > 0) {
@@ -90,10 +91,15 @@ export function signedInJson(deps: EndpointDeps, ctx: Context, answer: LoginResp
   json(ctx, 200, {
     request_id: answer.requestId,
     scopes,
+    ...resourcesJson(answer.resources),
     ...(answer.redirectTo !== "" ? { redirect_to: answer.redirectTo } : {}),
     ...(recoveryCodes.length > 0 ? { recovery_codes: recoveryCodes } : {}),
   });
 }
+
+/** The resources a client asks access to (RFC 8707), as the JSON answers beside `scopes` name them; nothing when none. */
+export const resourcesJson = (resources: readonly { uri: string; name: string }[]) =>
+  resources.length === 0 ? {} : { resources: resources.map(({ uri, name }) => ({ uri, name })) };
 
 /** A step due, as JSON: what the client drives next (POST /factor, /factor/totp, /factor/passkey-options). */
 export const secondFactorJson = (requestId: string, step: Pick<SecondFactorStep, "stage" | "methods" | "adding">) => ({

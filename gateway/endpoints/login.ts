@@ -5,7 +5,7 @@ import { consentPage } from "../pages.js";
 import { authorizationError, json, page, redirect, toWireError } from "../respond.js";
 import { readSessionCookie, setSessionCookie } from "../session-cookie.js";
 import { authorizationRequest } from "./authorize.js";
-import { loginPageAgain, secondFactorJson, showSecondFactor, signInRefusal } from "./factor.js";
+import { loginPageAgain, resourcesJson, secondFactorJson, showSecondFactor, signInRefusal } from "./factor.js";
 
 /**
  * Step 2, POST /authorize: the user's credentials, from the login form or as
@@ -51,7 +51,7 @@ export const login: Endpoint = (deps) => async (ctx) => {
       if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes, redirect_to: answer.redirectTo });
       return redirect(ctx, 303, answer.redirectTo);
     }
-    if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes });
+    if (asJson) return json(ctx, 200, { request_id: answer.requestId, scopes, ...resourcesJson(answer.resources) });
     page(
       ctx,
       200,
@@ -61,6 +61,7 @@ export const login: Endpoint = (deps) => async (ctx) => {
         clientName: answer.client?.name ?? "",
         projectName: answer.projectName,
         scopes: answer.scopes,
+        resources: answer.resources,
       }),
     );
   } catch (err) {

@@ -19,6 +19,8 @@ export const token: Endpoint = (deps) =>
       scope: params.get("scope"),
       username: params.get("username"),
       password: params.get("password"),
+      // RFC 8707 §2: every value, in order.
+      resource: params.getAll("resource"),
       client: clientOf(params, basic),
       repeatedParameters: params.repeated,
       dpopProof: ctx.get("dpop"),

@@ -110,6 +110,7 @@ test("token traffic of another process leaves the copy in memory alone; its admi
     claims: "",
     revokedAt: null,
     dpopJkt: "",
+    resources: [],
   });
   t.is(await store.getChangeEpoch(), epoch, "token state does not move the change epoch");
   t.is(await store.getClient(DEFAULT, client.id), held, "still answered from memory");

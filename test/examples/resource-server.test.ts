@@ -76,6 +76,9 @@ async function notesApi(t: ExecutionContext, s: TestServer, overrides: Partial<R
   return api;
 }
 
+/** The resource_metadata parameter every 401 and 403 of the API ends with (RFC 9728 §5.1). */
+const METADATA = ', resource_metadata="http://127\\.0\\.0\\.1:\\d+/\\.well-known/oauth-protected-resource/notes"';
+
 const notes = (url: string, authorization?: string) =>
   fetch(`${url}/notes`, { headers: authorization === undefined ? {} : { authorization } });
 
@@ -107,7 +110,7 @@ test("the resource-server story: sign in, call the API, refresh, call again, rev
   t.is(revoked.status, 200);
   // Revoking the refresh token revokes its grant: both access tokens are refused at once.
   for (const token of [second.access_token, first.access_token]) {
-    await assertRefused(t, await notes(api.url, `Bearer ${token}`), 401, /^Bearer realm="notes", error="invalid_token", error_description="the access token was revoked"$/, "invalid_token");
+    await assertRefused(t, await notes(api.url, `Bearer ${token}`), 401, new RegExp(`^Bearer realm="notes", error="invalid_token", error_description="the access token was revoked"${METADATA}$`), "invalid_token");
   }
 });
 
@@ -118,14 +121,14 @@ test("the protected route answers RFC 6750 challenges: no token, a malformed hea
   // §3.1: a request without credentials gets a challenge with no error code.
   const none = await notes(api.url);
   t.is(none.status, 401);
-  t.is(none.headers.get("www-authenticate"), 'Bearer realm="notes"');
+  t.is(none.headers.get("www-authenticate"), `Bearer realm="notes", resource_metadata="${api.url}/.well-known/oauth-protected-resource/notes"`);
   for (const header of ["Basic dXNlcjpwdw==", "Bearer", "Bearer a b", "Bearer <script>"]) {
     await assertRefused(t, await notes(api.url, header), 400, /^Bearer realm="notes", error="invalid_request"/, "invalid_request");
   }
-  await assertRefused(t, await notes(api.url, "Bearer not.a.token"), 401, /error="invalid_token", error_description="the access token is not valid"$/, "invalid_token");
+  await assertRefused(t, await notes(api.url, "Bearer not.a.token"), 401, new RegExp(`error="invalid_token", error_description="the access token is not valid"${METADATA}$`), "invalid_token");
 
   const writer = await signIn(s, ERIN, "notes.note.write");
-  await assertRefused(t, await notes(api.url, `Bearer ${writer.access_token}`), 403, /^Bearer realm="notes", error="insufficient_scope", error_description="[^"]+", scope="notes.note.read"$/, "insufficient_scope");
+  await assertRefused(t, await notes(api.url, `Bearer ${writer.access_token}`), 403, new RegExp(`^Bearer realm="notes", error="insufficient_scope", error_description="[^"]+", scope="notes.note.read"${METADATA}$`), "insufficient_scope");
 
   // The same API bound to another project refuses this project's tokens.
   const reader = await signIn(s, DANA, "notes.note.read");

@@ -67,7 +67,9 @@ const get = (url: string, token: string) => fetch(url, { headers: { authorizatio
 
 async function assertStepUp(t: ExecutionContext, res: Response, header = STEP_UP) {
   t.is(res.status, 401);
-  t.is(res.headers.get("www-authenticate"), header);
+  // Every 401 of the API names its protected resource metadata (RFC 9728 §5.1).
+  const metadata = `, resource_metadata="${new URL(res.url).origin}/.well-known/oauth-protected-resource/notes"`;
+  t.is(res.headers.get("www-authenticate"), header + metadata);
   t.deepEqual(await res.json(), { error: "insufficient_user_authentication", error_description: /error_description="([^"]*)"/.exec(header)![1] });
 }
 
@@ -118,6 +120,8 @@ test("oauth4webapi's protectedResourceRequest reads the challenge: scheme bearer
     error_description: "a stronger or more recent sign-in is required",
     acr_values: MFA_ACR,
     max_age: "900",
+    // RFC 9728 §5.1: where a client learns the API's authorization server.
+    resource_metadata: `${api.url}/.well-known/oauth-protected-resource/notes`,
   });
 });
 

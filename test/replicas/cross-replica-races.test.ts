@@ -35,6 +35,7 @@ const grantOf = (id: string): GrantRecord => ({
   claims: "",
   revokedAt: null,
     dpopJkt: "",
+    resources: [],
 });
 const tokenOf = (tokenHash: string, grantId: string, parentHash: string | null): RefreshTokenRecord => ({
   tokenHash,

@@ -35,6 +35,7 @@ async function expiredRows(n: number) {
     claims: "",
     revokedAt: null,
     dpopJkt: "",
+    resources: [],
   });
   await query(
     db.url,

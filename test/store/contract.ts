@@ -169,6 +169,7 @@ export const requestRecord = (
   createdAt: 1_000,
   expiresAt: 1_600,
   dpopJkt: "",
+  resources: [],
   ...over,
 });
 
@@ -192,6 +193,7 @@ export const codeRecord = (ref: ProjectRef, codeHash: string, over: Partial<Auth
   consumedAt: null,
   grantId: null,
   dpopJkt: "",
+  resources: [],
   ...over,
 });
 
@@ -211,6 +213,7 @@ export const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantReco
   expiresAt: 100_000,
   revokedAt: null,
   dpopJkt: "",
+  resources: [],
   ...over,
 });
 

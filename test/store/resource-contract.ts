@@ -5,7 +5,7 @@
  */
 import test, { type ExecutionContext } from "ava";
 import { AlreadyExists, type ProjectRef, type ResourceRecord, type Store } from "../../core/store/types.js";
-import type { StoreBackend } from "./contract.js";
+import { clientRecord, codeRecord, grantRecord, requestRecord, userRecord, type StoreBackend } from "./contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization with the same project id. */
@@ -76,5 +76,23 @@ export function resourceContract(backend: StoreBackend): void {
     t.is(await store.getResource(A, "https://mcp.example/"), undefined);
     await store.createResource(resource(B, "https://mcp.example/"));
     t.like(await store.getResource(B, "https://mcp.example/"), { organization: "org-b" });
+  });
+
+  it("an authorization request, its code and its grant keep the resources they are for, in order; none by default", async (t, store) => {
+    await store.createClient(clientRecord(A, "web"));
+    await store.createUser(userRecord(A, "alice"));
+    const resources = ["https://b.example/mcp", "https://a.example/api"];
+    await store.createAuthorizationRequest(requestRecord(A, "req-1", { resources }));
+    await store.createAuthorizationRequest(requestRecord(A, "req-2"));
+    t.deepEqual((await store.getAuthorizationRequest("req-1"))?.resources, resources);
+    t.deepEqual((await store.getAuthorizationRequest("req-2"))?.resources, []);
+    await store.createAuthorizationCode(codeRecord(A, "code-1", { resources }));
+    await store.createAuthorizationCode(codeRecord(A, "code-2"));
+    t.deepEqual((await store.getAuthorizationCode("code-1"))?.resources, resources);
+    t.deepEqual((await store.getAuthorizationCode("code-2"))?.resources, []);
+    await store.createGrant(grantRecord(A, "grant-1", { resources }));
+    await store.createGrant(grantRecord(A, "grant-2"));
+    t.deepEqual((await store.getGrant("grant-1"))?.resources, resources);
+    t.deepEqual((await store.getGrant("grant-2"))?.resources, []);
   });
 }

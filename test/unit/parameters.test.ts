@@ -114,3 +114,24 @@ test("a pushed request's parameters replace every parameter of the request that 
   t.deepEqual(parametersOf(replayed), parameters);
   t.is(call.scope, "write", "the call itself is left as it was");
 });
+
+test("resource, and only resource, may repeat at the authorization, pushed request and token endpoints (RFC 8707 §2)", (t) => {
+  for (const endpoint of [PARAMETERS.authorize, PARAMETERS.pushedAuthorization, PARAMETERS.token]) {
+    t.deepEqual(repeatedParameters(endpoint, ["resource"]), []);
+    t.deepEqual(repeatedParameters(endpoint, ["resource", "scope"]), ["scope"]);
+  }
+  for (const endpoint of [PARAMETERS.introspect, PARAMETERS.revoke, PARAMETERS.login, PARAMETERS.consent]) {
+    t.deepEqual(repeatedParameters(endpoint, ["resource"]), ["resource"]);
+  }
+});
+
+test("a pushed request keeps every resource, and a grant that does not read resource sees none", (t) => {
+  const request = create(AuthorizeRequestSchema, { clientId: "web", resource: ["https://a.example/x", "https://b.example/y"] });
+  const parameters = parametersOf(request);
+  t.deepEqual(parameters.resource, ["https://a.example/x", "https://b.example/y"]);
+  t.deepEqual(withParameters(create(AuthorizeRequestSchema), parameters).resource, ["https://a.example/x", "https://b.example/y"]);
+  t.deepEqual(withParameters(create(AuthorizeRequestSchema), { client_id: "web" }).resource, []);
+  const token = create(TokenRequestSchema, { grantType: "password", resource: ["https://a.example/x"] });
+  t.deepEqual(declaredParametersOf(GRANTS.get("password")!, token).resource, []);
+  t.deepEqual(declaredParametersOf(GRANTS.get("client_credentials")!, token).resource, ["https://a.example/x"]);
+});

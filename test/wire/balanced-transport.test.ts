@@ -198,6 +198,12 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   // Added since: the audit trail is read, never written, by its readers.
   "iam.v1.AuditService/ListEvents",
   "iam.v1.AuditService/StreamEvents",
+  // Added since: a project's protected resources (RFC 8707) and initial access tokens (RFC 7591), and a
+  // client's own registration (RFC 7592), each read as clients are.
+  "iam.v1.AdminService/GetResource",
+  "iam.v1.AdminService/ListResources",
+  "iam.v1.AdminService/ListInitialAccessTokens",
+  "iam.v1.RegistrationService/GetClientRegistration",
 ]);
 
 const JWKS = "iam.v1.TokenService/GetJwks";
@@ -561,6 +567,7 @@ test("what the protos declare repeatable is exactly what the transport repeated 
     "iam.v1.AdminService",
     "iam.v1.AuditService",
     "iam.v1.AuthorizationService",
+    "iam.v1.RegistrationService",
     "iam.v1.TokenService",
   ]);
   const repeatable = [...methods].filter(([, m]) => isRepeatable(m)).map(([name]) => name);

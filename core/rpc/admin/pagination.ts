@@ -9,14 +9,18 @@ const MAX_PAGE_SIZE = 1000;
  * of the previous page, base64url-encoded. One more row than asked is read to
  * know whether a next page exists.
  */
-export function pageOf(request: { pageSize: number; pageToken: string }): Page {
+/** The ids a page token may name: those of organizations, projects, users, roles, permissions, clients. */
+export const ID_KEY = /^[A-Za-z0-9._~@+-]{1,200}$/;
+/** Keys that are URIs: resources (RFC 8707), and clients whose id is their metadata document's URL. */
+export const URI_KEY = /^[\x21-\x7e]{1,2048}$/;
+
+export function pageOf(request: { pageSize: number; pageToken: string }, key: RegExp = ID_KEY): Page {
   if (request.pageSize < 0) throw invalid("page_size must not be negative");
   const limit = Math.min(request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize, MAX_PAGE_SIZE);
   let after = "";
   if (request.pageToken !== "") {
     after = Buffer.from(request.pageToken, "base64url").toString("utf8");
-    // Ids, user names and URIs (resources, metadata-document clients) are printable ASCII.
-    if (!/^[\x21-\x7e]{1,2048}$/.test(after) || Buffer.from(after).toString("base64url") !== request.pageToken) {
+    if (!key.test(after) || Buffer.from(after).toString("base64url") !== request.pageToken) {
       throw invalid("page_token is not one this server issued");
     }
   }

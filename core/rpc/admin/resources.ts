@@ -7,7 +7,7 @@ import { created, deleted, updated, type Fields } from "../../audit/changes.js";
 import { epochSeconds } from "../../lib/clock.js";
 import { resourceUriProblem } from "../../lib/resource-uri.js";
 import { found, maskOf, notFound, toResource, type Out } from "./convert.js";
-import { pageOf, paginate } from "./pagination.js";
+import { pageOf, paginate, URI_KEY } from "./pagination.js";
 import { checkText, invalid } from "./validate.js";
 
 /** A resource's fields as the audit trail records them. */
@@ -62,7 +62,7 @@ export async function getResource(deps: Deps, r: pb.GetResourceRequest): Out<typ
 
 export async function listResources(deps: Deps, r: pb.ListResourcesRequest): Out<typeof pb.ListResourcesResponseSchema> {
   await projectOf(deps, r);
-  const page = pageOf(r);
+  const page = pageOf(r, URI_KEY);
   const { items, nextPageToken } = paginate(await deps.store.listResources(r, page), page, (x) => x.uri);
   return { resources: items.map(toResource), nextPageToken };
 }

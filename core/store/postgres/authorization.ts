@@ -16,8 +16,8 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
         run(
           `INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri, scopes, state,
             code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time, offered_scopes, session_id, acr, amr,
-            claims, force_consent, mfa_requested, action, factor_user_id, factor_stage, factor_amr, factor_session_id, created_at, expires_at, dpop_jkt)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`,
+            claims, force_consent, mfa_requested, action, factor_user_id, factor_stage, factor_amr, factor_session_id, created_at, expires_at, dpop_jkt, resources)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)`,
           [
             r.idHash,
             r.organization,
@@ -47,6 +47,7 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
             r.createdAt,
             r.expiresAt,
             r.dpopJkt,
+            r.resources,
           ],
         ),
       ),
@@ -92,8 +93,8 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
       insert("authorization code", () =>
         run(
           `INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id, redirect_uri, scopes,
-            code_challenge, code_challenge_method, nonce, auth_time, session_id, acr, amr, claims, created_at, expires_at, consumed_at, grant_id, dpop_jkt)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+            code_challenge, code_challenge_method, nonce, auth_time, session_id, acr, amr, claims, created_at, expires_at, consumed_at, grant_id, dpop_jkt, resources)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
           [
             c.codeHash,
             c.organization,
@@ -115,6 +116,7 @@ export function authorization(sql: Sql, map: Mappers): AuthorizationRequestStore
             c.consumedAt,
             c.grantId,
             c.dpopJkt,
+            c.resources,
           ],
         ),
       ),

@@ -17,8 +17,8 @@ export function authorization(
     insertRequest: s(`INSERT INTO authorization_requests (id_hash, organization_id, project_id, client_id, redirect_uri,
       scopes, state, code_challenge, code_challenge_method, nonce, browser_binding_hash, user_id, auth_time,
       offered_scopes, session_id, acr, amr, claims, force_consent, mfa_requested, action, factor_user_id, factor_stage,
-      factor_amr, factor_session_id, created_at, expires_at, dpop_jkt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      factor_amr, factor_session_id, created_at, expires_at, dpop_jkt, resources)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getRequest: s("SELECT * FROM authorization_requests WHERE id_hash = ?"),
     authenticateRequest: s(`UPDATE authorization_requests SET user_id = ?, auth_time = ?, offered_scopes = ?,
       session_id = ?, acr = ?, amr = ? WHERE id_hash = ?`),
@@ -33,7 +33,7 @@ export function authorization(
     takePushed: s("DELETE FROM pushed_authorization_requests WHERE uri_hash = ? AND organization_id = ? AND project_id = ? RETURNING *"),
     insertCode: s(`INSERT INTO authorization_codes (code_hash, organization_id, project_id, client_id, user_id,
       redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, session_id, acr, amr, claims,
-      created_at, expires_at, consumed_at, grant_id, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      created_at, expires_at, consumed_at, grant_id, dpop_jkt, resources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getCode: s("SELECT * FROM authorization_codes WHERE code_hash = ?"),
     consumeCode: s(
       "UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
@@ -73,6 +73,7 @@ export function authorization(
           r.createdAt,
           r.expiresAt,
           r.dpopJkt,
+          json(r.resources),
         ),
       ),
     getAuthorizationRequest: (idHash) => maybe(q.getRequest.get(idHash), request),
@@ -120,6 +121,7 @@ export function authorization(
           c.consumedAt,
           c.grantId,
           c.dpopJkt,
+          json(c.resources),
         ),
       ),
     getAuthorizationCode: (codeHash) => maybe(q.getCode.get(codeHash), code),
