@@ -69,6 +69,7 @@ export async function getServerMetadata(
     pushedAuthorizationRequestEndpoint: `${issuer}/par`,
     // RFC 9126 §5: the project's rule for every client; a client's own is its metadata (§6).
     requirePushedAuthorizationRequests: project.requirePushedAuthorizationRequests,
+    clientIdMetadataDocumentSupported: project.clientIdMetadataDocuments === true,
     responseTypesSupported: ["code"],
     responseModesSupported: ["query"],
     grantTypesSupported: [...GRANTS.keys()],

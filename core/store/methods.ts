@@ -78,6 +78,12 @@ export const DECLARATIONS: Declarations = {
   setClientSecret: administration,
   deleteClient: administration,
 
+  // ClientMetadataDocumentRuleStore: read once per document fetch or admission, from the database.
+  putClientMetadataDocumentRule: administration,
+  getClientMetadataDocumentRule: read,
+  listClientMetadataDocumentRules: read,
+  deleteClientMetadataDocumentRule: administration,
+
   // UserStore
   createUser: administration,
   getUser: { kind: "read", cacheKey: inProject },

@@ -2,6 +2,7 @@ import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
   CeremonyRecord,
+  ClientMetadataDocumentRuleRecord,
   ClientRecord,
   ConsentRecord,
   FactorRecord,
@@ -50,6 +51,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     audience: r.audience,
     accessTokenSigningAlg: r.access_token_signing_alg,
     requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
+    clientIdMetadataDocuments: d.flag(r.client_id_metadata_documents),
     createdAt: r.created_at,
   });
   const client = (r: Row): ClientRecord => ({
@@ -75,6 +77,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     jwksUri: r.jwks_uri,
     dpopBoundAccessTokens: d.flag(r.dpop_bound_access_tokens),
     securityProfile: r.security_profile,
+    metadataDocument: d.flag(r.metadata_document),
     createdAt: r.created_at,
   });
   const user = (r: Row): UserRecord => ({
@@ -232,6 +235,14 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     rotatedAt: r.rotated_at,
     parentHash: r.parent_hash,
   });
+  const metadataDocumentRule = (r: Row): ClientMetadataDocumentRuleRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    url: r.url,
+    action: r.action,
+    document: r.document,
+    createdAt: r.created_at,
+  });
   const consent = (r: Row): ConsentRecord => ({
     organization: r.organization_id,
     project: r.project_id,
@@ -286,6 +297,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     grant,
     refresh,
     consent,
+    metadataDocumentRule,
     session,
     logoutDelivery,
   };

@@ -153,6 +153,10 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor:
     async (store) => {
       // Read inside the transaction: a field the request does not set keeps what the database holds now.
       const current = await clientOf(store, r, r.clientId);
+      // Its document decides what it is (clients/metadata-client.ts); a block or a pin is the administrator's say.
+      if (current.metadataDocument === true) {
+        throw new ConnectError("a client of a metadata document follows its document: block or pin the document instead", Code.FailedPrecondition);
+      }
       const next = nextClient(deps, r, current);
       await store.updateClient(next);
       // A client that now authenticates with its keys keeps no secret: one kept would work again if it ever went back to secrets.

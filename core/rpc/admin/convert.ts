@@ -44,6 +44,7 @@ export const toProject = (baseUrl: string, p: ProjectRecord): MessageInitShape<t
   issuer: issuerOf(baseUrl, p),
   accessTokenSigningAlg: p.accessTokenSigningAlg,
   requirePushedAuthorizationRequests: p.requirePushedAuthorizationRequests,
+  clientIdMetadataDocuments: p.clientIdMetadataDocuments === true,
   createdAt: BigInt(p.createdAt),
 });
 
@@ -69,6 +70,7 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   jwksUri: c.jwksUri,
   dpopBoundAccessTokens: c.dpopBoundAccessTokens,
   securityProfile: c.securityProfile,
+  metadataDocument: c.metadataDocument === true,
   roles,
   createdAt: BigInt(c.createdAt),
 });

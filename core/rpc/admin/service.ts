@@ -8,6 +8,7 @@ import { storageUnavailable } from "../../errors.js";
 import * as access from "./access.js";
 import * as clients from "./clients.js";
 import * as factors from "./factors.js";
+import * as metadataDocuments from "./metadata-documents.js";
 import { party, projectName, recordRefusal, SERVER_CHAIN, type AuditActionName } from "../../audit/record.js";
 import type { AuditParty } from "../../store/types.js";
 import * as overview from "./overview.js";
@@ -48,6 +49,7 @@ const project = (r: { organization: string; id: string }) => party("project", `$
 const ownProject = (r: ProjectRef) => party("project", projectName(r));
 const client = (r: { clientId: string }) => party("client", r.clientId);
 const user = (r: { userId: string }) => party("user", r.userId);
+const documentUrl = (r: { url: string }) => party("client", r.url.slice(0, 2048));
 const permission = (r: { permissionId: string }) => party("permission", r.permissionId);
 const role = (r: { roleId: string }) => party("role", r.roleId);
 const assignee = (r: { subject: { case: "userId" | "clientId" | undefined; value?: string } }) =>
@@ -102,6 +104,9 @@ export const ADMIN_METHODS = {
   unassignRole: inProject(access.unassignRole, recorded("ROLE_UNASSIGNED", assignee)),
   rotateSigningKey: inProject(tenants.rotateSigningKey, recorded("SIGNING_KEY_ROTATED", ownProject)),
   listSigningKeys: inProject(overview.listSigningKeys),
+  setClientMetadataDocumentRule: inProject(metadataDocuments.setClientMetadataDocumentRule, recorded("CLIENT_METADATA_DOCUMENT_RULE_SET", documentUrl)),
+  listClientMetadataDocumentRules: inProject(metadataDocuments.listClientMetadataDocumentRules),
+  deleteClientMetadataDocumentRule: inProject(metadataDocuments.deleteClientMetadataDocumentRule, recorded("CLIENT_METADATA_DOCUMENT_RULE_DELETED", documentUrl)),
 };
 
 /**

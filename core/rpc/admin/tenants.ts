@@ -27,6 +27,7 @@ const projectFields = (deps: Deps, p: ProjectRecord): Fields => ({
   issuer: issuerOf(deps.config.baseUrl, p),
   access_token_signing_alg: p.accessTokenSigningAlg,
   require_pushed_authorization_requests: p.requirePushedAuthorizationRequests,
+  client_id_metadata_documents: p.clientIdMetadataDocuments === true,
   created_at: p.createdAt,
 });
 
@@ -141,7 +142,13 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
     async (store) => {
       // Read inside the transaction: a field the request does not set keeps what the database holds now.
       const current = found(await store.getProject(ref), `project ${r.organization}/${r.project}`);
-      const paths = maskOf(r.updateMask?.paths, ["name", "audience", "access_token_signing_alg", "require_pushed_authorization_requests"]);
+      const paths = maskOf(r.updateMask?.paths, [
+        "name",
+        "audience",
+        "access_token_signing_alg",
+        "require_pushed_authorization_requests",
+        "client_id_metadata_documents",
+      ]);
       const name = paths.has("name") ? checkText("name", r.name) : current.name;
       const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
       const accessTokenSigningAlg = paths.has("access_token_signing_alg")
@@ -150,8 +157,9 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
       const requirePushedAuthorizationRequests = paths.has("require_pushed_authorization_requests")
         ? r.requirePushedAuthorizationRequests
         : current.requirePushedAuthorizationRequests;
+      const clientIdMetadataDocuments = paths.has("client_id_metadata_documents") ? r.clientIdMetadataDocuments : current.clientIdMetadataDocuments === true;
       if (name === "" || audience === "") throw invalid("name and audience must not be empty");
-      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests };
+      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests, clientIdMetadataDocuments };
       await store.updateProject(ref, change);
       return { current, next: { ...current, ...change } };
     },

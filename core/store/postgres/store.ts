@@ -16,6 +16,7 @@ import { authorization } from "./authorization.js";
 import { clients } from "./clients.js";
 import { connectionConfig, LOCKS, withTransaction } from "./connection.js";
 import { consents } from "./consents.js";
+import { metadataDocumentRules } from "./metadata-document-rules.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
@@ -89,6 +90,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
     ops: {
       ...tenants(sql, map),
       ...clients(sql, map),
+      ...metadataDocumentRules(sql, map),
       ...users(sql, map),
       ...access(sql, map),
       ...keys(sql, map, sealer, feed),

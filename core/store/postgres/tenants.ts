@@ -48,7 +48,8 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
         changed =
           (await count(
             `UPDATE projects SET name = $1, audience = $2, access_token_signing_alg = coalesce($3, access_token_signing_alg),
-              require_pushed_authorization_requests = coalesce($4, require_pushed_authorization_requests) WHERE organization_id = $5 AND id = $6`,
+              require_pushed_authorization_requests = coalesce($4, require_pushed_authorization_requests),
+              client_id_metadata_documents = coalesce($7, client_id_metadata_documents) WHERE organization_id = $5 AND id = $6`,
             [
               change.name,
               change.audience,
@@ -56,6 +57,7 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
               change.requirePushedAuthorizationRequests ?? null,
               ref.organization,
               ref.project,
+              change.clientIdMetadataDocuments ?? null,
             ],
           )) === 1;
       });

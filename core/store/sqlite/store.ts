@@ -16,6 +16,7 @@ import { authorization } from "./authorization.js";
 import { changeEpoch } from "./changes.js";
 import { clients } from "./clients.js";
 import { consents } from "./consents.js";
+import { metadataDocumentRules } from "./metadata-document-rules.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
@@ -80,6 +81,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
     ops: {
       ...tenants(db, map),
       ...clients(db, map),
+      ...metadataDocumentRules(db, map),
       ...users(db, map),
       ...access(db, map),
       ...keys(db, map, sealer, changes),

@@ -23,7 +23,8 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
     getProject: s("SELECT * FROM projects WHERE organization_id = ? AND id = ?"),
     listProjects: s("SELECT * FROM projects WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateProject: s(`UPDATE projects SET name = ?, audience = ?, access_token_signing_alg = coalesce(?, access_token_signing_alg),
-      require_pushed_authorization_requests = coalesce(?, require_pushed_authorization_requests) WHERE organization_id = ? AND id = ?`),
+      require_pushed_authorization_requests = coalesce(?, require_pushed_authorization_requests),
+      client_id_metadata_documents = coalesce(?, client_id_metadata_documents) WHERE organization_id = ? AND id = ?`),
     deleteProjectGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ?"),
     deleteProjectCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ?"),
     deleteProjectRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ?"),
@@ -68,6 +69,7 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
             change.audience,
             change.accessTokenSigningAlg ?? null,
             change.requirePushedAuthorizationRequests === undefined ? null : change.requirePushedAuthorizationRequests ? 1 : 0,
+            change.clientIdMetadataDocuments === undefined ? null : change.clientIdMetadataDocuments ? 1 : 0,
             ref.organization,
             ref.project,
           ).changes === 1;
