@@ -72,6 +72,7 @@ export const TIERS = {
     "test/tokens-algs/http.test.ts",
     "test/tokens/client-jwks-fetch.test.ts",
     "test/client-auth/",
+    "test/client-metadata/",
     "test/dpop/token.test.ts",
     "test/dpop/resource.test.ts",
     "test/dpop/par.test.ts",
