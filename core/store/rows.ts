@@ -51,7 +51,8 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     audience: r.audience,
     accessTokenSigningAlg: r.access_token_signing_alg,
     requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
-    clientIdMetadataDocuments: d.flag(r.client_id_metadata_documents),
+    // Present only when set, as the record's optional field says (absent: false).
+    ...(d.flag(r.client_id_metadata_documents) ? { clientIdMetadataDocuments: true } : {}),
     createdAt: r.created_at,
   });
   const client = (r: Row): ClientRecord => ({
@@ -77,7 +78,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     jwksUri: r.jwks_uri,
     dpopBoundAccessTokens: d.flag(r.dpop_bound_access_tokens),
     securityProfile: r.security_profile,
-    metadataDocument: d.flag(r.metadata_document),
+    ...(d.flag(r.metadata_document) ? { metadataDocument: true } : {}),
     createdAt: r.created_at,
   });
   const user = (r: Row): UserRecord => ({

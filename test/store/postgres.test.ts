@@ -11,6 +11,7 @@ import { factorContract, type FactorBackend } from "./factor-contract.js";
 import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
+import { metadataDocumentContract } from "./metadata-document-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -39,6 +40,7 @@ if (HAS_POSTGRES) {
   factorContract(backend);
   overviewContract(backend);
   parContract(backend);
+  metadataDocumentContract(backend);
   dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {

@@ -12,6 +12,7 @@ import { factorContract } from "./factor-contract.js";
 import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
+import { metadataDocumentContract } from "./metadata-document-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** How long closing may take before the test fails (a transaction that never ends keeps close waiting). */
@@ -47,6 +48,7 @@ storeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 factorContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 overviewContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 parContract({ name: "sqlite", revocationsMoveEpoch: true, open });
+metadataDocumentContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 dpopContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */
