@@ -302,6 +302,7 @@ test("every AdminService change records its exact event, in the server's chain o
       set("issuer", issuerOf(ACME)),
       set("access_token_signing_alg", "ES256"),
       set("require_pushed_authorization_requests", false),
+      set("client_id_metadata_documents", false),
       set("created_at", now),
     ],
   }));
@@ -609,6 +610,7 @@ test("every AdminService change records its exact event, in the server's chain o
       gone("issuer", issuerOf(ACME)),
       gone("access_token_signing_alg", "ES256"),
       gone("require_pushed_authorization_requests", false),
+      gone("client_id_metadata_documents", false),
       gone("created_at", now),
     ],
   }));
