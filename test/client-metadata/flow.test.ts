@@ -5,7 +5,8 @@
  * the consent page, the cache, and the client as administrators see it.
  */
 import test from "ava";
-import { assertTokens, getJson, postForm, postJson, token } from "../gateway/_support.js";
+import { assertJsonError, assertTokens, getJson, postForm, postJson, token } from "../gateway/_support.js";
+import { assertion, byAssertion, clientKey, jwksOf } from "../client-auth/_assertion.js";
 import { ALICE } from "../core/flow.js";
 import { DEFAULT } from "../helpers.js";
 import { authorize, codeFor, documentFor, exchange, json, REDIRECT_URI, setup } from "./_documents.js";
@@ -123,4 +124,20 @@ test("concurrent requests for one document share one fetch", async (t) => {
   const answers = await Promise.all([authorize(s, clientId), authorize(s, clientId), authorize(s, clientId)]);
   t.deepEqual(answers.map((a) => a.status), [200, 200, 200]);
   t.is(docs.hits("/shared.json"), 1);
+});
+
+test("a document with private_key_jwt and inline jwks authenticates at /token with an assertion, and without one is invalid_client", async (t) => {
+  const { s, docs } = await setup(t);
+  const clientId = `${docs.origin}/signed.json`;
+  const key = await clientKey();
+  docs.serve("/signed.json", json(documentFor(clientId, { token_endpoint_auth_method: "private_key_jwt", jwks: JSON.parse(jwksOf(key)) }), { "cache-control": "max-age=600" }));
+  const first = await codeFor(s, clientId);
+  await assertJsonError(t, await exchange(s, clientId, first.code, first.verifier), 401, "invalid_client");
+  const { code, verifier } = await codeFor(s, clientId);
+  const res = await token(s, { grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: verifier, ...byAssertion(await assertion(s, clientId, key)) });
+  const tokens = await assertTokens(t, res);
+  t.truthy(tokens.access_token);
+  const listed = await s.core.deps.store.getClient(DEFAULT, clientId);
+  t.is(listed!.type, "public");
+  t.is(listed!.secretHash, null);
 });
