@@ -8,7 +8,7 @@ import test from "ava";
 import { assertJsonError, assertTokens, getJson, postForm, postJson, token } from "../gateway/_support.js";
 import { assertion, byAssertion, clientKey, jwksOf } from "../client-auth/_assertion.js";
 import { ALICE } from "../core/flow.js";
-import { DEFAULT } from "../helpers.js";
+import { DEFAULT, pkcePair } from "../helpers.js";
 import { authorize, codeFor, documentFor, exchange, json, REDIRECT_URI, setup } from "./_documents.js";
 
 test("a good document completes the code flow with PKCE and a refresh, as a public client kept in ListClients", async (t) => {
@@ -140,4 +140,19 @@ test("a document with private_key_jwt and inline jwks authenticates at /token wi
   const listed = await s.core.deps.store.getClient(DEFAULT, clientId);
   t.is(listed!.type, "public");
   t.is(listed!.secretHash, null);
+});
+
+test("a pushed authorization request of a document's client is accepted and then served at /authorize; a blocked URL is invalid_client (401) at /par", async (t) => {
+  const { s, docs, admin, auth } = await setup(t);
+  const clientId = `${docs.origin}/pushed.json`;
+  docs.serve("/pushed.json", json(documentFor(clientId)));
+  const params = { response_type: "code", client_id: clientId, redirect_uri: REDIRECT_URI, scope: "openid", state: "s", code_challenge: pkcePair().challenge, code_challenge_method: "S256" };
+  const pushed = await postForm(`${s.project}/par`, params);
+  t.is(pushed.status, 201);
+  const { request_uri } = (await pushed.json()) as { request_uri: string };
+  const start = await getJson(`${s.project}/authorize?${new URLSearchParams({ client_id: clientId, request_uri })}`);
+  t.is(start.status, 200);
+  t.is(((await start.json()) as { client: { id: string } }).client.id, clientId);
+  await admin.setClientMetadataDocumentRule({ ...DEFAULT, url: clientId, action: 1 }, auth);
+  await assertJsonError(t, await postForm(`${s.project}/par`, params), 401, "invalid_client");
 });
