@@ -19,6 +19,7 @@ import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { booleanOf, lines, list, OPTIONS, parColumn, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
 import { FACTOR_COMMANDS } from "./admin-factors.js";
 import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
+import { METADATA_DOCUMENT_COMMANDS } from "./admin-metadata-documents.js";
 
 export { ADMIN_NOUNS, ADMIN_USAGE };
 
@@ -79,8 +80,9 @@ const COMMANDS: Record<string, Command> = {
           ["audience", "audience", o.audience],
           ["access_token_signing_alg", "accessTokenSigningAlg", o["access-token-alg"]],
           ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests", booleanOf("--require-par", o["require-par"])],
+          ["client_id_metadata_documents", "clientIdMetadataDocuments", booleanOf("--client-documents", o["client-documents"])],
         ],
-        "--name, --audience, --access-token-alg, --require-par",
+        "--name, --audience, --access-token-alg, --require-par, --client-documents",
       ),
     }),
     show: (r) => [
@@ -271,6 +273,7 @@ const COMMANDS: Record<string, Command> = {
   },
   ...FACTOR_COMMANDS,
   ...CONSOLE_CLIENT_COMMANDS,
+  ...METADATA_DOCUMENT_COMMANDS,
 };
 
 /** `iam user end-sessions … --session SID`: one session. */

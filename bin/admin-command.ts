@@ -45,6 +45,8 @@ export const OPTIONS = {
   passwordless: { type: "string" },
   query: { type: "string" },
   "require-par": { type: "string" },
+  "client-documents": { type: "string" },
+  document: { type: "string" },
   "auth-method": { type: "string" },
   jwks: { type: "string" },
   "jwks-uri": { type: "string" },
