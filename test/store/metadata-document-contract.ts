@@ -9,25 +9,12 @@
 import test, { type ExecutionContext } from "ava";
 import type { ProjectRef, Store } from "../../core/store/types.js";
 import { clientRecord, type StoreBackend } from "./contract.js";
+import { seedProject } from "./par-contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization with the same project id. */
 const B: ProjectRef = { organization: "org-b", project: "proj-a" };
 const URL_A = "https://agent.example/client.json";
-
-async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
-  if ((await store.getOrganization(ref.organization)) === undefined) {
-    await store.createOrganization({ id: ref.organization, name: `Organization ${ref.organization}`, createdAt: 1 });
-  }
-  await store.createProject({
-    ...ref,
-    name: `Project ${ref.project}`,
-    audience: `https://api.example/${ref.organization}/${ref.project}`,
-    accessTokenSigningAlg: "ES256",
-    requirePushedAuthorizationRequests: false,
-    createdAt: 2,
-  });
-}
 
 export function metadataDocumentContract(backend: StoreBackend): void {
   const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
@@ -49,7 +36,6 @@ export function metadataDocumentContract(backend: StoreBackend): void {
 
   it("a client is a metadata document's as created, and stays so through updateClient", async (t, store) => {
     await store.createClient({ ...clientRecord(A, URL_A), metadataDocument: true });
-    await store.createClient(clientRecord(A, "web"));
     t.true((await store.getClient(A, URL_A))!.metadataDocument);
     t.falsy((await store.getClient(A, "web"))!.metadataDocument);
     t.true(await store.updateClient({ ...(await store.getClient(A, URL_A))!, name: "Renamed", metadataDocument: false }));
