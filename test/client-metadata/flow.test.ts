@@ -87,6 +87,12 @@ test("the consent and sign-in pages show the document's name, escaped, and the h
   t.false(signIn.includes("evil.example"));
   const binding = page.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
   const requestId = /name="request_id" value="([^"]+)"/.exec(signIn)![1]!;
+  // A failed sign-in shows the page again, host included.
+  const failed = await postForm(`${s.project}/authorize`, { request_id: requestId, username: ALICE.id, password: "wrong-password" }, { cookie: binding });
+  const again = await failed.text();
+  t.is(failed.status, 401);
+  t.true(again.includes(`<strong>${host}</strong>`));
+  t.false(again.includes("<script>alert(1)</script>"));
   const consent = await postForm(`${s.project}/authorize`, { request_id: requestId, username: ALICE.id, password: ALICE.password }, { cookie: binding });
   const consentPage = await consent.text();
   t.is(consent.status, 200, consentPage);
