@@ -117,7 +117,7 @@ export interface DocumentTest {
  */
 export async function setup(t: ExecutionContext, config: Partial<Config> = {}, accept = true): Promise<DocumentTest> {
   const docs = await documentServer(t);
-  const s = await startTestServer({ config: { clientMetadataPrivateNetworks: true, clientMetadataTimeout: 3, ...config } });
+  const s = await startTestServer({ config: { clientMetadataPrivateNetworks: true, clientMetadataTimeout: 10, ...config } });
   t.teardown(() => s.close());
   await seedFixtures(s);
   s.core.deps.clientMetadata.trustedCa = docs.cert;
