@@ -47,6 +47,20 @@ const GRANT_TYPES = ["authorization_code", "refresh_token"];
 const AUTH_METHODS = ["none", "private_key_jwt"];
 
 /**
+ * The client an id names: a client registered otherwise (by an
+ * administrator, a registration, or stored by an earlier version) keeps its
+ * id whatever it looks like, and no document ever stands in for it; else an
+ * id that is a URL names a metadata document (metadataDocumentClient).
+ * Throws MetadataDocumentRefused.
+ */
+export async function clientNamed(deps: Deps, ref: ProjectRef, id: string): Promise<ClientRecord | undefined> {
+  const stored = await deps.store.getClient(ref, id);
+  if (stored?.metadataDocument !== true && (stored !== undefined || !isDocumentClientId(id))) return stored;
+  const project = await deps.store.getProject(ref);
+  return project === undefined ? undefined : metadataDocumentClient(deps, project, id);
+}
+
+/**
  * The client of the project that `clientId`, a URL, names: from the
  * administrator's pin, or fetched (deps.clientMetadata), validated, and its
  * row created or brought in step. Throws MetadataDocumentRefused.

@@ -5,7 +5,7 @@ import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef, TokenEndpointAuthMethod } from "../store/types.js";
-import { isDocumentClientId, metadataDocumentClient, MetadataDocumentRefused } from "../clients/metadata-client.js";
+import { clientNamed, MetadataDocumentRefused } from "../clients/metadata-client.js";
 import { AssertionRefused, JWT_BEARER_ASSERTION, readAssertion, verifyClientAssertion, type ClientEndpoint, type ReadAssertion } from "./client-assertion.js";
 
 /**
@@ -113,11 +113,8 @@ export async function authenticateClient(
  * invalid_client (draft-ietf-oauth-client-id-metadata-document §6).
  */
 async function findClient(deps: Deps, ref: ProjectRef, id: string): Promise<ClientRecord | undefined> {
-  if (!isDocumentClientId(id)) return deps.store.getClient(ref, id);
-  const project = await deps.store.getProject(ref);
-  if (project === undefined) return undefined;
   try {
-    return await metadataDocumentClient(deps, project, id);
+    return await clientNamed(deps, ref, id);
   } catch (err) {
     if (err instanceof MetadataDocumentRefused) throw new OAuthError("invalid_client", err.message, { detail: err.detail });
     throw err;

@@ -201,7 +201,7 @@ test("at /token, a document's client presenting a secret is invalid_client (401)
   await assertJsonError(t, res, 401, "invalid_client");
 });
 
-test("a document cannot take over a client the administrator registered", async (t) => {
+test("a client registered otherwise keeps its URL id: its document is never fetched and cannot take it over", async (t) => {
   const { s, docs } = await setup(t);
   const clientId = `${docs.origin}/taken.json`;
   const registered = await s.core.deps.store.getClient({ organization: "iam-admins", project: "iam-admins" }, "spa-app");
@@ -212,4 +212,5 @@ test("a document cannot take over a client the administrator registered", async 
   const after = await s.core.deps.store.getClient({ organization: "iam-admins", project: "iam-admins" }, clientId);
   t.is(after!.name, "Registered");
   t.deepEqual(after!.redirectUris, registered!.redirectUris);
+  t.is(docs.hits(), 0);
 });

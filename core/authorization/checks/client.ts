@@ -1,8 +1,8 @@
 import { OAuthError } from "../../errors.js";
 import { PARAMETERS, repeatedParameters } from "../../protocol/parameters.js";
 import type { AuthorizeCheck, AuthorizeContext } from "../context.js";
-import { isDocumentClientId, metadataDocumentClient, MetadataDocumentRefused } from "../../clients/metadata-client.js";
-import type { ClientRecord, ProjectRecord } from "../../store/types.js";
+import { clientNamed, MetadataDocumentRefused } from "../../clients/metadata-client.js";
+import type { ClientRecord } from "../../store/types.js";
 
 /**
  * The project and the client must exist. Failures are shown to the user, never
@@ -19,7 +19,7 @@ export const checkClient: AuthorizeCheck = async (ctx) => {
   const project = await deps.store.getProject(request);
   if (project === undefined) throw new OAuthError("invalid_request", "unknown organization or project");
   if (request.clientId === "") throw new OAuthError("invalid_request", "client_id is missing");
-  const client = isDocumentClientId(request.clientId) ? await documentClient(ctx, project) : await deps.store.getClient(request, request.clientId);
+  const client = await clientOf(ctx);
   if (client === undefined) throw new OAuthError("invalid_request", "unknown client");
   if (!client.grantTypes.includes("authorization_code")) {
     throw new OAuthError("unauthorized_client", "this client may not use the authorization code flow");
@@ -28,10 +28,10 @@ export const checkClient: AuthorizeCheck = async (ctx) => {
   ctx.client = client;
 };
 
-/** The client of a metadata document; a refusal is invalid_request on the error page, with its detail logged. */
-async function documentClient(ctx: AuthorizeContext, project: ProjectRecord): Promise<ClientRecord> {
+/** The client the request names; a document's refusal is invalid_request on the error page, with its detail logged. */
+async function clientOf(ctx: AuthorizeContext): Promise<ClientRecord | undefined> {
   try {
-    return await metadataDocumentClient(ctx.deps, project, ctx.request.clientId);
+    return await clientNamed(ctx.deps, ctx.request, ctx.request.clientId);
   } catch (err) {
     if (err instanceof MetadataDocumentRefused) throw new OAuthError("invalid_request", err.message, { detail: err.detail });
     throw err;
