@@ -20,6 +20,7 @@ import { booleanOf, lines, list, OPTIONS, parColumn, ref, time, update, UsageErr
 import { FACTOR_COMMANDS } from "./admin-factors.js";
 import { RESOURCE_COMMANDS } from "./admin-resources.js";
 import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
+import { METADATA_DOCUMENT_COMMANDS } from "./admin-metadata-documents.js";
 
 export { ADMIN_NOUNS, ADMIN_USAGE };
 
@@ -86,8 +87,9 @@ const COMMANDS: Record<string, Command> = {
           ["access_token_signing_alg", "accessTokenSigningAlg", o["access-token-alg"]],
           ["require_pushed_authorization_requests", "requirePushedAuthorizationRequests", booleanOf("--require-par", o["require-par"])],
           ["client_registration", "clientRegistration", registrationOf(o["client-registration"])],
+          ["client_id_metadata_documents", "clientIdMetadataDocuments", booleanOf("--client-documents", o["client-documents"])],
         ],
-        "--name, --audience, --access-token-alg, --require-par, --client-registration",
+        "--name, --audience, --access-token-alg, --require-par, --client-registration, --client-documents",
       ),
     }),
     show: (r) => [
@@ -279,6 +281,7 @@ const COMMANDS: Record<string, Command> = {
   ...FACTOR_COMMANDS,
   ...RESOURCE_COMMANDS,
   ...CONSOLE_CLIENT_COMMANDS,
+  ...METADATA_DOCUMENT_COMMANDS,
 };
 
 /** `iam user end-sessions … --session SID`: one session. */

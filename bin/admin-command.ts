@@ -46,6 +46,8 @@ export const OPTIONS = {
   query: { type: "string" },
   "require-par": { type: "string" },
   "client-registration": { type: "string" },
+  "client-documents": { type: "string" },
+  document: { type: "string" },
   "auth-method": { type: "string" },
   jwks: { type: "string" },
   "jwks-uri": { type: "string" },

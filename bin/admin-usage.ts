@@ -6,6 +6,7 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam project create ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256] [--require-par true|false]
   iam project update ORG ID [--name NAME] [--audience AUD] [--access-token-alg ES256|RS256] [--require-par true|false]
       [--client-registration off|open|initial_access_token]   (Dynamic Client Registration, RFC 7591)
+      [--client-documents true|false]   (accept client ID metadata documents: docs/client-metadata-documents.md)
   iam project list ORG
   iam project delete ORG ID
   iam project mfa-policy ORG ID [--required optional|everyone|roles] [--roles ROLE,...] [--passwordless true|false]
@@ -50,6 +51,9 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam resource delete ORG PROJECT URI
   iam key rotate ORG PROJECT [--retire-immediately]   (a leaked key: the old keys stop verifying at once)
   iam console-client ORG PROJECT      (adds the client the administration console signs in with, where it is missing)
+  iam client-document block|remove ORG PROJECT URL    (a client ID metadata document URL refused, or its rule removed)
+  iam client-document pin ORG PROJECT URL --document JSON    (the document used instead of fetching the URL)
+  iam client-document list ORG PROJECT
 options: --json prints the answer as JSON (the AdminService response message)`;
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "resource", "key", "console-client"]);
+export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "resource", "key", "console-client", "client-document"]);

@@ -9,6 +9,7 @@ import type { Metrics } from "./observe/metrics.js";
 import type { ProjectRef, Store } from "./store/types.js";
 import type { ClientAuthenticator } from "./tokens/client-auth.js";
 import type { ClientKeys } from "./tokens/client-jwks.js";
+import type { ClientMetadataDocuments } from "./clients/document-fetch.js";
 import type { VerifiedTokens } from "./tokens/verified-tokens.js";
 
 /** What the RPC handlers need; built once by the composition root. */
@@ -20,6 +21,8 @@ export interface Deps {
   clients: ClientAuthenticator;
   /** The public keys that verify clients' private_key_jwt assertions, registered or fetched (tokens/client-jwks.ts). */
   clientKeys: ClientKeys;
+  /** Client ID metadata documents fetched, by URL (clients/document-fetch.ts). */
+  clientMetadata: ClientMetadataDocuments;
   /** Access tokens whose signature was verified (tokens/verified-tokens.ts). */
   verifiedTokens: VerifiedTokens;
   /** Back-channel logout deliveries in flight (logout/backchannel.ts), ended at shutdown. */

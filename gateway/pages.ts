@@ -87,6 +87,8 @@ export interface LoginPage {
   action: string;
   requestId: string;
   clientName: string;
+  /** For a client of a metadata document: the host its document came from (clientOrigin). */
+  clientHost?: string;
   projectName: string;
   /** The username typed before, shown again after a failure. */
   username?: string;
@@ -116,6 +118,7 @@ export function loginPage(page: LoginPage): string {
     html`<p class="eyebrow">${page.projectName}</p>
 <h1>Sign in to ${page.projectName}</h1>
 <p><strong>${page.clientName}</strong> asks you to sign in.</p>
+${clientOrigin(page.clientHost)}
 ${locked ? html`<p id="login-locked" class="alert" role="alert">Too many failed sign-ins. For your security, signing in is paused: try again in ${waitText(page.lockedFor!)}.</p>` : ""}
 ${failed ? html`<p id="login-error" class="alert" role="alert">${page.error!}</p>` : ""}
 <form id="login-form" method="post" action="${page.action}"${describedBy ? html` aria-describedby="${describedBy}"` : ""}>
@@ -146,10 +149,23 @@ export interface ConsentPage {
   action: string;
   requestId: string;
   clientName: string;
+  /** For a client of a metadata document: the host its document came from (clientOrigin). */
+  clientHost?: string;
   projectName: string;
   scopes: { name: string; description: string }[];
   /** The resources the client asks access to (RFC 8707); empty for the project's own. */
   resources?: readonly { uri: string; name: string }[];
+}
+
+/**
+ * For a client that described itself (a client ID metadata document): the
+ * host its description came from, which nobody but that host's owner can
+ * publish at; its name is the document author's own words
+ * (draft-ietf-oauth-client-id-metadata-document §6.3, §6.4).
+ */
+function clientOrigin(host: string | undefined): SafeHtml | string {
+  if (host === undefined || host === "") return "";
+  return html`<p class="alert" id="client-origin">This application is not registered here: it describes itself at <strong>${host}</strong>. Continue only if you trust ${host}.</p>`;
 }
 
 export function consentPage(page: ConsentPage): string {
@@ -161,6 +177,7 @@ export function consentBody(page: ConsentPage, nested = false): SafeHtml {
   const question = `Allow ${page.clientName} to access your account?`;
   return html`<p class="eyebrow">${page.projectName}</p>
 ${nested ? html`<h2>${question}</h2>` : html`<h1>${question}</h1>`}
+${clientOrigin(page.clientHost)}
 <form id="consent-form" method="post" action="${page.action}">
 <input type="hidden" name="request_id" value="${page.requestId}">
 ${resourcesAsked(page)}${

@@ -74,6 +74,7 @@ export const TIERS = {
     "test/tokens/client-jwks-fetch.test.ts",
     "test/client-auth/",
     "test/registration/",
+    "test/client-metadata/",
     "test/dpop/token.test.ts",
     "test/dpop/resource.test.ts",
     "test/dpop/par.test.ts",

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { clientSummary } from "../clients/metadata-client.js";
 import { Code } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { LoginFailureSchema } from "../../gen/iam/v1/authorization_pb.js";
@@ -50,7 +51,7 @@ export const addressKeys = (address: string): AddressKeys => ({ address: address
 const keysOf = (keys: SignInKeys | AddressKeys) => [keys.user, keys.address].filter((key): key is string => key !== undefined);
 
 export interface LoginContext {
-  client: { id: string; name: string };
+  client: { id: string; name: string; metadataDocumentHost: string };
   projectName: string;
   /** Whether the project lets a passkey alone sign in (the login page shown again offers it). */
   passwordless?: boolean;
@@ -65,7 +66,7 @@ export async function loginContext(deps: Deps, pending: AuthorizationRequestReco
   const client = await deps.store.getClient(pending, pending.clientId);
   const project = await deps.store.getProject(pending);
   return {
-    client: { id: pending.clientId, name: client?.name ?? pending.clientId },
+    client: clientSummary(client ?? { id: pending.clientId, name: pending.clientId }),
     projectName: project?.name ?? pending.project,
     passwordless: (await deps.store.getMfaPolicy(pending)).passwordless,
   };

@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
+import tls from "node:tls";
 import { describeKind, nonPublicHost, nonPublicKind } from "../lib/network-address.js";
 
 /**
@@ -75,6 +76,8 @@ export interface OutboundRequest {
   signal: AbortSignal;
   /** addressCheckingLookup, for the option that governs this request. */
   lookup: LookupFunction;
+  /** Certificates trusted for https besides the system's (PEM); absent: the system's only. */
+  ca?: string | undefined;
 }
 
 /**
@@ -83,7 +86,8 @@ export interface OutboundRequest {
  */
 export function openRequest(url: URL, request: OutboundRequest, onResponse: (res: IncomingMessage) => void): ClientRequest {
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-  return send(url, { method: request.method, headers: request.headers, signal: request.signal, lookup: request.lookup, agent: false }, onResponse);
+  const trust = request.ca === undefined ? {} : { ca: [...tls.rootCertificates, request.ca] };
+  return send(url, { method: request.method, headers: request.headers, signal: request.signal, lookup: request.lookup, agent: false, ...trust }, onResponse);
 }
 
 /** A failed bounded GET: its message is for the operator's log. */
@@ -105,7 +109,10 @@ export interface BoundedAnswer {
  * address). Any other status resolves without its body, the connection
  * closed; a redirect is such a status, not followed.
  */
-export function boundedGet(url: URL, options: { headers: OutgoingHttpHeaders; timeoutMs: number; maxBytes: number; lookup: LookupFunction }): Promise<BoundedAnswer> {
+export function boundedGet(
+  url: URL,
+  options: { headers: OutgoingHttpHeaders; timeoutMs: number; maxBytes: number; lookup: LookupFunction; ca?: string | undefined },
+): Promise<BoundedAnswer> {
   return new Promise((resolve, reject) => {
     const stop = new AbortController();
     let settled = false;
@@ -122,7 +129,7 @@ export function boundedGet(url: URL, options: { headers: OutgoingHttpHeaders; ti
       });
     const timer = setTimeout(() => fail(new OutboundError(`no complete answer within ${options.timeoutMs / 1000} s`)), options.timeoutMs);
     const tooLarge = () => new OutboundError(`the answer is larger than ${options.maxBytes} bytes`);
-    const req = openRequest(url, { method: "GET", headers: options.headers, signal: stop.signal, lookup: options.lookup }, (res) => {
+    const req = openRequest(url, { method: "GET", headers: options.headers, signal: stop.signal, lookup: options.lookup, ca: options.ca }, (res) => {
       const status = res.statusCode ?? 0;
       res.on("error", (err) => fail(new OutboundError(`the answer broke off: ${describeError(err)}`)));
       if (status !== 200) {

@@ -7,6 +7,7 @@ import type { OpenIdParameters } from "../authorization/context.js";
 import { redirectError } from "../authorization/errors.js";
 import { isPushedRequestUri, pushedRequest } from "../authorization/pushed.js";
 import { signIn } from "../authorization/sign-in.js";
+import { clientSummary } from "../clients/metadata-client.js";
 import { validateAuthorizationRequest } from "../authorization/validate.js";
 import { secondFactorDue } from "../factors/policy.js";
 import { liveSession, recordSessionUse } from "../sessions/session.js";
@@ -80,7 +81,7 @@ export async function authorize(
   await deps.store.createAuthorizationRequest(pending);
   const answer = {
     requestId,
-    client: { id: ctx.client!.id, name: ctx.client!.name },
+    client: clientSummary(ctx.client!),
     scopesRequested: ctx.scopes!,
     expiresIn: BigInt(ttl),
     organization: request.organization,

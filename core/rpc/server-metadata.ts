@@ -71,6 +71,7 @@ export async function getServerMetadata(
     requirePushedAuthorizationRequests: project.requirePushedAuthorizationRequests,
     // RFC 8414 §2, RFC 7591 §3: named only where the project accepts registrations.
     registrationEndpoint: project.clientRegistration === "" ? "" : `${issuer}/register`,
+    clientIdMetadataDocumentSupported: project.clientIdMetadataDocuments === true,
     responseTypesSupported: ["code"],
     responseModesSupported: ["query"],
     grantTypesSupported: [...GRANTS.keys()],

@@ -19,6 +19,7 @@ import { currentRequest } from "../../wire/request-id.js";
 
 import { ClientAuthenticator } from "../tokens/client-auth.js";
 import { ClientKeys } from "../tokens/client-jwks.js";
+import { ClientMetadataDocuments } from "../clients/document-fetch.js";
 import { VerifiedTokens } from "../tokens/verified-tokens.js";
 import { LogoutDeliveries } from "../logout/backchannel.js";
 
@@ -75,6 +76,7 @@ export async function createCore(
       passwords,
       clients: new ClientAuthenticator(store, passwords),
       clientKeys: new ClientKeys(clock, config, logger),
+      clientMetadata: new ClientMetadataDocuments(clock, config, logger),
       verifiedTokens: new VerifiedTokens(),
       logoutDeliveries: new LogoutDeliveries(),
       logger,

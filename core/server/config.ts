@@ -56,6 +56,10 @@ export interface Config {
   jwksUriTimeout: number;
   /** Whether a client's jwks_uri may name loopback, private, link-local and unique-local hosts (and plain http to loopback). */
   jwksUriPrivateNetworks: boolean;
+  /** Seconds a client ID metadata document's URL has to answer whole (connection, headers and body). */
+  clientMetadataTimeout: number;
+  /** Whether client ID metadata documents may be fetched from loopback, private, link-local and unique-local addresses. */
+  clientMetadataPrivateNetworks: boolean;
   /** Seconds between purges of expired requests, codes and tokens. */
   /** Days an audit event is kept; 0 keeps every event. */
   auditRetentionDays: number;
@@ -305,6 +309,20 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
     key: "jwksUriPrivateNetworks",
     env: "IAM_JWKS_URI_PRIVATE_NETWORKS",
     doc: "allow clients' jwks_uri on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the clients really live there",
+    default: () => false,
+    parse: flag,
+  },
+  {
+    key: "clientMetadataTimeout",
+    env: "IAM_CLIENT_METADATA_TIMEOUT",
+    doc: "seconds a client ID metadata document's URL has to answer whole, connection through the last byte; past it the authorization request is refused (docs/client-metadata-documents.md)",
+    default: () => 5,
+    parse: positive(1, 30),
+  },
+  {
+    key: "clientMetadataPrivateNetworks",
+    env: "IAM_CLIENT_METADATA_PRIVATE_NETWORKS",
+    doc: "allow client ID metadata documents on loopback, private, link-local and unique-local addresses (still https only): only for tests, or where every client really lives there",
     default: () => false,
     parse: flag,
   },

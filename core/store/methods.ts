@@ -90,6 +90,11 @@ export const DECLARATIONS: Declarations = {
   deleteInitialAccessToken: administration,
   findInitialAccessToken: read,
   spendInitialAccessToken: tokenState,
+  // ClientMetadataDocumentRuleStore: read once per document fetch or admission, from the database.
+  putClientMetadataDocumentRule: administration,
+  getClientMetadataDocumentRule: read,
+  listClientMetadataDocumentRules: read,
+  deleteClientMetadataDocumentRule: administration,
 
   // UserStore
   createUser: administration,

@@ -2,6 +2,7 @@ import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
   CeremonyRecord,
+  ClientMetadataDocumentRuleRecord,
   ClientRecord,
   ClientRegistrationRecord,
   ConsentRecord,
@@ -55,6 +56,8 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     accessTokenSigningAlg: r.access_token_signing_alg,
     requirePushedAuthorizationRequests: d.flag(r.require_pushed_authorization_requests),
     clientRegistration: r.client_registration,
+    // Present only when set, as the record's optional field says (absent: false).
+    ...(d.flag(r.client_id_metadata_documents) ? { clientIdMetadataDocuments: true } : {}),
     createdAt: r.created_at,
   });
   const client = (r: Row): ClientRecord => ({
@@ -81,6 +84,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     dpopBoundAccessTokens: d.flag(r.dpop_bound_access_tokens),
     securityProfile: r.security_profile,
     dynamicallyRegistered: d.flag(r.dynamically_registered),
+    ...(d.flag(r.metadata_document) ? { metadataDocument: true } : {}),
     createdAt: r.created_at,
   });
   const clientRegistration = (r: Row): ClientRegistrationRecord => ({
@@ -267,6 +271,14 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     rotatedAt: r.rotated_at,
     parentHash: r.parent_hash,
   });
+  const metadataDocumentRule = (r: Row): ClientMetadataDocumentRuleRecord => ({
+    organization: r.organization_id,
+    project: r.project_id,
+    url: r.url,
+    action: r.action,
+    document: r.document,
+    createdAt: r.created_at,
+  });
   const consent = (r: Row): ConsentRecord => ({
     organization: r.organization_id,
     project: r.project_id,
@@ -324,6 +336,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     grant,
     refresh,
     consent,
+    metadataDocumentRule,
     session,
     logoutDelivery,
   };

@@ -66,6 +66,12 @@ export interface ProjectRecord extends ProjectRef {
   requirePushedAuthorizationRequests: boolean;
   /** Whether clients may register themselves (RFC 7591): "" no, `open`, or with an initial access token. */
   clientRegistration: ClientRegistrationMode;
+  /**
+   * Whether a client may name the HTTPS URL of its client ID metadata
+   * document as its client_id (core/clients/metadata-documents.ts); absent:
+   * false. Written by updateProject only.
+   */
+  clientIdMetadataDocuments?: boolean;
   createdAt: EpochSeconds;
 }
 
@@ -114,7 +120,35 @@ export interface ClientRecord extends ProjectRef {
   securityProfile: SecurityProfile;
   /** Whether it registered itself (RFC 7591); set at creation only. */
   dynamicallyRegistered: boolean;
+  /**
+   * Whether the client is a client ID metadata document's (its id is the
+   * document's URL), kept in step with it by core/clients/; absent: false.
+   * Written at creation only: a row is one or the other for good.
+   */
+  metadataDocument?: boolean;
   createdAt: EpochSeconds;
+}
+
+/**
+ * An administrator's rule for one client ID metadata document URL: `block`
+ * refuses it before any fetch; `pin` uses `document` instead of fetching.
+ */
+export interface ClientMetadataDocumentRuleRecord extends ProjectRef {
+  url: string;
+  action: "block" | "pin";
+  /** The pinned document (JSON); "" for a block. */
+  document: string;
+  createdAt: EpochSeconds;
+}
+
+export interface ClientMetadataDocumentRuleStore {
+  /** Sets the URL's rule, replacing the one it had. */
+  putClientMetadataDocumentRule(rule: ClientMetadataDocumentRuleRecord): Promise<void>;
+  getClientMetadataDocumentRule(ref: ProjectRef, url: string): Promise<ClientMetadataDocumentRuleRecord | undefined>;
+  /** Every rule of the project, ordered by URL. */
+  listClientMetadataDocumentRules(ref: ProjectRef): Promise<ClientMetadataDocumentRuleRecord[]>;
+  /** False when the URL had no rule. */
+  deleteClientMetadataDocumentRule(ref: ProjectRef, url: string): Promise<boolean>;
 }
 
 export type SigningAlg = "ES256" | "RS256";
@@ -233,7 +267,7 @@ export interface TenantStore {
   createProject(project: ProjectRecord): Promise<void>;
   getProject(ref: ProjectRef): Promise<ProjectRecord | undefined>;
   listProjects(organization: string, page: Page): Promise<ProjectRecord[]>;
-  /** Writes name and audience, and the access tokens' `alg` and the pushed requests' requirement when given. */
+  /** Writes name and audience, and the access tokens' `alg`, the pushed requests' requirement and the metadata documents' switch when given. */
   updateProject(
     ref: ProjectRef,
     change: {
@@ -242,6 +276,7 @@ export interface TenantStore {
       accessTokenSigningAlg?: SigningAlg;
       requirePushedAuthorizationRequests?: boolean;
       clientRegistration?: ClientRegistrationMode;
+      clientIdMetadataDocuments?: boolean;
     },
   ): Promise<boolean>;
   /** Deletes it and everything in it, tokens included; false when it does not exist. */
@@ -404,6 +439,7 @@ export interface Store
   extends TenantStore,
     ClientStore,
     RegistrationStore,
+    ClientMetadataDocumentRuleStore,
     UserStore,
     AccessStore,
     ResourceStore,

@@ -5,6 +5,7 @@ import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef, TokenEndpointAuthMethod } from "../store/types.js";
+import { clientNamed, MetadataDocumentRefused } from "../clients/metadata-client.js";
 import { AssertionRefused, JWT_BEARER_ASSERTION, readAssertion, verifyClientAssertion, type ClientEndpoint, type ReadAssertion } from "./client-assertion.js";
 
 /**
@@ -86,7 +87,12 @@ export async function authenticateClient(
   endpoint: ClientEndpoint,
 ): Promise<AuthenticatedClient> {
   try {
-    return await deps.clients.authenticate(project, request, (client, assertion) => verifyClientAssertion(deps, client, assertion, endpoint));
+    return await deps.clients.authenticate(
+      project,
+      request,
+      (client, assertion) => verifyClientAssertion(deps, client, assertion, endpoint),
+      (ref, id) => findClient(deps, ref, id),
+    );
   } catch (err) {
     if (err instanceof ClientAuthenticationFailed) {
       await recordRefusal(deps, {
@@ -97,6 +103,20 @@ export async function authenticateClient(
         reason: err.error,
       });
     }
+    throw err;
+  }
+}
+
+/**
+ * The client an id names: a registered one, or the client of the metadata
+ * document a URL names (clients/metadata-client.ts), whose refusal is
+ * invalid_client (draft-ietf-oauth-client-id-metadata-document §6).
+ */
+async function findClient(deps: Deps, ref: ProjectRef, id: string): Promise<ClientRecord | undefined> {
+  try {
+    return await clientNamed(deps, ref, id);
+  } catch (err) {
+    if (err instanceof MetadataDocumentRefused) throw new OAuthError("invalid_client", err.message, { detail: err.detail });
     throw err;
   }
 }
@@ -129,9 +149,11 @@ export class ClientAuthenticator {
     ref: ProjectRef,
     request: ClientCredentials,
     verifyAssertion: (client: ClientRecord, assertion: ReadAssertion) => Promise<void>,
+    /** How the client is found: the store's, unless the caller knows more (metadata documents). */
+    find: (ref: ProjectRef, id: string) => Promise<ClientRecord | undefined> = (r, id) => this.#store.getClient(r, id),
   ): Promise<AuthenticatedClient> {
     const { id, secret, assertion, method } = credentialsOf(request);
-    const client = id === "" ? undefined : await this.#store.getClient(ref, id);
+    const client = id === "" ? undefined : await find(ref, id);
     if (client === undefined) {
       // Same work as for a known client with a wrong secret. Not for an assertion: a known client's costs a
       // signature check, not a password hash, and a made-up sub must not take the sign-in pages' hashing time.

@@ -49,9 +49,12 @@ export const requiresPushedRequests = (
 ): boolean => client.requirePushedAuthorizationRequests || project.requirePushedAuthorizationRequests || isFapi2(client);
 
 /** RFC 7636: whether it must send a code challenge, and whether `plain` is refused. */
-export const pkceRule = (client: Pick<ClientRecord, "type" | "pkceRequired" | "securityProfile">): { required: boolean; s256Only: boolean } => ({
-  required: client.type === "public" || client.pkceRequired || isFapi2(client),
-  s256Only: isFapi2(client),
+export const pkceRule = (
+  client: Pick<ClientRecord, "type" | "pkceRequired" | "securityProfile" | "metadataDocument">,
+): { required: boolean; s256Only: boolean } => ({
+  required: client.type === "public" || client.pkceRequired || isFapi2(client) || client.metadataDocument === true,
+  // A client ID metadata document's client: anyone may publish one, so it gets the strongest PKCE (RFC 9700 §2.1.1).
+  s256Only: isFapi2(client) || client.metadataDocument === true,
 });
 
 /** FAPI 2.0 §5.3.2.1 item 11: a code lives at most 60 s. */

@@ -34,7 +34,8 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
       if (asJson) return json(ctx, 200, { request_id: answer.requestId, redirect_to: answer.redirectTo });
       return redirect(ctx, redirectStatus, answer.redirectTo);
     }
-    const client = { id: answer.client?.id ?? "", name: answer.client?.name ?? "" };
+    const host = answer.client?.metadataDocumentHost ?? "";
+    const client = { id: answer.client?.id ?? "", name: answer.client?.name ?? "", ...(host !== "" ? { metadata_document_host: host } : {}) };
     // The browser's session must step up: a second factor's page, no password asked.
     if (answer.secondFactor !== undefined) {
       if (asJson) return json(ctx, 200, { ...secondFactorJson(answer.requestId, answer.secondFactor), client, expires_in: Number(answer.expiresIn) });
@@ -52,6 +53,7 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
           action: `${projectPath(ctx)}/consent`,
           requestId: answer.requestId,
           clientName: client.name,
+          clientHost: host,
           projectName: answer.projectName,
           scopes: answer.scopes,
           resources: answer.resources,
@@ -83,6 +85,7 @@ export async function authorizationRequest(deps: EndpointDeps, ctx: Context, par
         action: `${projectPath(ctx)}/authorize`,
         requestId: answer.requestId,
         clientName: client.name,
+        clientHost: host,
         projectName: answer.projectName,
         username: answer.loginHint,
         ...(passkey !== undefined ? { passkey } : {}),

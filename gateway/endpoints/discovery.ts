@@ -49,6 +49,8 @@ export const discovery: Endpoint = (deps) => async (ctx) => {
       claims_parameter_supported: m.claimsParameterSupported,
       backchannel_logout_supported: m.backchannelLogoutSupported,
       backchannel_logout_session_supported: m.backchannelLogoutSessionSupported,
+      // draft-ietf-oauth-client-id-metadata-document §5: said only where the project accepts them.
+      ...(m.clientIdMetadataDocumentSupported ? { client_id_metadata_document_supported: true } : {}),
     });
   } catch (err) {
     errorJson(ctx, toWireError(err, deps.logger));

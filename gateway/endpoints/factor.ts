@@ -72,6 +72,7 @@ export function signedIn(deps: EndpointDeps, ctx: Context, answer: LoginResponse
     action: `${projectPath(ctx)}/consent`,
     requestId: answer.requestId,
     clientName: answer.client?.name ?? "",
+    clientHost: answer.client?.metadataDocumentHost ?? "",
     projectName: answer.projectName,
     scopes: answer.scopes,
     resources: answer.resources,
@@ -198,7 +199,11 @@ export function signInRefusal(ctx: Context, e: WireError, err: unknown) {
     failure,
     retryAfter,
     /** The project's and client's names for the page, from the failure when the request was known. */
-    names: { clientName: failure?.client?.name || "The application", projectName: failure?.projectName || projectOf(ctx).project },
+    names: {
+      clientName: failure?.client?.name || "The application",
+      clientHost: failure?.client?.metadataDocumentHost ?? "",
+      projectName: failure?.projectName || projectOf(ctx).project,
+    },
     json: () => json(ctx, e.status, { error: e.error, error_description: e.description, ...(retryAfter > 0 ? { retry_after: retryAfter } : {}) }),
   };
 }

@@ -59,6 +59,7 @@ export const login: Endpoint = (deps) => async (ctx) => {
         action: `${projectPath(ctx)}/consent`,
         requestId: answer.requestId,
         clientName: answer.client?.name ?? "",
+        clientHost: answer.client?.metadataDocumentHost ?? "",
         projectName: answer.projectName,
         scopes: answer.scopes,
         resources: answer.resources,

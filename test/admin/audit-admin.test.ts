@@ -303,6 +303,7 @@ test("every AdminService change records its exact event, in the server's chain o
       set("access_token_signing_alg", "ES256"),
       set("require_pushed_authorization_requests", false),
       set("client_registration", ""),
+      set("client_id_metadata_documents", false),
       set("created_at", now),
     ],
   }));
@@ -611,6 +612,7 @@ test("every AdminService change records its exact event, in the server's chain o
       gone("access_token_signing_alg", "ES256"),
       gone("require_pushed_authorization_requests", false),
       gone("client_registration", ""),
+      gone("client_id_metadata_documents", false),
       gone("created_at", now),
     ],
   }));

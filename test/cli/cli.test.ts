@@ -181,7 +181,7 @@ test("iam client, user and project create and update take the logout URIs, ID to
   t.like((JSON.parse(verified.stdout) as { user: object }).user, { emailVerified: true });
 
   const refusals: { args: string[]; code: number; message: string }[] = [
-    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg, --require-par, --client-registration\n" },
+    { args: ["project", "update", "acme", "shop"], code: 2, message: "iam: name what to change: --name, --audience, --access-token-alg, --require-par, --client-registration, --client-documents\n" },
     { args: ["project", "create", "acme", "other", "--access-token-alg", "HS256"], code: 1, message: "iam: InvalidArgument: access_token_signing_alg must be RS256 or ES256\n" },
     { args: ["client", "update", "acme", "shop", "web", "--id-token-alg", "none"], code: 1, message: "iam: InvalidArgument: id_token_signed_response_alg must be RS256 or ES256\n" },
     {

@@ -24,7 +24,7 @@ const failureOf = (err: ConnectError) => err.findDetails(LoginFailureSchema)[0];
 
 async function expectInvalid(t: ExecutionContext, c: TestCore, username: string, password: string, clientAddress?: string) {
   const err = await expectOAuthError(t, attempt(c, username, password, clientAddress), { error: "access_denied", status: "401", redirect: false });
-  t.deepEqual(failureOf(err)?.client, { $typeName: "iam.v1.ClientSummary", id: WEB.id, name: WEB.name });
+  t.deepEqual(failureOf(err)?.client, { $typeName: "iam.v1.ClientSummary", id: WEB.id, name: WEB.name, metadataDocumentHost: "" });
   t.is(failureOf(err)?.retryAfter, 0n);
 }
 

@@ -15,7 +15,8 @@ const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization, with the same project id and client ids. */
 const B: ProjectRef = { organization: "org-b", project: "proj-a" };
 
-async function seedProject(store: Store, ref: ProjectRef, requirePushedAuthorizationRequests = false): Promise<void> {
+/** The project (and its organization), with the clients web and spa; the metadata documents' contract seeds its projects so too. */
+export async function seedProject(store: Store, ref: ProjectRef, requirePushedAuthorizationRequests = false): Promise<void> {
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: `Organization ${ref.organization}`, createdAt: 1 });
   }

@@ -13,6 +13,7 @@ import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
 import { resourceContract } from "./resource-contract.js";
 import { registrationContract } from "./registration-contract.js";
+import { metadataDocumentContract } from "./metadata-document-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -43,6 +44,7 @@ if (HAS_POSTGRES) {
   parContract(backend);
   resourceContract(backend);
   registrationContract(backend);
+  metadataDocumentContract(backend);
   dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {

@@ -57,6 +57,8 @@ test("environment variables override every default", (t) => {
     IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS: "true",
     IAM_JWKS_URI_TIMEOUT: "2",
     IAM_JWKS_URI_PRIVATE_NETWORKS: "true",
+    IAM_CLIENT_METADATA_TIMEOUT: "4",
+    IAM_CLIENT_METADATA_PRIVATE_NETWORKS: "true",
     IAM_PURGE_INTERVAL: "120",
     IAM_AUDIT_RETENTION_DAYS: "90",
     IAM_AUDIT_STREAMS_PER_CALLER: "4",
@@ -140,6 +142,8 @@ test("environment variables override every default", (t) => {
     backchannelLogoutPrivateNetworks: true,
     jwksUriTimeout: 2,
     jwksUriPrivateNetworks: true,
+    clientMetadataTimeout: 4,
+    clientMetadataPrivateNetworks: true,
     auditRetentionDays: 90,
     auditStreamsPerCaller: 4,
     auditStreamsMax: 50,
@@ -308,7 +312,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 56);
+  t.is(lines.length, 58);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

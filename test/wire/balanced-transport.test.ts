@@ -182,6 +182,7 @@ const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   "iam.v1.AdminService/ListProjects",
   "iam.v1.AdminService/GetClient",
   "iam.v1.AdminService/ListClients",
+  "iam.v1.AdminService/ListClientMetadataDocumentRules",
   "iam.v1.AdminService/GetUser",
   "iam.v1.AdminService/ListUsers",
   "iam.v1.AdminService/ListUserConsents",

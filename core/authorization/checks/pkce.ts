@@ -28,7 +28,7 @@ export const checkPkce: AuthorizeCheck = (ctx) => {
   }
   // FAPI 2.0 Security Profile §5.3.2.2 item 5: S256 only.
   if (method !== "S256" && pkceRule(client!).s256Only) {
-    throw redirectError(target, "invalid_request", "code_challenge_method must be S256 for this client (FAPI 2.0)");
+    throw redirectError(target, "invalid_request", "code_challenge_method must be S256 for this client");
   }
   if (!isPkceValue(request.codeChallenge)) {
     throw redirectError(target, "invalid_request", "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]");

@@ -111,7 +111,10 @@ async function subjectOf(deps: Deps, r: pb.AssignRoleRequest | pb.UnassignRoleRe
       found(await deps.store.getUser(r, r.subject.value), `user ${r.subject.value} in ${r.organization}/${r.project}`);
       return { userId: r.subject.value };
     case "clientId":
-      found(await deps.store.getClient(r, r.subject.value), `client ${r.subject.value} in ${r.organization}/${r.project}`);
+      // A client ID metadata document's client holds no roles: anyone may publish a document (clients/metadata-client.ts).
+      if (found(await deps.store.getClient(r, r.subject.value), `client ${r.subject.value} in ${r.organization}/${r.project}`).metadataDocument === true && r.$typeName === "iam.v1.AssignRoleRequest") {
+        throw new ConnectError("a client of a metadata document holds no roles", Code.FailedPrecondition);
+      }
       return { clientId: r.subject.value };
     default:
       throw invalid("name the user_id or the client_id that receives the role");

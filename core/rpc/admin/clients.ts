@@ -10,7 +10,7 @@ import { audited, party } from "../../audit/record.js";
 import { created, deleted, secretChanged, secretRemoved, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toClient, type Out } from "./convert.js";
 import { authenticationOf, checkClientAuthentication, nextAuthentication } from "./client-authentication.js";
-import { pageOf, paginate } from "./pagination.js";
+import { pageOf, paginate, URI_KEY } from "./pagination.js";
 import {
   checkBackchannelLogoutUri,
   checkClientShape,
@@ -122,7 +122,7 @@ export async function getClient(deps: Deps, r: pb.GetClientRequest): Out<typeof 
 
 export async function listClients(deps: Deps, r: pb.ListClientsRequest): Out<typeof pb.ListClientsResponseSchema> {
   found(await deps.store.getProject(r), `project ${r.organization}/${r.project}`);
-  const page = pageOf(r);
+  const page = pageOf(r, URI_KEY);
   const { items, nextPageToken } = paginate(await deps.store.listClients(r, page), page, (c) => c.id);
   return { clients: await Promise.all(items.map((c) => withRoles(deps, c))), nextPageToken };
 }
@@ -154,6 +154,10 @@ export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor:
     async (store) => {
       // Read inside the transaction: a field the request does not set keeps what the database holds now.
       const current = await clientOf(store, r, r.clientId);
+      // Its document decides what it is (clients/metadata-client.ts); a block or a pin is the administrator's say.
+      if (current.metadataDocument === true) {
+        throw new ConnectError("a client of a metadata document follows its document: block or pin the document instead", Code.FailedPrecondition);
+      }
       const next = nextClient(deps, r, current);
       await store.updateClient(next);
       // A client that now authenticates with its keys keeps no secret: one kept would work again if it ever went back to secrets.

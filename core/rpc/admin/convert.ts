@@ -47,6 +47,7 @@ export const toProject = (baseUrl: string, p: ProjectRecord): MessageInitShape<t
   accessTokenSigningAlg: p.accessTokenSigningAlg,
   requirePushedAuthorizationRequests: p.requirePushedAuthorizationRequests,
   clientRegistration: p.clientRegistration,
+  clientIdMetadataDocuments: p.clientIdMetadataDocuments === true,
   createdAt: BigInt(p.createdAt),
 });
 
@@ -73,6 +74,7 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   dpopBoundAccessTokens: c.dpopBoundAccessTokens,
   securityProfile: c.securityProfile,
   dynamicallyRegistered: c.dynamicallyRegistered,
+  metadataDocument: c.metadataDocument === true,
   roles,
   createdAt: BigInt(c.createdAt),
 });

@@ -9,6 +9,7 @@ import * as access from "./access.js";
 import * as clients from "./clients.js";
 import * as factors from "./factors.js";
 import * as initialAccessTokens from "./initial-access-tokens.js";
+import * as metadataDocuments from "./metadata-documents.js";
 import { party, projectName, recordRefusal, SERVER_CHAIN, type AuditActionName } from "../../audit/record.js";
 import type { AuditParty } from "../../store/types.js";
 import * as overview from "./overview.js";
@@ -50,6 +51,7 @@ const project = (r: { organization: string; id: string }) => party("project", `$
 const ownProject = (r: ProjectRef) => party("project", projectName(r));
 const client = (r: { clientId: string }) => party("client", r.clientId);
 const user = (r: { userId: string }) => party("user", r.userId);
+const documentUrl = (r: { url: string }) => party("client", r.url.slice(0, 2048));
 const permission = (r: { permissionId: string }) => party("permission", r.permissionId);
 const role = (r: { roleId: string }) => party("role", r.roleId);
 const resource = (r: { uri: string }) => party("resource", r.uri);
@@ -113,6 +115,9 @@ export const ADMIN_METHODS = {
   createInitialAccessToken: inProject(initialAccessTokens.createInitialAccessToken, recorded("INITIAL_ACCESS_TOKEN_CREATED", ownProject)),
   listInitialAccessTokens: inProject(initialAccessTokens.listInitialAccessTokens),
   revokeInitialAccessToken: inProject(initialAccessTokens.revokeInitialAccessToken, recorded("INITIAL_ACCESS_TOKEN_REVOKED", ownProject)),
+  setClientMetadataDocumentRule: inProject(metadataDocuments.setClientMetadataDocumentRule, recorded("CLIENT_METADATA_DOCUMENT_RULE_SET", documentUrl)),
+  listClientMetadataDocumentRules: inProject(metadataDocuments.listClientMetadataDocumentRules),
+  deleteClientMetadataDocumentRule: inProject(metadataDocuments.deleteClientMetadataDocumentRule, recorded("CLIENT_METADATA_DOCUMENT_RULE_DELETED", documentUrl)),
 };
 
 /**

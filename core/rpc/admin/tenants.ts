@@ -28,6 +28,7 @@ const projectFields = (deps: Deps, p: ProjectRecord): Fields => ({
   access_token_signing_alg: p.accessTokenSigningAlg,
   require_pushed_authorization_requests: p.requirePushedAuthorizationRequests,
   client_registration: p.clientRegistration,
+  client_id_metadata_documents: p.clientIdMetadataDocuments === true,
   created_at: p.createdAt,
 });
 
@@ -150,6 +151,7 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
         "access_token_signing_alg",
         "require_pushed_authorization_requests",
         "client_registration",
+        "client_id_metadata_documents",
       ]);
       const name = paths.has("name") ? checkText("name", r.name) : current.name;
       const audience = paths.has("audience") ? checkAudience(deps, r, r.audience) : current.audience;
@@ -160,8 +162,9 @@ export async function updateProject(deps: Deps, r: pb.UpdateProjectRequest, acto
         ? r.requirePushedAuthorizationRequests
         : current.requirePushedAuthorizationRequests;
       const clientRegistration = paths.has("client_registration") ? checkClientRegistration(r.clientRegistration) : current.clientRegistration;
+      const clientIdMetadataDocuments = paths.has("client_id_metadata_documents") ? r.clientIdMetadataDocuments : current.clientIdMetadataDocuments === true;
       if (name === "" || audience === "") throw invalid("name and audience must not be empty");
-      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests, clientRegistration };
+      const change = { name, audience, accessTokenSigningAlg, requirePushedAuthorizationRequests, clientRegistration, clientIdMetadataDocuments };
       await store.updateProject(ref, change);
       return { current, next: { ...current, ...change } };
     },

@@ -16,8 +16,9 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
           `INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris, grant_types,
             pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris, backchannel_logout_uri,
             id_token_signed_response_alg, web_origins, require_pushed_authorization_requests,
-            token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, dynamically_registered, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+            token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, dynamically_registered,
+            metadata_document, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
           [
             c.organization,
             c.project,
@@ -38,6 +39,7 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
             c.requirePushedAuthorizationRequests,
             ...security(c),
             c.dynamicallyRegistered,
+            c.metadataDocument === true,
             c.createdAt,
           ],
         ),

@@ -340,6 +340,23 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX initial_access_tokens_expiry ON initial_access_tokens(expires_at);
   `,
+  // 12: SQLite's migration 15, client ID metadata documents: whether a
+  // project accepts them, which clients are a document's, and the
+  // administrators' rules (block a URL, or pin its document). It only adds.
+  `
+  ALTER TABLE projects ADD COLUMN client_id_metadata_documents BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE clients ADD COLUMN metadata_document BOOLEAN NOT NULL DEFAULT false;
+  CREATE TABLE client_metadata_document_rules (
+    organization_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    url TEXT COLLATE "C" NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('block', 'pin')),
+    document TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, project_id, url),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  );
+  `,
 ];
 
 /**

@@ -18,6 +18,7 @@ import { clients } from "./clients.js";
 import { registrations } from "./registrations.js";
 import { connectionConfig, LOCKS, withTransaction } from "./connection.js";
 import { consents } from "./consents.js";
+import { metadataDocumentRules } from "./metadata-document-rules.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
@@ -92,6 +93,7 @@ export function postgresBackend(pool: pg.Pool, sealer: KeySealer, changes: Chang
       ...tenants(sql, map),
       ...clients(sql, map),
       ...registrations(sql, map),
+      ...metadataDocumentRules(sql, map),
       ...users(sql, map),
       ...access(sql, map),
       ...resources(sql, map),

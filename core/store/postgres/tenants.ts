@@ -58,7 +58,8 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
           (await count(
             `UPDATE projects SET name = $1, audience = $2, access_token_signing_alg = coalesce($3, access_token_signing_alg),
               require_pushed_authorization_requests = coalesce($4, require_pushed_authorization_requests),
-              client_registration = coalesce($5, client_registration) WHERE organization_id = $6 AND id = $7`,
+              client_registration = coalesce($5, client_registration),
+              client_id_metadata_documents = coalesce($8, client_id_metadata_documents) WHERE organization_id = $6 AND id = $7`,
             [
               change.name,
               change.audience,
@@ -67,6 +68,7 @@ export function tenants(sql: Sql, map: Mappers): TenantStore {
               change.clientRegistration ?? null,
               ref.organization,
               ref.project,
+              change.clientIdMetadataDocuments ?? null,
             ],
           )) === 1;
       });

@@ -14,8 +14,9 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
     insertClient: s(`INSERT INTO clients (organization_id, project_id, id, name, type, secret_hash, redirect_uris,
       grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris,
       backchannel_logout_uri, id_token_signed_response_alg, web_origins, require_pushed_authorization_requests,
-      token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, dynamically_registered, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, dynamically_registered,
+      metadata_document, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
@@ -57,6 +58,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
           c.requirePushedAuthorizationRequests ? 1 : 0,
           ...security(c),
           c.dynamicallyRegistered ? 1 : 0,
+          c.metadataDocument === true ? 1 : 0,
           c.createdAt,
         ),
       ),

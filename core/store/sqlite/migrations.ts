@@ -410,6 +410,24 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX initial_access_tokens_expiry ON initial_access_tokens(expires_at);
   `,
+  // 15: client ID metadata documents (draft-ietf-oauth-client-id-metadata-document):
+  // whether a project accepts them, which clients are a document's (kept in
+  // step with it, never an administrator's), and the administrators' rules
+  // (block a URL, or pin its document). It only adds.
+  `
+  ALTER TABLE projects ADD COLUMN client_id_metadata_documents INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE clients ADD COLUMN metadata_document INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE client_metadata_document_rules (
+    organization_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('block', 'pin')),
+    document TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, project_id, url),
+    FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 /**

@@ -18,6 +18,7 @@ import { changeEpoch } from "./changes.js";
 import { clients } from "./clients.js";
 import { registrations } from "./registrations.js";
 import { consents } from "./consents.js";
+import { metadataDocumentRules } from "./metadata-document-rules.js";
 import { factors } from "./factors.js";
 import { grants } from "./grants.js";
 import { keys } from "./keys.js";
@@ -83,6 +84,7 @@ export function sqliteBackend(db: Database.Database, sealer: KeySealer, events: 
       ...tenants(db, map),
       ...clients(db, map),
       ...registrations(db, map),
+      ...metadataDocumentRules(db, map),
       ...users(db, map),
       ...access(db, map),
       ...resources(db, map),

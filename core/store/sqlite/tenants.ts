@@ -24,7 +24,8 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
     listProjects: s("SELECT * FROM projects WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateProject: s(`UPDATE projects SET name = ?, audience = ?, access_token_signing_alg = coalesce(?, access_token_signing_alg),
       require_pushed_authorization_requests = coalesce(?, require_pushed_authorization_requests),
-      client_registration = coalesce(?, client_registration) WHERE organization_id = ? AND id = ?`),
+      client_registration = coalesce(?, client_registration),
+      client_id_metadata_documents = coalesce(?, client_id_metadata_documents) WHERE organization_id = ? AND id = ?`),
     deleteProjectGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ?"),
     deleteProjectCodes: s("DELETE FROM authorization_codes WHERE organization_id = ? AND project_id = ?"),
     deleteProjectRequests: s("DELETE FROM authorization_requests WHERE organization_id = ? AND project_id = ?"),
@@ -71,6 +72,7 @@ export function tenants(db: Database.Database, map: Mappers): Synchronous<Tenant
             change.accessTokenSigningAlg ?? null,
             change.requirePushedAuthorizationRequests === undefined ? null : change.requirePushedAuthorizationRequests ? 1 : 0,
             change.clientRegistration ?? null,
+            change.clientIdMetadataDocuments === undefined ? null : change.clientIdMetadataDocuments ? 1 : 0,
             ref.organization,
             ref.project,
           ).changes === 1;
