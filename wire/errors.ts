@@ -39,7 +39,9 @@ export type OAuthErrorCode =
   | "invalid_dpop_proof"
   | "use_dpop_nonce"
   // RFC 9101 §6.2 (OpenID Connect Core §3.1.2.6): a request_uri unknown, used or expired
-  | "invalid_request_uri";
+  | "invalid_request_uri"
+  // RFC 8707 §2, RFC 8693 §2.2.2: a resource (or audience) the server will not issue a token for
+  | "invalid_target";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */
 export const ERROR_KEY = "oauth-error";
@@ -94,6 +96,7 @@ const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
   invalid_dpop_proof: Code.InvalidArgument,
   use_dpop_nonce: Code.InvalidArgument,
   invalid_request_uri: Code.InvalidArgument,
+  invalid_target: Code.InvalidArgument,
 };
 
 /** The Connect code an RFC error usually travels with. */

@@ -78,10 +78,13 @@ export function refuseRepeatedParameters(endpoint: EndpointParameters, reported:
   if (repeatedParameters(endpoint, reported).length > 0) throw new OAuthError("invalid_request", REPEATED_PARAMETERS);
 }
 
+/** Grant parameters whose TokenRequest field has another name: token exchange's `resource` (RFC 8693 §2.1). */
+const FIELD_NAMES: Readonly<Record<string, string>> = { resource: "exchange_resource" };
+
 /** The TokenRequest field of each grant parameter (`code_verifier` is `codeVerifier`). */
 const GRANT_FIELDS = new Map(
   GRANT_PARAMETERS.map((name) => {
-    const field = TokenRequestSchema.fields.find((f) => f.name === name);
+    const field = TokenRequestSchema.fields.find((f) => f.name === (FIELD_NAMES[name] ?? name));
     if (field?.fieldKind !== "scalar" || field.scalar !== ScalarType.STRING) {
       throw new Error(`grant parameter ${name} is not a string field of TokenRequest`);
     }

@@ -76,6 +76,10 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     jwksUri: r.jwks_uri,
     dpopBoundAccessTokens: d.flag(r.dpop_bound_access_tokens),
     securityProfile: r.security_profile,
+    tokenExchangeSubjectClients: d.list(r.token_exchange_subject_clients),
+    tokenExchangeResources: d.list(r.token_exchange_resources),
+    tokenExchangeImpersonation: d.flag(r.token_exchange_impersonation),
+    mayActClient: r.may_act_client,
     createdAt: r.created_at,
   });
   const user = (r: Row): UserRecord => ({
@@ -230,6 +234,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
     dpopJkt: r.dpop_jkt,
+    parentGrantId: r.parent_grant_id,
   });
   const refresh = (r: Row): RefreshTokenRecord => ({
     tokenHash: r.token_hash,

@@ -134,6 +134,12 @@ export interface GrantRecord extends ProjectRef {
    * refresh tokens are accepted only with a proof of that key. "" for none.
    */
   dpopJkt: string;
+  /**
+   * For a grant made by token exchange (RFC 8693): the grant of the subject
+   * token. Its tokens are active only while that grant (and its own parent,
+   * up the chain) is. Absent or "" for none.
+   */
+  parentGrantId?: string;
 }
 
 export interface RefreshTokenRecord {

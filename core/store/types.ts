@@ -105,6 +105,14 @@ export interface ClientRecord extends ProjectRef {
   dpopBoundAccessTokens: boolean;
   /** The security profile it is held to ("" for none). */
   securityProfile: SecurityProfile;
+  /** Token exchange (RFC 8693): the clients whose user tokens it may present as subject tokens. */
+  tokenExchangeSubjectClients: string[];
+  /** Token exchange: the registered resources (URIs) it may ask exchanged tokens for. */
+  tokenExchangeResources: string[];
+  /** Token exchange: whether an exchange without an actor token (impersonation, no `act`) is allowed. */
+  tokenExchangeImpersonation: boolean;
+  /** The client named by `may_act` (RFC 8693 §4.4) in its user access tokens; "" for none. */
+  mayActClient: string;
   createdAt: EpochSeconds;
 }
 
@@ -114,13 +122,17 @@ export type SigningAlg = "ES256" | "RS256";
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
-/** What a client registered without them has of its authentication and profile settings. */
+/** What a client registered without them has of its authentication, profile and token exchange settings. */
 export const CLIENT_AUTH_DEFAULTS = {
   tokenEndpointAuthMethod: "",
   jwks: "",
   jwksUri: "",
   dpopBoundAccessTokens: false,
   securityProfile: "",
+  tokenExchangeSubjectClients: [] as string[],
+  tokenExchangeResources: [] as string[],
+  tokenExchangeImpersonation: false,
+  mayActClient: "",
 } as const satisfies Partial<ClientRecord>;
 
 /** "" for none; `fapi2`: the FAPI 2.0 Security Profile (core/tokens/profile.ts). */

@@ -19,12 +19,21 @@ export const token: Endpoint = (deps) =>
       scope: params.get("scope"),
       username: params.get("username"),
       password: params.get("password"),
+      // Token exchange (RFC 8693 §2.1).
+      subjectToken: params.get("subject_token"),
+      subjectTokenType: params.get("subject_token_type"),
+      actorToken: params.get("actor_token"),
+      actorTokenType: params.get("actor_token_type"),
+      exchangeResource: params.get("resource"),
+      audience: params.get("audience"),
+      requestedTokenType: params.get("requested_token_type"),
       client: clientOf(params, basic),
       repeatedParameters: params.repeated,
       dpopProof: ctx.get("dpop"),
     });
     json(ctx, 200, {
       access_token: answer.accessToken,
+      ...(answer.issuedTokenType !== "" ? { issued_token_type: answer.issuedTokenType } : {}),
       token_type: answer.tokenType,
       expires_in: Number(answer.expiresIn),
       ...(answer.refreshToken !== "" ? { refresh_token: answer.refreshToken } : {}),

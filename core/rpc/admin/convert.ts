@@ -71,6 +71,10 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   jwksUri: c.jwksUri,
   dpopBoundAccessTokens: c.dpopBoundAccessTokens,
   securityProfile: c.securityProfile,
+  tokenExchangeSubjectClients: c.tokenExchangeSubjectClients,
+  tokenExchangeResources: c.tokenExchangeResources,
+  tokenExchangeImpersonation: c.tokenExchangeImpersonation,
+  mayActClient: c.mayActClient,
   roles,
   createdAt: BigInt(c.createdAt),
 });
