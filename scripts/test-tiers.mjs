@@ -59,6 +59,7 @@ export const TIERS = {
     "test/replicas/",
     "test/storage-faults/",
     "test/gateway/",
+    "test/token-exchange/",
     "test/sessions/gateway.test.ts",
     "test/logout/",
     "test/standards/",

@@ -44,6 +44,8 @@ export const tokenExchangeGrant: Grant = {
 
 async function exchange(ctx: GrantContext, event: GrantEvent): Promise<IssuedTokens> {
   const { deps, request, project, client } = ctx;
+  // The AdminService gives the grant to confidential clients only; one stored otherwise is refused all the same.
+  if (client.type !== "confidential") throw new OAuthError("unauthorized_client", "only confidential clients may exchange tokens");
   // §2.1: iam-core issues access tokens only.
   if (request.requestedTokenType !== "" && request.requestedTokenType !== ACCESS_TOKEN_TYPE) {
     throw new OAuthError("invalid_request", `requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
