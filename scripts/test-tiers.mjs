@@ -138,6 +138,8 @@ export const POSTGRES_PASS = [
   { file: "test/factors/passkeys.test.ts", why: "passkey counters and single-use challenges, by conditional updates and DELETE … RETURNING" },
   { file: "test/gateway/par.test.ts", why: "pushed authorization requests kept only once every check passed, nothing for a refusal" },
   { file: "test/gateway/par-authorize.test.ts", why: "a pushed request's request_uri taken once, by DELETE … RETURNING, in its project only; expiry and requirements" },
+  { file: "test/token-exchange/exchange.test.ts", why: "an exchanged grant hangs off the subject's: revoking that grant stops the delegated tokens down the chain" },
+  { file: "test/token-exchange/refusals.test.ts", why: "a refused exchange writes no grant, on either store" },
   { file: "test/core/pushed-requests.test.ts", why: "a pushed request replayed by Authorize with the parameters kept" },
   { file: "test/dpop/token.test.ts", why: "a DPoP proof accepted once by a conditional insert; a public client's grant and a code bound to its key" },
   { file: "test/dpop/par.test.ts", why: "a DPoP proof at /par recorded once; the pushed request keeps the key the code is bound to" },

@@ -12,6 +12,7 @@ import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
 import { resourceContract } from "./resource-contract.js";
+import { exchangeContract } from "./exchange-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -41,6 +42,7 @@ if (HAS_POSTGRES) {
   overviewContract(backend);
   parContract(backend);
   resourceContract(backend);
+  exchangeContract(backend);
   dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {

@@ -13,6 +13,7 @@ import { dpopContract } from "./dpop-contract.js";
 import { overviewContract } from "./overview-contract.js";
 import { parContract } from "./par-contract.js";
 import { resourceContract } from "./resource-contract.js";
+import { exchangeContract } from "./exchange-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** How long closing may take before the test fails (a transaction that never ends keeps close waiting). */
@@ -49,6 +50,7 @@ factorContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 overviewContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 parContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 resourceContract({ name: "sqlite", revocationsMoveEpoch: true, open });
+exchangeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 dpopContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */
