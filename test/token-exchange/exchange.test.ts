@@ -156,3 +156,17 @@ test("every exchange is in the audit trail: actor, user, resource, act and scope
   // The test core's teardown also fails the test if any event holds something shaped like a signed token.
   t.false(JSON.stringify(events).includes(subject));
 });
+
+test("ending the user's sign-in sessions (logout, an administrator) stops the delegated tokens of that sign-in", async (t) => {
+  const s = await server(t);
+  const { subject, answer } = await delegated(s);
+  const exchanged = String(answer.body.access_token);
+  const { store } = s.core.deps;
+  const grant = await store.getGrant(String(claimsOf(exchanged).gid));
+  t.not(grant?.sessionId, "", "the exchanged grant belongs to the user's sign-in session");
+  t.is(grant?.sessionId, (await store.getGrant(String(claimsOf(subject).gid)))?.sessionId);
+
+  t.is((await store.endUserSessions(DEFAULT, ALICE.id, Math.floor(s.clock.now() / 1000))).length, 1);
+  t.like(await s.tokens.verifyToken({ token: exchanged }), { active: false, failure: TokenFailure.REVOKED });
+  t.not((await store.getGrant(grant!.id))?.revokedAt, null, "revoked with the session's other grants");
+});
