@@ -79,7 +79,7 @@ export function refuseRepeatedParameters(endpoint: EndpointParameters, reported:
 }
 
 /** Grant parameters whose TokenRequest field has another name: token exchange's `resource` (RFC 8693 §2.1). */
-const FIELD_NAMES: Readonly<Record<string, string>> = { resource: "exchange_resource" };
+export const FIELD_NAMES: Readonly<Record<string, string>> = { resource: "exchange_resource" };
 
 /** The TokenRequest field of each grant parameter (`code_verifier` is `codeVerifier`). */
 const GRANT_FIELDS = new Map(

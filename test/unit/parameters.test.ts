@@ -7,6 +7,7 @@ import { OAuthError } from "../../core/errors.js";
 import { GRANTS } from "../../core/grants/registry.js";
 import {
   declaredParametersOf,
+  FIELD_NAMES,
   PARAMETERS,
   REPEATED_PARAMETERS,
   refuseRepeatedParameters,
@@ -45,7 +46,9 @@ test("every parameter field of TokenRequest is declared by a grant, and the toke
   const declared = new Set([...GRANTS.values()].flatMap((grant) => grant.parameters));
   for (const field of TokenRequestSchema.fields) {
     if (NOT_GRANT_PARAMETERS.includes(field.name)) continue;
-    t.true(declared.has(field.name), `${field.name} is read by no grant`);
+    // A field named otherwise than its parameter (token exchange's `resource`) is declared by the parameter's name.
+    const parameter = Object.entries(FIELD_NAMES).find(([, name]) => name === field.name)?.[0] ?? field.name;
+    t.true(declared.has(parameter), `${field.name} is read by no grant`);
   }
   for (const name of declared) t.true(PARAMETERS.token.reads.includes(name), name);
 });
@@ -77,6 +80,15 @@ test("a grant sees the parameters it declares, with client authentication, and e
 
   const code = declaredParametersOf(GRANTS.get("authorization_code")!, request);
   t.deepEqual([code.code, code.redirectUri, code.codeVerifier, code.scope, code.refreshToken], ["a-code", "https://app.example/cb", "a-verifier", "", ""]);
+});
+
+test("token exchange's resource parameter reaches it as exchange_resource, and no other grant", (t) => {
+  const request = create(TokenRequestSchema, { grantType: "x", exchangeResource: "https://mcp.example/mcp", subjectToken: "s", code: "a-code" });
+  const exchange = declaredParametersOf(GRANTS.get("urn:ietf:params:oauth:grant-type:token-exchange")!, request);
+  t.deepEqual([exchange.exchangeResource, exchange.subjectToken, exchange.code], ["https://mcp.example/mcp", "s", ""]);
+  const code = declaredParametersOf(GRANTS.get("authorization_code")!, request);
+  t.deepEqual([code.exchangeResource, code.subjectToken], ["", ""]);
+  t.true(PARAMETERS.token.reads.includes("resource"));
 });
 
 /** Fields of AuthorizeRequest that are the call's (its project, its browser), not parameters a client sends. */
