@@ -13,6 +13,7 @@ import { basic, postForm } from "../gateway/_support.js";
 import { makeProof, proofKey, thumbprintOf } from "../dpop/_proof.js";
 import {
   ACCESS_TOKEN_TYPE,
+  agent,
   AGENT,
   AGENT2,
   claimsOf,
@@ -169,4 +170,24 @@ test("ending the user's sign-in sessions (logout, an administrator) stops the de
   t.is((await store.endUserSessions(DEFAULT, ALICE.id, Math.floor(s.clock.now() / 1000))).length, 1);
   t.like(await s.tokens.verifyToken({ token: exchanged }), { active: false, failure: TokenFailure.REVOKED });
   t.not((await store.getGrant(grant!.id))?.revokedAt, null, "revoked with the session's other grants");
+});
+
+test("a chain of delegation is at most 4 exchanges deep: the fifth is invalid_grant", async (t) => {
+  const s = await server(t);
+  const chain: { id: string; secret: string }[] = [AGENT, AGENT2];
+  for (const n of [3, 4, 5]) {
+    const next = { id: `agent-${n}`, secret: `agent-${n}-secret` };
+    await agent(s, next, { tokenExchangeSubjectClients: [chain.at(-1)!.id], tokenExchangeResources: [MCP] });
+    chain.push(next);
+  }
+  let subject = await userToken(s);
+  for (const who of chain.slice(0, 4)) {
+    const answer = await exchange(s, who, exchangeParams(subject, await ownToken(s, who)));
+    t.is(answer.status, 200, `${who.id}: ${JSON.stringify(answer.body)}`);
+    subject = String(answer.body.access_token);
+  }
+  t.true((await s.tokens.verifyToken({ token: subject })).active, "four deep");
+  const fifth = await exchange(s, chain[4]!, exchangeParams(subject, await ownToken(s, chain[4]!)));
+  t.is(fifth.status, 400);
+  t.is(fifth.body.error, "invalid_grant");
 });

@@ -7,7 +7,7 @@
 import test from "ava";
 import type { ExecutionContext } from "ava";
 import { DEFAULT, seedClient, type TestServer } from "../helpers.js";
-import { countRows, DELETE, exchangeRequest, M2M, obtainCode, obtainTokens, OTHER, READ, seedOtherProject, WEB, WRITE } from "../core/flow.js";
+import { countRows, DELETE, exchangeRequest, M2M, obtainCode, obtainTokens, OTHER, READ, seedOtherProject, setUserEnabled, WEB, WRITE } from "../core/flow.js";
 import { basic, postForm, token } from "../gateway/_support.js";
 import {
   ACCESS_TOKEN_TYPE,
@@ -105,6 +105,11 @@ test("a subject token iam-core will not take is invalid_grant: expired, revoked,
   const expiring = await userToken(s);
   s.clock.advance(901);
   await refused(t, s, AGENT, exchangeParams(expiring, await actor()), "invalid_grant", "expired");
+
+  // A live token of a user disabled since.
+  const live = await userToken(s);
+  await setUserEnabled(s, DEFAULT, "alice", false);
+  await refused(t, s, AGENT, exchangeParams(live, await actor()), "invalid_grant", "user disabled");
 });
 
 test("subject_token and its type are required, and only access tokens are exchanged or issued", async (t) => {
