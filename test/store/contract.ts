@@ -210,6 +210,7 @@ export const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantReco
   expiresAt: 100_000,
   revokedAt: null,
   dpopJkt: "",
+  parentGrantId: "",
   ...over,
 });
 
