@@ -17,6 +17,7 @@ import { createLogger } from "../core/observe/log.js";
  */
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
 import { booleanOf, lines, list, OPTIONS, parColumn, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
+import { exchangeNotes, exchangeSettings, exchangeUpdates } from "./admin-exchange.js";
 import { FACTOR_COMMANDS } from "./admin-factors.js";
 import { RESOURCE_COMMANDS } from "./admin-resources.js";
 import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
@@ -49,6 +50,7 @@ const clientNotes = (c: pb.Client) =>
     c.tokenEndpointAuthMethod === "" ? "" : `, authenticates with ${c.tokenEndpointAuthMethod}`,
     c.dpopBoundAccessTokens ? ", DPoP required" : "",
     c.securityProfile === "fapi2" ? ", FAPI 2.0 Security Profile" : "",
+    exchangeNotes(c),
   ].join("");
 
 const COMMANDS: Record<string, Command> = {
@@ -117,7 +119,7 @@ const COMMANDS: Record<string, Command> = {
       idTokenSignedResponseAlg: o["id-token-alg"] ?? "", webOrigins: list(o["web-origin"]) ?? [],
       requirePushedAuthorizationRequests: booleanOf("--require-par", o["require-par"]) ?? false,
       tokenEndpointAuthMethod: o["auth-method"] ?? "", jwks: o.jwks ?? "", jwksUri: o["jwks-uri"] ?? "",
-      dpopBoundAccessTokens: booleanOf("--dpop-bound", o["dpop-bound"]) ?? false, securityProfile: o.profile ?? "",
+      dpopBoundAccessTokens: booleanOf("--dpop-bound", o["dpop-bound"]) ?? false, securityProfile: o.profile ?? "", ...exchangeSettings(o),
     }),
     show: (r) => [`created client ${r.client.id}${clientNotes(r.client)}`, ...(r.secret ? [`secret: ${r.secret}  (shown once)`] : [])],
   },
@@ -141,8 +143,9 @@ const COMMANDS: Record<string, Command> = {
           ["jwks_uri", "jwksUri", o["jwks-uri"]],
           ["dpop_bound_access_tokens", "dpopBoundAccessTokens", booleanOf("--dpop-bound", o["dpop-bound"])],
           ["security_profile", "securityProfile", o.profile],
+          ...exchangeUpdates(o),
         ],
-        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par, --auth-method, --jwks, --jwks-uri, --dpop-bound, --profile",
+        "--name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par, --auth-method, --jwks, --jwks-uri, --dpop-bound, --profile, --exchange-subject-client, --exchange-resource, --exchange-impersonation, --may-act",
       ),
     }),
     show: (r) => [`updated client ${r.client.id}${clientNotes(r.client)}`],

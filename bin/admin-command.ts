@@ -53,6 +53,10 @@ export const OPTIONS = {
   "jwks-uri": { type: "string" },
   "dpop-bound": { type: "string" },
   profile: { type: "string" },
+  "exchange-subject-client": { type: "string", multiple: true },
+  "exchange-resource": { type: "string", multiple: true },
+  "exchange-impersonation": { type: "string" },
+  "may-act": { type: "string" },
   "retire-immediately": { type: "boolean" },
 } as const;
 

@@ -14,14 +14,19 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam client create ORG PROJECT ID [--public] [--secret S] [--redirect-uri URI]... [--grant TYPE]... [--pkce] [--remember-consent] [--name NAME]
       [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]...
       [--require-par true|false] [--auth-method METHOD] [--jwks JSON | --jwks-uri URI] [--dpop-bound true|false] [--profile fapi2]
+      [--exchange-subject-client ID]... [--exchange-resource URI]... [--exchange-impersonation true|false] [--may-act ID]
   iam client update ORG PROJECT ID [--name NAME] [--redirect-uri URI]... [--grant TYPE]... [--post-logout-redirect-uri URI]...
       [--backchannel-logout-uri URI] [--id-token-alg RS256|ES256] [--web-origin ORIGIN]... [--require-par true|false]
       [--auth-method METHOD] [--jwks JSON] [--jwks-uri URI] [--dpop-bound true|false] [--profile fapi2|'']
+      [--exchange-subject-client ID]... [--exchange-resource URI]... [--exchange-impersonation true|false] [--may-act ID|'']
       (--require-par true: the client's authorization requests must be pushed ones, RFC 9126)
       (--auth-method client_secret_basic|client_secret_post|private_key_jwt|none; private_key_jwt takes the
        client's public keys as a JWK Set, --jwks, or where to fetch them, --jwks-uri; such a client has no secret)
       (--dpop-bound true: every token request must carry a DPoP proof, RFC 9449 §5.2)
       (--profile fapi2: held to the FAPI 2.0 Security Profile: private_key_jwt, pushed requests, PKCE S256, DPoP)
+      (--grant urn:ietf:params:oauth:grant-type:token-exchange with --exchange-subject-client, the clients whose
+       users' tokens it may exchange, and --exchange-resource, the resources it may ask tokens for: RFC 8693,
+       docs/token-exchange.md; --may-act ID: its user tokens may be exchanged by that client only)
       (a repeated option replaces the whole list; given once as '' it empties it)
   iam client list ORG PROJECT
   iam client rotate-secret ORG PROJECT ID [--secret S]

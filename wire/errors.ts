@@ -43,7 +43,7 @@ export type OAuthErrorCode =
   // RFC 7591 §3.2.2: a client registration's refusals
   | "invalid_redirect_uri"
   | "invalid_client_metadata"
-  // RFC 8707 §2: a resource that is invalid, unknown or not allowed
+  // RFC 8707 §2, RFC 8693 §2.2.2: a resource (or audience) the server will not issue a token for
   | "invalid_target";
 
 /** Metadata keys that carry an OAuthError across the RPC boundary. */

@@ -154,6 +154,11 @@ export async function registeredClient(deps: Deps, ref: ProjectRef, m: Record<st
     dpopBoundAccessTokens: boolean(m, "dpop_bound_access_tokens"),
     securityProfile: "",
     dynamicallyRegistered: true,
+    // Token exchange (RFC 8693) is an administrator's decision: a registration asks for none.
+    tokenExchangeSubjectClients: [],
+    tokenExchangeResources: [],
+    tokenExchangeImpersonation: false,
+    mayActClient: "",
   };
   checked(() => checkClientAuthentication({ ...client, ...ref, id: clientId, secretHash: null, createdAt: 0 }));
   const extras: Extras = { ...fieldsOf(m), application_type: applicationType, response_types: responseTypes, scope: await scopeOf(deps, ref, m) };

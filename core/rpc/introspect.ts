@@ -7,6 +7,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { sha256 } from "../lib/crypto.js";
 import type { ProjectRecord } from "../store/types.js";
 import { inspectAccessToken, signInOf } from "../tokens/access-token.js";
+import { tokenActorOf } from "../tokens/act.js";
 import { authenticateClient, NO_CREDENTIALS } from "../tokens/client-auth.js";
 import { PARAMETERS, refuseRepeatedParameters } from "../protocol/parameters.js";
 
@@ -75,6 +76,8 @@ async function asAccess(deps: Deps, project: ProjectRecord, token: string): Prom
     aud: audience,
     iss: issuer,
     jti: payload.jti!,
+    // RFC 8693 §4.1: who acts for the subject, for a token from an exchange.
+    act: tokenActorOf(payload.act),
     ...signInOf(grant),
   };
 }

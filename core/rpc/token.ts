@@ -56,6 +56,7 @@ export async function token(deps: Deps, request: TokenRequest): Promise<MessageI
     refreshToken: issued.refreshToken ?? "",
     scope: formatScope(issued.scopes),
     idToken: issued.idToken ?? "",
+    issuedTokenType: issued.issuedTokenType ?? "",
   };
 }
 

@@ -7,6 +7,7 @@ import { ACR_VALUES } from "../factors/levels.js";
 import { epochSeconds } from "../lib/clock.js";
 import type { GrantRecord } from "../store/types.js";
 import { inspectAccessToken, signInOf } from "../tokens/access-token.js";
+import { tokenActorOf } from "../tokens/act.js";
 
 type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
 
@@ -94,6 +95,8 @@ async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTok
     issuer,
     failure: TokenFailure.UNSPECIFIED,
     jkt,
+    // RFC 8693 §4.1: who acts for the subject, when the token came from an exchange.
+    actor: tokenActorOf(payload.act),
     // The sign-in the token carries (its acr, amr, auth_time: they are the grant's).
     ...signInOf(grant),
   };

@@ -85,6 +85,10 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     securityProfile: r.security_profile,
     dynamicallyRegistered: d.flag(r.dynamically_registered),
     ...(d.flag(r.metadata_document) ? { metadataDocument: true } : {}),
+    tokenExchangeSubjectClients: d.list(r.token_exchange_subject_clients),
+    tokenExchangeResources: d.list(r.token_exchange_resources),
+    tokenExchangeImpersonation: d.flag(r.token_exchange_impersonation),
+    mayActClient: r.may_act_client,
     createdAt: r.created_at,
   });
   const clientRegistration = (r: Row): ClientRegistrationRecord => ({
@@ -260,6 +264,7 @@ export function rowMappers(d: ColumnDecoders, sealer: KeySealer) {
     revokedAt: r.revoked_at,
     dpopJkt: r.dpop_jkt,
     resources: d.list(r.resources),
+    parentGrantId: r.parent_grant_id,
   });
   const refresh = (r: Row): RefreshTokenRecord => ({
     tokenHash: r.token_hash,

@@ -147,6 +147,12 @@ export interface GrantRecord extends ProjectRef {
    * the project's audience.
    */
   resources: string[];
+  /**
+   * For a grant made by token exchange (RFC 8693): the grant of the subject
+   * token. Its tokens are active only while that grant (and its own parent,
+   * up the chain) is. Absent or "" for none.
+   */
+  parentGrantId?: string;
 }
 
 export interface RefreshTokenRecord {

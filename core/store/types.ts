@@ -126,6 +126,14 @@ export interface ClientRecord extends ProjectRef {
    * Written at creation only: a row is one or the other for good.
    */
   metadataDocument?: boolean;
+  /** Token exchange (RFC 8693): the clients whose user tokens it may present as subject tokens. */
+  tokenExchangeSubjectClients: string[];
+  /** Token exchange: the registered resources (URIs) it may ask exchanged tokens for. */
+  tokenExchangeResources: string[];
+  /** Token exchange: whether an exchange without an actor token (impersonation, no `act`) is allowed. */
+  tokenExchangeImpersonation: boolean;
+  /** The client named by `may_act` (RFC 8693 §4.4) in its user access tokens; "" for none. */
+  mayActClient: string;
   createdAt: EpochSeconds;
 }
 
@@ -157,7 +165,7 @@ export type SigningAlg = "ES256" | "RS256";
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
-/** What a client registered without them has of its authentication and profile settings (and an administrator's client is not dynamically registered). */
+/** What a client registered without them has of its authentication, profile and token exchange settings (and an administrator's client is not dynamically registered). */
 export const CLIENT_AUTH_DEFAULTS = {
   tokenEndpointAuthMethod: "",
   jwks: "",
@@ -165,6 +173,10 @@ export const CLIENT_AUTH_DEFAULTS = {
   dpopBoundAccessTokens: false,
   securityProfile: "",
   dynamicallyRegistered: false,
+  tokenExchangeSubjectClients: [] as string[],
+  tokenExchangeResources: [] as string[],
+  tokenExchangeImpersonation: false,
+  mayActClient: "",
 } as const satisfies Partial<ClientRecord>;
 
 /** "" for none; `fapi2`: the FAPI 2.0 Security Profile (core/tokens/profile.ts). */

@@ -7,6 +7,7 @@ import { GRANT_CLAIM } from "./issue.js";
 import { SIGNING_ALGS } from "./keys.js";
 import type { VerifiedSignature } from "./verified-tokens.js";
 import { epochSeconds } from "../lib/clock.js";
+import { MAX_DELEGATION_DEPTH } from "../protocol/token-exchange.js";
 
 /** A verified access token: its claims, the grant it belongs to and the project that issued it. */
 export interface AccessToken {
@@ -52,9 +53,34 @@ export async function inspectAccessToken(
     return fail(TokenFailure.INVALID);
   }
   if (grant.revokedAt !== null) return fail(TokenFailure.REVOKED);
+  const { failure } = await ancestryOf(deps, grant);
+  if (failure !== undefined) return fail(failure);
   const audience = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   const scopes = typeof payload.scope === "string" ? payload.scope.split(" ").filter((s) => s !== "") : [];
   return { ok: true, token: { payload, grant, ref, issuer, scopes, audience } };
+}
+
+/**
+ * RFC 8693: a grant made by token exchange hangs off the grant of its
+ * subject token, which may itself be an exchanged one. Its tokens are active
+ * only while every grant up the chain is there and not revoked (a user's
+ * consent withdrawn, a session ended, a token revoked anywhere up the chain
+ * stops the delegated tokens too). Answers how many grants are above it,
+ * and a failure when one of them is gone or revoked.
+ */
+export async function ancestryOf(deps: Deps, grant: GrantRecord): Promise<{ depth: number; failure?: TokenFailure }> {
+  let depth = 0;
+  for (let parentId = grant.parentGrantId ?? ""; parentId !== ""; depth++) {
+    // Exchanges refuse to go deeper (grants/token-exchange.ts): a longer chain is not one iam-core made.
+    if (depth >= MAX_DELEGATION_DEPTH) return { depth, failure: TokenFailure.INVALID };
+    const parent = await deps.store.getGrant(parentId);
+    if (parent === undefined || parent.organization !== grant.organization || parent.project !== grant.project) {
+      return { depth, failure: TokenFailure.REVOKED };
+    }
+    if (parent.revokedAt !== null) return { depth, failure: TokenFailure.REVOKED };
+    parentId = parent.parentGrantId ?? "";
+  }
+  return { depth };
 }
 
 /** The signature, header and registered claims of a token not seen before. */

@@ -14,6 +14,25 @@ export interface IssuedTokens {
   refreshToken?: string;
   idToken?: string;
   scopes: string[];
+  /** RFC 8693 §2.2.1 `issued_token_type`, for a token exchange's answer only. */
+  issuedTokenType?: string;
+}
+
+/** RFC 8693 §4.1: the acting party, with the one before it when the delegation is a chain. */
+export interface ActClaim {
+  sub: string;
+  client_id: string;
+  act?: ActClaim;
+}
+
+/** What a token exchange sets in the access token it issues (RFC 8693 §2.2, §4.1). */
+export interface ExchangedClaims {
+  /** The one resource the token is for: its `aud`. */
+  audience: string;
+  /** Who acts for the subject; absent for impersonation. */
+  act: ActClaim | undefined;
+  /** The subject token's expiry, which the new token never outlives. */
+  notAfter: number;
 }
 
 /** Claim naming the grant (token family) an access token belongs to; checked for revocation. */
@@ -34,17 +53,19 @@ export async function issueAccessToken(
   jkt = "",
   /** The resources the token is for (RFC 8707, resources.ts), its `aud`; none for the project's audience. */
   resources: readonly string[] = grant.resources,
+  /** For a token exchange: its resource, actor and bound. */
+  exchange?: ExchangedClaims,
 ): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
   // The project's choice of algorithm, ES256 unless it says otherwise; never RS256 for a FAPI 2.0 client (§5.4.1).
   const { kid, key, alg } = await deps.keys.signing(project, accessTokenAlg(client, project.accessTokenSigningAlg));
   const iat = epochSeconds(deps.clock);
-  const exp = iat + client.accessTokenTtl;
+  const exp = Math.min(iat + client.accessTokenTtl, exchange?.notAfter ?? Infinity);
   const token = signJwt(
     { alg, typ: "at+jwt", kid },
     {
       iss: issuerOf(deps.config.baseUrl, project),
       sub: grant.kind === "client" ? grant.clientId : grant.userId,
-      aud: audienceOf(project, resources),
+      aud: exchange?.audience ?? audienceOf(project, resources),
       client_id: client.id,
       scope: formatScope(scopes),
       iat,
@@ -56,11 +77,14 @@ export async function issueAccessToken(
       ...(grant.kind === "user" ? userAuthentication(grant) : {}),
       // RFC 9449 §6.1: the key whose proofs must come with the token.
       ...(jkt !== "" ? { cnf: { jkt } } : {}),
+      // RFC 8693 §4.1: who acts for the subject; §4.4: who may.
+      ...(exchange?.act !== undefined ? { act: exchange.act } : {}),
+      ...(grant.kind === "user" && client.mayActClient !== "" ? { may_act: { sub: client.mayActClient, client_id: client.mayActClient } } : {}),
       [GRANT_CLAIM]: grant.id,
     },
     key,
   );
-  return { token, expiresAt: exp, expiresIn: client.accessTokenTtl };
+  return { token, expiresAt: exp, expiresIn: exp - iat };
 }
 
 /** The auth_time of a user's grant, and its acr and amr when the sign-in recorded them (the password grant does not). */

@@ -1,3 +1,4 @@
+import type { TokenActor } from "../../gen/iam/v1/token_pb.js";
 import { clientForm, clientOf } from "../client-form.js";
 import { projectOf, type Endpoint } from "../endpoint.js";
 import { json } from "../respond.js";
@@ -31,5 +32,10 @@ export const introspect: Endpoint = (deps) =>
       ...(a.authTime !== 0n ? { auth_time: Number(a.authTime) } : {}),
       ...(a.acr !== "" ? { acr: a.acr } : {}),
       ...(a.amr.length > 0 ? { amr: a.amr } : {}),
+      // RFC 8693 §4.1: the party acting for the subject, and the one before it in a chain.
+      ...(a.act !== undefined ? { act: actJson(a.act) } : {}),
     });
   });
+
+type Act = { sub: string; client_id: string; act?: Act };
+const actJson = (a: TokenActor): Act => ({ sub: a.sub, client_id: a.clientId, ...(a.actor !== undefined ? { act: actJson(a.actor) } : {}) });

@@ -21,12 +21,20 @@ export const token: Endpoint = (deps) =>
       password: params.get("password"),
       // RFC 8707 §2: every value, in order.
       resource: params.getAll("resource"),
+      // Token exchange (RFC 8693 §2.1).
+      subjectToken: params.get("subject_token"),
+      subjectTokenType: params.get("subject_token_type"),
+      actorToken: params.get("actor_token"),
+      actorTokenType: params.get("actor_token_type"),
+      audience: params.get("audience"),
+      requestedTokenType: params.get("requested_token_type"),
       client: clientOf(params, basic),
       repeatedParameters: params.repeated,
       dpopProof: ctx.get("dpop"),
     });
     json(ctx, 200, {
       access_token: answer.accessToken,
+      ...(answer.issuedTokenType !== "" ? { issued_token_type: answer.issuedTokenType } : {}),
       token_type: answer.tokenType,
       expires_in: Number(answer.expiresIn),
       ...(answer.refreshToken !== "" ? { refresh_token: answer.refreshToken } : {}),

@@ -203,7 +203,7 @@ test("iam client, user and project create and update take the logout URIs, ID to
       args: ["client", "update", "acme", "shop", "web"],
       code: 2,
       message:
-        "iam: name what to change: --name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par, --auth-method, --jwks, --jwks-uri, --dpop-bound, --profile\n",
+        "iam: name what to change: --name, --redirect-uri, --grant, --post-logout-redirect-uri, --backchannel-logout-uri, --id-token-alg, --web-origin, --require-par, --auth-method, --jwks, --jwks-uri, --dpop-bound, --profile, --exchange-subject-client, --exchange-resource, --exchange-impersonation, --may-act\n",
     },
     { args: ["user", "update", "acme", "shop", "alice", "--email-verified", "--email-unverified"], code: 2, message: "iam: give --email-verified or --email-unverified, not both\n" },
     { args: ["user", "create", "acme", "shop", "bob", "--password", "bob-password", "--email-verified"], code: 1, message: "iam: InvalidArgument: email_verified needs an email address\n" },

@@ -430,7 +430,8 @@ const GRANT_TYPES: Array<{ label: string; pairs: Pairs; error: string }> = [
   { label: "grant_type with a leading space", pairs: [["grant_type", " client_credentials"]], error: "unsupported_grant_type" },
   { label: "grant_type with a trailing NUL", pairs: [["grant_type", "client_credentials\u0000"]], error: "unsupported_grant_type" },
   { label: "the JWT bearer grant", pairs: [["grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"]], error: "unsupported_grant_type" },
-  { label: "the token exchange grant", pairs: [["grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"]], error: "unsupported_grant_type" },
+  // Supported (RFC 8693), but not a grant the admin client is allowed.
+  { label: "the token exchange grant", pairs: [["grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"]], error: "unauthorized_client" },
 ];
 
 const grantTypes: Case[] = GRANT_TYPES.map(

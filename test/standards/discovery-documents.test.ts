@@ -19,6 +19,7 @@ import {
   type StandardServer,
 } from "./client-harness.js";
 import { seedUser } from "../helpers.js";
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE } from "../../core/protocol/token-exchange.js";
 import { byAssertion, clientKey, jwksOf } from "../client-auth/_assertion.js";
 
 interface Metadata {
@@ -277,6 +278,16 @@ test("grant_types_supported: each listed grant works for a client allowed it; un
   const { s, m } = await setup(t);
   await addClient(s, { id: "machine", secret: "machine-secret", grantTypes: ["client_credentials"] });
   await addClient(s, { id: "legacy", secret: "legacy-secret", grantTypes: ["password"] });
+  // RFC 8693: an agent that may act for the confidential client's users at one registered resource.
+  const RESOURCE = "https://mcp.acme.example/mcp";
+  await s.core.deps.store.createResource({ ...s.ref, uri: RESOURCE, name: "MCP", scopes: [PERMISSION], createdAt: 0 });
+  await addClient(s, {
+    id: "agent",
+    secret: "agent-secret",
+    grantTypes: ["client_credentials", TOKEN_EXCHANGE],
+    tokenExchangeSubjectClients: [CONFIDENTIAL.id],
+    tokenExchangeResources: [RESOURCE],
+  });
   const confidential = basic(CONFIDENTIAL.id, CONFIDENTIAL.secret);
 
   /** How to exercise each grant the server could list, and a client not allowed it. */
@@ -304,6 +315,15 @@ test("grant_types_supported: each listed grant works for a client allowed it; un
         tokenCall(m, { grant_type: "password", username: USER.id, password: USER.password, scope: PERMISSION }, basic("legacy", "legacy-secret")),
       notAllowed: () => tokenCall(m, { grant_type: "password", username: USER.id, password: USER.password }, confidential),
     },
+    [TOKEN_EXCHANGE]: {
+      allowed: async () => {
+        const subject = (await fullTokens(m)).access_token;
+        const actor = (await tokenCall(m, { grant_type: "client_credentials" }, basic("agent", "agent-secret"))).body.access_token;
+        const types = { subject_token_type: ACCESS_TOKEN_TYPE, actor_token_type: ACCESS_TOKEN_TYPE };
+        return tokenCall(m, { grant_type: TOKEN_EXCHANGE, subject_token: subject, actor_token: actor, resource: RESOURCE, ...types }, basic("agent", "agent-secret"));
+      },
+      notAllowed: () => tokenCall(m, { grant_type: TOKEN_EXCHANGE, subject_token: "x", subject_token_type: ACCESS_TOKEN_TYPE }, confidential),
+    },
   };
 
   t.true(m.grant_types_supported.length > 0);
@@ -326,7 +346,6 @@ test("grant_types_supported: each listed grant works for a client allowed it; un
     "token",
     "urn:ietf:params:oauth:grant-type:device_code",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "urn:ietf:params:oauth:grant-type:token-exchange",
     "urn:openid:params:grant-type:ciba",
   ]) {
     t.false(m.grant_types_supported.includes(grant), grant);

@@ -214,6 +214,7 @@ export const grantRecord = (ref: ProjectRef, id: string, over: Partial<GrantReco
   revokedAt: null,
   dpopJkt: "",
   resources: [],
+  parentGrantId: "",
   ...over,
 });
 

@@ -14,6 +14,7 @@ import { parContract } from "./par-contract.js";
 import { resourceContract } from "./resource-contract.js";
 import { registrationContract } from "./registration-contract.js";
 import { metadataDocumentContract } from "./metadata-document-contract.js";
+import { exchangeContract } from "./exchange-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** Migration 1 held the schema before sign-in sessions. */
@@ -45,6 +46,7 @@ if (HAS_POSTGRES) {
   resourceContract(backend);
   registrationContract(backend);
   metadataDocumentContract(backend);
+  exchangeContract(backend);
   dpopContract(backend);
 
   test("postgres: keys sealed again at start under a first KEK record SIGNING_KEYS_RESEALED in that transaction, naming the KEK ids, never the KEK", async (t) => {

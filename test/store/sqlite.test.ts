@@ -15,6 +15,7 @@ import { parContract } from "./par-contract.js";
 import { resourceContract } from "./resource-contract.js";
 import { registrationContract } from "./registration-contract.js";
 import { metadataDocumentContract } from "./metadata-document-contract.js";
+import { exchangeContract } from "./exchange-contract.js";
 import { checkUpgraded, previousRows } from "./upgrade.js";
 
 /** How long closing may take before the test fails (a transaction that never ends keeps close waiting). */
@@ -53,6 +54,7 @@ parContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 resourceContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 registrationContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 metadataDocumentContract({ name: "sqlite", revocationsMoveEpoch: true, open });
+exchangeContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 dpopContract({ name: "sqlite", revocationsMoveEpoch: true, open });
 
 /** Migrations 1 to 3 held the schema before sign-in sessions. */

@@ -72,6 +72,11 @@ export async function checkUpgraded(t: ExecutionContext, store: Store): Promise<
     dpopBoundAccessTokens: false,
     securityProfile: "",
     dynamicallyRegistered: false,
+    // Nor any token exchange: no subjects, no resources, no impersonation, no may_act.
+    tokenExchangeSubjectClients: [],
+    tokenExchangeResources: [],
+    tokenExchangeImpersonation: false,
+    mayActClient: "",
     createdAt: 3,
   });
   t.deepEqual(await store.getUser(A, "alice"), {

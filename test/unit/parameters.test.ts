@@ -79,6 +79,15 @@ test("a grant sees the parameters it declares, with client authentication, and e
   t.deepEqual([code.code, code.redirectUri, code.codeVerifier, code.scope, code.refreshToken], ["a-code", "https://app.example/cb", "a-verifier", "", ""]);
 });
 
+test("token exchange reads resource and its own parameters; the code grant reads resource but no exchange parameter", (t) => {
+  const request = create(TokenRequestSchema, { grantType: "x", resource: ["https://mcp.example/mcp"], subjectToken: "s", code: "a-code" });
+  const exchange = declaredParametersOf(GRANTS.get("urn:ietf:params:oauth:grant-type:token-exchange")!, request);
+  t.deepEqual([exchange.resource, exchange.subjectToken, exchange.code], [["https://mcp.example/mcp"], "s", ""]);
+  const code = declaredParametersOf(GRANTS.get("authorization_code")!, request);
+  t.deepEqual([code.resource, code.subjectToken], [["https://mcp.example/mcp"], ""]);
+  t.true(PARAMETERS.token.reads.includes("resource"));
+});
+
 /** Fields of AuthorizeRequest that are the call's (its project, its browser), not parameters a client sends. */
 const CALL_FIELDS = ["organization", "project", "browser_binding", "session", "repeated_parameters"];
 

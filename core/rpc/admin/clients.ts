@@ -10,6 +10,7 @@ import { audited, party } from "../../audit/record.js";
 import { created, deleted, secretChanged, secretRemoved, updated, type Fields } from "../../audit/changes.js";
 import { found, maskOf, toClient, type Out } from "./convert.js";
 import { authenticationOf, checkClientAuthentication, nextAuthentication } from "./client-authentication.js";
+import { delegationOf, nextDelegation } from "./client-delegation.js";
 import { pageOf, paginate, URI_KEY } from "./pagination.js";
 import {
   checkBackchannelLogoutUri,
@@ -54,6 +55,10 @@ export const clientFields = (c: ClientRecord): Fields => ({
   jwks_uri: c.jwksUri,
   dpop_bound_access_tokens: c.dpopBoundAccessTokens,
   security_profile: c.securityProfile,
+  token_exchange_subject_clients: c.tokenExchangeSubjectClients,
+  token_exchange_resources: c.tokenExchangeResources,
+  token_exchange_impersonation: c.tokenExchangeImpersonation,
+  may_act_client: c.mayActClient,
   created_at: c.createdAt,
 });
 
@@ -98,6 +103,7 @@ export async function createClient(deps: Deps, r: pb.CreateClientRequest, actor:
     requirePushedAuthorizationRequests: r.requirePushedAuthorizationRequests,
     ...authentication,
     dynamicallyRegistered: false,
+    ...delegationOf(r),
     createdAt: epochSeconds(deps.clock),
   };
   checkClientAuthentication(record);
@@ -146,6 +152,10 @@ const UPDATABLE = [
   "jwks_uri",
   "dpop_bound_access_tokens",
   "security_profile",
+  "token_exchange_subject_clients",
+  "token_exchange_resources",
+  "token_exchange_impersonation",
+  "may_act_client",
 ] as const;
 
 export async function updateClient(deps: Deps, r: pb.UpdateClientRequest, actor: AuditParty): Out<typeof pb.UpdateClientResponseSchema> {
@@ -207,6 +217,7 @@ function nextClient(deps: Deps, r: pb.UpdateClientRequest, current: ClientRecord
       ? r.requirePushedAuthorizationRequests
       : current.requirePushedAuthorizationRequests,
     ...nextAuthentication(deps, r, paths, current),
+    ...nextDelegation(r, paths, current),
   };
   checkClientShape(next);
   checkClientAuthentication(next);

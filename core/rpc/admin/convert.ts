@@ -75,6 +75,10 @@ export const toClient = (c: ClientRecord, roles: string[]): MessageInitShape<typ
   securityProfile: c.securityProfile,
   dynamicallyRegistered: c.dynamicallyRegistered,
   metadataDocument: c.metadataDocument === true,
+  tokenExchangeSubjectClients: c.tokenExchangeSubjectClients,
+  tokenExchangeResources: c.tokenExchangeResources,
+  tokenExchangeImpersonation: c.tokenExchangeImpersonation,
+  mayActClient: c.mayActClient,
   roles,
   createdAt: BigInt(c.createdAt),
 });

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { nonPublicHost } from "../../lib/network-address.js";
 import type { SigningAlg } from "../../store/types.js";
+import { TOKEN_EXCHANGE_GRANT } from "../../protocol/token-exchange.js";
 
 /** The character sets and lengths of identifiers, as admin.proto documents them. */
 const ID_RULES = {
@@ -189,7 +190,7 @@ export function checkSigningAlg(field: string, value: string, fallback: SigningA
   return value;
 }
 
-export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "password"] as const;
+export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "password", TOKEN_EXCHANGE_GRANT] as const;
 
 /** Validates a client's grant types, redirect URIs and type together. */
 export function checkClientShape(client: { type: string; grantTypes: string[]; redirectUris: string[] }): void {
@@ -202,6 +203,10 @@ export function checkClientShape(client: { type: string; grantTypes: string[]; r
   if (new Set(client.grantTypes).size !== client.grantTypes.length) throw invalid("grant_types must not repeat");
   if (client.type === "public" && client.grantTypes.includes("client_credentials")) {
     throw invalid("a public client cannot use client_credentials (RFC 6749 §4.4)");
+  }
+  // RFC 8693 §2.1: an exchange acts with the client's own credentials; a public client has none to prove who acts.
+  if (client.type === "public" && client.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+    throw invalid("a public client cannot use token exchange: the actor must authenticate (RFC 8693 §2.1)");
   }
   if (client.grantTypes.includes("authorization_code") && client.redirectUris.length === 0) {
     throw invalid("authorization_code needs at least one redirect URI");

@@ -59,7 +59,7 @@ export const KNOWN_VERSION: Record<BackendName, number> = {
  * triggers). A new migration adds its pair here; test/store-copy/versions.test.ts
  * fails until it does.
  */
-export const SQLITE_OF_POSTGRES: readonly number[] = [0, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+export const SQLITE_OF_POSTGRES: readonly number[] = [0, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
 /** The schema version of `to` whose tables and columns are those of `from`'s version `version`. */
 export function equivalentVersion(from: BackendName, version: number, to: BackendName): number {

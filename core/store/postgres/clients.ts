@@ -4,6 +4,9 @@ import { insert, type Mappers, maybe, type Sql } from "./sql.js";
 
 /** The columns of migration 8, in their statements' order. */
 const security = (c: ClientRecord) => [c.tokenEndpointAuthMethod, c.jwks, c.jwksUri, c.dpopBoundAccessTokens, c.securityProfile] as const;
+/** The columns of migration 13 (token exchange), in their statements' order. */
+const delegation = (c: ClientRecord) =>
+  [c.tokenExchangeSubjectClients, c.tokenExchangeResources, c.tokenExchangeImpersonation, c.mayActClient] as const;
 
 export function clients(sql: Sql, map: Mappers): ClientStore {
   const { run, rows, one, count, atomic } = sql;
@@ -17,8 +20,8 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
             pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris, backchannel_logout_uri,
             id_token_signed_response_alg, web_origins, require_pushed_authorization_requests,
             token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, dynamically_registered,
-            metadata_document, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+            metadata_document, token_exchange_subject_clients, token_exchange_resources, token_exchange_impersonation, may_act_client, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)`,
           [
             c.organization,
             c.project,
@@ -40,6 +43,7 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
             ...security(c),
             c.dynamicallyRegistered,
             c.metadataDocument === true,
+            ...delegation(c),
             c.createdAt,
           ],
         ),
@@ -60,8 +64,9 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
         `UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, pkce_required = $4, remember_consent = $5,
           access_token_ttl = $6, refresh_token_ttl = $7, post_logout_redirect_uris = $8, backchannel_logout_uri = $9,
           id_token_signed_response_alg = $10, web_origins = $11, require_pushed_authorization_requests = $12,
-          token_endpoint_auth_method = $13, jwks = $14, jwks_uri = $15, dpop_bound_access_tokens = $16, security_profile = $17
-          WHERE organization_id = $18 AND project_id = $19 AND id = $20`,
+          token_endpoint_auth_method = $13, jwks = $14, jwks_uri = $15, dpop_bound_access_tokens = $16, security_profile = $17,
+          token_exchange_subject_clients = $18, token_exchange_resources = $19, token_exchange_impersonation = $20, may_act_client = $21
+          WHERE organization_id = $22 AND project_id = $23 AND id = $24`,
         [
           c.name,
           c.redirectUris,
@@ -76,6 +81,7 @@ export function clients(sql: Sql, map: Mappers): ClientStore {
           c.webOrigins,
           c.requirePushedAuthorizationRequests,
           ...security(c),
+          ...delegation(c),
           c.organization,
           c.project,
           c.id,

@@ -33,7 +33,8 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore &
         }
         await run(
           `INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time, session_id, acr, amr, claims,
-            created_at, expires_at, revoked_at, dpop_jkt, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+            created_at, expires_at, revoked_at, dpop_jkt, resources, parent_grant_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
           [
             g.id,
             g.organization,
@@ -52,6 +53,7 @@ export function grants(sql: Sql, map: Mappers): GrantStore & RefreshTokenStore &
             revokedAt,
             g.dpopJkt,
             g.resources,
+            g.parentGrantId ?? "",
           ],
         );
       })),

@@ -357,6 +357,15 @@ export const migrations: readonly string[] = [
     FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
   );
   `,
+  // 13: SQLite's migration 16, token exchange (RFC 8693): the clients'
+  // exchange policy and the subject's grant an exchanged grant hangs off.
+  `
+  ALTER TABLE clients ADD COLUMN token_exchange_subject_clients TEXT[] NOT NULL DEFAULT '{}';
+  ALTER TABLE clients ADD COLUMN token_exchange_resources TEXT[] NOT NULL DEFAULT '{}';
+  ALTER TABLE clients ADD COLUMN token_exchange_impersonation BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE clients ADD COLUMN may_act_client TEXT COLLATE "C" NOT NULL DEFAULT '';
+  ALTER TABLE grants ADD COLUMN parent_grant_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+  `,
 ];
 
 /**

@@ -7,6 +7,9 @@ import { atomically, insert, json, type Mappers, maybe, type Row } from "./sql.j
 /** The columns of migration 11, in their statements' order. */
 const security = (c: ClientRecord) =>
   [c.tokenEndpointAuthMethod, c.jwks, c.jwksUri, c.dpopBoundAccessTokens ? 1 : 0, c.securityProfile] as const;
+/** The columns of migration 16 (token exchange), in their statements' order. */
+const delegation = (c: ClientRecord) =>
+  [json(c.tokenExchangeSubjectClients), json(c.tokenExchangeResources), c.tokenExchangeImpersonation ? 1 : 0, c.mayActClient] as const;
 
 export function clients(db: Database.Database, map: Mappers): Synchronous<ClientStore> {
   const s = (sql: string) => db.prepare(sql);
@@ -15,14 +18,15 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
       grant_types, pkce_required, remember_consent, access_token_ttl, refresh_token_ttl, post_logout_redirect_uris,
       backchannel_logout_uri, id_token_signed_response_alg, web_origins, require_pushed_authorization_requests,
       token_endpoint_auth_method, jwks, jwks_uri, dpop_bound_access_tokens, security_profile, dynamically_registered,
-      metadata_document, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      metadata_document, token_exchange_subject_clients, token_exchange_resources, token_exchange_impersonation, may_act_client, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getClient: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id = ?"),
     listClients: s("SELECT * FROM clients WHERE organization_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?"),
     updateClient: s(`UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, pkce_required = ?,
       remember_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?, post_logout_redirect_uris = ?,
       backchannel_logout_uri = ?, id_token_signed_response_alg = ?, web_origins = ?, require_pushed_authorization_requests = ?,
-      token_endpoint_auth_method = ?, jwks = ?, jwks_uri = ?, dpop_bound_access_tokens = ?, security_profile = ?
+      token_endpoint_auth_method = ?, jwks = ?, jwks_uri = ?, dpop_bound_access_tokens = ?, security_profile = ?,
+      token_exchange_subject_clients = ?, token_exchange_resources = ?, token_exchange_impersonation = ?, may_act_client = ?
       WHERE organization_id = ? AND project_id = ? AND id = ?`),
     setClientSecret: s("UPDATE clients SET secret_hash = ? WHERE organization_id = ? AND project_id = ? AND id = ?"),
     deleteClientGrants: s("DELETE FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?"),
@@ -59,6 +63,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
           ...security(c),
           c.dynamicallyRegistered ? 1 : 0,
           c.metadataDocument === true ? 1 : 0,
+          ...delegation(c),
           c.createdAt,
         ),
       ),
@@ -80,6 +85,7 @@ export function clients(db: Database.Database, map: Mappers): Synchronous<Client
         json(c.webOrigins),
         c.requirePushedAuthorizationRequests ? 1 : 0,
         ...security(c),
+        ...delegation(c),
         c.organization,
         c.project,
         c.id,

@@ -8,7 +8,8 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
   const s = (sql: string) => db.prepare(sql);
   const q = {
     insertGrant: s(`INSERT INTO grants (id, organization_id, project_id, client_id, kind, user_id, scopes, auth_time,
-      session_id, acr, amr, claims, created_at, expires_at, revoked_at, dpop_jkt, resources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      session_id, acr, amr, claims, created_at, expires_at, revoked_at, dpop_jkt, resources, parent_grant_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     sessionEnd: s("SELECT ended_at FROM sessions WHERE organization_id = ? AND project_id = ? AND id = ?"),
     getGrant: s("SELECT * FROM grants WHERE id = ?"),
     findClientGrant: s(`SELECT * FROM grants WHERE organization_id = ? AND project_id = ? AND client_id = ?
@@ -59,6 +60,7 @@ export function grants(db: Database.Database, map: Mappers): Synchronous<GrantSt
           g.revokedAt ?? sessionEndedAt(g),
           g.dpopJkt,
           json(g.resources),
+          g.parentGrantId ?? "",
           ),
         ),
       ),

@@ -428,6 +428,18 @@ export const migrations: readonly string[] = [
     FOREIGN KEY (organization_id, project_id) REFERENCES projects(organization_id, id) ON DELETE CASCADE
   ) STRICT, WITHOUT ROWID;
   `,
+  // 16: token exchange (RFC 8693). Per client: whose users' tokens it may
+  // exchange, for which resources, whether it may impersonate (no `act`),
+  // and the client its user tokens name in `may_act`. Per grant: the grant
+  // of the subject token an exchanged grant hangs off, so that revoking it
+  // stops the exchanged tokens too ('' for none).
+  `
+  ALTER TABLE clients ADD COLUMN token_exchange_subject_clients TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE clients ADD COLUMN token_exchange_resources TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE clients ADD COLUMN token_exchange_impersonation INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE clients ADD COLUMN may_act_client TEXT NOT NULL DEFAULT '';
+  ALTER TABLE grants ADD COLUMN parent_grant_id TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 /**
