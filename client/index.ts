@@ -185,7 +185,9 @@ const quoted = (value: string) => `"${value.replace(/["\\]/g, "")}"`;
 
 /**
  * The RFC 6750 §3 answer for a request refused by a resource server:
- * - no token: 401 with a bare challenge (§3.1: no error code);
+ * - no token: 401 with a bare challenge (§3.1: no error code), naming the
+ *   scopes the request needs when given (`scope`, §3: what a client that
+ *   has no token yet should ask for, as MCP clients read it);
  * - a malformed Authorization header: 400 `invalid_request`;
  * - an inactive token: 401 `invalid_token`;
  * - a token without the required scopes: 403 `insufficient_scope`, naming them;
@@ -205,14 +207,17 @@ const quoted = (value: string) => `"${value.replace(/["\\]/g, "")}"`;
 export function bearerChallenge(
   realm: string,
   refusal:
-    | { missing: true }
+    | { missing: true; scopes?: readonly string[] }
     | { malformed: true }
     | { result: VerifyTokenResponse; requiredScopes: string[]; signIn?: SignInRequirement; scheme?: "Bearer" | "DPoP" },
   options: { resourceMetadata?: string } = {},
 ): Challenge {
   const metadata = options.resourceMetadata === undefined ? "" : `, resource_metadata=${quoted(options.resourceMetadata)}`;
   const head = `${"scheme" in refusal && refusal.scheme === "DPoP" ? "DPoP" : "Bearer"} realm=${quoted(realm)}`;
-  if ("missing" in refusal) return { status: 401, header: head + metadata, body: {} };
+  if ("missing" in refusal) {
+    const scope = refusal.scopes !== undefined && refusal.scopes.length > 0 ? `, scope=${quoted(refusal.scopes.join(" "))}` : "";
+    return { status: 401, header: head + scope + metadata, body: {} };
+  }
   const answer = (status: 400 | 401 | 403, error: string, description: string, extra = ""): Challenge => ({
     status,
     header: `${head}, error=${quoted(error)}, error_description=${quoted(description)}${extra}${status === 400 ? "" : metadata}`,

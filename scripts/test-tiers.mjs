@@ -91,6 +91,7 @@ export const TIERS = {
     "test/drills/",
     "test/cli/",
     "test/browser/",
+    "test/mcp/",
     "test/scripts/build.test.ts",
     "test/replicas/replicas.test.ts",
     "test/gateway/cluster.test.ts",
@@ -110,8 +111,8 @@ export const TIERS = {
  */
 export const CONCURRENCY = { fast: 4 };
 
-/** The files that drive a browser: left out, with a notice, where chromium cannot be provided. */
-export const BROWSER = "test/browser/";
+/** The files that drive a browser (chromium): left out, with a notice, where chromium cannot be provided. */
+export const BROWSER = ["test/browser/", "test/mcp/"];
 
 /**
  * The PostgreSQL pass: suites whose outcome depends on how the store writes
