@@ -52,7 +52,9 @@ function checked<T>(check: () => T, as: (description: string) => OAuthError = me
  * each kind may register beyond the AdminService's rules: a web client's
  * are https on a host that is not the user's own machine; a native app's
  * (RFC 8252 §7) a private-use scheme, a claimed https URI, or http on a
- * loopback IP literal (§7.3; `localhost` is NOT RECOMMENDED, §8.3).
+ * loopback host (§7.3; `localhost` is NOT RECOMMENDED by §8.3, but MCP
+ * clients such as the MCP Inspector register it, and it is as confined to
+ * the user's machine as 127.0.0.1, so it is taken).
  */
 function checkRedirectUris(applicationType: "web" | "native", uris: string[]): void {
   for (const uri of uris) {
@@ -63,10 +65,28 @@ function checkRedirectUris(applicationType: "web" | "native", uris: string[]): v
       if (url.protocol !== "https:" || loopback) {
         throw redirectUriError(`redirect URI ${uri}: a web client's redirect URIs are https on a public host (use application_type native for an app)`);
       }
-    } else if (url.protocol === "http:" && url.hostname === "localhost") {
-      throw redirectUriError(`redirect URI ${uri}: use the loopback address 127.0.0.1 or [::1] rather than localhost (RFC 8252 §8.3)`);
     }
   }
+}
+
+/**
+ * The `application_type` of a registration that names none: `native` when
+ * every redirect URI is one only an app on the user's machine can receive
+ * (http on a loopback host, or a private-use scheme), as MCP clients
+ * register without saying so; else `web`, OpenID Connect Registration §2's
+ * default, whose stricter rules then apply.
+ */
+function impliedApplicationType(uris: readonly string[]): "web" | "native" {
+  const local = (uri: string) => {
+    try {
+      const url = new URL(uri);
+      if (url.protocol === "http:") return url.hostname === "localhost" || url.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(url.hostname);
+      return url.protocol !== "https:" && /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(url.protocol);
+    } catch {
+      return false;
+    }
+  };
+  return uris.length > 0 && uris.every(local) ? "native" : "web";
 }
 
 /**
@@ -109,8 +129,8 @@ async function scopeOf(deps: Deps, ref: ProjectRef, m: Record<string, unknown>):
 /** A registration request's metadata, checked, as the client it registers. */
 export async function registeredClient(deps: Deps, ref: ProjectRef, m: Record<string, unknown>, clientId: string): Promise<RegisteredClient> {
   if (m.security_profile !== undefined) throw metadataError("a registered client cannot choose a security profile");
-  const applicationType = string(m, "application_type") ?? "web";
-  if (applicationType !== "web" && applicationType !== "native") throw metadataError("application_type must be web or native");
+  const given = string(m, "application_type");
+  if (given !== undefined && given !== "web" && given !== "native") throw metadataError("application_type must be web or native");
 
   // RFC 7591 §2: client_secret_basic when omitted.
   const method = checked(() => checkAuthMethod(string(m, "token_endpoint_auth_method") ?? "client_secret_basic")) || "client_secret_basic";
@@ -121,6 +141,7 @@ export async function registeredClient(deps: Deps, ref: ProjectRef, m: Record<st
     if (!REGISTRABLE_GRANTS.includes(grant)) throw metadataError(`grant type ${grant} is not supported; use ${REGISTRABLE_GRANTS.join(", ")}`);
   }
   const redirectUris = strings(m, "redirect_uris") ?? [];
+  const applicationType = given ?? impliedApplicationType(redirectUris);
   if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
     throw redirectUriError("redirect_uris must name at least one redirect URI for authorization_code");
   }

@@ -48,7 +48,8 @@ class Provider implements OAuthClientProvider {
   verifier = "";
   readonly authorizations: URL[] = [];
   constructor(
-    readonly clientMetadataUrl: string,
+    /** The URL of its client ID metadata document; none for a client that registers itself. */
+    readonly clientMetadataUrl: string | undefined,
     readonly redirectUrl: string,
   ) {}
   get clientMetadata() {
@@ -105,8 +106,8 @@ async function approve(page: Page, url: URL, signIn: boolean): Promise<string> {
   return consent;
 }
 
-test("an MCP client with no registration discovers the server, signs a person in through iam-core, gets a token for exactly that server, and steps up on insufficient_scope", async (t) => {
-  t.timeout(120_000);
+/** iam-core with a project for the notes MCP server, the server itself registered as a resource, a browser page, and the client's redirect URI. */
+async function world(t: import("ava").ExecutionContext, how: { documents: boolean; registration: boolean }) {
   const docs = await documentServer(t);
   const s = await startTestServer({ localhost: true, config: { clientMetadataPrivateNetworks: true } });
   t.teardown(() => s.close());
@@ -114,10 +115,18 @@ test("an MCP client with no registration discovers the server, signs a person in
   const admin = createClient(AdminService, s.transport);
   const auth = { headers: { authorization: `Bearer ${await globalAdminToken(s)}` } };
 
-  // The project: two permissions, a user holding both, documents accepted, and the MCP server registered as a resource.
+  // The project: two permissions, a user holding both, how clients may come, and the MCP server registered as a resource.
   await admin.createOrganization({ id: ACME.organization }, auth);
   const project = (await admin.createProject({ organization: ACME.organization, id: ACME.project }, auth)).project!;
-  await admin.updateProject({ ...ACME, clientIdMetadataDocuments: true, updateMask: create(FieldMaskSchema, { paths: ["client_id_metadata_documents"] }) }, auth);
+  await admin.updateProject(
+    {
+      ...ACME,
+      clientIdMetadataDocuments: how.documents,
+      clientRegistration: how.registration ? "open" : "",
+      updateMask: create(FieldMaskSchema, { paths: ["client_id_metadata_documents", "client_registration"] }),
+    },
+    auth,
+  );
   for (const permissionId of [READ, WRITE]) await admin.createPermission({ ...ACME, permissionId, description: permissionId === READ ? "Read your notes" : "Write notes" }, auth);
   await admin.createRole({ ...ACME, roleId: "writer", permissions: [READ, WRITE] }, auth);
   await admin.createUser({ ...ACME, userId: ALICE.id, password: ALICE.password, name: "Alice" }, auth);
@@ -125,27 +134,37 @@ test("an MCP client with no registration discovers the server, signs a person in
   const mcp = await startMcpServer({ coreUrl: s.grpcUrl, issuer: project.issuer, ...ACME });
   t.teardown(() => mcp.close());
   await admin.createResource({ ...ACME, uri: mcp.resource, name: "Notes (MCP)", scopes: [READ, WRITE] }, auth);
-
-  // The client's identity: the HTTPS URL of its metadata document, and nothing registered.
   const callback = await callbackServer(t);
-  const documentUrl = `${docs.origin}/agents/notes.json`;
-  docs.serve("/agents/notes.json", json({ client_id: documentUrl, client_name: "Notes Agent", redirect_uris: [callback.url], grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "none" }));
-  const provider = new Provider(documentUrl, callback.url);
   const page = await (await browser().newContext()).newPage();
+  return { docs, s, admin, auth, project, mcp, callback, page };
+}
 
+/** The SDK's client connected to the MCP server, and how a person's approval is carried back to it. */
+function sdkClient(mcpResource: string, provider: Provider, page: Page, callback: { codes: URLSearchParams[] }) {
   const connect = async () => {
     const client = new Client({ name: "notes-agent", version: "1.0.0" });
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcpResource), { authProvider: provider }));
     return client;
   };
   const finish = async (signIn: boolean) => {
     const consent = await approve(page, provider.authorizations.at(-1)!, signIn);
     const code = callback.codes.at(-1)!.get("code");
     if (code === null) throw new Error(`no code: ${callback.codes.at(-1)!.toString()}`);
-    const transport = new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider });
-    await transport.finishAuth(code);
+    await new StreamableHTTPClientTransport(new URL(mcpResource), { authProvider: provider }).finishAuth(code);
     return consent;
   };
+  return { connect, finish };
+}
+
+test("an MCP client with no registration discovers the server, signs a person in through iam-core, gets a token for exactly that server, and steps up on insufficient_scope", async (t) => {
+  t.timeout(120_000);
+  const { docs, project, mcp, callback, page } = await world(t, { documents: true, registration: false });
+
+  // The client's identity: the HTTPS URL of its metadata document, and nothing registered.
+  const documentUrl = `${docs.origin}/agents/notes.json`;
+  docs.serve("/agents/notes.json", json({ client_id: documentUrl, client_name: "Notes Agent", redirect_uris: [callback.url], grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "none" }));
+  const provider = new Provider(documentUrl, callback.url);
+  const { connect, finish } = sdkClient(mcp.resource, provider, page, callback);
 
   // 1-3: unauthorized, then discovery, ending in the authorization request of a document's client.
   await t.throwsAsync(connect(), { instanceOf: UnauthorizedError });
@@ -184,4 +203,28 @@ test("an MCP client with no registration discovers the server, signs a person in
   const again = await connect();
   t.like(await again.callTool({ name: "add_note", arguments: { text: "buy milk" } }), { content: [{ type: "text", text: "added; 1 notes" }] });
   t.like(await again.callTool({ name: "list_notes", arguments: {} }), { content: [{ type: "text", text: '["buy milk"]' }] });
+});
+
+test("an older MCP client registers itself (RFC 7591) where the project allows it, and gets a token for exactly that server", async (t) => {
+  t.timeout(120_000);
+  const { s, admin, auth, project, mcp, callback, page } = await world(t, { documents: false, registration: true });
+  const provider = new Provider(undefined, callback.url);
+  const { connect, finish } = sdkClient(mcp.resource, provider, page, callback);
+
+  await t.throwsAsync(connect(), { instanceOf: UnauthorizedError });
+  const clientId = provider.client?.client_id ?? "";
+  t.truthy(clientId, "the SDK registered at the discovered registration_endpoint");
+  const registered = (await admin.getClient({ ...ACME, clientId }, auth)).client!;
+  t.like(registered, { dynamicallyRegistered: true, name: "Notes Agent", redirectUris: [callback.url] });
+  const first = provider.authorizations[0]!;
+  t.is(first.searchParams.get("client_id"), clientId);
+  t.is(first.searchParams.get("resource"), mcp.resource);
+
+  await finish(true);
+  const token = decodeJwt(provider.saved!.access_token);
+  t.is(token.aud, mcp.resource);
+  t.is(token.client_id, clientId);
+  const client = await connect();
+  t.like(await client.callTool({ name: "list_notes", arguments: {} }), { content: [{ type: "text", text: "[]" }] });
+  t.is(project.issuer, `${s.httpUrl}/services/oauth2/acme/notes`);
 });

@@ -84,7 +84,7 @@ test("an open registration answers 201 with the client information; the client i
   t.false(s.lines.join("").includes(info.registration_access_token as string));
 });
 
-test("a native app registers as a public client with loopback and private-use redirect URIs; localhost is refused (RFC 8252 §8.3)", async (t) => {
+test("a native app registers as a public client with loopback and private-use redirect URIs, localhost included", async (t) => {
   const s = await registrationServer(t);
   const info = await registered(s, {
     application_type: "native",
@@ -97,13 +97,20 @@ test("a native app registers as a public client with loopback and private-use re
   t.deepEqual(info.grant_types, ["authorization_code"], "RFC 7591 §2's default");
   t.like((await s.admin.getClient({ ...DEFAULT, clientId: info.client_id }, s.auth)).client, { dynamicallyRegistered: true, pkceRequired: true });
 
-  const body = await assertError(
-    t,
-    await register(s, { application_type: "native", redirect_uris: ["http://localhost:8000/cb"], token_endpoint_auth_method: "none" }),
-    400,
-    "invalid_redirect_uri",
-  );
-  t.regex(body.error_description, /127\.0\.0\.1/);
+  // RFC 8252 §8.3 does not recommend localhost, but MCP clients (the MCP Inspector) register it.
+  const local = await registered(s, { application_type: "native", redirect_uris: ["http://localhost:6274/oauth/callback"], token_endpoint_auth_method: "none" });
+  t.deepEqual(local.redirect_uris, ["http://localhost:6274/oauth/callback"]);
+});
+
+test("a registration that names no application_type is native when only an app on the user's machine can receive its redirects, as MCP clients register", async (t) => {
+  const s = await registrationServer(t);
+  const app = await registered(s, { client_name: "MCP client", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" });
+  t.is(app.application_type, "native");
+  const scheme = await registered(s, { redirect_uris: ["com.example.agent:/oauth"], token_endpoint_auth_method: "none" });
+  t.is(scheme.application_type, "native");
+  // One web redirect among them: web, whose rules refuse the loopback one.
+  await assertError(t, await register(s, { redirect_uris: ["http://127.0.0.1:33418/callback", "https://app.example/cb"] }), 400, "invalid_redirect_uri");
+  t.is((await registered(s, { ...WEB_METADATA })).application_type, "web");
 });
 
 test("redirect URIs: a foreign or malformed one, and http (even loopback) for a web client, are invalid_redirect_uri, and nothing is kept", async (t) => {
@@ -118,7 +125,7 @@ test("redirect URIs: a foreign or malformed one, and http (even loopback) for a 
     ["https://localhost/cb"],
     [],
   ]) {
-    await assertError(t, await register(s, { ...WEB_METADATA, redirect_uris: uris }), 400, "invalid_redirect_uri");
+    await assertError(t, await register(s, { ...WEB_METADATA, application_type: "web", redirect_uris: uris }), 400, "invalid_redirect_uri");
   }
   await assertError(t, await register(s, { ...WEB_METADATA, redirect_uris: [REDIRECT, REDIRECT] }), 400, "invalid_client_metadata");
   await assertError(t, await register(s, { ...WEB_METADATA, redirect_uris: "https://app.example/cb" }), 400, "invalid_client_metadata");
