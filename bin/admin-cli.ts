@@ -16,7 +16,7 @@ import { createLogger } from "../core/observe/log.js";
  * validation; whoever can run it can read the database file anyway.
  */
 import { ADMIN_NOUNS, ADMIN_USAGE } from "./admin-usage.js";
-import { booleanOf, lines, list, OPTIONS, parColumn, ref, time, update, UsageError, type Command, type Values } from "./admin-command.js";
+import { booleanOf, lines, list, OPTIONS, parColumn, ref, registrationNote, registrationOf, time, update, UsageError, type Command, type Values } from "./admin-command.js";
 import { exchangeNotes, exchangeSettings, exchangeUpdates } from "./admin-exchange.js";
 import { FACTOR_COMMANDS } from "./admin-factors.js";
 import { RESOURCE_COMMANDS } from "./admin-resources.js";
@@ -35,11 +35,6 @@ function emailVerifiedOf(o: Values): boolean | undefined {
   if (o["email-verified"] && o["email-unverified"]) throw new UsageError("give --email-verified or --email-unverified, not both");
   return o["email-verified"] ? true : o["email-unverified"] ? false : undefined;
 }
-
-/** --client-registration: off (sent as "", RFC 7591 registration turned off), open or initial_access_token; the core checks the value. */
-const registrationOf = (value: string | undefined) => (value === undefined ? undefined : value === "off" ? "" : value);
-/** What a project's answer says of Dynamic Client Registration when it is on. */
-const registrationNote = (p: pb.Project) => (p.clientRegistration === "" ? "" : `, client registration ${p.clientRegistration}`);
 
 /** What a project's or client's answer says of pushed authorization requests when they are required (RFC 9126). */
 const pushedOnly = (o: { requirePushedAuthorizationRequests: boolean }) => (o.requirePushedAuthorizationRequests ? ", pushed authorization requests required" : "");

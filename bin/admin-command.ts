@@ -9,6 +9,7 @@ import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import type { ADMIN_METHODS } from "../core/rpc/admin/service.js";
 import type { Deps } from "../core/deps.js";
 import type { AuditParty } from "../core/store/types.js";
+import type * as pb from "../gen/iam/v1/admin_pb.js";
 
 /** Bad usage: exit code 2, before the database is opened. */
 export class UsageError extends Error {}
@@ -115,3 +116,8 @@ export const time = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOS
 
 /** One line per item; `(none)` for none. */
 export const lines = <T>(items: T[], line: (item: T) => string) => (items.length === 0 ? ["(none)"] : items.map(line));
+
+/** --client-registration: off (sent as "", RFC 7591 registration turned off), open or initial_access_token; the core checks the value. */
+export const registrationOf = (value: string | undefined) => (value === undefined ? undefined : value === "off" ? "" : value);
+/** What a project's answer says of Dynamic Client Registration when it is on. */
+export const registrationNote = (p: pb.Project) => (p.clientRegistration === "" ? "" : `, client registration ${p.clientRegistration}`);

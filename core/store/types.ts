@@ -9,6 +9,7 @@ import type { LoginThrottleStore, SessionStore } from "./sign-in-types.js";
 import type { AuditStore } from "./audit-types.js";
 import type { FactorStore } from "./factor-types.js";
 import type { Writability } from "./writability.js";
+import type { ClientMetadataDocumentRuleStore, ClientRegistrationMode, RegistrationStore, ResourceStore } from "./registry-types.js";
 import type {
   AuthorizationCodeStore,
   AuthorizationRequestStore,
@@ -19,8 +20,8 @@ import type {
   RefreshTokenStore,
 } from "./token-types.js";
 
-// The contracts of the token flows, of signing in and of the audit trail live in token-types.ts, sign-in-types.ts
-// and audit-types.ts; every record and store is named here too.
+// The contracts of the token flows, of signing in, of the audit trail and of the registries beside the clients live
+// in token-types.ts, sign-in-types.ts, audit-types.ts and registry-types.ts; every record and store is named here too.
 export type {
   AuthorizationCodeRecord,
   AuthorizationCodeStore,
@@ -41,6 +42,17 @@ export type {
 export type { CeremonyRecord, FactorKind, FactorRecord, FactorStore, MfaPolicyRecord, RecoveryCodeCount } from "./factor-types.js";
 export type { LoginFailurePolicy, LoginThrottleStore, LogoutDeliveryRecord, SessionRecord, SessionStore } from "./sign-in-types.js";
 export type { AuditChange, AuditCheckpoint, AuditEventInput, AuditEventRecord, AuditFilter, AuditParty, AuditPartyKind, AuditStore } from "./audit-types.js";
+export { CLIENT_REGISTRATION_MODES } from "./registry-types.js";
+export type {
+  ClientMetadataDocumentRuleRecord,
+  ClientRegistrationMode,
+  ClientMetadataDocumentRuleStore,
+  ClientRegistrationRecord,
+  InitialAccessTokenRecord,
+  RegistrationStore,
+  ResourceRecord,
+  ResourceStore,
+} from "./registry-types.js";
 
 /** Seconds since the Unix epoch are used for every time field. */
 export type EpochSeconds = number;
@@ -74,10 +86,6 @@ export interface ProjectRecord extends ProjectRef {
   clientIdMetadataDocuments?: boolean;
   createdAt: EpochSeconds;
 }
-
-/** A project's Dynamic Client Registration setting; "" is off. */
-export const CLIENT_REGISTRATION_MODES = ["", "open", "initial_access_token"] as const;
-export type ClientRegistrationMode = (typeof CLIENT_REGISTRATION_MODES)[number];
 
 export type ClientType = "confidential" | "public";
 
@@ -120,11 +128,7 @@ export interface ClientRecord extends ProjectRef {
   securityProfile: SecurityProfile;
   /** Whether it registered itself (RFC 7591); set at creation only. */
   dynamicallyRegistered: boolean;
-  /**
-   * Whether the client is a client ID metadata document's (its id is the
-   * document's URL), kept in step with it by core/clients/; absent: false.
-   * Written at creation only: a row is one or the other for good.
-   */
+  /** Whether it is a client ID metadata document's (its id the document's URL, kept in step by core/clients/); set at creation only; absent: false. */
   metadataDocument?: boolean;
   /** Token exchange (RFC 8693): the clients whose user tokens it may present as subject tokens. */
   tokenExchangeSubjectClients: string[];
@@ -135,28 +139,6 @@ export interface ClientRecord extends ProjectRef {
   /** The client named by `may_act` (RFC 8693 §4.4) in its user access tokens; "" for none. */
   mayActClient: string;
   createdAt: EpochSeconds;
-}
-
-/**
- * An administrator's rule for one client ID metadata document URL: `block`
- * refuses it before any fetch; `pin` uses `document` instead of fetching.
- */
-export interface ClientMetadataDocumentRuleRecord extends ProjectRef {
-  url: string;
-  action: "block" | "pin";
-  /** The pinned document (JSON); "" for a block. */
-  document: string;
-  createdAt: EpochSeconds;
-}
-
-export interface ClientMetadataDocumentRuleStore {
-  /** Sets the URL's rule, replacing the one it had. */
-  putClientMetadataDocumentRule(rule: ClientMetadataDocumentRuleRecord): Promise<void>;
-  getClientMetadataDocumentRule(ref: ProjectRef, url: string): Promise<ClientMetadataDocumentRuleRecord | undefined>;
-  /** Every rule of the project, ordered by URL. */
-  listClientMetadataDocumentRules(ref: ProjectRef): Promise<ClientMetadataDocumentRuleRecord[]>;
-  /** False when the URL had no rule. */
-  deleteClientMetadataDocumentRule(ref: ProjectRef, url: string): Promise<boolean>;
 }
 
 export type SigningAlg = "ES256" | "RS256";
@@ -200,16 +182,6 @@ export interface PermissionRecord extends ProjectRef {
   /** `service.resource.action`; also the scope token. */
   id: string;
   description: string;
-}
-
-/** A protected resource (RFC 8707): an API the project's clients ask tokens for by its URI. */
-export interface ResourceRecord extends ProjectRef {
-  /** Its URI, the `aud` of its tokens; unique across projects, as an audience is. */
-  uri: string;
-  name: string;
-  /** The scopes (permission ids) a token for it may carry. */
-  scopes: string[];
-  createdAt: EpochSeconds;
 }
 
 export interface RoleRecord extends ProjectRef {
@@ -352,16 +324,6 @@ export interface AccessStore {
   getClientPermissions(ref: ProjectRef, clientId: string): Promise<PermissionRecord[]>;
 }
 
-export interface ResourceStore {
-  /** A URI registered already, here or in another project, is AlreadyExists. */
-  createResource(resource: ResourceRecord): Promise<void>;
-  getResource(ref: ProjectRef, uri: string): Promise<ResourceRecord | undefined>;
-  listResources(ref: ProjectRef, page: Page): Promise<ResourceRecord[]>;
-  /** Writes name and scopes; false when there is no such resource. */
-  updateResource(resource: ResourceRecord): Promise<boolean>;
-  deleteResource(ref: ProjectRef, uri: string): Promise<boolean>;
-}
-
 export interface SigningKeyStore {
   addSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Every key of the project, current first. */
@@ -400,51 +362,6 @@ export interface ProjectOverviewStore {
 export interface MaintenanceStore {
   /** Deletes what has expired; answers how many rows of each kind went. */
   purgeExpired(now: EpochSeconds): Promise<Record<string, number>>;
-}
-
-/** What a dynamically registered client has beyond its client row (RFC 7592); it goes with the client. */
-export interface ClientRegistrationRecord extends ProjectRef {
-  clientId: string;
-  /** SHA-256 of its registration access token (RFC 7592 §1). */
-  tokenHash: string;
-  /** The registered metadata the client row does not hold (JSON object): application_type, scope, client_uri… */
-  metadata: string;
-}
-
-/** An initial access token (RFC 7591 §3), known by the hash of its value; it goes with its project. */
-export interface InitialAccessTokenRecord extends ProjectRef {
-  id: string;
-  /** SHA-256 of the token. */
-  tokenHash: string;
-  description: string;
-  createdAt: EpochSeconds;
-  expiresAt: EpochSeconds;
-  /** Registrations it may still make; null: no limit but its expiry. */
-  usesLeft: number | null;
-  /** The uses it was made with; 0: no limit. */
-  maxUses: number;
-}
-
-export interface RegistrationStore {
-  /** How many clients of the project registered themselves. */
-  countDynamicClients(ref: ProjectRef): Promise<number>;
-  createClientRegistration(registration: ClientRegistrationRecord): Promise<void>;
-  getClientRegistration(ref: ProjectRef, clientId: string): Promise<ClientRegistrationRecord | undefined>;
-  /** Writes its token hash and metadata; false when it does not exist. */
-  updateClientRegistration(registration: ClientRegistrationRecord): Promise<boolean>;
-  createInitialAccessToken(token: InitialAccessTokenRecord): Promise<void>;
-  /** Newest first. */
-  listInitialAccessTokens(ref: ProjectRef): Promise<InitialAccessTokenRecord[]>;
-  /** False when it does not exist. */
-  deleteInitialAccessToken(ref: ProjectRef, id: string): Promise<boolean>;
-  /** The project's token of this hash, whatever its expiry and uses. */
-  findInitialAccessToken(ref: ProjectRef, tokenHash: string): Promise<InitialAccessTokenRecord | undefined>;
-  /**
-   * Spends one use of the token of this hash if it has one left and has not
-   * expired at `now`, in one statement (two registrations cannot both take
-   * its last use); false otherwise.
-   */
-  spendInitialAccessToken(ref: ProjectRef, tokenHash: string, now: EpochSeconds): Promise<boolean>;
 }
 
 export interface Store
