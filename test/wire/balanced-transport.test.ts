@@ -11,6 +11,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js"
 import { AuditService } from "../../gen/iam/v1/audit_pb.js";
 import { AdminService } from "../../gen/iam/v1/admin_pb.js";
 import { AuthorizationService } from "../../gen/iam/v1/authorization_pb.js";
+import { RegistrationService } from "../../gen/iam/v1/registration_pb.js";
 import { TokenService } from "../../gen/iam/v1/token_pb.js";
 import { startCoreServer, type RunningServer } from "../../core/server/listen.js";
 import { createBalancedTransport, isRepeatable, type BalancedTransportOptions } from "../../wire/balanced-transport.js";
@@ -523,7 +524,7 @@ test("createBalancedTransport refuses no URL and the same URL twice", (t) => {
 });
 
 test("the read-only list names real methods, and none that writes", (t) => {
-  const services = [TokenService, Health, AdminService, AuthorizationService, AuditService];
+  const services = [TokenService, Health, AdminService, AuthorizationService, AuditService, RegistrationService];
   const methods = new Map<string, DescMethod>(services.flatMap((s) => s.methods.map((m) => [`${s.typeName}/${m.name}`, m] as const)));
   for (const name of READ_ONLY_METHODS) t.true(methods.has(name), `${name} is a method of the core`);
   const repeatable = [...methods].filter(([, m]) => isRepeatable(m)).map(([name]) => name);
