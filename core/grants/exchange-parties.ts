@@ -14,12 +14,12 @@ import { actClaimOf } from "../tokens/act.js";
 import type { ActClaim } from "../tokens/issue.js";
 
 /**
- * A subject or actor token iam-core will not take: invalid_grant, RFC 6749
- * §5.2's code for a presented grant that is invalid, expired or revoked, as
- * the other grants answer. The description never says which check failed.
+ * A subject or actor token iam-core will not take: invalid_request, as RFC
+ * 8693 §2.2.2 requires ("MUST") for a token that is invalid for any reason
+ * or unacceptable by policy. The description never says which check failed.
  */
 export const refusedToken = (which: "subject_token" | "actor_token", detail: string) =>
-  new OAuthError("invalid_grant", `the ${which} is invalid, expired, revoked or not acceptable`, { detail });
+  new OAuthError("invalid_request", `the ${which} is invalid, expired, revoked or not acceptable`, { detail });
 
 /** RFC 8693 §2.1: each token comes with its type; iam-core takes access tokens only (§3). */
 function checkTokenType(name: string, type: string): void {
@@ -38,7 +38,8 @@ export async function subjectOf(deps: Deps, project: ProjectRecord, client: Clie
   // A client's token for itself names no user to act for.
   if (subject.grant.kind !== "user") throw refusedToken("subject_token", "subject token of a client acting for itself");
   if (!client.tokenExchangeSubjectClients.includes(subject.payload.client_id)) {
-    throw new OAuthError("unauthorized_client", "this client may not exchange tokens issued to that client", {
+    // RFC 8693 §2.2.2: a subject token unacceptable by policy is invalid_request.
+    throw new OAuthError("invalid_request", "this client may not exchange tokens issued to that client", {
       detail: `subject token of client ${subject.payload.client_id}`,
     });
   }

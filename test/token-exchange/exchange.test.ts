@@ -110,7 +110,7 @@ test("revoking the user's token (its grant) stops the tokens exchanged from it, 
   // And no new exchange of it.
   const again = await exchange(s, AGENT, exchangeParams(subject, await ownToken(s, AGENT)));
   t.is(again.status, 400);
-  t.is(again.body.error, "invalid_grant");
+  t.is(again.body.error, "invalid_request");
 });
 
 test("the agent revoking its delegated token leaves the user's own token alone", async (t) => {
@@ -172,7 +172,7 @@ test("ending the user's sign-in sessions (logout, an administrator) stops the de
   t.not((await store.getGrant(grant!.id))?.revokedAt, null, "revoked with the session's other grants");
 });
 
-test("a chain of delegation is at most 4 exchanges deep: the fifth is invalid_grant", async (t) => {
+test("a chain of delegation is at most 4 exchanges deep: the fifth is invalid_request", async (t) => {
   const s = await server(t);
   const chain: { id: string; secret: string }[] = [AGENT, AGENT2];
   for (const n of [3, 4, 5]) {
@@ -189,5 +189,5 @@ test("a chain of delegation is at most 4 exchanges deep: the fifth is invalid_gr
   t.true((await s.tokens.verifyToken({ token: subject })).active, "four deep");
   const fifth = await exchange(s, chain[4]!, exchangeParams(subject, await ownToken(s, chain[4]!)));
   t.is(fifth.status, 400);
-  t.is(fifth.body.error, "invalid_grant");
+  t.is(fifth.body.error, "invalid_request");
 });

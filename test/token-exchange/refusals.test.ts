@@ -47,7 +47,7 @@ test("the client's policy: only tokens of the clients it names, only the resourc
   const subject = await userToken(s);
   const actor = await ownToken(s, AGENT);
   // AGENT2 may act for AGENT's tokens only, not web-app's.
-  await refused(t, s, AGENT2, exchangeParams(subject, await ownToken(s, AGENT2)), "unauthorized_client", "subject token of a client not named");
+  await refused(t, s, AGENT2, exchangeParams(subject, await ownToken(s, AGENT2)), "invalid_request", "subject token of a client not named");
   await refused(t, s, AGENT, exchangeParams(subject, actor, { resource: FILES }), "invalid_target", "a registered resource not allowed");
   await refused(t, s, AGENT, exchangeParams(subject, actor, { resource: "https://unknown.example/api" }), "invalid_target", "an unknown resource");
   await refused(t, s, AGENT, exchangeParams(subject, actor, { resource: `${MCP}#frag` }), "invalid_target", "a resource with a fragment");
@@ -80,36 +80,36 @@ test("impersonation (no actor token) is refused unless the client's policy allow
   t.false("act" in claims);
   // A token that already names an actor is not impersonated: its chain would be lost.
   const delegatedOnce = await exchange(s, AGENT, exchangeParams(subject, await ownToken(s, AGENT)));
-  await refused(t, s, IMPERSONATOR, exchangeParams(String(delegatedOnce.body.access_token), undefined), "invalid_grant", "impersonating a delegated token");
+  await refused(t, s, IMPERSONATOR, exchangeParams(String(delegatedOnce.body.access_token), undefined), "invalid_request", "impersonating a delegated token");
 });
 
-test("a subject token iam-core will not take is invalid_grant: expired, revoked, of another project, an ID token, a client's own, garbage", async (t) => {
+test("a subject token iam-core will not take is invalid_request: expired, revoked, of another project, an ID token, a client's own, garbage", async (t) => {
   const s = await server(t);
   await seedOtherProject(s);
   const actor = () => ownToken(s, AGENT);
 
   const revoked = await userToken(s);
   t.is((await postForm(`${s.project}/revoke`, { token: revoked }, basic(WEB.id, WEB.secret))).status, 200);
-  await refused(t, s, AGENT, exchangeParams(revoked, await actor()), "invalid_grant", "revoked");
+  await refused(t, s, AGENT, exchangeParams(revoked, await actor()), "invalid_request", "revoked");
 
   const { code } = await obtainCode(s, { authorize: { ...OTHER, scope: READ } });
   const other = (await s.tokens.token(exchangeRequest(code, OTHER))).accessToken;
   t.is(claimsOf(other).client_id, WEB.id, "the same client id in another project");
-  await refused(t, s, AGENT, exchangeParams(other, await actor()), "invalid_grant", "another project's");
+  await refused(t, s, AGENT, exchangeParams(other, await actor()), "invalid_request", "another project's");
 
   const withId = await obtainTokens(s, { authorize: { scope: `openid ${READ}`, nonce: "n" } });
-  await refused(t, s, AGENT, exchangeParams(withId.idToken, await actor()), "invalid_grant", "an ID token");
-  await refused(t, s, AGENT, exchangeParams(await actor(), await actor()), "invalid_grant", "a client's own token");
-  await refused(t, s, AGENT, exchangeParams("not.a.token", await actor()), "invalid_grant", "garbage");
+  await refused(t, s, AGENT, exchangeParams(withId.idToken, await actor()), "invalid_request", "an ID token");
+  await refused(t, s, AGENT, exchangeParams(await actor(), await actor()), "invalid_request", "a client's own token");
+  await refused(t, s, AGENT, exchangeParams("not.a.token", await actor()), "invalid_request", "garbage");
 
   const expiring = await userToken(s);
   s.clock.advance(901);
-  await refused(t, s, AGENT, exchangeParams(expiring, await actor()), "invalid_grant", "expired");
+  await refused(t, s, AGENT, exchangeParams(expiring, await actor()), "invalid_request", "expired");
 
   // A live token of a user disabled since.
   const live = await userToken(s);
   await setUserEnabled(s, DEFAULT, "alice", false);
-  await refused(t, s, AGENT, exchangeParams(live, await actor()), "invalid_grant", "user disabled");
+  await refused(t, s, AGENT, exchangeParams(live, await actor()), "invalid_request", "user disabled");
 });
 
 test("subject_token and its type are required, and only access tokens are exchanged or issued", async (t) => {
@@ -135,13 +135,13 @@ test("subject_token and its type are required, and only access tokens are exchan
   t.is(claimsOf(answer.body.access_token).aud, MCP);
 });
 
-test("the actor token must be the requesting client's own: another client's, or a user's, is invalid_grant", async (t) => {
+test("the actor token must be the requesting client's own: another client's, or a user's, is invalid_request", async (t) => {
   const s = await server(t);
   const subject = await userToken(s);
-  await refused(t, s, AGENT, exchangeParams(subject, await ownToken(s, M2M)), "invalid_grant", "another client's client_credentials token");
-  await refused(t, s, AGENT, exchangeParams(subject, await ownToken(s, AGENT2)), "invalid_grant", "another agent's token");
-  await refused(t, s, AGENT, exchangeParams(subject, subject), "invalid_grant", "a user's token as actor");
-  await refused(t, s, AGENT, exchangeParams(subject, "garbage"), "invalid_grant", "garbage");
+  await refused(t, s, AGENT, exchangeParams(subject, await ownToken(s, M2M)), "invalid_request", "another client's client_credentials token");
+  await refused(t, s, AGENT, exchangeParams(subject, await ownToken(s, AGENT2)), "invalid_request", "another agent's token");
+  await refused(t, s, AGENT, exchangeParams(subject, subject), "invalid_request", "a user's token as actor");
+  await refused(t, s, AGENT, exchangeParams(subject, "garbage"), "invalid_request", "garbage");
 });
 
 test("scope: at most what the subject token holds of the resource's scopes (invalid_scope beyond)", async (t) => {
@@ -161,7 +161,7 @@ test("scope: at most what the subject token holds of the resource's scopes (inva
   await refused(t, s, AGENT, exchangeParams(writeOnly, await ownToken(s, AGENT)), "invalid_scope", "nothing of the resource");
 });
 
-test("may_act (RFC 8693 §4.4): a subject token naming another actor is invalid_grant; the one named may exchange it", async (t) => {
+test("may_act (RFC 8693 §4.4): a subject token naming another actor is invalid_request; the one named may exchange it", async (t) => {
   const s = await server(t);
   const web = (await s.core.deps.store.getClient(DEFAULT, WEB.id))!;
   await s.core.deps.store.updateClient({ ...web, mayActClient: AGENT2.id });
@@ -171,7 +171,7 @@ test("may_act (RFC 8693 §4.4): a subject token naming another actor is invalid_
 
   const subject = await userToken(s);
   t.deepEqual(claimsOf(subject).may_act, { sub: AGENT2.id, client_id: AGENT2.id });
-  await refused(t, s, AGENT, exchangeParams(subject, await ownToken(s, AGENT)), "invalid_grant", "an actor may_act does not name");
+  await refused(t, s, AGENT, exchangeParams(subject, await ownToken(s, AGENT)), "invalid_request", "an actor may_act does not name");
   const named = await exchange(s, AGENT2, exchangeParams(subject, await ownToken(s, AGENT2)));
   t.is(named.status, 200, JSON.stringify(named.body));
   t.like(claimsOf(named.body.access_token), { act: { sub: AGENT2.id, client_id: AGENT2.id } });
