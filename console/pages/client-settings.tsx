@@ -167,7 +167,9 @@ function GrantTypesField<V extends Settings>({ form }: { form: Form<V> }) {
   const chosen = lines(form.values.grant_types);
   const error = form.errors.grant_types;
   const toggle = (grant: string, on: boolean) => {
-    const next = GRANT_TYPES.map(([g]) => g).filter((g) => (g === grant ? on : chosen.includes(g)));
+    const offered: readonly string[] = GRANT_TYPES.map(([g]) => g);
+    // A grant the form does not offer (token exchange, set with its policy by `iam client`) stays as it was.
+    const next = [...offered.filter((g) => (g === grant ? on : chosen.includes(g))), ...chosen.filter((g) => !offered.includes(g))];
     form.set("grant_types", next.join("\n") as V["grant_types"]);
   };
   return (

@@ -11,7 +11,8 @@ import { Code, ConnectError, createClient, type Client as ApiClient, type Interc
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Page } from "playwright-core";
 import { AdminService, ClientType } from "../../../gen/iam/v1/admin_pb.js";
-import { GRANT_TYPES } from "../../../core/rpc/admin/validate.js";
+import { GRANT_TYPES as CORE_GRANT_TYPES } from "../../../core/rpc/admin/validate.js";
+import { TOKEN_EXCHANGE_GRANT } from "../../../core/protocol/token-exchange.js";
 import { ADMIN_CLIENT_SECRET, startTestServer, type TestServer } from "../../helpers.js";
 import { useBrowser } from "../_browser.js";
 import { axeViolations, openConsole, signIn } from "./_console.js";
@@ -86,6 +87,12 @@ async function consoleAt(t: ExecutionContext, path: string, heading: string) {
   return opened;
 }
 
+/**
+ * The grant types the form offers: every one the core knows but token exchange, which is of no use without the
+ * exchange policy (whose tokens, which resources) that only the AdminService and `iam client` set.
+ */
+const GRANT_TYPES = CORE_GRANT_TYPES.filter((grant) => grant !== TOKEN_EXCHANGE_GRANT);
+
 /** Fills the create form with a valid client `id`: one redirect URI, the default grant types, nothing else. */
 async function fillValid(page: Page, id: string): Promise<void> {
   await page.fill(`${NEW}-client_id`, id);
@@ -101,7 +108,7 @@ test("a confidential client is created with every setting of the form, and its s
   const { page, context, problems } = await consoleAt(t, CLIENTS, "Clients");
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: s.httpUrl });
   t.deepEqual(await axeViolations(page), [], "the list");
-  // The grant types offered are the ones the core knows.
+  // The grant types offered are the ones the core knows, token exchange aside.
   t.deepEqual(await page.locator(`${NEW}-grant_types input[type=checkbox]`).evaluateAll((boxes) => boxes.map((b) => b.getAttribute("value"))), [...GRANT_TYPES]);
 
   await page.getByLabel("Id (required)", { exact: true }).fill("billing");
@@ -282,6 +289,23 @@ test("a lifetime is edited: the update names that field alone, and a refused one
   await page.getByRole("status").getByText("Client reports saved").waitFor();
   t.deepEqual((await api.getClient({ ...ref, clientId: "reports" })).client, { ...before!, accessTokenTtl: 1200n });
   t.is(await page.locator(".field-error").count(), 0);
+  t.deepEqual(problems, []);
+});
+
+test("a grant the form does not offer (token exchange) is kept when another grant type is toggled and saved", async (t) => {
+  await api.createClient({
+    ...ref,
+    clientId: "agent",
+    type: ClientType.CONFIDENTIAL,
+    redirectUris: ["https://agent.example/cb"],
+    grantTypes: ["client_credentials", TOKEN_EXCHANGE_GRANT],
+  });
+  const { page, problems } = await consoleAt(t, `${CLIENTS}/agent`, "Client agent");
+  const form = `#client-${ORG}-${PROJECT}-agent`;
+  await page.setChecked(`${form}-grant_types-refresh_token`, true);
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").getByText("Client agent saved").waitFor();
+  t.deepEqual((await api.getClient({ ...ref, clientId: "agent" })).client?.grantTypes, ["refresh_token", "client_credentials", TOKEN_EXCHANGE_GRANT]);
   t.deepEqual(problems, []);
 });
 
