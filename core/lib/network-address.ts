@@ -102,3 +102,12 @@ export function nonPublicHost(hostname: string): string | undefined {
   const kind = nonPublicKind(address);
   return kind === undefined ? undefined : `${hostname} is ${describeKind(kind)}`;
 }
+
+/**
+ * Whether a URL's host (URL.hostname: IPv6 in brackets) is the user's own
+ * machine as redirect URIs and resource URIs name it: `localhost`, an IPv4
+ * loopback literal, or `[::1]` (RFC 8252 §7.3). What may use plain http.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+}

@@ -7,11 +7,11 @@
  * the form a URL parser writes it (lowercase scheme and host, no default
  * port, no dot segments), so that two spellings never name one resource.
  */
+import { isLoopbackHost } from "./network-address.js";
 
 /** Longer URIs are refused before parsing. */
 export const MAX_RESOURCE_URI = 2048;
 
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 
 /** Why `uri` cannot name a resource, as a phrase ("it has a fragment"); undefined when it can. */
 export function resourceUriProblem(uri: string): string | undefined {
@@ -26,7 +26,7 @@ export function resourceUriProblem(uri: string): string | undefined {
     return "it is not an absolute URI";
   }
   if (url.username !== "" || url.password !== "") return "it has user info";
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.test(url.hostname))) {
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
     return "its scheme is not https (http only on a loopback host)";
   }
   if (url.hostname === "") return "it has no host";

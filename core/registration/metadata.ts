@@ -8,11 +8,12 @@
  * `application_type`. A member the RFCs define that iam-core does not keep
  * is ignored, as §2 says, and never answered back.
  */
+import { isLoopbackHost } from "../lib/network-address.js";
 import { ConnectError } from "@connectrpc/connect";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
-import type { ClientRecord, ProjectRef } from "../store/types.js";
+import { EXCHANGE_DEFAULTS, type ClientRecord, type ProjectRef } from "../store/types.js";
 import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "../rpc/admin/default-tenant.js";
 import { checkAuthMethod, checkClientAuthentication, checkJwks, checkJwksUriSetting } from "../rpc/admin/client-authentication.js";
 import {
@@ -60,7 +61,7 @@ function checkRedirectUris(applicationType: "web" | "native", uris: string[]): v
   for (const uri of uris) {
     checked(() => checkRedirectUri(uri), redirectUriError);
     const url = new URL(uri);
-    const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(url.hostname);
+    const loopback = isLoopbackHost(url.hostname);
     if (applicationType === "web") {
       if (url.protocol !== "https:" || loopback) {
         throw redirectUriError(`redirect URI ${uri}: a web client's redirect URIs are https on a public host (use application_type native for an app)`);
@@ -80,7 +81,7 @@ function impliedApplicationType(uris: readonly string[]): "web" | "native" {
   const local = (uri: string) => {
     try {
       const url = new URL(uri);
-      if (url.protocol === "http:") return url.hostname === "localhost" || url.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(url.hostname);
+      if (url.protocol === "http:") return isLoopbackHost(url.hostname);
       return url.protocol !== "https:" && /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(url.protocol);
     } catch {
       return false;

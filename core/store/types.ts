@@ -147,7 +147,12 @@ export type SigningAlg = "ES256" | "RS256";
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
-/** What a client registered without them has of its authentication, profile and token exchange settings (and an administrator's client is not dynamically registered). */
+/** A client's token exchange policy (RFC 8693) until an administrator sets one: no exchange, no `may_act`. */
+export const EXCHANGE_DEFAULTS = {
+  tokenExchangeSubjectClients: [] as string[], tokenExchangeResources: [] as string[], tokenExchangeImpersonation: false, mayActClient: "",
+} as const satisfies Partial<ClientRecord>;
+
+/** What a client registered without them has of its authentication, profile and exchange settings; not dynamically registered. */
 export const CLIENT_AUTH_DEFAULTS = {
   tokenEndpointAuthMethod: "",
   jwks: "",
@@ -155,10 +160,7 @@ export const CLIENT_AUTH_DEFAULTS = {
   dpopBoundAccessTokens: false,
   securityProfile: "",
   dynamicallyRegistered: false,
-  tokenExchangeSubjectClients: [] as string[],
-  tokenExchangeResources: [] as string[],
-  tokenExchangeImpersonation: false,
-  mayActClient: "",
+  ...EXCHANGE_DEFAULTS,
 } as const satisfies Partial<ClientRecord>;
 
 /** "" for none; `fapi2`: the FAPI 2.0 Security Profile (core/tokens/profile.ts). */

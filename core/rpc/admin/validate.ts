@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { nonPublicHost } from "../../lib/network-address.js";
+import { isLoopbackHost, nonPublicHost } from "../../lib/network-address.js";
 import type { SigningAlg } from "../../store/types.js";
 import { TOKEN_EXCHANGE_GRANT } from "../../protocol/token-exchange.js";
 
@@ -60,10 +60,6 @@ export function checkRange(field: string, value: number, min: number, max: numbe
   return value;
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
 /** An absolute URI without fragment, white space or credentials; `what` names it in the refusal. */
 function absoluteUri(what: string, value: string): URL {
   if (value === "") throw invalid(`a ${what} must not be empty`);
@@ -87,7 +83,7 @@ function webScheme(what: string, value: string, url: URL): boolean {
     return true;
   }
   if (url.protocol === "http:") {
-    if (!isLoopback(url.hostname)) throw invalid(`${what} ${value}: http is allowed only for loopback hosts`);
+    if (!isLoopbackHost(url.hostname)) throw invalid(`${what} ${value}: http is allowed only for loopback hosts`);
     return true;
   }
   return false;
