@@ -344,6 +344,19 @@ class World {
     this.#root = await this.#clientToken(ROOT.id, ROOT.secret, ADMIN_SCOPE);
   }
 
+  /**
+   * A rotation that retires the default project's key at once ends every
+   * token that key signed, the administrator's own among them: checked here,
+   * then the administrator gets a new token, as a real one would.
+   */
+  async renewRoot(): Promise<string[]> {
+    const before = this.#root;
+    if (before === undefined) return [];
+    const verdict = await this.s.tokens.verifyToken({ token: before });
+    this.#root = await this.#clientToken(ROOT.id, ROOT.secret, ADMIN_SCOPE);
+    return verdict.active ? ["a token signed by a key retired at once still verifies"] : [];
+  }
+
   async #other(ref: LiveRef): Promise<string> {
     if (ref === "cc.admin") return this.#clientToken("admin-client", ADMIN_CLIENT_SECRET, ADMIN_SCOPE);
     if (ref === "cc.m2m") return this.#clientToken(M2M.id, M2M.secret);
@@ -873,6 +886,8 @@ function buildMessage(input: DescMessage, tree: unknown, value: (v: Val) => stri
 
 interface Call {
   method: DescMethod;
+  /** The message as sent. */
+  request: unknown;
   headers: Record<string, string>;
   response: unknown;
   error: unknown;
@@ -902,7 +917,7 @@ async function call(world: World, service: DescService, spec: RpcSpec, value: (v
     `  message: ${clip(toJsonString(method.input, message), 600)}`,
     `answer: ${clip(answered, 300)}${meta}`,
   ].join("\n");
-  return { method, headers, response, error, oversized: size > BODY_LIMIT - 16, headerRefusal: headerRefusal(headers, error), describe };
+  return { method, request: message, headers, response, error, oversized: size > BODY_LIMIT - 16, headerRefusal: headerRefusal(headers, error), describe };
 }
 
 /**
@@ -1021,7 +1036,15 @@ async function sendAdmin(world: World, spec: RpcSpec): Promise<Result> {
     else if (!ADMIN_REFUSALS.has(err.code) && !(err.code === Code.ResourceExhausted && c.oversized) && !c.headerRefusal) out.push(`${Code[err.code]} is not a documented AdminService refusal (${err.rawMessage})`);
   }
   const allowance = err === undefined ? (isReadOnlyRpc(c.method.localName) ? ALLOWED.nothing : undefined) : ALLOWED.nothing;
+  if (err === undefined && retiredDefaultKey(c.method.localName, c.request)) out.push(...(await world.renewRoot()));
   return report(c.describe, rpcOutcome(c), [...out, ...dbOf(before, after, allowance), ...(await world.alive(true))]);
+}
+
+/** Whether a served call retired the default project's signing key at once (the administrator's token is signed by it). */
+function retiredDefaultKey(method: string, request: unknown): boolean {
+  if (method !== "rotateSigningKey") return false;
+  const r = request as { organization?: string; project?: string; retireImmediately?: boolean };
+  return r.retireImmediately === true && (r.organization ?? "") === DEFAULT.organization && (r.project ?? "") === DEFAULT.project;
 }
 
 /** Connect and gRPC codes by their wire names (Connect's JSON `code`). */
