@@ -6,6 +6,7 @@ import { epochSeconds } from "../lib/clock.js";
 import { randomToken } from "../lib/crypto.js";
 import { parseScope } from "../lib/scopes.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
+import { accessTarget } from "../tokens/resources.js";
 import { userHoldings } from "../tokens/oidc.js";
 import { grantEvent, refusalsRecorded, type GrantEvent } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
@@ -26,7 +27,7 @@ const MAX_USERNAME_IN_EVENT = 128;
  */
 export const passwordGrant: Grant = {
   grantType: GRANT_TYPE,
-  parameters: ["username", "password", "scope"],
+  parameters: ["username", "password", "scope", "resource"],
   async handler(ctx) {
     const { request, project, client } = ctx;
     if (request.username === "" || request.password === "") {
@@ -60,6 +61,12 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
   if (requested.length > 0 && scopes.length === 0) {
     throw new OAuthError("invalid_scope", "the user holds none of the requested scopes");
   }
+  // RFC 8707 §2 as at every other grant: a token asked for some resources is
+  // for them only, never the project's audience, whatever grant asks for it.
+  const target = await accessTarget(deps.store, project, request.resource, [], scopes);
+  if (requested.length > 0 && target.scopes.length === 0) {
+    throw new OAuthError("invalid_scope", "the requested resources accept none of the requested scopes");
+  }
   const now = epochSeconds(deps.clock);
   return deps.store.transaction(async (store) => {
     const grant = {
@@ -80,15 +87,14 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
       revokedAt: null,
       // RFC 9449 §5: the key its refreshes need (binding.ts).
       dpopJkt: grantKeyOf(dpop),
-      // RFC 8707 is not read here: a deprecated grant (RFC 9700 §2.4) gets no new parameters.
-      resources: [],
+      resources: target.resources,
     };
     await store.createGrant(grant);
     // As for a code exchange: re-read once the grant holds the user's row.
     const holder = await store.getUser(project, user.id);
     if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
     if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
-    const tokens = await issueTokens(deps, store, project, grant, client, scopes, scopes, { user, nonce: "" }, null, dpop?.jkt);
+    const tokens = await issueTokens(deps, store, project, grant, client, target.scopes, scopes, { user, nonce: "" }, null, dpop?.jkt);
     await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", target: party("user", user.id), scopes }, store);
     return tokens;
   });

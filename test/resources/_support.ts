@@ -72,9 +72,9 @@ export const webBasic = () => basic(WEB.id, WEB.secret);
 export const exchange = (s: TestServer, code: string, resources: readonly string[] = []) =>
   token(s, [["grant_type", "authorization_code"], ["code", code], ["redirect_uri", WEB.redirectUri], ...resources.map((r): [string, string] => ["resource", r])], webBasic());
 
-/** A refresh by WEB, with `resource` once per value. */
-export const refresh = (s: TestServer, refreshToken: string, resources: readonly string[] = []) =>
-  token(s, [["grant_type", "refresh_token"], ["refresh_token", refreshToken], ...resources.map((r): [string, string] => ["resource", r])], webBasic());
+/** A refresh by WEB (or the client `authorization` names), with `resource` once per value. */
+export const refresh = (s: TestServer, refreshToken: string, resources: readonly string[] = [], authorization = webBasic()) =>
+  token(s, [["grant_type", "refresh_token"], ["refresh_token", refreshToken], ...resources.map((r): [string, string] => ["resource", r])], authorization);
 
 export interface Issued {
   access_token: string;

@@ -2,15 +2,16 @@
  * Resource indicators (RFC 8707 §2.2) at the token endpoint, over HTTP: a
  * code or refresh token exchanged for an access token of a narrower
  * resource, never one outside its grant; the refresh token keeps the
- * grant's whole set; client_credentials for registered resources; pushed
+ * grant's whole set; client_credentials and password for registered
+ * resources; pushed
  * requests carry resources; VerifyToken, introspection and UserInfo read the
  * audience.
  */
 import test from "ava";
-import { countRows, M2M, READ, WRITE } from "../core/flow.js";
+import { ALICE, countRows, M2M, READ, WRITE } from "../core/flow.js";
 import { assertJsonError, basic, getJson, postForm, token, FORM } from "../gateway/_support.js";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
-import { DEFAULT } from "../helpers.js";
+import { DEFAULT, seedClient } from "../helpers.js";
 import { API, exchange, issued, MCP, PROJECT_AUDIENCE, refresh, resourceServer, signIn, webBasic, webCode } from "./_support.js";
 import { WEB } from "../core/flow.js";
 
@@ -146,4 +147,22 @@ test("a pushed request (RFC 9126) carries its resources to the code; an unknown 
   });
   const code = new URL(((await consent.json()) as { redirect_to: string }).redirect_to).searchParams.get("code")!;
   t.deepEqual((await issued(await exchange(s, code))).aud, [MCP.uri, API.uri]);
+});
+
+test("password: resource names registered resources as at every grant; the refresh token keeps them, an unknown one is 400 invalid_target", async (t) => {
+  const s = await resourceServer(t);
+  await seedClient(s.core, { id: "legacy", secret: "legacy-secret-0001", grantTypes: ["password", "refresh_token"] });
+  const legacy = basic("legacy", "legacy-secret-0001");
+  const asked = (resources: string[], scope = `${READ} ${WRITE}`) =>
+    token(s, [["grant_type", "password"], ["username", ALICE.id], ["password", ALICE.password], ["scope", scope], ...resources.map((r): [string, string] => ["resource", r])], legacy);
+  const mcp = await issued(await asked([MCP.uri]));
+  t.is(mcp.aud, MCP.uri, "a token for the resource named, never the project's audience");
+  t.is(mcp.claimedScope, READ, "narrowed to the scopes the resource accepts");
+  const again = await issued(await refresh(s, mcp.refresh_token!, [], legacy));
+  t.is(again.aud, MCP.uri, "the refresh token keeps the grant's resources");
+  const whole = await issued(await asked([]));
+  t.is(whole.aud, PROJECT_AUDIENCE);
+  await assertJsonError(t, await asked(["https://unknown.example/"]), 400, "invalid_target");
+  await assertJsonError(t, await asked(["https://mcp.example/mcp#frag"]), 400, "invalid_target");
+  await assertJsonError(t, await asked([MCP.uri], WRITE), 400, "invalid_scope");
 });

@@ -140,7 +140,9 @@ test("a pushed request keeps every resource, and a grant that does not read reso
   t.deepEqual(parameters.resource, ["https://a.example/x", "https://b.example/y"]);
   t.deepEqual(withParameters(create(AuthorizeRequestSchema), parameters).resource, ["https://a.example/x", "https://b.example/y"]);
   t.deepEqual(withParameters(create(AuthorizeRequestSchema), { client_id: "web" }).resource, []);
-  const token = create(TokenRequestSchema, { grantType: "password", resource: ["https://a.example/x"] });
-  t.deepEqual(declaredParametersOf(GRANTS.get("password")!, token).resource, []);
-  t.deepEqual(declaredParametersOf(GRANTS.get("client_credentials")!, token).resource, ["https://a.example/x"]);
+  const token = create(TokenRequestSchema, { grantType: "client_credentials", resource: ["https://a.example/x"] });
+  const scopeOnly = { ...GRANTS.get("client_credentials")!, parameters: ["scope"] };
+  t.deepEqual(declaredParametersOf(scopeOnly, token).resource, []);
+  // Every grant iam-core has reads resource (RFC 8707 §2): none issues a token for the project's audience when a resource was named.
+  for (const grant of GRANTS.values()) t.deepEqual(declaredParametersOf(grant, token).resource, ["https://a.example/x"], grant.grantType);
 });
