@@ -3,7 +3,8 @@ import type { Logger } from "../observe/log.js";
 import type { MaintenanceStore } from "../store/types.js";
 
 /**
- * Deletes expired pending requests, codes, refresh tokens and grants every
+ * Deletes expired pending requests, codes, refresh tokens, grants and the
+ * rest (core/store/retention.ts says how long what has ended is kept) every
  * `intervalSeconds`, so that flows nobody finishes cannot grow the database
  * without bound, then audit events past their retention. Answers a function
  * that stops it.

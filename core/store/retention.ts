@@ -3,5 +3,8 @@
 /** Seconds an ended sign-in session is kept: its cookie, presented again, is still known as ended. */
 export const SESSION_KEPT_ENDED = 86_400;
 
+/** Seconds an expired initial access token (RFC 7591 §3) stays listed, so that an administrator sees it expired. */
+export const INITIAL_ACCESS_TOKENS_KEPT_EXPIRED = 7 * 86_400;
+
 /** Seconds the record of a logout delivery is kept, for the operator. */
 export const DELIVERIES_KEPT = 30 * 86_400;

@@ -1658,6 +1658,7 @@ export function storeContract(backend: StoreBackend): void {
       logout_deliveries: 0,
       ceremonies: 0,
       dpop_proofs: 0,
+      initial_access_tokens: 0,
     });
 
     t.is(await store.getAuthorizationRequest("req-old"), undefined);
@@ -1692,6 +1693,7 @@ export function storeContract(backend: StoreBackend): void {
       logout_deliveries: 0,
       ceremonies: 0,
       dpop_proofs: 0,
+      initial_access_tokens: 0,
     });
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
@@ -1706,6 +1708,7 @@ export function storeContract(backend: StoreBackend): void {
       logout_deliveries: 0,
       ceremonies: 0,
       dpop_proofs: 0,
+      initial_access_tokens: 0,
     });
     t.is(await store.getAuthorizationCode("code-recent"), undefined);
     t.deepEqual(await store.getAuthorizationCode("code-live"), codes.live);

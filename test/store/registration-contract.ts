@@ -5,6 +5,7 @@
  * file itself.
  */
 import test, { type ExecutionContext } from "ava";
+import { INITIAL_ACCESS_TOKENS_KEPT_EXPIRED } from "../../core/store/retention.js";
 import { AlreadyExists, type InitialAccessTokenRecord, type ProjectRef, type Store } from "../../core/store/types.js";
 import { clientRecord, type StoreBackend } from "./contract.js";
 
@@ -108,5 +109,18 @@ export function registrationContract(backend: StoreBackend): void {
     t.deepEqual((await store.listInitialAccessTokens(B)).map((x) => x.id), ["t1"]);
     t.true(await store.deleteProject(A));
     t.is(await store.findInitialAccessToken(A, "hash-t2"), undefined, "gone with its project");
+  });
+
+  it("initial access tokens: purged a week after they expire, never before; spent ones stay listed until then", async (t, store) => {
+    await store.createInitialAccessToken(iat(A, "old", { expiresAt: 1_000 }));
+    await store.createInitialAccessToken(iat(A, "spent", { expiresAt: 5_000, usesLeft: 0 }));
+    await store.createInitialAccessToken(iat(B, "old", { tokenHash: "hash-b", expiresAt: 1_000 }));
+    const edge = 1_000 + INITIAL_ACCESS_TOKENS_KEPT_EXPIRED;
+    t.like(await store.purgeExpired(edge), { initial_access_tokens: 0 }, "kept until a week has passed");
+    t.like(await store.purgeExpired(edge + 1), { initial_access_tokens: 2 }, "both projects' expired tokens");
+    t.deepEqual((await store.listInitialAccessTokens(A)).map((x) => x.id), ["spent"]);
+    t.deepEqual(await store.listInitialAccessTokens(B), []);
+    t.like(await store.purgeExpired(5_000 + INITIAL_ACCESS_TOKENS_KEPT_EXPIRED + 1), { initial_access_tokens: 1 });
+    t.deepEqual(await store.listInitialAccessTokens(A), []);
   });
 }

@@ -1,6 +1,6 @@
 /** Deletes what has expired (MaintenanceStore). */
 import type pg from "pg";
-import { DELIVERIES_KEPT, SESSION_KEPT_ENDED } from "../retention.js";
+import { DELIVERIES_KEPT, INITIAL_ACCESS_TOKENS_KEPT_EXPIRED, SESSION_KEPT_ENDED } from "../retention.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
 import { checkout, LOCKS } from "./connection.js";
 import type { ChangeListener } from "./listener.js";
@@ -46,6 +46,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
         logout_deliveries: 0,
         ceremonies: 0,
         dpop_proofs: 0,
+        initial_access_tokens: 0,
       };
       const { client: connection, release } = await checkout(pool);
       let locked = false;
@@ -76,6 +77,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
           purged.logout_deliveries = await purgeBatches("logout_deliveries", "at < $1", [now - DELIVERIES_KEPT]);
           purged.ceremonies = await purgeBatches("ceremonies", "expires_at < $1", [now]);
           purged.dpop_proofs = await purgeBatches("dpop_proofs", "expires_at < $1", [now]);
+          purged.initial_access_tokens = await purgeBatches("initial_access_tokens", "expires_at < $1", [now - INITIAL_ACCESS_TOKENS_KEPT_EXPIRED]);
         });
         return purged;
       } finally {

@@ -1,7 +1,7 @@
 /** Deletes what has expired (MaintenanceStore). */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
-import { DELIVERIES_KEPT, SESSION_KEPT_ENDED } from "../retention.js";
+import { DELIVERIES_KEPT, INITIAL_ACCESS_TOKENS_KEPT_EXPIRED, SESSION_KEPT_ENDED } from "../retention.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
 
 export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
@@ -19,6 +19,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
     purgeDeliveries: s("DELETE FROM logout_deliveries WHERE at < ?"),
     purgeCeremonies: s("DELETE FROM ceremonies WHERE expires_at < ?"),
     purgeDpopProofs: s("DELETE FROM dpop_proofs WHERE expires_at < ?"),
+    purgeInitialAccessTokens: s("DELETE FROM initial_access_tokens WHERE expires_at < ?"),
   };
 
   return {
@@ -40,6 +41,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
         logout_deliveries: q.purgeDeliveries.run(now - DELIVERIES_KEPT).changes,
         ceremonies: q.purgeCeremonies.run(now).changes,
         dpop_proofs: q.purgeDpopProofs.run(now).changes,
+        initial_access_tokens: q.purgeInitialAccessTokens.run(now - INITIAL_ACCESS_TOKENS_KEPT_EXPIRED).changes,
       }))(),
   };
 }
