@@ -22,6 +22,7 @@ import { FACTOR_COMMANDS } from "./admin-factors.js";
 import { RESOURCE_COMMANDS } from "./admin-resources.js";
 import { CONSOLE_CLIENT_COMMANDS } from "./admin-console-client.js";
 import { METADATA_DOCUMENT_COMMANDS } from "./admin-metadata-documents.js";
+import { REGISTRATION_COMMANDS } from "./admin-registration.js";
 
 export { ADMIN_NOUNS, ADMIN_USAGE };
 
@@ -280,6 +281,7 @@ const COMMANDS: Record<string, Command> = {
   ...RESOURCE_COMMANDS,
   ...CONSOLE_CLIENT_COMMANDS,
   ...METADATA_DOCUMENT_COMMANDS,
+  ...REGISTRATION_COMMANDS,
 };
 
 /** `iam user end-sessions … --session SID`: one session. */

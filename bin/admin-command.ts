@@ -59,6 +59,8 @@ export const OPTIONS = {
   "exchange-impersonation": { type: "string" },
   "may-act": { type: "string" },
   "retire-immediately": { type: "boolean" },
+  ttl: { type: "string" },
+  "max-uses": { type: "string" },
 } as const;
 
 export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];

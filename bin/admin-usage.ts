@@ -59,6 +59,11 @@ export const ADMIN_USAGE = `administration on the database file (IAM_DB), no ser
   iam client-document block|remove ORG PROJECT URL    (a client ID metadata document URL refused, or its rule removed)
   iam client-document pin ORG PROJECT URL --document JSON    (the document used instead of fetching the URL)
   iam client-document list ORG PROJECT
+  iam initial-access-token create ORG PROJECT [--description TEXT] [--ttl SECONDS] [--max-uses N]
+      (what a client presents to register itself when the project's client registration is initial_access_token;
+       --ttl 60 to 31536000, one day by default; --max-uses 1 to 1000000, no limit but the expiry by default)
+  iam initial-access-token list ORG PROJECT     (never a token)
+  iam initial-access-token revoke ORG PROJECT ID
 options: --json prints the answer as JSON (the AdminService response message)`;
 
-export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "resource", "key", "console-client", "client-document"]);
+export const ADMIN_NOUNS = new Set(["org", "project", "client", "user", "permission", "role", "resource", "key", "console-client", "client-document", "initial-access-token"]);
