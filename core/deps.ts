@@ -52,6 +52,7 @@ export interface Deps {
     | "auditStreamsMax"
     | "dpopNonce"
     | "registrationMaxClients"
+    | "clientMetadataMaxClients"
   >;
 }
 

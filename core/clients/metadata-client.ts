@@ -57,7 +57,22 @@ export async function clientNamed(deps: Deps, ref: ProjectRef, id: string): Prom
   const stored = await deps.store.getClient(ref, id);
   if (stored?.metadataDocument !== true && (stored !== undefined || !isDocumentClientId(id))) return stored;
   const project = await deps.store.getProject(ref);
-  return project === undefined ? undefined : metadataDocumentClient(deps, project, id);
+  return project === undefined ? undefined : metadataDocumentClient(deps, project, id, stored !== undefined);
+}
+
+/**
+ * IAM_CLIENT_METADATA_MAX_CLIENTS: anyone may publish documents, as many as
+ * they like, so that a project holds a bounded number of their rows. A new
+ * document past it is refused before it is fetched; known ones still work.
+ */
+async function roomForAnother(deps: Deps, ref: ProjectRef, store: Pick<Deps["store"], "countMetadataDocumentClients"> = deps.store): Promise<void> {
+  const max = deps.config.clientMetadataMaxClients;
+  if ((await store.countMetadataDocumentClients(ref)) >= max) {
+    throw new MetadataDocumentRefused(
+      "this authorization server admits no new client from a metadata document now",
+      `the project holds the most clients from metadata documents it may (IAM_CLIENT_METADATA_MAX_CLIENTS=${max})`,
+    );
+  }
 }
 
 /**
@@ -65,13 +80,14 @@ export async function clientNamed(deps: Deps, ref: ProjectRef, id: string): Prom
  * administrator's pin, or fetched (deps.clientMetadata), validated, and its
  * row created or brought in step. Throws MetadataDocumentRefused.
  */
-export async function metadataDocumentClient(deps: Deps, project: ProjectRecord, clientId: string): Promise<ClientRecord> {
+export async function metadataDocumentClient(deps: Deps, project: ProjectRecord, clientId: string, known: boolean): Promise<ClientRecord> {
   if (project.clientIdMetadataDocuments !== true) throw new MetadataDocumentRefused("unknown client", "the project does not accept client ID metadata documents");
   const url = documentUrl(clientId);
   if (typeof url === "string") throw new MetadataDocumentRefused(url);
   const rule = await deps.store.getClientMetadataDocumentRule(project, clientId);
   // Refused before anything is fetched.
   if (rule?.action === "block") throw new MetadataDocumentRefused("this client has been blocked by the administrator");
+  if (!known) await roomForAnother(deps, project);
   let document: Record<string, unknown>;
   if (rule?.action === "pin") {
     document = JSON.parse(rule.document) as Record<string, unknown>;
@@ -189,6 +205,8 @@ async function keepInStep(deps: Deps, record: ClientRecord, retry = true): Promi
       const current = await tx.getClient(record, record.id);
       if (current !== undefined && current.metadataDocument !== true) throw new MetadataDocumentRefused("unknown client", "a client of this id exists that is not a metadata document's");
       const next = current === undefined ? record : { ...record, createdAt: current.createdAt };
+      // Checked again where the row is written: concurrent admissions cannot pass it together on SQLite.
+      if (current === undefined) await roomForAnother(deps, record, tx);
       if (current === undefined) await tx.createClient(next);
       else await tx.updateClient(next);
       await recordSuccess(

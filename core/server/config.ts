@@ -60,12 +60,12 @@ export interface Config {
   clientMetadataTimeout: number;
   /** Whether client ID metadata documents may be fetched from loopback, private, link-local and unique-local addresses. */
   clientMetadataPrivateNetworks: boolean;
-  /** Seconds between purges of expired requests, codes and tokens. */
+  /** Clients from metadata documents one project may hold; past it a new document is refused before it is fetched. */
+  clientMetadataMaxClients: number;
   /** Days an audit event is kept; 0 keeps every event. */
   auditRetentionDays: number;
   /** Audit streams (StreamEvents) one caller may have open at once on this process. */
   auditStreamsPerCaller: number;
-  /** Audit streams this process serves at once, every caller together. */
   /** Whether the gateway serves the administration console (and its API) at /admin. */
   console: boolean;
   /** Whether DPoP proofs at the token endpoint must carry a nonce the server gave. */
@@ -76,7 +76,9 @@ export interface Config {
   registrationRateBurst: number;
   /** Dynamically registered clients one project may hold. */
   registrationMaxClients: number;
+  /** Audit streams this process serves at once, every caller together. */
   auditStreamsMax: number;
+  /** Seconds between purges of expired rows (core/server/purge.ts). */
   purgeInterval: number;
   /** Seconds in which a just-rotated refresh token may be presented again by its client without revoking its family. */
   refreshTokenGrace: number;
@@ -301,6 +303,7 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   { key: "jwksUriTimeout", env: "IAM_JWKS_URI_TIMEOUT", doc: "seconds a client's jwks_uri has to answer whole, connection through the last byte, when its keys for private_key_jwt are fetched; past it the client's authentication fails", default: () => 5, parse: positive(1, 60) },
   { key: "jwksUriPrivateNetworks", env: "IAM_JWKS_URI_PRIVATE_NETWORKS", doc: "allow clients' jwks_uri on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the clients really live there", default: () => false, parse: flag },
   { key: "clientMetadataTimeout", env: "IAM_CLIENT_METADATA_TIMEOUT", doc: "seconds a client ID metadata document's URL has to answer whole, connection through the last byte; past it the authorization request is refused (docs/client-metadata-documents.md)", default: () => 5, parse: positive(1, 30) },
+  { key: "clientMetadataMaxClients", env: "IAM_CLIENT_METADATA_MAX_CLIENTS", doc: "clients from client ID metadata documents one project may hold; past it a new document's client is refused, unfetched, until the purge removes idle ones (a day unused) or an administrator deletes some", default: () => 10000, parse: positive(1, 10000000) },
   { key: "clientMetadataPrivateNetworks", env: "IAM_CLIENT_METADATA_PRIVATE_NETWORKS", doc: "allow client ID metadata documents on loopback, private, link-local and unique-local addresses (still https only): only for tests, or where every client really lives there", default: () => false, parse: flag },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   {

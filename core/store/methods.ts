@@ -95,6 +95,7 @@ export const DECLARATIONS: Declarations = {
   getClientMetadataDocumentRule: read,
   listClientMetadataDocumentRules: read,
   deleteClientMetadataDocumentRule: administration,
+  countMetadataDocumentClients: read,
 
   // UserStore
   createUser: administration,

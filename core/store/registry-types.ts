@@ -51,6 +51,8 @@ export interface ClientMetadataDocumentRuleStore {
   listClientMetadataDocumentRules(ref: ProjectRef): Promise<ClientMetadataDocumentRuleRecord[]>;
   /** False when the URL had no rule. */
   deleteClientMetadataDocumentRule(ref: ProjectRef, url: string): Promise<boolean>;
+  /** How many clients of the project are metadata documents' (rows of `clients` marked metadataDocument). */
+  countMetadataDocumentClients(ref: ProjectRef): Promise<number>;
 }
 
 /** What a dynamically registered client has beyond its client row (RFC 7592); it goes with the client. */

@@ -1659,6 +1659,7 @@ export function storeContract(backend: StoreBackend): void {
       ceremonies: 0,
       dpop_proofs: 0,
       initial_access_tokens: 0,
+      metadata_document_clients: 0,
     });
 
     t.is(await store.getAuthorizationRequest("req-old"), undefined);
@@ -1694,6 +1695,7 @@ export function storeContract(backend: StoreBackend): void {
       ceremonies: 0,
       dpop_proofs: 0,
       initial_access_tokens: 0,
+      metadata_document_clients: 0,
     });
     // Later, the survivors expire in turn; a code once its hour is over.
     t.deepEqual(await store.purgeExpired(now + 3_000), {
@@ -1709,6 +1711,7 @@ export function storeContract(backend: StoreBackend): void {
       ceremonies: 0,
       dpop_proofs: 0,
       initial_access_tokens: 0,
+      metadata_document_clients: 0,
     });
     t.is(await store.getAuthorizationCode("code-recent"), undefined);
     t.deepEqual(await store.getAuthorizationCode("code-live"), codes.live);

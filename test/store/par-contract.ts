@@ -32,7 +32,7 @@ export async function seedProject(store: Store, ref: ProjectRef, requirePushedAu
   for (const id of ["web", "spa"]) await store.createClient(clientRecord(ref, id));
 }
 
-const pushedRecord = (ref: ProjectRef, uriHash: string, over: Partial<PushedAuthorizationRequestRecord> = {}): PushedAuthorizationRequestRecord => ({
+export const pushedRecord = (ref: ProjectRef, uriHash: string, over: Partial<PushedAuthorizationRequestRecord> = {}): PushedAuthorizationRequestRecord => ({
   ...ref,
   uriHash,
   clientId: "web",

@@ -59,6 +59,7 @@ test("environment variables override every default", (t) => {
     IAM_JWKS_URI_PRIVATE_NETWORKS: "true",
     IAM_CLIENT_METADATA_TIMEOUT: "4",
     IAM_CLIENT_METADATA_PRIVATE_NETWORKS: "true",
+    IAM_CLIENT_METADATA_MAX_CLIENTS: "250",
     IAM_PURGE_INTERVAL: "120",
     IAM_AUDIT_RETENTION_DAYS: "90",
     IAM_AUDIT_STREAMS_PER_CALLER: "4",
@@ -144,6 +145,7 @@ test("environment variables override every default", (t) => {
     jwksUriPrivateNetworks: true,
     clientMetadataTimeout: 4,
     clientMetadataPrivateNetworks: true,
+    clientMetadataMaxClients: 250,
     auditRetentionDays: 90,
     auditStreamsPerCaller: 4,
     auditStreamsMax: 50,
@@ -234,6 +236,7 @@ const invalid: [string, string][] = [
   ["IAM_JWKS_URI_TIMEOUT", "61"],
   ["IAM_JWKS_URI_TIMEOUT", "1.5"],
   ["IAM_JWKS_URI_PRIVATE_NETWORKS", "yes"],
+  ["IAM_CLIENT_METADATA_MAX_CLIENTS", "0"],
   ["IAM_METRICS", "yes"],
   ["IAM_SHUTDOWN_GRACE", "601"],
   ["IAM_LOGIN_MAX_FAILURES_PER_USER", "0"],
@@ -312,7 +315,7 @@ test("the first bad variable is the one named", (t) => {
 test("describeConfig shows one line per option with its variable", (t) => {
   const text = describeConfig(loadConfig({}));
   const lines = text.split("\n");
-  t.is(lines.length, 58);
+  t.is(lines.length, 59);
   t.true(lines.some((l) => l.startsWith("IAM_HTTP_PORT=8080  # ")));
   t.regex(text, /^IAM_BASE_URL=http:\/\/localhost:8080 {2}# /m);
   t.regex(text, /^IAM_LOG_LEVEL=info {2}# /m);

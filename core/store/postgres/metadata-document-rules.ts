@@ -25,5 +25,7 @@ export function metadataDocumentRules(sql: Sql, map: Mappers): ClientMetadataDoc
       ),
     deleteClientMetadataDocumentRule: async (ref, url) =>
       (await count("DELETE FROM client_metadata_document_rules WHERE organization_id = $1 AND project_id = $2 AND url = $3", [ref.organization, ref.project, url])) === 1,
+    countMetadataDocumentClients: async (ref) =>
+      Number((await one("SELECT count(*) AS n FROM clients WHERE organization_id = $1 AND project_id = $2 AND metadata_document", [ref.organization, ref.project]))!.n),
   };
 }

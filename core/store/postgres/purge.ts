@@ -1,11 +1,18 @@
 /** Deletes what has expired (MaintenanceStore). */
 import type pg from "pg";
-import { DELIVERIES_KEPT, INITIAL_ACCESS_TOKENS_KEPT_EXPIRED, SESSION_KEPT_ENDED } from "../retention.js";
+import { DELIVERIES_KEPT, INITIAL_ACCESS_TOKENS_KEPT_EXPIRED, METADATA_DOCUMENT_CLIENTS_KEPT_IDLE, SESSION_KEPT_ENDED } from "../retention.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
 import { checkout, LOCKS } from "./connection.js";
 import type { ChangeListener } from "./listener.js";
 import type { Sql } from "./sql.js";
 
+
+/** A client ID metadata document's client row nothing refers to, admitted before $1 (METADATA_DOCUMENT_CLIENTS_KEPT_IDLE). */
+const IDLE_DOCUMENT_CLIENT = `metadata_document AND created_at < $1
+      AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.organization_id = clients.organization_id AND g.project_id = clients.project_id AND g.client_id = clients.id)
+      AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.organization_id = clients.organization_id AND c.project_id = clients.project_id AND c.client_id = clients.id)
+      AND NOT EXISTS (SELECT 1 FROM authorization_requests r WHERE r.organization_id = clients.organization_id AND r.project_id = clients.project_id AND r.client_id = clients.id)
+      AND NOT EXISTS (SELECT 1 FROM pushed_authorization_requests p WHERE p.organization_id = clients.organization_id AND p.project_id = clients.project_id AND p.client_id = clients.id)`;
 
 /** Rows a purge deletes per table in one short transaction; it goes on while batches come back full. */
 export const PURGE_BATCH = 5000;
@@ -47,6 +54,7 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
         ceremonies: 0,
         dpop_proofs: 0,
         initial_access_tokens: 0,
+        metadata_document_clients: 0,
       };
       const { client: connection, release } = await checkout(pool);
       let locked = false;
@@ -78,6 +86,10 @@ export function purge(sql: Sql, pool: pg.Pool, changes: ChangeListener): Mainten
           purged.ceremonies = await purgeBatches("ceremonies", "expires_at < $1", [now]);
           purged.dpop_proofs = await purgeBatches("dpop_proofs", "expires_at < $1", [now]);
           purged.initial_access_tokens = await purgeBatches("initial_access_tokens", "expires_at < $1", [now - INITIAL_ACCESS_TOKENS_KEPT_EXPIRED]);
+          // After the rows that refer to clients: a document's client that held the last of them goes in the same run.
+          // A client is administration's row, which replicas keep in memory: a deletion announces a change to them.
+          purged.metadata_document_clients = await purgeBatches("clients", IDLE_DOCUMENT_CLIENT, [now - METADATA_DOCUMENT_CLIENTS_KEPT_IDLE]);
+          if (purged.metadata_document_clients > 0) changes.bump();
         });
         return purged;
       } finally {

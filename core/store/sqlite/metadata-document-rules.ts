@@ -13,6 +13,7 @@ export function metadataDocumentRules(db: Database.Database, map: Mappers): Sync
     get: s("SELECT * FROM client_metadata_document_rules WHERE organization_id = ? AND project_id = ? AND url = ?"),
     list: s("SELECT * FROM client_metadata_document_rules WHERE organization_id = ? AND project_id = ? ORDER BY url"),
     delete: s("DELETE FROM client_metadata_document_rules WHERE organization_id = ? AND project_id = ? AND url = ?"),
+    countClients: s("SELECT count(*) AS n FROM clients WHERE organization_id = ? AND project_id = ? AND metadata_document = 1"),
   };
   const { metadataDocumentRule } = map;
   return {
@@ -22,5 +23,6 @@ export function metadataDocumentRules(db: Database.Database, map: Mappers): Sync
     getClientMetadataDocumentRule: (ref, url) => maybe(q.get.get(ref.organization, ref.project, url), metadataDocumentRule),
     listClientMetadataDocumentRules: (ref) => (q.list.all(ref.organization, ref.project) as Row[]).map(metadataDocumentRule),
     deleteClientMetadataDocumentRule: (ref, url) => q.delete.run(ref.organization, ref.project, url).changes === 1,
+    countMetadataDocumentClients: (ref) => (q.countClients.get(ref.organization, ref.project) as Row).n as number,
   };
 }

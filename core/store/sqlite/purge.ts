@@ -1,7 +1,7 @@
 /** Deletes what has expired (MaintenanceStore). */
 import type Database from "better-sqlite3";
 import type { Synchronous } from "../backend.js";
-import { DELIVERIES_KEPT, INITIAL_ACCESS_TOKENS_KEPT_EXPIRED, SESSION_KEPT_ENDED } from "../retention.js";
+import { DELIVERIES_KEPT, INITIAL_ACCESS_TOKENS_KEPT_EXPIRED, METADATA_DOCUMENT_CLIENTS_KEPT_IDLE, SESSION_KEPT_ENDED } from "../retention.js";
 import type { EpochSeconds, MaintenanceStore } from "../types.js";
 
 export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
@@ -20,6 +20,12 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
     purgeCeremonies: s("DELETE FROM ceremonies WHERE expires_at < ?"),
     purgeDpopProofs: s("DELETE FROM dpop_proofs WHERE expires_at < ?"),
     purgeInitialAccessTokens: s("DELETE FROM initial_access_tokens WHERE expires_at < ?"),
+    // After the rows that refer to clients: a document's client that held the last of them goes in the same run.
+    purgeIdleDocumentClients: s(`DELETE FROM clients WHERE metadata_document = 1 AND created_at < ?
+      AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.organization_id = clients.organization_id AND g.project_id = clients.project_id AND g.client_id = clients.id)
+      AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.organization_id = clients.organization_id AND c.project_id = clients.project_id AND c.client_id = clients.id)
+      AND NOT EXISTS (SELECT 1 FROM authorization_requests r WHERE r.organization_id = clients.organization_id AND r.project_id = clients.project_id AND r.client_id = clients.id)
+      AND NOT EXISTS (SELECT 1 FROM pushed_authorization_requests p WHERE p.organization_id = clients.organization_id AND p.project_id = clients.project_id AND p.client_id = clients.id)`),
   };
 
   return {
@@ -42,6 +48,7 @@ export function purge(db: Database.Database): Synchronous<MaintenanceStore> {
         ceremonies: q.purgeCeremonies.run(now).changes,
         dpop_proofs: q.purgeDpopProofs.run(now).changes,
         initial_access_tokens: q.purgeInitialAccessTokens.run(now - INITIAL_ACCESS_TOKENS_KEPT_EXPIRED).changes,
+        metadata_document_clients: q.purgeIdleDocumentClients.run(now - METADATA_DOCUMENT_CLIENTS_KEPT_IDLE).changes,
       }))(),
   };
 }
