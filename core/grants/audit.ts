@@ -5,6 +5,7 @@
  * once nothing else was written (the RFC 6749 error as its reason), and a
  * refusal that revokes tokens in the transaction that revokes them.
  */
+import { created } from "../audit/changes.js";
 import { party, recordRefusal, type AuditActionName, type AuditNote } from "../audit/record.js";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
@@ -21,6 +22,14 @@ export function grantEvent(project: ProjectRef, client: ClientRecord, grantType:
     grantType,
   };
 }
+
+/**
+ * What a token event says of the resources its access token is for (RFC
+ * 8707), as TOKEN_EXCHANGED does: a `resources` change; nothing for a token
+ * of the project's audience.
+ */
+export const resourcesNoted = (resources: readonly string[]): Pick<AuditNote, "changes"> =>
+  resources.length === 0 ? {} : { changes: created({ resources: [...resources] }) };
 
 /**
  * A refusal that revokes what was issued (a code replayed, a refresh token

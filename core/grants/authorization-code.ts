@@ -9,7 +9,7 @@ import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { grantKeyOf } from "../dpop/binding.js";
 import { userHoldings } from "../tokens/oidc.js";
 import { accessTarget } from "../tokens/resources.js";
-import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
+import { decidedWithRevocation, grantEvent, resourcesNoted, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
 const GRANT_TYPE = "authorization_code";
@@ -127,7 +127,7 @@ async function exchange(
     const holder = await store.getUser(project, code.userId);
     if (holder === undefined || !holder.enabled) throw invalid("user disabled or deleted since login");
     const tokens = await issueTokens(deps, store, project, grant, client, target.scopes, scopes, { user, nonce: code.nonce }, null, dpop?.jkt, true, target.resources);
-    await recordSuccess(deps, { ...event, action: "CODE_EXCHANGED", scopes: target.scopes }, store);
+    await recordSuccess(deps, { ...event, action: "CODE_EXCHANGED", scopes: target.scopes, ...resourcesNoted(target.resources) }, store);
     return tokens;
   });
   // Another exchange of the same code won the race: a replay.

@@ -5,7 +5,7 @@ import { randomToken } from "../lib/crypto.js";
 import { parseScope, selectScopes } from "../lib/scopes.js";
 import { issueAccessToken, type IssuedTokens } from "../tokens/issue.js";
 import { accessTarget } from "../tokens/resources.js";
-import { grantEvent, refusalsRecorded, type GrantEvent } from "./audit.js";
+import { grantEvent, refusalsRecorded, resourcesNoted, type GrantEvent } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
 const GRANT_TYPE = "client_credentials";
@@ -84,6 +84,6 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
   // Nothing else is written here most of the time: the event is queued and
   // committed with the others of this turn (core/store/sqlite/transactions.ts).
   // Awaited, so that no token leaves without its event on disk.
-  await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", scopes });
+  await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", scopes, ...resourcesNoted(resources) });
   return { accessToken: access.token, expiresIn: access.expiresIn, scopes };
 }

@@ -8,7 +8,7 @@ import { parseScope } from "../lib/scopes.js";
 import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { accessTarget } from "../tokens/resources.js";
 import { userHoldings } from "../tokens/oidc.js";
-import { grantEvent, refusalsRecorded, type GrantEvent } from "./audit.js";
+import { grantEvent, refusalsRecorded, resourcesNoted, type GrantEvent } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
 const GRANT_TYPE = "password";
@@ -95,7 +95,7 @@ async function issue({ deps, request, project, client, dpop }: GrantContext, eve
     if ((await store.getClient(project, client.id)) === undefined) throw new OAuthError("invalid_client", "client deleted meanwhile");
     if (holder === undefined || !holder.enabled) throw new OAuthError("invalid_grant", "invalid username or password", { detail: "user disabled or deleted meanwhile" });
     const tokens = await issueTokens(deps, store, project, grant, client, target.scopes, scopes, { user, nonce: "" }, null, dpop?.jkt);
-    await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", target: party("user", user.id), scopes }, store);
+    await recordSuccess(deps, { ...event, action: "TOKEN_ISSUED", target: party("user", user.id), scopes: target.scopes, ...resourcesNoted(target.resources) }, store);
     return tokens;
   });
 }

@@ -9,7 +9,7 @@ import { issueTokens, type IssuedTokens } from "../tokens/issue.js";
 import { userHoldings } from "../tokens/oidc.js";
 import { accessTarget } from "../tokens/resources.js";
 import { rotatesRefreshTokens } from "../tokens/profile.js";
-import { decidedWithRevocation, grantEvent, type GrantEvent, type Revocation } from "./audit.js";
+import { decidedWithRevocation, grantEvent, resourcesNoted, type GrantEvent, type Revocation } from "./audit.js";
 import type { Grant, GrantContext } from "./types.js";
 
 const GRANT_TYPE = "refresh_token";
@@ -100,7 +100,7 @@ async function refresh(
     // checks above must not be answered with fresh (dead) tokens.
     if ((await store.getGrant(grant.id))?.revokedAt !== null) throw invalid("grant revoked");
     const tokens = await issueTokens(deps, store, project, grant, client, accessScopes, token.scopes, { user, nonce: "" }, tokenHash, dpop?.jkt, rotate, resources);
-    await recordSuccess(deps, { ...event, action: "TOKEN_REFRESHED", scopes: accessScopes }, store);
+    await recordSuccess(deps, { ...event, action: "TOKEN_REFRESHED", scopes: accessScopes, ...resourcesNoted(resources) }, store);
     return tokens;
   });
   // Another request rotated it first: the same token was used twice.

@@ -166,3 +166,22 @@ test("password: resource names registered resources as at every grant; the refre
   await assertJsonError(t, await asked(["https://mcp.example/mcp#frag"]), 400, "invalid_target");
   await assertJsonError(t, await asked([MCP.uri], WRITE), 400, "invalid_scope");
 });
+
+test("token events name the resources a token is for (a resources change), and none for the project's audience", async (t) => {
+  const s = await resourceServer(t);
+  const code = await webCode(s, [MCP.uri, API.uri]);
+  const narrowed = await issued(await exchange(s, code, [API.uri]));
+  await issued(await refresh(s, narrowed.refresh_token!));
+  const m2m = basic(M2M.id, M2M.secret);
+  await issued(await token(s, [["grant_type", "client_credentials"], ["resource", MCP.uri]], m2m));
+  await issued(await token(s, { grant_type: "client_credentials" }, m2m));
+
+  const events = (await s.core.deps.store.listAuditEvents(DEFAULT, {}, { after: 0, limit: 1000 })).filter((e) => ["CODE_EXCHANGED", "TOKEN_REFRESHED", "TOKEN_ISSUED"].includes(e.action));
+  const noted = events.map((e) => [e.action, e.scopes.join(" "), e.changes.map((c) => `${c.field}=${c.after}`).join(" ")]);
+  t.deepEqual(noted, [
+    ["CODE_EXCHANGED", WRITE, `resources=${JSON.stringify([API.uri])}`],
+    ["TOKEN_REFRESHED", `${READ} ${WRITE}`, `resources=${JSON.stringify([MCP.uri, API.uri])}`],
+    ["TOKEN_ISSUED", READ, `resources=${JSON.stringify([MCP.uri])}`],
+    ["TOKEN_ISSUED", `${READ} ${WRITE}`, ""],
+  ]);
+});
