@@ -54,6 +54,7 @@ function Navigation({ session, path }: { session: Session; path: string }) {
             {link(`${base}/clients`, "Clients")}
             {link(`${base}/users`, "Users")}
             {link(`${base}/roles`, "Roles and permissions")}
+            {link(`${base}/resources`, "Resources")}
             {link(`${base}/keys`, "Signing keys")}
             {link(`${base}/audit`, "Audit trail")}
           </ul>

@@ -6,6 +6,7 @@ import { PROJECT_ROUTES } from "./pages/project.js";
 import { CLIENT_ROUTES } from "./pages/clients.js";
 import { ROLE_ROUTES } from "./pages/roles.js";
 import { KEY_ROUTES } from "./pages/keys.js";
+import { RESOURCE_ROUTES } from "./pages/resources.js";
 import { USERS_ROUTES } from "./pages/users.js";
 import { USER_ROUTES } from "./pages/user.js";
 import { AUDIT_ROUTES } from "./pages/audit.js";
@@ -24,6 +25,7 @@ export const ROUTES: readonly Route[] = [
   ...PROJECT_ROUTES,
   ...CLIENT_ROUTES,
   ...ROLE_ROUTES,
+  ...RESOURCE_ROUTES,
   ...KEY_ROUTES,
   ...USERS_ROUTES,
   ...USER_ROUTES,

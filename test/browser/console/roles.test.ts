@@ -5,61 +5,14 @@
  * checked over the same API, and the core's refusals are read where the
  * console shows them.
  */
-import { createClient, type CallOptions, type Client } from "@connectrpc/connect";
-import test, { type ExecutionContext } from "ava";
-import type { Page } from "playwright-core";
-import { AdminService, MfaRequirement, SigningKeyState } from "../../../gen/iam/v1/admin_pb.js";
-import { globalAdminToken } from "../../admin/rpc-support.js";
-import { startTestServer, type TestServer } from "../../helpers.js";
+import test from "ava";
+import { MfaRequirement, SigningKeyState } from "../../../gen/iam/v1/admin_pb.js";
 import { useBrowser } from "../_browser.js";
-import { axeViolations, openConsole, signIn, type ConsolePage } from "./_console.js";
+import { axeViolations } from "./_console.js";
+import { announced, open, serve as serveShop, SHOP, type Served } from "./_shop.js";
 
 const browser = useBrowser(test);
-
-const SHOP = { organization: "acme", project: "shop" } as const;
-
-interface Served {
-  s: TestServer;
-  admin: Client<typeof AdminService>;
-  auth: CallOptions;
-  console: ConsolePage;
-}
-
-/** A server at http://localhost:PORT holding acme/shop, and a console page signed in as the global administrator. */
-async function serve(t: ExecutionContext): Promise<Served> {
-  const b = browser();
-  const s = await startTestServer({ localhost: true });
-  t.teardown(() => s.close());
-  const admin = createClient(AdminService, s.transport);
-  const auth = { headers: { authorization: `Bearer ${await globalAdminToken(s)}` } };
-  await admin.createOrganization({ id: SHOP.organization }, auth);
-  await admin.createProject({ organization: SHOP.organization, id: SHOP.project }, auth);
-  const console = await openConsole(t, b);
-  await signIn(console.page, s);
-  return { s, admin, auth, console };
-}
-
-/**
- * Follows the console's own links (the tokens live in the page's memory: a
- * page load would have to sign in again): from the navigation to acme/shop,
- * then, when named, to one of the project's screens.
- */
-async function open(page: Page, screen?: string): Promise<void> {
-  const nav = page.getByRole("navigation", { name: "Console" });
-  if (!(await nav.getByRole("link", { name: "Project", exact: true }).count())) {
-    await nav.getByRole("link", { name: "Organizations" }).click();
-    await page.getByRole("link", { name: "acme", exact: true }).click();
-    await page.getByRole("link", { name: "shop", exact: true }).click();
-  } else {
-    await nav.getByRole("link", { name: "Project", exact: true }).click();
-  }
-  await page.getByRole("heading", { level: 1, name: "Project shop" }).waitFor();
-  if (screen === undefined) return;
-  await nav.getByRole("link", { name: screen }).click();
-  await page.getByRole("heading", { level: 1, name: screen }).waitFor();
-}
-
-const announced = (page: Page, text: string) => page.getByRole("status").filter({ hasText: text }).waitFor();
+const serve = (t: Parameters<typeof serveShop>[0]) => serveShop(t, browser());
 
 const permissionIds = async ({ admin, auth }: Served) => (await admin.listPermissions({ ...SHOP, pageSize: 1000 }, auth)).permissions.map((p) => p.id);
 
