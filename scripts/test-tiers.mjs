@@ -150,6 +150,7 @@ export const POSTGRES_PASS = [
   { file: "test/dpop/resource.test.ts", why: "a bound token's proofs at UserInfo and VerifyToken, each recorded once" },
   { file: "test/client-auth/private-key-jwt.test.ts", why: "a client assertion's jti accepted once by a conditional insert, at every endpoint" },
   { file: "test/client-auth/fapi2.test.ts", why: "a FAPI 2.0 client's client, code and refresh token as both stores keep them; its refresh token not rotated" },
+  { file: "test/client-metadata/limits.test.ts", why: "a document's client counted against the ceiling in the transaction that writes it; idle ones deleted by the purge's batches" },
   { file: "test/registration/register.test.ts", why: "a client and its registration created in one transaction with the per-project count; nothing kept for a refusal" },
   { file: "test/registration/initial-access-token.test.ts", why: "an initial access token's uses spent by a conditional update in the registration's transaction" },
   { file: "test/registration/manage.test.ts", why: "a registration replaced and deleted with its client; the registration access token checked against the stored hash" },
