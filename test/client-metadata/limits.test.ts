@@ -58,3 +58,15 @@ test("a document's client nothing refers to is purged a day after its admission;
   t.is(docs.hits("/agent.json"), 2, "fetched again");
   t.is((await store.getClient(DEFAULT, id))?.name, "Agent");
 });
+
+test("concurrent admissions never pass IAM_CLIENT_METADATA_MAX_CLIENTS: exactly the ceiling is admitted, every other one refused", async (t) => {
+  const { s, docs } = await setup(t, { clientMetadataMaxClients: 3 });
+  const ids = Array.from({ length: 8 }, (_, i) => {
+    const id = `${docs.origin}/agent-${i}.json`;
+    docs.serve(`/agent-${i}.json`, json(documentFor(id)));
+    return id;
+  });
+  const answers = await Promise.all(ids.map((id) => authorize(s, id)));
+  t.deepEqual(answers.map((r) => r.status).sort(), [...Array(3).fill(200), ...Array(5).fill(400)]);
+  t.is(await s.core.deps.store.countMetadataDocumentClients(DEFAULT), 3);
+});

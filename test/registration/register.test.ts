@@ -206,6 +206,13 @@ test("a project holds at most IAM_REGISTRATION_MAX_CLIENTS dynamically registere
   t.is((await register(s, WEB_METADATA)).status, 201);
 });
 
+test("concurrent registrations never pass IAM_REGISTRATION_MAX_CLIENTS: exactly the ceiling is created, every other one 403 access_denied", async (t) => {
+  const s = await registrationServer(t, "open", { config: { registrationMaxClients: 3, registrationRatePerAddress: 0 } });
+  const answers = await Promise.all(Array.from({ length: 12 }, () => register(s, WEB_METADATA)));
+  t.deepEqual(answers.map((r) => r.status).sort(), [...Array(3).fill(201), ...Array(9).fill(403)]);
+  t.is(await dynamicClients(s), 3);
+});
+
 test("hostile bodies: wrong types, prototype keys, private addresses to fetch, deep nesting; each a 400 with its code, never a 5xx, nothing kept", async (t) => {
   const s = await registrationServer(t);
   const cases: [unknown, string][] = [

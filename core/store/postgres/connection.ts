@@ -16,6 +16,9 @@ export const LOCKS = {
  */
 export const AUDIT_CHAIN_LOCK = 0x69616d10;
 
+/** The first key of the two-key advisory locks that serialize counting a project's clients against a ceiling (client-count.ts). */
+export const CLIENT_CEILING_LOCK = 0x69616d11;
+
 /**
  * pg answers BIGINT (and count(*)) as strings, for values past 2^53; times in
  * seconds and row counts are far from that, so they are read as numbers.

@@ -1,5 +1,6 @@
 /** Administrators' rules for client ID metadata document URLs (ClientMetadataDocumentRuleStore). */
 import type { ClientMetadataDocumentRuleStore } from "../types.js";
+import { countClientsOf } from "./client-count.js";
 import { type Mappers, maybe, type Sql } from "./sql.js";
 
 export function metadataDocumentRules(sql: Sql, map: Mappers): ClientMetadataDocumentRuleStore {
@@ -25,7 +26,6 @@ export function metadataDocumentRules(sql: Sql, map: Mappers): ClientMetadataDoc
       ),
     deleteClientMetadataDocumentRule: async (ref, url) =>
       (await count("DELETE FROM client_metadata_document_rules WHERE organization_id = $1 AND project_id = $2 AND url = $3", [ref.organization, ref.project, url])) === 1,
-    countMetadataDocumentClients: async (ref) =>
-      Number((await one("SELECT count(*) AS n FROM clients WHERE organization_id = $1 AND project_id = $2 AND metadata_document", [ref.organization, ref.project]))!.n),
+    countMetadataDocumentClients: (ref) => countClientsOf(sql, ref, "metadata_document"),
   };
 }

@@ -1,20 +1,13 @@
 /** Dynamic Client Registration's rows (RegistrationStore): registrations and initial access tokens. */
 import type { RegistrationStore } from "../types.js";
+import { countClientsOf } from "./client-count.js";
 import { insert, type Mappers, maybe, type Sql } from "./sql.js";
 
 export function registrations(sql: Sql, map: Mappers): RegistrationStore {
   const { run, rows, one, count } = sql;
   const { clientRegistration, initialAccessToken } = map;
   return {
-    countDynamicClients: async (ref) =>
-      Number(
-        (
-          await one("SELECT count(*) AS n FROM clients WHERE organization_id = $1 AND project_id = $2 AND dynamically_registered", [
-            ref.organization,
-            ref.project,
-          ])
-        )?.n ?? 0,
-      ),
+    countDynamicClients: (ref) => countClientsOf(sql, ref, "dynamically_registered"),
     createClientRegistration: (r) =>
       insert(`registration of client ${r.clientId}`, () =>
         run("INSERT INTO client_registrations (organization_id, project_id, client_id, token_hash, metadata) VALUES ($1, $2, $3, $4, $5)", [
