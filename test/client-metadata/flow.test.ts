@@ -4,6 +4,8 @@
  * fetched over real HTTPS, the code flow with PKCE and a refresh, discovery,
  * the consent page, the cache, and the client as administrators see it.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import test from "ava";
 import { assertJsonError, assertTokens, getJson, postForm, postJson, token } from "../gateway/_support.js";
 import { assertion, byAssertion, clientKey, jwksOf } from "../client-auth/_assertion.js";
@@ -146,6 +148,32 @@ test("a document with private_key_jwt and inline jwks authenticates at /token wi
   const listed = await s.core.deps.store.getClient(DEFAULT, clientId);
   t.is(listed!.type, "public");
   t.is(listed!.secretHash, null);
+});
+
+test("a document with private_key_jwt and a jwks_uri: the keys fetched from there authenticate at /token; another key's assertion is invalid_client", async (t) => {
+  const { s, docs } = await setup(t, { jwksUriPrivateNetworks: true });
+  const key = await clientKey();
+  let keyFetches = 0;
+  const keys = createServer((_req, res) => {
+    keyFetches += 1;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(jwksOf(key));
+  });
+  await new Promise<void>((resolve) => keys.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => keys.close(() => resolve())));
+  const jwksUri = `http://127.0.0.1:${(keys.address() as AddressInfo).port}/jwks.json`;
+  const clientId = `${docs.origin}/keys-at-uri.json`;
+  docs.serve("/keys-at-uri.json", json(documentFor(clientId, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri })));
+
+  const first = await codeFor(s, clientId);
+  const stranger = await clientKey();
+  const refused = await token(s, { grant_type: "authorization_code", code: first.code, redirect_uri: REDIRECT_URI, code_verifier: first.verifier, ...byAssertion(await assertion(s, clientId, stranger)) });
+  await assertJsonError(t, refused, 401, "invalid_client");
+  const { code, verifier } = await codeFor(s, clientId);
+  const res = await token(s, { grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: verifier, ...byAssertion(await assertion(s, clientId, key)) });
+  t.truthy((await assertTokens(t, res)).access_token);
+  t.true(keyFetches >= 1, "the keys came from the document's jwks_uri");
+  t.is((await s.core.deps.store.getClient(DEFAULT, clientId))!.jwksUri, jwksUri);
 });
 
 test("a pushed authorization request of a document's client is accepted and then served at /authorize; a blocked URL is invalid_client (401) at /par", async (t) => {

@@ -6,6 +6,7 @@
  */
 import test from "ava";
 import { assertErrorPage, assertJsonError, authorizeUrl, get, token } from "../gateway/_support.js";
+import { clientKey, jwksOf } from "../client-auth/_assertion.js";
 import { pkcePair } from "../helpers.js";
 import { authorize, codeFor, documentFor, exchange, json, REDIRECT_URI, setup } from "./_documents.js";
 
@@ -23,6 +24,9 @@ const authorizePage = (s: Parameters<typeof authorize>[0], clientId: string, ext
     }),
   );
 
+/** A valid public key, so that a document naming it is refused for what the test says, not for its keys. */
+const KEY = await clientKey();
+
 const refusedDocuments: [string, (clientId: string) => unknown][] = [
   ["whose client_id differs from its URL", (id) => documentFor(`${id}x`)],
   ["with client_secret_post", (id) => documentFor(id, { token_endpoint_auth_method: "client_secret_post" })],
@@ -33,6 +37,8 @@ const refusedDocuments: [string, (clientId: string) => unknown][] = [
   ["with the client_credentials grant", (id) => documentFor(id, { grant_types: ["authorization_code", "client_credentials"] })],
   ["with the token response type", (id) => documentFor(id, { response_types: ["token"] })],
   ["with private_key_jwt but no keys", (id) => documentFor(id, { token_endpoint_auth_method: "private_key_jwt" })],
+  ["with a jwks_uri on a private address", (id) => documentFor(id, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://10.0.0.1/jwks.json" })],
+  ["with both jwks and a jwks_uri", (id) => documentFor(id, { token_endpoint_auth_method: "private_key_jwt", jwks: JSON.parse(jwksOf(KEY)), jwks_uri: "https://keys.example/jwks.json" })],
   ["that is not a JSON object", () => "[1, 2]"],
 ];
 
