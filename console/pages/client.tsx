@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { ClientType, type Client, type Role } from "../../gen/iam/v1/admin_pb.js";
+import { ClientMetadataDocumentAction, ClientType, type Client, type Role } from "../../gen/iam/v1/admin_pb.js";
 import { admin, messageOf } from "../api.js";
 import type { Session } from "../auth.js";
 import { CONSOLE_CLIENT_ID } from "../config.js";
@@ -14,8 +14,6 @@ import { BLANK_SETTINGS, changedPaths, SETTINGS_ALIASES, settingsOf, settingsReq
 import { projectCrumbs } from "./project.js";
 
 const PAGE_SIZE = 25;
-
-
 
 /**
  * The secret of a client just created, handed from the create form to the
@@ -93,6 +91,57 @@ function ClientRoles(props: { organization: string; project: string; client: Cli
           );
         }}
       />
+    </Section>
+  );
+}
+
+/**
+ * A client ID metadata document's client: what its document says, read
+ * only (the document decides it: UpdateClient and AssignRole refuse it),
+ * and the block that refuses its URL from now on
+ * (SetClientMetadataDocumentRule), at /authorize and /token alike.
+ */
+function MetadataDocument(props: { organization: string; project: string; client: Client }) {
+  const { organization, project, client } = props;
+  const [blocked, setBlocked] = useState(false);
+  return (
+    <Section title="Metadata document">
+      <p>
+        Its settings are those of the document at <code>{client.id}</code>, read again when they may have changed; they cannot be edited here, and
+        it holds no role.
+      </p>
+      <dl class="facts">
+        <dt>Redirect URIs</dt>
+        <dd>
+          <ul class="tags">
+            {client.redirectUris.map((uri) => (
+              <li key={uri}>{uri}</li>
+            ))}
+          </ul>
+        </dd>
+        <dt>Authentication</dt>
+        <dd>{client.tokenEndpointAuthMethod === "private_key_jwt" ? "private_key_jwt, with the document's keys" : "none (public)"}</dd>
+      </dl>
+      {blocked ? (
+        <p>Its URL is blocked.</p>
+      ) : (
+        <ConfirmButton
+          label="Block this URL"
+          title={`Block ${client.id}?`}
+          confirm="Block URL"
+          action={async () => {
+            await admin.setClientMetadataDocumentRule({ organization, project, url: client.id, action: ClientMetadataDocumentAction.BLOCK });
+            setBlocked(true);
+            announce(`${client.id} blocked`);
+          }}
+        >
+          <p>
+            Requests naming <strong>{client.id}</strong> are refused from now on, before anything is fetched: sign-ins at /authorize, and its refresh
+            tokens at /token. Tokens already issued verify until they expire unless the client is also deleted. <code>iam client-document remove</code>{" "}
+            lifts the block.
+          </p>
+        </ConfirmButton>
+      )}
     </Section>
   );
 }
@@ -180,31 +229,46 @@ export function ClientScreen(props: { organization: string; project: string; cli
         <dd>
           <Time seconds={client.createdAt} />
         </dd>
+        {client.metadataDocument ? (
+          <>
+            <dt>Origin</dt>
+            <dd>Its client ID metadata document, at {new URL(client.id).host}: no administrator registered it</dd>
+          </>
+        ) : client.dynamicallyRegistered ? (
+          <>
+            <dt>Origin</dt>
+            <dd>It registered itself (Dynamic Client Registration, RFC 7591)</dd>
+          </>
+        ) : null}
       </dl>
-      <Section title="Settings">
-        <FormBox
-          form={form}
-          submit="Save settings"
-          onSubmit={form.onSubmit(async (values) => {
-            const paths = changedPaths(values, settingsOf(client));
-            if (paths.length === 0) return announce("Nothing to save");
-            const { client: saved } = await admin.updateClient({
-              organization,
-              project,
-              clientId,
-              ...settingsRequest(values),
-              updateMask: { paths },
-            });
-            if (saved !== undefined) {
-              setClient(saved);
-              form.reset(settingsOf(saved));
-            }
-            announce(`Client ${clientId} saved`);
-          })}
-        >
-          <SettingsFields form={form} isPublic={!confidential} />
-        </FormBox>
-      </Section>
+      {client.metadataDocument ? (
+        <MetadataDocument organization={organization} project={project} client={client} />
+      ) : (
+        <Section title="Settings">
+          <FormBox
+            form={form}
+            submit="Save settings"
+            onSubmit={form.onSubmit(async (values) => {
+              const paths = changedPaths(values, settingsOf(client));
+              if (paths.length === 0) return announce("Nothing to save");
+              const { client: saved } = await admin.updateClient({
+                organization,
+                project,
+                clientId,
+                ...settingsRequest(values),
+                updateMask: { paths },
+              });
+              if (saved !== undefined) {
+                setClient(saved);
+                form.reset(settingsOf(saved));
+              }
+              announce(`Client ${clientId} saved`);
+            })}
+          >
+            <SettingsFields form={form} isPublic={!confidential} />
+          </FormBox>
+        </Section>
+      )}
       {confidential && !keyed ? (
         <Section title="Secret">
           <p>A new secret replaces the current one at once. Tokens already issued stay valid.</p>
@@ -225,7 +289,7 @@ export function ClientScreen(props: { organization: string; project: string; cli
           </ConfirmButton>
         </Section>
       ) : null}
-      <ClientRoles organization={organization} project={project} client={client} onChange={() => void load(false)} />
+      {client.metadataDocument ? null : <ClientRoles organization={organization} project={project} client={client} onChange={() => void load(false)} />}
     </Screen>
   );
 }

@@ -32,6 +32,10 @@ const NEW_CLIENT_ALIASES: Record<string, keyof NewClient> = { ...SETTINGS_ALIASE
 
 const typeName = (type: ClientType) => (type === ClientType.PUBLIC ? "Public" : "Confidential");
 
+/** Its type, and where it came from when no administrator made it. */
+const kindOf = (client: Client) =>
+  `${typeName(client.type)}${client.metadataDocument ? ", from a metadata document" : client.dynamicallyRegistered ? ", registered itself" : ""}`;
+
 function Clients({ organization, project, session }: { organization: string; project: string; session: Session }) {
   const paged = usePaged(
     async (pageToken) => {
@@ -55,7 +59,7 @@ function Clients({ organization, project, session }: { organization: string; pro
               <Link to={pathOf("p", organization, project, "clients", client.id)}>{client.id}</Link>
             </td>
             <td>{client.name}</td>
-            <td>{typeName(client.type)}</td>
+            <td>{kindOf(client)}</td>
             <td>
               <ul class="tags">
                 {client.grantTypes.map((grant) => (
