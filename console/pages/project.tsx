@@ -9,6 +9,7 @@ import { CheckField, FormBox, SelectField, TextField, useForm } from "../ui/form
 import { Screen, Section, Time } from "../ui/page.js";
 import { announce } from "../ui/status.js";
 import { MfaPolicySection } from "./mfa-policy.js";
+import { InitialAccessTokens } from "./registration.js";
 
 /** The crumbs above every screen of a project. */
 export function projectCrumbs(session: Session, organization: string, project: string): [string, string][] {
@@ -24,6 +25,8 @@ function ProjectScreen({ organization, project, session }: { organization: strin
     audience: "",
     access_token_signing_alg: "ES256",
     require_pushed_authorization_requests: false as boolean,
+    client_registration: "",
+    client_id_metadata_documents: false as boolean,
   });
   useEffect(() => {
     admin.getProject({ organization, project }).then(
@@ -35,6 +38,8 @@ function ProjectScreen({ organization, project, session }: { organization: strin
             audience: found.audience,
             access_token_signing_alg: found.accessTokenSigningAlg,
             require_pushed_authorization_requests: found.requirePushedAuthorizationRequests,
+            client_registration: found.clientRegistration,
+            client_id_metadata_documents: found.clientIdMetadataDocuments,
           });
         }
       },
@@ -104,6 +109,8 @@ function ProjectScreen({ organization, project, session }: { organization: strin
               values.audience !== current.audience ? "audience" : "",
               values.access_token_signing_alg !== current.accessTokenSigningAlg ? "access_token_signing_alg" : "",
               values.require_pushed_authorization_requests !== current.requirePushedAuthorizationRequests ? "require_pushed_authorization_requests" : "",
+              values.client_registration !== current.clientRegistration ? "client_registration" : "",
+              values.client_id_metadata_documents !== current.clientIdMetadataDocuments ? "client_id_metadata_documents" : "",
             ].filter((p) => p !== "");
             if (paths.length === 0) return announce("Nothing to save");
             const { project: saved } = await admin.updateProject({
@@ -113,6 +120,8 @@ function ProjectScreen({ organization, project, session }: { organization: strin
               audience: values.audience,
               accessTokenSigningAlg: values.access_token_signing_alg,
               requirePushedAuthorizationRequests: values.require_pushed_authorization_requests,
+              clientRegistration: values.client_registration,
+              clientIdMetadataDocuments: values.client_id_metadata_documents,
               updateMask: { paths },
             });
             setCurrent(saved);
@@ -137,8 +146,26 @@ function ProjectScreen({ organization, project, session }: { organization: strin
             label="Require pushed authorization requests"
             hint="Every client must push its authorization requests to /par first (RFC 9126); discovery says so."
           />
+          <SelectField
+            form={form}
+            name="client_registration"
+            label="Clients may register themselves"
+            hint="Dynamic Client Registration (RFC 7591) at the issuer's /register. Turned off, clients registered stay."
+            options={[
+              ["", "No"],
+              ["open", "Yes, anyone"],
+              ["initial_access_token", "Yes, with an initial access token"],
+            ]}
+          />
+          <CheckField
+            form={form}
+            name="client_id_metadata_documents"
+            label="Accept clients known by the URL of their metadata document"
+            hint="A client_id that is an https URL is fetched and used as a public client (MCP clients do this); discovery says so."
+          />
         </FormBox>
       </Section>
+      {current?.clientRegistration === "initial_access_token" ? <InitialAccessTokens organization={organization} project={project} /> : null}
       <MfaPolicySection organization={organization} project={project} />
     </Screen>
   );

@@ -7,7 +7,7 @@ import { announce } from "./status.js";
  * gone. It lives in this component's state only: never in a draft, the URL
  * or the browser's storage, so nothing can show it again.
  */
-export function OneTimeSecret(props: { title: string; secret: string; what: string; onDone: () => void }) {
+export function OneTimeSecret(props: { title: string; secret: string; what: string; onDone: () => void; ifLost?: string }) {
   const heading = useRef<HTMLHeadingElement>(null);
   const [copied, setCopied] = useState<"copied" | "failed">();
   const id = useRef(`secret-${Math.random().toString(36).slice(2)}`).current;
@@ -28,7 +28,7 @@ export function OneTimeSecret(props: { title: string; secret: string; what: stri
         {props.title}
       </h2>
       <p>
-        <strong>Copy it now: you will not see it again.</strong> iam-core keeps only a hash of it. If it is lost, rotate the secret to get a new one.
+        <strong>Copy it now: you will not see it again.</strong> iam-core keeps only a hash of it. {props.ifLost ?? "If it is lost, rotate the secret to get a new one."}
       </p>
       <div class="secret">
         <span>{props.what}:</span>
