@@ -25,7 +25,6 @@ export type Settings = {
   security_profile: string;
 };
 
-/** The grant types the core knows (core/rpc/admin/validate.ts), with what each is for. */
 /** Settings with nothing typed yet. */
 export const BLANK_SETTINGS: Settings = {
   name: "",
@@ -47,6 +46,7 @@ export const BLANK_SETTINGS: Settings = {
   security_profile: "",
 };
 
+/** The grant types the settings offer, with what each is for; token exchange has its own section (client-exchange.tsx). */
 export const GRANT_TYPES = [
   ["authorization_code", "people sign in through the browser"],
   ["refresh_token", "access is renewed without signing in again"],
@@ -168,7 +168,7 @@ function GrantTypesField<V extends Settings>({ form }: { form: Form<V> }) {
   const error = form.errors.grant_types;
   const toggle = (grant: string, on: boolean) => {
     const offered: readonly string[] = GRANT_TYPES.map(([g]) => g);
-    // A grant the form does not offer (token exchange, set with its policy by `iam client`) stays as it was.
+    // A grant the form does not offer (token exchange, set with its policy in its own section) stays as it was.
     const next = [...offered.filter((g) => (g === grant ? on : chosen.includes(g))), ...chosen.filter((g) => !offered.includes(g))];
     form.set("grant_types", next.join("\n") as V["grant_types"]);
   };

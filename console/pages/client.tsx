@@ -11,6 +11,7 @@ import { PagedTable, usePaged } from "../ui/paged.js";
 import { OneTimeSecret } from "../ui/secret.js";
 import { announce } from "../ui/status.js";
 import { BLANK_SETTINGS, changedPaths, SETTINGS_ALIASES, settingsOf, settingsRequest, SettingsFields, type Settings } from "./client-settings.js";
+import { TokenExchange } from "./client-exchange.js";
 import { projectCrumbs } from "./project.js";
 
 const PAGE_SIZE = 25;
@@ -289,6 +290,19 @@ export function ClientScreen(props: { organization: string; project: string; cli
           </ConfirmButton>
         </Section>
       ) : null}
+      {client.metadataDocument ? null : (
+        <TokenExchange
+          organization={organization}
+          project={project}
+          client={client}
+          confidential={confidential}
+          onSaved={(saved) => {
+            setClient(saved);
+            // The settings form keeps the grant types it does not offer: now the saved ones.
+            form.set("grant_types", saved.grantTypes.join("\n"));
+          }}
+        />
+      )}
       {client.metadataDocument ? null : <ClientRoles organization={organization} project={project} client={client} onChange={() => void load(false)} />}
     </Screen>
   );

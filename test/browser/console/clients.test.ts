@@ -88,8 +88,8 @@ async function consoleAt(t: ExecutionContext, path: string, heading: string) {
 }
 
 /**
- * The grant types the form offers: every one the core knows but token exchange, which is of no use without the
- * exchange policy (whose tokens, which resources) that only the AdminService and `iam client` set.
+ * The grant types the settings form offers: every one the core knows but token exchange, which the client's
+ * Token exchange section sets with its policy (whose tokens, which resources): client-exchange.test.ts.
  */
 const GRANT_TYPES = CORE_GRANT_TYPES.filter((grant) => grant !== TOKEN_EXCHANGE_GRANT);
 
