@@ -9,6 +9,7 @@ import { CheckField, FormBox, SelectField, TextField, useForm } from "../ui/form
 import { Screen, Section, Time } from "../ui/page.js";
 import { announce } from "../ui/status.js";
 import { MfaPolicySection } from "./mfa-policy.js";
+import { DocumentRules } from "./document-rules.js";
 import { InitialAccessTokens } from "./registration.js";
 
 /** The crumbs above every screen of a project. */
@@ -166,6 +167,7 @@ function ProjectScreen({ organization, project, session }: { organization: strin
         </FormBox>
       </Section>
       {current?.clientRegistration === "initial_access_token" ? <InitialAccessTokens organization={organization} project={project} /> : null}
+      {current?.clientIdMetadataDocuments === true ? <DocumentRules organization={organization} project={project} /> : null}
       <MfaPolicySection organization={organization} project={project} />
     </Screen>
   );

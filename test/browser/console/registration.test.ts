@@ -3,9 +3,11 @@
  * headless chromium on acme/shop: Dynamic Client Registration (RFC 7591)
  * and client ID metadata documents turned on, and the initial access tokens
  * made (shown once), listed and revoked. The token made is then presented to
- * the registration endpoint, as a client developer would.
+ * the registration endpoint, as a client developer would. The rules of
+ * metadata document URLs (block, pin, remove) are set there too.
  */
 import test from "ava";
+import { ClientMetadataDocumentAction } from "../../../gen/iam/v1/admin_pb.js";
 import { postJson } from "../../gateway/_support.js";
 import { useBrowser } from "../_browser.js";
 import { axeViolations } from "./_console.js";
@@ -62,5 +64,47 @@ test("registration with initial access tokens is turned on from the project scre
   await announced(page, "Initial access token Team X's agents revoked");
   await row.waitFor({ state: "detached" });
   t.is((await register(token)).status, 401, "a revoked token registers nothing");
+  t.deepEqual(problems, []);
+});
+
+test("metadata document rules are set from the project screen while it accepts documents: a block, a pin whose bad document is refused at its field, and a removal", async (t) => {
+  const served = await serve(t, browser());
+  const { admin, auth } = served;
+  const { page, problems } = served.console;
+  await admin.updateProject({ ...SHOP, clientIdMetadataDocuments: true, updateMask: { paths: ["client_id_metadata_documents"] } }, auth);
+  const rules = async () => (await admin.listClientMetadataDocumentRules({ ...SHOP }, auth)).rules.map((r) => [r.url, r.action]);
+  await open(page);
+  const section = page.getByRole("region", { name: "Metadata document rules" });
+  await section.waitFor();
+  const form = page.getByRole("form", { name: "New metadata document rule" });
+
+  await form.getByLabel("URL").fill("https://rogue.example/client.json");
+  await form.getByRole("button", { name: "Set rule" }).click();
+  await announced(page, "https://rogue.example/client.json blocked");
+
+  const pinned = "https://agent.example/client.json";
+  await form.getByLabel("URL").fill(pinned);
+  await form.getByLabel("Rule").selectOption("pin");
+  await form.getByLabel("Document").fill(JSON.stringify({ client_id: "https://other.example/client.json", redirect_uris: ["https://agent.example/cb"] }));
+  await form.getByRole("button", { name: "Set rule" }).click();
+  const documentError = page.locator("#document-rule-acme-shop-document-error");
+  await documentError.waitFor();
+  t.regex((await documentError.textContent()) ?? "", /names another client_id than its URL/);
+  t.deepEqual(await rules(), [["https://rogue.example/client.json", ClientMetadataDocumentAction.BLOCK]], "the refused pin made nothing");
+
+  await form.getByLabel("Document").fill(JSON.stringify({ client_id: pinned, redirect_uris: ["https://agent.example/cb"] }));
+  await form.getByRole("button", { name: "Set rule" }).click();
+  await announced(page, `${pinned} pinned`);
+  t.deepEqual(await rules(), [
+    [pinned, ClientMetadataDocumentAction.PIN],
+    ["https://rogue.example/client.json", ClientMetadataDocumentAction.BLOCK],
+  ]);
+  t.deepEqual(await axeViolations(page), []);
+
+  await section.getByRole("button", { name: "Remove the rule of https://rogue.example/client.json" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove rule" }).click();
+  await announced(page, "Rule of https://rogue.example/client.json removed");
+  await section.getByRole("row").filter({ hasText: "rogue.example" }).waitFor({ state: "detached" });
+  t.deepEqual(await rules(), [[pinned, ClientMetadataDocumentAction.PIN]]);
   t.deepEqual(problems, []);
 });
