@@ -60,6 +60,8 @@ export class ClientMetadataDocuments {
     private readonly clock: Clock,
     private readonly config: Pick<Config, "clientMetadataTimeout" | "clientMetadataPrivateNetworks">,
     private readonly logger: Logger,
+    /** Told of each fetch over the network: whether a JSON document came back (iam_client_metadata_fetches_total). */
+    private readonly fetched: (ok: boolean) => void = () => {},
   ) {}
 
   /** The document at `url` (a checked client_id, document-url.ts), fetched or from memory; throws DocumentUnavailable. */
@@ -78,8 +80,12 @@ export class ClientMetadataDocuments {
       await entry.pending;
     } else if (entry.outcome === undefined || this.clock.now() >= entry.until) {
       const fetched = this.#fetch(url).then(
-        ({ document, freshMs }) => ({ outcome: { document }, keepMs: freshMs }),
+        ({ document, freshMs }) => {
+          this.fetched(true);
+          return { outcome: { document }, keepMs: freshMs };
+        },
         (err: unknown) => {
+          this.fetched(false);
           this.logger.warn("could not use a client ID metadata document", { client_id: key, error: describeError(err) });
           return { outcome: { failure: describeError(err) }, keepMs: FAILURE_MS };
         },

@@ -36,6 +36,8 @@ export class MetadataDocumentRefused extends Error {
   constructor(
     message: string,
     readonly detail = message,
+    /** The refusal's kind, as iam_client_metadata_documents_total counts it. */
+    readonly reason: "blocked" | "ceiling" | "unavailable" | "invalid" | "not_accepted" | "conflict" = "invalid",
   ) {
     super(message);
   }
@@ -57,7 +59,13 @@ export async function clientNamed(deps: Deps, ref: ProjectRef, id: string): Prom
   const stored = await deps.store.getClient(ref, id);
   if (stored?.metadataDocument !== true && (stored !== undefined || !isDocumentClientId(id))) return stored;
   const project = await deps.store.getProject(ref);
-  return project === undefined ? undefined : metadataDocumentClient(deps, project, id, stored !== undefined);
+  if (project === undefined) return undefined;
+  try {
+    return await metadataDocumentClient(deps, project, id, stored !== undefined);
+  } catch (err) {
+    if (err instanceof MetadataDocumentRefused) deps.metrics.clientMetadataDocuments.inc({ result: err.reason });
+    throw err;
+  }
 }
 
 /**
@@ -71,6 +79,7 @@ async function roomForAnother(deps: Deps, ref: ProjectRef, store: Pick<Deps["sto
     throw new MetadataDocumentRefused(
       "this authorization server admits no new client from a metadata document now",
       `the project holds the most clients from metadata documents it may (IAM_CLIENT_METADATA_MAX_CLIENTS=${max})`,
+      "ceiling",
     );
   }
 }
@@ -81,12 +90,12 @@ async function roomForAnother(deps: Deps, ref: ProjectRef, store: Pick<Deps["sto
  * row created or brought in step. Throws MetadataDocumentRefused.
  */
 export async function metadataDocumentClient(deps: Deps, project: ProjectRecord, clientId: string, known: boolean): Promise<ClientRecord> {
-  if (project.clientIdMetadataDocuments !== true) throw new MetadataDocumentRefused("unknown client", "the project does not accept client ID metadata documents");
+  if (project.clientIdMetadataDocuments !== true) throw new MetadataDocumentRefused("unknown client", "the project does not accept client ID metadata documents", "not_accepted");
   const url = documentUrl(clientId);
   if (typeof url === "string") throw new MetadataDocumentRefused(url);
   const rule = await deps.store.getClientMetadataDocumentRule(project, clientId);
   // Refused before anything is fetched.
-  if (rule?.action === "block") throw new MetadataDocumentRefused("this client has been blocked by the administrator");
+  if (rule?.action === "block") throw new MetadataDocumentRefused("this client has been blocked by the administrator", undefined, "blocked");
   if (!known) await roomForAnother(deps, project);
   let document: Record<string, unknown>;
   if (rule?.action === "pin") {
@@ -96,7 +105,7 @@ export async function metadataDocumentClient(deps: Deps, project: ProjectRecord,
       document = await deps.clientMetadata.document(url);
     } catch (err) {
       if (!(err instanceof DocumentUnavailable)) throw err;
-      throw new MetadataDocumentRefused("the client's metadata document could not be fetched", err.message);
+      throw new MetadataDocumentRefused("the client's metadata document could not be fetched", err.message, "unavailable");
     }
   }
   return keepInStep(deps, clientOfDocument(deps, project, clientId, document));
@@ -197,13 +206,13 @@ const sameAs = (a: ClientRecord, b: ClientRecord) => FROM_DOCUMENT.every((field)
 async function keepInStep(deps: Deps, record: ClientRecord, retry = true): Promise<ClientRecord> {
   const stored = await deps.store.getClient(record, record.id);
   if (stored !== undefined && stored.metadataDocument !== true) {
-    throw new MetadataDocumentRefused("unknown client", "a client of this id exists that is not a metadata document's");
+    throw new MetadataDocumentRefused("unknown client", "a client of this id exists that is not a metadata document's", "conflict");
   }
   if (stored !== undefined && sameAs(stored, record)) return stored;
   try {
-    return await deps.store.transaction(async (tx) => {
+    const written = await deps.store.transaction(async (tx) => {
       const current = await tx.getClient(record, record.id);
-      if (current !== undefined && current.metadataDocument !== true) throw new MetadataDocumentRefused("unknown client", "a client of this id exists that is not a metadata document's");
+      if (current !== undefined && current.metadataDocument !== true) throw new MetadataDocumentRefused("unknown client", "a client of this id exists that is not a metadata document's", "conflict");
       const next = current === undefined ? record : { ...record, createdAt: current.createdAt };
       // Checked again where the row is written: concurrent admissions cannot pass it together on SQLite.
       if (current === undefined) await roomForAnother(deps, record, tx);
@@ -220,8 +229,10 @@ async function keepInStep(deps: Deps, record: ClientRecord, retry = true): Promi
         },
         tx,
       );
-      return next;
+      return { next, admitted: current === undefined };
     });
+    if (written.admitted) deps.metrics.clientMetadataDocuments.inc({ result: "admitted" });
+    return written.next;
   } catch (err) {
     // Another request created it meanwhile.
     if (err instanceof AlreadyExists && retry) return keepInStep(deps, record, false);

@@ -62,6 +62,24 @@ export class Metrics implements HttpMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly clientMetadataFetches = new Counter({
+    name: "iam_client_metadata_fetches_total",
+    help: "Client ID metadata documents fetched over the network (not answered from memory), by whether a JSON document came back.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly clientMetadataDocuments = new Counter({
+    name: "iam_client_metadata_documents_total",
+    help: "Client ID metadata documents: clients admitted (a new row), and requests refused, by reason (blocked, ceiling, unavailable, invalid, not_accepted, conflict).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly clientRegistrations = new Counter({
+    name: "iam_client_registrations_total",
+    help: "Dynamic Client Registration requests (RFC 7591): registered, or the OAuth error of the refusal.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   readonly dbSeconds = new Histogram({
     name: "iam_db_operation_duration_seconds",
     help: "Time spent in the database per store operation (transactions included, waits for them excluded).",

@@ -76,7 +76,7 @@ export async function createCore(
       passwords,
       clients: new ClientAuthenticator(store, passwords),
       clientKeys: new ClientKeys(clock, config, logger),
-      clientMetadata: new ClientMetadataDocuments(clock, config, logger),
+      clientMetadata: new ClientMetadataDocuments(clock, config, logger, (ok) => metrics.clientMetadataFetches.inc({ result: ok ? "ok" : "failed" })),
       verifiedTokens: new VerifiedTokens(),
       logoutDeliveries: new LogoutDeliveries(),
       logger,

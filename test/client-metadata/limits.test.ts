@@ -6,6 +6,7 @@
  */
 import test from "ava";
 import { METADATA_DOCUMENT_CLIENTS_KEPT_IDLE } from "../../core/store/retention.js";
+import { parsePrometheus, total } from "../observe/_prometheus.js";
 import { assertErrorPage, authorizeUrl, get } from "../gateway/_support.js";
 import { DEFAULT, pkcePair } from "../helpers.js";
 import { authorize, codeFor, documentFor, exchange, json, REDIRECT_URI, setup } from "./_documents.js";
@@ -32,6 +33,13 @@ test("past IAM_CLIENT_METADATA_MAX_CLIENTS a new document is refused unfetched, 
   await admin.deleteClient({ ...DEFAULT, clientId: ids[1]! }, auth);
   t.is((await authorize(s, ids[2]!)).status, 200, "room again once an administrator deleted one");
   t.is(docs.hits("/c.json"), 1);
+
+  // What an operator watching a flood sees.
+  const metrics = parsePrometheus((await s.core.deps.metrics.render()).body);
+  t.is(total(metrics, "iam_client_metadata_documents_total", { result: "ceiling" }), 1);
+  t.is(total(metrics, "iam_client_metadata_documents_total", { result: "admitted" }), 3);
+  t.is(total(metrics, "iam_client_metadata_fetches_total", { result: "ok" }), 3, "known documents come from memory");
+  t.is(total(metrics, "iam_client_metadata_fetches_total", { result: "failed" }), 0);
 });
 
 test("a document's client nothing refers to is purged a day after its admission; its next request fetches the document again", async (t) => {

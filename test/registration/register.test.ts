@@ -6,6 +6,7 @@
  */
 import test from "ava";
 import { DEFAULT } from "../helpers.js";
+import { parsePrometheus, total } from "../observe/_prometheus.js";
 import {
   assertError,
   dynamicClients,
@@ -211,6 +212,9 @@ test("concurrent registrations never pass IAM_REGISTRATION_MAX_CLIENTS: exactly 
   const answers = await Promise.all(Array.from({ length: 12 }, () => register(s, WEB_METADATA)));
   t.deepEqual(answers.map((r) => r.status).sort(), [...Array(3).fill(201), ...Array(9).fill(403)]);
   t.is(await dynamicClients(s), 3);
+  const metrics = parsePrometheus((await s.core.deps.metrics.render()).body);
+  t.is(total(metrics, "iam_client_registrations_total", { result: "registered" }), 3);
+  t.is(total(metrics, "iam_client_registrations_total", { result: "access_denied" }), 9);
 });
 
 test("hostile bodies: wrong types, prototype keys, private addresses to fetch, deep nesting; each a 400 with its code, never a 5xx, nothing kept", async (t) => {

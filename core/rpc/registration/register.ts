@@ -22,6 +22,19 @@ import type { ClientRecord, InitialAccessTokenRecord, ProjectRef } from "../../s
 import { registrationFields } from "./fields.js";
 
 export async function registerClient(deps: Deps, r: RegisterClientRequest): Promise<MessageInitShape<typeof RegisterClientResponseSchema>> {
+  try {
+    const answer = await register(deps, r);
+    deps.metrics.clientRegistrations.inc({ result: "registered" });
+    return answer;
+  } catch (err) {
+    // The RFC 7591 §3.2.2 error (or invalid_token, access_denied, temporarily_unavailable): a few fixed values.
+    if (err instanceof OAuthError) deps.metrics.clientRegistrations.inc({ result: err.error });
+    throw err;
+  }
+}
+
+/** iam_client_registrations_total counts what this answers. */
+async function register(deps: Deps, r: RegisterClientRequest): Promise<MessageInitShape<typeof RegisterClientResponseSchema>> {
   const ref: ProjectRef = { organization: r.organization, project: r.project };
   const project = await registrationProject(deps, ref);
   limitRegistration(deps, ref, r.clientAddress);
