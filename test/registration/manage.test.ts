@@ -6,6 +6,8 @@
  * deletes the client, which ends its registration; every change audited.
  */
 import test from "ava";
+import { exportJWK, generateKeyPair } from "jose";
+import { TOKEN_EXCHANGE_GRANT } from "../../core/protocol/token-exchange.js";
 import { sha256 } from "../../core/lib/crypto.js";
 import { DEFAULT } from "../helpers.js";
 import {
@@ -130,4 +132,45 @@ test("with registration turned off, the client configuration endpoint is 404 too
   await s.admin.updateProject({ ...DEFAULT, clientRegistration: "", updateMask: { paths: ["client_registration"] } }, s.auth);
   await assertError(t, await manage(s, info, "GET", info.registration_access_token), 404, "not_found");
   t.truthy(await s.core.deps.store.getClient(DEFAULT, info.client_id));
+});
+
+test("a client's own update keeps what only an administrator sets (FAPI 2.0 profile, token exchange grant and policy, may_act), and cannot leave what the profile requires", async (t) => {
+  const s = await registrationServer(t);
+  const { publicKey } = await generateKeyPair("ES256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+  const info = await registered(s, {
+    client_name: "Signed agent",
+    redirect_uris: [REDIRECT],
+    grant_types: ["authorization_code", "client_credentials"],
+    token_endpoint_auth_method: "private_key_jwt",
+    jwks: { keys: [jwk] },
+    id_token_signed_response_alg: "ES256",
+  });
+  const administered = {
+    securityProfile: "fapi2",
+    grantTypes: ["authorization_code", "client_credentials", TOKEN_EXCHANGE_GRANT],
+    tokenExchangeSubjectClients: ["web-app"],
+    tokenExchangeResources: ["https://mcp.example/mcp"],
+    mayActClient: "gateway",
+  };
+  const paths = ["security_profile", "grant_types", "token_exchange_subject_clients", "token_exchange_resources", "may_act_client"];
+  await s.admin.updateClient({ ...DEFAULT, clientId: info.client_id, ...administered, updateMask: { paths } }, s.auth);
+  const clientOf = async () => (await s.admin.getClient({ ...DEFAULT, clientId: info.client_id }, s.auth)).client!;
+
+  // RFC 7592 §2.2: the client sends back what GET answered, the grant an administrator added included, and renames itself.
+  const read = (await (await manage(s, info, "GET", info.registration_access_token)).json()) as ClientInformation;
+  t.true(read.grant_types.includes(TOKEN_EXCHANGE_GRANT));
+  const res = await manage(s, info, "PUT", info.registration_access_token, updateOf(read, { client_name: "Renamed agent" }));
+  t.is(res.status, 200, await res.clone().text());
+  t.like(await clientOf(), { name: "Renamed agent", ...administered });
+
+  // Dropping the grant from its own request does not remove it either: it is not the client's to give or take.
+  const dropped = await manage(s, info, "PUT", info.registration_access_token, updateOf(read, { grant_types: ["authorization_code", "client_credentials"] }));
+  t.is(dropped.status, 200);
+  t.like(await clientOf(), administered);
+
+  // A FAPI 2.0 client signs its ID tokens ES256: RS256 is refused, and nothing changes.
+  const weaker = await manage(s, info, "PUT", info.registration_access_token, updateOf(read, { id_token_signed_response_alg: "RS256" }));
+  await assertError(t, weaker, 400, "invalid_client_metadata");
+  t.like(await clientOf(), { idTokenSignedResponseAlg: "ES256", ...administered });
 });

@@ -22,9 +22,9 @@ import { OAuthError } from "../../errors.js";
 import { limitRegistration, registeredClientOf, registrationProject } from "../../registration/access.js";
 import { extrasOf } from "../../registration/extras.js";
 import { clientInformation } from "../../registration/information.js";
-import { parseObject, string } from "../../registration/json.js";
-import { registeredClient } from "../../registration/metadata.js";
-import type { ClientRecord, ProjectRef } from "../../store/types.js";
+import { parseObject, string, strings } from "../../registration/json.js";
+import { administratorGrants, registeredClient, updatedClient } from "../../registration/metadata.js";
+import type { ProjectRef } from "../../store/types.js";
 import { registrationFields } from "./fields.js";
 
 interface ManagementRequest {
@@ -81,19 +81,14 @@ export async function updateClientRegistration(
   if (secret !== undefined && (current.secretHash === null || !(await deps.passwords.verify(current.secretHash, secret)))) {
     throw new OAuthError("invalid_request", "client_secret does not match this client's secret");
   }
-  const { client: fields, extras } = await registeredClient(deps, ref, m, current.id);
+  // The grant types an administrator added, which GET answered (token exchange, say), may come back: they are not the client's to give or take.
+  const echoed = strings(m, "grant_types");
+  const own = echoed === undefined ? m : { ...m, grant_types: echoed.filter((g) => !administratorGrants(current).includes(g)) };
+  const { client: fields, extras } = await registeredClient(deps, ref, own, current.id);
   if (authenticationKind(fields) !== authenticationKind(current)) {
     throw new OAuthError("invalid_client_metadata", "token_endpoint_auth_method cannot change between none, a secret method and private_key_jwt: register a new client");
   }
-  // What an administrator set and registration does not carry stays.
-  const next: ClientRecord = {
-    ...current,
-    ...fields,
-    accessTokenTtl: current.accessTokenTtl,
-    refreshTokenTtl: current.refreshTokenTtl,
-    rememberConsent: current.rememberConsent,
-    webOrigins: current.webOrigins,
-  };
+  const next = updatedClient(current, fields);
   await audited(
     deps,
     async (store) => {
