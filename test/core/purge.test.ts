@@ -145,7 +145,7 @@ test("a purge with nothing expired removes nothing", async (t) => {
     refresh_tokens: await countRows(c, "refresh_tokens"),
   };
   const purged = await c.core.deps.store.purgeExpired(nowSeconds(c));
-  t.deepEqual(purged, { authorization_requests: 0, pushed_authorization_requests: 0, authorization_codes: 0, refresh_tokens: 0, grants: 0, signing_keys: 0, login_failures: 0, sessions: 0, logout_deliveries: 0, ceremonies: 0, dpop_proofs: 0 });
+  t.deepEqual(purged, { authorization_requests: 0, pushed_authorization_requests: 0, authorization_codes: 0, refresh_tokens: 0, grants: 0, signing_keys: 0, login_failures: 0, sessions: 0, logout_deliveries: 0, ceremonies: 0, dpop_proofs: 0, initial_access_tokens: 0, metadata_document_clients: 0 });
   t.deepEqual(
     {
       authorization_requests: await countRows(c, "authorization_requests"),
