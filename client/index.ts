@@ -78,7 +78,11 @@ export interface VerifierOptions extends TokenClientOptions {
   /** The project whose tokens this service accepts; tokens of every other project are refused. */
   organization: string;
   project: string;
-  /** When set, the token's `aud` must contain it (RFC 9068 §4). */
+  /**
+   * The token's `aud` must contain it (RFC 9068 §4). Unset (and no
+   * `resource`): the project's audience, so that a token issued for a
+   * registered resource (RFC 8707) is refused.
+   */
   audience?: string;
   /**
    * This resource server's own URI, as registered in iam-core (RFC 8707):

@@ -10,6 +10,7 @@
 import test from "ava";
 import { ALICE, countRows, M2M, READ, WRITE } from "../core/flow.js";
 import { assertJsonError, basic, getJson, postForm, token, FORM } from "../gateway/_support.js";
+import { createAccessTokenVerifier } from "../../client/index.js";
 import { TokenFailure } from "../../gen/iam/v1/token_pb.js";
 import { DEFAULT, seedClient } from "../helpers.js";
 import { API, exchange, issued, MCP, PROJECT_AUDIENCE, refresh, resourceServer, signIn, webBasic, webCode } from "./_support.js";
@@ -93,6 +94,20 @@ test("VerifyToken reports the audience and refuses, with TOKEN_FAILURE_AUDIENCE,
   }
   const both = await issued(await exchange(s, await webCode(s, [MCP.uri, API.uri])));
   t.deepEqual((await s.tokens.verifyToken({ token: both.access_token, audience: API.uri })).audience, [MCP.uri, API.uri]);
+});
+
+test("a verifier naming no audience is the project's: VerifyToken and the client helper refuse a resource's token (TOKEN_FAILURE_AUDIENCE) and take the project's", async (t) => {
+  const s = await resourceServer(t);
+  const mcp = await issued(await exchange(s, await webCode(s, [MCP.uri])));
+  const project = await issued(await exchange(s, await webCode(s, [])));
+  t.like(await s.tokens.verifyToken({ token: mcp.access_token, ...DEFAULT }), { active: false, failure: TokenFailure.AUDIENCE });
+  t.like(await s.tokens.verifyToken({ token: mcp.access_token }), { active: false, failure: TokenFailure.AUDIENCE }, "nor without naming the project");
+  t.true((await s.tokens.verifyToken({ token: project.access_token, ...DEFAULT })).active);
+  // iam-core/client, as a resource server that forgot to say which it is would use it.
+  const verify = createAccessTokenVerifier({ coreUrl: s.grpcUrl, ...DEFAULT });
+  t.like(await verify(mcp.access_token), { active: false, failure: TokenFailure.AUDIENCE });
+  t.true((await verify(project.access_token)).active);
+  t.true((await createAccessTokenVerifier({ coreUrl: s.grpcUrl, ...DEFAULT, resource: MCP.uri })(mcp.access_token)).active);
 });
 
 test("introspection answers the access token's aud, and a refresh token's aud is its grant's resources", async (t) => {

@@ -88,7 +88,7 @@ test("a second exchange of a delegated token nests the prior actor inside act (a
     client_id: AGENT2.id,
     act: { sub: AGENT2.id, client_id: AGENT2.id, act: { sub: AGENT.id, client_id: AGENT.id } },
   });
-  const verified = await s.tokens.verifyToken({ token: String(second.body.access_token) });
+  const verified = await s.tokens.verifyToken({ token: String(second.body.access_token), audience: MCP });
   t.true(verified.active);
   t.like(verified.actor, { sub: AGENT2.id, clientId: AGENT2.id, actor: { sub: AGENT.id, clientId: AGENT.id } });
 });
@@ -98,7 +98,7 @@ test("revoking the user's token (its grant) stops the tokens exchanged from it, 
   const { subject, answer } = await delegated(s);
   const first = String(answer.body.access_token);
   const second = String((await exchange(s, AGENT2, exchangeParams(first, await ownToken(s, AGENT2)))).body.access_token);
-  t.true((await s.tokens.verifyToken({ token: second })).active);
+  t.true((await s.tokens.verifyToken({ token: second, audience: MCP })).active);
 
   const revoked = await postForm(`${s.project}/revoke`, { token: subject }, basic(WEB.id, WEB.secret));
   t.is(revoked.status, 200);
@@ -118,7 +118,7 @@ test("the agent revoking its delegated token leaves the user's own token alone",
   const { subject, answer } = await delegated(s);
   const revoked = await postForm(`${s.project}/revoke`, { token: String(answer.body.access_token) }, basic(AGENT.id, AGENT.secret));
   t.is(revoked.status, 200);
-  t.false((await s.tokens.verifyToken({ token: String(answer.body.access_token) })).active);
+  t.false((await s.tokens.verifyToken({ token: String(answer.body.access_token), audience: MCP })).active);
   t.true((await s.tokens.verifyToken({ token: subject })).active);
 });
 
@@ -168,7 +168,7 @@ test("ending the user's sign-in sessions (logout, an administrator) stops the de
   t.is(grant?.sessionId, (await store.getGrant(String(claimsOf(subject).gid)))?.sessionId);
 
   t.is((await store.endUserSessions(DEFAULT, ALICE.id, Math.floor(s.clock.now() / 1000))).length, 1);
-  t.like(await s.tokens.verifyToken({ token: exchanged }), { active: false, failure: TokenFailure.REVOKED });
+  t.like(await s.tokens.verifyToken({ token: exchanged, audience: MCP }), { active: false, failure: TokenFailure.REVOKED });
   t.not((await store.getGrant(grant!.id))?.revokedAt, null, "revoked with the session's other grants");
 });
 
@@ -186,7 +186,7 @@ test("a chain of delegation is at most 4 exchanges deep: the fifth is invalid_re
     t.is(answer.status, 200, `${who.id}: ${JSON.stringify(answer.body)}`);
     subject = String(answer.body.access_token);
   }
-  t.true((await s.tokens.verifyToken({ token: subject })).active, "four deep");
+  t.true((await s.tokens.verifyToken({ token: subject, audience: MCP })).active, "four deep");
   const fifth = await exchange(s, chain[4]!, exchangeParams(subject, await ownToken(s, chain[4]!)));
   t.is(fifth.status, 400);
   t.is(fifth.body.error, "invalid_request");

@@ -315,7 +315,11 @@ export type VerifyTokenRequest = Message<"iam.v1.VerifyTokenRequest"> & {
   token: string;
 
   /**
-   * When set, the token's audience must include it.
+   * The audience the token's must include (RFC 9068 §4): the caller's own
+   * identifier, a registered resource's URI (RFC 8707) for a resource server
+   * that is one. Empty: the project's audience, so that a resource server of
+   * the project as a whole never accepts a token issued for a registered
+   * resource.
    *
    * @generated from field: string audience = 2;
    */
