@@ -64,9 +64,12 @@ function ipv6Kind(bytes: number[]): NonPublicKind | undefined {
   if (zeros(0, 16)) return "unspecified";
   if (zeros(0, 15) && bytes[15] === 1) return "loopback";
   // Forms that carry an IPv4 address, and reach it: mapped (::ffff:a.b.c.d),
-  // compatible (::a.b.c.d), NAT64 (64:ff9b::/96, RFC 6052), 6to4 (2002::/16).
+  // translated (::ffff:0:a.b.c.d, RFC 2765 §2.1), compatible (::a.b.c.d),
+  // NAT64 (64:ff9b::/96, RFC 6052), 6to4 (2002::/16).
   if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return v4(12);
+  if (zeros(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zeros(10, 12)) return v4(12);
   if (zeros(0, 12)) return v4(12);
+  // 64:ff9b:1::/48 (RFC 8215), a network's own NAT64 prefix, holds its IPv4 address anywhere: reserved, as any other.
   if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b) return zeros(4, 12) ? v4(12) : "reserved";
   if (bytes[0] === 0x20 && bytes[1] === 0x02) return v4(2);
   if (bytes[0] === 0x20 && bytes[1] === 0x01 && bytes[2] === 0 && bytes[3] === 0) return "reserved"; // Teredo: the IPv4 inside is hidden

@@ -352,6 +352,11 @@ test("the address rule: IPv4, IPv6 and the IPv6 forms that carry an IPv4 address
     ["::ffff:7f00:1", "loopback"],
     ["::ffff:93.184.215.14", undefined],
     ["::127.0.0.1", "loopback"],
+    // IPv4-translated (RFC 2765 §2.1), reached through a translator.
+    ["::ffff:0:7f00:1", "loopback"],
+    ["::ffff:0:a9fe:a9fe", "link-local"],
+    ["::ffff:0:93.184.215.14", undefined],
+    ["64:ff9b:1::a00:1", "reserved"],
     ["64:ff9b::10.1.2.3", "private"],
     ["2002:c0a8:101::1", "private"],
     ["fe80::1%eth0", "link-local"],
