@@ -145,7 +145,7 @@ export function clientOfDocument(deps: Deps, project: ProjectRef, clientId: stri
       ...CLIENT_AUTH_DEFAULTS,
       tokenEndpointAuthMethod: method === "none" ? "" : checkAuthMethod(method),
       jwks: "jwks" in document ? checkJwks(JSON.stringify(document.jwks)) : "",
-      jwksUri: "jwks_uri" in document ? checkJwksUriSetting(deps, document.jwks_uri as string) : "",
+      jwksUri: "jwks_uri" in document ? checkJwksUriSetting(deps, document.jwks_uri as string, { metadataDocument: true }) : "",
     } as const;
     const record: ClientRecord = {
       organization: project.organization,

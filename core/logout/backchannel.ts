@@ -194,14 +194,16 @@ const retryable = (attempt: Attempt): boolean => attempt.final !== true && (atte
 async function deliver(deps: Deps, session: SessionRecord, clientId: string, shutdown: AbortSignal): Promise<void> {
   const client = await deps.store.getClient(session, clientId);
   if (client === undefined || client.backchannelLogoutUri === "") return;
-  const { backchannelLogoutTimeout, backchannelLogoutRetries, backchannelLogoutPrivateNetworks } = deps.config;
+  const { backchannelLogoutTimeout, backchannelLogoutRetries } = deps.config;
+  // The operator's option is for its own clients: one that registered itself (anyone may, RFC 7591) reaches public hosts only.
+  const privateNetworks = deps.config.backchannelLogoutPrivateNetworks && client.dynamicallyRegistered !== true && client.metadataDocument !== true;
   // A URI stored before the rule, or while the operator allowed private networks, is held to it now.
-  const refused = backchannelLogoutPrivateNetworks ? undefined : refusalOf(client.backchannelLogoutUri);
+  const refused = privateNetworks ? undefined : refusalOf(client.backchannelLogoutUri);
   if (refused !== undefined) {
     await record(deps, session, client, { status: 0, error: refused }, 0);
     return;
   }
-  const lookup = addressCheckingLookup(deps.logoutDeliveries.resolveHost, backchannelLogoutPrivateNetworks, PRIVATE_NETWORKS_OPTION);
+  const lookup = addressCheckingLookup(deps.logoutDeliveries.resolveHost, privateNetworks, PRIVATE_NETWORKS_OPTION);
   let attempts = 0;
   let last: Attempt;
   for (;;) {

@@ -165,14 +165,15 @@ export async function registeredClient(deps: Deps, ref: ProjectRef, m: Record<st
     accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
     refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
     postLogoutRedirectUris: checked(() => checkPostLogoutRedirectUris(strings(m, "post_logout_redirect_uris") ?? [])),
-    backchannelLogoutUri: checked(() => checkBackchannelLogoutUri(string(m, "backchannel_logout_uri") ?? "", deps.config.backchannelLogoutPrivateNetworks)),
+    // Public hosts only, whatever the operator allows its own clients: anyone may register one (RFC 7591).
+    backchannelLogoutUri: checked(() => checkBackchannelLogoutUri(string(m, "backchannel_logout_uri") ?? "", false)),
     idTokenSignedResponseAlg: checked(() => checkSigningAlg("id_token_signed_response_alg", string(m, "id_token_signed_response_alg") ?? "", "RS256")),
     // Its CORS origins are those of its redirect URIs (public) or none: a registration names no origins.
     webOrigins: [],
     requirePushedAuthorizationRequests: boolean(m, "require_pushed_authorization_requests"),
     tokenEndpointAuthMethod: method,
     jwks: checked(() => checkJwks(jwksValue === undefined ? "" : JSON.stringify(jwksValue))),
-    jwksUri: checked(() => checkJwksUriSetting(deps, string(m, "jwks_uri") ?? "")),
+    jwksUri: checked(() => checkJwksUriSetting(deps, string(m, "jwks_uri") ?? "", { dynamicallyRegistered: true })),
     dpopBoundAccessTokens: boolean(m, "dpop_bound_access_tokens"),
     securityProfile: "",
     dynamicallyRegistered: true,

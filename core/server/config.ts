@@ -296,15 +296,15 @@ export const OPTIONS: { [K in keyof Config]: Option<K> }[keyof Config][] = [
   {
     key: "backchannelLogoutPrivateNetworks",
     env: "IAM_BACKCHANNEL_LOGOUT_PRIVATE_NETWORKS",
-    doc: "allow back-channel logout URIs on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the relying parties really live there",
+    doc: "allow back-channel logout URIs of clients administrators make on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the relying parties really live there; never for a client that registered itself",
     default: () => false,
     parse: flag,
   },
   { key: "jwksUriTimeout", env: "IAM_JWKS_URI_TIMEOUT", doc: "seconds a client's jwks_uri has to answer whole, connection through the last byte, when its keys for private_key_jwt are fetched; past it the client's authentication fails", default: () => 5, parse: positive(1, 60) },
-  { key: "jwksUriPrivateNetworks", env: "IAM_JWKS_URI_PRIVATE_NETWORKS", doc: "allow clients' jwks_uri on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the clients really live there", default: () => false, parse: flag },
+  { key: "jwksUriPrivateNetworks", env: "IAM_JWKS_URI_PRIVATE_NETWORKS", doc: "allow the jwks_uri of clients administrators make on loopback, private, link-local and unique-local addresses (and plain http to loopback): only where the clients really live there; never for a client that registered itself", default: () => false, parse: flag },
   { key: "clientMetadataTimeout", env: "IAM_CLIENT_METADATA_TIMEOUT", doc: "seconds a client ID metadata document's URL has to answer whole, connection through the last byte; past it the authorization request is refused (docs/client-metadata-documents.md)", default: () => 5, parse: positive(1, 30) },
   { key: "clientMetadataMaxClients", env: "IAM_CLIENT_METADATA_MAX_CLIENTS", doc: "clients from client ID metadata documents one project may hold; past it a new document's client is refused, unfetched, until the purge removes idle ones (a day unused) or an administrator deletes some", default: () => 10000, parse: positive(1, 10000000) },
-  { key: "clientMetadataPrivateNetworks", env: "IAM_CLIENT_METADATA_PRIVATE_NETWORKS", doc: "allow client ID metadata documents on loopback, private, link-local and unique-local addresses (still https only): only for tests, or where every client really lives there", default: () => false, parse: flag },
+  { key: "clientMetadataPrivateNetworks", env: "IAM_CLIENT_METADATA_PRIVATE_NETWORKS", doc: "allow client ID metadata documents, and the jwks_uri they name, on loopback, private, link-local and unique-local addresses (documents still https only): only for tests, or where every client really lives there", default: () => false, parse: flag },
   { key: "refreshTokenGrace", env: "IAM_REFRESH_TOKEN_GRACE", doc: "seconds a just-rotated refresh token may be reused by its client (racing tabs) without revoking its family; 0 disables", default: () => 5, parse: positive(0, 60) },
   {
     key: "auditRetentionDays",

@@ -41,6 +41,9 @@ export interface KeyedClient {
   jwks: string | null;
   /** Where the client publishes its JWK Set; null (or empty) when none. */
   jwksUri: string | null;
+  /** A client that registered itself (RFC 7591), or a metadata document's: see privateNetworksFor. */
+  dynamicallyRegistered?: boolean;
+  metadataDocument?: boolean;
 }
 
 /** The members of an assertion's JOSE header that choose the key. */
@@ -95,12 +98,27 @@ export class ClientKeys {
 
   constructor(
     private readonly clock: Clock,
-    private readonly config: Pick<Config, "jwksUriTimeout" | "jwksUriPrivateNetworks">,
+    private readonly config: Pick<Config, "jwksUriTimeout" | "jwksUriPrivateNetworks" | "clientMetadataPrivateNetworks">,
     private readonly logger: Logger,
   ) {}
 
   /** IAM_JWKS_URI_PRIVATE_NETWORKS: what checkJwksUri is to allow at registration. */
   get privateNetworks(): boolean {
+    return this.config.jwksUriPrivateNetworks;
+  }
+
+  /**
+   * Whether the jwks_uri of `client` may be on a loopback or private
+   * network, when it is checked and when it is fetched.
+   * IAM_JWKS_URI_PRIVATE_NETWORKS is the operator's word on the clients
+   * administrators make. A client that registered itself, which anyone may
+   * (RFC 7591), never: else it would make iam-core reach the operator's
+   * own network. A metadata document's client as
+   * IAM_CLIENT_METADATA_PRIVATE_NETWORKS says of documents.
+   */
+  privateNetworksFor(client: Pick<KeyedClient, "dynamicallyRegistered" | "metadataDocument">): boolean {
+    if (client.metadataDocument === true) return this.config.clientMetadataPrivateNetworks;
+    if (client.dynamicallyRegistered === true) return false;
     return this.config.jwksUriPrivateNetworks;
   }
 
@@ -179,7 +197,7 @@ export class ClientKeys {
     const now = this.clock.now();
     if (entry.pending === undefined && now - entry.lastAttempt >= REFETCH_COOLDOWN_MS) {
       entry.lastAttempt = now;
-      entry.pending = this.#fetch(uri)
+      entry.pending = this.#fetch(uri, this.privateNetworksFor(client))
         .then(
           ({ keys, freshMs }) => {
             entry.keys = keys;
@@ -203,7 +221,7 @@ export class ClientKeys {
   }
 
   /** GETs a JWK Set, held to the outbound rules (outbound/request.ts); rejects with the reason, for the log. */
-  async #fetch(uri: string): Promise<{ keys: ClientKey[]; freshMs: number }> {
+  async #fetch(uri: string, privateNetworks: boolean): Promise<{ keys: ClientKey[]; freshMs: number }> {
     let url: URL;
     try {
       url = new URL(uri);
@@ -211,7 +229,7 @@ export class ClientKeys {
       throw new OutboundError("not fetched: the jwks_uri is not a URL");
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new OutboundError("not fetched: the jwks_uri is not http(s)");
-    const { jwksUriPrivateNetworks: privateNetworks, jwksUriTimeout } = this.config;
+    const { jwksUriTimeout } = this.config;
     // A URI stored before the rule, or while the operator allowed private networks, is held to it now.
     const refusal = privateNetworks ? undefined : hostRefusal(url, JWKS_URI_PRIVATE_NETWORKS_OPTION);
     if (refusal !== undefined) throw new OutboundError(`not fetched: ${refusal}`);

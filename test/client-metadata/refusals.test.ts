@@ -7,7 +7,9 @@
 import test from "ava";
 import { assertErrorPage, assertJsonError, authorizeUrl, get, token } from "../gateway/_support.js";
 import { clientKey, jwksOf } from "../client-auth/_assertion.js";
-import { pkcePair } from "../helpers.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ClientMetadataDocumentAction } from "../../gen/iam/v1/admin_pb.js";
+import { DEFAULT, pkcePair } from "../helpers.js";
 import { authorize, codeFor, documentFor, exchange, json, REDIRECT_URI, setup } from "./_documents.js";
 
 /** A browser's GET /authorize of a document's client: the HTML answer. */
@@ -37,7 +39,6 @@ const refusedDocuments: [string, (clientId: string) => unknown][] = [
   ["with the client_credentials grant", (id) => documentFor(id, { grant_types: ["authorization_code", "client_credentials"] })],
   ["with the token response type", (id) => documentFor(id, { response_types: ["token"] })],
   ["with private_key_jwt but no keys", (id) => documentFor(id, { token_endpoint_auth_method: "private_key_jwt" })],
-  ["with a jwks_uri on a private address", (id) => documentFor(id, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://10.0.0.1/jwks.json" })],
   ["with both jwks and a jwks_uri", (id) => documentFor(id, { token_endpoint_auth_method: "private_key_jwt", jwks: JSON.parse(jwksOf(KEY)), jwks_uri: "https://keys.example/jwks.json" })],
   ["that is not a JSON object", () => "[1, 2]"],
 ];
@@ -219,4 +220,22 @@ test("a client registered otherwise keeps its URL id: its document is never fetc
   t.is(after!.name, "Registered");
   t.deepEqual(after!.redirectUris, registered!.redirectUris);
   t.is(docs.hits(), 0);
+});
+
+test("a document's jwks_uri may be on a private network only as IAM_CLIENT_METADATA_PRIVATE_NETWORKS allows documents, whatever IAM_JWKS_URI_PRIVATE_NETWORKS allows administrators' clients", async (t) => {
+  const { admin, auth } = await setup(t, { clientMetadataPrivateNetworks: false, jwksUriPrivateNetworks: true });
+  const url = "https://agent.example/client.json";
+  const pinned = (jwksUri: string) =>
+    admin.setClientMetadataDocumentRule(
+      { ...DEFAULT, url, action: ClientMetadataDocumentAction.PIN, document: JSON.stringify(documentFor(url, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri })) },
+      auth,
+    );
+  for (const jwksUri of ["https://10.0.0.1/jwks.json", "http://127.0.0.1:9/jwks.json"]) {
+    const err = await t.throwsAsync(pinned(jwksUri), { instanceOf: ConnectError });
+    t.is(err?.code, Code.InvalidArgument, jwksUri);
+    t.regex(err?.rawMessage ?? "", /^document: the client's metadata document is not valid: jwks_uri/, jwksUri);
+  }
+  t.deepEqual((await admin.listClientMetadataDocumentRules({ ...DEFAULT }, auth)).rules, []);
+  await pinned("https://keys.agent.example/jwks.json");
+  t.is((await admin.listClientMetadataDocumentRules({ ...DEFAULT }, auth)).rules.length, 1, "a public one is taken");
 });

@@ -5,6 +5,7 @@
  * and nothing kept, the project's setting as discovery shows it.
  */
 import test from "ava";
+import { ClientType } from "../../gen/iam/v1/admin_pb.js";
 import { DEFAULT } from "../helpers.js";
 import { parsePrometheus, total } from "../observe/_prometheus.js";
 import {
@@ -215,6 +216,24 @@ test("concurrent registrations never pass IAM_REGISTRATION_MAX_CLIENTS: exactly 
   const metrics = parsePrometheus((await s.core.deps.metrics.render()).body);
   t.is(total(metrics, "iam_client_registrations_total", { result: "registered" }), 3);
   t.is(total(metrics, "iam_client_registrations_total", { result: "access_denied" }), 9);
+});
+
+test("the operator's private network options are for its own clients: a registration naming a loopback or private jwks_uri or back-channel logout URI is invalid_client_metadata even with them on", async (t) => {
+  const s = await registrationServer(t, "open", { config: { jwksUriPrivateNetworks: true, backchannelLogoutPrivateNetworks: true } });
+  const cases: Record<string, unknown>[] = [
+    { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "http://127.0.0.1:9/jwks" },
+    { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://10.0.0.1/jwks" },
+    { backchannel_logout_uri: "http://127.0.0.1:9/bc" },
+    { backchannel_logout_uri: "https://192.168.1.1/bc" },
+  ];
+  for (const extra of cases) await assertError(t, await register(s, { ...WEB_METADATA, ...extra }), 400, "invalid_client_metadata");
+  t.is(await dynamicClients(s), 0, "nothing registered");
+  // An administrator's client may, as the options say.
+  const made = await s.admin.createClient(
+    { ...DEFAULT, clientId: "internal", type: ClientType.CONFIDENTIAL, grantTypes: ["client_credentials"], tokenEndpointAuthMethod: "private_key_jwt", jwksUri: "http://127.0.0.1:9/jwks" },
+    s.auth,
+  );
+  t.is(made.client?.jwksUri, "http://127.0.0.1:9/jwks");
 });
 
 test("hostile bodies: wrong types, prototype keys, private addresses to fetch, deep nesting; each a 400 with its code, never a 5xx, nothing kept", async (t) => {

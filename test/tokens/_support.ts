@@ -50,15 +50,16 @@ export async function verifies(key: KeyObject, signer: TestKey, alg: string): Pr
 }
 
 /** The client `svc` of acme/shop with these keys. */
-export function client(keys: { jwks?: string; jwksUri?: string }): KeyedClient {
-  return { organization: "acme", project: "shop", id: "svc", jwks: keys.jwks ?? null, jwksUri: keys.jwksUri ?? null };
+export function client(keys: { jwks?: string; jwksUri?: string } & Partial<Pick<KeyedClient, "id" | "dynamicallyRegistered" | "metadataDocument">>): KeyedClient {
+  const { jwks, jwksUri, ...rest } = keys;
+  return { organization: "acme", project: "shop", id: "svc", jwks: jwks ?? null, jwksUri: jwksUri ?? null, ...rest };
 }
 
 /** A ClientKeys as the composition root builds one, on a clock the test moves, its log kept. */
-export function clientKeys(config: Partial<Pick<Config, "jwksUriTimeout" | "jwksUriPrivateNetworks">> = {}) {
+export function clientKeys(config: Partial<Pick<Config, "jwksUriTimeout" | "jwksUriPrivateNetworks" | "clientMetadataPrivateNetworks">> = {}) {
   const clock = new TestClock();
   const { logger, lines } = memoryLogger();
-  const keys = new ClientKeys(clock, { jwksUriTimeout: 1, jwksUriPrivateNetworks: true, ...config }, logger);
+  const keys = new ClientKeys(clock, { jwksUriTimeout: 1, jwksUriPrivateNetworks: true, clientMetadataPrivateNetworks: false, ...config }, logger);
   return { keys, clock, lines };
 }
 

@@ -253,3 +253,22 @@ test("without IAM_JWKS_URI_PRIVATE_NETWORKS, a name that resolves to 127.0.0.1 i
   await allowed.keys.keyFor(client({ jwksUri: uri }), { alg: "ES256" });
   t.is(rp.requests.length, 1, "the resolver is the one the connection uses");
 });
+
+test("with IAM_JWKS_URI_PRIVATE_NETWORKS, a loopback jwks_uri is fetched for an administrator's client, never for one that registered itself; a document's follows IAM_CLIENT_METADATA_PRIVATE_NETWORKS", async (t) => {
+  const key = ecKey("P-256", { kid: "k" });
+  const rp = await jwksServer(t, serving(setOf(key)));
+  const jwksUri = `${rp.origin}/jwks`;
+  const { keys } = clientKeys({ jwksUriPrivateNetworks: true, clientMetadataPrivateNetworks: false });
+  t.true(await verifies(await keys.keyFor(client({ id: "admin-made", jwksUri }), { alg: "ES256", kid: "k" }), key, "ES256"));
+  t.is(rp.requests.length, 1);
+
+  // Another jwks_uri on the same server, so that nothing kept answers for it.
+  const other = `${rp.origin}/other-jwks`;
+  await t.throwsAsync(keys.keyFor(client({ id: "self-made", jwksUri: other, dynamicallyRegistered: true }), { alg: "ES256", kid: "k" }), FETCH_FAILED);
+  await t.throwsAsync(keys.keyFor(client({ id: "https://agent.example/c.json", jwksUri: other, metadataDocument: true }), { alg: "ES256", kid: "k" }), FETCH_FAILED);
+  t.is(rp.requests.length, 1, "neither reached the loopback server");
+  t.false(keys.privateNetworksFor({ dynamicallyRegistered: true }));
+  t.false(keys.privateNetworksFor({ metadataDocument: true }));
+  t.true(keys.privateNetworksFor({}));
+  t.true(clientKeys({ clientMetadataPrivateNetworks: true }).keys.privateNetworksFor({ metadataDocument: true }), "documents follow their own option");
+});

@@ -45,8 +45,14 @@ export function checkJwks(value: string): string {
   return value;
 }
 
-/** A registered `jwks_uri`: https to a public host unless the operator allows private networks (checkJwksUri answers InvalidArgument). */
-export const checkJwksUriSetting = (deps: Deps, value: string): string => (value === "" ? "" : checkJwksUri(value, deps.clientKeys.privateNetworks));
+/**
+ * A registered `jwks_uri`: https to a public host unless private networks
+ * are allowed for the client it is of (ClientKeys.privateNetworksFor: the
+ * operator's option for an administrator's client; never for one that
+ * registered itself). checkJwksUri answers InvalidArgument.
+ */
+export const checkJwksUriSetting = (deps: Deps, value: string, client: { dynamicallyRegistered?: boolean; metadataDocument?: boolean } = {}): string =>
+  value === "" ? "" : checkJwksUri(value, deps.clientKeys.privateNetworksFor(client));
 
 /**
  * The rules between the fields, on the client as it would be stored.
