@@ -146,5 +146,6 @@ export async function seedTenant(transport: Transport, clock: TourClock, options
     () => admin.rotateSigningKey(SHOP),
     () => signInToStorefront(options.gateway, "alice"),
     () => signInToStorefront(options.gateway, "bob"),
+    () => admin.createResource({ ...SHOP, uri: "https://api.acme.example/orders", name: "Orders API", scopes: ["shop.orders.read", "shop.orders.write"] }),
   ]);
 }

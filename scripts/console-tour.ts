@@ -203,6 +203,8 @@ async function visit(page: Page, album: Album): Promise<void> {
   await album.take(page, "user", "A user", "A user's profile, sign-in, password, roles, remembered consents, sessions and second factors.");
   await go(page, "Roles and permissions", "Roles and permissions");
   await album.take(page, "roles", "Roles and permissions", "A project's permissions and the roles that hold them.");
+  await go(page, "Resources", "Resources");
+  await album.take(page, "resources", "Resources", "The APIs a project's clients ask tokens for by URI (RFC 8707), the scopes a token for each may carry, and the form of a new one.");
   await go(page, "Signing keys", "Signing keys");
   await album.take(page, "keys", "Signing keys", "The keys that sign the project's tokens and those that still verify them, and their rotation.");
   await go(page, "Audit trail", "Audit trail of shop");

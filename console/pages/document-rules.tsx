@@ -66,6 +66,7 @@ export function DocumentRules({ organization, project }: { organization: string;
                 <td>
                   <ConfirmButton
                     label={`Remove the rule of ${rule.url}`}
+                    text="Remove"
                     title={`Remove the rule of ${rule.url}?`}
                     confirm="Remove rule"
                     danger={false}

@@ -66,6 +66,7 @@ function ProjectResources({ organization, project }: ProjectProps) {
               <td>
                 <ConfirmButton
                   label={`Delete ${resource.uri}`}
+                  text="Delete"
                   title={`Delete the resource ${resource.uri}?`}
                   confirm="Delete resource"
                   action={async () => {

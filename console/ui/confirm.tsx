@@ -9,6 +9,8 @@ import { messageOf } from "../api.js";
  */
 export function ConfirmButton(props: {
   label: string;
+  /** What the button shows when `label`, its accessible name, is too long for a table's cell (a URL): its first word, say. */
+  text?: string;
   title: string;
   children: ComponentChildren;
   /** When set, the person types this to confirm. */
@@ -26,8 +28,13 @@ export function ConfirmButton(props: {
   const ready = props.typeToConfirm === undefined || typed === props.typeToConfirm;
   return (
     <>
-      <button type="button" class={props.danger === false ? "" : "danger"} onClick={() => dialog.current?.showModal()}>
-        {props.label}
+      <button
+        type="button"
+        class={props.danger === false ? "" : "danger"}
+        aria-label={props.text === undefined ? undefined : props.label}
+        onClick={() => dialog.current?.showModal()}
+      >
+        {props.text ?? props.label}
       </button>
       <dialog ref={dialog} aria-labelledby={`${id}-title`} onClose={() => (setTyped(""), setError(undefined))}>
         <form
