@@ -1,8 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
-import { ClientMetadataDocumentAction, type ClientMetadataDocumentRule } from "../../gen/iam/v1/admin_pb.js";
-import { admin, messageOf } from "../api.js";
+import { ClientMetadataDocumentAction } from "../../gen/iam/v1/admin_pb.js";
+import { admin } from "../api.js";
 import { ConfirmButton } from "../ui/confirm.js";
 import { FormBox, ListField, SelectField, TextField, useForm } from "../ui/form.js";
+import { useLoaded } from "../ui/loaded.js";
 import { Section, Time } from "../ui/page.js";
 import { announce } from "../ui/status.js";
 
@@ -21,20 +21,9 @@ const ACTION_OF: Record<ClientMetadataDocumentAction, string> = {
 };
 
 export function DocumentRules({ organization, project }: { organization: string; project: string }) {
-  const [rules, setRules] = useState<ClientMetadataDocumentRule[]>();
-  const [error, setError] = useState<string>();
-  const [version, setVersion] = useState(0);
+  const loaded = useLoaded(async () => (await admin.listClientMetadataDocumentRules({ organization, project })).rules, [organization, project]);
+  const { value: rules, error } = loaded;
   const form = useForm(["document-rule", organization, project], { url: "", action: "block", document: "" }, { aliases: { "a block": "document" } });
-  useEffect(() => {
-    let current = true;
-    admin.listClientMetadataDocumentRules({ organization, project }).then(
-      (answer) => current && (setRules(answer.rules), setError(undefined)),
-      (err: unknown) => current && setError(messageOf(err)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [organization, project, version]);
   return (
     <Section title="Metadata document rules">
       {error === undefined ? null : (
@@ -73,7 +62,7 @@ export function DocumentRules({ organization, project }: { organization: string;
                     action={async () => {
                       await admin.deleteClientMetadataDocumentRule({ organization, project, url: rule.url });
                       announce(`Rule of ${rule.url} removed`);
-                      setVersion((v) => v + 1);
+                      loaded.reload();
                     }}
                   >
                     <p>The URL's document is fetched again at the next request naming it, and used if it is valid.</p>
@@ -101,7 +90,7 @@ export function DocumentRules({ organization, project }: { organization: string;
           });
           announce(`${values.url.trim()} ${block ? "blocked" : "pinned"}`);
           form.reset();
-          setVersion((v) => v + 1);
+          loaded.reload();
         })}
       >
         <TextField form={form} name="url" type="url" label="URL" required hint="The client_id: https, with a path." />

@@ -1,9 +1,10 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { SigningKeyState, type RotateSigningKeyResponse, type SigningKey } from "../../gen/iam/v1/admin_pb.js";
-import { admin, messageOf } from "../api.js";
+import { admin } from "../api.js";
 import type { Session } from "../auth.js";
 import type { Route } from "../routes.js";
 import { ConfirmButton } from "../ui/confirm.js";
+import { useLoaded } from "../ui/loaded.js";
 import { Screen, Section, Time } from "../ui/page.js";
 import { announce } from "../ui/status.js";
 import { projectCrumbs } from "./project.js";
@@ -32,20 +33,9 @@ function StopsVerifying({ signingKey }: { signingKey: SigningKey }) {
 }
 
 function Keys({ organization, project }: { organization: string; project: string }) {
-  const [keys, setKeys] = useState<SigningKey[]>();
-  const [error, setError] = useState<string>();
+  const loaded = useLoaded(async () => (await admin.listSigningKeys({ organization, project })).keys, [organization, project]);
+  const { value: keys, error } = loaded;
   const [rotated, setRotated] = useState<RotateSigningKeyResponse>();
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    let current = true;
-    admin.listSigningKeys({ organization, project }).then(
-      (answer) => current && (setKeys(answer.keys), setError(undefined)),
-      (err: unknown) => current && setError(messageOf(err)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [organization, project, version]);
   return (
     <>
       <p class="meta">
@@ -61,7 +51,7 @@ function Keys({ organization, project }: { organization: string; project: string
           action={async () => {
             const answer = await admin.rotateSigningKey({ organization, project });
             setRotated(answer);
-            setVersion((v) => v + 1);
+            loaded.reload();
             announce(`Signing keys rotated: the new current keys are ${answer.kids.join(" and ")}`);
           }}
         >

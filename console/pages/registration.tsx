@@ -1,8 +1,9 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { InitialAccessToken } from "../../gen/iam/v1/admin_pb.js";
-import { admin, messageOf } from "../api.js";
+import { admin } from "../api.js";
 import { ConfirmButton } from "../ui/confirm.js";
 import { FormBox, SelectField, TextField, useForm } from "../ui/form.js";
+import { useLoaded } from "../ui/loaded.js";
 import { Section, Time } from "../ui/page.js";
 import { OneTimeSecret } from "../ui/secret.js";
 import { announce } from "../ui/status.js";
@@ -19,21 +20,10 @@ const DAY = 86_400;
 const usesOf = (token: InitialAccessToken) => (token.maxUses === 0 ? "No limit" : `${token.usesLeft} of ${token.maxUses}`);
 
 export function InitialAccessTokens({ organization, project }: { organization: string; project: string }) {
-  const [tokens, setTokens] = useState<InitialAccessToken[]>();
-  const [error, setError] = useState<string>();
+  const loaded = useLoaded(async () => (await admin.listInitialAccessTokens({ organization, project })).initialAccessTokens, [organization, project]);
+  const { value: tokens, error } = loaded;
   const [made, setMade] = useState<string>();
-  const [version, setVersion] = useState(0);
   const form = useForm(["create-initial-access-token", organization, project], { description: "", ttl_days: "7", max_uses: "1" });
-  useEffect(() => {
-    let current = true;
-    admin.listInitialAccessTokens({ organization, project }).then(
-      (answer) => current && (setTokens(answer.initialAccessTokens), setError(undefined)),
-      (err: unknown) => current && setError(messageOf(err)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [organization, project, version]);
   return (
     <Section title="Initial access tokens">
       <p class="meta">
@@ -81,7 +71,7 @@ export function InitialAccessTokens({ organization, project }: { organization: s
                     action={async () => {
                       await admin.revokeInitialAccessToken({ organization, project, id: token.id });
                       announce(`Initial access token ${token.description || token.id} revoked`);
-                      setVersion((v) => v + 1);
+                      loaded.reload();
                     }}
                   >
                     <p>It registers no client from now on. The clients it registered stay, with their registrations.</p>
@@ -111,7 +101,7 @@ export function InitialAccessTokens({ organization, project }: { organization: s
           setMade(token);
           announce("Initial access token made: copy it now");
           form.reset();
-          setVersion((v) => v + 1);
+          loaded.reload();
         })}
       >
         <TextField form={form} name="description" label="Description" hint="Who it is for, so that it can be recognized and revoked." />
