@@ -16,10 +16,11 @@ import type { Deps } from "../deps.js";
 import { epochSeconds } from "../lib/clock.js";
 import { checkAuthMethod, checkClientAuthentication, checkJwks, checkJwksUriSetting } from "../rpc/admin/client-authentication.js";
 import { clientFields } from "../rpc/admin/clients.js";
-import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "../rpc/admin/default-tenant.js";
+import { CLIENT_DEFAULTS } from "../rpc/admin/default-tenant.js";
 import { checkClientShape, checkText } from "../rpc/admin/validate.js";
-import { AlreadyExists, CLIENT_AUTH_DEFAULTS, type ClientRecord, type ProjectRecord, type ProjectRef } from "../store/types.js";
+import { AlreadyExists, type ClientRecord, type ProjectRecord, type ProjectRef } from "../store/types.js";
 import { describeError } from "../outbound/request.js";
+import { OAuthError } from "../errors.js";
 import { DocumentUnavailable, MAX_DOCUMENT_BYTES } from "./document-fetch.js";
 import { documentUrl, isDocumentClientId } from "./document-url.js";
 
@@ -53,9 +54,11 @@ const AUTH_METHODS = ["none", "private_key_jwt"];
  * administrator, a registration, or stored by an earlier version) keeps its
  * id whatever it looks like, and no document ever stands in for it; else an
  * id that is a URL names a metadata document (metadataDocumentClient).
- * Throws MetadataDocumentRefused.
+ * A document's refusal is counted, then thrown as the OAuthError `refusedAs`
+ * names for the endpoint: invalid_request on /authorize's error page,
+ * invalid_client where clients authenticate (draft §6); its detail is logged.
  */
-export async function clientNamed(deps: Deps, ref: ProjectRef, id: string): Promise<ClientRecord | undefined> {
+export async function clientNamed(deps: Deps, ref: ProjectRef, id: string, refusedAs: "invalid_request" | "invalid_client"): Promise<ClientRecord | undefined> {
   const stored = await deps.store.getClient(ref, id);
   if (stored?.metadataDocument !== true && (stored !== undefined || !isDocumentClientId(id))) return stored;
   const project = await deps.store.getProject(ref);
@@ -63,8 +66,9 @@ export async function clientNamed(deps: Deps, ref: ProjectRef, id: string): Prom
   try {
     return await metadataDocumentClient(deps, project, id, stored !== undefined);
   } catch (err) {
-    if (err instanceof MetadataDocumentRefused) deps.metrics.clientMetadataDocuments.inc({ result: err.reason });
-    throw err;
+    if (!(err instanceof MetadataDocumentRefused)) throw err;
+    deps.metrics.clientMetadataDocuments.inc({ result: err.reason });
+    throw new OAuthError(refusedAs, err.message, { detail: err.detail });
   }
 }
 
@@ -142,12 +146,12 @@ export function clientOfDocument(deps: Deps, project: ProjectRef, clientId: stri
   if ("jwks_uri" in document && typeof document.jwks_uri !== "string") throw refuse("has a jwks_uri that is not a string");
   try {
     const authentication = {
-      ...CLIENT_AUTH_DEFAULTS,
       tokenEndpointAuthMethod: method === "none" ? "" : checkAuthMethod(method),
       jwks: "jwks" in document ? checkJwks(JSON.stringify(document.jwks)) : "",
       jwksUri: "jwks_uri" in document ? checkJwksUriSetting(deps, document.jwks_uri as string, { metadataDocument: true }) : "",
     } as const;
     const record: ClientRecord = {
+      ...CLIENT_DEFAULTS,
       organization: project.organization,
       project: project.project,
       id: clientId,
@@ -157,14 +161,6 @@ export function clientOfDocument(deps: Deps, project: ProjectRef, clientId: stri
       redirectUris,
       grantTypes,
       pkceRequired: true,
-      rememberConsent: false,
-      accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
-      refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
-      postLogoutRedirectUris: [],
-      backchannelLogoutUri: "",
-      idTokenSignedResponseAlg: "RS256",
-      webOrigins: [],
-      requirePushedAuthorizationRequests: false,
       ...authentication,
       metadataDocument: true,
       createdAt: epochSeconds(deps.clock),

@@ -85,7 +85,7 @@ async function exchange(ctx: GrantContext, event: GrantEvent): Promise<IssuedTok
     // Again, in the transaction: a revocation of the subject's grant since the checks must not be answered with a token.
     if ((await store.getGrant(subject.grant.id))?.revokedAt !== null) throw refusedToken("subject_token", "subject grant revoked meanwhile");
     await store.createGrant(grant);
-    const issued = await issueAccessToken(deps, project, grant, client, scopes, ctx.dpop?.jkt, [resource.uri], { audience: resource.uri, act, notAfter });
+    const issued = await issueAccessToken(deps, project, grant, client, scopes, ctx.dpop?.jkt, grant.resources, { act, notAfter });
     await recordSuccess(deps, { ...event, action: "TOKEN_EXCHANGED", scopes, changes: exchangeFields(resource, act, subject) }, store);
     return issued;
   });

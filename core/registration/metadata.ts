@@ -13,8 +13,8 @@ import { ConnectError } from "@connectrpc/connect";
 import type { Deps } from "../deps.js";
 import { OAuthError } from "../errors.js";
 import { OIDC_SCOPES } from "../tokens/oidc.js";
-import { EXCHANGE_DEFAULTS, type ClientRecord, type ProjectRef } from "../store/types.js";
-import { DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL } from "../rpc/admin/default-tenant.js";
+import type { ClientRecord, ProjectRef } from "../store/types.js";
+import { CLIENT_DEFAULTS } from "../rpc/admin/default-tenant.js";
 import { checkAuthMethod, checkClientAuthentication, checkJwks, checkJwksUriSetting } from "../rpc/admin/client-authentication.js";
 import {
   checkBackchannelLogoutUri,
@@ -155,33 +155,25 @@ export async function registeredClient(deps: Deps, ref: ProjectRef, m: Record<st
     throw metadataError("jwks must be a JWK Set (a JSON object)");
   }
   const client: RegisteredClient["client"] = {
+    // No security profile and no token exchange (RFC 8693): an administrator's decisions, which a registration cannot ask for.
+    ...CLIENT_DEFAULTS,
     name: checked(() => checkText("client_name", string(m, "client_name") ?? "")) || clientId,
     type,
     redirectUris,
     grantTypes,
     // RFC 9700 §2.1.1: PKCE for every client that registers itself, confidential ones too.
     pkceRequired: true,
-    rememberConsent: false,
-    accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
-    refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
     postLogoutRedirectUris: checked(() => checkPostLogoutRedirectUris(strings(m, "post_logout_redirect_uris") ?? [])),
     // Public hosts only, whatever the operator allows its own clients: anyone may register one (RFC 7591).
     backchannelLogoutUri: checked(() => checkBackchannelLogoutUri(string(m, "backchannel_logout_uri") ?? "", false)),
     idTokenSignedResponseAlg: checked(() => checkSigningAlg("id_token_signed_response_alg", string(m, "id_token_signed_response_alg") ?? "", "RS256")),
-    // Its CORS origins are those of its redirect URIs (public) or none: a registration names no origins.
-    webOrigins: [],
+    // Its CORS origins (none in CLIENT_DEFAULTS) are those of its redirect URIs when public: a registration names none.
     requirePushedAuthorizationRequests: boolean(m, "require_pushed_authorization_requests"),
     tokenEndpointAuthMethod: method,
     jwks: checked(() => checkJwks(jwksValue === undefined ? "" : JSON.stringify(jwksValue))),
     jwksUri: checked(() => checkJwksUriSetting(deps, string(m, "jwks_uri") ?? "", { dynamicallyRegistered: true })),
     dpopBoundAccessTokens: boolean(m, "dpop_bound_access_tokens"),
-    securityProfile: "",
     dynamicallyRegistered: true,
-    // Token exchange (RFC 8693) is an administrator's decision: a registration asks for none.
-    tokenExchangeSubjectClients: [],
-    tokenExchangeResources: [],
-    tokenExchangeImpersonation: false,
-    mayActClient: "",
   };
   checked(() => checkClientAuthentication({ ...client, ...ref, id: clientId, secretHash: null, createdAt: 0 }));
   const extras: Extras = { ...fieldsOf(m), application_type: applicationType, response_types: responseTypes, scope: await scopeOf(deps, ref, m) };

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfoRequest, UserInfoResponseSchema } from "../../gen/iam/v1/token_pb.js";
 import { issuerOf, type Deps } from "../deps.js";
+import { namesAudience } from "../tokens/resources.js";
 import { boundKeyOf, checkPresentation, ResourceRefusal } from "../dpop/resource.js";
 import { OAuthError } from "../errors.js";
 import { userClaims } from "../tokens/oidc.js";
@@ -26,12 +27,10 @@ export async function userInfo(deps: Deps, request: UserInfoRequest): Promise<Me
     if (err instanceof ResourceRefusal) throw new OAuthError(err.error, err.message, { status: 401, ...(boundKeyOf(inspected.token.payload) !== "" ? { challenge: "DPoP" as const } : {}) });
     throw err;
   }
-  const { grant, scopes, audience } = inspected.token;
-  // RFC 9068 §4: the UserInfo endpoint is a resource of iam-core's own, whose
-  // identifier is the project's audience: a token issued for another
-  // resource (RFC 8707) is not meant for it, whatever its scopes.
-  const project = await deps.store.getProject(request);
-  if (project === undefined || !audience.includes(project.audience)) {
+  const { grant, scopes } = inspected.token;
+  // The UserInfo endpoint is a resource of iam-core's own, identified by the
+  // project's audience: a token for another resource is not meant for it, whatever its scopes.
+  if (!(await namesAudience(deps.store, inspected.token, ""))) {
     throw new OAuthError("invalid_token", "the access token is not meant for the UserInfo endpoint (its audience is another resource)");
   }
   if (grant.kind !== "user" || !scopes.includes("openid")) {

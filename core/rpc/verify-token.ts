@@ -8,6 +8,7 @@ import { epochSeconds } from "../lib/clock.js";
 import type { GrantRecord } from "../store/types.js";
 import { inspectAccessToken, signInOf } from "../tokens/access-token.js";
 import { tokenActorOf } from "../tokens/act.js";
+import { namesAudience } from "../tokens/resources.js";
 
 type VerifyTokenResult = MessageInitShape<typeof VerifyTokenResponseSchema>;
 
@@ -54,12 +55,8 @@ async function check(deps: Deps, request: VerifyTokenRequest): Promise<VerifyTok
   const inspected = await inspectAccessToken(deps, request.token, only);
   if (!inspected.ok) return { active: false, failure: inspected.failure };
   const { payload, ref, issuer, scopes, audience, grant } = inspected.token;
-  // RFC 9068 §4: a resource server checks that the token names it. One that
-  // names no audience is a resource server of the project as a whole, whose
-  // identifier is the project's audience (as UserInfo's is): a token issued
-  // for a registered resource (RFC 8707) is not meant for it.
-  const required = request.audience !== "" ? request.audience : (await deps.store.getProject(ref))?.audience;
-  if (required === undefined || !audience.includes(required)) {
+  // A resource server that names no audience is one of the project as a whole.
+  if (!(await namesAudience(deps.store, inspected.token, request.audience))) {
     return { active: false, failure: TokenFailure.AUDIENCE };
   }
   // A scope the user may not hold is told before a sign-in to repeat: a

@@ -5,7 +5,7 @@ import { OAuthError } from "../errors.js";
 import { sameDigest, sha256Digest } from "../lib/crypto.js";
 import type { PasswordHashing } from "../lib/password.js";
 import type { ClientRecord, ClientStore, ProjectRef, TokenEndpointAuthMethod } from "../store/types.js";
-import { clientNamed, MetadataDocumentRefused } from "../clients/metadata-client.js";
+import { clientNamed } from "../clients/metadata-client.js";
 import { AssertionRefused, JWT_BEARER_ASSERTION, readAssertion, verifyClientAssertion, type ClientEndpoint, type ReadAssertion } from "./client-assertion.js";
 
 /**
@@ -91,7 +91,7 @@ export async function authenticateClient(
       project,
       request,
       (client, assertion) => verifyClientAssertion(deps, client, assertion, endpoint),
-      (ref, id) => findClient(deps, ref, id),
+      (ref, id) => clientNamed(deps, ref, id, "invalid_client"),
     );
   } catch (err) {
     if (err instanceof ClientAuthenticationFailed) {
@@ -103,20 +103,6 @@ export async function authenticateClient(
         reason: err.error,
       });
     }
-    throw err;
-  }
-}
-
-/**
- * The client an id names: a registered one, or the client of the metadata
- * document a URL names (clients/metadata-client.ts), whose refusal is
- * invalid_client (draft-ietf-oauth-client-id-metadata-document §6).
- */
-async function findClient(deps: Deps, ref: ProjectRef, id: string): Promise<ClientRecord | undefined> {
-  try {
-    return await clientNamed(deps, ref, id);
-  } catch (err) {
-    if (err instanceof MetadataDocumentRefused) throw new OAuthError("invalid_client", err.message, { detail: err.detail });
     throw err;
   }
 }

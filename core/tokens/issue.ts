@@ -25,10 +25,8 @@ export interface ActClaim {
   act?: ActClaim;
 }
 
-/** What a token exchange sets in the access token it issues (RFC 8693 §2.2, §4.1). */
+/** What a token exchange sets in the access token it issues (RFC 8693 §2.2, §4.1), beside its one resource. */
 export interface ExchangedClaims {
-  /** The one resource the token is for: its `aud`. */
-  audience: string;
   /** Who acts for the subject; absent for impersonation. */
   act: ActClaim | undefined;
   /** The subject token's expiry, which the new token never outlives. */
@@ -53,7 +51,7 @@ export async function issueAccessToken(
   jkt = "",
   /** The resources the token is for (RFC 8707, resources.ts), its `aud`; none for the project's audience. */
   resources: readonly string[] = grant.resources,
-  /** For a token exchange: its resource, actor and bound. */
+  /** For a token exchange: its actor and bound. */
   exchange?: ExchangedClaims,
 ): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
   // The project's choice of algorithm, ES256 unless it says otherwise; never RS256 for a FAPI 2.0 client (§5.4.1).
@@ -65,7 +63,7 @@ export async function issueAccessToken(
     {
       iss: issuerOf(deps.config.baseUrl, project),
       sub: grant.kind === "client" ? grant.clientId : grant.userId,
-      aud: exchange?.audience ?? audienceOf(project, resources),
+      aud: audienceOf(project, resources),
       client_id: client.id,
       scope: formatScope(scopes),
       iat,

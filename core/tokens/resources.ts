@@ -7,6 +7,7 @@
 import { OAuthError } from "../errors.js";
 import { resourceUriProblem } from "../lib/resource-uri.js";
 import type { ProjectRecord, ProjectRef, ResourceRecord, Store } from "../store/types.js";
+import type { AccessToken } from "./access-token.js";
 import { isOidcScope } from "./oidc.js";
 
 /** More resources than this in one request are refused: no client needs them, and each is a look-up. */
@@ -83,4 +84,15 @@ export async function accessTarget(
   // A resource of the grant deleted since is not a target any more: its URI would be an audience nobody registered.
   const records = await registeredResources(store, project, chosen);
   return { resources: chosen, scopes: scopesForResources(scopes, records) };
+}
+
+/**
+ * RFC 9068 §4: whether an access token names `audience`, the identifier of
+ * whoever checks it. "" stands for the project's own audience, that of a
+ * resource server of the project as a whole and of iam-core's UserInfo: a
+ * token issued for a registered resource (RFC 8707) is not meant for them.
+ */
+export async function namesAudience(store: Pick<Store, "getProject">, token: Pick<AccessToken, "ref" | "audience">, audience: string): Promise<boolean> {
+  const required = audience !== "" ? audience : (await store.getProject(token.ref))?.audience;
+  return required !== undefined && token.audience.includes(required);
 }

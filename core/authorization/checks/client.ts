@@ -1,8 +1,7 @@
 import { OAuthError } from "../../errors.js";
 import { PARAMETERS, repeatedParameters } from "../../protocol/parameters.js";
-import type { AuthorizeCheck, AuthorizeContext } from "../context.js";
-import { clientNamed, MetadataDocumentRefused } from "../../clients/metadata-client.js";
-import type { ClientRecord } from "../../store/types.js";
+import type { AuthorizeCheck } from "../context.js";
+import { clientNamed } from "../../clients/metadata-client.js";
 
 /**
  * The project and the client must exist. Failures are shown to the user, never
@@ -19,7 +18,7 @@ export const checkClient: AuthorizeCheck = async (ctx) => {
   const project = await deps.store.getProject(request);
   if (project === undefined) throw new OAuthError("invalid_request", "unknown organization or project");
   if (request.clientId === "") throw new OAuthError("invalid_request", "client_id is missing");
-  const client = await clientOf(ctx);
+  const client = await clientNamed(deps, request, request.clientId, "invalid_request");
   if (client === undefined) throw new OAuthError("invalid_request", "unknown client");
   if (!client.grantTypes.includes("authorization_code")) {
     throw new OAuthError("unauthorized_client", "this client may not use the authorization code flow");
@@ -27,13 +26,3 @@ export const checkClient: AuthorizeCheck = async (ctx) => {
   ctx.project = project;
   ctx.client = client;
 };
-
-/** The client the request names; a document's refusal is invalid_request on the error page, with its detail logged. */
-async function clientOf(ctx: AuthorizeContext): Promise<ClientRecord | undefined> {
-  try {
-    return await clientNamed(ctx.deps, ctx.request, ctx.request.clientId);
-  } catch (err) {
-    if (err instanceof MetadataDocumentRefused) throw new OAuthError("invalid_request", err.message, { detail: err.detail });
-    throw err;
-  }
-}

@@ -77,6 +77,24 @@ export function consoleClient(baseUrl: string, ref: ProjectRef, createdAt: Epoch
 export const DEFAULT_ACCESS_TOKEN_TTL = 600;
 export const DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 3600;
 
+/**
+ * A client's settings where nothing says otherwise: the default lifetimes,
+ * consent asked every time, no logout URIs, RS256 ID tokens (OpenID Connect
+ * Registration §2), no web origins, pushed requests not required, and the
+ * authentication and token exchange defaults (CLIENT_AUTH_DEFAULTS).
+ */
+export const CLIENT_DEFAULTS = {
+  rememberConsent: false,
+  accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
+  refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
+  postLogoutRedirectUris: [] as string[],
+  backchannelLogoutUri: "",
+  idTokenSignedResponseAlg: "RS256",
+  webOrigins: [] as string[],
+  requirePushedAuthorizationRequests: false,
+  ...CLIENT_AUTH_DEFAULTS,
+} satisfies Partial<ClientRecord>;
+
 export interface BootstrapResult {
   created: boolean;
   /** The admin password, when it was generated; shown once and never stored raw. */
@@ -122,16 +140,7 @@ export async function bootstrap(
       grantTypes: ["authorization_code", "refresh_token", "client_credentials"],
       // The documented first curl has no PKCE; public clients always need it.
       pkceRequired: false,
-      rememberConsent: false,
-      accessTokenTtl: DEFAULT_ACCESS_TOKEN_TTL,
-      refreshTokenTtl: DEFAULT_REFRESH_TOKEN_TTL,
-      postLogoutRedirectUris: [],
-      backchannelLogoutUri: "",
-      // OpenID Connect Registration §2: RS256 unless the client registered another.
-      idTokenSignedResponseAlg: "RS256",
-      webOrigins: [],
-      requirePushedAuthorizationRequests: false,
-      ...CLIENT_AUTH_DEFAULTS,
+      ...CLIENT_DEFAULTS,
       createdAt: now,
     });
     await store.createPermission({
