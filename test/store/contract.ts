@@ -48,6 +48,20 @@ export interface StoreBackend {
   open: (t: ExecutionContext) => Promise<Store>;
 }
 
+/**
+ * The `it` of a contract beside this one: registers a test titled
+ * `${backend.name}: ${title}`, run on a fresh store of `backend` in which
+ * `seed` has made what every test of the contract needs.
+ */
+export const contractTests =
+  (backend: StoreBackend, seed: (store: Store) => Promise<void>) =>
+  (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>): void =>
+    test(`${backend.name}: ${title}`, async (t) => {
+      const store = await backend.open(t);
+      await seed(store);
+      await body(t, store);
+    });
+
 // ---------------------------------------------------------------- fixtures
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };

@@ -18,7 +18,7 @@ import {
   type ProjectRef,
   type Store,
 } from "../../core/store/types.js";
-import { requestRecord, type StoreBackend } from "./contract.js";
+import { requestRecord, contractTests, type StoreBackend } from "./contract.js";
 
 /** A backend of the store contract whose stores can also be opened with a given sealer (a KEK). */
 export interface FactorBackend extends StoreBackend {
@@ -118,13 +118,10 @@ const NONE = { total: 0, left: 0, issuedAt: null };
 // ------------------------------------------------------------------- tests
 
 export function factorContract(backend: FactorBackend): void {
-  const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
-    test(`${backend.name}: ${title}`, async (t) => {
-      const store = await backend.open(t);
-      await seedProject(store, A);
-      await seedProject(store, B);
-      await body(t, store);
-    });
+  const it = contractTests(backend, async (store) => {
+    await seedProject(store, A);
+    await seedProject(store, B);
+  });
 
   // ------------------------------------------------------------ factors
 

@@ -6,10 +6,9 @@
  * titled `${name}: ...`, beside the store contract (contract.ts). Not a test
  * file itself.
  */
-import test, { type ExecutionContext } from "ava";
 import { METADATA_DOCUMENT_CLIENTS_KEPT_IDLE } from "../../core/store/retention.js";
 import type { ProjectRef, Store } from "../../core/store/types.js";
-import { clientRecord, codeRecord, grantRecord, requestRecord, type StoreBackend } from "./contract.js";
+import { clientRecord, codeRecord, grantRecord, requestRecord, contractTests, type StoreBackend } from "./contract.js";
 import { pushedRecord, seedProject } from "./par-contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
@@ -18,13 +17,10 @@ const B: ProjectRef = { organization: "org-b", project: "proj-a" };
 const URL_A = "https://agent.example/client.json";
 
 export function metadataDocumentContract(backend: StoreBackend): void {
-  const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
-    test(`${backend.name}: ${title}`, async (t) => {
-      const store = await backend.open(t);
-      await seedProject(store, A);
-      await seedProject(store, B);
-      await body(t, store);
-    });
+  const it = contractTests(backend, async (store) => {
+    await seedProject(store, A);
+    await seedProject(store, B);
+  });
 
   it("a project accepts metadata documents only once updateProject says so, and keeps it through other updates", async (t, store) => {
     t.falsy((await store.getProject(A))!.clientIdMetadataDocuments);

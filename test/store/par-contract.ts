@@ -7,9 +7,8 @@
  * values are those of the SQLite store, the reference backend. Not a test
  * file itself.
  */
-import test, { type ExecutionContext } from "ava";
 import { AlreadyExists, NotFound, type ProjectRef, type PushedAuthorizationRequestRecord, type Store } from "../../core/store/types.js";
-import { clientRecord, type StoreBackend } from "./contract.js";
+import { clientRecord, contractTests, type StoreBackend } from "./contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization, with the same project id and client ids. */
@@ -51,13 +50,10 @@ export const pushedRecord = (ref: ProjectRef, uriHash: string, over: Partial<Pus
 });
 
 export function parContract(backend: StoreBackend): void {
-  const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
-    test(`${backend.name}: ${title}`, async (t) => {
-      const store = await backend.open(t);
-      await seedProject(store, A);
-      await seedProject(store, B);
-      await body(t, store);
-    });
+  const it = contractTests(backend, async (store) => {
+    await seedProject(store, A);
+    await seedProject(store, B);
+  });
 
   it("a pushed request is answered once, with its parameters as pushed; a duplicate hash is AlreadyExists", async (t, store) => {
     const pushed = pushedRecord(A, "uri-1");

@@ -4,10 +4,9 @@
  * titled `${name}: ...`, beside the store contract (contract.ts). Not a test
  * file itself.
  */
-import test, { type ExecutionContext } from "ava";
 import { INITIAL_ACCESS_TOKENS_KEPT_EXPIRED } from "../../core/store/retention.js";
 import { AlreadyExists, type InitialAccessTokenRecord, type ProjectRef, type Store } from "../../core/store/types.js";
-import { clientRecord, type StoreBackend } from "./contract.js";
+import { clientRecord, contractTests, type StoreBackend } from "./contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** Another organization's project of the same id. */
@@ -39,13 +38,10 @@ const iat = (ref: ProjectRef, id: string, over: Partial<InitialAccessTokenRecord
 });
 
 export function registrationContract(backend: StoreBackend): void {
-  const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
-    test(`${backend.name}: ${title}`, async (t) => {
-      const store = await backend.open(t);
-      await seedProject(store, A);
-      await seedProject(store, B);
-      await body(t, store);
-    });
+  const it = contractTests(backend, async (store) => {
+    await seedProject(store, A);
+    await seedProject(store, B);
+  });
 
   it("a project's client_registration is kept and changed by updateProject alone when given", async (t, store) => {
     t.is((await store.getProject(A))!.clientRegistration, "");

@@ -3,9 +3,8 @@
  * backend must pass: `resourceContract(backend)` registers them, titled
  * `${name}: ...`. Not a test file itself.
  */
-import test, { type ExecutionContext } from "ava";
 import { AlreadyExists, type ProjectRef, type ResourceRecord, type Store } from "../../core/store/types.js";
-import { clientRecord, codeRecord, grantRecord, requestRecord, userRecord, type StoreBackend } from "./contract.js";
+import { clientRecord, codeRecord, grantRecord, requestRecord, userRecord, contractTests, type StoreBackend } from "./contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization with the same project id. */
@@ -27,13 +26,10 @@ async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
 const resource = (ref: ProjectRef, uri: string, scopes = ["notes.items.read"]): ResourceRecord => ({ ...ref, uri, name: `API ${uri}`, scopes, createdAt: 3 });
 
 export function resourceContract(backend: StoreBackend): void {
-  const it = (title: string, body: (t: ExecutionContext, store: Store) => Promise<void>) =>
-    test(`${backend.name}: ${title}`, async (t) => {
-      const store = await backend.open(t);
-      await seedProject(store, A);
-      await seedProject(store, B);
-      await body(t, store);
-    });
+  const it = contractTests(backend, async (store) => {
+    await seedProject(store, A);
+    await seedProject(store, B);
+  });
 
   it("a resource is read back as written, listed by URI a page at a time, updated and deleted", async (t, store) => {
     await store.createResource(resource(A, "https://b.example/mcp", ["notes.items.read", "notes.items.write"]));
