@@ -64,7 +64,7 @@ export async function clientNamed(deps: Deps, ref: ProjectRef, id: string, refus
   const project = await deps.store.getProject(ref);
   if (project === undefined) return undefined;
   try {
-    return await metadataDocumentClient(deps, project, id, stored !== undefined);
+    return await metadataDocumentClient(deps, project, id, stored);
   } catch (err) {
     if (!(err instanceof MetadataDocumentRefused)) throw err;
     deps.metrics.clientMetadataDocuments.inc({ result: err.reason });
@@ -91,16 +91,17 @@ async function roomForAnother(deps: Deps, ref: ProjectRef, store: Pick<Deps["sto
 /**
  * The client of the project that `clientId`, a URL, names: from the
  * administrator's pin, or fetched (deps.clientMetadata), validated, and its
- * row created or brought in step. Throws MetadataDocumentRefused.
+ * row created or brought in step. `stored` is the document's row as read,
+ * if it has one. Throws MetadataDocumentRefused.
  */
-export async function metadataDocumentClient(deps: Deps, project: ProjectRecord, clientId: string, known: boolean): Promise<ClientRecord> {
+export async function metadataDocumentClient(deps: Deps, project: ProjectRecord, clientId: string, stored: ClientRecord | undefined): Promise<ClientRecord> {
   if (project.clientIdMetadataDocuments !== true) throw new MetadataDocumentRefused("unknown client", "the project does not accept client ID metadata documents", "not_accepted");
   const url = documentUrl(clientId);
   if (typeof url === "string") throw new MetadataDocumentRefused(url);
   const rule = await deps.store.getClientMetadataDocumentRule(project, clientId);
   // Refused before anything is fetched.
   if (rule?.action === "block") throw new MetadataDocumentRefused("this client has been blocked by the administrator", undefined, "blocked");
-  if (!known) await roomForAnother(deps, project);
+  if (stored === undefined) await roomForAnother(deps, project);
   let document: Record<string, unknown>;
   if (rule?.action === "pin") {
     document = JSON.parse(rule.document) as Record<string, unknown>;
@@ -112,7 +113,7 @@ export async function metadataDocumentClient(deps: Deps, project: ProjectRecord,
       throw new MetadataDocumentRefused("the client's metadata document could not be fetched", err.message, "unavailable");
     }
   }
-  return keepInStep(deps, clientOfDocument(deps, project, clientId, document));
+  return keepInStep(deps, clientOfDocument(deps, project, clientId, document), stored);
 }
 
 /**
@@ -197,10 +198,10 @@ const sameAs = (a: ClientRecord, b: ClientRecord) => FROM_DOCUMENT.every((field)
  * The document's row, created or rewritten as the document now says, with
  * an audit event (CLIENT_METADATA_DOCUMENT_ADMITTED). A row of the same id
  * that is not a document's (a client an administrator or a registration
- * created) is never touched: the request is refused.
+ * created) is never touched: the request is refused. `stored` is the row as
+ * the caller read it.
  */
-async function keepInStep(deps: Deps, record: ClientRecord, retry = true): Promise<ClientRecord> {
-  const stored = await deps.store.getClient(record, record.id);
+async function keepInStep(deps: Deps, record: ClientRecord, stored: ClientRecord | undefined, retry = true): Promise<ClientRecord> {
   if (stored !== undefined && stored.metadataDocument !== true) {
     throw new MetadataDocumentRefused("unknown client", "a client of this id exists that is not a metadata document's", "conflict");
   }
@@ -231,7 +232,7 @@ async function keepInStep(deps: Deps, record: ClientRecord, retry = true): Promi
     return written.next;
   } catch (err) {
     // Another request created it meanwhile.
-    if (err instanceof AlreadyExists && retry) return keepInStep(deps, record, false);
+    if (err instanceof AlreadyExists && retry) return keepInStep(deps, record, await deps.store.getClient(record, record.id), false);
     throw err;
   }
 }
