@@ -14,8 +14,8 @@ const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization, with the same project id and client ids. */
 const B: ProjectRef = { organization: "org-b", project: "proj-a" };
 
-/** The project (and its organization), with the clients web and spa; the metadata documents' contract seeds its projects so too. */
-export async function seedProject(store: Store, ref: ProjectRef, requirePushedAuthorizationRequests = false): Promise<void> {
+/** The project (and its organization), with these clients (web and spa unless said): the contracts beside this one seed their projects so too. */
+export async function seedProject(store: Store, ref: ProjectRef, clients: readonly string[] = ["web", "spa"]): Promise<void> {
   if ((await store.getOrganization(ref.organization)) === undefined) {
     await store.createOrganization({ id: ref.organization, name: `Organization ${ref.organization}`, createdAt: 1 });
   }
@@ -24,11 +24,11 @@ export async function seedProject(store: Store, ref: ProjectRef, requirePushedAu
     name: `Project ${ref.project}`,
     audience: `https://api.example/${ref.organization}/${ref.project}`,
     accessTokenSigningAlg: "ES256",
-    requirePushedAuthorizationRequests,
+    requirePushedAuthorizationRequests: false,
     clientRegistration: "",
     createdAt: 2,
   });
-  for (const id of ["web", "spa"]) await store.createClient(clientRecord(ref, id));
+  for (const id of clients) await store.createClient(clientRecord(ref, id));
 }
 
 export const pushedRecord = (ref: ProjectRef, uriHash: string, over: Partial<PushedAuthorizationRequestRecord> = {}): PushedAuthorizationRequestRecord => ({

@@ -5,25 +5,14 @@
  * file itself.
  */
 import { INITIAL_ACCESS_TOKENS_KEPT_EXPIRED } from "../../core/store/retention.js";
-import { AlreadyExists, type InitialAccessTokenRecord, type ProjectRef, type Store } from "../../core/store/types.js";
+import { AlreadyExists, type InitialAccessTokenRecord, type ProjectRef } from "../../core/store/types.js";
+import { seedProject } from "./par-contract.js";
 import { clientRecord, contractTests, type StoreBackend } from "./contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** Another organization's project of the same id. */
 const B: ProjectRef = { organization: "org-b", project: "proj-a" };
 
-async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
-  await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 1 });
-  await store.createProject({
-    ...ref,
-    name: ref.project,
-    audience: `https://api.example/${ref.organization}`,
-    accessTokenSigningAlg: "ES256",
-    requirePushedAuthorizationRequests: false,
-    clientRegistration: "",
-    createdAt: 2,
-  });
-}
 
 const iat = (ref: ProjectRef, id: string, over: Partial<InitialAccessTokenRecord> = {}): InitialAccessTokenRecord => ({
   ...ref,
@@ -39,8 +28,8 @@ const iat = (ref: ProjectRef, id: string, over: Partial<InitialAccessTokenRecord
 
 export function registrationContract(backend: StoreBackend): void {
   const it = contractTests(backend, async (store) => {
-    await seedProject(store, A);
-    await seedProject(store, B);
+    await seedProject(store, A, []);
+    await seedProject(store, B, []);
   });
 
   it("a project's client_registration is kept and changed by updateProject alone when given", async (t, store) => {

@@ -3,32 +3,21 @@
  * backend must pass: `resourceContract(backend)` registers them, titled
  * `${name}: ...`. Not a test file itself.
  */
-import { AlreadyExists, type ProjectRef, type ResourceRecord, type Store } from "../../core/store/types.js";
+import { AlreadyExists, type ProjectRef, type ResourceRecord } from "../../core/store/types.js";
+import { seedProject } from "./par-contract.js";
 import { clientRecord, codeRecord, grantRecord, requestRecord, userRecord, contractTests, type StoreBackend } from "./contract.js";
 
 const A: ProjectRef = { organization: "org-a", project: "proj-a" };
 /** A project of another organization with the same project id. */
 const B: ProjectRef = { organization: "org-b", project: "proj-a" };
 
-async function seedProject(store: Store, ref: ProjectRef): Promise<void> {
-  await store.createOrganization({ id: ref.organization, name: ref.organization, createdAt: 1 });
-  await store.createProject({
-    ...ref,
-    name: ref.project,
-    audience: `https://api.example/${ref.organization}/${ref.project}`,
-    accessTokenSigningAlg: "ES256",
-    requirePushedAuthorizationRequests: false,
-    clientRegistration: "",
-    createdAt: 2,
-  });
-}
 
 const resource = (ref: ProjectRef, uri: string, scopes = ["notes.items.read"]): ResourceRecord => ({ ...ref, uri, name: `API ${uri}`, scopes, createdAt: 3 });
 
 export function resourceContract(backend: StoreBackend): void {
   const it = contractTests(backend, async (store) => {
-    await seedProject(store, A);
-    await seedProject(store, B);
+    await seedProject(store, A, []);
+    await seedProject(store, B, []);
   });
 
   it("a resource is read back as written, listed by URI a page at a time, updated and deleted", async (t, store) => {
